@@ -1,0 +1,150 @@
+"""Benchmark: the whole migration flow on generated data, against raw limits in the same run.
+
+    .venv/bin/python bench/bench_flow.py --persons 1000000 [--targets duckdb,postgres]
+
+Prints rows/s per stage and peak memory, next to the raw limits measured on the same input in
+this process: Python decoding the CP932 bytes (the floor of any CP932 reader), Polars parsing the
+same rows as UTF-8, and PostgreSQL COPY of the same rows. Ratios, not absolute times, are what
+compare across machines.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import polars as pl  # noqa: E402
+
+from ikou import REPO_ROOT  # noqa: E402
+
+PG_URL = os.environ.get("IKOU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return own / 1024
+
+
+def raw_limits(csv_path: Path) -> dict:
+    data = csv_path.read_bytes()
+    t0 = time.perf_counter()
+    text = data.decode("cp932")
+    t_decode = time.perf_counter() - t0
+    utf8 = text.encode("utf-8")
+    del text
+    t0 = time.perf_counter()
+    df = pl.read_csv(io.BytesIO(utf8), has_header=False, infer_schema=False)
+    t_polars = time.perf_counter() - t0
+    rows = df.height
+    out = {"rows": rows, "cp932_bytes": len(data), "utf8_bytes": len(utf8),
+           "python_cp932_decode_s": t_decode, "python_cp932_decode_MBps": len(data) / t_decode / 1e6,
+           "polars_read_utf8_s": t_polars, "polars_read_utf8_rows_per_s": rows / t_polars,
+           "polars_read_utf8_MBps": len(utf8) / t_polars / 1e6}
+    out["pg_copy"] = pg_copy_limit(df)
+    return out
+
+
+def pg_copy_limit(df: pl.DataFrame) -> dict | None:
+    """COPY of the same rows into a scratch table: the ceiling of the client COPY path."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    try:
+        conn = psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql"), autocommit=False)
+    except Exception as exc:  # noqa: BLE001
+        return {"error": str(exc).splitlines()[0]}
+    cols = ", ".join(f"c{i} text" for i in range(df.width))
+    body = df.write_csv(include_header=False, null_value="\\N").encode("utf-8")
+    with conn:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE ikou_bench_copy ({cols})")
+            t0 = time.perf_counter()
+            with cur.copy("COPY ikou_bench_copy FROM STDIN (FORMAT csv, NULL '\\N')") as cp:
+                for i in range(0, len(body), 8 << 20):
+                    cp.write(body[i:i + (8 << 20)])
+            t = time.perf_counter() - t0
+        conn.rollback()
+    return {"rows": df.height, "seconds": t, "rows_per_s": df.height / t}
+
+
+def run_flow(sample_dir: Path, target_url: str, runs_dir: Path) -> dict:
+    from flows.run_cli import run_config
+
+    cfg = runs_dir / "bench_config.yaml"
+    cfg.write_text(f"""config_version: 1
+dantai: {{code: "999997", name: 架空市}}
+gyomu: [juki]
+rehearsal: BENCH
+sources:
+  - name: vendor_a_jumin
+    kind: file
+    path: {sample_dir / 'vendor_a' / 'JUMIN.csv'}
+    encoding: cp932
+    gaiji_table: {sample_dir / 'vendor_a' / 'gaiji.csv'}
+    mapping: {REPO_ROOT / 'mappings' / 'juki' / 'vendor_a_jumin.yaml'}
+target:
+  url: {target_url}
+runs_dir: {runs_dir}
+thresholds: {{max_quarantine_rate: 0.05}}
+""", encoding="utf-8")
+    t0 = time.perf_counter()
+    summary = run_config(cfg)
+    summary["_wall_s"] = time.perf_counter() - t0
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=1_000_000)
+    ap.add_argument("--targets", default="duckdb,postgres")
+    ap.add_argument("--keep", default=None, help="directory for generated data (default: temp)")
+    args = ap.parse_args()
+    from ikou.generate import generate
+
+    work = Path(args.keep or tempfile.mkdtemp(prefix="ikou-bench-"))
+    sample = work / "data"
+    t0 = time.perf_counter()
+    if not (sample / "vendor_a" / "JUMIN.csv").is_file():
+        generate(sample, persons=args.persons, seed=20261123)
+    print(f"generated {args.persons:,} persons in {time.perf_counter() - t0:.1f}s → {sample}")
+    csv_path = sample / "vendor_a" / "JUMIN.csv"
+    limits = raw_limits(csv_path)
+    rows = limits["rows"]
+    print(f"\nraw limits on the same input ({rows:,} rows, {limits['cp932_bytes'] / 1e6:.0f} MB CP932):")
+    print(f"  Python cp932 decode   {limits['python_cp932_decode_MBps']:8.0f} MB/s  ({limits['python_cp932_decode_s']:.2f}s)")
+    print(f"  Polars read UTF-8     {limits['polars_read_utf8_rows_per_s']:8.0f} rows/s ({limits['polars_read_utf8_MBps']:.0f} MB/s)")
+    if limits.get("pg_copy") and "rows_per_s" in limits["pg_copy"]:
+        print(f"  PostgreSQL COPY       {limits['pg_copy']['rows_per_s']:8.0f} rows/s ({limits['pg_copy']['seconds']:.2f}s)")
+    results = {"persons": args.persons, "limits": limits, "targets": {}}
+    targets = {"duckdb": f"duckdb:///{work / 'target.duckdb'}", "postgres": PG_URL}
+    for name in args.targets.split(","):
+        summary = run_flow(sample, targets[name], work / "runs")
+        results["targets"][name] = {"stages": summary["stages"], "wall_s": summary["_wall_s"],
+                                    "tables": summary["tables"]}
+        print(f"\nflow into {name}: wall {summary['_wall_s']:.1f}s (incl. Prefect start-up)")
+        slowest = min(limits["python_cp932_decode_MBps"] * 1e6 / limits["cp932_bytes"] * rows,
+                      (limits.get("pg_copy") or {}).get("rows_per_s", float("inf")))
+        for stage, s in summary["stages"].items():
+            rps = s["rows"] / s["seconds"] if s["seconds"] else float("inf")
+            print(f"  {stage:<9} {s['rows']:>10,} rows {s['seconds']:7.2f}s {rps:12,.0f} rows/s")
+        total = sum(s["seconds"] for s in summary["stages"].values())
+        print(f"  stages total {total:.2f}s = {rows / total:,.0f} rows/s; slowest raw limit {slowest:,.0f} rows/s; "
+              f"ratio {rows / total / slowest:.2f}")
+    results["peak_rss_mb"] = peak_rss_mb()
+    print(f"\npeak RSS of this process: {results['peak_rss_mb']:.0f} MB")
+    out = REPO_ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / f"flow_{args.persons}.json").write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Extract stage: legacy files and tables → Parquet staging with lineage, bad records quarantined.
+
+Public surface: `extract_source(source, ctx, ordinal, target_table)`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from extractors.csv_file import extract_csv
+from extractors.database import extract_table
+from extractors.layout import Layout, load_layout
+from extractors.result import ExtractResult
+
+__all__ = ["ExtractResult", "Layout", "extract_source", "load_layout"]
+
+
+def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None) -> ExtractResult:
+    """Extract one configured source (ikou.config.FileSource / DatabaseSource) into the run's staging."""
+    out = ctx.stage_dir("extract") / f"{source.name}.parquet"
+    if source.kind == "file":
+        layout = load_layout(source.layout or layout_path)
+        return extract_csv(source.path, layout, out_path=out, source_name=source.name, source_ordinal=ordinal,
+                           target_table=target_table, run_id=ctx.run_id, dantai_code=ctx.dantai_code,
+                           encoding=source.encoding)
+    layout = load_layout(layout_path)
+    return extract_table(source.url, source.table, layout, out_path=out, source_name=source.name,
+                         source_ordinal=ordinal, run_id=ctx.run_id, schema=source.schema_)

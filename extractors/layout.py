@@ -1,0 +1,49 @@
+"""Legacy layouts as data: column order, item names, encoding, header, quoting.
+
+Adding a vendor layout is a YAML file under `extractors/layouts/<vendor>/`, never new Python.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ikou.spec import StrictModel, load_spec
+
+
+class LayoutColumn(StrictModel):
+    name: str
+    ja: str
+    width: int | None = Field(None, description="bytes, for fixed-width records")
+
+
+class Layout(StrictModel):
+    layout_version: Literal[1]
+    name: str
+    description: str = ""
+    format: Literal["csv", "table", "fixed"]
+    encoding: str = "utf-8"
+    header: bool = False
+    delimiter: str = ","
+    quote: str | None = '"'
+    key: list[str] = Field([], description="columns that order a table read and name a record")
+    columns: list[LayoutColumn]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Layout":
+        names = [c.name for c in self.columns]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate column names: {dup}")
+        if self.format == "fixed" and any(c.width is None for c in self.columns):
+            raise ValueError("fixed-width layouts need a width for every column")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def load_layout(path: Path | str) -> Layout:
+    return load_spec(path, Layout)

@@ -1,0 +1,1 @@
+"""Prefect flows and the `ikou` command line: the only package that imports Prefect."""

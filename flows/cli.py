@@ -1,0 +1,38 @@
+"""The `ikou` command line.
+
+Stage packages contribute their own sub-commands through `register(subparsers)` in their
+`cli.py` (moji, reports …), so this file only wires them in.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Packages that add sub-commands; each has `cli.register(subparsers)`.
+SUBCOMMAND_PACKAGES = ("flows.run_cli", "moji.cli", "reports.cli", "ikou.generate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ikou", description="自治体 基幹業務データ移行 (ikou)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for modname in SUBCOMMAND_PACKAGES:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name and modname.startswith(exc.name):
+                continue  # package not built yet
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    rc = args.func(args)
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The migration as plain functions, in the order of its diagram:
+
+    extract → map → 文字同定 → validate → (derive) → load → report
+
+Each function takes the run context and Parquet/frames, writes its stage folder and returns a
+small result; `flows.migrate` wraps them as Prefect tasks. Nothing here imports Prefect, so every
+step is testable on its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from extractors import ExtractResult, extract_source
+from extractors.lineage import LINEAGE, ROW_ID
+from ikou import REPO_ROOT
+from ikou import quarantine as q
+from ikou.config import RunConfig
+from ikou.context import RunContext
+from ikou.errors import ConservationError, ThresholdError
+from mappings.derive import derive_all
+from mappings.engine import apply_mapping
+from mappings.schema import TargetSchema, load_schema
+from mappings.spec import MappingSpec, load_mapping
+
+log = logging.getLogger("ikou")
+
+
+@dataclass
+class SourcePlan:
+    ordinal: int
+    source: object                 # FileSource | DatabaseSource
+    mapping: MappingSpec
+    schema: TargetSchema
+
+
+@dataclass
+class TableOutcome:
+    """What happened to one source on its way to its target table."""
+    source: str
+    target: str
+    extracted: int = 0
+    mapped: int = 0
+    identified: int = 0
+    quarantine: list[pl.DataFrame] = field(default_factory=list)
+    moji_counts: dict[str, int] = field(default_factory=dict)
+    moji_chars: pl.DataFrame | None = None
+
+
+def plan(cfg: RunConfig) -> list[SourcePlan]:
+    out = []
+    for i, s in enumerate(cfg.sources, start=1):
+        spec = load_mapping(s.mapping)
+        out.append(SourcePlan(ordinal=i, source=s, mapping=spec, schema=load_schema(spec.schema_)))
+    return out
+
+
+def make_context(cfg: RunConfig, run_id: str) -> RunContext:
+    ctx = RunContext(dantai_code=cfg.dantai.code, run_id=run_id, runs_dir=cfg.runs_dir,
+                     rehearsal=cfg.rehearsal, dantai_name=cfg.dantai.name)
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    return ctx
+
+
+# ---------------------------------------------------------------- extract
+def extract(ctx: RunContext, p: SourcePlan) -> ExtractResult:
+    r = extract_source(p.source, ctx, ordinal=p.ordinal, target_table=p.mapping.target,
+                       layout_path=p.mapping.layout)
+    log.info("extract %s: %d records read, %d quarantined (%.2fs)", p.source.name, r.rows_read,
+             r.quarantine.height, r.seconds)
+    return r
+
+
+# ---------------------------------------------------------------- map
+def map_source(ctx: RunContext, p: SourcePlan, ex: ExtractResult) -> tuple[Path, pl.DataFrame, int]:
+    """Apply the mapping; write map/<source>.parquet; return (path, quarantine, rows mapped)."""
+    t0 = time.perf_counter()
+    df = pl.read_parquet(ex.staging)
+    r = apply_mapping(df, p.mapping, p.schema, run_id=ctx.run_id, dantai_code=ctx.dantai_code)
+    out = ctx.stage_dir("map") / f"{p.source.name}.parquet"
+    r.frame.write_parquet(out)
+    log.info("map %s → %s: %d mapped, %d rows quarantined (%.2fs)", p.source.name, p.mapping.target,
+             r.rows_out, r.rows_in - r.rows_out, time.perf_counter() - t0)
+    return out, r.quarantine, r.rows_out
+
+
+# ---------------------------------------------------------------- 文字同定
+def identify(ctx: RunContext, p: SourcePlan, mapped: Path) -> tuple[Path, pl.DataFrame, dict, pl.DataFrame]:
+    """文字同定 of every column the schema marks `moji`; 外字 through the source's table.
+
+    Unresolved characters do not drop the row: they become warning rows (rule moji.unresolved)
+    and the flag `_moji_unresolved` that a validation rule reads.
+    """
+    import moji
+
+    t0 = time.perf_counter()
+    df = pl.read_parquet(mapped)
+    table = p.schema.tables[p.mapping.target]
+    cols = [c.name for c in table.columns if c.moji]
+    gaiji = moji.load_gaiji_table(p.source.gaiji_table) if p.source.gaiji_table else None
+    ledger = moji.Ledger.load(ctx.dantai_dir / "moji_ledger") if hasattr(moji, "Ledger") else None
+    res = moji.identify_frame(df, cols, dictionary=moji.load_dictionary(), gaiji=gaiji, ledger=ledger,
+                              key_columns=[ROW_ID])
+    flagged = res.unresolved_rows.select(ROW_ID).unique().with_columns(pl.lit(True).alias("_moji_unresolved"))
+    frame = res.frame.join(flagged, on=ROW_ID, how="left").with_columns(pl.col("_moji_unresolved").fill_null(False))
+    out = ctx.stage_dir("moji") / f"{p.source.name}.parquet"
+    frame.write_parquet(out)
+    warn = _moji_quarantine(ctx, p, frame, res.unresolved_rows)
+    chars = res.chars.with_columns(pl.lit(p.source.name).alias("source"))
+    chars.write_parquet(ctx.stage_dir("moji") / f"{p.source.name}.chars.parquet")
+    if ledger is not None:
+        ledger.update(res, run_id=ctx.run_id) if _accepts_run_id(ledger.update) else ledger.update(res)
+        ledger.save(ctx.dantai_dir / "moji_ledger")
+    log.info("文字同定 %s: %s (%.2fs)", p.source.name, res.counts, time.perf_counter() - t0)
+    return out, warn, dict(res.counts), chars
+
+
+def _accepts_run_id(fn) -> bool:
+    import inspect
+
+    return "run_id" in inspect.signature(fn).parameters
+
+
+def _moji_quarantine(ctx: RunContext, p: SourcePlan, frame: pl.DataFrame, unresolved: pl.DataFrame) -> pl.DataFrame:
+    if unresolved.height == 0:
+        return q.empty()
+    pk = p.schema.tables[p.mapping.target].primary_key
+    keyed = unresolved.join(frame.select(*LINEAGE, *pk), on=ROW_ID, how="left")
+    chars_col = "chars" if "chars" in keyed.columns else None
+    return q.conform(keyed.select(
+        pl.lit(ctx.run_id).alias("run_id"), pl.lit(ctx.dantai_code).alias("dantai_code"),
+        pl.lit("moji").alias("stage"), pl.lit(p.mapping.target).alias("table"),
+        pl.col("_source").alias("source"), pl.col("_source_line").alias("source_line"),
+        pl.col(ROW_ID).alias("row_id"),
+        pl.concat_str([pl.format(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in pk], separator=",").alias("record_key"),
+        pl.col("column"), pl.lit("moji.unresolved").alias("rule"), pl.lit("warning").alias("severity"),
+        (pl.col(chars_col).cast(pl.String) if chars_col else pl.lit(None, pl.String)).alias("value"),
+        pl.lit("文字同定できない文字があります (同定台帳で判断が必要: 判断されるまで承認不可)").alias("message_ja"),
+        pl.lit("unidentified character (needs a decision in the review ledger; blocks sign-off)").alias("message_en"),
+    ))
+
+
+# ---------------------------------------------------------------- validate
+def rules_path(schema: TargetSchema) -> Path:
+    return REPO_ROOT / "validators" / "rules" / f"{schema.gyomu}.yaml"
+
+
+def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Path]):
+    """Validate the union of every source feeding `target`; write validate/<target>.parquet."""
+    import validators
+
+    t0 = time.perf_counter()
+    df = pl.concat([pl.read_parquet(i) for i in inputs], how="diagonal_relaxed")
+    rules = validators.load_rules(rules_path(schema))
+    res = validators.validate(df, table=target, schema=schema, rules=rules, run_id=ctx.run_id,
+                              dantai_code=ctx.dantai_code)
+    out = ctx.stage_dir("validate") / f"{target}.parquet"
+    res.good.write_parquet(out)
+    log.info("validate %s: %d in, %d good (%.2fs)", target, df.height, res.good.height, time.perf_counter() - t0)
+    return out, q.conform(res.quarantine), res.rule_counts, df.height
+
+
+# ---------------------------------------------------------------- load
+def load(ctx: RunContext, cfg: RunConfig, schema: TargetSchema, validated: dict[str, Path]) -> dict[str, int]:
+    from loaders import load_tables
+
+    t0 = time.perf_counter()
+    frames = {t: pl.read_parquet(pth) for t, pth in validated.items()}
+    frames = derive_all(schema, frames)
+    for name, f in frames.items():
+        f.write_parquet(ctx.stage_dir("load") / f"{name}.parquet")
+    counts = load_tables(frames, schema, cfg.target.url, cfg.target_schema, run_id=ctx.run_id,
+                         dantai_code=ctx.dantai_code)
+    log.info("load %s → %s: %s (%.2fs)", schema.gyomu, cfg.target_schema, counts, time.perf_counter() - t0)
+    return counts
+
+
+# ---------------------------------------------------------------- conservation
+def check_balances(tables: dict[str, dict], run_id: str) -> None:
+    """Every source row is loaded or quarantined, at every stage boundary; else fail loudly."""
+    for name, t in tables.items():
+        if t.get("derived"):
+            continue
+        if t["extracted"] != t["loaded"] + t["quarantined"]:
+            raise ConservationError(
+                f"{name}: extracted {t['extracted']} ≠ loaded {t['loaded']} + quarantined {t['quarantined']}",
+                run_id=run_id)
+        if t["validated"] != t["loaded"]:
+            raise ConservationError(f"{name}: validated {t['validated']} rows but loaded {t['loaded']}",
+                                    run_id=run_id)
+
+
+def check_thresholds(tables: dict[str, dict], max_rate: float, run_id: str) -> None:
+    for name, t in tables.items():
+        if t.get("derived") or not t["extracted"]:
+            continue
+        rate = t["quarantined"] / t["extracted"]
+        if rate > max_rate:
+            raise ThresholdError(
+                f"{name}: {t['quarantined']} of {t['extracted']} rows quarantined ({rate:.1%}) exceeds the "
+                f"limit {max_rate:.1%}: a mapping mistake must stop the rehearsal", run_id=run_id)
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,131 @@
+"""The record of a run: summary.json, the quarantine (Parquet + masked CSV) and report.html."""
+from __future__ import annotations
+
+import logging
+
+import polars as pl
+
+from flows import pipeline as P
+from ikou.privacy import mask_value_expr
+
+log = logging.getLogger("ikou")
+
+
+def sensitive_columns(plans) -> set[str]:
+    """Target columns declared sensitive, plus the source columns that feed them."""
+    out: set[str] = set()
+    for p in plans:
+        table = p.schema.tables[p.mapping.target]
+        sens = {c.name for c in table.columns if c.sensitive}
+        out |= sens
+        out |= {c.from_ for c in p.mapping.columns if c.target in sens and c.from_}
+    return out
+
+
+def _table_counts(plans, outcomes, quarantine: pl.DataFrame, validated_rows, loaded) -> dict[str, dict]:
+    tables: dict[str, dict] = {}
+    for p in plans:
+        o = outcomes.get(p.source.name)
+        t = tables.setdefault(p.mapping.target, {"extracted": 0, "mapped": 0, "sources": []})
+        t["sources"].append(p.source.name)
+        if o:
+            t["extracted"] += o.extracted
+            t["mapped"] += o.mapped
+    for name, t in tables.items():
+        qt = quarantine.filter(pl.col("table") == name)
+        err = qt.filter(pl.col("severity") == "error")
+        t["quarantined"] = err["row_id"].n_unique()
+        t["quarantined_by_stage"] = {s: int(n) for s, n in
+                                     err.unique("row_id").group_by("stage").len().iter_rows()}
+        t["warnings"] = qt.filter(pl.col("severity") == "warning").height
+        t["validated"] = validated_rows.get(name, 0)
+        t["loaded"] = loaded.get(name, 0)
+    schemas = {p.schema.gyomu: p.schema for p in plans}
+    for s in schemas.values():
+        for name in s.derived_tables():
+            if name in loaded:
+                tables[name] = {"derived": True, "from": s.tables[name].derive.from_, "loaded": loaded[name]}
+    return tables
+
+
+def build_summary(cfg, ctx, plans, *, started, stages, outcomes, extracts, quarantine, rule_counts,
+                  validated_rows, loaded, moji_chars, error) -> dict:
+    tables = _table_counts(plans, outcomes, quarantine, validated_rows, loaded)
+    rules = []
+    if rule_counts:
+        rc = pl.concat(rule_counts, how="diagonal_relaxed")
+        rules = rc.to_dicts()
+    reasons = (quarantine.group_by("table", "stage", "rule", "severity")
+               .agg(pl.col("row_id").n_unique().alias("rows_failed"), pl.len().alias("findings"))
+               .sort("table", "stage", "rule").to_dicts())
+    moji_counts: dict[str, int] = {}
+    for o in outcomes.values():
+        for k, v in o.moji_counts.items():
+            moji_counts[k] = moji_counts.get(k, 0) + int(v)
+    unresolved = []
+    if moji_chars:
+        chars = pl.concat(moji_chars, how="diagonal_relaxed")
+        if "status" in chars.columns:
+            unresolved = (chars.filter(pl.col("status") == "unresolved")
+                          .select([c for c in ("source", "column", "char", "codepoints", "occurrences") if c in chars.columns])
+                          .to_dicts())
+    summary = {
+        "dantai": ctx.dantai_code,
+        "dantai_name": cfg.dantai.name,
+        "run_id": ctx.run_id,
+        "rehearsal": cfg.rehearsal,
+        "gyomu": cfg.gyomu,
+        "status": "failed" if error else "succeeded",
+        "started_at": started,
+        "finished_at": P.now(),
+        "target": {"url": cfg.target.url.split("@")[-1], "schema": cfg.target_schema},
+        "tables": tables,
+        "sources": {e.source: {"origin": e.origin, "rows": e.rows_read, "quarantined": e.quarantine.height,
+                               "sha256": e.sha256, "seconds": round(e.seconds, 3)} for e in extracts},
+        "stages": stages,
+        "rules": rules,
+        "quarantine_reasons": reasons,
+        "moji": {"counts": moji_counts, "unresolved": unresolved},
+        "sign_off_blockers": _blockers(moji_counts, error),
+    }
+    if error is not None:
+        summary["error"] = {"kind": type(error).__name__, "message": str(error)}
+    return summary
+
+
+def _blockers(moji_counts: dict, error) -> list[str]:
+    out = []
+    if error is not None:
+        out.append(f"run failed: {type(error).__name__}")
+    if moji_counts.get("unresolved"):
+        out.append(f"{moji_counts['unresolved']} 文字 未同定 (同定台帳で判断が必要)")
+    return out
+
+
+def previous_summary(ctx) -> dict | None:
+    """The latest earlier run of the same 団体, for the rehearsal trend."""
+    import json
+
+    runs = sorted(d for d in ctx.dantai_dir.iterdir() if d.is_dir() and d.name < ctx.run_id)
+    for d in reversed(runs):
+        f = d / "summary.json"
+        if f.is_file():
+            return json.loads(f.read_text(encoding="utf-8"))
+    return None
+
+
+def write_outputs(cfg, ctx, plans, summary: dict, quarantine: pl.DataFrame, moji_chars) -> None:
+    run_dir = ctx.run_dir
+    sens = sensitive_columns(plans)
+    quarantine.write_parquet(run_dir / "quarantine.parquet")
+    shown = quarantine if cfg.reveal_personal else quarantine.with_columns(
+        mask_value_expr(pl.col("value"), pl.col("column"), sens).alias("value"))
+    shown.write_csv(run_dir / "quarantine.csv")
+    P.write_json(run_dir / "summary.json", summary)
+    try:
+        from reports import render_run_report
+    except ImportError:
+        log.warning("reports.render_run_report not available; report.html not written")
+        return
+    render_run_report(summary, quarantine, run_dir / "report.html", previous_summary=previous_summary(ctx),
+                      sensitive=sens, reveal=cfg.reveal_personal)

@@ -1,0 +1,8 @@
+"""Shared core of ikou: run context, errors, spec loading, the quarantine schema.
+
+Stage packages (extractors, mappings, moji, validators, loaders, reports) import from here and
+never from each other's internals; `flows` wires them together.
+"""
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent

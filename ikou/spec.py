@@ -1,0 +1,45 @@
+"""Loading declarative files (YAML) into pydantic models that forbid unknown keys.
+
+A misspelled key is an error, not a silent default, and the error names the file and the path
+inside it (the habit taken from sqlmesh's config loader).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ikou.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_yaml(path: Path) -> object:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def load_spec(path: Path | str, model: type[M], **context: object) -> M:
+    """Parse `path` into `model`; errors name the file and the key path (e.g. columns.3.op)."""
+    path = Path(path)
+    data = read_yaml(path)
+    try:
+        return model.model_validate(data, context={"path": path, **context})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError(f"{path}: invalid {model.__name__}:\n" + "\n".join(lines)) from None

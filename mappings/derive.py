@@ -1,0 +1,48 @@
+"""Derived target tables (current person, household) computed from loaded rows, as declared.
+
+`latest`: the row with the highest `order_by` per key (現在の個人 = 最大履歴番号).
+`group`: one row per key with declared aggregates, each optionally filtered (世帯主 = 続柄 02).
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from mappings.schema import TargetSchema
+
+
+def _where(where: dict[str, list[str]] | None) -> pl.Expr:
+    expr = pl.lit(True)
+    for col, allowed in (where or {}).items():
+        expr = expr & pl.col(col).is_in(allowed)
+    return expr
+
+
+def derive_table(name: str, schema: TargetSchema, frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    t = schema.tables[name]
+    d = t.derive
+    src = frames[d.from_]
+    cols = [c.name for c in schema.resolved_table(name).columns]
+    if d.op == "latest":
+        out = (src.filter(_where(d.where))
+               .sort(d.order_by, descending=True)
+               .unique(subset=d.key, keep="first", maintain_order=True)
+               .sort(d.key))
+        return out.select(cols)
+    aggs = []
+    for a in d.aggregates:
+        cond = _where(a.where)
+        if a.agg == "count":
+            aggs.append(cond.sum().cast(pl.Int64).alias(a.name))
+        else:
+            col = pl.col(a.from_).filter(cond)
+            fn = {"first": col.sort().first(), "sum": col.sum(), "min": col.min(), "max": col.max()}[a.agg]
+            aggs.append(fn.alias(a.name))
+    out = src.filter(_where(d.where)).group_by(d.key).agg(aggs).sort(d.key)
+    return out.select(cols)
+
+
+def derive_all(schema: TargetSchema, frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    out = dict(frames)
+    for name in schema.derived_tables():
+        out[name] = derive_table(name, schema, out)
+    return out

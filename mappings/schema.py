@@ -1,0 +1,145 @@
+"""The target schema (標準データ構造): tables, columns, code tables, derived tables, as data.
+
+`mappings/schemas/<業務>.yaml` is parsed into `TargetSchema`; validators, 文字同定 and loaders read
+column facts (type, required, length, code table, moji, sensitive) from here, so a new version of
+the 基本データリスト is a new YAML file, not new code.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from ikou.spec import StrictModel, load_spec
+
+ColumnType = Literal["text", "integer", "date", "decimal"]
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "text": pl.String,
+    "integer": pl.Int64,
+    "date": pl.String,      # dates stay text YYYY-MM-DD (+ 不詳 fields): never coerced
+    "decimal": pl.String,
+}
+
+
+class Column(StrictModel):
+    name: str = Field(description="romanised column name (see ikou/glossary.csv)")
+    ja: str
+    type: ColumnType = "text"
+    required: bool = False
+    length: int | None = Field(None, description="exact length in characters")
+    max_length: int | None = None
+    code_table: str | None = None
+    moji: bool = Field(False, description="goes through 文字同定")
+    sensitive: bool = Field(False, description="個人番号/氏名: masked in reports, never logged")
+
+
+class Aggregate(StrictModel):
+    name: str
+    ja: str
+    agg: Literal["first", "count", "sum", "min", "max"]
+    from_: str | None = Field(None, alias="from")
+    where: dict[str, list[str]] | None = None
+    type: ColumnType = "text"
+
+
+class Derive(StrictModel):
+    op: Literal["latest", "group"]
+    from_: str = Field(alias="from")
+    key: list[str]
+    order_by: str | None = None
+    where: dict[str, list[str]] | None = None
+    aggregates: list[Aggregate] = []
+
+
+class CodeTableRef(StrictModel):
+    ja: str
+    path: Path
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _resolve(cls, v: str, info: ValidationInfo) -> Path:
+        base = (info.context or {}).get("path")
+        p = Path(v)
+        return (Path(base).parent / p).resolve() if base and not p.is_absolute() else p
+
+
+class Table(StrictModel):
+    ja: str
+    primary_key: list[str]
+    columns: list[Column] = []
+    derive: Derive | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Table":
+        if self.derive is None and not self.columns:
+            raise ValueError("a table needs columns or a derive rule")
+        if self.derive is None:
+            names = {c.name for c in self.columns}
+            missing = [k for k in self.primary_key if k not in names]
+            if missing:
+                raise ValueError(f"primary_key columns not declared: {missing}")
+        return self
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+class TargetSchema(StrictModel):
+    schema_version: Literal[1]
+    gyomu: str
+    ja: str
+    code_tables: dict[str, CodeTableRef] = {}
+    tables: dict[str, Table]
+
+    @model_validator(mode="after")
+    def _refs(self) -> "TargetSchema":
+        for tname, t in self.tables.items():
+            for c in t.columns:
+                if c.code_table and c.code_table not in self.code_tables:
+                    raise ValueError(f"tables.{tname}: column {c.name} names unknown code table {c.code_table}")
+            if t.derive and t.derive.from_ not in self.tables:
+                raise ValueError(f"tables.{tname}: derive.from {t.derive.from_} is not a table")
+        return self
+
+    def resolved_table(self, name: str) -> Table:
+        """A table with its columns filled in for derived tables (latest: same as source)."""
+        t = self.tables[name]
+        if t.derive is None:
+            return t
+        src = self.resolved_table(t.derive.from_)
+        if t.derive.op == "latest":
+            return t.model_copy(update={"columns": list(src.columns)})
+        cols = [src.column(k) for k in t.derive.key]
+        cols += [Column(name=a.name, ja=a.ja, type="integer" if a.agg == "count" else a.type)
+                 for a in t.derive.aggregates]
+        return t.model_copy(update={"columns": cols})
+
+    def source_tables(self) -> list[str]:
+        return [n for n, t in self.tables.items() if t.derive is None]
+
+    def derived_tables(self) -> list[str]:
+        """Derived tables in dependency order."""
+        out: list[str] = []
+        pending = [n for n, t in self.tables.items() if t.derive is not None]
+        while pending:
+            for n in list(pending):
+                if self.tables[n].derive.from_ not in pending:
+                    out.append(n)
+                    pending.remove(n)
+        return out
+
+    def code_values(self, name: str) -> pl.DataFrame:
+        """The code table as a frame (code, name), all text."""
+        ref = self.code_tables[name]
+        return pl.read_csv(ref.path, infer_schema=False)
+
+
+def load_schema(path: Path | str) -> TargetSchema:
+    return load_spec(path, TargetSchema)

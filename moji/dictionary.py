@@ -1,0 +1,111 @@
+"""The character dictionary: exact code-point sequences → MJ文字図形名, built once into Parquet.
+
+The repertoire is a table of (sequence → glyph name) and nothing else is assumed about it, so a
+later repertoire (行政事務標準文字 = MJ + PUA glyphs) is another source producing the same files.
+Keys are 実装したUCS, 実装したMoji_JohoコレクションIVS and 実装したSVS as exact sequences (no Unicode
+normalisation: U+F91D stays MJ030183, U+6B04 is MJ014716).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from ikou.errors import ConfigError
+from moji import source as src
+
+FORMAT_VERSION = 1
+FILES = ("keys", "glyphs", "shrink", "reading", "rsindex", "jis")
+
+
+@dataclass
+class MojiDictionary:
+    """keys: seq, mj_name, kind (ucs/ivs/svs) — seq unique.
+    glyphs: mj_name, ucs, ivs, svs, corresponding_ucs, x0213, strokes, output (ucs, else ivs, else svs).
+    shrink/reading/rsindex: see moji.source; jis: char, in_x0208 (JIS X 0213 members)."""
+
+    keys: pl.DataFrame
+    glyphs: pl.DataFrame
+    shrink: pl.DataFrame
+    reading: pl.DataFrame
+    rsindex: pl.DataFrame
+    jis: pl.DataFrame
+    meta: dict
+
+    def __len__(self) -> int:
+        return self.glyphs.height
+
+    def lookup(self, seq: str) -> str | None:
+        """MJ文字図形名 of one exact sequence (for tests and the ledger, not for data)."""
+        hit = self.keys.filter(pl.col("seq") == seq)
+        return hit["mj_name"][0] if hit.height else None
+
+    def has_glyph(self, names: pl.Series) -> pl.Series:
+        return names.is_in(self.glyphs["mj_name"].implode())
+
+
+def build_frames(source: src.MjSource, jis: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    g = source.glyphs.with_columns(
+        pl.coalesce("ucs", "ivs", "svs").alias("output")
+    )
+    keys = pl.concat([
+        g.select(pl.col("ucs").alias("seq"), "mj_name", pl.lit("ucs").alias("kind")),
+        g.select(pl.col("ivs").alias("seq"), "mj_name", pl.lit("ivs").alias("kind")),
+        g.select(pl.col("svs").alias("seq"), "mj_name", pl.lit("svs").alias("kind")),
+        source.extra_ivs.select(pl.col("ivs").alias("seq"), "mj_name", pl.lit("ivs").alias("kind")),
+    ]).drop_nulls("seq")
+    dup = keys.filter(pl.col("seq").is_duplicated())
+    if dup.height:
+        raise ConfigError(f"MJ source {source.label}: {dup.height} key sequences map to several glyphs, "
+                          f"e.g. {dup.head(3)['mj_name'].to_list()}")
+    return {"keys": keys, "glyphs": g, "shrink": source.shrink, "reading": source.reading,
+            "rsindex": source.rsindex, "jis": jis}
+
+
+def build(out_dir: Path | None = None, source: Path | str | None = None,
+          jis_path: Path | None = None) -> Path:
+    """Read the MJ source once and write the compact dictionary (Parquet) into `out_dir`."""
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir) if out_dir else src.default_cache_dir()
+    s = src.load_source(source, cache_dir=out_dir)
+    if jis_path is None:
+        sd = Path(source) if source not in (None, "npm") else src.default_source_dir()
+        jis_path = sd / src.JISX0213_TXT
+    jis = (src.load_jis_sets(jis_path) if jis_path.exists()
+           else pl.DataFrame(schema={"char": pl.String, "in_x0208": pl.Boolean}))
+    frames = build_frames(s, jis)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, f in frames.items():
+        tmp = out_dir / f"{name}.parquet.tmp"
+        f.write_parquet(tmp)
+        tmp.replace(out_dir / f"{name}.parquet")
+    meta = {"format_version": FORMAT_VERSION, "source": s.label, "glyphs": frames["glyphs"].height,
+            "keys": frames["keys"].height, "jis_members": jis.height,
+            "build_seconds": round(time.perf_counter() - t0, 2)}
+    (out_dir / "manifest.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    return out_dir
+
+
+def load_dictionary(path: Path | None = None) -> MojiDictionary:
+    """Load a built dictionary (default `<repo>/.cache/moji`, or `IKOU_MOJI_CACHE`)."""
+    d = Path(path) if path else src.default_cache_dir()
+    manifest = d / "manifest.json"
+    if not manifest.exists():
+        raise ConfigError(f"no moji dictionary in {d}: run `ikou moji build` (or `python -m moji.build`)")
+    meta = json.loads(manifest.read_text(encoding="utf-8"))
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ConfigError(f"moji dictionary in {d} has format {meta.get('format_version')}, "
+                          f"expected {FORMAT_VERSION}: rebuild it")
+    frames = {name: pl.read_parquet(d / f"{name}.parquet") for name in FILES}
+    return MojiDictionary(meta=meta, **frames)
+
+
+def ensure_dictionary(path: Path | None = None, source: Path | str | None = None) -> MojiDictionary:
+    """Load, building first when the cache is missing."""
+    d = Path(path) if path else src.default_cache_dir()
+    if not (d / "manifest.json").exists():
+        build(d, source)
+    return load_dictionary(d)

@@ -1,0 +1,244 @@
+"""The two report entry points: a diff's outputs, and a migration run's report.html.
+
+Reports are ONE self-contained HTML file each (inline CSS and SVG, no external script, style,
+font or image: 自治体 networks are closed), in Japanese for a PM, plus summary.json for machines
+and detail Parquet + CSV for engineers. Sensitive values are masked everywhere unless `reveal`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from reports.charts import bar_chart
+from reports.diff import DiffResult, summarize
+from reports.mask import mask_frame, mask_long
+from reports.reconcile import stage_rows, totals_check, trend
+
+TEMPLATES = Path(__file__).parent / "templates"
+HTML_ROWS = 50   # rows per drill-down table in the HTML; detail files hold everything
+
+STAGE_LABELS = {"extract": "抽出", "map": "変換", "moji": "文字同定", "validate": "検証",
+                "load": "投入"}
+STATUS_JA = {"succeeded": "成功", "failed": "失敗", "running": "実行中", "aborted": "中断"}
+COLUMN_LABELS = {"table": "テーブル", "column": "項目", "left": "旧の値", "right": "新の値",
+                 "rule": "想定差異ルール", "record_key": "キー", "source": "入力",
+                 "source_line": "行", "value": "値", "message_ja": "内容", "severity": "重大度"}
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "はい" if v else "いいえ"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{int(v):,}" if v.is_integer() else f"{v:,.2f}"
+    return str(v)
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["fmt"] = _fmt
+    return env
+
+
+def _table(df: pl.DataFrame, *, limit: int = HTML_ROWS, total: int | None = None) -> dict:
+    total = df.height if total is None else total
+    head = df.head(limit)
+    return {"columns": [COLUMN_LABELS.get(c, c) for c in head.columns],
+            "rows": [list(r) for r in head.iter_rows()],
+            "more": max(0, total - head.height), "total": total}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _write_frame(df: pl.DataFrame, out_dir: Path, stem: str) -> None:
+    df.write_parquet(out_dir / f"{stem}.parquet")
+    df.write_csv(out_dir / f"{stem}.csv")
+
+
+def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
+                     sensitive=frozenset(), reveal: bool = False) -> Path:
+    s = summary
+    key = result.key
+    cells = mask_long(result.cells, sensitive, reveal=reveal, key_cols=tuple(key))
+    unexplained = s["unexplained_cells"]
+    explained_by_col: dict[str, int] = {}
+    for e in s["explained"].values():
+        for col, n in e["by_column"].items():
+            explained_by_col[col] = explained_by_col.get(col, 0) + n
+    diff_cols = [c for c in result.columns if s["changed_cells"].get(c)]
+    if s["explained"]:
+        chart_rows = [(c, [("説明できない差異", unexplained.get(c, 0), "red"),
+                           ("想定差異", explained_by_col.get(c, 0), "green")]) for c in diff_cols]
+    else:
+        chart_rows = [(c, [("差異セル数", s["changed_cells"][c], "orange")]) for c in diff_cols]
+    column_table = {"columns": ["項目", "差異セル数", "想定差異", "説明できない差異"],
+                    "rows": [[c, s["changed_cells"][c], explained_by_col.get(c, 0),
+                              unexplained.get(c, 0)] for c in diff_cols], "more": 0}
+    rules_table = {"columns": ["ルール", "条件", "対象項目", "説明できた差異", "理由", "担当"],
+                   "rows": [[n, e["condition"], ", ".join(e["columns"] or []), e["cells"],
+                             e["reason"], e["owner"]] for n, e in s["explained"].items()],
+                   "more": 0}
+    count_chart = bar_chart([
+        ("件数", [("旧システム", s["left_rows"], "blue"), ("新システム", s["right_rows"], "purple")]),
+        ("両方にある", [("件数", s["matched"], "green")]),
+        ("旧のみ", [("件数", s["only_left"], "red")]),
+        ("新のみ", [("件数", s["only_right"], "red")]),
+        ("値が異なる行", [("件数", s["changed_rows"], "orange")]),
+    ], title="件数の突合")
+    column_samples = []
+    for c in diff_cols:
+        part = cells.filter(pl.col("column") == c)
+        part = part.sort(pl.col("rule").is_not_null(), *key)  # unexplained first
+        column_samples.append((c, _table(part.drop("column"), total=part.height)))
+    dups = {side: mask_frame(d["sample"], sensitive, reveal=reveal)
+            for side, d in result.duplicates.items()}
+    html = _env().get_template("diff_report.html.j2").render(
+        s=s, generated_at=_now(), masked=not reveal,
+        unexplained_total=sum(unexplained.values()),
+        count_chart=count_chart,
+        column_chart=bar_chart(chart_rows, title="項目ごとの差異セル数") if chart_rows else "",
+        column_table=column_table, rules_table=rules_table,
+        totals=totals_check(s["control_totals"]["left"], s["control_totals"]["right"]),
+        column_samples=column_samples,
+        only_left=_table(mask_frame(result.only_left_rows, sensitive, reveal=reveal)),
+        only_right=_table(mask_frame(result.only_right_rows, sensitive, reveal=reveal)),
+        dup_left=_table(dups["left"]), dup_right=_table(dups["right"]),
+    )
+    out_path.write_text(html, encoding="utf-8")
+    return out_path
+
+
+def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset(),
+                       reveal: bool = False) -> dict:
+    """Write summary.json, report.html and the detail files (Parquet + CSV); return the summary.
+
+    Detail files are masked like the HTML unless `reveal`: they leave the machine more easily
+    than the database does.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = summarize(result)
+    summary["masked"] = not reveal
+    (out_dir / "summary.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    key = tuple(result.key)
+    _write_frame(mask_long(result.cells, sensitive, reveal=reveal, key_cols=key), out_dir,
+                 "differences")
+    _write_frame(mask_frame(result.only_left_rows, sensitive, reveal=reveal), out_dir,
+                 "only_left")
+    _write_frame(mask_frame(result.only_right_rows, sensitive, reveal=reveal), out_dir,
+                 "only_right")
+    for side, d in result.duplicates.items():
+        if d["keys"]:
+            _write_frame(mask_frame(d["sample"], sensitive, reveal=reveal), out_dir,
+                         f"duplicates_{side}")
+    render_diff_html(result, summary, out_dir / "report.html", sensitive=sensitive, reveal=reveal)
+    return summary
+
+
+def _quarantine_view(quarantine: pl.DataFrame, sensitive, reveal: bool):
+    if quarantine is None or quarantine.is_empty():
+        return {"columns": [], "rows": [], "more": 0}, [], ""
+    q = mask_long(quarantine, sensitive, reveal=reveal, value_cols=("value",))
+    grouped = (q.group_by("rule", "severity")
+               .agg(pl.len().alias("n"), pl.col("table").drop_nulls().unique().sort()
+                    .str.join(", ").alias("tables"),
+                    pl.col("column").drop_nulls().unique().sort().str.join(", ").alias("columns"),
+                    pl.col("message_ja").drop_nulls().first().alias("message"))
+               .sort("n", "rule", descending=[True, False]))
+    reasons = {"columns": ["ルール", "重大度", "件数", "テーブル", "項目", "内容"],
+               "rows": [[r["rule"], r["severity"], r["n"], r["tables"], r["columns"],
+                         r["message"]] for r in grouped.iter_rows(named=True)], "more": 0}
+    samples = []
+    show = ["table", "source", "source_line", "record_key", "column", "value", "message_ja"]
+    for r in grouped.iter_rows(named=True):
+        part = q.filter(pl.col("rule").eq_missing(r["rule"]) &
+                        pl.col("severity").eq_missing(r["severity"]))
+        samples.append({"rule": r["rule"], "severity": r["severity"], "total": r["n"],
+                        "message": r["message"] or "",
+                        "table": _table(part.select(show).sort("source", "source_line"))})
+    colours = {"error": "red", "warning": "orange"}
+    chart = bar_chart([(f'{r["rule"]}', [(r["severity"] or "", r["n"],
+                                          colours.get(r["severity"], "grey"))])
+                       for r in grouped.head(20).iter_rows(named=True)],
+                      title="理由別の件数（上位20）")
+    return reasons, samples, chart
+
+
+def _flatten(d, prefix="") -> list[list]:
+    rows = []
+    for k, v in (d or {}).items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            rows.extend(_flatten(v, name + " / "))
+        else:
+            rows.append([name, v if not isinstance(v, list) else ", ".join(map(str, v))])
+    return rows
+
+
+def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *,
+                      diff: dict | None = None, previous_summary: dict | None = None,
+                      sensitive=frozenset(), reveal: bool = False) -> Path:
+    """The migration run's report.html (counts per stage, quarantine reasons, diff, trend)."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    s = summary
+    tables = stage_rows(s)
+    # derived tables (世帯 …) are built from loaded rows: counting them again would mislead
+    totals = {m: sum((r[m] or 0) for r in tables if not r["derived"])
+              for m in ("extracted", "mapped", "quarantined", "loaded", "warnings")}
+    series = [("抽出", "extracted", "blue"), ("変換", "mapped", "purple"),
+              ("隔離", "quarantined", "red"), ("投入", "loaded", "green")]
+    table_chart = bar_chart([(r["table"], [(lab, r[m], col) for lab, m, col in series
+                                           if r[m] is not None]) for r in tables],
+                            title="テーブル別・段階別の件数")
+    stages = [{"label": STAGE_LABELS.get(k, k), "rows": v.get("rows"), "seconds": v.get("seconds")}
+              for k, v in (s.get("stages") or {}).items()]
+    stage_chart = bar_chart([(r["label"], [("件数", r["rows"] or 0, "blue")]) for r in stages],
+                            title="段階別の処理件数") if stages else ""
+    reasons, reason_samples, reason_chart = _quarantine_view(quarantine, sensitive, reveal)
+    rules_rows = {"columns": ["ルール", "重大度", "項目", "違反件数"],
+                  "rows": [[r.get("rule"), r.get("severity"), r.get("column"),
+                            r.get("rows_failed")] for r in s.get("rules") or []], "more": 0}
+    moji_counts = (s.get("moji") or {}).get("counts") or {}
+    moji_labels = {"mj": "MJ文字", "gaiji": "外字", "decided": "同定済", "unresolved": "未解決",
+                   "passthrough": "変換不要"}
+    moji_chart = bar_chart([(moji_labels.get(k, k), [("件数", v, "red" if k == "unresolved"
+                                                       else "blue")])
+                            for k, v in moji_counts.items()], title="文字の内訳")
+    diff_chart, diff_unexplained = "", 0
+    if diff:
+        diff_unexplained = sum((diff.get("unexplained_cells") or {}).values())
+        cc = diff.get("changed_cells") or {}
+        diff_chart = bar_chart([(c, [("差異セル数", n, "orange")]) for c, n in cc.items() if n],
+                               title="項目ごとの差異セル数")
+    tr = trend(s, previous_summary)
+    sources = {"columns": ["入力", "件数", "ファイル", "SHA-256"],
+               "rows": [[k, v.get("rows"), v.get("file"), (v.get("sha256") or "")[:16]]
+                        for k, v in (s.get("sources") or {}).items()], "more": 0}
+    html = _env().get_template("run_report.html.j2").render(
+        s=s, generated_at=_now(), masked=not reveal,
+        status_ja=STATUS_JA.get(s.get("status"), s.get("status") or "不明"),
+        totals=totals, table_rows=tables, table_chart=table_chart, stage_rows=stages,
+        stage_chart=stage_chart, reasons=reasons, reason_samples=reason_samples,
+        reason_chart=reason_chart, rules_rows=rules_rows, moji_counts=moji_counts,
+        moji_chart=moji_chart, diff=diff, diff_chart=diff_chart,
+        diff_unexplained=diff_unexplained, prev=previous_summary, trend=tr,
+        trend_better=sum(r["verdict"] == "改善" for r in tr),
+        trend_worse=sum(r["verdict"] == "悪化" for r in tr),
+        control_totals={"columns": ["項目", "値"], "rows": _flatten(s.get("control_totals")),
+                        "more": 0},
+        sources=sources,
+    )
+    out_path.write_text(html, encoding="utf-8")
+    return out_path

@@ -1,0 +1,260 @@
+"""Expected-difference rules (想定差異): why a differing cell is not a defect.
+
+A rules file is YAML parsed by a strict model. Each rule names the columns it covers, one
+condition, a reason (理由) and an owner (担当). Rules only see cells that already differ; the first
+rule (in file order) whose condition holds explains the cell, the rest stay unexplained.
+
+```yaml
+version: 1
+rules:
+  - name: shimei_moji
+    columns: [shimei]
+    condition: {type: moji, char_map: moji_map.csv}      # CSV from,to; or source: package
+    reason: 外字を MJ 文字に同定したため
+    owner: 文字同定チーム
+  - name: zokugara
+    columns: [zokugara_code]
+    condition: {type: code_table, table: ../mappings/code_tables/vendor_a/zokugara.csv}
+    reason: 旧コード → 標準コード
+    owner: 移行チーム
+  - name: seinengappi
+    columns: [birth_date]
+    condition: {type: wareki, format: era2_yymmdd}       # left 和暦, right ISO
+    reason: 和暦 → 西暦
+    owner: 移行チーム
+  - {name: kana, columns: [shimei_kana], condition: {type: normalize, trim: true, width: true},
+     reason: 全角半角の違い, owner: 移行チーム}
+  - {name: zeigaku, columns: [zeigaku], condition: {type: tolerance, abs: 1}, reason: 端数, owner: 税務}
+```
+Paths are relative to the rules file.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Callable, Literal, Union
+
+import polars as pl
+from pydantic import Field
+
+from ikou.errors import ConfigError
+from ikou.spec import StrictModel, load_spec
+
+
+class MojiCondition(StrictModel):
+    """Equal after 文字同定/縮退: both sides mapped char → char, then compared."""
+    type: Literal["moji"]
+    char_map: str | None = None          # CSV with columns from,to
+    source: Literal["csv", "package"] = "csv"
+
+
+class CodeTableCondition(StrictModel):
+    """Left (legacy code) maps to right (standard code) through a CSV `source_code,code`."""
+    type: Literal["code_table"]
+    table: str
+
+
+class WarekiCondition(StrictModel):
+    """Left 和暦 text equals right ISO date after mappings.wareki conversion."""
+    type: Literal["wareki"]
+    format: str
+
+
+class NormalizeCondition(StrictModel):
+    """Equal after trimming / width folding (jaconv: 全角英数→半角, 半角カナ→全角) / case folding."""
+    type: Literal["normalize"]
+    trim: bool = True
+    width: bool = True
+    case: bool = False
+
+
+class ToleranceCondition(StrictModel):
+    """Numbers within abs + rel × |right|."""
+    type: Literal["tolerance"]
+    abs: float = 0.0
+    rel: float = 0.0
+
+
+Condition = Annotated[Union[MojiCondition, CodeTableCondition, WarekiCondition,
+                            NormalizeCondition, ToleranceCondition], Field(discriminator="type")]
+
+
+class Rule(StrictModel):
+    name: str
+    columns: list[str] = Field(min_length=1)
+    condition: Condition
+    reason: str
+    owner: str
+
+
+class RulesFile(StrictModel):
+    version: Literal[1]
+    rules: list[Rule]
+
+
+# --- moji adapter -----------------------------------------------------------------------------
+
+def moji_char_map_from_csv(path: Path) -> dict[str, str]:
+    df = pl.read_csv(path, infer_schema=False)
+    if not {"from", "to"} <= set(df.columns):
+        raise ConfigError(f"{path}: a moji char map needs columns from,to")
+    df = df.filter(pl.col("from").is_not_null()).with_columns(pl.col("to").fill_null(""))
+    return dict(zip(df["from"].to_list(), df["to"].to_list()))
+
+
+def moji_package_transform() -> Callable[[pl.Expr], pl.Expr]:
+    """Adapter to the moji package (written separately): the one place to point at its API.
+
+    Accepts, in order: `moji.shrink_expr(expr) -> expr`, `moji.shrink_map() -> {from: to}` or a
+    frame with from/to columns, `moji.shrink_text(str) -> str` (applied per distinct value).
+    """
+    try:
+        import moji
+    except ImportError as exc:  # pragma: no cover - moji is part of the repo
+        raise ConfigError("moji rule with source: package, but the moji package is absent") from exc
+    if hasattr(moji, "shrink_expr"):
+        return moji.shrink_expr
+    if hasattr(moji, "shrink_map"):
+        m = moji.shrink_map()
+        if isinstance(m, pl.DataFrame):
+            m = dict(zip(m["from"].to_list(), m["to"].to_list()))
+        return _replace_chars(m)
+    if hasattr(moji, "shrink_text"):
+        return _per_distinct(moji.shrink_text)
+    raise ConfigError("moji package offers none of shrink_expr / shrink_map / shrink_text yet; "
+                      "use condition.char_map (CSV from,to) meanwhile")
+
+
+def _per_distinct(fn: Callable[[str], str]) -> Callable[[pl.Expr], pl.Expr]:
+    """Apply a str → str function once per distinct value of the column, never per row."""
+    def apply(s: pl.Series) -> pl.Series:
+        u = s.drop_nulls().unique()
+        return s.replace_strict(u, [fn(v) for v in u.to_list()], default=None,
+                                return_dtype=pl.String)
+    return lambda e: e.map_batches(apply, return_dtype=pl.String)
+
+
+def _replace_chars(mapping: dict[str, str]) -> Callable[[pl.Expr], pl.Expr]:
+    if not mapping:
+        return lambda e: e
+    items = sorted(mapping.items(), key=lambda kv: -len(kv[0]))  # longest first, like jaconv
+    frm = [k for k, _ in items]
+    to = [v for _, v in items]
+    return lambda e: e.str.replace_many(frm, to, leftmost=True)
+
+
+# --- width folding with jaconv semantics (tables built once from jaconv, applied columnar) -----
+
+@functools.cache
+def _width_table() -> tuple[list[str], list[str]]:
+    import jaconv
+    frm: list[str] = []
+    to: list[str] = []
+    # 全角 ASCII and 全角スペース → 半角 (jaconv.z2h, ascii/digit)
+    for cp in [0x3000, *range(0xFF01, 0xFF5F)]:
+        ch = chr(cp)
+        h = jaconv.z2h(ch, kana=False, ascii=True, digit=True)
+        if h != ch:
+            frm.append(ch)
+            to.append(h)
+    # 半角カナ → 全角 (jaconv.h2z), two-char voiced forms first
+    singles = [chr(cp) for cp in range(0xFF61, 0xFFA0)]
+    pairs = [a + b for a in singles for b in ("ﾞ", "ﾟ")]
+    for s in pairs:
+        z = jaconv.h2z(s, kana=True, ascii=False, digit=False)
+        if len(z) == 1:
+            frm.append(s)
+            to.append(z)
+    for s in singles:
+        z = jaconv.h2z(s, kana=True, ascii=False, digit=False)
+        if z != s:
+            frm.append(s)
+            to.append(z)
+    return frm, to
+
+
+def normalize_expr(e: pl.Expr, *, trim: bool = True, width: bool = True,
+                   case: bool = False) -> pl.Expr:
+    if width:
+        frm, to = _width_table()
+        e = e.str.replace_many(frm, to, leftmost=True)
+    if trim:
+        e = e.str.strip_chars(" \t\u3000")
+    if case:
+        e = e.str.to_lowercase()
+    return e
+
+
+# --- rule set ---------------------------------------------------------------------------------
+
+class RuleSet:
+    """Compiled rules: `explain(cells)` fills the `rule` column of the long difference frame."""
+
+    def __init__(self, spec: RulesFile, base_dir: Path):
+        self.spec = spec
+        self.base_dir = base_dir
+        self._conds = [self._compile(r) for r in spec.rules]
+
+    def _path(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def _compile(self, rule: Rule) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
+        c = rule.condition
+        if isinstance(c, MojiCondition):
+            if c.source == "package":
+                f = moji_package_transform()
+            else:
+                if not c.char_map:
+                    raise ConfigError(f"rule {rule.name}: moji needs char_map or source: package")
+                f = _replace_chars(moji_char_map_from_csv(self._path(c.char_map)))
+            return lambda l, r: f(l).eq_missing(f(r))
+        if isinstance(c, CodeTableCondition):
+            path = self._path(c.table)
+            df = pl.read_csv(path, infer_schema=False)
+            if not {"source_code", "code"} <= set(df.columns):
+                raise ConfigError(f"{path}: a code table needs columns source_code,code")
+            if df["source_code"].is_duplicated().any():
+                raise ConfigError(f"{path}: source_code values are duplicated")
+            old, new = df["source_code"].to_list(), df["code"].to_list()
+            return lambda l, r: l.replace_strict(old, new, default=None,
+                                                 return_dtype=pl.String).eq_missing(r) & \
+                l.is_in(old)
+        if isinstance(c, WarekiCondition):
+            from mappings.wareki import wareki_to_iso  # lazy: owned by the mappings package
+            fmt = c.format
+            wareki_to_iso(pl.lit("x"), fmt)  # validates the format name early (ConfigError)
+            return lambda l, r: wareki_to_iso(l, fmt).iso.eq_missing(r)
+        if isinstance(c, NormalizeCondition):
+            kw = dict(trim=c.trim, width=c.width, case=c.case)
+            return lambda l, r: normalize_expr(l, **kw).eq_missing(normalize_expr(r, **kw))
+        if isinstance(c, ToleranceCondition):
+            from reports.diff import equal_expr
+            tol = (c.abs, c.rel)
+            return lambda l, r: equal_expr(l, r, kind="numeric", tolerance=tol)
+        raise ConfigError(f"rule {rule.name}: unknown condition")  # pragma: no cover
+
+    def explain(self, cells: pl.DataFrame) -> pl.DataFrame:
+        if cells.is_empty():
+            return cells
+        l, r = pl.col("left"), pl.col("right")
+        expr = pl.lit(None, dtype=pl.String)
+        # build when/then chain backwards so the first rule in file order wins
+        for rule, cond in reversed(list(zip(self.spec.rules, self._conds))):
+            hit = pl.col("column").is_in(rule.columns) & cond(l, r).fill_null(False)
+            expr = pl.when(hit).then(pl.lit(rule.name)).otherwise(expr)
+        return cells.with_columns(pl.coalesce(pl.col("rule"), expr).alias("rule"))
+
+    def metadata(self) -> list[dict]:
+        return [{"name": r.name, "columns": list(r.columns), "reason": r.reason,
+                 "owner": r.owner, "condition": r.condition.type} for r in self.spec.rules]
+
+
+def load_rules(path: Path | str) -> RuleSet:
+    path = Path(path)
+    spec = load_spec(path, RulesFile)
+    names = [r.name for r in spec.rules]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"{path}: rule name(s) {dup} appear more than once")
+    return RuleSet(spec, path.parent)

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real PostgreSQL and MariaDB, and a Prefect test harness.
+
+On a laptop without the servers these tests skip; CI sets IKOU_REQUIRE_SERVICES=1, which turns
+every such skip into a failure, so CI always exercises the real servers.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+
+REQUIRE_SERVICES = os.environ.get("IKOU_REQUIRE_SERVICES") == "1"
+POSTGRES_URL = os.environ.get("IKOU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("IKOU_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+def skip_or_fail(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (IKOU_REQUIRE_SERVICES=1: servers are mandatory here)")
+    pytest.skip(reason)
+
+
+def _reachable(url: str) -> str | None:
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    err = _reachable(POSTGRES_URL)
+    if err:
+        skip_or_fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {err}")
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> str:
+    err = _reachable(MARIADB_URL)
+    if err:
+        skip_or_fail(f"MariaDB not reachable at {MARIADB_URL}: {err}")
+    return MARIADB_URL
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A real (temporary) Prefect API for flow tests; started once per session."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

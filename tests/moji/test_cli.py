@@ -1,0 +1,92 @@
+"""The `ikou moji` command-line contract, through flows.cli.main."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from flows.cli import main
+
+
+def read_csv(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture()
+def names(tmp_path):
+    p = tmp_path / "names.txt"
+    p.write_text("\ue000橋 花子\n齋\U000e0104藤\nやまだ\n\ue0ff田\n欄\uf91d,\"x\"\n\n𠮷野\n", encoding="utf-8")
+    return p
+
+
+def test_identify_writes_one_row_per_line_in_order(moji_dir, names, tmp_path):
+    gaiji = tmp_path / "gaiji.csv"
+    gaiji.write_text("code,mj\nU+E000,MJ028902\n", encoding="utf-8")
+    out = tmp_path / "result.csv"
+    rc = main(["moji", "identify", "--text-file", str(names), "--gaiji", str(gaiji), "--out", str(out),
+               "--dictionary", str(moji_dir)])
+    assert rc == 0
+    with open(out, encoding="utf-8") as f:
+        assert f.readline().strip() == "input,output,mj_names,status"
+    rows = read_csv(out)
+    assert [r["input"] for r in rows] == names.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == {"input": "\ue000橋 花子", "output": "\u9ad9橋 花子",
+                       "mj_names": "MJ028902 MJ014497 - MJ021591 MJ010051", "status": "ok"}
+    assert rows[1]["mj_names"] == "MJ030061 MJ023079" and rows[1]["output"] == "齋\U000e0104藤"
+    assert rows[2]["mj_names"] == "- - -" and rows[2]["status"] == "ok"
+    assert rows[3] == {"input": "\ue0ff田", "output": "\ue0ff田", "mj_names": "? MJ017636", "status": "unresolved"}
+    assert rows[4]["mj_names"] == "MJ014716 MJ030183 - - - -"
+    assert rows[5] == {"input": "", "output": "", "mj_names": "", "status": "ok"}
+    assert rows[6]["mj_names"] == "MJ032129 MJ026594"
+
+
+def test_identify_builds_the_default_cache_when_missing(monkeypatch, tmp_path, names, moji_dir):
+    from tests.moji.conftest import have_mj_folder
+    if not have_mj_folder():
+        pytest.skip("default build needs the MJ folder")
+    monkeypatch.setenv("IKOU_MOJI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "r.csv"
+    assert main(["moji", "identify", "--text-file", str(names), "--out", str(out)]) == 0
+    assert (tmp_path / "cache" / "manifest.json").exists()
+    assert read_csv(out)[0]["status"] == "unresolved"   # no 外字 table this time
+
+
+@pytest.mark.parametrize("target", ["jisx0208", "jisx0213"])
+def test_shrink_gives_jis_text_with_evidence(jis_dictionary, moji_dir, tmp_path, target):
+    src = tmp_path / "in.txt"
+    src.write_text("髙橋\n齋藤\n山﨑\nたなか\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["moji", "shrink", "--text-file", str(src), "--target", target, "--out", str(out),
+                 "--dictionary", str(moji_dir)]) == 0
+    rows = read_csv(out)
+    assert [r["output"] for r in rows] == ["高橋", "斎藤", "山崎", "たなか"]
+    assert all(r["status"] == "ok" for r in rows)
+    assert "髙>高 MJ028902 法務省戸籍法関連通達・通知[戸籍統一文字情報 親字・正字,ホップ数=1]" == rows[0]["evidence"]
+    assert rows[3]["evidence"] == ""
+
+
+def test_build_command_writes_the_cache(tmp_path):
+    from tests.moji.conftest import have_mj_folder
+    if not have_mj_folder():
+        pytest.skip("needs the MJ folder")
+    assert main(["moji", "build", "--out", str(tmp_path / "c")]) == 0
+    assert (tmp_path / "c" / "keys.parquet").exists()
+
+
+def test_identify_with_ledger_records_then_applies_decisions(moji_dir, tmp_path):
+    from moji.ledger import Ledger
+    src = tmp_path / "n.txt"
+    src.write_text("\ue0ff田\n", encoding="utf-8")
+    led_dir, out = tmp_path / "ledger", tmp_path / "o.csv"
+    args = ["moji", "identify", "--text-file", str(src), "--out", str(out), "--ledger", str(led_dir),
+            "--dictionary", str(moji_dir)]
+    assert main(args) == 0
+    assert read_csv(out)[0]["status"] == "unresolved"
+    led = Ledger.load(led_dir)
+    assert led.entries["codepoints"].to_list() == ["U+E0FF"]
+    led.decide("\ue0ff", "MJ028902", decided_by="reviewer")
+    led.save(led_dir)
+    assert main(args) == 0
+    assert read_csv(out)[0] == {"input": "\ue0ff田", "output": "\u9ad9田", "mj_names": "MJ028902 MJ017636",
+                                "status": "ok"}

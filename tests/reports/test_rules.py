@@ -1,0 +1,129 @@
+"""Expected-difference rules explain what they should, and only that."""
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from flows.cli import main
+from ikou.errors import ConfigError
+from reports.diff import compare
+from reports.rules import load_rules, normalize_expr
+
+LEFT = """atena_no,zokugara_code,birth_date,shimei,shimei_kana,zeigaku,jusho
+001,A1,04010203,髙橋一,ﾀｶﾊｼ ｲﾁ,1000,本町１丁目
+002,B2,03551231,渡邊二,ﾜﾀﾅﾍﾞ,2000,本町2丁目
+003,A1,04010101,斉藤三,サイトウ,300,本町3丁目
+004,ZZ,05010501,山田四,ヤマダ,400,本町4丁目
+"""
+RIGHT = """atena_no,zokugara_code,birth_date,shimei,shimei_kana,zeigaku,jusho
+001,02,1989-02-03,高橋一,タカハシ　イチ,1001,本町1丁目
+002,20,1980-12-31,渡辺二,ワタナベ,2000,本町2丁目
+003,20,1989-01-02,斎藤三,サイトウ,303,本町3丁目
+004,99,2019-05-01,山田四,ヤマダ,400,本町4丁目
+"""
+RULES = """version: 1
+rules:
+  - name: zokugara
+    columns: [zokugara_code]
+    condition: {type: code_table, table: zoku.csv}
+    reason: 旧続柄コード → 標準コード
+    owner: 移行チーム
+  - name: seinengappi
+    columns: [birth_date]
+    condition: {type: wareki, format: era2_yymmdd}
+    reason: 和暦 → 西暦
+    owner: 移行チーム
+  - name: shimei_moji
+    columns: [shimei]
+    condition: {type: moji, char_map: moji.csv}
+    reason: 異体字の縮退
+    owner: 文字同定チーム
+  - name: kana_width
+    columns: [shimei_kana, jusho]
+    condition: {type: normalize, trim: true, width: true}
+    reason: 全角・半角の違い
+    owner: 移行チーム
+  - name: hasu
+    columns: [zeigaku]
+    condition: {type: tolerance, abs: 1}
+    reason: 端数処理
+    owner: 税務課
+"""
+
+
+@pytest.fixture
+def rules_dir(tmp_path):
+    (tmp_path / "l.csv").write_text(LEFT, encoding="utf-8")
+    (tmp_path / "r.csv").write_text(RIGHT, encoding="utf-8")
+    (tmp_path / "zoku.csv").write_text("source_code,code\nA1,02\nB2,20\n", encoding="utf-8")
+    (tmp_path / "moji.csv").write_text("from,to\n髙,高\n邊,辺\n", encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    return tmp_path
+
+
+def test_rules_explain_expected_and_leave_the_rest(rules_dir):
+    d = rules_dir
+    res = compare(d / "l.csv", d / "r.csv", key=["atena_no"], rules=d / "rules.yaml")
+    got = {(r["atena_no"], r["column"]): r["rule"] for r in res.cells.iter_rows(named=True)}
+    assert got == {
+        ("001", "zokugara_code"): "zokugara", ("002", "zokugara_code"): "zokugara",
+        ("003", "zokugara_code"): None,          # A1 → 02, but the new system says 20
+        ("004", "zokugara_code"): None,          # ZZ is not in the code table
+        ("001", "birth_date"): "seinengappi", ("002", "birth_date"): "seinengappi",
+        ("003", "birth_date"): None,             # 平成1年1月1日 is not 1989-01-02
+        ("004", "birth_date"): "seinengappi",    # 令和1年5月1日
+        ("001", "shimei"): "shimei_moji", ("002", "shimei"): "shimei_moji",
+        ("003", "shimei"): None,                 # 斉 → 斎 is not in the char map
+        ("001", "shimei_kana"): "kana_width", ("002", "shimei_kana"): "kana_width",
+        ("001", "jusho"): "kana_width",          # 全角 １ → 1
+        ("001", "zeigaku"): "hasu", ("003", "zeigaku"): None,
+    }
+    ex = res.explained
+    assert {n: e["cells"] for n, e in ex.items()} == {
+        "zokugara": 2, "seinengappi": 3, "shimei_moji": 2, "kana_width": 3, "hasu": 1}
+    assert res.unexplained_cells == {"zokugara_code": 2, "birth_date": 1, "shimei": 1,
+                                     "shimei_kana": 0, "zeigaku": 1, "jusho": 0}
+    assert res.unexplained_rows == 2
+
+
+def test_cli_with_rules_reports_explained_and_unexplained(rules_dir, tmp_path):
+    d = rules_dir
+    out = tmp_path / "out"
+    assert main(["diff", str(d / "l.csv"), str(d / "r.csv"), "--key", "atena_no",
+                 "--out", str(out), "--rules", str(d / "rules.yaml")]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["explained"]["seinengappi"]["cells"] == 3
+    assert s["explained"]["seinengappi"]["reason"] == "和暦 → 西暦"
+    assert s["explained_cells"] == 11 and sum(s["unexplained_cells"].values()) == 5
+    assert s["changed_cells"]["zokugara_code"] == 4   # raw counts are before rules
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "想定差異" in html and "和暦 → 西暦" in html
+
+
+def test_misspelled_rule_key_is_a_config_error_naming_the_path(rules_dir):
+    bad = rules_dir / "bad.yaml"
+    bad.write_text(RULES.replace("reason: 端数処理", "reasn: 端数処理"), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_rules(bad)
+    assert "bad.yaml" in str(exc.value) and "rules.4" in str(exc.value)
+
+
+def test_normalize_folds_width_like_jaconv():
+    import jaconv
+    samples = ["ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ", "ＡＢＣ　１２３", "ｳﾞｧｲｵﾘﾝ", "ｱｲｳｴｵ･ｰ"]
+    got = pl.Series(samples).to_frame("s").select(
+        normalize_expr(pl.col("s"), trim=False))["s"].to_list()
+    want = [jaconv.h2z(jaconv.z2h(s, kana=False, ascii=True, digit=True), kana=True,
+                       ascii=False, digit=False) for s in samples]
+    assert got == want
+
+
+def test_example_rules_file_loads_against_the_repository_code_tables():
+    from pathlib import Path
+
+    import reports
+    rules = load_rules(Path(reports.__file__).parent / "examples" / "juki_vendor_b_rules.yaml")
+    assert [m["condition"] for m in rules.metadata()] == [
+        "code_table", "code_table", "wareki", "normalize"]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from ikou import REPO_ROOT
+from mappings.schema import load_schema
+from validators.spec import load_rules
+from validators.checkdigit import atena_check_digit, kojin_no_check_digit
+
+DANTAI = "131016"
+
+
+def atena(body: str) -> str:
+    return body + str(atena_check_digit(body))
+
+
+def kojin(body: str) -> str:
+    return body + str(kojin_no_check_digit(body))
+
+
+def person(n: int, *, rireki: int = 1, setai: str = "10000", zokugara: str = "02", jotai: str = "1",
+           **over) -> dict:
+    """One valid 個人履歴 row; `over` replaces any column."""
+    row = {
+        "dantai_code": DANTAI, "atena_no": atena(f"{n:07d}"), "rireki_no": rireki,
+        "setai_no": atena(setai), "juminhyo_code": f"{n:011d}", "kojin_no": kojin(f"{n:011d}"),
+        "shimei": "山田　太郎", "shimei_kana": "ヤマダ　タロウ", "seibetsu_code": "1",
+        "seinengappi": "1970-03-02", "seinengappi_fumei_flag": "0", "seinengappi_fumei_hyoki": None,
+        "zokugara_code": zokugara, "jumin_shubetsu_code": "1", "jumin_jotai_code": jotai,
+        "ido_jiyu_code": "01", "ido_date": "2000-04-01", "todokede_date": "2000-04-05",
+        "machiaza_code": "0012345", "jusho": "東京都千代田区千代田", "banchi": "1番1号", "katagaki": None,
+        "yubin_no": "1000001",
+    }
+    row.update(over)
+    return row
+
+
+def frame(rows: list[dict]) -> pl.DataFrame:
+    df = pl.DataFrame(rows, schema_overrides={"rireki_no": pl.Int64}, infer_schema_length=None)
+    df = df.with_columns(pl.col(c).cast(pl.String) for c in df.columns if c != "rireki_no")
+    return df.with_columns(
+        _row_id=pl.int_range(pl.len(), dtype=pl.Int64) + 1000,
+        _source=pl.lit("JUMIN.csv"),
+        _source_line=pl.int_range(pl.len(), dtype=pl.Int64) + 2,
+    )
+
+
+@pytest.fixture(scope="session")
+def schema():
+    return load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+
+
+@pytest.fixture(scope="session")
+def rules():
+    return load_rules(REPO_ROOT / "validators" / "rules" / "juki.yaml")

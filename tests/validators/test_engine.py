@@ -1,0 +1,202 @@
+"""The engine: every rule fires on a planted bad row and stays silent on good ones."""
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from ikou.errors import ConfigError, ConservationError, ThresholdError
+from ikou.quarantine import QUARANTINE_SCHEMA
+from tests.validators.conftest import DANTAI, atena, frame, person
+from validators.engine import check_conservation, check_threshold, validate
+from validators.spec import RuleSet
+
+TABLE = "juki_kojin_rireki"
+
+
+def good_rows() -> list[dict]:
+    """Two households, one with history, all valid."""
+    return [
+        person(1, setai="10000", zokugara="02"),
+        person(2, setai="10000", zokugara="12", seibetsu_code="2"),
+        person(3, setai="10000", zokugara="20", rireki=1, jotai="1"),
+        person(3, setai="10000", zokugara="20", rireki=2, jotai="1", ido_jiyu_code="41"),
+        person(4, setai="20000", zokugara="02"),
+        person(5, setai="20000", zokugara="99", jotai="2"),            # 転出者: not counted
+        person(6, setai="30000", zokugara="02", jotai="3"),            # 死亡者 alone: no current household
+    ]
+
+
+def run(df, schema, rules, **kw):
+    return validate(df, table=TABLE, schema=schema, rules=rules, run_id="R1-test", dantai_code=DANTAI, **kw)
+
+
+def test_good_rows_pass_every_rule(schema, rules):
+    df = frame(good_rows())
+    res = run(df, schema, rules)
+    assert res.quarantine.height == 0, res.quarantine.select("rule", "column", "value", "message_en")
+    assert res.good.equals(df)
+    assert res.rule_counts["rows_failed"].sum() == 0
+    assert res.rule_counts.height >= 30                  # every rule listed, passed ones with 0
+    assert res.quarantine.schema == pl.Schema(QUARANTINE_SCHEMA)
+
+
+PLANTS = [
+    # (column overrides on person 1 of household 1 … , rule, column)
+    ({"shimei": "  "}, "schema.required", "shimei"),
+    ({"ido_date": None}, "schema.required", "ido_date"),
+    ({"dantai_code": "13101"}, "schema.length", "dantai_code"),
+    ({"atena_no": "1" * 16}, "schema.max_length", "atena_no"),
+    ({"seibetsu_code": "7"}, "schema.code_value", "seibetsu_code"),
+    ({"jumin_jotai_code": "4"}, "schema.code_value", "jumin_jotai_code"),
+    ({"seinengappi": "1970-13-02"}, "schema.date", "seinengappi"),
+    ({"seinengappi": "1970-03-00"}, "schema.date", "seinengappi"),           # 00 without the flag
+    ({"seinengappi": "0000-03-02", "seinengappi_fumei_flag": "1"}, "schema.date", "seinengappi"),
+    ({"ido_date": "2000/04/01"}, "schema.date", "ido_date"),
+    ({"dantai_code": "131017"}, "checkdigit.dantai_code", "dantai_code"),
+    ({"dantai_code": "011011"}, "dantai.run", "dantai_code"),
+    ({"kojin_no": "983205673215"}, "checkdigit.kojin_no", "kojin_no"),
+    ({"kojin_no": "98320567321X"}, "checkdigit.kojin_no", "kojin_no"),
+    ({"juminhyo_code": "1234567890A"}, "format.juminhyo_code", "juminhyo_code"),
+    ({"yubin_no": "100-001"}, "format.digits", "yubin_no"),
+    ({"seinengappi": "2001-01-01"}, "date.birth_before_ido", "ido_date"),
+]
+
+
+@pytest.mark.parametrize(("over", "rule", "column"), PLANTS, ids=[f"{r}:{c}:{i}" for i, (_, r, c) in enumerate(PLANTS)])
+def test_each_error_rule_fires_on_a_planted_row(schema, rules, over, rule, column):
+    rows = good_rows()
+    rows.insert(1, person(7, setai="10000", zokugara="20", **over))   # a child row: no group rule effects
+    df = frame(rows)
+    res = run(df, schema, rules)
+    hits = res.quarantine.filter(pl.col("rule") == rule)
+    assert hits.height >= 1
+    assert set(hits["column"]) == {column}
+    bad = df.row(1, named=True)
+    assert set(hits["row_id"]) == {bad["_row_id"]}
+    hit = hits.row(0, named=True)
+    assert hit["severity"] == "error" and hit["stage"] == "validate" and hit["table"] == TABLE
+    assert hit["source"] == "JUMIN.csv" and hit["source_line"] == bad["_source_line"]
+    assert hit["record_key"] == f"atena_no={bad['atena_no']},rireki_no=1"
+    if column in over and rule != "date.birth_before_ido":
+        assert hit["value"] == (over[column] if over[column] is not None else None)
+    assert hit["message_ja"] and hit["message_en"]
+    assert res.good.height == df.height - 1
+    assert bad["_row_id"] not in res.good["_row_id"].to_list()
+    counts = res.rule_counts.filter((pl.col("rule") == rule) & (pl.col("column") == column))
+    assert counts["rows_failed"].to_list() == [1]
+
+
+def test_unknown_birth_parts_pass_with_the_flag_and_order_uses_known_precision(schema, rules):
+    rows = good_rows()
+    rows[2] = person(2, setai="10000", zokugara="12", seinengappi="2000-04-00", seinengappi_fumei_flag="1")
+    rows[1] = person(1, setai="10000", zokugara="02") | {"seinengappi": "0000-00-00",
+                                                          "seinengappi_fumei_flag": "1"}
+    rows[0] = person(8, setai="10000", zokugara="20", seinengappi="2000-00-00", seinengappi_fumei_flag="1")
+    rows.append(person(9, setai="20000", zokugara="20", seinengappi="1991-02-29"))   # not in calendar: kept
+    res = run(frame(rows), schema, rules)
+    assert res.quarantine.height == 0, res.quarantine.select("rule", "column", "value")
+    later = good_rows() + [person(8, setai="10000", zokugara="20", seinengappi="2000-05-00",
+                                  seinengappi_fumei_flag="1")]
+    res = run(frame(later), schema, rules)
+    assert res.quarantine["rule"].to_list() == ["date.birth_before_ido"]
+
+
+def test_warnings_list_rows_but_pass_them(schema, rules):
+    rows = good_rows()
+    rows[0] = person(1, setai="10000", zokugara="02") | {"atena_no": "00000018"}   # cd should be 9
+    df = frame(rows).with_columns(_moji_unresolved=pl.Series([False, True] + [None] * 5, dtype=pl.Boolean))
+    res = run(df, schema, rules)
+    assert set(res.quarantine["severity"]) == {"warning"}
+    assert sorted(res.quarantine["rule"]) == ["checkdigit.atena_no", "moji.unresolved"]
+    assert res.good.equals(df)
+    assert res.counts == {"rows": 7, "good": 7, "quarantined": 0, "warned": 2}
+
+
+def test_duplicate_key_quarantines_every_row_of_it(schema, rules):
+    rows = good_rows()
+    rows.append(person(4, setai="20000", zokugara="02", shimei="別人"))   # same (atena_no, rireki_no 1)
+    df = frame(rows)
+    res = run(df, schema, rules)
+    q = res.quarantine.filter(pl.col("rule") == "key.unique")
+    assert q.height == 2 and q["record_key"].n_unique() == 1
+    assert "2 rows" in q["message_en"][0]
+    # the household lost its head too: phase 2 runs on what survives
+    hh = res.quarantine.filter(pl.col("rule") == "setai.one_setainushi")
+    assert hh.height == 0   # person 5 (the only other member) is 転出者: household 20000 is no longer current
+    assert res.good.height == df.height - 2
+
+
+def household_ids(res, setai_body):
+    return res.quarantine.filter((pl.col("rule") == "setai.one_setainushi")
+                                 & (pl.col("value") == atena(setai_body)))["row_id"].to_list()
+
+
+def test_household_without_head_is_held_whole(schema, rules):
+    rows = good_rows()
+    rows[0] = person(1, setai="10000", zokugara="11")   # 世帯主 became 夫: household 10000 has none
+    df = frame(rows)
+    res = run(df, schema, rules)
+    held = household_ids(res, "10000")
+    # persons 1, 2 and both history rows of person 3
+    assert sorted(held) == df.filter(pl.col("setai_no") == atena("10000"))["_row_id"].sort().to_list()
+    assert len(held) == 4
+    assert "setainushi=0" in res.quarantine["message_en"][0]
+    assert res.good["setai_no"].to_list().count(atena("10000")) == 0
+    assert res.good.height + res.quarantine.filter(pl.col("severity") == "error")["row_id"].n_unique() == df.height
+
+
+def test_household_with_two_heads_is_held_but_history_and_former_members_judged_by_current_row(schema, rules):
+    rows = good_rows()
+    # person 3's OLD row says 世帯主 (not current: ignored); person 5 (転出者) 世帯主 (not counted)
+    rows[3 - 1] = person(3, setai="10000", zokugara="02", rireki=1)
+    rows.append(person(10, setai="20000", zokugara="02", rireki=1))   # second current head in 20000
+    df = frame(rows)
+    res = run(df, schema, rules)
+    assert household_ids(res, "10000") == []
+    held = household_ids(res, "20000")
+    ids = df.filter(pl.col("atena_no").is_in([atena("0000004"), atena("0000010")]))["_row_id"].to_list()
+    assert sorted(held) == sorted(ids)   # person 5 moved out: not part of the current household
+    assert "setainushi=2" in res.quarantine.filter(pl.col("rule") == "setai.one_setainushi")["message_en"][0]
+
+
+def test_head_quarantined_by_a_row_rule_takes_the_household_with_it(schema, rules):
+    rows = good_rows()
+    rows[4] = person(4, setai="20000", zokugara="02", seibetsu_code="X")
+    rows.append(person(11, setai="20000", zokugara="20"))
+    res = run(frame(rows), schema, rules)
+    assert res.quarantine.filter(pl.col("rule") == "setai.one_setainushi")["record_key"].to_list() == [
+        f"atena_no={atena('0000011')},rireki_no=1"]
+
+
+def test_referential_kind_checks_another_frame(schema):
+    rs = RuleSet.model_validate({"rules_version": 1, "gyomu": "juki", "schema_rules": False, "tables": {TABLE: [
+        {"id": "ref.master", "kind": "referential",
+         "params": {"column": "atena_no", "frame": "atena_master", "frame_column": "atena_no"}}]}})
+    df = frame(good_rows())
+    master = df.select("atena_no").unique().filter(pl.col("atena_no") != atena("0000004"))
+    res = run(df, schema, rs, source_frames={"atena_master": master})
+    assert res.quarantine["record_key"].to_list() == [f"atena_no={atena('0000004')},rireki_no=1"]
+    with pytest.raises(ConfigError, match="atena_master"):
+        run(df, schema, rs)
+
+
+def test_rule_file_errors_name_the_problem(tmp_path, schema):
+    p = tmp_path / "r.yaml"
+    p.write_text("rules_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: no_such_kind}\n")
+    from validators.spec import load_rules
+    with pytest.raises(ConfigError, match="no_such_kind"):
+        load_rules(p)
+    p.write_text("rules_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: pattern, params: {colums: [x]}}\n")
+    with pytest.raises(ConfigError, match="tables.t.0"):
+        load_rules(p)
+    with pytest.raises(ConfigError, match="missing"):
+        run(frame(good_rows()).drop("jusho"), schema, RuleSet(rules_version=1, gyomu="juki"))
+
+
+def test_threshold_and_conservation():
+    check_threshold({"rows": 100, "quarantined": 5}, 0.05, TABLE)
+    with pytest.raises(ThresholdError, match=r"juki_kojin_rireki: 6 of 100"):
+        check_threshold({"rows": 100, "quarantined": 6}, 0.05, TABLE, run_id="R1")
+    check_conservation(10, 7, 3, TABLE, "validate")
+    with pytest.raises(ConservationError, match=r"juki_kojin_rireki at validate: 10 rows in ≠ 7 passed \+ 2"):
+        check_conservation(10, 7, 2, TABLE, "validate")

@@ -1,0 +1,282 @@
+"""The registry of check kinds: named functions that turn parameters into Polars expressions.
+
+A rule file refers to a kind by name and gives its parameters (checked by the kind's own strict
+model); the engine never knows what a kind does. A kind returns one `Check` per column it looks
+at: `failed` is a Boolean expression over the whole frame (null counts as passed), `value` is the
+text to quarantine verbatim, `detail` an optional text appended to the message (which household,
+how many heads …). Phase 1 kinds see every row; phase 2 kinds (sets of rows such as households)
+see only the rows that passed phase 1 errors, i.e. the rows that would be loaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import polars as pl
+from pydantic import Field
+
+from ikou.errors import ConfigError
+from ikou.spec import StrictModel
+from mappings.schema import Table, TargetSchema
+from validators import checkdigit
+
+
+@dataclass(frozen=True)
+class Check:
+    column: str | None
+    failed: pl.Expr
+    value: pl.Expr | None = None
+    detail: pl.Expr | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a kind may read besides its parameters."""
+
+    table_name: str
+    table: Table
+    schema: TargetSchema
+    columns: frozenset[str]
+    dantai_code: str
+    source_frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def need(self, *names: str) -> None:
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            raise ConfigError(f"validate {self.table_name}: columns {missing} named by a rule are not in the data")
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    params: type[StrictModel]
+    build: Callable[[StrictModel, Context], list[Check]]
+    message: tuple[str, str]
+    phase: int = 1
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def kind(name: str, params: type[StrictModel], ja: str, en: str, phase: int = 1):
+    def register(fn: Callable[[StrictModel, Context], list[Check]]):
+        KINDS[name] = Kind(name, params, fn, (ja, en), phase)
+        return fn
+    return register
+
+
+def _text(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.String)
+
+
+def _blank(col: str) -> pl.Expr:
+    return _text(col).str.strip_chars().str.len_chars() == 0
+
+
+class Columns(StrictModel):
+    columns: list[str] = Field(min_length=1)
+
+
+class Length(Columns):
+    length: int = Field(ge=1)
+
+
+class Pattern(Columns):
+    regex: str = Field(description="must match the whole value (anchor it: ^…$)")
+
+
+class CodeValue(Columns):
+    code_table: str | None = Field(None, description="schema code table name")
+    values: list[str] | None = Field(None, description="or the allowed values inline")
+
+
+class DateValid(StrictModel):
+    column: str
+    fumei_flag: str | None = Field(None, description="不詳フラグ column: '1' allows 00 parts")
+
+
+class DateOrder(StrictModel):
+    earlier: str
+    later: str
+
+
+class Key(StrictModel):
+    columns: list[str] = Field(min_length=1)
+
+
+class Setainushi(StrictModel):
+    person: str = "atena_no"
+    rireki: str = "rireki_no"
+    setai: str = "setai_no"
+    jotai: str = "jumin_jotai_code"
+    active_jotai: list[str] = ["1"]
+    zokugara: str = "zokugara_code"
+    setainushi_codes: list[str] = ["02"]
+
+
+class Referential(StrictModel):
+    column: str
+    frame: str = Field(description="a source frame name, or this table's own name")
+    frame_column: str
+
+
+class Flag(StrictModel):
+    flag: str = "_moji_unresolved"
+
+
+class NoParams(StrictModel):
+    pass
+
+
+@kind("required", Columns, "必須項目が空です", "required value is missing")
+def _required(p: Columns, ctx: Context) -> list[Check]:
+    ctx.need(*p.columns)
+    return [Check(c, pl.col(c).is_null() | _blank(c), _text(c)) for c in p.columns]
+
+
+@kind("length", Length, "桁数が規定と異なります", "value does not have the required length")
+def _length(p: Length, ctx: Context) -> list[Check]:
+    ctx.need(*p.columns)
+    return [Check(c, _text(c).str.len_chars() != p.length, _text(c),
+                  pl.format("length {} ≠ {}", _text(c).str.len_chars(), pl.lit(p.length))) for c in p.columns]
+
+
+@kind("max_length", Length, "桁数が上限を超えています", "value is longer than allowed")
+def _max_length(p: Length, ctx: Context) -> list[Check]:
+    ctx.need(*p.columns)
+    return [Check(c, _text(c).str.len_chars() > p.length, _text(c),
+                  pl.format("length {} > {}", _text(c).str.len_chars(), pl.lit(p.length))) for c in p.columns]
+
+
+@kind("integer", Columns, "整数ではありません", "value is not an integer")
+def _integer(p: Columns, ctx: Context) -> list[Check]:
+    ctx.need(*p.columns)
+    return [Check(c, pl.col(c).is_not_null() & _text(c).str.strip_chars().cast(pl.Int64, strict=False).is_null(),
+                  _text(c)) for c in p.columns]
+
+
+@kind("pattern", Pattern, "形式が不正です", "value does not match the expected format")
+def _pattern(p: Pattern, ctx: Context) -> list[Check]:
+    ctx.need(*p.columns)
+    return [Check(c, ~_text(c).str.contains(p.regex), _text(c)) for c in p.columns]
+
+
+@kind("code_value", CodeValue, "コード表にない値です", "value is not in the code table")
+def _code_value(p: CodeValue, ctx: Context) -> list[Check]:
+    ctx.need(*p.columns)
+    if (p.code_table is None) == (p.values is None):
+        raise ConfigError(f"validate {ctx.table_name}: code_value needs exactly one of code_table, values")
+    if p.code_table is not None:
+        if p.code_table not in ctx.schema.code_tables:
+            raise ConfigError(f"validate {ctx.table_name}: unknown code table {p.code_table!r}")
+        values = ctx.schema.code_values(p.code_table)["code"].to_list()
+    else:
+        values = list(p.values)
+    allowed = pl.Series(values, dtype=pl.String)
+    return [Check(c, ~_blank(c) & ~_text(c).is_in(allowed.implode()), _text(c)) for c in p.columns]
+
+
+def _digits_kind(name: str, fn: Callable[[pl.Expr], pl.Expr], ja: str, en: str) -> None:
+    @kind(name, Columns, ja, en)
+    def _build(p: Columns, ctx: Context) -> list[Check]:
+        ctx.need(*p.columns)
+        return [Check(c, ~fn(pl.col(c)), _text(c)) for c in p.columns]
+
+
+_digits_kind("checkdigit_dantai", checkdigit.dantai_code_valid,
+             "団体コードの検査数字が不正です", "団体コード check digit is wrong")
+_digits_kind("checkdigit_kojin_no", checkdigit.kojin_no_valid,
+             "個人番号の形式または検査数字が不正です", "個人番号 is not 12 digits with a valid check digit")
+_digits_kind("checkdigit_atena", checkdigit.atena_no_valid,
+             "番号の検査数字（モジュラス11）が一致しません", "modulus-11 check digit does not match")
+
+
+@kind("equals_run_dantai", Columns, "実行中の団体と異なる団体コードです", "団体コード differs from the run's 団体")
+def _equals_run_dantai(p: Columns, ctx: Context) -> list[Check]:
+    ctx.need(*p.columns)
+    return [Check(c, _text(c) != ctx.dantai_code, _text(c)) for c in p.columns]
+
+
+_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _parts(col: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    t = _text(col)
+    return (t.str.slice(0, 4).cast(pl.Int32, strict=False), t.str.slice(5, 2).cast(pl.Int32, strict=False),
+            t.str.slice(8, 2).cast(pl.Int32, strict=False))
+
+
+@kind("date_valid", DateValid, "日付が不正です（00は不詳フラグがある場合のみ）",
+      "invalid date (00 parts only when the 不詳 flag is set)")
+def _date_valid(p: DateValid, ctx: Context) -> list[Check]:
+    """ISO text; 00 parts only as 日不詳 / 月日不詳 / 年月日不詳 and only with the flag. Days the calendar
+    lacks (2/29 of a common year) pass: the register's value is kept as recorded."""
+    ctx.need(p.column, *([p.fumei_flag] if p.fumei_flag else []))
+    t = _text(p.column)
+    y, m, d = _parts(p.column)
+    shape = t.str.contains(_ISO) & (m <= 12) & (d <= 31)
+    unknown_ok = ((y > 0) | (m == 0)) & ((m > 0) | (d == 0))   # 00 only from the right
+    has_unknown = (y == 0) | (m == 0) | (d == 0)
+    flagged = (_text(p.fumei_flag) == "1").fill_null(False) if p.fumei_flag else pl.lit(False)
+    failed = t.is_not_null() & ~_blank(p.column) & ~(shape & unknown_ok & (~has_unknown | flagged)).fill_null(False)
+    return [Check(p.column, failed, t)]
+
+
+def _precision(col: str) -> pl.Expr:
+    """How many leading characters of an ISO text are known: 0 / 4 / 7 / 10."""
+    y, m, d = _parts(col)
+    return pl.when(y == 0).then(0).when(m == 0).then(4).when(d == 0).then(7).otherwise(10)
+
+
+@kind("date_order", DateOrder, "日付の前後関係が不正です", "dates are out of order")
+def _date_order(p: DateOrder, ctx: Context) -> list[Check]:
+    """earlier ≤ later, compared as text at the precision both dates know (不詳 parts skipped)."""
+    ctx.need(p.earlier, p.later)
+    a, b = _text(p.earlier), _text(p.later)
+    prec = pl.min_horizontal(_precision(p.earlier), _precision(p.later))
+    valid = a.str.contains(_ISO) & b.str.contains(_ISO) & (prec > 0)
+    failed = valid & (a.str.slice(0, prec) > b.str.slice(0, prec))
+    return [Check(p.later, failed, pl.concat_str(a, pl.lit(" > "), b))]
+
+
+@kind("unique_key", Key, "キーが重複しています（重複した全行を保留）", "duplicate key (every row of it is held)")
+def _unique_key(p: Key, ctx: Context) -> list[Check]:
+    ctx.need(*p.columns)
+    return [Check(",".join(p.columns), pl.struct(p.columns).is_duplicated(),
+                  pl.concat_str([_text(c).fill_null("") for c in p.columns], separator=","),
+                  pl.format("{} rows", pl.len().over(p.columns)))]
+
+
+@kind("setainushi", Setainushi, "世帯主が一人ではありません（世帯全体を保留）",
+      "household does not have exactly one current 世帯主 (whole household held)", phase=2)
+def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
+    """Each current household (世帯番号 on the latest 履歴 of persons whose 住民状態 is active) has exactly
+    one 世帯主. A failure holds every history row of every person currently in that household."""
+    ctx.need(p.person, p.rireki, p.setai, p.jotai, p.zokugara)
+    latest = pl.col(p.rireki) == pl.col(p.rireki).max().over(p.person)
+    current = latest & _text(p.jotai).is_in(p.active_jotai)
+    household = pl.when(current).then(_text(p.setai)).max().over(p.person)   # person's current 世帯番号
+    heads = (current & _text(p.zokugara).is_in(p.setainushi_codes)).sum().over(household)
+    failed = household.is_not_null() & (heads != 1)
+    return [Check(p.setai, failed, household, pl.format("setai_no={} setainushi={}", household, heads))]
+
+
+@kind("referential", Referential, "参照先に存在しない値です", "value not found in the referenced data")
+def _referential(p: Referential, ctx: Context) -> list[Check]:
+    ctx.need(p.column)
+    if p.frame == ctx.table_name:
+        return [Check(p.column, pl.lit(False), _text(p.column))]   # a table always contains itself
+    frames = ctx.source_frames or {}
+    if p.frame not in frames or p.frame_column not in frames[p.frame].columns:
+        raise ConfigError(f"validate {ctx.table_name}: referential rule needs frame {p.frame!r} "
+                          f"with column {p.frame_column!r}")
+    known = frames[p.frame].get_column(p.frame_column).cast(pl.String).drop_nulls().unique()
+    return [Check(p.column, pl.col(p.column).is_not_null() & ~_text(p.column).is_in(known.implode()), _text(p.column))]
+
+
+@kind("moji_identified", Flag, "文字同定できない文字があります", "holds characters not yet identified (文字同定)")
+def _moji_identified(p: Flag, ctx: Context) -> list[Check]:
+    """Reads the Boolean flag set by the 文字同定 stage; absent flag = stage not run or nothing unresolved."""
+    if p.flag not in ctx.columns:
+        return [Check(None, pl.lit(False))]
+    return [Check(None, pl.col(p.flag).fill_null(False))]

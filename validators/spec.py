@@ -1,0 +1,61 @@
+"""Rule files (`validators/rules/<業務>.yaml`): what is checked, separate from how (validators.kinds)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from ikou.spec import StrictModel, load_spec
+from validators.kinds import KINDS
+
+Severity = Literal["error", "warning"]
+
+
+class Message(StrictModel):
+    ja: str
+    en: str
+
+
+class Rule(StrictModel):
+    id: str = Field(description="stable rule id, written to quarantine.rule, e.g. checkdigit.kojin_no")
+    kind: str = Field(description="name of a registered check kind (validators.kinds.KINDS)")
+    severity: Severity = "error"
+    params: dict[str, Any] = {}
+    message: Message | None = Field(None, description="defaults to the kind's message")
+
+    @model_validator(mode="after")
+    def _known_kind(self) -> "Rule":
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; known: {sorted(KINDS)}")
+        try:
+            KINDS[self.kind].params.model_validate(self.params)
+        except ValidationError as exc:
+            raise ValueError(f"params of kind {self.kind}: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}") from None
+        return self
+
+    def parsed_params(self) -> StrictModel:
+        return KINDS[self.kind].params.model_validate(self.params)
+
+    def messages(self) -> tuple[str, str]:
+        return (self.message.ja, self.message.en) if self.message else KINDS[self.kind].message
+
+
+class RuleSet(StrictModel):
+    rules_version: Literal[1]
+    gyomu: str
+    schema_rules: bool = Field(True, description="add the rules implied by the target schema")
+    tables: dict[str, list[Rule]] = {}
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "RuleSet":
+        for table, rules in self.tables.items():
+            ids = [r.id for r in rules]
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            if dup:
+                raise ValueError(f"tables.{table}: duplicate rule ids {dup}")
+        return self
+
+
+def load_rules(path: Path | str) -> RuleSet:
+    return load_spec(path, RuleSet)
