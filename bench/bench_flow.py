@@ -36,12 +36,12 @@ def peak_rss_mb() -> float:
 def raw_limits(csv_path: Path) -> dict:
     data = csv_path.read_bytes()
     t0 = time.perf_counter()
-    text = data.decode("cp932")
+    text = data.decode("cp932", errors="replace")  # the planted bad bytes must not stop the measurement
     t_decode = time.perf_counter() - t0
     utf8 = text.encode("utf-8")
     del text
     t0 = time.perf_counter()
-    df = pl.read_csv(io.BytesIO(utf8), has_header=False, infer_schema=False)
+    df = pl.read_csv(io.BytesIO(utf8), has_header=False, infer_schema=False, truncate_ragged_lines=True)
     t_polars = time.perf_counter() - t0
     rows = df.height
     out = {"rows": rows, "cp932_bytes": len(data), "utf8_bytes": len(utf8),
@@ -79,6 +79,7 @@ def pg_copy_limit(df: pl.DataFrame) -> dict | None:
 def run_flow(sample_dir: Path, target_url: str, runs_dir: Path) -> dict:
     from flows.run_cli import run_config
 
+    runs_dir.mkdir(parents=True, exist_ok=True)
     cfg = runs_dir / "bench_config.yaml"
     cfg.write_text(f"""config_version: 1
 dantai: {{code: "999997", name: 架空市}}

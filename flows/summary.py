@@ -123,7 +123,7 @@ def write_outputs(cfg, ctx, plans, summary: dict, quarantine: pl.DataFrame, moji
     shown.write_csv(run_dir / "quarantine.csv")
     P.write_json(run_dir / "summary.json", summary)
     try:
-        from reports import render_run_report
+        from reports.report import render_run_report
     except ImportError:
         log.warning("reports.render_run_report not available; report.html not written")
         return

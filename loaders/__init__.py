@@ -66,7 +66,7 @@ def _select_declared(frame: pl.DataFrame, schema: TargetSchema, name: str) -> pl
 
 def _load_duckdb(frames, schema, url, db_schema, run_id) -> dict[str, int]:
     import duckdb
-    from duckdb_engine import Dialect
+    from sqlalchemy.dialects import postgresql
 
     path = url.split(":///", 1)[1] if ":///" in url else ":memory:"
     if path != ":memory:":
@@ -76,7 +76,7 @@ def _load_duckdb(frames, schema, url, db_schema, run_id) -> dict[str, int]:
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{db_schema}"')
-        for stmt in _ddl(schema, db_schema, list(frames), Dialect()):
+        for stmt in _ddl(schema, db_schema, list(frames), postgresql.dialect()):  # DuckDB speaks this DDL
             con.execute(stmt)
         for name, frame in frames.items():
             data = _select_declared(frame, schema, name).to_arrow()  # noqa: F841 (read by DuckDB below)
@@ -130,12 +130,12 @@ def read_table(url: str, db_schema: str, name: str) -> pl.DataFrame:
 
         con = duckdb.connect(url.split(":///", 1)[1], read_only=True)
         try:
-            return pl.from_arrow(con.execute(f'SELECT * FROM "{db_schema}"."{name}"').fetch_arrow_table())
+            return pl.from_arrow(con.sql(f'SELECT * FROM "{db_schema}"."{name}"').to_arrow_table())
         finally:
             con.close()
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return pl.read_database(f'SELECT * FROM "{db_schema}"."{name}"', conn)
+            return pl.read_database(f'SELECT * FROM "{db_schema}"."{name}"', conn, infer_schema_length=None)
     finally:
         engine.dispose()

@@ -60,6 +60,9 @@ class WarekiExprs:
     warning: pl.Expr      # 'wareki.not_in_calendar' or null
     fumei_flag: pl.Expr   # 不詳フラグ: '1' / '0'; null for null input or on error
     fumei_hyoki: pl.Expr  # 不詳表記: 日不詳 / 月日不詳 / 年月日不詳 or null
+    # The five above are fields of this one struct expression; each of them alone runs the whole
+    # conversion, so for several outputs materialise `parsed` once and take its fields.
+    parsed: pl.Expr | None = None
 
 
 def _era_codes(fmt: str, eras: dict[str, str] | None) -> dict[str, str]:
@@ -67,7 +70,17 @@ def _era_codes(fmt: str, eras: dict[str, str] | None) -> dict[str, str]:
     bad = sorted(v for v in codes.values() if v not in ERAS)
     if bad:
         raise ConfigError(f"wareki eras: unknown era name(s) {bad}; known: {list(ERAS)}")
-    return codes
+    width = {"era2_yymmdd": 2, "era1_yymmdd": 1, "letter_yymmdd": 1}[fmt]
+    digits = fmt != "letter_yymmdd"
+    wrong = sorted(k for k in codes if len(k) != width or (k.isdigit() != digits) or not k.isascii())
+    if wrong:
+        raise ConfigError(f"wareki eras for {fmt}: codes {wrong} are not {width} "
+                          f"{'digit' if digits else 'letter'}(s)")
+    return {k.upper(): v for k, v in codes.items()}
+
+
+_OUT = {"iso": pl.String, "error": pl.String, "warning": pl.String, "fumei_flag": pl.String,
+        "fumei_hyoki": pl.String}
 
 
 def wareki_to_iso(expr: pl.Expr, fmt: str, eras: dict[str, str] | None = None) -> WarekiExprs:
@@ -75,88 +88,114 @@ def wareki_to_iso(expr: pl.Expr, fmt: str, eras: dict[str, str] | None = None) -
 
     `eras` replaces the format's whole code → era-name table (values: 明治 大正 昭和 平成 令和),
     for a vendor whose codes differ. Errors, most basic first: format, era, month, day, era_range.
+
+    The conversion runs as staged `with_columns` over each batch (`map_batches`, elementwise): as
+    one nested expression Polars recomputed the shared parts ~30 times (3 s per million values,
+    now ~0.1 s). The five expressions are fields of the same struct.
     """
+    stages = wareki_stages(fmt, eras)
+
+    def convert(values: pl.Series) -> pl.Series:
+        lf = pl.DataFrame({"__in": values.cast(pl.String)}).lazy()
+        for stage in stages:
+            lf = lf.with_columns(**stage)
+        return lf.select(**{k: pl.col(f"__{k}") for k in _OUT}).collect().to_struct(values.name)
+
+    parsed = expr.map_batches(convert, return_dtype=pl.Struct(_OUT), is_elementwise=True)
+    f = parsed.struct.field
+    return WarekiExprs(iso=f("iso"), error=f("error"), warning=f("warning"), fumei_flag=f("fumei_flag"),
+                       fumei_hyoki=f("fumei_hyoki"), parsed=parsed)
+
+
+def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str, pl.Expr]]:
+    """The conversion as successive `with_columns` steps over a text column `__in`; the results are
+    `__iso`, `__error`, `__warning`, `__fumei_flag`, `__fumei_hyoki`."""
     if fmt not in FORMATS:
         raise ConfigError(f"wareki format {fmt!r} is not one of {FORMATS}")
-    s = expr.cast(pl.String).str.strip_chars()
-    s = pl.when(s.str.len_chars() > 0).then(s)  # blank → null
-
-    i32 = pl.Int32
+    i64, n, c = pl.Int64, pl.String, pl.col
+    s = c("__in").str.strip_chars()
+    first: dict[str, pl.Expr] = {"__s": s, "__present": s.str.len_chars() > 0}  # blank → null
+    second: dict[str, pl.Expr] = {}
     if fmt == "seireki_yyyymmdd":
-        shape_ok = s.str.contains(r"^[0-9]{8}$")
-        year = s.str.slice(0, 4).cast(i32, strict=False)
-        all_zero = s == "00000000"
-        era_error = pl.lit(False)
-        offset = start = end = None
+        first |= {"__shape_ok": s.str.contains(r"^[0-9]{8}$"), "__num": s.cast(i64, strict=False)}
+        second |= {"__year": c("__num") // 10000, "__era_error": pl.lit(False)}
     else:
-        width = 2 if fmt == "era2_yymmdd" else 1
-        pattern = {"era2_yymmdd": r"^[0-9]{8}$", "era1_yymmdd": r"^[0-9]{7}$",
-                   "letter_yymmdd": r"^[A-Za-z][0-9]{6}$"}[fmt]
-        shape_ok = s.str.contains(pattern)
-        code = s.str.slice(0, width)
-        if fmt == "letter_yymmdd":
-            code = code.str.to_uppercase()
-        body = s.str.slice(width)
         codes = _era_codes(fmt, eras)
-        era = code.replace_strict(codes, default=None, return_dtype=pl.String)
-        offset = era.replace_strict({k: v[0] for k, v in ERAS.items()}, default=None, return_dtype=i32)
-        start = era.replace_strict({k: v[1] for k, v in ERAS.items()}, default=None, return_dtype=i32)
-        end = era.replace_strict({k: v[2] for k, v in ERAS.items()}, default=None, return_dtype=i32)
-        yy = body.str.slice(0, 2).cast(i32, strict=False)
-        year = yy + offset
-        all_zero = body == "000000"
+        if fmt == "letter_yymmdd":
+            first |= {"__shape_ok": s.str.contains(r"^[A-Za-z][0-9]{6}$"),
+                      "__code": s.str.slice(0, 1).str.to_uppercase(),
+                      "__num": s.str.slice(1).cast(i64, strict=False), "__zero_code": pl.lit(False)}
+        else:
+            whole = s.cast(i64, strict=False)
+            first |= {"__shape_ok": s.str.contains(r"^[0-9]{8}$" if fmt == "era2_yymmdd" else r"^[0-9]{7}$"),
+                      "__code": whole // 1_000_000, "__num": whole % 1_000_000}
+            first["__zero_code"] = first["__code"] == 0
+            codes = {int(k): v for k, v in codes.items()}
+
+        def lookup(i: int) -> pl.Expr:
+            return c("__code").replace_strict({k: ERAS[v][i] for k, v in codes.items()}, default=None,
+                                              return_dtype=i64)
+
+        second |= {"__offset": lookup(0), "__start": lookup(1), "__end": lookup(2)}
+    num = c("__num")
+    second |= {"__mm": (num // 100) % 100, "__dd": num % 100, "__all_zero": num == 0,
+               "__year_unknown": (num // 10000) == 0}
+    third: dict[str, pl.Expr] = {}
+    if fmt != "seireki_yyyymmdd":
+        third["__year"] = num // 10000 + c("__offset")
         # 年月日不詳 may come with or without an era code ('03000000' or '00000000').
-        era_error = era.is_null() & ~(all_zero & code.str.contains(r"^0+$"))
+        third["__era_error"] = c("__offset").is_null() & ~(c("__all_zero") & c("__zero_code"))
 
-    n = pl.String
-    mmdd = s.str.slice(-4)
-    mm = mmdd.str.slice(0, 2).cast(i32, strict=False)
-    dd = mmdd.str.slice(2, 2).cast(i32, strict=False)
-    year_digits = (s.str.slice(0, 4) if fmt == "seireki_yyyymmdd" else s.str.slice(-6, 2)).cast(i32, strict=False)
-    year_unknown = year_digits == 0
-
-    format_error = ~shape_ok | (year_unknown & ~all_zero)
-    month_error = (mm > 12) | ((mm == 0) & (dd != 0))
-    day_error = dd > 31
+    year, mm, dd, all_zero = c("__year"), c("__mm"), c("__dd"), c("__all_zero")
+    checks = {
+        "__format_error": ~c("__shape_ok") | (c("__year_unknown") & ~all_zero),
+        "__month_error": (mm > 12) | ((mm == 0) & (dd != 0)),
+        "__day_error": dd > 31,
+    }
     if fmt == "seireki_yyyymmdd":
-        range_error = pl.lit(False)
+        checks["__range_error"] = pl.lit(False)
     else:
         # The date (or the span a partly unknown date covers) must touch the era's span.
         ym = year * 10000 + mm * 100
         lo = pl.when(mm == 0).then(year * 10000 + 101).otherwise(ym + pl.when(dd == 0).then(1).otherwise(dd))
         hi = pl.when(mm == 0).then(year * 10000 + 1231).otherwise(ym + pl.when(dd == 0).then(31).otherwise(dd))
-        range_error = ~all_zero & ((hi < start) | (lo > end))
+        checks["__range_error"] = ~all_zero & ((hi < c("__start")) | (lo > c("__end")))
 
     error = (
-        pl.when(s.is_null()).then(pl.lit(None, n))
-        .when(format_error).then(pl.lit("wareki.format"))
-        .when(era_error).then(pl.lit("wareki.era"))
-        .when(month_error).then(pl.lit("wareki.month"))
-        .when(day_error).then(pl.lit("wareki.day"))
-        .when(range_error).then(pl.lit("wareki.era_range"))
+        pl.when(~c("__present")).then(pl.lit(None, n))
+        .when("__format_error").then(pl.lit("wareki.format"))
+        .when("__era_error").then(pl.lit("wareki.era"))
+        .when("__month_error").then(pl.lit("wareki.month"))
+        .when("__day_error").then(pl.lit("wareki.day"))
+        .when("__range_error").then(pl.lit("wareki.era_range"))
         .otherwise(pl.lit(None, n))
     )
-    ok = s.is_not_null() & error.is_null()
+    status = {"__error": error}
+    ok_stage = {"__ok": (c("__present") & c("__error").is_null()).fill_null(False)}
 
+    ok = c("__ok")
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     month_days = (
         pl.when(mm == 2).then(pl.when(leap).then(29).otherwise(28))
         .when(mm.is_in([4, 6, 9, 11])).then(30)
         .otherwise(31)
     )
-    warning = pl.when(ok & (mm >= 1) & (dd >= 1) & (dd > month_days)).then(pl.lit("wareki.not_in_calendar"))
-
     year_text = pl.when(all_zero).then(pl.lit("0000")).otherwise(year.cast(n).str.zfill(4))
-    iso = pl.when(ok).then(pl.concat_str(year_text, pl.lit("-"), mmdd.str.slice(0, 2), pl.lit("-"), mmdd.str.slice(2, 2)))
-    hyoki = (
-        pl.when(~ok).then(pl.lit(None, n))
-        .when(all_zero).then(pl.lit(FUMEI_ALL))
-        .when(mm == 0).then(pl.lit(FUMEI_MONTH_DAY))
-        .when(dd == 0).then(pl.lit(FUMEI_DAY))
-        .otherwise(pl.lit(None, n))
-    )
-    flag = pl.when(ok).then(pl.when(all_zero | (mm == 0) | (dd == 0)).then(pl.lit("1")).otherwise(pl.lit("0")))
-    return WarekiExprs(iso=iso, error=error, warning=warning, fumei_flag=flag, fumei_hyoki=hyoki)
+    out = {
+        "__warning": pl.when(ok & (mm >= 1) & (dd >= 1) & (dd > month_days)).then(pl.lit("wareki.not_in_calendar")),
+        "__iso": pl.when(ok).then(pl.concat_str(year_text, pl.lit("-"), mm.cast(n).str.zfill(2), pl.lit("-"),
+                                                dd.cast(n).str.zfill(2))),
+        "__fumei_hyoki": (
+            pl.when(~ok).then(pl.lit(None, n))
+            .when(all_zero).then(pl.lit(FUMEI_ALL))
+            .when(mm == 0).then(pl.lit(FUMEI_MONTH_DAY))
+            .when(dd == 0).then(pl.lit(FUMEI_DAY))
+            .otherwise(pl.lit(None, n))
+        ),
+        "__fumei_flag": pl.when(ok).then(
+            pl.when(all_zero | (mm == 0) | (dd == 0)).then(pl.lit("1")).otherwise(pl.lit("0"))),
+    }
+    return [first, second, third, checks, status, ok_stage, out]
 
 
 def era_of(date: _dt.date) -> tuple[str, int]:

@@ -27,6 +27,14 @@ def _tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _sensitive(args: argparse.Namespace) -> set[str]:
+    cols = set(_split(args.sensitive))
+    if args.schema:
+        from reports.mask import sensitive_columns
+        cols |= sensitive_columns(args.schema)
+    return cols
+
+
 def _run_diff(args: argparse.Namespace) -> int:
     import polars as pl
 
@@ -37,7 +45,7 @@ def _run_diff(args: argparse.Namespace) -> int:
                          columns=_split(args.columns) or None, crosswalk=args.crosswalk,
                          numeric=_split(args.numeric), dates=_split(args.dates),
                          tolerance=_tolerances(args.tolerance))
-        summary = write_diff_outputs(result, Path(args.out), sensitive=set(_split(args.sensitive)),
+        summary = write_diff_outputs(result, Path(args.out), sensitive=_sensitive(args),
                                      reveal=args.reveal)
     except (IkouError, OSError, pl.exceptions.PolarsError) as exc:
         print(f"ikou diff: エラー / error: {exc}", file=sys.stderr)
@@ -72,7 +80,7 @@ def _run_report(args: argparse.Namespace) -> int:
         diff = load_summary(args.diff) if args.diff else None
         out = render_run_report(summary, quarantine, Path(args.out or run_dir / "report.html"),
                                 diff=diff, previous_summary=previous,
-                                sensitive=set(_split(args.sensitive)), reveal=args.reveal)
+                                sensitive=_sensitive(args), reveal=args.reveal)
     except IkouError as exc:
         print(f"ikou run-report: エラー / error: {exc}", file=sys.stderr)
         return 2
@@ -98,6 +106,7 @@ def register(subparsers) -> None:
                    help="numeric tolerance for a column (repeatable)")
     p.add_argument("--sensitive", default="kojin_no,shimei,shimei_kana",
                    help="columns masked in the outputs (default: %(default)s)")
+    p.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     p.add_argument("--reveal", action="store_true", help="show sensitive values unmasked")
     p.set_defaults(func=_run_diff)
 
@@ -108,5 +117,6 @@ def register(subparsers) -> None:
     r.add_argument("--diff", help="a diff's summary.json to include")
     r.add_argument("--out", help="output HTML (default RUN_DIR/report.html)")
     r.add_argument("--sensitive", default="kojin_no,shimei,shimei_kana")
+    r.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     r.add_argument("--reveal", action="store_true")
     r.set_defaults(func=_run_report)

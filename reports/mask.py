@@ -13,6 +13,13 @@ FULL_MASK = "************"
 NAME_MASK = "＊＊"
 
 
+def sensitive_columns(schema_path) -> set[str]:
+    """Columns a target schema (mappings/schemas/*.yaml) marks `sensitive: true`."""
+    from mappings.schema import load_schema
+    schema = load_schema(schema_path)
+    return {c.name for t in schema.tables.values() for c in t.columns if c.sensitive}
+
+
 def _is_mynumber_column(name: str) -> bool:
     return name in MYNUMBER_COLUMNS or name.endswith("kojin_no")
 

@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 KOJIN_WEIGHTS = [n + 1 if n <= 6 else n - 5 for n in range(1, 12)]  # Qn for Pn, n = 1 (rightmost) … 11
-ATENA_MAX_DIGITS = 15  # 宛名番号/世帯番号 max_length in the target schema
+ATENA_MAX_DIGITS = 15  # 宛名番号/世帯番号 max_length in the target schema (≤ 18: fits Int64)
 
 
 def kojin_no_check_digit(body11: str) -> int:
@@ -37,46 +37,59 @@ def atena_check_digit(body: str) -> int:
     return 0 if cd >= 10 else cd
 
 
-def _digit(s: pl.Expr, i: int) -> pl.Expr:
-    return s.str.slice(i, 1).cast(pl.Int32, strict=False)
+def _digits_from_right(body: pl.Expr, count: int) -> list[pl.Expr]:
+    """Integer digits of an Int64 expression, rightmost first (integer arithmetic: no string slicing)."""
+    return [(body // 10**i) % 10 for i in range(count)]
 
 
 def dantai_code_valid(expr: pl.Expr) -> pl.Expr:
     """全国地方公共団体コード: 6 digits, cd = (11 − Σ d_i·[6,5,4,3,2] mod 11) mod 10."""
     s = expr.cast(pl.String)
-    total = pl.sum_horizontal([_digit(s, i) * w for i, w in enumerate((6, 5, 4, 3, 2))])
-    cd = (11 - total % 11) % 10
     ok = s.str.contains(r"^[0-9]{6}$")
-    return pl.when(s.is_not_null()).then(ok & (cd == _digit(s, 5)).fill_null(False))
+    v = s.cast(pl.Int64, strict=False)
+    total = pl.sum_horizontal([d * w for d, w in zip(_digits_from_right(v // 10, 5), (2, 3, 4, 5, 6))])
+    cd = (11 - total % 11) % 10
+    return pl.when(s.is_not_null()).then(ok & (cd == v % 10).fill_null(False))
 
 
 def kojin_no_check_digit_expr(body11: pl.Expr) -> pl.Expr:
-    """個人番号 check digit (Int32) of an 11-digit text expression; null if not digits."""
+    """個人番号 check digit (Int64) of an 11-digit text expression; null if not 11 digits."""
     s = body11.cast(pl.String)
-    # digit at index 10 is P1 (rightmost body digit), index 0 is P11.
-    r = pl.sum_horizontal([_digit(s, 10 - k) * q for k, q in enumerate(KOJIN_WEIGHTS)]) % 11
+    r = _kojin_remainder(s.cast(pl.Int64, strict=False))
     return pl.when(s.str.contains(r"^[0-9]{11}$")).then(pl.when(r <= 1).then(0).otherwise(11 - r))
+
+
+def _kojin_remainder(body: pl.Expr) -> pl.Expr:
+    # Pn is the n-th digit from the right, weighted Qn.
+    return pl.sum_horizontal([p * q for p, q in zip(_digits_from_right(body, 11), KOJIN_WEIGHTS)]) % 11
 
 
 def kojin_no_valid(expr: pl.Expr) -> pl.Expr:
     """個人番号: 12 digits, last = check digit over the first 11."""
     s = expr.cast(pl.String)
     ok = s.str.contains(r"^[0-9]{12}$")
-    cd = kojin_no_check_digit_expr(s.str.slice(0, 11))
-    return pl.when(s.is_not_null()).then(ok & (cd == _digit(s, 11)).fill_null(False))
+    v = s.cast(pl.Int64, strict=False)
+    r = _kojin_remainder(v // 10)
+    cd = pl.when(r <= 1).then(0).otherwise(11 - r)
+    return pl.when(s.is_not_null()).then(ok & (cd == v % 10).fill_null(False))
+
+
+def _atena_cd(body: pl.Expr, digits: int) -> pl.Expr:
+    total = pl.sum_horizontal([d * (2 + i % 6) for i, d in enumerate(_digits_from_right(body, digits))])
+    cd = 11 - total % 11
+    return pl.when(cd >= 10).then(0).otherwise(cd)
 
 
 def atena_check_digit_expr(body: pl.Expr, max_digits: int = ATENA_MAX_DIGITS - 1) -> pl.Expr:
-    """Modulus-11 check digit (Int32) of a digit-text expression of up to `max_digits` digits."""
-    padded = body.cast(pl.String).str.zfill(max_digits)   # leading zeros weigh nothing
-    total = pl.sum_horizontal([_digit(padded, max_digits - 1 - i) * (2 + i % 6) for i in range(max_digits)])
-    cd = 11 - total % 11
-    return pl.when(cd >= 10).then(0).otherwise(cd)
+    """Modulus-11 check digit (Int64) of a digit-text expression of up to `max_digits` digits."""
+    s = body.cast(pl.String)
+    return pl.when(s.str.contains(rf"^[0-9]{{1,{max_digits}}}$")).then(
+        _atena_cd(s.cast(pl.Int64, strict=False), max_digits))
 
 
 def atena_no_valid(expr: pl.Expr, max_digits: int = ATENA_MAX_DIGITS) -> pl.Expr:
     """宛名番号/世帯番号 (2 to `max_digits` digits, last = check digit): see `atena_check_digit`."""
     s = expr.cast(pl.String)
     ok = s.str.contains(rf"^[0-9]{{2,{max_digits}}}$")
-    cd = atena_check_digit_expr(s.str.slice(0, s.str.len_chars() - 1), max_digits - 1)
-    return pl.when(s.is_not_null()).then(ok & (cd == _digit(s.str.slice(-1), 0)).fill_null(False))
+    v = s.cast(pl.Int64, strict=False)
+    return pl.when(s.is_not_null()).then(ok & (_atena_cd(v // 10, max_digits - 1) == v % 10).fill_null(False))

@@ -92,7 +92,10 @@ def _run_phase(frame: pl.DataFrame, checks: list[tuple[Rule, Check]], meta: dict
         if chk.detail is not None:
             msg_ja = pl.concat_str(msg_ja, pl.lit(" ("), chk.detail, pl.lit(")"))
             msg_en = pl.concat_str(msg_en, pl.lit(" ("), chk.detail, pl.lit(")"))
-        plans.append(lf.select(
+        plan = lf
+        for stage in chk.stages:
+            plan = plan.with_columns(**stage)
+        plans.append(plan.filter(chk.failed.fill_null(False)).select(
             pl.col(_IDX),
             _lineage("_row_id", pl.Int64, cols).alias("row_id"),
             _lineage("_source", pl.String, cols).alias("source"),
@@ -104,8 +107,8 @@ def _run_phase(frame: pl.DataFrame, checks: list[tuple[Rule, Check]], meta: dict
             (chk.value if chk.value is not None else pl.lit(None, pl.String)).cast(pl.String).alias("value"),
             msg_ja.alias("message_ja"),
             msg_en.alias("message_en"),
-            chk.failed.fill_null(False).alias("__failed"),
-        ).filter("__failed").drop("__failed").with_columns(**{k: pl.lit(v) for k, v in meta.items()}))
+            **{k: pl.lit(v) for k, v in meta.items()},
+        ))
     return pl.collect_all(plans) if plans else []
 
 

@@ -4,8 +4,10 @@ A rule file refers to a kind by name and gives its parameters (checked by the ki
 model); the engine never knows what a kind does. A kind returns one `Check` per column it looks
 at: `failed` is a Boolean expression over the whole frame (null counts as passed), `value` is the
 text to quarantine verbatim, `detail` an optional text appended to the message (which household,
-how many heads …). Phase 1 kinds see every row; phase 2 kinds (sets of rows such as households)
-see only the rows that passed phase 1 errors, i.e. the rows that would be loaded.
+how many heads …). `value` and `detail` are evaluated on the failing rows only (after the filter),
+so a window in them sees only failing rows: put whole-frame windows in `stages`. Phase 1 kinds
+see every row; phase 2 kinds (sets of rows such as households) see only the rows that passed
+phase 1 errors, i.e. the rows that would be loaded.
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ class Check:
     failed: pl.Expr
     value: pl.Expr | None = None
     detail: pl.Expr | None = None
+    # helper columns computed first, one with_columns per step (window functions over a
+    # materialised column are ~20× faster than over a nested expression)
+    stages: tuple[dict[str, pl.Expr], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -254,11 +259,16 @@ def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
     one 世帯主. A failure holds every history row of every person currently in that household."""
     ctx.need(p.person, p.rireki, p.setai, p.jotai, p.zokugara)
     latest = pl.col(p.rireki) == pl.col(p.rireki).max().over(p.person)
-    current = latest & _text(p.jotai).is_in(p.active_jotai)
-    household = pl.when(current).then(_text(p.setai)).max().over(p.person)   # person's current 世帯番号
-    heads = (current & _text(p.zokugara).is_in(p.setainushi_codes)).sum().over(household)
-    failed = household.is_not_null() & (heads != 1)
-    return [Check(p.setai, failed, household, pl.format("setai_no={} setainushi={}", household, heads))]
+    stages = (
+        {"__current": latest & _text(p.jotai).is_in(p.active_jotai)},
+        {"__current_setai": pl.when("__current").then(_text(p.setai))},
+        {"__household": pl.col("__current_setai").max().over(p.person)},   # person's current 世帯番号
+        {"__heads": (pl.col("__current") & _text(p.zokugara).is_in(p.setainushi_codes))
+         .sum().over("__household")},
+    )
+    failed = pl.col("__household").is_not_null() & (pl.col("__heads") != 1)
+    return [Check(p.setai, failed, pl.col("__household"),
+                  pl.format("setai_no={} setainushi={}", pl.col("__household"), pl.col("__heads")), stages)]
 
 
 @kind("referential", Referential, "参照先に存在しない値です", "value not found in the referenced data")

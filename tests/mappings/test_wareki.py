@@ -169,3 +169,21 @@ def test_any_digits_agree_with_datetime(yy, mm, dd, era):
         else:
             assert row["error"] is None and row["iso"] == f"{year:04d}-{mm:02d}-{dd:02d}"
             assert row["warning"] == (None if real else "wareki.not_in_calendar")
+
+
+def test_parsed_struct_carries_the_same_five_fields():
+    values = ["03450302", "03450300", "0345030", None, "04030229"]
+    w = wareki_to_iso(pl.col("v"), "era2_yymmdd")
+    df = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    via_struct = df.with_columns(p=w.parsed).select(pl.col("p").struct.unnest())
+    direct = df.select(iso=w.iso, error=w.error, warning=w.warning, fumei_flag=w.fumei_flag,
+                       fumei_hyoki=w.fumei_hyoki)
+    assert via_struct.equals(direct)
+    assert direct["error"].to_list() == [None, None, "wareki.format", None, None]
+
+
+def test_works_in_lazy_and_streaming_frames():
+    w = wareki_to_iso(pl.col("v"), "letter_yymmdd")
+    lf = pl.LazyFrame({"v": ["S450302", "H010108"] * 1000})
+    out = lf.select(w.iso).collect(engine="streaming")
+    assert out["iso"].unique().sort().to_list() == ["1970-03-02", "1989-01-08"]

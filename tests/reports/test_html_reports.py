@@ -154,3 +154,12 @@ def test_run_report_cli_reads_a_run_directory(tmp_path):
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "リハーサル R2" in html and "前回: R1" in html and "123456789019" not in html
     assert main(["run-report", str(tmp_path / "missing")]) == 2
+
+
+def test_sensitive_columns_come_from_the_target_schema():
+    from pathlib import Path
+
+    import reports.mask
+    from reports.mask import sensitive_columns
+    schema = Path(reports.mask.__file__).parent.parent / "mappings" / "schemas" / "juki.yaml"
+    assert {"kojin_no", "shimei", "shimei_kana"} <= sensitive_columns(schema)

@@ -123,7 +123,8 @@ def test_normalize_folds_width_like_jaconv():
 def test_example_rules_file_loads_against_the_repository_code_tables():
     from pathlib import Path
 
-    import reports
-    rules = load_rules(Path(reports.__file__).parent / "examples" / "juki_vendor_b_rules.yaml")
+    import reports.rules
+    here = Path(reports.rules.__file__).parent
+    rules = load_rules(here / "examples" / "juki_vendor_b_rules.yaml")
     assert [m["condition"] for m in rules.metadata()] == [
         "code_table", "code_table", "wareki", "normalize"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ikou.errors import ConfigError, ConservationError, ThresholdError
 from ikou.quarantine import QUARANTINE_SCHEMA
@@ -200,3 +202,26 @@ def test_threshold_and_conservation():
     check_conservation(10, 7, 3, TABLE, "validate")
     with pytest.raises(ConservationError, match=r"juki_kojin_rireki at validate: 10 rows in ≠ 7 passed \+ 2"):
         check_conservation(10, 7, 2, TABLE, "validate")
+
+
+PLANTABLE = [over for over, _, _ in PLANTS] + [
+    {"zokugara_code": "02"},                      # a second head: the whole household goes
+    {"atena_no": "00000018"},                     # warning only
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from(range(len(PLANTABLE)))), max_size=6))
+def test_every_row_is_either_good_or_held_by_an_error(schema, rules, plants):
+    """Conservation inside the stage: good + distinct error-held rows = input, whatever is planted."""
+    rows = good_rows()
+    for i, k in plants:
+        rows[i] = rows[i] | PLANTABLE[k]
+    df = frame(rows)
+    res = run(df, schema, rules)
+    held = res.quarantine.filter(pl.col("severity") == "error")["row_id"]
+    assert res.good.height + held.n_unique() == df.height
+    assert set(res.good["_row_id"]).isdisjoint(set(held))
+    assert res.good.columns == df.columns
+    counts = res.counts
+    check_conservation(counts["rows"], counts["good"], counts["quarantined"], TABLE, "validate")
