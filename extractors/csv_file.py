@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from extractors.layout import Layout
-from extractors.lineage import ROW_ID, SOURCE, SOURCE_LINE, row_id_base, sha256_file
+from extractors.lineage import ROW_ID, SOURCE, SOURCE_LINE, STAGING_COMPRESSION, row_id_base, sha256_file
 from extractors.result import ExtractResult
 from ikou import quarantine as q
 from ikou.errors import LayoutError
@@ -163,7 +163,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     rows_ok = 0
     line = 1
     header_pending = layout.header
-    with pq.ParquetWriter(out_path, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(out_path, schema, compression=STAGING_COMPRESSION) as writer:
         for offset, chunk in _iter_chunks(path, chunk_bytes):
             if offset == 0 and enc.lower().replace("-", "_") in ("utf_8", "utf8", "utf_8_sig"):
                 if chunk.startswith(b"\xef\xbb\xbf"):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from extractors.layout import Layout
-from extractors.lineage import ROW_ID, SOURCE, SOURCE_LINE, row_id_base
+from extractors.lineage import ROW_ID, SOURCE, SOURCE_LINE, STAGING_COMPRESSION, row_id_base
 from extractors.result import ExtractResult
 from ikou import quarantine as q
 from ikou.errors import LayoutError, TransientError
@@ -62,7 +62,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             base = row_id_base(source_ordinal)
             rows = 0
             result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(stmt)
-            with pq.ParquetWriter(out_path, arrow_schema, compression="zstd") as writer:
+            with pq.ParquetWriter(out_path, arrow_schema, compression=STAGING_COMPRESSION) as writer:
                 for part in result.partitions(batch_rows):
                     n = len(part)
                     columns = list(zip(*part))

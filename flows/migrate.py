@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows import pipeline as P
-from flows.summary import build_summary, write_outputs
+from flows.summary import build_summary, sensitive_columns, write_outputs
 from ikou import quarantine as q
 from ikou.config import load_config
 from ikou.context import new_run_id
@@ -40,6 +40,7 @@ extract_task = task(P.extract, name="extract", retries=2, retry_delay_seconds=2,
 map_task = task(P.map_source, name="map", **TASK_OPTS)
 moji_task = task(P.identify, name="moji", **TASK_OPTS)
 validate_task = task(P.validate, name="validate", **TASK_OPTS)
+diff_task = task(P.diff_source, name="diff", **TASK_OPTS)
 load_task = task(P.load, name="load", retries=1, retry_delay_seconds=5,
                  retry_condition_fn=_transient_only, **TASK_OPTS)
 
@@ -71,6 +72,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     validated: dict[str, dict] = defaultdict(dict)   # gyomu → target → parquet
     validated_rows: dict[str, int] = {}
     loaded: dict[str, int] = {}
+    diffs: dict[str, dict] = {}
     error: IkouError | None = None
     plans = []
     try:
@@ -109,13 +111,19 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
             counts = _timed(stages, "load", sum(validated_rows[t] for t in tables),
                             load_task.with_options(task_run_name=f"load-{gyomu}"), ctx, cfg, by_gyomu[gyomu], tables)
             loaded.update(counts)
+        sensitive = sensitive_columns(plans)
+        for p, ex, chars in zip(plans, extracts, moji_chars):
+            if p.mapping.target in loaded:
+                diffs[p.source.name] = _timed(stages, "diff", ex.rows_read,
+                                              diff_task.with_options(task_run_name=f"diff-{p.source.name}"),
+                                              ctx, p, ex, cfg.target.url, cfg.target_schema, chars, sensitive)
     except IkouError as exc:
         error = exc
         logger.error("run failed: %s", exc)
     quarantine = q.concat(quarantines)
     summary = build_summary(cfg, ctx, plans, started=started, stages=stages, outcomes=outcomes, extracts=extracts,
                             quarantine=quarantine, rule_counts=rule_counts, validated_rows=validated_rows,
-                            loaded=loaded, moji_chars=moji_chars, error=error)
+                            loaded=loaded, moji_chars=moji_chars, error=error, diffs=diffs)
     if error is None:
         try:
             P.check_thresholds(summary["tables"], cfg.thresholds.max_quarantine_rate, run_id)

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from extractors import ExtractResult, extract_source
-from extractors.lineage import LINEAGE, ROW_ID
+from extractors.lineage import LINEAGE, ROW_ID, STAGING_COMPRESSION
 from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.config import RunConfig
@@ -84,7 +84,7 @@ def map_source(ctx: RunContext, p: SourcePlan, ex: ExtractResult) -> tuple[Path,
     df = pl.read_parquet(ex.staging)
     r = apply_mapping(df, p.mapping, p.schema, run_id=ctx.run_id, dantai_code=ctx.dantai_code)
     out = ctx.stage_dir("map") / f"{p.source.name}.parquet"
-    r.frame.write_parquet(out)
+    r.frame.write_parquet(out, compression=STAGING_COMPRESSION)
     log.info("map %s → %s: %d mapped, %d rows quarantined (%.2fs)", p.source.name, p.mapping.target,
              r.rows_out, r.rows_in - r.rows_out, time.perf_counter() - t0)
     return out, r.quarantine, r.rows_out
@@ -110,7 +110,7 @@ def identify(ctx: RunContext, p: SourcePlan, mapped: Path) -> tuple[Path, pl.Dat
     flagged = res.unresolved_rows.select(ROW_ID).unique().with_columns(pl.lit(True).alias("_moji_unresolved"))
     frame = res.frame.join(flagged, on=ROW_ID, how="left").with_columns(pl.col("_moji_unresolved").fill_null(False))
     out = ctx.stage_dir("moji") / f"{p.source.name}.parquet"
-    frame.write_parquet(out)
+    frame.write_parquet(out, compression=STAGING_COMPRESSION)
     warn = _moji_quarantine(ctx, p, frame, res.unresolved_rows)
     chars = res.chars.with_columns(pl.lit(p.source.name).alias("source"))
     chars.write_parquet(ctx.stage_dir("moji") / f"{p.source.name}.chars.parquet")
@@ -161,7 +161,7 @@ def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Pa
     res = validators.validate(df, table=target, schema=schema, rules=rules, run_id=ctx.run_id,
                               dantai_code=ctx.dantai_code)
     out = ctx.stage_dir("validate") / f"{target}.parquet"
-    res.good.write_parquet(out)
+    res.good.write_parquet(out, compression=STAGING_COMPRESSION)
     log.info("validate %s: %d in, %d good (%.2fs)", target, df.height, res.good.height, time.perf_counter() - t0)
     return out, q.conform(res.quarantine), res.rule_counts, df.height
 
@@ -174,11 +174,51 @@ def load(ctx: RunContext, cfg: RunConfig, schema: TargetSchema, validated: dict[
     frames = {t: pl.read_parquet(pth) for t, pth in validated.items()}
     frames = derive_all(schema, frames)
     for name, f in frames.items():
-        f.write_parquet(ctx.stage_dir("load") / f"{name}.parquet")
+        f.write_parquet(ctx.stage_dir("load") / f"{name}.parquet", compression=STAGING_COMPRESSION)
     counts = load_tables(frames, schema, cfg.target.url, cfg.target_schema, run_id=ctx.run_id,
                          dantai_code=ctx.dantai_code)
     log.info("load %s → %s: %s (%.2fs)", schema.gyomu, cfg.target_schema, counts, time.perf_counter() - t0)
     return counts
+
+
+# ---------------------------------------------------------------- parallel-run diff
+def diff_source(ctx: RunContext, p: SourcePlan, ex: ExtractResult, target_url: str, db_schema: str,
+                chars: pl.DataFrame | None, sensitive: set[str]) -> dict:
+    """Compare the legacy extract with what the target now holds, on the table's primary key.
+
+    Left = the source rows as the legacy system had them (renamed to target names through the
+    mapping); right = the loaded target table. Differences the migration caused on purpose are
+    explained by rules generated from the same mapping (codes, 和暦, kana width, 外字).
+    """
+    from loaders import read_table
+    from reports.diff import compare
+    from reports.expected import rules_from_mapping
+    from reports.report import write_diff_outputs
+    from reports.rules import load_rules
+
+    t0 = time.perf_counter()
+    table = p.schema.tables[p.mapping.target]
+    rename: dict[str, str] = {}
+    for c in p.mapping.columns:
+        if c.from_ and c.from_ not in rename and c.target not in rename.values():
+            rename[c.from_] = c.target
+    left = pl.scan_parquet(ex.staging).select([pl.col(s).alias(t) for s, t in rename.items()])
+    right = read_table(target_url, db_schema, p.mapping.target)
+    right = right.select([pl.col(c).cast(pl.String) for c in right.columns])
+    out_dir = ctx.run_dir / "diff" / p.source.name
+    char_map = None
+    moji_cols = [c.name for c in table.columns if c.moji]
+    if chars is not None and {"char", "output", "status"} <= set(chars.columns):
+        char_map = (chars.filter((pl.col("status") == "gaiji") & (pl.col("char") != pl.col("output")))
+                    .select(pl.col("char").alias("from"), pl.col("output").alias("to")))
+    rules = load_rules(rules_from_mapping(p.mapping, out_dir, char_map=char_map, moji_columns=moji_cols))
+    result = compare(left.collect(), right, key=table.primary_key, rules=rules,
+                     left_name=f"旧 {ex.origin}", right_name=f"新 {db_schema}.{p.mapping.target}")
+    summary = write_diff_outputs(result, out_dir, sensitive=sensitive)
+    log.info("diff %s ⇔ %s: matched %s, only legacy %s, only new %s, changed rows %s (%.2fs)", p.source.name,
+             p.mapping.target, summary.get("matched"), summary.get("only_left"), summary.get("only_right"),
+             summary.get("changed_rows"), time.perf_counter() - t0)
+    return summary
 
 
 # ---------------------------------------------------------------- conservation

@@ -49,7 +49,7 @@ def _table_counts(plans, outcomes, quarantine: pl.DataFrame, validated_rows, loa
 
 
 def build_summary(cfg, ctx, plans, *, started, stages, outcomes, extracts, quarantine, rule_counts,
-                  validated_rows, loaded, moji_chars, error) -> dict:
+                  validated_rows, loaded, moji_chars, error, diffs=None) -> dict:
     tables = _table_counts(plans, outcomes, quarantine, validated_rows, loaded)
     rules = []
     if rule_counts:
@@ -86,19 +86,25 @@ def build_summary(cfg, ctx, plans, *, started, stages, outcomes, extracts, quara
         "rules": rules,
         "quarantine_reasons": reasons,
         "moji": {"counts": moji_counts, "unresolved": unresolved},
-        "sign_off_blockers": _blockers(moji_counts, error),
+        "sign_off_blockers": _blockers(moji_counts, error, diffs or {}),
+        "diff": diffs or {},
     }
     if error is not None:
         summary["error"] = {"kind": type(error).__name__, "message": str(error)}
     return summary
 
 
-def _blockers(moji_counts: dict, error) -> list[str]:
+def _blockers(moji_counts: dict, error, diffs: dict) -> list[str]:
     out = []
     if error is not None:
         out.append(f"run failed: {type(error).__name__}")
     if moji_counts.get("unresolved"):
         out.append(f"{moji_counts['unresolved']} 文字 未同定 (同定台帳で判断が必要)")
+    for source, d in diffs.items():
+        if d.get("unexplained_cells"):
+            n = sum(d["unexplained_cells"].values()) if isinstance(d["unexplained_cells"], dict) else d["unexplained_cells"]
+            if n:
+                out.append(f"{source}: 説明できない差異 {n} セル (並行稼働比較)")
     return out
 
 
@@ -127,5 +133,6 @@ def write_outputs(cfg, ctx, plans, summary: dict, quarantine: pl.DataFrame, moji
     except ImportError:
         log.warning("reports.render_run_report not available; report.html not written")
         return
+    diffs = summary.get("diff") or {}
     render_run_report(summary, quarantine, run_dir / "report.html", previous_summary=previous_summary(ctx),
-                      sensitive=sens, reveal=cfg.reveal_personal)
+                      diff=next(iter(diffs.values()), None), sensitive=sens, reveal=cfg.reveal_personal)

@@ -32,7 +32,9 @@ def derive_table(name: str, schema: TargetSchema, frames: dict[str, pl.DataFrame
     for a in d.aggregates:
         cond = _where(a.where)
         if a.agg == "count":
-            aggs.append(cond.sum().cast(pl.Int64).alias(a.name))
+            # A bare literal sums to 1 per group, not to the group's size: count rows with pl.len().
+            count = cond.sum() if a.where else pl.len()
+            aggs.append(count.cast(pl.Int64).alias(a.name))
         else:
             col = pl.col(a.from_).filter(cond)
             fn = {"first": col.sort().first(), "sum": col.sum(), "min": col.min(), "max": col.max()}[a.agg]

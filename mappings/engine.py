@@ -35,15 +35,31 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
     table = schema.tables[spec.target]
     ctx = ops.OpContext(schema=schema)
     values: list[pl.Expr] = []
-    checks: list[tuple[str, str, str | None, pl.Expr]] = []   # (kind, target, from, expr)
+    checks: list[tuple[str, str, str | None, str]] = []   # (kind, target, from, check column)
+    lookups: list[tuple[str, pl.DataFrame]] = []          # (source column, per-value result)
+    direct_checks: list[pl.Expr] = []
+
+    def add_check(kind: str, c, expr: pl.Expr, sink: list) -> None:
+        name = f"__chk{len(checks)}"
+        checks.append((kind, c.target, c.from_, name))
+        sink.append(expr.alias(name))
+
     for c in spec.columns:
         out = ops.build(c, ctx)
+        if c.op in ops.PER_VALUE and c.from_:
+            # Evaluate once per distinct source value, join back by value.
+            exprs = [pl.col(c.from_).alias("__value"), out.value.alias(c.target)]
+            exprs += [e.alias(name) for name, e in out.extra.items()]
+            for kind, e in (("error", out.error), ("warning", out.warning)):
+                if e is not None:
+                    add_check(kind, c, e, exprs)
+            lookups.append((c.from_, df.select(pl.col(c.from_).unique()).select(exprs)))
+            continue
         values.append(out.value.alias(c.target))
         values += [e.alias(name) for name, e in out.extra.items()]
-        if out.error is not None:
-            checks.append(("error", c.target, c.from_, out.error))
-        if out.warning is not None:
-            checks.append(("warning", c.target, c.from_, out.warning))
+        for kind, e in (("error", out.error), ("warning", out.warning)):
+            if e is not None:
+                add_check(kind, c, e, direct_checks)
     declared = {col.name for col in table.columns}
     produced = [c.target for c in spec.columns] + [n for c in spec.columns for n in (c.fumei_flag, c.fumei_hyoki) if n]
     unknown = [n for n in produced if n not in declared]
@@ -51,12 +67,16 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
         raise ValueError(f"mapping {spec.target}: columns not in the target schema: {unknown}")
     if "dantai_code" in declared and "dantai_code" in produced:
         dc = next(c for c in spec.columns if c.target == "dantai_code")
-        checks.append(("error", "dantai_code", dc.from_,
-                       pl.when(ops.build(dc, ctx).value != pl.lit(dantai_code))
-                       .then(pl.lit("isolation.dantai_mismatch"))))
+        add_check("error", dc, pl.when(ops.build(dc, ctx).value != pl.lit(dantai_code))
+                  .then(pl.lit("isolation.dantai_mismatch")), direct_checks)
 
-    check_cols = [e.alias(f"__chk{i}") for i, (_, _, _, e) in enumerate(checks)]
-    mapped = df.select(*[pl.col(c) for c in LINEAGE], *values, *check_cols)
+    sources = sorted({src for src, _ in lookups})
+    lf = df.lazy().select(*[pl.col(c) for c in LINEAGE], *values, *direct_checks,
+                          *[pl.col(s).alias(f"__src_{s}") for s in sources])
+    for src, lookup in lookups:
+        lf = lf.join(lookup.lazy(), left_on=f"__src_{src}", right_on="__value", how="left", nulls_equal=True,
+                     maintain_order="left")
+    mapped = lf.drop([f"__src_{s}" for s in sources]).collect()
 
     # Type every declared column (missing ones as null) in schema order.
     typed = [pl.col(ROW_ID), pl.col(SOURCE), pl.col(SOURCE_LINE)]
@@ -65,17 +85,15 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
         typed.append((pl.col(col.name) if col.name in mapped.columns else pl.lit(None)).cast(dtype).alias(col.name))
 
     findings = []
-    for i, (kind, target, src, _) in enumerate(checks):
-        chk = f"__chk{i}"
+    for kind, target, src, chk in checks:
         hit = mapped.lazy().filter(pl.col(chk).is_not_null()).select(
             pl.col(ROW_ID).alias("row_id"), pl.col(SOURCE).alias("source"), pl.col(SOURCE_LINE).alias("source_line"),
             pl.col(chk).alias("rule"),
-            pl.lit(None, pl.String).alias("value"),
             _record_key(table.primary_key, set(mapped.columns)).alias("record_key"),
         ).with_columns(pl.lit(target).alias("column"), pl.lit(kind).alias("severity"))
         if src:
-            hit = hit.join(df.lazy().select(pl.col(ROW_ID).alias("row_id"), pl.col(src).alias("__v")),
-                           on="row_id", how="left").with_columns(pl.col("__v").alias("value")).drop("__v")
+            hit = hit.join(df.lazy().select(pl.col(ROW_ID).alias("row_id"), pl.col(src).alias("value")),
+                           on="row_id", how="left")
         findings.append(hit.collect())
     qdf = q.concat(findings)
     if qdf.height:

@@ -39,11 +39,16 @@ class OpContext:
 
 
 OPS: dict[str, Callable[[ColumnMap, OpContext], OpOut]] = {}
+# Ops whose result depends only on the value of their one source column: the engine evaluates them
+# once per distinct value and joins the result back (dates and codes repeat a lot).
+PER_VALUE: set[str] = set()
 
 
-def op(name: str):
+def op(name: str, per_value: bool = False):
     def deco(fn):
         OPS[name] = fn
+        if per_value:
+            PER_VALUE.add(name)
         return fn
     return deco
 
@@ -71,7 +76,7 @@ def _constant(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(pl.lit(c.value, dtype=pl.String))
 
 
-@op("integer")
+@op("integer", per_value=True)
 def _integer(c: ColumnMap, ctx: OpContext) -> OpOut:
     raw = _blank_to_null(_src(c).str.strip_chars())
     val = raw.cast(pl.Int64, strict=False)
@@ -89,7 +94,7 @@ def _code_pairs(path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(df["source_code"].to_list()), tuple(df["code"].to_list())
 
 
-@op("code_table")
+@op("code_table", per_value=True)
 def _code_table(c: ColumnMap, ctx: OpContext) -> OpOut:
     if not c.table:
         raise ValueError(f"op code_table for {c.target} needs 'table'")
@@ -119,13 +124,13 @@ def _kana_table() -> tuple[list[str], list[str]]:
     return [a for a, _ in pairs], [b for _, b in pairs]
 
 
-@op("kana_fullwidth")
+@op("kana_fullwidth", per_value=True)
 def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
     old, new = _kana_table()
     return OpOut(_blank_to_null(_src(c)).str.replace_many(old, new, leftmost=True))
 
 
-@op("wareki_date")
+@op("wareki_date", per_value=True)
 def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
     from mappings.wareki import RULE_MESSAGES as W, wareki_to_iso
 

@@ -133,17 +133,20 @@ def validate(df: pl.DataFrame, *, table: str, schema: TargetSchema, rules: RuleS
     meta = {"run_id": run_id, "dantai_code": dantai_code, "stage": "validate", "table": table}
     work = df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(_IDX),
                            _record_key(t.primary_key).alias(_KEY))
-    phase1 = _run_phase(work, [(r, c) for r, c, ph in built if ph == 1], meta)
+    first = [(r, c) for r, c, ph in built if ph == 1]
+    second = [(r, c) for r, c, ph in built if ph == 2]
+    phase1 = _run_phase(work, first, meta)
     held = _held(phase1)
     survivors = work.filter(~_mask(held, work.height)) if held.len() else work
-    phase2 = _run_phase(survivors, [(r, c) for r, c, ph in built if ph == 2], meta)
+    phase2 = _run_phase(survivors, second, meta)
     parts = phase1 + phase2
     held = _held(parts)
+    ordered = first + second   # parts[i] belongs to ordered[i]
 
     good = df.filter(~_mask(held, df.height)) if held.len() else df
     counts = pl.DataFrame(
-        {"rule": [r.id for r, _, _ in built], "severity": [r.severity for r, _, _ in built],
-         "column": [c.column for _, c, _ in built], "rows_failed": [p[_IDX].n_unique() for p in parts]},
+        {"rule": [r.id for r, _ in ordered], "severity": [r.severity for r, _ in ordered],
+         "column": [c.column for _, c in ordered], "rows_failed": [p[_IDX].n_unique() for p in parts]},
         schema={"rule": pl.String, "severity": pl.String, "column": pl.String, "rows_failed": pl.Int64},
     )
     q = quarantine.concat([p.drop(_IDX) for p in parts])

@@ -112,6 +112,16 @@ def test_warnings_list_rows_but_pass_them(schema, rules):
     assert sorted(res.quarantine["rule"]) == ["checkdigit.atena_no", "moji.unresolved"]
     assert res.good.equals(df)
     assert res.counts == {"rows": 7, "good": 7, "quarantined": 0, "warned": 2}
+    failed = res.rule_counts.filter(pl.col("rows_failed") > 0).sort("rule")
+    assert failed.rows() == [("checkdigit.atena_no", "warning", "atena_no", 1),
+                             ("moji.unresolved", "warning", None, 1)]
+
+
+def test_empty_frame_passes_with_every_rule_counted(schema, rules):
+    df = frame(good_rows()).clear()
+    res = run(df, schema, rules)
+    assert res.good.height == 0 and res.quarantine.height == 0
+    assert res.rule_counts.height > 30 and res.rule_counts["rows_failed"].sum() == 0
 
 
 def test_duplicate_key_quarantines_every_row_of_it(schema, rules):
@@ -144,6 +154,9 @@ def test_household_without_head_is_held_whole(schema, rules):
     assert len(held) == 4
     assert "setainushi=0" in res.quarantine["message_en"][0]
     assert res.good["setai_no"].to_list().count(atena("10000")) == 0
+    counts = res.rule_counts.filter(pl.col("rows_failed") > 0)
+    assert counts.select("rule", "severity", "column", "rows_failed").rows() == [
+        ("setai.one_setainushi", "error", "setai_no", 4)]
     assert res.good.height + res.quarantine.filter(pl.col("severity") == "error")["row_id"].n_unique() == df.height
 
 

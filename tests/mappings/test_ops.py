@@ -1,0 +1,161 @@
+"""Mapping operations (mappings/ops.py): each op's value, error rule and extra columns."""
+from __future__ import annotations
+
+import jaconv
+import polars as pl
+import pytest
+
+from ikou import REPO_ROOT
+from mappings import ops
+from mappings.schema import load_schema
+from mappings.spec import ColumnMap
+
+SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+CTX = ops.OpContext(schema=SCHEMA)
+
+
+def cm(**kw) -> ColumnMap:
+    return ColumnMap.model_validate({"target": "t", **kw})
+
+
+def run(c: ColumnMap, values: list[str | None]) -> pl.DataFrame:
+    """Evaluate an op over a column `v`: value, error, warning and its extra columns."""
+    out = ops.build(c, CTX)
+    exprs = [pl.col("v"), out.value.alias("value"),
+             (out.error if out.error is not None else pl.lit(None, pl.String)).alias("error"),
+             (out.warning if out.warning is not None else pl.lit(None, pl.String)).alias("warning")]
+    exprs += [e.alias(n) for n, e in out.extra.items()]
+    return pl.DataFrame({"v": values}, schema={"v": pl.String}).select(exprs)
+
+
+# --- text -------------------------------------------------------------------------------------
+
+def test_text_turns_blank_and_ideographic_space_into_null():
+    df = run(cm(op="text", **{"from": "v"}), ["", "   ", "\u3000\u3000", None, "山田"])
+    assert df["value"].to_list() == [None, None, None, None, "山田"]
+    assert df["error"].null_count() == df.height
+
+
+def test_text_keeps_surrounding_spaces_unless_strip_is_set():
+    kept = run(cm(op="text", **{"from": "v"}), [" 山田\u3000"])["value"][0]
+    stripped = run(cm(op="text", strip=True, **{"from": "v"}), [" 山田\u3000"])["value"][0]
+    assert kept == " 山田\u3000"
+    assert stripped == "山田"
+
+
+# --- integer ----------------------------------------------------------------------------------
+
+def test_integer_reads_digits_and_nulls_blanks_without_error():
+    df = run(cm(op="integer", **{"from": "v"}), ["1", " 42 ", "007", "-3", "", "  ", None])
+    assert df["value"].to_list() == [1, 42, 7, -3, None, None, None]
+    assert df["value"].dtype == pl.Int64
+    assert df["error"].null_count() == df.height
+
+
+@pytest.mark.parametrize("bad", ["12a", "1.5", "一", "x", "1 2"])
+def test_integer_that_cannot_be_read_is_error_type_integer(bad):
+    row = run(cm(op="integer", **{"from": "v"}), [bad]).row(0, named=True)
+    assert row["value"] is None
+    assert row["error"] == "type.integer"
+    assert ops.message("type.integer") == ops.RULE_MESSAGES["type.integer"]
+
+
+# --- code_table -------------------------------------------------------------------------------
+
+def test_code_table_csv_maps_source_codes_and_flags_unknown(tmp_path):
+    csv = tmp_path / "seibetsu_a.csv"
+    csv.write_text("source_code,code,note\n1,1,男\n2,2,女\n9,0,不明\n", encoding="utf-8")
+    df = run(cm(op="code_table", table=str(csv), **{"from": "v"}), ["1", " 2", "9", "7", "", None])
+    assert df["value"].to_list() == ["1", "2", "0", None, None, None]
+    assert df["error"].to_list() == [None, None, None, "code_table.unknown", None, None]
+
+
+def test_code_table_csv_with_repeated_source_code_is_refused(tmp_path):
+    csv = tmp_path / "dup.csv"
+    csv.write_text("source_code,code\n1,1\n1,2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="repeated"):
+        ops.build(cm(op="code_table", table=str(csv), **{"from": "v"}), CTX)
+
+
+def test_code_table_csv_without_required_columns_is_refused(tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("from,to\n1,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="source_code,code"):
+        ops.build(cm(op="code_table", table=str(csv), **{"from": "v"}), CTX)
+
+
+def test_code_table_standard_accepts_only_the_standard_codes():
+    known = SCHEMA.code_values("zokugara")["code"].to_list()
+    assert "02" in known and "99x" not in known
+    df = run(cm(op="code_table", table="standard:zokugara", **{"from": "v"}), ["02", "2", "99x", None])
+    assert df["value"].to_list() == ["02", None, None, None]
+    assert df["error"].to_list() == [None, "code_table.unknown", "code_table.unknown", None]
+
+
+def test_code_table_without_table_is_an_error():
+    with pytest.raises(ValueError, match="needs 'table'"):
+        ops.build(cm(op="code_table", **{"from": "v"}), CTX)
+
+
+# --- kana_fullwidth ---------------------------------------------------------------------------
+
+HALFWIDTH_KATAKANA = [chr(c) for c in range(0xFF61, 0xFFA0)]
+
+
+def test_kana_fullwidth_equals_jaconv_for_every_halfwidth_form_and_voiced_pair():
+    forms = HALFWIDTH_KATAKANA + [ch + m for ch in HALFWIDTH_KATAKANA for m in "ﾞﾟ"]
+    df = run(cm(op="kana_fullwidth", **{"from": "v"}), forms)
+    expected = [jaconv.h2z(f) for f in forms]
+    mismatches = [(f, g, e) for f, g, e in zip(forms, df["value"].to_list(), expected) if g != e]
+    assert mismatches == []
+
+
+def test_kana_fullwidth_converts_names_with_voiced_and_semivoiced_marks():
+    names = ["ﾔﾏﾀﾞ ﾀﾛｳ", "ｳﾞｨｸﾄﾙ", "ﾎﾟﾝﾃﾞｨ", "ABC 123", "ﾊﾟﾊﾟﾊﾞﾊﾞ"]
+    df = run(cm(op="kana_fullwidth", **{"from": "v"}), names)
+    assert df["value"].to_list() == [jaconv.h2z(n) for n in names]
+    assert df["value"][1] == "ヴィクトル"
+    assert df["value"][4] == "パパババ"
+
+
+def test_kana_fullwidth_blank_is_null():
+    assert run(cm(op="kana_fullwidth", **{"from": "v"}), ["  ", None])["value"].to_list() == [None, None]
+
+
+# --- wareki_date ------------------------------------------------------------------------------
+
+def test_wareki_date_writes_fumei_flag_and_hyoki_columns_when_named():
+    c = cm(op="wareki_date", format="era2_yymmdd", fumei_flag="f_flag", fumei_hyoki="f_hyoki", **{"from": "v"})
+    df = run(c, ["03450302", "03450300", "03450000", "0345XX02", None])
+    assert df.columns[-2:] == ["f_flag", "f_hyoki"]
+    assert df["value"].to_list() == ["1970-03-02", "1970-03-00", "1970-00-00", None, None]
+    assert df["f_flag"].to_list() == ["0", "1", "1", None, None]
+    assert df["f_hyoki"].to_list() == [None, "日不詳", "月日不詳", None, None]
+    assert df["error"].to_list()[:3] == [None, None, None]
+    assert df["error"][3] == "wareki.format"
+    assert "wareki.format" in ops.RULE_MESSAGES
+
+
+def test_wareki_date_without_fumei_targets_adds_no_columns_and_warns_on_impossible_date():
+    df = run(cm(op="wareki_date", format="era2_yymmdd", **{"from": "v"}), ["04030229"])
+    assert df.columns == ["v", "value", "error", "warning"]
+    assert df.row(0, named=True) == {"v": "04030229", "value": "1991-02-29", "error": None,
+                                     "warning": "wareki.not_in_calendar"}
+
+
+# --- constant and registry --------------------------------------------------------------------
+
+def test_constant_fills_every_row_regardless_of_source():
+    df = run(cm(op="constant", value="999997"), ["a", None, ""])
+    assert df["value"].to_list() == ["999997"] * 3
+    assert df["value"].dtype == pl.String
+
+
+def test_unknown_op_is_an_error_naming_the_op():
+    with pytest.raises(ValueError, match="'kanji_magic'"):
+        ops.build(cm(op="kanji_magic", **{"from": "v"}), CTX)
+
+
+def test_op_needing_a_source_column_refuses_a_missing_from():
+    with pytest.raises(ValueError, match="needs 'from'"):
+        ops.build(cm(op="integer"), CTX)
