@@ -1,17 +1,20 @@
 """Extract stage: legacy files and tables → Parquet staging with lineage, bad records quarantined.
 
-Public surface: `extract_source(source, ctx, ordinal, target_table)`.
+Public surface: `extract_source(source, ctx, ordinal, target_table)` and its caching twin
+`cached_extract(...)` (same arguments, plus `cache_dir`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from extractors.cache import cached_extract
 from extractors.csv_file import extract_csv
 from extractors.database import extract_table
+from extractors.fixed_width import extract_fixed
 from extractors.layout import Layout, load_layout
 from extractors.result import ExtractResult
 
-__all__ = ["ExtractResult", "Layout", "extract_source", "load_layout"]
+__all__ = ["ExtractResult", "Layout", "cached_extract", "extract_source", "load_layout"]
 
 
 def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None) -> ExtractResult:
@@ -19,9 +22,10 @@ def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path:
     out = ctx.stage_dir("extract") / f"{source.name}.parquet"
     if source.kind == "file":
         layout = load_layout(source.layout or layout_path)
-        return extract_csv(source.path, layout, out_path=out, source_name=source.name, source_ordinal=ordinal,
-                           target_table=target_table, run_id=ctx.run_id, dantai_code=ctx.dantai_code,
-                           encoding=source.encoding)
+        fn = extract_fixed if layout.format == "fixed" else extract_csv
+        return fn(source.path, layout, out_path=out, source_name=source.name, source_ordinal=ordinal,
+                  target_table=target_table, run_id=ctx.run_id, dantai_code=ctx.dantai_code,
+                  encoding=source.encoding)
     layout = load_layout(layout_path)
     return extract_table(source.url, source.table, layout, out_path=out, source_name=source.name,
                          source_ordinal=ordinal, run_id=ctx.run_id, schema=source.schema_)

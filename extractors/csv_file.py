@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from extractors.checks import nul_findings, overlong_findings
 from extractors.layout import Layout
 from extractors.lineage import ROW_ID, SOURCE, SOURCE_LINE, STAGING_COMPRESSION, row_id_base, sha256_file
 from extractors.result import ExtractResult
@@ -147,28 +148,75 @@ def _iter_chunks(path: Path, chunk_bytes: int):
             carry = data[cut + 1:]
 
 
+def _finish_quarantine(bad_rows: list[dict], *, run_id: str, dantai_code: str, target_table: str,
+                       origin: str, base: int) -> pl.DataFrame:
+    quarantine = q.conform(pl.DataFrame(bad_rows, schema_overrides={"source_line": pl.Int64}, infer_schema_length=None)
+                           if bad_rows else q.empty())
+    return q.conform(quarantine.with_columns(
+        pl.lit(run_id).alias("run_id"), pl.lit(dantai_code).alias("dantai_code"), pl.lit("extract").alias("stage"),
+        pl.lit(target_table).alias("table"), pl.lit(origin).alias("source"),
+        (pl.col("source_line") + base).alias("row_id"), pl.lit("error").alias("severity"),
+    ).sort("source_line"))
+
+
+def staging_schema(layout: Layout) -> pa.Schema:
+    return pa.schema([(ROW_ID, pa.int64()), (SOURCE, pa.string()), (SOURCE_LINE, pa.int64())]
+                     + [(n, pa.string()) for n in layout.names])
+
+
+def to_staging(df: pl.DataFrame, layout: Layout, origin: str, base: int) -> pa.Table:
+    """`_line` + layout columns → the staging table with lineage columns first."""
+    return df.select(
+        (pl.col("_line") + base).cast(pl.Int64).alias(ROW_ID), pl.lit(origin, pl.String).alias(SOURCE),
+        pl.col("_line").cast(pl.Int64).alias(SOURCE_LINE), *[pl.col(n).cast(pl.String) for n in layout.names],
+    ).to_arrow().cast(staging_schema(layout))
+
+
+def check_source_file(path: Path, source_name: str, run_id: str) -> int:
+    """A missing or empty source file is a run-level error naming it; returns its size."""
+    if not path.is_file():
+        raise LayoutError(f"{source_name}: source file not found: {path}", run_id=run_id)
+    size = path.stat().st_size
+    if size == 0:
+        raise LayoutError(f"{source_name}: source file {path.name} is empty (0 bytes): an export that wrote "
+                          "nothing is treated as a failed export", run_id=run_id)
+    return size
+
+
+def _is_utf8(enc: str) -> bool:
+    return enc.lower().replace("-", "_") in ("utf_8", "utf8", "utf_8_sig", "u8")
+
+
 def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
                 target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
                 chunk_bytes: int = CHUNK_BYTES) -> ExtractResult:
+    """Stream a delimited file to Parquet staging in chunks of ~chunk_bytes; bad records quarantined.
+
+    Memory is bounded by the chunk size (plus the bad records), whatever the file size.
+    """
     t0 = time.perf_counter()
     path = Path(path)
-    if not path.is_file():
-        raise LayoutError(f"{source_name}: source file not found: {path}", run_id=run_id)
+    size = check_source_file(path, source_name, run_id)
     enc = encoding or layout.encoding
+    if _is_utf8(enc):
+        enc = "utf-8"   # the BOM, if any, is cut below; utf-8-sig would not see it in later chunks anyway
+    try:
+        "".encode(enc)
+    except LookupError:
+        raise LayoutError(f"{source_name}: unknown encoding {enc!r} (layout {layout.name})", run_id=run_id) from None
     base = row_id_base(source_ordinal)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    schema = pa.schema([(ROW_ID, pa.int64()), (SOURCE, pa.string()), (SOURCE_LINE, pa.int64())]
-                       + [(n, pa.string()) for n in layout.names])
     bad_rows: list[dict] = []
     rows_ok = 0
     line = 1
     header_pending = layout.header
-    with pq.ParquetWriter(out_path, schema, compression=STAGING_COMPRESSION) as writer:
+    ends_with_newline = _last_byte(path) == b"\n"
+    first = True
+    with pq.ParquetWriter(out_path, staging_schema(layout), compression=STAGING_COMPRESSION) as writer:
         for offset, chunk in _iter_chunks(path, chunk_bytes):
-            if offset == 0 and enc.lower().replace("-", "_") in ("utf_8", "utf8", "utf_8_sig"):
-                if chunk.startswith(b"\xef\xbb\xbf"):
-                    chunk = chunk[3:]
-                    offset = 3
+            if offset == 0 and _is_utf8(enc) and chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+                offset = 3
             segments, bad = _decode_chunk(chunk, enc, line, offset, layout)
             line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
             bad_rows += bad
@@ -178,31 +226,40 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                 if header["line"] == 1:
                     got = header["text"].split(layout.delimiter)
                     if [g.strip().strip('"') for g in got] != layout.names:
-                        raise LayoutError(f"{path.name}: header {got[:5]}… does not match layout {layout.name}",
-                                          run_id=run_id)
+                        raise LayoutError(f"{source_name}: header of {path.name} {got[:5]}… does not match layout "
+                                          f"{layout.name} {layout.names[:5]}…", run_id=run_id)
                     lines = lines.slice(1)
                 header_pending = False
+            lines, nul = nul_findings(lines, layout.delimiter, layout)
+            bad_rows += nul
             table, invalid = _parse(lines, layout)
+            if invalid and not ends_with_newline:
+                last = line - 1
+                for r in invalid:
+                    if r["source_line"] == last:
+                        r["rule"] = "extract.truncated"
+                        r["message_ja"] = "最終行が途中で切れています (改行がなく項目数も不足)"
+                        r["message_en"] = "the last line is cut short (no line break, wrong field count)"
             bad_rows += invalid
-            n = table.num_rows
-            lines_col = table.column("_line")
-            table = table.drop_columns(["_line"])
-            table = pa.Table.from_arrays(
-                [pc.add(lines_col, base), pc.fill_null(pa.nulls(n, pa.string()), path.name),
-                 lines_col, *table.columns],
-                schema=schema,
-            )
-            writer.write_table(table)
-            rows_ok += n
-    quarantine = q.conform(pl.DataFrame(bad_rows, schema_overrides={"source_line": pl.Int64}, infer_schema_length=None)
-                           if bad_rows else q.empty())
-    quarantine = quarantine.with_columns(
-        pl.lit(run_id).alias("run_id"), pl.lit(dantai_code).alias("dantai_code"), pl.lit("extract").alias("stage"),
-        pl.lit(target_table).alias("table"), pl.lit(path.name).alias("source"),
-        (pl.col("source_line") + base).alias("row_id"), pl.lit("error").alias("severity"),
-    ).sort("source_line")
+            if first and table.num_rows == 0 and lines.height >= 2 and len(invalid) == lines.height:
+                raise LayoutError(
+                    f"{source_name}: layout {layout.name} ({len(layout.names)} fields) does not match {path.name}: "
+                    f"none of its first {lines.height} lines has that many fields", run_id=run_id)
+            df, over = overlong_findings(pl.from_arrow(table), layout, enc)
+            bad_rows += over
+            first = False
+            writer.write_table(to_staging(df, layout, path.name, base))
+            rows_ok += df.height
+    quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
+                                    origin=path.name, base=base)
     return ExtractResult(
-        source=source_name, origin=path.name, staging=out_path, rows_read=rows_ok + quarantine.height,
-        rows_ok=rows_ok, quarantine=q.conform(quarantine), sha256=sha256_file(path),
-        seconds=time.perf_counter() - t0,
+        source=source_name, origin=path.name, staging=out_path, rows_read=rows_ok + quarantine["row_id"].n_unique(),
+        rows_ok=rows_ok, quarantine=quarantine, sha256=sha256_file(path),
+        seconds=time.perf_counter() - t0, extra={"bytes": size, "encoding": enc},
     )
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, 2)
+        return f.read(1)

@@ -16,6 +16,8 @@ class LayoutColumn(StrictModel):
     name: str
     ja: str
     width: int | None = Field(None, description="bytes, for fixed-width records")
+    max_bytes: int | None = Field(None, gt=0, description="longest legal value in bytes of the source encoding; "
+                                                         "a longer one is quarantined (extract.overlong)")
 
 
 class Layout(StrictModel):
@@ -43,6 +45,11 @@ class Layout(StrictModel):
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def record_bytes(self) -> int:
+        """Bytes of one fixed-width record, without its line break."""
+        return sum(c.width or 0 for c in self.columns)
 
 
 def load_layout(path: Path | str) -> Layout:

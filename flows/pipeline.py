@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from extractors import ExtractResult, extract_source
-from extractors.lineage import LINEAGE, ROW_ID, STAGING_COMPRESSION
+from extractors.lineage import ROW_ID, STAGING_COMPRESSION
 from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.config import RunConfig
@@ -30,6 +30,7 @@ from mappings.schema import TargetSchema, load_schema
 from mappings.spec import MappingSpec, load_mapping
 
 log = logging.getLogger("ikou")
+MAP_BATCH_ROWS = 500_000   # rows per mapping batch: bounds memory whatever the source size
 
 
 @dataclass
@@ -78,16 +79,38 @@ def extract(ctx: RunContext, p: SourcePlan) -> ExtractResult:
 
 
 # ---------------------------------------------------------------- map
-def map_source(ctx: RunContext, p: SourcePlan, ex: ExtractResult) -> tuple[Path, pl.DataFrame, int]:
-    """Apply the mapping; write map/<source>.parquet; return (path, quarantine, rows mapped)."""
+def map_source(ctx: RunContext, p: SourcePlan, ex: ExtractResult,
+               batch_rows: int = MAP_BATCH_ROWS) -> tuple[Path, pl.DataFrame, int]:
+    """Apply the mapping in bounded batches; write map/<source>.parquet; return (path, quarantine, rows mapped).
+
+    Mapping is row-local, so memory is bounded by the batch, not by the size of the source.
+    """
+    import pyarrow.parquet as pq
+
     t0 = time.perf_counter()
-    df = pl.read_parquet(ex.staging)
-    r = apply_mapping(df, p.mapping, p.schema, run_id=ctx.run_id, dantai_code=ctx.dantai_code)
     out = ctx.stage_dir("map") / f"{p.source.name}.parquet"
-    r.frame.write_parquet(out, compression=STAGING_COMPRESSION)
+    quarantines, rows_in, rows_out = [], 0, 0
+    writer = None
+    try:
+        for batch in pq.ParquetFile(ex.staging).iter_batches(batch_size=batch_rows):
+            r = apply_mapping(pl.from_arrow(batch), p.mapping, p.schema, run_id=ctx.run_id,
+                              dantai_code=ctx.dantai_code)
+            table = r.frame.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema, compression=STAGING_COMPRESSION)
+            writer.write_table(table)
+            quarantines.append(r.quarantine)
+            rows_in, rows_out = rows_in + r.rows_in, rows_out + r.rows_out
+        if writer is None:   # empty source: an empty file with the right columns
+            r = apply_mapping(pl.read_parquet(ex.staging), p.mapping, p.schema, run_id=ctx.run_id,
+                              dantai_code=ctx.dantai_code)
+            r.frame.write_parquet(out, compression=STAGING_COMPRESSION)
+    finally:
+        if writer is not None:
+            writer.close()
     log.info("map %s → %s: %d mapped, %d rows quarantined (%.2fs)", p.source.name, p.mapping.target,
-             r.rows_out, r.rows_in - r.rows_out, time.perf_counter() - t0)
-    return out, r.quarantine, r.rows_out
+             rows_out, rows_in - rows_out, time.perf_counter() - t0)
+    return out, q.concat(quarantines), rows_out
 
 
 # ---------------------------------------------------------------- 文字同定
@@ -107,11 +130,18 @@ def identify(ctx: RunContext, p: SourcePlan, mapped: Path) -> tuple[Path, pl.Dat
     ledger = moji.Ledger.load(ctx.dantai_dir / "moji_ledger") if hasattr(moji, "Ledger") else None
     res = moji.identify_frame(df, cols, dictionary=moji.load_dictionary(), gaiji=gaiji, ledger=ledger,
                               key_columns=[ROW_ID])
-    flagged = res.unresolved_rows.select(ROW_ID).unique().with_columns(pl.lit(True).alias("_moji_unresolved"))
-    frame = res.frame.join(flagged, on=ROW_ID, how="left").with_columns(pl.col("_moji_unresolved").fill_null(False))
+    # Unresolved characters drop nothing: they flag the row for the validation rule moji.unresolved
+    # (a warning that blocks sign-off), which shows which column holds which code points.
+    flagged = (res.unresolved_rows
+               .with_columns(pl.format("{}: {}", "column", pl.col("chars").map_elements(
+                   _codepoints, return_dtype=pl.String)).alias("_detail"))
+               .group_by(ROW_ID).agg(pl.col("_detail").sort().str.join(" / ").alias("_moji_unresolved_chars"))
+               .with_columns(pl.lit(True).alias("_moji_unresolved")))
+    frame = (res.frame.join(flagged, on=ROW_ID, how="left")
+             .with_columns(pl.col("_moji_unresolved").fill_null(False)))
     out = ctx.stage_dir("moji") / f"{p.source.name}.parquet"
     frame.write_parquet(out, compression=STAGING_COMPRESSION)
-    warn = _moji_quarantine(ctx, p, frame, res.unresolved_rows)
+    warn = q.empty()
     chars = res.chars.with_columns(pl.lit(p.source.name).alias("source"))
     chars.write_parquet(ctx.stage_dir("moji") / f"{p.source.name}.chars.parquet")
     if ledger is not None:
@@ -127,23 +157,9 @@ def _accepts_run_id(fn) -> bool:
     return "run_id" in inspect.signature(fn).parameters
 
 
-def _moji_quarantine(ctx: RunContext, p: SourcePlan, frame: pl.DataFrame, unresolved: pl.DataFrame) -> pl.DataFrame:
-    if unresolved.height == 0:
-        return q.empty()
-    pk = p.schema.tables[p.mapping.target].primary_key
-    keyed = unresolved.join(frame.select(*LINEAGE, *pk), on=ROW_ID, how="left")
-    chars_col = "chars" if "chars" in keyed.columns else None
-    return q.conform(keyed.select(
-        pl.lit(ctx.run_id).alias("run_id"), pl.lit(ctx.dantai_code).alias("dantai_code"),
-        pl.lit("moji").alias("stage"), pl.lit(p.mapping.target).alias("table"),
-        pl.col("_source").alias("source"), pl.col("_source_line").alias("source_line"),
-        pl.col(ROW_ID).alias("row_id"),
-        pl.concat_str([pl.format(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in pk], separator=",").alias("record_key"),
-        pl.col("column"), pl.lit("moji.unresolved").alias("rule"), pl.lit("warning").alias("severity"),
-        (pl.col(chars_col).cast(pl.String) if chars_col else pl.lit(None, pl.String)).alias("value"),
-        pl.lit("文字同定できない文字があります (同定台帳で判断が必要: 判断されるまで承認不可)").alias("message_ja"),
-        pl.lit("unidentified character (needs a decision in the review ledger; blocks sign-off)").alias("message_en"),
-    ))
+def _codepoints(chars: str) -> str:
+    """'\ue700' → 'U+E700 (\ue700)': readable even where the 外字 has no glyph (one call per unresolved cell)."""
+    return " ".join(f"U+{ord(ch):04X}" for ch in chars) + f" ({chars})"
 
 
 # ---------------------------------------------------------------- validate
@@ -168,13 +184,21 @@ def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Pa
 
 # ---------------------------------------------------------------- load
 def load(ctx: RunContext, cfg: RunConfig, schema: TargetSchema, validated: dict[str, Path]) -> dict[str, int]:
+    """Derive the dependent tables, then load everything in one transaction.
+
+    Source tables stream from their validated Parquet; derived tables (current person, household)
+    are computed lazily from it and are as large as the population, not the history.
+    """
     from loaders import load_tables
 
     t0 = time.perf_counter()
-    frames = {t: pl.read_parquet(pth) for t, pth in validated.items()}
-    frames = derive_all(schema, frames)
-    for name, f in frames.items():
-        f.write_parquet(ctx.stage_dir("load") / f"{name}.parquet", compression=STAGING_COMPRESSION)
+    derived = derive_all(schema, {t: pl.scan_parquet(pth) for t, pth in validated.items()})
+    frames: dict[str, Path | pl.DataFrame] = dict(validated)
+    for name in schema.derived_tables():
+        if name in derived and name not in validated:
+            df = derived[name].collect() if isinstance(derived[name], pl.LazyFrame) else derived[name]
+            df.write_parquet(ctx.stage_dir("load") / f"{name}.parquet", compression=STAGING_COMPRESSION)
+            frames[name] = df
     counts = load_tables(frames, schema, cfg.target.url, cfg.target_schema, run_id=ctx.run_id,
                          dantai_code=ctx.dantai_code)
     log.info("load %s → %s: %s (%.2fs)", schema.gyomu, cfg.target_schema, counts, time.perf_counter() - t0)

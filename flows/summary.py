@@ -48,6 +48,39 @@ def _table_counts(plans, outcomes, quarantine: pl.DataFrame, validated_rows, loa
     return tables
 
 
+def control_totals(ctx, plans, loaded: dict[str, int]) -> dict[str, dict]:
+    """Sums of the amounts the schema marks `control_total`, per target table and column.
+
+    `extracted`: the sum of the source values that read as integers in the staged (extracted)
+    rows; `loaded`: the sum in the rows handed to the loader; `held`: the difference, i.e. the
+    amounts sitting in quarantined rows. PMs sign a rehearsal off on these numbers.
+    """
+    out: dict[str, dict] = {}
+    for p in plans:
+        table = p.schema.tables[p.mapping.target]
+        cols = [c.name for c in table.columns if c.control_total]
+        if not cols:
+            continue
+        t = out.setdefault(p.mapping.target, {c: {"extracted": 0, "loaded": 0, "held": 0} for c in cols})
+        src_of = {c.target: c.from_ for c in p.mapping.columns if c.from_ and c.target in cols}
+        staging = ctx.run_dir / "extract" / f"{p.source.name}.parquet"
+        if src_of and staging.is_file():
+            sums = pl.scan_parquet(staging).select(
+                pl.col(src).str.strip_chars().cast(pl.Int64, strict=False).sum().alias(tgt)
+                for tgt, src in src_of.items()).collect()
+            for tgt in src_of:
+                t[tgt]["extracted"] += int(sums[tgt].item() or 0)
+    for name, t in out.items():
+        f = ctx.run_dir / "load" / f"{name}.parquet"
+        if name in loaded and f.is_file():
+            sums = pl.scan_parquet(f).select(pl.col(c).sum() for c in t).collect()
+            for c in t:
+                t[c]["loaded"] = int(sums[c].item() or 0)
+        for c in t.values():
+            c["held"] = c["extracted"] - c["loaded"]
+    return out
+
+
 def build_summary(cfg, ctx, plans, *, started, stages, outcomes, extracts, quarantine, rule_counts,
                   validated_rows, loaded, moji_chars, error, diffs=None) -> dict:
     tables = _table_counts(plans, outcomes, quarantine, validated_rows, loaded)

@@ -30,6 +30,29 @@ _EPOCH = dt.date(1970, 1, 1)
 VENDOR_A_FILE = "vendor_a/JUMIN.csv"
 VENDOR_B_FILE = "vendor_b/B_JUMIN.csv"
 
+# 個人住民税 (second 業務), same population: vendor A CP932 CSV files, vendor B table dumps.
+TAX_FILES_A = {"gimusha": "vendor_a/ZEI_GIMUSHA.csv", "kazei": "vendor_a/ZEI_KAZEI.csv", "kojo": "vendor_a/ZEI_KOJO.csv"}
+TAX_FILES_B = {"gimusha": "vendor_b/B_ZEI_GIMUSHA.csv", "kazei": "vendor_b/B_ZEI_KAZEI.csv",
+               "kojo": "vendor_b/B_ZEI_KOJO.csv"}
+TAX_FAULTS_FILE = "faults_kojin_juminzei.csv"
+TAX_YEARS = (2025, 2026)          # 課税年度 令和7年度, 令和8年度
+KINTOWARI = 5_000                 # 均等割額 (市町村民税 3,000 + 道府県民税 1,000 + 森林環境税 1,000)
+TAX_FAULT_COLUMNS = ["vendor", "source", "line", "atena_no", "kazei_nendo", "column", "fault", "description"]
+TAX_FAULTS = {  # fault → (file, vendors, column A|B, description)
+    "duplicate_key": ("gimusha", ("vendor_a", "vendor_b"), "ATENA_NO|KOJIN_ID",
+                      "second 義務者 row with the same 宛名番号+課税年度"),
+    "not_integer": ("kazei", ("vendor_a",), "SHOTOKUWARI", "所得割額 in full-width digits (１２３００)"),
+    "negative_amount": ("kazei", ("vendor_a", "vendor_b"), "SHOTOKUWARI|SHOTOKUWARI_GAKU", "所得割額 below zero"),
+    "unknown_code": ("kojo", ("vendor_a", "vendor_b"), "KOJO_SHUBETSU|KOJO_CD", "控除種別 in no code table (A 99, B ZZ)"),
+    "overlong_field": ("kojo", ("vendor_a",), "KOJO_GAKU", "控除額 of 11 digits: longer than the layout's 10 bytes"),
+}
+# 控除種別 (standard code, vendor B code, share of taxpayers, low, high in yen)
+KOJO = [("01", "SHAHO", 0.95, 50_000, 900_000), ("02", "SEIHO", 0.55, 10_000, 70_000),
+        ("03", "JISHIN", 0.25, 1_000, 25_000), ("04", "HAIGU", 0.25, 330_000, 330_000),
+        ("05", "FUYO", 0.20, 330_000, 450_000), ("06", "KISO", 1.00, 430_000, 430_000),
+        ("07", "IRYO", 0.08, 10_000, 300_000), ("08", "SHOGAI", 0.04, 260_000, 260_000)]
+TEKIYO = ["給与", "年金", "営業", "給与・年金", "不動産"]
+
 FAULT_COLUMNS = ["vendor", "source", "line", "atena_no", "rireki_no", "column", "fault", "description"]
 FAULT_KINDS = (
     "undecodable_bytes", "wrong_field_count", "impossible_date", "calendar_date_kept",
@@ -518,7 +541,11 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
     _write_gaiji_tables(out_dir)
     path_a, path_b = out_dir / VENDOR_A_FILE, out_dir / VENDOR_B_FILE
     fault_list: list[dict] = []
+    tax_faults: list[dict] = []
+    tax_lines = {k: 0 for k in TAX_FILES_A}
     done = households = lines = 0
+    tax_a = {k: (out_dir / v).open("wb") for k, v in TAX_FILES_A.items()}
+    tax_b = {k: (out_dir / v).open("wb") for k, v in TAX_FILES_B.items()}
     with path_a.open("wb") as fa, path_b.open("wb") as fb:
         chunk_no = 0
         while done < persons:
@@ -530,16 +557,153 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
             fb.write(render_vendor_b(rows, codes).write_csv(include_header=chunk_no == 0,
                                                             quote_style="necessary").encode("utf-8"))
             fault_list += _fault_rows(rows, lines)
+            trng = np.random.default_rng(np.random.SeedSequence([seed, chunk_no, 7]))
+            tax = _tax_tables(trng, rows, plant=faults and chunk_no == 0)
+            for k, df in tax.items():
+                tax_a[k].write(_encode_tax_a(render_tax_a(k, df)))
+                tax_b[k].write(render_tax_b(k, df).write_csv(include_header=chunk_no == 0,
+                                                              quote_style="necessary").encode("utf-8"))
+                tax_faults += _tax_fault_rows(k, df, tax_lines[k])
+                tax_lines[k] += df.height
             done += n
             households += h
             lines += rows.height
             chunk_no += 1
+    for fh in (*tax_a.values(), *tax_b.values()):
+        fh.close()
     with (out_dir / "faults.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, FAULT_COLUMNS, lineterminator="\n")
         w.writeheader()
         w.writerows(fault_list)
+    with (out_dir / TAX_FAULTS_FILE).open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, TAX_FAULT_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(tax_faults)
     return {"persons": persons, "households": households, "rows_vendor_a": lines,
-            "rows_vendor_b": lines, "faults": len(fault_list)}
+            "rows_vendor_b": lines, "faults": len(fault_list),
+            **{f"rows_zei_{k}": v for k, v in tax_lines.items()}, "faults_zei": len(tax_faults)}
+
+
+# ---------------------------------------------------------------- 個人住民税
+
+def _tax_tables(rng: np.random.Generator, rows: pl.DataFrame, plant: bool) -> dict[str, pl.DataFrame]:
+    """義務者, 課税 and 控除 rows (standard codes, amounts in yen) for this chunk's adult residents.
+
+    Uses its own random stream, so the 住民記録 files are the same with or without it.
+    """
+    cutoff = _days(dt.date(TAX_YEARS[0] - 16, 1, 1))   # 16 or older on 1 January
+    people = (rows.unique("p", keep="last", maintain_order=True)
+              .filter((pl.col("jumin_jotai_code") == "1") & (pl.col("birth") < cutoff))
+              .select("p", "atena_no"))
+    m = people.height
+    has_income = rng.random(m) < 0.75
+    people = people.filter(pl.Series(has_income))
+    m = people.height
+    kinds = rng.integers(0, len(TEKIYO), size=m)
+    base_income = np.round(rng.lognormal(15.0, 0.6, size=m), -3).astype(np.int64)   # ~3.3M yen median
+    frames = []
+    for y_i, year in enumerate(TAX_YEARS):
+        income = np.round(base_income * (1 + 0.02 * y_i + rng.normal(0, 0.03, size=m)), -3).astype(np.int64)
+        income = np.maximum(income, 0)
+        frames.append(people.with_columns(kazei_nendo=pl.lit(year, pl.Int64), sogo_shotoku_gaku=pl.Series(income),
+                                          tekiyo=_gather(TEKIYO, kinds), _y=pl.lit(y_i)))
+    g = pl.concat(frames).sort("p", "kazei_nendo")
+    n = g.height
+    # 控除: one row per applicable kind
+    parts = []
+    for code, _, share, lo, hi in KOJO:   # eight kinds, not rows
+        hit = rng.random(n) < share
+        amt = np.where(lo == hi, lo, np.round(rng.uniform(lo, hi, size=n), -3)).astype(np.int64)
+        parts.append(g.select("p", "atena_no", "kazei_nendo").with_columns(
+            kojo_shubetsu_code=pl.lit(code), kojo_gaku=pl.Series(amt), _hit=pl.Series(hit)).filter("_hit"))
+    kojo = pl.concat(parts).drop("_hit").sort("p", "kazei_nendo", "kojo_shubetsu_code")
+    total = kojo.group_by("atena_no", "kazei_nendo").agg(pl.col("kojo_gaku").sum().alias("_kojo"))
+    g = g.join(total, on=["atena_no", "kazei_nendo"], how="left", maintain_order="left").with_columns(
+        kazei_shotoku_gaku=((pl.col("sogo_shotoku_gaku") - pl.col("_kojo").fill_null(0)).clip(0) // 1000 * 1000))
+    g = g.with_columns(
+        kazei_kubun_code=pl.when(pl.col("sogo_shotoku_gaku") <= 450_000).then(pl.lit("3"))
+        .when(pl.col("kazei_shotoku_gaku") == 0).then(pl.lit("2")).otherwise(pl.lit("1")),
+        choshu_hoho_code=pl.when(pl.col("tekiyo") == "給与").then(pl.lit("2"))
+        .when(pl.col("tekiyo") == "年金").then(pl.lit("3")).otherwise(pl.lit("1")),
+    ).with_columns(
+        shotokuwari_gaku=pl.when(pl.col("kazei_kubun_code") == "1")
+        .then(pl.col("kazei_shotoku_gaku") // 10 // 100 * 100).otherwise(0),
+        kintowari_gaku=pl.when(pl.col("kazei_kubun_code") == "3").then(0).otherwise(KINTOWARI),
+    ).with_columns(nengaku=pl.col("shotokuwari_gaku") + pl.col("kintowari_gaku"), _fault=pl.lit(None, pl.String))
+    kazei = g.filter(pl.col("kazei_kubun_code") != "3")
+    gimusha = g.with_columns(_fault=pl.lit(None, pl.String))
+    kojo = kojo.with_columns(_fault=pl.lit(None, pl.String))
+    if plant:
+        def mark(df: pl.DataFrame, at: int, fault: str) -> pl.DataFrame:
+            return df.with_columns(_fault=pl.when(pl.int_range(pl.len()) == at).then(pl.lit(fault))
+                                   .otherwise("_fault"))
+        dup_at = gimusha.height // 3
+        gimusha = pl.concat([gimusha.slice(0, dup_at + 1), gimusha.slice(dup_at, 1).with_columns(
+            _fault=pl.lit("duplicate_key")), gimusha.slice(dup_at + 1)])
+        kazei = mark(mark(kazei, kazei.height // 4, "not_integer"), kazei.height // 2, "negative_amount")
+        kojo = mark(mark(kojo, kojo.height // 5, "unknown_code"), kojo.height // 3, "overlong_field")
+    return {"gimusha": gimusha, "kazei": kazei, "kojo": kojo}
+
+
+def render_tax_a(kind: str, df: pl.DataFrame) -> pl.DataFrame:
+    """Vendor A 個人住民税 files (extractors/layouts/vendor_a/zei_*.yaml): standard codes, 西暦 年度."""
+    f = pl.col("_fault")
+    common = dict(DANTAI_CD=pl.lit(DANTAI_CODE), ATENA_NO="atena_no", NENDO=pl.col("kazei_nendo").cast(pl.String))
+    if kind == "gimusha":
+        return df.select(**common, KAZEI_KUBUN="kazei_kubun_code", CHOSHU_HOHO="choshu_hoho_code")
+    if kind == "kazei":
+        wari = pl.col("shotokuwari_gaku").cast(pl.String)
+        return df.select(
+            **common, SOGO_SHOTOKU=pl.col("sogo_shotoku_gaku").cast(pl.String),
+            KAZEI_SHOTOKU=pl.col("kazei_shotoku_gaku").cast(pl.String),
+            SHOTOKUWARI=pl.when(f == "not_integer").then(
+                wari.str.replace_many(list("0123456789"), list("０１２３４５６７８９")))
+            .when(f == "negative_amount").then(pl.lit("-") + wari).otherwise(wari),
+            KINTOWARI=pl.col("kintowari_gaku").cast(pl.String), NENGAKU=pl.col("nengaku").cast(pl.String),
+            TEKIYO="tekiyo")
+    return df.select(
+        **common, KOJO_SHUBETSU=pl.when(f == "unknown_code").then(pl.lit("99")).otherwise("kojo_shubetsu_code"),
+        KOJO_GAKU=pl.when(f == "overlong_field").then(pl.lit("12345678901"))
+        .otherwise(pl.col("kojo_gaku").cast(pl.String)))
+
+
+def render_tax_b(kind: str, df: pl.DataFrame) -> pl.DataFrame:
+    """Vendor B's own tables B_ZEI_*: its codes, amounts as text; A-only faults rendered clean."""
+    f = pl.col("_fault")
+    common = dict(DANTAI=pl.lit(DANTAI_CODE), KOJIN_ID="atena_no", NENDO=pl.col("kazei_nendo").cast(pl.String))
+    if kind == "gimusha":
+        return df.select(**common, KAZEI_KBN=pl.col("kazei_kubun_code").replace_strict({"1": "K", "2": "J", "3": "H"}),
+                         CHOSHU=pl.col("choshu_hoho_code").replace_strict({"1": "F", "2": "T", "3": "N"}))
+    if kind == "kazei":
+        wari = pl.col("shotokuwari_gaku").cast(pl.String)
+        return df.select(
+            **common, SOGO_SHOTOKU_GAKU=pl.col("sogo_shotoku_gaku").cast(pl.String),
+            KAZEI_SHOTOKU_GAKU=pl.col("kazei_shotoku_gaku").cast(pl.String),
+            SHOTOKUWARI_GAKU=pl.when(f == "negative_amount").then(pl.lit("-") + wari).otherwise(wari),
+            KINTOWARI_GAKU=pl.col("kintowari_gaku").cast(pl.String), NENGAKU=pl.col("nengaku").cast(pl.String),
+            TEKIYO="tekiyo")
+    to_b = {code: b for code, b, *_ in KOJO}
+    return df.select(**common, KOJO_CD=pl.when(f == "unknown_code").then(pl.lit("ZZ"))
+                     .otherwise(pl.col("kojo_shubetsu_code").replace_strict(to_b)),
+                     KOJO_GAKU=pl.col("kojo_gaku").cast(pl.String))
+
+
+def _encode_tax_a(df: pl.DataFrame) -> bytes:
+    return df.write_csv(include_header=False, line_terminator="\r\n", quote_style="necessary").encode("cp932")
+
+
+def _tax_fault_rows(kind: str, df: pl.DataFrame, line0: int) -> list[dict]:
+    hits = df.with_row_index("_i").filter(pl.col("_fault").is_not_null())
+    out = []
+    for r in hits.iter_rows(named=True):   # a handful of planted rows
+        file, vendors, cols, text = TAX_FAULTS[r["_fault"]]
+        col = cols.split("|")
+        for vendor in vendors:
+            src = (TAX_FILES_A if vendor == "vendor_a" else TAX_FILES_B)[kind]
+            out.append({"vendor": vendor, "source": src, "line": line0 + r["_i"] + 1, "atena_no": r["atena_no"],
+                        "kazei_nendo": r["kazei_nendo"], "column": col[0] if vendor == "vendor_a" else col[-1],
+                        "fault": r["_fault"], "description": text})
+    return out
 
 
 def _write_gaiji_tables(out_dir: Path) -> None:

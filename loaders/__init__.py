@@ -32,9 +32,13 @@ def check_isolation(db_schema: str, dantai_code: str, run_id: str) -> None:
         raise IsolationError(f"target schema {db_schema!r} does not belong to 団体 {dantai_code}", run_id=run_id)
 
 
-def load_tables(frames: dict[str, pl.DataFrame], schema: TargetSchema, url: str, db_schema: str, *,
+def load_tables(frames: dict[str, pl.DataFrame | Path], schema: TargetSchema, url: str, db_schema: str, *,
                 run_id: str, dantai_code: str) -> dict[str, int]:
-    """Replace the 団体's target tables with `frames` atomically; return rows now in each table."""
+    """Replace the 団体's target tables with `frames` atomically; return rows now in each table.
+
+    A frame may be a Parquet path: it is then streamed (DuckDB reads the file itself; PostgreSQL
+    gets COPY batch by batch), so memory does not grow with the table.
+    """
     check_isolation(db_schema, dantai_code, run_id)
     url = normalise_url(url)
     if url.startswith("duckdb"):
@@ -79,8 +83,12 @@ def _load_duckdb(frames, schema, url, db_schema, run_id) -> dict[str, int]:
         for stmt in _ddl(schema, db_schema, list(frames), postgresql.dialect()):  # DuckDB speaks this DDL
             con.execute(stmt)
         for name, frame in frames.items():
-            data = _select_declared(frame, schema, name).to_arrow()  # noqa: F841 (read by DuckDB below)
-            con.execute(f'INSERT INTO "{db_schema}"."{name}" SELECT * FROM data')
+            cols = ", ".join(f'"{c.name}"' for c in schema.resolved_table(name).columns)
+            if isinstance(frame, (str, Path)):
+                con.execute(f'INSERT INTO "{db_schema}"."{name}" SELECT {cols} FROM read_parquet(?)', [str(frame)])
+            else:
+                data = _select_declared(frame, schema, name).to_arrow()  # noqa: F841 (read by DuckDB below)
+                con.execute(f'INSERT INTO "{db_schema}"."{name}" SELECT * FROM data')
             counts[name] = con.execute(f'SELECT count(*) FROM "{db_schema}"."{name}"').fetchone()[0]
             con.execute(f'INSERT INTO "{db_schema}".ikou_load_log VALUES (?, ?, ?, ?)',
                         [run_id, name, counts[name], _now()])
@@ -104,12 +112,12 @@ def _load_postgres(frames, schema, url, db_schema, run_id) -> dict[str, int]:
                 conn.exec_driver_sql(stmt)
             raw = conn.connection.driver_connection  # psycopg.Connection inside the same transaction
             for name, frame in frames.items():
-                frame = _select_declared(frame, schema, name)
-                cols = ", ".join(f'"{c}"' for c in frame.columns)
+                declared = [c.name for c in schema.resolved_table(name).columns]
+                cols = ", ".join(f'"{c}"' for c in declared)
                 with raw.cursor() as cur:
                     with cur.copy(f'COPY "{db_schema}"."{name}" ({cols}) FROM STDIN '
                                   f"(FORMAT csv, NULL '\\N')") as copy:
-                        for part in frame.iter_slices(COPY_BATCH_ROWS):
+                        for part in _batches(frame, declared):
                             copy.write(part.write_csv(include_header=False, null_value="\\N").encode("utf-8"))
                     cur.execute(f'SELECT count(*) FROM "{db_schema}"."{name}"')
                     counts[name] = cur.fetchone()[0]
@@ -120,6 +128,17 @@ def _load_postgres(frames, schema, url, db_schema, run_id) -> dict[str, int]:
     finally:
         engine.dispose()
     return counts
+
+
+def _batches(frame: pl.DataFrame | Path, columns: list[str]):
+    """Bounded slices of a frame, or of a Parquet file read batch by batch."""
+    if isinstance(frame, (str, Path)):
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(frame).iter_batches(batch_size=COPY_BATCH_ROWS, columns=columns):
+            yield pl.from_arrow(batch)
+    else:
+        yield from frame.select(columns).iter_slices(COPY_BATCH_ROWS)
 
 
 def read_table(url: str, db_schema: str, name: str) -> pl.DataFrame:

@@ -43,8 +43,10 @@ def derive_table(name: str, schema: TargetSchema, frames: dict[str, pl.DataFrame
     return out.select(cols)
 
 
-def derive_all(schema: TargetSchema, frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def derive_all(schema: TargetSchema, frames: dict) -> dict:
+    """Add every derived table whose source is present (frames may be DataFrames or LazyFrames)."""
     out = dict(frames)
     for name in schema.derived_tables():
-        out[name] = derive_table(name, schema, out)
+        if schema.tables[name].derive.from_ in out:
+            out[name] = derive_table(name, schema, out)
     return out

@@ -6,7 +6,6 @@ the 基本データリスト is a new YAML file, not new code.
 """
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +34,7 @@ class Column(StrictModel):
     code_table: str | None = None
     moji: bool = Field(False, description="goes through 文字同定")
     sensitive: bool = Field(False, description="個人番号/氏名: masked in reports, never logged")
+    control_total: bool = Field(False, description="an amount whose sum is a control total (summary.json, report)")
 
 
 class Aggregate(StrictModel):

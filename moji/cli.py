@@ -1,7 +1,7 @@
 """`ikou moji …`: build the dictionary, identify and shrink text files (the acceptance contract)."""
 from __future__ import annotations
 
-import argparse
+
 from pathlib import Path
 
 import polars as pl

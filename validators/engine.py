@@ -82,34 +82,57 @@ def _lineage(name: str, dtype: pl.DataType, columns: set[str]) -> pl.Expr:
 
 
 def _run_phase(frame: pl.DataFrame, checks: list[tuple[Rule, Check]], meta: dict[str, str]) -> list[pl.DataFrame]:
-    """One quarantine frame per check (only failing rows), evaluated together."""
+    """One quarantine frame per check (only failing rows). All masks are computed in one `select`
+    (Polars evaluates the expressions in parallel); quarantine rows are built only for checks
+    that failed somewhere."""
     cols = set(frame.columns)
     lf = frame.lazy()
-    plans = []
-    for rule, chk in checks:
-        ja, en = rule.messages()
-        msg_ja, msg_en = pl.lit(ja), pl.lit(en)
-        if chk.detail is not None:
-            msg_ja = pl.concat_str(msg_ja, pl.lit(" ("), chk.detail, pl.lit(")"))
-            msg_en = pl.concat_str(msg_en, pl.lit(" ("), chk.detail, pl.lit(")"))
-        plan = lf
-        for stage in chk.stages:
-            plan = plan.with_columns(**stage)
-        plans.append(plan.filter(chk.failed.fill_null(False)).select(
-            pl.col(_IDX),
-            _lineage("_row_id", pl.Int64, cols).alias("row_id"),
-            _lineage("_source", pl.String, cols).alias("source"),
-            _lineage("_source_line", pl.Int64, cols).alias("source_line"),
-            pl.col(_KEY).alias("record_key"),
-            pl.lit(chk.column, pl.String).alias("column"),
-            pl.lit(rule.id).alias("rule"),
-            pl.lit(rule.severity).alias("severity"),
-            (chk.value if chk.value is not None else pl.lit(None, pl.String)).cast(pl.String).alias("value"),
-            msg_ja.alias("message_ja"),
-            msg_en.alias("message_en"),
-            **{k: pl.lit(v) for k, v in meta.items()},
-        ))
-    return pl.collect_all(plans) if plans else []
+    plain = [i for i, (_, chk) in enumerate(checks) if not chk.stages]
+    masks = lf.select([checks[i][1].failed.fill_null(False).alias(f"m{i}") for i in plain]).collect() \
+        if plain else pl.DataFrame()
+    parts = []
+    for i, (rule, chk) in enumerate(checks):
+        if chk.stages:
+            plan = lf
+            for stage in chk.stages:
+                plan = plan.with_columns(**stage)
+            failing = plan.filter(chk.failed.fill_null(False))
+        else:
+            mask = masks.get_column(f"m{i}")
+            if not mask.any():
+                parts.append(None)
+                continue
+            failing = lf.filter(mask)
+        parts.append(failing)
+    plans = [_quarantine_rows(p, rule, chk, cols, meta) for p, (rule, chk) in zip(parts, checks) if p is not None]
+    done = iter(pl.collect_all(plans) if plans else [])
+    empty = _quarantine_rows(lf.head(0), None, None, cols, meta, empty=True)
+    return [next(done) if p is not None else empty for p in parts]
+
+
+def _quarantine_rows(failing: pl.LazyFrame, rule: Rule | None, chk: Check | None, cols: set[str],
+                     meta: dict[str, str], empty: bool = False) -> pl.LazyFrame | pl.DataFrame:
+    if empty:
+        return quarantine.empty().with_columns(pl.lit(None, pl.UInt32).alias(_IDX))
+    ja, en = rule.messages()
+    msg_ja, msg_en = pl.lit(ja), pl.lit(en)
+    if chk.detail is not None:
+        msg_ja = pl.concat_str(msg_ja, pl.lit(" ("), chk.detail, pl.lit(")"))
+        msg_en = pl.concat_str(msg_en, pl.lit(" ("), chk.detail, pl.lit(")"))
+    return failing.select(
+        pl.col(_IDX),
+        _lineage("_row_id", pl.Int64, cols).alias("row_id"),
+        _lineage("_source", pl.String, cols).alias("source"),
+        _lineage("_source_line", pl.Int64, cols).alias("source_line"),
+        pl.col(_KEY).alias("record_key"),
+        pl.lit(chk.column, pl.String).alias("column"),
+        pl.lit(rule.id).alias("rule"),
+        pl.lit(rule.severity).alias("severity"),
+        (chk.value if chk.value is not None else pl.lit(None, pl.String)).cast(pl.String).alias("value"),
+        msg_ja.alias("message_ja"),
+        msg_en.alias("message_en"),
+        **{k: pl.lit(v) for k, v in meta.items()},
+    )
 
 
 def validate(df: pl.DataFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
@@ -117,6 +140,9 @@ def validate(df: pl.DataFrame, *, table: str, schema: TargetSchema, rules: RuleS
     """Check `df` (rows of target `table`) against the schema's implied rules and the rule file."""
     if table not in schema.tables:
         raise ConfigError(f"validate: table {table!r} is not in schema {schema.gyomu}")
+    unknown = sorted(set(rules.tables) - set(schema.tables))
+    if unknown:
+        raise ConfigError(f"validation rules name tables not in schema {schema.gyomu}: {unknown}")
     t = schema.resolved_table(table)
     missing = [c.name for c in t.columns if c.name not in df.columns]
     if missing:

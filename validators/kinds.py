@@ -127,10 +127,7 @@ class Referential(StrictModel):
 
 class Flag(StrictModel):
     flag: str = "_moji_unresolved"
-
-
-class NoParams(StrictModel):
-    pass
+    detail: str | None = Field(None, description="optional text column shown as the finding's value")
 
 
 @kind("required", Columns, "必須項目が空です", "required value is missing")
@@ -289,4 +286,5 @@ def _moji_identified(p: Flag, ctx: Context) -> list[Check]:
     """Reads the Boolean flag set by the 文字同定 stage; absent flag = stage not run or nothing unresolved."""
     if p.flag not in ctx.columns:
         return [Check(None, pl.lit(False))]
-    return [Check(None, pl.col(p.flag).fill_null(False))]
+    value = pl.col(p.detail) if p.detail and p.detail in ctx.columns else None
+    return [Check(None, pl.col(p.flag).fill_null(False), value)]

@@ -206,6 +206,8 @@ def test_rule_file_errors_name_the_problem(tmp_path, schema):
         load_rules(p)
     with pytest.raises(ConfigError, match="missing"):
         run(frame(good_rows()).drop("jusho"), schema, RuleSet(rules_version=1, gyomu="juki"))
+    with pytest.raises(ConfigError, match="juki_kojin_rirek"):
+        run(frame(good_rows()), schema, RuleSet(rules_version=1, gyomu="juki", tables={"juki_kojin_rirek": []}))
 
 
 def test_threshold_and_conservation():

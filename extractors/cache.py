@@ -1,0 +1,91 @@
+"""Reuse the staging of an unchanged source: re-running a rehearsal on the same files is free.
+
+The cache key is everything the staging depends on: the file's SHA-256, the layout file's
+SHA-256, the encoding, the extractor version, and the source's ordinal and names (they are in
+`_row_id`, `_source` and the quarantine). Entries live in `runs/<団体>/_cache/extract/<key>/`,
+inside the 団体's own folder, so one 団体's cache can never serve another's run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import polars as pl
+
+from extractors.lineage import sha256_file
+from extractors.result import ExtractResult
+from ikou import quarantine as q
+
+# Bump when an extractor change alters staging or quarantine for the same input.
+EXTRACTOR_VERSION = "2"
+
+
+def cache_key(*, file_sha256: str, layout_path: Path, encoding: str, ordinal: int, source_name: str,
+              target_table: str) -> str:
+    parts = {
+        "file": file_sha256, "layout": sha256_file(Path(layout_path)), "encoding": encoding.lower(),
+        "extractor": EXTRACTOR_VERSION, "ordinal": ordinal, "source": source_name, "target": target_table,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None,
+                   cache_dir: Path | None = None) -> ExtractResult:
+    """`extract_source` with reuse: an unchanged file is not read again (tables always are: live data).
+
+    `extra["cache"]` says "hit" or "miss". The staging file is hard-linked (or copied) into this
+    run's extract folder, and the cached quarantine is re-stamped with this run's id.
+    """
+    from extractors import extract_source, load_layout
+
+    if source.kind != "file":
+        r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path)
+        r.extra["cache"] = "not cacheable (live table)"
+        return r
+    t0 = time.perf_counter()
+    lpath = Path(source.layout or layout_path)
+    layout = load_layout(lpath)
+    from extractors.csv_file import check_source_file
+
+    check_source_file(Path(source.path), source.name, ctx.run_id)
+    digest = sha256_file(Path(source.path))
+    key = cache_key(file_sha256=digest, layout_path=lpath, encoding=source.encoding or layout.encoding,
+                    ordinal=ordinal, source_name=source.name, target_table=target_table)
+    entry = (cache_dir or ctx.dantai_dir / "_cache" / "extract") / key
+    out = ctx.stage_dir("extract") / f"{source.name}.parquet"
+    meta_path = entry / "result.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        _link_or_copy(entry / "staging.parquet", out)
+        quarantine = q.conform(pl.read_parquet(entry / "quarantine.parquet").with_columns(
+            pl.lit(ctx.run_id).alias("run_id")))
+        return ExtractResult(source=source.name, origin=meta["origin"], staging=out, rows_read=meta["rows_read"],
+                             rows_ok=meta["rows_ok"], quarantine=quarantine, sha256=digest,
+                             seconds=time.perf_counter() - t0, extra={**meta.get("extra", {}), "cache": "hit",
+                                                                     "cache_key": key})
+    r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path)
+    tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(r.staging, tmp / "staging.parquet")
+    r.quarantine.write_parquet(tmp / "quarantine.parquet")
+    (tmp / "result.json").write_text(json.dumps({"origin": r.origin, "rows_read": r.rows_read, "rows_ok": r.rows_ok,
+                                                 "sha256": r.sha256, "extra": r.extra}, ensure_ascii=False),
+                                     encoding="utf-8")
+    try:
+        tmp.rename(entry)          # atomic publish: a crashed run never leaves a half entry
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)   # another run published the same key first
+    r.extra.update(cache="miss", cache_key=key)
+    return r

@@ -1,0 +1,139 @@
+"""Fixed-width legacy records whose field widths are BYTES (CP932 …), vectorised per chunk.
+
+Why not decode the line first and cut by characters: the widths are bytes, and one double-byte
+character is one character but two bytes. So records are cut as bytes with numpy (one gather
+per column, no Python per row), then each column is decoded once: its fields joined by a line
+break (0x0A is never a trail byte in the Shift_JIS family, so a field ending in a lone lead byte
+cannot swallow its neighbour). The codec's replacement character U+FFFD cannot come from valid
+CP932, so it marks exactly the bad fields: undecodable bytes, or a double-byte character cut in
+half by the field boundary (a field ending in a lead byte). Those rows are quarantined with
+their line, byte offset and column.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+from extractors.checks import nul_findings, overlong_findings
+from extractors.csv_file import (CHUNK_BYTES, _finish_quarantine, _iter_chunks, check_source_file, staging_schema,
+                                 to_staging)
+from extractors.layout import Layout
+from extractors.lineage import STAGING_COMPRESSION, row_id_base, sha256_file
+from extractors.result import ExtractResult
+from ikou.errors import LayoutError
+
+_LF, _CR = 0x0A, 0x0D
+
+
+def _is_lead(b: np.ndarray) -> np.ndarray:
+    """Shift_JIS lead bytes (0x81–0x9F, 0xE0–0xFC)."""
+    return ((b >= 0x81) & (b <= 0x9F)) | ((b >= 0xE0) & (b <= 0xFC))
+
+
+def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive, without CR/LF) of every line in a chunk of whole lines."""
+    nl = np.flatnonzero(arr == _LF)
+    ends = nl if (len(arr) and arr[-1] == _LF) else np.append(nl, len(arr))
+    starts = np.concatenate([[0], nl + 1])[: len(ends)]
+    ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR))
+    return starts.astype(np.int64), ends.astype(np.int64)
+
+
+def _column_text(arr: np.ndarray, starts: np.ndarray, offset: int, width: int, encoding: str) -> pl.Series:
+    """Gather one column's bytes for every record, decode them in one call, split per record."""
+    n = len(starts)
+    idx = starts[:, None] + offset + np.arange(width)
+    block = np.empty((n, width + 1), dtype=np.uint8)
+    block[:, :width] = arr[idx]
+    block[:, width] = _LF
+    text = block.tobytes().decode(encoding, errors="replace")
+    s = pl.Series("v", [text]).str.split("\n").explode()
+    return s.head(n)
+
+
+def _bad_field_rows(arr, starts, lines, chunk_offset, col, offset, width, bad_mask, encoding) -> list[dict]:
+    out = []
+    last_byte = arr[starts[bad_mask] + offset + width - 1]
+    for s, line, lead in zip(starts[bad_mask], lines[bad_mask], _is_lead(last_byte)):  # bad rows only
+        raw = arr[s + offset: s + offset + width].tobytes()
+        shown = raw.decode(encoding, errors="backslashreplace")
+        at = chunk_offset + int(s) + offset
+        if lead:
+            rule, ja, en = ("extract.split_character",
+                            f"項目の末尾で2バイト文字が切れています (ファイル先頭から {at} バイト目の項目)",
+                            f"a double-byte character is cut in half by the field end (field at file offset {at})")
+        else:
+            rule, ja, en = ("extract.decode", f"{encoding} として読めないバイト列があります (ファイル先頭から {at} バイト目の項目)",
+                            f"bytes are not valid {encoding} (field at file offset {at})")
+        out.append({"source_line": int(line), "column": col, "rule": rule, "value": shown,
+                    "message_ja": ja, "message_en": en})
+    return out
+
+
+def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
+                  target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
+                  chunk_bytes: int = CHUNK_BYTES) -> ExtractResult:
+    """Stream fixed-width records (one per line, CRLF or LF) to Parquet staging; fields kept verbatim."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    if layout.format != "fixed":
+        raise LayoutError(f"{source_name}: layout {layout.name} is format {layout.format}, not fixed", run_id=run_id)
+    size = check_source_file(path, source_name, run_id)
+    enc = encoding or layout.encoding
+    rec = layout.record_bytes
+    offsets = np.concatenate([[0], np.cumsum([c.width for c in layout.columns])[:-1]]).tolist()
+    base = row_id_base(source_ordinal)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    bad_rows: list[dict] = []
+    rows_ok, line, first = 0, 1, True
+    with pq.ParquetWriter(out_path, staging_schema(layout), compression=STAGING_COMPRESSION) as writer:
+        for chunk_offset, chunk in _iter_chunks(path, chunk_bytes):
+            arr = np.frombuffer(chunk, dtype=np.uint8)
+            starts, ends = _line_bounds(arr)
+            lines = np.arange(line, line + len(starts), dtype=np.int64)
+            line += len(starts)
+            ok = (ends - starts) == rec
+            for s, e, ln in zip(starts[~ok], ends[~ok], lines[~ok]):   # wrong-length lines only
+                raw = chunk[s:e]
+                bad_rows.append({
+                    "source_line": int(ln), "column": None, "rule": "extract.record_length",
+                    "value": raw.decode(enc, errors="backslashreplace"),
+                    "message_ja": f"レコード長が {e - s} バイトです (レイアウトでは {rec} バイト, ファイル先頭から {chunk_offset + s} バイト目)",
+                    "message_en": f"record is {e - s} bytes, the layout has {rec} (file offset {chunk_offset + s})",
+                })
+            if first and len(starts) >= 2 and not ok.any():
+                raise LayoutError(f"{source_name}: layout {layout.name} ({rec} bytes per record) does not match "
+                                  f"{path.name}: none of its first {len(starts)} lines has that length", run_id=run_id)
+            first = False
+            starts, lines = starts[ok], lines[ok]
+            cols: dict[str, pl.Series] = {"_line": pl.Series("_line", lines)}
+            bad_any = np.zeros(len(starts), dtype=bool)
+            for c, off in zip(layout.columns, offsets):
+                text = _column_text(arr, starts, off, c.width, enc)
+                bad = text.str.contains("\ufffd", literal=True).to_numpy()
+                if bad.any():
+                    bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)
+                    bad_any |= bad
+                cols[c.name] = text.alias(c.name)
+            df = pl.DataFrame(cols).filter(pl.Series(~bad_any))
+            # NUL bytes: one text column per row to find them, joined with the separator-less layout
+            joined = df.select(pl.col("_line").alias("line"), pl.concat_str(layout.names, separator="\x1f").alias("text"))
+            kept, nul = nul_findings(joined, "\x1f", layout)
+            if nul:
+                bad_rows += nul
+                df = df.filter(pl.col("_line").is_in(kept["line"].implode()))
+            df, over = overlong_findings(df, layout, enc)
+            bad_rows += over
+            writer.write_table(to_staging(df, layout, path.name, base))
+            rows_ok += df.height
+    quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
+                                    origin=path.name, base=base)
+    return ExtractResult(
+        source=source_name, origin=path.name, staging=out_path, rows_read=rows_ok + quarantine["row_id"].n_unique(),
+        rows_ok=rows_ok, quarantine=quarantine, sha256=sha256_file(path), seconds=time.perf_counter() - t0,
+        extra={"bytes": size, "encoding": enc},
+    )
