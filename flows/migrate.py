@@ -106,6 +106,9 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
             rule_counts.append(rc.with_columns(pl.lit(target).alias("table")))
             validated[schema.gyomu][target] = out
             validated_rows[target] = pl.scan_parquet(out).select(pl.len()).collect().item()
+        # A mapping mistake must stop the rehearsal before it replaces the target with a half-empty table.
+        P.check_thresholds(P.pre_load_counts(plans, outcomes, quarantines), cfg.thresholds.max_quarantine_rate,
+                           run_id)
         by_gyomu = {s.gyomu: s for s in schemas.values()}
         for gyomu, tables in validated.items():
             counts = _timed(stages, "load", sum(validated_rows[t] for t in tables),

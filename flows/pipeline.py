@@ -121,15 +121,17 @@ def identify(ctx: RunContext, p: SourcePlan, mapped: Path) -> tuple[Path, pl.Dat
     and the flag `_moji_unresolved` that a validation rule reads.
     """
     import moji
+    from moji.ledger import Ledger
 
     t0 = time.perf_counter()
     df = pl.read_parquet(mapped)
     table = p.schema.tables[p.mapping.target]
     cols = [c.name for c in table.columns if c.moji]
     gaiji = moji.load_gaiji_table(p.source.gaiji_table) if p.source.gaiji_table else None
-    ledger = moji.Ledger.load(ctx.dantai_dir / "moji_ledger") if hasattr(moji, "Ledger") else None
-    res = moji.identify_frame(df, cols, dictionary=moji.load_dictionary(), gaiji=gaiji, ledger=ledger,
-                              key_columns=[ROW_ID])
+    ledger = Ledger.load(ctx.dantai_dir / "moji_ledger")
+    dictionary = moji.load_dictionary()
+    keys = [ROW_ID] + [k for k in table.primary_key if k in df.columns]
+    res = moji.identify_frame(df, cols, dictionary=dictionary, gaiji=gaiji, ledger=ledger, key_columns=keys)
     # Unresolved characters drop nothing: they flag the row for the validation rule moji.unresolved
     # (a warning that blocks sign-off), which shows which column holds which code points.
     flagged = (res.unresolved_rows
@@ -144,17 +146,24 @@ def identify(ctx: RunContext, p: SourcePlan, mapped: Path) -> tuple[Path, pl.Dat
     warn = q.empty()
     chars = res.chars.with_columns(pl.lit(p.source.name).alias("source"))
     chars.write_parquet(ctx.stage_dir("moji") / f"{p.source.name}.chars.parquet")
-    if ledger is not None:
-        ledger.update(res, run_id=ctx.run_id) if _accepts_run_id(ledger.update) else ledger.update(res)
-        ledger.save(ctx.dantai_dir / "moji_ledger")
+    ledger.update(res, dictionary=dictionary)
+    ledger.save(ctx.dantai_dir / "moji_ledger")
+    _record_decision_changes(ctx, ledger)
     log.info("文字同定 %s: %s (%.2fs)", p.source.name, res.counts, time.perf_counter() - t0)
     return out, warn, dict(res.counts), chars
 
 
-def _accepts_run_id(fn) -> bool:
-    import inspect
+def _record_decision_changes(ctx: RunContext, ledger) -> None:
+    """Snapshot the ledger into this run and list decisions changed since the previous run's snapshot."""
+    from moji.ledger import Ledger
 
-    return "run_id" in inspect.signature(fn).parameters
+    snap = ctx.stage_dir("moji") / "ledger"
+    ledger.save(snap)
+    earlier = sorted(d for d in ctx.dantai_dir.iterdir()
+                     if d.is_dir() and d.name < ctx.run_id and (d / "moji" / "ledger").is_dir())
+    if earlier:
+        changes = ledger.diff(Ledger.load(earlier[-1] / "moji" / "ledger"))
+        changes.write_csv(ctx.stage_dir("moji") / "decision_changes.csv")
 
 
 def _codepoints(chars: str) -> str:
@@ -258,6 +267,19 @@ def check_balances(tables: dict[str, dict], run_id: str) -> None:
         if t["validated"] != t["loaded"]:
             raise ConservationError(f"{name}: validated {t['validated']} rows but loaded {t['loaded']}",
                                     run_id=run_id)
+
+
+def pre_load_counts(plans: list[SourcePlan], outcomes: dict[str, TableOutcome],
+                    quarantines: list[pl.DataFrame]) -> dict[str, dict]:
+    """Per target table: rows extracted and rows quarantined so far (before anything is loaded)."""
+    qdf = q.concat(quarantines).filter(pl.col("severity") == "error")
+    out: dict[str, dict] = {}
+    for p in plans:
+        t = out.setdefault(p.mapping.target, {"extracted": 0, "quarantined": 0})
+        t["extracted"] += outcomes[p.source.name].extracted if p.source.name in outcomes else 0
+    for name, t in out.items():
+        t["quarantined"] = qdf.filter(pl.col("table") == name)["row_id"].n_unique()
+    return out
 
 
 def check_thresholds(tables: dict[str, dict], max_rate: float, run_id: str) -> None:

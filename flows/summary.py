@@ -71,8 +71,9 @@ def control_totals(ctx, plans, loaded: dict[str, int]) -> dict[str, dict]:
             for tgt in src_of:
                 t[tgt]["extracted"] += int(sums[tgt].item() or 0)
     for name, t in out.items():
-        f = ctx.run_dir / "load" / f"{name}.parquet"
-        if name in loaded and f.is_file():
+        # source tables are loaded from their validated Parquet; a load/ copy wins if one is written
+        f = next((g for g in (ctx.run_dir / s / f"{name}.parquet" for s in ("load", "validate")) if g.is_file()), None)
+        if name in loaded and f is not None:
             sums = pl.scan_parquet(f).select(pl.col(c).sum() for c in t).collect()
             for c in t:
                 t[c]["loaded"] = int(sums[c].item() or 0)
@@ -118,13 +119,23 @@ def build_summary(cfg, ctx, plans, *, started, stages, outcomes, extracts, quara
         "stages": stages,
         "rules": rules,
         "quarantine_reasons": reasons,
-        "moji": {"counts": moji_counts, "unresolved": unresolved},
+        "moji": {"counts": moji_counts, "unresolved": unresolved,
+                 "decision_changes": _decision_changes(ctx)},
         "sign_off_blockers": _blockers(moji_counts, error, diffs or {}),
         "diff": diffs or {},
     }
+    totals = control_totals(ctx, plans, loaded)
+    if totals:
+        summary["control_totals"] = totals
     if error is not None:
         summary["error"] = {"kind": type(error).__name__, "message": str(error)}
     return summary
+
+
+def _decision_changes(ctx) -> list[dict]:
+    """同定台帳 decisions added, changed or withdrawn since the previous run (shown in the report)."""
+    f = ctx.run_dir / "moji" / "decision_changes.csv"
+    return pl.read_csv(f, infer_schema=False).to_dicts() if f.is_file() else []
 
 
 def _blockers(moji_counts: dict, error, diffs: dict) -> list[str]:

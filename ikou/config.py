@@ -21,7 +21,7 @@ def lgcode_check_digit(code5: str) -> int:
 
 
 def is_valid_dantai_code(code: str) -> bool:
-    return bool(re.fullmatch(r"\d{6}", code)) and lgcode_check_digit(code[:5]) == int(code[5])
+    return bool(re.fullmatch(r"[0-9]{6}", code)) and lgcode_check_digit(code[:5]) == int(code[5])
 
 
 def _resolve(value: str | Path | None, info: ValidationInfo) -> Path | None:

@@ -66,6 +66,24 @@ def cmd_shrink(args) -> int:
     return 0
 
 
+def cmd_decide(args) -> int:
+    """Record a reviewer's decision in a 団体's 同定台帳; the next run applies it."""
+    from moji.dictionary import load_dictionary
+    from moji.ledger import Ledger
+
+    char = "".join(chr(int(cp.removeprefix("U+"), 16)) for cp in args.char.split()) \
+        if args.char.upper().startswith("U+") else args.char
+    ledger = Ledger.load(Path(args.ledger))
+    mj = None if args.withdraw else args.mj
+    if mj is None and not args.withdraw:
+        raise SystemExit("ikou moji decide: give --mj MJxxxxxx or --withdraw")
+    version = ledger.decide(char, mj, decided_by=args.by, note=args.note or "")
+    ledger.validate(load_dictionary(Path(args.dictionary) if args.dictionary else None))
+    ledger.save(Path(args.ledger))
+    print(f"{args.char} → {mj or '(withdrawn)'} (version {version}) recorded in {args.ledger}")
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("moji", help="文字同定 (MJ) と縮退")
     sub = p.add_subparsers(dest="moji_command", required=True)
@@ -82,6 +100,16 @@ def register(subparsers) -> None:
     i.add_argument("--out", required=True)
     i.add_argument("--dictionary", help="built dictionary folder (default <repo>/.cache/moji)")
     i.set_defaults(func=cmd_identify)
+
+    d = sub.add_parser("decide", help="同定台帳に判断を記録する (次の実行から適用)")
+    d.add_argument("--ledger", required=True, help="the 団体's ledger folder, e.g. runs/<団体コード>/moji_ledger")
+    d.add_argument("--char", required=True, help="the character, or its code points like 'U+E700'")
+    d.add_argument("--mj", help="MJ文字図形名 chosen by the reviewer")
+    d.add_argument("--withdraw", action="store_true", help="withdraw the current decision")
+    d.add_argument("--by", required=True, help="reviewer (recorded with the decision)")
+    d.add_argument("--note", default="")
+    d.add_argument("--dictionary")
+    d.set_defaults(func=cmd_decide)
 
     s = sub.add_parser("shrink", help="JIS X 0208/0213 への縮退")
     s.add_argument("--text-file", required=True)

@@ -186,6 +186,13 @@ def _flatten(d, prefix="") -> list[list]:
     return rows
 
 
+def _rows_table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
+    """A list of dicts as the frame_table macro's {columns, rows, more}."""
+    return {"columns": [label for _, label in columns],
+            "rows": [[r.get(k) for k, _ in columns] for r in rows[:HTML_ROWS]],
+            "more": max(0, len(rows) - HTML_ROWS)}
+
+
 def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *,
                       diff: dict | None = None, previous_summary: dict | None = None,
                       sensitive=frozenset(), reveal: bool = False) -> Path:
@@ -232,7 +239,15 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
         totals=totals, table_rows=tables, table_chart=table_chart, stage_rows=stages,
         stage_chart=stage_chart, reasons=reasons, reason_samples=reason_samples,
         reason_chart=reason_chart, rules_rows=rules_rows, moji_counts=moji_counts,
-        moji_chart=moji_chart, diff=diff, diff_chart=diff_chart,
+        moji_chart=moji_chart, moji_unresolved=_rows_table(
+            (s.get("moji") or {}).get("unresolved") or [],
+            [("source", "ソース"), ("column", "項目"), ("codepoints", "符号位置"), ("char", "文字"),
+             ("occurrences", "出現数")]),
+        moji_changes=_rows_table(
+            (s.get("moji") or {}).get("decision_changes") or [],
+            [("codepoints", "符号位置"), ("change", "変更"), ("mj_before", "前回"), ("mj_after", "今回"),
+             ("decided_by", "判断者"), ("note", "備考")]),
+        diff=diff, diff_chart=diff_chart,
         diff_unexplained=diff_unexplained, prev=previous_summary, trend=tr,
         trend_better=sum(r["verdict"] == "改善" for r in tr),
         trend_worse=sum(r["verdict"] == "悪化" for r in tr),

@@ -1,0 +1,50 @@
+"""Vendor tables read live: ADBC (PostgreSQL) and SQLAlchemy give the same staging, all text."""
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from extractors import load_layout
+from extractors.database import extract_table
+from ikou import REPO_ROOT
+from ikou.errors import LayoutError
+from ikou.legacy_db import install_vendor_table
+
+SAMPLE = REPO_ROOT / "data" / "sample" / "vendor_b"
+LAYOUTS = REPO_ROOT / "extractors" / "layouts" / "vendor_b"
+
+
+def test_adbc_and_sqlalchemy_read_the_same_postgres_table_identically(postgres_url, tmp_path):
+    install_vendor_table(SAMPLE / "B_ZEI_KAZEI.csv", postgres_url, "B_ZEI_KAZEI", schema="legacy_extract_test")
+    layout = load_layout(LAYOUTS / "b_zei_kazei.yaml")
+    out = {}
+    for method in ("adbc", "dbapi"):
+        r = extract_table(postgres_url, "B_ZEI_KAZEI", layout, out_path=tmp_path / f"{method}.parquet",
+                          source_name="b", source_ordinal=2, run_id="r", schema="legacy_extract_test", method=method)
+        out[method] = pl.read_parquet(r.staging)
+        assert r.extra["reader"] == ("adbc" if method == "adbc" else "sqlalchemy")
+    expected = pl.read_csv(SAMPLE / "B_ZEI_KAZEI.csv", infer_schema=False)
+    assert out["adbc"].equals(out["dbapi"])
+    assert out["adbc"].height == expected.height
+    assert all(t == pl.String for n, t in out["adbc"].schema.items() if not n.startswith("_"))
+    assert out["adbc"]["KOJIN_ID"].str.starts_with("0").any()          # leading zeros kept
+
+
+def test_auto_uses_adbc_for_postgres_and_sqlalchemy_for_mariadb(postgres_url, mariadb_url, tmp_path):
+    layout = load_layout(LAYOUTS / "b_zei_kojo.yaml")
+    readers = {}
+    for name, url, schema in (("pg", postgres_url, "legacy_extract_test"), ("maria", mariadb_url, None)):
+        install_vendor_table(SAMPLE / "B_ZEI_KOJO.csv", url, "B_ZEI_KOJO", schema=schema)
+        r = extract_table(url, "B_ZEI_KOJO", layout, out_path=tmp_path / f"{name}.parquet", source_name="b",
+                          source_ordinal=1, run_id="r", schema=schema)
+        readers[name] = (r.extra["reader"], pl.read_parquet(r.staging))
+    assert readers["pg"][0] == "adbc" and readers["maria"][0] == "sqlalchemy"
+    assert readers["pg"][1].drop("_source").equals(readers["maria"][1].drop("_source"))   # _source names the schema
+
+
+def test_a_table_without_the_layout_columns_is_a_layout_error(postgres_url, tmp_path):
+    install_vendor_table(SAMPLE / "B_ZEI_KOJO.csv", postgres_url, "B_ZEI_KOJO", schema="legacy_extract_test")
+    with pytest.raises(LayoutError, match="lacks layout columns"):
+        extract_table(postgres_url, "B_ZEI_KOJO", load_layout(LAYOUTS / "b_zei_kazei.yaml"),
+                      out_path=tmp_path / "x.parquet", source_name="b", source_ordinal=1, run_id="r",
+                      schema="legacy_extract_test")

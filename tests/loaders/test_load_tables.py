@@ -1,0 +1,205 @@
+"""Load stage (loaders/): DuckDB file and the real PostgreSQL, replaced atomically, text verbatim."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from ikou import REPO_ROOT
+from ikou.errors import IsolationError
+from loaders import load_tables, read_table
+from mappings.derive import derive_all
+from mappings.schema import load_schema
+
+SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+COLS = [c.name for c in SCHEMA.tables["juki_kojin_rireki"].columns]
+DANTAI = "999997"
+
+
+def rireki(rows: list[dict]) -> pl.DataFrame:
+    full = [{c: None for c in COLS} | {"dantai_code": DANTAI, "seibetsu_code": "1", "seinengappi": "1970-03-02",
+                                       "jumin_shubetsu_code": "1", "jumin_jotai_code": "1",
+                                       "ido_jiyu_code": "01", "ido_date": "2020-04-01"} | r for r in rows]
+    df = pl.DataFrame(full, schema={c: pl.Int64 if c == "rireki_no" else pl.String for c in COLS}, orient="row")
+    # frames arrive from earlier stages with lineage columns: the loader keeps declared columns only
+    return df.with_row_index("_row_id").with_columns(pl.col("_row_id").cast(pl.Int64),
+                                                      pl.lit("jumin.csv").alias("_source"))
+
+
+def person(atena: str, rireki_no: int, setai: str, zokugara: str, **kw) -> dict:
+    return {"atena_no": atena, "rireki_no": rireki_no, "setai_no": setai, "zokugara_code": zokugara,
+            "shimei": f"氏名{atena}", **kw}
+
+
+def frames_of(rows: list[dict]) -> dict[str, pl.DataFrame]:
+    return derive_all(SCHEMA, {"juki_kojin_rireki": rireki(rows)})
+
+
+FIRST = [person("A1", 1, "S1", "02"), person("A1", 2, "S1", "02"), person("A2", 1, "S1", "12"),
+         person("B1", 1, "S2", "02")]
+SECOND = [person("C1", 1, "S3", "02"), person("C2", 1, "S3", "51")]
+
+TRICKY = [
+    person("T1", 1, "S1", "02", shimei="渡邉\U000E0119太郎", katagaki="", banchi=None, jusho="\ue000町"),
+    person("T2", 1, "S1", "12", shimei="髙﨑　花子", katagaki="  ", banchi='1-2 "A"棟,3号', jusho="改行\nあり"),
+    person("T3", 1, "S1", "51", shimei="𠮷田", katagaki=None, banchi="", jusho="NULL"),
+]
+
+
+@pytest.fixture
+def duck_url(tmp_path) -> str:
+    return f"duckdb:///{tmp_path / 'target' / 'juki.duckdb'}"
+
+
+@pytest.fixture
+def pg_schema(postgres_url):
+    """A fresh schema that still carries the 団体コード; dropped afterwards."""
+    name = f"dantai_{DANTAI}_t{secrets.token_hex(4)}"
+    yield name
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    engine.dispose()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def target(request, tmp_path) -> tuple[str, str]:
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'target' / 'juki.duckdb'}", f"dantai_{DANTAI}"
+    url = request.getfixturevalue("postgres_url")
+    return url, request.getfixturevalue("pg_schema")
+
+
+@pytest.fixture(params=["frame", "parquet"])
+def as_input(request, tmp_path):
+    """Frames go to the loader as in-memory frames or as staged Parquet files (streamed)."""
+    def convert(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame | Path]:
+        if request.param == "frame":
+            return frames
+        folder = tmp_path / f"staged_{secrets.token_hex(3)}"
+        folder.mkdir()
+        out: dict[str, pl.DataFrame | Path] = {}
+        for name, df in frames.items():
+            out[name] = folder / f"{name}.parquet"
+            df.write_parquet(out[name])
+        return out
+    return convert
+
+
+def load(frames, url, db_schema, run_id="run-1"):
+    return load_tables(frames, SCHEMA, url, db_schema, run_id=run_id, dantai_code=DANTAI)
+
+
+def table_count(url: str, db_schema: str, name: str) -> int:
+    return read_table(url, db_schema, name).height
+
+
+def test_counts_returned_match_the_tables(target, as_input):
+    url, db_schema = target
+    frames = as_input(frames_of(FIRST))
+    counts = load(frames, url, db_schema)
+    assert counts == {"juki_kojin_rireki": 4, "juki_kojin": 3, "juki_setai": 2}
+    for name, n in counts.items():
+        assert table_count(url, db_schema, name) == n
+    back = read_table(url, db_schema, "juki_kojin_rireki")
+    assert back.columns == COLS
+    assert sorted(back.select("atena_no", "rireki_no").rows()) == [("A1", 1), ("A1", 2), ("A2", 1), ("B1", 1)]
+    setai = read_table(url, db_schema, "juki_setai").sort("setai_no")
+    assert setai.select("setai_no", "setainushi_atena_no", "setaiin_su").rows() == [("S1", "A1", 2), ("S2", "B1", 1)]
+
+
+def test_second_load_replaces_instead_of_appending(target, as_input):
+    url, db_schema = target
+    load(frames_of(FIRST), url, db_schema, run_id="run-1")
+    counts = load(as_input(frames_of(SECOND)), url, db_schema, run_id="run-2")
+    assert counts["juki_kojin_rireki"] == 2
+    back = read_table(url, db_schema, "juki_kojin_rireki")
+    assert sorted(back["atena_no"].to_list()) == ["C1", "C2"]
+
+
+def test_load_log_gets_a_row_per_table_per_load(target):
+    url, db_schema = target
+    load(frames_of(FIRST), url, db_schema, run_id="run-1")
+    load(frames_of(SECOND), url, db_schema, run_id="run-2")
+    log = read_table(url, db_schema, "ikou_load_log").sort("run_id", "table_name")
+    assert log.select("run_id", "table_name", "rows").rows() == [
+        ("run-1", "juki_kojin", 3), ("run-1", "juki_kojin_rireki", 4), ("run-1", "juki_setai", 2),
+        ("run-2", "juki_kojin", 2), ("run-2", "juki_kojin_rireki", 2), ("run-2", "juki_setai", 1),
+    ]
+    assert log["loaded_at"].null_count() == 0
+
+
+@pytest.mark.parametrize("broken", ["duplicate_primary_key", "null_in_required_column"])
+def test_failed_load_leaves_previous_contents_intact(target, broken, as_input):
+    url, db_schema = target
+    load(frames_of(FIRST), url, db_schema, run_id="run-1")
+    before = {n: read_table(url, db_schema, n).sort(pl.all()) for n in ("juki_kojin_rireki", "juki_kojin")}
+    frames = frames_of(SECOND)
+    good_setai = frames["juki_setai"]
+    if broken == "duplicate_primary_key":   # the last table loaded fails, after the others went in
+        frames["juki_setai"] = pl.concat([good_setai, good_setai])
+    else:
+        frames["juki_setai"] = good_setai.with_columns(pl.lit(None, pl.String).alias("setai_no"))
+    assert list(frames)[-1] == "juki_setai"
+    with pytest.raises(Exception):
+        load(as_input(frames), url, db_schema, run_id="run-2")
+    for n, df in before.items():
+        assert read_table(url, db_schema, n).sort(pl.all()).equals(df)
+    assert table_count(url, db_schema, "juki_setai") == 2
+    log = read_table(url, db_schema, "ikou_load_log")
+    assert set(log["run_id"]) == {"run-1"}
+
+
+def test_schema_without_the_dantai_code_is_refused(target):
+    url, _ = target
+    with pytest.raises(IsolationError, match="131016"):
+        load_tables(frames_of(FIRST), SCHEMA, url, "dantai_131016", run_id="r", dantai_code=DANTAI)
+
+
+def test_empty_strings_nulls_ivs_and_pua_survive_as_themselves(target, as_input):
+    url, db_schema = target
+    load(as_input(frames_of(TRICKY)), url, db_schema)
+    back = read_table(url, db_schema, "juki_kojin_rireki").sort("atena_no")
+    got = back.select("atena_no", "shimei", "katagaki", "banchi", "jusho").rows()
+    assert got == [
+        ("T1", "渡邉\U000E0119太郎", "", None, "\ue000町"),
+        ("T2", "髙﨑　花子", "  ", '1-2 "A"棟,3号', "改行\nあり"),
+        ("T3", "𠮷田", None, "", "NULL"),
+    ]
+    assert len(got[0][1]) == 5  # the variation selector is kept, not normalised away
+
+
+def _backslash_n_xfail(param: str):
+    if param == "postgresql":
+        return pytest.param(param, marks=pytest.mark.xfail(
+            strict=True, reason="loaders: COPY writes the text '\\N' unquoted, so PostgreSQL reads NULL; "
+                                "fix: write_csv(..., quote_style='non_numeric')"))
+    return param
+
+
+@pytest.mark.parametrize("kind", [_backslash_n_xfail("duckdb"), _backslash_n_xfail("postgresql")])
+def test_text_spelling_the_copy_null_marker_survives(kind, tmp_path, request):
+    if kind == "duckdb":
+        url, db_schema = f"duckdb:///{tmp_path / 'j.duckdb'}", f"dantai_{DANTAI}"
+    else:
+        url, db_schema = request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
+    load(frames_of([person("T1", 1, "S1", "02", katagaki="\\N", banchi=None)]), url, db_schema)
+    back = read_table(url, db_schema, "juki_kojin_rireki")
+    assert back.select("katagaki", "banchi").rows() == [("\\N", None)]
+
+
+def test_unreachable_postgresql_is_a_transient_error_with_the_run_id():
+    from ikou.errors import TransientError
+
+    with pytest.raises(TransientError) as exc:
+        load_tables(frames_of(FIRST), SCHEMA, "postgresql://postgres@127.0.0.1:1/none", f"dantai_{DANTAI}",
+                    run_id="run-x", dantai_code=DANTAI)
+    assert exc.value.run_id == "run-x"
+
+
+def test_unsupported_target_is_refused():
+    with pytest.raises(ValueError, match="unsupported target"):
+        load(frames_of(FIRST), "sqlite:///x.db", f"dantai_{DANTAI}")
