@@ -13,7 +13,11 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateSchema, CreateTable, DropTable
 
-from ikou.errors import IsolationError, TransientError
+from ikou.errors import IsolationError, TerminalError, TransientError
+
+
+class LoadRejected(TerminalError):
+    """The target refused the rows (key or NOT NULL violation); nothing was changed."""
 from loaders.ddl import sa_tables
 from mappings.schema import TargetSchema
 
@@ -28,8 +32,11 @@ def normalise_url(url: str) -> str:
 
 
 def check_isolation(db_schema: str, dantai_code: str, run_id: str) -> None:
-    if dantai_code not in db_schema:
-        raise IsolationError(f"target schema {db_schema!r} does not belong to 団体 {dantai_code}", run_id=run_id)
+    """A 団体's data goes only to `dantai_<code>` (or `dantai_<code>_<suffix>`, e.g. a rehearsal copy)."""
+    own = f"dantai_{dantai_code}"
+    if db_schema != own and not db_schema.startswith(own + "_"):
+        raise IsolationError(f"target schema {db_schema!r} does not belong to 団体 {dantai_code} (expected {own})",
+                             run_id=run_id)
 
 
 def load_tables(frames: dict[str, pl.DataFrame | Path], schema: TargetSchema, url: str, db_schema: str, *,
@@ -94,6 +101,9 @@ def _load_duckdb(frames, schema, url, db_schema, run_id) -> dict[str, int]:
                         [run_id, name, counts[name], _now()])
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
+    except duckdb.ConstraintException as exc:
+        con.execute("ROLLBACK")
+        raise LoadRejected(f"DuckDB target {db_schema} refused the load (rolled back): {exc}", run_id=run_id) from exc
     except Exception:
         con.execute("ROLLBACK")
         raise
@@ -103,6 +113,8 @@ def _load_duckdb(frames, schema, url, db_schema, run_id) -> dict[str, int]:
 
 
 def _load_postgres(frames, schema, url, db_schema, run_id) -> dict[str, int]:
+    import psycopg
+
     engine = sa.create_engine(url)
     counts: dict[str, int] = {}
     try:
@@ -118,13 +130,18 @@ def _load_postgres(frames, schema, url, db_schema, run_id) -> dict[str, int]:
                     with cur.copy(f'COPY "{db_schema}"."{name}" ({cols}) FROM STDIN '
                                   f"(FORMAT csv, NULL '\\N')") as copy:
                         for part in _batches(frame, declared):
-                            copy.write(part.write_csv(include_header=False, null_value="\\N").encode("utf-8"))
+                            # quote every text value so that a text spelling \N is not read as NULL
+                            copy.write(part.write_csv(include_header=False, null_value="\\N",
+                                                      quote_style="non_numeric").encode("utf-8"))
                     cur.execute(f'SELECT count(*) FROM "{db_schema}"."{name}"')
                     counts[name] = cur.fetchone()[0]
                     cur.execute(f'INSERT INTO "{db_schema}".ikou_load_log VALUES (%s, %s, %s, %s)',
                                 (run_id, name, counts[name], _now()))
     except sa.exc.OperationalError as exc:
         raise TransientError(f"target database unreachable: {exc.orig}", run_id=run_id) from exc
+    except (sa.exc.IntegrityError, psycopg.errors.IntegrityError) as exc:
+        raise LoadRejected(f"PostgreSQL target {db_schema} refused the load (rolled back): "
+                           f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}", run_id=run_id) from exc
     finally:
         engine.dispose()
     return counts

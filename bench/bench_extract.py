@@ -1,0 +1,228 @@
+"""Benchmark: extraction of the generator's files (CP932) and of the same rows from PostgreSQL.
+
+    .venv/bin/python bench/bench_extract.py --persons 1000000 [--no-postgres] [--out DIR]
+
+Every measurement runs in its own fresh process (spawn), so its peak RSS is its own. The raw
+limits are measured in the same run on the same input: Python decoding the CP932 bytes (the floor
+of any CP932 reader), Polars parsing the same rows as UTF-8, and PostgreSQL streaming the table
+with COPY TO STDOUT (the server's own ceiling). Ratios, not absolute times, compare across machines.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ikou import REPO_ROOT  # noqa: E402
+
+PG_URL = os.environ.get("IKOU_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_SCHEMA = "bench_extract"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- measured steps (run in a child)
+def step_decode(path: str) -> dict:
+    """Python's cp932 codec over the file in 32 MB blocks: the floor of any CP932 reader."""
+    t0 = time.perf_counter()
+    n = 0
+    with open(path, "rb") as f:
+        while block := f.read(32 << 20):
+            n += len(block.decode("cp932", errors="replace"))
+    return {"seconds": time.perf_counter() - t0}
+
+
+def step_polars_utf8(path: str) -> dict:
+    import polars as pl
+
+    t0 = time.perf_counter()
+    df = pl.read_csv(path, infer_schema=False)
+    return {"seconds": time.perf_counter() - t0, "rows": df.height}
+
+
+def step_extract_csv(path: str, layout: str, out: str) -> dict:
+    from extractors import load_layout
+    from extractors.csv_file import extract_csv
+
+    t0 = time.perf_counter()
+    r = extract_csv(Path(path), load_layout(layout), out_path=Path(out), source_name="bench", source_ordinal=1,
+                    target_table="t", run_id="bench", dantai_code="999997")
+    return {"seconds": time.perf_counter() - t0, "rows": r.rows_read, "quarantined": r.quarantine.height}
+
+
+def step_extract_fixed(path: str, layout: str, out: str) -> dict:
+    from extractors import load_layout
+    from extractors.fixed_width import extract_fixed
+
+    t0 = time.perf_counter()
+    r = extract_fixed(Path(path), load_layout(layout), out_path=Path(out), source_name="bench", source_ordinal=1,
+                      target_table="t", run_id="bench", dantai_code="999997")
+    return {"seconds": time.perf_counter() - t0, "rows": r.rows_read, "quarantined": r.quarantine.height}
+
+
+def step_pg_copy(url: str, table: str) -> dict:
+    import psycopg
+    import sqlalchemy as sa
+
+    dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    t0 = time.perf_counter()
+    n = 0
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        with cur.copy(f'COPY (SELECT * FROM {PG_SCHEMA}."{table}") TO STDOUT') as copy:
+            for block in copy:
+                n += len(block)
+    return {"seconds": time.perf_counter() - t0, "bytes": n}
+
+
+def step_extract_table(url: str, table: str, layout: str, out: str, method: str) -> dict:
+    from extractors import load_layout
+    from extractors.database import extract_table
+
+    t0 = time.perf_counter()
+    r = extract_table(url, table, load_layout(layout), out_path=Path(out), source_name="bench", source_ordinal=1,
+                      run_id="bench", schema=PG_SCHEMA, method=method)
+    return {"seconds": time.perf_counter() - t0, "rows": r.rows_read, "reader": r.extra.get("reader")}
+
+
+def _child(q, fn, args):
+    try:
+        res = fn(*args)
+        res["peak_mb"] = round(_peak_mb())
+        q.put(res)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised, so the other steps still run
+        q.put({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def measure(fn, *args) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q, fn, args))
+    p.start()
+    res = q.get()
+    p.join()
+    return res
+
+
+# ---------------------------------------------------------------- driver
+def _fixed_width_copy(src_csv: Path, dst: Path, layout_path: Path) -> None:
+    """Vendor A's JUMIN rows as fixed-width CP932 records (width = each column's longest value in
+    bytes, space padded), to measure the fixed-width reader on the same data."""
+    import io
+
+    import polars as pl
+    import yaml
+
+    from extractors import load_layout
+    from extractors.checks import byte_len
+
+    names = load_layout(REPO_ROOT / "extractors" / "layouts" / "vendor_a" / "jumin.yaml").names
+    text = src_csv.read_bytes().decode("cp932", errors="replace")   # the planted bad line becomes U+FFFD
+    df = pl.read_csv(io.StringIO(text), has_header=False, new_columns=names, infer_schema=False,
+                     truncate_ragged_lines=True).fill_null("")
+    del text
+    widths = [int(w) for w in df.select(byte_len(c, "cp932").max().alias(c) for c in names).row(0)]
+    layout_path.write_text(yaml.safe_dump({
+        "layout_version": 1, "name": "bench.fixed", "format": "fixed", "encoding": "cp932",
+        "columns": [{"name": c, "ja": c, "width": w} for c, w in zip(names, widths)]}, allow_unicode=True),
+        encoding="utf-8")
+    padded = df.select(pl.concat_str([
+        pl.col(c).str.pad_end(pl.col(c).str.len_chars() + w - byte_len(c, "cp932")) for c, w in zip(names, widths)
+    ]).alias("r"))
+    with dst.open("wb") as f:
+        for part in padded.iter_slices(200_000):
+            f.write(("\r\n".join(part["r"].to_list()) + "\r\n").encode("cp932", errors="replace"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--persons", type=int, default=3_700_000)
+    ap.add_argument("--out", type=Path, default=None, help="generated data folder (default data/generated/bench_<n>)")
+    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--no-fixed", action="store_true")
+    args = ap.parse_args()
+    out = args.out or REPO_ROOT / "data" / "generated" / f"bench_{args.persons}"
+    csv_a = out / "vendor_a" / "JUMIN.csv"
+    csv_b = out / "vendor_b" / "B_JUMIN.csv"
+    if not csv_a.is_file():
+        from ikou.generate import generate
+
+        t0 = time.perf_counter()
+        counts = generate(out, args.persons)
+        print(f"generated {counts} in {time.perf_counter() - t0:.1f}s")
+    mb_a = csv_a.stat().st_size / 1e6
+    mb_b = csv_b.stat().st_size / 1e6
+    stage = out / "_bench_staging"
+    stage.mkdir(exist_ok=True)
+    layout_a = REPO_ROOT / "extractors" / "layouts" / "vendor_a" / "jumin.yaml"
+    results: dict[str, dict] = {}
+    results["raw_decode_cp932"] = measure(step_decode, str(csv_a))
+    results["raw_polars_utf8"] = measure(step_polars_utf8, str(csv_b))
+    results["extract_csv_cp932"] = measure(step_extract_csv, str(csv_a), str(layout_a), str(stage / "a.parquet"))
+    if not args.no_fixed:
+        fixed, flayout = out / "vendor_a" / "JUMIN.dat", stage / "fixed.yaml"
+        if not fixed.is_file() or not flayout.is_file():
+            _fixed_width_copy(csv_a, fixed, flayout)
+        results["raw_decode_fixed"] = measure(step_decode, str(fixed))
+        results["extract_fixed_cp932"] = measure(step_extract_fixed, str(fixed), str(flayout), str(stage / "f.parquet"))
+        results["raw_decode_fixed"]["mb"] = results["extract_fixed_cp932"]["mb"] = fixed.stat().st_size / 1e6
+    if not args.no_postgres:
+        from ikou.legacy_db import install_vendor_table
+
+        t0 = time.perf_counter()
+        install_vendor_table(csv_b, PG_URL, "B_JUMIN", schema=PG_SCHEMA)
+        print(f"installed B_JUMIN into PostgreSQL in {time.perf_counter() - t0:.1f}s")
+        layout_b = str(REPO_ROOT / "extractors" / "layouts" / "vendor_b" / "b_jumin.yaml")
+        results["raw_pg_copy"] = measure(step_pg_copy, PG_URL, "B_JUMIN")
+        for method in ("adbc", "dbapi"):
+            results[f"extract_pg_{method}"] = measure(step_extract_table, PG_URL, "B_JUMIN", layout_b,
+                                                      str(stage / f"pg_{method}.parquet"), method)
+    for k in ("raw_decode_cp932", "extract_csv_cp932"):
+        results[k]["mb"] = mb_a
+    results["raw_polars_utf8"]["mb"] = mb_b
+    for r in results.values():
+        if "mb" in r and "seconds" in r:
+            r["mb_per_s"] = round(r["mb"] / r["seconds"], 1)
+    print(f"\npersons={args.persons:,}  JUMIN.csv {mb_a:,.0f} MB (CP932)  B_JUMIN.csv {mb_b:,.0f} MB (UTF-8)")
+    print(f"{'step':24} {'seconds':>8} {'MB/s':>8} {'rows/s':>11} {'peak MB':>8}  note")
+    for name, r in results.items():
+        if "error" in r:
+            print(f"{name:24} ERROR {r['error']}")
+            continue
+        rows = r.get("rows")
+        rps = f"{rows / r['seconds']:,.0f}" if rows else ""
+        print(f"{name:24} {r['seconds']:8.2f} {r.get('mb_per_s', ''):>8} {rps:>11} {r['peak_mb']:8,}  "
+              f"{r.get('reader', '')}")
+    ratios = {}
+    e, d, p = results["extract_csv_cp932"], results["raw_decode_cp932"], results["raw_polars_utf8"]
+    ratios["extract_csv / python cp932 decode (time)"] = e["seconds"] / d["seconds"]
+    ratios["extract_csv MB/s / polars utf-8 MB/s"] = e["mb_per_s"] / p["mb_per_s"]
+    if "extract_fixed_cp932" in results and "error" not in results["extract_fixed_cp932"]:
+        ratios["extract_fixed / python cp932 decode (time)"] = (results["extract_fixed_cp932"]["seconds"]
+                                                              / results["raw_decode_fixed"]["seconds"])
+    if "raw_pg_copy" in results and "error" not in results["raw_pg_copy"]:
+        for m in ("adbc", "dbapi"):
+            if "error" not in results[f"extract_pg_{m}"]:
+                ratios[f"extract_pg_{m} / COPY TO STDOUT (time)"] = (results[f"extract_pg_{m}"]["seconds"]
+                                                                     / results["raw_pg_copy"]["seconds"])
+    print("\nratios (1.0 = at the raw limit; time ratios: lower is better)")
+    for k, v in ratios.items():
+        print(f"  {k:45} {v:6.2f}")
+    dest = REPO_ROOT / "bench" / "out" / f"extract_{args.persons}.json"
+    dest.parent.mkdir(exist_ok=True)
+    dest.write_text(json.dumps({"persons": args.persons, "results": results, "ratios": ratios}, indent=2),
+                    encoding="utf-8")
+    print(f"\nwritten {dest.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
