@@ -210,7 +210,6 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     rows_ok = 0
     line = 1
     header_pending = layout.header
-    ends_with_newline = _last_byte(path) == b"\n"
     first = True
     with pq.ParquetWriter(out_path, staging_schema(layout), compression=STAGING_COMPRESSION) as writer:
         for offset, chunk in _iter_chunks(path, chunk_bytes):
@@ -233,12 +232,12 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             lines, nul = nul_findings(lines, layout.delimiter, layout)
             bad_rows += nul
             table, invalid = _parse(lines, layout)
-            if invalid and not ends_with_newline:
+            if invalid and not chunk.endswith(b"\n"):   # only the file's last chunk can lack it
                 last = line - 1
                 for r in invalid:
                     if r["source_line"] == last:
                         r["rule"] = "extract.truncated"
-                        r["message_ja"] = "最終行が途中で切れています (改行がなく項目数も不足)"
+                        r["message_ja"] = "最終行が途中で切れています (改行がなく項目数が合いません)"
                         r["message_en"] = "the last line is cut short (no line break, wrong field count)"
             bad_rows += invalid
             if first and table.num_rows == 0 and lines.height >= 2 and len(invalid) == lines.height:
@@ -257,9 +256,3 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         rows_ok=rows_ok, quarantine=quarantine, sha256=sha256_file(path),
         seconds=time.perf_counter() - t0, extra={"bytes": size, "encoding": enc},
     )
-
-
-def _last_byte(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(-1, 2)
-        return f.read(1)

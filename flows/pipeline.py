@@ -24,7 +24,7 @@ from ikou import quarantine as q
 from ikou.config import RunConfig
 from ikou.context import RunContext
 from ikou.errors import ConservationError, ThresholdError
-from mappings.derive import derive_all
+from mappings.derive import derive_table
 from mappings.engine import apply_mapping
 from mappings.schema import TargetSchema, load_schema
 from mappings.spec import MappingSpec, load_mapping
@@ -201,13 +201,14 @@ def load(ctx: RunContext, cfg: RunConfig, schema: TargetSchema, validated: dict[
     from loaders import load_tables
 
     t0 = time.perf_counter()
-    derived = derive_all(schema, {t: pl.scan_parquet(pth) for t, pth in validated.items()})
+    sources: dict[str, pl.LazyFrame | pl.DataFrame] = {t: pl.scan_parquet(pth) for t, pth in validated.items()}
     frames: dict[str, Path | pl.DataFrame] = dict(validated)
-    for name in schema.derived_tables():
-        if name in derived and name not in validated:
-            df = derived[name].collect() if isinstance(derived[name], pl.LazyFrame) else derived[name]
+    for name in schema.derived_tables():   # in dependency order; each computed once
+        if schema.tables[name].derive.from_ in sources and name not in validated:
+            df = derive_table(name, schema, sources)
+            df = df.collect() if isinstance(df, pl.LazyFrame) else df
             df.write_parquet(ctx.stage_dir("load") / f"{name}.parquet", compression=STAGING_COMPRESSION)
-            frames[name] = df
+            frames[name] = sources[name] = df
     counts = load_tables(frames, schema, cfg.target.url, cfg.target_schema, run_id=ctx.run_id,
                          dantai_code=ctx.dantai_code)
     log.info("load %s → %s: %s (%.2fs)", schema.gyomu, cfg.target_schema, counts, time.perf_counter() - t0)

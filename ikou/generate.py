@@ -527,9 +527,21 @@ def _encode_a(df: pl.DataFrame) -> bytes:
     return data.replace(_SENTINEL_EXTRA_FIELD.encode("cp932"), "101号室,余分".encode("cp932"))
 
 
+GYOMU = ("juki", "kojin_juminzei")
+
+
 def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool = True,
-             code_tables: Path | None = None) -> dict:
-    """Write vendor_a/, vendor_b/ and faults.csv under out_dir; returns the counts."""
+             code_tables: Path | None = None, gyomu: tuple[str, ...] = ("juki",)) -> dict:
+    """Write vendor_a/, vendor_b/ and faults.csv under out_dir; returns the counts.
+
+    `gyomu` adds 業務 beyond 住民記録 (always written: it is the population): "kojin_juminzei"
+    writes the 個人住民税 files and faults_kojin_juminzei.csv from its own random stream, so the
+    住民記録 files are byte-identical either way.
+    """
+    unknown = set(gyomu) - set(GYOMU)
+    if unknown:
+        raise ValueError(f"unknown 業務 {sorted(unknown)}; known: {GYOMU}")
+    with_tax = "kojin_juminzei" in gyomu
     if persons < 1:
         raise ValueError("persons must be at least 1")
     if persons < 100:
@@ -544,8 +556,8 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
     tax_faults: list[dict] = []
     tax_lines = {k: 0 for k in TAX_FILES_A}
     done = households = lines = 0
-    tax_a = {k: (out_dir / v).open("wb") for k, v in TAX_FILES_A.items()}
-    tax_b = {k: (out_dir / v).open("wb") for k, v in TAX_FILES_B.items()}
+    tax_a = {k: (out_dir / v).open("wb") for k, v in TAX_FILES_A.items()} if with_tax else {}
+    tax_b = {k: (out_dir / v).open("wb") for k, v in TAX_FILES_B.items()} if with_tax else {}
     with path_a.open("wb") as fa, path_b.open("wb") as fb:
         chunk_no = 0
         while done < persons:
@@ -558,7 +570,7 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
                                                             quote_style="necessary").encode("utf-8"))
             fault_list += _fault_rows(rows, lines)
             trng = np.random.default_rng(np.random.SeedSequence([seed, chunk_no, 7]))
-            tax = _tax_tables(trng, rows, plant=faults and chunk_no == 0)
+            tax = _tax_tables(trng, rows, plant=faults and chunk_no == 0) if with_tax else {}
             for k, df in tax.items():
                 tax_a[k].write(_encode_tax_a(render_tax_a(k, df)))
                 tax_b[k].write(render_tax_b(k, df).write_csv(include_header=chunk_no == 0,
@@ -575,13 +587,15 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
         w = csv.DictWriter(f, FAULT_COLUMNS, lineterminator="\n")
         w.writeheader()
         w.writerows(fault_list)
-    with (out_dir / TAX_FAULTS_FILE).open("w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, TAX_FAULT_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(tax_faults)
-    return {"persons": persons, "households": households, "rows_vendor_a": lines,
-            "rows_vendor_b": lines, "faults": len(fault_list),
-            **{f"rows_zei_{k}": v for k, v in tax_lines.items()}, "faults_zei": len(tax_faults)}
+    counts = {"persons": persons, "households": households, "rows_vendor_a": lines, "rows_vendor_b": lines,
+              "faults": len(fault_list)}
+    if with_tax:
+        with (out_dir / TAX_FAULTS_FILE).open("w", encoding="utf-8", newline="") as f:
+            w = csv.DictWriter(f, TAX_FAULT_COLUMNS, lineterminator="\n")
+            w.writeheader()
+            w.writerows(tax_faults)
+        counts |= {**{f"rows_zei_{k}": v for k, v in tax_lines.items()}, "faults_zei": len(tax_faults)}
+    return counts
 
 
 # ---------------------------------------------------------------- 個人住民税
@@ -719,7 +733,8 @@ def _write_gaiji_tables(out_dir: Path) -> None:
 
 
 def _cli(args: argparse.Namespace) -> int:
-    counts = generate(Path(args.out), args.persons, seed=args.seed, faults=not args.no_faults)
+    counts = generate(Path(args.out), args.persons, seed=args.seed, faults=not args.no_faults,
+                      gyomu=tuple(g.strip() for g in args.gyomu.split(",") if g.strip()))
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 
@@ -730,4 +745,6 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--no-faults", action="store_true", help="do not plant faults")
+    p.add_argument("--gyomu", default=",".join(GYOMU),
+                   help="業務 to write, comma-separated (住民記録 is always written): juki,kojin_juminzei")
     p.set_defaults(func=_cli)

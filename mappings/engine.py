@@ -84,17 +84,33 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
         dtype = POLARS_TYPES[col.type]
         typed.append((pl.col(col.name) if col.name in mapped.columns else pl.lit(None)).cast(dtype).alias(col.name))
 
+    # All findings in one pass: unpivot the check columns, keep the hits, then fetch the source
+    # values of just those rows.
+    check_names = [chk for *_, chk in checks]
+    meta = pl.DataFrame({"__check": check_names, "column": [t for _, t, _, _ in checks],
+                         "severity": [k for k, *_ in checks], "__src": [s for _, _, s, _ in checks]},
+                        schema={"__check": pl.String, "column": pl.String, "severity": pl.String, "__src": pl.String})
+    hits = (mapped.lazy()
+            .select(ROW_ID, SOURCE, SOURCE_LINE, *check_names)
+            .unpivot(on=check_names, index=[ROW_ID, SOURCE, SOURCE_LINE], variable_name="__check", value_name="rule")
+            .filter(pl.col("rule").is_not_null())
+            .collect()) if check_names else pl.DataFrame()
     findings = []
-    for kind, target, src, chk in checks:
-        hit = mapped.lazy().filter(pl.col(chk).is_not_null()).select(
+    if hits.height:
+        hits = hits.join(meta, on="__check", how="left")
+        rows = mapped.filter(pl.col(ROW_ID).is_in(hits[ROW_ID].unique().implode()))
+        keys = rows.select(ROW_ID, _record_key(table.primary_key, set(mapped.columns)).alias("record_key"))
+        srcs = sorted({s for s in meta["__src"].drop_nulls()})
+        values = (df.filter(pl.col(ROW_ID).is_in(hits[ROW_ID].unique().implode()))
+                  .select(ROW_ID, *[pl.col(c).cast(pl.String) for c in srcs])
+                  .unpivot(on=srcs, index=ROW_ID, variable_name="__src", value_name="value")) if srcs else None
+        hits = hits.join(keys, on=ROW_ID, how="left")
+        if values is not None:
+            hits = hits.join(values, on=[ROW_ID, "__src"], how="left")
+        findings.append(hits.select(
             pl.col(ROW_ID).alias("row_id"), pl.col(SOURCE).alias("source"), pl.col(SOURCE_LINE).alias("source_line"),
-            pl.col(chk).alias("rule"),
-            _record_key(table.primary_key, set(mapped.columns)).alias("record_key"),
-        ).with_columns(pl.lit(target).alias("column"), pl.lit(kind).alias("severity"))
-        if src:
-            hit = hit.join(df.lazy().select(pl.col(ROW_ID).alias("row_id"), pl.col(src).alias("value")),
-                           on="row_id", how="left")
-        findings.append(hit.collect())
+            "rule", "record_key", "column", "severity",
+            (pl.col("value") if values is not None else pl.lit(None, pl.String)).alias("value")))
     qdf = q.concat(findings)
     if qdf.height:
         msgs = pl.DataFrame(

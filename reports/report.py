@@ -122,6 +122,9 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
                        reveal: bool = False) -> dict:
     """Write summary.json, report.html and the detail files (Parquet + CSV); return the summary.
 
+    differences.parquet holds every differing cell with the rule that explains it;
+    differences.csv only the unexplained ones.
+
     Detail files are masked like the HTML unless `reveal`: they leave the machine more easily
     than the database does.
     """
@@ -132,8 +135,12 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     (out_dir / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     key = tuple(result.key)
-    _write_frame(mask_long(result.cells, sensitive, reveal=reveal, key_cols=key), out_dir,
-                 "differences")
+    # All differing cells go to Parquet; the CSV an engineer opens holds what still needs
+    # explaining (rule is null), since explained cells (dates, kana width …) can be millions.
+    cells = mask_long(result.cells, sensitive, reveal=reveal, key_cols=key)
+    cells.write_parquet(out_dir / "differences.parquet")
+    (cells.filter(pl.col("rule").is_null()) if "rule" in cells.columns else cells).write_csv(
+        out_dir / "differences.csv")
     _write_frame(mask_frame(result.only_left_rows, sensitive, reveal=reveal), out_dir,
                  "only_left")
     _write_frame(mask_frame(result.only_right_rows, sensitive, reveal=reveal), out_dir,

@@ -235,6 +235,8 @@ class RuleSet:
         raise ConfigError(f"rule {rule.name}: unknown condition")  # pragma: no cover
 
     def explain(self, cells: pl.DataFrame) -> pl.DataFrame:
+        """Fill `rule` for differing cells. Conditions run once per distinct (column, left, right)
+        triple and are joined back: a date or a kana spelling differs the same way on many rows."""
         if cells.is_empty():
             return cells
         l, r = pl.col("left"), pl.col("right")
@@ -243,7 +245,9 @@ class RuleSet:
         for rule, cond in reversed(list(zip(self.spec.rules, self._conds))):
             hit = pl.col("column").is_in(rule.columns) & cond(l, r).fill_null(False)
             expr = pl.when(hit).then(pl.lit(rule.name)).otherwise(expr)
-        return cells.with_columns(pl.coalesce(pl.col("rule"), expr).alias("rule"))
+        triples = cells.select("column", "left", "right").unique().with_columns(expr.alias("__rule"))
+        out = cells.join(triples, on=["column", "left", "right"], how="left", nulls_equal=True, maintain_order="left")
+        return out.with_columns(pl.coalesce(pl.col("rule"), pl.col("__rule")).alias("rule")).drop("__rule")
 
     def metadata(self) -> list[dict]:
         return [{"name": r.name, "columns": list(r.columns), "reason": r.reason,

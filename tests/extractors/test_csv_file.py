@@ -89,7 +89,8 @@ def test_missing_and_empty_files_are_layout_errors_naming_them(tmp_path, layout_
         run(tmp_path / "empty.csv", layout_csv, tmp_path)
 
 
-def test_bad_records_are_quarantined_with_line_column_and_reason_and_the_counts_balance(tmp_path):
+@pytest.mark.parametrize("chunk_bytes", [40, 32 << 20])
+def test_bad_records_are_quarantined_with_line_column_and_reason_and_the_counts_balance(tmp_path, chunk_bytes):
     lines = [
         b"0000000001,\x82\xa0\x82\xa2,100\r\n",          # 1 good (あい)
         b"0000000002,\x85\x40,200\r\n",                  # 2 undecodable CP932
@@ -101,7 +102,7 @@ def test_bad_records_are_quarantined_with_line_column_and_reason_and_the_counts_
     ]
     path = tmp_path / "bad.csv"
     path.write_bytes(b"".join(lines))
-    r, df = run(path, write_layout(tmp_path, max_bytes={"SHIMEI": 10}), tmp_path)
+    r, df = run(path, write_layout(tmp_path, max_bytes={"SHIMEI": 10}), tmp_path, chunk_bytes=chunk_bytes)
     assert df["_source_line"].to_list() == [1, 6]
     assert df["SHIMEI"].to_list() == ["あい", "ok"]
     assert rules_by_line(r) == {2: "extract.decode", 3: "extract.field_count", 4: "extract.nul_byte",
