@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ikou import REPO_ROOT  # noqa: E402
+from ikou import REPO_ROOT
 
 PG_URL = os.environ.get("IKOU_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_SCHEMA = "bench_extract"
@@ -84,10 +84,10 @@ def step_pg_copy(url: str, table: str) -> dict:
     dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     t0 = time.perf_counter()
     n = 0
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        with cur.copy(f'COPY (SELECT * FROM {PG_SCHEMA}."{table}") TO STDOUT') as copy:
-            for block in copy:
-                n += len(block)
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur, \
+            cur.copy(f'COPY (SELECT * FROM {PG_SCHEMA}."{table}") TO STDOUT') as copy:
+        for block in copy:
+            n += len(block)
     return {"seconds": time.perf_counter() - t0, "bytes": n}
 
 

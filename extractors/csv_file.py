@@ -5,6 +5,10 @@ whole file, or (utf8-lossy) silently corrupt it. Here each chunk is decoded by P
 speed; a line that does not decode is cut out and quarantined with its line, byte offset and
 column. Each remaining line is prefixed with its physical line number (a vectorised Polars
 `format`), so pyarrow's parser can tell us exactly which line had the wrong number of fields.
+Lines with NUL bytes and fields longer than the layout's `max_bytes` (counted in bytes of the
+source encoding) are quarantined too; a last line cut short is `extract.truncated`. Encodings are
+Python codecs (cp932, shift_jis_2004, utf-8 with or without BOM); quoted fields may hold the
+delimiter and doubled quotes, not line breaks (legacy exports here never do).
 """
 from __future__ import annotations
 
@@ -14,18 +18,25 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from extractors.checks import nul_findings, overlong_findings
 from extractors.layout import Layout
-from extractors.lineage import ROW_ID, SOURCE, SOURCE_LINE, STAGING_COMPRESSION, row_id_base, sha256_file
+from extractors.lineage import (
+    ROW_ID,
+    SOURCE,
+    SOURCE_LINE,
+    STAGING_COMPRESSION,
+    row_id_base,
+    sha256_file,
+)
 from extractors.result import ExtractResult
 from ikou import quarantine as q
 from ikou.errors import LayoutError
 
-CHUNK_BYTES = 32 << 20
+# 8 MB: as fast as 32 MB here (3.26 s per 100 MB either way) at half the peak memory (0.5 vs 1.1 GB).
+CHUNK_BYTES = 8 << 20
 
 
 def _bad_line(raw: bytes, line_no: int, line_offset: int, err_pos: int, reason: str,
@@ -128,6 +139,19 @@ def _parse(lines: pl.DataFrame, layout: Layout) -> tuple[pa.Table, list[dict]]:
     return table, invalid
 
 
+def _add_line_offsets(findings: list[dict], chunk: bytes, chunk_offset: int, first_line: int) -> None:
+    """Say where in the file each bad line starts (byte offset), computed only when a chunk has some."""
+    if not findings:
+        return
+    import numpy as np
+
+    starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A) + 1])
+    for f in findings:
+        at = chunk_offset + int(starts[f["source_line"] - first_line])
+        f["message_ja"] += f" (行の位置: ファイル先頭から {at} バイト目)"
+        f["message_en"] += f" (line starts at file offset {at})"
+
+
 def _iter_chunks(path: Path, chunk_bytes: int):
     """Yield (offset, bytes) chunks that end on a line break (the last one may not)."""
     with open(path, "rb") as f:
@@ -216,6 +240,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             if offset == 0 and _is_utf8(enc) and chunk.startswith(b"\xef\xbb\xbf"):
                 chunk = chunk[3:]
                 offset = 3
+            chunk_first_line = line
             segments, bad = _decode_chunk(chunk, enc, line, offset, layout)
             line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
             bad_rows += bad
@@ -246,6 +271,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                     f"none of its first {lines.height} lines has that many fields", run_id=run_id)
             df, over = overlong_findings(pl.from_arrow(table), layout, enc)
             bad_rows += over
+            _add_line_offsets(nul + invalid + over, chunk, offset, chunk_first_line)
             first = False
             writer.write_table(to_staging(df, layout, path.name, base))
             rows_ok += df.height

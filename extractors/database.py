@@ -15,7 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from extractors.layout import Layout
-from extractors.lineage import ROW_ID, SOURCE, SOURCE_LINE, STAGING_COMPRESSION, row_id_base
+from extractors.lineage import (
+    ROW_ID,
+    SOURCE,
+    SOURCE_LINE,
+    STAGING_COMPRESSION,
+    row_id_base,
+)
 from extractors.result import ExtractResult
 from ikou import quarantine as q
 from ikou.errors import LayoutError, TransientError

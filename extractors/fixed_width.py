@@ -19,8 +19,14 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from extractors.checks import nul_findings, overlong_findings
-from extractors.csv_file import (CHUNK_BYTES, _finish_quarantine, _iter_chunks, check_source_file, staging_schema,
-                                 to_staging)
+from extractors.csv_file import (
+    CHUNK_BYTES,
+    _finish_quarantine,
+    _iter_chunks,
+    check_source_file,
+    staging_schema,
+    to_staging,
+)
 from extractors.layout import Layout
 from extractors.lineage import STAGING_COMPRESSION, row_id_base, sha256_file
 from extractors.result import ExtractResult

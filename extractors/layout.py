@@ -33,7 +33,7 @@ class Layout(StrictModel):
     columns: list[LayoutColumn]
 
     @model_validator(mode="after")
-    def _unique(self) -> "Layout":
+    def _unique(self) -> Layout:
         names = [c.name for c in self.columns]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

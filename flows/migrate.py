@@ -100,7 +100,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
             schema = schemas[target]
             out, vq, rc, n_in = _timed(stages, "validate", 0,
                                        validate_task.with_options(task_run_name=f"validate-{target}"),
-                                       ctx, target, schema, inputs)
+                                       ctx, target, schema, inputs, dict(validated[schema.gyomu]))
             stages["validate"]["rows"] += n_in
             quarantines.append(vq)
             rule_counts.append(rc.with_columns(pl.lit(target).alias("table")))

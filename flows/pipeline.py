@@ -17,7 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-from extractors import ExtractResult, extract_source
+from extractors import ExtractResult
+from extractors.cache import cached_extract
 from extractors.lineage import ROW_ID, STAGING_COMPRESSION
 from ikou import REPO_ROOT
 from ikou import quarantine as q
@@ -71,10 +72,11 @@ def make_context(cfg: RunConfig, run_id: str) -> RunContext:
 
 # ---------------------------------------------------------------- extract
 def extract(ctx: RunContext, p: SourcePlan) -> ExtractResult:
-    r = extract_source(p.source, ctx, ordinal=p.ordinal, target_table=p.mapping.target,
+    """Extract one source; an unchanged file (same checksum, layout, encoding) reuses its staging."""
+    r = cached_extract(p.source, ctx, ordinal=p.ordinal, target_table=p.mapping.target,
                        layout_path=p.mapping.layout)
-    log.info("extract %s: %d records read, %d quarantined (%.2fs)", p.source.name, r.rows_read,
-             r.quarantine.height, r.seconds)
+    log.info("extract %s: %d records read, %d quarantined (%.2fs, cache %s)", p.source.name, r.rows_read,
+             r.quarantine.height, r.seconds, r.extra.get("cache", "-"))
     return r
 
 
@@ -176,15 +178,20 @@ def rules_path(schema: TargetSchema) -> Path:
     return REPO_ROOT / "validators" / "rules" / f"{schema.gyomu}.yaml"
 
 
-def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Path]):
-    """Validate the union of every source feeding `target`; write validate/<target>.parquet."""
+def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Path],
+             others: dict[str, Path] | None = None):
+    """Validate the union of every source feeding `target`; write validate/<target>.parquet.
+
+    `others` are the already validated tables of the same 業務, for cross-table (referential) rules.
+    """
     import validators
 
     t0 = time.perf_counter()
     df = pl.concat([pl.read_parquet(i) for i in inputs], how="diagonal_relaxed")
     rules = validators.load_rules(rules_path(schema))
+    source_frames = {t: pl.read_parquet(pth) for t, pth in (others or {}).items()}
     res = validators.validate(df, table=target, schema=schema, rules=rules, run_id=ctx.run_id,
-                              dantai_code=ctx.dantai_code)
+                              dantai_code=ctx.dantai_code, source_frames=source_frames)
     out = ctx.stage_dir("validate") / f"{target}.parquet"
     res.good.write_parquet(out, compression=STAGING_COMPRESSION)
     log.info("validate %s: %d in, %d good (%.2fs)", target, df.height, res.good.height, time.perf_counter() - t0)

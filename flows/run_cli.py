@@ -9,7 +9,11 @@ from pathlib import Path
 from ikou import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "sample"
-DEMO_CONFIGS = {"a": SAMPLE / "demo_vendor_a.yaml", "b": SAMPLE / "demo_vendor_b.yaml"}
+DEMO_CONFIGS = {
+    "a": SAMPLE / "demo_vendor_a_all.yaml",      # 住民記録 + 個人住民税 from vendor A's files (default)
+    "a-juki": SAMPLE / "demo_vendor_a.yaml",     # 住民記録 only
+    "b": SAMPLE / "demo_vendor_b.yaml",          # 住民記録 from vendor B's tables in a database
+}
 
 
 def _quiet_prefect() -> None:
@@ -88,6 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
     d = sub.add_parser("demo", help="migrate the sample 団体 (架空市) end to end into DuckDB")
     d.add_argument("--vendor", choices=sorted(DEMO_CONFIGS), default="a",
-                   help="a: 中間標準レイアウト CSV files (default); b: vendor tables in a database")
+                   help="a: vendor A's 中間標準レイアウト files, 住民記録 + 個人住民税 (default); "
+                        "a-juki: 住民記録 only; b: vendor B's tables in a database")
     d.add_argument("--target-url", default=None, help="override the target (e.g. postgresql://…)")
     d.set_defaults(func=_demo)

@@ -662,7 +662,7 @@ def _tax_tables(rng: np.random.Generator, rows: pl.DataFrame, plant: bool) -> di
 def render_tax_a(kind: str, df: pl.DataFrame) -> pl.DataFrame:
     """Vendor A 個人住民税 files (extractors/layouts/vendor_a/zei_*.yaml): standard codes, 西暦 年度."""
     f = pl.col("_fault")
-    common = dict(DANTAI_CD=pl.lit(DANTAI_CODE), ATENA_NO="atena_no", NENDO=pl.col("kazei_nendo").cast(pl.String))
+    common = {"DANTAI_CD": pl.lit(DANTAI_CODE), "ATENA_NO": "atena_no", "NENDO": pl.col("kazei_nendo").cast(pl.String)}
     if kind == "gimusha":
         return df.select(**common, KAZEI_KUBUN="kazei_kubun_code", CHOSHU_HOHO="choshu_hoho_code")
     if kind == "kazei":
@@ -684,7 +684,7 @@ def render_tax_a(kind: str, df: pl.DataFrame) -> pl.DataFrame:
 def render_tax_b(kind: str, df: pl.DataFrame) -> pl.DataFrame:
     """Vendor B's own tables B_ZEI_*: its codes, amounts as text; A-only faults rendered clean."""
     f = pl.col("_fault")
-    common = dict(DANTAI=pl.lit(DANTAI_CODE), KOJIN_ID="atena_no", NENDO=pl.col("kazei_nendo").cast(pl.String))
+    common = {"DANTAI": pl.lit(DANTAI_CODE), "KOJIN_ID": "atena_no", "NENDO": pl.col("kazei_nendo").cast(pl.String)}
     if kind == "gimusha":
         return df.select(**common, KAZEI_KBN=pl.col("kazei_kubun_code").replace_strict({"1": "K", "2": "J", "3": "H"}),
                          CHOSHU=pl.col("choshu_hoho_code").replace_strict({"1": "F", "2": "T", "3": "N"}))
@@ -710,7 +710,7 @@ def _tax_fault_rows(kind: str, df: pl.DataFrame, line0: int) -> list[dict]:
     hits = df.with_row_index("_i").filter(pl.col("_fault").is_not_null())
     out = []
     for r in hits.iter_rows(named=True):   # a handful of planted rows
-        file, vendors, cols, text = TAX_FAULTS[r["_fault"]]
+        _, vendors, cols, text = TAX_FAULTS[r["_fault"]]
         col = cols.split("|")
         for vendor in vendors:
             src = (TAX_FILES_A if vendor == "vendor_a" else TAX_FILES_B)[kind]

@@ -62,7 +62,7 @@ def test_header_is_checked_and_skipped_and_quoted_fields_keep_commas_and_quotes(
     path = tmp_path / "f.csv"
     path.write_text('ATENA_NO,SHIMEI,KINGAKU\n0000000001,"佐藤,太郎","1"\n"0000000002","He said ""hi""",\n',
                     encoding="utf-8")
-    r, df = run(path, write_layout(tmp_path, encoding="utf-8", header=True), tmp_path)
+    _, df = run(path, write_layout(tmp_path, encoding="utf-8", header=True), tmp_path)
     assert df.select(COLS).rows() == [("0000000001", "佐藤,太郎", "1"), ("0000000002", 'He said "hi"', None)]
     assert df["_source_line"].to_list() == [2, 3]
 
@@ -111,6 +111,8 @@ def test_bad_records_are_quarantined_with_line_column_and_reason_and_the_counts_
     assert q.filter(pl.col("source_line") == 2)["column"].item() == "SHIMEI"
     assert "ファイル先頭から" in q.filter(pl.col("source_line") == 2)["message_ja"].item()   # byte offset
     assert q.filter(pl.col("source_line") == 4)["column"].item() == "SHIMEI"
+    offset_3 = sum(len(x) for x in lines[:2])
+    assert f"ファイル先頭から {offset_3} バイト目" in q.filter(pl.col("source_line") == 3)["message_ja"].item()
     assert q.filter(pl.col("source_line") == 5)["column"].item() == "SHIMEI"
     assert (q["source"] == "bad.csv").all() and (q["stage"] == "extract").all()
     assert r.rows_read == 7 == r.rows_ok + q["row_id"].n_unique()
