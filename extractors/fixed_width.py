@@ -28,8 +28,8 @@ from extractors.csv_file import (
     to_staging,
 )
 from extractors.layout import Layout
-from extractors.lineage import STAGING_COMPRESSION, row_id_base, sha256_file
-from extractors.result import ExtractResult
+from extractors.lineage import STAGING_COMPRESSION, row_id_base
+from extractors.result import ExtractResult, file_result
 from ikou.errors import LayoutError
 
 _LF, _CR = 0x0A, 0x0D
@@ -138,8 +138,5 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
             rows_ok += df.height
     quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
-    return ExtractResult(
-        source=source_name, origin=path.name, staging=out_path, rows_read=rows_ok + quarantine["row_id"].n_unique(),
-        rows_ok=rows_ok, quarantine=quarantine, sha256=sha256_file(path), seconds=time.perf_counter() - t0,
-        extra={"bytes": size, "encoding": enc},
-    )
+    return file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
+                       quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)

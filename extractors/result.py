@@ -18,3 +18,15 @@ class ExtractResult:
     sha256: str | None = None   # of the source file (None for tables)
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+
+
+def file_result(*, source_name: str, path, out_path, rows_ok: int, quarantine: pl.DataFrame, seconds: float,
+                size: int, encoding: str) -> ExtractResult:
+    """The result of a file extract: records read = good rows + distinct quarantined rows."""
+    from extractors.lineage import sha256_file
+
+    return ExtractResult(
+        source=source_name, origin=path.name, staging=out_path, rows_read=rows_ok + quarantine["row_id"].n_unique(),
+        rows_ok=rows_ok, quarantine=quarantine, sha256=sha256_file(path), seconds=seconds,
+        extra={"bytes": size, "encoding": encoding},
+    )
