@@ -155,5 +155,16 @@ def _artifacts(summary: dict) -> None:
     md = (f"# 移行結果 {summary['dantai']} {summary.get('dantai_name', '')} ({summary['rehearsal']})\n\n"
           f"状態: **{summary['status']}** — run `{summary['run_id']}`\n\n"
           f"## 保留理由 (quarantine reasons)\n\n| rule | severity | table | rows |\n|---|---|---|---|\n{reasons}\n")
+    diffs = summary.get("diff") or {}
+    if diffs:
+        md += ("\n## 並行稼働比較 (legacy ⇔ target)\n\n| source | matched | only legacy | only new | changed rows "
+               "| explained cells | unexplained cells |\n|---|---|---|---|---|---|---|\n")
+        for src, d in diffs.items():
+            unexplained = d.get("unexplained_cells") or {}
+            n_unexplained = sum(unexplained.values()) if isinstance(unexplained, dict) else unexplained
+            md += (f"| {src} | {d.get('matched')} | {d.get('only_left')} | {d.get('only_right')} | "
+                   f"{d.get('changed_rows')} | {d.get('explained_cells')} | {n_unexplained} |\n")
+    blockers = summary.get("sign_off_blockers") or []
+    md += "\n## 承認の妨げ (sign-off blockers)\n\n" + ("\n".join(f"- {b}" for b in blockers) or "なし") + "\n"
     create_markdown_artifact(key=f"ikou-{summary['dantai']}-report", markdown=md,
                              description="移行リハーサル結果")

@@ -7,6 +7,7 @@ ingests Arrow directly; PostgreSQL takes DDL through SQLAlchemy and rows through
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import polars as pl
@@ -55,7 +56,8 @@ def load_tables(frames: dict[str, pl.DataFrame | Path], schema: TargetSchema, ur
     raise ValueError(f"unsupported target {url.split(':')[0]} (duckdb or postgresql)")
 
 
-def _ddl(schema: TargetSchema, db_schema: str, names: list[str], dialect) -> list[str]:
+def _ddl(schema: TargetSchema, db_schema: str, names: list[str], dialect, *, keys_after: bool = False) -> list[str]:
+    """DROP/CREATE for each table. With keys_after, primary keys are left for `_primary_keys`."""
     tables = sa_tables(schema, db_schema, names)
     stmts = []
     for t in tables.values():
@@ -63,8 +65,22 @@ def _ddl(schema: TargetSchema, db_schema: str, names: list[str], dialect) -> lis
             stmts.append(str(CreateTable(t, if_not_exists=True).compile(dialect=dialect)))
         else:
             stmts.append(str(DropTable(t, if_exists=True).compile(dialect=dialect)))
-            stmts.append(str(CreateTable(t).compile(dialect=dialect)))
+            create = CreateTable(t, include_foreign_key_constraints=[])
+            sql = str(create.compile(dialect=dialect))
+            if keys_after and t.primary_key.columns:
+                sql = re.sub(r",\s*PRIMARY KEY \([^)]*\)", "", sql)
+            stmts.append(sql)
     return stmts
+
+
+def _primary_keys(schema: TargetSchema, db_schema: str, names: list[str]) -> list[str]:
+    """ALTER TABLE … ADD PRIMARY KEY after the rows are in: a duplicate still fails the whole load."""
+    out = []
+    for name in names:
+        pk = schema.resolved_table(name).primary_key
+        cols = ", ".join(f'"{c}"' for c in pk)
+        out.append(f'ALTER TABLE "{db_schema}"."{name}" ADD CONSTRAINT "{name}_pkey" PRIMARY KEY ({cols})')
+    return out
 
 
 def _now() -> str:
@@ -120,7 +136,7 @@ def _load_postgres(frames, schema, url, db_schema, run_id) -> dict[str, int]:
     try:
         with engine.begin() as conn:
             conn.execute(CreateSchema(db_schema, if_not_exists=True))
-            for stmt in _ddl(schema, db_schema, list(frames), engine.dialect):
+            for stmt in _ddl(schema, db_schema, list(frames), engine.dialect, keys_after=True):
                 conn.exec_driver_sql(stmt)
             raw = conn.connection.driver_connection  # psycopg.Connection inside the same transaction
             for name, frame in frames.items():
@@ -133,6 +149,7 @@ def _load_postgres(frames, schema, url, db_schema, run_id) -> dict[str, int]:
                             # quote every text value so that a text spelling \N is not read as NULL
                             copy.write(part.write_csv(include_header=False, null_value="\\N",
                                                       quote_style="non_numeric").encode("utf-8"))
+                    cur.execute(_primary_keys(schema, db_schema, [name])[0])
                     cur.execute(f'SELECT count(*) FROM "{db_schema}"."{name}"')
                     counts[name] = cur.fetchone()[0]
                     cur.execute(f'INSERT INTO "{db_schema}".ikou_load_log VALUES (%s, %s, %s, %s)',
@@ -170,8 +187,19 @@ def read_table(url: str, db_schema: str, name: str) -> pl.DataFrame:
         finally:
             con.close()
     engine = sa.create_engine(url)
+    sql = f'SELECT * FROM "{db_schema}"."{name}"'
     try:
+        if engine.dialect.name == "postgresql":
+            try:
+                import adbc_driver_postgresql.dbapi as adbc
+            except ImportError:
+                adbc = None
+            if adbc is not None:   # Arrow straight from COPY binary: ~10x the DBAPI row path here
+                uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                with adbc.connect(uri) as conn, conn.cursor() as cur:
+                    cur.execute(sql)
+                    return pl.from_arrow(cur.fetch_arrow_table())
         with engine.connect() as conn:
-            return pl.read_database(f'SELECT * FROM "{db_schema}"."{name}"', conn, infer_schema_length=None)
+            return pl.read_database(sql, conn, infer_schema_length=None)
     finally:
         engine.dispose()

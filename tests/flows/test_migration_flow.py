@@ -43,6 +43,15 @@ def test_vendor_a_files_migrate_to_duckdb_with_every_row_accounted_for(tmp_path,
     assert errors.n_unique() == t["quarantined"]
     for name in ("report.html", "quarantine.csv"):
         assert (run_dir / name).is_file()
+    # the counts and the report reach Prefect as artifacts of the flow run
+    from prefect.client.orchestration import get_client
+    with get_client(sync_client=True) as client:
+        # by key: with the fastapi<0.155 pin, prefect 3.8.8 answers /artifacts/filter with [] even for a match
+        latest = {k: client._client.get(f"/artifacts/{k}/latest") for k in ("ikou-999997-counts", "ikou-999997-report")}
+    assert all(r.status_code == 200 for r in latest.values())
+    assert latest["ikou-999997-counts"].json()["type"] == "table"
+    md = latest["ikou-999997-report"].json()["data"]
+    assert summary["run_id"] in md and "並行稼働比較" in md and "vendor_a_jumin" in md
     # the masked CSV never shows a 個人番号
     csv = (run_dir / "quarantine.csv").read_text(encoding="utf-8")
     kojin = q.filter(pl.col("column") == "kojin_no")["value"].drop_nulls().to_list()
