@@ -24,6 +24,14 @@ sys.path.insert(0, str(ROOT))
 
 
 def _peak_mb() -> float:
+    """This process's peak RSS. Not ru_maxrss: Linux carries it across exec, so a child would
+    report the parent's peak (the generated frames) whenever that is the larger."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
@@ -80,7 +88,7 @@ def main(argv=None) -> int:
         results = {}
         for engine in ["ikou"] + ([] if args.skip_datacompy else ["datacompy"]):
             proc = subprocess.run([sys.executable, __file__, "--child", engine, "--dir", str(d)],
-                                  capture_output=True, text=True)
+                                  check=False, capture_output=True, text=True)
             if proc.returncode:
                 print(f"{engine}: failed\n{proc.stderr[-2000:]}")
                 continue

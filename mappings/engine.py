@@ -44,6 +44,7 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
         checks.append((kind, c.target, c.from_, name))
         sink.append(expr.alias(name))
 
+    pre: dict[str, pl.Expr] = {}                           # shared evaluations for the direct ops
     for c in spec.columns:
         out = ops.build(c, ctx)
         if c.op in ops.PER_VALUE and c.from_:
@@ -53,8 +54,9 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
             for kind, e in (("error", out.error), ("warning", out.warning)):
                 if e is not None:
                     add_check(kind, c, e, exprs)
-            lookups.append((c.from_, df.select(pl.col(c.from_).unique()).select(exprs)))
+            lookups.append((c.from_, df.select(pl.col(c.from_).unique()).with_columns(**out.pre).select(exprs)))
             continue
+        pre |= out.pre
         values.append(out.value.alias(c.target))
         values += [e.alias(name) for name, e in out.extra.items()]
         for kind, e in (("error", out.error), ("warning", out.warning)):
@@ -70,13 +72,17 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
         add_check("error", dc, pl.when(ops.build(dc, ctx).value != pl.lit(dantai_code))
                   .then(pl.lit("isolation.dantai_mismatch")), direct_checks)
 
-    sources = sorted({src for src, _ in lookups})
-    lf = df.lazy().select(*[pl.col(c) for c in LINEAGE], *values, *direct_checks,
-                          *[pl.col(s).alias(f"__src_{s}") for s in sources])
+    # One lookup per source column (ops sharing a column share its join), each joined to that
+    # column alone: joining the wide frame would copy every column once per lookup.
+    by_source: dict[str, pl.DataFrame] = {}
     for src, lookup in lookups:
-        lf = lf.join(lookup.lazy(), left_on=f"__src_{src}", right_on="__value", how="left", nulls_equal=True,
-                     maintain_order="left")
-    mapped = lf.drop([f"__src_{s}" for s in sources]).collect()
+        by_source[src] = (lookup if src not in by_source else
+                          by_source[src].join(lookup, on="__value", how="left", nulls_equal=True))
+    base = df.lazy().with_columns(**pre).select(*[pl.col(c) for c in LINEAGE], *values, *direct_checks)
+    parts = [df.lazy().select(pl.col(src).alias("__value"))
+             .join(lookup.lazy(), on="__value", how="left", nulls_equal=True, maintain_order="left")
+             .drop("__value") for src, lookup in by_source.items()]
+    mapped = pl.concat(pl.collect_all([base, *parts]), how="horizontal")
 
     # Type every declared column (missing ones as null) in schema order.
     typed = [pl.col(ROW_ID), pl.col(SOURCE), pl.col(SOURCE_LINE)]

@@ -30,6 +30,9 @@ class OpOut:
     error: pl.Expr | None = None
     warning: pl.Expr | None = None
     extra: dict[str, pl.Expr] = field(default_factory=dict)
+    # Columns the engine materialises first (`with_columns`) so that several outputs can share one
+    # costly evaluation: expressions above may refer to them by name.
+    pre: dict[str, pl.Expr] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,12 +138,15 @@ def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
 
     RULE_MESSAGES.update(W)
     w = wareki_to_iso(_src(c), c.format or "era2_yymmdd", c.eras)
+    # Up to five outputs are fields of one struct: convert once, not once per field.
+    parsed = f"__parsed_{c.target}"
+    f = pl.col(parsed).struct.field
     extra = {}
     if c.fumei_flag:
-        extra[c.fumei_flag] = w.fumei_flag
+        extra[c.fumei_flag] = f("fumei_flag")
     if c.fumei_hyoki:
-        extra[c.fumei_hyoki] = w.fumei_hyoki
-    return OpOut(w.iso, error=w.error, warning=w.warning, extra=extra)
+        extra[c.fumei_hyoki] = f("fumei_hyoki")
+    return OpOut(f("iso"), error=f("error"), warning=f("warning"), extra=extra, pre={parsed: w.parsed})
 
 
 def build(c: ColumnMap, ctx: OpContext) -> OpOut:

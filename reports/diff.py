@@ -1,8 +1,13 @@
 """Parallel-run diff (並行稼働 比較): two tables on a key, compared cell by cell as text.
 
-The datacompy habit: one full outer join with side indicator columns and one match column per
-compared column, evaluated lazily by Polars; only rows that differ are materialised, so memory
-grows with the number of differences, not with the size of the tables.
+The join runs in DuckDB over Parquet, with a memory limit (IKOU_DIFF_MEMORY_LIMIT, default 2GB)
+and a spill directory: (1) one grouped pass per side gives rows per key (duplicates) and a
+64-bit hash of the compared cells; (2) a narrow full join of (key, hash) picks the keys on one
+side only or whose hashes differ; (3) only those rows go through the wide full outer join, where
+cells are compared exactly as text, and the differing cells are streamed to Parquet in long form.
+Only differences come back to Python, so memory grows with them, not with the tables. DataFrame,
+CSV, database and non-text Parquet inputs are first written (streaming) to a temporary Parquet
+file as text; rules then run in Polars on the differing cells (reports.rules).
 
 Values compare as TEXT exactly as written (every column, keys included, is read as String:
 '00123' and '123' are different keys); an empty field is null and null equals null. A column
@@ -17,7 +22,9 @@ Table sources (`read_table`):
 """
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -198,12 +205,82 @@ def equal_expr(l: pl.Expr, r: pl.Expr, *, kind: str = "text",
     return text_eq
 
 
-def _control_totals(lf: pl.LazyFrame, key: list[str], numeric: list[str]) -> pl.LazyFrame:
-    return lf.select(
-        pl.len().alias("rows"),
-        pl.struct(key).n_unique().alias("distinct_keys"),
-        *[_parse_number(pl.col(c)).sum().alias(f"sum:{c}") for c in numeric],
-    )
+def _q(name: str) -> str:
+    """A SQL identifier, quoted (column names come from the inputs)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _direct_parquet(source) -> Path | None:
+    """A Parquet file whose columns are all text can be read by DuckDB as it is (no rewrite)."""
+    if isinstance(source, (pl.DataFrame, pl.LazyFrame)) or "://" in str(source):
+        return None
+    path = Path(str(source))
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return None
+    try:
+        schema = pl.read_parquet_schema(path)
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    return path if all(t == pl.String for t in schema.values()) else None
+
+
+def _stage(lf: pl.LazyFrame, label: str, out: Path) -> Path:
+    """Write a side (text columns, blanks null, crosswalk applied) to Parquet, streaming."""
+    try:
+        lf.sink_parquet(out, compression="lz4")
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DiffInputError(f"{label}: cannot read: {exc}") from None
+    return out
+
+
+def _x(con, sql: str) -> list[tuple]:
+    """Run a statement to completion (DuckDB 2 refuses new work while a result is unfinished)."""
+    return con.execute(sql).fetchall()
+
+
+def _rel(con, sql: str):
+    return con.sql(sql)
+
+
+def _memory_limit() -> str:
+    return os.environ.get("IKOU_DIFF_MEMORY_LIMIT", "2GB")
+
+
+def _key_on(a: str, b: str, key: list[str]) -> str:
+    # null keys are key values too (null equals null), as in the Polars join with nulls_equal
+    return " AND ".join(f"{a}.{_q(k)} IS NOT DISTINCT FROM {b}.{_q(k)}" for k in key)
+
+
+def _numeric_sums(lf: pl.LazyFrame, numeric: list[str]) -> dict:
+    if not numeric:
+        return {}
+    row = lf.select([_parse_number(pl.col(c)).sum().alias(c) for c in numeric]).collect(
+        engine="streaming").row(0, named=True)
+    return {c: row[c] for c in numeric}
+
+
+def _refine_by_value(cells: pl.LazyFrame, common: list[str], numeric: list[str],
+                     dates: list[str], tolerance: dict) -> pl.LazyFrame:
+    """DuckDB finds cells whose TEXT differs; numeric/date columns then drop the cells that are
+    equal by value. The test runs once per distinct (column, left, right) triple, in Polars."""
+    declared = [c for c in common if c in numeric or c in dates]
+    if not declared:
+        return cells
+    eq = pl.lit(False)
+    for c in reversed(declared):
+        kind = "numeric" if c in numeric else "date"
+        eq = pl.when(pl.col("column") == c).then(
+            equal_expr(pl.col("left"), pl.col("right"), kind=kind,
+                       tolerance=tolerance.get(c, (0.0, 0.0))).fill_null(False)).otherwise(eq)
+    same = (cells.filter(pl.col("column").is_in(declared)).select("column", "left", "right")
+            .unique().filter(eq).collect(engine="streaming"))
+    if same.is_empty():
+        return cells
+    return cells.join(same.lazy(), on=["column", "left", "right"], how="anti", nulls_equal=True)
 
 
 def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | None = None,
@@ -214,6 +291,10 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
 
     `numeric`/`dates`: columns compared by value; `tolerance`: {column: (abs, rel)} (implies
     numeric); `rules`: expected-difference rules (reports.rules) that explain differing cells.
+
+    The key join, duplicate detection and text inequality run in DuckDB over Parquet with a
+    memory limit (IKOU_DIFF_MEMORY_LIMIT, default 2GB) and spill to a temporary directory, so
+    memory is bounded by the limit plus the differences brought back, not by the table sizes.
     """
     key = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key)
     if not key:
@@ -243,66 +324,121 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
     for c in [*numeric, *dates]:
         if c not in common:
             raise DiffInputError(f"declared column {c!r} is not a compared column")
-
     totals_num = [c for c in numeric if c in common]
-    totals_q = [_control_totals(lf, key, totals_num), _control_totals(rf, key, totals_num)]
-    dup_q = [f.group_by(key).agg(pl.len().alias("rows")).filter(pl.col("rows") > 1)
-             for f in (lf, rf)]
-    ltot, rtot, ldup, rdup = pl.collect_all([*totals_q, *dup_q])
-    duplicates = {}
-    for side, dup, f in (("left", ldup, lf), ("right", rdup, rf)):
-        sample = (f.join(dup.head(SAMPLE_ROWS).lazy().select(key), on=key, how="semi",
-                         nulls_equal=True).sort(key).collect()) if dup.height else f.head(0).collect()
-        duplicates[side] = {"keys": dup.height, "rows": int(dup["rows"].sum() or 0),
-                            "sample": sample}
-        if dup.height:  # reported, and kept out of the join (a join would multiply them)
-            if side == "left":
-                lf = lf.join(dup.lazy().select(key), on=key, how="anti", nulls_equal=True)
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="ikou-diff-") as tmp:
+        tmpdir = Path(tmp)
+        con = duckdb.connect()
+        try:
+            _x(con, f"SET memory_limit = {_lit(_memory_limit())}")
+            _x(con, f"SET temp_directory = {_lit(str(tmpdir / 'spill'))}")
+            _x(con, "SET preserve_insertion_order = false")
+            sides = {}
+            for side, source, frame, label, cols in (("l", left, lf, lname, lcols),
+                                                     ("r", right, rf, rname, rcols)):
+                direct = None if (side == "l" and crosswalk is not None) else _direct_parquet(source)
+                path = direct or _stage(frame, label, tmpdir / f"{side}.parquet")
+                # text as written; an empty field is null (again, for files read directly)
+                sel = ", ".join(f"NULLIF({_q(c)}, '') AS {_q(c)}" for c in cols)
+                try:
+                    _x(con, f"CREATE TEMP VIEW {side} AS SELECT {sel} "
+                                f"FROM read_parquet({_lit(str(path))})")
+                except duckdb.Error as exc:
+                    raise DiffInputError(f"{label}: cannot read: {exc}") from None
+                sides[side] = (frame, label, cols)
+
+            kq = ", ".join(_q(k) for k in key)
+            row_hash = (f"hash({', '.join(_q(c) for c in common)})" if common
+                        else "0::UBIGINT")
+            duplicates, totals, usable = {}, {}, {}
+            for side, name in (("l", "left"), ("r", "right")):
+                frame, label, cols = sides[side]
+                # one pass per side: rows per key (duplicates) and the row hash (step 1 below)
+                _x(con, f"CREATE TEMP TABLE {side}_keys AS SELECT {kq}, count(*) AS n, "
+                        f"min({row_hash}) AS _h FROM {side} GROUP BY {kq}")
+                rows, distinct, dup_keys, dup_rows = _x(con,
+                    f"SELECT coalesce(sum(n), 0), count(*), count(*) FILTER (WHERE n > 1), "
+                    f"coalesce(sum(n) FILTER (WHERE n > 1), 0) FROM {side}_keys")[0]
+                totals[name] = {"rows": int(rows), "distinct_keys": int(distinct),
+                                "sums": _numeric_sums(frame, totals_num)}
+                if dup_keys:  # reported, and kept out of the join (a join would multiply them)
+                    _x(con, f"CREATE TEMP TABLE {side}_dup AS SELECT {kq} FROM {side}_keys "
+                                f"WHERE n > 1")
+                    sample = _rel(con,
+                        f"SELECT s.* FROM {side} s SEMI JOIN (SELECT {kq} FROM {side}_dup "
+                        f"ORDER BY {kq} LIMIT {SAMPLE_ROWS}) d ON {_key_on('s', 'd', key)}"
+                    ).pl().sort(key)
+                    src = (f"(SELECT * FROM {side} s ANTI JOIN {side}_dup d "
+                           f"ON {_key_on('s', 'd', key)})")
+                else:
+                    sample = _rel(con, f"SELECT * FROM {side} LIMIT 0").pl()
+                    src = side
+                duplicates[name] = {"keys": int(dup_keys), "rows": int(dup_rows), "sample": sample}
+                usable[side] = (src, int(rows) - int(dup_rows))
+
+            # 1. a narrow full join of (key, row hash) finds the keys worth looking at: on one
+            #    side only, or whose compared cells hash differently (a 64-bit hash: the chance
+            #    that a differing row hashes equal is about rows / 2**64). It fits in memory.
+            _x(con, "CREATE TEMP TABLE dk AS SELECT "
+               + ", ".join(f"coalesce(l.{_q(k)}, r.{_q(k)}) AS {_q(k)}" for k in key)
+               + f" FROM l_keys l FULL OUTER JOIN r_keys r ON {_key_on('l', 'r', key)} "
+               + "WHERE l.n IS NULL OR r.n IS NULL OR l.n > 1 OR r.n > 1 OR l._h <> r._h")
+            _x(con, "DROP TABLE l_keys")
+            _x(con, "DROP TABLE r_keys")
+
+            # 2. the wide full outer join, of those keys only: rows on one side only or with
+            #    ≥ 1 cell whose text differs (compared exactly, the hash only preselects)
+            def side_sel(side, suffix, flag):
+                src = usable[side][0]
+                return (f"(SELECT {', '.join('s.' + _q(k) for k in key)}, "
+                        + "".join(f"s.{_q(c)} AS {_q(c + suffix)}, " for c in common)
+                        + f"TRUE AS {flag} FROM {src} s SEMI JOIN dk "
+                        + f"ON {_key_on('s', 'dk', key)})")
+            differs = " OR ".join(f"l.{_q(c + '__l')} IS DISTINCT FROM r.{_q(c + '__r')}"
+                                  for c in common) or "FALSE"
+            _x(con,
+                "CREATE TEMP TABLE d AS SELECT "
+                + ", ".join(f"coalesce(l.{_q(k)}, r.{_q(k)}) AS {_q(k)}" for k in key) + ", "
+                + "".join(f"l.{_q(c + '__l')}, r.{_q(c + '__r')}, " for c in common)
+                + f"l.{LEFT_FLAG} IS NOT NULL AS {LEFT_FLAG}, "
+                + f"r.{RIGHT_FLAG} IS NOT NULL AS {RIGHT_FLAG} "
+                + f"FROM {side_sel('l', '__l', LEFT_FLAG)} l FULL OUTER JOIN "
+                + f"{side_sel('r', '__r', RIGHT_FLAG)} r ON {_key_on('l', 'r', key)} "
+                + f"WHERE l.{LEFT_FLAG} IS NULL OR r.{RIGHT_FLAG} IS NULL OR {differs}")
+            only_left, only_right = _x(con,
+                f"SELECT count(*) FILTER (WHERE NOT {RIGHT_FLAG}), "
+                f"count(*) FILTER (WHERE NOT {LEFT_FLAG}) FROM d")[0]
+            only_left_rows = _rel(con,
+                f"SELECT {kq}" + "".join(f", {_q(c + '__l')} AS {_q(c)}" for c in common)
+                + f" FROM d WHERE NOT {RIGHT_FLAG}").pl()
+            only_right_rows = _rel(con,
+                f"SELECT {kq}" + "".join(f", {_q(c + '__r')} AS {_q(c)}" for c in common)
+                + f" FROM d WHERE NOT {LEFT_FLAG}").pl()
+
+            # differing cells, long, streamed by DuckDB to Parquet (never a wide frame in Python)
+            cell_schema = {**{k: pl.String for k in key}, "column": pl.String,
+                           "left": pl.String, "right": pl.String}
+            if common:
+                cells_path = tmpdir / "cells.parquet"
+                union = " UNION ALL ".join(
+                    f"SELECT {kq}, {_lit(c)} AS \"column\", {_q(c + '__l')} AS \"left\", "
+                    f"{_q(c + '__r')} AS \"right\" FROM d WHERE {LEFT_FLAG} AND {RIGHT_FLAG} "
+                    f"AND {_q(c + '__l')} IS DISTINCT FROM {_q(c + '__r')}" for c in common)
+                _x(con, f"COPY ({union}) TO {_lit(str(cells_path))} "
+                            "(FORMAT parquet, COMPRESSION zstd)")
+                cells_lf = pl.scan_parquet(cells_path).cast(cell_schema)
+                cells_lf = _refine_by_value(cells_lf, common, numeric, dates, tolerance)
+                cells = cells_lf.collect(engine="streaming")
             else:
-                rf = rf.join(dup.lazy().select(key), on=key, how="anti", nulls_equal=True)
+                cells = pl.DataFrame(schema=cell_schema)
+        finally:
+            con.close()
 
-    l_sel = lf.select(*key, *[pl.col(c).alias(f"{c}__l") for c in common],
-                      pl.lit(True).alias(LEFT_FLAG))
-    r_sel = rf.select(*key, *[pl.col(c).alias(f"{c}__r") for c in common],
-                      pl.lit(True).alias(RIGHT_FLAG))
-    joined = l_sel.join(r_sel, on=key, how="full", coalesce=True, nulls_equal=True).with_columns(
-        pl.col(LEFT_FLAG).fill_null(False), pl.col(RIGHT_FLAG).fill_null(False))
-    both = pl.col(LEFT_FLAG) & pl.col(RIGHT_FLAG)
-
-    def kind(c):
-        return "numeric" if c in numeric else "date" if c in dates else "text"
-
-    eq = {c: equal_expr(pl.col(f"{c}__l"), pl.col(f"{c}__r"), kind=kind(c),
-                        tolerance=tolerance.get(c, (0.0, 0.0))).alias(f"{c}__eq")
-          for c in common}
-    joined = joined.with_columns(eq.values())
-    any_diff = (pl.any_horizontal([~pl.col(f"{c}__eq") for c in common])
-                if common else pl.lit(False))
-    counts_q = joined.select(
-        pl.col(LEFT_FLAG).sum().alias("left_rows"),
-        pl.col(RIGHT_FLAG).sum().alias("right_rows"),
-        both.sum().alias("matched"),
-        (pl.col(LEFT_FLAG) & ~pl.col(RIGHT_FLAG)).sum().alias("only_left"),
-        (~pl.col(LEFT_FLAG) & pl.col(RIGHT_FLAG)).sum().alias("only_right"),
-        (both & any_diff).sum().alias("changed_rows"),
-        *[(both & ~pl.col(f"{c}__eq")).sum().alias(f"cells:{c}") for c in common],
-    )
-    diff_q = joined.filter(~both | any_diff)
-    counts, diffs = pl.collect_all([counts_q, diff_q], engine="streaming")
-    row = counts.row(0, named=True)
-
-    changed = diffs.filter(pl.col(LEFT_FLAG) & pl.col(RIGHT_FLAG))
-    long_parts = [
-        changed.filter(~pl.col(f"{c}__eq")).select(
-            *key, pl.lit(c).alias("column"),
-            pl.col(f"{c}__l").alias("left"), pl.col(f"{c}__r").alias("right"))
-        for c in common
-    ]
-    cell_schema = {**{k: pl.String for k in key}, "column": pl.String,
-                   "left": pl.String, "right": pl.String}
-    cells = (pl.concat(long_parts) if long_parts
-             else pl.DataFrame(schema=cell_schema)).with_columns(
-        pl.lit(None, dtype=pl.String).alias("rule"))
+    cells = cells.with_columns(pl.lit(None, dtype=pl.String).alias("rule"))
+    per_col = dict(cells.group_by("column").len().iter_rows()) if cells.height else {}
+    changed_rows = cells.select(pl.struct(key).n_unique()).item() if cells.height else 0
     rule_meta: list[dict] = []
     if rules is not None:
         from reports.rules import RuleSet, load_rules
@@ -310,28 +446,17 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
         cells = ruleset.explain(cells)
         rule_meta = ruleset.metadata()
 
-    only_left_rows = diffs.filter(pl.col(LEFT_FLAG) & ~pl.col(RIGHT_FLAG)).select(
-        *key, *[pl.col(f"{c}__l").alias(c) for c in common])
-    only_right_rows = diffs.filter(~pl.col(LEFT_FLAG) & pl.col(RIGHT_FLAG)).select(
-        *key, *[pl.col(f"{c}__r").alias(c) for c in common])
-
-    def totals(df: pl.DataFrame) -> dict:
-        d = df.row(0, named=True)
-        return {"rows": d["rows"], "distinct_keys": d["distinct_keys"],
-                "sums": {c: d[f"sum:{c}"] for c in totals_num}}
-
     return DiffResult(
         key=key, columns=common, left_name=lname, right_name=rname,
         # table sizes as read (duplicate-key rows included; they are left out of the join)
-        left_rows=int(ltot["rows"][0]), right_rows=int(rtot["rows"][0]),
-        matched=int(row["matched"]), only_left=int(row["only_left"]),
-        only_right=int(row["only_right"]), changed_rows=int(row["changed_rows"]),
-        changed_cells={c: int(row[f"cells:{c}"]) for c in common},
+        left_rows=totals["left"]["rows"], right_rows=totals["right"]["rows"],
+        matched=usable["l"][1] - int(only_left), only_left=int(only_left),
+        only_right=int(only_right), changed_rows=int(changed_rows),
+        changed_cells={c: int(per_col.get(c, 0)) for c in common},
         cells=cells.sort([*key, "column"]), only_left_rows=only_left_rows.sort(key),
         only_right_rows=only_right_rows.sort(key), duplicates=duplicates,
         left_only_columns=left_only_cols, right_only_columns=right_only_cols,
-        control_totals={"left": totals(ltot), "right": totals(rtot)},
-        rules=rule_meta, crosswalk=xw_info,
+        control_totals=totals, rules=rule_meta, crosswalk=xw_info,
     )
 
 
@@ -360,4 +485,4 @@ def summarize(result: DiffResult) -> dict:
     }
 
 
-__all__ = ["DiffResult", "DiffInputError", "compare", "read_table", "summarize", "equal_expr"]
+__all__ = ["DiffInputError", "DiffResult", "compare", "equal_expr", "read_table", "summarize"]

@@ -25,7 +25,7 @@ def run(c: ColumnMap, values: list[str | None]) -> pl.DataFrame:
              (out.error if out.error is not None else pl.lit(None, pl.String)).alias("error"),
              (out.warning if out.warning is not None else pl.lit(None, pl.String)).alias("warning")]
     exprs += [e.alias(n) for n, e in out.extra.items()]
-    return pl.DataFrame({"v": values}, schema={"v": pl.String}).select(exprs)
+    return pl.DataFrame({"v": values}, schema={"v": pl.String}).with_columns(**out.pre).select(exprs)
 
 
 # --- text -------------------------------------------------------------------------------------
