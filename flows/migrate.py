@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import pipeline as P
 from flows.summary import build_summary, sensitive_columns, write_outputs
+from ikou import memory
 from ikou import quarantine as q
 from ikou.config import load_config
 from ikou.context import new_run_id
@@ -46,10 +47,15 @@ load_task = task(P.load, name="load", retries=1, retry_delay_seconds=5,
 
 
 def _timed(stages: dict, stage: str, rows: int, fn, *args, **kwargs):
+    """Run one stage call; add its rows, seconds and peak resident memory to `stages`."""
+    peak_known = memory.reset_peak()
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     s = stages.setdefault(stage, {"rows": 0, "seconds": 0.0})
     s["seconds"] = round(s["seconds"] + time.perf_counter() - t0, 3)
+    peak = memory.peak_rss_mb() if peak_known else None
+    if peak is not None:
+        s["peak_rss_mb"] = round(max(peak, s.get("peak_rss_mb", 0.0)))
     s["rows"] += rows if isinstance(rows, int) else 0
     return out
 

@@ -1,12 +1,14 @@
 """文字同定: identify characters against the MJ文字情報一覧表, 外字 tables, a review ledger; 縮退 to JIS.
 
-Public API (see each module): load_dictionary, identify_frame, load_gaiji_table, MojiResult,
-unresolved_to_quarantine, moji_columns (moji.identify / moji.dictionary); Ledger (moji.ledger);
-shrink_text, ShrinkPolicy (moji.shrink). Build the dictionary with `ikou moji build`.
+Public API (see each module): load_dictionary, identify_frame, identify_lazy (an Identification, for
+scans too large to hold), load_gaiji_table, MojiResult, unresolved_to_quarantine, moji_columns
+(moji.identify / moji.dictionary); Ledger (moji.ledger); shrink_text, ShrinkPolicy (moji.shrink).
+Build the dictionary with `ikou moji build`.
 """
 from moji.dictionary import MojiDictionary, build, ensure_dictionary, load_dictionary
-from moji.identify import (MojiResult, identify_frame, load_gaiji_table, mj_names, moji_columns,
-                           unresolved_to_quarantine)
+from moji.identify import (Identification, MojiResult, identify_frame, identify_lazy, load_gaiji_table, mj_names,
+                           moji_columns, unresolved_to_quarantine)
 
-__all__ = ["MojiDictionary", "MojiResult", "build", "ensure_dictionary", "identify_frame",
-           "load_dictionary", "load_gaiji_table", "mj_names", "moji_columns", "unresolved_to_quarantine"]
+__all__ = ["Identification", "MojiDictionary", "MojiResult", "build", "ensure_dictionary", "identify_frame",
+           "identify_lazy", "load_dictionary", "load_gaiji_table", "mj_names", "moji_columns",
+           "unresolved_to_quarantine"]

@@ -3,7 +3,9 @@
 A character is a base code point plus its optional variation selector (SVS U+FE00–FE0F, IVS
 U+E0100–E01EF). Work happens on the DISTINCT characters of each column (value_counts → extract_all
 → explode → group), classified by joins; the rewrite back into the column is one vectorised
-`str.replace_many` with the few characters whose output differs (外字 → MJ glyph).
+`str.replace_many` with the few characters whose output differs (外字 → MJ glyph). `identify_lazy`
+gathers the distinct values from a streaming scan and returns what applies to any batch of it, so
+a table larger than memory can be identified; `identify_frame` is the same on a frame in memory.
 
 Outcomes per character, in this order of precedence:
   mj          exact key of the dictionary (実装したUCS, IVS or SVS sequence)
@@ -46,10 +48,62 @@ CHARS_SCHEMA = {
 
 @dataclass
 class MojiResult:
-    frame: pl.DataFrame            # same rows and columns; moji columns rewritten (外字 → MJ glyph)
+    frame: pl.DataFrame | None     # same rows and columns; moji columns rewritten (外字 → MJ glyph);
+                                   # None where the stage streamed the rewrite to Parquet instead
     chars: pl.DataFrame            # one row per distinct (column, char), see CHARS_SCHEMA
     unresolved_rows: pl.DataFrame  # key cols, column, chars (the unresolved characters of that cell)
     counts: dict[str, int] = field(default_factory=dict)  # occurrences per status
+
+
+@dataclass
+class Identification:
+    """The verdict on every distinct character of the moji columns, taken from their distinct values.
+
+    It is small (distinct characters, and the few distinct values that hold unresolved ones), so a
+    streaming scan or any number of batches can be rewritten and flagged with it without the table
+    ever being in memory whole.
+    """
+    columns: list[str]
+    chars: pl.DataFrame              # one row per distinct (column, char), see CHARS_SCHEMA
+    counts: dict[str, int]           # occurrences per status
+    rewrite: pl.DataFrame            # char, output: the characters whose output differs, longest first
+    unresolved_values: pl.DataFrame  # column, value, chars: distinct values holding unresolved characters
+    null_columns: list[str] = field(default_factory=list)   # typed Null in the input: read as text
+
+    def rewrite_exprs(self) -> list[pl.Expr]:
+        """The moji columns as text with 外字 and decided characters replaced by their MJ glyph."""
+        exprs = [pl.col(c).cast(pl.String) if c in self.null_columns else pl.col(c) for c in self.columns]
+        if self.rewrite.height:
+            pats, reps = self.rewrite["char"].to_list(), self.rewrite["output"].to_list()
+            exprs = [e.str.replace_many(pats, reps, leftmost=True) for e in exprs]
+        return exprs
+
+    def unresolved_rows(self, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
+        """key columns, column, chars: one row per key and column holding unresolved characters.
+
+        Rows are found by value (is_in the few distinct values that hold unresolved characters),
+        so a scan streams through and only the matching rows are kept.
+        """
+        keys = list(key_columns)
+        schema = lf.collect_schema()
+        ur_schema = {k: schema[k] for k in keys} | {"column": pl.String, "chars": pl.String}
+        if not self.unresolved_values.height:
+            return pl.LazyFrame(schema=ur_schema)
+        lf = lf.with_columns(pl.col(c).cast(pl.String) for c in self.null_columns)
+        parts = []
+        for c in self.columns:
+            vals = self.unresolved_values.filter(pl.col("column") == c).select(
+                pl.col("value").alias("_moji_value"), "chars")
+            parts.append(
+                lf.select(*keys, pl.col(c).alias("_moji_value"))
+                .filter(pl.col("_moji_value").is_in(vals["_moji_value"].implode()))
+                .join(vals.lazy(), on="_moji_value", how="left", maintain_order="left")
+                .select(*keys, pl.col("chars").str.extract_all(CHAR_RE).alias("char"))
+                .explode("char")
+                .group_by(keys, maintain_order=True)
+                .agg(pl.col("char").unique(maintain_order=True).str.join("").alias("chars"))
+                .with_columns(pl.lit(c).alias("column")))
+        return pl.concat(parts).select(list(ur_schema))
 
 
 def codepoints(s: str) -> str:
@@ -136,13 +190,15 @@ def classify_chars(chars: pl.Series | list[str], dictionary: MojiDictionary,
     return c.select("char", "status", "mj_name", "output")
 
 
-def _column_chars(df: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Distinct characters of one column with their occurrence counts (via distinct values)."""
-    vc = (df.lazy().select(pl.col(column).alias("v")).drop_nulls().group_by("v").agg(pl.len().alias("n")))
-    return (vc.select(pl.col("v").str.extract_all(CHAR_RE).alias("char"), "n")
-            .explode("char").drop_nulls("char")
-            .group_by("char").agg(pl.col("n").sum().cast(pl.Int64).alias("occurrences"))
-            .collect())
+def _column_values(lf: pl.LazyFrame, column: str) -> pl.DataFrame:
+    """Distinct non-null values of one column with their row counts, from a streaming scan."""
+    return (lf.select(pl.col(column).alias("v")).drop_nulls().group_by("v").agg(pl.len().alias("n"))
+            .collect(engine="streaming"))
+
+
+def _value_chars(values: pl.DataFrame) -> pl.LazyFrame:
+    """The rows of `values` once per character of v, in order (column char)."""
+    return values.lazy().with_columns(pl.col("v").str.extract_all(CHAR_RE).alias("char")).explode("char")
 
 
 def _codepoints_col(chars: pl.DataFrame) -> pl.DataFrame:
@@ -150,17 +206,21 @@ def _codepoints_col(chars: pl.DataFrame) -> pl.DataFrame:
         pl.col("char").map_elements(codepoints, return_dtype=pl.String).alias("codepoints"))
 
 
-def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
-                   gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None,
-                   key_columns: Sequence[str] = ("_row_id",)) -> MojiResult:
-    """Identify the characters of `columns`; rewrite 外字 and decided characters to their MJ glyph."""
+def identify_lazy(lf: pl.LazyFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
+                  gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None) -> Identification:
+    """Identify the characters of `columns` from their distinct values (one streaming scan per column).
+
+    Memory follows the distinct values of the moji columns, not the rows; apply the result with
+    `Identification.rewrite_exprs` and `.unresolved_rows` to the same (or a re-opened) scan.
+    """
     columns = list(columns)
-    key_columns = [k for k in key_columns if k in df.columns]
-    missing = [c for c in columns if c not in df.columns]
+    schema = lf.collect_schema()
+    missing = [c for c in columns if c not in schema]
     if missing:
         raise ConfigError(f"moji columns not in the frame: {missing}")
     # an all-null column read without a type is Null: make it text so the string ops apply
-    df = df.with_columns(pl.col(c).cast(pl.String) for c in columns if df.schema[c] == pl.Null)
+    null_columns = [c for c in columns if schema[c] == pl.Null]
+    lf = lf.with_columns(pl.col(c).cast(pl.String) for c in null_columns)
     if gaiji is not None:
         unknown = gaiji.filter(~dictionary.has_glyph(gaiji["mj"]))
         if unknown.height:
@@ -168,43 +228,47 @@ def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: Moji
     if ledger is not None:
         ledger.validate(dictionary)
     decisions = ledger.decisions_frame() if ledger is not None else None
-    per_col = [_column_chars(df, c).with_columns(pl.lit(c).alias("column")) for c in columns]
-    allc = pl.concat(per_col) if per_col else pl.DataFrame(schema={"char": pl.String, "occurrences": pl.Int64,
-                                                                   "column": pl.String})
+    values = {c: _column_values(lf, c) for c in columns}
+    per_col = [_value_chars(v).drop_nulls("char").group_by("char")
+               .agg(pl.col("n").sum().cast(pl.Int64).alias("occurrences"))
+               .with_columns(pl.lit(c).alias("column")) for c, v in values.items()]
+    allc = (pl.concat(pl.collect_all(per_col)) if per_col
+            else pl.DataFrame(schema={"char": pl.String, "occurrences": pl.Int64, "column": pl.String}))
     classified = classify_chars(allc["char"].unique(), dictionary, gaiji, decisions)
     classified = _codepoints_col(classified)
     chars = (allc.join(classified, on="char", how="left")
              .select([pl.col(k).cast(v) for k, v in CHARS_SCHEMA.items()])
              .sort("column", "occurrences", "char", descending=[False, True, False]))
+    # longer sequences first so a base+VS pattern wins over its bare base
+    rewrite = (classified.filter(pl.col("output") != pl.col("char")).select("char", "output")
+               .sort(pl.col("char").str.len_chars(), descending=True))
 
-    rewrite = classified.filter(pl.col("output") != pl.col("char"))
-    frame = df
-    if rewrite.height:
-        # longer sequences first so a base+VS pattern wins over its bare base
-        rewrite = rewrite.sort(pl.col("char").str.len_chars(), descending=True)
-        pats, reps = rewrite["char"].to_list(), rewrite["output"].to_list()
-        frame = df.with_columns(
-            pl.col(c).str.replace_many(pats, reps, leftmost=True) for c in columns)
-
-    unresolved_set = classified.filter(pl.col("status") == "unresolved")["char"]
-    parts = []
-    if unresolved_set.len():
-        ulist = unresolved_set.to_list()
-        for c in columns:
-            hit = df.lazy().filter(pl.col(c).str.contains_any(ulist)).select(
-                *key_columns, pl.col(c).str.extract_all(CHAR_RE).alias("char"))
-            got = (hit.explode("char").filter(pl.col("char").is_in(unresolved_set.implode()))
-                   .group_by(key_columns, maintain_order=True)
-                   .agg(pl.col("char").unique(maintain_order=True).str.join("").alias("chars"))
-                   .with_columns(pl.lit(c).alias("column"))
-                   .collect())
-            parts.append(got)
-    ur_schema = {k: df.schema[k] for k in key_columns} | {"column": pl.String, "chars": pl.String}
-    unresolved_rows = (pl.concat(parts).select(list(ur_schema)) if parts
-                       else pl.DataFrame(schema=ur_schema))
+    # the distinct values holding unresolved characters, each with those characters once, in order:
+    # what finds the rows to flag without reading the table again character by character
+    unresolved = classified.filter(pl.col("status") == "unresolved")["char"]
+    unresolved_values = pl.DataFrame(schema={"column": pl.String, "value": pl.String, "chars": pl.String})
+    if unresolved.len():
+        unresolved_values = pl.concat(pl.collect_all(
+            _value_chars(v.filter(pl.col("v").str.contains_any(unresolved.to_list())))
+            .filter(pl.col("char").is_in(unresolved.implode()))
+            .group_by("v", maintain_order=True)
+            .agg(pl.col("char").unique(maintain_order=True).str.join("").alias("chars"))
+            .select(pl.lit(c).alias("column"), pl.col("v").alias("value"), "chars")
+            for c, v in values.items()))
     totals = dict(chars.group_by("status").agg(pl.col("occurrences").sum()).iter_rows())
     counts = {s: int(totals.get(s, 0)) for s in STATUSES}
-    return MojiResult(frame=frame, chars=chars, unresolved_rows=unresolved_rows, counts=counts)
+    return Identification(columns=columns, chars=chars, counts=counts, rewrite=rewrite,
+                          unresolved_values=unresolved_values, null_columns=null_columns)
+
+
+def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
+                   gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None,
+                   key_columns: Sequence[str] = ("_row_id",)) -> MojiResult:
+    """Identify the characters of `columns`; rewrite 外字 and decided characters to their MJ glyph."""
+    ident = identify_lazy(df.lazy(), columns, dictionary=dictionary, gaiji=gaiji, ledger=ledger)
+    keys = [k for k in key_columns if k in df.columns]
+    return MojiResult(frame=df.with_columns(ident.rewrite_exprs()), chars=ident.chars,
+                      unresolved_rows=ident.unresolved_rows(df.lazy(), keys).collect(), counts=ident.counts)
 
 
 def _token_map(column: str, result: MojiResult) -> pl.DataFrame:

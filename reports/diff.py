@@ -1,13 +1,18 @@
 """Parallel-run diff (並行稼働 比較): two tables on a key, compared cell by cell as text.
 
-The join runs in DuckDB over Parquet, with a memory limit (IKOU_DIFF_MEMORY_LIMIT, default 2GB)
-and a spill directory: (1) one grouped pass per side gives rows per key (duplicates) and a
-64-bit hash of the compared cells; (2) a narrow full join of (key, hash) picks the keys on one
-side only or whose hashes differ; (3) only those rows go through the wide full outer join, where
-cells are compared exactly as text, and the differing cells are streamed to Parquet in long form.
-Only differences come back to Python, so memory grows with them, not with the tables. DataFrame,
-CSV, database and non-text Parquet inputs are first written (streaming) to a temporary Parquet
-file as text; rules then run in Polars on the differing cells (reports.rules).
+The join runs in DuckDB over Parquet (or a DuckDB database file, attached read-only), with a
+memory limit (IKOU_DIFF_MEMORY_LIMIT, default 2GB) and a spill directory: (1) one grouped pass
+per side gives rows per key (duplicates) and a 64-bit hash of the compared cells; (2) a narrow
+full join of (key, hash) counts the keys on one side only and finds the keys whose hashes differ;
+(3) the full outer join of the rows behind those keys compares the cells exactly as text and
+streams the differing ones out, long, to one Arrow file per column. When most keys differ, (3)
+joins all rows directly (the semi joins on the keys would cost more than they save). (4) The
+cells are counted per distinct (column, left, right) triple: value comparison of numeric/date
+columns and the rules (reports.rules) run once per triple, not per cell, since a date or a kana
+spelling differs the same way on many rows. The cells stay on disk (`DiffResult.scan_cells`), so
+memory grows with the distinct differences, not with the tables or the number of differing
+cells. DataFrame, CSV, other database and non-text inputs are first written (streaming) to a
+temporary Parquet file as text.
 
 Values compare as TEXT exactly as written (every column, keys included, is read as String:
 '00123' and '123' are different keys); an empty field is null and null equals null. A column
@@ -16,15 +21,21 @@ reported (count + samples) and left out of the join, never collapsed.
 
 Table sources (`read_table`):
 - `path.csv` (UTF-8, header row), `path.parquet`
+- `ParquetSource(path, {file column: compared name})`: a Parquet file under other column names,
+  read where it lies (e.g. a staged extract under the target's names)
 - `<SQLAlchemy URL>#<table>`, e.g. `sqlite:///old.db#juki_kojin`,
-  `postgresql+psycopg://user@host/db#public.juki_kojin`
+  `postgresql+psycopg://user@host/db#public.juki_kojin`; `duckdb:///file#schema.table` is read
+  in place (text as Polars would write it; other column types are staged through Polars)
 - a Polars DataFrame / LazyFrame (from code).
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,9 +47,12 @@ from ikou.errors import TerminalError
 if TYPE_CHECKING:
     from reports.rules import RuleSet
 
-LEFT_FLAG = "_in_left"
-RIGHT_FLAG = "_in_right"
 SAMPLE_ROWS = 20
+CELL_BATCH_ROWS = 1 << 17    # differing rows per Arrow batch out of DuckDB (tens of MB)
+# The full outer join reads all rows, not only those of the keys the hashes set apart, when more
+# than this share of the keys is set apart: at 1M persons with every row differing, the two semi
+# joins made the join about twice as slow.
+DIRECT_JOIN_SHARE = 0.5
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -46,9 +60,27 @@ class DiffInputError(TerminalError):
     """An input cannot be compared (missing key column, unreadable file, bad crosswalk)."""
 
 
+@dataclass(frozen=True)
+class ParquetSource:
+    """A Parquet file compared under other column names ({file column: compared name}).
+
+    DuckDB reads it where it lies (no rewrite) when the chosen columns are text, as a staged
+    extract's are; the flow's diff uses it for the legacy side under the target's names.
+    """
+
+    path: Path
+    columns: dict[str, str]
+
+
 @dataclass
 class DiffResult:
-    """Everything the reports need; counts are plain ints, details are small frames."""
+    """Everything the reports need. Counts are plain ints; the differing cells stay on disk.
+
+    `triples` holds each distinct differing (column, left, right) with its number of cells and
+    the rule that explains it (null = unexplained); `cell_files` the cells themselves, one Arrow
+    file per column, removed with the result (or by `close()`). Read them with `scan_cells`;
+    `cells` materialises them all, sorted, for tests and small tables.
+    """
 
     key: list[str]
     columns: list[str]                      # compared columns
@@ -61,7 +93,9 @@ class DiffResult:
     only_right: int
     changed_rows: int                       # matched rows with ≥ 1 differing cell
     changed_cells: dict[str, int]           # per column, before rules
-    cells: pl.DataFrame                     # long: key…, column, left, right, rule (null = unexplained)
+    unexplained_rows: int                   # matched rows with ≥ 1 cell no rule explains
+    triples: pl.DataFrame                   # column, left, right, cells, rule (null = unexplained)
+    cell_files: dict[str, Path]             # column -> Arrow IPC of its cells (key…, left, right)
     only_left_rows: pl.DataFrame            # key + left values
     only_right_rows: pl.DataFrame           # key + right values
     duplicates: dict[str, dict]             # side -> {"keys": n, "rows": n, "sample": DataFrame}
@@ -70,6 +104,17 @@ class DiffResult:
     control_totals: dict[str, dict] = field(default_factory=dict)   # side -> totals
     rules: list[dict] = field(default_factory=list)                 # rule metadata (name, reason …)
     crosswalk: dict | None = None
+    workdir: Path | None = field(default=None, repr=False)          # owns cell_files
+
+    def __post_init__(self):
+        # the cell files live as long as the result: no caller has to remember to delete them
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.workdir), True) \
+            if self.workdir is not None else None
+
+    def close(self) -> None:
+        """Delete the cell files now (they are deleted anyway when the result is collected)."""
+        if self._cleanup is not None:
+            self._cleanup()
 
     @property
     def has_duplicates(self) -> bool:
@@ -79,10 +124,10 @@ class DiffResult:
     def explained(self) -> dict[str, dict]:
         """Per rule: cells explained, by column (rules only see cells that differ)."""
         out: dict[str, dict] = {r["name"]: {**r, "cells": 0, "by_column": {}} for r in self.rules}
-        if not self.rules or self.cells.is_empty():
+        if not self.rules or self.triples.is_empty():
             return out
-        counts = (self.cells.filter(pl.col("rule").is_not_null())
-                  .group_by("rule", "column").len().sort("rule", "column"))
+        counts = (self.triples.filter(pl.col("rule").is_not_null())
+                  .group_by("rule", "column").agg(pl.col("cells").sum()).sort("rule", "column"))
         for rule, column, n in counts.iter_rows():
             out[rule]["by_column"][column] = n
             out[rule]["cells"] += n
@@ -91,18 +136,48 @@ class DiffResult:
     @property
     def unexplained_cells(self) -> dict[str, int]:
         base = {c: 0 for c in self.columns if self.changed_cells.get(c)}
-        if self.cells.is_empty():
-            return base
-        counts = self.cells.filter(pl.col("rule").is_null()).group_by("column").len()
+        counts = (self.triples.filter(pl.col("rule").is_null())
+                  .group_by("column").agg(pl.col("cells").sum()))
         base.update(dict(counts.iter_rows()))
         return base
 
-    @property
-    def unexplained_rows(self) -> int:
-        if self.cells.is_empty():
-            return 0
-        return self.cells.filter(pl.col("rule").is_null()).select(
-            pl.struct(self.key).n_unique()).item()
+    def scan_cells(self, columns: list[str] | None = None, *,
+                   unexplained: bool = False) -> pl.LazyFrame:
+        """The differing cells, long (key…, column, left, right, rule), read lazily from disk.
+
+        Grouped by column in `columns` order, in no particular order within a column. Cells of
+        numeric/date columns that are equal by value are left out (they have no triple).
+        """
+        parts = []
+        for c in (self.columns if columns is None else columns):
+            path = self.cell_files.get(c)
+            tr = self.triples.filter(pl.col("column") == c)
+            if unexplained:
+                tr = tr.filter(pl.col("rule").is_null())
+            if path is None or tr.is_empty():
+                continue
+            lf = pl.scan_ipc(path)
+            if tr["rule"].n_unique() == 1 and \
+                    tr["cells"].sum() == lf.select(pl.len()).collect().item():
+                # every cell kept, all with the same rule: no join (the usual case in the flow)
+                lf = lf.with_columns(pl.lit(tr["rule"][0], dtype=pl.String).alias("rule"))
+            else:
+                lf = lf.join(tr.lazy().select("left", "right", "rule"), on=["left", "right"],
+                             how="inner", nulls_equal=True)
+            parts.append(lf.select(*self.key, pl.lit(c).alias("column"), "left", "right", "rule"))
+        schema = {**{k: pl.String for k in self.key}, "column": pl.String, "left": pl.String,
+                  "right": pl.String, "rule": pl.String}
+        return pl.concat(parts).cast(schema) if parts else pl.LazyFrame(schema=schema)
+
+    def column_sample(self, column: str, n: int) -> pl.DataFrame:
+        """The first `n` cells of a column as the report shows them: unexplained first, by key."""
+        return (self.scan_cells([column]).sort(pl.col("rule").is_not_null(), *self.key)
+                .head(n).collect())
+
+    @functools.cached_property
+    def cells(self) -> pl.DataFrame:
+        """Every differing cell in memory, sorted by key and column (tests, small tables)."""
+        return self.scan_cells().collect(engine="streaming").sort([*self.key, "column"])
 
 
 def _blank_to_null(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -116,12 +191,26 @@ def read_table(source, *, name: str | None = None) -> tuple[pl.LazyFrame, str]:
         return _blank_to_null(source.lazy()), name or "DataFrame"
     if isinstance(source, pl.LazyFrame):
         return _blank_to_null(source), name or "LazyFrame"
+    if isinstance(source, ParquetSource):
+        path = Path(source.path)
+        if not path.is_file():
+            raise DiffInputError(f"{path}: file not found")
+        lf = pl.scan_parquet(path).select([pl.col(s).alias(t) for s, t in source.columns.items()])
+        return _blank_to_null(lf), name or path.name
     text = str(source)
     if "://" in text:
         url, sep, table = text.rpartition("#")
         if not sep or not _IDENT.match(table):
             raise DiffInputError(f"{text!r}: a database source is written URL#table "
                                  "(e.g. sqlite:///old.db#juki_kojin)")
+        db = _duckdb_url(text)
+        if db is not None:   # lazily, by DuckDB itself: the table is never whole in memory
+            import duckdb
+            try:
+                lf = duckdb.connect(db[0], read_only=True).sql(f"SELECT * FROM {table}").pl(lazy=True)
+            except duckdb.Error as exc:
+                raise DiffInputError(f"{table}: cannot read from the database: {exc}") from None
+            return _blank_to_null(lf), name or table
         import sqlalchemy as sa
         engine = sa.create_engine(url)
         try:
@@ -214,18 +303,54 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _direct_parquet(source) -> Path | None:
-    """A Parquet file whose columns are all text can be read by DuckDB as it is (no rewrite)."""
-    if isinstance(source, (pl.DataFrame, pl.LazyFrame)) or "://" in str(source):
+# DuckDB types whose text (CAST AS VARCHAR) is exactly what Polars' cast to String writes
+_DUCKDB_TEXT_AS_POLARS = re.compile(
+    r"^(VARCHAR|U?(BIG|SMALL|TINY|HUGE)?INT(EGER)?|DATE|BOOLEAN|DECIMAL\(\d+,\d+\))$")
+
+
+def _duckdb_url(source) -> tuple[str, str] | None:
+    """(database file, table) of a `duckdb:///file#schema.table` source."""
+    url, sep, table = str(source).rpartition("#")
+    if not (sep and url.startswith("duckdb:///") and _IDENT.match(table)):
         return None
-    path = Path(str(source))
-    if path.suffix.lower() not in (".parquet", ".pq"):
+    path = url.split(":///", 1)[1]
+    return (path, table) if path and path != ":memory:" else None
+
+
+def _direct_view(con, side: str, source) -> tuple[str, dict[str, str]] | None:
+    """Read `source` where it lies: a Parquet file whose compared columns are text, or a DuckDB
+    database table (attached read-only) whose types DuckDB writes as Polars would.
+
+    Returns the FROM clause and {compared name: SQL of its text}, or None when the source must
+    first be staged as text (DataFrames, CSV, other databases, other types).
+    """
+    if isinstance(source, (pl.DataFrame, pl.LazyFrame)):
+        return None
+    db = _duckdb_url(source)
+    if db is not None:
+        import duckdb
+        try:
+            _x(con, f"ATTACH {_lit(db[0])} AS {side}_db (READ_ONLY)")
+            types = {c: t for c, t, *_ in _x(con, f"DESCRIBE {side}_db.{db[1]}")}
+        except duckdb.Error:
+            return None
+        if not all(_DUCKDB_TEXT_AS_POLARS.match(t) for t in types.values()):
+            return None
+        return f"{side}_db.{db[1]}", {c: f"CAST({_q(c)} AS VARCHAR)" for c in types}
+    if isinstance(source, ParquetSource):
+        path, names = Path(source.path), {t: s for s, t in source.columns.items()}
+    elif Path(str(source)).suffix.lower() in (".parquet", ".pq") and "://" not in str(source):
+        path, names = Path(str(source)), None
+    else:
         return None
     try:
         schema = pl.read_parquet_schema(path)
     except (pl.exceptions.PolarsError, OSError):
         return None
-    return path if all(t == pl.String for t in schema.values()) else None
+    names = names if names is not None else {c: c for c in schema}
+    if not all(schema.get(s) == pl.String for s in names.values()):
+        return None
+    return f"read_parquet({_lit(str(path))})", {t: _q(s) for t, s in names.items()}
 
 
 def _stage(lf: pl.LazyFrame, label: str, out: Path) -> Path:
@@ -263,24 +388,97 @@ def _numeric_sums(lf: pl.LazyFrame, numeric: list[str]) -> dict:
     return {c: row[c] for c in numeric}
 
 
-def _refine_by_value(cells: pl.LazyFrame, common: list[str], numeric: list[str],
-                     dates: list[str], tolerance: dict) -> pl.LazyFrame:
-    """DuckDB finds cells whose TEXT differs; numeric/date columns then drop the cells that are
-    equal by value. The test runs once per distinct (column, left, right) triple, in Polars."""
+def _differences_sql(l_src: str, r_src: str, key: list[str], common: list[str]) -> str:
+    """The full outer join of the sides' rows `l_src`/`r_src`, keeping the rows on one side only
+    or with ≥ 1 differing cell: key…, _inl/_inr (the row is on that side), and per column i a
+    flag _d{i} (a matched cell that differs) with the values _l{i}/_r{i}, null where the cell is
+    equal (equal text is never copied out of DuckDB); one-side rows keep all their values."""
+    cols = []
+    for i, c in enumerate(common):
+        differs = f"l.{_q(c)} IS DISTINCT FROM r.{_q(c)}"
+        cols += [f"l._in IS NOT NULL AND r._in IS NOT NULL AND {differs} AS _d{i}",
+                 f"CASE WHEN r._in IS NULL OR {differs} THEN l.{_q(c)} END AS _l{i}",
+                 f"CASE WHEN l._in IS NULL OR {differs} THEN r.{_q(c)} END AS _r{i}"]
+    where = " OR ".join(["l._in IS NULL", "r._in IS NULL",
+                         *(f"l.{_q(c)} IS DISTINCT FROM r.{_q(c)}" for c in common)])
+    cols = [*(f"coalesce(l.{_q(k)}, r.{_q(k)}) AS {_q(k)}" for k in key),
+            "l._in IS NOT NULL AS _inl", "r._in IS NOT NULL AS _inr", *cols]
+    return (f"SELECT {', '.join(cols)} FROM {l_src} l FULL OUTER JOIN {r_src} r "
+            f"ON {_key_on('l', 'r', key)} WHERE {where}")
+
+
+def _write_differences(con, sql: str, key: list[str], common: list[str],
+                       out_dir: Path) -> tuple[dict[str, Path], int, dict[str, pl.DataFrame]]:
+    """Stream the rows of `_differences_sql` out of DuckDB: each column's differing cells (key…,
+    left, right) go to its own Arrow IPC file (cheap to write, memory-mapped when read, and a
+    column is read without the others); rows on one side only are kept as frames (key…, values).
+
+    Returns the files, the number of matched rows with a differing cell, and the one-side rows.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    writers, files, rows = {}, {}, 0
+    one_side: dict[str, list] = {"l": [], "r": []}
+    try:
+        for batch in con.sql(sql).to_arrow_reader(CELL_BATCH_ROWS):
+            inl, inr = batch.column("_inl"), batch.column("_inr")
+            rows += pc.sum(pc.and_(inl, inr)).as_py() or 0
+            for side, alone in (("l", pc.invert(inr)), ("r", pc.invert(inl))):
+                if pc.any(alone).as_py():
+                    one_side[side].append(pa.record_batch(
+                        [pc.filter(batch.column(a), alone)
+                         for a in (*key, *(f"_{side}{i}" for i in range(len(common))))],
+                        names=[*key, *common]))
+            for i, c in enumerate(common):
+                differs = batch.column(f"_d{i}")
+                if not pc.any(differs).as_py():
+                    continue
+                part = pa.record_batch(
+                    [pc.filter(batch.column(a), differs) for a in (*key, f"_l{i}", f"_r{i}")],
+                    names=[*key, "left", "right"])
+                if c not in writers:
+                    files[c] = out_dir / f"{i}.arrow"
+                    writers[c] = pa.ipc.new_file(str(files[c]), part.schema)
+                writers[c].write_batch(part)
+    finally:
+        for w in writers.values():
+            w.close()
+    schema = {c: pl.String for c in (*key, *common)}
+    frames = {side: (pl.from_arrow(pa.Table.from_batches(b)).cast(schema).sort(key) if b
+                     else pl.DataFrame(schema=schema)) for side, b in one_side.items()}
+    return {c: files[c] for c in common if c in files}, rows, frames
+
+
+def _triples(files: dict[str, Path]) -> pl.DataFrame:
+    """Distinct differing (column, left, right) with their number of cells."""
+    schema = {"column": pl.String, "left": pl.String, "right": pl.String, "cells": pl.Int64}
+    parts = [pl.scan_ipc(f).group_by("left", "right").agg(pl.len().alias("cells"))
+             .select(pl.lit(c).alias("column"), "left", "right", "cells")
+             for c, f in files.items()]
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).cast(schema).collect(engine="streaming")
+
+
+def _drop_equal_by_value(triples: pl.DataFrame, common: list[str], numeric: list[str],
+                         dates: list[str], tolerance: dict) -> pl.DataFrame:
+    """DuckDB finds cells whose TEXT differs; numeric/date columns then drop the triples that
+    are equal by value (the test runs once per distinct triple)."""
     declared = [c for c in common if c in numeric or c in dates]
-    if not declared:
-        return cells
+    if not declared or triples.is_empty():
+        return triples
     eq = pl.lit(False)
     for c in reversed(declared):
         kind = "numeric" if c in numeric else "date"
         eq = pl.when(pl.col("column") == c).then(
             equal_expr(pl.col("left"), pl.col("right"), kind=kind,
                        tolerance=tolerance.get(c, (0.0, 0.0))).fill_null(False)).otherwise(eq)
-    same = (cells.filter(pl.col("column").is_in(declared)).select("column", "left", "right")
-            .unique().filter(eq).collect(engine="streaming"))
-    if same.is_empty():
-        return cells
-    return cells.join(same.lazy(), on=["column", "left", "right"], how="anti", nulls_equal=True)
+    return triples.filter(~eq)
+
+
+def _distinct_keys(lf: pl.LazyFrame, key: list[str]) -> int:
+    return lf.select(pl.struct(key).n_unique()).collect(engine="streaming").item()
 
 
 def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | None = None,
@@ -293,8 +491,9 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
     numeric); `rules`: expected-difference rules (reports.rules) that explain differing cells.
 
     The key join, duplicate detection and text inequality run in DuckDB over Parquet with a
-    memory limit (IKOU_DIFF_MEMORY_LIMIT, default 2GB) and spill to a temporary directory, so
-    memory is bounded by the limit plus the differences brought back, not by the table sizes.
+    memory limit (IKOU_DIFF_MEMORY_LIMIT, default 2GB) and spill to a temporary directory; the
+    differing cells go to temporary files owned by the result. Memory is bounded by the limit
+    plus the distinct differences, not by the table sizes.
     """
     key = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key)
     if not key:
@@ -325,36 +524,42 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
         if c not in common:
             raise DiffInputError(f"declared column {c!r} is not a compared column")
     totals_num = [c for c in numeric if c in common]
+    ruleset = None
+    if rules is not None:   # a bad rules file stops the diff before the tables are read
+        from reports.rules import RuleSet, load_rules
+        ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
 
     import duckdb
 
-    with tempfile.TemporaryDirectory(prefix="ikou-diff-") as tmp:
-        tmpdir = Path(tmp)
+    workdir = Path(tempfile.mkdtemp(prefix="ikou-diff-"))
+    try:
+        scratch = workdir / "scratch"        # staged sides and spill, gone with the connection
+        scratch.mkdir()
         con = duckdb.connect()
         try:
             _x(con, f"SET memory_limit = {_lit(_memory_limit())}")
-            _x(con, f"SET temp_directory = {_lit(str(tmpdir / 'spill'))}")
+            _x(con, f"SET temp_directory = {_lit(str(scratch / 'spill'))}")
             _x(con, "SET preserve_insertion_order = false")
-            sides = {}
             for side, source, frame, label, cols in (("l", left, lf, lname, lcols),
                                                      ("r", right, rf, rname, rcols)):
-                direct = None if (side == "l" and crosswalk is not None) else _direct_parquet(source)
-                path = direct or _stage(frame, label, tmpdir / f"{side}.parquet")
-                # text as written; an empty field is null (again, for files read directly)
-                sel = ", ".join(f"NULLIF({_q(c)}, '') AS {_q(c)}" for c in cols)
+                direct = None if (side == "l" and crosswalk is not None) else \
+                    _direct_view(con, side, source)
+                if direct is None:
+                    staged = _stage(frame, label, scratch / f"{side}.parquet")
+                    direct = f"read_parquet({_lit(str(staged))})", {c: _q(c) for c in cols}
+                source_sql, text = direct
+                # text as written; an empty field is null (again, for sources read directly)
+                sel = ", ".join(f"NULLIF({text[c]}, '') AS {_q(c)}" for c in cols)
                 try:
-                    _x(con, f"CREATE TEMP VIEW {side} AS SELECT {sel} "
-                                f"FROM read_parquet({_lit(str(path))})")
+                    _x(con, f"CREATE TEMP VIEW {side} AS SELECT {sel} FROM {source_sql}")
                 except duckdb.Error as exc:
                     raise DiffInputError(f"{label}: cannot read: {exc}") from None
-                sides[side] = (frame, label, cols)
 
             kq = ", ".join(_q(k) for k in key)
             row_hash = (f"hash({', '.join(_q(c) for c in common)})" if common
                         else "0::UBIGINT")
             duplicates, totals, usable = {}, {}, {}
-            for side, name in (("l", "left"), ("r", "right")):
-                frame, label, cols = sides[side]
+            for side, name, frame in (("l", "left", lf), ("r", "right", rf)):
                 # one pass per side: rows per key (duplicates) and the row hash (step 1 below)
                 _x(con, f"CREATE TEMP TABLE {side}_keys AS SELECT {kq}, count(*) AS n, "
                         f"min({row_hash}) AS _h FROM {side} GROUP BY {kq}")
@@ -378,86 +583,68 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
                 duplicates[name] = {"keys": int(dup_keys), "rows": int(dup_rows), "sample": sample}
                 usable[side] = (src, int(rows) - int(dup_rows))
 
-            # 1. a narrow full join of (key, row hash) finds the keys worth looking at: on one
-            #    side only, or whose compared cells hash differently (a 64-bit hash: the chance
-            #    that a differing row hashes equal is about rows / 2**64). It fits in memory.
+            # 1. a narrow full join of (key, row hash) keeps the keys worth looking at: on one
+            #    side only, duplicated, or whose compared cells hash differently (a 64-bit hash:
+            #    the chance that a differing row hashes equal is about rows / 2**64)
             _x(con, "CREATE TEMP TABLE dk AS SELECT "
                + ", ".join(f"coalesce(l.{_q(k)}, r.{_q(k)}) AS {_q(k)}" for k in key)
-               + f" FROM l_keys l FULL OUTER JOIN r_keys r ON {_key_on('l', 'r', key)} "
+               + f", l.n AS ln, r.n AS rn FROM l_keys l FULL OUTER JOIN r_keys r "
+               + f"ON {_key_on('l', 'r', key)} "
                + "WHERE l.n IS NULL OR r.n IS NULL OR l.n > 1 OR r.n > 1 OR l._h <> r._h")
             _x(con, "DROP TABLE l_keys")
             _x(con, "DROP TABLE r_keys")
+            only_left, only_right, apart = _x(con,
+                "SELECT count(*) FILTER (WHERE ln = 1 AND (rn IS NULL OR rn > 1)), "
+                "count(*) FILTER (WHERE rn = 1 AND (ln IS NULL OR ln > 1)), count(*) FROM dk")[0]
+            matched = usable["l"][1] - int(only_left)
 
-            # 2. the wide full outer join, of those keys only: rows on one side only or with
-            #    ≥ 1 cell whose text differs (compared exactly, the hash only preselects)
-            def side_sel(side, suffix, flag):
-                src = usable[side][0]
-                return (f"(SELECT {', '.join('s.' + _q(k) for k in key)}, "
-                        + "".join(f"s.{_q(c)} AS {_q(c + suffix)}, " for c in common)
-                        + f"TRUE AS {flag} FROM {src} s SEMI JOIN dk "
-                        + f"ON {_key_on('s', 'dk', key)})")
-            differs = " OR ".join(f"l.{_q(c + '__l')} IS DISTINCT FROM r.{_q(c + '__r')}"
-                                  for c in common) or "FALSE"
-            _x(con,
-                "CREATE TEMP TABLE d AS SELECT "
-                + ", ".join(f"coalesce(l.{_q(k)}, r.{_q(k)}) AS {_q(k)}" for k in key) + ", "
-                + "".join(f"l.{_q(c + '__l')}, r.{_q(c + '__r')}, " for c in common)
-                + f"l.{LEFT_FLAG} IS NOT NULL AS {LEFT_FLAG}, "
-                + f"r.{RIGHT_FLAG} IS NOT NULL AS {RIGHT_FLAG} "
-                + f"FROM {side_sel('l', '__l', LEFT_FLAG)} l FULL OUTER JOIN "
-                + f"{side_sel('r', '__r', RIGHT_FLAG)} r ON {_key_on('l', 'r', key)} "
-                + f"WHERE l.{LEFT_FLAG} IS NULL OR r.{RIGHT_FLAG} IS NULL OR {differs}")
-            only_left, only_right = _x(con,
-                f"SELECT count(*) FILTER (WHERE NOT {RIGHT_FLAG}), "
-                f"count(*) FILTER (WHERE NOT {LEFT_FLAG}) FROM d")[0]
-            only_left_rows = _rel(con,
-                f"SELECT {kq}" + "".join(f", {_q(c + '__l')} AS {_q(c)}" for c in common)
-                + f" FROM d WHERE NOT {RIGHT_FLAG}").pl()
-            only_right_rows = _rel(con,
-                f"SELECT {kq}" + "".join(f", {_q(c + '__r')} AS {_q(c)}" for c in common)
-                + f" FROM d WHERE NOT {LEFT_FLAG}").pl()
+            # 2. the full outer join of the rows behind those keys, cells compared exactly as text
+            def rows_of(side: str, direct: bool) -> str:
+                keys = "" if direct else f" SEMI JOIN dk ON {_key_on('s', 'dk', key)}"
+                return f"(SELECT s.*, TRUE AS _in FROM {usable[side][0]} s{keys})"
 
-            # differing cells, long, streamed by DuckDB to Parquet (never a wide frame in Python)
-            cell_schema = {**{k: pl.String for k in key}, "column": pl.String,
-                           "left": pl.String, "right": pl.String}
-            if common:
-                cells_path = tmpdir / "cells.parquet"
-                union = " UNION ALL ".join(
-                    f"SELECT {kq}, {_lit(c)} AS \"column\", {_q(c + '__l')} AS \"left\", "
-                    f"{_q(c + '__r')} AS \"right\" FROM d WHERE {LEFT_FLAG} AND {RIGHT_FLAG} "
-                    f"AND {_q(c + '__l')} IS DISTINCT FROM {_q(c + '__r')}" for c in common)
-                _x(con, f"COPY ({union}) TO {_lit(str(cells_path))} "
-                            "(FORMAT parquet, COMPRESSION zstd)")
-                cells_lf = pl.scan_parquet(cells_path).cast(cell_schema)
-                cells_lf = _refine_by_value(cells_lf, common, numeric, dates, tolerance)
-                cells = cells_lf.collect(engine="streaming")
-            else:
-                cells = pl.DataFrame(schema=cell_schema)
+            direct = apart > DIRECT_JOIN_SHARE * (matched + int(only_left) + int(only_right))
+            cell_files, rows_with_cells, one_side = ({}, 0, None) if not apart else \
+                _write_differences(con, _differences_sql(rows_of("l", direct), rows_of("r", direct),
+                                                         key, common), key, common, workdir)
+            if one_side is None:
+                empty = pl.DataFrame(schema={c: pl.String for c in (*key, *common)})
+                one_side = {"l": empty, "r": empty}
         finally:
             con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
-    cells = cells.with_columns(pl.lit(None, dtype=pl.String).alias("rule"))
-    per_col = dict(cells.group_by("column").len().iter_rows()) if cells.height else {}
-    changed_rows = cells.select(pl.struct(key).n_unique()).item() if cells.height else 0
-    rule_meta: list[dict] = []
-    if rules is not None:
-        from reports.rules import RuleSet, load_rules
-        ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
-        cells = ruleset.explain(cells)
-        rule_meta = ruleset.metadata()
-
-    return DiffResult(
-        key=key, columns=common, left_name=lname, right_name=rname,
-        # table sizes as read (duplicate-key rows included; they are left out of the join)
-        left_rows=totals["left"]["rows"], right_rows=totals["right"]["rows"],
-        matched=usable["l"][1] - int(only_left), only_left=int(only_left),
-        only_right=int(only_right), changed_rows=int(changed_rows),
-        changed_cells={c: int(per_col.get(c, 0)) for c in common},
-        cells=cells.sort([*key, "column"]), only_left_rows=only_left_rows.sort(key),
-        only_right_rows=only_right_rows.sort(key), duplicates=duplicates,
-        left_only_columns=left_only_cols, right_only_columns=right_only_cols,
-        control_totals=totals, rules=rule_meta, crosswalk=xw_info,
-    )
+        # 3. per distinct triple: value comparison (numeric/date), counts, rules
+        triples = _triples(cell_files)
+        kept = _drop_equal_by_value(triples, common, numeric, dates, tolerance)
+        kept = kept.with_columns(pl.lit(None, dtype=pl.String).alias("rule"))
+        rule_meta: list[dict] = []
+        if ruleset is not None:
+            kept = ruleset.explain(kept)
+            rule_meta = ruleset.metadata()
+        per_col = dict(kept.group_by("column").agg(pl.col("cells").sum()).iter_rows())
+        result = DiffResult(
+            key=key, columns=common, left_name=lname, right_name=rname,
+            # table sizes as read (duplicate-key rows included; they are left out of the join)
+            left_rows=totals["left"]["rows"], right_rows=totals["right"]["rows"],
+            matched=matched, only_left=int(only_left), only_right=int(only_right),
+            changed_rows=rows_with_cells, unexplained_rows=0,
+            changed_cells={c: int(per_col.get(c, 0)) for c in common},
+            triples=kept, cell_files=cell_files, only_left_rows=one_side["l"],
+            only_right_rows=one_side["r"], duplicates=duplicates,
+            left_only_columns=left_only_cols, right_only_columns=right_only_cols,
+            control_totals=totals, rules=rule_meta, crosswalk=xw_info, workdir=workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    # rows counted again only where the triples no longer hold every cell
+    if kept.height < triples.height:
+        result.changed_rows = _distinct_keys(result.scan_cells(), key)
+    unexplained = kept.filter(pl.col("rule").is_null())
+    result.unexplained_rows = (result.changed_rows if unexplained.height == kept.height else
+                               _distinct_keys(result.scan_cells(unexplained=True), key)
+                               if unexplained.height else 0)
+    return result
 
 
 def summarize(result: DiffResult) -> dict:
@@ -485,4 +672,5 @@ def summarize(result: DiffResult) -> dict:
     }
 
 
-__all__ = ["DiffInputError", "DiffResult", "compare", "equal_expr", "read_table", "summarize"]
+__all__ = ["DiffInputError", "DiffResult", "ParquetSource", "compare", "equal_expr", "read_table",
+           "summarize"]

@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from reports.charts import bar_chart
 from reports.diff import DiffResult, summarize
-from reports.mask import mask_frame, mask_long
+from reports.mask import mask_cells_of, mask_frame, mask_long
 from reports.reconcile import stage_rows, totals_check, trend
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -68,8 +68,7 @@ def _write_frame(df: pl.DataFrame, out_dir: Path, stem: str) -> None:
 def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
                      sensitive=frozenset(), reveal: bool = False) -> Path:
     s = summary
-    key = result.key
-    cells = mask_long(result.cells, sensitive, reveal=reveal, key_cols=tuple(key))
+    key = tuple(result.key)
     unexplained = s["unexplained_cells"]
     explained_by_col: dict[str, int] = {}
     for e in s["explained"].values():
@@ -96,10 +95,10 @@ def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
         ("値が異なる行", [("件数", s["changed_rows"], "orange")]),
     ], title="件数の突合")
     column_samples = []
-    for c in diff_cols:
-        part = cells.filter(pl.col("column") == c)
-        part = part.sort(pl.col("rule").is_not_null(), *key)  # unexplained first
-        column_samples.append((c, _table(part.drop("column"), total=part.height)))
+    for c in diff_cols:   # unexplained first; only the rows shown are sorted and masked
+        part = mask_cells_of(result.column_sample(c, HTML_ROWS), c, sensitive, reveal=reveal,
+                             key_cols=key)
+        column_samples.append((c, _table(part.drop("column"), total=s["changed_cells"][c])))
     dups = {side: mask_frame(d["sample"], sensitive, reveal=reveal)
             for side, d in result.duplicates.items()}
     html = _env().get_template("diff_report.html.j2").render(
@@ -118,12 +117,21 @@ def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
     return out_path
 
 
+def _masked_cells(result: DiffResult, sensitive, reveal: bool, *,
+                  unexplained: bool = False) -> pl.LazyFrame:
+    """The result's cells, read and masked column by column (never all in memory)."""
+    parts = [mask_cells_of(result.scan_cells([c], unexplained=unexplained), c, sensitive,
+                           reveal=reveal, key_cols=tuple(result.key)) for c in result.columns]
+    return pl.concat(parts) if parts else result.scan_cells()
+
+
 def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset(),
                        reveal: bool = False) -> dict:
     """Write summary.json, report.html and the detail files (Parquet + CSV); return the summary.
 
     differences.parquet holds every differing cell with the rule that explains it;
-    differences.csv only the unexplained ones.
+    differences.csv only the unexplained ones. Both are streamed from the result's cell files
+    (grouped by column, unordered within a column), so memory does not grow with them.
 
     Detail files are masked like the HTML unless `reveal`: they leave the machine more easily
     than the database does.
@@ -134,12 +142,10 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     summary["masked"] = not reveal
     (out_dir / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    key = tuple(result.key)
     # All differing cells go to Parquet; the CSV an engineer opens holds what still needs
     # explaining (rule is null), since explained cells (dates, kana width …) can be millions.
-    cells = mask_long(result.cells, sensitive, reveal=reveal, key_cols=key)
-    cells.write_parquet(out_dir / "differences.parquet")
-    (cells.filter(pl.col("rule").is_null()) if "rule" in cells.columns else cells).write_csv(
+    _masked_cells(result, sensitive, reveal).sink_parquet(out_dir / "differences.parquet")
+    _masked_cells(result, sensitive, reveal, unexplained=True).sink_csv(
         out_dir / "differences.csv")
     _write_frame(mask_frame(result.only_left_rows, sensitive, reveal=reveal), out_dir,
                  "only_left")

@@ -1,26 +1,34 @@
 """The validation engine: schema-implied rules + rule-file rules → good rows, quarantine, counts.
 
-Every rule is a set of Polars expressions evaluated over whole columns; all rules of a phase are
-collected together (`pl.collect_all`), so Polars runs them in parallel. Errors hold the row back,
-warnings only list it. Phase 2 rules (households …) run on the rows that survived phase 1, because
-that is what will be loaded.
+Every rule is a set of Polars expressions evaluated over whole columns; all checks of a pass are
+evaluated together (one `select` of masks, then `pl.collect_all`), so Polars runs them in
+parallel. Errors hold the row back, warnings only list it. Phase 2 rules (households …) run on
+the rows that survived phase 1, because that is what will be loaded.
+
+Memory grows with the input only through a narrow projection (and the findings themselves):
+row-local checks (`Kind.row_local`) read the input batch by batch; the others get every row but
+only the row position, key and the columns their expressions name, lineage being read afterwards
+for the rows they hold; the good rows are the input minus the held positions, written batch by
+batch. `validate` runs the same code on a DataFrame, with the whole frame as one batch.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from ikou import quarantine
 from ikou.errors import ConfigError, ConservationError, ThresholdError
 from mappings.schema import TargetSchema
-from validators.kinds import KINDS, Check, Context
+from validators.kinds import KINDS, Check, Context, Kind
 from validators.spec import Rule, RuleSet
 
-LINEAGE = ("_row_id", "_source", "_source_line")
-_IDX = "__vidx"
-_KEY = "__record_key"
+LINEAGE = {"_row_id": ("row_id", pl.Int64), "_source": ("source", pl.String),   # input → quarantine column
+           "_source_line": ("source_line", pl.Int64)}
+_IDX = "__vidx"   # row position in the input, 0-based: what identifies a held row
 
 
 @dataclass
@@ -40,6 +48,41 @@ class ValidationResult:
             "quarantined": q.filter(pl.col("severity") == "error")["row_id"].n_unique(),
             "warned": q.filter(pl.col("severity") == "warning")["row_id"].n_unique(),
         }
+
+
+@dataclass
+class Findings:
+    """What validation found, without the good rows themselves (they may be larger than memory)."""
+    quarantine: pl.DataFrame    # as ValidationResult.quarantine
+    rule_counts: pl.DataFrame   # as ValidationResult.rule_counts
+    rows: int                   # input rows
+    held: pl.Series             # positions (0-based, input order) of the rows held by an error
+
+    def good(self, source: pl.LazyFrame) -> pl.LazyFrame:
+        """The rows of `source` (the validated input) not held, in input order."""
+        return self._keep(source.with_row_index(_IDX))
+
+    def write_good(self, source: pl.LazyFrame, path: Path, *, batch_rows: int, **parquet_options) -> None:
+        """Stream the good rows of `source` to a Parquet file, reading `batch_rows` at a time.
+
+        Batches read by Polars' in-memory engine into its Parquet sink: half the peak memory of
+        `good(source).sink_parquet` at the same speed (polars 2.1.0, 2M rows in batches of 250k:
+        ~0.4 against ~0.8 GB).
+        """
+        indexed = source.with_row_index(_IDX)
+
+        def batches(with_columns, predicate, n_rows, batch_size):
+            if predicate is not None or n_rows is not None:
+                raise RuntimeError("write_good: the batch source is only ever sunk whole")
+            for start in range(0, self.rows, batch_rows):
+                frame = self._keep(indexed.slice(start, batch_rows))
+                yield (frame.select(with_columns) if with_columns is not None else frame).collect()
+
+        schema = indexed.drop(_IDX).collect_schema()   # not source's: see validate_lazy
+        register_io_source(batches, schema=schema).sink_parquet(path, **parquet_options)
+
+    def _keep(self, indexed: pl.LazyFrame) -> pl.LazyFrame:
+        return indexed.filter(~pl.col(_IDX).is_in(self.held.implode())).drop(_IDX)
 
 
 def schema_rules(schema: TargetSchema, table: str) -> list[Rule]:
@@ -81,7 +124,8 @@ def _lineage(name: str, dtype: pl.DataType, columns: set[str]) -> pl.Expr:
     return pl.col(name).cast(dtype) if name in columns else pl.lit(None, dtype)
 
 
-def _run_phase(frame: pl.DataFrame, checks: list[tuple[Rule, Check]], meta: dict[str, str]) -> list[pl.DataFrame]:
+def _run_phase(frame: pl.DataFrame, checks: list[tuple[Rule, Check]], meta: dict[str, str],
+               keys: list[str]) -> list[pl.DataFrame]:
     """One quarantine frame per check (only failing rows). All masks are computed in one `select`
     (Polars evaluates the expressions in parallel); quarantine rows are built only for checks
     that failed somewhere."""
@@ -104,16 +148,17 @@ def _run_phase(frame: pl.DataFrame, checks: list[tuple[Rule, Check]], meta: dict
                 continue
             failing = lf.filter(mask)
         parts.append(failing)
-    plans = [_quarantine_rows(p, rule, chk, cols, meta) for p, (rule, chk) in zip(parts, checks) if p is not None]
+    plans = [_quarantine_rows(p, rule, chk, cols, meta, keys)
+             for p, (rule, chk) in zip(parts, checks) if p is not None]
     done = iter(pl.collect_all(plans) if plans else [])
-    empty = _quarantine_rows(lf.head(0), None, None, cols, meta, empty=True)
-    return [next(done) if p is not None else empty for p in parts]
+    return [next(done) if p is not None else _EMPTY for p in parts]
 
 
-def _quarantine_rows(failing: pl.LazyFrame, rule: Rule | None, chk: Check | None, cols: set[str],
-                     meta: dict[str, str], empty: bool = False) -> pl.LazyFrame | pl.DataFrame:
-    if empty:
-        return quarantine.empty().with_columns(pl.lit(None, pl.UInt32).alias(_IDX))
+_EMPTY = quarantine.empty().with_columns(pl.lit(None, pl.UInt32).alias(_IDX))
+
+
+def _quarantine_rows(failing: pl.LazyFrame, rule: Rule, chk: Check, cols: set[str], meta: dict[str, str],
+                     keys: list[str]) -> pl.LazyFrame:
     ja, en = rule.messages()
     msg_ja, msg_en = pl.lit(ja), pl.lit(en)
     if chk.detail is not None:
@@ -121,10 +166,8 @@ def _quarantine_rows(failing: pl.LazyFrame, rule: Rule | None, chk: Check | None
         msg_en = pl.concat_str(msg_en, pl.lit(" ("), chk.detail, pl.lit(")"))
     return failing.select(
         pl.col(_IDX),
-        _lineage("_row_id", pl.Int64, cols).alias("row_id"),
-        _lineage("_source", pl.String, cols).alias("source"),
-        _lineage("_source_line", pl.Int64, cols).alias("source_line"),
-        pl.col(_KEY).alias("record_key"),
+        *(_lineage(c, dtype, cols).alias(name) for c, (name, dtype) in LINEAGE.items()),
+        _record_key(keys).alias("record_key"),
         pl.lit(chk.column, pl.String).alias("column"),
         pl.lit(rule.id).alias("rule"),
         pl.lit(rule.severity).alias("severity"),
@@ -135,52 +178,102 @@ def _quarantine_rows(failing: pl.LazyFrame, rule: Rule | None, chk: Check | None
     )
 
 
-def validate(df: pl.DataFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
-             dantai_code: str, source_frames: dict[str, pl.DataFrame] | None = None) -> ValidationResult:
-    """Check `df` (rows of target `table`) against the schema's implied rules and the rule file."""
+def _lineage_of(parts: list[pl.DataFrame], indexed: pl.LazyFrame, columns: list[str]) -> list[pl.DataFrame]:
+    """`parts` with their lineage (row_id, source, source_line) read from `indexed` for their rows only:
+    lineage is half the width of a projection, so leaving it out of it lowers the peak (−13 % at 2M persons)."""
+    present = [c for c in LINEAGE if c in columns]
+    ids = [p[_IDX] for p in parts if p.height]
+    if not present or not ids:
+        return parts
+    found = (indexed.filter(pl.col(_IDX).is_in(pl.concat(ids).unique().implode()))
+             .select(_IDX, *(pl.col(c).cast(LINEAGE[c][1]).alias(LINEAGE[c][0]) for c in present))
+             .collect(engine="streaming"))
+    names = [LINEAGE[c][0] for c in present]
+    return [p.drop(names).join(found, on=_IDX, how="left", maintain_order="left").select(p.columns) if p.height else p
+            for p in parts]
+
+
+def _reads(chk: Check) -> list[str]:
+    """The input columns a check's expressions name (helper columns of its stages excluded)."""
+    made = {name for stage in chk.stages for name in stage}
+    exprs = [chk.failed, chk.value, chk.detail] + [e for stage in chk.stages for e in stage.values()]
+    return [c for e in exprs if e is not None for c in e.meta.root_names() if c not in made]
+
+
+def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
+                  dantai_code: str, source_frames: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
+                  batch_rows: int | None = None) -> Findings:
+    """Check the rows of `source` (target `table`) against the schema's implied rules and the rule file.
+
+    Row-local checks read `batch_rows` rows at a time (None: all at once); the others read the
+    whole input projected to the columns they name. `source` is read several times, so it should
+    be a scan (or an in-memory frame), not an expensive plan.
+    """
     if table not in schema.tables:
         raise ConfigError(f"validate: table {table!r} is not in schema {schema.gyomu}")
     unknown = sorted(set(rules.tables) - set(schema.tables))
     if unknown:
         raise ConfigError(f"validation rules name tables not in schema {schema.gyomu}: {unknown}")
     t = schema.resolved_table(table)
-    missing = [c.name for c in t.columns if c.name not in df.columns]
+    indexed = source.with_row_index(_IDX)
+    # not source.collect_schema(): on a scan, that stops later slices being pushed down (polars
+    # 2.1.0: each batch then decodes the whole file; 10× the time, 2× the memory at 2M rows)
+    columns = [c for c in indexed.collect_schema().names() if c != _IDX]
+    missing = [c.name for c in t.columns if c.name not in columns]
     if missing:
         raise ConfigError(f"validate {table}: columns of the target schema missing from the data: {missing}")
     rule_list = (schema_rules(schema, table) if rules.schema_rules else []) + list(rules.tables.get(table, []))
-    ctx = Context(table_name=table, table=t, schema=schema, columns=frozenset(df.columns),
-                  dantai_code=dantai_code, source_frames=source_frames or {})
-    built: list[tuple[Rule, Check, int]] = []
+    ctx = Context(table_name=table, table=t, schema=schema, columns=frozenset(columns),
+                  dantai_code=dantai_code, source_frames=dict(source_frames or {}))
+    built: list[tuple[Rule, Check, Kind]] = []
     for rule in rule_list:
         k = KINDS[rule.kind]
-        for chk in k.build(rule.parsed_params(), ctx):
-            built.append((rule, chk, k.phase))
+        built += [(rule, chk, k) for chk in k.build(rule.parsed_params(), ctx)]
 
     meta = {"run_id": run_id, "dantai_code": dantai_code, "stage": "validate", "table": table}
-    work = df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(_IDX),
-                           _record_key(t.primary_key).alias(_KEY))
-    first = [(r, c) for r, c, ph in built if ph == 1]
-    second = [(r, c) for r, c, ph in built if ph == 2]
-    phase1 = _run_phase(work, first, meta)
-    held = _held(phase1)
-    survivors = work.filter(~_mask(held, work.height)) if held.len() else work
-    phase2 = _run_phase(survivors, second, meta)
-    parts = phase1 + phase2
-    held = _held(parts)
-    ordered = first + second   # parts[i] belongs to ordered[i]
+    keys = list(t.primary_key)
+    rows = source.select(pl.len()).collect().item()
+    # row-local phase-1 checks batch by batch; only their quarantine rows are kept
+    local = [i for i, (_, _, k) in enumerate(built) if k.row_local and k.phase == 1]
+    step = batch_rows or max(rows, 1)
+    batches = [_run_phase(indexed.slice(start, step).collect(), [built[i][:2] for i in local], meta, keys)
+               for start in range(0, max(rows, 1), step)] if local else []
+    parts: dict[int, pl.DataFrame] = {}
+    for j, i in enumerate(local):
+        found = [b[j] for b in batches if b[j].height]
+        parts[i] = pl.concat(found) if found else _EMPTY
 
-    good = df.filter(~_mask(held, df.height)) if held.len() else df
+    # the others (and phase 2, which needs all of phase 1) on a projection: row position, key and
+    # the columns their expressions name; lineage (half the width) only for the rows they hold
+    wide = {ph: [i for i, (_, _, k) in enumerate(built) if k.phase == ph and i not in local] for ph in (1, 2)}
+    if wide[1] or wide[2]:
+        names = [_IDX, *keys, *(c for i in wide[1] + wide[2] for c in _reads(built[i][1]))]
+        narrow = indexed.select(list(dict.fromkeys(names))).collect()
+        parts.update(zip(wide[1], _run_phase(narrow, [built[i][:2] for i in wide[1]], meta, keys)))
+        held = _held([parts[i] for i in local + wide[1]])
+        narrow = narrow.filter(~pl.col(_IDX).is_in(held.implode())) if held.len() else narrow   # survivors
+        parts.update(zip(wide[2], _run_phase(narrow, [built[i][:2] for i in wide[2]], meta, keys)))
+        del narrow
+        parts.update(zip(wide[1] + wide[2], _lineage_of([parts[i] for i in wide[1] + wide[2]], indexed, columns)))
+
+    ordered = sorted(range(len(built)), key=lambda i: built[i][2].phase)   # phase 1, then phase 2
     counts = pl.DataFrame(
-        {"rule": [r.id for r, _ in ordered], "severity": [r.severity for r, _ in ordered],
-         "column": [c.column for _, c in ordered], "rows_failed": [p[_IDX].n_unique() for p in parts]},
+        {"rule": [built[i][0].id for i in ordered], "severity": [built[i][0].severity for i in ordered],
+         "column": [built[i][1].column for i in ordered], "rows_failed": [parts[i][_IDX].n_unique() for i in ordered]},
         schema={"rule": pl.String, "severity": pl.String, "column": pl.String, "rows_failed": pl.Int64},
     )
-    q = quarantine.concat([p.drop(_IDX) for p in parts])
-    return ValidationResult(good=good, quarantine=q, rule_counts=counts, rows=df.height)
+    q = quarantine.concat([parts[i].drop(_IDX) for i in ordered])
+    return Findings(quarantine=q, rule_counts=counts, rows=rows, held=_held([parts[i] for i in ordered]))
 
 
-def _mask(indices: pl.Series, n: int) -> pl.Series:
-    return pl.Series("held", [False], dtype=pl.Boolean).extend_constant(False, n - 1).scatter(indices, True)
+def validate(df: pl.DataFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
+             dantai_code: str, source_frames: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
+             batch_rows: int | None = None) -> ValidationResult:
+    """`validate_lazy` on a DataFrame, good rows included (by default the whole frame is one batch)."""
+    f = validate_lazy(df.lazy(), table=table, schema=schema, rules=rules, run_id=run_id, dantai_code=dantai_code,
+                      source_frames=source_frames, batch_rows=batch_rows)
+    return ValidationResult(good=f.good(df.lazy()).collect(), quarantine=f.quarantine, rule_counts=f.rule_counts,
+                            rows=f.rows)
 
 
 def _held(parts: list[pl.DataFrame]) -> pl.Series:

@@ -2,7 +2,10 @@
 type compared as the text Polars writes, null keys, and numeric columns that differ only as text."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+import pytest
 
 from reports.diff import compare
 from reports.synth import planted_pair
@@ -69,3 +72,124 @@ def test_a_null_key_is_a_key_value_on_both_sides():
     assert res.matched == 1 and res.only_left == 0 and res.only_right == 2
     assert res.cells.select("k", "left", "right").rows() == [(None, "a", "z")]
     assert res.control_totals["left"] == {"rows": 3, "distinct_keys": 2, "sums": {}}
+
+
+def _triple_pair(n: int = 3_000) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Most rows differ, and the same way: code 'A' → '01' on every row, a few unexpected 'B' → '99'."""
+    k = [f"{i:05d}" for i in range(n)]
+    left = pl.DataFrame({"k": k, "code": ["A"] * (n - 10) + ["B"] * 10,
+                         "name": [f"n{i}" for i in range(n)], "same": ["x"] * n})
+    right = left.with_columns(
+        pl.when(pl.col("code") == "A").then(pl.lit("01")).otherwise(pl.lit("99")).alias("code"),
+        pl.when(pl.col("k").str.ends_with("7")).then(pl.col("name") + "!").otherwise("name")
+        .alias("name"))
+    return left, right
+
+
+def _code_rules(tmp_path) -> Path:
+    (tmp_path / "codes.csv").write_text("source_code,code\nA,01\nB,02\n", encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(
+        "version: 1\nrules:\n  - {name: codes, columns: [code], condition: {type: code_table, "
+        "table: codes.csv}, reason: 旧コード → 標準コード, owner: 移行チーム}\n", encoding="utf-8")
+    return tmp_path / "rules.yaml"
+
+
+def test_rules_run_per_distinct_triple_and_counts_match_the_cells(tmp_path):
+    left, right = _triple_pair()
+    res = compare(left, right, key="k", rules=_code_rules(tmp_path))
+    code = res.triples.filter(pl.col("column") == "code").sort("left")
+    assert code.select("left", "right", "cells", "rule").rows() == [
+        ("A", "01", 2_990, "codes"), ("B", "99", 10, None)]
+    # every count the summary shows agrees with the cells themselves
+    cells = res.cells
+    assert res.changed_cells == {c: cells.filter(pl.col("column") == c).height
+                                 for c in ("code", "name", "same")}
+    assert res.explained["codes"]["by_column"] == {"code": 2_990}
+    unexplained = cells.filter(pl.col("rule").is_null())
+    assert res.unexplained_cells == {"code": 10, "name": 300}
+    assert res.unexplained_rows == unexplained["k"].n_unique() == 309   # 300 names, 10 codes, 1 both
+    assert res.changed_rows == cells["k"].n_unique() == 3_000
+
+
+def test_both_join_strategies_give_the_same_result(monkeypatch):
+    # the key join reads every row when most keys differ, only the differing keys otherwise
+    import reports.diff as diff
+
+    left, right, _ = planted_pair(20_000, 8, seed=5)
+    right = right.with_columns(pl.when(pl.col("c01").is_not_null()).then(pl.col("c01") + "z")
+                               .alias("c01"))
+    results = {}
+    for share in (0.0, 1.0):
+        monkeypatch.setattr(diff, "DIRECT_JOIN_SHARE", share)
+        results[share] = compare(left, right, key="atena_no")
+    a, b = results.values()
+    for k in ("matched", "only_left", "only_right", "changed_rows", "changed_cells"):
+        assert getattr(a, k) == getattr(b, k), k
+    assert a.changed_rows > 10_000
+    assert a.cells.equals(b.cells)
+    assert a.only_left_rows.equals(b.only_left_rows) and a.only_right_rows.equals(b.only_right_rows)
+
+
+def test_cells_stay_on_disk_until_the_result_is_closed():
+    left, right = _triple_pair(100)
+    res = compare(left, right, key="k")
+    files = list(res.cell_files.values())
+    assert files and all(f.is_file() for f in files)
+    # grouped by column; a column's cells are read without the others'
+    assert res.scan_cells(["name"]).collect()["column"].unique().to_list() == ["name"]
+    sample = res.column_sample("code", 3)
+    assert sample["k"].to_list() == ["00000", "00001", "00002"]
+    res.close()
+    assert not any(f.exists() for f in files)
+
+
+def test_a_parquet_source_is_read_in_place_under_the_compared_names(tmp_path, monkeypatch):
+    import reports.diff as diff
+
+    staged = tmp_path / "staging.parquet"
+    pl.DataFrame({"_row_id": [1, 2], "ATENA": ["001", "002"], "SHIMEI": ["山田", ""]}).write_parquet(
+        staged)
+    right = tmp_path / "right.parquet"
+    pl.DataFrame({"atena_no": ["001", "002"], "shimei": ["山田", "鈴木"]}).write_parquet(right)
+
+    def no_staging(*a, **k):
+        raise AssertionError("a text Parquet file must not be rewritten")
+
+    monkeypatch.setattr(diff, "_stage", no_staging)
+    res = compare(diff.ParquetSource(staged, {"ATENA": "atena_no", "SHIMEI": "shimei"}), right,
+                  key="atena_no")
+    assert res.left_name == "staging.parquet" and res.matched == 2
+    assert res.cells.select("atena_no", "left", "right").rows() == [("002", None, "鈴木")]
+
+
+def test_a_duckdb_table_is_read_in_place_as_the_text_polars_writes(tmp_path, monkeypatch):
+    import duckdb
+
+    import reports.diff as diff
+
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE SCHEMA s")
+    con.execute("CREATE TABLE s.t (k VARCHAR, n BIGINT, d DATE, m DECIMAL(18,3), b BOOLEAN)")
+    con.execute("INSERT INTO s.t VALUES ('1', 7, DATE '2020-01-02', 12.5, true), "
+                "('2', NULL, NULL, -3, false)")
+    con.close()
+    url = f"duckdb:///{db}#s.t"
+    as_polars = diff.read_table(url)[0].collect()   # what Polars makes of the same rows
+    assert as_polars.row(0) == ("1", "7", "2020-01-02", "12.500", "true")
+    as_polars.write_parquet(tmp_path / "right.parquet")
+    monkeypatch.setattr(diff, "_stage", lambda *a, **k: pytest.fail("read in place"))
+    res = compare(url, tmp_path / "right.parquet", key="k")
+    assert res.matched == 2 and res.changed_rows == 0
+
+
+def test_a_duckdb_type_written_differently_is_staged_as_polars_text(tmp_path):
+    import duckdb
+
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT '1' AS k, TIMESTAMP '2020-01-02 03:04:05' AS ts")
+    con.close()
+    right = pl.DataFrame({"k": ["1"], "ts": ["2020-01-02 03:04:05.000000"]})
+    res = compare(f"duckdb:///{db}#t", right, key="k")
+    assert res.matched == 1 and res.changed_rows == 0

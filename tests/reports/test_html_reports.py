@@ -163,3 +163,19 @@ def test_sensitive_columns_come_from_the_target_schema():
     from reports.mask import sensitive_columns
     schema = Path(reports.mask.__file__).parent.parent / "mappings" / "schemas" / "juki.yaml"
     assert {"kojin_no", "shimei", "shimei_kana"} <= sensitive_columns(schema)
+
+
+def test_cells_masked_column_by_column_as_when_masked_row_by_row():
+    from reports.mask import mask_cells_of, mask_long
+
+    cells = pl.DataFrame({
+        "kojin_no": ["123456789018", "234567890128", "345678901238", "456789012347"],
+        "column": ["shimei", "kojin_no", "jusho", "shimei"],
+        "left": ["山田太郎", "123456789018", "本町1-1", "０１２３"],
+        "right": ["山田太朗", None, "本町1-2", "鈴木"]})
+    whole = mask_long(cells, SENSITIVE, key_cols=("kojin_no",))
+    by_column = pl.concat([mask_cells_of(cells.filter(pl.col("column") == c).lazy(), c, SENSITIVE,
+                                         key_cols=("kojin_no",)).collect()
+                           for c in ("shimei", "kojin_no", "jusho")])
+    assert by_column.sort(pl.all()).equals(whole.sort(pl.all()))
+    assert whole["left"].to_list() == ["山＊＊", FULL_MASK, "本町1-1", FULL_MASK]

@@ -54,3 +54,30 @@ def schema():
 @pytest.fixture(scope="session")
 def rules():
     return load_rules(REPO_ROOT / "validators" / "rules" / "juki.yaml")
+
+
+def faulty_rows() -> list[dict]:
+    """~40 rows in households of three with a fault of every kind, laid out so that batches of 4 rows
+    split them: household 10000 has its head first and a second head last, person 21's key is
+    repeated at the end, and the single-row faults sit on members all through the frame."""
+    plants = [
+        {"shimei": "  "}, {"ido_date": None}, {"dantai_code": "13101"}, {"atena_no": "1" * 16},
+        {"seibetsu_code": "7"}, {"jumin_jotai_code": "4"}, {"seinengappi": "1970-13-02"},
+        {"seinengappi": "1970-03-00"}, {"ido_date": "2000/04/01"}, {"dantai_code": "131017"},
+        {"dantai_code": "011011"}, {"kojin_no": "983205673215"}, {"juminhyo_code": "1234567890A"},
+        {"yubin_no": "100-001"}, {"seinengappi": "2001-01-01"}, {"atena_no": "00000018"},
+    ]
+    rows = [person(1, setai="10000", zokugara="02")]
+    for h in range(2, 13):
+        setai = f"{h}0000"
+        rows += [person(10 * h + 1, setai=setai, zokugara="02" if h != 5 else "11"),   # 5: no head
+                 person(10 * h + 2, setai=setai, zokugara="12"),
+                 person(10 * h + 3, setai=setai, zokugara="20", rireki=1),
+                 person(10 * h + 3, setai=setai, zokugara="20", rireki=2, ido_jiyu_code="41")]
+    members = [i for i, r in enumerate(rows) if r["zokugara_code"] in ("12", "20")][1::2]
+    for i, over in zip(members, plants):
+        rows[i] = rows[i] | over
+    rows += [person(21, setai="20000", zokugara="02", shimei="別人"),    # key of row 1 again
+             person(2, setai="10000", zokugara="12"),
+             person(3, setai="10000", zokugara="02")]                     # household 10000: 2nd head
+    return rows

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from ikou.errors import ConfigError, ConservationError, ThresholdError
 from ikou.quarantine import QUARANTINE_SCHEMA
-from tests.validators.conftest import DANTAI, atena, frame, person
-from validators.engine import check_conservation, check_threshold, validate
-from validators.spec import RuleSet
+from tests.validators.conftest import DANTAI, atena, faulty_rows, frame, person
+from validators.engine import check_conservation, check_threshold, schema_rules, validate
+from validators.kinds import KINDS
+from validators.spec import Rule, RuleSet
 
 TABLE = "juki_kojin_rireki"
 
@@ -240,3 +241,39 @@ def test_every_row_is_either_good_or_held_by_an_error(schema, rules, plants):
     assert res.good.columns == df.columns
     counts = res.counts
     check_conservation(counts["rows"], counts["good"], counts["quarantined"], TABLE, "validate")
+
+
+def every_kind(rules: RuleSet) -> RuleSet:
+    """The 住民記録 rules plus the kinds they do not use on this table (integer on text, a foreign frame)."""
+    extra = [Rule(id="extra.integer", kind="integer", params={"columns": ["yubin_no"]}),
+             Rule(id="ref.master", kind="referential",
+                  params={"column": "atena_no", "frame": "atena_master", "frame_column": "atena_no"})]
+    return RuleSet(rules_version=1, gyomu="juki", tables={TABLE: list(rules.tables[TABLE]) + extra})
+
+
+def test_batches_and_projection_find_what_the_whole_frame_finds(schema, rules, tmp_path):
+    df = frame(faulty_rows()).with_columns(
+        _moji_unresolved=pl.int_range(pl.len()).is_in([6, 30]),
+        _moji_unresolved_chars=pl.when(pl.int_range(pl.len()).is_in([6, 30])).then(pl.lit("shimei: U+E700")))
+    rs = every_kind(rules)
+    master = df.select("atena_no").unique().filter(pl.col("atena_no") != atena("0000072"))
+    master.write_parquet(tmp_path / "master.parquet")
+    whole = run(df, schema, rs, source_frames={"atena_master": master})
+    batched = run(df, schema, rs, source_frames={"atena_master": pl.scan_parquet(tmp_path / "master.parquet")},
+                  batch_rows=4)
+    assert batched.good.equals(whole.good)
+    assert batched.quarantine.equals(whole.quarantine)
+    assert batched.rule_counts.equals(whole.rule_counts)
+    assert batched.counts == whole.counts
+    fired = set(whole.quarantine["rule"])
+    every = schema_rules(schema, TABLE) + list(rs.tables[TABLE])
+    assert {r.kind for r in every if r.id in fired} == set(KINDS)   # every kind, not just some
+    # what crosses batches is still found: household 10000 (first and last rows), person 21's key
+    ids = df["_row_id"]
+    hh = set(whole.quarantine.filter(pl.col("rule") == "setai.one_setainushi")["row_id"])
+    assert {ids[0], ids[-1]} <= hh
+    assert set(whole.quarantine.filter(pl.col("rule") == "key.unique")["row_id"]) == {ids[1], ids[-3]}
+    # table-wide checks read lineage for the rows they hold only: still each row's own
+    lineage = whole.quarantine.join(df.select(row_id="_row_id", line="_source_line"), on="row_id", how="left")
+    assert lineage["line"].to_list() == lineage["source_line"].to_list()
+    assert lineage["source"].to_list() == ["JUMIN.csv"] * lineage.height
