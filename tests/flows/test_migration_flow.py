@@ -34,6 +34,9 @@ def test_vendor_a_files_migrate_to_duckdb_with_every_row_accounted_for(tmp_path,
     assert t["extracted"] == t["loaded"] + t["quarantined"]
     assert t["loaded"] > 2000 and t["quarantined"] >= 8
     assert on_disk["tables"]["juki_kojin"]["derived"] and on_disk["tables"]["juki_setai"]["loaded"] > 300
+    # every stage reports its rows, seconds and (on Linux) its own peak memory
+    assert set(on_disk["stages"]) == {"extract", "map", "moji", "validate", "load", "diff"}
+    assert all(s["peak_rss_mb"] > 0 for s in on_disk["stages"].values())
     q = pl.read_parquet(run_dir / "quarantine.parquet")
     _assert_faults_surface(q, faults("vendor_a"), by="line")
     # good rows are in the DuckDB target, in the 団体's own schema
