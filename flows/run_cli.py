@@ -41,13 +41,18 @@ def prepare_demo_legacy_db(config: Path) -> None:
 
 
 def _print_result(summary: dict, run_dir: Path) -> None:
+    """Counts per table, then the run folder as the very last line (scripts read it): Prefect's
+    notice that it stops its temporary server, logged at exit, must not come after it."""
+    import logging
+
+    logging.getLogger("prefect").setLevel(logging.WARNING)
     for t, c in summary["tables"].items():
         if c.get("derived"):
             print(f"  {t:<22} derived   loaded={c['loaded']}")
         else:
             print(f"  {t:<22} extracted={c['extracted']} quarantined={c['quarantined']} loaded={c['loaded']} "
                   f"warnings={c['warnings']}")
-    print(run_dir)
+    print(run_dir, flush=True)
 
 
 def _run(args) -> int:

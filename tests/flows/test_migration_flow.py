@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -89,3 +90,18 @@ def test_vendor_b_tables_read_live_from_postgres(tmp_path, postgres_url):
     summary = migration_flow(config_path=str(cfg))
     t = summary["tables"]["juki_kojin_rireki"]
     assert t["extracted"] == 2129 and t["extracted"] == t["loaded"] + t["quarantined"]
+
+
+def test_ikou_run_prints_the_run_folder_as_the_last_line_of_its_output(tmp_path):
+    """Scripts (and `make demo`) read the last line: nothing Prefect logs at exit may follow it."""
+    import subprocess
+    import sys
+
+    from ikou import REPO_ROOT
+
+    cfg = write_config(tmp_path, source=vendor_a_source(), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(cfg)], cwd=REPO_ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    last = Path(proc.stdout.rstrip("\n").splitlines()[-1])
+    assert last.parent == tmp_path / "runs" / "999997" and (last / "summary.json").is_file()
