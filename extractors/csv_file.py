@@ -19,7 +19,6 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from extractors.checks import nul_findings, overlong_findings
 from extractors.layout import Layout
@@ -27,8 +26,8 @@ from extractors.lineage import (
     ROW_ID,
     SOURCE,
     SOURCE_LINE,
-    STAGING_COMPRESSION,
     row_id_base,
+    sink_batches,
 )
 from extractors.result import ExtractResult, file_result
 from ikou import quarantine as q
@@ -182,17 +181,17 @@ def _finish_quarantine(bad_rows: list[dict], *, run_id: str, dantai_code: str, t
     ).sort("source_line"))
 
 
-def staging_schema(layout: Layout) -> pa.Schema:
-    return pa.schema([(ROW_ID, pa.int64()), (SOURCE, pa.string()), (SOURCE_LINE, pa.int64())]
-                     + [(n, pa.string()) for n in layout.names])
+def staging_schema(layout: Layout) -> pl.Schema:
+    return pl.Schema({ROW_ID: pl.Int64, SOURCE: pl.String, SOURCE_LINE: pl.Int64,
+                      **{n: pl.String for n in layout.names}})
 
 
-def to_staging(df: pl.DataFrame, layout: Layout, origin: str, base: int) -> pa.Table:
-    """`_line` + layout columns → the staging table with lineage columns first."""
+def to_staging(df: pl.DataFrame, layout: Layout, origin: str, base: int) -> pl.DataFrame:
+    """`_line` + layout columns → the staging frame with lineage columns first."""
     return df.select(
         (pl.col("_line") + base).cast(pl.Int64).alias(ROW_ID), pl.lit(origin, pl.String).alias(SOURCE),
         pl.col("_line").cast(pl.Int64).alias(SOURCE_LINE), *[pl.col(n).cast(pl.String) for n in layout.names],
-    ).to_arrow().cast(staging_schema(layout))
+    )
 
 
 def check_source_file(path: Path, source_name: str, run_id: str) -> int:
@@ -231,10 +230,12 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     out_path.parent.mkdir(parents=True, exist_ok=True)
     bad_rows: list[dict] = []
     rows_ok = 0
-    line = 1
-    header_pending = layout.header
-    first = True
-    with pq.ParquetWriter(out_path, staging_schema(layout), compression=STAGING_COMPRESSION) as writer:
+
+    def staged():
+        nonlocal bad_rows, rows_ok
+        line = 1
+        header_pending = layout.header
+        first = True
         for offset, chunk in _iter_chunks(path, chunk_bytes):
             if offset == 0 and _is_utf8(enc) and chunk.startswith(b"\xef\xbb\xbf"):
                 chunk = chunk[3:]
@@ -272,8 +273,10 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             bad_rows += over
             _add_line_offsets(nul + invalid + over, chunk, offset, chunk_first_line)
             first = False
-            writer.write_table(to_staging(df, layout, path.name, base))
             rows_ok += df.height
+            yield to_staging(df, layout, path.name, base)
+
+    sink_batches(staged(), staging_schema(layout), out_path)
     quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
     return file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,

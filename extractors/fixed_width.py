@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
 from extractors.checks import nul_findings, overlong_findings
 from extractors.csv_file import (
@@ -28,7 +27,7 @@ from extractors.csv_file import (
     to_staging,
 )
 from extractors.layout import Layout
-from extractors.lineage import STAGING_COMPRESSION, row_id_base
+from extractors.lineage import row_id_base, sink_batches
 from extractors.result import ExtractResult, file_result
 from ikou.errors import LayoutError
 
@@ -95,8 +94,11 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     base = row_id_base(source_ordinal)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     bad_rows: list[dict] = []
-    rows_ok, line, first = 0, 1, True
-    with pq.ParquetWriter(out_path, staging_schema(layout), compression=STAGING_COMPRESSION) as writer:
+    rows_ok = 0
+
+    def staged():
+        nonlocal bad_rows, rows_ok
+        line, first = 1, True
         for chunk_offset, chunk in _iter_chunks(path, chunk_bytes):
             arr = np.frombuffer(chunk, dtype=np.uint8)
             starts, ends = _line_bounds(arr)
@@ -134,8 +136,10 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
                 df = df.filter(pl.col("_line").is_in(kept["line"].implode()))
             df, over = overlong_findings(df, layout, enc)
             bad_rows += over
-            writer.write_table(to_staging(df, layout, path.name, base))
             rows_ok += df.height
+            yield to_staging(df, layout, path.name, base)
+
+    sink_batches(staged(), staging_schema(layout), out_path)
     quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
     return file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,

@@ -9,6 +9,7 @@ step is testable on its own.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ import polars as pl
 
 from extractors import ExtractResult
 from extractors.cache import cached_extract
-from extractors.lineage import ROW_ID, STAGING_COMPRESSION
+from extractors.lineage import ROW_ID, STAGING_COMPRESSION, sink_batches
 from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.config import RunConfig
@@ -90,13 +91,11 @@ def map_source(ctx: RunContext, p: SourcePlan, ex: ExtractResult,
     batches are read by Polars (slice pushed down) and streamed into Polars' Parquet sink: pyarrow's
     batch reader and writer took more time than the mapping itself.
     """
-    from polars.io.plugins import register_io_source
-
     t0 = time.perf_counter()
     out = ctx.stage_dir("map") / f"{p.source.name}.parquet"
     staged = pl.scan_parquet(ex.staging)
     n = staged.select(pl.len()).collect().item()
-    quarantines, counts, failed = [], [0, 0], []
+    quarantines, counts = [], [0, 0]
 
     def mapped(start: int) -> pl.DataFrame:
         r = apply_mapping(staged.slice(start, batch_rows).collect(), p.mapping, p.schema, run_id=ctx.run_id,
@@ -105,32 +104,9 @@ def map_source(ctx: RunContext, p: SourcePlan, ex: ExtractResult,
         counts[0], counts[1] = counts[0] + r.rows_in, counts[1] + r.rows_out
         return r.frame
 
-    if n == 0:   # empty source: an empty file with the right columns
-        mapped(0).write_parquet(out, compression=STAGING_COMPRESSION)
-    else:
-        first = mapped(0)   # gives the schema; errors in it are raised here as they are
-        rest, first_pending = iter(range(batch_rows, n, batch_rows)), [True]
-
-        def batches(with_columns, predicate, n_rows, batch_size):
-            if predicate is not None or n_rows is not None or not first_pending:
-                raise RuntimeError("map_source: the batch source is read once, whole")   # never rows twice
-            first_pending.clear()
-            yield first if with_columns is None else first.select(with_columns)
-            for start in rest:
-                try:
-                    frame = mapped(start)
-                except Exception as exc:   # re-raised below as itself, not wrapped by the sink
-                    failed.append(exc)
-                    return
-                yield frame if with_columns is None else frame.select(with_columns)
-
-        try:
-            register_io_source(batches, schema=first.schema).sink_parquet(out, compression=STAGING_COMPRESSION)
-        except Exception:
-            if not failed:
-                raise
-        if failed:
-            raise failed[0]
+    first = mapped(0)   # gives the schema (an empty source: an empty file with the right columns)
+    sink_batches(itertools.chain([first], (mapped(s) for s in range(batch_rows, n, batch_rows))),
+                 first.schema, out)
     rows_in, rows_out = counts
     log.info("map %s → %s: %d mapped, %d rows quarantined (%.2fs)", p.source.name, p.mapping.target,
              rows_out, rows_in - rows_out, time.perf_counter() - t0)
