@@ -14,6 +14,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -144,7 +145,9 @@ def main() -> None:
     results = {"persons": args.persons, "limits": limits, "targets": {}}
     targets = {"duckdb": f"duckdb:///{work / 'target.duckdb'}", "postgres": PG_URL}
     for name in args.targets.split(","):
-        # a runs folder per target: the second run must not reuse the first one's staging cache
+        # a fresh runs folder per target and run: a flow must not reuse an earlier run's staging cache
+        # (with --keep, the folder of the previous benchmark is still there)
+        shutil.rmtree(work / f"runs_{name}", ignore_errors=True)
         summary = run_flow(sample, targets[name], work / f"runs_{name}")
         results["targets"][name] = {"stages": summary["stages"], "wall_s": summary["_wall_s"],
                                     "tables": summary["tables"]}

@@ -26,6 +26,7 @@ from extractors.lineage import (
     ROW_ID,
     SOURCE,
     SOURCE_LINE,
+    in_order,
     row_id_base,
     sink_batches,
 )
@@ -231,50 +232,47 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     bad_rows: list[dict] = []
     rows_ok = 0
 
-    def staged():
-        nonlocal bad_rows, rows_ok
+    def chunk_rows(offset: int, chunk: bytes, first_line: int, is_first: bool) -> tuple[pl.DataFrame, list[dict]]:
+        """One chunk of whole lines → its staging rows and its bad records (no shared state)."""
+        segments, bad = _decode_chunk(chunk, enc, first_line, offset, layout)
+        lines = _lines_frame(segments)
+        if layout.header and is_first and lines.height and lines.row(0, named=True)["line"] == 1:
+            got = lines.row(0, named=True)["text"].split(layout.delimiter)
+            if [g.strip().strip('"') for g in got] != layout.names:
+                raise LayoutError(f"{source_name}: header of {path.name} {got[:5]}… does not match layout "
+                                  f"{layout.name} {layout.names[:5]}…", run_id=run_id)
+            lines = lines.slice(1)
+        lines, nul = nul_findings(lines, layout.delimiter, layout)
+        table, invalid = _parse(lines, layout)
+        if invalid and not chunk.endswith(b"\n"):   # only the file's last chunk can lack it
+            last = first_line + chunk.count(b"\n")
+            for r in invalid:
+                if r["source_line"] == last:
+                    r["rule"] = "extract.truncated"
+                    r["message_ja"] = "最終行が途中で切れています (改行がなく項目数が合いません)"
+                    r["message_en"] = "the last line is cut short (no line break, wrong field count)"
+        if is_first and table.num_rows == 0 and lines.height >= 2 and len(invalid) == lines.height:
+            raise LayoutError(
+                f"{source_name}: layout {layout.name} ({len(layout.names)} fields) does not match {path.name}: "
+                f"none of its first {lines.height} lines has that many fields", run_id=run_id)
+        df, over = overlong_findings(pl.from_arrow(table), layout, enc)
+        _add_line_offsets(nul + invalid + over, chunk, offset, first_line)
+        return to_staging(df, layout, path.name, base), bad + nul + invalid + over
+
+    def jobs():
         line = 1
-        header_pending = layout.header
-        first = True
-        for offset, chunk in _iter_chunks(path, chunk_bytes):
+        for i, (offset, chunk) in enumerate(_iter_chunks(path, chunk_bytes)):
             if offset == 0 and _is_utf8(enc) and chunk.startswith(b"\xef\xbb\xbf"):
-                chunk = chunk[3:]
-                offset = 3
-            chunk_first_line = line
-            segments, bad = _decode_chunk(chunk, enc, line, offset, layout)
+                chunk, offset = chunk[3:], 3
+            yield offset, chunk, line, i == 0
             line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-            bad_rows += bad
-            lines = _lines_frame(segments)
-            if header_pending and lines.height:
-                header = lines.row(0, named=True)
-                if header["line"] == 1:
-                    got = header["text"].split(layout.delimiter)
-                    if [g.strip().strip('"') for g in got] != layout.names:
-                        raise LayoutError(f"{source_name}: header of {path.name} {got[:5]}… does not match layout "
-                                          f"{layout.name} {layout.names[:5]}…", run_id=run_id)
-                    lines = lines.slice(1)
-                header_pending = False
-            lines, nul = nul_findings(lines, layout.delimiter, layout)
-            bad_rows += nul
-            table, invalid = _parse(lines, layout)
-            if invalid and not chunk.endswith(b"\n"):   # only the file's last chunk can lack it
-                last = line - 1
-                for r in invalid:
-                    if r["source_line"] == last:
-                        r["rule"] = "extract.truncated"
-                        r["message_ja"] = "最終行が途中で切れています (改行がなく項目数が合いません)"
-                        r["message_en"] = "the last line is cut short (no line break, wrong field count)"
-            bad_rows += invalid
-            if first and table.num_rows == 0 and lines.height >= 2 and len(invalid) == lines.height:
-                raise LayoutError(
-                    f"{source_name}: layout {layout.name} ({len(layout.names)} fields) does not match {path.name}: "
-                    f"none of its first {lines.height} lines has that many fields", run_id=run_id)
-            df, over = overlong_findings(pl.from_arrow(table), layout, enc)
-            bad_rows += over
-            _add_line_offsets(nul + invalid + over, chunk, offset, chunk_first_line)
-            first = False
+
+    def staged():
+        nonlocal rows_ok
+        for df, bad in in_order(chunk_rows, jobs()):   # one chunk decodes while the one before is parsed
+            bad_rows.extend(bad)
             rows_ok += df.height
-            yield to_staging(df, layout, path.name, base)
+            yield df
 
     sink_batches(staged(), staging_schema(layout), out_path)
     quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,

@@ -27,7 +27,7 @@ from extractors.csv_file import (
     to_staging,
 )
 from extractors.layout import Layout
-from extractors.lineage import row_id_base, sink_batches
+from extractors.lineage import in_order, row_id_base, sink_batches
 from extractors.result import ExtractResult, file_result
 from ikou.errors import LayoutError
 
@@ -96,48 +96,56 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     bad_rows: list[dict] = []
     rows_ok = 0
 
+    def chunk_rows(chunk_offset: int, chunk: bytes, line: int, first: bool) -> tuple[pl.DataFrame, list[dict]]:
+        """One chunk of whole records → its staging rows and its bad records (no shared state)."""
+        bad_rows: list[dict] = []
+        arr = np.frombuffer(chunk, dtype=np.uint8)
+        starts, ends = _line_bounds(arr)
+        lines = np.arange(line, line + len(starts), dtype=np.int64)
+        ok = (ends - starts) == rec
+        for s, e, ln in zip(starts[~ok], ends[~ok], lines[~ok]):   # wrong-length lines only
+            raw = chunk[s:e]
+            bad_rows.append({
+                "source_line": int(ln), "column": None, "rule": "extract.record_length",
+                "value": raw.decode(enc, errors="backslashreplace"),
+                "message_ja": f"レコード長が {e - s} バイトです (レイアウトでは {rec} バイト, ファイル先頭から {chunk_offset + s} バイト目)",
+                "message_en": f"record is {e - s} bytes, the layout has {rec} (file offset {chunk_offset + s})",
+            })
+        if first and len(starts) >= 2 and not ok.any():
+            raise LayoutError(f"{source_name}: layout {layout.name} ({rec} bytes per record) does not match "
+                              f"{path.name}: none of its first {len(starts)} lines has that length", run_id=run_id)
+        starts, lines = starts[ok], lines[ok]
+        cols: dict[str, pl.Series] = {"_line": pl.Series("_line", lines)}
+        bad_any = np.zeros(len(starts), dtype=bool)
+        for c, off in zip(layout.columns, offsets):
+            text = _column_text(arr, starts, off, c.width, enc)
+            bad = text.str.contains("\ufffd", literal=True).to_numpy()
+            if bad.any():
+                bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)
+                bad_any |= bad
+            cols[c.name] = text.alias(c.name)
+        df = pl.DataFrame(cols).filter(pl.Series(~bad_any))
+        # NUL bytes: one text column per row to find them, joined with the separator-less layout
+        joined = df.select(pl.col("_line").alias("line"), pl.concat_str(layout.names, separator="\x1f").alias("text"))
+        kept, nul = nul_findings(joined, "\x1f", layout)
+        if nul:
+            bad_rows += nul
+            df = df.filter(pl.col("_line").is_in(kept["line"].implode()))
+        df, over = overlong_findings(df, layout, enc)
+        return to_staging(df, layout, path.name, base), bad_rows + over
+
+    def jobs():
+        line = 1
+        for i, (chunk_offset, chunk) in enumerate(_iter_chunks(path, chunk_bytes)):
+            yield chunk_offset, chunk, line, i == 0
+            line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)   # = its records
+
     def staged():
-        nonlocal bad_rows, rows_ok
-        line, first = 1, True
-        for chunk_offset, chunk in _iter_chunks(path, chunk_bytes):
-            arr = np.frombuffer(chunk, dtype=np.uint8)
-            starts, ends = _line_bounds(arr)
-            lines = np.arange(line, line + len(starts), dtype=np.int64)
-            line += len(starts)
-            ok = (ends - starts) == rec
-            for s, e, ln in zip(starts[~ok], ends[~ok], lines[~ok]):   # wrong-length lines only
-                raw = chunk[s:e]
-                bad_rows.append({
-                    "source_line": int(ln), "column": None, "rule": "extract.record_length",
-                    "value": raw.decode(enc, errors="backslashreplace"),
-                    "message_ja": f"レコード長が {e - s} バイトです (レイアウトでは {rec} バイト, ファイル先頭から {chunk_offset + s} バイト目)",
-                    "message_en": f"record is {e - s} bytes, the layout has {rec} (file offset {chunk_offset + s})",
-                })
-            if first and len(starts) >= 2 and not ok.any():
-                raise LayoutError(f"{source_name}: layout {layout.name} ({rec} bytes per record) does not match "
-                                  f"{path.name}: none of its first {len(starts)} lines has that length", run_id=run_id)
-            first = False
-            starts, lines = starts[ok], lines[ok]
-            cols: dict[str, pl.Series] = {"_line": pl.Series("_line", lines)}
-            bad_any = np.zeros(len(starts), dtype=bool)
-            for c, off in zip(layout.columns, offsets):
-                text = _column_text(arr, starts, off, c.width, enc)
-                bad = text.str.contains("\ufffd", literal=True).to_numpy()
-                if bad.any():
-                    bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)
-                    bad_any |= bad
-                cols[c.name] = text.alias(c.name)
-            df = pl.DataFrame(cols).filter(pl.Series(~bad_any))
-            # NUL bytes: one text column per row to find them, joined with the separator-less layout
-            joined = df.select(pl.col("_line").alias("line"), pl.concat_str(layout.names, separator="\x1f").alias("text"))
-            kept, nul = nul_findings(joined, "\x1f", layout)
-            if nul:
-                bad_rows += nul
-                df = df.filter(pl.col("_line").is_in(kept["line"].implode()))
-            df, over = overlong_findings(df, layout, enc)
-            bad_rows += over
+        nonlocal rows_ok
+        for df, bad in in_order(chunk_rows, jobs()):   # chunks decode two at a time, yielded in order
+            bad_rows.extend(bad)
             rows_ok += df.height
-            yield to_staging(df, layout, path.name, base)
+            yield df
 
     sink_batches(staged(), staging_schema(layout), out_path)
     quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
