@@ -1,8 +1,10 @@
 """Load stage: validated frames → the target database, one schema per 団体, in one transaction.
 
 Public surface: `load_tables(frames, schema, url, db_schema, ...)`. DuckDB (embedded default)
-ingests Arrow directly; PostgreSQL takes DDL through SQLAlchemy and rows through psycopg COPY
-(measured 354k rows/s here against 51k for SQLAlchemy executemany).
+reads the staged Parquet itself; PostgreSQL takes DDL compiled by SQLAlchemy and rows by binary
+COPY through ADBC (Arrow in, no CSV text on the way), all on one connection in one transaction.
+Measured here for 2.15M rows × 23 columns: ADBC binary COPY 6.6 s, psycopg text COPY 9.1 s
+(of which 2.6 s writing the CSV), SQLAlchemy executemany ~7× slower still.
 """
 from __future__ import annotations
 
@@ -132,50 +134,87 @@ def _load_duckdb(frames, schema, url, db_schema, run_id) -> dict[str, int]:
 
 
 def _load_postgres(frames, schema, url, db_schema, run_id) -> dict[str, int]:
-    import psycopg
+    """DDL (compiled by SQLAlchemy), binary COPY through ADBC's ingest, keys, counts: one connection,
+    one transaction. Binary COPY measured 6.6 s against 9.1 s for psycopg's text COPY (2.15M rows
+    × 23 columns here), and no text is re-encoded as CSV on the way."""
+    import adbc_driver_manager as adbc_dm
+    import adbc_driver_postgresql.dbapi as adbc
+    from sqlalchemy.dialects import postgresql
 
-    engine = sa.create_engine(url)
+    dialect = postgresql.dialect()
     counts: dict[str, int] = {}
     try:
-        with engine.begin() as conn:
-            conn.execute(CreateSchema(db_schema, if_not_exists=True))
-            for stmt in _ddl(schema, db_schema, list(frames), engine.dialect, keys_after=True):
-                conn.exec_driver_sql(stmt)
-            raw = conn.connection.driver_connection  # psycopg.Connection inside the same transaction
+        conn = adbc.connect(_adbc_uri(url))
+    except adbc_dm.OperationalError as exc:
+        raise TransientError(f"target database unreachable: {str(exc).splitlines()[0]}", run_id=run_id) from exc
+    try:
+        with conn.cursor() as cur:
+            cur.execute(str(CreateSchema(db_schema, if_not_exists=True).compile(dialect=dialect)))
+            for stmt in _ddl(schema, db_schema, list(frames), dialect, keys_after=True):
+                cur.execute(stmt)
             for name, frame in frames.items():
-                declared = [c.name for c in schema.resolved_table(name).columns]
-                cols = ", ".join(f'"{c}"' for c in declared)
-                with raw.cursor() as cur:
-                    with cur.copy(f'COPY "{db_schema}"."{name}" ({cols}) FROM STDIN '
-                                  f"(FORMAT csv, NULL '\\N')") as copy:
-                        for part in _batches(frame, declared):
-                            # quote every text value so that a text spelling \N is not read as NULL
-                            copy.write(part.write_csv(include_header=False, null_value="\\N",
-                                                      quote_style="non_numeric").encode("utf-8"))
-                    cur.execute(_primary_keys(schema, db_schema, [name])[0])
-                    cur.execute(f'SELECT count(*) FROM "{db_schema}"."{name}"')
-                    counts[name] = cur.fetchone()[0]
-                    cur.execute(f'INSERT INTO "{db_schema}".ikou_load_log VALUES (%s, %s, %s, %s)',
-                                (run_id, name, counts[name], _now()))
-    except sa.exc.OperationalError as exc:
-        raise TransientError(f"target database unreachable: {exc.orig}", run_id=run_id) from exc
-    except (sa.exc.IntegrityError, psycopg.errors.IntegrityError) as exc:
-        raise LoadRejected(f"PostgreSQL target {db_schema} refused the load (rolled back): "
-                           f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}", run_id=run_id) from exc
+                _ingest(cur, schema, db_schema, name, frame)
+                cur.execute(_primary_keys(schema, db_schema, [name])[0])
+                cur.execute(f'SELECT count(*) FROM "{db_schema}"."{name}"')
+                counts[name] = cur.fetchone()[0]
+                cur.execute(f'INSERT INTO "{db_schema}".ikou_load_log VALUES ($1, $2, $3, $4)',
+                            (run_id, name, counts[name], _now()))
+        conn.commit()
+    except adbc_dm.IntegrityError as exc:
+        conn.rollback()
+        detail = str(exc).split("ERROR:", 1)[-1].strip().splitlines()[0]
+        raise LoadRejected(f"PostgreSQL target {db_schema} refused the load (rolled back): {detail}",
+                           run_id=run_id) from exc
+    except adbc_dm.OperationalError as exc:
+        conn.rollback()
+        raise TransientError(f"target database unreachable: {str(exc).splitlines()[0]}", run_id=run_id) from exc
+    except BaseException:
+        conn.rollback()
+        raise
     finally:
-        engine.dispose()
+        conn.close()
     return counts
 
 
-def _batches(frame: pl.DataFrame | Path, columns: list[str]):
-    """Bounded slices of a frame, or of a Parquet file read batch by batch."""
+# Arrow types that ADBC's binary COPY writes into the DDL's column types (ddl.SA_TYPES)
+_ARROW_TYPES = {"text": "string", "integer": "int64", "date": "string"}
+_SQL_CASTS = {"text": "TEXT", "integer": "BIGINT", "date": "TEXT", "decimal": "NUMERIC"}
+
+
+def _ingest(cur, schema: TargetSchema, db_schema: str, name: str, frame) -> None:
+    """Rows of one table into its (empty, key-less) target table by binary COPY, batch by batch.
+
+    A decimal column has no Arrow type that keeps each value's own scale ('12.50' stays 12.50 in
+    NUMERIC), so a table with one goes through a temporary all-text table and a cast on the server.
+    """
+    import pyarrow as pa
+
+    cols = schema.resolved_table(name).columns
+    declared = [c.name for c in cols]
+    direct = all(c.type in _ARROW_TYPES for c in cols)
+    arrow = pa.schema([(c.name, pa.type_for_alias(_ARROW_TYPES[c.type] if direct else "string")) for c in cols])
+    reader = pa.RecordBatchReader.from_batches(
+        arrow, (pa.RecordBatch.from_arrays([b.column(n).cast(arrow.field(n).type) for n in declared], schema=arrow)
+                for b in _arrow_batches(frame, declared)))
+    if direct:
+        cur.adbc_ingest(name, reader, mode="append", db_schema_name=db_schema)
+        return
+    temp = f"ikou_ingest_{name}"
+    cur.adbc_ingest(temp, reader, mode="create", temporary=True)
+    names = ", ".join(f'"{n}"' for n in declared)
+    casts = ", ".join(f'"{c.name}"::{_SQL_CASTS[c.type]}' for c in cols)
+    cur.execute(f'INSERT INTO "{db_schema}"."{name}" ({names}) SELECT {casts} FROM "{temp}"')
+    cur.execute(f'DROP TABLE "{temp}"')
+
+
+def _arrow_batches(frame: pl.DataFrame | Path, columns: list[str]):
+    """Bounded Arrow batches of a frame, or of a Parquet file read batch by batch."""
     if isinstance(frame, (str, Path)):
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(frame).iter_batches(batch_size=COPY_BATCH_ROWS, columns=columns):
-            yield pl.from_arrow(batch)
+        yield from pq.ParquetFile(frame).iter_batches(batch_size=COPY_BATCH_ROWS, columns=columns)
     else:
-        yield from frame.select(columns).iter_slices(COPY_BATCH_ROWS)
+        yield from frame.select(columns).to_arrow().to_batches(max_chunksize=COPY_BATCH_ROWS)
 
 
 def _adbc_uri(url: str) -> str:

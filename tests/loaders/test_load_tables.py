@@ -198,3 +198,45 @@ def test_unreachable_postgresql_is_a_transient_error_with_the_run_id():
 def test_unsupported_target_is_refused():
     with pytest.raises(ValueError, match="unsupported target"):
         load(frames_of(FIRST), "sqlite:///x.db", f"dantai_{DANTAI}")
+
+
+DECIMAL_SCHEMA = """
+schema_version: 1
+gyomu: zei
+ja: 税
+tables:
+  kazei:
+    ja: 課税
+    primary_key: [atena_no]
+    columns:
+      - {name: atena_no,  ja: 宛名番号, type: text, required: true}
+      - {name: nendo,     ja: 年度,     type: integer}
+      - {name: zeigaku,   ja: 税額,     type: decimal}
+      - {name: biko,      ja: 備考,     type: text}
+"""
+
+
+def test_postgres_keeps_each_decimal_value_as_written(tmp_path, postgres_url, pg_schema):
+    """NUMERIC keeps every value's own scale: '12.50' comes back 12.50, not 12.5 or 12.500000."""
+    from mappings.schema import load_schema as load
+
+    path = tmp_path / "zei.yaml"
+    path.write_text(DECIMAL_SCHEMA, encoding="utf-8")
+    zei = load(path)
+    frame = pl.DataFrame({"atena_no": ["A1", "A2", "A3"], "nendo": [2026, None, 2025],
+                          "zeigaku": ["12.50", None, "3"], "biko": ["\\N", "", None]},
+                         schema={"atena_no": pl.String, "nendo": pl.Int64, "zeigaku": pl.String, "biko": pl.String})
+    counts = load_tables({"kazei": frame}, zei, postgres_url, pg_schema, run_id="r", dantai_code=DANTAI)
+    assert counts == {"kazei": 3}
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(f'SELECT atena_no, nendo, zeigaku::text, biko FROM "{pg_schema}".kazei '
+                                        "ORDER BY atena_no").fetchall()
+            kind = conn.exec_driver_sql(
+                "SELECT data_type FROM information_schema.columns WHERE table_schema = %(s)s AND column_name = 'zeigaku'",
+                {"s": pg_schema}).scalar()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("A1", 2026, "12.50", "\\N"), ("A2", None, None, ""), ("A3", 2025, "3", None)]
+    assert kind == "numeric"
