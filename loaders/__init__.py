@@ -25,6 +25,7 @@ from loaders.ddl import sa_tables
 from mappings.schema import TargetSchema
 
 COPY_BATCH_ROWS = 200_000
+DIFF_GROUP_ROWS = 250_000
 
 
 def normalise_url(url: str) -> str:
@@ -257,7 +258,7 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
     A DuckDB target is read where it lies (`duckdb:///file#schema.table`: the diff's DuckDB
     attaches the file read-only; a Parquet copy measured 4-5 s CPU at 2M rows for nothing). A
     PostgreSQL table is streamed to Parquet at `out`, Arrow batch by batch from COPY binary
-    through ADBC, each cast to text by Polars exactly as `read_table` + cast would be.
+    through ADBC, every column as text exactly as `read_table` + Polars' cast would write it.
     """
     url = normalise_url(url)
     if url.startswith("duckdb"):
@@ -265,18 +266,32 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
     if not url.startswith("postgresql"):
         raise ValueError(f"unsupported target {url.split(':')[0]} (duckdb or postgresql)")
     import adbc_driver_postgresql.dbapi as adbc
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    def as_text(arrow):
-        return pl.from_arrow(arrow).with_columns(pl.all().cast(pl.String)).to_arrow()
+    def as_text(col: pa.Array) -> pa.Array:
+        if pa.types.is_string(col.type):
+            return col
+        if pa.types.is_integer(col.type):   # same digits as Polars' cast, without the round trip
+            return pc.cast(col, pa.string())
+        return pl.from_arrow(col).cast(pl.String).to_arrow().cast(pa.string())
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with adbc.connect(_adbc_uri(url)) as conn, conn.cursor() as cur:
         cur.execute(f'SELECT * FROM "{db_schema}"."{name}"')
         reader = cur.fetch_record_batch()
-        with pq.ParquetWriter(out, as_text(reader.schema.empty_table()).schema,
-                              compression="lz4") as writer:
+        schema = pa.schema([(f.name, pa.string()) for f in reader.schema])
+        # ADBC hands over ~60k-row batches: gathered into row groups of ~250k (10.2 → 7.1 s at 2M rows)
+        with pq.ParquetWriter(out, schema, compression="lz4") as writer:
+            group, rows = [], 0
             for batch in reader:
-                writer.write_table(as_text(batch))
+                group.append(pa.RecordBatch.from_arrays([as_text(c) for c in batch.columns], schema=schema))
+                rows += batch.num_rows
+                if rows >= DIFF_GROUP_ROWS:
+                    writer.write_table(pa.Table.from_batches(group))
+                    group, rows = [], 0
+            if group:
+                writer.write_table(pa.Table.from_batches(group))
     return out

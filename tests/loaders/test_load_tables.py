@@ -240,3 +240,15 @@ def test_postgres_keeps_each_decimal_value_as_written(tmp_path, postgres_url, pg
         engine.dispose()
     assert [tuple(r) for r in rows] == [("A1", 2026, "12.50", "\\N"), ("A2", None, None, ""), ("A3", 2025, "3", None)]
     assert kind == "numeric"
+
+
+def test_postgres_diff_input_is_the_loaded_table_as_text(tmp_path, postgres_url, pg_schema):
+    from loaders import diff_input
+
+    load(frames_of(FIRST + SECOND + TRICKY), postgres_url, pg_schema)
+    out = diff_input(postgres_url, pg_schema, "juki_kojin_rireki", tmp_path / "t.parquet")
+    got = pl.read_parquet(out)
+    want = read_table(postgres_url, pg_schema, "juki_kojin_rireki").cast(pl.String)
+    assert got.schema == want.schema and got.columns == COLS
+    assert got.sort("atena_no", "rireki_no").equals(want.sort("atena_no", "rireki_no"))
+    assert got.filter(pl.col("atena_no") == "A1")["rireki_no"].sort().to_list() == ["1", "2"]
