@@ -134,3 +134,45 @@ def test_staging_carries_lineage_and_the_source_checksum(tmp_path, layout_csv):
     assert df.columns[:3] == ["_row_id", "_source", "_source_line"]
     assert df["_row_id"].to_list() == [(1 << 40) + i for i in (1, 2, 3)]
     assert r.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("chunk_bytes", [24, 32 << 20])
+def test_odd_lines_take_the_careful_parser_and_keep_their_line_numbers(tmp_path, layout_csv, chunk_bytes):
+    """Empty lines, a CR inside a field and NUL bytes go through the line-by-line parser; the
+    plain lines around them keep their own line numbers, whichever parser took them."""
+    data = (b"0000000001,a,1\r\n"
+            b"0000000002,x\ry,2\r\n"        # 2: a CR inside a field is data, kept as it is
+            b"\r\n"                         # 3: empty line: wrong field count
+            b"0000000004,c,4\n"
+            b"\n"                           # 5: empty line, LF only
+            b"0000000006,n\x00l,6\r\n"      # 6: NUL byte
+            b"0000000007,d,7\r\n"
+            b"0000000008,e,8,9\r\n"         # 8: one field too many
+            b"0000000009,f,9\r\n")
+    path = tmp_path / "odd.csv"
+    path.write_bytes(data)
+    r, df = run(path, layout_csv, tmp_path, chunk_bytes=chunk_bytes)
+    assert df["_source_line"].to_list() == [1, 2, 4, 7, 9]
+    assert df["SHIMEI"].to_list() == ["a", "x\ry", "c", "d", "f"]
+    assert rules_by_line(r) == {3: "extract.field_count", 5: "extract.field_count", 6: "extract.nul_byte",
+                                8: "extract.field_count"}
+    assert r.rows_read == 9 == r.rows_ok + r.quarantine.height
+
+
+def test_plain_file_parsed_fast_gives_what_the_careful_parser_gives(tmp_path, layout_csv, monkeypatch):
+    import extractors.csv_file as cf
+
+    rows = _rows(5_000)
+    rows[100].append("extra")                     # a wrong field count in the middle
+    path = tmp_path / "plain.csv"
+    path.write_bytes(_csv(rows).encode("cp932"))
+    taken = []
+    parse_plain = cf._parse_plain
+    monkeypatch.setattr(cf, "_parse_plain", lambda *a: taken.append(parse_plain(*a)) or taken[-1])
+    fast, staged_fast = run(path, layout_csv, tmp_path, chunk_bytes=4096, out="fast.parquet")
+    assert len(taken) > 10 and all(t is not None for t in taken)   # every chunk took the fast parser
+    monkeypatch.setattr(cf, "_plain", lambda text: False)
+    careful, staged_careful = run(path, layout_csv, tmp_path, chunk_bytes=4096, out="careful.parquet")
+    assert staged_fast.equals(staged_careful)
+    assert fast.quarantine.equals(careful.quarantine)
+    assert rules_by_line(fast) == {101: "extract.field_count"}
