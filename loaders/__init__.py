@@ -162,19 +162,29 @@ def _load_postgres(frames, schema, url, db_schema, run_id) -> dict[str, int]:
                             (run_id, name, counts[name], _now()))
         conn.commit()
     except adbc_dm.IntegrityError as exc:
-        conn.rollback()
+        _rollback(conn)
+        # first line only, and the cause cut off: PostgreSQL's DETAIL ("Failing row contains (…)")
+        # holds the row itself, names and 個人番号 included, and would reach the logs
         detail = str(exc).split("ERROR:", 1)[-1].strip().splitlines()[0]
         raise LoadRejected(f"PostgreSQL target {db_schema} refused the load (rolled back): {detail}",
-                           run_id=run_id) from exc
+                           run_id=run_id) from None
     except adbc_dm.OperationalError as exc:
-        conn.rollback()
+        _rollback(conn)
         raise TransientError(f"target database unreachable: {str(exc).splitlines()[0]}", run_id=run_id) from exc
     except BaseException:
-        conn.rollback()
+        _rollback(conn)
         raise
     finally:
         conn.close()
     return counts
+
+
+def _rollback(conn) -> None:
+    """Roll back, keeping the error that got us here (a lost connection cannot roll back)."""
+    try:
+        conn.rollback()
+    except Exception:  # noqa: BLE001 - the server rolls back an unfinished transaction itself
+        pass
 
 
 # Arrow types that ADBC's binary COPY writes into the DDL's column types (ddl.SA_TYPES)

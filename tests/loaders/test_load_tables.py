@@ -252,3 +252,14 @@ def test_postgres_diff_input_is_the_loaded_table_as_text(tmp_path, postgres_url,
     assert got.schema == want.schema and got.columns == COLS
     assert got.sort("atena_no", "rireki_no").equals(want.sort("atena_no", "rireki_no"))
     assert got.filter(pl.col("atena_no") == "A1")["rireki_no"].sort().to_list() == ["1", "2"]
+
+
+def test_postgres_refusal_names_the_constraint_not_the_row(postgres_url, pg_schema):
+    """PostgreSQL's DETAIL repeats the failing row (names, 個人番号): it must not reach the error or its chain."""
+    frames = frames_of([person("A1", 1, "S1", "02", shimei="秘密　花子", kojin_no="123456789018")])
+    frames["juki_kojin_rireki"] = frames["juki_kojin_rireki"].with_columns(pl.lit(None, pl.String).alias("setai_no"))
+    with pytest.raises(LoadRejected) as exc:
+        load(frames, postgres_url, pg_schema)
+    text = str(exc.value)
+    assert "setai_no" in text and "秘密" not in text and "123456789018" not in text
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__
