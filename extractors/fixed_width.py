@@ -48,6 +48,23 @@ def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts.astype(np.int64), ends.astype(np.int64)
 
 
+def _record_chunks(path: Path, rec: int, chunk_bytes: int):
+    """Yield (offset, bytes) chunks of whole records for records without terminators; only the last
+    chunk may end in a partial record."""
+    step = max(rec, chunk_bytes - chunk_bytes % rec)
+    with open(path, "rb") as f:
+        offset = 0
+        while block := f.read(step):
+            yield offset, block
+            offset += len(block)
+
+
+def _record_bounds(arr: np.ndarray, rec: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of every record in a chunk of back-to-back records (a partial last one too)."""
+    starts = np.arange(0, len(arr), rec, dtype=np.int64)
+    return starts, np.minimum(starts + rec, len(arr))
+
+
 def _column_text(arr: np.ndarray, starts: np.ndarray, offset: int, width: int, encoding: str) -> pl.Series:
     """Gather one column's bytes for every record, decode them in one call, split per record."""
     n = len(starts)
@@ -79,10 +96,32 @@ def _bad_field_rows(arr, starts, lines, chunk_offset, col, offset, width, bad_ma
     return out
 
 
+def _check_terminators(path: Path, layout: Layout, source_name: str, run_id: str, size: int) -> None:
+    """Say so when the file and the layout disagree on line breaks, before reading it all: a file
+    without them would otherwise be one line as long as the file."""
+    rec = layout.record_bytes
+    with open(path, "rb") as f:
+        head = f.read(max(rec + 2, 1 << 16))
+    if layout.record_terminator == "line" and b"\n" not in head and size > rec + 2:
+        raise LayoutError(
+            f"{source_name}: {path.name} has no line break in its first {len(head):,} bytes, but layout "
+            f"{layout.name} expects one after every {rec}-byte record: if the records follow each other "
+            "directly, set `record_terminator: none` in the layout", run_id=run_id)
+    if layout.record_terminator == "none" and head[rec:rec + 1] in (b"\r", b"\n"):
+        raise LayoutError(
+            f"{source_name}: {path.name} has a line break right after its first {rec}-byte record, but layout "
+            f"{layout.name} says records have no terminator (`record_terminator: none`)", run_id=run_id)
+
+
 def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
                   target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
                   chunk_bytes: int = CHUNK_BYTES) -> ExtractResult:
-    """Stream fixed-width records (one per line, CRLF or LF) to Parquet staging; fields kept verbatim."""
+    """Stream fixed-width records to Parquet staging; fields kept verbatim.
+
+    Records end with a line break (CR LF or LF), or, with the layout's `record_terminator: none`,
+    follow each other directly; then `source_line` is the record's number and a short last
+    record is `extract.truncated`.
+    """
     t0 = time.perf_counter()
     path = Path(path)
     if layout.format != "fixed":
@@ -95,21 +134,28 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     out_path.parent.mkdir(parents=True, exist_ok=True)
     bad_rows: list[dict] = []
     rows_ok = 0
+    unterminated = layout.record_terminator == "none"
+    _check_terminators(path, layout, source_name, run_id, size)
 
     def chunk_rows(chunk_offset: int, chunk: bytes, line: int, first: bool) -> tuple[pl.DataFrame, list[dict]]:
         """One chunk of whole records → its staging rows and its bad records (no shared state)."""
         bad_rows: list[dict] = []
         arr = np.frombuffer(chunk, dtype=np.uint8)
-        starts, ends = _line_bounds(arr)
+        starts, ends = _record_bounds(arr, rec) if unterminated else _line_bounds(arr)
         lines = np.arange(line, line + len(starts), dtype=np.int64)
         ok = (ends - starts) == rec
         for s, e, ln in zip(starts[~ok], ends[~ok], lines[~ok]):   # wrong-length lines only
             raw = chunk[s:e]
+            if unterminated:   # only the file's last record can be short
+                rule, ja, en = ("extract.truncated", f"最後のレコードが {e - s} バイトで切れています",
+                                f"the last record is cut short at {e - s} bytes")
+            else:
+                rule, ja, en = "extract.record_length", f"レコード長が {e - s} バイトです", f"record is {e - s} bytes"
             bad_rows.append({
-                "source_line": int(ln), "column": None, "rule": "extract.record_length",
+                "source_line": int(ln), "column": None, "rule": rule,
                 "value": raw.decode(enc, errors="backslashreplace"),
-                "message_ja": f"レコード長が {e - s} バイトです (レイアウトでは {rec} バイト, ファイル先頭から {chunk_offset + s} バイト目)",
-                "message_en": f"record is {e - s} bytes, the layout has {rec} (file offset {chunk_offset + s})",
+                "message_ja": f"{ja} (レイアウトでは {rec} バイト, ファイル先頭から {chunk_offset + s} バイト目)",
+                "message_en": f"{en}, the layout has {rec} (file offset {chunk_offset + s})",
             })
         if first and len(starts) >= 2 and not ok.any():
             raise LayoutError(f"{source_name}: layout {layout.name} ({rec} bytes per record) does not match "
@@ -136,9 +182,11 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
 
     def jobs():
         line = 1
-        for i, (chunk_offset, chunk) in enumerate(_iter_chunks(path, chunk_bytes)):
+        chunks = _record_chunks(path, rec, chunk_bytes) if unterminated else _iter_chunks(path, chunk_bytes)
+        for i, (chunk_offset, chunk) in enumerate(chunks):
             yield chunk_offset, chunk, line, i == 0
-            line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)   # = its records
+            line += (-(-len(chunk) // rec) if unterminated   # = its records, a partial last one included
+                     else chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1))
 
     def staged():
         nonlocal rows_ok

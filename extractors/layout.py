@@ -30,6 +30,9 @@ class Layout(StrictModel):
     delimiter: str = ","
     quote: str | None = '"'
     key: list[str] = Field([], description="columns that order a table read and name a record")
+    record_terminator: Literal["line", "none"] = Field(
+        "line", description="fixed-width: each record ends with a line break (CR LF or LF), or records "
+                            "follow each other with nothing between them (many host exports)")
     columns: list[LayoutColumn]
 
     @model_validator(mode="after")
@@ -40,6 +43,8 @@ class Layout(StrictModel):
             raise ValueError(f"duplicate column names: {dup}")
         if self.format == "fixed" and any(c.width is None for c in self.columns):
             raise ValueError("fixed-width layouts need a width for every column")
+        if self.record_terminator != "line" and self.format != "fixed":
+            raise ValueError("record_terminator applies to fixed-width layouts only")
         return self
 
     @property

@@ -69,3 +69,54 @@ def test_a_layout_whose_record_length_matches_no_line_is_a_layout_error(tmp_path
     path.write_bytes(b"x" * 25 + b"\r\n" + b"y" * 25 + b"\r\n")
     with pytest.raises(LayoutError, match="30 bytes per record"):
         run(path, write_layout(tmp_path, fmt="fixed", widths=WIDTHS), tmp_path)
+
+
+def _unterminated_layout(tmp_path):
+    import yaml
+
+    path = write_layout(tmp_path, fmt="fixed", widths=WIDTHS)
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["record_terminator"] = "none"
+    out = tmp_path / "layout_none.yaml"
+    out.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize("chunk_bytes", [100, 32 << 20])
+def test_records_without_terminators_are_cut_by_record_length(tmp_path, chunk_bytes):
+    """Back-to-back records (no line breaks): record n is bytes (n-1)·30 … n·30, its number is source_line."""
+    recs = [_rec(f"{i:010d}", ["山田　太郎", "ｻﾄｳ", "髙橋"][i % 3], i) for i in range(1, 11)]
+    recs[4] = b"0000000005" + b"\x85\x40" + b" " * 10 + b"00000005"   # undecodable, record 5
+    path = tmp_path / "host.dat"
+    path.write_bytes(b"".join(recs) + b"0000000011ab")                # record 11 cut short
+    r, df = run(path, _unterminated_layout(tmp_path), tmp_path, chunk_bytes=chunk_bytes)
+    assert df["_source_line"].to_list() == [1, 2, 3, 4, 6, 7, 8, 9, 10]
+    assert df.filter(pl.col("_source_line") == 3)["SHIMEI"].item() == "山田　太郎  "
+    assert df["ATENA_NO"].to_list()[-1] == "0000000010"
+    assert rules_by_line(r) == {5: "extract.decode", 11: "extract.truncated"}
+    assert r.rows_read == 11 == r.rows_ok + r.quarantine.height
+
+
+def test_layout_and_file_that_disagree_on_line_breaks_are_a_layout_error(tmp_path, layout):
+    recs = [_rec(f"{i:010d}", "山田", i) for i in range(1, 5)]
+    joined = tmp_path / "joined.dat"
+    joined.write_bytes(b"".join(recs))
+    with pytest.raises(LayoutError, match="record_terminator: none"):
+        run(joined, layout, tmp_path)
+    lines = tmp_path / "lines.dat"
+    lines.write_bytes(b"\r\n".join(recs) + b"\r\n")
+    with pytest.raises(LayoutError, match="has a line break right after its first 30-byte record"):
+        run(lines, _unterminated_layout(tmp_path), tmp_path)
+
+
+def test_record_terminator_belongs_to_fixed_width_layouts_only(tmp_path):
+    import yaml
+
+    from extractors import load_layout
+    from ikou.errors import ConfigError
+
+    path = write_layout(tmp_path)
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) | {"record_terminator": "none"}
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    with pytest.raises((ConfigError, ValueError), match="fixed-width layouts only"):
+        load_layout(path)
