@@ -238,8 +238,15 @@ def _add_line_offsets(findings: list[dict], chunk: bytes, chunk_offset: int, fir
         f["message_en"] += f" (line starts at file offset {at})"
 
 
-def _iter_chunks(path: Path, chunk_bytes: int):
-    """Yield (offset, bytes) chunks that end on a line break (the last one may not)."""
+MAX_LINE_BYTES = 64 << 20   # no legacy record is this long: a file without LF is not read whole
+
+
+def _iter_chunks(path: Path, chunk_bytes: int, max_line_bytes: int = MAX_LINE_BYTES):
+    """Yield (offset, bytes) chunks that end on a line break (the last one may not).
+
+    A line longer than `max_line_bytes` stops the read (LayoutError): a file whose lines end in CR
+    alone, or whose records have no terminator, would otherwise be held in memory whole.
+    """
     with open(path, "rb") as f:
         offset, carry = 0, b""
         while True:
@@ -251,6 +258,9 @@ def _iter_chunks(path: Path, chunk_bytes: int):
             data = carry + block
             cut = data.rfind(b"\n")
             if cut == -1:
+                if len(data) > max_line_bytes:
+                    raise LayoutError(f"{path.name}: no line break (LF) in {len(data):,} bytes from file offset "
+                                      f"{offset:,}: lines ending in CR alone, or records without terminators?")
                 carry = data
                 continue
             yield offset, data[: cut + 1]

@@ -176,3 +176,14 @@ def test_plain_file_parsed_fast_gives_what_the_careful_parser_gives(tmp_path, la
     assert staged_fast.equals(staged_careful)
     assert fast.quarantine.equals(careful.quarantine)
     assert rules_by_line(fast) == {101: "extract.field_count"}
+
+
+def test_a_file_without_line_feeds_stops_with_a_layout_error_instead_of_being_read_whole(tmp_path, layout_csv,
+                                                                                          monkeypatch):
+    import extractors.csv_file as cf
+
+    monkeypatch.setattr(cf._iter_chunks, "__defaults__", (1000,))   # max_line_bytes: 1,000 instead of 64 MB
+    path = tmp_path / "cr_only.csv"
+    path.write_bytes(b"".join(f"{i:010d},a,{i}\r".encode() for i in range(200)))   # classic Mac line ends
+    with pytest.raises(LayoutError, match="no line break .LF. in"):
+        run(path, layout_csv, tmp_path, chunk_bytes=256)
