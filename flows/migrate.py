@@ -102,11 +102,14 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
             moji_chars.append(chars)
             moji_inputs[p.mapping.target].append(ident)
         schemas = {p.mapping.target: p.schema for p in plans}
-        for target, inputs in moji_inputs.items():
+        # 業務 in the configured order, so a rule may refer to a table of an earlier 業務 (税 → 住民記録)
+        order = {g: i for i, g in enumerate(cfg.gyomu)}
+        for target, inputs in sorted(moji_inputs.items(), key=lambda kv: order.get(schemas[kv[0]].gyomu, len(order))):
             schema = schemas[target]
+            others = {t: path for tables in validated.values() for t, path in tables.items()}
             out, vq, rc, n_in = _timed(stages, "validate", 0,
                                        validate_task.with_options(task_run_name=f"validate-{target}"),
-                                       ctx, target, schema, inputs, dict(validated[schema.gyomu]))
+                                       ctx, target, schema, inputs, others)
             stages["validate"]["rows"] += n_in
             quarantines.append(vq)
             rule_counts.append(rc.with_columns(pl.lit(target).alias("table")))

@@ -194,7 +194,8 @@ def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Pa
              others: dict[str, Path] | None = None, batch_rows: int = VALIDATE_BATCH_ROWS):
     """Validate the union of every source feeding `target`; write validate/<target>.parquet.
 
-    `others` are the already validated tables of the same 業務, for cross-table (referential) rules.
+    `others` are the tables this run has already validated (earlier 業務 included), for cross-table
+    (referential) rules.
     Nothing is read whole: row-local rules see `batch_rows` rows at a time, the others a narrow
     projection (validators.engine), and the good rows are streamed from the inputs to the output.
     """

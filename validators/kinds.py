@@ -131,6 +131,8 @@ class Referential(StrictModel):
     column: str
     frame: str = Field(description="a source frame name, or this table's own name")
     frame_column: str
+    optional: bool = Field(False, description="the referenced table belongs to another 業務: when this run "
+                                              "does not migrate it, the rule is not checked (instead of an error)")
 
 
 class Flag(StrictModel):
@@ -288,6 +290,8 @@ def _referential(p: Referential, ctx: Context) -> list[Check]:
     if p.frame == ctx.table_name:
         return [Check(p.column, pl.lit(False), _text(p.column))]   # a table always contains itself
     frames = ctx.source_frames or {}
+    if p.optional and p.frame not in frames:
+        return []   # not in this run: not checked, and so not listed with a count of 0
     if p.frame not in frames or p.frame_column not in frames[p.frame].collect_schema().names():
         raise ConfigError(f"validate {ctx.table_name}: referential rule needs frame {p.frame!r} "
                           f"with column {p.frame_column!r}")

@@ -97,6 +97,16 @@ def test_vendor_a_demo_migrates_juki_and_kojin_juminzei_in_one_run(tmp_path):
     unknown = _planted("vendor_a").filter(pl.col("fault") == "unknown_code")
     assert held > 0 and unknown.height == 1       # the unknown-code row's 控除額 is held, not lost
     assert "kojin_juminzei_kazei / nengaku / loaded" in (run_dir / "report.html").read_text(encoding="utf-8")
+    # across 業務: 納税義務者 whose person is not among the migrated 住民記録 are listed (a warning)
+    juki = pl.read_parquet(run_dir / "validate" / "juki_kojin_rireki.parquet")["atena_no"].unique()
+    gimusha = pl.read_parquet(run_dir / "validate" / "kojin_juminzei_gimusha.parquet")
+    missing = gimusha.filter(~pl.col("atena_no").is_in(juki.implode()))
+    ref = [r for r in on_disk["rules"] if r["rule"] == "ref.juki"]
+    assert [(r["table"], r["severity"], r["rows_failed"]) for r in ref] == [
+        ("kojin_juminzei_gimusha", "warning", missing.height)]
+    assert missing.height > 0          # persons whose 住民記録 rows were held (planted faults) pay tax here
+    listed = q.filter((pl.col("rule") == "ref.juki") & (pl.col("table") == "kojin_juminzei_gimusha"))
+    assert sorted(listed["value"].to_list()) == sorted(missing["atena_no"].to_list())
 
 
 def test_vendor_b_tax_tables_read_live_from_postgres(tmp_path, postgres_url):
@@ -117,3 +127,5 @@ def test_vendor_b_tax_tables_read_live_from_postgres(tmp_path, postgres_url):
     run_dir = tmp_path / "runs" / summary["dantai"] / summary["run_id"]
     _assert_planted_faults_surface(pl.read_parquet(run_dir / "quarantine.parquet"), "vendor_b", by="key")
     _assert_control_totals_match_the_target(summary, f"duckdb:///{tmp_path / 't.duckdb'}")
+    # 住民記録 is not in this run: the cross-業務 reference is not checked, so it is not listed either
+    assert not [r for r in summary["rules"] if r["rule"] == "ref.juki"]

@@ -196,6 +196,22 @@ def test_referential_kind_checks_another_frame(schema):
         run(df, schema, rs)
 
 
+def test_optional_reference_to_another_gyomu_warns_when_present_and_is_not_listed_when_absent(schema):
+    """A 業務 the run does not migrate cannot be checked: the rule is left out, not counted as 0 failures."""
+    rs = RuleSet.model_validate({"rules_version": 1, "gyomu": "juki", "schema_rules": False, "tables": {TABLE: [
+        {"id": "ref.other", "kind": "referential", "severity": "warning",
+         "params": {"column": "atena_no", "frame": "other_gyomu", "frame_column": "atena_no", "optional": True}}]}})
+    df = frame(good_rows())
+    other = df.select("atena_no").unique().filter(pl.col("atena_no") != atena("0000004"))
+    res = run(df, schema, rs, source_frames={"other_gyomu": other})
+    assert res.quarantine.select("record_key", "severity").rows() == [
+        (f"atena_no={atena('0000004')},rireki_no=1", "warning")]
+    assert res.good.equals(df)                                   # a warning holds nothing back
+    assert res.rule_counts.select("rule", "rows_failed").rows() == [("ref.other", 1)]
+    absent = run(df, schema, rs)
+    assert absent.quarantine.height == 0 and absent.rule_counts.height == 0
+
+
 def test_rule_file_errors_name_the_problem(tmp_path, schema):
     p = tmp_path / "r.yaml"
     p.write_text("rules_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: no_such_kind}\n")
