@@ -17,17 +17,25 @@ def _where(where: dict[str, list[str]] | None) -> pl.Expr:
     return expr
 
 
-def derive_table(name: str, schema: TargetSchema, frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def derive_table(name: str, schema: TargetSchema,
+                 frames: dict[str, pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame | pl.LazyFrame:
     t = schema.tables[name]
     d = t.derive
     src = frames[d.from_]
     cols = [c.name for c in schema.resolved_table(name).columns]
     if d.op == "latest":
-        # the row holding the highest order_by per key; a window max is 5-7x faster than sort+unique
-        out = (src.filter(_where(d.where))
-               .filter(pl.col(d.order_by) == pl.col(d.order_by).max().over(d.key))
-               .unique(subset=d.key, keep="first", maintain_order=True))
-        return out.select(cols)
+        # The row holding the highest order_by per key (ties: the first). The winners are picked on
+        # a narrow projection (row index, key, order_by) with a window max, 5-7x faster than
+        # sort+unique; the wide rows are then filtered by index, which streams: the whole table in a
+        # window took 3.2 GB at 3.7M persons, this takes the projection.
+        idx = "__derive_idx"
+        rows = src.lazy().filter(_where(d.where)).with_row_index(idx)
+        winners = (rows.select(idx, *d.key, d.order_by)
+                   .filter(pl.col(d.order_by) == pl.col(d.order_by).max().over(d.key))
+                   .group_by(d.key).agg(pl.col(idx).min())
+                   .collect()[idx])
+        out = rows.filter(pl.col(idx).is_in(winners.implode())).select(cols)
+        return out.collect() if isinstance(src, pl.DataFrame) else out   # as given: frame or plan
     aggs = []
     for a in d.aggregates:
         cond = _where(a.where)
