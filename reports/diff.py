@@ -588,7 +588,7 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
             #    the chance that a differing row hashes equal is about rows / 2**64)
             _x(con, "CREATE TEMP TABLE dk AS SELECT "
                + ", ".join(f"coalesce(l.{_q(k)}, r.{_q(k)}) AS {_q(k)}" for k in key)
-               + f", l.n AS ln, r.n AS rn FROM l_keys l FULL OUTER JOIN r_keys r "
+               + ", l.n AS ln, r.n AS rn FROM l_keys l FULL OUTER JOIN r_keys r "
                + f"ON {_key_on('l', 'r', key)} "
                + "WHERE l.n IS NULL OR r.n IS NULL OR l.n > 1 OR r.n > 1 OR l._h <> r._h")
             _x(con, "DROP TABLE l_keys")

@@ -4,9 +4,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-import duckdb
 import polars as pl
-import psycopg
 import pytest
 import sqlalchemy as sa
 

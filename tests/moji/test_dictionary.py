@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 
 from ikou.errors import ConfigError
-from moji import source as src
 from moji.dictionary import build, load_dictionary
 
 
