@@ -28,7 +28,8 @@ def person(n: int, *, rireki: int = 1, setai: str = "10000", zokugara: str = "02
         "shimei": "山田　太郎", "shimei_kana": "ヤマダ　タロウ", "seibetsu_code": "1",
         "seinengappi": "1970-03-02", "seinengappi_fumei_flag": "0", "seinengappi_fumei_hyoki": None,
         "zokugara_code": zokugara, "jumin_shubetsu_code": "1", "jumin_jotai_code": jotai,
-        "ido_jiyu_code": "01", "ido_date": "2000-04-01", "todokede_date": "2000-04-05",
+        "ido_jiyu_code": "01", "ido_date": "2000-04-01", "ido_date_fumei_flag": "0", "ido_date_fumei_hyoki": None,
+        "todokede_date": "2000-04-05", "todokede_date_fumei_flag": "0", "todokede_date_fumei_hyoki": None,
         "machiaza_code": "0012345", "jusho": "東京都千代田区千代田", "banchi": "1番1号", "katagaki": None,
         "yubin_no": "1000001",
     }
