@@ -8,20 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from extractors.layout import Layout
-from extractors.lineage import (
-    ROW_ID,
-    SOURCE,
-    SOURCE_LINE,
-    STAGING_COMPRESSION,
-    row_id_base,
-)
+from extractors.csv_file import staging_schema, to_staging
+from extractors.lineage import row_id_base, sink_batches
 from extractors.result import ExtractResult
 from ikou import quarantine as q
 from ikou.errors import LayoutError, TransientError
@@ -89,8 +84,6 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             order = [tbl.c[by_lower[k.lower()]] for k in layout.key] or cols[:1]
             stmt = sa.select(*cols).order_by(*order)
             out_path.parent.mkdir(parents=True, exist_ok=True)
-            arrow_schema = pa.schema([(ROW_ID, pa.int64()), (SOURCE, pa.string()), (SOURCE_LINE, pa.int64())]
-                                     + [(n, pa.string()) for n in layout.names])
             base = row_id_base(source_ordinal)
             rows = 0
             use_adbc = method == "adbc" or (method == "auto" and engine.dialect.name == "postgresql"
@@ -98,25 +91,24 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             if use_adbc:
                 conn.rollback()
                 sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-                with pq.ParquetWriter(out_path, arrow_schema, compression=STAGING_COMPRESSION) as writer:
-                    for batch in _adbc_batches(engine, sql, batch_rows):
-                        n = batch.num_rows
-                        line = pa.array(range(rows + 1, rows + n + 1), pa.int64())
-                        arrays = [pc.add(line, base), pc.fill_null(pa.nulls(n, pa.string()), label), line]
-                        arrays += [pc.cast(batch.column(i), pa.string()) for i in range(len(layout.names))]
-                        writer.write_table(pa.Table.from_arrays(arrays, schema=arrow_schema))
-                        rows += n
+                parts = ([pc.cast(b.column(i), pa.string()) for i in range(len(layout.names))]
+                         for b in _adbc_batches(engine, sql, batch_rows))
             else:
                 result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(stmt)
-                with pq.ParquetWriter(out_path, arrow_schema, compression=STAGING_COMPRESSION) as writer:
-                    for part in result.partitions(batch_rows):
-                        n = len(part)
-                        columns = list(zip(*part))
-                        line = pa.array(range(rows + 1, rows + n + 1), pa.int64())
-                        arrays = [pc.add(line, base), pc.fill_null(pa.nulls(n, pa.string()), label), line]
-                        arrays += [_as_text(list(c), name) for c, name in zip(columns, layout.names)]
-                        writer.write_table(pa.Table.from_arrays(arrays, schema=arrow_schema))
-                        rows += n
+                parts = ([_as_text(list(c), name) for c, name in zip(zip(*part), layout.names)]
+                         for part in result.partitions(batch_rows))
+
+            def staged():
+                """Text columns of each batch + their row numbers → staging rows, as the file extractors write them."""
+                nonlocal rows
+                for texts in parts:
+                    n = len(texts[0])
+                    df = pl.from_arrow(pa.Table.from_arrays(texts, names=layout.names)).with_columns(
+                        pl.int_range(rows + 1, rows + n + 1, dtype=pl.Int64).alias("_line"))
+                    rows += n
+                    yield to_staging(df, layout, label, base)
+
+            sink_batches(staged(), staging_schema(layout), out_path)
     except OperationalError as exc:
         raise TransientError(f"{source_name}: cannot read {label}: {exc.orig}", run_id=run_id) from exc
     finally:

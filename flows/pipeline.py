@@ -208,7 +208,7 @@ def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Pa
     found = validators.validate_lazy(source, table=target, schema=schema, rules=rules, run_id=ctx.run_id,
                                      dantai_code=ctx.dantai_code, source_frames=source_frames, batch_rows=batch_rows)
     out = ctx.stage_dir("validate") / f"{target}.parquet"
-    found.write_good(source, out, batch_rows=batch_rows, compression=STAGING_COMPRESSION)
+    found.write_good(source, out, batch_rows=batch_rows)
     log.info("validate %s: %d in, %d held (%.2fs)", target, found.rows, found.held.len(), time.perf_counter() - t0)
     return out, q.conform(found.quarantine), found.rule_counts, found.rows
 
