@@ -24,15 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def _peak_mb() -> float:
-    """This process's peak RSS. Not ru_maxrss: Linux carries it across exec, so a child would
-    report the parent's peak (the generated frames) whenever that is the larger."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """This process's peak RSS (ikou.memory: VmHWM). Not ru_maxrss alone: Linux carries it across
+    exec, so a child would report the parent's peak (the generated frames) whenever that is larger."""
+    from ikou.memory import peak_rss_mb
+
+    peak = peak_rss_mb()
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_ikou(d: Path) -> dict:

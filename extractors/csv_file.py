@@ -7,10 +7,11 @@ column. pyarrow then parses the decoded text single-threaded (chunks run two at 
 reports each row with the wrong number of fields by its physical row number; the line of every
 good row follows from that. Segments where rows and lines would not line up (empty lines, a CR
 inside a line, NUL bytes) take a careful path: each line prefixed with its line number (a
-vectorised Polars `format`), a CR inside a line kept as data. Lines with NUL bytes and fields longer than the layout's `max_bytes` (counted in bytes of the
-source encoding) are quarantined too; a last line cut short is `extract.truncated`. Encodings are
-Python codecs (cp932, shift_jis_2004, utf-8 with or without BOM); quoted fields may hold the
-delimiter and doubled quotes, not line breaks (legacy exports here never do).
+vectorised Polars `format`), a CR inside a line kept as data. Lines with NUL bytes and fields
+longer than the layout's `max_bytes` (counted in bytes of the source encoding) are quarantined
+too; a last line cut short is `extract.truncated`. Encodings are Python codecs (cp932,
+shift_jis_2004, utf-8 with or without BOM); quoted fields may hold the delimiter and doubled
+quotes, not line breaks (legacy exports here never do).
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from ikou.errors import IsolationError, TerminalError, TransientError
 
 class LoadRejected(TerminalError):
     """The target refused the rows (key or NOT NULL violation); nothing was changed."""
-from loaders.ddl import sa_tables
+from loaders.ddl import SA_TYPES, sa_tables
 from mappings.schema import TargetSchema
 
 COPY_BATCH_ROWS = 200_000
@@ -188,7 +188,6 @@ def _rollback(conn) -> None:
 
 # Arrow types that ADBC's binary COPY writes into the DDL's column types (ddl.SA_TYPES)
 _ARROW_TYPES = {"text": "string", "integer": "int64", "date": "string"}
-_SQL_CASTS = {"text": "TEXT", "integer": "BIGINT", "date": "TEXT", "decimal": "NUMERIC"}
 
 
 def _ingest(cur, schema: TargetSchema, db_schema: str, name: str, frame) -> None:
@@ -212,7 +211,10 @@ def _ingest(cur, schema: TargetSchema, db_schema: str, name: str, frame) -> None
     temp = f"ikou_ingest_{name}"
     cur.adbc_ingest(temp, reader, mode="create", temporary=True)
     names = ", ".join(f'"{n}"' for n in declared)
-    casts = ", ".join(f'"{c.name}"::{_SQL_CASTS[c.type]}' for c in cols)
+    from sqlalchemy.dialects import postgresql
+
+    sql_type = {t: sa_type().compile(dialect=postgresql.dialect()) for t, sa_type in SA_TYPES.items()}   # as the DDL
+    casts = ", ".join(f'"{c.name}"::{sql_type[c.type]}' for c in cols)
     cur.execute(f'INSERT INTO "{db_schema}"."{name}" ({names}) SELECT {casts} FROM "{temp}"')
     cur.execute(f'DROP TABLE "{temp}"')
 
