@@ -33,7 +33,7 @@ def _peak_mb() -> float:
 
 
 def run_ikou(d: Path) -> dict:
-    from reports.diff import compare
+    from ikou.reports.diff import compare
     t = time.perf_counter()
     res = compare(d / "left.parquet", d / "right.parquet", key=["atena_no"])
     secs = time.perf_counter() - t
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         print(json.dumps(fn(Path(args.dir))))
         return 0
 
-    from reports.synth import planted_pair
+    from ikou.reports.synth import planted_pair
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         t = time.perf_counter()

@@ -58,8 +58,8 @@ def step_polars_utf8(path: str) -> dict:
 
 
 def step_extract_csv(path: str, layout: str, out: str) -> dict:
-    from extractors import load_layout
-    from extractors.csv_file import extract_csv
+    from ikou.extractors import load_layout
+    from ikou.extractors.csv_file import extract_csv
 
     t0 = time.perf_counter()
     r = extract_csv(Path(path), load_layout(layout), out_path=Path(out), source_name="bench", source_ordinal=1,
@@ -68,8 +68,8 @@ def step_extract_csv(path: str, layout: str, out: str) -> dict:
 
 
 def step_extract_fixed(path: str, layout: str, out: str) -> dict:
-    from extractors import load_layout
-    from extractors.fixed_width import extract_fixed
+    from ikou.extractors import load_layout
+    from ikou.extractors.fixed_width import extract_fixed
 
     t0 = time.perf_counter()
     r = extract_fixed(Path(path), load_layout(layout), out_path=Path(out), source_name="bench", source_ordinal=1,
@@ -92,8 +92,8 @@ def step_pg_copy(url: str, table: str) -> dict:
 
 
 def step_extract_table(url: str, table: str, layout: str, out: str, method: str) -> dict:
-    from extractors import load_layout
-    from extractors.database import extract_table
+    from ikou.extractors import load_layout
+    from ikou.extractors.database import extract_table
 
     t0 = time.perf_counter()
     r = extract_table(url, table, load_layout(layout), out_path=Path(out), source_name="bench", source_ordinal=1,
@@ -129,8 +129,8 @@ def _fixed_width_copy(src_csv: Path, dst: Path, layout_path: Path) -> None:
     import polars as pl
     import yaml
 
-    from extractors import load_layout
-    from extractors.checks import byte_len
+    from ikou.extractors import load_layout
+    from ikou.extractors.checks import byte_len
 
     names = load_layout(REPO_ROOT / "extractors" / "layouts" / "vendor_a" / "jumin.yaml").names
     text = src_csv.read_bytes().decode("cp932", errors="replace")   # the planted bad line becomes U+FFFD

@@ -124,7 +124,7 @@ def run_flow(sample_dir: Path, target_url: str, runs_dir: Path) -> dict:
 
 
 def _child_flow(sample_dir: Path, target_url: str, runs_dir: Path) -> None:
-    from flows.run_cli import run_config
+    from ikou.flows.run_cli import run_config
     from ikou.memory import peak_rss_mb
 
     cfg = runs_dir / "bench_config.yaml"

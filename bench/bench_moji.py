@@ -20,8 +20,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from moji.dictionary import ensure_dictionary  # noqa: E402
-from moji.identify import _IDEO_RE, _PUA_RE, _VS_RE, identify_frame  # noqa: E402
+from ikou.moji.dictionary import ensure_dictionary  # noqa: E402
+from ikou.moji.identify import _IDEO_RE, _PUA_RE, _VS_RE, identify_frame  # noqa: E402
 
 
 def peak_rss_mb() -> float:

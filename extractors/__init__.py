@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extractors.cache import cached_extract
-from extractors.csv_file import extract_csv
-from extractors.database import extract_table
-from extractors.fixed_width import extract_fixed
-from extractors.layout import Layout, load_layout
-from extractors.result import ExtractResult
+from ikou.extractors.cache import cached_extract
+from ikou.extractors.csv_file import extract_csv
+from ikou.extractors.database import extract_table
+from ikou.extractors.fixed_width import extract_fixed
+from ikou.extractors.layout import Layout, load_layout
+from ikou.extractors.result import ExtractResult
 
 __all__ = ["ExtractResult", "Layout", "cached_extract", "extract_source", "load_layout"]
 

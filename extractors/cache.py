@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from extractors.lineage import sha256_file
-from extractors.result import ExtractResult
+from ikou.extractors.lineage import sha256_file
+from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 
 # Bump when an extractor change alters staging or quarantine for the same input.
@@ -48,7 +48,7 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
     `extra["cache"]` says "hit" or "miss". The staging file is hard-linked (or copied) into this
     run's extract folder, and the cached quarantine is re-stamped with this run's id.
     """
-    from extractors import extract_source, load_layout
+    from ikou.extractors import extract_source, load_layout
 
     if source.kind != "file":
         r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path)
@@ -57,7 +57,7 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
     t0 = time.perf_counter()
     lpath = Path(source.layout or layout_path)
     layout = load_layout(lpath)
-    from extractors.csv_file import check_source_file
+    from ikou.extractors.csv_file import check_source_file
 
     check_source_file(Path(source.path), source.name, ctx.run_id)
     digest = sha256_file(Path(source.path))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from extractors.layout import Layout
+from ikou.extractors.layout import Layout
 
 # Encodings where a character outside ASCII and half-width katakana takes two bytes.
 _DOUBLE_BYTE = {"cp932", "shift_jis", "shift_jis_2004", "shift_jisx0213", "sjis", "ms932", "windows_31j",

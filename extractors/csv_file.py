@@ -24,9 +24,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from extractors.checks import nul_findings, overlong_findings
-from extractors.layout import Layout
-from extractors.lineage import (
+from ikou.extractors.checks import nul_findings, overlong_findings
+from ikou.extractors.layout import Layout
+from ikou.extractors.lineage import (
     ROW_ID,
     SOURCE,
     SOURCE_LINE,
@@ -34,7 +34,7 @@ from extractors.lineage import (
     row_id_base,
     sink_batches,
 )
-from extractors.result import ExtractResult, file_result
+from ikou.extractors.result import ExtractResult, file_result
 from ikou import quarantine as q
 from ikou.errors import LayoutError
 

@@ -14,10 +14,10 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from extractors.layout import Layout
-from extractors.csv_file import staging_schema, to_staging
-from extractors.lineage import row_id_base, sink_batches
-from extractors.result import ExtractResult
+from ikou.extractors.layout import Layout
+from ikou.extractors.csv_file import staging_schema, to_staging
+from ikou.extractors.lineage import row_id_base, sink_batches
+from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 from ikou.errors import LayoutError, TransientError
 

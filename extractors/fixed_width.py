@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from extractors.checks import nul_findings, overlong_findings
-from extractors.csv_file import (
+from ikou.extractors.checks import nul_findings, overlong_findings
+from ikou.extractors.csv_file import (
     CHUNK_BYTES,
     _finish_quarantine,
     _iter_chunks,
@@ -26,9 +26,9 @@ from extractors.csv_file import (
     staging_schema,
     to_staging,
 )
-from extractors.layout import Layout
-from extractors.lineage import in_order, row_id_base, sink_batches
-from extractors.result import ExtractResult, file_result
+from ikou.extractors.layout import Layout
+from ikou.extractors.lineage import in_order, row_id_base, sink_batches
+from ikou.extractors.result import ExtractResult, file_result
 from ikou.errors import LayoutError
 
 _LF, _CR = 0x0A, 0x0D

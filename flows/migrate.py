@@ -15,8 +15,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows import pipeline as P
-from flows.summary import build_summary, sensitive_columns, write_outputs
+from ikou.flows import pipeline as P
+from ikou.flows.summary import build_summary, sensitive_columns, write_outputs
 from ikou import memory
 from ikou import quarantine as q
 from ikou.config import load_config

@@ -18,18 +18,18 @@ from pathlib import Path
 
 import polars as pl
 
-from extractors import ExtractResult
-from extractors.cache import cached_extract
-from extractors.lineage import ROW_ID, STAGING_COMPRESSION, sink_batches
+from ikou.extractors import ExtractResult
+from ikou.extractors.cache import cached_extract
+from ikou.extractors.lineage import ROW_ID, STAGING_COMPRESSION, sink_batches
 from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.config import RunConfig
 from ikou.context import RunContext
 from ikou.errors import ConservationError, ThresholdError
-from mappings.derive import derive_table
-from mappings.engine import apply_mapping
-from mappings.schema import TargetSchema, load_schema
-from mappings.spec import MappingSpec, load_mapping
+from ikou.mappings.derive import derive_table
+from ikou.mappings.engine import apply_mapping
+from ikou.mappings.schema import TargetSchema, load_schema
+from ikou.mappings.spec import MappingSpec, load_mapping
 
 log = logging.getLogger("ikou")
 MAP_BATCH_ROWS = 500_000   # rows per mapping batch: bounds memory whatever the source size
@@ -129,8 +129,8 @@ def identify(ctx: RunContext, p: SourcePlan, mapped: Path,
     not one query over the whole scan: there Polars 2.1 reads ahead of the Parquet sink, and peak
     memory grew with the rows (1.7 GB at 8.6M rows; 0.5 GB in slices, flat from 0.5M to 8.6M).
     """
-    import moji
-    from moji.ledger import Ledger
+    from ikou import moji
+    from ikou.moji.ledger import Ledger
 
     t0 = time.perf_counter()
     lf = pl.scan_parquet(mapped)
@@ -169,7 +169,7 @@ def identify(ctx: RunContext, p: SourcePlan, mapped: Path,
 
 def _record_decision_changes(ctx: RunContext, ledger) -> None:
     """Snapshot the ledger into this run and list decisions changed since the previous run's snapshot."""
-    from moji.ledger import Ledger
+    from ikou.moji.ledger import Ledger
 
     snap = ctx.stage_dir("moji") / "ledger"
     ledger.save(snap)
@@ -199,7 +199,7 @@ def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Pa
     Nothing is read whole: row-local rules see `batch_rows` rows at a time, the others a narrow
     projection (validators.engine), and the good rows are streamed from the inputs to the output.
     """
-    import validators
+    from ikou import validators
 
     t0 = time.perf_counter()
     source = pl.concat([pl.scan_parquet(i) for i in inputs], how="diagonal_relaxed")
@@ -220,7 +220,7 @@ def load(ctx: RunContext, cfg: RunConfig, schema: TargetSchema, validated: dict[
     Source tables stream from their validated Parquet; derived tables (current person, household)
     are computed lazily from it and are as large as the population, not the history.
     """
-    from loaders import load_tables
+    from ikou.loaders import load_tables
 
     t0 = time.perf_counter()
     sources: dict[str, pl.LazyFrame | pl.DataFrame] = {t: pl.scan_parquet(pth) for t, pth in validated.items()}
@@ -251,11 +251,11 @@ def diff_source(ctx: RunContext, p: SourcePlan, ex: ExtractResult, target_url: s
     target's names, and the target table in place (DuckDB) or streamed to
     `diff/<table>.target.parquet` (PostgreSQL; kept: it is what was compared, as of this run).
     """
-    from loaders import diff_input
-    from reports.diff import ParquetSource, compare
-    from reports.expected import rules_from_mapping
-    from reports.report import write_diff_outputs
-    from reports.rules import load_rules
+    from ikou.loaders import diff_input
+    from ikou.reports.diff import ParquetSource, compare
+    from ikou.reports.expected import rules_from_mapping
+    from ikou.reports.report import write_diff_outputs
+    from ikou.reports.rules import load_rules
 
     t0 = time.perf_counter()
     table = p.schema.tables[p.mapping.target]

@@ -23,7 +23,7 @@ def _quiet_prefect() -> None:
 
 def run_config(config: Path, *, run_id: str | None = None, target_url: str | None = None) -> dict:
     _quiet_prefect()
-    from flows.migrate import migration_flow
+    from ikou.flows.migrate import migration_flow
 
     return migration_flow(config_path=str(Path(config).resolve()), run_id=run_id, target_url=target_url)
 

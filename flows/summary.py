@@ -5,7 +5,7 @@ import logging
 
 import polars as pl
 
-from flows import pipeline as P
+from ikou.flows import pipeline as P
 from ikou.privacy import mask_value_expr
 
 log = logging.getLogger("ikou")
@@ -173,7 +173,7 @@ def write_outputs(cfg, ctx, plans, summary: dict, quarantine: pl.DataFrame, moji
     shown.write_csv(run_dir / "quarantine.csv")
     P.write_json(run_dir / "summary.json", summary)
     try:
-        from reports.report import render_run_report
+        from ikou.reports.report import render_run_report
     except ImportError:
         log.warning("reports.render_run_report not available; report.html not written")
         return

@@ -21,8 +21,8 @@ from ikou.errors import IsolationError, TerminalError, TransientError
 
 class LoadRejected(TerminalError):
     """The target refused the rows (key or NOT NULL violation); nothing was changed."""
-from loaders.ddl import SA_TYPES, sa_tables
-from mappings.schema import TargetSchema
+from ikou.loaders.ddl import SA_TYPES, sa_tables
+from ikou.mappings.schema import TargetSchema
 
 COPY_BATCH_ROWS = 200_000
 
@@ -278,7 +278,7 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
         raise ValueError(f"unsupported target {url.split(':')[0]} (duckdb or postgresql)")
     import adbc_driver_postgresql.dbapi as adbc
 
-    from extractors.lineage import sink_batches
+    from ikou.extractors.lineage import sink_batches
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

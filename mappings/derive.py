@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from mappings.schema import TargetSchema
+from ikou.mappings.schema import TargetSchema
 
 
 def _where(where: dict[str, list[str]] | None) -> pl.Expr:

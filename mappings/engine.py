@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from extractors.lineage import LINEAGE, ROW_ID, SOURCE, SOURCE_LINE
+from ikou.extractors.lineage import LINEAGE, ROW_ID, SOURCE, SOURCE_LINE
 from ikou import quarantine as q
-from mappings import ops
-from mappings.schema import POLARS_TYPES, TargetSchema
-from mappings.spec import MappingSpec
+from ikou.mappings import ops
+from ikou.mappings.schema import POLARS_TYPES, TargetSchema
+from ikou.mappings.spec import MappingSpec
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import Callable
 
 import polars as pl
 
-from mappings.schema import TargetSchema
-from mappings.spec import ColumnMap
+from ikou.mappings.schema import TargetSchema
+from ikou.mappings.spec import ColumnMap
 
 # rule id → (日本語, English); ops add theirs on import.
 RULE_MESSAGES: dict[str, tuple[str, str]] = {
@@ -134,7 +134,7 @@ def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
 
 @op("wareki_date", per_value=True)
 def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
-    from mappings.wareki import RULE_MESSAGES as W, wareki_to_iso
+    from ikou.mappings.wareki import RULE_MESSAGES as W, wareki_to_iso
 
     RULE_MESSAGES.update(W)
     w = wareki_to_iso(_src(c), c.format or "era2_yymmdd", c.eras)

@@ -5,8 +5,8 @@ scans too large to hold), load_gaiji_table, MojiResult, unresolved_to_quarantine
 (moji.identify / moji.dictionary); Ledger (moji.ledger); shrink_text, ShrinkPolicy (moji.shrink).
 Build the dictionary with `ikou moji build`.
 """
-from moji.dictionary import MojiDictionary, build, ensure_dictionary, load_dictionary
-from moji.identify import (Identification, MojiResult, identify_frame, identify_lazy, load_gaiji_table, mj_names,
+from ikou.moji.dictionary import MojiDictionary, build, ensure_dictionary, load_dictionary
+from ikou.moji.identify import (Identification, MojiResult, identify_frame, identify_lazy, load_gaiji_table, mj_names,
                            moji_columns, unresolved_to_quarantine)
 
 __all__ = ["Identification", "MojiDictionary", "MojiResult", "build", "ensure_dictionary", "identify_frame",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from moji.dictionary import build
+from ikou.moji.dictionary import build
 
 
 def main(argv: list[str] | None = None) -> int:

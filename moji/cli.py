@@ -18,20 +18,20 @@ def _read_lines(path: str) -> pl.DataFrame:
 
 
 def _dictionary(args):
-    from moji.dictionary import ensure_dictionary
+    from ikou.moji.dictionary import ensure_dictionary
     return ensure_dictionary(Path(args.dictionary) if args.dictionary else None)
 
 
 def cmd_build(args) -> int:
-    from moji.dictionary import build
+    from ikou.moji.dictionary import build
     out = build(args.out, args.source)
     print(f"moji dictionary written to {out}")
     return 0
 
 
 def cmd_identify(args) -> int:
-    from moji.identify import identify_frame, load_gaiji_table, mj_names
-    from moji.ledger import Ledger
+    from ikou.moji.identify import identify_frame, load_gaiji_table, mj_names
+    from ikou.moji.ledger import Ledger
     d = _dictionary(args)
     gaiji = load_gaiji_table(Path(args.gaiji), d) if args.gaiji else None
     ledger = Ledger.load(Path(args.ledger)) if args.ledger else None
@@ -52,8 +52,8 @@ def cmd_identify(args) -> int:
 
 
 def cmd_shrink(args) -> int:
-    from moji.identify import load_gaiji_table
-    from moji.shrink import ShrinkPolicy, shrink_text
+    from ikou.moji.identify import load_gaiji_table
+    from ikou.moji.shrink import ShrinkPolicy, shrink_text
     d = _dictionary(args)
     gaiji = load_gaiji_table(Path(args.gaiji), d) if args.gaiji else None
     if args.policy and Path(args.policy).suffix in (".yaml", ".yml"):
@@ -68,8 +68,8 @@ def cmd_shrink(args) -> int:
 
 def cmd_decide(args) -> int:
     """Record a reviewer's decision in a 団体's 同定台帳; the next run applies it."""
-    from moji.dictionary import load_dictionary
-    from moji.ledger import Ledger
+    from ikou.moji.dictionary import load_dictionary
+    from ikou.moji.ledger import Ledger
 
     char = "".join(chr(int(cp.removeprefix("U+"), 16)) for cp in args.char.split()) \
         if args.char.upper().startswith("U+") else args.char

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou.errors import ConfigError
-from moji import source as src
+from ikou.moji import source as src
 
 FORMAT_VERSION = 1
 FILES = ("keys", "glyphs", "shrink", "reading", "rsindex", "jis")

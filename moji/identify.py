@@ -24,10 +24,10 @@ import polars as pl
 
 from ikou import quarantine
 from ikou.errors import ConfigError
-from moji.dictionary import MojiDictionary
+from ikou.moji.dictionary import MojiDictionary
 
 if TYPE_CHECKING:  # pragma: no cover
-    from moji.ledger import Ledger
+    from ikou.moji.ledger import Ledger
 
 CHAR_RE = r"(?s).[\x{FE00}-\x{FE0F}\x{E0100}-\x{E01EF}]?"
 _VS_RE = r"[\x{FE00}-\x{FE0F}\x{E0100}-\x{E01EF}]"

@@ -30,9 +30,9 @@ from pathlib import Path
 import polars as pl
 
 from ikou.errors import ConfigError
-from moji.dictionary import MojiDictionary
-from moji.identify import MojiResult, codepoints, parse_codepoints
-from moji import source as src
+from ikou.moji.dictionary import MojiDictionary
+from ikou.moji.identify import MojiResult, codepoints, parse_codepoints
+from ikou.moji import source as src
 
 DECISIONS_SCHEMA = {"codepoints": pl.String, "mj": pl.String, "decided_by": pl.String,
                     "decided_at": pl.String, "version": pl.Int64, "note": pl.String}

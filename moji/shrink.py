@@ -27,9 +27,9 @@ import polars as pl
 from pydantic import field_validator
 
 from ikou.spec import StrictModel, load_spec
-from moji import source as src
-from moji.dictionary import MojiDictionary
-from moji.identify import CHAR_RE, identify_frame
+from ikou.moji import source as src
+from ikou.moji.dictionary import MojiDictionary
+from ikou.moji.identify import CHAR_RE, identify_frame
 
 DEFAULT_ORDER = [src.CAT_HOMU, src.CAT_JIS, src.CAT_582, src.CAT_JISHO, src.CAT_YOMI]
 Target = Literal["jisx0208", "jisx0213"]

@@ -30,7 +30,7 @@ def _tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
 def _sensitive(args: argparse.Namespace) -> set[str]:
     cols = set(_split(args.sensitive))
     if args.schema:
-        from reports.mask import sensitive_columns
+        from ikou.reports.mask import sensitive_columns
         cols |= sensitive_columns(args.schema)
     return cols
 
@@ -38,8 +38,8 @@ def _sensitive(args: argparse.Namespace) -> set[str]:
 def _run_diff(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from reports.diff import compare
-    from reports.report import write_diff_outputs
+    from ikou.reports.diff import compare
+    from ikou.reports.report import write_diff_outputs
     try:
         result = compare(args.left, args.right, key=_split(args.key), rules=args.rules,
                          columns=_split(args.columns) or None, crosswalk=args.crosswalk,
@@ -69,8 +69,8 @@ def _run_report(args: argparse.Namespace) -> int:
     import polars as pl
 
     from ikou.quarantine import empty
-    from reports.reconcile import load_summary
-    from reports.report import render_run_report
+    from ikou.reports.reconcile import load_summary
+    from ikou.reports.report import render_run_report
     try:
         run_dir = Path(args.run_dir)
         summary = load_summary(run_dir)

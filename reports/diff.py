@@ -45,7 +45,7 @@ import polars as pl
 from ikou.errors import TerminalError
 
 if TYPE_CHECKING:
-    from reports.rules import RuleSet
+    from ikou.reports.rules import RuleSet
 
 SAMPLE_ROWS = 20
 CELL_BATCH_ROWS = 1 << 17    # differing rows per Arrow batch out of DuckDB (tens of MB)
@@ -526,7 +526,7 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
     totals_num = [c for c in numeric if c in common]
     ruleset = None
     if rules is not None:   # a bad rules file stops the diff before the tables are read
-        from reports.rules import RuleSet, load_rules
+        from ikou.reports.rules import RuleSet, load_rules
         ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
 
     import duckdb

@@ -13,10 +13,10 @@ from pathlib import Path
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from reports.charts import bar_chart
-from reports.diff import DiffResult, summarize
-from reports.mask import mask_cells_of, mask_frame, mask_long
-from reports.reconcile import stage_rows, totals_check, trend
+from ikou.reports.charts import bar_chart
+from ikou.reports.diff import DiffResult, summarize
+from ikou.reports.mask import mask_cells_of, mask_frame, mask_long
+from ikou.reports.reconcile import stage_rows, totals_check, trend
 
 TEMPLATES = Path(__file__).parent / "templates"
 HTML_ROWS = 50   # rows per drill-down table in the HTML; detail files hold everything

@@ -109,7 +109,7 @@ def moji_package_transform() -> Callable[[pl.Expr], pl.Expr]:
     frame with from/to columns, `moji.shrink_text(str) -> str` (applied per distinct value).
     """
     try:
-        import moji
+        from ikou import moji
     except ImportError as exc:  # pragma: no cover - moji is part of the repo
         raise ConfigError("moji rule with source: package, but the moji package is absent") from exc
     if hasattr(moji, "shrink_expr"):
@@ -221,7 +221,7 @@ class RuleSet:
                                                  return_dtype=pl.String).eq_missing(r) & \
                 l.is_in(old)
         if isinstance(c, WarekiCondition):
-            from mappings.wareki import wareki_to_iso  # lazy: owned by the mappings package
+            from ikou.mappings.wareki import wareki_to_iso  # lazy: owned by the mappings package
             fmt = c.format
             wareki_to_iso(pl.lit("x"), fmt)  # validates the format name early (ConfigError)
             return lambda l, r: wareki_to_iso(l, fmt).iso.eq_missing(r)
@@ -229,7 +229,7 @@ class RuleSet:
             kw = dict(trim=c.trim, width=c.width, case=c.case)
             return lambda l, r: normalize_expr(l, **kw).eq_missing(normalize_expr(r, **kw))
         if isinstance(c, ToleranceCondition):
-            from reports.diff import equal_expr
+            from ikou.reports.diff import equal_expr
             tol = (c.abs, c.rel)
             return lambda l, r: equal_expr(l, r, kind="numeric", tolerance=tol)
         raise ConfigError(f"rule {rule.name}: unknown condition")  # pragma: no cover

@@ -1,7 +1,7 @@
 """Validation stage: rules as data (validators/rules/*.yaml) run by a small generic engine."""
-from validators.engine import (Findings, ValidationResult, check_conservation, check_threshold, schema_rules, validate,
+from ikou.validators.engine import (Findings, ValidationResult, check_conservation, check_threshold, schema_rules, validate,
                                validate_lazy)
-from validators.spec import RuleSet, load_rules
+from ikou.validators.spec import RuleSet, load_rules
 
 __all__ = ["Findings", "RuleSet", "ValidationResult", "check_conservation", "check_threshold", "load_rules",
            "schema_rules", "validate", "validate_lazy"]

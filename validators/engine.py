@@ -19,12 +19,12 @@ from typing import Mapping
 
 import polars as pl
 
-from extractors.lineage import sink_batches
+from ikou.extractors.lineage import sink_batches
 from ikou import quarantine
 from ikou.errors import ConfigError, ConservationError, ThresholdError
-from mappings.schema import TargetSchema
-from validators.kinds import KINDS, Check, Context, Kind
-from validators.spec import Rule, RuleSet
+from ikou.mappings.schema import TargetSchema
+from ikou.validators.kinds import KINDS, Check, Context, Kind
+from ikou.validators.spec import Rule, RuleSet
 
 LINEAGE = {"_row_id": ("row_id", pl.Int64), "_source": ("source", pl.String),   # input → quarantine column
            "_source_line": ("source_line", pl.Int64)}

@@ -25,8 +25,8 @@ from pydantic import Field
 
 from ikou.errors import ConfigError
 from ikou.spec import StrictModel
-from mappings.schema import Table, TargetSchema
-from validators import checkdigit
+from ikou.mappings.schema import Table, TargetSchema
+from ikou.validators import checkdigit
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from ikou.spec import StrictModel, load_spec
-from validators.kinds import KINDS
+from ikou.validators.kinds import KINDS
 
 Severity = Literal["error", "warning"]
 

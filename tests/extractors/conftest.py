@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 import yaml
 
-from extractors import load_layout
-from extractors.csv_file import extract_csv
-from extractors.fixed_width import extract_fixed
+from ikou.extractors import load_layout
+from ikou.extractors.csv_file import extract_csv
+from ikou.extractors.fixed_width import extract_fixed
 
 COLS = ["ATENA_NO", "SHIMEI", "KINGAKU"]
 

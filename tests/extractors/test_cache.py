@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from extractors import cached_extract
+from ikou.extractors import cached_extract
 from ikou.config import FileSource
 from ikou.context import RunContext
 from tests.extractors.conftest import write_layout

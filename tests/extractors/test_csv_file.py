@@ -160,7 +160,7 @@ def test_odd_lines_take_the_careful_parser_and_keep_their_line_numbers(tmp_path,
 
 
 def test_plain_file_parsed_fast_gives_what_the_careful_parser_gives(tmp_path, layout_csv, monkeypatch):
-    import extractors.csv_file as cf
+    import ikou.extractors.csv_file as cf
 
     rows = _rows(5_000)
     rows[100].append("extra")                     # a wrong field count in the middle
@@ -180,7 +180,7 @@ def test_plain_file_parsed_fast_gives_what_the_careful_parser_gives(tmp_path, la
 
 def test_a_file_without_line_feeds_stops_with_a_layout_error_instead_of_being_read_whole(tmp_path, layout_csv,
                                                                                           monkeypatch):
-    import extractors.csv_file as cf
+    import ikou.extractors.csv_file as cf
 
     monkeypatch.setattr(cf._iter_chunks, "__defaults__", (1000,))   # max_line_bytes: 1,000 instead of 64 MB
     path = tmp_path / "cr_only.csv"

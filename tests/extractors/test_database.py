@@ -4,8 +4,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from extractors import load_layout
-from extractors.database import extract_table
+from ikou.extractors import load_layout
+from ikou.extractors.database import extract_table
 from ikou import REPO_ROOT
 from ikou.errors import LayoutError
 from ikou.legacy_db import install_vendor_table

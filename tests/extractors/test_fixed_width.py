@@ -112,7 +112,7 @@ def test_layout_and_file_that_disagree_on_line_breaks_are_a_layout_error(tmp_pat
 def test_record_terminator_belongs_to_fixed_width_layouts_only(tmp_path):
     import yaml
 
-    from extractors import load_layout
+    from ikou.extractors import load_layout
     from ikou.errors import ConfigError
 
     path = write_layout(tmp_path)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from extractors.lineage import in_order
+from ikou.extractors.lineage import in_order
 
 
 def test_results_come_in_job_order_even_when_a_later_job_finishes_first():

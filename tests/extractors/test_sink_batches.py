@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from extractors.lineage import sink_batches
+from ikou.extractors.lineage import sink_batches
 from ikou.errors import LayoutError
 
 SCHEMA = pl.Schema({"_row_id": pl.Int64, "A": pl.String})

@@ -8,12 +8,12 @@ import json
 import polars as pl
 import pytest
 
-from flows.migrate import migration_flow
+from ikou.flows.migrate import migration_flow
 from ikou import REPO_ROOT
-from loaders import read_table
-from mappings.schema import load_schema
-from mappings.spec import load_mapping
-from reports.diff import compare, summarize
+from ikou.loaders import read_table
+from ikou.mappings.schema import load_schema
+from ikou.mappings.spec import load_mapping
+from ikou.reports.diff import compare, summarize
 from tests.flows.conftest import vendor_a_source, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

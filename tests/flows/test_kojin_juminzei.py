@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 import yaml
 
-from flows.migrate import migration_flow
-from loaders import read_table
+from ikou.flows.migrate import migration_flow
+from ikou.loaders import read_table
 from tests.flows.conftest import SAMPLE
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

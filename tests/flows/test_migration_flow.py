@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.migrate import migration_flow
-from loaders import read_table
+from ikou.flows.migrate import migration_flow
+from ikou.loaders import read_table
 from tests.flows.conftest import EXPECTED, faults, vendor_a_source, vendor_b_source, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -100,7 +100,7 @@ def test_ikou_run_prints_the_run_folder_as_the_last_line_of_its_output(tmp_path)
     from ikou import REPO_ROOT
 
     cfg = write_config(tmp_path, source=vendor_a_source(), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(cfg)], cwd=REPO_ROOT,
+    proc = subprocess.run([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(cfg)], cwd=REPO_ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:]
     last = Path(proc.stdout.rstrip("\n").splitlines()[-1])

@@ -8,7 +8,7 @@ import shutil
 import polars as pl
 import pytest
 
-from flows.migrate import migration_flow
+from ikou.flows.migrate import migration_flow
 from ikou import REPO_ROOT
 from ikou.errors import ThresholdError
 from tests.flows.conftest import SAMPLE, vendor_a_source, write_config
@@ -46,7 +46,7 @@ def test_a_code_table_that_maps_nothing_fails_the_run_before_anything_is_loaded(
 
 
 def test_a_reviewers_decision_resolves_the_unknown_gaiji_in_the_next_rehearsal(tmp_path):
-    from flows.cli import main
+    from ikou.flows.cli import main
 
     target = f"duckdb:///{tmp_path / 't.duckdb'}"
     first = migration_flow(config_path=str(write_config(tmp_path, source=vendor_a_source(), target_url=target)))

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import polars as pl
 
-from flows import pipeline as P
+from ikou.flows import pipeline as P
 from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.context import RunContext
-from mappings.schema import load_schema
+from ikou.mappings.schema import load_schema
 from tests.validators.conftest import DANTAI, faulty_rows, frame
-from validators import load_rules, validate
+from ikou.validators import load_rules, validate
 
 TABLE = "juki_kojin_rireki"
 

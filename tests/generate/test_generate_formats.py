@@ -8,7 +8,7 @@ import io
 import polars as pl
 import pytest
 
-from flows.cli import main as ikou_main
+from ikou.flows.cli import main as ikou_main
 from ikou import REPO_ROOT
 from ikou.generate import generate
 

@@ -6,7 +6,7 @@ import hashlib
 import polars as pl
 import pytest
 
-from extractors import load_layout
+from ikou.extractors import load_layout
 from ikou import REPO_ROOT
 from ikou.generate import GYOMU, TAX_FAULTS_FILE, TAX_FILES_A, TAX_FILES_B, generate
 from tests.generate.conftest import Sample

@@ -4,8 +4,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ikou import REPO_ROOT
-from loaders.ddl import sa_tables
-from mappings.schema import load_schema
+from ikou.loaders.ddl import sa_tables
+from ikou.mappings.schema import load_schema
 
 SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
 

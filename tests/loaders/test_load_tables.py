@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from ikou import REPO_ROOT
 from ikou.errors import IsolationError
-from loaders import LoadRejected, load_tables, read_table
-from mappings.derive import derive_all
-from mappings.schema import load_schema
+from ikou.loaders import LoadRejected, load_tables, read_table
+from ikou.mappings.derive import derive_all
+from ikou.mappings.schema import load_schema
 
 SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
 COLS = [c.name for c in SCHEMA.tables["juki_kojin_rireki"].columns]
@@ -216,7 +216,7 @@ tables:
 
 def test_postgres_keeps_each_decimal_value_as_written(tmp_path, postgres_url, pg_schema):
     """NUMERIC keeps every value's own scale: '12.50' comes back 12.50, not 12.5 or 12.500000."""
-    from mappings.schema import load_schema as load
+    from ikou.mappings.schema import load_schema as load
 
     path = tmp_path / "zei.yaml"
     path.write_text(DECIMAL_SCHEMA, encoding="utf-8")
@@ -241,7 +241,7 @@ def test_postgres_keeps_each_decimal_value_as_written(tmp_path, postgres_url, pg
 
 
 def test_postgres_diff_input_is_the_loaded_table_as_text(tmp_path, postgres_url, pg_schema):
-    from loaders import diff_input
+    from ikou.loaders import diff_input
 
     load(frames_of(FIRST + SECOND + TRICKY), postgres_url, pg_schema)
     out = diff_input(postgres_url, pg_schema, "juki_kojin_rireki", tmp_path / "t.parquet")

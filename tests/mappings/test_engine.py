@@ -6,9 +6,9 @@ import pytest
 
 from ikou import REPO_ROOT
 from ikou.quarantine import QUARANTINE_SCHEMA
-from mappings.engine import apply_mapping
-from mappings.schema import load_schema
-from mappings.spec import MappingSpec
+from ikou.mappings.engine import apply_mapping
+from ikou.mappings.schema import load_schema
+from ikou.mappings.spec import MappingSpec
 
 SCHEMA_PATH = REPO_ROOT / "mappings" / "schemas" / "juki.yaml"
 SCHEMA = load_schema(SCHEMA_PATH)

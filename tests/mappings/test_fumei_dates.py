@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import polars as pl
 
-import validators
-from extractors import load_layout
-from extractors.csv_file import extract_csv
-from flows.pipeline import rules_path
+from ikou import validators
+from ikou.extractors import load_layout
+from ikou.extractors.csv_file import extract_csv
+from ikou.flows.pipeline import rules_path
 from ikou import REPO_ROOT
-from mappings.engine import apply_mapping
-from mappings.schema import load_schema
-from mappings.spec import load_mapping
+from ikou.mappings.engine import apply_mapping
+from ikou.mappings.schema import load_schema
+from ikou.mappings.spec import load_mapping
 
 SAMPLE = REPO_ROOT / "data" / "sample"
 

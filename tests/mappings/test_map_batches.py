@@ -4,12 +4,12 @@ from __future__ import annotations
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from extractors import ExtractResult
-from flows.pipeline import SourcePlan, map_source
+from ikou.extractors import ExtractResult
+from ikou.flows.pipeline import SourcePlan, map_source
 from ikou import quarantine as q
 from ikou.config import FileSource
 from ikou.context import RunContext
-from mappings.engine import apply_mapping
+from ikou.mappings.engine import apply_mapping
 from tests.mappings.test_engine import BASE as ENGINE_BASE
 from tests.mappings.test_engine import DANTAI, RUN, SCHEMA, spec, staged
 

@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from ikou import REPO_ROOT
-from mappings import ops
-from mappings.schema import load_schema
-from mappings.spec import ColumnMap
+from ikou.mappings import ops
+from ikou.mappings.schema import load_schema
+from ikou.mappings.spec import ColumnMap
 
 SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
 CTX = ops.OpContext(schema=SCHEMA)

@@ -5,8 +5,8 @@ import pytest
 
 from ikou import REPO_ROOT
 from ikou.errors import ConfigError
-from mappings.schema import load_schema
-from mappings.spec import load_mapping
+from ikou.mappings.schema import load_schema
+from ikou.mappings.spec import load_mapping
 
 SCHEMA_PATH = REPO_ROOT / "mappings" / "schemas" / "juki.yaml"
 
@@ -115,7 +115,7 @@ def test_mapping_paths_resolve_against_the_mapping_file():
 
 @pytest.mark.parametrize("name", ["vendor_a_jumin.yaml", "vendor_b_jumin.yaml"])
 def test_shipped_mappings_only_name_known_ops_and_schema_columns(name):
-    from mappings import ops
+    from ikou.mappings import ops
 
     m = load_mapping(REPO_ROOT / "mappings" / "juki" / name)
     s = load_schema(m.schema_)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ikou.errors import ConfigError
-from mappings.wareki import ERAS, FORMATS, RULE_MESSAGES, iso_to_wareki, wareki_to_iso
+from ikou.mappings.wareki import ERAS, FORMATS, RULE_MESSAGES, iso_to_wareki, wareki_to_iso
 
 
 def convert(values: list[str | None], fmt: str, eras: dict[str, str] | None = None) -> pl.DataFrame:

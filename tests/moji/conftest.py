@@ -11,8 +11,8 @@ import pytest
 
 from ikou import REPO_ROOT
 from ikou.errors import ConfigError
-from moji import source as src
-from moji.dictionary import build, load_dictionary
+from ikou.moji import source as src
+from ikou.moji.dictionary import build, load_dictionary
 
 NPM_CACHE = REPO_ROOT / ".cache" / "moji-npm"
 

@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from flows.cli import main
+from ikou.flows.cli import main
 
 
 def read_csv(path):
@@ -75,7 +75,7 @@ def test_build_command_writes_the_cache(tmp_path):
 
 
 def test_identify_with_ledger_records_then_applies_decisions(moji_dir, tmp_path):
-    from moji.ledger import Ledger
+    from ikou.moji.ledger import Ledger
     src = tmp_path / "n.txt"
     src.write_text("\ue0ff田\n", encoding="utf-8")
     led_dir, out = tmp_path / "ledger", tmp_path / "o.csv"

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from ikou.errors import ConfigError
-from moji.dictionary import build, load_dictionary
+from ikou.moji.dictionary import build, load_dictionary
 
 
 def test_full_mj_table_is_loaded(dictionary):

@@ -6,7 +6,7 @@ import pytest
 
 from ikou import quarantine
 from ikou.errors import ConfigError
-from moji.identify import (identify_frame, load_gaiji_table, mj_names, unresolved_to_quarantine)
+from ikou.moji.identify import (identify_frame, load_gaiji_table, mj_names, unresolved_to_quarantine)
 
 IVS_SAI = "\u9f4b\U000e0104"   # 齋 + IVS: MJ030061, no 実装したUCS
 

@@ -7,12 +7,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows.pipeline import identify
+from ikou.flows.pipeline import identify
 from ikou import REPO_ROOT
 from ikou.context import RunContext
-from mappings.schema import load_schema
-from moji.identify import identify_frame, load_gaiji_table
-from moji.ledger import Ledger
+from ikou.mappings.schema import load_schema
+from ikou.moji.identify import identify_frame, load_gaiji_table
+from ikou.moji.ledger import Ledger
 
 MOJI_COLS = ["shimei", "jusho", "banchi", "katagaki"]
 KEYS = ["_row_id", "atena_no", "rireki_no"]

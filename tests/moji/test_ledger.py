@@ -5,8 +5,8 @@ import polars as pl
 import pytest
 
 from ikou.errors import ConfigError
-from moji.identify import identify_frame
-from moji.ledger import Ledger
+from ikou.moji.identify import identify_frame
+from ikou.moji.ledger import Ledger
 
 PUA = "\ue001"
 

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from ikou.errors import ConfigError
-from moji.shrink import ShrinkPolicy, shrink_glyphs, shrink_text, target_set
+from ikou.moji.shrink import ShrinkPolicy, shrink_glyphs, shrink_text, target_set
 
 
 def out(texts, d, target, policy=None):

@@ -7,7 +7,7 @@ import sqlite3
 import polars as pl
 import pytest
 
-from flows.cli import main
+from ikou.flows.cli import main
 
 CONTRACT = ("left_rows", "right_rows", "matched", "only_left", "only_right", "changed_rows",
             "changed_cells")

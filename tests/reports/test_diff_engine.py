@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from reports.diff import compare
-from reports.synth import planted_pair
+from ikou.reports.diff import compare
+from ikou.reports.synth import planted_pair
 
 
 def test_counts_and_cells_stay_exact_under_a_memory_limit(monkeypatch):
@@ -113,7 +113,7 @@ def test_rules_run_per_distinct_triple_and_counts_match_the_cells(tmp_path):
 
 def test_both_join_strategies_give_the_same_result(monkeypatch):
     # the key join reads every row when most keys differ, only the differing keys otherwise
-    import reports.diff as diff
+    import ikou.reports.diff as diff
 
     left, right, _ = planted_pair(20_000, 8, seed=5)
     right = right.with_columns(pl.when(pl.col("c01").is_not_null()).then(pl.col("c01") + "z")
@@ -144,7 +144,7 @@ def test_cells_stay_on_disk_until_the_result_is_closed():
 
 
 def test_a_parquet_source_is_read_in_place_under_the_compared_names(tmp_path, monkeypatch):
-    import reports.diff as diff
+    import ikou.reports.diff as diff
 
     staged = tmp_path / "staging.parquet"
     pl.DataFrame({"_row_id": [1, 2], "ATENA": ["001", "002"], "SHIMEI": ["山田", ""]}).write_parquet(
@@ -165,7 +165,7 @@ def test_a_parquet_source_is_read_in_place_under_the_compared_names(tmp_path, mo
 def test_a_duckdb_table_is_read_in_place_as_the_text_polars_writes(tmp_path, monkeypatch):
     import duckdb
 
-    import reports.diff as diff
+    import ikou.reports.diff as diff
 
     db = tmp_path / "t.duckdb"
     con = duckdb.connect(str(db))

@@ -10,11 +10,11 @@ import tempfile
 import polars as pl
 import pytest
 
-from flows.cli import main
+from ikou.flows.cli import main
 from ikou.quarantine import conform
-from reports.diff import compare
-from reports.mask import FULL_MASK
-from reports.report import render_run_report, write_diff_outputs
+from ikou.reports.diff import compare
+from ikou.reports.mask import FULL_MASK
+from ikou.reports.report import render_run_report, write_diff_outputs
 
 SENSITIVE = {"kojin_no", "shimei", "shimei_kana"}
 
@@ -159,14 +159,14 @@ def test_run_report_cli_reads_a_run_directory(tmp_path):
 def test_sensitive_columns_come_from_the_target_schema():
     from pathlib import Path
 
-    import reports.mask
-    from reports.mask import sensitive_columns
-    schema = Path(reports.mask.__file__).parent.parent / "mappings" / "schemas" / "juki.yaml"
+    from ikou.reports import mask as reports_mask
+    from ikou.reports.mask import sensitive_columns
+    schema = Path(reports_mask.__file__).parent.parent / "mappings" / "schemas" / "juki.yaml"
     assert {"kojin_no", "shimei", "shimei_kana"} <= sensitive_columns(schema)
 
 
 def test_cells_masked_column_by_column_as_when_masked_row_by_row():
-    from reports.mask import mask_cells_of, mask_long
+    from ikou.reports.mask import mask_cells_of, mask_long
 
     cells = pl.DataFrame({
         "kojin_no": ["123456789018", "234567890128", "345678901238", "456789012347"],

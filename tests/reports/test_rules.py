@@ -6,10 +6,10 @@ import json
 import polars as pl
 import pytest
 
-from flows.cli import main
+from ikou.flows.cli import main
 from ikou.errors import ConfigError
-from reports.diff import compare
-from reports.rules import load_rules, normalize_expr
+from ikou.reports.diff import compare
+from ikou.reports.rules import load_rules, normalize_expr
 
 LEFT = """atena_no,zokugara_code,birth_date,shimei,shimei_kana,zeigaku,jusho
 001,A1,04010203,髙橋一,ﾀｶﾊｼ ｲﾁ,1000,本町１丁目
@@ -123,8 +123,8 @@ def test_normalize_folds_width_like_jaconv():
 def test_example_rules_file_loads_against_the_repository_code_tables():
     from pathlib import Path
 
-    import reports.rules
-    here = Path(reports.rules.__file__).parent
+    from ikou.reports import rules as reports_rules
+    here = Path(reports_rules.__file__).parent
     rules = load_rules(here / "examples" / "juki_vendor_b_rules.yaml")
     assert [m["condition"] for m in rules.metadata()] == [
         "code_table", "code_table", "wareki", "normalize"]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ikou import REPO_ROOT
-from validators.checkdigit import (
+from ikou.validators.checkdigit import (
     atena_check_digit, atena_check_digit_expr, atena_no_valid, dantai_code_valid, kojin_no_check_digit,
     kojin_no_check_digit_expr, kojin_no_valid,
     lgcode_check_digit,

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from ikou.errors import ConfigError, ConservationError, ThresholdError
 from ikou.quarantine import QUARANTINE_SCHEMA
 from tests.validators.conftest import DANTAI, atena, faulty_rows, frame, person
-from validators.engine import check_conservation, check_threshold, schema_rules, validate
-from validators.kinds import KINDS
-from validators.spec import Rule, RuleSet
+from ikou.validators.engine import check_conservation, check_threshold, schema_rules, validate
+from ikou.validators.kinds import KINDS
+from ikou.validators.spec import Rule, RuleSet
 
 TABLE = "juki_kojin_rireki"
 
@@ -215,7 +215,7 @@ def test_optional_reference_to_another_gyomu_warns_when_present_and_is_not_liste
 def test_rule_file_errors_name_the_problem(tmp_path, schema):
     p = tmp_path / "r.yaml"
     p.write_text("rules_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: no_such_kind}\n")
-    from validators.spec import load_rules
+    from ikou.validators.spec import load_rules
     with pytest.raises(ConfigError, match="no_such_kind"):
         load_rules(p)
     p.write_text("rules_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: pattern, params: {colums: [x]}}\n")
