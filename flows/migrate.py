@@ -1,27 +1,30 @@
 """The Prefect flow: one run = one 団体 × its 業務 × one rehearsal.
 
-Thin tasks around `flows.pipeline`: one task per stage and source/table (never per row), retries
-on extraction only for transient failures, Prefect artifacts for the counts. The run directory
-(summary.json, quarantine, report.html) is the record of the run, not Prefect's database.
+Orchestration only: the plan (flows.pipeline), one task per stage and source/table around each
+stage's one public step (never per row), retries for transient failures only, Prefect artifacts for
+the counts. The run directory (summary.json, quarantine, report.html) is the record of the run, not
+Prefect's database. Whatever fails after the config is read, the run folder gets summary.json with
+`status: failed`, the stage and one line that says what to fix, and the flow run ends Failed
+without a traceback.
 """
 from __future__ import annotations
 
-import time
-from collections import defaultdict
-from pathlib import Path
+import os
 
-import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
-from ikou.flows import pipeline as P
-from ikou.flows.summary import build_summary, sensitive_columns, write_outputs
-from ikou import memory
+from ikou import extractors, loaders, mappings, moji, reports, validators
 from ikou import quarantine as q
-from ikou.config import load_config
+from ikou.config import RunConfig, load_config
 from ikou.context import new_run_id
-from ikou.errors import IkouError, TransientError
+from ikou.errors import TransientError, message_ja, one_line
+from ikou.flows import pipeline as P
+from ikou.reports.summary import build_summary, now, sensitive_columns, table_counts, write_outputs
+from ikou.stage import StageResult
+from ikou.summary import RunError, RunSummary
 
 
 def _transient_only(task, task_run, state) -> bool:
@@ -36,33 +39,73 @@ def _transient_only(task, task_run, state) -> bool:
 
 TASK_OPTS = dict(cache_policy=NO_CACHE, persist_result=False)
 
-extract_task = task(P.extract, name="extract", retries=2, retry_delay_seconds=2,
+extract_task = task(extractors.extract, name="extract", retries=2, retry_delay_seconds=2,
                     retry_condition_fn=_transient_only, **TASK_OPTS)
-map_task = task(P.map_source, name="map", **TASK_OPTS)
-moji_task = task(P.identify, name="moji", **TASK_OPTS)
-validate_task = task(P.validate, name="validate", **TASK_OPTS)
-diff_task = task(P.diff_source, name="diff", **TASK_OPTS)
-load_task = task(P.load, name="load", retries=1, retry_delay_seconds=5,
+map_task = task(mappings.map_source, name="map", **TASK_OPTS)
+moji_task = task(moji.identify_source, name="moji", **TASK_OPTS)
+validate_task = task(validators.validate_table, name="validate", **TASK_OPTS)
+load_task = task(loaders.load, name="load", retries=1, retry_delay_seconds=5,
                  retry_condition_fn=_transient_only, **TASK_OPTS)
+diff_task = task(reports.diff_source, name="diff", **TASK_OPTS)
 
 
-def _timed(stages: dict, stage: str, rows: int, fn, *args, **kwargs):
-    """Run one stage call; add its rows, seconds and peak resident memory to `stages`."""
-    peak_known = memory.reset_peak()
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    s = stages.setdefault(stage, {"rows": 0, "seconds": 0.0})
-    s["seconds"] = round(s["seconds"] + time.perf_counter() - t0, 3)
-    peak = memory.peak_rss_mb() if peak_known else None
-    if peak is not None:
-        s["peak_rss_mb"] = round(max(peak, s.get("peak_rss_mb", 0.0)))
-    s["rows"] += rows if isinstance(rows, int) else 0
-    return out
+class _Run:
+    """The stage results of one run so far, and the stage it is in (named when something fails)."""
+
+    def __init__(self) -> None:
+        self.results: list[StageResult] = []
+        self.stage = "plan"
+
+    def __call__(self, stage: str, name: str, t, *args, **kwargs) -> StageResult:
+        self.stage = stage
+        r = t.with_options(task_run_name=f"{stage}-{name}")(*args, **kwargs)
+        self.results.append(r)
+        return r
+
+    def by(self, stage: str, name: str) -> StageResult:
+        return next(r for r in self.results if r.stage == stage and r.name == name)
+
+
+def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
+    """extract → map → 文字同定 per source; validate per table; thresholds; load per 業務; diff per source."""
+    for p in plans:
+        name = p.source.name
+        ex = run("extract", name, extract_task, p.source, ctx, ordinal=p.ordinal, target_table=p.target,
+                 layout_path=p.mapping.layout)
+        mp = run("map", name, map_task, p.mapping, p.schema, ctx, ex.output, source_name=name)
+        run("moji", name, moji_task, p.schema, p.target, ctx, mp.output, source_name=name,
+            gaiji_table=p.source.gaiji_table)
+    validated: dict[str, dict] = {}   # 業務 → table → validated Parquet
+    for target, schema, feeding in P.tables_in_order(cfg, plans):
+        others = {t: path for tables in validated.values() for t, path in tables.items()}
+        v = run("validate", target, validate_task, schema, target, ctx,
+                [run.by("moji", p.source.name).output for p in feeding], others=others)
+        validated.setdefault(schema.gyomu, {})[target] = v.output
+    # A mapping mistake must stop the rehearsal before it replaces the target with a half-empty table.
+    run.stage = "validate"
+    validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id, loaded=False)
+    schemas = {p.schema.gyomu: p.schema for p in plans}
+    for gyomu, tables in validated.items():
+        run("load", gyomu, load_task, schemas[gyomu], ctx, cfg.target.url, cfg.target_schema, tables)
+    sensitive = sensitive_columns(plans)
+    for p in plans:
+        ex, mo = run.by("extract", p.source.name), run.by("moji", p.source.name)
+        run("diff", p.source.name, diff_task, p.mapping, p.schema, ctx, ex.output, source_name=p.source.name,
+            origin=ex.metrics.get("origin", p.source.name), target_url=cfg.target.url, db_schema=cfg.target_schema,
+            chars=mo.outputs.get("chars"), sensitive=sensitive)
+
+
+def _counts(plans, run: _Run) -> dict[str, dict]:
+    quarantine = q.concat([r.quarantine for r in run.results])
+    return {t: c.model_dump(by_alias=True) for t, c in table_counts(plans, run.results, quarantine).items()}
 
 
 @flow(name="ikou-migration", persist_result=False, validate_parameters=False)
-def migration_flow(config_path: str, run_id: str | None = None, target_url: str | None = None) -> dict:
-    """extract → map → 文字同定 → validate → load → report, with counts that must balance."""
+def migration_flow(config_path: str, run_id: str | None = None, target_url: str | None = None):
+    """extract → map → 文字同定 → validate → load → diff, with counts that must balance.
+
+    Returns the summary (as a dict); a failed run ends in a Failed state that carries its error.
+    """
     logger = get_run_logger()
     cfg = load_config(config_path)
     if target_url:
@@ -71,100 +114,60 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     ctx = P.make_context(cfg, run_id)
     logger.info("run %s for 団体 %s (%s), rehearsal %s → %s", run_id, cfg.dantai.code, cfg.dantai.name,
                 cfg.rehearsal, ctx.run_dir)
-    started = P.now()
-    stages: dict[str, dict] = {}
-    outcomes: dict[str, P.TableOutcome] = {}
-    extracts, quarantines, rule_counts, moji_chars = [], [], [], []
-    validated: dict[str, dict] = defaultdict(dict)   # gyomu → target → parquet
-    validated_rows: dict[str, int] = {}
-    loaded: dict[str, int] = {}
-    diffs: dict[str, dict] = {}
-    error: IkouError | None = None
-    plans = []
+    started = now()
+    run, plans, failure = _Run(), [], None
     try:
         plans = P.plan(cfg)
-        moji_inputs: dict[str, list[Path]] = defaultdict(list)
-        for p in plans:
-            name = p.source.name
-            ex = _timed(stages, "extract", 0, extract_task.with_options(task_run_name=f"extract-{name}"), ctx, p)
-            stages["extract"]["rows"] += ex.rows_read
-            extracts.append(ex)
-            quarantines.append(ex.quarantine)
-            o = outcomes[name] = P.TableOutcome(source=name, target=p.mapping.target, extracted=ex.rows_read)
-            mapped, mq, n = _timed(stages, "map", ex.rows_ok, map_task.with_options(task_run_name=f"map-{name}"),
-                                   ctx, p, ex)
-            o.mapped = n
-            quarantines.append(mq)
-            ident, wq, counts, chars = _timed(stages, "moji", n, moji_task.with_options(task_run_name=f"moji-{name}"),
-                                              ctx, p, mapped)
-            o.moji_counts = counts
-            quarantines.append(wq)
-            moji_chars.append(chars)
-            moji_inputs[p.mapping.target].append(ident)
-        schemas = {p.mapping.target: p.schema for p in plans}
-        # 業務 in the configured order, so a rule may refer to a table of an earlier 業務 (税 → 住民記録)
-        order = {g: i for i, g in enumerate(cfg.gyomu)}
-        for target, inputs in sorted(moji_inputs.items(), key=lambda kv: order.get(schemas[kv[0]].gyomu, len(order))):
-            schema = schemas[target]
-            others = {t: path for tables in validated.values() for t, path in tables.items()}
-            out, vq, rc, n_in = _timed(stages, "validate", 0,
-                                       validate_task.with_options(task_run_name=f"validate-{target}"),
-                                       ctx, target, schema, inputs, others)
-            stages["validate"]["rows"] += n_in
-            quarantines.append(vq)
-            rule_counts.append(rc.with_columns(pl.lit(target).alias("table")))
-            validated[schema.gyomu][target] = out
-            validated_rows[target] = pl.scan_parquet(out).select(pl.len()).collect().item()
-        # A mapping mistake must stop the rehearsal before it replaces the target with a half-empty table.
-        P.check_thresholds(P.pre_load_counts(plans, outcomes, quarantines), cfg.thresholds.max_quarantine_rate,
-                           run_id)
-        by_gyomu = {s.gyomu: s for s in schemas.values()}
-        for gyomu, tables in validated.items():
-            counts = _timed(stages, "load", sum(validated_rows[t] for t in tables),
-                            load_task.with_options(task_run_name=f"load-{gyomu}"), ctx, cfg, by_gyomu[gyomu], tables)
-            loaded.update(counts)
-        sensitive = sensitive_columns(plans)
-        for p, ex, chars in zip(plans, extracts, moji_chars):
-            if p.mapping.target in loaded:
-                diffs[p.source.name] = _timed(stages, "diff", ex.rows_read,
-                                              diff_task.with_options(task_run_name=f"diff-{p.source.name}"),
-                                              ctx, p, ex, cfg.target.url, cfg.target_schema, chars, sensitive)
-    except IkouError as exc:
-        error = exc
-        logger.error("run failed: %s", exc)
-    quarantine = q.concat(quarantines)
-    summary = build_summary(cfg, ctx, plans, started=started, stages=stages, outcomes=outcomes, extracts=extracts,
-                            quarantine=quarantine, rule_counts=rule_counts, validated_rows=validated_rows,
-                            loaded=loaded, moji_chars=moji_chars, error=error, diffs=diffs)
-    if error is None:
-        try:
-            P.check_thresholds(summary["tables"], cfg.thresholds.max_quarantine_rate, run_id)
-            P.check_balances(summary["tables"], run_id)
-        except IkouError as exc:
-            error = exc
-            summary["status"] = "failed"
-            summary["error"] = {"kind": type(exc).__name__, "message": str(exc)}
-            logger.error("run failed: %s", exc)
-    write_outputs(cfg, ctx, plans, summary, quarantine, moji_chars)
+        _stages(cfg, ctx, plans, run)
+        run.stage = "report"
+        validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=run_id)
+    except Exception as exc:   # noqa: BLE001 - every failure ends with a summary and one line
+        failure = exc
+        logger.error("run failed at %s: %s", run.stage, one_line(exc), exc_info=bool(os.environ.get("IKOU_DEBUG")))
+    summary = _record(cfg, ctx, plans, run, started, failure)
     _artifacts(summary)
     logger.info("run directory: %s", ctx.run_dir)
-    if error is not None:
-        raise error
+    if failure is not None:
+        return Failed(message=summary.error.message if summary.error else one_line(failure), data=failure)
+    return summary.as_dict()
+
+
+def _record(cfg, ctx, plans, run: _Run, started: str, failure: Exception | None) -> RunSummary:
+    """Write the run's record (summary.json, quarantine, report.html) whatever happened."""
+    quarantine = q.concat([r.quarantine for r in run.results])
+    error = None if failure is None else RunError(kind=type(failure).__name__, stage=run.stage,
+                                                  message=one_line(failure), message_ja=message_ja(failure))
+    try:
+        summary = build_summary(cfg, ctx, plans, run.results, quarantine, started=started,
+                                status="succeeded" if failure is None else "failed", error=error)
+        write_outputs(cfg, ctx, plans, summary, quarantine)
+    except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
+        if error is None:
+            error = RunError(kind=type(exc).__name__, stage="report", message=one_line(exc),
+                             message_ja=message_ja(exc))
+        summary = RunSummary(dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id,
+                             rehearsal=cfg.rehearsal, gyomu=list(cfg.gyomu), status="failed", started_at=started,
+                             finished_at=now(), error=error, sign_off_blockers=[f"run failed: {error.kind}"])
+        ctx.run_dir.mkdir(parents=True, exist_ok=True)
+        summary.write(ctx.run_dir / "summary.json")
     return summary
 
 
-def _artifacts(summary: dict) -> None:
+def _artifacts(summary: RunSummary) -> None:
+    s = summary.as_dict()
     rows = [{"table": t, **{k: v for k, v in c.items() if k in ("extracted", "mapped", "quarantined", "loaded",
                                                                   "warnings", "derived")}}
-            for t, c in summary["tables"].items()]
-    key = f"ikou-{summary['dantai']}-counts"
-    create_table_artifact(key=key, table=rows, description=f"件数 (run {summary['run_id']})")
+            for t, c in s["tables"].items()]
+    key = f"ikou-{s['dantai']}-counts"
+    create_table_artifact(key=key, table=rows, description=f"件数 (run {s['run_id']})")
     reasons = "\n".join(f"| {r['rule']} | {r['severity']} | {r['table']} | {r['rows_failed']} |"
-                        for r in summary.get("quarantine_reasons", []))
-    md = (f"# 移行結果 {summary['dantai']} {summary.get('dantai_name', '')} ({summary['rehearsal']})\n\n"
-          f"状態: **{summary['status']}** — run `{summary['run_id']}`\n\n"
-          f"## 保留理由 (quarantine reasons)\n\n| rule | severity | table | rows |\n|---|---|---|---|\n{reasons}\n")
-    diffs = summary.get("diff") or {}
+                        for r in s.get("quarantine_reasons", []))
+    md = (f"# 移行結果 {s['dantai']} {s.get('dantai_name', '')} ({s['rehearsal']})\n\n"
+          f"状態: **{s['status']}** — run `{s['run_id']}`\n\n")
+    if summary.error is not None:
+        md += f"失敗 ({summary.error.stage}): {summary.error.message_ja} — {summary.error.message}\n\n"
+    md += f"## 保留理由 (quarantine reasons)\n\n| rule | severity | table | rows |\n|---|---|---|---|\n{reasons}\n"
+    diffs = s.get("diff") or {}
     if diffs:
         md += ("\n## 並行稼働比較 (legacy ⇔ target)\n\n| source | matched | only legacy | only new | changed rows "
                "| explained cells | unexplained cells |\n|---|---|---|---|---|---|---|\n")
@@ -173,7 +176,6 @@ def _artifacts(summary: dict) -> None:
             n_unexplained = sum(unexplained.values()) if isinstance(unexplained, dict) else unexplained
             md += (f"| {src} | {d.get('matched')} | {d.get('only_left')} | {d.get('only_right')} | "
                    f"{d.get('changed_rows')} | {d.get('explained_cells')} | {n_unexplained} |\n")
-    blockers = summary.get("sign_off_blockers") or []
+    blockers = s.get("sign_off_blockers") or []
     md += "\n## 承認の妨げ (sign-off blockers)\n\n" + ("\n".join(f"- {b}" for b in blockers) or "なし") + "\n"
-    create_markdown_artifact(key=f"ikou-{summary['dantai']}-report", markdown=md,
-                             description="移行リハーサル結果")
+    create_markdown_artifact(key=f"ikou-{s['dantai']}-report", markdown=md, description="移行リハーサル結果")

@@ -6,7 +6,12 @@
 
 
 class IkouError(Exception):
-    """Root of every ikou error; carries the run id when one is known."""
+    """Root of every ikou error; carries the run id when one is known.
+
+    `ja` is the Japanese half of the one line a failed run prints (the English half is the message).
+    """
+
+    ja = "移行を続けられません"
 
     def __init__(self, message: str, *, run_id: str | None = None):
         super().__init__(message)
@@ -20,26 +25,54 @@ class IkouError(Exception):
 class TerminalError(IkouError):
     """Retrying will not help."""
 
+    ja = "移行を続けられません"
+
 
 class TransientError(IkouError):
     """Retrying may help (connection refused, lock timeout)."""
+
+    ja = "接続できません (一時的な障害の可能性)"
 
 
 class ConfigError(TerminalError):
     """A configuration or spec file is wrong; the message names the file and the path inside it."""
 
+    ja = "設定・仕様ファイルに誤りがあります"
+
 
 class LayoutError(TerminalError):
     """A source does not match its layout (or the file is missing/unreadable)."""
+
+    ja = "ファイルがレイアウトと一致しません"
 
 
 class ConservationError(TerminalError):
     """Counts do not balance at a stage boundary: a row was lost or invented."""
 
+    ja = "件数が一致しません (記録の消失または重複)"
+
 
 class ThresholdError(TerminalError):
     """Too many rows were quarantined: a mapping mistake must stop the rehearsal."""
 
+    ja = "保留率が上限を超えました (マッピングの誤りの可能性)"
+
 
 class IsolationError(TerminalError):
     """A run tried to touch another 団体's data."""
+
+    ja = "他団体のデータには触れられません"
+
+
+UNEXPECTED_JA = "予期しないエラーです (--debug で詳細を表示)"
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error, named by its kind when it is not an ikou error (no traceback, no
+    DETAIL lines that may repeat a record)."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return text if isinstance(exc, IkouError) else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def message_ja(exc: BaseException) -> str:
+    return exc.ja if isinstance(exc, IkouError) else UNEXPECTED_JA

@@ -21,6 +21,10 @@ from ikou.errors import IsolationError, TerminalError, TransientError
 
 class LoadRejected(TerminalError):
     """The target refused the rows (key or NOT NULL violation); nothing was changed."""
+
+    ja = "移行先がデータを拒否しました (ロールバック済み)"
+
+
 from ikou.loaders.ddl import SA_TYPES, sa_tables
 from ikou.mappings.schema import TargetSchema
 
@@ -290,3 +294,6 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
         sink_batches((pl.from_arrow(b).cast(pl.String) for b in reader),
                      pl.Schema({f.name: pl.String for f in reader.schema}), out)
     return out
+
+
+from ikou.loaders.step import load  # noqa: E402  (the stage's one step)

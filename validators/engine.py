@@ -281,8 +281,8 @@ def check_threshold(counts: Mapping[str, int], max_rate: float, table: str, *, r
     rate = held / rows if rows else 0.0
     if rate > max_rate:
         raise ThresholdError(
-            f"{table}: {held} of {rows} rows quarantined ({rate:.2%}) exceeds the threshold {max_rate:.2%}",
-            run_id=run_id)
+            f"{table}: {held} of {rows} rows quarantined ({rate:.2%}) exceeds the threshold {max_rate:.2%}: "
+            f"a mapping mistake must stop the rehearsal", run_id=run_id)
 
 
 def check_conservation(extracted: int, loaded: int, quarantined: int, table: str, stage: str, *,
@@ -292,3 +292,16 @@ def check_conservation(extracted: int, loaded: int, quarantined: int, table: str
         raise ConservationError(
             f"{table} at {stage}: {extracted} rows in ≠ {loaded} passed + {quarantined} quarantined "
             f"(difference {extracted - loaded - quarantined:+d})", run_id=run_id)
+
+
+def check_tables(tables: Mapping[str, Mapping], max_rate: float, *, run_id: str | None = None,
+                 loaded: bool = True) -> None:
+    """Run-level checks over the per-table counts of a run (summary `tables`): the quarantine rate of
+    each source-fed table, and, once loaded, that every extracted record is loaded or quarantined."""
+    for name, t in tables.items():
+        if t.get("derived"):
+            continue
+        check_threshold({"rows": t["extracted"], "quarantined": t["quarantined"]}, max_rate, name, run_id=run_id)
+        if loaded:
+            check_conservation(t["extracted"], t["loaded"], t["quarantined"], name, "load", run_id=run_id)
+            check_conservation(t["validated"], t["loaded"], 0, name, "load", run_id=run_id)

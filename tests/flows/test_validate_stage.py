@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import polars as pl
 
-from ikou.flows import pipeline as P
 from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.context import RunContext
 from ikou.mappings.schema import load_schema
 from tests.validators.conftest import DANTAI, faulty_rows, frame
-from ikou.validators import load_rules, validate
+from ikou.validators import load_rules, rules_path, validate, validate_table
 
 TABLE = "juki_kojin_rireki"
 
@@ -23,11 +22,13 @@ def test_stage_in_batches_writes_the_good_rows_validating_the_union_whole_would(
     second.write_parquet(inputs[1])
     ctx = RunContext(dantai_code=DANTAI, run_id="R1-batches", runs_dir=tmp_path / "runs")
 
-    out, quarantine, rule_counts, rows = P.validate(ctx, TABLE, schema, inputs, batch_rows=4)
+    r = validate_table(schema, TABLE, ctx, inputs, batch_rows=4)
+    out, quarantine, rows = r.output, r.quarantine, r.rows_in
 
     union = pl.concat([first, second], how="diagonal_relaxed")
-    whole = validate(union, table=TABLE, schema=schema, rules=load_rules(P.rules_path(schema)), run_id=ctx.run_id,
+    whole = validate(union, table=TABLE, schema=schema, rules=load_rules(rules_path(schema)), run_id=ctx.run_id,
                      dantai_code=DANTAI)
+    rule_counts = pl.DataFrame(r.metrics["rules"]).drop("table").cast(dict(whole.rule_counts.schema))
     assert rows == union.height
     assert pl.read_parquet(out).equals(whole.good)
     assert quarantine.equals(q.conform(whole.quarantine))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ikou import REPO_ROOT
 from ikou.errors import IsolationError
 from ikou.loaders import LoadRejected, load_tables, read_table
-from ikou.mappings.derive import derive_all
+from ikou.loaders.derive import derive_all
 from ikou.mappings.schema import load_schema
 
 SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")

@@ -6,7 +6,7 @@ import polars as pl
 from ikou import validators
 from ikou.extractors import load_layout
 from ikou.extractors.csv_file import extract_csv
-from ikou.flows.pipeline import rules_path
+from ikou.validators import rules_path
 from ikou import REPO_ROOT
 from ikou.mappings.engine import apply_mapping
 from ikou.mappings.schema import load_schema

@@ -1,13 +1,10 @@
-"""The map stage in batches (flows.pipeline.map_source): the same rows and findings as one whole frame."""
+"""The map stage in batches (mappings.map_source): the same rows and findings as one whole frame."""
 from __future__ import annotations
 
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from ikou.extractors import ExtractResult
-from ikou.flows.pipeline import SourcePlan, map_source
-from ikou import quarantine as q
-from ikou.config import FileSource
+from ikou.mappings import map_source
 from ikou.context import RunContext
 from ikou.mappings.engine import apply_mapping
 from tests.mappings.test_engine import BASE as ENGINE_BASE
@@ -32,11 +29,8 @@ def run_map(tmp_path, frame: pl.DataFrame, batch_rows: int):
     staging = tmp_path / "staging.parquet"
     frame.write_parquet(staging)
     ctx = RunContext(dantai_code=DANTAI, run_id=RUN, runs_dir=tmp_path / "runs")
-    source = FileSource(name="jumin", kind="file", path=staging, mapping=staging)
-    plan = SourcePlan(ordinal=1, source=source, mapping=spec(BASE), schema=SCHEMA)
-    ex = ExtractResult(source="jumin", origin="jumin.csv", staging=staging, rows_read=frame.height,
-                       rows_ok=frame.height, quarantine=q.empty())
-    return map_source(ctx, plan, ex, batch_rows=batch_rows)
+    r = map_source(spec(BASE), SCHEMA, ctx, staging, source_name="jumin", batch_rows=batch_rows)
+    return r.output, r.quarantine, r.rows_out
 
 
 def test_batches_give_the_same_rows_and_quarantine_as_the_whole_frame(tmp_path):

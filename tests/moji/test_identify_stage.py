@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ikou.flows.pipeline import identify
+from ikou.moji import identify_source
 from ikou import REPO_ROOT
 from ikou.context import RunContext
 from ikou.mappings.schema import load_schema
@@ -58,7 +58,9 @@ def stage(tmp_path, monkeypatch, moji_dir, dictionary):
             led.decide("\ue003", "MJ028902", decided_by="test")
             led.save(ledger_dir)
         before = Ledger.load(ledger_dir)
-        result = identify(ctx, p, mapped, **kw)
+        r = identify_source(p.schema, p.mapping.target, ctx, mapped, source_name=p.source.name,
+                            gaiji_table=p.source.gaiji_table, **kw)
+        result = (r.output, r.quarantine, r.metrics["counts"], pl.read_parquet(r.outputs["chars"]))
         return SimpleNamespace(ctx=ctx, result=result, ledger_before=before,
                                gaiji=load_gaiji_table(gaiji, dictionary))
     return run

@@ -4,7 +4,7 @@ from __future__ import annotations
 import polars as pl
 
 from ikou import REPO_ROOT
-from ikou.mappings.derive import derive_all, derive_table
+from ikou.loaders.derive import derive_all, derive_table
 from ikou.mappings.schema import load_schema
 
 SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")

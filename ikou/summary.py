@@ -1,0 +1,101 @@
+"""The record of a run as a typed model: rendered to `summary.json` and read by the report.
+
+Built by `reports.summary.build_summary` from the stages' results; the JSON keys are the contract
+with the report, the Prefect artifacts, scripts and PMs (unchanged from the untyped dict it replaces).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["succeeded", "failed", "cancelled"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TableCounts(_Model):
+    """A table fed by sources: records at each stage boundary (must balance: extracted = loaded + quarantined)."""
+    extracted: int = 0
+    mapped: int = 0
+    sources: list[str] = []
+    quarantined: int = 0
+    quarantined_by_stage: dict[str, int] = {}
+    warnings: int = 0
+    validated: int = 0
+    loaded: int = 0
+
+
+class DerivedCounts(_Model):
+    """A table the schema derives from another (現在の個人, 世帯)."""
+    derived: Literal[True] = True
+    from_: str = Field(alias="from")
+    loaded: int = 0
+
+
+class StageStats(_Model):
+    rows: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float | None = None
+
+
+class SourceStats(_Model):
+    origin: str
+    rows: int
+    quarantined: int
+    sha256: str | None = None
+    seconds: float = 0.0
+
+
+class MojiSummary(_Model):
+    counts: dict[str, int] = {}
+    unresolved: list[dict[str, Any]] = []
+    decision_changes: list[dict[str, Any]] = []
+
+
+class RunError(_Model):
+    """Why a run did not succeed: the stage it was in and one line that says what to fix."""
+    kind: str
+    stage: str | None = None
+    message: str
+    message_ja: str | None = None
+
+
+class RunSummary(_Model):
+    dantai: str
+    dantai_name: str = ""
+    run_id: str
+    rehearsal: str
+    gyomu: list[str] = []
+    status: Status = "succeeded"
+    started_at: str
+    finished_at: str
+    target: dict[str, Any] = {}
+    tables: dict[str, TableCounts | DerivedCounts] = {}
+    sources: dict[str, SourceStats] = {}
+    stages: dict[str, StageStats] = {}
+    rules: list[dict[str, Any]] = []
+    quarantine_reasons: list[dict[str, Any]] = []
+    moji: MojiSummary = MojiSummary()
+    sign_off_blockers: list[str] = []
+    diff: dict[str, dict[str, Any]] = {}
+    control_totals: dict[str, dict[str, dict[str, int]]] | None = None
+    error: RunError | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict (aliases, no empty optional sections): what summary.json holds."""
+        data = self.model_dump(mode="json", by_alias=True)
+        for key in ("control_totals", "error"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        for s in data["stages"].values():
+            if s.get("peak_rss_mb") is None:
+                s.pop("peak_rss_mb", None)
+        return data
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")

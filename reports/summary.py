@@ -1,0 +1,195 @@
+"""The record of a run, built from its stages' results: summary.json, the quarantine (Parquet + masked
+CSV) and report.html. A failed run gets the same record, as far as it got."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import polars as pl
+
+from ikou.privacy import mask_value_expr
+from ikou.stage import StageResult
+from ikou.summary import (DerivedCounts, MojiSummary, RunError, RunSummary, SourceStats, StageStats, Status,
+                          TableCounts)
+
+log = logging.getLogger("ikou")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def sensitive_columns(plans) -> set[str]:
+    """Target columns declared sensitive, plus the source columns that feed them."""
+    out: set[str] = set()
+    for p in plans:
+        table = p.schema.tables[p.mapping.target]
+        sens = {c.name for c in table.columns if c.sensitive}
+        out |= sens
+        out |= {c.from_ for c in p.mapping.columns if c.target in sens and c.from_}
+    return out
+
+
+def _of(results: list[StageResult], stage: str) -> list[StageResult]:
+    return [r for r in results if r.stage == stage]
+
+
+def table_counts(plans, results: list[StageResult], quarantine: pl.DataFrame) -> dict[str, TableCounts | DerivedCounts]:
+    """Records per target table at each stage boundary (quarantined = distinct records held by an error)."""
+    by_source = {(r.stage, r.name): r for r in results}
+    tables: dict[str, TableCounts | DerivedCounts] = {}
+    for p in plans:
+        t = tables.setdefault(p.mapping.target, TableCounts())
+        t.sources.append(p.source.name)
+        t.extracted += by_source[("extract", p.source.name)].rows_in if ("extract", p.source.name) in by_source else 0
+        t.mapped += by_source[("map", p.source.name)].rows_out if ("map", p.source.name) in by_source else 0
+    loaded: dict[str, int] = {}
+    for r in _of(results, "load"):
+        loaded.update(r.metrics.get("loaded", {}))
+    validated = {r.name: r.rows_out for r in _of(results, "validate")}
+    for name, t in tables.items():
+        qt = quarantine.filter(pl.col("table") == name)
+        err = qt.filter(pl.col("severity") == "error")
+        t.quarantined = err["row_id"].n_unique()
+        t.quarantined_by_stage = {s: int(n) for s, n in err.unique("row_id").group_by("stage").len().iter_rows()}
+        t.warnings = qt.filter(pl.col("severity") == "warning").height
+        t.validated = validated.get(name, 0)
+        t.loaded = loaded.get(name, 0)
+    for s in {p.schema.gyomu: p.schema for p in plans}.values():
+        for name in s.derived_tables():
+            if name in loaded:
+                tables[name] = DerivedCounts(from_=s.tables[name].derive.from_, loaded=loaded[name])
+    return tables
+
+
+def stage_stats(results: list[StageResult]) -> dict[str, StageStats]:
+    """Rows given to each stage, its seconds and its peak resident memory (the highest of its steps)."""
+    out: dict[str, StageStats] = {}
+    for r in results:
+        s = out.setdefault(r.stage, StageStats())
+        s.rows += r.rows_in
+        s.seconds = round(s.seconds + r.seconds, 3)
+        if r.peak_rss_mb is not None:
+            s.peak_rss_mb = round(max(r.peak_rss_mb, s.peak_rss_mb or 0.0))
+    return out
+
+
+def control_totals(ctx, plans, loaded: dict[str, int]) -> dict[str, dict]:
+    """Sums of the amounts the schema marks `control_total`, per target table and column.
+
+    `extracted`: the sum of the source values that read as integers in the staged (extracted)
+    rows; `loaded`: the sum in the rows handed to the loader; `held`: the difference, i.e. the
+    amounts sitting in quarantined rows. PMs sign a rehearsal off on these numbers.
+    """
+    out: dict[str, dict] = {}
+    for p in plans:
+        table = p.schema.tables[p.mapping.target]
+        cols = [c.name for c in table.columns if c.control_total]
+        if not cols:
+            continue
+        t = out.setdefault(p.mapping.target, {c: {"extracted": 0, "loaded": 0, "held": 0} for c in cols})
+        src_of = {c.target: c.from_ for c in p.mapping.columns if c.from_ and c.target in cols}
+        staging = ctx.run_dir / "extract" / f"{p.source.name}.parquet"
+        if src_of and staging.is_file():
+            sums = pl.scan_parquet(staging).select(
+                pl.col(src).str.strip_chars().cast(pl.Int64, strict=False).sum().alias(tgt)
+                for tgt, src in src_of.items()).collect()
+            for tgt in src_of:
+                t[tgt]["extracted"] += int(sums[tgt].item() or 0)
+    for name, t in out.items():
+        # source tables are loaded from their validated Parquet; a load/ copy wins if one is written
+        f = next((g for g in (ctx.run_dir / s / f"{name}.parquet" for s in ("load", "validate")) if g.is_file()), None)
+        if name in loaded and f is not None:
+            sums = pl.scan_parquet(f).select(pl.col(c).sum() for c in t).collect()
+            for c in t:
+                t[c]["loaded"] = int(sums[c].item() or 0)
+        for c in t.values():
+            c["held"] = c["extracted"] - c["loaded"]
+    return out
+
+
+def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.DataFrame, *, started: str,
+                  status: Status = "succeeded", error: RunError | None = None) -> RunSummary:
+    rules = [row for r in _of(results, "validate") for row in r.metrics.get("rules", [])]
+    reasons = (quarantine.group_by("table", "stage", "rule", "severity")
+               .agg(pl.col("row_id").n_unique().alias("rows_failed"), pl.len().alias("findings"))
+               .sort("table", "stage", "rule").to_dicts())
+    moji_counts: dict[str, int] = {}
+    for r in _of(results, "moji"):
+        for k, v in r.metrics.get("counts", {}).items():
+            moji_counts[k] = moji_counts.get(k, 0) + int(v)
+    chars = [pl.read_parquet(r.outputs["chars"]) for r in _of(results, "moji") if r.outputs.get("chars")]
+    unresolved = []
+    if chars:
+        allc = pl.concat(chars, how="diagonal_relaxed")
+        if "status" in allc.columns:
+            unresolved = (allc.filter(pl.col("status") == "unresolved")
+                          .select([c for c in ("source", "column", "char", "codepoints", "occurrences")
+                                   if c in allc.columns]).to_dicts())
+    diffs = {r.name: r.metrics for r in _of(results, "diff")}
+    loaded: dict[str, int] = {}
+    for r in _of(results, "load"):
+        loaded.update(r.metrics.get("loaded", {}))
+    summary = RunSummary(
+        dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id, rehearsal=cfg.rehearsal,
+        gyomu=list(cfg.gyomu), status=status, started_at=started, finished_at=now(),
+        target={"url": cfg.target.url.split("@")[-1], "schema": cfg.target_schema},
+        tables=table_counts(plans, results, quarantine),
+        sources={r.name: SourceStats(origin=r.metrics.get("origin", r.name), rows=r.rows_in,
+                                     quarantined=r.quarantine.height, sha256=r.metrics.get("sha256"),
+                                     seconds=r.metrics.get("seconds", r.seconds)) for r in _of(results, "extract")},
+        stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
+        moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
+        sign_off_blockers=_blockers(moji_counts, error, diffs), diff=diffs, error=error)
+    totals = control_totals(ctx, plans, loaded)
+    if totals:
+        summary.control_totals = totals
+    return summary
+
+
+def _decision_changes(ctx) -> list[dict]:
+    """同定台帳 decisions added, changed or withdrawn since the previous run (shown in the report)."""
+    f = ctx.run_dir / "moji" / "decision_changes.csv"
+    return pl.read_csv(f, infer_schema=False).to_dicts() if f.is_file() else []
+
+
+def _blockers(moji_counts: dict, error: RunError | None, diffs: dict) -> list[str]:
+    out = []
+    if error is not None:
+        out.append(f"run failed: {error.kind}")
+    if moji_counts.get("unresolved"):
+        out.append(f"{moji_counts['unresolved']} 文字 未同定 (同定台帳で判断が必要)")
+    for source, d in diffs.items():
+        u = d.get("unexplained_cells")
+        n = sum(u.values()) if isinstance(u, dict) else (u or 0)
+        if n:
+            out.append(f"{source}: 説明できない差異 {n} セル (並行稼働比較)")
+    return out
+
+
+def previous_summary(ctx) -> dict | None:
+    """The latest earlier run of the same 団体, for the rehearsal trend."""
+    runs = sorted(d for d in ctx.dantai_dir.iterdir() if d.is_dir() and d.name < ctx.run_id)
+    for d in reversed(runs):
+        f = d / "summary.json"
+        if f.is_file():
+            return json.loads(f.read_text(encoding="utf-8"))
+    return None
+
+
+def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame) -> None:
+    """summary.json, quarantine.parquet (complete) and .csv (masked), report.html."""
+    from ikou.reports.report import render_run_report
+
+    run_dir = ctx.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sens = sensitive_columns(plans)
+    quarantine.write_parquet(run_dir / "quarantine.parquet")
+    shown = quarantine if cfg.reveal_personal else quarantine.with_columns(
+        mask_value_expr(pl.col("value"), pl.col("column"), sens).alias("value"))
+    shown.write_csv(run_dir / "quarantine.csv")
+    summary.write(run_dir / "summary.json")
+    data = summary.as_dict()
+    render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous_summary(ctx),
+                      diff=next(iter(data["diff"].values()), None), sensitive=sens, reveal=cfg.reveal_personal)
