@@ -105,15 +105,18 @@ def failure_line(error: dict | None, fallback: str) -> str:
 
 def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False) -> int:
     """Run one config end to end as the command line does; return the exit code."""
-    from ikou.errors import IkouError, message_ja, one_line
+    from ikou.errors import message_ja, one_line
 
     try:
         state, run_dir = start(config, run_id=run_id, target_url=target_url, debug=debug)
-    except Exception as exc:   # noqa: BLE001 - before a run folder exists: the config itself
+    except Exception as exc:   # noqa: BLE001 - the config itself failed: no run has started
         if debug:
             traceback.print_exc()
-        kind = "config" if isinstance(exc, IkouError) else "start"
-        print(f"ikou: 失敗 ({kind}): {message_ja(exc)} — failed at {kind}: {one_line(exc)}", file=sys.stderr)
+        run_dir = _config_failure_record(Path(config), exc, run_id)
+        print(f"ikou: 失敗 (config): {message_ja(exc)} — failed at config: {one_line(exc)}", file=sys.stderr,
+              flush=True)
+        if run_dir is not None:
+            print(run_dir, flush=True)
         return 2
     f = run_dir / "summary.json"
     summary = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
@@ -128,6 +131,40 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False) 
         return 2
     _print_result(summary, run_dir)
     return 0
+
+
+def _config_failure_record(config: Path, exc: BaseException, run_id: str | None) -> Path | None:
+    """A config that does not validate still leaves summary.json (status failed, stage config) when
+    its 団体コード can be read: the run folder is the record, whatever failed."""
+    import re
+
+    from ikou.config import is_valid_dantai_code
+    from ikou.context import new_run_id
+    from ikou.errors import message_ja, one_line
+    from ikou.reports.summary import now
+    from ikou.spec import read_yaml
+    from ikou.summary import RunError, RunSummary
+
+    try:
+        raw = read_yaml(config)
+        dantai = raw.get("dantai") or {}
+        code = str(dantai.get("code", ""))
+        if not is_valid_dantai_code(code):
+            return None
+        runs_dir = Path(str(raw.get("runs_dir") or "runs"))
+        runs_dir = runs_dir if runs_dir.is_absolute() else (config.resolve().parent / runs_dir)
+        rehearsal = str(raw.get("rehearsal") or "R0")
+        rehearsal = rehearsal if re.fullmatch(r"[A-Za-z0-9_-]{1,32}", rehearsal) else "R0"
+        run_id = run_id or new_run_id(rehearsal)
+        run_dir = runs_dir.resolve() / code / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        error = RunError(kind=type(exc).__name__, stage="config", message=one_line(exc), message_ja=message_ja(exc))
+        RunSummary(dantai=code, dantai_name=str(dantai.get("name") or ""), run_id=run_id, rehearsal=rehearsal,
+                   status="failed", started_at=now(), finished_at=now(), error=error,
+                   sign_off_blockers=[f"run failed: {error.kind}"]).write(run_dir / "summary.json")
+        return run_dir
+    except Exception:   # noqa: BLE001 - the one line above is the record then
+        return None
 
 
 def _run(args) -> int:

@@ -68,10 +68,13 @@ UNEXPECTED_JA = "予期しないエラーです (--debug で詳細を表示)"
 
 
 def one_line(exc: BaseException) -> str:
-    """The first line of an error, named by its kind when it is not an ikou error (no traceback, no
-    DETAIL lines that may repeat a record)."""
-    text = (str(exc).strip().splitlines() or [""])[0]
-    return text if isinstance(exc, IkouError) else f"{type(exc).__name__}: {text}".rstrip(": ")
+    """An error on one line. ikou's own messages keep every line (a config error lists each key at
+    fault); any other error keeps its first line only, named by its kind (a driver's DETAIL lines may
+    repeat a record)."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if isinstance(exc, IkouError):
+        return " ".join(lines)
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def message_ja(exc: BaseException) -> str:

@@ -296,4 +296,4 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
     return out
 
 
-from ikou.loaders.step import load  # noqa: E402  (the stage's one step)
+from ikou.loaders.step import load  # noqa: E402,F401  (the stage's one step)
