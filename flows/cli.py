@@ -28,9 +28,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command; an ikou error ends it with one line (Japanese and English), a traceback only
+    with --debug (or IKOU_DEBUG=1)."""
+    import os
+
+    from ikou.errors import IkouError, message_ja, one_line
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    rc = args.func(args)
+    try:
+        rc = args.func(args)
+    except IkouError as exc:
+        if getattr(args, "debug", False) or os.environ.get("IKOU_DEBUG"):
+            raise
+        print(f"ikou: 失敗: {message_ja(exc)} — failed: {one_line(exc)}", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 

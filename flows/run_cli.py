@@ -78,6 +78,8 @@ def prepare_demo_legacy_db(config: Path) -> None:
     cfg = load_config(config)
     for s in cfg.sources:
         if s.kind == "database":
+            if s.url.startswith("duckdb:///"):   # a fresh clone has no runs/legacy folder yet
+                Path(s.url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
             csv = SAMPLE / "vendor_b" / f"{s.table}.csv"
             install_vendor_table(csv, s.url, s.table, schema=s.schema_)
 

@@ -3,9 +3,10 @@
 A ledger is a folder (one per 団体, e.g. `runs/<団体コード>/moji_ledger/`) with plain files a
 reviewer can open:
 
-- `ledger.csv`     one row per unresolved character of the latest run: char, codepoints, column(s),
-                   occurrences, record_keys (row keys, never names), candidates (ranked MJ glyphs
-                   with the evidence), decided_mj (the active decision, if any).
+- `ledger.csv`     one row per unresolved character and source, as of each source's latest run:
+                   char, codepoints, column(s), occurrences, record_keys (row keys, never names),
+                   candidates (ranked MJ glyphs with the evidence), decided_mj (the active decision,
+                   if any), source. A run of one source replaces that source's rows only.
 - `decisions.csv`  append-only history: codepoints, mj, decided_by, decided_at, version, note.
                    The active decision of a character is its highest version; an empty `mj`
                    withdraws it. The next `identify_frame(..., ledger=…)` applies active decisions
@@ -37,7 +38,7 @@ from ikou.moji import source as src
 DECISIONS_SCHEMA = {"codepoints": pl.String, "mj": pl.String, "decided_by": pl.String,
                     "decided_at": pl.String, "version": pl.Int64, "note": pl.String}
 ENTRIES_SCHEMA = {"char": pl.String, "codepoints": pl.String, "columns": pl.String, "occurrences": pl.Int64,
-                  "record_keys": pl.String, "candidates": pl.String, "decided_mj": pl.String}
+                  "record_keys": pl.String, "candidates": pl.String, "decided_mj": pl.String, "source": pl.String}
 HINTS_SCHEMA = {"codepoints": pl.String, "reading": pl.String, "radical": pl.Int32, "inner_strokes": pl.Int32}
 MAX_KEYS = 100
 MAX_CANDIDATES = 10
@@ -50,7 +51,7 @@ def _read(path: Path, schema: dict) -> pl.DataFrame:
         f = pl.read_csv(path, infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         raise ConfigError(f"{path}: unreadable: {exc}") from exc
-    missing = set(schema) - set(f.columns) - {"char"}
+    missing = set(schema) - set(f.columns) - {"char", "source"}   # ledgers before per-source rows
     if missing:
         raise ConfigError(f"{path}: missing columns {sorted(missing)}")
     try:
@@ -140,8 +141,10 @@ class Ledger:
             raise ConfigError(f"ledger decisions name MJ glyphs not in the dictionary: {unknown['mj'].to_list()[:5]}")
 
     # -- inventory ---------------------------------------------------------------------------
-    def update(self, result: MojiResult, *, dictionary: MojiDictionary | None = None) -> pl.DataFrame:
-        """Replace the inventory with this run's unresolved characters (counts, keys, candidates)."""
+    def update(self, result: MojiResult, *, dictionary: MojiDictionary | None = None,
+               source: str | None = None) -> pl.DataFrame:
+        """Replace `source`'s part of the inventory with this run's unresolved characters (counts, keys,
+        candidates); other sources' rows stay (another vendor's run must not erase them)."""
         chars = result.chars.filter(pl.col("status") == "unresolved")
         inv = (chars.group_by("char").agg(pl.col("codepoints").first(),
                                           pl.col("column").unique().sort().str.join(" ").alias("columns"),
@@ -160,9 +163,10 @@ class Ledger:
                  else pl.DataFrame(schema={"char": pl.String, "candidates": pl.String}))
         inv = inv.join(cands, on="char", how="left")
         act = self.decisions_frame().rename({"mj": "decided_mj"})
-        inv = inv.join(act, on="char", how="left")
-        self.entries = inv.select([pl.col(k).cast(v) for k, v in ENTRIES_SCHEMA.items()]).sort(
-            "occurrences", "codepoints", descending=[True, False])
+        inv = inv.join(act, on="char", how="left").with_columns(pl.lit(source, pl.String).alias("source"))
+        kept = self.entries.filter(~pl.col("source").eq_missing(pl.lit(source, pl.String)))
+        self.entries = pl.concat([kept, inv.select([pl.col(k).cast(v) for k, v in ENTRIES_SCHEMA.items()])]).sort(
+            "occurrences", "codepoints", "source", descending=[True, False, False], nulls_last=True)
         return self.entries
 
 

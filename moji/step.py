@@ -59,7 +59,7 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     pl.concat(slices, parallel=False).sink_parquet(out, compression=STAGING_COMPRESSION)
     chars_path = ctx.stage_dir("moji") / f"{source_name}.chars.parquet"
     res.chars.with_columns(pl.lit(source_name).alias("source")).write_parquet(chars_path)
-    ledger.update(res, dictionary=dictionary)
+    ledger.update(res, dictionary=dictionary, source=source_name)
     ledger.save(ctx.dantai_dir / "moji_ledger")
     _record_decision_changes(ctx, ledger)
     counts = {k: int(v) for k, v in res.counts.items()}

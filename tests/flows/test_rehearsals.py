@@ -77,4 +77,18 @@ def test_a_reviewers_decision_resolves_the_unknown_gaiji_in_the_next_rehearsal(t
     # the decided row is no longer flagged by the validation rule
     q = pl.read_parquet(run_dir / "quarantine.parquet")
     assert q.filter(pl.col("rule") == "moji.unresolved").height == 0
+    # the decision reaches the parallel-run diff: the replaced 外字 is an explained difference
+    assert not any("説明できない差異" in b for b in second["sign_off_blockers"]), second["sign_off_blockers"]
+    assert sum(second["diff"]["vendor_a_jumin"]["unexplained_cells"].values()) == 0
     shutil.rmtree(tmp_path / "runs")
+
+
+def test_an_unknown_mj_name_in_a_decision_is_one_line_without_traceback(tmp_path, capsys):
+    from ikou.flows.cli import main
+
+    ledger = tmp_path / "moji_ledger"
+    assert main(["moji", "decide", "--ledger", str(ledger), "--char", "U+E000", "--mj", "MJ999999",
+                 "--by", "審査担当A"]) == 2
+    err = capsys.readouterr().err
+    assert "MJ999999" in err and "Traceback" not in err and err.startswith("ikou: 失敗")
+    assert not (ledger / "decisions.csv").exists()

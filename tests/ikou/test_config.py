@@ -130,3 +130,14 @@ def test_shipped_demo_configs_load(name):
     assert cfg.dantai.code == "999997"
     for s in cfg.sources:
         assert s.mapping.is_file()
+
+
+def test_a_key_given_twice_in_a_yaml_spec_is_an_error_naming_file_and_key(tmp_path):
+    from ikou.config import load_config
+    from ikou.errors import ConfigError
+
+    cfg = tmp_path / "dup.yaml"
+    cfg.write_text('config_version: 1\ndantai: {code: "999997", name: 架空市}\ngyomu: [juki]\nrehearsal: R1\n'
+                   'sources: []\ntarget: {url: "duckdb:///t.duckdb"}\nrehearsal: R2\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"dup\.yaml.*'rehearsal' is given twice \(line 7\)"):
+        load_config(cfg)

@@ -89,7 +89,7 @@ def test_stage_output_equals_identify_frame_on_the_whole_table_across_batches(ma
     assert_frame_equal(chars, ref.chars.with_columns(pl.lit("vendor_x").alias("source")))
     assert_frame_equal(pl.read_parquet(s.ctx.stage_dir("moji") / "vendor_x.chars.parquet"), chars)
     expected_ledger = s.ledger_before
-    expected_ledger.update(ref, dictionary=dictionary)
+    expected_ledger.update(ref, dictionary=dictionary, source="vendor_x")
     assert_frame_equal(Ledger.load(s.ctx.dantai_dir / "moji_ledger").entries, expected_ledger.entries)
     assert warn.height == 0
 

@@ -84,3 +84,23 @@ def test_bad_decisions_file_is_a_config_error(tmp_path):
         "codepoints,mj,decided_by,decided_at,version,note\nU+E001,髙,a,2026-01-01,1,\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="bad row"):
         Ledger.load(tmp_path)
+
+
+def test_a_run_of_one_source_keeps_the_unresolved_characters_of_another(dictionary):
+    import polars as pl
+
+    from ikou.moji.identify import identify_frame
+
+    led = Ledger()
+    a = identify_frame(pl.DataFrame({"_row_id": [1], "shimei": ["\ue700山"]}), ["shimei"], dictionary=dictionary,
+                       key_columns=["_row_id"])
+    b = identify_frame(pl.DataFrame({"_row_id": [2], "shimei": ["\ue701川"]}), ["shimei"], dictionary=dictionary,
+                       key_columns=["_row_id"])
+    led.update(a, dictionary=dictionary, source="vendor_a_jumin")
+    led.update(b, dictionary=dictionary, source="vendor_b_jumin")
+    assert sorted(zip(led.entries["source"], led.entries["char"])) == [("vendor_a_jumin", "\ue700"),
+                                                                       ("vendor_b_jumin", "\ue701")]
+    fixed = identify_frame(pl.DataFrame({"_row_id": [1], "shimei": ["山"]}), ["shimei"], dictionary=dictionary,
+                           key_columns=["_row_id"])
+    led.update(fixed, dictionary=dictionary, source="vendor_a_jumin")   # vendor A's export now clean
+    assert led.entries["char"].to_list() == ["\ue701"]
