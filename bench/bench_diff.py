@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/bench_diff.py --rows 4000000      # default
     .venv/bin/python bench/bench_diff.py --rows 200000       # quick run
+    .venv/bin/python bench/bench_diff.py --smoke             # 2,000 rows (tests)
 
 The pair is generated vectorised (reports.synth) and written to Parquet once; each engine then
 runs in its own child process so its peak RSS is its own. ikou's time includes reading the
 Parquet files; datacompy's (PandasCompare: its Polars comparison does not run on polars 2)
-excludes pandas' read. Both must report the planted counts.
+excludes pandas' read. Both must report the planted counts: the exit code is 1 when an engine
+fails or does not.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import SMOKE_HELP, Checks  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -60,9 +64,10 @@ def run_datacompy(d: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=4_000_000)
+    ap.add_argument("--rows", type=int, default=None, help="rows per side (default 4,000,000; 2,000 with --smoke)")
     ap.add_argument("--cols", type=int, default=30)
     ap.add_argument("--skip-datacompy", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     ap.add_argument("--child", choices=["ikou", "datacompy"], help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -72,21 +77,23 @@ def main(argv=None) -> int:
         return 0
 
     from ikou.reports.synth import planted_pair
+    rows = args.rows or (2_000 if args.smoke else 4_000_000)
+    check = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         t = time.perf_counter()
-        left, right, expected = planted_pair(args.rows, args.cols)
+        left, right, expected = planted_pair(rows, args.cols)
         left.write_parquet(d / "left.parquet")
         right.write_parquet(d / "right.parquet")
         del left, right
-        print(f"generated 2 × {args.rows:,} rows × {args.cols} columns in "
+        print(f"generated 2 × {rows:,} rows × {args.cols} columns in "
               f"{time.perf_counter() - t:.1f} s; planted: only_left {expected['only_left']:,}, "
               f"only_right {expected['only_right']:,}, changed_rows {expected['changed_rows']:,}")
         results = {}
         for engine in ["ikou"] + ([] if args.skip_datacompy else ["datacompy"]):
             proc = subprocess.run([sys.executable, __file__, "--child", engine, "--dir", str(d)],
                                   check=False, capture_output=True, text=True)
-            if proc.returncode:
+            if not check(proc.returncode == 0, f"{engine} ran"):
                 print(f"{engine}: failed\n{proc.stderr[-2000:]}")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -95,11 +102,12 @@ def main(argv=None) -> int:
             results[engine] = r
             print(f"{engine:10s} {r['seconds']:8.2f} s   peak RSS {r['peak_mb']:8.0f} MB   "
                   f"counts {'= planted' if ok else '!= planted: ' + json.dumps(r)}")
+            check(ok, f"{engine} reports the planted counts")
         if len(results) == 2:
             a, b = results["ikou"], results["datacompy"]
             print(f"ratio datacompy/ikou: time {b['seconds'] / a['seconds']:.1f}×, "
                   f"peak memory {b['peak_mb'] / a['peak_mb']:.1f}×")
-    return 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
 """Benchmark: extraction of the generator's files (CP932) and of the same rows from PostgreSQL.
 
     .venv/bin/python bench/bench_extract.py --persons 1000000 [--no-postgres] [--out DIR]
+    .venv/bin/python bench/bench_extract.py --smoke     # 300 persons in a temporary folder (tests)
 
 Every measurement runs in its own fresh process (spawn), so its peak RSS is its own. The raw
 limits are measured in the same run on the same input: Python decoding the CP932 bytes (the floor
 of any CP932 reader), Polars parsing the same rows as UTF-8, and PostgreSQL streaming the table
 with COPY TO STDOUT (the server's own ceiling). Ratios, not absolute times, compare across machines.
+The exit code is 1 when a step fails or the readers disagree on the rows of the same data.
+
+--smoke generates its data, writes its staging and its JSON in a temporary folder and puts the
+PostgreSQL table in a schema of its own (dropped at the end); without a reachable server it skips
+the database steps (unless IKOU_REQUIRE_SERVICES=1, as in CI).
 """
 from __future__ import annotations
 
@@ -13,14 +19,18 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import queue
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ikou import REPO_ROOT
+from benchlib import SMOKE_HELP, Checks  # noqa: E402
+
+from ikou import REPO_ROOT  # noqa: E402
 
 PG_URL = os.environ.get("IKOU_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_SCHEMA = "bench_extract"
@@ -77,27 +87,31 @@ def step_extract_fixed(path: str, layout: str, out: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "rows": r.rows_read, "quarantined": r.quarantine.height}
 
 
-def step_pg_copy(url: str, table: str) -> dict:
-    import psycopg
+def _dsn(url: str) -> str:
     import sqlalchemy as sa
 
-    dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def step_pg_copy(url: str, table: str, schema: str) -> dict:
+    import psycopg
+
     t0 = time.perf_counter()
     n = 0
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur, \
-            cur.copy(f'COPY (SELECT * FROM {PG_SCHEMA}."{table}") TO STDOUT') as copy:
+    with psycopg.connect(_dsn(url)) as conn, conn.cursor() as cur, \
+            cur.copy(f'COPY (SELECT * FROM {schema}."{table}") TO STDOUT') as copy:
         for block in copy:
             n += len(block)
     return {"seconds": time.perf_counter() - t0, "bytes": n}
 
 
-def step_extract_table(url: str, table: str, layout: str, out: str, method: str) -> dict:
+def step_extract_table(url: str, table: str, layout: str, out: str, method: str, schema: str) -> dict:
     from ikou.extractors import load_layout
     from ikou.extractors.database import extract_table
 
     t0 = time.perf_counter()
     r = extract_table(url, table, load_layout(layout), out_path=Path(out), source_name="bench", source_ordinal=1,
-                      run_id="bench", schema=PG_SCHEMA, method=method)
+                      run_id="bench", schema=schema, method=method)
     return {"seconds": time.perf_counter() - t0, "rows": r.rows_read, "reader": r.extra.get("reader")}
 
 
@@ -115,9 +129,33 @@ def measure(fn, *args) -> dict:
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(q, fn, args))
     p.start()
-    res = q.get()
+    while True:   # a child that dies before it reports (import error, OOM kill) must not hang the bench
+        try:
+            res = q.get(timeout=1)
+            break
+        except queue.Empty:
+            if not p.is_alive() and q.empty():
+                res = {"error": f"the measuring process died (exit code {p.exitcode})"}
+                break
     p.join()
     return res
+
+
+def _postgres_unreachable(url: str) -> str | None:
+    import psycopg
+
+    try:
+        psycopg.connect(_dsn(url), connect_timeout=5).close()
+    except psycopg.Error as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_dsn(url), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # ---------------------------------------------------------------- driver
@@ -152,12 +190,30 @@ def _fixed_width_copy(src_csv: Path, dst: Path, layout_path: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--persons", type=int, default=3_700_000)
-    ap.add_argument("--out", type=Path, default=None, help="generated data folder (default data/generated/bench_<n>)")
+    ap.add_argument("--persons", type=int, default=None, help="persons (default 3,700,000; 300 with --smoke)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="generated data folder (default data/generated/bench_<n>; a temporary one with --smoke)")
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--no-fixed", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    out = args.out or REPO_ROOT / "data" / "generated" / f"bench_{args.persons}"
+    args.persons = args.persons or (300 if args.smoke else 3_700_000)
+    if args.smoke and args.out is None:
+        with tempfile.TemporaryDirectory(prefix="ikou-bench-extract-") as tmp:
+            return bench(args, Path(tmp))
+    return bench(args, args.out or REPO_ROOT / "data" / "generated" / f"bench_{args.persons}")
+
+
+def bench(args: argparse.Namespace, out: Path) -> int:
+    check = Checks()
+    pg_schema = f"{PG_SCHEMA}_smoke_{os.getpid()}" if args.smoke else PG_SCHEMA
+    use_pg = not args.no_postgres
+    if use_pg and args.smoke and (err := _postgres_unreachable(PG_URL)):
+        if os.environ.get("IKOU_REQUIRE_SERVICES") == "1":
+            check(False, f"PostgreSQL reachable at {PG_URL} ({err})")
+        else:
+            print(f"PostgreSQL not reachable ({err}): the database steps are skipped")
+        use_pg = False
     csv_a = out / "vendor_a" / "JUMIN.csv"
     csv_b = out / "vendor_b" / "B_JUMIN.csv"
     if not csv_a.is_file():
@@ -182,17 +238,21 @@ def main() -> int:
         results["raw_decode_fixed"] = measure(step_decode, str(fixed))
         results["extract_fixed_cp932"] = measure(step_extract_fixed, str(fixed), str(flayout), str(stage / "f.parquet"))
         results["raw_decode_fixed"]["mb"] = results["extract_fixed_cp932"]["mb"] = fixed.stat().st_size / 1e6
-    if not args.no_postgres:
+    if use_pg:
         from ikou.legacy_db import install_vendor_table
 
-        t0 = time.perf_counter()
-        install_vendor_table(csv_b, PG_URL, "B_JUMIN", schema=PG_SCHEMA)
-        print(f"installed B_JUMIN into PostgreSQL in {time.perf_counter() - t0:.1f}s")
-        layout_b = str(REPO_ROOT / "extractors" / "layouts" / "vendor_b" / "b_jumin.yaml")
-        results["raw_pg_copy"] = measure(step_pg_copy, PG_URL, "B_JUMIN")
-        for method in ("adbc", "dbapi"):
-            results[f"extract_pg_{method}"] = measure(step_extract_table, PG_URL, "B_JUMIN", layout_b,
-                                                      str(stage / f"pg_{method}.parquet"), method)
+        try:
+            t0 = time.perf_counter()
+            install_vendor_table(csv_b, PG_URL, "B_JUMIN", schema=pg_schema)
+            print(f"installed B_JUMIN into PostgreSQL in {time.perf_counter() - t0:.1f}s")
+            layout_b = str(REPO_ROOT / "extractors" / "layouts" / "vendor_b" / "b_jumin.yaml")
+            results["raw_pg_copy"] = measure(step_pg_copy, PG_URL, "B_JUMIN", pg_schema)
+            for method in ("adbc", "dbapi"):
+                results[f"extract_pg_{method}"] = measure(step_extract_table, PG_URL, "B_JUMIN", layout_b,
+                                                          str(stage / f"pg_{method}.parquet"), method, pg_schema)
+        finally:
+            if args.smoke:
+                _drop_schema(PG_URL, pg_schema)
     for k in ("raw_decode_cp932", "extract_csv_cp932"):
         results[k]["mb"] = mb_a
     results["raw_polars_utf8"]["mb"] = mb_b
@@ -209,10 +269,12 @@ def main() -> int:
         rps = f"{rows / r['seconds']:,.0f}" if rows else ""
         print(f"{name:24} {r['seconds']:8.2f} {r.get('mb_per_s', ''):>8} {rps:>11} {r['peak_mb']:8,}  "
               f"{r.get('reader', '')}")
+    check(not any("error" in r for r in results.values()), "every step ran")
     ratios = {}
     e, d, p = results["extract_csv_cp932"], results["raw_decode_cp932"], results["raw_polars_utf8"]
-    ratios["extract_csv / python cp932 decode (time)"] = e["seconds"] / d["seconds"]
-    ratios["extract_csv MB/s / polars utf-8 MB/s"] = e["mb_per_s"] / p["mb_per_s"]
+    if not any("error" in r for r in (e, d, p)):
+        ratios["extract_csv / python cp932 decode (time)"] = e["seconds"] / d["seconds"]
+        ratios["extract_csv MB/s / polars utf-8 MB/s"] = e["mb_per_s"] / p["mb_per_s"]
     if "extract_fixed_cp932" in results and "error" not in results["extract_fixed_cp932"]:
         ratios["extract_fixed / python cp932 decode (time)"] = (results["extract_fixed_cp932"]["seconds"]
                                                               / results["raw_decode_fixed"]["seconds"])
@@ -224,12 +286,19 @@ def main() -> int:
     print("\nratios (1.0 = at the raw limit; time ratios: lower is better)")
     for k, v in ratios.items():
         print(f"  {k:45} {v:6.2f}")
-    dest = REPO_ROOT / "bench" / "out" / f"extract_{args.persons}.json"
+    # the same rows through every reader: vendor A's file as CSV and fixed width, vendor B's as a table
+    same = {"vendor A file": [results.get(k, {}).get("rows") for k in ("extract_csv_cp932", "extract_fixed_cp932")
+                              if k in results],
+            "vendor B": [results.get(k, {}).get("rows") for k in ("raw_polars_utf8", "extract_pg_adbc", "extract_pg_dbapi")
+                         if k in results]}
+    for what, counts in same.items():
+        check(len(set(counts)) == 1 and None not in counts, f"every reader of {what} has the same rows {counts}")
+    dest = (out if args.smoke else REPO_ROOT / "bench" / "out") / f"extract_{args.persons}.json"
     dest.parent.mkdir(exist_ok=True)
     dest.write_text(json.dumps({"persons": args.persons, "results": results, "ratios": ratios}, indent=2),
                     encoding="utf-8")
-    print(f"\nwritten {dest.relative_to(REPO_ROOT)}")
-    return 0
+    print(f"\nwritten {dest.relative_to(REPO_ROOT) if dest.is_relative_to(REPO_ROOT) else dest}")
+    return check.exit_code()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Benchmark: the whole migration flow on generated data, against raw limits in the same run.
 
     .venv/bin/python bench/bench_flow.py --persons 1000000 [--targets duckdb,postgres]
+    .venv/bin/python bench/bench_flow.py --smoke     # 300 persons into DuckDB, in a temporary folder (tests)
 
 Prints rows/s per stage and peak memory, next to the raw limits measured on the same input in
 this process: Python decoding the CP932 bytes (the floor of any CP932 reader), Polars parsing the
 same rows as UTF-8, and PostgreSQL COPY of the same rows. Ratios, not absolute times, are what
-compare across machines.
+compare across machines. The exit code is 1 when a run does not account for every row of the file
+(status, extracted = lines of the file = loaded + quarantined, every stage, a DuckDB target's rows).
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import polars as pl  # noqa: E402
+
+from benchlib import SMOKE_HELP, Checks  # noqa: E402
 
 from ikou import REPO_ROOT  # noqa: E402
 
@@ -151,19 +155,51 @@ thresholds: {{max_quarantine_rate: 0.05}}
     (runs_dir / "bench_summary.json").write_text(json.dumps(summary, default=str))
 
 
-def main() -> None:
+def check_run(check: Checks, name: str, summary: dict, lines: int, target_url: str) -> None:
+    """The run accounts for every line of the file, every stage ran, the target holds the rows."""
+    t = summary["tables"]["juki_kojin_rireki"]
+    check(summary["status"] == "succeeded", f"{name}: the run succeeded")
+    check(set(summary["stages"]) == {"extract", "map", "moji", "validate", "load", "diff"},
+          f"{name}: every stage ran")
+    check(t["extracted"] == lines == t["loaded"] + t["quarantined"] and t["loaded"] > 0 and t["quarantined"] > 0,
+          f"{name}: extracted {t['extracted']:,} = lines of the file {lines:,} = loaded {t['loaded']:,} "
+          f"+ quarantined {t['quarantined']:,} (the planted faults)")
+    check(all(summary["tables"][d]["loaded"] > 0 for d in ("juki_kojin", "juki_setai")),
+          f"{name}: the derived tables have rows")
+    if target_url.startswith("duckdb"):   # a file of this bench's own (a shared PostgreSQL may be written meanwhile)
+        import duckdb
+
+        con = duckdb.connect(target_url.split(":///", 1)[1], read_only=True)
+        try:
+            n = con.execute(f'SELECT count(*) FROM "dantai_{summary["dantai"]}".juki_kojin_rireki').fetchall()[0][0]
+        finally:
+            con.close()
+        check(n == t["loaded"], f"{name}: the target holds the {t['loaded']:,} loaded rows ({n:,})")
+
+
+def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--persons", type=int, default=1_000_000)
-    ap.add_argument("--targets", default="duckdb,postgres")
+    ap.add_argument("--persons", type=int, default=None, help="persons (default 1,000,000; 300 with --smoke)")
+    ap.add_argument("--targets", default=None, help="default duckdb,postgres; duckdb with --smoke")
     ap.add_argument("--keep", default=None, help="directory for generated data (default: temp)")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     ap.add_argument("--child-flow", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_flow:
         _child_flow(*(Path(a) if i != 1 else a for i, a in enumerate(args.child_flow)))
-        return
+        return 0
+    args.persons = args.persons or (300 if args.smoke else 1_000_000)
+    args.targets = args.targets or ("duckdb" if args.smoke else "duckdb,postgres")
+    if args.smoke and not args.keep:
+        with tempfile.TemporaryDirectory(prefix="ikou-bench-flow-") as tmp:
+            return bench(args, Path(tmp))
+    return bench(args, Path(args.keep or tempfile.mkdtemp(prefix="ikou-bench-")))
+
+
+def bench(args: argparse.Namespace, work: Path) -> int:
     from ikou.generate import generate
 
-    work = Path(args.keep or tempfile.mkdtemp(prefix="ikou-bench-"))
+    check = Checks()
     sample = work / "data"
     t0 = time.perf_counter()
     if not (sample / "vendor_a" / "JUMIN.csv").is_file():
@@ -210,12 +246,14 @@ def main() -> None:
         print(f"  floor with no computation: decode {limits['python_cp932_decode_s']:.2f}s + 4 staging writes "
               f"× {floor['write_s']:.2f}s + 6 reads × {floor['read_s']:.2f}s + target ingest {ingest:.2f}s "
               f"= {floor['s']:.2f}s → the best ratio staged stages allow here: {floor['ceiling_ratio']:.2f}")
+        check_run(check, name, summary, rows, targets[name])
     results["peak_rss_mb"] = peak_rss_mb()
     print(f"\npeak RSS of the benchmark process (raw limits): {results['peak_rss_mb']:.0f} MB")
-    out = REPO_ROOT / "bench" / "out"
+    out = work if args.smoke else REPO_ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / f"flow_{args.persons}.json").write_text(json.dumps(results, indent=2, default=str))
+    return check.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

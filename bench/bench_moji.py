@@ -1,11 +1,13 @@
 """Benchmark: 文字同定 of N synthetic names (default 2,000,000) vs a per-row Python baseline.
 
     .venv/bin/python bench/bench_moji.py [--rows 2000000] [--dictionary DIR]
+    .venv/bin/python bench/bench_moji.py --smoke      # 2,000 names (tests)
 
 Names are drawn from the real MJ dictionary: surname = 1–3 JIS X 0208 kanji, given name = 1–2 kanji
 or 2–3 kana, separated by U+3000; ~1 % carry a 外字 (PUA, half of them in the 外字 table), ~0.5 % an
 IVS glyph, ~0.3 % a CJK compatibility ideograph. Both paths produce the rewritten column and the
-per-status occurrence counts; the script checks they agree, then prints times, the ratio and peak RSS.
+per-status occurrence counts; the script checks they agree (exit 1 if not, or if the planted 外字 and
+unresolved characters did not show), then prints times, the ratio and peak RSS. Writes no files.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchlib import SMOKE_HELP, Checks  # noqa: E402
 
 from ikou.moji.dictionary import ensure_dictionary  # noqa: E402
 from ikou.moji.identify import _IDEO_RE, _PUA_RE, _VS_RE, identify_frame  # noqa: E402
@@ -88,13 +92,15 @@ def baseline(names: list[str], d, gaiji: pl.DataFrame) -> tuple[list[str], dict[
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--rows", type=int, default=None, help="names (default 2,000,000; 2,000 with --smoke)")
     ap.add_argument("--dictionary")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     a = ap.parse_args()
+    rows = a.rows or (2_000 if a.smoke else 2_000_000)
     t = time.perf_counter()
     d = ensure_dictionary(Path(a.dictionary) if a.dictionary else None)
     t_load = time.perf_counter() - t
-    df, gaiji = generate(a.rows, d)
+    df, gaiji = generate(rows, d)
     print(f"rows={df.height:,} distinct names={df['shimei'].n_unique():,} dictionary load={t_load:.2f}s")
     rss0 = peak_rss_mb()
 
@@ -115,7 +121,11 @@ def main() -> int:
     same_counts = counts == res.counts
     print(f"outputs agree: text={same_text} counts={same_counts}")
     print(f"ratio baseline/polars = {t_base / t_polars:.1f}x ; peak RSS (whole run) = {peak_rss_mb():.0f} MB")
-    return 0 if (same_text and same_counts) else 1
+    check = Checks()
+    check(same_text and same_counts, "both paths give the same text and counts")
+    check(all(res.counts[k] > 0 for k in ("mj", "gaiji", "unresolved")),
+          "the planted 外字 (in the table and not) surface as gaiji and unresolved")
+    return check.exit_code()
 
 
 if __name__ == "__main__":

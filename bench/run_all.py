@@ -1,10 +1,12 @@
 """Run every benchmark at the sizes the issues name, one after another (each prints its ratios).
 
-    .venv/bin/python bench/run_all.py [--quick]
+    .venv/bin/python bench/run_all.py [--quick | --smoke]
 
---quick runs them at a tenth of the size (for a smoke test; the figures in bench/README.md come
-from the full sizes). Each benchmark compares against a baseline run in the same process, so its
-ratios, not its absolute times, are what compare across machines.
+--quick runs them at a tenth of the size (the figures in bench/README.md come from the full
+sizes). --smoke runs each with its own --smoke: the same code at a tiny size, outputs in temporary
+folders, a non-zero exit when a benchmark fails or its consistency checks do (what the tests run).
+Each benchmark compares against a baseline run in the same process, so its ratios, not its
+absolute times, are what compare across machines.
 """
 from __future__ import annotations
 
@@ -28,17 +30,24 @@ QUICK = [
     ("bench_validate.py", ["--rows", "100000", "--repeat", "1"]),
     ("bench_diff.py", ["--rows", "400000"]),
 ]
+SMOKE = [(script, ["--smoke"]) for script, _ in FULL]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true")
+    size.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
-    rc = 0
-    for script, extra in (QUICK if args.quick else FULL):
+    failed = []
+    runs = SMOKE if args.smoke else QUICK if args.quick else FULL
+    for script, extra in runs:
         print(f"\n===== {script} {' '.join(extra)}", flush=True)
-        rc |= subprocess.call([sys.executable, str(HERE / script), *extra])
-    return rc
+        if subprocess.call([sys.executable, str(HERE / script), *extra]):
+            failed.append(script)
+    print(f"\n{len(runs) - len(failed)} of {len(runs)} benchmarks passed"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

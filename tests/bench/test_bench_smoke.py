@@ -1,0 +1,52 @@
+"""Every benchmark still runs: each script in bench/ has a --smoke mode (the same code at a tiny
+size, outputs in temporary folders, its own consistency checks deciding the exit code), run here as
+a subprocess. The scripts print times; nothing here asserts on them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ikou import REPO_ROOT
+
+BENCH = REPO_ROOT / "bench"
+HELPERS = {"benchlib.py"}   # imported by the scripts, not a benchmark
+# script → a line its output must show (the ratio it exists for)
+SCRIPTS = {
+    "bench_flow.py": "flow into duckdb: wall",
+    "bench_extract.py": "extract_csv / python cp932 decode (time)",
+    "bench_moji.py": "ratio baseline/polars",
+    "bench_validate.py": "pandera / ikou time ratio",
+    "bench_diff.py": "ratio datacompy/ikou",
+    "run_all.py": "5 of 5 benchmarks passed",
+}
+
+
+def _repo_outputs() -> dict[str, int]:
+    """Files where the full-size benchmarks write (bench/out, data/generated): smoke must not."""
+    return {str(p): p.stat().st_mtime_ns for d in (BENCH / "out", REPO_ROOT / "data" / "generated")
+            if d.is_dir() for p in d.rglob("*")}
+
+
+def test_every_bench_script_has_a_smoke_test():
+    assert sorted(p.name for p in BENCH.glob("*.py") if p.name not in HELPERS) == sorted(SCRIPTS)
+
+
+# the flow's smoke starts Prefect's temporary server (run_all's runs the flow's too): `slow`, which
+# `make test` still runs (pyproject's addopts select no markers)
+SLOW = {"bench_flow.py", "run_all.py"}
+
+
+@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s
+                                    for s in sorted(SCRIPTS)])
+def test_bench_smoke(script: str):
+    before = _repo_outputs()
+    proc = subprocess.run([sys.executable, str(BENCH / script), "--smoke"], cwd=REPO_ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-4000:]
+    assert SCRIPTS[script] in out, out[-4000:]
+    assert "check ok" in out and "check FAILED" not in out, out[-4000:]
+    assert _repo_outputs() == before, "a smoke run wrote into bench/out or data/generated"
