@@ -38,9 +38,11 @@ def main() -> int:
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true")
     size.add_argument("--smoke", action="store_true")
+    ap.add_argument("--only", action="append", help="run only this script (repeatable)")
     args = ap.parse_args()
     failed = []
     runs = SMOKE if args.smoke else QUICK if args.quick else FULL
+    runs = [r for r in runs if not args.only or r[0] in args.only]
     for script, extra in runs:
         print(f"\n===== {script} {' '.join(extra)}", flush=True)
         if subprocess.call([sys.executable, str(HERE / script), *extra]):
