@@ -14,9 +14,10 @@ import os
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Failed
+from prefect.states import Cancelled, Failed
 
 from ikou import extractors, loaders, mappings, moji, reports, validators
+from ikou import cancel
 from ikou import quarantine as q
 from ikou.config import RunConfig, load_config
 from ikou.context import new_run_id
@@ -28,6 +29,8 @@ from ikou.summary import RunError, RunSummary
 
 
 def _transient_only(task, task_run, state) -> bool:
+    if cancel.requested():
+        return False
     try:
         state.result()
     except TransientError:
@@ -58,6 +61,7 @@ class _Run:
 
     def __call__(self, stage: str, name: str, t, *args, **kwargs) -> StageResult:
         self.stage = stage
+        cancel.checkpoint(f"{stage}.{name}")
         r = t.with_options(task_run_name=f"{stage}-{name}")(*args, **kwargs)
         self.results.append(r)
         return r
@@ -121,32 +125,45 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
         _stages(cfg, ctx, plans, run)
         run.stage = "report"
         validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=run_id)
+    except KeyboardInterrupt as exc:   # Ctrl-C / SIGTERM: the loader has rolled back; not retried
+        failure = exc
+        logger.warning("run cancelled at %s (%s)", run.stage, cancel.requested() or "KeyboardInterrupt")
     except Exception as exc:   # noqa: BLE001 - every failure ends with a summary and one line
         failure = exc
         logger.error("run failed at %s: %s", run.stage, one_line(exc), exc_info=bool(os.environ.get("IKOU_DEBUG")))
     summary = _record(cfg, ctx, plans, run, started, failure)
     _artifacts(summary)
     logger.info("run directory: %s", ctx.run_dir)
+    if isinstance(failure, KeyboardInterrupt):
+        return Cancelled(message=summary.error.message if summary.error else "cancelled")
     if failure is not None:
         return Failed(message=summary.error.message if summary.error else one_line(failure), data=failure)
     return summary.as_dict()
 
 
-def _record(cfg, ctx, plans, run: _Run, started: str, failure: Exception | None) -> RunSummary:
+def _record(cfg, ctx, plans, run: _Run, started: str, failure: BaseException | None) -> RunSummary:
     """Write the run's record (summary.json, quarantine, report.html) whatever happened."""
     quarantine = q.concat([r.quarantine for r in run.results])
-    error = None if failure is None else RunError(kind=type(failure).__name__, stage=run.stage,
-                                                  message=one_line(failure), message_ja=message_ja(failure))
+    cancelled = isinstance(failure, KeyboardInterrupt)
+    if cancelled:
+        how = cancel.requested() or "KeyboardInterrupt"
+        error = RunError(kind="Cancelled", stage=run.stage, message=f"cancelled ({how}); the target was rolled back",
+                         message_ja="中断しました (移行先は元の状態のまま)")
+    else:
+        error = None if failure is None else RunError(kind=type(failure).__name__, stage=run.stage,
+                                                      message=one_line(failure), message_ja=message_ja(failure))
+    status = "succeeded" if failure is None else "cancelled" if cancelled else "failed"
     try:
-        summary = build_summary(cfg, ctx, plans, run.results, quarantine, started=started,
-                                status="succeeded" if failure is None else "failed", error=error)
+        summary = build_summary(cfg, ctx, plans, run.results, quarantine, started=started, status=status,
+                                error=error)
         write_outputs(cfg, ctx, plans, summary, quarantine)
     except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
         if error is None:
             error = RunError(kind=type(exc).__name__, stage="report", message=one_line(exc),
                              message_ja=message_ja(exc))
         summary = RunSummary(dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id,
-                             rehearsal=cfg.rehearsal, gyomu=list(cfg.gyomu), status="failed", started_at=started,
+                             rehearsal=cfg.rehearsal, gyomu=list(cfg.gyomu), status=status if failure else "failed",
+                             started_at=started,
                              finished_at=now(), error=error, sign_off_blockers=[f"run failed: {error.kind}"])
         ctx.run_dir.mkdir(parents=True, exist_ok=True)
         summary.write(ctx.run_dir / "summary.json")

@@ -55,10 +55,13 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
     run_id = run_id or new_run_id(cfg.rehearsal)
     from ikou.flows.migrate import migration_flow
 
+    from ikou import cancel
+
     if debug:
         os.environ["IKOU_DEBUG"] = "1"
     else:
         _tracebacks_off()
+    cancel.install()
     state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id, target_url=target_url,
                            return_state=True)
     return state, cfg.runs_dir / cfg.dantai.code / run_id
@@ -122,6 +125,14 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False) 
         return 2
     f = run_dir / "summary.json"
     summary = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
+    if state.is_cancelled() or summary.get("status") == "cancelled":
+        logging.getLogger("prefect").setLevel(logging.WARNING)
+        err = summary.get("error") or {}
+        print(f"ikou: 中断 ({err.get('stage') or '-'}): {err.get('message_ja') or '中断しました'} — "
+              f"cancelled at {err.get('stage') or '-'}: {err.get('message') or 'cancelled'}", file=sys.stderr,
+              flush=True)
+        print(run_dir, flush=True)
+        return 130
     if state.is_failed() or summary.get("status") != "succeeded":
         if debug:
             exc = state.result(raise_on_failure=False)
