@@ -35,8 +35,8 @@ from ikou.validators.spec import load_rules  # noqa: E402
 
 TABLE = "juki_kojin_rireki"
 DANTAI = "131016"
-SCHEMA_PATH = REPO_ROOT / "mappings" / "schemas" / "juki.yaml"
-RULES_PATH = REPO_ROOT / "validators" / "rules" / "juki.yaml"
+SCHEMA_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml"
+RULES_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "rules.yaml"
 
 
 def synthetic(n: int, seed: int = 7) -> pl.DataFrame:

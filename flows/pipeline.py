@@ -21,7 +21,6 @@ import polars as pl
 from ikou.extractors import ExtractResult
 from ikou.extractors.cache import cached_extract
 from ikou.extractors.lineage import ROW_ID, STAGING_COMPRESSION, sink_batches
-from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.config import RunConfig
 from ikou.context import RunContext
@@ -187,7 +186,7 @@ def _codepoints(chars: str) -> str:
 
 # ---------------------------------------------------------------- validate
 def rules_path(schema: TargetSchema) -> Path:
-    return REPO_ROOT / "validators" / "rules" / f"{schema.gyomu}.yaml"
+    return schema.rules   # named by the schema file (default: rules.yaml beside it)
 
 
 def validate(ctx: RunContext, target: str, schema: TargetSchema, inputs: list[Path],
