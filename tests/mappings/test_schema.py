@@ -123,3 +123,24 @@ def test_shipped_mappings_only_name_known_ops_and_schema_columns(vendor):
     assert {c.op for c in m.columns} <= set(ops.OPS)
     produced = {c.target for c in m.columns} | {x for c in m.columns for x in (c.fumei_flag, c.fumei_hyoki) if x}
     assert produced <= declared
+
+
+def test_the_rules_file_is_named_by_the_schema(tmp_path):
+    """validate finds the 業務's rules through the schema: its `rules:` path (relative to the schema
+    file), by default rules.yaml beside it; a schema elsewhere without one falls back to its 業務's folder."""
+    from ikou.flows.pipeline import rules_path
+
+    assert rules_path(load_schema(SCHEMA_PATH)) == SCHEMA_PATH.parent / "rules.yaml"
+    text = SCHEMA_PATH.read_text(encoding="utf-8")
+    assert "\nrules: rules.yaml" in text
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "r.yaml").write_text("spec_version: 1\ngyomu: juki\n", encoding="utf-8")
+    s = load_schema(write(own, "schema.yaml", text.replace("\nrules: rules.yaml", "\nrules: r.yaml")))
+    assert rules_path(s) == own / "r.yaml"
+    beside = tmp_path / "beside"
+    beside.mkdir()
+    (beside / "rules.yaml").write_text("spec_version: 1\ngyomu: juki\n", encoding="utf-8")
+    no_key = text.replace("\nrules: rules.yaml", "\n# (no rules key)")
+    assert rules_path(load_schema(write(beside, "schema.yaml", no_key))) == beside / "rules.yaml"
+    assert rules_path(load_schema(write(tmp_path, "schema.yaml", no_key))) == SCHEMA_PATH.parent / "rules.yaml"
