@@ -170,14 +170,14 @@ def _fixed_width_copy(src_csv: Path, dst: Path, layout_path: Path) -> None:
     from ikou.extractors import load_layout
     from ikou.extractors.checks import byte_len
 
-    names = load_layout(REPO_ROOT / "extractors" / "layouts" / "vendor_a" / "jumin.yaml").names
+    names = load_layout(REPO_ROOT / "specs" / "vendors" / "vendor_a" / "layouts" / "jumin.yaml").names
     text = src_csv.read_bytes().decode("cp932", errors="replace")   # the planted bad line becomes U+FFFD
     df = pl.read_csv(io.StringIO(text), has_header=False, new_columns=names, infer_schema=False,
                      truncate_ragged_lines=True).fill_null("")
     del text
     widths = [int(w) for w in df.select(byte_len(c, "cp932").max().alias(c) for c in names).row(0)]
     layout_path.write_text(yaml.safe_dump({
-        "layout_version": 1, "name": "bench.fixed", "format": "fixed", "encoding": "cp932",
+        "spec_version": 1, "name": "bench.fixed", "format": "fixed", "encoding": "cp932",
         "columns": [{"name": c, "ja": c, "width": w} for c, w in zip(names, widths)]}, allow_unicode=True),
         encoding="utf-8")
     padded = df.select(pl.concat_str([
@@ -226,7 +226,7 @@ def bench(args: argparse.Namespace, out: Path) -> int:
     mb_b = csv_b.stat().st_size / 1e6
     stage = out / "_bench_staging"
     stage.mkdir(exist_ok=True)
-    layout_a = REPO_ROOT / "extractors" / "layouts" / "vendor_a" / "jumin.yaml"
+    layout_a = REPO_ROOT / "specs" / "vendors" / "vendor_a" / "layouts" / "jumin.yaml"
     results: dict[str, dict] = {}
     results["raw_decode_cp932"] = measure(step_decode, str(csv_a))
     results["raw_polars_utf8"] = measure(step_polars_utf8, str(csv_b))
@@ -245,7 +245,7 @@ def bench(args: argparse.Namespace, out: Path) -> int:
             t0 = time.perf_counter()
             install_vendor_table(csv_b, PG_URL, "B_JUMIN", schema=pg_schema)
             print(f"installed B_JUMIN into PostgreSQL in {time.perf_counter() - t0:.1f}s")
-            layout_b = str(REPO_ROOT / "extractors" / "layouts" / "vendor_b" / "b_jumin.yaml")
+            layout_b = str(REPO_ROOT / "specs" / "vendors" / "vendor_b" / "layouts" / "b_jumin.yaml")
             results["raw_pg_copy"] = measure(step_pg_copy, PG_URL, "B_JUMIN", pg_schema)
             for method in ("adbc", "dbapi"):
                 results[f"extract_pg_{method}"] = measure(step_extract_table, PG_URL, "B_JUMIN", layout_b,

@@ -132,7 +132,7 @@ def _child_flow(sample_dir: Path, target_url: str, runs_dir: Path) -> None:
     from ikou.memory import peak_rss_mb
 
     cfg = runs_dir / "bench_config.yaml"
-    cfg.write_text(f"""config_version: 1
+    cfg.write_text(f"""spec_version: 1
 dantai: {{code: "999997", name: 架空市}}
 gyomu: [juki]
 rehearsal: BENCH
@@ -142,7 +142,7 @@ sources:
     path: {sample_dir / 'vendor_a' / 'JUMIN.csv'}
     encoding: cp932
     gaiji_table: {sample_dir / 'vendor_a' / 'gaiji.csv'}
-    mapping: {REPO_ROOT / 'mappings' / 'juki' / 'vendor_a_jumin.yaml'}
+    mapping: {REPO_ROOT / 'specs' / 'vendors' / 'vendor_a' / 'mappings' / 'juki' / 'jumin.yaml'}
 target:
   url: {target_url}
 runs_dir: {runs_dir}

@@ -10,7 +10,7 @@ failure_cases table, which would still need that conversion.
     .venv/bin/python bench/bench_validate.py [--rows 1000000]
     .venv/bin/python bench/bench_validate.py --smoke     # 2,000 rows, one run per engine (tests)
 
-The rows have exactly the columns of the target schema (mappings/schemas/juki.yaml): the columns
+The rows have exactly the columns of the target schema (specs/gyomu/juki/schema.yaml): the columns
 the rules constrain beyond the schema (keys, check digits, households, date order) have their own
 generators below; every other column gets a valid value from its schema facts alone (type, length,
 code table, the 不詳 pair of a date), so a column added to the schema needs no change here.
@@ -44,8 +44,8 @@ from ikou.validators.spec import load_rules  # noqa: E402
 
 TABLE = "juki_kojin_rireki"
 DANTAI = "131016"
-SCHEMA_PATH = REPO_ROOT / "mappings" / "schemas" / "juki.yaml"
-RULES_PATH = REPO_ROOT / "validators" / "rules" / "juki.yaml"
+SCHEMA_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml"
+RULES_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "rules.yaml"
 
 
 def _specific_columns() -> dict[str, pl.Expr]:

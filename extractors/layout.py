@@ -1,6 +1,6 @@
 """Legacy layouts as data: column order, item names, encoding, header, quoting.
 
-Adding a vendor layout is a YAML file under `extractors/layouts/<vendor>/`, never new Python.
+Adding a vendor layout is a YAML file under `specs/vendors/<vendor>/layouts/`, never new Python.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ikou.spec import StrictModel, load_spec
+from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
 class LayoutColumn(StrictModel):
@@ -21,7 +21,7 @@ class LayoutColumn(StrictModel):
 
 
 class Layout(StrictModel):
-    layout_version: Literal[1]
+    spec_version: Literal[1] = spec_version_field("layout_version")
     name: str
     description: str = ""
     format: Literal["csv", "table", "fixed"]

@@ -6,3 +6,6 @@ never from each other's internals; `flows` wires them together.
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SPECS = REPO_ROOT / "specs"
+"""The spec tree (specs/README.md): per 業務 `gyomu/<業務>/` (schema, rules, standard code tables),
+per vendor `vendors/<vendor>/` (layouts, vendor code tables, mappings)."""

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ikou.spec import StrictModel, load_spec
+from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
 def lgcode_check_digit(code5: str) -> int:
@@ -102,7 +102,7 @@ class Thresholds(StrictModel):
 
 
 class RunConfig(StrictModel):
-    config_version: Literal[1]
+    spec_version: Literal[1] = spec_version_field("config_version")
     dantai: Dantai
     gyomu: list[str] = Field(description="業務 ids, e.g. [juki, kojin_juminzei]")
     rehearsal: str = Field(description="rehearsal label, e.g. R1")

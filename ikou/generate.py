@@ -18,7 +18,7 @@ import jaconv
 import numpy as np
 import polars as pl
 
-from ikou import REPO_ROOT
+from ikou import SPECS
 
 DANTAI_CODE = "999997"  # 99999 + check digit 7; no real 団体 has it
 DANTAI_NAME = "架空市"
@@ -135,7 +135,7 @@ MACHIAZA = [
 APARTMENTS = ["コーポ架空", "メゾン本町", "グランドハイツ栄", "架空市営住宅３号棟", "サンシャイン緑が丘",
               "レジデンス駅前", "ハイツ旭", "パークサイド港"]
 
-# Standard (標準) codes; vendor renderings come from mappings/code_tables.
+# Standard (標準) codes; vendor renderings come from specs/vendors/<vendor>/code_tables.
 ERA_STARTS = [  # (年号コード, letter, first day, year offset)
     (5, "R", dt.date(2019, 5, 1), 2018), (4, "H", dt.date(1989, 1, 8), 1988),
     (3, "S", dt.date(1926, 12, 25), 1925), (2, "T", dt.date(1912, 7, 30), 1911),
@@ -180,14 +180,16 @@ def _code_map(path: Path) -> dict[str, str]:
     return {r["code"]: r["source_code"] for r in rows}
 
 
-def _vendor_codes(tables: Path) -> dict[str, dict[str, str]]:
+def _vendor_codes(vendors: Path) -> dict[str, dict[str, str]]:
+    """`vendors`: the spec tree's vendors folder (<vendor>/code_tables/*.csv)."""
+    a, b = vendors / "vendor_a" / "code_tables", vendors / "vendor_b" / "code_tables"
     return {
-        "a_seibetsu": _code_map(tables / "vendor_a" / "seibetsu.csv"),
-        "b_seibetsu": _code_map(tables / "vendor_b" / "seibetsu.csv"),
-        "b_zokugara": _code_map(tables / "vendor_b" / "zokugara.csv"),
-        "b_shubetsu": _code_map(tables / "vendor_b" / "jumin_shubetsu.csv"),
-        "b_jotai": _code_map(tables / "vendor_b" / "jumin_jotai.csv"),
-        "b_ido_jiyu": _code_map(tables / "vendor_b" / "ido_jiyu.csv"),
+        "a_seibetsu": _code_map(a / "seibetsu.csv"),
+        "b_seibetsu": _code_map(b / "seibetsu.csv"),
+        "b_zokugara": _code_map(b / "zokugara.csv"),
+        "b_shubetsu": _code_map(b / "jumin_shubetsu.csv"),
+        "b_jotai": _code_map(b / "jumin_jotai.csv"),
+        "b_ido_jiyu": _code_map(b / "ido_jiyu.csv"),
     }
 
 
@@ -451,7 +453,7 @@ def _half_kana(expr: pl.Expr) -> pl.Expr:
 
 
 def render_vendor_a(rows: pl.DataFrame, codes: dict) -> pl.DataFrame:
-    """中間標準レイアウト columns of extractors/layouts/vendor_a/jumin.yaml, as text."""
+    """中間標準レイアウト columns of specs/vendors/vendor_a/layouts/jumin.yaml, as text."""
     f = pl.col("_fault")
     to_gaiji = [g for _, _, g in VENDOR_A_EXTRA_GAIJI]
     shimei = pl.col("shimei").str.replace_many(to_gaiji, [c for c, _, _ in VENDOR_A_EXTRA_GAIJI])
@@ -472,7 +474,7 @@ def render_vendor_a(rows: pl.DataFrame, codes: dict) -> pl.DataFrame:
 
 
 def render_vendor_b(rows: pl.DataFrame, codes: dict) -> pl.DataFrame:
-    """Vendor B's B_JUMIN columns (extractors/layouts/vendor_b/b_jumin.yaml), its codes and 外字."""
+    """Vendor B's B_JUMIN columns (specs/vendors/vendor_b/layouts/b_jumin.yaml), its codes and 外字."""
     gaiji_b = [chr(_VENDOR_B_GAIJI_BASE + i) for i in range(len(GAIJI))]
     zoku = codes["b_zokugara"] | {"77": "77"}  # the planted unknown code stays unknown
     return rows.select(
@@ -531,7 +533,7 @@ GYOMU = ("juki", "kojin_juminzei")
 
 
 def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool = True,
-             code_tables: Path | None = None, gyomu: tuple[str, ...] = ("juki",)) -> dict:
+             vendor_specs: Path | None = None, gyomu: tuple[str, ...] = ("juki",)) -> dict:
     """Write vendor_a/, vendor_b/ and faults.csv under out_dir; returns the counts.
 
     `gyomu` adds 業務 beyond 住民記録 (always written: it is the population): "kojin_juminzei"
@@ -547,7 +549,7 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
     if persons < 100:
         raise ValueError("the sample needs at least 100 persons (edge cases and faults)")
     out_dir = Path(out_dir)
-    codes = _vendor_codes(code_tables or REPO_ROOT / "mappings" / "code_tables")
+    codes = _vendor_codes(vendor_specs or SPECS / "vendors")
     (out_dir / "vendor_a").mkdir(parents=True, exist_ok=True)
     (out_dir / "vendor_b").mkdir(parents=True, exist_ok=True)
     _write_gaiji_tables(out_dir)
@@ -660,7 +662,7 @@ def _tax_tables(rng: np.random.Generator, rows: pl.DataFrame, plant: bool) -> di
 
 
 def render_tax_a(kind: str, df: pl.DataFrame) -> pl.DataFrame:
-    """Vendor A 個人住民税 files (extractors/layouts/vendor_a/zei_*.yaml): standard codes, 西暦 年度."""
+    """Vendor A 個人住民税 files (specs/vendors/vendor_a/layouts/zei_*.yaml): standard codes, 西暦 年度."""
     f = pl.col("_fault")
     common = {"DANTAI_CD": pl.lit(DANTAI_CODE), "ATENA_NO": "atena_no", "NENDO": pl.col("kazei_nendo").cast(pl.String)}
     if kind == "gimusha":

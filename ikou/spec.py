@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ikou.errors import ConfigError
 
@@ -19,6 +19,17 @@ class StrictModel(BaseModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+SPEC_VERSION = "spec_version"
+
+
+def spec_version_field(*old_names: str, **field: object):
+    """The version key of every spec file is `spec_version`; the kind's former name (config_version,
+    layout_version, schema_version, rules_version, version) is still read, so existing files load.
+    `field`: further pydantic Field arguments (a default)."""
+    formerly = f" (formerly {', '.join(old_names)})" if old_names else ""
+    return Field(validation_alias=AliasChoices(SPEC_VERSION, *old_names),
+                 description=f"version of the spec file format{formerly}", **field)
 
 
 class _DuplicateKey(yaml.YAMLError):

@@ -1,6 +1,6 @@
 """The target schema (標準データ構造): tables, columns, code tables, derived tables, as data.
 
-`mappings/schemas/<業務>.yaml` is parsed into `TargetSchema`; validators, 文字同定 and loaders read
+`specs/gyomu/<業務>/schema.yaml` is parsed into `TargetSchema`; validators, 文字同定 and loaders read
 column facts (type, required, length, code table, moji, sensitive) from here, so a new version of
 the 基本データリスト is a new YAML file, not new code.
 """
@@ -12,7 +12,8 @@ from typing import Literal
 import polars as pl
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ikou.spec import StrictModel, load_spec
+from ikou import SPECS
+from ikou.spec import StrictModel, load_spec, spec_version_field
 
 ColumnType = Literal["text", "integer", "date", "decimal"]
 
@@ -91,12 +92,35 @@ class Table(StrictModel):
         raise KeyError(name)
 
 
+RULES_FILE = "rules.yaml"
+
+
 class TargetSchema(StrictModel):
-    schema_version: Literal[1]
+    spec_version: Literal[1] = spec_version_field("schema_version")
     gyomu: str
     ja: str
+    rules: Path | None = Field(None, validate_default=True,
+                               description="the 業務's validation rules file, relative to this file; default: "
+                                           "rules.yaml beside it (else the repository's specs/gyomu/<業務>/rules.yaml)")
     code_tables: dict[str, CodeTableRef] = {}
     tables: dict[str, Table]
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rules(cls, v, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("path")
+        if v is not None:
+            p = Path(v)
+            return (Path(base).parent / p).resolve() if base and not p.is_absolute() else p
+        beside = Path(base).resolve().parent / RULES_FILE if base else None
+        if beside is not None and beside.is_file():
+            return beside
+        # a schema kept outside the spec tree without a rules file beside it: the 業務's own rules
+        gyomu = info.data.get("gyomu")
+        standard = SPECS / "gyomu" / gyomu / RULES_FILE if gyomu else None
+        if standard is not None and (beside is None or standard.is_file()):
+            return standard
+        return beside
 
     @model_validator(mode="after")
     def _refs(self) -> "TargetSchema":

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ikou.spec import StrictModel, load_spec
+from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
 def _resolve(v, info: ValidationInfo):
@@ -38,7 +38,7 @@ class ColumnMap(StrictModel):
 
 
 class MappingSpec(StrictModel):
-    spec_version: Literal[1]
+    spec_version: Literal[1] = spec_version_field()
     target: str
     schema_: Path = Field(alias="schema")
     layout: Path | None = None

@@ -26,7 +26,7 @@ from typing import Literal
 import polars as pl
 from pydantic import field_validator
 
-from ikou.spec import StrictModel, load_spec
+from ikou.spec import StrictModel, load_spec, spec_version_field
 from ikou.moji import source as src
 from ikou.moji.dictionary import MojiDictionary
 from ikou.moji.identify import CHAR_RE, identify_frame
@@ -36,9 +36,9 @@ Target = Literal["jisx0208", "jisx0213"]
 
 
 class ShrinkPolicy(StrictModel):
-    """縮退 policy. YAML: `{version: 1, categories: [...], keep_if_in_target: false, max_hop: null}`."""
+    """縮退 policy. YAML: `{spec_version: 1, categories: [...], keep_if_in_target: false, max_hop: null}`."""
 
-    version: Literal[1] = 1
+    spec_version: Literal[1] = spec_version_field("version", default=1)
     categories: list[str] = DEFAULT_ORDER
     keep_if_in_target: bool = False
     max_hop: int | None = None  # ignore 戸籍 relations further than this many hops

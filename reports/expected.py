@@ -47,6 +47,6 @@ def rules_from_mapping(spec, out_dir: Path, *, char_map: pl.DataFrame | None = N
                       "reason": "外字を団体の外字表により文字情報基盤 (MJ) の文字に置き換えたため (文字同定)",
                       "owner": OWNER})
     out = out_dir / "expected_rules.yaml"
-    out.write_text(yaml.safe_dump({"version": 1, "rules": rules}, allow_unicode=True, sort_keys=False),
+    out.write_text(yaml.safe_dump({"spec_version": 1, "rules": rules}, allow_unicode=True, sort_keys=False),
                    encoding="utf-8")
     return out

@@ -5,7 +5,7 @@ condition, a reason (理由) and an owner (担当). Rules only see cells that al
 rule (in file order) whose condition holds explains the cell, the rest stay unexplained.
 
 ```yaml
-version: 1
+spec_version: 1
 rules:
   - name: shimei_moji
     columns: [shimei]
@@ -14,7 +14,7 @@ rules:
     owner: 文字同定チーム
   - name: zokugara
     columns: [zokugara_code]
-    condition: {type: code_table, table: ../mappings/code_tables/vendor_a/zokugara.csv}
+    condition: {type: code_table, table: ../code_tables/zokugara.csv}
     reason: 旧コード → 標準コード
     owner: 移行チーム
   - name: seinengappi
@@ -38,7 +38,7 @@ import polars as pl
 from pydantic import Field
 
 from ikou.errors import ConfigError
-from ikou.spec import StrictModel, load_spec
+from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
 class MojiCondition(StrictModel):
@@ -88,7 +88,7 @@ class Rule(StrictModel):
 
 
 class RulesFile(StrictModel):
-    version: Literal[1]
+    spec_version: Literal[1] = spec_version_field("version")
     rules: list[Rule]
 
 

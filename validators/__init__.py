@@ -1,4 +1,4 @@
-"""Validation stage: rules as data (validators/rules/*.yaml) run by a small generic engine.
+"""Validation stage: rules as data (specs/gyomu/<業務>/rules.yaml) run by a small generic engine.
 
 The stage's one step is `validate_table(schema, target, ctx, inputs, …)` → `ikou.stage.StageResult`.
 """

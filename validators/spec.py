@@ -1,4 +1,5 @@
-"""Rule files (`validators/rules/<業務>.yaml`): what is checked, separate from how (validators.kinds)."""
+"""Rule files (`specs/gyomu/<業務>/rules.yaml`, named by the schema): what is checked, separate from how
+(validators.kinds)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from ikou.spec import StrictModel, load_spec
+from ikou.spec import StrictModel, load_spec, spec_version_field
 from ikou.validators.kinds import KINDS
 
 Severity = Literal["error", "warning"]
@@ -42,7 +43,7 @@ class Rule(StrictModel):
 
 
 class RuleSet(StrictModel):
-    rules_version: Literal[1]
+    spec_version: Literal[1] = spec_version_field("rules_version")
     gyomu: str
     schema_rules: bool = Field(True, description="add the rules implied by the target schema")
     tables: dict[str, list[Rule]] = {}

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import polars as pl
 
-from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.context import RunContext
 from ikou.stage import StageResult, step
@@ -22,8 +21,8 @@ VALIDATE_BATCH_ROWS = 250_000   # rows per validation batch (row-local rules, wr
 
 
 def rules_path(schema) -> Path:
-    """The rules file of the schema's 業務."""
-    return REPO_ROOT / "validators" / "rules" / f"{schema.gyomu}.yaml"
+    """The rules file of the schema's 業務: named by the schema file (default: rules.yaml beside it)."""
+    return schema.rules
 
 
 @step("validate")

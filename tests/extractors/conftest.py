@@ -27,7 +27,7 @@ def write_layout(tmp: Path, *, fmt: str = "csv", encoding: str = "cp932", header
             c["max_bytes"] = max_bytes[n]
         cols.append(c)
     path = tmp / f"layout_{fmt}_{encoding}_{header}.yaml"
-    path.write_text(yaml.safe_dump({"layout_version": 1, "name": "test.layout", "format": fmt, "encoding": encoding,
+    path.write_text(yaml.safe_dump({"spec_version": 1, "name": "test.layout", "format": fmt, "encoding": encoding,
                                     "header": header, "columns": cols}, allow_unicode=True), encoding="utf-8")
     return path
 

@@ -11,7 +11,7 @@ from ikou.errors import LayoutError
 from ikou.legacy_db import install_vendor_table
 
 SAMPLE = REPO_ROOT / "data" / "sample" / "vendor_b"
-LAYOUTS = REPO_ROOT / "extractors" / "layouts" / "vendor_b"
+LAYOUTS = REPO_ROOT / "specs" / "vendors" / "vendor_b" / "layouts"
 
 
 def test_adbc_and_sqlalchemy_read_the_same_postgres_table_identically(postgres_url, tmp_path):

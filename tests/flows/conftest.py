@@ -26,7 +26,7 @@ EXPECTED = {
 
 def write_config(tmp: Path, *, source: str, target_url: str, rehearsal: str = "R1", extra_source: str = "") -> Path:
     cfg = tmp / "run.yaml"
-    cfg.write_text(f"""config_version: 1
+    cfg.write_text(f"""spec_version: 1
 dantai: {{code: "999997", name: 架空市}}
 gyomu: [juki]
 rehearsal: {rehearsal}
@@ -46,7 +46,7 @@ def vendor_a_source(path: Path | None = None, gaiji: Path | None = None) -> str:
     path: {path or SAMPLE / 'vendor_a' / 'JUMIN.csv'}
     encoding: cp932
     gaiji_table: {gaiji or SAMPLE / 'vendor_a' / 'gaiji.csv'}
-    mapping: {REPO_ROOT / 'mappings' / 'juki' / 'vendor_a_jumin.yaml'}
+    mapping: {REPO_ROOT / 'specs' / 'vendors' / 'vendor_a' / 'mappings' / 'juki' / 'jumin.yaml'}
 """
 
 
@@ -56,7 +56,7 @@ def vendor_b_source(url: str, schema: str | None = None) -> str:
     url: {url}
     table: B_JUMIN
 {f'    schema: {schema}' + chr(10) if schema else ''}    gaiji_table: {SAMPLE / 'vendor_b' / 'gaiji.csv'}
-    mapping: {REPO_ROOT / 'mappings' / 'juki' / 'vendor_b_jumin.yaml'}
+    mapping: {REPO_ROOT / 'specs' / 'vendors' / 'vendor_b' / 'mappings' / 'juki' / 'jumin.yaml'}
 """
 
 

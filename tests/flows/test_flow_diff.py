@@ -25,7 +25,7 @@ COMPARED = ("left_rows", "right_rows", "matched", "only_left", "only_right", "ch
 
 def _diff_of_frames(run_dir, target_url: str) -> dict:
     """The diff of the run as the flow computed it before: both sides as frames in memory."""
-    spec = load_mapping(REPO_ROOT / "mappings" / "juki" / "vendor_a_jumin.yaml")
+    spec = load_mapping(REPO_ROOT / "specs" / "vendors" / "vendor_a" / "mappings" / "juki" / "jumin.yaml")
     renamed = {}
     for c in spec.columns:   # the first source column feeding each target column, as the flow does
         if c.from_ and c.from_ not in renamed and c.target not in renamed.values():

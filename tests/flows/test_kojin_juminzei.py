@@ -118,7 +118,7 @@ def test_vendor_b_tax_tables_read_live_from_postgres(tmp_path, postgres_url):
         install_vendor_table(SAMPLE / "vendor_b" / f"{table}.csv", postgres_url, table, schema="legacy_vendor_b")
         sources.append({"name": f"vendor_b_zei_{kind.lower()}", "kind": "database", "url": postgres_url,
                         "table": table, "schema": "legacy_vendor_b",
-                        "mapping": f"../../mappings/kojin_juminzei/vendor_b_{kind.lower()}.yaml"})
+                        "mapping": f"../../specs/vendors/vendor_b/mappings/kojin_juminzei/{kind.lower()}.yaml"})
     summary = migration_flow(config_path=_config(tmp_path, _absolute(sources), ["kojin_juminzei"]))
     assert summary["status"] == "succeeded"
     for name in TAX_TABLES:

@@ -20,11 +20,12 @@ def _broken_mapping(tmp_path):
     """The vendor A mapping with a 性別 code table that maps nothing (a planted mapping bug)."""
     empty = tmp_path / "seibetsu_empty.csv"
     empty.write_text("source_code,code,note\n", encoding="utf-8")
-    spec = (REPO_ROOT / "mappings" / "juki" / "vendor_a_jumin.yaml").read_text(encoding="utf-8")
-    spec = spec.replace("table: ../code_tables/vendor_a/seibetsu.csv", f"table: {empty}")
-    spec = spec.replace("schema: ../schemas/juki.yaml", f"schema: {REPO_ROOT / 'mappings' / 'schemas' / 'juki.yaml'}")
-    spec = spec.replace("layout: ../../extractors/layouts/vendor_a/jumin.yaml",
-                        f"layout: {REPO_ROOT / 'extractors' / 'layouts' / 'vendor_a' / 'jumin.yaml'}")
+    spec = (REPO_ROOT / "specs" / "vendors" / "vendor_a" / "mappings" / "juki" / "jumin.yaml").read_text(encoding="utf-8")
+    spec = spec.replace("table: ../../code_tables/seibetsu.csv", f"table: {empty}")
+    spec = spec.replace("schema: ../../../../gyomu/juki/schema.yaml",
+                        f"schema: {REPO_ROOT / 'specs' / 'gyomu' / 'juki' / 'schema.yaml'}")
+    spec = spec.replace("layout: ../../layouts/jumin.yaml",
+                        f"layout: {REPO_ROOT / 'specs' / 'vendors' / 'vendor_a' / 'layouts' / 'jumin.yaml'}")
     path = tmp_path / "broken_mapping.yaml"
     path.write_text(spec, encoding="utf-8")
     return path
@@ -32,7 +33,7 @@ def _broken_mapping(tmp_path):
 
 def test_a_code_table_that_maps_nothing_fails_the_run_before_anything_is_loaded(tmp_path):
     target = tmp_path / "t.duckdb"
-    source = vendor_a_source().replace(str(REPO_ROOT / "mappings" / "juki" / "vendor_a_jumin.yaml"),
+    source = vendor_a_source().replace(str(REPO_ROOT / "specs" / "vendors" / "vendor_a" / "mappings" / "juki" / "jumin.yaml"),
                                        str(_broken_mapping(tmp_path)))
     cfg = write_config(tmp_path, source=source, target_url=f"duckdb:///{target}")
     with pytest.raises(ThresholdError, match="juki_kojin_rireki"):

@@ -14,7 +14,7 @@ TABLE = "juki_kojin_rireki"
 
 
 def test_stage_in_batches_writes_the_good_rows_validating_the_union_whole_would(tmp_path):
-    schema = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+    schema = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
     df = frame(faulty_rows()).with_columns(_moji_unresolved=pl.int_range(pl.len()) == 9)
     first, second = df.head(20), df.tail(-20).drop("_moji_unresolved")   # sources differ in columns
     inputs = [tmp_path / "a.parquet", tmp_path / "b.parquet"]

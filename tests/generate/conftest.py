@@ -12,9 +12,10 @@ import yaml
 from ikou import REPO_ROOT
 from ikou.generate import generate
 
-LAYOUT_A = REPO_ROOT / "extractors" / "layouts" / "vendor_a" / "jumin.yaml"
-LAYOUT_B = REPO_ROOT / "extractors" / "layouts" / "vendor_b" / "b_jumin.yaml"
-CODE_TABLES = REPO_ROOT / "mappings" / "code_tables"
+LAYOUT_A = REPO_ROOT / "specs" / "vendors" / "vendor_a" / "layouts" / "jumin.yaml"
+LAYOUT_B = REPO_ROOT / "specs" / "vendors" / "vendor_b" / "layouts" / "b_jumin.yaml"
+STANDARD_CODES = REPO_ROOT / "specs" / "gyomu" / "juki" / "code_tables"
+VENDOR_B_CODES = REPO_ROOT / "specs" / "vendors" / "vendor_b" / "code_tables"
 
 
 def layout_columns(path: Path) -> list[str]:
@@ -52,7 +53,8 @@ class Sample:
     def line_a(self, n: int) -> bytes:
         return self.lines_a[n - 1]
 
-    code_tables = CODE_TABLES
+    standard_codes = STANDARD_CODES
+    vendor_b_codes = VENDOR_B_CODES
 
     @staticmethod
     def code_set(path: Path, column: str) -> set[str]:

@@ -90,9 +90,9 @@ def test_unknown_code_is_not_in_the_zokugara_tables(sample):
     (fa,) = sample.faults_of("vendor_a", "unknown_code")
     (fb,) = sample.faults_of("vendor_b", "unknown_code")
     assert _row(sample, "vendor_a", int(fa["line"]))["ZOKUGARA"] not in sample.code_set(
-        sample.code_tables / "standard" / "zokugara.csv", "code")
+        sample.standard_codes / "zokugara.csv", "code")
     assert _row(sample, "vendor_b", int(fb["line"]))["ZOKU"] not in sample.code_set(
-        sample.code_tables / "vendor_b" / "zokugara.csv", "source_code")
+        sample.vendor_b_codes / "zokugara.csv", "source_code")
 
 
 @pytest.mark.parametrize("vendor,key", [("vendor_a", ["ATENA_NO", "RIREKI_NO"]), ("vendor_b", ["KOJIN_ID", "SEQ"])])

@@ -53,8 +53,8 @@ def test_vendor_b_has_layout_header_and_same_rows_as_vendor_a(sample):
 
 
 def test_codes_are_in_the_code_tables_except_the_planted_unknown_code(sample):
-    std = sample.code_tables / "standard"
-    vb = sample.code_tables / "vendor_b"
+    std = sample.standard_codes
+    vb = sample.vendor_b_codes
     unknown_a = {int(f["line"]) for f in sample.faults_of("vendor_a", "unknown_code")}
     unknown_b = {int(f["line"]) for f in sample.faults_of("vendor_b", "unknown_code")}
     a = sample.a

@@ -11,7 +11,7 @@ from ikou import REPO_ROOT
 from ikou.generate import GYOMU, TAX_FAULTS_FILE, TAX_FILES_A, TAX_FILES_B, generate
 from tests.generate.conftest import Sample
 
-LAYOUTS = REPO_ROOT / "extractors" / "layouts"
+VENDORS = REPO_ROOT / "specs" / "vendors"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_committed_tax_sample_is_what_the_generator_writes(sample):
 
 
 def _read_a(root, kind):
-    layout = load_layout(LAYOUTS / "vendor_a" / f"zei_{kind}.yaml")
+    layout = load_layout(VENDORS / "vendor_a" / "layouts" / f"zei_{kind}.yaml")
     return pl.read_csv(root / TAX_FILES_A[kind], has_header=False, new_columns=layout.names, infer_schema=False,
                        encoding="cp932")
 
@@ -48,7 +48,7 @@ def test_tax_files_follow_the_layouts_and_both_vendors_hold_the_same_rows(sample
     for kind in TAX_FILES_A:
         a = _read_a(sample.root, kind)
         b = pl.read_csv(sample.root / TAX_FILES_B[kind], infer_schema=False)
-        assert b.columns == load_layout(LAYOUTS / "vendor_b" / f"b_zei_{kind}.yaml").names
+        assert b.columns == load_layout(VENDORS / "vendor_b" / "layouts" / f"b_zei_{kind}.yaml").names
         assert a.height == b.height > 500
         assert a["ATENA_NO"].to_list() == b["KOJIN_ID"].to_list()
         assert (sample.root / TAX_FILES_A[kind]).read_bytes().endswith(b"\r\n")

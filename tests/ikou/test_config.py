@@ -10,7 +10,7 @@ from ikou.config import is_valid_dantai_code, lgcode_check_digit, load_config
 from ikou.errors import ConfigError
 
 BASE = """\
-config_version: 1
+spec_version: 1
 dantai: {{code: "{code}", name: 架空市}}
 gyomu: [juki]
 rehearsal: R1
@@ -119,7 +119,7 @@ def test_missing_file_and_bad_yaml_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("config_version: [1\n", encoding="utf-8")
+    bad.write_text("spec_version: [1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
 

@@ -7,7 +7,7 @@ from ikou import REPO_ROOT
 from ikou.loaders.ddl import sa_tables
 from ikou.mappings.schema import load_schema
 
-SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 
 
 def test_tables_follow_the_schema_with_primary_key_and_not_null():

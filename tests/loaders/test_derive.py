@@ -1,4 +1,4 @@
-"""Derived tables (mappings/derive.py) as declared in mappings/schemas/juki.yaml."""
+"""Derived tables (mappings/derive.py) as declared in specs/gyomu/juki/schema.yaml."""
 from __future__ import annotations
 
 import polars as pl
@@ -7,7 +7,7 @@ from ikou import REPO_ROOT
 from ikou.loaders.derive import derive_all, derive_table
 from ikou.mappings.schema import load_schema
 
-SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 COLS = [c.name for c in SCHEMA.tables["juki_kojin_rireki"].columns]
 
 

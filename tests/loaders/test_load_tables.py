@@ -14,7 +14,7 @@ from ikou.loaders import LoadRejected, load_tables, read_table
 from ikou.loaders.derive import derive_all
 from ikou.mappings.schema import load_schema
 
-SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 COLS = [c.name for c in SCHEMA.tables["juki_kojin_rireki"].columns]
 DANTAI = "999997"
 
@@ -199,7 +199,7 @@ def test_unsupported_target_is_refused():
 
 
 DECIMAL_SCHEMA = """
-schema_version: 1
+spec_version: 1
 gyomu: zei
 ja: 税
 tables:

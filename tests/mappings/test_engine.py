@@ -10,7 +10,7 @@ from ikou.mappings.engine import apply_mapping
 from ikou.mappings.schema import load_schema
 from ikou.mappings.spec import MappingSpec
 
-SCHEMA_PATH = REPO_ROOT / "mappings" / "schemas" / "juki.yaml"
+SCHEMA_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml"
 SCHEMA = load_schema(SCHEMA_PATH)
 DANTAI = "999997"
 RUN = "20260101T000000Z-R1-test"

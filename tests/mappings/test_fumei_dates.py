@@ -16,7 +16,7 @@ SAMPLE = REPO_ROOT / "data" / "sample"
 
 
 def test_unknown_day_of_ido_date_and_unknown_todokede_date_are_migrated_with_their_fumei_columns(tmp_path):
-    spec = load_mapping(REPO_ROOT / "mappings" / "juki" / "vendor_a_jumin.yaml")
+    spec = load_mapping(REPO_ROOT / "specs" / "vendors" / "vendor_a" / "mappings" / "juki" / "jumin.yaml")
     schema = load_schema(spec.schema_)
     r = extract_csv(SAMPLE / "vendor_a" / "JUMIN.csv", load_layout(spec.layout), out_path=tmp_path / "s.parquet",
                     source_name="a", source_ordinal=1, target_table=spec.target, run_id="r", dantai_code="999997")

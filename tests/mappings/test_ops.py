@@ -10,7 +10,7 @@ from ikou.mappings import ops
 from ikou.mappings.schema import load_schema
 from ikou.mappings.spec import ColumnMap
 
-SCHEMA = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 CTX = ops.OpContext(schema=SCHEMA)
 
 

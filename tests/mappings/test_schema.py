@@ -8,7 +8,7 @@ from ikou.errors import ConfigError
 from ikou.mappings.schema import load_schema
 from ikou.mappings.spec import load_mapping
 
-SCHEMA_PATH = REPO_ROOT / "mappings" / "schemas" / "juki.yaml"
+SCHEMA_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml"
 
 
 def test_juki_schema_declares_source_and_derived_tables():
@@ -49,7 +49,7 @@ def test_misspelled_schema_key_names_file_and_key_path(tmp_path):
 
 def test_column_naming_an_unknown_code_table_is_refused(tmp_path):
     p = write(tmp_path, "s.yaml", """
-schema_version: 1
+spec_version: 1
 gyomu: t
 ja: テスト
 tables:
@@ -65,7 +65,7 @@ tables:
 
 def test_primary_key_not_declared_as_a_column_is_refused(tmp_path):
     p = write(tmp_path, "s.yaml", """
-schema_version: 1
+spec_version: 1
 gyomu: t
 ja: テスト
 tables:
@@ -104,22 +104,43 @@ columns:
 
 
 def test_mapping_paths_resolve_against_the_mapping_file():
-    m = load_mapping(REPO_ROOT / "mappings" / "juki" / "vendor_a_jumin.yaml")
+    m = load_mapping(REPO_ROOT / "specs" / "vendors" / "vendor_a" / "mappings" / "juki" / "jumin.yaml")
     assert m.schema_ == SCHEMA_PATH.resolve()
     assert m.layout is not None and m.layout.is_file()
     seibetsu = next(c for c in m.columns if c.target == "seibetsu_code")
-    assert seibetsu.table == str((REPO_ROOT / "mappings" / "code_tables" / "vendor_a" / "seibetsu.csv").resolve())
+    assert seibetsu.table == str((REPO_ROOT / "specs" / "vendors" / "vendor_a" / "code_tables" / "seibetsu.csv").resolve())
     zokugara = next(c for c in m.columns if c.target == "zokugara_code")
     assert zokugara.table == "standard:zokugara"
 
 
-@pytest.mark.parametrize("name", ["vendor_a_jumin.yaml", "vendor_b_jumin.yaml"])
-def test_shipped_mappings_only_name_known_ops_and_schema_columns(name):
+@pytest.mark.parametrize("vendor", ["vendor_a", "vendor_b"])
+def test_shipped_mappings_only_name_known_ops_and_schema_columns(vendor):
     from ikou.mappings import ops
 
-    m = load_mapping(REPO_ROOT / "mappings" / "juki" / name)
+    m = load_mapping(REPO_ROOT / "specs" / "vendors" / vendor / "mappings" / "juki" / "jumin.yaml")
     s = load_schema(m.schema_)
     declared = {c.name for c in s.tables[m.target].columns}
     assert {c.op for c in m.columns} <= set(ops.OPS)
     produced = {c.target for c in m.columns} | {x for c in m.columns for x in (c.fumei_flag, c.fumei_hyoki) if x}
     assert produced <= declared
+
+
+def test_the_rules_file_is_named_by_the_schema(tmp_path):
+    """validate finds the 業務's rules through the schema: its `rules:` path (relative to the schema
+    file), by default rules.yaml beside it; a schema elsewhere without one falls back to its 業務's folder."""
+    from ikou.flows.pipeline import rules_path
+
+    assert rules_path(load_schema(SCHEMA_PATH)) == SCHEMA_PATH.parent / "rules.yaml"
+    text = SCHEMA_PATH.read_text(encoding="utf-8")
+    assert "\nrules: rules.yaml" in text
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "r.yaml").write_text("spec_version: 1\ngyomu: juki\n", encoding="utf-8")
+    s = load_schema(write(own, "schema.yaml", text.replace("\nrules: rules.yaml", "\nrules: r.yaml")))
+    assert rules_path(s) == own / "r.yaml"
+    beside = tmp_path / "beside"
+    beside.mkdir()
+    (beside / "rules.yaml").write_text("spec_version: 1\ngyomu: juki\n", encoding="utf-8")
+    no_key = text.replace("\nrules: rules.yaml", "\n# (no rules key)")
+    assert rules_path(load_schema(write(beside, "schema.yaml", no_key))) == beside / "rules.yaml"
+    assert rules_path(load_schema(write(tmp_path, "schema.yaml", no_key))) == SCHEMA_PATH.parent / "rules.yaml"

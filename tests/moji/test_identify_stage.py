@@ -46,7 +46,7 @@ def stage(tmp_path, monkeypatch, moji_dir, dictionary):
     monkeypatch.setenv("IKOU_MOJI_CACHE", str(moji_dir))
     gaiji = tmp_path / "gaiji.csv"
     gaiji.write_text("code,mj\nU+E000,MJ028902\nU+E002,MJ030061\n", encoding="utf-8")
-    schema = load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+    schema = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
     p = SimpleNamespace(source=SimpleNamespace(name="vendor_x", gaiji_table=gaiji),
                         mapping=SimpleNamespace(target="juki_kojin_rireki"), schema=schema)
 

@@ -62,11 +62,11 @@ def test_target_sets(jis_dictionary):
 
 def test_policy_file_forbids_unknown_keys_and_categories(tmp_path):
     p = tmp_path / "p.yaml"
-    p.write_text("version: 1\ncategories: [JIS包摂規準・UCS統合規則]\nkeep_if_in_targt: true\n", encoding="utf-8")
+    p.write_text("spec_version: 1\ncategories: [JIS包摂規準・UCS統合規則]\nkeep_if_in_targt: true\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="keep_if_in_targt"):
         ShrinkPolicy.load(p)
-    p.write_text("version: 1\ncategories: [JIS包摂]\n", encoding="utf-8")
+    p.write_text("spec_version: 1\ncategories: [JIS包摂]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown categories"):
         ShrinkPolicy.load(p)
-    p.write_text("version: 1\ncategories: [読み・字形による類推]\nkeep_if_in_target: true\n", encoding="utf-8")
+    p.write_text("spec_version: 1\ncategories: [読み・字形による類推]\nkeep_if_in_target: true\n", encoding="utf-8")
     assert ShrinkPolicy.load(p).categories == ["読み・字形による類推"]

@@ -138,7 +138,7 @@ def test_unreadable_inputs_exit_non_zero_with_a_message(tmp_path, pair_csv, caps
                  "--out", str(tmp_path / "o")]) == 2
     assert "nope.csv: file not found" in capsys.readouterr().err
     bad_rules = tmp_path / "rules.yaml"
-    bad_rules.write_text("version: 1\nrules:\n  - {name: x, columns: [a], condition: {type: magic},"
+    bad_rules.write_text("spec_version: 1\nrules:\n  - {name: x, columns: [a], condition: {type: magic},"
                          " reason: r, owner: o}\n", encoding="utf-8")
     assert main(["diff", str(left), str(right), "--key", "atena_no", "--out",
                  str(tmp_path / "o2"), "--rules", str(bad_rules)]) == 2

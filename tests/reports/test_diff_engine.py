@@ -89,7 +89,7 @@ def _triple_pair(n: int = 3_000) -> tuple[pl.DataFrame, pl.DataFrame]:
 def _code_rules(tmp_path) -> Path:
     (tmp_path / "codes.csv").write_text("source_code,code\nA,01\nB,02\n", encoding="utf-8")
     (tmp_path / "rules.yaml").write_text(
-        "version: 1\nrules:\n  - {name: codes, columns: [code], condition: {type: code_table, "
+        "spec_version: 1\nrules:\n  - {name: codes, columns: [code], condition: {type: code_table, "
         "table: codes.csv}, reason: 旧コード → 標準コード, owner: 移行チーム}\n", encoding="utf-8")
     return tmp_path / "rules.yaml"
 

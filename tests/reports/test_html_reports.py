@@ -161,7 +161,7 @@ def test_sensitive_columns_come_from_the_target_schema():
 
     from ikou.reports import mask as reports_mask
     from ikou.reports.mask import sensitive_columns
-    schema = Path(reports_mask.__file__).parent.parent / "mappings" / "schemas" / "juki.yaml"
+    schema = Path(reports_mask.__file__).parent.parent / "specs" / "gyomu" / "juki" / "schema.yaml"
     assert {"kojin_no", "shimei", "shimei_kana"} <= sensitive_columns(schema)
 
 

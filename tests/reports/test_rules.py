@@ -23,7 +23,7 @@ RIGHT = """atena_no,zokugara_code,birth_date,shimei,shimei_kana,zeigaku,jusho
 003,20,1989-01-02,斎藤三,サイトウ,303,本町3丁目
 004,99,2019-05-01,山田四,ヤマダ,400,本町4丁目
 """
-RULES = """version: 1
+RULES = """spec_version: 1
 rules:
   - name: zokugara
     columns: [zokugara_code]
@@ -121,10 +121,7 @@ def test_normalize_folds_width_like_jaconv():
 
 
 def test_example_rules_file_loads_against_the_repository_code_tables():
-    from pathlib import Path
-
-    from ikou.reports import rules as reports_rules
-    here = Path(reports_rules.__file__).parent
-    rules = load_rules(here / "examples" / "juki_vendor_b_rules.yaml")
+    from ikou import REPO_ROOT
+    rules = load_rules(REPO_ROOT / "specs" / "vendors" / "vendor_b" / "diff_rules" / "juki.yaml")
     assert [m["condition"] for m in rules.metadata()] == [
         "code_table", "code_table", "wareki", "normalize"]

@@ -49,12 +49,12 @@ def frame(rows: list[dict]) -> pl.DataFrame:
 
 @pytest.fixture(scope="session")
 def schema():
-    return load_schema(REPO_ROOT / "mappings" / "schemas" / "juki.yaml")
+    return load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 
 
 @pytest.fixture(scope="session")
 def rules():
-    return load_rules(REPO_ROOT / "validators" / "rules" / "juki.yaml")
+    return load_rules(REPO_ROOT / "specs" / "gyomu" / "juki" / "rules.yaml")
 
 
 def faulty_rows() -> list[dict]:

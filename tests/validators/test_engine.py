@@ -185,7 +185,7 @@ def test_head_quarantined_by_a_row_rule_takes_the_household_with_it(schema, rule
 
 
 def test_referential_kind_checks_another_frame(schema):
-    rs = RuleSet.model_validate({"rules_version": 1, "gyomu": "juki", "schema_rules": False, "tables": {TABLE: [
+    rs = RuleSet.model_validate({"spec_version": 1, "gyomu": "juki", "schema_rules": False, "tables": {TABLE: [
         {"id": "ref.master", "kind": "referential",
          "params": {"column": "atena_no", "frame": "atena_master", "frame_column": "atena_no"}}]}})
     df = frame(good_rows())
@@ -198,7 +198,7 @@ def test_referential_kind_checks_another_frame(schema):
 
 def test_optional_reference_to_another_gyomu_warns_when_present_and_is_not_listed_when_absent(schema):
     """A 業務 the run does not migrate cannot be checked: the rule is left out, not counted as 0 failures."""
-    rs = RuleSet.model_validate({"rules_version": 1, "gyomu": "juki", "schema_rules": False, "tables": {TABLE: [
+    rs = RuleSet.model_validate({"spec_version": 1, "gyomu": "juki", "schema_rules": False, "tables": {TABLE: [
         {"id": "ref.other", "kind": "referential", "severity": "warning",
          "params": {"column": "atena_no", "frame": "other_gyomu", "frame_column": "atena_no", "optional": True}}]}})
     df = frame(good_rows())
@@ -214,17 +214,17 @@ def test_optional_reference_to_another_gyomu_warns_when_present_and_is_not_liste
 
 def test_rule_file_errors_name_the_problem(tmp_path, schema):
     p = tmp_path / "r.yaml"
-    p.write_text("rules_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: no_such_kind}\n")
+    p.write_text("spec_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: no_such_kind}\n")
     from ikou.validators.spec import load_rules
     with pytest.raises(ConfigError, match="no_such_kind"):
         load_rules(p)
-    p.write_text("rules_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: pattern, params: {colums: [x]}}\n")
+    p.write_text("spec_version: 1\ngyomu: juki\ntables:\n  t:\n    - {id: a, kind: pattern, params: {colums: [x]}}\n")
     with pytest.raises(ConfigError, match="tables.t.0"):
         load_rules(p)
     with pytest.raises(ConfigError, match="missing"):
-        run(frame(good_rows()).drop("jusho"), schema, RuleSet(rules_version=1, gyomu="juki"))
+        run(frame(good_rows()).drop("jusho"), schema, RuleSet(spec_version=1, gyomu="juki"))
     with pytest.raises(ConfigError, match="juki_kojin_rirek"):
-        run(frame(good_rows()), schema, RuleSet(rules_version=1, gyomu="juki", tables={"juki_kojin_rirek": []}))
+        run(frame(good_rows()), schema, RuleSet(spec_version=1, gyomu="juki", tables={"juki_kojin_rirek": []}))
 
 
 def test_threshold_and_conservation():
@@ -264,7 +264,7 @@ def every_kind(rules: RuleSet) -> RuleSet:
     extra = [Rule(id="extra.integer", kind="integer", params={"columns": ["yubin_no"]}),
              Rule(id="ref.master", kind="referential",
                   params={"column": "atena_no", "frame": "atena_master", "frame_column": "atena_no"})]
-    return RuleSet(rules_version=1, gyomu="juki", tables={TABLE: list(rules.tables[TABLE]) + extra})
+    return RuleSet(spec_version=1, gyomu="juki", tables={TABLE: list(rules.tables[TABLE]) + extra})
 
 
 def test_batches_and_projection_find_what_the_whole_frame_finds(schema, rules, tmp_path):
