@@ -128,7 +128,7 @@ def test_shipped_mappings_only_name_known_ops_and_schema_columns(vendor):
 def test_the_rules_file_is_named_by_the_schema(tmp_path):
     """validate finds the 業務's rules through the schema: its `rules:` path (relative to the schema
     file), by default rules.yaml beside it; a schema elsewhere without one falls back to its 業務's folder."""
-    from ikou.flows.pipeline import rules_path
+    from ikou.validators import rules_path
 
     assert rules_path(load_schema(SCHEMA_PATH)) == SCHEMA_PATH.parent / "rules.yaml"
     text = SCHEMA_PATH.read_text(encoding="utf-8")
