@@ -146,6 +146,7 @@ sources:
 target:
   url: {target_url}
 runs_dir: {runs_dir}
+inbox: [{sample_dir}]
 thresholds: {{max_quarantine_rate: 0.05}}
 """, encoding="utf-8")
     t0 = time.perf_counter()

@@ -1,7 +1,10 @@
 """The run configuration: one 団体 × 業務 × rehearsal, as a YAML file checked by a schema.
 
 Relative paths in the file resolve against the file's own directory, so a config can travel
-with its data.
+with its data. Nothing in it reaches SQL or the file system unchecked: names that become file or
+SQL names match strict patterns, the target schema is `dantai_<this code>` (a declared suffix at
+most), source files must lie in the 団体's inbox (`inbox:`, default the config's folder; symlinks
+resolved), and no path or database name may point at another 団体's data.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from ikou.spec import StrictModel, load_spec, spec_version_field
 
@@ -22,6 +25,29 @@ def lgcode_check_digit(code5: str) -> int:
 
 def is_valid_dantai_code(code: str) -> bool:
     return bool(re.fullmatch(r"[0-9]{6}", code)) and lgcode_check_digit(code[:5]) == int(code[5])
+
+
+# Names that become file names (source, rehearsal) or SQL identifiers (tables, schemas, 業務).
+FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")]
+SqlName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+GyomuName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+TARGET_SCHEMA = re.compile(r"dantai_(?P<code>[0-9]{6})(?:_[a-z0-9]{1,16})?")
+_DANTAI_NAME = re.compile(r"(?:dantai_)?(?P<code>[0-9]{6})")
+
+
+def other_dantai(name: str, own: str) -> str | None:
+    """The 団体コード that `name` (a path component, schema or table name) names, if not `own`."""
+    for part in re.split(r"[._\-]", name) + [name]:
+        m = _DANTAI_NAME.fullmatch(part) or re.match(r"dantai_([0-9]{6})", part)
+        code = m.group(1) if m else None
+        if code and code != own and is_valid_dantai_code(code):
+            return code
+    return None
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    p = Path(path).resolve()
+    return any(p == r or r in p.parents for r in roots)
 
 
 def _resolve(value: str | Path | None, info: ValidationInfo) -> Path | None:
@@ -49,7 +75,7 @@ class Dantai(StrictModel):
 class FileSource(StrictModel):
     """A legacy file described by a layout (中間標準レイアウト CSV, fixed width …)."""
 
-    name: str = Field(description="source table name, unique in the run")
+    name: FileName = Field(description="source table name, unique in the run")
     kind: Literal["file"]
     layout: Path | None = Field(None, description="overrides the mapping's layout")
     path: Path
@@ -65,11 +91,11 @@ class FileSource(StrictModel):
 class DatabaseSource(StrictModel):
     """A vendor table read live through SQLAlchemy."""
 
-    name: str
+    name: FileName
     kind: Literal["database"]
     url: str = Field(description="SQLAlchemy URL of the legacy database")
-    table: str
-    schema_: str | None = Field(None, alias="schema")
+    table: SqlName
+    schema_: SqlName | None = Field(None, alias="schema", description="the schema this source may read")
     gaiji_table: Path | None = None
     mapping: Path
 
@@ -104,17 +130,60 @@ class Thresholds(StrictModel):
 class RunConfig(StrictModel):
     spec_version: Literal[1] = spec_version_field("config_version")
     dantai: Dantai
-    gyomu: list[str] = Field(description="業務 ids, e.g. [juki, kojin_juminzei]")
-    rehearsal: str = Field(description="rehearsal label, e.g. R1")
+    gyomu: list[GyomuName] = Field(description="業務 ids, e.g. [juki, kojin_juminzei]")
+    rehearsal: FileName = Field(description="rehearsal label, e.g. R1")
     sources: list[Annotated[FileSource | DatabaseSource, Field(discriminator="kind")]]
     target: Target
     runs_dir: Path = Path("runs")
+    inbox: list[Path] = Field([], description="folders the 団体's source files may come from (default: the "
+                                             "config's own folder)")
     thresholds: Thresholds = Thresholds()
     reveal_personal: bool = Field(False, description="show 個人番号/氏名 unmasked in reports")
 
     _resolve_runs = field_validator("runs_dir", mode="before")(
         classmethod(lambda cls, v, info: _resolve(v, info))
     )
+
+    @field_validator("inbox", mode="before")
+    @classmethod
+    def _resolve_inbox(cls, v, info: ValidationInfo):
+        return [_resolve(x, info) for x in (v or [])]
+
+    @model_validator(mode="after")
+    def _confined(self, info: ValidationInfo) -> "RunConfig":
+        """Paths and names of this config stay within this 団体 (IsolationError-worthy, caught at load)."""
+        own = self.dantai.code
+        base = (info.context or {}).get("path")
+        roots = [p.resolve() for p in self.inbox] or ([Path(base).resolve().parent] if base else [])
+        schema = self.target.schema_
+        if schema is not None:
+            m = TARGET_SCHEMA.fullmatch(schema)
+            if not m or m.group("code") != own:
+                raise ValueError(f"target.schema {schema!r} must be dantai_{own} (optionally dantai_{own}_<suffix>: "
+                                 "lower-case letters and digits)")
+        for where, path in [("runs_dir", self.runs_dir), *[(f"inbox.{i}", p) for i, p in enumerate(self.inbox)]]:
+            for part in Path(path).resolve().parts:
+                if other_dantai(part, own):
+                    raise ValueError(f"{where} {path} lies in another 団体's tree ({part})")
+        for i, s in enumerate(self.sources):
+            if s.kind == "file":
+                for key in ("path", "gaiji_table"):
+                    p = getattr(s, key)
+                    if p is None:
+                        continue
+                    if roots and not _inside(p, roots):
+                        raise ValueError(f"sources.{i}.{key} {p} is outside the 団体's inbox "
+                                         f"({', '.join(map(str, roots))}): declare the folder under `inbox:`")
+                    part = next((x for x in Path(p).resolve().parts if other_dantai(x, own)), None)
+                    if part:
+                        raise ValueError(f"sources.{i}.{key} {p} lies in another 団体's tree ({part})")
+            else:
+                for key, name in (("schema", s.schema_), ("table", s.table)):
+                    code = other_dantai(name, own) if name else None
+                    if code:
+                        raise ValueError(f"sources.{i}.{key} {name!r} belongs to 団体 {code}: a run for {own} "
+                                         "reads only its own data")
+        return self
 
     @model_validator(mode="after")
     def _unique_sources(self) -> "RunConfig":

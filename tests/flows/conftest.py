@@ -24,7 +24,8 @@ EXPECTED = {
 }
 
 
-def write_config(tmp: Path, *, source: str, target_url: str, rehearsal: str = "R1", extra_source: str = "") -> Path:
+def write_config(tmp: Path, *, source: str, target_url: str, rehearsal: str = "R1", extra_source: str = "",
+                 inbox: list[Path] = ()) -> Path:
     cfg = tmp / "run.yaml"
     cfg.write_text(f"""spec_version: 1
 dantai: {{code: "999997", name: 架空市}}
@@ -35,6 +36,7 @@ sources:
 target:
   url: {target_url}
 runs_dir: {tmp / 'runs'}
+inbox: [{", ".join(str(p) for p in (SAMPLE, tmp, *inbox))}]
 thresholds: {{max_quarantine_rate: 0.05}}
 """, encoding="utf-8")
     return cfg

@@ -26,7 +26,7 @@ EXPECTED = {   # planted fault → (stage, rule)
 
 def _config(tmp_path, sources: list[dict], gyomu: list[str]) -> str:
     demo = yaml.safe_load((SAMPLE / "demo_vendor_a_all.yaml").read_text(encoding="utf-8"))
-    demo.update(gyomu=gyomu, sources=sources, runs_dir=str(tmp_path / "runs"),
+    demo.update(gyomu=gyomu, sources=sources, runs_dir=str(tmp_path / "runs"), inbox=[str(SAMPLE), str(tmp_path)],
                 target={"url": f"duckdb:///{tmp_path / 't.duckdb'}"})
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(demo, allow_unicode=True), encoding="utf-8")

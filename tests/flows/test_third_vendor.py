@@ -93,7 +93,7 @@ def test_a_third_vendor_for_juki_is_one_new_folder(tmp_path):
 
     target_c = tmp_path / "c" / "t.duckdb"
     target_c.parent.mkdir()
-    cfg = write_config(tmp_path / "c", target_url=f"duckdb:///{target_c}", source=_source(
+    cfg = write_config(tmp_path / "c", target_url=f"duckdb:///{target_c}", inbox=[data], source=_source(
         "vendor_c_jumin", path_c, "utf-8", data / "vendor_a" / "gaiji.csv", vc / "mappings" / "juki" / "jumin.yaml"))
     summary = migration_flow(config_path=str(cfg))
     assert summary["status"] == "succeeded"
@@ -108,7 +108,7 @@ def test_a_third_vendor_for_juki_is_one_new_folder(tmp_path):
     # the same people through vendor A's own folder land as the same rows
     target_a = tmp_path / "a" / "t.duckdb"
     target_a.parent.mkdir()
-    cfg_a = write_config(tmp_path / "a", target_url=f"duckdb:///{target_a}", source=_source(
+    cfg_a = write_config(tmp_path / "a", target_url=f"duckdb:///{target_a}", inbox=[data], source=_source(
         "vendor_a_jumin", data / "vendor_a" / "JUMIN.csv", "cp932", data / "vendor_a" / "gaiji.csv",
         VENDOR_A / "mappings" / "juki" / "jumin.yaml"))
     summary_a = migration_flow(config_path=str(cfg_a))

@@ -1,0 +1,89 @@
+"""A config cannot make a run touch another 団体's data or paste text into SQL or paths: names match
+strict patterns, source files lie in the 団体's inbox (symlinks resolved), the target schema is its
+own, and a database source may not read another 団体's schema."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from ikou.config import load_config
+from ikou.errors import ConfigError
+
+
+def _write(tmp_path, **changes):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(exist_ok=True)
+    (inbox / "JUMIN.csv").write_text("x\n", encoding="utf-8")
+    cfg = {"spec_version": 1, "dantai": {"code": "999997", "name": "架空市"}, "gyomu": ["juki"], "rehearsal": "R1",
+           "sources": [{"name": "jumin", "kind": "file", "path": "inbox/JUMIN.csv", "mapping": "m.yaml"}],
+           "target": {"url": "duckdb:///t.duckdb"}, "runs_dir": "runs"}
+    for key, value in changes.items():
+        if key.startswith("source_"):
+            cfg["sources"][0][key.removeprefix("source_")] = value
+        elif key == "target_schema":
+            cfg["target"]["schema"] = value
+        else:
+            cfg[key] = value
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_plain_config_loads_with_its_folder_as_inbox(tmp_path):
+    cfg = load_config(_write(tmp_path))
+    assert cfg.sources[0].path == tmp_path / "inbox" / "JUMIN.csv" and cfg.target_schema == "dantai_999997"
+
+
+@pytest.mark.parametrize("schema", ['dantai_999997_"; DROP TABLE "dantai_131016"."juki_kojin_rireki"; COMMIT; --',
+                                    "dantai_131016", "dantai_999997x", "DANTAI_999997", "public"])
+def test_a_target_schema_other_than_the_own_dantai_pattern_is_refused(tmp_path, schema):
+    with pytest.raises(ConfigError, match="target.schema|schema"):
+        load_config(_write(tmp_path, target_schema=schema))
+
+
+def test_a_declared_suffix_of_the_own_schema_is_allowed(tmp_path):
+    assert load_config(_write(tmp_path, target_schema="dantai_999997_r3")).target_schema == "dantai_999997_r3"
+
+
+@pytest.mark.parametrize("path", ["../../../dantai_b/JUMIN_131016.csv", "/etc/hostname", "inbox/../../x.csv"])
+def test_a_source_file_outside_the_inbox_is_refused(tmp_path, path):
+    with pytest.raises(ConfigError, match="outside the 団体's inbox|another 団体"):
+        load_config(_write(tmp_path, source_path=path))
+
+
+def test_a_symlink_in_the_inbox_pointing_out_of_it_is_refused(tmp_path):
+    _write(tmp_path)
+    os.symlink("/etc/hostname", tmp_path / "inbox" / "link.csv")
+    with pytest.raises(ConfigError, match="outside the 団体's inbox"):
+        load_config(_write(tmp_path, source_path="inbox/link.csv"))
+
+
+def test_a_declared_inbox_confines_sources_to_it(tmp_path):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "A.csv").write_text("x\n", encoding="utf-8")
+    assert load_config(_write(tmp_path, inbox=[str(other)], source_path=str(other / "A.csv")))
+    with pytest.raises(ConfigError, match="outside the 団体's inbox"):
+        load_config(_write(tmp_path, inbox=[str(other)]))   # inbox/JUMIN.csv is no longer in it
+
+
+def test_runs_dir_in_another_dantai_tree_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="runs_dir .* another 団体"):
+        load_config(_write(tmp_path, runs_dir=str(tmp_path / "dantai_131016" / "runs")))
+
+
+@pytest.mark.parametrize("change", [{"schema": "dantai_131016"}, {"table": "dantai_131016_juki"},
+                                    {"table": 'B_JUMIN"; DROP TABLE x; --'}, {"schema": "a.b"}])
+def test_a_database_source_may_not_read_another_dantai_or_carry_sql(tmp_path, change):
+    source = {"name": "b", "kind": "database", "url": "duckdb:///legacy.duckdb", "table": "B_JUMIN",
+              "mapping": "m.yaml", **change}
+    with pytest.raises(ConfigError, match="sources.0"):
+        load_config(_write(tmp_path, sources=[source]))
+
+
+@pytest.mark.parametrize("change", [{"source_name": "../../x"}, {"rehearsal": "R1/../../x"}, {"gyomu": ["ju ki"]}])
+def test_names_that_become_paths_match_a_strict_pattern(tmp_path, change):
+    with pytest.raises(ConfigError):
+        load_config(_write(tmp_path, **change))
