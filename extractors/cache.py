@@ -69,6 +69,7 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         _link_or_copy(entry / "staging.parquet", out)
+        os.utime(entry)   # last used: retention (ikou purge) removes entries not used since its date
         quarantine = q.conform(pl.read_parquet(entry / "quarantine.parquet").with_columns(
             pl.lit(ctx.run_id).alias("run_id")))
         return ExtractResult(source=source.name, origin=meta["origin"], staging=out, rows_read=meta["rows_read"],

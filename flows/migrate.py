@@ -9,6 +9,7 @@ without a traceback.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 from prefect import flow, get_run_logger, task
@@ -133,6 +134,12 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
         logger.error("run failed at %s: %s", run.stage, one_line(exc), exc_info=bool(os.environ.get("IKOU_DEBUG")))
     summary = _record(cfg, ctx, plans, run, started, failure)
     _artifacts(summary)
+    if cfg.retention_days is not None:
+        from ikou.retention import purge
+
+        cutoff = dt.date.today() - dt.timedelta(days=cfg.retention_days)
+        gone = purge(ctx.dantai_dir, cutoff, keep={ctx.run_id})
+        logger.info("retention: personal-data staging of %d run(s) before %s deleted", len(gone["runs"]), cutoff)
     logger.info("run directory: %s", ctx.run_dir)
     if isinstance(failure, KeyboardInterrupt):
         return Cancelled(message=summary.error.message if summary.error else "cancelled")

@@ -190,6 +190,26 @@ def _demo(args) -> int:
     return execute(config, target_url=args.target_url, debug=args.debug)
 
 
+def _purge(args) -> int:
+    import datetime as dt
+
+    from ikou.config import is_valid_dantai_code, load_config
+    from ikou.errors import ConfigError
+    from ikou.retention import purge
+
+    if not is_valid_dantai_code(args.dantai):
+        raise ConfigError(f"--dantai {args.dantai!r} is not a 団体コード (6 digits with check digit)")
+    runs_dir = load_config(args.config).runs_dir if args.config else Path(args.runs_dir)
+    try:
+        before = dt.date.fromisoformat(args.before)
+    except ValueError:
+        raise ConfigError(f"--before {args.before!r} is not a date (YYYY-MM-DD)") from None
+    r = purge(runs_dir / args.dantai, before)
+    print(f"個人データを含む中間ファイルを削除しました / purged: {len(r['runs'])} run(s), {r['files']} file(s), "
+          f"{r['bytes'] / 1e6:.1f} MB, {r['cache_entries']} cache entr(ies) before {r['before']}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a migration (one 団体 × 業務 × rehearsal) from a config file")
     p.add_argument("--config", required=True, help="run configuration YAML")
@@ -204,3 +224,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--target-url", default=None, help="override the target (e.g. postgresql://…)")
     d.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     d.set_defaults(func=_demo)
+    g = sub.add_parser("purge", help="delete the personal-data staging of a 団体's runs before a date "
+                                     "(summaries, reports and masked CSV are kept)")
+    g.add_argument("--dantai", required=True, help="団体コード")
+    g.add_argument("--before", required=True, help="YYYY-MM-DD: runs started before this day")
+    g.add_argument("--runs-dir", default="runs", help="runs folder (default: runs)")
+    g.add_argument("--config", default=None, help="take the runs folder from this run config")
+    g.set_defaults(func=_purge)

@@ -139,6 +139,8 @@ class RunConfig(StrictModel):
                                              "config's own folder)")
     thresholds: Thresholds = Thresholds()
     reveal_personal: bool = Field(False, description="show 個人番号/氏名 unmasked in reports")
+    retention_days: int | None = Field(None, ge=0, description="after each run, delete the personal-data staging "
+                                                               "(Parquet) of this 団体's runs older than this")
 
     _resolve_runs = field_validator("runs_dir", mode="before")(
         classmethod(lambda cls, v, info: _resolve(v, info))
