@@ -20,7 +20,7 @@ from prefect.states import Cancelled, Failed
 from ikou import extractors, loaders, mappings, moji, reports, validators
 from ikou import cancel
 from ikou import quarantine as q
-from ikou.config import RunConfig, load_config
+from ikou.config import RunConfig, load_config, with_target_url
 from ikou.context import new_run_id
 from ikou.errors import TransientError, message_ja, one_line
 from ikou.flows import pipeline as P
@@ -114,7 +114,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     logger = get_run_logger()
     cfg = load_config(config_path)
     if target_url:
-        cfg = cfg.model_copy(update={"target": cfg.target.model_copy(update={"url": target_url})})
+        cfg = with_target_url(cfg, target_url)
     run_id = run_id or new_run_id(cfg.rehearsal)
     ctx = P.make_context(cfg, run_id)
     logger.info("run %s for 団体 %s (%s), rehearsal %s → %s", run_id, cfg.dantai.code, cfg.dantai.name,

@@ -12,8 +12,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from ikou.errors import ConfigError
 from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
@@ -114,13 +116,25 @@ class DatabaseSource(StrictModel):
 
 
 class Target(StrictModel):
-    url: str = Field(description="SQLAlchemy URL: duckdb:///path (default) or postgresql://…")
+    url: str = Field(description="SQLAlchemy URL of a registered target database (loaders.targets): "
+                                 "duckdb:///path (default) or postgresql://…")
     schema_: str | None = Field(None, alias="schema", description="default: dantai_<団体コード>")
 
     @field_validator("url", mode="before")
     @classmethod
     def _relative(cls, v: str, info: ValidationInfo) -> str:
         return DatabaseSource._relative_sqlite_like(v, info)
+
+    @field_validator("url")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from ikou.loaders.targets import target_for
+
+        try:
+            target_for(v)
+        except ConfigError as exc:
+            raise PydanticCustomError("target_database", str(exc)) from None
+        return v
 
 
 class Thresholds(StrictModel):
@@ -202,3 +216,14 @@ class RunConfig(StrictModel):
 
 def load_config(path: Path | str) -> RunConfig:
     return load_spec(path, RunConfig)
+
+
+def with_target_url(cfg: RunConfig, url: str, *, origin: str = "--target-url") -> RunConfig:
+    """`cfg` with its target URL replaced (`ikou run --target-url`), checked as the file's own URL is
+    (`model_copy` alone would skip the check); `origin` names where the URL came from."""
+    try:
+        target = Target.model_validate({"url": url, "schema": cfg.target.schema_})
+    except ValidationError as exc:
+        problems = "; ".join(f"target.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{origin}: {problems}") from None
+    return cfg.model_copy(update={"target": target})

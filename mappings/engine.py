@@ -14,7 +14,7 @@ from ikou.extractors.lineage import LINEAGE, ROW_ID, SOURCE, SOURCE_LINE
 from ikou import quarantine as q
 from ikou.mappings import ops
 from ikou.mappings.schema import POLARS_TYPES, TargetSchema
-from ikou.mappings.spec import MappingSpec
+from ikou.mappings.spec import MappingSpec, check_mapping
 
 
 @dataclass
@@ -32,6 +32,7 @@ def _record_key(pk: list[str], available: set[str]) -> pl.Expr:
 
 def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, run_id: str,
                   dantai_code: str) -> MapResult:
+    check_mapping(spec, schema, f"mapping for {spec.target}")   # load_mapping did; a spec built in code too
     table = schema.tables[spec.target]
     ctx = ops.OpContext(schema=schema)
     values: list[pl.Expr] = []
@@ -63,10 +64,7 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
             if e is not None:
                 add_check(kind, c, e, direct_checks)
     declared = {col.name for col in table.columns}
-    produced = [c.target for c in spec.columns] + [n for c in spec.columns for n in (c.fumei_flag, c.fumei_hyoki) if n]
-    unknown = [n for n in produced if n not in declared]
-    if unknown:
-        raise ValueError(f"mapping {spec.target}: columns not in the target schema: {unknown}")
+    produced = [n for c in spec.columns for n in c.outputs().values()]
     if "dantai_code" in declared and "dantai_code" in produced:
         dc = next(c for c in spec.columns if c.target == "dantai_code")
         add_check("error", dc, pl.when(ops.build(dc, ctx).value != pl.lit(dantai_code))

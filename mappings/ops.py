@@ -3,22 +3,31 @@
 Each op gives the target value, and optionally an error expression (a rule id where the source
 value cannot be mapped: the row is quarantined, the value kept verbatim) and a warning expression
 (the row passes, the finding is listed), plus extra target columns (e.g. 不詳 fields).
+
+An op declares everything about itself where it is registered (`@op(...)`): the keys of a mapping
+line it cannot do without, whether it may run once per distinct value, the rule ids its
+expressions can give with their messages, its load-time checks, and the difference it causes on
+purpose as an expected-difference rule for the parallel-run diff (reports.expected). Nothing
+elsewhere lists op names.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Mapping
 
 import polars as pl
 
+from ikou.errors import ConfigError
 from ikou.mappings.schema import TargetSchema
 from ikou.mappings.spec import ColumnMap
+from ikou.mappings.wareki import RULE_MESSAGES as WAREKI_RULES, FORMATS as WAREKI_FORMATS
+from ikou.mappings.wareki import wareki_stages, wareki_to_iso
 
-# rule id → (日本語, English); ops add theirs on import.
+# rule id → (日本語, English) for every rule the map stage can give: the engine's own below, each
+# op's from its registration (an index of the registry, not a second declaration).
 RULE_MESSAGES: dict[str, tuple[str, str]] = {
-    "type.integer": ("整数として読めません", "not an integer"),
-    "code_table.unknown": ("コード表にない値です", "value not in the code table"),
     "isolation.dantai_mismatch": ("他団体の団体コードです (この移行の対象外)",
                                   "団体コード of another municipality (not part of this run)"),
 }
@@ -40,19 +49,71 @@ class OpContext:
     schema: TargetSchema
 
 
-OPS: dict[str, Callable[[ColumnMap, OpContext], OpOut]] = {}
-# Ops whose result depends only on the value of their one source column: the engine evaluates them
-# once per distinct value and joins the result back (dates and codes repeat a lot).
-PER_VALUE: set[str] = set()
+Problem = tuple[str, str]   # (key of the mapping line, e.g. "table"; what is wrong with it)
 
 
-def op(name: str, per_value: bool = False):
+@dataclass(frozen=True)
+class Op:
+    """One mapping operation, as registered."""
+
+    name: str
+    build: Callable[[ColumnMap, OpContext], OpOut]
+    # keys of the mapping line the op cannot do without, as YAML spells them (from, table, value)
+    needs: tuple[str, ...] = ()
+    # the result depends only on the value of the one source column: the engine evaluates the op
+    # once per distinct value and joins the result back (dates and codes repeat a lot)
+    per_value: bool = False
+    # rule id → (日本語, English): every rule the op's error and warning expressions can give
+    rules: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # the difference the op causes on purpose, as a rule of the parallel-run diff (reports.rules:
+    # name, columns, condition, reason), or None when it changes nothing a diff would see
+    expected: Callable[[ColumnMap], dict | None] | None = None
+    # load-time checks of the line's options against the target schema, beyond `needs`
+    check: Callable[[ColumnMap, TargetSchema], list[Problem]] | None = None
+
+    def problems(self, c: ColumnMap, schema: TargetSchema) -> list[Problem]:
+        missing = [(k, f"op {self.name!r} needs {k!r}") for k in self.needs if getattr(c, _FIELDS.get(k, k)) is None]
+        return missing or (self.check(c, schema) if self.check else [])
+
+    def expected_rule(self, c: ColumnMap) -> dict | None:
+        return self.expected(c) if self.expected else None
+
+
+_FIELDS = {"from": "from_"}   # YAML key → ColumnMap attribute, where they differ
+
+OPS: dict[str, Op] = {}
+PER_VALUE: set[str] = set()   # names of the per-value ops (an index of OPS for the engine)
+
+
+def op(name: str, *, needs: tuple[str, ...], per_value: bool = False,
+       rules: Mapping[str, tuple[str, str]] | None = None, expected: Callable[[ColumnMap], dict | None] | None = None,
+       check: Callable[[ColumnMap, TargetSchema], list[Problem]] | None = None):
+    """Register the decorated builder as op `name`, with everything else about it."""
     def deco(fn):
-        OPS[name] = fn
+        if name in OPS:
+            raise ValueError(f"op {name!r} is registered twice")
+        entry = Op(name, fn, needs=needs, per_value=per_value, rules=dict(rules or {}), expected=expected,
+                   check=check)
+        clash = [r for r, m in entry.rules.items() if RULE_MESSAGES.get(r, m) != m]
+        if clash:
+            raise ValueError(f"op {name!r} declares rule(s) {clash} with other messages than already registered")
+        OPS[name] = entry
+        RULE_MESSAGES.update(entry.rules)
         if per_value:
             PER_VALUE.add(name)
         return fn
     return deco
+
+
+def _diff_rule(c: ColumnMap, kind: str, condition: dict, reason: str) -> dict:
+    """An expected-difference rule on the op's target column (reports.rules)."""
+    return {"name": f"{c.target}.{kind}", "columns": [c.target], "condition": condition, "reason": reason}
+
+
+def _trim_rule(c: ColumnMap) -> dict | None:
+    if not c.strip:
+        return None
+    return _diff_rule(c, "trim", {"type": "normalize", "trim": True, "width": False}, "前後の空白を除いたため")
 
 
 def _src(c: ColumnMap) -> pl.Expr:
@@ -65,7 +126,7 @@ def _blank_to_null(e: pl.Expr) -> pl.Expr:
     return pl.when(e.str.strip_chars(" \u3000") == "").then(None).otherwise(e)
 
 
-@op("text")
+@op("text", needs=("from",), expected=_trim_rule)
 def _text(c: ColumnMap, ctx: OpContext) -> OpOut:
     e = _src(c)
     if c.strip:
@@ -73,12 +134,13 @@ def _text(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(_blank_to_null(e))
 
 
-@op("constant")
+@op("constant", needs=("value",))
 def _constant(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(pl.lit(c.value, dtype=pl.String))
 
 
-@op("integer", per_value=True)
+@op("integer", needs=("from",), per_value=True, expected=_trim_rule,
+    rules={"type.integer": ("整数として読めません", "not an integer")})
 def _integer(c: ColumnMap, ctx: OpContext) -> OpOut:
     raw = _blank_to_null(_src(c).str.strip_chars())
     val = raw.cast(pl.Int64, strict=False)
@@ -96,7 +158,31 @@ def _code_pairs(path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(df["source_code"].to_list()), tuple(df["code"].to_list())
 
 
-@op("code_table", per_value=True)
+def _code_table_check(c: ColumnMap, schema: TargetSchema) -> list[Problem]:
+    if c.table.startswith("standard:"):
+        name = c.table.split(":", 1)[1]
+        if name not in schema.code_tables:
+            return [("table", f"no standard code table {name!r} in the schema {schema.gyomu}; "
+                              f"known: {sorted(schema.code_tables)}")]
+        return []
+    if not Path(c.table).is_file():
+        return [("table", f"code table file not found: {c.table}")]
+    try:
+        _code_pairs(c.table)
+    except ValueError as exc:
+        return [("table", str(exc))]
+    return []
+
+
+def _code_table_rule(c: ColumnMap) -> dict | None:
+    if not c.table or c.table.startswith("standard:"):
+        return None   # standard codes in, standard codes out
+    return _diff_rule(c, "code_table", {"type": "code_table", "table": str(c.table)},
+                      f"旧コード ({c.from_}) を標準コードに置き換えたため")
+
+
+@op("code_table", needs=("from", "table"), per_value=True, check=_code_table_check, expected=_code_table_rule,
+    rules={"code_table.unknown": ("コード表にない値です", "value not in the code table")})
 def _code_table(c: ColumnMap, ctx: OpContext) -> OpOut:
     if not c.table:
         raise ValueError(f"op code_table for {c.target} needs 'table'")
@@ -126,18 +212,37 @@ def _kana_table() -> tuple[list[str], list[str]]:
     return [a for a, _ in pairs], [b for _, b in pairs]
 
 
-@op("kana_fullwidth", per_value=True)
+def _kana_rule(c: ColumnMap) -> dict:
+    return _diff_rule(c, "kana_width", {"type": "normalize", "trim": False, "width": True}, "半角カナを全角カナにしたため")
+
+
+@op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule)
 def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
     old, new = _kana_table()
     return OpOut(_blank_to_null(_src(c)).str.replace_many(old, new, leftmost=True))
 
 
-@op("wareki_date", per_value=True)
-def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
-    from ikou.mappings.wareki import RULE_MESSAGES as W, wareki_to_iso
+WAREKI_DEFAULT_FORMAT = "era2_yymmdd"
 
-    RULE_MESSAGES.update(W)
-    w = wareki_to_iso(_src(c), c.format or "era2_yymmdd", c.eras)
+
+def _wareki_check(c: ColumnMap, schema: TargetSchema) -> list[Problem]:
+    fmt = c.format or WAREKI_DEFAULT_FORMAT
+    try:
+        wareki_stages(fmt, c.eras)   # expressions only: no data is read
+    except ConfigError as exc:
+        return [("format" if fmt not in WAREKI_FORMATS else "eras", str(exc))]
+    return []
+
+
+def _wareki_rule(c: ColumnMap) -> dict:
+    fmt = c.format or WAREKI_DEFAULT_FORMAT
+    return _diff_rule(c, "wareki", {"type": "wareki", "format": fmt},
+                      f"旧システムは和暦 ({fmt}) で保持、標準は西暦 YYYY-MM-DD のため")
+
+
+@op("wareki_date", needs=("from",), per_value=True, rules=WAREKI_RULES, check=_wareki_check, expected=_wareki_rule)
+def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
+    w = wareki_to_iso(_src(c), c.format or WAREKI_DEFAULT_FORMAT, c.eras)
     # Up to five outputs are fields of one struct: convert once, not once per field.
     parsed = f"__parsed_{c.target}"
     f = pl.col(parsed).struct.field
@@ -152,7 +257,7 @@ def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
 def build(c: ColumnMap, ctx: OpContext) -> OpOut:
     if c.op not in OPS:
         raise ValueError(f"unknown op {c.op!r} for {c.target}; known: {sorted(OPS)}")
-    return OPS[c.op](c, ctx)
+    return OPS[c.op].build(c, ctx)
 
 
 def message(rule: str) -> tuple[str, str]:

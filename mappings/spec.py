@@ -1,4 +1,11 @@
-"""Mapping specs: one YAML file per (legacy source → target table), one line per target column."""
+"""Mapping specs: one YAML file per (legacy source → target table), one line per target column.
+
+`load_mapping` checks a spec as far as it can before any row is read: its keys (pydantic), each
+line against the op registry (a known op, the keys the op needs, the op's own checks: a code
+table that exists, a 和暦 format …) and against the target schema it names (a source table, and
+every column the line produces declared there). Every problem is a ConfigError naming the file
+and the key path (`columns.3.op: unknown op 'foo'; known: [...]`).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +13,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from ikou.errors import ConfigError
+from ikou.mappings.schema import TargetSchema, load_schema
 from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
@@ -19,7 +28,7 @@ def _resolve(v, info: ValidationInfo):
 
 class ColumnMap(StrictModel):
     target: str
-    op: str = Field(description="a name in mappings.ops.OPS")
+    op: str = Field(description="a name in mappings.ops.OPS (checked by load_mapping)")
     from_: str | None = Field(None, alias="from", description="source column")
     table: str | None = Field(None, description="code table: a CSV path (source_code,code) or standard:<name>")
     format: str | None = Field(None, description="wareki_date: era2_yymmdd, letter_yymmdd …")
@@ -36,6 +45,11 @@ class ColumnMap(StrictModel):
             return v
         return str(_resolve(v, info))
 
+    def outputs(self) -> dict[str, str]:
+        """key of this line → the target column it names: the target, plus any 不詳 columns."""
+        keys = (("target", self.target), ("fumei_flag", self.fumei_flag), ("fumei_hyoki", self.fumei_hyoki))
+        return {k: v for k, v in keys if v}
+
 
 class MappingSpec(StrictModel):
     spec_version: Literal[1] = spec_version_field()
@@ -50,13 +64,43 @@ class MappingSpec(StrictModel):
     def _unique_targets(self) -> "MappingSpec":
         seen: set[str] = set()
         for c in self.columns:
-            outs = [c.target] + [x for x in (c.fumei_flag, c.fumei_hyoki) if x]
-            for o in outs:
+            for o in c.outputs().values():
                 if o in seen:
                     raise ValueError(f"target column {o} is produced twice")
                 seen.add(o)
         return self
 
 
+def mapping_problems(spec: MappingSpec, schema: TargetSchema) -> list[tuple[str, str]]:
+    """What is wrong with `spec` against the op registry and `schema`, as (key path,
+    problem): every problem, not just the first."""
+    from ikou.mappings.ops import OPS
+
+    if spec.target not in schema.source_tables():
+        return [("target", f"table {spec.target!r} is not a source table of the schema {schema.gyomu}; "
+                           f"known: {schema.source_tables()}")]
+    declared = {c.name for c in schema.tables[spec.target].columns}
+    found: list[tuple[str, str]] = []
+    for i, c in enumerate(spec.columns):
+        op = OPS.get(c.op)
+        if op is None:
+            found.append((f"columns.{i}.op", f"unknown op {c.op!r}; known: {sorted(OPS)}"))
+        else:
+            found += [(f"columns.{i}.{key}", what) for key, what in op.problems(c, schema)]
+        found += [(f"columns.{i}.{key}", f"column {name!r} is not in the target table {spec.target}")
+                  for key, name in c.outputs().items() if name not in declared]
+    return found
+
+
+def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str) -> None:
+    """Raise a ConfigError listing every problem of `spec` (see `mapping_problems`), `where` naming the spec."""
+    found = mapping_problems(spec, schema)
+    if found:
+        raise ConfigError(f"{where}: invalid MappingSpec:\n" + "\n".join(f"  {k}: {m}" for k, m in found))
+
+
 def load_mapping(path: Path | str) -> MappingSpec:
-    return load_spec(path, MappingSpec)
+    """Parse and check a mapping spec (see the module's docstring), loading the schema it names."""
+    spec = load_spec(path, MappingSpec)
+    check_mapping(spec, load_schema(spec.schema_), str(path))
+    return spec

@@ -4,7 +4,8 @@ A mapping that turns vendor codes into standard codes, 和暦 into ISO dates and
 into full width, and 文字同定 that replaces 外字 by MJ glyphs, all cause documented differences
 between the legacy data and the new system. Generating the rules from the same spec that drove
 the migration means every such difference is explained by the rule that caused it, and anything
-left is a real finding.
+left is a real finding. Each mapping op declares its own rule (mappings.ops); the 外字 rule comes
+from 文字同定, not from an op, and is made here.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 import yaml
+
+from ikou.mappings.ops import OPS
 
 OWNER = "ikou 移行 (自動生成: マッピング定義より)"
 
@@ -21,24 +24,10 @@ def rules_from_mapping(spec, out_dir: Path, *, char_map: pl.DataFrame | None = N
     """Write `out_dir/expected_rules.yaml` for `spec` (mappings.spec.MappingSpec) and return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rules: list[dict] = []
-    for c in spec.columns:
-        if c.op == "code_table" and c.table and not c.table.startswith("standard:"):
-            rules.append({"name": f"{c.target}.code_table", "columns": [c.target],
-                          "condition": {"type": "code_table", "table": str(c.table)},
-                          "reason": f"旧コード ({c.from_}) を標準コードに置き換えたため", "owner": OWNER})
-        elif c.op == "wareki_date":
-            rules.append({"name": f"{c.target}.wareki", "columns": [c.target],
-                          "condition": {"type": "wareki", "format": c.format or "era2_yymmdd"},
-                          "reason": f"旧システムは和暦 ({c.format}) で保持、標準は西暦 YYYY-MM-DD のため",
-                          "owner": OWNER})
-        elif c.op == "kana_fullwidth":
-            rules.append({"name": f"{c.target}.kana_width", "columns": [c.target],
-                          "condition": {"type": "normalize", "trim": False, "width": True},
-                          "reason": "半角カナを全角カナにしたため", "owner": OWNER})
-        elif c.op in ("text", "integer") and c.strip:
-            rules.append({"name": f"{c.target}.trim", "columns": [c.target],
-                          "condition": {"type": "normalize", "trim": True, "width": False},
-                          "reason": "前後の空白を除いたため", "owner": OWNER})
+    for c in spec.columns:   # each op declares the difference it causes (mappings.ops, `expected`)
+        rule = OPS[c.op].expected_rule(c)
+        if rule is not None:
+            rules.append({**rule, "owner": OWNER})
     if char_map is not None and char_map.height and moji_columns:
         path = out_dir / "moji_char_map.csv"
         char_map.select("from", "to").unique().sort("from").write_csv(path)

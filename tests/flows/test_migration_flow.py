@@ -105,3 +105,12 @@ def test_ikou_run_prints_the_run_folder_as_the_last_line_of_its_output(tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:]
     last = Path(proc.stdout.rstrip("\n").splitlines()[-1])
     assert last.parent == tmp_path / "runs" / "999997" and (last / "summary.json").is_file()
+
+
+def test_a_target_url_override_no_registered_database_serves_stops_the_flow_before_the_run(tmp_path):
+    from ikou.errors import ConfigError
+
+    cfg = write_config(tmp_path, source=vendor_a_source(), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
+    with pytest.raises(ConfigError, match="--target-url: target.url: no target database for URL scheme 'sqlite'"):
+        migration_flow(config_path=str(cfg), target_url="sqlite:///x.db")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "t.duckdb").exists()

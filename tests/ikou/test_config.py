@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ikou import REPO_ROOT
-from ikou.config import is_valid_dantai_code, lgcode_check_digit, load_config
+from ikou.config import is_valid_dantai_code, lgcode_check_digit, load_config, with_target_url
 from ikou.errors import ConfigError
 
 BASE = """\
@@ -141,3 +141,33 @@ def test_a_key_given_twice_in_a_yaml_spec_is_an_error_naming_file_and_key(tmp_pa
                    'sources: []\ntarget: {url: "duckdb:///t.duckdb"}\nrehearsal: R2\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"dup\.yaml.*'rehearsal' is given twice \(line 7\)"):
         load_config(cfg)
+
+
+# --- the target database is checked against the registry (loaders.targets) when the config loads ---
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "\"mysql://root:s3cret@127.0.0.1/db\"", "out/target.duckdb"])
+def test_a_target_url_no_registered_database_serves_names_file_and_key(tmp_path, url):
+    p = write(tmp_path, target_url=url)
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    msg = str(exc.value)
+    assert str(p) in msg and "target.url: no target database for" in msg
+    assert "known schemes: ['duckdb', 'postgres', 'postgresql']" in msg and "s3cret" not in msg
+
+
+def test_the_target_url_override_is_checked_too(tmp_path):
+    cfg = load_config(write(tmp_path))
+    pg = with_target_url(cfg, "postgresql://postgres@127.0.0.1:5432/test")
+    assert pg.target.url == "postgresql://postgres@127.0.0.1:5432/test" and pg.target_schema == cfg.target_schema
+    assert cfg.target.url.startswith("duckdb:///")   # the loaded config is left as it was
+    with pytest.raises(ConfigError) as exc:
+        with_target_url(cfg, "sqlite:///x.db")
+    assert str(exc.value).startswith("--target-url: target.url: no target database for URL scheme 'sqlite'")
+
+
+def test_the_override_keeps_the_configured_schema(tmp_path):
+    p = write(tmp_path)
+    p.write_text(p.read_text(encoding="utf-8").replace("target:\n", "target:\n  schema: dantai_999997_r2\n"),
+                 encoding="utf-8")
+    cfg = with_target_url(load_config(p), "duckdb:///:memory:")
+    assert (cfg.target.url, cfg.target_schema) == ("duckdb:///:memory:", "dantai_999997_r2")

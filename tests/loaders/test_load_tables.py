@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from ikou import REPO_ROOT
-from ikou.errors import IsolationError
+from ikou.errors import ConfigError, IsolationError
 from ikou.loaders import LoadRejected, load_tables, read_table
 from ikou.loaders.derive import derive_all
 from ikou.mappings.schema import load_schema
@@ -194,7 +194,7 @@ def test_unreachable_postgresql_is_a_transient_error_with_the_run_id():
 
 
 def test_unsupported_target_is_refused():
-    with pytest.raises(ValueError, match="unsupported target"):
+    with pytest.raises(ConfigError, match="no target database for URL scheme 'sqlite'"):
         load(frames_of(FIRST), "sqlite:///x.db", f"dantai_{DANTAI}")
 
 

@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 from ikou import REPO_ROOT
+from ikou.errors import ConfigError
 from ikou.quarantine import QUARANTINE_SCHEMA
 from ikou.mappings.engine import apply_mapping
 from ikou.mappings.schema import load_schema
@@ -122,20 +123,21 @@ def test_rows_in_equals_rows_out_plus_distinct_error_rows():
 
 
 def test_mapping_naming_a_column_not_in_the_schema_is_an_error():
+    """load_mapping refuses it (tests/mappings/test_spec_checks.py); a spec built in code too."""
     cols = BASE + [{"target": "shoe_size", "op": "text", "from": "ATENA_NO"}]
-    with pytest.raises(ValueError, match="shoe_size"):
+    with pytest.raises(ConfigError, match=r"columns\.5\.target: column 'shoe_size' is not in the target table"):
         apply_mapping(staged(base_rows()), spec(cols), SCHEMA, run_id=RUN, dantai_code=DANTAI)
 
 
 def test_fumei_target_not_in_the_schema_is_an_error():
     cols = [{"target": "seinengappi", "op": "wareki_date", "from": "SEINENGAPPI", "fumei_flag": "no_such_flag"}]
-    with pytest.raises(ValueError, match="no_such_flag"):
+    with pytest.raises(ConfigError, match=r"columns\.0\.fumei_flag: column 'no_such_flag'"):
         apply_mapping(staged(base_rows()), spec(cols), SCHEMA, run_id=RUN, dantai_code=DANTAI)
 
 
 def test_unknown_op_is_an_error_naming_the_op():
     cols = BASE + [{"target": "shimei", "op": "romaji_guess", "from": "ATENA_NO"}]
-    with pytest.raises(ValueError, match="romaji_guess"):
+    with pytest.raises(ConfigError, match=r"columns\.5\.op: unknown op 'romaji_guess'"):
         apply_mapping(staged(base_rows()), spec(cols), SCHEMA, run_id=RUN, dantai_code=DANTAI)
 
 

@@ -57,7 +57,7 @@ def test_integer_that_cannot_be_read_is_error_type_integer(bad):
     row = run(cm(op="integer", **{"from": "v"}), [bad]).row(0, named=True)
     assert row["value"] is None
     assert row["error"] == "type.integer"
-    assert ops.message("type.integer") == ops.RULE_MESSAGES["type.integer"]
+    assert ops.message("type.integer") == ops.OPS["integer"].rules["type.integer"]
 
 
 # --- code_table -------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_wareki_date_writes_fumei_flag_and_hyoki_columns_when_named():
     assert df["f_hyoki"].to_list() == [None, "日不詳", "月日不詳", None, None]
     assert df["error"].to_list()[:3] == [None, None, None]
     assert df["error"][3] == "wareki.format"
-    assert "wareki.format" in ops.RULE_MESSAGES
+    assert "wareki.format" in ops.OPS["wareki_date"].rules
 
 
 def test_wareki_date_without_fumei_targets_adds_no_columns_and_warns_on_impossible_date():
@@ -159,3 +159,66 @@ def test_unknown_op_is_an_error_naming_the_op():
 def test_op_needing_a_source_column_refuses_a_missing_from():
     with pytest.raises(ValueError, match="needs 'from'"):
         ops.build(cm(op="integer"), CTX)
+
+
+# --- what each registry entry declares ----------------------------------------------------------
+
+# one mapping line per registered op, and values that make each give whatever rules it can
+LINES = {
+    "text": {"from": "v"},
+    "constant": {"value": "x"},
+    "integer": {"from": "v"},
+    "code_table": {"from": "v", "table": "standard:zokugara"},
+    "kana_fullwidth": {"from": "v"},
+    "wareki_date": {"from": "v", "format": "era2_yymmdd"},
+}
+ODD = ["", " ", None, "x", "1.5", "02", "ﾔﾏﾀﾞ", "03450302", "0345XX02", "04030229", "09450302", "03451302",
+       "03450332", "01450302", "05010101", "04310501"]
+
+
+def test_every_rule_an_op_gives_is_declared_with_its_messages():
+    assert set(LINES) == set(ops.OPS), "give every registered op a line here"
+    for name, entry in ops.OPS.items():
+        df = run(cm(op=name, **LINES[name]), ODD)
+        given = set(df["error"].drop_nulls()) | set(df["warning"].drop_nulls())
+        assert given <= set(entry.rules), (name, given - set(entry.rules))
+        for rule, (ja, en) in entry.rules.items():
+            assert ja and en and ops.message(rule) == (ja, en)
+    assert {"type.integer", "code_table.unknown", "wareki.format", "wareki.not_in_calendar"} <= set(ops.RULE_MESSAGES)
+
+
+def test_per_value_and_needs_are_declared_by_the_ops():
+    assert ops.PER_VALUE == {n for n, e in ops.OPS.items() if e.per_value}
+    assert ops.PER_VALUE == {"integer", "code_table", "kana_fullwidth", "wareki_date"}
+    assert ops.OPS["code_table"].needs == ("from", "table")
+    assert ops.OPS["constant"].needs == ("value",)
+
+
+@pytest.fixture
+def upper_op():
+    """A plug-in op registered for one test, then removed."""
+    def expected(c):
+        return {"name": f"{c.target}.upper", "columns": [c.target],
+                "condition": {"type": "normalize", "trim": False, "width": True}, "reason": "大文字にしたため"}
+
+    ops.op("test_upper", needs=("from",), rules={"test_upper.blank": ("空欄です", "blank")}, expected=expected)(
+        lambda c, ctx: ops.OpOut(pl.col(c.from_).str.to_uppercase(),
+                                 error=pl.when(pl.col(c.from_) == "").then(pl.lit("test_upper.blank"))))
+    yield "test_upper"
+    del ops.OPS["test_upper"]
+    del ops.RULE_MESSAGES["test_upper.blank"]
+
+
+def test_a_registered_op_is_usable_with_its_messages(upper_op):
+    df = run(cm(op=upper_op, **{"from": "v"}), ["abc", ""])
+    assert df["value"].to_list() == ["ABC", ""] and df["error"].to_list() == [None, "test_upper.blank"]
+    assert ops.message("test_upper.blank") == ("空欄です", "blank")
+    assert ops.OPS[upper_op].expected_rule(cm(op=upper_op, **{"from": "v"}))["name"] == "t.upper"
+
+
+def test_an_op_name_or_a_rule_id_is_registered_once(upper_op):
+    with pytest.raises(ValueError, match="registered twice"):
+        ops.op(upper_op, needs=("from",))(lambda c, ctx: None)
+    with pytest.raises(ValueError, match="other messages"):
+        ops.op("test_clash", needs=("from",), rules={"type.integer": ("別", "other")})(lambda c, ctx: None)
+    assert "test_clash" not in ops.OPS and ops.message("type.integer") == ("整数として読めません", "not an integer")

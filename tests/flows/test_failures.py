@@ -1,0 +1,93 @@
+"""Every failure after the config is read ends cleanly: summary.json (status failed, the stage, one line
+that says what to fix), the one line in Japanese and English on the terminal, exit 2, no traceback
+(unless --debug). Run through the real command line, against the session's Prefect server."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ikou import REPO_ROOT
+from tests.flows.conftest import vendor_a_source, write_config
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+MAPPING = REPO_ROOT / "specs" / "vendors" / "vendor_a" / "mappings" / "juki" / "jumin.yaml"
+
+
+def _ikou(cfg: Path, *extra: str) -> subprocess.CompletedProcess:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return subprocess.run([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(cfg), *extra],
+                          cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+def _mapping_with(tmp_path: Path, change) -> Path:
+    spec = yaml.safe_load(MAPPING.read_text(encoding="utf-8"))
+    for key in ("schema", "layout"):
+        spec[key] = str((MAPPING.parent / spec[key]).resolve())
+    for c in spec["columns"]:
+        if c.get("table") and not str(c["table"]).startswith("standard:"):
+            c["table"] = str((MAPPING.parent / c["table"]).resolve())
+    change(spec)
+    out = tmp_path / "mapping.yaml"
+    out.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def _set_op(spec, op: str) -> None:
+    spec["columns"][3]["op"] = op
+
+
+def _extra_column(spec) -> None:
+    spec["columns"].append({"target": "no_such_column", "op": "text", "from": spec["columns"][0]["from"]})
+
+
+def _config(tmp_path: Path, case: str) -> Path:
+    duck = f"duckdb:///{tmp_path / 't.duckdb'}"
+    if case == "bad_target_url":
+        return write_config(tmp_path, source=vendor_a_source(), target_url=f"sqlite:///{tmp_path / 'x.db'}")
+    if case == "missing_file":
+        return write_config(tmp_path, source=vendor_a_source(path=tmp_path / "NO_SUCH.csv"), target_url=duck)
+    if case == "unreachable_database":
+        return write_config(tmp_path, source=vendor_a_source(),
+                            target_url="postgresql://postgres@127.0.0.1:9/test")
+    source = vendor_a_source().replace(str(MAPPING), str(_mapping_with(
+        tmp_path, (lambda s: _set_op(s, "no_such_op")) if case == "unknown_op" else _extra_column)))
+    return write_config(tmp_path, source=source, target_url=duck)
+
+
+CASES = {   # case: (stage, words the message must hold)
+    "bad_target_url": ("config", ["target.url", "sqlite"]),
+    "unknown_op": ("plan", ["no_such_op", "mapping.yaml"]),
+    "missing_file": ("extract", ["NO_SUCH.csv", "not found"]),
+    "unreachable_database": ("load", ["unreachable"]),
+    "schema_mapping_mismatch": ("plan", ["no_such_column", "mapping.yaml"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_failed_run_leaves_summary_json_and_one_line_without_traceback(tmp_path, case):
+    stage, words = CASES[case]
+    proc = _ikou(_config(tmp_path, case))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    run_dir = Path(proc.stdout.rstrip("\n").splitlines()[-1])
+    assert run_dir.parent == tmp_path / "runs" / "999997"
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "failed" and summary["error"]["stage"] == stage
+    assert all(w in summary["error"]["message"] for w in words), summary["error"]
+    assert summary["sign_off_blockers"]
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("ikou: 失敗")]
+    assert f"({stage})" in line and summary["error"]["message_ja"] in line and f"failed at {stage}: " in line
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = _ikou(_config(tmp_path, "missing_file"), "--debug")
+    assert proc.returncode == 2 and "Traceback" in proc.stdout + proc.stderr
