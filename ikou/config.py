@@ -11,17 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from ikou.checkdigit import is_valid_dantai_code
 from ikou.spec import StrictModel, load_spec
-
-
-def lgcode_check_digit(code5: str) -> int:
-    """全国地方公共団体コード check digit: (11 − Σ d_i·[6,5,4,3,2] mod 11) mod 10."""
-    total = sum(int(d) * w for d, w in zip(code5, (6, 5, 4, 3, 2)))
-    return (11 - total % 11) % 10
-
-
-def is_valid_dantai_code(code: str) -> bool:
-    return bool(re.fullmatch(r"[0-9]{6}", code)) and lgcode_check_digit(code[:5]) == int(code[5])
 
 
 def _resolve(value: str | Path | None, info: ValidationInfo) -> Path | None:
