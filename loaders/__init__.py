@@ -26,7 +26,7 @@ class LoadRejected(TerminalError):
 
 
 from ikou.loaders.ddl import SA_TYPES, sa_tables
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 
 COPY_BATCH_ROWS = 200_000
 

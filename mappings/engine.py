@@ -13,7 +13,7 @@ import polars as pl
 from ikou.extractors.lineage import LINEAGE, ROW_ID, SOURCE, SOURCE_LINE
 from ikou import quarantine as q
 from ikou.mappings import ops
-from ikou.mappings.schema import POLARS_TYPES, TargetSchema
+from ikou.schema import POLARS_TYPES, TargetSchema
 from ikou.mappings.spec import MappingSpec
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import polars as pl
 
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 from ikou.mappings.spec import ColumnMap
 
 # rule id → (日本語, English); ops add theirs on import.

@@ -294,7 +294,7 @@ def mj_names(frame: pl.DataFrame, column: str, result: MojiResult, row_key: str 
 
 
 def moji_columns(table_spec) -> list[str]:
-    """Columns marked `moji: true` of a target table (mappings.schema Table, resolved)."""
+    """Columns marked `moji: true` of a target table (ikou.schema Table, resolved)."""
     return [c.name for c in table_spec.columns if getattr(c, "moji", False)]
 
 

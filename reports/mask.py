@@ -15,7 +15,7 @@ NAME_MASK = "＊＊"
 
 def sensitive_columns(schema_path) -> set[str]:
     """Columns a target schema (mappings/schemas/*.yaml) marks `sensitive: true`."""
-    from ikou.mappings.schema import load_schema
+    from ikou.schema import load_schema
     schema = load_schema(schema_path)
     return {c.name for t in schema.tables.values() for c in t.columns if c.sensitive}
 

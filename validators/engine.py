@@ -22,7 +22,7 @@ import polars as pl
 from ikou.extractors.lineage import sink_batches
 from ikou import quarantine
 from ikou.errors import ConfigError, ConservationError, ThresholdError
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 from ikou.validators.kinds import KINDS, Check, Context, Kind
 from ikou.validators.spec import Rule, RuleSet
 

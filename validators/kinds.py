@@ -25,8 +25,8 @@ from pydantic import Field
 
 from ikou import checkdigit
 from ikou.errors import ConfigError
+from ikou.schema import Table, TargetSchema
 from ikou.spec import StrictModel
-from ikou.mappings.schema import Table, TargetSchema
 
 
 @dataclass(frozen=True)

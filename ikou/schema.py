@@ -1,8 +1,8 @@
 """The target schema (標準データ構造): tables, columns, code tables, derived tables, as data.
 
-`mappings/schemas/<業務>.yaml` is parsed into `TargetSchema`; validators, 文字同定 and loaders read
-column facts (type, required, length, code table, moji, sensitive) from here, so a new version of
-the 基本データリスト is a new YAML file, not new code.
+`mappings/schemas/<業務>.yaml` is parsed into `TargetSchema`; mapping, 文字同定, validation, loading and
+reports read column facts (type, required, length, code table, moji, sensitive) from here, so a new
+version of the 基本データリスト is a new YAML file, not new code.
 """
 from __future__ import annotations
 
