@@ -282,7 +282,7 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
         raise ValueError(f"unsupported target {url.split(':')[0]} (duckdb or postgresql)")
     import adbc_driver_postgresql.dbapi as adbc
 
-    from ikou.extractors.lineage import sink_batches
+    from ikou.staging import sink_batches
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

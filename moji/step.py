@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou.context import RunContext
-from ikou.extractors.lineage import ROW_ID, STAGING_COMPRESSION
+from ikou.staging import ROW_ID, STAGING_COMPRESSION
 from ikou.moji.dictionary import load_dictionary
 from ikou.moji.identify import MojiResult, identify_lazy, load_gaiji_table
 from ikou.moji.ledger import Ledger
