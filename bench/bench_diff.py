@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         print(json.dumps(fn(Path(args.dir))))
         return 0
 
-    from ikou.reports.synth import planted_pair
+    from ikou.sample.diff_pair import planted_pair
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         t = time.perf_counter()

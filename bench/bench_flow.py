@@ -161,7 +161,7 @@ def main() -> None:
     if args.child_flow:
         _child_flow(*(Path(a) if i != 1 else a for i, a in enumerate(args.child_flow)))
         return
-    from ikou.generate import generate
+    from ikou.sample.generate import generate
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="ikou-bench-"))
     sample = work / "data"

@@ -73,7 +73,7 @@ def run_config(config: Path, *, run_id: str | None = None, target_url: str | Non
 def prepare_demo_legacy_db(config: Path) -> None:
     """Vendor B's tables live in a database: build the demo's legacy DuckDB from the sample CSV."""
     from ikou.config import load_config
-    from ikou.legacy_db import install_vendor_table
+    from ikou.sample.legacy_db import install_vendor_table
 
     cfg = load_config(config)
     for s in cfg.sources:

@@ -10,7 +10,7 @@ import pytest
 
 from ikou import REPO_ROOT
 from ikou.checkdigit import atena_check_digits, kojin_no_check_digits
-from ikou.generate import FAULT_KINDS, generate
+from ikou.sample.generate import FAULT_KINDS, generate
 
 MJ_CSV = REPO_ROOT.parent / "shared" / "mj" / "mji.from-mojidata-1.8.1.csv"
 
