@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         print(json.dumps(fn(Path(args.dir))))
         return 0
 
-    from ikou.reports.synth import planted_pair
+    from ikou.sample.diff_pair import planted_pair
     rows = args.rows or (2_000 if args.smoke else 4_000_000)
     check = Checks()
     with tempfile.TemporaryDirectory() as tmp:

@@ -217,7 +217,7 @@ def bench(args: argparse.Namespace, out: Path) -> int:
     csv_a = out / "vendor_a" / "JUMIN.csv"
     csv_b = out / "vendor_b" / "B_JUMIN.csv"
     if not csv_a.is_file():
-        from ikou.generate import generate
+        from ikou.sample.generate import generate
 
         t0 = time.perf_counter()
         counts = generate(out, args.persons)
@@ -239,7 +239,7 @@ def bench(args: argparse.Namespace, out: Path) -> int:
         results["extract_fixed_cp932"] = measure(step_extract_fixed, str(fixed), str(flayout), str(stage / "f.parquet"))
         results["raw_decode_fixed"]["mb"] = results["extract_fixed_cp932"]["mb"] = fixed.stat().st_size / 1e6
     if use_pg:
-        from ikou.legacy_db import install_vendor_table
+        from ikou.sample.legacy_db import install_vendor_table
 
         try:
             t0 = time.perf_counter()

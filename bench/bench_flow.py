@@ -198,7 +198,7 @@ def main() -> int:
 
 
 def bench(args: argparse.Namespace, work: Path) -> int:
-    from ikou.generate import generate
+    from ikou.sample.generate import generate
 
     check = Checks()
     sample = work / "data"

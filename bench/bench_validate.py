@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import SMOKE_HELP, Checks  # noqa: E402
 
 from ikou import REPO_ROOT  # noqa: E402
-from ikou.mappings.schema import Column, TargetSchema, load_schema  # noqa: E402
-from ikou.validators.checkdigit import atena_check_digit_expr, kojin_no_check_digit_expr  # noqa: E402
+from ikou.schema import Column, TargetSchema, load_schema  # noqa: E402
+from ikou.checkdigit import atena_check_digit_expr, kojin_no_check_digit_expr  # noqa: E402
 from ikou.validators.engine import schema_rules, validate  # noqa: E402
 from ikou.validators.kinds import KINDS, Context  # noqa: E402
 from ikou.validators.spec import load_rules  # noqa: E402

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ikou.extractors.lineage import sha256_file
+from ikou.staging import sha256_file
 from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 

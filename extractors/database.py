@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from ikou.extractors.layout import Layout
 from ikou.extractors.csv_file import staging_schema, to_staging
-from ikou.extractors.lineage import row_id_base, sink_batches
+from ikou.staging import row_id_base, sink_batches
 from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 from ikou.errors import LayoutError, TransientError

@@ -27,7 +27,8 @@ from ikou.extractors.csv_file import (
     to_staging,
 )
 from ikou.extractors.layout import Layout
-from ikou.extractors.lineage import in_order, row_id_base, sink_batches
+from ikou.extractors.chunks import in_order
+from ikou.staging import row_id_base, sink_batches
 from ikou.extractors.result import ExtractResult, file_result
 from ikou.errors import LayoutError
 

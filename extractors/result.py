@@ -23,7 +23,7 @@ class ExtractResult:
 def file_result(*, source_name: str, path, out_path, rows_ok: int, quarantine: pl.DataFrame, seconds: float,
                 size: int, encoding: str) -> ExtractResult:
     """The result of a file extract: records read = good rows + distinct quarantined rows."""
-    from ikou.extractors.lineage import sha256_file
+    from ikou.staging import sha256_file
 
     return ExtractResult(
         source=source_name, origin=path.name, staging=out_path, rows_read=rows_ok + quarantine["row_id"].n_unique(),

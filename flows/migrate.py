@@ -24,7 +24,8 @@ from ikou.config import RunConfig, load_config, with_target_url
 from ikou.context import new_run_id
 from ikou.errors import TransientError, message_ja, one_line
 from ikou.flows import pipeline as P
-from ikou.reports.summary import build_summary, now, sensitive_columns, table_counts, write_outputs
+from ikou.privacy import sensitive_columns
+from ikou.reports.summary import build_summary, now, table_counts, write_outputs
 from ikou.stage import StageResult
 from ikou.summary import RunError, RunSummary
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ikou.config import RunConfig
 from ikou.context import RunContext
-from ikou.mappings.schema import TargetSchema, load_schema
+from ikou.schema import TargetSchema, load_schema
 from ikou.mappings.spec import MappingSpec, load_mapping
 
 

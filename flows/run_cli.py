@@ -76,7 +76,7 @@ def run_config(config: Path, *, run_id: str | None = None, target_url: str | Non
 def prepare_demo_legacy_db(config: Path) -> None:
     """Vendor B's tables live in a database: build the demo's legacy DuckDB from the sample CSV."""
     from ikou.config import load_config
-    from ikou.legacy_db import install_vendor_table
+    from ikou.sample.legacy_db import install_vendor_table
 
     cfg = load_config(config)
     for s in cfg.sources:
@@ -151,7 +151,7 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
     its 団体コード can be read: the run folder is the record, whatever failed."""
     import re
 
-    from ikou.config import is_valid_dantai_code
+    from ikou.checkdigit import is_valid_dantai_code
     from ikou.context import new_run_id
     from ikou.errors import message_ja, one_line
     from ikou.reports.summary import now
@@ -193,7 +193,8 @@ def _demo(args) -> int:
 def _purge(args) -> int:
     import datetime as dt
 
-    from ikou.config import is_valid_dantai_code, load_config
+    from ikou.checkdigit import is_valid_dantai_code
+    from ikou.config import load_config
     from ikou.errors import ConfigError
     from ikou.retention import purge
 

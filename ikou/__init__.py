@@ -1,4 +1,6 @@
-"""Shared core of ikou: run context, errors, spec loading, the quarantine schema.
+"""Shared core of ikou, each piece once: run config and context (config, context), errors, spec
+loading (spec), the quarantine schema, staging I/O and lineage (staging), the target schema model
+(schema), check digits (checkdigit), masking (privacy), stage results and the run summary.
 
 Stage packages (extractors, mappings, moji, validators, loaders, reports) import from here and
 never from each other's internals; `flows` wires them together.

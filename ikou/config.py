@@ -15,18 +15,9 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ikou.checkdigit import is_valid_dantai_code
 from ikou.errors import ConfigError
 from ikou.spec import StrictModel, load_spec, spec_version_field
-
-
-def lgcode_check_digit(code5: str) -> int:
-    """全国地方公共団体コード check digit: (11 − Σ d_i·[6,5,4,3,2] mod 11) mod 10."""
-    total = sum(int(d) * w for d, w in zip(code5, (6, 5, 4, 3, 2)))
-    return (11 - total % 11) % 10
-
-
-def is_valid_dantai_code(code: str) -> bool:
-    return bool(re.fullmatch(r"[0-9]{6}", code)) and lgcode_check_digit(code[:5]) == int(code[5])
 
 
 # Names that become file names (source, rehearsal) or SQL identifiers (tables, schemas, 業務).

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-from ikou.errors import IsolationError
 
 STAGES = ("extract", "map", "moji", "validate", "load", "report")
 
@@ -28,7 +26,6 @@ class RunContext:
     runs_dir: Path
     rehearsal: str = "R1"
     dantai_name: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -44,16 +41,3 @@ class RunContext:
         d = self.run_dir / stage
         d.mkdir(parents=True, exist_ok=True)
         return d
-
-    def guard_path(self, path: Path) -> Path:
-        """Refuse a path inside another 団体's run folder."""
-        p = Path(path).resolve()
-        root = self.runs_dir.resolve()
-        if root in p.parents:
-            rel = p.relative_to(root)
-            if rel.parts and rel.parts[0] != self.dantai_code:
-                raise IsolationError(
-                    f"run for 団体 {self.dantai_code} refused to touch {p} (団体 {rel.parts[0]})",
-                    run_id=self.run_id,
-                )
-        return p

@@ -1,34 +1,108 @@
-"""Masking of 個人番号 and names: reports and CSV exports mask by default.
+"""Masking of 個人番号 and names: one rule for everything shown outside the run's complete Parquet —
+quarantine.csv, report.html, the diff's outputs (`ikou diff`, a run's diff/) and `ikou run-report`.
 
-個人番号 (特定個人情報) shows no digit at all; a name keeps its first character so a reviewer can
-tell rows apart. Only an explicit `reveal` (an authorised review) shows values.
+個人番号 shows no digit at all (not even the last four): it is 特定個人情報. A column whose name says
+個人番号 (kojin_no, MYNUMBER, 個人番号, in any case) is masked that way whether or not it is declared
+sensitive, and so is a value that is all digits in any sensitive column. Other sensitive text (names)
+keeps its first character followed by ＊＊, enough for a reviewer to tell rows apart. Only an explicit
+`reveal` (an authorised review) shows values.
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import polars as pl
 
-MASK = "＊＊＊"
+from ikou.schema import TargetSchema, load_schema
+
+FULL_MASK = "************"
+NAME_MASK = "＊＊"
+MYNUMBER_PATTERN = r"(?i)kojin_no|mynumber|個人番号"   # a column holding 個人番号, by its name
 
 
-def mask_value_expr(value: pl.Expr, column: pl.Expr, sensitive: set[str]) -> pl.Expr:
-    """Mask `value` where `column` names a sensitive column (quarantine-shaped frames)."""
-    if not sensitive:
-        return value
-    return (pl.when(column.is_in(sorted(sensitive)) & value.is_not_null())
-            .then(pl.when(column.str.contains("(?i)kojin_no|mynumber|個人番号"))
-                  .then(pl.lit("************"))
-                  .otherwise(value.str.slice(0, 1) + pl.lit(MASK)))
-            .otherwise(value))
+def schema_sensitive_columns(schema: TargetSchema | Path | str, table: str | None = None) -> set[str]:
+    """Columns a target schema (or its YAML file) marks `sensitive: true`: of one table, or of all."""
+    if not isinstance(schema, TargetSchema):
+        schema = load_schema(schema)
+    tables = [schema.tables[table]] if table else schema.tables.values()
+    return {c.name for t in tables for c in t.columns if c.sensitive}
 
 
-def mask_columns(df: pl.DataFrame, sensitive: set[str]) -> pl.DataFrame:
-    """Mask whole sensitive columns of a data frame."""
+def sensitive_columns(plans) -> set[str]:
+    """A run's sensitive columns: the target columns its sources map to, plus the source columns that
+    feed them (a quarantined value may carry either name)."""
+    out: set[str] = set()
+    for p in plans:
+        sens = schema_sensitive_columns(p.schema, p.mapping.target)
+        out |= sens
+        out |= {c.from_ for c in p.mapping.columns if c.target in sens and c.from_}
+    return out
+
+
+def is_mynumber_column(name: str) -> bool:
+    return re.search(MYNUMBER_PATTERN, name) is not None
+
+
+def mask_expr(e: pl.Expr, *, mynumber: bool = False) -> pl.Expr:
+    """Masked text of `e` (null stays null)."""
+    digits = e.str.contains(r"^[0-9０-９\s\-]+$")
+    full = pl.lit(FULL_MASK)
+    if mynumber:
+        return pl.when(e.is_null()).then(None).otherwise(full)
+    return (pl.when(e.is_null()).then(None)
+            .when(digits).then(full)
+            .otherwise(e.str.slice(0, 1) + pl.lit(NAME_MASK)))
+
+
+def _nothing_to_mask(df: pl.DataFrame | pl.LazyFrame, reveal: bool) -> bool:
+    # a LazyFrame (the diff's cells, streamed to a file) is masked without being looked at
+    return reveal or (isinstance(df, pl.DataFrame) and df.is_empty())
+
+
+def mask_frame(df: pl.DataFrame | pl.LazyFrame, sensitive: set[str] | frozenset[str], *,
+               reveal: bool = False) -> pl.DataFrame | pl.LazyFrame:
+    """Mask the sensitive columns of a wide frame."""
+    if _nothing_to_mask(df, reveal):
+        return df
+    names = df.collect_schema().names()
+    cols = [c for c in names if c in sensitive or is_mynumber_column(c)]
+    return df.with_columns(
+        [mask_expr(pl.col(c).cast(pl.String), mynumber=is_mynumber_column(c)).alias(c)
+         for c in cols])
+
+
+def mask_long(df: pl.DataFrame, sensitive: set[str] | frozenset[str], *, reveal: bool = False,
+              column_col: str = "column", value_cols: tuple[str, ...] = ("left", "right"),
+              key_cols: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Mask a long frame whose `column_col` names the column each value came from (the diff's cells,
+    the quarantine's `value`)."""
+    if reveal or df.is_empty():
+        return df
+    is_mn = pl.col(column_col).str.contains(MYNUMBER_PATTERN)
+    is_sens = pl.col(column_col).is_in(sorted(sensitive)) | is_mn
     exprs = []
-    for c in df.columns:
-        if c not in sensitive:
+    for v in value_cols:
+        if v not in df.columns:
             continue
-        if "kojin_no" in c.lower() or "mynumber" in c.lower():
-            exprs.append(pl.when(pl.col(c).is_not_null()).then(pl.lit("************")).alias(c))
-        else:
-            exprs.append(pl.when(pl.col(c).is_not_null()).then(pl.col(c).cast(pl.String).str.slice(0, 1) + MASK).alias(c))
-    return df.with_columns(exprs) if exprs else df
+        c = pl.col(v).cast(pl.String)
+        exprs.append(pl.when(is_mn).then(mask_expr(c, mynumber=True))
+                     .when(is_sens).then(mask_expr(c))
+                     .otherwise(c).alias(v))
+    out = df.with_columns(exprs)
+    return mask_frame(out, {k for k in key_cols if k in sensitive}, reveal=False)
+
+
+def mask_cells_of(df: pl.DataFrame | pl.LazyFrame, column: str,
+                  sensitive: set[str] | frozenset[str], *, reveal: bool = False,
+                  value_cols: tuple[str, ...] = ("left", "right"),
+                  key_cols: tuple[str, ...] = ()) -> pl.DataFrame | pl.LazyFrame:
+    """`mask_long` for a frame whose values all come from `column`: the masking is decided once
+    for the column instead of per row (the diff's millions of cells are read column by column)."""
+    if _nothing_to_mask(df, reveal):
+        return df
+    if column in sensitive or is_mynumber_column(column):
+        mynumber = is_mynumber_column(column)
+        df = df.with_columns([mask_expr(pl.col(v).cast(pl.String), mynumber=mynumber).alias(v)
+                              for v in value_cols])
+    return mask_frame(df, {k for k in key_cols if k in sensitive}, reveal=False)

@@ -14,7 +14,7 @@ import polars as pl
 
 from ikou.loaders.targets import LoadRejected, TargetDatabase, check_isolation, register_target, target_for
 from ikou.loaders import duckdb_target, postgres_target  # noqa: F401,E402  (the built-in targets register themselves)
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 
 
 def load_tables(frames: dict[str, pl.DataFrame | Path], schema: TargetSchema, url: str, db_schema: str, *,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 
 SA_TYPES = {"text": sa.Text, "integer": sa.BigInteger, "date": sa.Text, "decimal": sa.Numeric}
 

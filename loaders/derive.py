@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 
 
 def _where(where: dict[str, list[str]] | None) -> pl.Expr:

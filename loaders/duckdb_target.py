@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou.loaders.targets import LoadRejected, TargetDatabase, create_statements, now, register_target
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 
 
 @register_target

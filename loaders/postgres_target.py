@@ -16,7 +16,7 @@ from sqlalchemy.schema import CreateSchema
 from ikou.errors import TransientError
 from ikou.loaders.ddl import SA_TYPES
 from ikou.loaders.targets import LoadRejected, TargetDatabase, create_statements, now, register_target
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 
 COPY_BATCH_ROWS = 200_000
 # Arrow types that ADBC's binary COPY writes into the DDL's column types (ddl.SA_TYPES)
@@ -105,7 +105,7 @@ class PostgresTarget(TargetDatabase):
         every column as text exactly as `read_table` + Polars' cast would write it."""
         import adbc_driver_postgresql.dbapi as adbc
 
-        from ikou.extractors.lineage import sink_batches
+        from ikou.staging import sink_batches
 
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou.context import RunContext
-from ikou.extractors.lineage import STAGING_COMPRESSION
+from ikou.staging import STAGING_COMPRESSION
 from ikou.loaders.derive import derive_table
 from ikou.stage import StageResult, step
 

@@ -20,7 +20,7 @@ from sqlalchemy.schema import CreateTable, DropTable
 
 from ikou.errors import ConfigError, IsolationError, TerminalError
 from ikou.loaders.ddl import sa_tables
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 
 
 class LoadRejected(TerminalError):

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ikou.extractors.lineage import LINEAGE, ROW_ID, SOURCE, SOURCE_LINE
+from ikou.staging import LINEAGE, ROW_ID, SOURCE, SOURCE_LINE
 from ikou import quarantine as q
 from ikou.mappings import ops
-from ikou.mappings.schema import POLARS_TYPES, TargetSchema
+from ikou.schema import POLARS_TYPES, TargetSchema
 from ikou.mappings.spec import MappingSpec, check_mapping
 
 

@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 import polars as pl
 
 from ikou.errors import ConfigError
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 from ikou.mappings.spec import ColumnMap
 from ikou.mappings.wareki import RULE_MESSAGES as WAREKI_RULES, FORMATS as WAREKI_FORMATS
 from ikou.mappings.wareki import wareki_stages, wareki_to_iso

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ikou.errors import ConfigError
-from ikou.mappings.schema import TargetSchema, load_schema
+from ikou.schema import TargetSchema, load_schema
 from ikou.spec import StrictModel, load_spec, spec_version_field
 
 

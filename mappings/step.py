@@ -14,9 +14,9 @@ import polars as pl
 
 from ikou import quarantine as q
 from ikou.context import RunContext
-from ikou.extractors.lineage import sink_batches
+from ikou.staging import sink_batches
 from ikou.mappings.engine import apply_mapping
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 from ikou.mappings.spec import MappingSpec
 from ikou.stage import StageResult, step
 

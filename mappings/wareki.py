@@ -12,7 +12,6 @@ were lunisolar: the Gregorian year offset used here is the register's convention
 """
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 
 import polars as pl
@@ -196,24 +195,3 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
             pl.when(all_zero | (mm == 0) | (dd == 0)).then(pl.lit("1")).otherwise(pl.lit("0"))),
     }
     return [first, second, third, checks, status, ok_stage, out]
-
-
-def era_of(date: _dt.date) -> tuple[str, int]:
-    """(era, era year) of a Gregorian date; on a transition day the newer era (as registers write it)."""
-    ymd = date.year * 10000 + date.month * 100 + date.day
-    for name, (offset, start, end) in reversed(list(ERAS.items())):
-        if start <= ymd <= end:
-            return name, date.year - offset
-    raise ValueError(f"{date} lies before 明治")
-
-
-def iso_to_wareki(date: _dt.date, fmt: str, era: str | None = None) -> str:
-    """Scalar inverse (for tests and synthetic data): a date written in `fmt`, in `era` if given."""
-    if fmt == "seireki_yyyymmdd":
-        return date.strftime("%Y%m%d")
-    if era is None:
-        era, year = era_of(date)
-    else:
-        year = date.year - ERAS[era][0]
-    code = {v: k for k, v in DEFAULT_ERA_CODES[fmt].items()}[era]
-    return f"{code}{year:02d}{date.month:02d}{date.day:02d}"

@@ -94,7 +94,7 @@ def load_dictionary(path: Path | None = None) -> MojiDictionary:
     d = Path(path) if path else src.default_cache_dir()
     manifest = d / "manifest.json"
     if not manifest.exists():
-        raise ConfigError(f"no moji dictionary in {d}: run `ikou moji build` (or `python -m moji.build`)")
+        raise ConfigError(f"no moji dictionary in {d}: run `ikou moji build`")
     meta = json.loads(manifest.read_text(encoding="utf-8"))
     if meta.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"moji dictionary in {d} has format {meta.get('format_version')}, "

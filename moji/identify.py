@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Sequence
 
 import polars as pl
 
-from ikou import quarantine
 from ikou.errors import ConfigError
 from ikou.moji.dictionary import MojiDictionary
 
@@ -291,30 +290,3 @@ def mj_names(frame: pl.DataFrame, column: str, result: MojiResult, row_key: str 
     agg = (exploded.group_by(row_key, maintain_order=True)
            .agg(pl.col("token").drop_nulls().str.join(" ").alias("mj_names")))
     return frame.select(row_key).join(agg, on=row_key, how="left", maintain_order="left")["mj_names"].fill_null("")
-
-
-def moji_columns(table_spec) -> list[str]:
-    """Columns marked `moji: true` of a target table (mappings.schema Table, resolved)."""
-    return [c.name for c in table_spec.columns if getattr(c, "moji", False)]
-
-
-def unresolved_to_quarantine(result: MojiResult, *, run_id: str, dantai_code: str, table: str,
-                             row_id_column: str = "_row_id", record_key: str | None = None) -> pl.DataFrame:
-    """Warning rows (rule moji.unresolved) in the one quarantine schema: they block sign-off, not the row."""
-    ur = result.unresolved_rows
-    if not ur.height:
-        return quarantine.empty()
-    distinct = ur.select(pl.col("chars").unique())  # map the few distinct values, join back
-    distinct = distinct.with_columns(pl.col("chars").map_elements(codepoints, return_dtype=pl.String).alias("_cps"))
-    f = ur.join(distinct, on="chars", how="left", maintain_order="left").select(
-        pl.lit(run_id).alias("run_id"), pl.lit(dantai_code).alias("dantai_code"),
-        pl.lit("moji").alias("stage"), pl.lit(table).alias("table"),
-        (pl.col(row_id_column) if row_id_column in ur.columns else pl.lit(None, pl.Int64)).alias("row_id"),
-        (pl.col(record_key).cast(pl.String) if record_key and record_key in ur.columns
-         else pl.lit(None, pl.String)).alias("record_key"),
-        "column", pl.lit("moji.unresolved").alias("rule"), pl.lit("warning").alias("severity"),
-        pl.col("chars").alias("value"),
-        pl.format("文字同定できない文字: {}", "_cps").alias("message_ja"),
-        pl.format("characters not identified in MJ: {}", "_cps").alias("message_en"),
-    )
-    return quarantine.conform(f)

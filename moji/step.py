@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 
 from ikou.context import RunContext
-from ikou.extractors.lineage import ROW_ID, STAGING_COMPRESSION
+from ikou.staging import ROW_ID, STAGING_COMPRESSION
 from ikou.moji.dictionary import load_dictionary
-from ikou.moji.identify import MojiResult, identify_lazy, load_gaiji_table
+from ikou.moji.identify import MojiResult, codepoints, identify_lazy, load_gaiji_table
 from ikou.moji.ledger import Ledger
 from ikou.stage import StageResult, step
 
@@ -81,4 +81,4 @@ def _record_decision_changes(ctx: RunContext, ledger: Ledger) -> None:
 
 def _codepoints(chars: str) -> str:
     """'\\ue700' → 'U+E700 (\\ue700)': readable even where the 外字 has no glyph (one call per unresolved cell)."""
-    return " ".join(f"U+{ord(ch):04X}" for ch in chars) + f" ({chars})"
+    return f"{codepoints(chars)} ({chars})"

@@ -30,8 +30,8 @@ def _tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
 def _sensitive(args: argparse.Namespace) -> set[str]:
     cols = set(_split(args.sensitive))
     if args.schema:
-        from ikou.reports.mask import sensitive_columns
-        cols |= sensitive_columns(args.schema)
+        from ikou.privacy import schema_sensitive_columns
+        cols |= schema_sensitive_columns(args.schema)
     return cols
 
 

@@ -117,10 +117,6 @@ class DiffResult:
             self._cleanup()
 
     @property
-    def has_duplicates(self) -> bool:
-        return any(d["keys"] for d in self.duplicates.values())
-
-    @property
     def explained(self) -> dict[str, dict]:
         """Per rule: cells explained, by column (rules only see cells that differ)."""
         out: dict[str, dict] = {r["name"]: {**r, "cells": 0, "by_column": {}} for r in self.rules}

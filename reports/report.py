@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ikou.reports.charts import bar_chart
 from ikou.reports.diff import DiffResult, summarize
-from ikou.reports.mask import mask_cells_of, mask_frame, mask_long
+from ikou.privacy import mask_cells_of, mask_frame, mask_long
 from ikou.reports.reconcile import stage_rows, totals_check, trend
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -8,7 +8,7 @@ import logging
 
 import polars as pl
 
-from ikou.privacy import mask_value_expr
+from ikou.privacy import mask_long, sensitive_columns
 from ikou.stage import StageResult
 from ikou.summary import (DerivedCounts, MojiSummary, RunError, RunSummary, SourceStats, StageStats, Status,
                           TableCounts)
@@ -18,17 +18,6 @@ log = logging.getLogger("ikou")
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def sensitive_columns(plans) -> set[str]:
-    """Target columns declared sensitive, plus the source columns that feed them."""
-    out: set[str] = set()
-    for p in plans:
-        table = p.schema.tables[p.mapping.target]
-        sens = {c.name for c in table.columns if c.sensitive}
-        out |= sens
-        out |= {c.from_ for c in p.mapping.columns if c.target in sens and c.from_}
-    return out
 
 
 def _of(results: list[StageResult], stage: str) -> list[StageResult]:
@@ -186,9 +175,8 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     run_dir.mkdir(parents=True, exist_ok=True)
     sens = sensitive_columns(plans)
     quarantine.write_parquet(run_dir / "quarantine.parquet")
-    shown = quarantine if cfg.reveal_personal else quarantine.with_columns(
-        mask_value_expr(pl.col("value"), pl.col("column"), sens).alias("value"))
-    shown.write_csv(run_dir / "quarantine.csv")
+    mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",)).write_csv(
+        run_dir / "quarantine.csv")
     summary.write(run_dir / "summary.json")
     data = summary.as_dict()
     render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous_summary(ctx),

@@ -19,15 +19,15 @@ from typing import Mapping
 
 import polars as pl
 
-from ikou.extractors.lineage import sink_batches
+from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, sink_batches
 from ikou import quarantine
 from ikou.errors import ConfigError, ConservationError, ThresholdError
-from ikou.mappings.schema import TargetSchema
+from ikou.schema import TargetSchema
 from ikou.validators.kinds import KINDS, Check, Context, Kind
 from ikou.validators.spec import Rule, RuleSet
 
-LINEAGE = {"_row_id": ("row_id", pl.Int64), "_source": ("source", pl.String),   # input → quarantine column
-           "_source_line": ("source_line", pl.Int64)}
+LINEAGE = {ROW_ID: ("row_id", pl.Int64), SOURCE: ("source", pl.String),   # input → quarantine column
+           SOURCE_LINE: ("source_line", pl.Int64)}
 _IDX = "__vidx"   # row position in the input, 0-based: what identifies a held row
 
 

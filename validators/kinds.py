@@ -23,10 +23,10 @@ from typing import Callable
 import polars as pl
 from pydantic import Field
 
+from ikou import checkdigit
 from ikou.errors import ConfigError
+from ikou.schema import Table, TargetSchema
 from ikou.spec import StrictModel
-from ikou.mappings.schema import Table, TargetSchema
-from ikou.validators import checkdigit
 
 
 @dataclass(frozen=True)

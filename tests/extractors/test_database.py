@@ -8,7 +8,7 @@ from ikou.extractors import load_layout
 from ikou.extractors.database import extract_table
 from ikou import REPO_ROOT
 from ikou.errors import LayoutError
-from ikou.legacy_db import install_vendor_table
+from ikou.sample.legacy_db import install_vendor_table
 
 SAMPLE = REPO_ROOT / "data" / "sample" / "vendor_b"
 LAYOUTS = REPO_ROOT / "specs" / "vendors" / "vendor_b" / "layouts"

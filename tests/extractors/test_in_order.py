@@ -1,4 +1,4 @@
-"""extractors.lineage.in_order: chunks processed two at a time, results in file order."""
+"""extractors.chunks.in_order: chunks processed two at a time, results in file order."""
 from __future__ import annotations
 
 import threading
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ikou.extractors.lineage import in_order
+from ikou.extractors.chunks import in_order
 
 
 def test_results_come_in_job_order_even_when_a_later_job_finishes_first():

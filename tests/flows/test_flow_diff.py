@@ -11,7 +11,7 @@ import pytest
 from ikou.flows.migrate import migration_flow
 from ikou import REPO_ROOT
 from ikou.loaders import read_table
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 from ikou.mappings.spec import load_mapping
 from ikou.reports.diff import compare, summarize
 from tests.flows.conftest import vendor_a_source, write_config

@@ -110,7 +110,7 @@ def test_vendor_a_demo_migrates_juki_and_kojin_juminzei_in_one_run(tmp_path):
 
 
 def test_vendor_b_tax_tables_read_live_from_postgres(tmp_path, postgres_url):
-    from ikou.legacy_db import install_vendor_table
+    from ikou.sample.legacy_db import install_vendor_table
 
     sources = []
     for kind in ("GIMUSHA", "KAZEI", "KOJO"):

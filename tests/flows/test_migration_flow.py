@@ -63,7 +63,7 @@ def test_vendor_a_files_migrate_to_duckdb_with_every_row_accounted_for(tmp_path,
 
 
 def test_vendor_b_tables_read_live_from_mariadb_load_into_postgres(tmp_path, mariadb_url, postgres_url, run_dir_of):
-    from ikou.legacy_db import install_vendor_table
+    from ikou.sample.legacy_db import install_vendor_table
     from tests.flows.conftest import SAMPLE
 
     install_vendor_table(SAMPLE / "vendor_b" / "B_JUMIN.csv", mariadb_url, "B_JUMIN")
@@ -81,7 +81,7 @@ def test_vendor_b_tables_read_live_from_mariadb_load_into_postgres(tmp_path, mar
 
 
 def test_vendor_b_tables_read_live_from_postgres(tmp_path, postgres_url):
-    from ikou.legacy_db import install_vendor_table
+    from ikou.sample.legacy_db import install_vendor_table
     from tests.flows.conftest import SAMPLE
 
     install_vendor_table(SAMPLE / "vendor_b" / "B_JUMIN.csv", postgres_url, "B_JUMIN", schema="legacy_vendor_b")

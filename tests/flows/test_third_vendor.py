@@ -9,7 +9,7 @@ import yaml
 
 from ikou import SPECS
 from ikou.flows.migrate import migration_flow
-from ikou.generate import generate
+from ikou.sample.generate import generate
 from ikou.loaders import read_table
 from ikou.mappings.spec import load_mapping
 from tests.flows.conftest import write_config

@@ -6,7 +6,7 @@ import polars as pl
 from ikou import REPO_ROOT
 from ikou import quarantine as q
 from ikou.context import RunContext
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 from tests.validators.conftest import DANTAI, faulty_rows, frame
 from ikou.validators import load_rules, rules_path, validate, validate_table
 

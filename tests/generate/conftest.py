@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ikou import REPO_ROOT
-from ikou.generate import generate
+from ikou.sample.generate import generate
 
 LAYOUT_A = REPO_ROOT / "specs" / "vendors" / "vendor_a" / "layouts" / "jumin.yaml"
 LAYOUT_B = REPO_ROOT / "specs" / "vendors" / "vendor_b" / "layouts" / "b_jumin.yaml"

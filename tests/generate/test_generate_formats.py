@@ -10,7 +10,7 @@ import pytest
 
 from ikou.flows.cli import main as ikou_main
 from ikou import REPO_ROOT
-from ikou.generate import generate
+from ikou.sample.generate import generate
 
 
 def _digests(root):

@@ -8,7 +8,7 @@ import pytest
 
 from ikou.extractors import load_layout
 from ikou import REPO_ROOT
-from ikou.generate import GYOMU, TAX_FAULTS_FILE, TAX_FILES_A, TAX_FILES_B, generate
+from ikou.sample.generate import GYOMU, TAX_FAULTS_FILE, TAX_FILES_A, TAX_FILES_B, generate
 from tests.generate.conftest import Sample
 
 VENDORS = REPO_ROOT / "specs" / "vendors"

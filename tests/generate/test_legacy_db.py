@@ -7,7 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from ikou.legacy_db import install_vendor_table
+from ikou.sample.legacy_db import install_vendor_table
 
 SERVERS = {
     "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test",

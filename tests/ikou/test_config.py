@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from ikou import REPO_ROOT
-from ikou.config import is_valid_dantai_code, lgcode_check_digit, load_config, with_target_url
+from ikou.checkdigit import is_valid_dantai_code, lgcode_check_digit
+from ikou.config import load_config, with_target_url
 from ikou.errors import ConfigError
 
 BASE = """\

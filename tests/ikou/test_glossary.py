@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou import REPO_ROOT
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 
 
 def test_every_schema_column_is_in_the_glossary():

@@ -12,7 +12,7 @@ from ikou import REPO_ROOT, SPECS
 from ikou.config import load_config
 from ikou.errors import ConfigError
 from ikou.extractors import load_layout
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 from ikou.mappings.spec import load_mapping
 from ikou.moji.shrink import ShrinkPolicy
 from ikou.reports.rules import RulesFile

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from ikou import REPO_ROOT
 from ikou.loaders.ddl import sa_tables
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 
 SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 

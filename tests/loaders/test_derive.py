@@ -5,7 +5,7 @@ import polars as pl
 
 from ikou import REPO_ROOT
 from ikou.loaders.derive import derive_all, derive_table
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 
 SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 COLS = [c.name for c in SCHEMA.tables["juki_kojin_rireki"].columns]

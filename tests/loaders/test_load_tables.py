@@ -12,7 +12,7 @@ from ikou import REPO_ROOT
 from ikou.errors import ConfigError, IsolationError
 from ikou.loaders import LoadRejected, load_tables, read_table
 from ikou.loaders.derive import derive_all
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 
 SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 COLS = [c.name for c in SCHEMA.tables["juki_kojin_rireki"].columns]
@@ -216,7 +216,7 @@ tables:
 
 def test_postgres_keeps_each_decimal_value_as_written(tmp_path, postgres_url, pg_schema):
     """NUMERIC keeps every value's own scale: '12.50' comes back 12.50, not 12.5 or 12.500000."""
-    from ikou.mappings.schema import load_schema as load
+    from ikou.schema import load_schema as load
 
     path = tmp_path / "zei.yaml"
     path.write_text(DECIMAL_SCHEMA, encoding="utf-8")

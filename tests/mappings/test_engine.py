@@ -8,7 +8,7 @@ from ikou import REPO_ROOT
 from ikou.errors import ConfigError
 from ikou.quarantine import QUARANTINE_SCHEMA
 from ikou.mappings.engine import apply_mapping
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 from ikou.mappings.spec import MappingSpec
 
 SCHEMA_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml"

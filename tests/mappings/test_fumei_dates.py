@@ -9,7 +9,7 @@ from ikou.extractors.csv_file import extract_csv
 from ikou.validators import rules_path
 from ikou import REPO_ROOT
 from ikou.mappings.engine import apply_mapping
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 from ikou.mappings.spec import load_mapping
 
 SAMPLE = REPO_ROOT / "data" / "sample"

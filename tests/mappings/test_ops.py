@@ -7,7 +7,7 @@ import pytest
 
 from ikou import REPO_ROOT
 from ikou.mappings import ops
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 from ikou.mappings.spec import ColumnMap
 
 SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")

@@ -1,11 +1,11 @@
-"""Target schema (mappings/schema.py) and mapping specs (mappings/spec.py) as strict YAML."""
+"""Target schema (ikou/schema.py) and mapping specs (mappings/spec.py) as strict YAML."""
 from __future__ import annotations
 
 import pytest
 
 from ikou import REPO_ROOT
 from ikou.errors import ConfigError
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 from ikou.mappings.spec import load_mapping
 
 SCHEMA_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml"

@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ikou.errors import ConfigError
-from ikou.mappings.wareki import ERAS, FORMATS, RULE_MESSAGES, iso_to_wareki, wareki_to_iso
+from ikou.mappings.wareki import DEFAULT_ERA_CODES, ERAS, FORMATS, RULE_MESSAGES, wareki_to_iso
+
+
+def iso_to_wareki(date: dt.date, fmt: str, era: str) -> str:
+    """The inverse, as the oracle of the round trip: `date` written in `fmt`, in `era`."""
+    if fmt == "seireki_yyyymmdd":
+        return date.strftime("%Y%m%d")
+    code = {v: k for k, v in DEFAULT_ERA_CODES[fmt].items()}[era]
+    return f"{code}{date.year - ERAS[era][0]:02d}{date.month:02d}{date.day:02d}"
 
 
 def convert(values: list[str | None], fmt: str, eras: dict[str, str] | None = None) -> pl.DataFrame:

@@ -4,9 +4,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ikou import quarantine
 from ikou.errors import ConfigError
-from ikou.moji.identify import (identify_frame, load_gaiji_table, mj_names, unresolved_to_quarantine)
+from ikou.moji.identify import identify_frame, load_gaiji_table, mj_names
 
 IVS_SAI = "\u9f4b\U000e0104"   # 齋 + IVS: MJ030061, no 実装したUCS
 
@@ -60,16 +59,6 @@ def test_counts_add_up_to_all_characters(dictionary):
     res = identify_frame(frame(names), ["shimei"], dictionary=dictionary)
     assert sum(res.counts.values()) == sum(len(n) for n in names)
     assert res.counts == {"mj": 6, "gaiji": 0, "decided": 0, "unresolved": 1, "passthrough": 4}
-
-
-def test_unresolved_rows_become_warning_quarantine_rows(dictionary):
-    res = identify_frame(frame(["田中", "\ue001"]), ["shimei"], dictionary=dictionary)
-    q = unresolved_to_quarantine(res, run_id="r1", dantai_code="131016", table="juki_person")
-    assert q.schema == pl.Schema(quarantine.QUARANTINE_SCHEMA)
-    assert q.height == 1
-    row = q.row(0, named=True)
-    assert (row["rule"], row["severity"], row["row_id"], row["column"]) == ("moji.unresolved", "warning", 2, "shimei")
-    assert "U+E001" in row["message_ja"]
 
 
 @pytest.mark.parametrize("body,msg", [

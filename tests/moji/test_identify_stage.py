@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 from ikou.moji import identify_source
 from ikou import REPO_ROOT
 from ikou.context import RunContext
-from ikou.mappings.schema import load_schema
+from ikou.schema import load_schema
 from ikou.moji.identify import identify_frame, load_gaiji_table
 from ikou.moji.ledger import Ledger
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ikou.reports.diff import compare
-from ikou.reports.synth import planted_pair
+from ikou.sample.diff_pair import planted_pair
 
 datacompy = pytest.importorskip("datacompy", reason="datacompy is a test-only cross-check")
 pytest.importorskip("pandas", reason="datacompy's PandasCompare needs pandas")

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from ikou.reports.diff import compare
-from ikou.reports.synth import planted_pair
+from ikou.sample.diff_pair import planted_pair
 
 
 def test_counts_and_cells_stay_exact_under_a_memory_limit(monkeypatch):

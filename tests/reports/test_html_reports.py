@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from ikou.flows.cli import main
+from ikou.privacy import FULL_MASK
 from ikou.quarantine import conform
 from ikou.reports.diff import compare
-from ikou.reports.mask import FULL_MASK
 from ikou.reports.report import render_run_report, write_diff_outputs
 
 SENSITIVE = {"kojin_no", "shimei", "shimei_kana"}
@@ -154,28 +154,3 @@ def test_run_report_cli_reads_a_run_directory(tmp_path):
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "リハーサル R2" in html and "前回: R1" in html and "123456789019" not in html
     assert main(["run-report", str(tmp_path / "missing")]) == 2
-
-
-def test_sensitive_columns_come_from_the_target_schema():
-    from pathlib import Path
-
-    from ikou.reports import mask as reports_mask
-    from ikou.reports.mask import sensitive_columns
-    schema = Path(reports_mask.__file__).parent.parent / "specs" / "gyomu" / "juki" / "schema.yaml"
-    assert {"kojin_no", "shimei", "shimei_kana"} <= sensitive_columns(schema)
-
-
-def test_cells_masked_column_by_column_as_when_masked_row_by_row():
-    from ikou.reports.mask import mask_cells_of, mask_long
-
-    cells = pl.DataFrame({
-        "kojin_no": ["123456789018", "234567890128", "345678901238", "456789012347"],
-        "column": ["shimei", "kojin_no", "jusho", "shimei"],
-        "left": ["山田太郎", "123456789018", "本町1-1", "０１２３"],
-        "right": ["山田太朗", None, "本町1-2", "鈴木"]})
-    whole = mask_long(cells, SENSITIVE, key_cols=("kojin_no",))
-    by_column = pl.concat([mask_cells_of(cells.filter(pl.col("column") == c).lazy(), c, SENSITIVE,
-                                         key_cols=("kojin_no",)).collect()
-                           for c in ("shimei", "kojin_no", "jusho")])
-    assert by_column.sort(pl.all()).equals(whole.sort(pl.all()))
-    assert whole["left"].to_list() == ["山＊＊", FULL_MASK, "本町1-1", FULL_MASK]

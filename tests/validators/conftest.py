@@ -4,9 +4,9 @@ import polars as pl
 import pytest
 
 from ikou import REPO_ROOT
-from ikou.mappings.schema import load_schema
+from ikou.checkdigit import atena_check_digit, kojin_no_check_digit
+from ikou.schema import load_schema
 from ikou.validators.spec import load_rules
-from ikou.validators.checkdigit import atena_check_digit, kojin_no_check_digit
 
 DANTAI = "131016"
 

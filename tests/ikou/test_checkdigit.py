@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ikou import REPO_ROOT
-from ikou.validators.checkdigit import (
-    atena_check_digit, atena_check_digit_expr, atena_no_valid, dantai_code_valid, kojin_no_check_digit,
-    kojin_no_check_digit_expr, kojin_no_valid,
+from ikou.checkdigit import (
+    atena_check_digit, atena_check_digit_expr, atena_check_digits, atena_no_valid, dantai_code_valid,
+    kojin_no_check_digit, kojin_no_check_digit_expr, kojin_no_check_digits, kojin_no_valid,
     lgcode_check_digit,
 )
 
@@ -121,3 +121,11 @@ def test_check_digit_expressions_equal_scalar_twins(kojin_bodies, atena_bodies):
     a = pl.DataFrame({"b": atena_bodies}).select(atena_check_digit_expr(pl.col("b")))
     assert k.to_series().to_list() == [kojin_no_check_digit(b) for b in kojin_bodies]
     assert a.to_series().to_list() == [atena_check_digit(b) for b in atena_bodies]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 10**11 - 1), min_size=1, max_size=50),
+       st.lists(st.integers(0, 10**14 - 1), min_size=1, max_size=50))
+def test_array_forms_equal_scalar_twins(kojin_bodies, atena_bodies):
+    assert kojin_no_check_digits(kojin_bodies).tolist() == [kojin_no_check_digit(f"{b:011d}") for b in kojin_bodies]
+    assert atena_check_digits(atena_bodies).tolist() == [atena_check_digit(str(b)) for b in atena_bodies]

@@ -1,22 +1,38 @@
-"""Check digits as Polars expressions over whole columns, with scalar twins the tests compare against.
+"""Check digits, written once: 団体コード, 個人番号, 宛名番号/世帯番号.
+
+Three forms of the same formulas: scalar functions on digit text (the run config, tests), Polars
+expressions over whole columns (validation rules), and the integer-array forms the sample generator
+uses (`*_check_digits`, which evaluate the expressions).
 
 Each `*_valid` expression is null for null input (a missing value is the `required` rule's business),
 False for text of the wrong shape or a wrong check digit, True otherwise.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+import numpy as np
 import polars as pl
 
-from ikou.config import lgcode_check_digit
-
 __all__ = [
-    "lgcode_check_digit", "kojin_no_check_digit", "atena_check_digit",
+    "lgcode_check_digit", "is_valid_dantai_code", "kojin_no_check_digit", "atena_check_digit",
     "dantai_code_valid", "kojin_no_valid", "atena_no_valid", "ATENA_MAX_DIGITS",
-    "kojin_no_check_digit_expr", "atena_check_digit_expr",
+    "kojin_no_check_digit_expr", "atena_check_digit_expr", "kojin_no_check_digits", "atena_check_digits",
 ]
 
 KOJIN_WEIGHTS = [n + 1 if n <= 6 else n - 5 for n in range(1, 12)]  # Qn for Pn, n = 1 (rightmost) … 11
 ATENA_MAX_DIGITS = 15  # 宛名番号/世帯番号 max_length in the target schema (≤ 18: fits Int64)
+
+
+def lgcode_check_digit(code5: str) -> int:
+    """全国地方公共団体コード check digit: (11 − Σ d_i·[6,5,4,3,2] mod 11) mod 10."""
+    total = sum(int(d) * w for d, w in zip(code5, (6, 5, 4, 3, 2)))
+    return (11 - total % 11) % 10
+
+
+def is_valid_dantai_code(code: str) -> bool:
+    return bool(re.fullmatch(r"[0-9]{6}", code)) and lgcode_check_digit(code[:5]) == int(code[5])
 
 
 def kojin_no_check_digit(body11: str) -> int:
@@ -55,13 +71,13 @@ def dantai_code_valid(expr: pl.Expr) -> pl.Expr:
 def kojin_no_check_digit_expr(body11: pl.Expr) -> pl.Expr:
     """個人番号 check digit (Int64) of an 11-digit text expression; null if not 11 digits."""
     s = body11.cast(pl.String)
-    r = _kojin_remainder(s.cast(pl.Int64, strict=False))
-    return pl.when(s.str.contains(r"^[0-9]{11}$")).then(pl.when(r <= 1).then(0).otherwise(11 - r))
+    return pl.when(s.str.contains(r"^[0-9]{11}$")).then(_kojin_cd(s.cast(pl.Int64, strict=False)))
 
 
-def _kojin_remainder(body: pl.Expr) -> pl.Expr:
+def _kojin_cd(body: pl.Expr) -> pl.Expr:
     # Pn is the n-th digit from the right, weighted Qn.
-    return pl.sum_horizontal([p * q for p, q in zip(_digits_from_right(body, 11), KOJIN_WEIGHTS)]) % 11
+    r = pl.sum_horizontal([p * q for p, q in zip(_digits_from_right(body, 11), KOJIN_WEIGHTS)]) % 11
+    return pl.when(r <= 1).then(0).otherwise(11 - r)
 
 
 def kojin_no_valid(expr: pl.Expr) -> pl.Expr:
@@ -69,9 +85,7 @@ def kojin_no_valid(expr: pl.Expr) -> pl.Expr:
     s = expr.cast(pl.String)
     ok = s.str.contains(r"^[0-9]{12}$")
     v = s.cast(pl.Int64, strict=False)
-    r = _kojin_remainder(v // 10)
-    cd = pl.when(r <= 1).then(0).otherwise(11 - r)
-    return pl.when(s.is_not_null()).then(ok & (cd == v % 10).fill_null(False))
+    return pl.when(s.is_not_null()).then(ok & (_kojin_cd(v // 10) == v % 10).fill_null(False))
 
 
 def _atena_cd(body: pl.Expr, digits: int) -> pl.Expr:
@@ -93,3 +107,17 @@ def atena_no_valid(expr: pl.Expr, max_digits: int = ATENA_MAX_DIGITS) -> pl.Expr
     ok = s.str.contains(rf"^[0-9]{{2,{max_digits}}}$")
     v = s.cast(pl.Int64, strict=False)
     return pl.when(s.is_not_null()).then(ok & (_atena_cd(v // 10, max_digits - 1) == v % 10).fill_null(False))
+
+
+def _over_ints(cd: Callable[[pl.Expr], pl.Expr], bodies) -> np.ndarray:
+    return pl.select(cd(pl.lit(pl.Series(bodies, dtype=pl.Int64)))).to_series().to_numpy()
+
+
+def kojin_no_check_digits(bodies) -> np.ndarray:
+    """個人番号 check digits of integer bodies (< 10^11), e.g. a numpy array: the expression's arithmetic."""
+    return _over_ints(_kojin_cd, bodies)
+
+
+def atena_check_digits(bodies, max_digits: int = ATENA_MAX_DIGITS - 1) -> np.ndarray:
+    """宛名番号/世帯番号 check digits of integer bodies (up to `max_digits` digits), e.g. a numpy array."""
+    return _over_ints(lambda b: _atena_cd(b, max_digits), bodies)

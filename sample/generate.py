@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from ikou import SPECS
+from ikou.checkdigit import atena_check_digits, kojin_no_check_digits
 
 DANTAI_CODE = "999997"  # 99999 + check digit 7; no real 団体 has it
 DANTAI_NAME = "架空市"
@@ -146,29 +147,6 @@ _ERA_LETTER = {code: letter for code, letter, _, _ in ERA_STARTS}
 
 def _days(d: dt.date) -> int:
     return (d - _EPOCH).days
-
-
-# ---------------------------------------------------------------- check digits
-
-def atena_check_digit(body: np.ndarray) -> np.ndarray:
-    """宛名番号/世帯番号 modulus 11, weights 2–7 repeating from the right; 10 and 11 become 0."""
-    body = np.asarray(body, dtype=np.int64)
-    total = np.zeros_like(body)
-    for i in range(9):
-        total += (body // 10**i) % 10 * (2 + i % 6)
-    cd = 11 - total % 11
-    return np.where(cd >= 10, 0, cd)
-
-
-def kojin_no_check_digit(body: np.ndarray) -> np.ndarray:
-    """個人番号 check digit (平成26年総務省令第85号 第5条) over an 11-digit body."""
-    body = np.asarray(body, dtype=np.int64)
-    total = np.zeros_like(body)
-    for n in range(1, 12):
-        q = n + 1 if n <= 6 else n - 5
-        total += (body // 10 ** (n - 1)) % 10 * q
-    r = total % 11
-    return np.where(r <= 1, 0, 11 - r)
 
 
 # ---------------------------------------------------------------- code tables
@@ -335,15 +313,15 @@ def _population(rng: np.random.Generator, n: int, p0: int, h0: int, first: bool,
     # ids
     g = np.arange(n, dtype=np.int64) + p0
     atena_body = (g * 387_420_489 + 12_345_678) % 1_000_000_000
-    atena_cd = atena_check_digit(atena_body)
+    atena_cd = atena_check_digits(atena_body)
     atena_cd = np.where(rng.random(n) < 0.05, (atena_cd + 1) % 10, atena_cd)  # legacy numbers
     hg = np.arange(h, dtype=np.int64) + h0
     setai_body = (hg * 282_475_249 + 500_000_003) % 1_000_000_000
-    setai_cd = atena_check_digit(setai_body)
+    setai_cd = atena_check_digits(setai_body)
     setai_cd = np.where(rng.random(h) < 0.05, (setai_cd + 1) % 10, setai_cd)
     juminhyo = (g * 7_777_777_777 + 12_345_678_901) % 100_000_000_000
     kojin_body = (g * 31_415_926_537 + 27_182_818_284) % 100_000_000_000
-    kojin_cd = kojin_no_check_digit(kojin_body)
+    kojin_cd = kojin_no_check_digits(kojin_body)
 
     persons = persons.with_columns(
         atena_no=pl.Series(atena_body * 10 + atena_cd).cast(pl.String).str.zfill(10),

@@ -1,7 +1,8 @@
-"""Lineage columns carried by every staged row, and the row id that makes a row traceable.
+"""Staging: the Parquet files every stage writes under the run folder, and the lineage they carry.
 
-`_row_id` = source ordinal × 2^40 + physical line (or row number): unique in a run, stable across
-re-runs of the same source, and readable back to its file and line.
+Every staged row carries lineage columns; `_row_id` = source ordinal × 2^40 + physical line (or row
+number): unique in a run, stable across re-runs of the same source, and readable back to its file
+and line. `sink_batches` is the one writer of staging files built batch by batch.
 """
 from __future__ import annotations
 
@@ -65,30 +66,3 @@ def sink_batches(batches: Iterable[pl.DataFrame], schema: pl.Schema, out: Path) 
             raise
     if failed:
         raise failed[0]
-
-
-CHUNK_THREADS = 2   # chunks in flight: one decoding (Python's codecs hold the GIL) while another is parsed
-
-
-def in_order(fn, jobs: Iterable[tuple], workers: int = CHUNK_THREADS):
-    """`fn(*job)` for every job on a small thread pool, results yielded in job order.
-
-    At most `workers` jobs run ahead of the consumer, so memory stays bounded by a few chunks. It
-    pays because only part of a chunk's work holds the GIL (the decode); pyarrow's parser, numpy
-    and Polars release it: at 1M persons the CSV extract went 6.6 → 5.5 s on 2 cores, same output.
-    """
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    pending: deque = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ikou-chunk") as pool:
-        try:
-            for job in jobs:
-                pending.append(pool.submit(fn, *job))
-                while len(pending) > workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for f in pending:
-                f.cancel()

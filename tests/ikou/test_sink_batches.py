@@ -1,12 +1,12 @@
-"""extractors.lineage.sink_batches: staging written batch by batch by Polars' Parquet sink."""
+"""ikou.staging.sink_batches: staging written batch by batch by Polars' Parquet sink."""
 from __future__ import annotations
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ikou.extractors.lineage import sink_batches
 from ikou.errors import LayoutError
+from ikou.staging import sink_batches
 
 SCHEMA = pl.Schema({"_row_id": pl.Int64, "A": pl.String})
 

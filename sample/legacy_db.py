@@ -26,6 +26,8 @@ def install_vendor_table(csv_path: Path, url: str, table: str, schema: str | Non
     lf = pl.scan_csv(csv_path, infer_schema=False, encoding="utf8")
     columns = lf.collect_schema().names()
     engine = sa.create_engine(url)
+    if engine.dialect.name == "duckdb" and engine.url.database not in (None, "", ":memory:"):
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)   # a fresh checkout has no runs/
     try:
         md = sa.MetaData(schema=schema)
         tbl = sa.Table(table, md, *(sa.Column(c, sa.Text) for c in columns),

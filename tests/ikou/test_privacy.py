@@ -1,0 +1,36 @@
+"""One masking rule (ikou/privacy.py) for quarantine.csv, reports, the diff's outputs and the CLI."""
+from __future__ import annotations
+
+import polars as pl
+
+from ikou import REPO_ROOT
+from ikou.privacy import FULL_MASK, mask_cells_of, mask_long, schema_sensitive_columns
+
+SENSITIVE = {"kojin_no", "shimei", "shimei_kana"}
+
+
+def test_sensitive_columns_come_from_the_target_schema():
+    schema = REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml"
+    assert {"kojin_no", "shimei", "shimei_kana"} <= schema_sensitive_columns(schema)
+
+
+def test_cells_masked_column_by_column_as_when_masked_row_by_row():
+    cells = pl.DataFrame({
+        "kojin_no": ["123456789018", "234567890128", "345678901238", "456789012347"],
+        "column": ["shimei", "kojin_no", "jusho", "shimei"],
+        "left": ["山田太郎", "123456789018", "本町1-1", "０１２３"],
+        "right": ["山田太朗", None, "本町1-2", "鈴木"]})
+    whole = mask_long(cells, SENSITIVE, key_cols=("kojin_no",))
+    by_column = pl.concat([mask_cells_of(cells.filter(pl.col("column") == c).lazy(), c, SENSITIVE,
+                                         key_cols=("kojin_no",)).collect()
+                           for c in ("shimei", "kojin_no", "jusho")])
+    assert by_column.sort(pl.all()).equals(whole.sort(pl.all()))
+    assert whole["left"].to_list() == ["山＊＊", FULL_MASK, "本町1-1", FULL_MASK]
+
+
+def test_quarantine_values_follow_the_same_rule_and_a_source_mynumber_column_shows_no_digit():
+    q = pl.DataFrame({"column": ["SHIMEI", "MYNUMBER", "KOJIN_NO", "ZOKUGARA", None],
+                      "value": ["山田太郎", "98320567321X", "983205673215", "77", "x"]})
+    shown = mask_long(q, {"SHIMEI"}, value_cols=("value",))
+    assert shown["value"].to_list() == ["山＊＊", FULL_MASK, FULL_MASK, "77", "x"]
+    assert mask_long(q, {"SHIMEI"}, value_cols=("value",), reveal=True).equals(q)
