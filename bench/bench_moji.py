@@ -35,6 +35,8 @@ def peak_rss_mb() -> float:
 def generate(n: int, d, seed: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
     rng = np.random.default_rng(seed)
     jis = d.jis.filter(pl.col("in_x0208") & pl.col("char").str.contains(_IDEO_RE))["char"]
+    if jis.len() < 1500:   # no JIS X 0213 table (a machine without ../shared/mj): ideographs of the MJ table
+        jis = d.glyphs.filter(pl.col("ucs").is_not_null() & pl.col("ucs").str.contains(_IDEO_RE))["ucs"].unique()
     kanji = pl.Series(jis.sample(1500, seed=seed).to_list())
     kana = pl.Series(list("あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわん"))
     ivs = d.glyphs.filter(pl.col("ucs").is_null() & pl.col("ivs").is_not_null())["ivs"].sample(200, seed=seed)

@@ -15,6 +15,7 @@ import os
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.states import Cancelled, Failed
 
 from ikou import extractors, loaders, mappings, moji, reports, validators
@@ -91,8 +92,9 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
     run.stage = "validate"
     validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id, loaded=False)
     schemas = {p.schema.gyomu: p.schema for p in plans}
-    for gyomu, tables in validated.items():
-        run("load", gyomu, load_task, schemas[gyomu], ctx, cfg.target.url, cfg.target_schema, tables)
+    # every 業務 in one load: the target shows all of this run at once, or still the run before it
+    run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()], ctx,
+        cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio)
     sensitive = sensitive_columns(plans)
     for p in plans:
         ex, mo = run.by("extract", p.source.name), run.by("moji", p.source.name)
@@ -123,11 +125,12 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     started = now()
     run, plans, failure = _Run(), [], None
     try:
-        plans = P.plan(cfg)
-        _stages(cfg, ctx, plans, run)
-        run.stage = "report"
-        validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=run_id)
-    except KeyboardInterrupt as exc:   # Ctrl-C / SIGTERM: the loader has rolled back; not retried
+        with cancel.handling():
+            plans = P.plan(cfg)
+            _stages(cfg, ctx, plans, run)
+            run.stage = "report"
+            validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=run_id)
+    except (KeyboardInterrupt, TerminationSignal) as exc:   # Ctrl-C / SIGTERM: the loader has rolled back
         failure = exc
         logger.warning("run cancelled at %s (%s)", run.stage, cancel.requested() or "KeyboardInterrupt")
     except Exception as exc:   # noqa: BLE001 - every failure ends with a summary and one line
@@ -142,7 +145,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
         gone = purge(ctx.dantai_dir, cutoff, keep={ctx.run_id})
         logger.info("retention: personal-data staging of %d run(s) before %s deleted", len(gone["runs"]), cutoff)
     logger.info("run directory: %s", ctx.run_dir)
-    if isinstance(failure, KeyboardInterrupt):
+    if isinstance(failure, (KeyboardInterrupt, TerminationSignal)):
         return Cancelled(message=summary.error.message if summary.error else "cancelled")
     if failure is not None:
         return Failed(message=summary.error.message if summary.error else one_line(failure), data=failure)
@@ -152,7 +155,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
 def _record(cfg, ctx, plans, run: _Run, started: str, failure: BaseException | None) -> RunSummary:
     """Write the run's record (summary.json, quarantine, report.html) whatever happened."""
     quarantine = q.concat([r.quarantine for r in run.results])
-    cancelled = isinstance(failure, KeyboardInterrupt)
+    cancelled = isinstance(failure, (KeyboardInterrupt, TerminationSignal))
     if cancelled:
         how = cancel.requested() or "KeyboardInterrupt"
         error = RunError(kind="Cancelled", stage=run.stage, message=f"cancelled ({how}); the target was rolled back",

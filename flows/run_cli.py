@@ -62,8 +62,11 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
     else:
         _tracebacks_off()
     cancel.install()
-    state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id, target_url=target_url,
-                           return_state=True)
+    try:
+        state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id, target_url=target_url,
+                               return_state=True)
+    except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
+        state = None
     return state, cfg.runs_dir / cfg.dantai.code / run_id
 
 
@@ -125,7 +128,7 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False) 
         return 2
     f = run_dir / "summary.json"
     summary = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
-    if state.is_cancelled() or summary.get("status") == "cancelled":
+    if state is None or state.is_cancelled() or summary.get("status") == "cancelled":
         logging.getLogger("prefect").setLevel(logging.WARNING)
         err = summary.get("error") or {}
         print(f"ikou: 中断 ({err.get('stage') or '-'}): {err.get('message_ja') or '中断しました'} — "
@@ -211,6 +214,41 @@ def _purge(args) -> int:
     return 0
 
 
+def _target_of(args):
+    """(URL, schema) of a 団体's target: from --config, or --target-url (+ --schema)."""
+    from ikou.checkdigit import is_valid_dantai_code
+    from ikou.config import load_config, with_target_url
+    from ikou.errors import ConfigError
+
+    if not is_valid_dantai_code(args.dantai):
+        raise ConfigError(f"--dantai {args.dantai!r} is not a 団体コード (6 digits with check digit)")
+    if args.config:
+        cfg = load_config(args.config)
+        if args.target_url:
+            cfg = with_target_url(cfg, args.target_url)
+        if cfg.dantai.code != args.dantai:
+            raise ConfigError(f"{args.config} is the config of 団体 {cfg.dantai.code}, not {args.dantai}")
+        return cfg.target.url, cfg.target_schema
+    if not args.target_url:
+        raise ConfigError("give --config CONFIG.yaml or --target-url URL")
+    from ikou.loaders.sql import role_of
+
+    schema = args.schema or f"dantai_{args.dantai}"
+    if role_of(schema) != f"ikou_dantai_{args.dantai}":
+        raise ConfigError(f"--schema {schema!r} is not a schema of 団体 {args.dantai}")
+    return args.target_url, schema
+
+
+def _rollback(args) -> int:
+    from ikou.loaders import rollback
+
+    url, schema = _target_of(args)
+    held = rollback(url, schema, args.to)
+    print(f"{schema}: 実行 {held['current']['run_id']} の状態に戻しました / now holds run {held['current']['run_id']} "
+          f"(the run it replaced, {held['previous']['run_id'] if held['previous'] else '-'}, is kept as previous)")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a migration (one 団体 × 業務 × rehearsal) from a config file")
     p.add_argument("--config", required=True, help="run configuration YAML")
@@ -232,3 +270,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--runs-dir", default="runs", help="runs folder (default: runs)")
     g.add_argument("--config", default=None, help="take the runs folder from this run config")
     g.set_defaults(func=_purge)
+    r = sub.add_parser("rollback", help="restore a 団体's target to the run it held before the last one")
+    r.add_argument("--dantai", required=True, help="団体コード")
+    r.add_argument("--to", required=True, metavar="RUN_ID", help="the run the target held before (its previous state)")
+    r.add_argument("--config", default=None, help="the 団体's run config (target URL and schema)")
+    r.add_argument("--target-url", default=None, help="target URL (instead of, or overriding, the config's)")
+    r.add_argument("--schema", default=None, help="target schema (default dantai_<団体コード>)")
+    r.set_defaults(func=_rollback)

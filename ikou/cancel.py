@@ -10,8 +10,10 @@ nothing unless IKOU_PAUSE_AT names that point, then writes IKOU_PAUSE_MARKER and
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +35,22 @@ def install() -> None:
     _requested.clear()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _handler)
+
+
+@contextlib.contextmanager
+def handling():
+    """SIGINT/SIGTERM cancel the run inside the block (Prefect's own SIGTERM handler, which would
+    re-send the signal once the flow ends, is set aside); the previous handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    install()
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def checkpoint(name: str) -> None:

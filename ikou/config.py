@@ -130,6 +130,9 @@ class Target(StrictModel):
 
 class Thresholds(StrictModel):
     max_quarantine_rate: float = Field(0.05, ge=0, le=1, description="per target table")
+    max_drop_ratio: float | None = Field(0.5, ge=0, le=1, description=(
+        "a table may shrink by at most this share of the rows the target holds (a run with no rows for a "
+        "loaded table is always refused); null: no limit"))
 
 
 class RunConfig(StrictModel):

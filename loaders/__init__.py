@@ -12,7 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ikou.loaders.targets import LoadRejected, TargetDatabase, check_isolation, register_target, target_for
+from ikou.loaders.targets import (EmptyExportError, LoadPart, LoadRejected, RunRecord, TargetDatabase, check_isolation,
+                                  register_target, target_for)
 from ikou.loaders import duckdb_target, postgres_target  # noqa: F401,E402  (the built-in targets register themselves)
 from ikou.schema import TargetSchema
 
@@ -26,6 +27,24 @@ def load_tables(frames: dict[str, pl.DataFrame | Path], schema: TargetSchema, ur
     """
     check_isolation(db_schema, dantai_code, run_id)
     return target_for(url).load_tables(frames, schema, db_schema, run_id=run_id)
+
+
+def load_run(parts: list[LoadPart], url: str, db_schema: str, *, run: RunRecord,
+             max_drop_ratio: float | None = None) -> dict[str, int]:
+    """Make the 団体's target hold this run (every 業務 together, in one transaction); see
+    TargetDatabase.load_run."""
+    check_isolation(db_schema, run.dantai_code, run.run_id)
+    return target_for(url).load_run(parts, db_schema, run=run, max_drop_ratio=max_drop_ratio)
+
+
+def held_runs(url: str, db_schema: str) -> dict[str, dict | None]:
+    """The run the target holds now and the one before it (kept until the next success)."""
+    return target_for(url).held_runs(db_schema)
+
+
+def rollback(url: str, db_schema: str, run_id: str) -> dict[str, dict | None]:
+    """Make the previous state, which must hold `run_id`, current again (one transaction)."""
+    return target_for(url).rollback(db_schema, run_id)
 
 
 def read_table(url: str, db_schema: str, name: str) -> pl.DataFrame:
@@ -44,5 +63,6 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
 
 from ikou.loaders.step import load  # noqa: E402,F401  (the stage's one step)
 
-__all__ = ["LoadRejected", "TargetDatabase", "check_isolation", "diff_input", "load", "load_tables", "read_table",
-           "register_target", "target_for"]
+__all__ = ["EmptyExportError", "LoadPart", "LoadRejected", "RunRecord", "TargetDatabase", "check_isolation",
+           "diff_input", "held_runs", "load", "load_run", "load_tables", "read_table", "register_target", "rollback",
+           "target_for"]

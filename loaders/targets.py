@@ -1,8 +1,10 @@
 """Target databases: one class per kind of database, registered by URL scheme.
 
-`TargetDatabase` is what every target does: replace a 団体's tables in one transaction
-(`load_tables`), read a table back (`read_table`) and hand the parallel-run diff a table it can
-read without holding it in memory (`diff_input`). Each kind lives in its own module
+`TargetDatabase` is what every target does: replace a 団体's whole target with one run's tables,
+every 業務 of the run together, in one transaction (`load_run`), keeping the state it replaces
+until the next success (`rollback` restores it) and recording which run it holds (the `ikou_run`
+table inside the 団体's schema); read a table back (`read_table`) and hand the parallel-run diff a
+table it can read without holding it in memory (`diff_input`). Each kind lives in its own module
 (`loaders.duckdb_target`, `loaders.postgres_target`) and registers itself with
 `@register_target` under its URL schemes; `target_for(url)` picks it, and an unknown scheme is a
 ConfigError listing the known ones (the run config checks its target URL this way when it loads).
@@ -10,8 +12,10 @@ ConfigError listing the known ones (the run config checks its target URL this wa
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,6 +31,71 @@ class LoadRejected(TerminalError):
     """The target refused the rows (key or NOT NULL violation); nothing was changed."""
 
     ja = "移行先がデータを拒否しました (ロールバック済み)"
+
+
+class EmptyExportError(TerminalError):
+    """The run would empty a loaded table, or shrink it beyond the allowed ratio: nothing was changed."""
+
+    ja = "移行先を空にする (または大きく減らす) ロードを止めました (移行先は変更なし)"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Which run a target holds: written into the 団体's schema (`ikou_run`) with the tables' rows."""
+    run_id: str
+    rehearsal: str = ""
+    dantai_code: str = ""
+    gyomu: tuple[str, ...] = ()
+
+
+@dataclass
+class LoadPart:
+    """One 業務 of a run: its schema and its tables (frames or staged Parquet files)."""
+    schema: TargetSchema
+    frames: dict[str, pl.DataFrame | Path] = field(default_factory=dict)
+
+
+RUN_TABLE = "ikou_run"
+PREV = "__prev"   # suffix of what the last success replaced (a schema in PostgreSQL, tables in DuckDB)
+
+
+def frame_rows(frame: pl.DataFrame | Path) -> int:
+    return frame.height if isinstance(frame, pl.DataFrame) else pl.scan_parquet(frame).select(pl.len()).collect().item()
+
+
+def check_counts(previous: dict[str, int], parts: list[LoadPart], *, max_drop_ratio: float | None,
+                 db_schema: str, run_id: str) -> None:
+    """Refuse a run that would empty a table the target holds rows of, or shrink it by more than
+    `max_drop_ratio` (source-fed tables; derived ones follow their source)."""
+    for part in parts:
+        for name, frame in part.frames.items():
+            if part.schema.tables[name].derive is not None:
+                continue
+            before, after = int(previous.get(name) or 0), frame_rows(frame)
+            if before and not after:
+                raise EmptyExportError(
+                    f"{db_schema}.{name}: this run has no rows for a table the target holds {before} rows of: an "
+                    "export that wrote nothing must never empty the target (unchanged)", run_id=run_id)
+            if before and max_drop_ratio is not None and after < before * (1 - max_drop_ratio):
+                raise EmptyExportError(
+                    f"{db_schema}.{name}: {after} rows would replace {before} ({after / before - 1:+.0%}), beyond "
+                    f"thresholds.max_drop_ratio {max_drop_ratio:.0%} (target unchanged)", run_id=run_id)
+
+
+def run_row(run: RunRecord, counts: dict[str, int]) -> list:
+    return [run.run_id, run.rehearsal, run.dantai_code, ",".join(run.gyomu), now(),
+            json.dumps(counts, ensure_ascii=False, sort_keys=True)]
+
+
+RUN_TABLE_COLUMNS = ("run_id", "rehearsal", "dantai_code", "gyomu", "loaded_at", "counts")
+
+
+def run_dict(row) -> dict | None:
+    if row is None:
+        return None
+    d = dict(zip(RUN_TABLE_COLUMNS, row))
+    d["counts"] = json.loads(d["counts"] or "{}")
+    return d
 
 
 def check_isolation(db_schema: str, dantai_code: str, run_id: str) -> None:
@@ -51,10 +120,27 @@ class TargetDatabase(ABC):
         return url
 
     @abstractmethod
+    def load_run(self, parts: list[LoadPart], db_schema: str, *, run: RunRecord,
+                 max_drop_ratio: float | None = None) -> dict[str, int]:
+        """Make `db_schema` hold this run's tables (every part) and nothing else, in one transaction;
+        the state replaced is kept until the next success. Refuse (EmptyExportError, nothing changed)
+        a run that would empty or shrink a table beyond `max_drop_ratio` (check_counts). A frame may
+        be a Parquet path, streamed so that memory does not grow with the table. Returns the rows now
+        in each table."""
+
     def load_tables(self, frames: dict[str, pl.DataFrame | Path], schema: TargetSchema, db_schema: str, *,
                     run_id: str) -> dict[str, int]:
-        """Replace `frames`' tables in `db_schema` in one transaction; return the rows now in each.
-        A frame may be a Parquet path, streamed so that memory does not grow with the table."""
+        """One 業務's tables as a run of their own (see `load_run`)."""
+        return self.load_run([LoadPart(schema, dict(frames))], db_schema, run=RunRecord(run_id))
+
+    @abstractmethod
+    def held_runs(self, db_schema: str) -> dict[str, dict | None]:
+        """{"current": run record, "previous": run record} of the 団体's target (None where absent)."""
+
+    @abstractmethod
+    def rollback(self, db_schema: str, run_id: str) -> dict[str, dict | None]:
+        """Make the previous state (which must hold `run_id`) current again, in one transaction; the
+        state it replaces becomes the previous one. Returns held_runs() after."""
 
     @abstractmethod
     def read_table(self, db_schema: str, name: str) -> pl.DataFrame:

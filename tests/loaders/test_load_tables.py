@@ -61,7 +61,8 @@ def pg_schema(postgres_url):
     yield name
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        for schema in (name, name + "__prev", name + "__next"):
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     engine.dispose()
 
 

@@ -49,9 +49,16 @@ class Recorder(TargetDatabase):
     schemes = ("testdb",)
     calls: list = []
 
-    def load_tables(self, frames, schema, db_schema, *, run_id):
-        self.calls.append(("load", self.url, db_schema, sorted(frames), run_id))
+    def load_run(self, parts, db_schema, *, run, max_drop_ratio=None):
+        frames = {n: f for p in parts for n, f in p.frames.items()}
+        self.calls.append(("load", self.url, db_schema, sorted(frames), run.run_id))
         return {n: len(f) for n, f in frames.items()}
+
+    def held_runs(self, db_schema):
+        return {"current": None, "previous": None}
+
+    def rollback(self, db_schema, run_id):
+        return self.held_runs(db_schema)
 
     def read_table(self, db_schema, name):
         self.calls.append(("read", db_schema, name))
