@@ -21,7 +21,7 @@ from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 
 # Bump when an extractor change alters staging or quarantine for the same input.
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"   # 3: records, not lines (quoting, CR line ends, controls)
 
 
 def cache_key(*, file_sha256: str, layout_path: Path, encoding: str, ordinal: int, source_name: str,

@@ -1,9 +1,11 @@
-"""Record-level checks shared by the file extractors: NUL bytes and overlong fields, as columns.
+"""Record-level checks shared by the file extractors: characters that are not text and overlong fields.
 
 Both run on whole decoded columns (Polars expressions), never per row; a hit becomes a
 quarantine dict and the row leaves the staging.
 """
 from __future__ import annotations
+
+import re
 
 import polars as pl
 
@@ -30,28 +32,106 @@ def byte_len(col: str, encoding: str) -> pl.Expr:
     return pl.col(col).str.len_bytes()
 
 
-def nul_findings(lines: pl.DataFrame, delimiter: str | None, layout: Layout) -> tuple[pl.DataFrame, list[dict]]:
-    """Split off lines that contain NUL (0x00): a sign of a binary or padded export, never text."""
-    has_nul = pl.col("text").str.contains("\x00", literal=True)
-    bad = lines.filter(has_nul)
-    if bad.height == 0:
-        return lines, []
-    if delimiter:
-        idx = pl.col("text").str.slice(0, pl.col("text").str.find("\x00", literal=True)).str.count_matches(
-            delimiter, literal=True)
-        bad = bad.with_columns(idx.alias("_field"))
-    else:
-        bad = bad.with_columns(pl.lit(None, pl.UInt32).alias("_field"))
-    names = layout.names
-    out = [{
-        "source_line": r["line"],
-        "column": names[r["_field"]] if r["_field"] is not None and r["_field"] < len(names) else None,
-        "rule": "extract.nul_byte",
-        "value": r["text"].replace("\x00", "\\x00"),
-        "message_ja": "NUL バイト (0x00) を含む行です",
-        "message_en": "the line contains a NUL byte (0x00)",
-    } for r in bad.iter_rows(named=True)]   # bad lines only: few
-    return lines.filter(~has_nul), out
+# Characters that are not text. C0 and C1 controls (NUL, TAB, ESC, DEL, U+0080–U+009F …) are never part
+# of a name, an address or a code: they come from binary padding, terminal escape sequences (ESC $ B of
+# JIS), a TAB meant as a separator, or bytes read with the wrong codec. The 行政事務標準文字 of the target
+# has none of them, and what the value should have been cannot be known, so the record is held
+# (error) for a person to decide, never loaded silently. CP932 has no character at the single bytes
+# 0x80, 0xA0 and 0xFD–0xFF; Python's cp932 codec maps them anyway (U+0080, U+F8F0–U+F8F3) instead of
+# failing: those are undecodable bytes too (`extract.undefined_byte`, error). U+F8F0–U+F8F3 are only
+# suspect in a CP932 source: in a UTF-8 source they are private-use characters (外字) like any other.
+_C0_NAMES = ["NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF", "VT", "FF", "CR", "SO", "SI",
+             "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US"]
+_CP932_LIKE = {"cp932", "ms932", "mskanji", "ms_kanji", "windows_31j"}
+_CP932_UNDEFINED = {"\x80": 0x80, "\uf8f0": 0xA0, "\uf8f1": 0xFD, "\uf8f2": 0xFE, "\uf8f3": 0xFF}
+_NOT_C0 = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
+
+
+def _cp932_like(encoding: str) -> bool:
+    return norm_encoding(encoding) in _CP932_LIKE
+
+
+def control_pattern(encoding: str, *, line_breaks: bool) -> str:
+    """A regex class of the characters that are not text; CR and LF too unless `line_breaks` (quoted line
+    breaks in a layout that allows them, or a CSV value, where they can only be that)."""
+    cls = r"\x00-\x09\x0B\x0C\x0E-\x1F\x7F-\x9F" + ("" if line_breaks else r"\x0A\x0D")
+    if _cp932_like(encoding):
+        cls += r"\x{F8F0}-\x{F8F3}"
+    return f"[{cls}]"
+
+
+def may_hold_controls(raw: bytes, text: str | None, encoding: str) -> bool:
+    """A fast look at a chunk (its bytes and, when decoded, its text): False means no value in it can hold a
+    character `control_pattern` matches apart from CR and LF, so the per-column check can be skipped."""
+    if raw.translate(None, _NOT_C0).translate(None, b"\r\n"):
+        return True                                    # a C0 control or DEL (never inside a multi-byte character)
+    enc = norm_encoding(encoding)
+    if enc in _CP932_LIKE:
+        return text is None or any(c in text for c in _CP932_UNDEFINED)
+    if enc in ("utf_8", "utf8", "u8", "utf_8_sig"):
+        return b"\xc2" in raw and re.search(rb"\xc2[\x80-\x9f]", raw) is not None   # C1 controls
+    if enc in _DOUBLE_BYTE:
+        return False                                   # Shift_JIS family, EUC: no byte decodes to a C1 control
+    return True
+
+
+def _char_name(c: str) -> str:
+    o = ord(c)
+    if o < 0x20:
+        return _C0_NAMES[o]
+    return "DEL" if o == 0x7F else "C1"
+
+
+def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_breaks: bool,
+                     line_col: str = "_line") -> tuple[pl.DataFrame, list[dict]]:
+    """Rows where a value holds a character that is not text: `extract.nul_byte` (NUL),
+    `extract.undefined_byte` (a CP932 byte without a character) or `extract.control_char`, all errors.
+
+    One finding per row and column, on the first such character; the value is kept as it is, except
+    that NUL and the stand-ins of undefined bytes are shown escaped (\x00, \xFD): what the file holds.
+    """
+    if df.height == 0:
+        return df, []
+    pat = control_pattern(encoding, line_breaks=line_breaks)
+    names = [c.name for c in layout.columns if c.name in df.columns]
+    hit = df.filter(pl.any_horizontal([pl.col(n).str.contains(pat).fill_null(False) for n in names]))
+    if hit.height == 0:
+        return df, []
+    cp932 = _cp932_like(encoding)
+    rx = re.compile(pat.replace(r"\x{F8F0}-\x{F8F3}", "\uf8f0-\uf8f3"))
+    out: list[dict] = []
+    for c in layout.columns:   # a loop over the layout's columns and the few rows held, not every row
+        if c.name not in names:
+            continue
+        for line, value in hit.filter(pl.col(c.name).str.contains(pat).fill_null(False)).select(
+                line_col, c.name).iter_rows():
+            found = rx.findall(value)
+            ch = found[0]
+            pos = rx.search(value).start() + 1
+            n_more = len(found) - 1
+            more_ja = f" (ほかに {n_more} 文字)" if n_more else ""
+            more_en = f" ({n_more} more)" if n_more else ""
+            if ch == "\x00":
+                rule, ja, en = ("extract.nul_byte", f"{c.ja} の {pos} 文字目に NUL バイト (0x00) があります",
+                                f"{c.name}: a NUL byte (0x00) at character {pos}")
+            elif cp932 and ch in _CP932_UNDEFINED:
+                b = _CP932_UNDEFINED[ch]
+                rule, ja, en = ("extract.undefined_byte",
+                                f"{c.ja} の {pos} 文字目のバイト 0x{b:02X} は CP932 の文字ではありません "
+                                f"(Python の cp932 は U+{ord(ch):04X} に読み替えます)",
+                                f"{c.name}: byte 0x{b:02X} at character {pos} is not a CP932 character "
+                                f"(Python's cp932 reads it as U+{ord(ch):04X})")
+            else:
+                rule, ja, en = ("extract.control_char",
+                                f"{c.ja} の {pos} 文字目に制御文字 {_char_name(ch)} (U+{ord(ch):04X}) があります",
+                                f"{c.name}: control character {_char_name(ch)} (U+{ord(ch):04X}) at character {pos}")
+            shown = value.replace("\x00", "\\x00")
+            if cp932:
+                for u, b in _CP932_UNDEFINED.items():
+                    shown = shown.replace(u, f"\\x{b:02x}")
+            out.append({"source_line": line, "column": c.name, "rule": rule, "value": shown,
+                        "message_ja": ja + more_ja, "message_en": en + more_en})
+    return df.filter(~pl.col(line_col).is_in(hit[line_col].implode())), out
 
 
 def overlong_findings(table: pl.DataFrame, layout: Layout, encoding: str,

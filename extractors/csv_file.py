@@ -1,17 +1,22 @@
-"""Delimited legacy files (中間標準レイアウト CSV …) described by a layout, read in bounded chunks.
+"""Delimited legacy files (中間標準レイアウト CSV …) described by a layout, read record by record in chunks.
 
 Why not one `read_csv(encoding='cp932')`: one undecodable byte or one short row would fail the
-whole file, or (utf8-lossy) silently corrupt it. Here each chunk is decoded by Python's codec at C
-speed; a line that does not decode is cut out and quarantined with its line, byte offset and
-column. pyarrow then parses the decoded text single-threaded (chunks run two at a time), and
-reports each row with the wrong number of fields by its physical row number; the line of every
-good row follows from that. Segments where rows and lines would not line up (empty lines, a CR
-inside a line, NUL bytes) take a careful path: each line prefixed with its line number (a
-vectorised Polars `format`), a CR inside a line kept as data. Lines with NUL bytes and fields
-longer than the layout's `max_bytes` (counted in bytes of the source encoding) are quarantined
-too; a last line cut short is `extract.truncated`. Encodings are Python codecs (cp932,
-shift_jis_2004, utf-8 with or without BOM); quoted fields may hold the delimiter and doubled
-quotes, not line breaks (legacy exports here never do).
+whole file, or (utf8-lossy) silently corrupt it; and a reader that follows an unclosed quote to
+the end of the file glues every record after it into one. Here the records are found first, on
+the bytes (`extractors.records`: CR LF, LF or CR line ends, quoting as the layout declares it, a
+quoted line break only with `quoted_newlines: true`), and each chunk is cut where a record ends.
+Each chunk is then decoded by Python's codec at C speed; a record that does not decode is cut out
+and quarantined with its line, byte offset and column. pyarrow parses the decoded text
+single-threaded (chunks run two at a time), one record per line, and reports each record with
+the wrong number of fields by its number; the line of every good record follows from that.
+Records whose quoted fields hold line breaks are parsed apart (pyarrow with newlines in values),
+their line breaks kept in the value. Values holding characters that are not text (NUL, C0/C1
+controls, bytes CP932 does not define) and fields longer than the layout's `max_bytes` (counted in
+bytes of the source encoding) are quarantined too; a last line cut short is `extract.truncated`.
+Encodings are Python codecs (cp932, shift_jis_2004, utf-8 with or without BOM).
+
+Counts are records: `rows_read` = staged + records held by an error. Blank lines, the DOS
+end-of-file mark and the header are not records (the first two are listed as warnings).
 """
 from __future__ import annotations
 
@@ -24,9 +29,19 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ikou.extractors.checks import nul_findings, overlong_findings
+from ikou.extractors.checks import control_findings, may_hold_controls, overlong_findings
 from ikou.extractors.layout import Layout
 from ikou.extractors.chunks import in_order
+from ikou.extractors.records import (
+    BAD,
+    BLANK,
+    EOF_MARK,
+    HEADER,
+    RECORD,
+    Records,
+    find_records,
+    iter_chunks,
+)
 from ikou.extractors.result import ExtractResult, file_result
 from ikou import quarantine as q
 from ikou.errors import LayoutError
@@ -34,243 +49,199 @@ from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, row_id_base, sink_batches
 
 # 8 MB: as fast as 32 MB here (3.26 s per 100 MB either way) at half the peak memory (0.5 vs 1.1 GB).
 CHUNK_BYTES = 8 << 20
+_DECODE_WINDOW = 256 << 10   # after a decode error, the rest of a chunk is decoded in pieces this size
 
 
-def _bad_line(raw: bytes, line_no: int, line_offset: int, err_pos: int, reason: str,
-              layout: Layout, encoding: str) -> dict:
-    """Describe an undecodable line: which field holds the bad bytes, shown escaped."""
-    delim = layout.delimiter.encode("ascii")
-    before = raw[:err_pos]
-    field_index = before.count(delim)
-    fields = raw.split(delim)
-    field_bytes = fields[field_index] if field_index < len(fields) else raw
-    column = layout.names[field_index] if field_index < len(layout.names) else None
-    shown = field_bytes.decode(encoding, errors="backslashreplace")
-    bad_hex = " ".join(f"0x{b:02X}" for b in raw[err_pos:err_pos + 2])
-    return {
-        "source_line": line_no,
-        "column": column,
-        "rule": "extract.decode",
-        "value": shown,
-        "message_ja": f"{encoding} として読めないバイト列 ({bad_hex}) があります (行頭から {err_pos} バイト目, ファイル先頭から {line_offset + err_pos} バイト目)",
-        "message_en": f"bytes ({bad_hex}) are not valid {encoding} at byte {err_pos} of the line (file offset {line_offset + err_pos})",
-    }
+def _fields_of(text: str, delimiter: str, quote: str | None) -> list[tuple[int, int]]:
+    """Character spans of the fields of one record's text (lenient, for describing a bad record)."""
+    spans, i, n = [], 0, len(text)
+    while True:
+        start = i
+        if quote and i < n and text[i] == quote:
+            i += 1
+            while i < n:
+                if text[i] == quote:
+                    if i + 1 < n and text[i + 1] == quote:
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                i += 1
+        k = text.find(delimiter, i)
+        if k < 0:
+            spans.append((start, n))
+            return spans
+        spans.append((start, k))
+        i = k + 1
 
 
-def _decode_chunk(chunk: bytes, encoding: str, first_line: int, chunk_offset: int,
-                  layout: Layout) -> tuple[list[tuple[str, int]], list[dict]]:
-    """Decode a chunk of whole lines; return decodable segments (text, first line no) and bad lines."""
-    segments: list[tuple[str, int]] = []
-    bad: list[dict] = []
-    pos, line = 0, first_line
-    n = len(chunk)
-    while pos < n:
+def _decode_finding(raw: bytes, err: int, exc: UnicodeDecodeError, layout: Layout, encoding: str,
+                    last_unterminated: bool) -> dict:
+    """Describe an undecodable record: which field holds the bad bytes (shown escaped), where they are."""
+    text = raw.decode(encoding, "surrogateescape")
+    err_char = len(raw[:err].decode(encoding, "surrogateescape"))
+    spans = _fields_of(text, layout.delimiter, layout.quote)
+    field = next((i for i, (a, b) in enumerate(spans) if a <= err_char <= b), len(spans) - 1)
+    a, b = spans[field]
+    shown = text[a:b].encode(encoding, "surrogateescape").decode(encoding, "backslashreplace")
+    column = layout.names[field] if field < len(layout.names) else None
+    bad_hex = " ".join(f"0x{x:02X}" for x in raw[err:err + 2])
+    if last_unterminated and err + (exc.end - exc.start) >= len(raw):
+        return {"column": column, "rule": "extract.truncated", "value": shown,
+                "message_ja": f"最終行が途中で切れています (2バイト文字の途中 ({bad_hex}) で改行なしにファイルが終わります)",
+                "message_en": f"the last line is cut short (the file ends inside a double-byte character, {bad_hex}, "
+                              "without a line break)"}
+    return {"column": column, "rule": "extract.decode", "value": shown,
+            "message_ja": f"{encoding} として読めないバイト列 ({bad_hex}) があります (行頭から {err} バイト目)",
+            "message_en": f"bytes ({bad_hex}) are not valid {encoding} at byte {err} of the record"}
+
+
+class _Chunk:
+    """One chunk of whole records → its staging rows and its quarantine dicts (no shared state)."""
+
+    def __init__(self, layout: Layout, encoding: str, offset: int, chunk: bytes, first_line: int, recs: Records):
+        self.layout, self.enc = layout, encoding
+        self.offset, self.chunk, self.first_line, self.recs = offset, chunk, first_line, recs
+        self.kind = recs.kind.copy()
+        self.findings: dict[int, list[dict]] = {}   # record index → its quarantine dicts
+        self.multi_text = ""                         # the text of the records parsed apart
+
+    def add(self, i: int, d: dict, severity: str = "error") -> None:
+        d.setdefault("severity", severity)
+        self.findings.setdefault(i, []).append(d)
+
+    def raw(self, i: int) -> bytes:
+        return self.chunk[self.recs.start[i]:self.recs.stop[i]]
+
+    def shown(self, i: int) -> str:
+        return self.raw(i).decode(self.enc, "backslashreplace")
+
+    # ------------------------------------------------------------------ decoding
+    def decode(self) -> str:
+        """The chunk's text for the single-line parser: one line per record, every record that is not
+        parsed there (bad, header, multi-line, end-of-file mark) left as an empty line."""
+        recs, kind = self.recs, self.kind
+        dropped = kind >= EOF_MARK
+        if recs.multi is not None:
+            dropped |= recs.multi
+        parts, a = [], 0
+        for i in np.flatnonzero(dropped).tolist():
+            parts.append(self._decode_range(a, int(recs.start[i])))
+            a = int(recs.stop[i])
+        parts.append(self._decode_range(a, len(self.chunk)))
+        text = "".join(parts)
+        n = len(kind)
+        if n and recs.unterminated and (dropped[-1] or self.kind[-1] == BAD):
+            text += "\n"   # the dropped last record has no line break left to stand for it
+        return text
+
+    def _decode_range(self, a: int, b: int) -> str:
+        mv = memoryview(self.chunk)
         try:
-            segments.append((chunk[pos:].decode(encoding), line))
-            break
-        except UnicodeDecodeError as exc:
-            err = pos + exc.start
-            ls = max(chunk.rfind(b"\n", pos, err) + 1, pos)
-            le = chunk.find(b"\n", err)
-            le = n if le == -1 else le + 1
-            if ls > pos:
-                segments.append((chunk[pos:ls].decode(encoding), line))
-                line += chunk.count(b"\n", pos, ls)
-            raw = chunk[ls:le].rstrip(b"\r\n")
-            bad.append(_bad_line(raw, line, chunk_offset + ls, err - ls, exc.reason, layout, encoding))
-            line += 1
-            pos = le
-    return segments, bad
-
-
-def _lines_frame(segments: list[tuple[str, int]]) -> pl.DataFrame:
-    frames = []
-    for text, first in segments:
-        s = pl.Series("text", [text]).str.split("\n").explode()
-        if text.endswith("\n"):
-            s = s.head(s.len() - 1)
-        frames.append(pl.DataFrame({"line": pl.int_range(first, first + s.len(), eager=True), "text": s}))
-    if not frames:
-        return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String})
-    df = pl.concat(frames).with_columns(pl.col("line").cast(pl.Int64), pl.col("text").str.strip_suffix("\r"))
-    return df
-
-
-# Unicode noncharacters: never in decoded CP932, and stand-ins for a CR inside a line while pyarrow
-# parses it (pyarrow ends a row at any CR)
-_CR_STAND_INS = ["\uffff", "\ufffe", *(chr(c) for c in range(0xFDD0, 0xFDF0))]
-
-
-def _parse(lines: pl.DataFrame, layout: Layout) -> tuple[pa.Table, list[dict]]:
-    """Parse prefixed lines with pyarrow; rows with a wrong field count come back as quarantine dicts.
-
-    A CR inside a line (not its CR LF end) is data: it is kept, swapped for a noncharacter while
-    pyarrow parses (pyarrow would end the row there) and swapped back in every value after.
-    """
-    names = ["_line", *layout.names]
-    invalid: list[dict] = []
-    delim = layout.delimiter
-    stand_in = None
-    if lines.height and lines["text"].str.contains("\r", literal=True).any():
-        present = set(lines.select(pl.col("text").str.join("")).item())
-        stand_in = next((c for c in _CR_STAND_INS if c not in present), None)
-        if stand_in is None:   # all 34 in use (never seen): the lines with a CR are held instead
-            has_cr = pl.col("text").str.contains("\r", literal=True)
-            invalid += [{"source_line": r["line"], "column": None, "rule": "extract.field_count",
-                         "value": r["text"], "message_ja": "行の途中に CR (0x0D) があります",
-                         "message_en": "a CR (0x0D) inside the line"} for r in lines.filter(has_cr).iter_rows(named=True)]
-            lines = lines.filter(~has_cr)
-        else:
-            lines = lines.with_columns(pl.col("text").str.replace_all("\r", stand_in, literal=True))
-
-    def restore(text: str) -> str:
-        return text.replace(stand_in, "\r") if stand_in else text
-
-    def on_invalid(row) -> str:
-        line_txt, _, rest = row.text.partition(delim)
-        invalid.append({
-            "source_line": int(line_txt),
-            "column": None,
-            "rule": "extract.field_count",
-            "value": restore(rest),
-            "message_ja": f"項目数が {row.actual_columns - 1} 個です (レイアウトでは {row.expected_columns - 1} 個)",
-            "message_en": f"{row.actual_columns - 1} fields, the layout has {row.expected_columns - 1}",
-        })
-        return "skip"
-
-    if lines.height == 0:
-        return pa.table({n: pa.array([], pa.int64() if n == "_line" else pa.string()) for n in names}), invalid
-    body = lines.select(pl.format("{}" + delim.replace("{", "{{") + "{}", "line", "text").str.join("\n")).item()
-    table = pacsv.read_csv(
-        io.BytesIO(body.encode("utf-8")),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delim,
-            quote_char=layout.quote or False,
-            newlines_in_values=False,
-            invalid_row_handler=on_invalid,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: (pa.int64() if n == "_line" else pa.string()) for n in names},
-            strings_can_be_null=True,
-            null_values=[""],
-            quoted_strings_can_be_null=True,
-        ),
-    )
-    if stand_in:
-        import pyarrow.compute as pc
-
-        table = pa.table([pc.replace_substring(c, stand_in, "\r") if pa.types.is_string(c.type) else c
-                          for c in table.columns], names=table.column_names)
-    return table, invalid
-
-
-def _plain(text: str) -> bool:
-    """A segment the fast parser may take: every physical line is one row for pyarrow. Not so when
-    it holds NUL bytes (checked per line), a CR that does not end a line (pyarrow would split the
-    row there) or an empty line (pyarrow makes it a row of nulls): such segments take `_parse`."""
-    return ("\x00" not in text and text.count("\r") == text.count("\r\n") and "\n\n" not in text
-            and "\n\r\n" not in text and not text.startswith(("\n", "\r\n")))
-
-
-def _parse_plain(text: str, first: int, layout: Layout, skip_header: bool) -> tuple[pa.Table, list[dict], int] | None:
-    """Parse a `_plain` segment as it is, without the line-number prefix of `_parse`.
-
-    pyarrow's single-threaded parser (the chunks already run two at a time) reports each bad row
-    with its physical row number, so the line of every good row is its position minus the bad
-    ones: at 1M persons this saves splitting, prefixing and re-joining every line (~2 s CPU).
-    Returns the table (with `_line`), the wrong-field-count rows and the number of data lines, or
-    None when the rows do not line up with the lines (then `_parse` takes the segment).
-    """
-    names = layout.names
-    invalid: list[dict] = []
-    bad_numbers: list[int] = []
-    delim = layout.delimiter
-    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-
-    def on_invalid(row) -> str:
-        line = first + row.number - 1
-        bad_numbers.append(line)
-        invalid.append({
-            "source_line": line,
-            "column": None,
-            "rule": "extract.field_count",
-            "value": row.text,
-            "message_ja": f"項目数が {row.actual_columns} 個です (レイアウトでは {row.expected_columns} 個)",
-            "message_en": f"{row.actual_columns} fields, the layout has {row.expected_columns}",
-        })
-        return "skip"
-
-    table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if skip_header else 0,
-                                       use_threads=False, block_size=16 << 20),
-        parse_options=pacsv.ParseOptions(delimiter=delim, quote_char=layout.quote or False,
-                                         newlines_in_values=False, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                             strings_can_be_null=True, null_values=[""],
-                                             quoted_strings_can_be_null=True),
-    )
-    start = first + (1 if skip_header else 0)
-    lines = np.arange(start, first + n_lines, dtype=np.int64)
-    if bad_numbers:
-        lines = np.setdiff1d(lines, np.asarray(bad_numbers, dtype=np.int64), assume_unique=True)
-    if len(lines) != table.num_rows:   # never seen: should pyarrow count rows otherwise, take `_parse`
-        return None
-    return table.add_column(0, "_line", pa.array(lines)), invalid, n_lines - (1 if skip_header else 0)
-
-
-def _add_line_offsets(findings: list[dict], chunk: bytes, chunk_offset: int, first_line: int) -> None:
-    """Say where in the file each bad line starts (byte offset), computed only when a chunk has some."""
-    if not findings:
-        return
-    import numpy as np
-
-    starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A) + 1])
-    for f in findings:
-        at = chunk_offset + int(starts[f["source_line"] - first_line])
-        f["message_ja"] += f" (行の位置: ファイル先頭から {at} バイト目)"
-        f["message_en"] += f" (line starts at file offset {at})"
-
-
-MAX_LINE_BYTES = 64 << 20   # no legacy record is this long: a file without LF is not read whole
-
-
-def _iter_chunks(path: Path, chunk_bytes: int, max_line_bytes: int = MAX_LINE_BYTES):
-    """Yield (offset, bytes) chunks that end on a line break (the last one may not).
-
-    A line longer than `max_line_bytes` stops the read (LayoutError): a file whose lines end in CR
-    alone, or whose records have no terminator, would otherwise be held in memory whole.
-    """
-    with open(path, "rb") as f:
-        offset, carry = 0, b""
-        while True:
-            block = f.read(chunk_bytes)
-            if not block:
-                if carry:
-                    yield offset, carry
-                return
-            data = carry + block
-            cut = data.rfind(b"\n")
-            if cut == -1:
-                if len(data) > max_line_bytes:
-                    raise LayoutError(f"{path.name}: no line break (LF) in {len(data):,} bytes from file offset "
-                                      f"{offset:,}: lines ending in CR alone, or records without terminators?")
-                carry = data
+            return str(mv[a:b], self.enc)
+        except UnicodeDecodeError:
+            pass
+        recs, out, pos = self.recs, [], a
+        while pos < b:
+            w = b
+            if b - pos > _DECODE_WINDOW:
+                k = int(np.searchsorted(recs.start, pos + _DECODE_WINDOW))
+                w = int(recs.start[k]) if k < len(recs.start) and recs.start[k] < b else b
+            try:
+                out.append(str(mv[pos:w], self.enc))
+                pos = w
                 continue
-            yield offset, data[: cut + 1]
-            offset += cut + 1
-            carry = data[cut + 1:]
+            except UnicodeDecodeError as exc:
+                e = pos + exc.start
+                i = int(np.searchsorted(recs.start, e, side="right")) - 1
+                s = int(recs.start[i])
+                out.append(str(mv[pos:s], self.enc))
+                last = recs.unterminated and i == len(recs.start) - 1
+                self.add(i, _decode_finding(self.raw(i), e - s, exc, self.layout, self.enc, last))
+                self.kind[i] = BAD
+                pos = int(recs.stop[i])
+        return "".join(out)
+
+    # ------------------------------------------------------------------ parsing
+    def _read(self, body: str, newlines: bool, on_invalid) -> pa.Table:
+        names = self.layout.names
+        data = body.encode("utf-8")
+        return pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                           block_size=max(1 << 20, len(data) + 1)),
+            parse_options=pacsv.ParseOptions(delimiter=self.layout.delimiter, quote_char=self.layout.quote or False,
+                                             newlines_in_values=newlines, ignore_empty_lines=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=True, null_values=[""],
+                                                 quoted_strings_can_be_null=True),
+        )
+
+    def parse(self, text: str) -> tuple[pa.Table, np.ndarray, list[tuple[int, int, str]]]:
+        """The records' table, the record index of each row, and the records with a wrong field count."""
+        n = len(self.kind)
+        invalid: list[tuple[int, int, str]] = []
+
+        def on_invalid(row) -> str:
+            invalid.append((row.number - 1, row.actual_columns, row.text))
+            return "skip"
+
+        if n == 0:
+            return _empty(self.layout), np.empty(0, np.int64), []
+        table = self._read(text, False, on_invalid)
+        idx = np.arange(n, dtype=np.int64)
+        if invalid:
+            idx = np.setdiff1d(idx, np.fromiter((i for i, _, _ in invalid), np.int64, len(invalid)),
+                               assume_unique=True)
+        if len(idx) != table.num_rows:   # never seen: rows and records out of step would mislabel lines
+            raise RuntimeError(f"csv parse: {table.num_rows} rows for {len(idx)} records")
+        keep = self.kind[idx] == RECORD
+        if self.recs.multi is not None:
+            keep &= ~self.recs.multi[idx]
+        table, idx = table.filter(pa.array(keep)), idx[keep]
+        if self.recs.multi is not None:
+            table, idx = self._with_multi_line(table, idx)
+        return table, idx, invalid
+
+    def _with_multi_line(self, table: pa.Table, idx: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        """Parse the records that span lines (quoted line breaks, well formed: the finder checked
+        them) with newlines in values, and put them back in record order."""
+        multi = np.flatnonzero(self.recs.multi & (self.kind == RECORD))
+        texts, ok = [], []
+        for i in multi.tolist():
+            try:
+                texts.append(self.raw(i).decode(self.enc))
+                ok.append(i)
+            except UnicodeDecodeError as exc:
+                self.add(i, _decode_finding(self.raw(i), exc.start, exc, self.layout, self.enc, False))
+                self.kind[i] = BAD
+        if not ok:
+            return table, idx
+        wrong: list = []
+        self.multi_text = "\n".join(texts) + "\n"
+        more = self._read(self.multi_text, True, lambda row: wrong.append(row) or "skip")
+        if wrong or more.num_rows != len(ok):   # never seen: the finder counted their fields
+            raise RuntimeError(f"csv parse: {more.num_rows} rows for {len(ok)} multi-line records")
+        both = pa.concat_tables([table, more])
+        order_idx = np.concatenate([idx, np.asarray(ok, np.int64)])
+        order = np.argsort(order_idx, kind="stable")
+        return both.take(pa.array(order)), order_idx[order]
+
+
+def _empty(layout: Layout) -> pa.Table:
+    return pa.table({n: pa.array([], pa.string()) for n in layout.names})
 
 
 def _finish_quarantine(bad_rows: list[dict], *, run_id: str, dantai_code: str, target_table: str,
                        origin: str, base: int) -> pl.DataFrame:
-    quarantine = q.conform(pl.DataFrame(bad_rows, schema_overrides={"source_line": pl.Int64}, infer_schema_length=None)
-                           if bad_rows else q.empty())
+    rows = [{"severity": "error", **r} for r in bad_rows]
+    quarantine = q.conform(pl.DataFrame(rows, schema_overrides={"source_line": pl.Int64}, infer_schema_length=None)
+                           if rows else q.empty())
     return q.conform(quarantine.with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(dantai_code).alias("dantai_code"), pl.lit("extract").alias("stage"),
         pl.lit(target_table).alias("table"), pl.lit(origin).alias("source"),
-        (pl.col("source_line") + base).alias("row_id"), pl.lit("error").alias("severity"),
+        (pl.col("source_line") + base).alias("row_id"),
     ).sort("source_line"))
 
 
@@ -302,6 +273,23 @@ def _is_utf8(enc: str) -> bool:
     return enc.lower().replace("-", "_") in ("utf_8", "utf8", "utf_8_sig", "u8")
 
 
+_BOMS = {b"\xef\xbb\xbf": "UTF-8", b"\xff\xfe": "UTF-16LE", b"\xfe\xff": "UTF-16BE"}
+
+
+def _bom(path: Path, enc: str, source_name: str, run_id: str) -> int:
+    """Bytes of a UTF-8 BOM to skip; a BOM that contradicts the encoding is a run-level error (every
+    record would be misread: a UTF-8 file read as shift_jis_2004 does not even fail)."""
+    with open(path, "rb") as f:
+        head = f.read(3)
+    if _is_utf8(enc) and head.startswith(b"\xef\xbb\xbf"):
+        return 3
+    for bom, name in _BOMS.items():
+        if head.startswith(bom) and not (name == "UTF-8" and _is_utf8(enc)):
+            raise LayoutError(f"{source_name}: {path.name} starts with a {name} byte order mark, but its encoding "
+                              f"is configured as {enc}: check the source's `encoding`", run_id=run_id)
+    return 0
+
+
 def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
                 target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
                 chunk_bytes: int = CHUNK_BYTES) -> ExtractResult:
@@ -314,66 +302,120 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     size = check_source_file(path, source_name, run_id)
     enc = encoding or layout.encoding
     if _is_utf8(enc):
-        enc = "utf-8"   # the BOM, if any, is cut below; utf-8-sig would not see it in later chunks anyway
+        enc = "utf-8"   # the BOM, if any, is skipped below; utf-8-sig would not see it in later chunks anyway
     try:
         "".encode(enc)
     except LookupError:
         raise LayoutError(f"{source_name}: unknown encoding {enc!r} (layout {layout.name})", run_id=run_id) from None
+    skip = _bom(path, enc, source_name, run_id)
     base = row_id_base(source_ordinal)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     bad_rows: list[dict] = []
     rows_ok = 0
+    names = layout.names
+    n_fields = len(names)
 
-    def _check_header(line: str) -> None:
-        got = line.split(layout.delimiter)
-        if [g.strip().strip('"') for g in got] != layout.names:
+    def find(data: bytes, eof: bool, cut: bool = False) -> Records:
+        return find_records(data, eof=eof, delimiter=layout.delimiter, quote=layout.quote,
+                            quoted_newlines=layout.quoted_newlines, n_fields=n_fields, encoding=enc, cut=cut)
+
+    def check_header(c: _Chunk) -> None:
+        import csv
+
+        i = 0
+        try:
+            text = c.raw(i).decode(enc)
+            got = next(csv.reader([text], delimiter=layout.delimiter, quotechar=layout.quote or '"',
+                                  quoting=csv.QUOTE_MINIMAL if layout.quote else csv.QUOTE_NONE))
+        except (UnicodeDecodeError, StopIteration):
+            got = [c.shown(i)]
+        if c.kind[i] != RECORD or [g.strip() for g in got] != names:
             raise LayoutError(f"{source_name}: header of {path.name} {got[:5]}… does not match layout "
-                              f"{layout.name} {layout.names[:5]}…", run_id=run_id)
+                              f"{layout.name} {names[:5]}…", run_id=run_id)
+        c.kind[i] = HEADER
 
-    def chunk_rows(offset: int, chunk: bytes, first_line: int, is_first: bool) -> tuple[pl.DataFrame, list[dict]]:
-        """One chunk of whole lines → its staging rows and its bad records (no shared state)."""
-        segments, bad = _decode_chunk(chunk, enc, first_line, offset, layout)
-        tables, invalid, nul, n_lines = [], [], [], 0
-        for text, first in segments:
-            header_here = bool(layout.header and is_first and first == 1)
-            if header_here:
-                _check_header(text.split("\n", 1)[0].rstrip("\r"))
-            plain = _parse_plain(text, first, layout, header_here) if _plain(text) else None
-            if plain is not None:
-                table, inv, n = plain
+    def chunk_rows(offset: int, chunk: bytes, first_line: int, recs: Records | None, eof: bool,
+                   is_first: bool) -> tuple[pl.DataFrame, list[dict]]:
+        """One chunk of whole records → its staging rows and its quarantine dicts (no shared state)."""
+        c = _Chunk(layout, enc, offset, chunk, first_line, recs if recs is not None else find(chunk, eof, cut=True))
+        recs = c.recs
+        if layout.header and is_first and len(c.kind):
+            check_header(c)
+        for i, issue in recs.issues.items():
+            if c.kind[i] == HEADER:
+                continue
+            whole = issue.severity == "error"
+            c.add(i, {"column": None if whole or issue.field is None or issue.field >= n_fields
+                      else names[issue.field],
+                      "rule": issue.rule, "value": c.shown(i) if whole else None,
+                      "message_ja": issue.ja, "message_en": issue.en}, issue.severity)
+        for i in np.flatnonzero(c.kind == BLANK).tolist():
+            c.add(i, {"column": None, "rule": "extract.blank_line", "value": None,
+                      "message_ja": "空行です (レコードではないので読み飛ばしました)",
+                      "message_en": "an empty line (not a record: skipped)"}, "warning")
+        for i in np.flatnonzero(c.kind == EOF_MARK).tolist():
+            c.add(i, {"column": None, "rule": "extract.eof_marker", "value": None,
+                      "message_ja": "最終行は DOS のファイル終端記号 (0x1A) です (レコードではないので読み飛ばしました)",
+                      "message_en": "the last line is a DOS end-of-file mark (0x1A), not a record: skipped"}, "warning")
+        text = c.decode()
+        table, idx, invalid = c.parse(text)
+        last = len(c.kind) - 1
+        n_invalid_records = 0
+        for i, actual, row_text in invalid:
+            if c.kind[i] != RECORD:
+                continue
+            n_invalid_records += 1
+            if i == last and recs.unterminated:
+                ja, en, rule = ("最終行が途中で切れています (改行がなく項目数が合いません)",
+                                "the last line is cut short (no line break, wrong field count)", "extract.truncated")
             else:
-                lines = _lines_frame([(text, first)])
-                lines = lines.slice(1) if header_here else lines
-                lines, found = nul_findings(lines, layout.delimiter, layout)
-                nul += found
-                table, inv = _parse(lines, layout)
-                n = lines.height
-            tables.append(table)
-            invalid += inv
-            n_lines += n
-        table = pa.concat_tables(tables) if tables else _parse(_lines_frame([]), layout)[0]
-        if invalid and not chunk.endswith(b"\n"):   # only the file's last chunk can lack it
-            last = first_line + chunk.count(b"\n")
-            for r in invalid:
-                if r["source_line"] == last:
-                    r["rule"] = "extract.truncated"
-                    r["message_ja"] = "最終行が途中で切れています (改行がなく項目数が合いません)"
-                    r["message_en"] = "the last line is cut short (no line break, wrong field count)"
-        if is_first and table.num_rows == 0 and n_lines >= 2 and len(invalid) == n_lines:
+                ja, en, rule = (f"項目数が {actual} 個です (レイアウトでは {n_fields} 個)",
+                                f"{actual} fields, the layout has {n_fields}", "extract.field_count")
+            c.add(i, {"column": None, "rule": rule, "value": row_text, "message_ja": ja, "message_en": en})
+        n_records = int(np.count_nonzero(c.kind == RECORD))
+        if is_first and table.num_rows == 0 and n_records >= 2 and n_invalid_records == n_records:
             raise LayoutError(
-                f"{source_name}: layout {layout.name} ({len(layout.names)} fields) does not match {path.name}: "
-                f"none of its first {n_lines} lines has that many fields", run_id=run_id)
-        df, over = overlong_findings(pl.from_arrow(table), layout, enc)
-        _add_line_offsets(nul + invalid + over, chunk, offset, first_line)
-        return to_staging(df, layout, path.name, base), bad + nul + invalid + over
+                f"{source_name}: layout {layout.name} ({n_fields} fields) does not match {path.name}: "
+                f"none of its first {n_records} records has that many fields", run_id=run_id)
+        lines = first_line + recs.line
+        df = pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx]))
+        if may_hold_controls(chunk, text, enc) or may_hold_controls(b"", c.multi_text, enc):
+            df, found = control_findings(df, layout, enc, line_breaks=True)
+        else:
+            found = []
+        df, over = overlong_findings(df, layout, enc)
+        by_line = {}
+        for d in found + over:
+            by_line.setdefault(d["source_line"], []).append(d)
+        if by_line:
+            rec_of = np.searchsorted(lines, np.fromiter(by_line, np.int64, len(by_line)))
+            for i, ds in zip(rec_of.tolist(), by_line.values()):
+                for d in ds:
+                    c.add(i, d)
+        warned = [i for i, fs in c.findings.items() if any(f["rule"] == "extract.stray_quote" for f in fs)]
+        if warned:   # the stray quote's value: the field as staged
+            at = df.filter(pl.col("_line").is_in(lines[warned].tolist())).select("_line", pl.struct(names))
+            staged = dict(zip(*at.to_dict(as_series=False).values()))
+            for i in warned:
+                row = staged.get(int(lines[i]))
+                for f in c.findings[i]:
+                    if f["rule"] == "extract.stray_quote" and f["column"]:
+                        f["value"] = row[f["column"]] if row else None
+        out: list[dict] = []
+        for i, fs in c.findings.items():
+            at = offset + int(recs.start[i])
+            for f in fs:
+                f["source_line"] = int(lines[i])
+                f["message_ja"] += f" (行の位置: ファイル先頭から {at} バイト目)"
+                f["message_en"] += f" (line starts at file offset {at})"
+                out.append(f)
+        df = df.select("_line", *names)
+        return to_staging(df, layout, path.name, base), out
 
     def jobs():
-        line = 1
-        for i, (offset, chunk) in enumerate(_iter_chunks(path, chunk_bytes)):
-            if offset == 0 and _is_utf8(enc) and chunk.startswith(b"\xef\xbb\xbf"):
-                chunk, offset = chunk[3:], 3
-            yield offset, chunk, line, i == 0
-            line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        for i, (offset, chunk, line, recs, eof) in enumerate(
+                iter_chunks(path, chunk_bytes, skip=skip, quote=layout.quote, find=find, source_name=source_name)):
+            yield offset, chunk, line, recs, eof, i == 0
 
     def staged():
         nonlocal rows_ok

@@ -7,7 +7,10 @@ break (0x0A is never a trail byte in the Shift_JIS family, so a field ending in 
 cannot swallow its neighbour). The codec's replacement character U+FFFD cannot come from valid
 CP932, so it marks exactly the bad fields: undecodable bytes, or a double-byte character cut in
 half by the field boundary (a field ending in a lead byte). Those rows are quarantined with
-their line, byte offset and column.
+their line, byte offset and column. So are values holding characters that are not text (NUL,
+TAB, ESC, a CR or LF inside a record, C1 controls, the bytes CP932 does not define: see
+`extractors.checks`); an empty line is not a record (`extract.blank_line`, a warning), nor is a
+DOS end-of-file mark (0x1A) at the end. Every finding says where its record starts in the file.
 """
 from __future__ import annotations
 
@@ -17,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ikou.extractors.checks import nul_findings, overlong_findings
+from ikou.extractors.checks import control_findings, may_hold_controls, overlong_findings
 from ikou.extractors.csv_file import (
     CHUNK_BYTES,
     _finish_quarantine,
-    _iter_chunks,
     check_source_file,
     staging_schema,
     to_staging,
@@ -29,6 +31,7 @@ from ikou.extractors.csv_file import (
 from ikou.extractors.layout import Layout
 from ikou.extractors.chunks import in_order
 from ikou.staging import row_id_base, sink_batches
+from ikou.extractors.records import MAX_LINE_BYTES, has_lone_cr
 from ikou.extractors.result import ExtractResult, file_result
 from ikou.errors import LayoutError
 
@@ -49,6 +52,33 @@ def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts.astype(np.int64), ends.astype(np.int64)
 
 
+def _line_chunks(path: Path, chunk_bytes: int, max_line_bytes: int = MAX_LINE_BYTES):
+    """Yield (offset, bytes) chunks that end on a line feed (the last one may not).
+
+    A line longer than `max_line_bytes` stops the read (LayoutError): a file without LF is not held
+    in memory whole.
+    """
+    with open(path, "rb") as f:
+        offset, carry = 0, b""
+        while True:
+            block = f.read(chunk_bytes)
+            if not block:
+                if carry:
+                    yield offset, carry
+                return
+            data = carry + block
+            cut = data.rfind(b"\n")
+            if cut == -1:
+                if len(data) > max_line_bytes:
+                    raise LayoutError(f"{path.name}: no line break (LF) in {len(data):,} bytes from file offset "
+                                      f"{offset:,}: records without terminators (`record_terminator: none`)?")
+                carry = data
+                continue
+            yield offset, data[: cut + 1]
+            offset += cut + 1
+            carry = data[cut + 1:]
+
+
 def _record_chunks(path: Path, rec: int, chunk_bytes: int):
     """Yield (offset, bytes) chunks of whole records for records without terminators; only the last
     chunk may end in a partial record."""
@@ -66,16 +96,27 @@ def _record_bounds(arr: np.ndarray, rec: int) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.minimum(starts + rec, len(arr))
 
 
-def _column_text(arr: np.ndarray, starts: np.ndarray, offset: int, width: int, encoding: str) -> pl.Series:
-    """Gather one column's bytes for every record, decode them in one call, split per record."""
+# Bytes that may join the fields of a column for one decode call: below 0x40, so never the second
+# byte of a double-byte character; LF first, another one when a field holds an LF (back-to-back records).
+_SEPARATORS = [_LF, 0x1F, 0x1E, 0x1D, 0x1C, 0x00]
+
+
+def _column_text(arr: np.ndarray, starts: np.ndarray, offset: int, width: int,
+                 encoding: str) -> tuple[pl.Series, bool]:
+    """Gather one column's bytes for every record, decode them in one call, split per record; and say
+    whether the text may hold a character that is not text (CP932's undefined bytes show only there)."""
     n = len(starts)
     idx = starts[:, None] + offset + np.arange(width)
     block = np.empty((n, width + 1), dtype=np.uint8)
     block[:, :width] = arr[idx]
-    block[:, width] = _LF
+    sep = next((b for b in _SEPARATORS if not (block[:, :width] == b).any()), None)
+    if sep is None:   # every candidate occurs in the column (never seen): decode field by field
+        values = [bytes(r).decode(encoding, errors="replace") for r in block[:, :width]]
+        return pl.Series("v", values, pl.String), True
+    block[:, width] = sep
     text = block.tobytes().decode(encoding, errors="replace")
-    s = pl.Series("v", [text]).str.split("\n").explode()
-    return s.head(n)
+    s = pl.Series("v", [text]).str.split(chr(sep)).explode()
+    return s.head(n), may_hold_controls(b"", text, encoding)
 
 
 def _bad_field_rows(arr, starts, lines, chunk_offset, col, offset, width, bad_mask, encoding) -> list[dict]:
@@ -144,46 +185,67 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
         arr = np.frombuffer(chunk, dtype=np.uint8)
         starts, ends = _record_bounds(arr, rec) if unterminated else _line_bounds(arr)
         lines = np.arange(line, line + len(starts), dtype=np.int64)
+        record_at = starts + chunk_offset          # where each record (line) starts in the file
         ok = (ends - starts) == rec
+        n_blank = 0
+        last_of_file = len(chunk) == 0 or not (chunk.endswith(b"\n") or unterminated and len(chunk) % rec == 0)
         for s, e, ln in zip(starts[~ok], ends[~ok], lines[~ok]):   # wrong-length lines only
             raw = chunk[s:e]
-            if unterminated:   # only the file's last record can be short
-                rule, ja, en = ("extract.truncated", f"最後のレコードが {e - s} バイトで切れています",
-                                f"the last record is cut short at {e - s} bytes")
+            if e == s:         # an empty line: not a record
+                n_blank += 1
+                bad_rows.append({"source_line": int(ln), "column": None, "rule": "extract.blank_line", "value": None,
+                                 "severity": "warning", "message_ja": "空行です (レコードではないので読み飛ばしました)",
+                                 "message_en": "an empty line (not a record: skipped)"})
+            elif ln == lines[-1] and last_of_file and not raw.strip(b"\x1a"):
+                n_blank += 1   # the DOS end-of-file mark: not a record
+                bad_rows.append({"source_line": int(ln), "column": None, "rule": "extract.eof_marker", "value": None,
+                                 "severity": "warning",
+                                 "message_ja": "最後は DOS のファイル終端記号 (0x1A) です (レコードではないので読み飛ばしました)",
+                                 "message_en": "the file ends with a DOS end-of-file mark (0x1A), "
+                                               "not a record: skipped"})
             else:
-                rule, ja, en = "extract.record_length", f"レコード長が {e - s} バイトです", f"record is {e - s} bytes"
-            bad_rows.append({
-                "source_line": int(ln), "column": None, "rule": rule,
-                "value": raw.decode(enc, errors="backslashreplace"),
-                "message_ja": f"{ja} (レイアウトでは {rec} バイト, ファイル先頭から {chunk_offset + s} バイト目)",
-                "message_en": f"{en}, the layout has {rec} (file offset {chunk_offset + s})",
-            })
-        if first and len(starts) >= 2 and not ok.any():
+                if unterminated:   # only the file's last record can be short
+                    rule, ja, en = ("extract.truncated", f"最後のレコードが {e - s} バイトで切れています",
+                                    f"the last record is cut short at {e - s} bytes")
+                else:
+                    rule, ja, en = ("extract.record_length", f"レコード長が {e - s} バイトです",
+                                    f"record is {e - s} bytes")
+                bad_rows.append({
+                    "source_line": int(ln), "column": None, "rule": rule,
+                    "value": raw.decode(enc, errors="backslashreplace"),
+                    "message_ja": f"{ja} (レイアウトでは {rec} バイト)", "message_en": f"{en}, the layout has {rec}",
+                })
+        if first and len(starts) - n_blank >= 2 and not ok.any():
             raise LayoutError(f"{source_name}: layout {layout.name} ({rec} bytes per record) does not match "
                               f"{path.name}: none of its first {len(starts)} lines has that length", run_id=run_id)
         starts, lines = starts[ok], lines[ok]
         cols: dict[str, pl.Series] = {"_line": pl.Series("_line", lines)}
         bad_any = np.zeros(len(starts), dtype=bool)
+        suspect = may_hold_controls(chunk, "", enc) or has_lone_cr(chunk) or \
+            unterminated and (b"\n" in chunk or b"\r" in chunk)   # C0 controls, a CR (or LF) inside a record
         for c, off in zip(layout.columns, offsets):
-            text = _column_text(arr, starts, off, c.width, enc)
+            text, odd = _column_text(arr, starts, off, c.width, enc)
+            suspect = suspect or odd
             bad = text.str.contains("\ufffd", literal=True).to_numpy()
             if bad.any():
                 bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)
                 bad_any |= bad
             cols[c.name] = text.alias(c.name)
         df = pl.DataFrame(cols).filter(pl.Series(~bad_any))
-        # NUL bytes: one text column per row to find them, joined with the separator-less layout
-        joined = df.select(pl.col("_line").alias("line"), pl.concat_str(layout.names, separator="\x1f").alias("text"))
-        kept, nul = nul_findings(joined, "\x1f", layout)
-        if nul:
-            bad_rows += nul
-            df = df.filter(pl.col("_line").is_in(kept["line"].implode()))
+        if suspect:   # characters that are not text (NUL, TAB, ESC, a CR inside a record …)
+            df, ctl = control_findings(df, layout, enc, line_breaks=False)
+            bad_rows += ctl
         df, over = overlong_findings(df, layout, enc)
-        return to_staging(df, layout, path.name, base), bad_rows + over
+        bad_rows += over
+        for f in bad_rows:
+            at = int(record_at[f["source_line"] - line])
+            f["message_ja"] += f" (行の位置: ファイル先頭から {at} バイト目)"
+            f["message_en"] += f" (record starts at file offset {at})"
+        return to_staging(df, layout, path.name, base), bad_rows
 
     def jobs():
         line = 1
-        chunks = _record_chunks(path, rec, chunk_bytes) if unterminated else _iter_chunks(path, chunk_bytes)
+        chunks = _record_chunks(path, rec, chunk_bytes) if unterminated else _line_chunks(path, chunk_bytes)
         for i, (chunk_offset, chunk) in enumerate(chunks):
             yield chunk_offset, chunk, line, i == 0
             line += (-(-len(chunk) // rec) if unterminated   # = its records, a partial last one included

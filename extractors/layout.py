@@ -29,6 +29,10 @@ class Layout(StrictModel):
     header: bool = False
     delimiter: str = ","
     quote: str | None = '"'
+    quoted_newlines: bool = Field(
+        False, description="csv: a quoted field may hold line breaks (CR LF, LF or CR), kept in the value; "
+                           "otherwise a record is one line, and a quoted line break quarantines its record "
+                           "(extract.quoted_newline)")
     key: list[str] = Field([], description="columns that order a table read and name a record")
     record_terminator: Literal["line", "none"] = Field(
         "line", description="fixed-width: each record ends with a line break (CR LF or LF), or records "
@@ -45,6 +49,15 @@ class Layout(StrictModel):
             raise ValueError("fixed-width layouts need a width for every column")
         if self.record_terminator != "line" and self.format != "fixed":
             raise ValueError("record_terminator applies to fixed-width layouts only")
+        if self.format == "csv":
+            if len(self.delimiter) != 1 or not self.delimiter.isascii() or self.delimiter in "\r\n":
+                raise ValueError(f"delimiter must be one ASCII character other than CR/LF, not {self.delimiter!r}")
+            if self.quote is not None and (len(self.quote) != 1 or not self.quote.isascii()
+                                           or self.quote in "\r\n" or self.quote == self.delimiter):
+                raise ValueError(f"quote must be one ASCII character other than CR/LF and the delimiter, "
+                                 f"not {self.quote!r}")
+        if self.quoted_newlines and (self.format != "csv" or self.quote is None):
+            raise ValueError("quoted_newlines applies to csv layouts with a quote character only")
         return self
 
     @property

@@ -22,11 +22,13 @@ class ExtractResult:
 
 def file_result(*, source_name: str, path, out_path, rows_ok: int, quarantine: pl.DataFrame, seconds: float,
                 size: int, encoding: str) -> ExtractResult:
-    """The result of a file extract: records read = good rows + distinct quarantined rows."""
+    """The result of a file extract: records read = good rows + distinct records held by an error (a
+    warning holds nothing: its record is staged, or it is not a record, like a blank line)."""
     from ikou.staging import sha256_file
 
+    held = quarantine.filter(pl.col("severity") == "error")["row_id"].n_unique()
     return ExtractResult(
-        source=source_name, origin=path.name, staging=out_path, rows_read=rows_ok + quarantine["row_id"].n_unique(),
+        source=source_name, origin=path.name, staging=out_path, rows_read=rows_ok + held,
         rows_ok=rows_ok, quarantine=quarantine, sha256=sha256_file(path), seconds=seconds,
         extra={"bytes": size, "encoding": encoding},
     )

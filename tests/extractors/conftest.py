@@ -16,7 +16,8 @@ COLS = ["ATENA_NO", "SHIMEI", "KINGAKU"]
 
 def write_layout(tmp: Path, *, fmt: str = "csv", encoding: str = "cp932", header: bool = False,
                  widths: list[int] | None = None, max_bytes: dict[str, int] | None = None,
-                 names: list[str] | None = None) -> Path:
+                 names: list[str] | None = None, quoted_newlines: bool = False,
+                 record_terminator: str = "line") -> Path:
     names = names or COLS
     cols = []
     for i, n in enumerate(names):
@@ -26,9 +27,14 @@ def write_layout(tmp: Path, *, fmt: str = "csv", encoding: str = "cp932", header
         if max_bytes and n in max_bytes:
             c["max_bytes"] = max_bytes[n]
         cols.append(c)
-    path = tmp / f"layout_{fmt}_{encoding}_{header}.yaml"
-    path.write_text(yaml.safe_dump({"spec_version": 1, "name": "test.layout", "format": fmt, "encoding": encoding,
-                                    "header": header, "columns": cols}, allow_unicode=True), encoding="utf-8")
+    spec = {"spec_version": 1, "name": "test.layout", "format": fmt, "encoding": encoding, "header": header,
+            "columns": cols}
+    if quoted_newlines:
+        spec["quoted_newlines"] = True
+    if record_terminator != "line":
+        spec["record_terminator"] = record_terminator
+    path = tmp / f"layout_{fmt}_{encoding}_{header}_{quoted_newlines}_{record_terminator}.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     return path
 
 

@@ -137,53 +137,79 @@ def test_staging_carries_lineage_and_the_source_checksum(tmp_path, layout_csv):
 
 
 @pytest.mark.parametrize("chunk_bytes", [24, 32 << 20])
-def test_odd_lines_take_the_careful_parser_and_keep_their_line_numbers(tmp_path, layout_csv, chunk_bytes):
-    """Empty lines, a CR inside a field and NUL bytes go through the line-by-line parser; the
-    plain lines around them keep their own line numbers, whichever parser took them."""
+def test_odd_lines_keep_their_line_numbers_and_a_lone_cr_ends_a_record(tmp_path, layout_csv, chunk_bytes):
+    """A CR alone ends a record (CR-only and mixed files are records too), also inside an unquoted
+    field; empty lines are not records (listed as warnings); the records around keep their lines."""
     data = (b"0000000001,a,1\r\n"
-            b"0000000002,x\ry,2\r\n"        # 2: a CR inside a field is data, kept as it is
-            b"\r\n"                         # 3: empty line: wrong field count
+            b"0000000002,x\ry,2\r\n"        # 2 and 3: a CR ends the line: two records, both short
+            b"\r\n"                         # 4: empty line: not a record
             b"0000000004,c,4\n"
-            b"\n"                           # 5: empty line, LF only
-            b"0000000006,n\x00l,6\r\n"      # 6: NUL byte
+            b"\n"                           # 6: empty line, LF only
+            b"0000000006,n\x00l,6\r\n"      # 7: NUL byte
             b"0000000007,d,7\r\n"
-            b"0000000008,e,8,9\r\n"         # 8: one field too many
+            b"0000000008,e,8,9\r\n"         # 9: one field too many
             b"0000000009,f,9\r\n")
     path = tmp_path / "odd.csv"
     path.write_bytes(data)
     r, df = run(path, layout_csv, tmp_path, chunk_bytes=chunk_bytes)
-    assert df["_source_line"].to_list() == [1, 2, 4, 7, 9]
-    assert df["SHIMEI"].to_list() == ["a", "x\ry", "c", "d", "f"]
-    assert rules_by_line(r) == {3: "extract.field_count", 5: "extract.field_count", 6: "extract.nul_byte",
-                                8: "extract.field_count"}
-    assert r.rows_read == 9 == r.rows_ok + r.quarantine.height
+    assert df["_source_line"].to_list() == [1, 5, 8, 10]
+    assert df["SHIMEI"].to_list() == ["a", "c", "d", "f"]
+    errors = r.quarantine.filter(pl.col("severity") == "error")
+    assert rules_by_line(r) == {2: "extract.field_count", 3: "extract.field_count", 4: "extract.blank_line",
+                                6: "extract.blank_line", 7: "extract.nul_byte", 9: "extract.field_count"}
+    assert r.rows_read == 8 == r.rows_ok + errors.height
 
 
-def test_plain_file_parsed_fast_gives_what_the_careful_parser_gives(tmp_path, layout_csv, monkeypatch):
-    import ikou.extractors.csv_file as cf
+def _oracle_rows(seed: int, n: int) -> list[list[str]]:
+    import random
 
-    rows = _rows(5_000)
-    rows[100].append("extra")                     # a wrong field count in the middle
-    path = tmp_path / "plain.csv"
-    path.write_bytes(_csv(rows).encode("cp932"))
-    taken = []
-    parse_plain = cf._parse_plain
-    monkeypatch.setattr(cf, "_parse_plain", lambda *a: taken.append(parse_plain(*a)) or taken[-1])
-    fast, staged_fast = run(path, layout_csv, tmp_path, chunk_bytes=4096, out="fast.parquet")
-    assert len(taken) > 10 and all(t is not None for t in taken)   # every chunk took the fast parser
-    monkeypatch.setattr(cf, "_plain", lambda text: False)
-    careful, staged_careful = run(path, layout_csv, tmp_path, chunk_bytes=4096, out="careful.parquet")
-    assert staged_fast.equals(staged_careful)
-    assert fast.quarantine.equals(careful.quarantine)
-    assert rules_by_line(fast) == {101: "extract.field_count"}
+    rnd = random.Random(seed)
+    pieces = ["佐藤", "ｻﾄｳ", "a", ",", '"', '""', "\r\n", "\n", "\r", " ", "髙", "\ue000", "x,y", "1"]
+    return [[f"{i:010d}", "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 6))), str(rnd.randint(1, 10**6))]
+            for i in range(1, n + 1)]
 
 
-def test_a_file_without_line_feeds_stops_with_a_layout_error_instead_of_being_read_whole(tmp_path, layout_csv,
+@pytest.mark.parametrize("chunk_bytes", [61, 4096, 32 << 20])
+def test_quoted_fields_read_as_pythons_csv_module_writes_them(tmp_path, chunk_bytes):
+    """A random file written by Python's csv module (quotes, delimiters, CR LF, LF and CR inside values,
+    minimal or full quoting, mixed line ends) reads back value for value, at any chunk size."""
+    import csv
+    import io
+
+    rows = _oracle_rows(7, 2_000)
+    text, starts, line = [], [], 1
+    for i, row in enumerate(rows):
+        piece = io.StringIO()   # CR LF as terminator so that the writer quotes every CR and LF in a value
+        csv.writer(piece, quoting=csv.QUOTE_ALL if i % 3 == 0 else csv.QUOTE_MINIMAL, lineterminator="\r\n"
+                   ).writerow(row)
+        p = piece.getvalue()[:-2] + ["\r\n", "\n", "\r"][i % 3]
+        text.append(p)
+        starts.append(line)
+        line += p.count("\n") + p.count("\r") - p.count("\r\n")
+    path = tmp_path / "oracle.csv"
+    path.write_bytes("".join(text).encode("cp932"))
+    r, df = run(path, write_layout(tmp_path, quoted_newlines=True), tmp_path, chunk_bytes=chunk_bytes)
+    assert r.quarantine.height == 0
+    assert df.select(COLS).rows() == [tuple(x) for x in rows]
+    assert df["_source_line"].to_list() == starts
+    multi = [i for i, x in enumerate(rows) if "\n" in x[1] or "\r" in x[1]]
+    assert len(multi) > 100
+    # the same file where the layout says fields hold no line breaks: those records are held whole
+    r, df = run(path, write_layout(tmp_path), tmp_path, chunk_bytes=chunk_bytes, out="off.parquet")
+    assert r.rows_read == len(rows) and df.height == len(rows) - len(multi)
+    assert r.quarantine["source_line"].to_list() == [starts[i] for i in multi]
+    assert set(r.quarantine["rule"]) == {"extract.quoted_newline"}
+
+
+def test_a_cr_only_file_is_read_and_a_file_without_any_line_break_stops_with_a_layout_error(tmp_path, layout_csv,
                                                                                           monkeypatch):
-    import ikou.extractors.csv_file as cf
+    import ikou.extractors.records as rec
 
-    monkeypatch.setattr(cf._iter_chunks, "__defaults__", (1000,))   # max_line_bytes: 1,000 instead of 64 MB
     path = tmp_path / "cr_only.csv"
-    path.write_bytes(b"".join(f"{i:010d},a,{i}\r".encode() for i in range(200)))   # classic Mac line ends
-    with pytest.raises(LayoutError, match="no line break .LF. in"):
+    path.write_bytes(b"".join(f"{i:010d},a,{i}\r".encode() for i in range(1, 201)))   # classic Mac line ends
+    r, df = run(path, layout_csv, tmp_path, chunk_bytes=256)
+    assert r.rows_read == 200 == df.height and df["_source_line"].to_list() == list(range(1, 201))
+    monkeypatch.setattr(rec, "MAX_LINE_BYTES", 1000)   # instead of 64 MB
+    path.write_bytes(b"0000000001,a," + b"9" * 5000)
+    with pytest.raises(LayoutError, match="no line break .LF or CR. in"):
         run(path, layout_csv, tmp_path, chunk_bytes=256)

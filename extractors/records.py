@@ -1,0 +1,451 @@
+"""Records, not lines: where each record of a delimited file starts and ends, found on its bytes.
+
+A record is one line, unless a quoted field holds a line break: then it runs on until the quote
+closes. Lines end in CR LF, LF or CR alone, mixed in one file if need be (a CR-only file of 2,129
+records is 2,129 records). Line numbers count those line breaks, so `_source_line` is the line an
+editor shows where the record starts.
+
+Quoting follows the common CSV reading (RFC 4180 as Python's csv module and pyarrow read it): a
+quote opens a quoted field only at the start of a field; inside one, a doubled quote is a quote
+and a quote followed by the delimiter or the end of the line closes it; a quote inside an unquoted
+field is data (kept, listed as the warning `extract.stray_quote`); text after a closing quote
+(`"ab"cd`) is `extract.bad_quote`. A quote that does not close confines its damage to its own
+line: that line is quarantined (`extract.unclosed_quote`) and the next line is read as a record.
+A quoted line break is believed only when the record it makes closes within `MAX_RECORD_LINES`
+lines, is well formed and has the layout's number of fields; such a record is staged with its
+line breaks kept when the layout says `quoted_newlines: true`, else quarantined whole as
+`extract.quoted_newline` (one record, not two broken halves).
+
+How, without a Python loop over the bytes: CR, LF, the quote and an ASCII delimiter below 0x40
+are never part of a multi-byte character in CP932, Shift_JIS-2004 or UTF-8, so they are found with
+numpy on the raw bytes. Each quote is checked against its neighbours for both of the roles it may
+play (opening / closing); taking the quotes in order, the role alternates, so the quoting state at
+every line end is the parity of the quotes before it, and the first quote out of place is found
+with one suffix minimum. Only around such a quote (rare) does a small scanner read the decoded
+text of that record. Blank lines are not records (`extract.blank_line`, a warning), nor is a DOS
+end-of-file mark (0x1A) on the last line (`extract.eof_marker`).
+
+Chunks: `iter_chunks` cuts the file at a record boundary, never inside a quoted field; a record
+still open at the end of a block is carried into the next read (bounded by `MAX_RECORD_LINES`
+and `MAX_RECORD_BYTES`), so a quoted line break may fall on any chunk boundary.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ikou.errors import LayoutError
+
+LF, CR, SUB = 0x0A, 0x0D, 0x1A
+
+# record kinds
+RECORD = 0     # a record (staged unless a check holds it)
+BLANK = 1      # an empty line: not a record
+EOF_MARK = 2   # 0x1A on the last line: not a record
+HEADER = 3     # the header line
+BAD = 4        # a record that cannot be split into fields: quarantined whole
+
+MAX_LINE_BYTES = 64 << 20      # no legacy record is this long: a file without line breaks is not read whole
+MAX_RECORD_LINES = 1000        # a quoted field spanning more line breaks is taken for an unclosed quote
+MAX_RECORD_BYTES = 1 << 20     # … and so is one whose record would be longer than this (multi-line records)
+
+# encodings whose double-byte characters may hold bytes 0x40–0xFC as their second byte
+_SJIS_FAMILY = {"cp932", "ms932", "mskanji", "ms_kanji", "windows_31j", "shift_jis", "shiftjis", "sjis", "s_jis",
+                "shift_jis_2004", "shiftjis2004", "sjis_2004", "s_jis_2004", "shift_jisx0213", "shiftjisx0213",
+                "sjisx0213", "s_jisx0213"}
+
+
+@dataclass
+class Issue:
+    rule: str
+    severity: str          # error / warning
+    ja: str
+    en: str
+    field: int | None = None   # 0-based field index the finding is about, when known
+
+
+@dataclass
+class Records:
+    """The records of `data[:end]`; positions are byte offsets into the chunk, lines 0-based in it."""
+    end: int
+    n_lines: int
+    start: np.ndarray            # int64: where each record starts
+    stop: np.ndarray             # int64: where its content ends (before its last line break)
+    line: np.ndarray             # int64: its first line
+    kind: np.ndarray             # int8: RECORD, BLANK, EOF_MARK, HEADER, BAD
+    issues: dict[int, Issue] = field(default_factory=dict)   # record index → finding of the finder
+    multi: np.ndarray | None = None   # bool: the record spans lines (a quoted line break); None: none does
+    unterminated: bool = False   # the last record ends the file without a line break
+
+
+def delimiter_is_byte_safe(delimiter: str, encoding: str) -> bool:
+    """Whether the delimiter's byte can never be half of a double-byte character of the encoding."""
+    b = ord(delimiter)
+    return b < 0x40 or encoding.lower().replace("-", "_") not in _SJIS_FAMILY
+
+
+def _lines(arr: np.ndarray, eof: bool, cut: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Start, content end and next start of every complete line (the last one too at end of file).
+    A CR ending the data ends a line at end of file or when the data was `cut` after it."""
+    n = len(arr)
+    lf = np.flatnonzero(arr == LF)
+    cr = np.flatnonzero(arr == CR)
+    if len(cr):
+        after = cr + 1
+        lone = cr[(after >= n) | (arr[np.minimum(after, n - 1)] != LF)]
+        if not (eof or cut) and len(lone) and lone[-1] == n - 1:
+            lone = lone[:-1]     # a CR ending the block: its LF may be the next byte read
+        terms = np.sort(np.concatenate([lf, lone])) if len(lone) else lf
+        cend = terms - ((arr[terms] == LF) & (terms > 0) & (arr[np.maximum(terms - 1, 0)] == CR))
+    else:
+        terms, cend = lf, lf
+    starts = np.empty(len(terms), np.int64)
+    if len(terms):
+        starts[0] = 0
+        starts[1:] = terms[:-1] + 1
+    nexts = (terms + 1).astype(np.int64)
+    cend = cend.astype(np.int64)
+    tail = int(nexts[-1]) if len(nexts) else 0
+    unterminated = bool(eof and tail < n)
+    if unterminated:
+        starts = np.append(starts, tail)
+        cend = np.append(cend, n)
+        nexts = np.append(nexts, n)
+    return starts, cend, nexts, unterminated
+
+
+def _lone_crs(chunk: bytes) -> int:
+    arr = np.frombuffer(chunk, np.uint8)
+    after = np.flatnonzero(arr == CR) + 1
+    return int(np.count_nonzero((after >= len(arr)) | (arr[np.minimum(after, len(arr) - 1)] != LF)))
+
+
+def has_lone_cr(chunk: bytes) -> bool:
+    """Whether a CR in the chunk is not followed by LF."""
+    return b"\r" in chunk and _lone_crs(chunk) > 0
+
+
+def count_lines(chunk: bytes) -> int:
+    """Line breaks in a chunk that ends on one (CR LF counts once, a lone CR once)."""
+    n = chunk.count(b"\n")
+    return n + _lone_crs(chunk) if b"\r" in chunk else n
+
+
+class _Scanner:
+    """The quoting rules read on decoded text, for the few records where a quote is out of place."""
+
+    OK, OPEN, BAD_QUOTE = 0, 1, 2
+
+    def __init__(self, delimiter: str, quote: str):
+        self.d, self.q = delimiter, quote
+        self.unquoted = re.compile(f"[^{re.escape(delimiter)}\\r\\n]*")
+
+    def scan(self, t: str) -> tuple[int, int, int, int | None]:
+        """(status, line breaks inside quotes, fields, field index of a stray quote or of the bad quote)."""
+        d, q, n = self.d, self.q, len(t)
+        i, fields, breaks, stray = 0, 1, 0, None
+        while True:
+            if i < n and t[i] == q:
+                j = i + 1
+                while True:
+                    k = t.find(q, j)
+                    if k < 0:
+                        return self.OPEN, breaks, fields, None
+                    if k + 1 < n and t[k + 1] == q:
+                        j = k + 2
+                        continue
+                    break
+                body = t[i + 1:k]
+                if "\n" in body or "\r" in body:
+                    breaks += body.count("\n") + body.count("\r") - body.count("\r\n")
+                i = k + 1
+                if i >= n or t[i] in "\r\n":
+                    return self.OK, breaks, fields, stray
+                if t[i] == d:
+                    fields, i = fields + 1, i + 1
+                    continue
+                return self.BAD_QUOTE, breaks, fields, fields - 1
+            j = self.unquoted.match(t, i).end()
+            if stray is None and t.find(q, i, j) >= 0:
+                stray = fields - 1
+            i = j
+            if i >= n or t[i] != d:
+                return self.OK, breaks, fields, stray
+            fields, i = fields + 1, i + 1
+
+
+def _unclosed(line_is_last_unterminated: bool) -> Issue:
+    if line_is_last_unterminated:
+        return Issue("extract.truncated", "error", "最終行が途中で切れています (引用符が閉じないまま改行なしでファイルが終わります)",
+                     "the last line is cut short (a quote is still open where the file ends without a line break)")
+    return Issue("extract.unclosed_quote", "error",
+                 "引用符が閉じていません (この行だけを保留し、次の行から読み直しました)",
+                 "a quote does not close (this line alone is held; reading resumed at the next line)")
+
+
+_QUOTED_NEWLINE = ("extract.quoted_newline", "error",
+                   "引用符の中に改行があります (レイアウトは quoted_newlines: false です。改行を含む項目が正しい場合は "
+                   "レイアウトに quoted_newlines: true を指定してください)",
+                   "a quoted field holds a line break, and the layout says quoted_newlines: false (set it to true "
+                   "if the vendor's fields may hold line breaks)")
+
+
+def find_records(data: bytes, *, eof: bool, delimiter: str, quote: str | None, quoted_newlines: bool, n_fields: int,
+                 encoding: str, cut: bool = False) -> Records:
+    """The records of a block that starts at a record boundary. Not at end of file (`eof` False),
+    a record still open where the block ends is left out (`Records.end` says where it starts);
+    `cut`: the block is a chunk `iter_chunks` cut after a line break (a CR ending it is one)."""
+    arr = np.frombuffer(data, np.uint8)
+    starts, cend, nexts, unterminated = _lines(arr, eof, cut)
+    n_lines = len(starts)
+    complete = int(nexts[-1]) if n_lines else 0
+    if quote is None or data.find(quote.encode("ascii"), 0, complete) < 0:
+        kind = np.zeros(n_lines, np.int8)
+        if n_fields > 1:
+            kind[cend == starts] = BLANK
+        recs = Records(end=complete, n_lines=n_lines, start=starts, stop=cend,
+                       line=np.arange(n_lines, dtype=np.int64), kind=kind, unterminated=unterminated)
+        _mark_eof(recs, data, eof)
+        return recs
+    return _QuotedFinder(data, arr, starts, cend, nexts, unterminated, eof=eof, delimiter=delimiter, quote=quote,
+                         quoted_newlines=quoted_newlines, n_fields=n_fields, encoding=encoding).run()
+
+
+def _mark_eof(recs: Records, data: bytes, eof: bool) -> None:
+    """A last line made of 0x1A only (the DOS end-of-file mark) is not a record."""
+    if not eof or not len(recs.kind) or recs.end != len(data):
+        return
+    i = len(recs.kind) - 1
+    s, e = int(recs.start[i]), int(recs.stop[i])
+    if e > s and recs.line[i] == recs.n_lines - 1 and not data[s:e].strip(b"\x1a"):
+        recs.kind[i] = EOF_MARK
+        recs.issues.pop(i, None)
+
+
+class _QuotedFinder:
+    def __init__(self, data, arr, starts, cend, nexts, unterminated, *, eof, delimiter, quote, quoted_newlines,
+                 n_fields, encoding):
+        self.data, self.arr = data, arr
+        self.starts, self.cend, self.nexts = starts, cend, nexts
+        self.unterminated, self.eof = unterminated, eof
+        self.n_lines = len(starts)
+        self.quoted_newlines, self.n_fields, self.encoding = quoted_newlines, n_fields, encoding
+        self.D, self.Q = ord(delimiter), ord(quote)
+        self.scanner = _Scanner(delimiter, quote)
+        complete = int(nexts[-1]) if self.n_lines else 0
+        self.qpos = np.flatnonzero(arr[:complete] == self.Q)
+        self.safe = delimiter_is_byte_safe(delimiter, encoding)
+
+    # -------------------------------------------------------------- the quotes, vectorised
+    def _analyse(self) -> None:
+        arr, qpos, n = self.arr, self.qpos, len(self.arr)
+        nq = len(qpos)
+        if self.safe:
+            # a quote's neighbours: a line starts after LF or CR, and ends before CR or LF
+            prev = arr[np.maximum(qpos - 1, 0)]
+            opens_ok = (qpos == 0) | (prev == self.D) | (prev == LF) | (prev == CR) | (prev == self.Q)
+            nextb = arr[np.minimum(qpos + 1, n - 1)]
+            closes_ok = (qpos + 1 >= n) | (nextb == self.D) | (nextb == CR) | (nextb == LF) | (nextb == self.Q)
+            self._ok = (opens_ok, closes_ok)
+            self.bad: list[np.ndarray | None] = [None, None]
+        else:   # the delimiter byte may be half of a double-byte character: every quote is read by the scanner
+            self.bad = [np.arange(nq), np.arange(nq)]
+        self.q_before = np.searchsorted(qpos, self.starts)    # quotes before each line
+        q_through = np.searchsorted(qpos, self.nexts)         # quotes up to each line's end
+        self.ends_by_parity = (np.flatnonzero(q_through % 2 == 0), np.flatnonzero(q_through % 2 == 1))
+
+    def _next_bad(self, parity: int, k0: int) -> int:
+        """Index of the first quote at or after k0 that is out of place when quote k0 opens (len: none)."""
+        b = self.bad[parity]
+        if b is None:   # the quotes out of place when the quote of even index opens (parity 0), or the odd one (1)
+            opens_ok, closes_ok = self._ok
+            o, c = (0, 1) if parity == 0 else (1, 0)
+            b = self.bad[parity] = np.sort(np.concatenate([np.flatnonzero(~opens_ok[o::2]) * 2 + o,
+                                                           np.flatnonzero(~closes_ok[c::2]) * 2 + c]))
+        i = int(b.searchsorted(k0))
+        return int(b[i]) if i < len(b) else len(self.qpos)
+
+    def _fields(self, firsts: np.ndarray, lasts: np.ndarray, parity: int) -> np.ndarray:
+        """Fields of multi-line records: delimiters outside quotes + 1 (the quoting parity is known)."""
+        s, e = self.starts[firsts], self.cend[lasts]
+        lens = e - s
+        if not lens.sum():
+            return np.ones(len(firsts), np.int64)
+        pos = np.repeat(s - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) + np.arange(lens.sum())
+        is_d = self.arr[pos] == self.D
+        outside = np.zeros(len(pos), bool)
+        outside[is_d] = np.searchsorted(self.qpos, pos[is_d]) % 2 == parity
+        per = np.add.reduceat(outside, np.concatenate([[0], np.cumsum(lens)[:-1]])) if len(lens) else outside
+        per = np.where(lens > 0, per, 0)
+        return per.astype(np.int64) + 1
+
+    # -------------------------------------------------------------- the walk over segments
+    def run(self) -> Records:
+        self._analyse()
+        firsts: list[np.ndarray] = []
+        lasts: list[np.ndarray] = []
+        issues: dict[int, Issue] = {}   # by first line
+        n_lines, nq = self.n_lines, len(self.qpos)
+        j, stop_line = 0, n_lines
+
+        def single(line: int, issue: Issue) -> None:
+            firsts.append(np.array([line]))
+            lasts.append(np.array([line]))
+            issues[line] = issue
+
+        while j < n_lines:
+            k0 = int(self.q_before[j])
+            parity = k0 & 1
+            kv = self._next_bad(parity, k0)
+            lv = int(self.starts.searchsorted(self.qpos[kv], side="right")) - 1 if kv < nq else n_lines
+            ends_all = self.ends_by_parity[parity]
+            ends = ends_all[ends_all.searchsorted(j):ends_all.searchsorted(lv)]
+            if len(ends):
+                fs = np.empty_like(ends)
+                fs[0] = j
+                fs[1:] = ends[:-1] + 1
+                multi = np.flatnonzero(ends > fs)
+                if len(multi):
+                    mf, ml = fs[multi], ends[multi]
+                    wrong = ((ml - mf + 1 > MAX_RECORD_LINES) | (self.cend[ml] - self.starts[mf] > MAX_RECORD_BYTES)
+                             | (self._fields(mf, ml, parity) != self.n_fields))
+                    if wrong.any():
+                        m = int(multi[np.argmax(wrong)])
+                        firsts.append(fs[:m])
+                        lasts.append(ends[:m])
+                        single(int(fs[m]), _unclosed(False))
+                        j = int(fs[m]) + 1
+                        continue
+                firsts.append(fs)
+                lasts.append(ends)
+                j = int(ends[-1]) + 1
+                if j >= n_lines:
+                    break
+            if kv < nq:    # the record from line j holds a quote out of place: read it with the scanner
+                got = self._scan(j, lv)
+                if got is None:
+                    stop_line = j
+                    break
+                status, breaks, n_fields, at = got
+                if status == _Scanner.OK and (breaks == 0 or (n_fields == self.n_fields
+                                                              and breaks < MAX_RECORD_LINES)):
+                    firsts.append(np.array([j]))
+                    lasts.append(np.array([j + breaks]))
+                    if at is not None:
+                        issues[j] = Issue("extract.stray_quote", "warning",
+                                          "引用符で囲まれていない項目の中に引用符があります (値はそのまま読み込みました)",
+                                          "a quote inside an unquoted field (the value is kept as it is)", at)
+                    j += breaks + 1
+                elif status == _Scanner.BAD_QUOTE and breaks == 0:
+                    single(j, Issue("extract.bad_quote", "error",
+                                    f"{at + 1} 番目の項目で、閉じた引用符の後に区切り文字ではない文字が続いています",
+                                    f"field {at + 1}: text follows its closing quote before the delimiter", at))
+                    j += 1
+                else:
+                    single(j, _unclosed(self.unterminated and j == n_lines - 1))
+                    j += 1
+            else:          # a quote opened on line j closes nowhere in this block
+                if self.eof or n_lines - j > MAX_RECORD_LINES or \
+                        int(self.cend[-1]) - int(self.starts[j]) > MAX_RECORD_BYTES:
+                    single(j, _unclosed(self.unterminated and j == n_lines - 1))
+                    j += 1
+                else:
+                    stop_line = j
+                    break
+        return self._records(firsts, lasts, issues, stop_line)
+
+    def _scan(self, j: int, lv: int):
+        """Scan the record from line j (through the quote out of place on line lv); None: more bytes needed."""
+        n_lines = self.n_lines
+        w = lv - j + 1
+        while True:
+            last = min(j + w, n_lines) - 1
+            text = self.data[self.starts[j]:self.nexts[last]].decode(self.encoding, "surrogateescape")
+            got = self.scanner.scan(text)
+            if got[0] != _Scanner.OPEN:
+                return got
+            if last == n_lines - 1:
+                if self.eof or n_lines - j > MAX_RECORD_LINES or \
+                        int(self.cend[-1]) - int(self.starts[j]) > MAX_RECORD_BYTES:
+                    return got
+                return None
+            if w > MAX_RECORD_LINES or int(self.cend[last]) - int(self.starts[j]) > MAX_RECORD_BYTES:
+                return got
+            w *= 2
+
+    def _records(self, firsts, lasts, issues: dict[int, Issue], stop_line: int) -> Records:
+        f = np.concatenate(firsts).astype(np.int64) if firsts else np.empty(0, np.int64)
+        la = np.concatenate(lasts).astype(np.int64) if lasts else np.empty(0, np.int64)
+        kind = np.zeros(len(f), np.int8)
+        out_issues: dict[int, Issue] = {}
+        multi = la > f
+        if multi.any() and not self.quoted_newlines:
+            kind[multi] = BAD
+            for i in np.flatnonzero(multi).tolist():
+                out_issues[i] = Issue(*_QUOTED_NEWLINE)
+        if self.n_fields > 1:
+            kind[(la == f) & (self.cend[f] == self.starts[f])] = BLANK
+        if issues:
+            pos = np.searchsorted(f, np.fromiter(issues, np.int64, len(issues)))
+            for i, issue in zip(pos.tolist(), issues.values()):
+                out_issues[i] = issue
+                if issue.severity == "error":
+                    kind[i] = BAD
+        end = int(self.starts[stop_line]) if stop_line < self.n_lines else (int(self.nexts[-1]) if self.n_lines else 0)
+        recs = Records(end=end, n_lines=stop_line, start=self.starts[f], stop=self.cend[la], line=f, kind=kind,
+                       issues=out_issues, multi=multi if multi.any() else None,
+                       unterminated=self.unterminated and stop_line == self.n_lines)
+        _mark_eof(recs, self.data, self.eof)
+        return recs
+
+
+def _cut(data: bytes) -> int:
+    """End of the last complete line of a block (0: none); a CR ending the block waits for the next byte."""
+    return max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1)) + 1
+
+
+def iter_chunks(path: Path, chunk_bytes: int, *, skip: int = 0, quote: str | None,
+                find: Callable[[bytes, bool], Records], source_name: str = "",
+                max_line_bytes: int | None = None) -> Iterator[tuple[int, bytes, int, Records | None, bool]]:
+    """Yield (file offset, chunk, its first line, its records or None, is last) for chunks of whole records.
+
+    A chunk ends where a record ends. Without a quote in the block that is its last line break; with
+    one, the records are found here (and handed on, so the worker does not find them again) and the
+    chunk ends after the last complete one: a record still open is carried into the next read. A line
+    longer than `max_line_bytes` stops the read (LayoutError): a file without line breaks would
+    otherwise be held in memory whole.
+    """
+    qb = quote.encode("ascii") if quote else None
+    max_line_bytes = max_line_bytes or MAX_LINE_BYTES
+    with open(path, "rb") as f:
+        if skip:
+            f.seek(skip)
+        offset, carry, line = skip, b"", 1
+        block = f.read(chunk_bytes)
+        while True:
+            if not block:
+                if carry:
+                    yield offset, carry, line, None, True
+                return
+            data = carry + block
+            block = f.read(chunk_bytes)
+            if not block:
+                yield offset, data, line, None, True
+                return
+            recs = find(data, False) if qb is not None and qb in data else None
+            cut = recs.end if recs is not None else _cut(data)
+            if cut == 0:
+                if len(data) > max_line_bytes:
+                    raise LayoutError(f"{source_name}: no line break (LF or CR) in {len(data):,} bytes from file "
+                                      f"offset {offset:,}: records without terminators, or not a text file?")
+                carry = data
+                continue
+            chunk = data[:cut]
+            yield offset, chunk, line, recs, False
+            line += recs.n_lines if recs is not None else count_lines(chunk)
+            offset += cut
+            carry = data[cut:]
