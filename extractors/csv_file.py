@@ -330,8 +330,13 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         except (UnicodeDecodeError, StopIteration):
             got = [c.shown(i)]
         if c.kind[i] != RECORD or [g.strip() for g in got] != names:
-            raise LayoutError(f"{source_name}: header of {path.name} {got[:5]}… does not match layout "
-                              f"{layout.name} {names[:5]}…", run_id=run_id)
+            # the first line may be a record (a file without its header): its values are never quoted,
+            # only what differs from the layout's names, by position
+            wrong = [k + 1 for k, (g, n) in enumerate(zip(got, names)) if g.strip() != n]
+            raise LayoutError(f"{source_name}: the first line of {path.name} is not the header of layout "
+                              f"{layout.name} ({len(got)} fields for {len(names)} names; fields "
+                              f"{wrong[:5] or '-'} differ; expected {names[:5]}…): a file without a header, or "
+                              "another layout? (its values are not shown: they may be a record)", run_id=run_id)
         c.kind[i] = HEADER
 
     def chunk_rows(offset: int, chunk: bytes, first_line: int, recs: Records | None, eof: bool,

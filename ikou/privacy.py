@@ -18,7 +18,10 @@ from ikou.schema import TargetSchema, load_schema
 
 FULL_MASK = "************"
 NAME_MASK = "＊＊"
-MYNUMBER_PATTERN = r"(?i)kojin_no|mynumber|個人番号"   # a column holding 個人番号, by its name
+MYNUMBER_PATTERN = r"(?i)kojin_no|mynumber|個人番号"
+# A value that is a whole record (no column: a line that could not be parsed) holds every column at
+# once, names and 個人番号 included: it is never shown, only its length.
+WHOLE_RECORD_MASK = "＊＊＊ (レコード全体 {} 文字 / whole record, not shown)"   # a column holding 個人番号, by its name
 
 
 def schema_sensitive_columns(schema: TargetSchema | Path | str, table: str | None = None) -> set[str]:
@@ -86,7 +89,9 @@ def mask_long(df: pl.DataFrame, sensitive: set[str] | frozenset[str], *, reveal:
         if v not in df.columns:
             continue
         c = pl.col(v).cast(pl.String)
-        exprs.append(pl.when(is_mn).then(mask_expr(c, mynumber=True))
+        exprs.append(pl.when(pl.col(column_col).is_null() & c.is_not_null())   # a whole record (a raw line)
+                     .then(pl.format(WHOLE_RECORD_MASK, c.str.len_chars()))
+                     .when(is_mn).then(mask_expr(c, mynumber=True))
                      .when(is_sens).then(mask_expr(c))
                      .otherwise(c).alias(v))
     out = df.with_columns(exprs)

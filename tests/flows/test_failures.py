@@ -91,3 +91,23 @@ def test_a_failed_run_leaves_summary_json_and_one_line_without_traceback(tmp_pat
 def test_debug_shows_the_traceback(tmp_path):
     proc = _ikou(_config(tmp_path, "missing_file"), "--debug")
     assert proc.returncode == 2 and "Traceback" in proc.stdout + proc.stderr
+
+
+def test_an_export_with_no_records_fails_before_load_and_leaves_the_target(tmp_path):
+    """A file with no records (here: one blank line) where the previous rehearsal loaded rows: the run
+    fails at load, nothing is replaced, and the target still holds the previous run."""
+    from ikou.flows.migrate import migration_flow
+    from ikou.loaders import held_runs, read_table
+
+    target = f"duckdb:///{tmp_path / 't.duckdb'}"
+    first = migration_flow(config_path=str(write_config(tmp_path, source=vendor_a_source(), target_url=target)))
+    empty = tmp_path / "EMPTY.csv"
+    empty.write_bytes(b"\r\n")
+    cfg = write_config(tmp_path, source=vendor_a_source(path=empty), target_url=target, rehearsal="R2")
+    proc = _ikou(cfg)
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
+    summary = json.loads((Path(proc.stdout.rstrip().splitlines()[-1]) / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "failed" and summary["error"]["stage"] == "load"
+    assert summary["error"]["kind"] == "EmptyExportError" and "never empty" in summary["error"]["message"]
+    assert held_runs(target, "dantai_999997")["current"]["run_id"] == first["run_id"]
+    assert read_table(target, "dantai_999997", "juki_kojin_rireki").height == first["tables"]["juki_kojin_rireki"]["loaded"]

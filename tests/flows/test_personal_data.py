@@ -1,0 +1,111 @@
+"""No 個人番号 and no name reaches a human-facing output. Known values are planted in a source (a loaded
+record, a record with a wrong field count, a record held by validation, a file whose first line a
+layout takes for its header) and every byte of every output is searched: report, CSV, summary,
+diff, 同定台帳, logs printed by `ikou run`, Prefect artifacts. The Parquet files are the authorised
+copies (staging, quarantine.parquet) and are the only place the values may be."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ikou import REPO_ROOT
+from ikou.checkdigit import kojin_no_check_digit
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+SAMPLE = REPO_ROOT / "data" / "sample"
+VENDOR_A = REPO_ROOT / "specs" / "vendors" / "vendor_a"
+NAMES = ["秘匿　春子", "隠蔽　夏男", "機密　秋子", "内密　冬美"]
+NUMBERS = [b + str(kojin_no_check_digit(b)) for b in ("31415926535", "27182818284", "16180339887")] + ["141421356231"]   # the last: a wrong check digit
+
+
+def _planted_file(tmp_path: Path) -> Path:
+    lines = (SAMPLE / "vendor_a" / "JUMIN.csv").read_bytes().split(b"\r\n")[:40]   # clean lines (faults lie later)
+    lines = [ln.decode("cp932") for ln in lines]
+    f = [ln.split(",") for ln in lines[:40]]
+    f[0][5], f[0][6] = NUMBERS[0], NAMES[0]                 # loaded as it is
+    f[1][5], f[1][6] = NUMBERS[1], NAMES[1]
+    f[1] = f[1] + ["余分"]                                   # wrong field count: the whole record held
+    f[2][5], f[2][6], f[2][9] = NUMBERS[2], NAMES[2], "03991399"   # impossible date: held at map
+    f[3][5], f[3][6] = NUMBERS[3], NAMES[3]                 # 個人番号 with a wrong check digit: held at validate
+    path = tmp_path / "inbox" / "JUMIN.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(("\r\n".join(",".join(r) for r in f) + "\r\n").encode("cp932"))
+    return path
+
+
+def _config(tmp_path: Path, path: Path, layout: Path | None = None, encoding: str = "cp932") -> Path:
+    source = {"name": "jumin", "kind": "file", "path": str(path), "encoding": encoding,
+              "gaiji_table": str(SAMPLE / "vendor_a" / "gaiji.csv"),
+              "mapping": str(VENDOR_A / "mappings" / "juki" / "jumin.yaml")}
+    if layout:
+        source["layout"] = str(layout)
+    cfg = {"spec_version": 1, "dantai": {"code": "999997", "name": "架空市"}, "gyomu": ["juki"], "rehearsal": "R1",
+           "sources": [source], "target": {"url": f"duckdb:///{tmp_path / 't.duckdb'}"},
+           "runs_dir": str(tmp_path / "runs"), "inbox": [str(tmp_path / "inbox"), str(SAMPLE)],
+           "thresholds": {"max_quarantine_rate": 0.5}}
+    p = tmp_path / "run.yaml"
+    p.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+def _ikou(cfg: Path) -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    proc = subprocess.run([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(cfg)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    return proc.stderr + proc.stdout   # the run folder is stdout's last line
+
+
+def _artifacts() -> str:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return " ".join(str(client._client.get(f"/artifacts/{k}/latest").json())
+                        for k in ("ikou-999997-counts", "ikou-999997-report"))
+
+
+def _leaks(tmp_path: Path, printed: str) -> list[str]:
+    found = []
+    outputs = [p for p in (tmp_path / "runs").rglob("*") if p.is_file() and p.suffix != ".parquet"]
+    texts = {str(p): p.read_bytes().decode("utf-8", errors="replace") for p in outputs}
+    texts |= {"ikou run output": printed, "Prefect artifacts": _artifacts()}
+    for where, text in texts.items():
+        for value in NAMES + NUMBERS + [n.replace("　", "") for n in NAMES]:
+            if value in text:
+                found.append(f"{value} in {where}")
+    return found
+
+
+def test_planted_numbers_and_names_appear_in_no_output(tmp_path):
+    printed = _ikou(_config(tmp_path, _planted_file(tmp_path)))
+    run_dir = Path(printed.strip().splitlines()[-1])
+    assert (run_dir / "summary.json").is_file() and (run_dir / "report.html").is_file(), printed[-2000:]
+    import polars as pl
+
+    q = pl.read_parquet(run_dir / "quarantine.parquet")
+    held = set(q.filter(pl.col("severity") == "error")["rule"])
+    assert {"extract.field_count", "checkdigit.kojin_no"} <= held and any(r.startswith("wareki") for r in held), held
+    assert any(NAMES[1] in (v or "") for v in q["value"])   # the authorised copy keeps the record verbatim
+    assert _leaks(tmp_path, printed) == []
+
+
+def test_a_header_mismatch_does_not_quote_a_record_taken_for_a_header(tmp_path):
+    """A layout whose first columns are 氏名 and 個人番号 expects a header; the file has none."""
+    layout = yaml.safe_load((VENDOR_A / "layouts" / "jumin.yaml").read_text(encoding="utf-8"))
+    cols = layout["columns"]
+    first = [c for c in cols if c["name"] in ("SHIMEI", "KOJIN_NO")]
+    layout.update(header=True, encoding="utf-8", columns=first + [c for c in cols if c not in first])
+    lpath = tmp_path / "inbox" / "layout.yaml"
+    lpath.parent.mkdir(parents=True)
+    lpath.write_text(yaml.safe_dump(layout, allow_unicode=True), encoding="utf-8")
+    data = tmp_path / "inbox" / "J.csv"
+    data.write_text(f"{NAMES[0]},{NUMBERS[0]},x\n{NAMES[1]},{NUMBERS[1]},y\n", encoding="utf-8")
+    printed = _ikou(_config(tmp_path, data, layout=lpath, encoding="utf-8"))
+    assert "ikou: 失敗 (extract)" in printed and "not the header of layout" in printed, printed[-2000:]
+    assert _leaks(tmp_path, printed) == []
