@@ -30,7 +30,8 @@ def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path:
                   encoding=source.encoding)
     layout = load_layout(layout_path)
     return extract_table(source.url, source.table, layout, out_path=out, source_name=source.name,
-                         source_ordinal=ordinal, run_id=ctx.run_id, schema=source.schema_)
+                         source_ordinal=ordinal, run_id=ctx.run_id, schema=source.schema_,
+                         dantai_code=ctx.dantai_code, target_table=target_table)
 
 
 @step("extract")

@@ -233,7 +233,7 @@ def _empty(layout: Layout) -> pa.Table:
     return pa.table({n: pa.array([], pa.string()) for n in layout.names})
 
 
-def _finish_quarantine(bad_rows: list[dict], *, run_id: str, dantai_code: str, target_table: str,
+def quarantine_frame(bad_rows: list[dict], *, run_id: str, dantai_code: str, target_table: str,
                        origin: str, base: int) -> pl.DataFrame:
     rows = [{"severity": "error", **r} for r in bad_rows]
     quarantine = q.conform(pl.DataFrame(rows, schema_overrides={"source_line": pl.Int64}, infer_schema_length=None)
@@ -430,7 +430,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             yield df
 
     sink_batches(staged(), staging_schema(layout), out_path)
-    quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
+    quarantine = quarantine_frame(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
     return file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
                        quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from ikou.extractors.layout import Layout
-from ikou.extractors.csv_file import staging_schema, to_staging
+from ikou.extractors.checks import control_findings
+from ikou.extractors.csv_file import quarantine_frame, staging_schema, to_staging
 from ikou.staging import row_id_base, sink_batches
 from ikou.extractors.result import ExtractResult
-from ikou import quarantine as q
 from ikou.errors import LayoutError, TransientError
 
 BATCH_ROWS = 100_000
@@ -57,9 +57,13 @@ def _as_text(values: list, name: str) -> pa.Array:
 
 def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, source_name: str,
                   source_ordinal: int, run_id: str, schema: str | None = None,
-                  batch_rows: int = BATCH_ROWS, method: str = "auto") -> ExtractResult:
+                  batch_rows: int = BATCH_ROWS, method: str = "auto", dantai_code: str = "",
+                  target_table: str = "") -> ExtractResult:
     """Stream a vendor table to staging. method: "auto" (ADBC for PostgreSQL when installed,
-    measured faster: bench/bench_extract.py), "adbc", or "dbapi" (SQLAlchemy, every dialect)."""
+    measured faster: bench/bench_extract.py), "adbc", or "dbapi" (SQLAlchemy, every dialect).
+
+    A value holding a character that is not text (a C0/C1 control other than a line break, NUL) is
+    held with its row number and column (extract.control_char …), as the file extractors do."""
     t0 = time.perf_counter()
     engine = sa.create_engine(url)
     label = f"{schema}.{table}" if schema else table
@@ -106,13 +110,20 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                     df = pl.from_arrow(pa.Table.from_arrays(texts, names=layout.names)).with_columns(
                         pl.int_range(rows + 1, rows + n + 1, dtype=pl.Int64).alias("_line"))
                     rows += n
+                    df, found = control_findings(df, layout, "utf-8", line_breaks=True)
+                    held.extend(found)
                     yield to_staging(df, layout, label, base)
+
+            held: list[dict] = []
 
             sink_batches(staged(), staging_schema(layout), out_path)
     except OperationalError as exc:
         raise TransientError(f"{source_name}: cannot read {label}: {exc.orig}", run_id=run_id) from exc
     finally:
         engine.dispose()
-    return ExtractResult(source=source_name, origin=label, staging=out_path, rows_read=rows, rows_ok=rows,
-                         quarantine=q.empty(), sha256=None, seconds=time.perf_counter() - t0,
+    quarantine = quarantine_frame(held, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
+                                    origin=label, base=base)
+    return ExtractResult(source=source_name, origin=label, staging=out_path, rows_read=rows,
+                         rows_ok=rows - quarantine["row_id"].n_unique(), quarantine=quarantine, sha256=None,
+                         seconds=time.perf_counter() - t0,
                          extra={"reader": "adbc" if use_adbc else "sqlalchemy"})

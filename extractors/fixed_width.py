@@ -23,7 +23,7 @@ import polars as pl
 from ikou.extractors.checks import control_findings, may_hold_controls, overlong_findings
 from ikou.extractors.csv_file import (
     CHUNK_BYTES,
-    _finish_quarantine,
+    quarantine_frame,
     check_source_file,
     staging_schema,
     to_staging,
@@ -259,7 +259,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
             yield df
 
     sink_batches(staged(), staging_schema(layout), out_path)
-    quarantine = _finish_quarantine(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
+    quarantine = quarantine_frame(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
     return file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
                        quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)

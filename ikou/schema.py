@@ -7,10 +7,10 @@ the 基本データリスト is a new YAML file, not new code.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import polars as pl
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from ikou import SPECS
 from ikou.spec import StrictModel, load_spec, spec_version_field
@@ -25,8 +25,12 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 }
 
 
+# Table and column names become SQL identifiers: a strict pattern, checked when the schema loads
+SqlName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+
+
 class Column(StrictModel):
-    name: str = Field(description="romanised column name (see ikou/glossary.csv)")
+    name: SqlName = Field(description="romanised column name (see ikou/glossary.csv)")
     ja: str
     type: ColumnType = "text"
     required: bool = False
@@ -103,7 +107,7 @@ class TargetSchema(StrictModel):
                                description="the 業務's validation rules file, relative to this file; default: "
                                            "rules.yaml beside it (else the repository's specs/gyomu/<業務>/rules.yaml)")
     code_tables: dict[str, CodeTableRef] = {}
-    tables: dict[str, Table]
+    tables: dict[SqlName, Table]
 
     @field_validator("rules", mode="before")
     @classmethod

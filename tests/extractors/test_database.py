@@ -48,3 +48,24 @@ def test_a_table_without_the_layout_columns_is_a_layout_error(postgres_url, tmp_
         extract_table(postgres_url, "B_ZEI_KOJO", load_layout(LAYOUTS / "b_zei_kazei.yaml"),
                       out_path=tmp_path / "x.parquet", source_name="b", source_ordinal=1, run_id="r",
                       schema="legacy_extract_test")
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "mariadb"])
+def test_a_control_character_in_a_vendor_table_is_held_with_its_row_and_column(kind, tmp_path, request):
+    """ESC in a name or a C1 control in an address is never loaded silently from a database either."""
+    url = f"duckdb:///{tmp_path / 'legacy.duckdb'}" if kind == "duckdb" else request.getfixturevalue("mariadb_url")
+    csv = tmp_path / "B_ZEI_KOJO.csv"
+    rows = pl.read_csv(SAMPLE / "B_ZEI_KOJO.csv", infer_schema=False).head(5)
+    rows = rows.with_columns(pl.when(pl.int_range(pl.len()) == 2).then(pl.lit("12\x1b34"))
+                             .otherwise(pl.col("KOJO_GAKU")).alias("KOJO_GAKU"))
+    rows.write_csv(csv)
+    install_vendor_table(csv, url, "VC_CTRL_TEST")
+    layout = load_layout(LAYOUTS / "b_zei_kojo.yaml")
+    r = extract_table(url, "VC_CTRL_TEST", layout, out_path=tmp_path / "s.parquet", source_name="b",
+                      source_ordinal=1, run_id="r", dantai_code="999997", target_table="kojo")
+    assert (r.rows_read, r.rows_ok) == (5, 4)
+    (held,) = r.quarantine.to_dicts()
+    assert (held["rule"], held["column"], held["value"], held["severity"]) == (
+        "extract.control_char", "KOJO_GAKU", "12\x1b34", "error")
+    staged = pl.read_parquet(r.staging)
+    assert staged.height == 4 and held["source_line"] not in staged["_source_line"].to_list()

@@ -32,5 +32,7 @@ def test_quarantine_values_follow_the_same_rule_and_a_source_mynumber_column_sho
     q = pl.DataFrame({"column": ["SHIMEI", "MYNUMBER", "KOJIN_NO", "ZOKUGARA", None],
                       "value": ["山田太郎", "98320567321X", "983205673215", "77", "x"]})
     shown = mask_long(q, {"SHIMEI"}, value_cols=("value",))
-    assert shown["value"].to_list() == ["山＊＊", FULL_MASK, FULL_MASK, "77", "x"]
+    # a value without a column is a whole record (an unparsable line): only its length is shown
+    assert shown["value"].to_list() == ["山＊＊", FULL_MASK, FULL_MASK, "77",
+                                        "＊＊＊ (レコード全体 1 文字 / whole record, not shown)"]
     assert mask_long(q, {"SHIMEI"}, value_cols=("value",), reveal=True).equals(q)
