@@ -230,7 +230,7 @@ def kinds() -> dict[str, Kind]:
     k["header_and_records"] = Kind(B().header().rows(3), {"header": True})
     k["header_quoted"] = Kind(B().header('"ATENA_NO","SHIMEI","KINGAKU"').rows(2), {"header": True})
     k["header_only_zero_records"] = Kind(B().header(), {"header": True})
-    k["header_mismatch"] = Kind(B().header("ATENA,NAME,AMOUNT").rows(2), {"header": True}, error="does not match")
+    k["header_mismatch"] = Kind(B().header("ATENA,NAME,AMOUNT").rows(2), {"header": True}, error="is not the header of layout")
     k["empty_file"] = Kind(B(), error="is empty")
     k["only_blank_lines"] = Kind(B().blank().blank())
     k["overlong_field"] = Kind(B().rows(1).bad("0000000002,長い名前です,200", "extract.overlong", "SHIMEI").rows(1, 3),
