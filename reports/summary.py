@@ -126,7 +126,8 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         target={"url": cfg.target.url.split("@")[-1], "schema": cfg.target_schema},
         tables=table_counts(plans, results, quarantine),
         sources={r.name: SourceStats(origin=r.metrics.get("origin", r.name), rows=r.rows_in,
-                                     quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none) sha256=r.metrics.get("sha256"),
+                                     quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none)
+                                     sha256=r.metrics.get("sha256"),
                                      seconds=r.metrics.get("seconds", r.seconds)) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
