@@ -57,3 +57,19 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def pg_target(postgres_url):
+    """(url, schema) of a PostgreSQL target schema of 団体 999997 for one test, dropped afterwards with the
+    schemas a run leaves beside it (the previous state __prev, a half-built __next): the shared
+    database keeps no state between tests, so a test never meets another's run."""
+    import secrets
+
+    name = f"dantai_999997_f{secrets.token_hex(4)}"
+    yield postgres_url, name
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        for s in (name, name + "__prev", name + "__next", name + "__swap"):
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
+    engine.dispose()

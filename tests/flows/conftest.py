@@ -25,7 +25,7 @@ EXPECTED = {
 
 
 def write_config(tmp: Path, *, source: str, target_url: str, rehearsal: str = "R1", extra_source: str = "",
-                 inbox: list[Path] = ()) -> Path:
+                 inbox: list[Path] = (), target_schema: str | None = None) -> Path:
     cfg = tmp / "run.yaml"
     cfg.write_text(f"""spec_version: 1
 dantai: {{code: "999997", name: 架空市}}
@@ -35,7 +35,7 @@ sources:
 {source}{extra_source}
 target:
   url: {target_url}
-runs_dir: {tmp / 'runs'}
+{f"  schema: {target_schema}" + chr(10) if target_schema else ""}runs_dir: {tmp / 'runs'}
 inbox: [{", ".join(str(p) for p in (SAMPLE, tmp, *inbox))}]
 thresholds: {{max_quarantine_rate: 0.05}}
 """, encoding="utf-8")

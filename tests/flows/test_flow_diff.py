@@ -23,7 +23,7 @@ COMPARED = ("left_rows", "right_rows", "matched", "only_left", "only_right", "ch
             "unexplained_rows", "duplicates", "control_totals")
 
 
-def _diff_of_frames(run_dir, target_url: str) -> dict:
+def _diff_of_frames(run_dir, target_url: str, schema: str = "dantai_999997") -> dict:
     """The diff of the run as the flow computed it before: both sides as frames in memory."""
     spec = load_mapping(REPO_ROOT / "specs" / "vendors" / "vendor_a" / "mappings" / "juki" / "jumin.yaml")
     renamed = {}
@@ -32,7 +32,7 @@ def _diff_of_frames(run_dir, target_url: str) -> dict:
             renamed[c.from_] = c.target
     left = pl.read_parquet(run_dir / "extract" / "vendor_a_jumin.parquet").select(
         [pl.col(s).alias(t) for s, t in renamed.items()])
-    right = read_table(target_url, "dantai_999997", spec.target)
+    right = read_table(target_url, schema, spec.target)
     right = right.select(pl.all().cast(pl.String))
     key = load_schema(spec.schema_).tables[spec.target].primary_key
     out = run_dir / "diff" / "vendor_a_jumin"
@@ -42,14 +42,14 @@ def _diff_of_frames(run_dir, target_url: str) -> dict:
 @pytest.mark.parametrize("target", ["duckdb", "postgres"])
 def test_flow_diff_without_the_tables_in_memory_finds_what_the_frames_diff_finds(
         tmp_path, target, request, run_dir_of):
-    url = (f"duckdb:///{tmp_path / 't.duckdb'}" if target == "duckdb"
-           else request.getfixturevalue("postgres_url"))
+    url, schema = ((f"duckdb:///{tmp_path / 't.duckdb'}", None) if target == "duckdb"
+                   else request.getfixturevalue("pg_target"))
     summary = migration_flow(config_path=str(write_config(tmp_path, source=vendor_a_source(),
-                                                           target_url=url)))
+                                                           target_url=url, target_schema=schema)))
     run_dir = run_dir_of(tmp_path, summary)
     out = run_dir / "diff" / "vendor_a_jumin"
     got = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    want = json.loads(json.dumps(_diff_of_frames(run_dir, url), ensure_ascii=False, default=str))
+    want = json.loads(json.dumps(_diff_of_frames(run_dir, url, schema or "dantai_999997"), ensure_ascii=False, default=str))
     assert {k: got[k] for k in COMPARED} == {k: want[k] for k in COMPARED}
     assert got["changed_rows"] > 1_000 and got["explained_cells"] > 1_000   # kana, 和暦 …
     cells = pl.read_parquet(out / "differences.parquet")
@@ -60,6 +60,6 @@ def test_flow_diff_without_the_tables_in_memory_finds_what_the_frames_diff_finds
     else:                    # streamed to Parquet as text, the same text Polars gives the table
         copied = pl.read_parquet(snapshot)
         assert set(copied.schema.values()) == {pl.String}
-        loaded = read_table(url, "dantai_999997", "juki_kojin_rireki").select(
+        loaded = read_table(url, schema, "juki_kojin_rireki").select(
             pl.all().cast(pl.String))
         assert copied.sort(pl.all()).equals(loaded.sort(pl.all()))

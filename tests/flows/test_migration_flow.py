@@ -62,19 +62,20 @@ def test_vendor_a_files_migrate_to_duckdb_with_every_row_accounted_for(tmp_path,
     assert kojin and not any(v in csv for v in kojin)
 
 
-def test_vendor_b_tables_read_live_from_mariadb_load_into_postgres(tmp_path, mariadb_url, postgres_url, run_dir_of):
+def test_vendor_b_tables_read_live_from_mariadb_load_into_postgres(tmp_path, mariadb_url, pg_target, run_dir_of):
     from ikou.sample.legacy_db import install_vendor_table
     from tests.flows.conftest import SAMPLE
 
     install_vendor_table(SAMPLE / "vendor_b" / "B_JUMIN.csv", mariadb_url, "B_JUMIN")
-    cfg = write_config(tmp_path, source=vendor_b_source(mariadb_url), target_url=postgres_url)
+    postgres_url, schema = pg_target
+    cfg = write_config(tmp_path, source=vendor_b_source(mariadb_url), target_url=postgres_url, target_schema=schema)
     summary = migration_flow(config_path=str(cfg))
     t = summary["tables"]["juki_kojin_rireki"]
     assert summary["status"] == "succeeded"
     assert t["extracted"] == t["loaded"] + t["quarantined"] and t["extracted"] == 2129
     q = pl.read_parquet(run_dir_of(tmp_path, summary) / "quarantine.parquet")
     _assert_faults_surface(q, faults("vendor_b"), by="key")
-    loaded = read_table(postgres_url, "dantai_999997", "juki_kojin_rireki")
+    loaded = read_table(postgres_url, schema, "juki_kojin_rireki")
     assert loaded.height == t["loaded"]
     # leading zeros survive the database round trip
     assert loaded["atena_no"].str.starts_with("0").any()
