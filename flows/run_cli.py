@@ -111,7 +111,7 @@ def failure_line(error: dict | None, fallback: str) -> str:
             f"failed at {error.get('stage') or '-'}: {error['message']}")
 
 
-def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False) -> int:
+def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, evidence: bool = False) -> int:
     """Run one config end to end as the command line does; return the exit code."""
     from ikou.errors import message_ja, one_line
 
@@ -145,8 +145,25 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False) 
         print(failure_line(summary.get("error"), state.message or "see summary.json"), file=sys.stderr, flush=True)
         print(run_dir, flush=True)
         return 2
+    if evidence or _config_asks_evidence(config):
+        try:
+            from ikou.reports.evidence import DEFAULT_PACK, build_pack
+
+            pack = build_pack(run_dir, run_dir / DEFAULT_PACK, target_url=target_url)
+        except Exception as exc:   # noqa: BLE001 - the run is loaded; the pack it asked for is not
+            print(f"ikou: 失敗 (evidence): {message_ja(exc)} — failed at evidence: {one_line(exc)}",
+                  file=sys.stderr, flush=True)
+            print(run_dir, flush=True)
+            return 2
+        print(f"  証跡パック / evidence pack: {pack}")
     _print_result(summary, run_dir)
     return 0
+
+
+def _config_asks_evidence(config: Path) -> bool:
+    from ikou.config import load_config
+
+    return load_config(config).evidence
 
 
 def _config_failure_record(config: Path, exc: BaseException, run_id: str | None) -> Path | None:
@@ -184,7 +201,8 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
 
 
 def _run(args) -> int:
-    return execute(Path(args.config), run_id=args.run_id, target_url=args.target_url, debug=args.debug)
+    return execute(Path(args.config), run_id=args.run_id, target_url=args.target_url, debug=args.debug,
+                   evidence=args.evidence)
 
 
 def _demo(args) -> int:
@@ -255,6 +273,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-id", default=None, help="reuse a run id (default: new, time-sorted)")
     p.add_argument("--target-url", default=None, help="override the config's target database URL")
     p.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    p.add_argument("--evidence", action="store_true",
+                   help="after a successful run, write its evidence pack RUN_DIR/evidence.zip (as `evidence: true`)")
     p.set_defaults(func=_run)
     d = sub.add_parser("demo", help="migrate the sample 団体 (架空市) end to end into DuckDB")
     d.add_argument("--vendor", choices=sorted(DEMO_CONFIGS), default="a",

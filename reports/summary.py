@@ -126,7 +126,8 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         target={"url": cfg.target.url.split("@")[-1], "schema": cfg.target_schema},
         tables=table_counts(plans, results, quarantine),
         sources={r.name: SourceStats(origin=r.metrics.get("origin", r.name), rows=r.rows_in,
-                                     quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none) sha256=r.metrics.get("sha256"),
+                                     quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none)
+                                     sha256=r.metrics.get("sha256"),
                                      seconds=r.metrics.get("seconds", r.seconds)) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
@@ -168,7 +169,9 @@ def previous_summary(ctx) -> dict | None:
 
 
 def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame) -> None:
-    """summary.json, quarantine.parquet (complete) and .csv (masked), report.html."""
+    """summary.json, quarantine.parquet (complete) and .csv (masked), report.html; the specs the run
+    read and the software it ran (specs/, environment.json: reports.evidence)."""
+    from ikou.reports.evidence import write_provenance
     from ikou.reports.report import render_run_report
 
     run_dir = ctx.run_dir
@@ -178,6 +181,7 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",)).write_csv(
         run_dir / "quarantine.csv")
     summary.write(run_dir / "summary.json")
+    write_provenance(cfg, plans, run_dir, sensitive=sens)
     data = summary.as_dict()
     render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous_summary(ctx),
                       diff=next(iter(data["diff"].values()), None), sensitive=sens, reveal=cfg.reveal_personal)
