@@ -34,10 +34,9 @@ def _run(tmp: Path, target_url: str, schema: str | None = None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def duckdb_pack(tmp_path_factory, prefect_harness):
-    tmp = tmp_path_factory.mktemp("evidence")
-    run_dir = _run(tmp, f"duckdb:///{tmp / 't.duckdb'}")
-    return run_dir, build_pack(run_dir, tmp / "pack.zip"), tmp / "t.duckdb"
+def duckdb_pack(tmp_path_factory, vendor_a_run):
+    run_dir, target = vendor_a_run
+    return run_dir, build_pack(run_dir, tmp_path_factory.mktemp("evidence") / "pack.zip"), target
 
 
 def _tampered(pack: Path, name: str, out: Path) -> Path:
@@ -68,7 +67,7 @@ def test_the_manifest_lists_every_file_of_the_pack_and_every_spec_the_run_read(d
     assert {f["kind"] for f in specs["files"]} == SPEC_KINDS
     assert {f"specs/{f['path']}" for f in specs["files"]} == {n for n in files if n.startswith("specs/")} - {
         "specs/manifest.json"}
-    assert {"summary.json", "report.html", "quarantine.csv", "inputs.json", "target.json", "environment.json",
+    assert {"summary.json", "report.html", "report.xlsx", "quarantine.csv", "inputs.json", "target.json", "environment.json",
             "moji/ledger/ledger.csv", "diff/vendor_a_jumin/summary.json"} <= set(files)
     env = json.loads(files["environment.json"])
     assert env["ikou_version"] and len(env["git_commit"] or "") == 40 and env["dependencies"]["polars"]
