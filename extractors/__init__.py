@@ -33,7 +33,7 @@ def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path:
                          source_ordinal=ordinal, run_id=ctx.run_id, schema=source.schema_)
 
 
-@step("extract")
+@step("extract", name="source.name")
 def extract(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None) -> StageResult:
     """The extract step: one configured source into `extract/<source>.parquet`, every column as text.
 
