@@ -34,7 +34,7 @@ def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path:
                          dantai_code=ctx.dantai_code, target_table=target_table)
 
 
-@step("extract")
+@step("extract", name="source.name")
 def extract(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None) -> StageResult:
     """The extract step: one configured source into `extract/<source>.parquet`, every column as text.
 

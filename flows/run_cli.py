@@ -45,8 +45,10 @@ def _tracebacks_off() -> None:
                 h.addFilter(_NoTraceback())
 
 
-def start(config: Path, *, run_id: str | None = None, target_url: str | None = None, debug: bool = False):
-    """Run the flow for `config`; return (its final Prefect state, the run folder)."""
+def start(config: Path, *, run_id: str | None = None, target_url: str | None = None, debug: bool = False,
+          verbose: bool = False, progress: bool = True):
+    """Run the flow for `config`; return (its final Prefect state, the run folder). Logs go to the run
+    folder's run.log (and the terminal with `verbose`); progress lines show on a terminal (flows.terminal)."""
     _quiet_prefect()
     from ikou.config import load_config
     from ikou.context import new_run_id
@@ -57,17 +59,22 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
 
     from ikou import cancel
 
-    if debug:
-        os.environ["IKOU_DEBUG"] = "1"
-    else:
-        _tracebacks_off()
+    from ikou.flows import terminal
+
+    run_dir = cfg.runs_dir / cfg.dantai.code / run_id
     cancel.install()
-    try:
-        state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id, target_url=target_url,
-                               return_state=True)
-    except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
-        state = None
-    return state, cfg.runs_dir / cfg.dantai.code / run_id
+    with terminal.logs_to(run_dir, verbose=verbose):
+        if debug:
+            os.environ["IKOU_DEBUG"] = "1"
+        else:
+            _tracebacks_off()
+        try:
+            with terminal.shown(progress):
+                state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
+                                       target_url=target_url, return_state=True)
+        except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
+            state = None
+    return state, run_dir
 
 
 def run_config(config: Path, *, run_id: str | None = None, target_url: str | None = None) -> dict:
@@ -111,12 +118,14 @@ def failure_line(error: dict | None, fallback: str) -> str:
             f"failed at {error.get('stage') or '-'}: {error['message']}")
 
 
-def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False) -> int:
+def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, evidence: bool = False,
+            verbose: bool = False, quiet: bool = False) -> int:
     """Run one config end to end as the command line does; return the exit code."""
     from ikou.errors import message_ja, one_line
 
     try:
-        state, run_dir = start(config, run_id=run_id, target_url=target_url, debug=debug)
+        state, run_dir = start(config, run_id=run_id, target_url=target_url, debug=debug, verbose=verbose,
+                               progress=not quiet)
     except Exception as exc:   # noqa: BLE001 - the config itself failed: no run has started
         if debug:
             traceback.print_exc()
@@ -145,8 +154,25 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False) 
         print(failure_line(summary.get("error"), state.message or "see summary.json"), file=sys.stderr, flush=True)
         print(run_dir, flush=True)
         return 2
+    if evidence or _config_asks_evidence(config):
+        try:
+            from ikou.reports.evidence import DEFAULT_PACK, build_pack
+
+            pack = build_pack(run_dir, run_dir / DEFAULT_PACK, target_url=target_url)
+        except Exception as exc:   # noqa: BLE001 - the run is loaded; the pack it asked for is not
+            print(f"ikou: 失敗 (evidence): {message_ja(exc)} — failed at evidence: {one_line(exc)}",
+                  file=sys.stderr, flush=True)
+            print(run_dir, flush=True)
+            return 2
+        print(f"  証跡パック / evidence pack: {pack}")
     _print_result(summary, run_dir)
     return 0
+
+
+def _config_asks_evidence(config: Path) -> bool:
+    from ikou.config import load_config
+
+    return load_config(config).evidence
 
 
 def _config_failure_record(config: Path, exc: BaseException, run_id: str | None) -> Path | None:
@@ -184,13 +210,14 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
 
 
 def _run(args) -> int:
-    return execute(Path(args.config), run_id=args.run_id, target_url=args.target_url, debug=args.debug)
+    return execute(Path(args.config), run_id=args.run_id, target_url=args.target_url, debug=args.debug,
+                   evidence=args.evidence, verbose=args.verbose, quiet=args.quiet)
 
 
 def _demo(args) -> int:
     config = DEMO_CONFIGS[args.vendor]
     prepare_demo_legacy_db(config)
-    return execute(config, target_url=args.target_url, debug=args.debug)
+    return execute(config, target_url=args.target_url, debug=args.debug, verbose=args.verbose, quiet=args.quiet)
 
 
 def _purge(args) -> int:
@@ -249,12 +276,21 @@ def _rollback(args) -> int:
     return 0
 
 
+def _terminal_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress lines (none either when not on a terminal)")
+    p.add_argument("--verbose", action="store_true",
+                   help="Prefect's and ikou's logs on the terminal too (always in RUN_DIR/run.log)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a migration (one 団体 × 業務 × rehearsal) from a config file")
     p.add_argument("--config", required=True, help="run configuration YAML")
     p.add_argument("--run-id", default=None, help="reuse a run id (default: new, time-sorted)")
     p.add_argument("--target-url", default=None, help="override the config's target database URL")
     p.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    p.add_argument("--evidence", action="store_true",
+                   help="after a successful run, write its evidence pack RUN_DIR/evidence.zip (as `evidence: true`)")
+    _terminal_options(p)
     p.set_defaults(func=_run)
     d = sub.add_parser("demo", help="migrate the sample 団体 (架空市) end to end into DuckDB")
     d.add_argument("--vendor", choices=sorted(DEMO_CONFIGS), default="a",
@@ -262,6 +298,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "a-juki: 住民記録 only; b: vendor B's tables in a database")
     d.add_argument("--target-url", default=None, help="override the target (e.g. postgresql://…)")
     d.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    _terminal_options(d)
     d.set_defaults(func=_demo)
     g = sub.add_parser("purge", help="delete the personal-data staging of a 団体's runs before a date "
                                      "(summaries, reports and masked CSV are kept)")

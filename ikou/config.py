@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, StringConstraints, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ikou.checkdigit import is_valid_dantai_code
@@ -149,6 +149,9 @@ class RunConfig(StrictModel):
     reveal_personal: bool = Field(False, description="show 個人番号/氏名 unmasked in reports")
     retention_days: int | None = Field(None, ge=0, description="after each run, delete the personal-data staging "
                                                                "(Parquet) of this 団体's runs older than this")
+    evidence: bool = Field(False, description="`ikou run` writes the evidence pack (RUN_DIR/evidence.zip) after "
+                                              "a successful run, as `ikou run --evidence` does")
+    _source_path: Path | None = PrivateAttr(None)   # the file it was read from (load_config)
 
     _resolve_runs = field_validator("runs_dir", mode="before")(
         classmethod(lambda cls, v, info: _resolve(v, info))
@@ -204,12 +207,19 @@ class RunConfig(StrictModel):
         return self
 
     @property
+    def source_path(self) -> Path | None:
+        """The config file this was read from (its copy goes into the run's evidence)."""
+        return self._source_path
+
+    @property
     def target_schema(self) -> str:
         return self.target.schema_ or f"dantai_{self.dantai.code}"
 
 
 def load_config(path: Path | str) -> RunConfig:
-    return load_spec(path, RunConfig)
+    cfg = load_spec(path, RunConfig)
+    cfg._source_path = Path(path).resolve()
+    return cfg
 
 
 def with_target_url(cfg: RunConfig, url: str, *, origin: str = "--target-url") -> RunConfig:

@@ -8,6 +8,7 @@ them; the run summary (`ikou.summary.RunSummary`) is built from the list of resu
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from ikou import memory
+from ikou import memory, progress
 from ikou import quarantine as q
 
 
@@ -33,16 +34,46 @@ class StageResult:
     peak_rss_mb: float | None = None
 
 
-def step(stage: str):
-    """Decorate a stage's public step: measure its seconds and peak resident memory on the result."""
+def _argument(bound: inspect.BoundArguments, path: str | None):
+    """The value of a parameter (`source_name`), or an attribute of one (`source.name`)."""
+    if not path:
+        return None
+    head, *attrs = path.split(".")
+    value = bound.arguments.get(head)
+    for a in attrs:
+        value = getattr(value, a, None)
+    return value
+
+
+def _parquet_rows(value) -> int | None:
+    """Rows of the Parquet file(s) a step is given (read from their footers), None if it is given none."""
+    paths = value if isinstance(value, (list, tuple)) else [value]
+    paths = [Path(p) for p in paths if isinstance(p, (str, Path)) and str(p).endswith(".parquet")]
+    if not paths or not all(p.is_file() for p in paths):
+        return None
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+
+
+def step(stage: str, *, name: str | None = None, total: str | None = None):
+    """Decorate a stage's public step: measure its seconds and peak resident memory on the result, and
+    report its progress line (ikou.progress): `name` names the parameter (or `param.attribute`) that
+    says what the step works on, `total` the parameter holding the Parquet input(s) whose rows it expects."""
     def deco(fn):
+        signature = inspect.signature(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs) -> StageResult:
-            peak_known = memory.reset_peak()
-            t0 = time.perf_counter()
-            result: StageResult = fn(*args, **kwargs)
-            result.seconds = round(time.perf_counter() - t0, 3)
-            result.peak_rss_mb = memory.peak_rss_mb() if peak_known else None
+            bound = signature.bind_partial(*args, **kwargs)
+            label = str(_argument(bound, name) or fn.__name__)
+            with progress.task(stage, label, total=_parquet_rows(_argument(bound, total))) as line:
+                peak_known = memory.reset_peak()
+                t0 = time.perf_counter()
+                result: StageResult = fn(*args, **kwargs)
+                result.seconds = round(time.perf_counter() - t0, 3)
+                result.peak_rss_mb = memory.peak_rss_mb() if peak_known else None
+                line.done = result.rows_in
             return result
         wrapper.stage = stage
         return wrapper

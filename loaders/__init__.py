@@ -47,6 +47,12 @@ def rollback(url: str, db_schema: str, run_id: str) -> dict[str, dict | None]:
     return target_for(url).rollback(db_schema, run_id)
 
 
+def checksums(url: str, db_schema: str) -> dict:
+    """The run the target holds and each of its tables' rows and MD5, computed by the database
+    (TargetDatabase.checksums): what an evidence pack records and `ikou evidence verify` re-checks."""
+    return target_for(url).checksums(db_schema)
+
+
 def read_table(url: str, db_schema: str, name: str) -> pl.DataFrame:
     """Read a loaded table back (for the diff and for tests)."""
     return target_for(url).read_table(db_schema, name)
@@ -64,5 +70,5 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
 from ikou.loaders.step import load  # noqa: E402,F401  (the stage's one step)
 
 __all__ = ["EmptyExportError", "LoadPart", "LoadRejected", "RunRecord", "TargetDatabase", "check_isolation",
-           "diff_input", "held_runs", "load", "load_run", "load_tables", "read_table", "register_target", "rollback",
+           "checksums", "diff_input", "held_runs", "load", "load_run", "load_tables", "read_table", "register_target", "rollback",
            "target_for"]

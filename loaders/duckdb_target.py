@@ -15,9 +15,9 @@ import polars as pl
 
 from ikou.cancel import checkpoint
 from ikou.loaders.sql import ident, qualified
-from ikou.loaders.targets import (PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart, LoadRejected, RunRecord,
-                                  TargetDatabase, check_counts, create_statements, now, register_target, run_dict,
-                                  run_row)
+from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
+                                  LoadRejected, RunRecord, TargetDatabase, check_counts, create_statements, now,
+                                  register_target, run_dict, run_row)
 
 
 @register_target
@@ -124,6 +124,23 @@ class DuckDBTarget(TargetDatabase):
         finally:
             con.close()
         return self.held_runs(db_schema)
+
+    def checksums(self, db_schema: str) -> dict:
+        out = {"run": None, "method": CHECKSUM_METHOD, "tables": {}}
+        if self.path != ":memory:" and not Path(self.path).is_file():
+            return out
+        con = self._connect(read_only=True)
+        try:
+            out["run"] = _run(con, db_schema, RUN_TABLE)
+            have = _tables(con, db_schema)
+            for name in sorted((out["run"] or {}).get("counts", {})):
+                if name in have:
+                    rows, md5 = con.execute(CHECKSUM_SQL.format(
+                        json="CAST(to_json(ikou_row) AS VARCHAR)", table=qualified(db_schema, name))).fetchone()
+                    out["tables"][name] = {"rows": int(rows), "md5": md5}
+            return out
+        finally:
+            con.close()
 
     def read_table(self, db_schema: str, name: str) -> pl.DataFrame:
         con = self._connect(read_only=True)

@@ -24,9 +24,9 @@ from ikou.cancel import checkpoint
 from ikou.errors import TransientError
 from ikou.loaders.ddl import SA_TYPES
 from ikou.loaders.sql import ident, qualified, role_of
-from ikou.loaders.targets import (PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart, LoadRejected, RunRecord,
-                                  TargetDatabase, check_counts, create_statements, now, register_target, run_dict,
-                                  run_row)
+from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
+                                  LoadRejected, RunRecord, TargetDatabase, check_counts, create_statements, now,
+                                  register_target, run_dict, run_row)
 from ikou.schema import TargetSchema
 
 COPY_BATCH_ROWS = 200_000
@@ -169,6 +169,28 @@ class PostgresTarget(TargetDatabase):
         finally:
             conn.close()
         return self.held_runs(db_schema)
+
+    def checksums(self, db_schema: str) -> dict:
+        """Computed by PostgreSQL as the 団体's role (SET ROLE), like every read-back."""
+        out = {"run": None, "method": CHECKSUM_METHOD, "tables": {}}
+        conn = self._connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role_of(db_schema),))
+                if cur.fetchone() is None:
+                    return out
+                cur.execute(f"SET ROLE {ident(role_of(db_schema))}")
+                out["run"] = _run(cur, db_schema, RUN_TABLE)
+                have = _tables(cur, db_schema)
+                for name in sorted((out["run"] or {}).get("counts", {})):
+                    if name in have:
+                        cur.execute(CHECKSUM_SQL.format(json="to_jsonb(ikou_row)::text",
+                                                        table=qualified(db_schema, name)))
+                        rows, md5 = cur.fetchone()
+                        out["tables"][name] = {"rows": int(rows), "md5": md5}
+            return out
+        finally:
+            conn.close()
 
     def read_table(self, db_schema: str, name: str) -> pl.DataFrame:
         """Arrow straight from COPY binary (~10x the DBAPI row path here), as the 団体's role."""

@@ -33,7 +33,7 @@ def derive(schema, ctx: RunContext, validated: dict[str, Path]) -> dict[str, Pat
     return frames
 
 
-@step("load")
+@step("load", name="db_schema")
 def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_url: str, db_schema: str, *,
          max_drop_ratio: float | None = None) -> StageResult:
     """Replace the 団体's target with this run: `parts` = (schema, validated tables) per 業務, in order.

@@ -142,6 +142,13 @@ class TargetDatabase(ABC):
         """Make the previous state (which must hold `run_id`) current again, in one transaction; the
         state it replaces becomes the previous one. Returns held_runs() after."""
 
+    def checksums(self, db_schema: str) -> dict:
+        """What the target holds now, as the database itself computes it: {"run": the run record it
+        holds (None if none), "method": CHECKSUM_METHOD, "tables": {table: {"rows", "md5"}}} for every
+        table of that run (the evidence pack records it; `ikou evidence verify` recomputes it).
+        A target kind that cannot says so (a plug-in target need not)."""
+        raise TerminalError(f"{type(self).__name__} cannot compute table checksums (needed for an evidence pack)")
+
     @abstractmethod
     def read_table(self, db_schema: str, name: str) -> pl.DataFrame:
         """A loaded table, whole (for tests and small tables)."""
@@ -200,6 +207,14 @@ def create_statements(schema: TargetSchema, db_schema: str, names: list[str], di
                 sql = re.sub(r",\s*PRIMARY KEY \([^)]*\)", "", sql)
             stmts.append(sql)
     return stmts
+
+
+# One SQL statement per table, the same in DuckDB and PostgreSQL but for the row's JSON (`{json}`):
+# the MD5 of each row's JSON text (column names and values, NULL distinct from ''), then the MD5 of
+# those, ordered, joined: independent of physical order, changed by any byte of any row.
+CHECKSUM_METHOD = "md5(string_agg(md5(row as JSON text) ORDER BY it)), computed by the target database"
+CHECKSUM_SQL = ("SELECT count(*), md5(coalesce(string_agg(h, '' ORDER BY h), '')) "
+                "FROM (SELECT md5({json}) AS h FROM {table} AS ikou_row) AS ikou_rows")
 
 
 def now() -> str:

@@ -24,7 +24,7 @@ log = logging.getLogger("ikou")
 MAP_BATCH_ROWS = 500_000   # rows per mapping batch: bounds memory whatever the source size
 
 
-@step("map")
+@step("map", name="source_name", total="staged")
 def map_source(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: Path, *, source_name: str,
                batch_rows: int = MAP_BATCH_ROWS) -> StageResult:
     """Apply `spec` to the staged extract in bounded batches; write map/<source_name>.parquet."""

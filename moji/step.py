@@ -27,7 +27,7 @@ MOJI_BATCH_ROWS = 250_000   # rows per 文字同定 slice: bounds memory whateve
                             # 0.46 GB at 1M persons, 0.57 GB with 500k rows, same time)
 
 
-@step("moji")
+@step("moji", name="source_name", total="mapped")
 def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, source_name: str,
                     gaiji_table: Path | None = None, batch_rows: int = MOJI_BATCH_ROWS) -> StageResult:
     """Identify the moji columns of `target` in map/<source>.parquet; write moji/<source>.parquet.

@@ -88,6 +88,43 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evidence(args: argparse.Namespace) -> int:
+    from ikou.reports.evidence import DEFAULT_PACK, build_pack, verify_pack
+
+    if args.paths[0] == "verify":
+        if len(args.paths) != 2:
+            raise IkouError("usage: ikou evidence verify PACK.zip")
+        v = verify_pack(Path(args.paths[1]), target_url=args.target_url, check_target=not args.no_target)
+        target = {"checked": "確認済", "not checked": "未確認"}.get(v.target, "未確認")
+        print(f"ファイル {v.checked_files} 件のチェックサムを確認 / {v.checked_files} file checksums checked; "
+              f"移行先 {target} / target {v.target}")
+        for p in v.problems:
+            print(f"  NG {p}")
+        if not v.ok:
+            print(f"ikou: 検証失敗: 証跡パックが記録と一致しません ({len(v.problems)} 件) — verify failed: "
+                  f"{v.problems[0]}", file=sys.stderr)
+            return 2
+        print("証跡パックは記録どおりです / the evidence pack verifies")
+        return 0
+    if len(args.paths) != 1:
+        raise IkouError("usage: ikou evidence RUN_DIR [--out PACK.zip] | ikou evidence verify PACK.zip")
+    run_dir = Path(args.paths[0])
+    out = build_pack(run_dir, Path(args.out or run_dir / DEFAULT_PACK), target_url=args.target_url)
+    print(out)
+    return 0
+
+
+def _signoff(args: argparse.Namespace) -> int:
+    from ikou.reports.signoff import sign_off
+
+    r = sign_off(Path(args.run_dir), by=args.by, role=args.role, override=args.override,
+                 pack=Path(args.pack) if args.pack else None)
+    how = f" (上書き承認 / override: {r['override']})" if r["override"] else ""
+    print(f"承認を記録しました / signed off: run {r['run_id']} by {r['by']} ({r['role']}){how}"
+          + (f" → {r['pack']}" if r.get("pack") else ""))
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "diff", help="並行稼働比較: compare two tables on a key",
@@ -120,3 +157,23 @@ def register(subparsers) -> None:
     r.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     r.add_argument("--reveal", action="store_true")
     r.set_defaults(func=_run_report)
+
+    e = subparsers.add_parser(
+        "evidence", help="証跡パック: pack a run's evidence (RUN_DIR [--out PACK.zip]) or check one (verify PACK.zip)",
+        description="`ikou evidence RUN_DIR --out PACK.zip` packs summary, reports, masked quarantine, "
+                    "reconciliation, 同定台帳, the specs used, checksums and the target's table checksums; "
+                    "`ikou evidence verify PACK.zip` re-checks them (exit 2 naming what differs).")
+    e.add_argument("paths", nargs="+", metavar="RUN_DIR | verify PACK.zip")
+    e.add_argument("--out", help="the pack to write (default RUN_DIR/evidence.zip)")
+    e.add_argument("--target-url", help="target URL (default: the one the run used; give it when it needs a "
+                                        "password)")
+    e.add_argument("--no-target", action="store_true", help="verify: check the files only")
+    e.set_defaults(func=_evidence)
+
+    s = subparsers.add_parser("signoff", help="承認: record a sign-off of a run (refused while blockers remain)")
+    s.add_argument("run_dir")
+    s.add_argument("--by", required=True, help="who signs (name of the reviewer)")
+    s.add_argument("--role", required=True, help="role, e.g. PM")
+    s.add_argument("--override", metavar="REASON", help="sign although blockers remain; the reason is recorded")
+    s.add_argument("--pack", help="evidence pack to add the sign-off to (default RUN_DIR/evidence.zip if present)")
+    s.set_defaults(func=_signoff)

@@ -42,7 +42,7 @@ def replaced_characters(chars: Path | None) -> pl.DataFrame | None:
             .select(pl.col("char").alias("from"), pl.col("output").alias("to")))
 
 
-@step("diff")
+@step("diff", name="source_name", total="staged")
 def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: str, origin: str, target_url: str,
                 db_schema: str, chars: Path | None = None, sensitive: set[str] = frozenset()) -> StageResult:
     """Compare one source's staged extract with its loaded target table; write diff/<source>/."""

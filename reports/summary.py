@@ -169,8 +169,11 @@ def previous_summary(ctx) -> dict | None:
 
 
 def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame) -> None:
-    """summary.json, quarantine.parquet (complete) and .csv (masked), report.html."""
+    """summary.json, quarantine.parquet (complete) and .csv (masked), report.html and report.xlsx; the specs the run
+    read and the software it ran (specs/, environment.json: reports.evidence)."""
+    from ikou.reports.evidence import write_provenance
     from ikou.reports.report import render_run_report
+    from ikou.reports.workbook import write_workbook
 
     run_dir = ctx.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +182,10 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",)).write_csv(
         run_dir / "quarantine.csv")
     summary.write(run_dir / "summary.json")
+    write_provenance(cfg, plans, run_dir, sensitive=sens)
     data = summary.as_dict()
-    render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous_summary(ctx),
+    previous = previous_summary(ctx)
+    render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous,
                       diff=next(iter(data["diff"].values()), None), sensitive=sens, reveal=cfg.reveal_personal)
+    write_workbook(data, run_dir / "report.xlsx", run_dir=run_dir, quarantine=quarantine, previous=previous,
+                   sensitive=sens, reveal=cfg.reveal_personal)

@@ -25,7 +25,7 @@ def rules_path(schema) -> Path:
     return schema.rules
 
 
-@step("validate")
+@step("validate", name="target", total="inputs")
 def validate_table(schema, target: str, ctx: RunContext, inputs: list[Path], *,
                    others: dict[str, Path] | None = None, batch_rows: int = VALIDATE_BATCH_ROWS) -> StageResult:
     """Validate `target` (every input Parquet feeding it); write validate/<target>.parquet.

@@ -63,3 +63,16 @@ def expected() -> dict:
 @pytest.fixture
 def kojin_nos() -> list[str]:
     return KOJIN_NOS
+
+
+@pytest.fixture(scope="session")
+def vendor_a_run(tmp_path_factory, prefect_harness) -> tuple[Path, Path]:
+    """One real run of vendor A's 住民記録 into DuckDB (the run folder, the target file), shared by the
+    evidence and workbook tests, which only read it (or copies of it)."""
+    from ikou.flows.migrate import migration_flow
+    from tests.flows.conftest import vendor_a_source, write_config
+
+    tmp = tmp_path_factory.mktemp("vendor_a_run")
+    s = migration_flow(config_path=str(write_config(tmp, source=vendor_a_source(),
+                                                    target_url=f"duckdb:///{tmp / 't.duckdb'}")))
+    return tmp / "runs" / s["dantai"] / s["run_id"], tmp / "t.duckdb"

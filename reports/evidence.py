@@ -1,0 +1,330 @@
+"""Evidence of a run that a PM can hand in: what was migrated, with what, and what the target holds.
+
+Every run keeps, in its folder, the exact specs it read (`specs/`: the config, layouts, mappings,
+schemas, rules, code tables and 外字 tables, each with its SHA-256 in `specs/manifest.json`) and the
+software it ran (`environment.json`: ikou's version and git commit, Python, dependency versions).
+`ikou evidence RUN_DIR --out PACK.zip` packs them with the summary, the reports, the quarantine
+(masked), the reconciliation (diff summaries and findings), the 同定台帳 snapshot, the input files'
+checksums and, computed by the target database itself, the row count and MD5 of every table the
+target holds for this run (`target.json`); `manifest.json` holds the SHA-256 of every other file
+of the pack. `ikou evidence verify PACK.zip` re-checks every checksum and, when the target is
+reachable, that it still holds this run with the same rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import platform
+import re
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import polars as pl
+
+from ikou import REPO_ROOT
+from ikou.errors import IkouError, TerminalError, TransientError
+
+PACK_VERSION = 1
+SPECS = "specs"                       # the run folder's copy of the specs it read
+ENVIRONMENT = "environment.json"
+SIGNOFF = "signoff.json"
+DEFAULT_PACK = "evidence.zip"         # RUN_DIR/evidence.zip: where `ikou run --evidence` writes it
+_PASSWORD = re.compile(r"(://[^/@\s:]+:)([^@\s/]+)(@)")
+
+
+class EvidenceError(TerminalError):
+    """The pack cannot be built (the target no longer holds the run, files missing)."""
+
+    ja = "証跡パックを作成できません"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    from ikou.staging import sha256_file
+
+    return sha256_file(path)
+
+
+def hide_password(url: str) -> str:
+    return _PASSWORD.sub(r"\1***\3", url)
+
+
+# ---------------------------------------------------------------- at the end of every run
+
+def spec_files(cfg, plans) -> list[tuple[str, Path]]:
+    """(kind, path) of every spec file the run read, each once, in a stable order."""
+    out: list[tuple[str, Path]] = []
+    config = getattr(cfg, "source_path", None)
+    if config is not None:
+        out.append(("config", config))
+    for p in plans:
+        s, m, schema = p.source, p.mapping, p.schema
+        out.append(("mapping", Path(s.mapping)))
+        layout = getattr(s, "layout", None) or m.layout
+        if layout is not None:
+            out.append(("layout", Path(layout)))
+        out += [("code_table", Path(c.table)) for c in m.columns
+                if c.table and not str(c.table).startswith("standard:")]
+        if s.gaiji_table is not None:
+            out.append(("gaiji_table", Path(s.gaiji_table)))
+        out.append(("schema", Path(m.schema_)))
+        if schema.rules is not None:
+            out.append(("rules", Path(schema.rules)))
+        out += [("code_table", Path(ref.path)) for ref in schema.code_tables.values()]
+    seen: set[Path] = set()
+    unique = []
+    for kind, path in out:
+        path = path.resolve()
+        if path not in seen and path.is_file():
+            seen.add(path)
+            unique.append((kind, path))
+    return unique
+
+
+def _stored_name(path: Path) -> str:
+    """Where a spec file goes in the snapshot: its path in the repository, else external/<digest>/<name>."""
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return f"external/{hashlib.sha256(str(path).encode()).hexdigest()[:12]}/{path.name}"
+
+
+def snapshot_specs(cfg, plans, run_dir: Path, *, sensitive: set[str]) -> Path:
+    """Copy every spec file the run read into RUN_DIR/specs/, with its SHA-256 (specs/manifest.json).
+
+    A password in a URL of the config is replaced by *** in the copy (`redacted: true`). The manifest
+    also records the target (URL without password, schema) and the columns masked in human-facing
+    outputs, so that the pack can be built and masked from the run folder alone."""
+    base = Path(run_dir) / SPECS
+    if base.exists():
+        shutil.rmtree(base)
+    files = []
+    for kind, path in spec_files(cfg, plans):
+        name = _stored_name(path)
+        data = path.read_bytes()
+        redacted = False
+        if kind == "config":
+            text = data.decode("utf-8", errors="surrogateescape")
+            hidden = _PASSWORD.sub(r"\1***\3", text)
+            redacted = hidden != text
+            data = hidden.encode("utf-8", errors="surrogateescape")
+        dest = base / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        files.append({"kind": kind, "path": name, "origin": str(path), "sha256": sha256_bytes(data),
+                      "bytes": len(data), **({"redacted": True} if redacted else {})})
+    manifest = {"files": files, "target": {"url": hide_password(cfg.target.url), "schema": cfg.target_schema},
+                "sensitive_columns": sorted(sensitive), "reveal_personal": bool(cfg.reveal_personal)}
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return base
+
+
+def _git(*args: str) -> str | None:
+    try:
+        r = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def environment() -> dict:
+    """ikou's version and git commit, Python and the versions of ikou's dependencies."""
+    deps = {}
+    for req in metadata.requires("ikou") or []:
+        if "extra ==" in req:
+            continue
+        name = re.split(r"[\s<>=!~;\[(]", req, maxsplit=1)[0]
+        try:
+            deps[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            deps[name] = None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"ikou_version": metadata.version("ikou"), "git_commit": _git("rev-parse", "HEAD"),
+            "git_dirty": bool(status) if status is not None else None,
+            "python": platform.python_version(), "platform": platform.platform(), "dependencies": deps}
+
+
+def write_provenance(cfg, plans, run_dir: Path, *, sensitive: set[str]) -> None:
+    """What every run leaves for its evidence: the specs it read and the software it ran."""
+    snapshot_specs(cfg, plans, run_dir, sensitive=sensitive)
+    (Path(run_dir) / ENVIRONMENT).write_text(json.dumps(environment(), ensure_ascii=False, indent=2),
+                                             encoding="utf-8")
+
+
+# ---------------------------------------------------------------- the pack
+
+def _masked_quarantine(run_dir: Path, sensitive: set[str]) -> bytes | None:
+    """The quarantine as CSV, masked (個人番号 and names) whatever the run's reveal_personal said."""
+    from ikou.privacy import mask_long
+
+    f = run_dir / "quarantine.parquet"
+    if f.is_file():
+        buf = io.BytesIO()
+        mask_long(pl.read_parquet(f), sensitive, value_cols=("value",)).write_csv(buf)
+        return buf.getvalue()
+    csv = run_dir / "quarantine.csv"   # after `ikou purge` only the CSV is left (masked unless revealed)
+    return csv.read_bytes() if csv.is_file() else None
+
+
+def _run_files(run_dir: Path) -> dict[str, Path]:
+    """Files of the run folder that go into the pack as they are (never a Parquet staging file)."""
+    out: dict[str, Path] = {}
+    for name in ("summary.json", "report.html", "report.xlsx", ENVIRONMENT, SIGNOFF):
+        if (run_dir / name).is_file():
+            out[name] = run_dir / name
+    for pattern in ("diff/*/*.json", "diff/*/*.yaml", "diff/*/*.csv", "diff/*/report.html",
+                    "moji/ledger/*.csv", "moji/*.csv", f"{SPECS}/**/*"):
+        for f in sorted(run_dir.glob(pattern)):
+            if f.is_file():
+                out[f.relative_to(run_dir).as_posix()] = f
+    return out
+
+
+def target_state(url: str, db_schema: str) -> dict:
+    from ikou.loaders import checksums
+
+    return checksums(url, db_schema)
+
+
+def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None) -> Path:
+    """Write the evidence pack of `run_dir` to `out` (a zip); the target must still hold this run."""
+    run_dir = Path(run_dir)
+    summary_file = run_dir / "summary.json"
+    specs_manifest = run_dir / SPECS / "manifest.json"
+    if not summary_file.is_file():
+        raise EvidenceError(f"{run_dir}: no summary.json (not a run folder)")
+    if not specs_manifest.is_file():
+        raise EvidenceError(f"{run_dir}: no specs/manifest.json (the run kept no copy of its specs)")
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    specs = json.loads(specs_manifest.read_text(encoding="utf-8"))
+    url = target_url or specs["target"]["url"]
+    db_schema = specs["target"]["schema"]
+    state = target_state(url, db_schema)
+    held = (state.get("run") or {}).get("run_id")
+    if summary.get("status") == "succeeded" and held != summary["run_id"]:
+        raise EvidenceError(f"target {db_schema} holds run {held or '(none)'}, not {summary['run_id']}: the pack "
+                            "must record the tables this run loaded (build it before the next run, or roll back)")
+    if summary.get("status") != "succeeded":
+        state = {**state, "note": f"run {summary.get('status')}: the target does not hold this run"}
+    files: dict[str, bytes] = {n: p.read_bytes() for n, p in _run_files(run_dir).items()}
+    q = _masked_quarantine(run_dir, set(specs.get("sensitive_columns") or []))
+    if q is not None:
+        files["quarantine.csv"] = q
+    inputs = {name: {k: s.get(k) for k in ("origin", "rows", "quarantined", "sha256")}
+              for name, s in (summary.get("sources") or {}).items()}
+    files["inputs.json"] = json.dumps(inputs, ensure_ascii=False, indent=2).encode()
+    files["target.json"] = json.dumps({"url": hide_password(url), "schema": db_schema, **state},
+                                      ensure_ascii=False, indent=2).encode()
+    write_zip(out, files, run_id=summary["run_id"], dantai=summary["dantai"])
+    return Path(out)
+
+
+def write_zip(out: Path, files: dict[str, bytes], *, run_id: str, dantai: str) -> None:
+    """The pack: `files` plus manifest.json (SHA-256 and size of each), written to a temporary file
+    and moved into place."""
+    manifest = {"pack_version": PACK_VERSION, "dantai": dantai, "run_id": run_id,
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "files": {n: {"sha256": sha256_bytes(b), "bytes": len(b)} for n, b in sorted(files.items())}}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        for name, data in sorted(files.items()):
+            z.writestr(name, data)
+    tmp.replace(out)
+
+
+def read_pack(pack: Path) -> tuple[dict, dict[str, bytes]]:
+    """(manifest, every other file) of a pack."""
+    try:
+        with zipfile.ZipFile(pack) as z:
+            files = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise EvidenceError(f"{pack}: not a readable evidence pack ({exc})") from None
+    if "manifest.json" not in files:
+        raise EvidenceError(f"{pack}: no manifest.json")
+    return json.loads(files.pop("manifest.json")), files
+
+
+# ---------------------------------------------------------------- verify
+
+@dataclass
+class Verification:
+    problems: list[str] = field(default_factory=list)   # each names the file or table at fault
+    checked_files: int = 0
+    target: str = "not checked"                         # checked / unreachable: … / not checked
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_pack(pack: Path, *, target_url: str | None = None, check_target: bool = True) -> Verification:
+    """Re-check every checksum of the pack; then, when the target is reachable, that it still holds
+    the run and each table's rows and MD5 as recorded."""
+    manifest, files = read_pack(Path(pack))
+    v = Verification()
+    listed = manifest.get("files") or {}
+    for name in sorted(set(listed) - set(files)):
+        v.problems.append(f"{name}: listed in the manifest, missing from the pack")
+    for name in sorted(set(files) - set(listed)):
+        v.problems.append(f"{name}: in the pack, not in the manifest")
+    for name in sorted(set(listed) & set(files)):
+        v.checked_files += 1
+        if sha256_bytes(files[name]) != listed[name]["sha256"]:
+            v.problems.append(f"{name}: SHA-256 differs from the manifest (changed since the pack was made)")
+    # the specs' own manifest, written by the run, against the copies
+    if f"{SPECS}/manifest.json" in files:
+        for f in json.loads(files[f"{SPECS}/manifest.json"]).get("files", []):
+            data = files.get(f"{SPECS}/{f['path']}")
+            if data is None:
+                v.problems.append(f"{SPECS}/{f['path']}: in the run's spec manifest, missing from the pack")
+            elif sha256_bytes(data) != f["sha256"]:
+                v.problems.append(f"{SPECS}/{f['path']}: SHA-256 differs from the run's spec manifest")
+    if SIGNOFF in files and "summary.json" in files:
+        digest = sha256_bytes(files["summary.json"])
+        for s in json.loads(files[SIGNOFF]).get("signoffs", []):
+            if s.get("summary_sha256") != digest:
+                v.problems.append(f"{SIGNOFF}: signed by {s.get('role')} for another summary.json")
+    if check_target and "target.json" in files:
+        _verify_target(json.loads(files["target.json"]), manifest, v, target_url)
+    return v
+
+
+def _verify_target(recorded: dict, manifest: dict, v: Verification, target_url: str | None) -> None:
+    if recorded.get("note"):
+        v.target = "not checked: " + recorded["note"]
+        return
+    try:
+        now = target_state(target_url or recorded["url"], recorded["schema"])
+    except (TransientError, OSError) as exc:
+        v.target = f"unreachable: {str(exc).splitlines()[0]}"
+        return
+    except IkouError as exc:
+        v.target = f"not checked: {str(exc).splitlines()[0]}"
+        return
+    v.target = "checked"
+    held = (now.get("run") or {}).get("run_id")
+    if held != manifest.get("run_id"):
+        v.problems.append(f"target {recorded['schema']}: holds run {held or '(none)'}, not {manifest.get('run_id')}")
+        return
+    want, have = recorded.get("tables") or {}, now.get("tables") or {}
+    for table in sorted(set(want) | set(have)):
+        w, h = want.get(table), have.get(table)
+        if w is None or h is None:
+            v.problems.append(f"target {recorded['schema']}.{table}: {'not in the pack' if w is None else 'missing'}")
+        elif w["rows"] != h["rows"]:
+            v.problems.append(f"target {recorded['schema']}.{table}: {h['rows']} rows, the pack says {w['rows']}")
+        elif w["md5"] != h["md5"]:
+            v.problems.append(f"target {recorded['schema']}.{table}: rows changed since the run (MD5 differs)")
