@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 import yaml
 
 from ikou import REPO_ROOT
@@ -71,16 +70,8 @@ def _state(url: str, schema: str) -> tuple[str | None, dict]:
 @pytest.fixture(params=["duckdb", "postgresql"])
 def target(request, tmp_path):
     if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999997"
-        return
-    url = request.getfixturevalue("postgres_url")
-    name = f"dantai_999997_k{secrets.token_hex(3)}"
-    yield url, name
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for s in (name, name + "__prev", name + "__next"):
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-    engine.dispose()
+        return f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999997"
+    return request.getfixturevalue("pg_target")
 
 
 def test_kill_9_at_any_point_leaves_the_previous_run_or_the_new_one(tmp_path, target):

@@ -3,11 +3,8 @@ holds is recorded in the 団体's schema, the state it replaced is kept until th
 (rollback), and an export that wrote nothing never empties it. DuckDB and the real PostgreSQL."""
 from __future__ import annotations
 
-import secrets
-
 import polars as pl
 import pytest
-import sqlalchemy as sa
 
 from ikou.errors import ConfigError
 from ikou.loaders import EmptyExportError, LoadPart, LoadRejected, RunRecord, held_runs, load_run, read_table, rollback
@@ -49,16 +46,8 @@ def parts(schemas, a: pl.DataFrame, b: pl.DataFrame) -> list[LoadPart]:
 @pytest.fixture(params=["duckdb", "postgresql"])
 def target(request, tmp_path):
     if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 't.duckdb'}", f"dantai_{DANTAI}"
-        return
-    url = request.getfixturevalue("postgres_url")
-    name = f"dantai_{DANTAI}_w{secrets.token_hex(4)}"
-    yield url, name
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for s in (name, name + "__prev", name + "__next", name + "__swap"):
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-    engine.dispose()
+        return f"duckdb:///{tmp_path / 't.duckdb'}", f"dantai_{DANTAI}"
+    return request.getfixturevalue("pg_target")
 
 
 def run(url, schema, p, run_id, ratio=0.5):
