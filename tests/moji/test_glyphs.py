@@ -118,3 +118,27 @@ def test_ledger_written_before_glyph_candidates_still_loads(tmp_path):
         ",U+E700,shimei,3,1 2 3,,,vendor_a\n", encoding="utf-8")
     led = Ledger.load(tmp_path)
     assert led.entries["glyph_candidates"].to_list() == [None] and led.entries["char"].to_list() == ["\ue700"]
+
+
+def test_stage_with_a_gaiji_font_puts_glyph_candidates_in_the_ledger(tmp_path, monkeypatch, moji_dir, noto,
+                                                                    glyph_index, crosswalk):
+    from ikou import REPO_ROOT
+    from ikou.context import RunContext
+    from ikou.moji import identify_source
+    from ikou.schema import load_schema
+    monkeypatch.setenv("IKOU_MOJI_CACHE", str(moji_dir))
+    font = tmp_path / "EUDC.TTE"
+    build_pua_font(font, [(0xE700, "髙")], noto)
+    n = 4
+    pl.DataFrame({"_row_id": pl.int_range(1, n + 1, eager=True),
+                  "atena_no": [f"{i:015d}" for i in range(n)], "rireki_no": [1] * n,
+                  "shimei": ["\ue700橋　太郎", "辻\U000e0100本", "\ue701田", "山田"],
+                  "jusho": ["東京都"] * n, "banchi": ["1"] * n, "katagaki": [None] * n}).write_parquet(tmp_path / "m.parquet")
+    schema = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
+    ctx = RunContext(dantai_code="999997", run_id="r1", runs_dir=tmp_path / "runs")
+    identify_source(schema, "juki_kojin_rireki", ctx, tmp_path / "m.parquet", source_name="vendor_a", gaiji_font=font)
+    e = {r["codepoints"]: r for r in Ledger.load(ctx.dantai_dir / "moji_ledger").entries.iter_rows(named=True)}
+    assert e["U+E700"]["glyph_candidates"].startswith("MJ028902(") and e["U+E700"]["glyph_font"] == str(font)
+    assert e["U+8FBB U+E0100"]["glyph_candidates"].startswith("MJ025760(")
+    assert e["U+E701"]["glyph_candidates"] is None      # not in the font: no picture, still listed
+    assert "atena" not in (e["U+E700"]["record_keys"] or "") and "太郎" not in str(e["U+E700"])
