@@ -81,7 +81,7 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
                  layout_path=p.mapping.layout)
         mp = run("map", name, map_task, p.mapping, p.schema, ctx, ex.output, source_name=name)
         run("moji", name, moji_task, p.schema, p.target, ctx, mp.output, source_name=name,
-            gaiji_table=p.source.gaiji_table)
+            gaiji_table=p.source.gaiji_table, gaiji_font=p.source.gaiji_font)
     validated: dict[str, dict] = {}   # 業務 → table → validated Parquet
     for target, schema, feeding in P.tables_in_order(cfg, plans):
         others = {t: path for tables in validated.values() for t, path in tables.items()}

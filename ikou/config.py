@@ -74,9 +74,11 @@ class FileSource(StrictModel):
     path: Path
     encoding: str | None = Field(None, description="overrides the layout's encoding")
     gaiji_table: Path | None = Field(None, description="団体's 外字 table: code,mj")
+    gaiji_font: Path | None = Field(None, description="the vendor's 外字 font (EUDC.TTE …): unresolved 外字 "
+                                    "get MJ candidates ranked by picture in the 同定台帳")
     mapping: Path
 
-    _resolve_paths = field_validator("layout", "path", "gaiji_table", "mapping", mode="before")(
+    _resolve_paths = field_validator("layout", "path", "gaiji_table", "gaiji_font", "mapping", mode="before")(
         classmethod(lambda cls, v, info: _resolve(v, info))
     )
 
@@ -90,9 +92,10 @@ class DatabaseSource(StrictModel):
     table: SqlName
     schema_: SqlName | None = Field(None, alias="schema", description="the schema this source may read")
     gaiji_table: Path | None = None
+    gaiji_font: Path | None = None
     mapping: Path
 
-    _resolve_paths = field_validator("gaiji_table", "mapping", mode="before")(
+    _resolve_paths = field_validator("gaiji_table", "gaiji_font", "mapping", mode="before")(
         classmethod(lambda cls, v, info: _resolve(v, info))
     )
 
@@ -180,7 +183,7 @@ class RunConfig(StrictModel):
                     raise ValueError(f"{where} {path} lies in another 団体's tree ({part})")
         for i, s in enumerate(self.sources):
             if s.kind == "file":
-                for key in ("path", "gaiji_table"):
+                for key in ("path", "gaiji_table", "gaiji_font"):
                     p = getattr(s, key)
                     if p is None:
                         continue

@@ -71,6 +71,17 @@ def cmd_decide(args) -> int:
     from ikou.moji.dictionary import load_dictionary
     from ikou.moji.ledger import Ledger
 
+    if args.workbook:
+        from ikou.moji.review import apply_workbook
+        ledger = Ledger.load(Path(args.ledger))
+        n = apply_workbook(ledger, Path(args.workbook), default_by=args.by)
+        ledger.validate(load_dictionary(Path(args.dictionary) if args.dictionary else None))
+        ledger.save(Path(args.ledger))
+        print(f"{n} decision(s) from {args.workbook} recorded in {args.ledger}")
+        return 0
+    if not args.char:
+        raise SystemExit("ikou moji decide: give --char (with --mj or --withdraw) or --workbook")
+
     char = "".join(chr(int(cp.removeprefix("U+"), 16)) for cp in args.char.split()) \
         if args.char.upper().startswith("U+") else args.char
     ledger = Ledger.load(Path(args.ledger))
@@ -81,6 +92,84 @@ def cmd_decide(args) -> int:
     ledger.validate(load_dictionary(Path(args.dictionary) if args.dictionary else None))
     ledger.save(Path(args.ledger))
     print(f"{args.char} → {mj or '(withdrawn)'} (version {version}) recorded in {args.ledger}")
+    return 0
+
+
+def cmd_glyphs(args) -> int:
+    """Build the glyph index from IPAmj明朝 and the Adobe-Japan1 crosswalk (into <repo>/.cache/glyphs)."""
+    from ikou.errors import ConfigError
+    from ikou.moji import crosswalk as X
+    from ikou.moji import glyphs as G
+    try:
+        out = G.build_index(Path(args.out) if args.out else None, Path(args.font) if args.font else None)
+    except ConfigError as exc:
+        if args.optional:
+            print(f"note: glyph index not built: {exc}")
+            return 0
+        raise
+    ix = G.load_index(out)
+    print(f"glyph index: {ix.meta['glyphs']} MJ glyphs from {ix.meta['font']} ({ix.meta['font_version']}) "
+          f"in {ix.meta['build_seconds']} s → {out}")
+    lacking = pl.read_csv(out / "lacking.csv")
+    print(f"MJ glyphs the font lacks or draws from an older shape: {lacking.height} "
+          f"({', '.join(f'{r}: {n}' for r, n in lacking['reason'].value_counts().iter_rows()) or 'none'}; "
+          f"{out / 'lacking.csv'})")
+    if not args.no_crosswalk:
+        try:
+            xw = X.build_crosswalk(out, index=ix)
+        except ConfigError as exc:
+            print(f"note: Adobe-Japan1 crosswalk not built: {exc}")
+            return 0
+        print(f"Adobe-Japan1 crosswalk: {xw['seq'].n_unique()} sequences with MJ glyphs of their base, "
+              f"{xw.filter(pl.col('rank').is_null()).height} the font cannot draw → {out / 'adobe_japan1.csv'}")
+    return 0
+
+
+def cmd_suggest(args) -> int:
+    """MJ candidates for every private-use glyph of a 外字 font: CSV code,rank,mj,score."""
+    from ikou.moji import glyphs as G
+    r = G.suggest(Path(args.font), G.parse_codes(args.codes), top=args.top)
+    r.select("code", "rank", "mj", "score").write_csv(args.out)
+    if args.evidence:
+        r.write_csv(args.evidence)
+    print(f"{r['code'].n_unique()} 外字 ranked ({args.top} candidates each) → {args.out}")
+    return 0
+
+
+def cmd_review(args) -> int:
+    """The 同定台帳 as a self-contained HTML page and an Excel workbook for reviewers."""
+    from ikou.moji import crosswalk as X
+    from ikou.moji.ledger import Ledger
+    from ikou.moji.review import render_html, write_workbook
+    d = Path(args.ledger)
+    ledger = Ledger.load(d)
+    html_out = Path(args.html) if args.html else d / "review.html"
+    xlsx_out = Path(args.xlsx) if args.xlsx else d / "review.xlsx"
+    render_html(ledger, html_out, crosswalk=X.load_crosswalk())
+    write_workbook(ledger, xlsx_out)
+    print(f"{ledger.entries.height} row(s) → {html_out}, {xlsx_out}")
+    return 0
+
+
+def cmd_adopt_crosswalk(args) -> int:
+    """Adopt the Adobe-Japan1 crosswalk's rank-1 glyphs as decisions (those in the ledger, or --all)."""
+    from ikou.moji import crosswalk as X
+    from ikou.moji.dictionary import load_dictionary
+    from ikou.moji.ledger import Ledger
+    xw = X.load_crosswalk()
+    if xw is None:
+        raise SystemExit("ikou moji adopt-crosswalk: no crosswalk: run `ikou moji glyphs` first")
+    ledger = Ledger.load(Path(args.ledger))
+    best = xw.filter((pl.col("rank") == 1) & (pl.col("score") >= args.min_score))
+    if not args.all:
+        best = best.filter(pl.col("codepoints").is_in(ledger.entries["codepoints"].implode()))
+    active = ledger.active().select("codepoints", pl.col("mj").alias("_active"))
+    best = best.join(active, on="codepoints", how="left").filter(pl.col("_active").is_null())
+    for seq, mj, score in best.select("seq", "mj", "score").iter_rows():  # decisions, not records
+        ledger.decide(seq, mj, decided_by=args.by, note=f"Adobe-Japan1 crosswalk, score {score:.4f}")
+    ledger.validate(load_dictionary(Path(args.dictionary) if args.dictionary else None))
+    ledger.save(Path(args.ledger))
+    print(f"{best.height} Adobe-Japan1 sequence(s) adopted into {args.ledger}")
     return 0
 
 
@@ -103,13 +192,43 @@ def register(subparsers) -> None:
 
     d = sub.add_parser("decide", help="同定台帳に判断を記録する (次の実行から適用)")
     d.add_argument("--ledger", required=True, help="the 団体's ledger folder, e.g. runs/<団体コード>/moji_ledger")
-    d.add_argument("--char", required=True, help="the character, or its code points like 'U+E700'")
+    d.add_argument("--char", help="the character, or its code points like 'U+E700'")
+    d.add_argument("--workbook", help="a review workbook (ikou moji review) whose 判断 column to record")
     d.add_argument("--mj", help="MJ文字図形名 chosen by the reviewer")
     d.add_argument("--withdraw", action="store_true", help="withdraw the current decision")
-    d.add_argument("--by", required=True, help="reviewer (recorded with the decision)")
+    d.add_argument("--by", required=True, help="reviewer (recorded with the decision; the workbook's 判断者 wins)")
     d.add_argument("--note", default="")
     d.add_argument("--dictionary")
     d.set_defaults(func=cmd_decide)
+
+    g = sub.add_parser("glyphs", help="IPAmj明朝 の字形索引と Adobe-Japan1 対応表を構築する")
+    g.add_argument("--font", help="ipamjm.ttf (default: fonts-ipamj-mincho, or IKOU_IPAMJ_FONT)")
+    g.add_argument("--out", help="index folder (default <repo>/.cache/glyphs)")
+    g.add_argument("--no-crosswalk", action="store_true", help="skip the Adobe-Japan1 crosswalk")
+    g.add_argument("--optional", action="store_true", help="exit 0 with a note when the font is missing")
+    g.set_defaults(func=cmd_glyphs)
+
+    sg = sub.add_parser("suggest", help="外字フォントの字形から MJ 候補を順位付けする")
+    sg.add_argument("--font", required=True, help="the vendor's 外字 font (TrueType/OpenType, .TTE)")
+    sg.add_argument("--codes", help="U+E000-U+E0FF[,U+E700…] (default: every private-use glyph)")
+    sg.add_argument("--top", type=int, default=10)
+    sg.add_argument("--out", required=True, help="CSV code,rank,mj,score")
+    sg.add_argument("--evidence", help="also write the evidence (distance, strokes, 部首) to this CSV")
+    sg.set_defaults(func=cmd_suggest)
+
+    rv = sub.add_parser("review", help="同定台帳のレビュー用 HTML と Excel を書く")
+    rv.add_argument("--ledger", required=True)
+    rv.add_argument("--html", help="default <ledger>/review.html")
+    rv.add_argument("--xlsx", help="default <ledger>/review.xlsx")
+    rv.set_defaults(func=cmd_review)
+
+    ax = sub.add_parser("adopt-crosswalk", help="Adobe-Japan1 対応表の第1候補を判断として採用する")
+    ax.add_argument("--ledger", required=True)
+    ax.add_argument("--by", required=True)
+    ax.add_argument("--min-score", type=float, default=0.99)
+    ax.add_argument("--all", action="store_true", help="every sequence, not only those in the ledger")
+    ax.add_argument("--dictionary")
+    ax.set_defaults(func=cmd_adopt_crosswalk)
 
     s = sub.add_parser("shrink", help="JIS X 0208/0213 への縮退")
     s.add_argument("--text-file", required=True)

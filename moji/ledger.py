@@ -5,8 +5,11 @@ reviewer can open:
 
 - `ledger.csv`     one row per unresolved character and source, as of each source's latest run:
                    char, codepoints, column(s), occurrences, record_keys (row keys, never names),
-                   candidates (ranked MJ glyphs with the evidence), decided_mj (the active decision,
-                   if any), source. A run of one source replaces that source's rows only.
+                   candidates (ranked MJ glyphs with the evidence), glyph_candidates (MJ glyphs
+                   ranked by picture, 'MJnnnnnn(score) …': a 外字 as the source's 外字 font draws it,
+                   an Adobe-Japan1 sequence as Noto Serif CJK draws it; moji.glyphs), glyph_font
+                   (the font that drew it), decided_mj (the active decision, if any), source.
+                   A run of one source replaces that source's rows only.
 - `decisions.csv`  append-only history: codepoints, mj, decided_by, decided_at, version, note.
                    The active decision of a character is its highest version; an empty `mj`
                    withdraws it. The next `identify_frame(..., ledger=…)` applies active decisions
@@ -38,7 +41,8 @@ from ikou.moji import source as src
 DECISIONS_SCHEMA = {"codepoints": pl.String, "mj": pl.String, "decided_by": pl.String,
                     "decided_at": pl.String, "version": pl.Int64, "note": pl.String}
 ENTRIES_SCHEMA = {"char": pl.String, "codepoints": pl.String, "columns": pl.String, "occurrences": pl.Int64,
-                  "record_keys": pl.String, "candidates": pl.String, "decided_mj": pl.String, "source": pl.String}
+                  "record_keys": pl.String, "candidates": pl.String, "glyph_candidates": pl.String,
+                  "glyph_font": pl.String, "decided_mj": pl.String, "source": pl.String}
 HINTS_SCHEMA = {"codepoints": pl.String, "reading": pl.String, "radical": pl.Int32, "inner_strokes": pl.Int32}
 MAX_KEYS = 100
 MAX_CANDIDATES = 10
@@ -51,7 +55,8 @@ def _read(path: Path, schema: dict) -> pl.DataFrame:
         f = pl.read_csv(path, infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         raise ConfigError(f"{path}: unreadable: {exc}") from exc
-    missing = set(schema) - set(f.columns) - {"char", "source"}   # ledgers before per-source rows
+    # ledgers written before per-source rows and before glyph candidates lack these columns
+    missing = set(schema) - set(f.columns) - {"char", "source", "glyph_candidates", "glyph_font"}
     if missing:
         raise ConfigError(f"{path}: missing columns {sorted(missing)}")
     try:
@@ -142,9 +147,10 @@ class Ledger:
 
     # -- inventory ---------------------------------------------------------------------------
     def update(self, result: MojiResult, *, dictionary: MojiDictionary | None = None,
-               source: str | None = None) -> pl.DataFrame:
+               source: str | None = None, glyph_candidates: pl.DataFrame | None = None) -> pl.DataFrame:
         """Replace `source`'s part of the inventory with this run's unresolved characters (counts, keys,
-        candidates); other sources' rows stay (another vendor's run must not erase them)."""
+        candidates, and `glyph_candidates`: char, glyph_candidates, glyph_font from
+        moji.glyphs.glyph_candidates); other sources' rows stay (another vendor's run must not erase them)."""
         chars = result.chars.filter(pl.col("status") == "unresolved")
         inv = (chars.group_by("char").agg(pl.col("codepoints").first(),
                                           pl.col("column").unique().sort().str.join(" ").alias("columns"),
@@ -162,6 +168,9 @@ class Ledger:
         cands = (candidates(inv["char"], dictionary, self.hints) if dictionary is not None
                  else pl.DataFrame(schema={"char": pl.String, "candidates": pl.String}))
         inv = inv.join(cands, on="char", how="left")
+        gc = (glyph_candidates if glyph_candidates is not None
+              else pl.DataFrame(schema={"char": pl.String, "glyph_candidates": pl.String, "glyph_font": pl.String}))
+        inv = inv.join(gc.select("char", "glyph_candidates", "glyph_font"), on="char", how="left")
         act = self.decisions_frame().rename({"mj": "decided_mj"})
         inv = inv.join(act, on="char", how="left").with_columns(pl.lit(source, pl.String).alias("source"))
         kept = self.entries.filter(~pl.col("source").eq_missing(pl.lit(source, pl.String)))

@@ -29,11 +29,13 @@ MOJI_BATCH_ROWS = 250_000   # rows per 文字同定 slice: bounds memory whateve
 
 @step("moji", name="source_name", total="mapped")
 def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, source_name: str,
-                    gaiji_table: Path | None = None, batch_rows: int = MOJI_BATCH_ROWS) -> StageResult:
+                    gaiji_table: Path | None = None, gaiji_font: Path | None = None,
+                    batch_rows: int = MOJI_BATCH_ROWS) -> StageResult:
     """Identify the moji columns of `target` in map/<source>.parquet; write moji/<source>.parquet.
 
     Outputs: the rewritten rows (`output`), the per-character outcomes (`outputs["chars"]`); the
-    団体's 同定台帳 is updated and snapshotted into the run. Metrics: counts per outcome.
+    団体's 同定台帳 is updated and snapshotted into the run, unresolved 外字 drawn in `gaiji_font` and
+    Adobe-Japan1 sequences with MJ glyphs ranked by picture. Metrics: counts per outcome.
     """
     lf = pl.scan_parquet(mapped)
     table = schema.tables[target]
@@ -59,13 +61,32 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     pl.concat(slices, parallel=False).sink_parquet(out, compression=STAGING_COMPRESSION)
     chars_path = ctx.stage_dir("moji") / f"{source_name}.chars.parquet"
     res.chars.with_columns(pl.lit(source_name).alias("source")).write_parquet(chars_path)
-    ledger.update(res, dictionary=dictionary, source=source_name)
+    ledger.update(res, dictionary=dictionary, source=source_name,
+                  glyph_candidates=_glyph_candidates(res.chars, gaiji_font, dictionary, source_name))
     ledger.save(ctx.dantai_dir / "moji_ledger")
     _record_decision_changes(ctx, ledger)
     counts = {k: int(v) for k, v in res.counts.items()}
     log.info("文字同定 %s: %s", source_name, counts)
     return StageResult(stage="moji", name=source_name, rows_in=n, rows_out=n, output=out,
                        outputs={"chars": chars_path}, metrics={"counts": counts})
+
+
+def _glyph_candidates(chars: pl.DataFrame, gaiji_font: Path | None, dictionary, source_name: str):
+    """Unresolved 外字 and Adobe-Japan1 sequences ranked by picture (moji.glyphs). Review help, not data:
+    without the fonts or the glyph index the ledger keeps its relation candidates and the run goes on."""
+    from ikou.errors import ConfigError
+    from ikou.moji.glyphs import glyph_candidates
+    un = chars.filter(pl.col("status") == "unresolved")["char"].unique()
+    if not un.len():
+        return None
+    if gaiji_font is not None and not Path(gaiji_font).exists():
+        log.warning("文字同定 %s: 外字 font %s not found: no glyph candidates for its 外字", source_name, gaiji_font)
+        gaiji_font = None
+    try:
+        return glyph_candidates(un, gaiji_font=gaiji_font, dictionary=dictionary)
+    except (ConfigError, OSError) as exc:
+        log.warning("文字同定 %s: no glyph candidates: %s", source_name, exc)
+        return None
 
 
 def _record_decision_changes(ctx: RunContext, ledger: Ledger) -> None:

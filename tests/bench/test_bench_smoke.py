@@ -17,6 +17,7 @@ SCRIPTS = {
     "bench_flow.py": "flow into duckdb: wall",
     "bench_extract.py": "extract_csv / python cp932 decode (time)",
     "bench_moji.py": "ratio baseline/polars",
+    "bench_gaiji.py": "ratio baseline/vectorised",
     "bench_validate.py": "pandera / ikou time ratio",
     "bench_diff.py": "ratio datacompy/ikou",
     "run_all.py": "1 of 1 benchmarks passed",

@@ -27,7 +27,7 @@ POINTS = ["load.begin", "load.table.juki_kojin_rireki", "load.table.juki_setai",
 def _config(tmp_path: Path, url: str, schema: str) -> Path:
     cfg = yaml.safe_load((SAMPLE / "demo_vendor_a_all.yaml").read_text(encoding="utf-8"))
     for s in cfg["sources"]:
-        for k in ("path", "gaiji_table", "mapping"):
+        for k in ("path", "gaiji_table", "gaiji_font", "mapping"):
             if s.get(k):
                 s[k] = str((SAMPLE / s[k]).resolve())
     cfg.update(runs_dir=str(tmp_path / "runs"), inbox=[str(SAMPLE)], target={"url": url, "schema": schema})

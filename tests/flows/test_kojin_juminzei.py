@@ -37,7 +37,7 @@ def _absolute(sources: list[dict]) -> list[dict]:
     out = []
     for s in sources:
         s = dict(s)
-        for k in ("path", "gaiji_table", "mapping"):
+        for k in ("path", "gaiji_table", "gaiji_font", "mapping"):
             if k in s:
                 s[k] = str((SAMPLE / s[k]).resolve())
         out.append(s)
