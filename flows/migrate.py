@@ -78,7 +78,7 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
     for p in plans:
         name = p.source.name
         ex = run("extract", name, extract_task, p.source, ctx, ordinal=p.ordinal, target_table=p.target,
-                 layout_path=p.mapping.layout)
+                 layout_path=p.mapping.layout, tables=p.mapping.tables)
         mp = run("map", name, map_task, p.mapping, p.schema, ctx, ex.output, source_name=name)
         run("moji", name, moji_task, p.schema, p.target, ctx, mp.output, source_name=name,
             gaiji_table=p.source.gaiji_table, gaiji_font=p.source.gaiji_font)
@@ -97,10 +97,12 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
         cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio)
     sensitive = sensitive_columns(plans)
     for p in plans:
-        ex, mo = run.by("extract", p.source.name), run.by("moji", p.source.name)
-        run("diff", p.source.name, diff_task, p.mapping, p.schema, ctx, ex.output, source_name=p.source.name,
-            origin=ex.metrics.get("origin", p.source.name), target_url=cfg.target.url, db_schema=cfg.target_schema,
-            chars=mo.outputs.get("chars"), sensitive=sensitive)
+        ex, mp, mo = (run.by(s, p.source.name) for s in ("extract", "map", "moji"))
+        # a multi-table source is compared as combined (legacy keys), through the 団体's crosswalk of its key
+        run("diff", p.source.name, diff_task, p.mapping, p.schema, ctx, mp.outputs.get("combined", ex.output),
+            source_name=p.source.name, origin=ex.metrics.get("origin", p.source.name), target_url=cfg.target.url,
+            db_schema=cfg.target_schema, chars=mo.outputs.get("chars"), sensitive=sensitive,
+            crosswalk=P.key_crosswalk(p, mp, ctx))
 
 
 def _counts(plans, run: _Run) -> dict[str, dict]:

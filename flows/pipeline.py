@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ikou.config import RunConfig
+from ikou.errors import ConfigError
 from ikou.context import RunContext
 from ikou.schema import TargetSchema, load_schema
 from ikou.mappings.spec import MappingSpec, load_mapping
@@ -32,6 +33,10 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
     out = []
     for i, s in enumerate(cfg.sources, start=1):
         spec = load_mapping(s.mapping)
+        if s.kind == "database" and (s.table is None) == (spec.tables is None):
+            raise ConfigError(f"sources.{i - 1} ({s.name}): name the vendor table with `table:`, or use a mapping "
+                              "that names its tables (`tables:`), not both" if s.table else
+                              f"sources.{i - 1} ({s.name}): `table:` is missing (its mapping names no tables)")
         out.append(SourcePlan(ordinal=i, source=s, mapping=spec, schema=load_schema(spec.schema_)))
     return out
 
@@ -45,6 +50,16 @@ def tables_in_order(cfg: RunConfig, plans: list[SourcePlan]) -> list[tuple[str, 
     order = {g: i for i, g in enumerate(cfg.gyomu)}
     return sorted(((t, ps[0].schema, ps) for t, ps in by_table.items()),
                   key=lambda x: order.get(x[1].gyomu, len(order)))
+
+
+def key_crosswalk(p: SourcePlan, mapped, ctx: RunContext):
+    """The 団体's crosswalk of the target table's key column the mapping renumbers (a `prepare` that kept a
+    crosswalk: mappings.ops new_key), for the diff; None when the legacy key is kept."""
+    from ikou.mappings.ops import crosswalk_path
+
+    key = p.schema.tables[p.target].primary_key
+    names = [t for t, m in (mapped.metrics.get("prepared") or {}).items() if "crosswalk" in m and t in key]
+    return crosswalk_path(ctx.dantai_dir, names[0]) if names else None
 
 
 def make_context(cfg: RunConfig, run_id: str) -> RunContext:

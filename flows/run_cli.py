@@ -21,7 +21,9 @@ DEMO_CONFIGS = {
     "a": SAMPLE / "demo_vendor_a_all.yaml",      # 住民記録 + 個人住民税 from vendor A's files (default)
     "a-juki": SAMPLE / "demo_vendor_a.yaml",     # 住民記録 only
     "b": SAMPLE / "demo_vendor_b.yaml",          # 住民記録 from vendor B's tables in a database
+    "c": SAMPLE / "demo_vendor_c.yaml",          # 住民記録 from vendor C's normalized database (8 tables)
 }
+DEMO_POSTGRES = os.environ.get("IKOU_DEMO_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def _quiet_prefect() -> None:
@@ -93,8 +95,41 @@ def prepare_demo_legacy_db(config: Path) -> None:
         if s.kind == "database":
             if s.url.startswith("duckdb:///"):   # a fresh clone has no runs/legacy folder yet
                 Path(s.url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
+            if s.table is None:   # vendor C: the mapping names its tables
+                from ikou.sample.legacy_db import install_vendor_c
+                install_vendor_c(SAMPLE / "vendor_c", s.url, schema=s.schema_)
+                continue
             csv = SAMPLE / "vendor_b" / f"{s.table}.csv"
             install_vendor_table(csv, s.url, s.table, schema=s.schema_)
+
+
+def _legacy_on_postgres(config: Path) -> Path:
+    """The demo config with its legacy database on PostgreSQL (schema legacy_vendor_c) when reachable:
+    written to runs/legacy/ with absolute paths. Otherwise the config itself (a DuckDB file)."""
+    import sqlalchemy as sa
+    import yaml
+
+    from ikou.config import load_config
+
+    engine = sa.create_engine(DEMO_POSTGRES)
+    try:
+        with engine.connect():
+            pass
+    except Exception:   # noqa: BLE001 - not reachable: the DuckDB file it is
+        return config
+    finally:
+        engine.dispose()
+    cfg = load_config(config)
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    for raw, s in zip(doc["sources"], cfg.sources):
+        raw.update(url=DEMO_POSTGRES, schema="legacy_vendor_c", mapping=str(s.mapping),
+                   **({"gaiji_table": str(s.gaiji_table)} if s.gaiji_table else {}))
+    doc.update(runs_dir=str(cfg.runs_dir), inbox=[str(config.parent)], target={"url": cfg.target.url})
+    out = cfg.runs_dir / "legacy" / f"{config.stem}_postgres.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    print(f"legacy database: PostgreSQL {DEMO_POSTGRES.split('@')[-1]} (schema legacy_vendor_c)", flush=True)
+    return out
 
 
 def _print_result(summary: dict, run_dir: Path) -> None:
@@ -107,6 +142,13 @@ def _print_result(summary: dict, run_dir: Path) -> None:
         else:
             print(f"  {t:<22} extracted={c['extracted']} quarantined={c['quarantined']} loaded={c['loaded']} "
                   f"warnings={c['warnings']}")
+    for src, c in summary.get("combined", {}).items():   # a multi-table source: joins and crosswalks
+        for j in c.get("joins", []):
+            print(f"  {src}: join {j['table']} ({j['how']}): unmatched rows {j['unmatched_table_rows']}"
+                  + (f", unmatched records {j['unmatched_records']}" if "unmatched_records" in j else ""))
+        for name, x in c.get("crosswalks", {}).items():
+            if "crosswalk" in x:
+                print(f"  {src}: crosswalk {name}: kept {x['kept']}, issued {x['issued']}, total {x['held_total']}")
     print(run_dir, flush=True)
 
 
@@ -216,6 +258,8 @@ def _run(args) -> int:
 
 def _demo(args) -> int:
     config = DEMO_CONFIGS[args.vendor]
+    if args.vendor == "c":
+        config = _legacy_on_postgres(config)
     prepare_demo_legacy_db(config)
     return execute(config, target_url=args.target_url, debug=args.debug, verbose=args.verbose, quiet=args.quiet)
 
@@ -295,7 +339,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("demo", help="migrate the sample 団体 (架空市) end to end into DuckDB")
     d.add_argument("--vendor", choices=sorted(DEMO_CONFIGS), default="a",
                    help="a: vendor A's 中間標準レイアウト files, 住民記録 + 個人住民税 (default); "
-                        "a-juki: 住民記録 only; b: vendor B's tables in a database")
+                        "a-juki: 住民記録 only; b: vendor B's tables in a database; "
+                        "c: vendor C's normalized database (PostgreSQL when reachable, else DuckDB)")
     d.add_argument("--target-url", default=None, help="override the target (e.g. postgresql://…)")
     d.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     _terminal_options(d)

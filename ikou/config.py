@@ -89,7 +89,8 @@ class DatabaseSource(StrictModel):
     name: FileName
     kind: Literal["database"]
     url: str = Field(description="SQLAlchemy URL of the legacy database")
-    table: SqlName
+    table: SqlName | None = Field(None, description="the vendor table; none when the mapping names its tables "
+                                                    "(a multi-table source: `tables:` in the mapping)")
     schema_: SqlName | None = Field(None, alias="schema", description="the schema this source may read")
     gaiji_table: Path | None = None
     gaiji_font: Path | None = None

@@ -84,6 +84,9 @@ class RunSummary(_Model):
     sign_off_blockers: list[str] = []
     diff: dict[str, dict[str, Any]] = {}
     control_totals: dict[str, dict[str, dict[str, int]]] | None = None
+    # per multi-table source: each vendor table's rows (extracted = used + quarantined + not migrated +
+    # reference), the joins' unmatched rows, lookups, history, and the crosswalks (kept / issued numbers)
+    combined: dict[str, dict[str, Any]] = {}
     error: RunError | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -92,6 +95,8 @@ class RunSummary(_Model):
         for key in ("control_totals", "error"):
             if data.get(key) is None:
                 data.pop(key, None)
+        if not data.get("combined"):
+            data.pop("combined", None)
         for s in data["stages"].values():
             if s.get("peak_rss_mb") is None:
                 s.pop("peak_rss_mb", None)

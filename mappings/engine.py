@@ -31,10 +31,11 @@ def _record_key(pk: list[str], available: set[str]) -> pl.Expr:
 
 
 def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, run_id: str,
-                  dantai_code: str) -> MapResult:
+                  dantai_code: str, prepared: dict | None = None) -> MapResult:
+    """`prepared`: what the ops' `prepare` gave for this source, by target column (mappings.step)."""
     check_mapping(spec, schema, f"mapping for {spec.target}")   # load_mapping did; a spec built in code too
     table = schema.tables[spec.target]
-    ctx = ops.OpContext(schema=schema)
+    ctx = ops.OpContext(schema=schema, prepared=dict(prepared or {}))
     values: list[pl.Expr] = []
     checks: list[tuple[str, str, str | None, str]] = []   # (kind, target, from, check column)
     lookups: list[tuple[str, pl.DataFrame]] = []          # (source column, per-value result)

@@ -47,6 +47,8 @@ class OpOut:
 @dataclass
 class OpContext:
     schema: TargetSchema
+    # what each line's `prepare` gave, by target column (e.g. new_key: the crosswalk legacy → new)
+    prepared: dict[str, object] = field(default_factory=dict)
 
 
 Problem = tuple[str, str]   # (key of the mapping line, e.g. "table"; what is wrong with it)
@@ -70,6 +72,10 @@ class Op:
     expected: Callable[[ColumnMap], dict | None] | None = None
     # load-time checks of the line's options against the target schema, beyond `needs`
     check: Callable[[ColumnMap, TargetSchema], list[Problem]] | None = None
+    # runs once per source before the batches, over the whole source (a LazyFrame) and the run
+    # context: for what one batch cannot decide alone (new numbers). Returns (what `build` reads
+    # from OpContext.prepared, metrics for the summary).
+    prepare: Callable[[ColumnMap, pl.LazyFrame, object], tuple[object, dict]] | None = None
 
     def problems(self, c: ColumnMap, schema: TargetSchema) -> list[Problem]:
         missing = [(k, f"op {self.name!r} needs {k!r}") for k in self.needs if getattr(c, _FIELDS.get(k, k)) is None]
@@ -85,20 +91,26 @@ OPS: dict[str, Op] = {}
 PER_VALUE: set[str] = set()   # names of the per-value ops (an index of OPS for the engine)
 
 
+def declare_rules(owner: str, rules: Mapping[str, tuple[str, str]]) -> None:
+    """Add `owner`'s rule ids and messages to RULE_MESSAGES (an op, or a combine step: mappings.combine)."""
+    clash = [r for r, m in rules.items() if RULE_MESSAGES.get(r, m) != m]
+    if clash:
+        raise ValueError(f"{owner} declares rule(s) {clash} with other messages than already registered")
+    RULE_MESSAGES.update(rules)
+
+
 def op(name: str, *, needs: tuple[str, ...], per_value: bool = False,
        rules: Mapping[str, tuple[str, str]] | None = None, expected: Callable[[ColumnMap], dict | None] | None = None,
-       check: Callable[[ColumnMap, TargetSchema], list[Problem]] | None = None):
+       check: Callable[[ColumnMap, TargetSchema], list[Problem]] | None = None,
+       prepare: Callable[[ColumnMap, pl.LazyFrame, object], tuple[object, dict]] | None = None):
     """Register the decorated builder as op `name`, with everything else about it."""
     def deco(fn):
         if name in OPS:
             raise ValueError(f"op {name!r} is registered twice")
         entry = Op(name, fn, needs=needs, per_value=per_value, rules=dict(rules or {}), expected=expected,
-                   check=check)
-        clash = [r for r, m in entry.rules.items() if RULE_MESSAGES.get(r, m) != m]
-        if clash:
-            raise ValueError(f"op {name!r} declares rule(s) {clash} with other messages than already registered")
+                   check=check, prepare=prepare)
+        declare_rules(f"op {name!r}", entry.rules)
         OPS[name] = entry
-        RULE_MESSAGES.update(entry.rules)
         if per_value:
             PER_VALUE.add(name)
         return fn
@@ -254,6 +266,119 @@ def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(f("iso"), error=f("error"), warning=f("warning"), extra=extra, pre={parsed: w.parsed})
 
 
+# ---------------------------------------------------------------- code chains (続柄 子の妻)
+
+@lru_cache(maxsize=16)
+def _names(path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    df = pl.read_csv(path, infer_schema=False)
+    if not {"code", "name"} <= set(df.columns):
+        raise ValueError(f"{path}: a code_chain table needs columns code,name")
+    if df["name"].is_duplicated().any():
+        raise ValueError(f"{path}: a name appears twice")
+    return tuple(df["name"].to_list()), tuple(df["code"].to_list())
+
+
+def _chain_check(c: ColumnMap, schema: TargetSchema) -> list[Problem]:
+    if not Path(c.table).is_file():
+        return [("table", f"code table file not found: {c.table} (code_chain reads a standard table code,name)")]
+    try:
+        _names(c.table)
+    except ValueError as exc:
+        return [("table", str(exc))]
+    if len([c.target, *(c.chain or [])]) > CHAIN_MAX:
+        return [("chain", f"at most {CHAIN_MAX} codes in all (the target and {CHAIN_MAX - 1} more)")]
+    return []
+
+
+def _chain_rule(c: ColumnMap) -> dict:
+    # a single name → its code; a chain of several names stays a finding of the diff (its first code only)
+    return _diff_rule(c, "code_chain", {"type": "code_table", "table": str(c.table), "columns": ["name", "code"]},
+                      f"旧システムは{c.from_}を名称で保持、標準はコードのため")
+
+
+CHAIN_MAX = 4   # the standard carries 続柄 as up to four codes (続柄1〜4)
+
+
+@op("code_chain", needs=("from", "table", "separator", "chain"), per_value=True, check=_chain_check,
+    expected=_chain_rule, rules={
+        "code_chain.unknown": ("連結された名称に標準コード表にないものがあります", "a name of the chain is not in the standard's closed set"),
+        "code_chain.too_long": ("連結できるのは4つまでです", "more names chained than the standard allows (four)")})
+def _code_chain(c: ColumnMap, ctx: OpContext) -> OpOut:
+    """Names chained with a separator (子の妻) → one standard code per name: target, chain[0], chain[1] …"""
+    names, codes = (list(x) for x in _names(c.table))
+    slots = [c.target, *(c.chain or [])]
+    raw = _blank_to_null(_src(c).str.strip_chars())
+    parts = raw.str.split(c.separator)
+    n = parts.list.len()
+    code_at = [parts.list.get(i, null_on_oob=True).replace_strict(names, codes, default=None, return_dtype=pl.String)
+               for i in range(CHAIN_MAX + 1)]
+    unknown = pl.any_horizontal([(n > i) & code_at[i].is_null() for i in range(CHAIN_MAX)])
+    error = (pl.when(raw.is_null()).then(None)
+             .when(n > len(slots)).then(pl.lit("code_chain.too_long"))
+             .when(unknown).then(pl.lit("code_chain.unknown")))
+    return OpOut(code_at[0], error=error, extra={t: code_at[i + 1] for i, t in enumerate(slots[1:])})
+
+
+# ---------------------------------------------------------------- new keys with a crosswalk
+
+def crosswalk_path(dantai_dir: Path, name: str) -> Path:
+    """The 団体's crosswalk of `name` (legacy key → new key), kept across rehearsals."""
+    return Path(dantai_dir) / "crosswalk" / f"{name}.csv"
+
+
+def _issue(c: ColumnMap, source: pl.LazyFrame, ctx) -> tuple[pl.DataFrame, dict]:
+    """Extend the 団体's crosswalk with a new number for every legacy key it does not hold yet."""
+    from ikou.checkdigit import atena_check_digit_expr
+
+    name, rule = c.target, c.numbering
+    path = crosswalk_path(ctx.dantai_dir, name)
+    legacy, new = f"legacy_{name}", name
+    cols = {legacy: pl.String, new: pl.String, "rehearsal": pl.String, "run_id": pl.String}
+    held = pl.read_csv(path, schema=cols) if path.is_file() else pl.DataFrame(schema=cols)
+    if held[legacy].is_duplicated().any() or held[new].is_duplicated().any():
+        raise ConfigError(f"{path}: a legacy key or a new number appears twice: the crosswalk is broken")
+    seen = (source.select(_blank_to_null(pl.col(c.from_).str.strip_chars()).alias(legacy)).drop_nulls().unique()
+            .collect())
+    fresh = seen.join(held.select(legacy), on=legacy, how="anti").sort(legacy)
+    width = rule.digits - (1 if rule.check_digit == "mod11" else 0)
+    top = held.select(pl.col(new).str.slice(0, width).cast(pl.Int64, strict=False).max()).item() if held.height else None
+    start = max(rule.first, (top or 0) + 1)
+    body = pl.int_range(start, start + fresh.height, dtype=pl.Int64)
+    if start + fresh.height - 1 >= 10 ** width:
+        raise ConfigError(f"new_key {name}: {width}-digit numbers are exhausted")
+    text = body.cast(pl.String).str.zfill(width)
+    number = (text + atena_check_digit_expr(text, width).cast(pl.String)) if rule.check_digit == "mod11" else text
+    issued = fresh.with_columns(number.alias(new), pl.lit(ctx.rehearsal).alias("rehearsal"),
+                                pl.lit(ctx.run_id).alias("run_id"))
+    if issued.height:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".csv.tmp")
+        pl.concat([held, issued.select(list(cols))]).write_csv(tmp)
+        tmp.replace(path)
+    table = pl.concat([held, issued.select(list(cols))]).select(legacy, new)
+    return table, {"crosswalk": str(path.name), "kept": seen.height - fresh.height, "issued": issued.height,
+                   "held_total": table.height}
+
+
+def _new_key_rule(c: ColumnMap) -> dict:
+    # the diff reads the 団体's crosswalk from diff/<source>/: runs/<団体>/<run>/diff/<source>/ → runs/<団体>/
+    return _diff_rule(c, "new_key", {"type": "code_table", "table": f"../../../crosswalk/{c.target}.csv",
+                                     "columns": [f"legacy_{c.target}", c.target]},
+                      f"旧キー ({c.from_}) に新しい番号を払い出したため (団体の対応表 crosswalk/{c.target}.csv)")
+
+
+@op("new_key", needs=("from", "numbering"), per_value=True, prepare=_issue, expected=_new_key_rule,
+    rules={"new_key.unissued": ("新しい番号が払い出されていません", "no new number was issued for this legacy key")})
+def _new_key(c: ColumnMap, ctx: OpContext) -> OpOut:
+    """A legacy key → the new number the 団体's crosswalk holds for it (issued by `prepare` when new)."""
+    table = ctx.prepared.get(c.target)
+    if table is None:
+        raise ValueError(f"new_key {c.target}: the crosswalk was not prepared (mappings.step runs `prepare`)")
+    raw = _blank_to_null(_src(c).str.strip_chars())
+    val = raw.replace_strict(table[f"legacy_{c.target}"], table[c.target], default=None, return_dtype=pl.String)
+    return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("new_key.unissued")))
+
+
 def build(c: ColumnMap, ctx: OpContext) -> OpOut:
     if c.op not in OPS:
         raise ValueError(f"unknown op {c.op!r} for {c.target}; known: {sorted(OPS)}")
@@ -262,3 +387,6 @@ def build(c: ColumnMap, ctx: OpContext) -> OpOut:
 
 def message(rule: str) -> tuple[str, str]:
     return RULE_MESSAGES.get(rule, (rule, rule))
+
+
+from ikou.mappings import combine as _combine  # noqa: E402,F401  (registers the combine steps and their rules)

@@ -26,6 +26,14 @@ def _resolve(v, info: ValidationInfo):
     return (Path(base).parent / p).resolve() if base and not p.is_absolute() else p
 
 
+class Numbering(StrictModel):
+    """new_key: numbers issued to legacy keys the 団体's crosswalk does not hold yet, in legacy-key order."""
+
+    digits: int = Field(ge=2, le=15, description="width of the number, check digit included (zero-padded)")
+    check_digit: Literal["mod11", "none"] = Field("mod11", description="mod11: modulus 11, weights 2–7 from the right")
+    first: int = Field(1, ge=0, description="the first body (number without its check digit) ever issued")
+
+
 class ColumnMap(StrictModel):
     target: str
     op: str = Field(description="a name in mappings.ops.OPS (checked by load_mapping)")
@@ -37,6 +45,9 @@ class ColumnMap(StrictModel):
     fumei_hyoki: str | None = Field(None, description="wareki_date: target column for the 不詳表記")
     value: str | None = Field(None, description="constant")
     strip: bool = Field(False, description="text: trim surrounding spaces (fixed-width sources)")
+    numbering: Numbering | None = Field(None, description="new_key: how new numbers are issued")
+    chain: list[str] | None = Field(None, description="code_chain: target columns of the 2nd, 3rd … code")
+    separator: str | None = Field(None, description="code_chain: what joins the names (続柄: の)")
 
     @field_validator("table", mode="before")
     @classmethod
@@ -47,8 +58,37 @@ class ColumnMap(StrictModel):
 
     def outputs(self) -> dict[str, str]:
         """key of this line → the target column it names: the target, plus any 不詳 columns."""
-        keys = (("target", self.target), ("fumei_flag", self.fumei_flag), ("fumei_hyoki", self.fumei_hyoki))
+        keys = (("target", self.target), ("fumei_flag", self.fumei_flag), ("fumei_hyoki", self.fumei_hyoki),
+                *((f"chain.{i}", t) for i, t in enumerate(self.chain or [])))
         return {k: v for k, v in keys if v}
+
+
+class SourceTable(StrictModel):
+    """One table of a multi-table source: where it is in the legacy database and its layout."""
+
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", description="the vendor's table name")
+    layout: Path
+    role: Literal["records", "reference"] = Field(
+        "records", description="reference: a code master read for lookups; its rows are not records to migrate")
+
+    _paths = field_validator("layout", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
+
+
+class Combine(StrictModel):
+    """How the tables of a multi-table source become one frame of records before the column ops run."""
+
+    person: str = Field(description="the person key every records table carries: a row that cannot be combined "
+                                    "holds its person in every table")
+    steps: list[dict[str, dict]] = Field(description="each a one-key mapping {kind: options}, kinds registered in "
+                                                     "mappings.combine (unpivot, lookup, filter, history, join)")
+
+    @field_validator("steps")
+    @classmethod
+    def _one_kind(cls, v):
+        for i, step in enumerate(v):
+            if len(step) != 1:
+                raise ValueError(f"steps.{i}: one kind per step, got {sorted(step)}")
+        return v
 
 
 class MappingSpec(StrictModel):
@@ -56,9 +96,19 @@ class MappingSpec(StrictModel):
     target: str
     schema_: Path = Field(alias="schema")
     layout: Path | None = None
+    tables: dict[str, SourceTable] | None = Field(None, description="a multi-table source: alias → table")
+    combine: Combine | None = None
     columns: list[ColumnMap]
 
     _paths = field_validator("schema_", "layout", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
+
+    @model_validator(mode="after")
+    def _combined(self) -> "MappingSpec":
+        if (self.tables is None) != (self.combine is None):
+            raise ValueError("a multi-table source needs both `tables` and `combine`")
+        if self.tables is not None and self.layout is not None:
+            raise ValueError("`layout` is for a one-table source; a multi-table source names a layout per table")
+        return self
 
     @model_validator(mode="after")
     def _unique_targets(self) -> "MappingSpec":
@@ -81,6 +131,9 @@ def mapping_problems(spec: MappingSpec, schema: TargetSchema) -> list[tuple[str,
                            f"known: {schema.source_tables()}")]
     declared = {c.name for c in schema.tables[spec.target].columns}
     found: list[tuple[str, str]] = []
+    if spec.combine is not None:
+        from ikou.mappings.combine import combine_problems
+        found += combine_problems(spec)
     for i, c in enumerate(spec.columns):
         op = OPS.get(c.op)
         if op is None:

@@ -14,7 +14,8 @@ import polars as pl
 
 from ikou import quarantine as q
 from ikou.context import RunContext
-from ikou.staging import sink_batches
+from ikou.staging import STAGING_COMPRESSION, sink_batches
+from ikou.mappings.ops import OPS
 from ikou.mappings.engine import apply_mapping
 from ikou.schema import TargetSchema
 from ikou.mappings.spec import MappingSpec
@@ -29,13 +30,24 @@ def map_source(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged:
                batch_rows: int = MAP_BATCH_ROWS) -> StageResult:
     """Apply `spec` to the staged extract in bounded batches; write map/<source_name>.parquet."""
     out = ctx.stage_dir("map") / f"{source_name}.parquet"
+    quarantines, counts = [], [0, 0]
+    metrics: dict = {"target": spec.target}
+    outputs: dict[str, Path] = {}
+    if spec.combine is not None:   # a multi-table source: its tables become one frame of records first
+        staged, cq, metrics["combine"] = _combined(spec, ctx, Path(staged), source_name)
+        quarantines.append(cq)
+        outputs["combined"] = staged
     scan = pl.scan_parquet(staged)
     n = scan.select(pl.len()).collect().item()
-    quarantines, counts = [], [0, 0]
+    prepared = {}
+    for c in spec.columns:   # ops that decide over the whole source once (new numbers), before the batches
+        prep = OPS[c.op].prepare
+        if prep is not None:
+            prepared[c.target], metrics.setdefault("prepared", {})[c.target] = prep(c, scan, ctx)
 
     def mapped(start: int) -> pl.DataFrame:
         r = apply_mapping(scan.slice(start, batch_rows).collect(), spec, schema, run_id=ctx.run_id,
-                          dantai_code=ctx.dantai_code)
+                          dantai_code=ctx.dantai_code, prepared=prepared)
         quarantines.append(r.quarantine)
         counts[0], counts[1] = counts[0] + r.rows_in, counts[1] + r.rows_out
         return r.frame
@@ -44,5 +56,28 @@ def map_source(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged:
     sink_batches(itertools.chain([first], (mapped(s) for s in range(batch_rows, n, batch_rows))), first.schema, out)
     rows_in, rows_out = counts
     log.info("map %s → %s: %d mapped, %d rows quarantined", source_name, spec.target, rows_out, rows_in - rows_out)
+    if spec.combine is not None:
+        metrics["records_in"] = rows_in   # the records the target table counts (its `extracted`)
     return StageResult(stage="map", name=source_name, rows_in=rows_in, rows_out=rows_out, output=out,
-                       quarantine=q.concat(quarantines), metrics={"target": spec.target})
+                       outputs=outputs, quarantine=q.concat(quarantines), metrics=metrics)
+
+
+def _combined(spec: MappingSpec, ctx: RunContext, staged_dir: Path, source_name: str):
+    """Combine the staged tables (extract/<source>/, tables.json) into map/<source>.combined.parquet."""
+    import json
+
+    from ikou.extractors import table_ordinal   # the row-id scheme the extract used
+    from ikou.mappings.combine import combine
+    from ikou.staging import row_id_base
+
+    manifest = json.loads((staged_dir / "tables.json").read_text(encoding="utf-8"))
+    tables = {a: pl.read_parquet(staged_dir / t["file"]) for a, t in manifest["tables"].items()}
+    r = combine(spec, tables, source_name=source_name, row_id_base=row_id_base(table_ordinal(manifest["ordinal"], -1)),
+                run_id=ctx.run_id, dantai_code=ctx.dantai_code)
+    out = ctx.stage_dir("map") / f"{source_name}.combined.parquet"
+    r.frame.write_parquet(out, compression=STAGING_COMPRESSION)
+    for a, e in r.ledger.items():
+        log.info("combine %s.%s (%s): %d extracted = %d used + %d quarantined + %d not migrated + %d reference",
+                 source_name, a, e["table"], e["extracted"], e["used"], e["quarantined"], e["not_migrated"],
+                 e["reference"])
+    return out, r.quarantine, {"tables": r.ledger, **r.metrics}

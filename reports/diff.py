@@ -240,12 +240,14 @@ def _schema_names(lf: pl.LazyFrame, label: str) -> list[str]:
 
 
 def _apply_crosswalk(lf: pl.LazyFrame, key: list[str], path) -> tuple[pl.LazyFrame, dict]:
-    """Replace legacy keys by standard keys. The CSV has `legacy_<k>` and `<k>` for every key k.
+    """Replace legacy keys by standard keys. The CSV has `legacy_<k>` and `<k>` for the key columns it
+    renumbers (at least one; a key column it does not name, e.g. 履歴番号, is compared as it is).
 
     A legacy key absent from the crosswalk keeps its value (and will usually show as only-left);
     a legacy key listed twice is a broken crosswalk and stops the diff.
     """
     xw = pl.read_csv(path, infer_schema=False)
+    key = [k for k in key if f"legacy_{k}" in xw.columns] or key
     need = [f"legacy_{k}" for k in key] + list(key)
     missing = [c for c in need if c not in xw.columns]
     if missing:

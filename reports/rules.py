@@ -49,9 +49,11 @@ class MojiCondition(StrictModel):
 
 
 class CodeTableCondition(StrictModel):
-    """Left (legacy code) maps to right (standard code) through a CSV `source_code,code`."""
+    """Left (legacy code) maps to right (standard code) through a CSV `source_code,code` (other column
+    names by `columns: [legacy, new]`, e.g. a key crosswalk `legacy_setai_no,setai_no`)."""
     type: Literal["code_table"]
     table: str
+    columns: tuple[str, str] = ("source_code", "code")
 
 
 class WarekiCondition(StrictModel):
@@ -212,11 +214,12 @@ class RuleSet:
         if isinstance(c, CodeTableCondition):
             path = self._path(c.table)
             df = pl.read_csv(path, infer_schema=False)
-            if not {"source_code", "code"} <= set(df.columns):
-                raise ConfigError(f"{path}: a code table needs columns source_code,code")
-            if df["source_code"].is_duplicated().any():
-                raise ConfigError(f"{path}: source_code values are duplicated")
-            old, new = df["source_code"].to_list(), df["code"].to_list()
+            src, dst = c.columns
+            if not {src, dst} <= set(df.columns):
+                raise ConfigError(f"{path}: a code table needs columns {src},{dst}")
+            if df[src].is_duplicated().any():
+                raise ConfigError(f"{path}: {src} values are duplicated")
+            old, new = df[src].to_list(), df[dst].to_list()
             return lambda l, r: l.replace_strict(old, new, default=None,
                                                  return_dtype=pl.String).eq_missing(r) & \
                 l.is_in(old)

@@ -44,8 +44,11 @@ def replaced_characters(chars: Path | None) -> pl.DataFrame | None:
 
 @step("diff", name="source_name", total="staged")
 def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: str, origin: str, target_url: str,
-                db_schema: str, chars: Path | None = None, sensitive: set[str] = frozenset()) -> StageResult:
-    """Compare one source's staged extract with its loaded target table; write diff/<source>/."""
+                db_schema: str, chars: Path | None = None, sensitive: set[str] = frozenset(),
+                crosswalk: Path | None = None) -> StageResult:
+    """Compare one source's staged extract with its loaded target table; write diff/<source>/.
+
+    `crosswalk`: legacy key → new key (CSV legacy_<k>,<k>) when the migration issued new keys."""
     from ikou.loaders import diff_input
     from ikou.reports.diff import ParquetSource, compare
     from ikou.reports.expected import rules_from_mapping
@@ -59,7 +62,7 @@ def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: 
     moji_cols = [c.name for c in table.columns if c.moji]
     rules = load_rules(rules_from_mapping(mapping, out_dir, char_map=replaced_characters(chars),
                                           moji_columns=moji_cols))
-    result = compare(left, right, key=table.primary_key, rules=rules,
+    result = compare(left, right, key=table.primary_key, rules=rules, crosswalk=crosswalk,
                      left_name=f"旧 {origin}", right_name=f"新 {db_schema}.{mapping.target}")
     try:
         summary = write_diff_outputs(result, out_dir, sensitive=sensitive)

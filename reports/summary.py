@@ -31,7 +31,11 @@ def table_counts(plans, results: list[StageResult], quarantine: pl.DataFrame) ->
     for p in plans:
         t = tables.setdefault(p.mapping.target, TableCounts())
         t.sources.append(p.source.name)
-        t.extracted += by_source[("extract", p.source.name)].rows_in if ("extract", p.source.name) in by_source else 0
+        mp = by_source.get(("map", p.source.name))
+        if mp is not None and "records_in" in mp.metrics:   # a multi-table source: the records it combined
+            t.extracted += mp.metrics["records_in"]
+        else:
+            t.extracted += by_source[("extract", p.source.name)].rows_in if ("extract", p.source.name) in by_source else 0
         t.mapped += by_source[("map", p.source.name)].rows_out if ("map", p.source.name) in by_source else 0
     loaded: dict[str, int] = {}
     for r in _of(results, "load"):
@@ -131,7 +135,9 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                      seconds=r.metrics.get("seconds", r.seconds)) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
-        sign_off_blockers=_blockers(moji_counts, error, diffs), diff=diffs, error=error)
+        sign_off_blockers=_blockers(moji_counts, error, diffs), diff=diffs, error=error,
+        combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
+                  for r in _of(results, "map") if "combine" in r.metrics})
     totals = control_totals(ctx, plans, loaded)
     if totals:
         summary.control_totals = totals

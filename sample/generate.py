@@ -20,6 +20,7 @@ import polars as pl
 
 from ikou import SPECS
 from ikou.checkdigit import atena_check_digits, kojin_no_check_digits
+from ikou.sample import vendor_c
 
 DANTAI_CODE = "999997"  # 99999 + check digit 7; no real 団体 has it
 DANTAI_NAME = "架空市"
@@ -512,7 +513,7 @@ GYOMU = ("juki", "kojin_juminzei")
 
 def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool = True,
              vendor_specs: Path | None = None, gyomu: tuple[str, ...] = ("juki",)) -> dict:
-    """Write vendor_a/, vendor_b/ and faults.csv under out_dir; returns the counts.
+    """Write vendor_a/, vendor_b/, vendor_c/, faults.csv and faults_vendor_c.csv under out_dir; returns the counts.
 
     `gyomu` adds 業務 beyond 住民記録 (always written: it is the population): "kojin_juminzei"
     writes the 個人住民税 files and faults_kojin_juminzei.csv from its own random stream, so the
@@ -530,7 +531,10 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
     codes = _vendor_codes(vendor_specs or SPECS / "vendors")
     (out_dir / "vendor_a").mkdir(parents=True, exist_ok=True)
     (out_dir / "vendor_b").mkdir(parents=True, exist_ok=True)
+    (out_dir / "vendor_c").mkdir(parents=True, exist_ok=True)
     _write_gaiji_tables(out_dir)
+    c_faults: list[dict] = []
+    c_rows: dict[str, int] = {}
     path_a, path_b = out_dir / VENDOR_A_FILE, out_dir / VENDOR_B_FILE
     fault_list: list[dict] = []
     tax_faults: list[dict] = []
@@ -549,6 +553,15 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
             fb.write(render_vendor_b(rows, codes).write_csv(include_header=chunk_no == 0,
                                                             quote_style="necessary").encode("utf-8"))
             fault_list += _fault_rows(rows, lines)
+            crng = np.random.default_rng(np.random.SeedSequence([seed, chunk_no, 11]))
+            c_tables, c_found = vendor_c.render_vendor_c(rows, done, households, crng,
+                                                         plant=faults and chunk_no == 0, today=TODAY)
+            if chunk_no == 0:
+                c_tables |= vendor_c.master_tables(pl.read_csv(SPECS / "gyomu" / "juki" / "code_tables" / "ido_jiyu.csv",
+                                                               infer_schema=False))
+            for k, v in vendor_c.write_tables(out_dir / "vendor_c", c_tables, first=chunk_no == 0).items():
+                c_rows[k] = c_rows.get(k, 0) + v
+            c_faults += c_found
             trng = np.random.default_rng(np.random.SeedSequence([seed, chunk_no, 7]))
             tax = _tax_tables(trng, rows, plant=faults and chunk_no == 0) if with_tax else {}
             for k, df in tax.items():
@@ -567,8 +580,12 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
         w = csv.DictWriter(f, FAULT_COLUMNS, lineterminator="\n")
         w.writeheader()
         w.writerows(fault_list)
+    with (out_dir / vendor_c.FAULTS_FILE).open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, vendor_c.FAULT_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(c_faults)
     counts = {"persons": persons, "households": households, "rows_vendor_a": lines, "rows_vendor_b": lines,
-              "faults": len(fault_list)}
+              "faults": len(fault_list), **{f"rows_{k}": v for k, v in c_rows.items()}, "faults_vendor_c": len(c_faults)}
     if with_tax:
         with (out_dir / TAX_FAULTS_FILE).open("w", encoding="utf-8", newline="") as f:
             w = csv.DictWriter(f, TAX_FAULT_COLUMNS, lineterminator="\n")

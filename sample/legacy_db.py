@@ -34,7 +34,7 @@ def install_vendor_table(csv_path: Path, url: str, table: str, schema: str | Non
                        mysql_charset="utf8mb4", mysql_collate="utf8mb4_bin")
         dialect = engine.dialect.name
         with engine.begin() as conn:
-            if schema and dialect in ("postgresql", "duckdb"):
+            if schema and dialect in ("postgresql", "duckdb", "mysql"):   # MariaDB: a schema is a database
                 conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
             tbl.drop(conn, checkfirst=True)
             tbl.create(conn)
@@ -79,3 +79,10 @@ def _insert_duckdb(conn: sa.Connection, tbl: sa.Table, batch: pl.DataFrame) -> N
         raw.execute(f"INSERT INTO {_qualified(conn, tbl)} SELECT * FROM _ikou_batch")
     finally:
         raw.unregister("_ikou_batch")
+
+
+def install_vendor_c(folder: Path, url: str, schema: str | None = None) -> dict[str, int]:
+    """Vendor C's normalized database: every table of `folder` (vendor_c/<TABLE>.csv) → rows loaded."""
+    from ikou.sample.vendor_c import TABLES
+
+    return {t: install_vendor_table(Path(folder) / f"{t}.csv", url, t, schema=schema) for t in TABLES}

@@ -20,6 +20,7 @@ SCRIPTS = {
     "bench_gaiji.py": "ratio baseline/vectorised",
     "bench_validate.py": "pandera / ikou time ratio",
     "bench_diff.py": "ratio datacompy/ikou",
+    "bench_vendor_c.py": "vendor C flow",
     "run_all.py": "1 of 1 benchmarks passed",
 }
 # run_all's own wiring, on one quick script: every script's smoke already runs above
@@ -38,7 +39,7 @@ def test_every_bench_script_has_a_smoke_test():
 
 # the flow's smoke starts Prefect's temporary server: `slow`, which `make test` still runs (pyproject's
 # addopts select no markers)
-SLOW = {"bench_flow.py"}
+SLOW = {"bench_flow.py", "bench_vendor_c.py"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s

@@ -60,8 +60,8 @@ def _vendor_c_data(data, layout_names: list[str]):
     a = pl.read_csv(text.encode("utf-8"), has_header=False, new_columns=[n[2:] for n in layout_names],
                     infer_schema=False)
     c = a.with_columns(pl.col("SEIBETSU").replace_strict(SEIBETSU_C)).rename(_c)
-    out = data / "vendor_c" / "JUMIN_C.csv"
-    out.parent.mkdir()
+    out = data / "vendor_c" / "JUMIN_C.csv"   # beside the generated vendor C database dump
+    out.parent.mkdir(exist_ok=True)
     c.write_csv(out)
     return out, c.height
 

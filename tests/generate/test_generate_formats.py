@@ -23,8 +23,12 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     generate(tmp_path / "two", 500, seed=7)
     generate(tmp_path / "other", 500, seed=8)
     one, two, other = (_digests(tmp_path / d) for d in ("one", "two", "other"))
+    from ikou.sample.vendor_c import TABLES
+
     assert set(one) == {"faults.csv", "vendor_a/JUMIN.csv", "vendor_a/gaiji.csv",
-                        "vendor_b/B_JUMIN.csv", "vendor_b/gaiji.csv"}
+                        "vendor_b/B_JUMIN.csv", "vendor_b/gaiji.csv", "faults_vendor_c.csv",
+                        *(f"vendor_c/{t}.csv" for t in TABLES)}
+    assert one["vendor_c/C_JUSHO_RIREKI.csv"] != other["vendor_c/C_JUSHO_RIREKI.csv"]
     assert one == two
     assert one["vendor_a/JUMIN.csv"] != other["vendor_a/JUMIN.csv"]
 

@@ -11,7 +11,9 @@ from ikou.schema import load_schema
 from ikou.mappings.spec import ColumnMap
 
 SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
-CTX = ops.OpContext(schema=SCHEMA)
+# new_key reads the crosswalk its `prepare` made (mappings.step): here one legacy key "02" → "0000000019"
+CTX = ops.OpContext(schema=SCHEMA, prepared={"t": pl.DataFrame({"legacy_t": ["02"], "t": ["0000000019"]})})
+ZOKUGARA = str(REPO_ROOT / "specs" / "gyomu" / "juki" / "code_tables" / "zokugara.csv")
 
 
 def cm(**kw) -> ColumnMap:
@@ -171,8 +173,10 @@ LINES = {
     "code_table": {"from": "v", "table": "standard:zokugara"},
     "kana_fullwidth": {"from": "v"},
     "wareki_date": {"from": "v", "format": "era2_yymmdd"},
+    "code_chain": {"from": "v", "table": ZOKUGARA, "separator": "の", "chain": ["t2"]},
+    "new_key": {"from": "v", "numbering": {"digits": 10}},
 }
-ODD = ["", " ", None, "x", "1.5", "02", "ﾔﾏﾀﾞ", "03450302", "0345XX02", "04030229", "09450302", "03451302",
+ODD = ["子の妻", "子の妻の父", "子の友人", "", " ", None, "x", "1.5", "02", "ﾔﾏﾀﾞ", "03450302", "0345XX02", "04030229", "09450302", "03451302",
        "03450332", "01450302", "05010101", "04310501"]
 
 
@@ -189,7 +193,7 @@ def test_every_rule_an_op_gives_is_declared_with_its_messages():
 
 def test_per_value_and_needs_are_declared_by_the_ops():
     assert ops.PER_VALUE == {n for n, e in ops.OPS.items() if e.per_value}
-    assert ops.PER_VALUE == {"integer", "code_table", "kana_fullwidth", "wareki_date"}
+    assert ops.PER_VALUE == {"integer", "code_table", "kana_fullwidth", "wareki_date", "code_chain", "new_key"}
     assert ops.OPS["code_table"].needs == ("from", "table")
     assert ops.OPS["constant"].needs == ("value",)
 

@@ -12,7 +12,8 @@ from ikou.reports.rules import load_rules
 from tests.mappings.test_ops import upper_op  # noqa: F401  (a plug-in op, registered for one test)
 
 SCHEMA_PATH = REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml"
-SHIPPED = sorted((REPO_ROOT / "specs" / "vendors").glob("*/mappings/*/*.yaml"))
+# the mappings shipped before the registry (vendor C's came after it: tests/flows/test_vendor_c.py)
+SHIPPED = sorted(p for p in (REPO_ROOT / "specs" / "vendors").glob("*/mappings/*/*.yaml") if "vendor_c" not in p.parts)
 CHAR_MAP = pl.DataFrame({"from": ["\ue000", "\ue001"], "to": ["髙", "﨑"]})
 
 

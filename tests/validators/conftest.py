@@ -31,7 +31,8 @@ def person(n: int, *, rireki: int = 1, setai: str = "10000", zokugara: str = "02
         "ido_jiyu_code": "01", "ido_date": "2000-04-01", "ido_date_fumei_flag": "0", "ido_date_fumei_hyoki": None,
         "todokede_date": "2000-04-05", "todokede_date_fumei_flag": "0", "todokede_date_fumei_hyoki": None,
         "machiaza_code": "0012345", "jusho": "東京都千代田区千代田", "banchi": "1番1号", "katagaki": None,
-        "yubin_no": "1000001",
+        "yubin_no": "1000001", "zokugara_code_2": None, "zokugara_code_3": None, "zokugara_code_4": None,
+        "kokuseki": None, "zairyu_shikaku": None, "zairyu_card_no": None,   # a chained 続柄, a foreign resident
     }
     row.update(over)
     return row

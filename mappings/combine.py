@@ -1,0 +1,459 @@
+"""Combine the tables of a multi-table source into one frame of records, before the column ops run.
+
+A normalized legacy database keeps each fact once (a person master, name and address histories with
+validity periods, change events, code masters). The mapping's `combine:` section says, as a list of
+steps, how those tables become the standard's records; each step kind is registered here with the
+rule ids it can give (`@step_kind`), and the YAML only names kinds:
+
+    unpivot  columns → rows (a repeated group 異動1〜4 becomes one row per event)
+    lookup   a code through a master table of the legacy database (unknown code: the person is held)
+    filter   keep the rows valid at a date; the others are declared not migrated, with the reason
+    history  interval tables + events per person → one row per change, numbered in time order;
+             overlapping periods, gaps, two current rows are held with their reason
+    join     a table onto the records, inner or left, on the person key; unmatched and duplicate
+             rows are counted and held
+
+Columns are named `<alias>.<COLUMN>` throughout (`kojin.KOJIN_KEY`), each table's lineage as
+`<alias>._row_id`. Whatever a step cannot combine holds its *person* (`combine.person`) in every
+table: the offending rows carry the step's rule, the person's other rows `combine.person_held`. At the
+end every row of every table is accounted for, exactly once: used (it feeds a record), quarantined,
+not migrated (a declared filter), or reference (a code master) — `ledger` — and a row in none of them
+stops the run. Everything is whole-column Polars; no Python loop runs over rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import polars as pl
+from pydantic import Field, ValidationError
+
+from ikou import quarantine as q
+from ikou.errors import ConfigError, ConservationError
+from ikou.mappings import ops
+from ikou.spec import StrictModel
+from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE
+
+PERSON_HELD = "combine.person_held"
+
+
+@dataclass(frozen=True)
+class StepKind:
+    name: str
+    options: type[StrictModel]
+    run: Callable[["Work", StrictModel], None]
+    rules: dict[str, tuple[str, str]]
+
+
+STEP_KINDS: dict[str, StepKind] = {}
+
+
+def step_kind(name: str, options: type[StrictModel], rules: dict[str, tuple[str, str]] | None = None):
+    """Register a combine step kind with its options model and the rules it can give."""
+    def deco(fn):
+        if name in STEP_KINDS:
+            raise ValueError(f"combine step {name!r} is registered twice")
+        STEP_KINDS[name] = StepKind(name, options, fn, dict(rules or {}))
+        ops.declare_rules(f"combine step {name}", dict(rules or {}))
+        return fn
+    return deco
+
+
+ops.declare_rules("combine", {PERSON_HELD: ("同じ個人の他の行が結合できないため保留しました",
+                                            "held with its person: another row of the person could not be combined")})
+
+
+@dataclass
+class Work:
+    """The frames being combined and the account of every source row."""
+
+    frames: dict[str, pl.DataFrame]
+    person: str
+    roles: dict[str, str]
+    labels: dict[str, str]                    # alias → the vendor's table name
+    findings: list[pl.DataFrame] = field(default_factory=list)   # alias, row_id, rule, column, value
+    held: list[pl.Series] = field(default_factory=list)          # person keys held
+    not_migrated: list[pl.DataFrame] = field(default_factory=list)   # alias, row_id, reason
+    metrics: dict = field(default_factory=dict)
+    order: dict[str, list[str]] = field(default_factory=dict)   # records frame → the columns that order it
+
+    def person_col(self, name: str) -> str | None:
+        cols = self.frames[name].columns
+        for c in (self.person, f"{name}.{self.person}"):
+            if c in cols:
+                return c
+        return next((c for c in cols if c.endswith(f".{self.person}")), None)
+
+    def hold(self, keys: pl.Series, found: pl.DataFrame) -> None:
+        """Hold these persons in every frame; `found` names the offending rows and their rule."""
+        keys = keys.drop_nulls().unique()
+        if found.height:
+            self.findings.append(found.select("alias", pl.col("row_id").cast(pl.Int64), "rule",
+                                              pl.col("column").cast(pl.String), pl.col("value").cast(pl.String)))
+        if not keys.len():
+            return
+        self.held.append(keys.cast(pl.String))
+        for name in list(self.frames):
+            col = self.person_col(name)
+            if col is not None:
+                self.frames[name] = self.frames[name].filter(~pl.col(col).is_in(keys.implode()))
+
+
+def _qualify(alias: str, df: pl.DataFrame) -> pl.DataFrame:
+    return df.rename({c: (f"{alias}.{c}" if c != ROW_ID else f"{alias}._row_id") for c in df.columns
+                      if c not in (SOURCE, SOURCE_LINE)}).drop(SOURCE, SOURCE_LINE, strict=False)
+
+
+def _date(e: pl.Expr) -> pl.Expr:
+    s = e.str.strip_chars()
+    return pl.when(s == "").then(None).otherwise(s).str.to_date("%Y%m%d", strict=False)
+
+
+def _found(df: pl.DataFrame, alias: str, rule: str | pl.Expr, column: str, value: pl.Expr) -> pl.DataFrame:
+    return df.select(pl.lit(alias).alias("alias"), pl.col(f"{alias}._row_id").alias("row_id"),
+                     (pl.lit(rule) if isinstance(rule, str) else rule).alias("rule"), pl.lit(column).alias("column"),
+                     value.cast(pl.String).alias("value"))
+
+
+# ---------------------------------------------------------------- unpivot
+
+class UnpivotOptions(StrictModel):
+    table: str
+    groups: dict[str, list[str]] = Field(description="output column → the repeated columns, in order")
+    number: str = Field(description="output column: the position of the group (1, 2 …)")
+    skip_empty: str = Field(description="an output column: a group whose value here is empty is no row")
+
+
+@step_kind("unpivot", UnpivotOptions)
+def _unpivot(w: Work, o: UnpivotOptions) -> None:
+    t, df = o.table, w.frames[o.table]
+    widths = {len(v) for v in o.groups.values()}
+    if len(widths) != 1:
+        raise ConfigError(f"unpivot {t}: every group needs the same number of columns")
+    repeated = {f"{t}.{c}" for cols in o.groups.values() for c in cols}
+    keep = [c for c in df.columns if c not in repeated]
+    parts = [df.select(*keep, *[pl.col(f"{t}.{cols[i]}").alias(f"{t}.{out}") for out, cols in o.groups.items()],
+                       pl.lit(i + 1, pl.Int64).alias(f"{t}.{o.number}"))
+             for i in range(widths.pop())]
+    s = pl.col(f"{t}.{o.skip_empty}")
+    out = pl.concat(parts).filter(s.is_not_null() & (s.str.strip_chars() != ""))
+    empty = df.filter(~pl.col(f"{t}._row_id").is_in(out[f"{t}._row_id"].implode()))
+    if empty.height:
+        w.not_migrated.append(empty.select(pl.lit(t).alias("alias"), pl.col(f"{t}._row_id").alias("row_id"),
+                                           pl.lit("unpivot: no group filled").alias("reason")))
+    w.frames[t] = out.sort(f"{t}._row_id", f"{t}.{o.number}")
+
+
+# ---------------------------------------------------------------- lookup
+
+class LookupOptions(StrictModel):
+    table: str
+    column: str
+    master: str = Field(description="a table of the source (role: reference) holding the codes")
+    code: str = Field(description="the master's code column")
+    where: dict[str, str] = Field({}, description="master rows to use: column → value (e.g. CODE_KBN: SEIBETSU)")
+    values: dict[str, str] = Field(description="master column → the new column it gives the table")
+
+
+@step_kind("lookup", LookupOptions, rules={
+    "lookup.unknown": ("ベンダー自身のコードマスタにないコードです (個人ごと保留)",
+                       "code not in the vendor's own code master (the person is held)"),
+    "lookup.ambiguous": ("コードマスタで同じコードが複数あります", "the code master holds the code more than once")})
+def _lookup(w: Work, o: LookupOptions) -> None:
+    t, m = o.table, o.master
+    master = w.frames[m]
+    for col, val in o.where.items():
+        master = master.filter(pl.col(f"{m}.{col}") == val)
+    dup = master.filter(pl.col(f"{m}.{o.code}").is_duplicated())
+    if dup.height:
+        raise ConfigError(f"lookup {t}.{o.column}: master {w.labels[m]} holds codes more than once: "
+                          f"{sorted(set(dup[f'{m}.{o.code}'].to_list()))[:5]}")
+    master = master.select(pl.col(f"{m}.{o.code}").alias("__code"),
+                           *[pl.col(f"{m}.{src}").alias(f"{t}.{dst}") for src, dst in o.values.items()])
+    df = w.frames[t]
+    src = pl.col(f"{t}.{o.column}")
+    joined = df.join(master, left_on=src, right_on="__code", how="left", maintain_order="left",
+                     coalesce=True)
+    if "__code" in joined.columns:
+        joined = joined.drop("__code")
+    first = f"{t}.{next(iter(o.values.values()))}"
+    bad = joined.filter(src.is_not_null() & (src.str.strip_chars() != "") & pl.col(first).is_null())
+    w.metrics.setdefault("lookups", {})[f"{t}.{o.column}"] = {"master": w.labels[m], "unknown_rows": bad.height}
+    w.frames[t] = joined
+    if bad.height:
+        w.hold(bad[w.person_col(t)], _found(bad, t, "lookup.unknown", o.column, src))
+
+
+# ---------------------------------------------------------------- filter
+
+class ValidAt(StrictModel):
+    from_: str = Field(alias="from")
+    to: str
+    date: dt.date
+
+
+class FilterOptions(StrictModel):
+    table: str
+    valid_at: ValidAt
+    reason: str = Field(description="why the other rows are not migrated (shown in the report)")
+
+
+@step_kind("filter", FilterOptions)
+def _filter(w: Work, o: FilterOptions) -> None:
+    t, v = o.table, o.valid_at
+    df = w.frames[t]
+    start, end = _date(pl.col(f"{t}.{v.from_}")), _date(pl.col(f"{t}.{v.to}"))
+    ok = (start <= pl.lit(v.date)) & (end.is_null() | (end >= pl.lit(v.date)))
+    ok = ok.fill_null(False)
+    out = df.filter(~ok)
+    w.not_migrated.append(out.select(pl.lit(t).alias("alias"), pl.col(f"{t}._row_id").alias("row_id"),
+                                     pl.lit(o.reason).alias("reason")))
+    w.frames[t] = df.filter(ok)
+
+
+# ---------------------------------------------------------------- history
+
+class Period(StrictModel):
+    from_: str = Field(alias="from")
+    to: str
+
+
+class Events(StrictModel):
+    table: str
+    date: str
+    order: str | None = None
+
+
+class HistoryOptions(StrictModel):
+    as_: str = Field(alias="as", description="name of the records frame it makes")
+    events: Events | None = None
+    intervals: dict[str, Period]
+    number: str = Field(description="output column: 履歴番号, 1 … in time order per person")
+    date: str = Field("HENKO_YMD", description="output column: the day the row starts (YYYYMMDD)")
+
+
+HISTORY_RULES = {
+    "history.overlap": ("有効期間が次の期間と重なっています (個人ごと保留)",
+                        "validity period overlaps the next one (the person is held)"),
+    "history.gap": ("有効期間と次の期間の間に空白があります (個人ごと保留)",
+                    "gap between this validity period and the next one (the person is held)"),
+    "history.two_current": ("現在の (終了日のない) 行が2件以上あります (個人ごと保留)",
+                            "two or more current rows (no end date) for one person (the person is held)"),
+    "history.bad_period": ("有効期間の日付が読めないか、終了日が開始日より前です (個人ごと保留)",
+                           "validity period unreadable or ending before it starts (the person is held)"),
+    "history.bad_date": ("異動年月日が読めません (個人ごと保留)", "event date unreadable (the person is held)"),
+}
+
+
+@step_kind("history", HistoryOptions, rules=HISTORY_RULES)
+def _history(w: Work, o: HistoryOptions) -> None:
+    key, day = w.person, "__day"
+    # 1. periods that do not chain: hold the person
+    for t, p in o.intervals.items():
+        df = w.frames[t]
+        k = pl.col(w.person_col(t))
+        frm, to = _date(pl.col(f"{t}.{p.from_}")), _date(pl.col(f"{t}.{p.to}"))
+        chk = df.with_columns(__f=frm, __t=to, __raw_to=pl.col(f"{t}.{p.to}")).sort(k, "__f", nulls_last=True)
+        chk = chk.with_columns(__next=pl.col("__f").shift(-1).over(k),
+                               __open=(pl.col("__t").is_null() & pl.col("__raw_to").fill_null("").str.strip_chars()
+                                       .eq("")).sum().over(k))
+        is_open = pl.col("__t").is_null()
+        has_next = pl.col("__next").is_not_null()
+        rule = (pl.when(pl.col("__f").is_null() | (pl.col("__raw_to").fill_null("").str.strip_chars() != "")
+                        & (is_open | (pl.col("__t") < pl.col("__f")))).then(pl.lit("history.bad_period"))
+                .when(is_open & (pl.col("__open") > 1)).then(pl.lit("history.two_current"))
+                .when(has_next & (is_open | (pl.col("__t") >= pl.col("__next")))).then(pl.lit("history.overlap"))
+                .when(has_next & (pl.col("__t") + pl.duration(days=1) < pl.col("__next"))).then(pl.lit("history.gap")))
+        bad = chk.with_columns(__rule=rule).filter(pl.col("__rule").is_not_null())
+        w.metrics.setdefault("history", {}).setdefault(t, {})
+        for r, n in bad.group_by("__rule").len().iter_rows():
+            w.metrics["history"][t][r] = n
+        if bad.height:
+            col = pl.when(pl.col("__rule") == "history.bad_period").then(pl.lit(p.from_)).otherwise(pl.lit(p.to))
+            found = bad.select(pl.lit(t).alias("alias"), pl.col(f"{t}._row_id").alias("row_id"),
+                               pl.col("__rule").alias("rule"), col.alias("column"),
+                               pl.col(f"{t}.{p.to}").alias("value"))
+            w.hold(bad[w.person_col(t)], found)
+    # 2. the change points: every event, and every period start no event falls on
+    points = []
+    if o.events is not None:
+        e = o.events.table
+        ev = w.frames[e].with_columns(pl.col(w.person_col(e)).alias(key), _date(pl.col(f"{e}.{o.events.date}")).alias(day))
+        bad = ev.filter(pl.col(day).is_null())
+        if bad.height:
+            w.hold(bad[key], _found(bad, e, "history.bad_date", o.events.date, pl.col(f"{e}.{o.events.date}")))
+            ev = ev.filter(~pl.col(key).is_in(bad[key].implode()))
+        order = pl.col(f"{e}.{o.events.order}").cast(pl.Int64, strict=False) if o.events.order else pl.lit(0)
+        points.append(ev.with_columns(order.alias("__order")))
+    starts = pl.concat([w.frames[t].select(pl.col(w.person_col(t)).alias(key),
+                                           _date(pl.col(f"{t}.{p.from_}")).alias(day))
+                        for t, p in o.intervals.items()]).unique()
+    if points:
+        starts = starts.join(points[0].select(key, day), on=[key, day], how="anti")
+    points.append(starts.with_columns(pl.lit(None, pl.Int64).alias("__order")))
+    rows = pl.concat(points, how="diagonal_relaxed").sort(day, key, "__order", nulls_last=False)
+    # 3. the state of each interval table on each change day (as-of join, then the period must still run)
+    for t, p in o.intervals.items():
+        iv = (w.frames[t].with_columns(pl.col(w.person_col(t)).alias("__k"), _date(pl.col(f"{t}.{p.from_}")).alias("__f"),
+                                       _date(pl.col(f"{t}.{p.to}")).alias("__t"))
+              .sort("__f"))
+        rows = rows.join_asof(iv, left_on=day, right_on="__f", by_left=key, by_right="__k", strategy="backward",
+                              check_sortedness=False)
+        ended = pl.col("__t").is_not_null() & (pl.col("__t") < pl.col(day))
+        rows = rows.with_columns([pl.when(ended).then(None).otherwise(pl.col(c)).alias(c) for c in iv.columns
+                                  if c not in ("__k", "__f", "__t") and c in rows.columns]).drop(
+            "__f", "__t", "__k", strict=False)
+    rows = rows.sort(key, day, "__order", nulls_last=False).with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(key).alias(o.number),
+        pl.col(day).dt.strftime("%Y%m%d").alias(o.date)).drop(day, "__order")
+    w.frames[o.as_] = rows
+    w.order[o.as_] = [key, o.number]
+    w.metrics.setdefault("history", {})["records"] = rows.height
+
+
+# ---------------------------------------------------------------- join
+
+class JoinOptions(StrictModel):
+    table: str
+    into: str = Field(description="the records frame (a history's `as`)")
+    how: Literal["inner", "left"]
+
+
+JOIN_RULES = {
+    "join.unmatched": ("結合で相手の行がありません (個人ごと保留)",
+                       "no matching row on the other side of a join (the person is held)"),
+    "join.duplicate": ("結合の相手が1行に決まりません (個人ごと保留)",
+                       "more than one row to join for one person (the person is held)"),
+}
+
+
+@step_kind("join", JoinOptions, rules=JOIN_RULES)
+def _join(w: Work, o: JoinOptions) -> None:
+    t, rec = o.table, o.into
+    tk, rk = w.person_col(t), w.person_col(rec)
+    df = w.frames[t]
+    dup = df.filter(pl.col(tk).is_duplicated())
+    if dup.height:
+        w.hold(dup[tk], _found(dup, t, "join.duplicate", w.person, pl.col(tk)))
+        df = w.frames[t]
+    records = w.frames[rec]
+    lone_rows = df.join(records.select(pl.col(rk).alias(tk)).unique(), on=tk, how="anti")   # table rows, no record
+    stats = {"table": w.labels[t], "how": o.how, "unmatched_table_rows": lone_rows.height}
+    found = [_found(lone_rows, t, "join.unmatched", w.person, pl.col(tk))]
+    keys = [lone_rows[tk]]
+    if o.how == "inner":
+        lone_recs = records.join(df.select(pl.col(tk).alias(rk)), on=rk, how="anti")
+        stats["unmatched_records"] = lone_recs.height
+        sources = [c[: -len("._row_id")] for c in lone_recs.columns if c.endswith("._row_id")]
+        found += [_found(lone_recs.filter(pl.col(f"{a}._row_id").is_not_null()), a, "join.unmatched", w.person,
+                         pl.col(rk)).unique() for a in sources]
+        keys.append(lone_recs[rk])
+    w.metrics.setdefault("joins", []).append(stats)
+    w.hold(pl.concat(keys), pl.concat(found))
+    w.frames[rec] = w.frames[rec].join(w.frames[t], left_on=rk, right_on=tk, how=o.how, maintain_order="left",
+                                       coalesce=False)
+
+
+# ---------------------------------------------------------------- engine
+
+def combine_problems(spec) -> list[tuple[str, str]]:
+    """Load-time check of the `combine:` steps: known kinds, their options, the tables they name."""
+    found = []
+    names = set(spec.tables or {})
+    for i, step in enumerate(spec.combine.steps):
+        (kind, opts), = step.items()
+        where = f"combine.steps.{i}.{kind}"
+        if kind not in STEP_KINDS:
+            found.append((where, f"unknown combine step {kind!r}; known: {sorted(STEP_KINDS)}"))
+            continue
+        try:
+            o = STEP_KINDS[kind].options.model_validate(opts)
+        except ValidationError as exc:
+            found += [(f"{where}.{'.'.join(str(x) for x in e['loc'])}", e["msg"]) for e in exc.errors()]
+            continue
+        refs = [getattr(o, a) for a in ("table", "master") if hasattr(o, a)]
+        refs += list(getattr(o, "intervals", {}) or {}) + ([o.events.table] if getattr(o, "events", None) else [])
+        found += [(where, f"no table {r!r} in `tables` (known: {sorted(names)})") for r in refs if r not in names]
+        names |= {o.as_} if kind == "history" else set()
+    return found
+
+
+@dataclass
+class CombineResult:
+    frame: pl.DataFrame            # the records: qualified source columns, <alias>._row_id, + lineage
+    quarantine: pl.DataFrame       # every held source row, ikou.quarantine schema
+    ledger: dict[str, dict]        # alias → extracted, used, quarantined, not_migrated, reference
+    metrics: dict
+
+
+def combine(spec, tables: dict[str, pl.DataFrame], *, source_name: str, row_id_base: int, run_id: str,
+            dantai_code: str) -> CombineResult:
+    """Run `spec.combine` over the staged tables (alias → staged frame with lineage)."""
+    labels = {a: t.table for a, t in spec.tables.items()}
+    roles = {a: t.role for a, t in spec.tables.items()}
+    w = Work(frames={a: _qualify(a, df) for a, df in tables.items()}, person=spec.combine.person, roles=roles,
+             labels=labels)
+    originals = {a: tables[a].select(ROW_ID, SOURCE, SOURCE_LINE,
+                                     *([pl.col(spec.combine.person).alias("__key")] if spec.combine.person in
+                                       tables[a].columns else [pl.lit(None, pl.String).alias("__key")]))
+                 for a in tables}
+    last = None
+    for step in spec.combine.steps:
+        (kind, opts), = step.items()
+        sk = STEP_KINDS[kind]
+        o = sk.options.model_validate(opts)
+        sk.run(w, o)
+        last = o.as_ if kind == "history" else getattr(o, "into", last)
+    if last is None:
+        raise ConfigError(f"{source_name}: combine makes no records frame (a `history` step names it)")
+    records = w.frames[last]
+    records = records.sort(w.order.get(last) or [w.person_col(last)])
+    records = records.with_columns([pl.col(c).cast(pl.String) for c in records.columns   # as staged: text
+                                    if not c.endswith("._row_id")])
+    records = records.with_columns(
+        (pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + row_id_base).alias(ROW_ID),
+        pl.lit(source_name).alias(SOURCE), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(SOURCE_LINE))
+    held = pl.concat(w.held).unique() if w.held else pl.Series([], dtype=pl.String)
+    findings = pl.concat(w.findings) if w.findings else pl.DataFrame(
+        schema={"alias": pl.String, "row_id": pl.Int64, "rule": pl.String, "column": pl.String, "value": pl.String})
+    nm = pl.concat(w.not_migrated) if w.not_migrated else pl.DataFrame(
+        schema={"alias": pl.String, "row_id": pl.Int64, "reason": pl.String})
+    ledger, qparts = {}, []
+    for a, orig in originals.items():
+        used = records[f"{a}._row_id"].drop_nulls().unique() if f"{a}._row_id" in records.columns else pl.Series([], dtype=pl.Int64)
+        f = findings.filter(pl.col("alias") == a).unique(["row_id", "rule"])
+        held_rows = orig.filter(pl.col("__key").is_in(held.implode()) | pl.col(ROW_ID).is_in(f["row_id"].implode()))
+        held_rows = held_rows.filter(~pl.col(ROW_ID).is_in(used.implode()))
+        specific = held_rows.join(f.rename({"row_id": ROW_ID}), on=ROW_ID, how="left")
+        qparts.append(specific.select(
+            pl.col(ROW_ID).alias("row_id"), pl.lit(labels[a]).alias("source"), pl.col(SOURCE_LINE).alias("source_line"),
+            pl.format(f"{spec.combine.person}={{}}", pl.col("__key").fill_null("")).alias("record_key"),
+            pl.col("column").fill_null(spec.combine.person).alias("column"),
+            pl.col("rule").fill_null(PERSON_HELD).alias("rule"),
+            pl.col("value").fill_null(pl.col("__key")).alias("value")))
+        n_q = held_rows.height
+        rest = orig.filter(~pl.col(ROW_ID).is_in(used.implode()) & ~pl.col(ROW_ID).is_in(held_rows[ROW_ID].implode()))
+        n_nm = rest.filter(pl.col(ROW_ID).is_in(nm.filter(pl.col("alias") == a)["row_id"].implode())).height
+        n_ref = rest.height - n_nm if roles[a] == "reference" else 0
+        entry = {"table": labels[a], "extracted": orig.height, "used": used.len(), "quarantined": n_q,
+                 "not_migrated": n_nm, "reference": n_ref}
+        unaccounted = orig.height - (entry["used"] + n_q + n_nm + n_ref)
+        if unaccounted:
+            raise ConservationError(f"{source_name}: {unaccounted} row(s) of {labels[a]} are neither used, "
+                                    "quarantined, not migrated nor reference", run_id=run_id)
+        reasons = nm.filter(pl.col("alias") == a).group_by("reason").len()
+        if reasons.height:
+            entry["not_migrated_reasons"] = {r: n for r, n in reasons.iter_rows()}
+        ledger[a] = entry
+    quarantine = q.concat(qparts)
+    if quarantine.height:
+        msgs = pl.DataFrame([(r, *ops.message(r)) for r in quarantine["rule"].unique().to_list()],
+                            schema={"rule": pl.String, "message_ja": pl.String, "message_en": pl.String}, orient="row")
+        quarantine = q.conform(quarantine.drop("message_ja", "message_en").join(msgs, on="rule", how="left"))
+    quarantine = q.conform(quarantine.with_columns(
+        pl.lit(run_id).alias("run_id"), pl.lit(dantai_code).alias("dantai_code"), pl.lit("map").alias("stage"),
+        pl.col("source").alias("table"), pl.lit("error").alias("severity")))
+    w.metrics["held_persons"] = held.len()
+    return CombineResult(frame=records, quarantine=quarantine, ledger=ledger, metrics=w.metrics)
