@@ -206,6 +206,29 @@ def _rows_table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
             "more": max(0, len(rows) - HTML_ROWS)}
 
 
+def _combined_view(combined: dict | None) -> list[dict]:
+    """Per multi-table source: the ledger of every vendor table, each join's unmatched rows, the
+    crosswalks' kept / new / total numbers (the same counts summary.json holds under `combined`)."""
+    views = []
+    for src, c in (combined or {}).items():
+        ledger = {"columns": ["テーブル", "抽出", "使用", "隔離", "移行対象外", "参照（マスタ）",
+                              "移行対象外の理由"],
+                  "rows": [[t.get("table", a), t.get("extracted"), t.get("used"), t.get("quarantined"),
+                            t.get("not_migrated"), t.get("reference"),
+                            "、".join(f"{r}: {n:,} 件" for r, n in (t.get("not_migrated_reasons") or {}).items())]
+                           for a, t in (c.get("tables") or {}).items()], "more": 0}
+        joins = {"columns": ["結合するテーブル", "結合方法", "相手のない行（テーブル側）", "相手のない記録（記録側）"],
+                 "rows": [[j.get("table"), j.get("how"), j.get("unmatched_table_rows"), j.get("unmatched_records")]
+                          for j in c.get("joins") or []], "more": 0}
+        crosswalks = {"columns": ["番号", "対応表", "継続（前回の番号）", "新規発番", "合計"],
+                      "rows": [[name, x.get("crosswalk"), x.get("kept"), x.get("issued"), x.get("held_total")]
+                               for name, x in (c.get("crosswalks") or {}).items() if "crosswalk" in x],
+                      "more": 0}
+        views.append({"source": src, "ledger": ledger, "joins": joins, "crosswalks": crosswalks,
+                      "held_persons": c.get("held_persons")})
+    return views
+
+
 def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *,
                       diff: dict | None = None, previous_summary: dict | None = None,
                       sensitive=frozenset(), reveal: bool = False) -> Path:
@@ -266,7 +289,7 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
         trend_worse=sum(r["verdict"] == "悪化" for r in tr),
         control_totals={"columns": ["項目", "値"], "rows": _flatten(s.get("control_totals")),
                         "more": 0},
-        sources=sources,
+        sources=sources, combined=_combined_view(s.get("combined")),
     )
     out_path.write_text(html, encoding="utf-8")
     return out_path

@@ -154,3 +154,44 @@ def test_run_report_cli_reads_a_run_directory(tmp_path):
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "リハーサル R2" in html and "前回: R1" in html and "123456789019" not in html
     assert main(["run-report", str(tmp_path / "missing")]) == 2
+
+
+COMBINED = {   # summary.json's `combined` for a multi-table source, shaped as vendor C's run writes it
+    "vendor_c_juki": {
+        "tables": {
+            "kojin": {"table": "C_KOJIN", "extracted": 1203, "used": 1190, "quarantined": 13, "not_migrated": 0,
+                      "reference": 0},
+            "gaikoku": {"table": "C_GAIKOKUJIN", "extracted": 57, "used": 41, "quarantined": 2, "not_migrated": 14,
+                        "reference": 0,
+                        "not_migrated_reasons": {"移行日 (2026-10-31) より前に終了した在留情報 (移行対象外)": 14}},
+            "m_code": {"table": "M_CODE", "extracted": 36, "used": 0, "quarantined": 0, "not_migrated": 0,
+                       "reference": 36}},
+        "joins": [{"table": "C_KOJIN", "how": "inner", "unmatched_table_rows": 0, "unmatched_records": 3},
+                  {"table": "C_GAIKOKUJIN", "how": "left", "unmatched_table_rows": 1}],
+        "history": {"records": 2417}, "held_persons": 9,
+        "crosswalks": {"atena_no": {"crosswalk": "atena_no.csv", "kept": 1187, "issued": 4, "held_total": 1191},
+                       "setai_no": {"crosswalk": "setai_no.csv", "kept": 0, "issued": 612, "held_total": 612}}}}
+
+
+def test_run_report_shows_a_combined_sources_ledger_join_unmatched_rows_and_crosswalk_counts(tmp_path):
+    from tests.reports.html_tables import section_tables
+
+    html = render_run_report({**RUN, "combined": COMBINED}, _quarantine(), tmp_path / "r.html").read_text(
+        encoding="utf-8")
+    _assert_self_contained(html)
+    t = section_tables(html, "combined-vendor_c_juki")
+    assert t["テーブル別の行の内訳"] == [
+        ["テーブル", "抽出", "使用", "隔離", "移行対象外", "参照（マスタ）", "移行対象外の理由"],
+        ["C_KOJIN", "1,203", "1,190", "13", "0", "0", ""],
+        ["C_GAIKOKUJIN", "57", "41", "2", "14", "0", "移行日 (2026-10-31) より前に終了した在留情報 (移行対象外): 14 件"],
+        ["M_CODE", "36", "0", "0", "0", "36", ""]]
+    assert t["結合で相手のなかった行"][1:] == [["C_KOJIN", "inner", "0", "3"], ["C_GAIKOKUJIN", "left", "1", "—"]]
+    assert t["番号の対応表（旧番号 → 新番号）"] == [
+        ["番号", "対応表", "継続（前回の番号）", "新規発番", "合計"],
+        ["atena_no", "atena_no.csv", "1,187", "4", "1,191"], ["setai_no", "setai_no.csv", "0", "612", "612"]]
+    assert "隔離した人: 9 人" in html
+
+
+def test_run_report_without_a_combined_source_has_no_combine_section(tmp_path):
+    html = render_run_report(RUN, _quarantine(), tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "複数テーブルの結合" not in html
