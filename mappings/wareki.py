@@ -38,11 +38,9 @@ DEFAULT_ERA_CODES: dict[str, dict[str, str]] = {
 }
 
 RULE_MESSAGES: dict[str, tuple[str, str]] = {
-    "wareki.format": ("日付の形式が不正です（桁数・数字以外・年不詳で月日あり）",
-                      "date is not in the expected format (length, non-digits, or unknown year with known month/day)"),
+    "wareki.format": ("日付の形式が不正です（桁数・数字以外）", "date is not in the expected format (length, non-digits)"),
     "wareki.era": ("元号コードが不明です", "unknown era code"),
-    "wareki.month": ("月が不正です（13以上、または月不詳で日あり）",
-                     "invalid month (13 or more, or unknown month with a known day)"),
+    "wareki.month": ("月が不正です（13以上）", "invalid month (13 or more)"),
     "wareki.day": ("日が不正です（32以上）", "invalid day (32 or more)"),
     "wareki.era_range": ("元号の期間外の日付です", "date lies outside the era's span"),
     "wareki.not_in_calendar": ("暦にない日付です（記録どおり保持）",
@@ -50,6 +48,10 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 FUMEI_DAY, FUMEI_MONTH_DAY, FUMEI_ALL = "日不詳", "月日不詳", "年月日不詳"
+# Any part may be unknown (00), alone or with others: 年不詳 (month and day known), 月不詳 (day known),
+# 年月不詳, 年日不詳 … The 不詳表記 names the unknown parts in 年 月 日 order followed by 不詳; the
+# ISO text keeps the known parts and writes the unknown ones as 00 (0000 for the year).
+FUMEI_FORMS = ("年不詳", "月不詳", "日不詳", "年月不詳", "年日不詳", "月日不詳", "年月日不詳")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class WarekiExprs:
     error: pl.Expr        # rule id or null
     warning: pl.Expr      # 'wareki.not_in_calendar' or null
     fumei_flag: pl.Expr   # 不詳フラグ: '1' / '0'; null for null input or on error
-    fumei_hyoki: pl.Expr  # 不詳表記: 日不詳 / 月日不詳 / 年月日不詳 or null
+    fumei_hyoki: pl.Expr  # 不詳表記: one of FUMEI_FORMS (年不詳 … 年月日不詳) or null
     # The five above are fields of this one struct expression; each of them alone runs the whole
     # conversion, so for several outputs materialise `parsed` once and take its fields.
     parsed: pl.Expr | None = None
@@ -137,18 +139,18 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
 
         second |= {"__offset": lookup(0), "__start": lookup(1), "__end": lookup(2)}
     num = c("__num")
-    second |= {"__mm": (num // 100) % 100, "__dd": num % 100, "__all_zero": num == 0,
+    second |= {"__mm": (num // 100) % 100, "__dd": num % 100,
                "__year_unknown": (num // 10000) == 0}
     third: dict[str, pl.Expr] = {}
     if fmt != "seireki_yyyymmdd":
         third["__year"] = num // 10000 + c("__offset")
-        # 年月日不詳 may come with or without an era code ('03000000' or '00000000').
-        third["__era_error"] = c("__offset").is_null() & ~(c("__all_zero") & c("__zero_code"))
+        # an unknown year may come with or without an era code ('03000512' or '00000512')
+        third["__era_error"] = c("__offset").is_null() & ~(c("__year_unknown") & c("__zero_code"))
 
-    year, mm, dd, all_zero = c("__year"), c("__mm"), c("__dd"), c("__all_zero")
+    year, mm, dd, y0 = c("__year"), c("__mm"), c("__dd"), c("__year_unknown")
     checks = {
-        "__format_error": ~c("__shape_ok") | (c("__year_unknown") & ~all_zero),
-        "__month_error": (mm > 12) | ((mm == 0) & (dd != 0)),
+        "__format_error": ~c("__shape_ok"),
+        "__month_error": mm > 12,
         "__day_error": dd > 31,
     }
     if fmt == "seireki_yyyymmdd":
@@ -158,7 +160,7 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         ym = year * 10000 + mm * 100
         lo = pl.when(mm == 0).then(year * 10000 + 101).otherwise(ym + pl.when(dd == 0).then(1).otherwise(dd))
         hi = pl.when(mm == 0).then(year * 10000 + 1231).otherwise(ym + pl.when(dd == 0).then(31).otherwise(dd))
-        checks["__range_error"] = ~all_zero & ((hi < c("__start")) | (lo > c("__end")))
+        checks["__range_error"] = ~y0 & ((hi < c("__start")) | (lo > c("__end")))   # no year: no span
 
     error = (
         pl.when(~c("__present")).then(pl.lit(None, n))
@@ -173,25 +175,21 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     ok_stage = {"__ok": (c("__present") & c("__error").is_null()).fill_null(False)}
 
     ok = c("__ok")
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    leap = y0 | ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)   # unknown year: 2/29 may exist
     month_days = (
         pl.when(mm == 2).then(pl.when(leap).then(29).otherwise(28))
         .when(mm.is_in([4, 6, 9, 11])).then(30)
         .otherwise(31)
     )
-    year_text = pl.when(all_zero).then(pl.lit("0000")).otherwise(year.cast(n).str.zfill(4))
+    year_text = pl.when(y0).then(pl.lit("0000")).otherwise(year.cast(n).str.zfill(4))
     out = {
         "__warning": pl.when(ok & (mm >= 1) & (dd >= 1) & (dd > month_days)).then(pl.lit("wareki.not_in_calendar")),
         "__iso": pl.when(ok).then(pl.concat_str(year_text, pl.lit("-"), mm.cast(n).str.zfill(2), pl.lit("-"),
                                                 dd.cast(n).str.zfill(2))),
-        "__fumei_hyoki": (
-            pl.when(~ok).then(pl.lit(None, n))
-            .when(all_zero).then(pl.lit(FUMEI_ALL))
-            .when(mm == 0).then(pl.lit(FUMEI_MONTH_DAY))
-            .when(dd == 0).then(pl.lit(FUMEI_DAY))
-            .otherwise(pl.lit(None, n))
-        ),
+        "__fumei_hyoki": pl.when(ok & (y0 | (mm == 0) | (dd == 0))).then(pl.concat_str(
+            pl.when(y0).then(pl.lit("年")).otherwise(pl.lit("")), pl.when(mm == 0).then(pl.lit("月")).otherwise(pl.lit("")),
+            pl.when(dd == 0).then(pl.lit("日")).otherwise(pl.lit("")), pl.lit("不詳"))),
         "__fumei_flag": pl.when(ok).then(
-            pl.when(all_zero | (mm == 0) | (dd == 0)).then(pl.lit("1")).otherwise(pl.lit("0"))),
+            pl.when(y0 | (mm == 0) | (dd == 0)).then(pl.lit("1")).otherwise(pl.lit("0"))),
     }
     return [first, second, third, checks, status, ok_stage, out]

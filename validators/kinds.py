@@ -222,16 +222,15 @@ def _parts(col: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 @kind("date_valid", DateValid, "日付が不正です（00は不詳フラグがある場合のみ）",
       "invalid date (00 parts only when the 不詳 flag is set)", row_local=True)
 def _date_valid(p: DateValid, ctx: Context) -> list[Check]:
-    """ISO text; 00 parts only as 日不詳 / 月日不詳 / 年月日不詳 and only with the flag. Days the calendar
-    lacks (2/29 of a common year) pass: the register's value is kept as recorded."""
+    """ISO text; 00 parts (any of year, month, day: 年不詳 … 年月日不詳) only with the flag. Days the
+    calendar lacks (2/29 of a common year) pass: the register's value is kept as recorded."""
     ctx.need(p.column, *([p.fumei_flag] if p.fumei_flag else []))
     t = _text(p.column)
     y, m, d = _parts(p.column)
     shape = t.str.contains(_ISO) & (m <= 12) & (d <= 31)
-    unknown_ok = ((y > 0) | (m == 0)) & ((m > 0) | (d == 0))   # 00 only from the right
     has_unknown = (y == 0) | (m == 0) | (d == 0)
     flagged = (_text(p.fumei_flag) == "1").fill_null(False) if p.fumei_flag else pl.lit(False)
-    failed = t.is_not_null() & ~_blank(p.column) & ~(shape & unknown_ok & (~has_unknown | flagged)).fill_null(False)
+    failed = t.is_not_null() & ~_blank(p.column) & ~(shape & (~has_unknown | flagged)).fill_null(False)
     return [Check(p.column, failed, t)]
 
 

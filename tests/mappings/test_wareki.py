@@ -63,12 +63,10 @@ def test_known_dates_convert(value, fmt, iso):
         ("05010430", "wareki.era_range"),   # 令和元年4月30日 is before 令和
         ("01010124", "wareki.era_range"),
         ("03451302", "wareki.month"),
-        ("03450002", "wareki.month"),
         ("03450332", "wareki.day"),
         ("09450302", "wareki.era"),
         ("0345030", "wareki.format"),
         ("0345030X", "wareki.format"),
-        ("03000302", "wareki.format"),      # unknown year, known month/day
         ("034503021", "wareki.format"),
     ],
 )
@@ -95,6 +93,14 @@ def test_unknown_era_letter_and_lowercase_letter():
         ("00000000", "seireki_yyyymmdd", "0000-00-00", "年月日不詳"),
         ("04310400", "era2_yymmdd", "2019-04-00", "日不詳"),   # 平成31年4月 exists
         ("01010100", "era2_yymmdd", "1868-01-00", "日不詳"),   # January 1868 touches 明治
+        ("03000302", "era2_yymmdd", "0000-03-02", "年不詳"),   # month and day known
+        ("00000302", "era2_yymmdd", "0000-03-02", "年不詳"),   # no era code either
+        ("S000302", "letter_yymmdd", "0000-03-02", "年不詳"),
+        ("00000302", "seireki_yyyymmdd", "0000-03-02", "年不詳"),
+        ("03450002", "era2_yymmdd", "1970-00-02", "月不詳"),   # day known
+        ("03000002", "era2_yymmdd", "0000-00-02", "年月不詳"),
+        ("03000300", "era2_yymmdd", "0000-03-00", "年日不詳"),
+        ("03000229", "era2_yymmdd", "0000-02-29", "年不詳"),   # some year has it: no calendar warning
     ],
 )
 def test_unknown_parts_are_kept_and_flagged(value, fmt, iso, hyoki):
@@ -160,7 +166,7 @@ def test_any_digits_agree_with_datetime(yy, mm, dd, era):
     code = {"明治": "01", "大正": "02", "昭和": "03", "平成": "04", "令和": "05"}[era]
     row = one(f"{code}{yy:02d}{mm:02d}{dd:02d}")
     year = offset + yy
-    if mm > 12 or (mm == 0 and dd != 0):
+    if mm > 12:
         assert row["error"] == "wareki.month"
     elif dd > 31:
         assert row["error"] == "wareki.day"
@@ -195,3 +201,13 @@ def test_works_in_lazy_and_streaming_frames():
     lf = pl.LazyFrame({"v": ["S450302", "H010108"] * 1000})
     out = lf.select(w.iso).collect(engine="streaming")
     assert out["iso"].unique().sort().to_list() == ["1970-03-02", "1989-01-08"]
+
+
+def test_unknown_year_with_an_impossible_day_is_kept_as_recorded_with_a_warning():
+    row = one("03000431")   # 年不詳 4月31日: no year has it
+    assert (row["iso"], row["error"], row["warning"], row["flag"], row["hyoki"]) == (
+        "0000-04-31", None, "wareki.not_in_calendar", "1", "年不詳")
+
+
+def test_an_unknown_year_does_not_excuse_an_unknown_era_code():
+    assert one("09000302")["error"] == "wareki.era"

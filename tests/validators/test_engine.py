@@ -53,7 +53,7 @@ PLANTS = [
     ({"jumin_jotai_code": "4"}, "schema.code_value", "jumin_jotai_code"),
     ({"seinengappi": "1970-13-02"}, "schema.date", "seinengappi"),
     ({"seinengappi": "1970-03-00"}, "schema.date", "seinengappi"),           # 00 without the flag
-    ({"seinengappi": "0000-03-02", "seinengappi_fumei_flag": "1"}, "schema.date", "seinengappi"),
+    ({"seinengappi": "0000-13-02", "seinengappi_fumei_flag": "1"}, "schema.date", "seinengappi"),   # 年不詳, month 13
     ({"ido_date": "2000/04/01"}, "schema.date", "ido_date"),
     ({"dantai_code": "131017"}, "checkdigit.dantai_code", "dantai_code"),
     ({"dantai_code": "011011"}, "dantai.run", "dantai_code"),
@@ -87,6 +87,19 @@ def test_each_error_rule_fires_on_a_planted_row(schema, rules, over, rule, colum
     assert bad["_row_id"] not in res.good["_row_id"].to_list()
     counts = res.rule_counts.filter((pl.col("rule") == rule) & (pl.col("column") == column))
     assert counts["rows_failed"].to_list() == [1]
+
+
+def test_an_unknown_year_or_month_before_known_parts_passes_with_the_flag_only(schema, rules):
+    rows = good_rows()
+    rows[2] |= {"seinengappi": "0000-03-02", "seinengappi_fumei_flag": "1"}   # 年不詳
+    rows[0] |= {"seinengappi": "1960-00-15", "seinengappi_fumei_flag": "1"}   # 月不詳
+    res = run(frame(rows), schema, rules)
+    assert res.quarantine.height == 0, res.quarantine.select("rule", "column", "value")
+    for r in (rows[2], rows[0]):
+        r["seinengappi_fumei_flag"] = "0"
+    res = run(frame(rows), schema, rules)
+    assert sorted(res.quarantine.filter(pl.col("rule") == "schema.date")["value"].to_list()) == [
+        "0000-03-02", "1960-00-15"]
 
 
 def test_unknown_birth_parts_pass_with_the_flag_and_order_uses_known_precision(schema, rules):
