@@ -18,6 +18,7 @@ from ikou.flows.migrate import migration_flow
 from ikou.loaders import read_table
 from ikou.sample.legacy_db import install_vendor_c
 from tests.flows.conftest import SAMPLE, write_config
+from tests.reports.html_tables import section_tables
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 MAPPING = REPO_ROOT / "specs" / "vendors" / "vendor_c" / "mappings" / "juki" / "jumin.yaml"
@@ -108,6 +109,12 @@ def test_every_vendor_c_fault_is_held_with_its_reason_and_every_source_row_is_ac
         "移行日 (2026-10-31) より前に終了した在留情報 (移行対象外)"] > 0
     assert combined["tables"]["m_code"]["reference"] == combined["tables"]["m_code"]["extracted"]
     assert {j["table"]: j["unmatched_table_rows"] for j in combined["joins"]} == {"C_KOJIN": 0, "C_GAIKOKUJIN": 1}
+    # report.html shows the same ledger and joins
+    shown = section_tables((run_dir / "report.html").read_text(encoding="utf-8"), "combined-vendor_c_juki")
+    assert [r[:6] for r in shown["テーブル別の行の内訳"][1:]] == [
+        [t["table"], *(f"{t[k]:,}" for k in ("extracted", "used", "quarantined", "not_migrated", "reference"))]
+        for t in combined["tables"].values()]
+    assert {r[0]: r[2] for r in shown["結合で相手のなかった行"][1:]} == {"C_KOJIN": "0", "C_GAIKOKUJIN": "1"}
     # the records: every combined record loaded or held, and every new number carries its check digit
     counts = summary["tables"]["juki_kojin_rireki"]
     assert counts["extracted"] == counts["loaded"] + counts["quarantined"] == combined["history"]["records"] - 2
@@ -152,6 +159,10 @@ def test_a_second_rehearsal_keeps_every_number_and_a_new_person_gets_a_fresh_one
     assert fresh not in atena_r1.values() and fresh > max(atena_r1.values())
     assert r2["combined"]["vendor_c_juki"]["crosswalks"]["atena_no"] == {
         "crosswalk": "atena_no.csv", "kept": len(atena_r1), "issued": 1, "held_total": len(atena_r1) + 1}
+    run_dir = tmp_path / "runs" / "999997" / r2["run_id"]
+    shown = section_tables((run_dir / "report.html").read_text(encoding="utf-8"), "combined-vendor_c_juki")
+    assert shown["番号の対応表（旧番号 → 新番号）"][1] == [
+        "atena_no", "atena_no.csv", f"{len(atena_r1):,}", "1", f"{len(atena_r1) + 1:,}"]
     loaded_r2 = read_table(target, "dantai_999997", "juki_kojin_rireki").select("atena_no", "rireki_no", "shimei")
     assert loaded_r2.join(loaded_r1, on=["atena_no", "rireki_no"], how="anti")["atena_no"].to_list() == [fresh]
     assert loaded_r1.join(loaded_r2, on=["atena_no", "rireki_no", "shimei"], how="anti").height == 0
