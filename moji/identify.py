@@ -1,11 +1,14 @@
 """文字同定: identify every character of the text columns against the MJ dictionary.
 
 A character is a base code point plus its optional variation selector (SVS U+FE00–FE0F, IVS
-U+E0100–E01EF). Work happens on the DISTINCT characters of each column (value_counts → extract_all
-→ explode → group), classified by joins; the rewrite back into the column is one vectorised
-`str.replace_many` with the few characters whose output differs (外字 → MJ glyph). `identify_lazy`
-gathers the distinct values from a streaming scan and returns what applies to any batch of it, so
-a table larger than memory can be identified; `identify_frame` is the same on a frame in memory.
+U+E0100–E01EF). The values' UTF-8 bytes are decoded to code points at once (numpy over the Arrow
+buffers, no per-row Python) and counted per character (bincount); only the DISTINCT characters are
+classified, by joins; the rewrite back into the column is a `str.replace_many` with the few
+characters whose output differs (外字 → MJ glyph). `identify_lazy` gathers the distinct values from
+a streaming scan and returns what applies to any batch of it, so a table larger than memory can be
+identified; `identify_frame` works on a frame in memory: its columns are decoded as they are (no
+grouping into distinct values, which costs more than it saves when names are mostly distinct), and
+only the rows holding a character to rewrite or an unresolved one are touched again.
 
 Outcomes per character, in this order of precedence:
   mj          exact key of the dictionary (実装したUCS, IVS or SVS sequence)
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
 import polars as pl
 
 from ikou.errors import ConfigError
@@ -200,6 +204,131 @@ def _value_chars(values: pl.DataFrame) -> pl.LazyFrame:
     return values.lazy().with_columns(pl.col("v").str.extract_all(CHAR_RE).alias("char")).explode("char")
 
 
+_VS_SHIFT = 21   # a character as one integer: base code point << 21 | variation selector (or 0)
+
+
+@dataclass
+class _Decoded:
+    """The code points of one column's values, decoded from its UTF-8 bytes (numpy, no per-row
+    Python), and where CHAR_RE joins a variation selector to the code point before it."""
+    cps: np.ndarray       # every code point, in order (int32)
+    first: np.ndarray     # per value: index of its first code point (ascending)
+    per_value: np.ndarray # per value: number of code points
+    att: np.ndarray       # positions of the VS that belong to the character before them
+
+    def rows_of(self, pos: np.ndarray) -> np.ndarray:
+        """The values (indices, ascending, once each) holding these code point positions."""
+        return np.unique(np.searchsorted(self.first, pos, side="right") - 1) if pos.size else pos
+
+
+def _decode(values: pl.Series) -> _Decoded:
+    import pyarrow as pa
+
+    values = values.cast(pl.String)
+    if values.null_count():
+        values = values.fill_null("")
+    per_value = values.str.len_chars().to_numpy().astype(np.int64)
+    arr = values.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = pa.concat_arrays(arr.chunks) if arr.num_chunks != 1 else arr.chunk(0)
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    bufs = arr.buffers()
+    off = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    data = (np.frombuffer(bufs[2], dtype=np.uint8)[off[0]:off[-1]] if bufs[2] is not None
+            else np.zeros(0, dtype=np.uint8))
+    idx = np.flatnonzero((data & 0xC0) != 0x80)             # the first byte of each code point
+    b0 = data[idx]
+    cps = b0.astype(np.int32)
+    # 2-, 3- and 4-byte sequences by their lead byte; continuation bytes read through shifted views
+    for lead_mask, lead_value, lead_bits, more in ((0xE0, 0xC0, 0x1F, 1), (0xF0, 0xE0, 0x0F, 2),
+                                                   (0xF8, 0xF0, 0x07, 3)):
+        i = np.flatnonzero((b0 & lead_mask) == lead_value)
+        if not i.size:
+            continue
+        at = idx[i]
+        cp = (b0[i] & lead_bits).astype(np.int32)
+        for k in range(1, more + 1):
+            cp <<= 6
+            cp |= data[k:][at] & 0x3F
+        cps[i] = cp
+    first = np.cumsum(per_value) - per_value
+    # CHAR_RE, left to right: a code point starts a character unless it is a VS directly after
+    # a code point of the same value that started one (so in a run of VS they alternate). VS are
+    # rare: the rule is worked out on their positions only.
+    high = np.flatnonzero(cps >= 0xFE00)
+    hc = cps[high]
+    vs_pos = high[((hc >= 0xFE00) & (hc <= 0xFE0F)) | ((hc >= 0xE0100) & (hc <= 0xE01EF))]
+    if not vs_pos.size:
+        return _Decoded(cps=cps, first=first, per_value=per_value, att=vs_pos)
+    row = np.searchsorted(first, vs_pos, side="right") - 1
+    first_in_value = vs_pos == first[row]
+    # a run: consecutive VS positions within one value
+    run_start = first_in_value | np.concatenate([[True], vs_pos[1:] != vs_pos[:-1] + 1])
+    k = np.arange(vs_pos.size)
+    start_of = np.maximum.accumulate(np.where(run_start, k, 0))
+    j = k - start_of
+    attached = np.where(first_in_value[start_of], j % 2 == 1, j % 2 == 0)
+    return _Decoded(cps=cps, first=first, per_value=per_value, att=vs_pos[attached])
+
+
+def _seq_keys(dec: _Decoded) -> np.ndarray:
+    """The base+VS characters, as integers base << _VS_SHIFT | VS, at the positions of their base."""
+    return (dec.cps[dec.att - 1].astype(np.int64) << _VS_SHIFT) | dec.cps[dec.att]
+
+
+def _key_chars(keys: np.ndarray) -> list[str]:
+    """Integer characters back to text (distinct characters only)."""
+    mask = (1 << _VS_SHIFT) - 1
+    return [chr(k >> _VS_SHIFT) + (chr(k & mask) if k & mask else "") for k in keys.tolist()]
+
+
+def _char_counts(dec: _Decoded, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct characters (integer keys) and their occurrences, each value counted `weights` times."""
+    w = None if weights is None else np.repeat(weights.astype(np.float64), dec.per_value)
+    c = np.bincount(dec.cps, weights=w)
+    if dec.att.size:   # a base+VS pair is one character, not its base and a VS
+        aw = None if w is None else w[dec.att]
+        for pos in (dec.att, dec.att - 1):
+            c -= np.bincount(dec.cps[pos], weights=aw, minlength=c.size)[:c.size]
+    nz = np.flatnonzero(c)
+    keys, counts = [nz.astype(np.int64) << _VS_SHIFT], [c[nz]]
+    if dec.att.size:
+        u, inv = np.unique(_seq_keys(dec), return_inverse=True)
+        keys.append(u)
+        counts.append(np.bincount(inv, weights=None if w is None else w[dec.att]))
+    return np.concatenate(keys), np.rint(np.concatenate(counts)).astype(np.int64)
+
+
+def _rows_with(dec: _Decoded, keys: np.ndarray) -> np.ndarray:
+    """Indices of the values holding any of these characters (integer keys), ascending."""
+    if not keys.size or not dec.cps.size:
+        return np.zeros(0, dtype=np.int64)
+    mask = (1 << _VS_SHIFT) - 1
+    plain = keys[(keys & mask) == 0] >> _VS_SHIFT
+    hits = [np.zeros(0, dtype=np.int64)]
+    if plain.size:
+        lut = np.zeros(int(max(dec.cps.max(), plain.max())) + 1, dtype=bool)
+        lut[plain] = True
+        pos = np.flatnonzero(lut[dec.cps])
+        if dec.att.size:   # a base with its VS, or the VS itself, is not the plain character
+            pos = np.setdiff1d(pos, np.concatenate([dec.att, dec.att - 1]), assume_unique=False)
+        hits.append(pos)
+    seq = keys[(keys & mask) != 0]
+    if seq.size and dec.att.size:
+        hits.append(dec.att[np.isin(_seq_keys(dec), seq)])
+    return dec.rows_of(np.concatenate(hits))
+
+
+def _rows_with_codepoints(dec: _Decoded, cps: np.ndarray) -> np.ndarray:
+    """Indices of the values holding any of these code points anywhere (not only as a character)."""
+    if not cps.size or not dec.cps.size:
+        return np.zeros(0, dtype=np.int64)
+    lut = np.zeros(int(max(dec.cps.max(), cps.max())) + 1, dtype=bool)
+    lut[cps] = True
+    return dec.rows_of(np.flatnonzero(lut[dec.cps]))
+
+
 def _codepoints_col(chars: pl.DataFrame) -> pl.DataFrame:
     return chars.with_columns(
         pl.col("char").map_elements(codepoints, return_dtype=pl.String).alias("codepoints"))
@@ -213,27 +342,52 @@ def identify_lazy(lf: pl.LazyFrame, columns: Sequence[str], *, dictionary: MojiD
     `Identification.rewrite_exprs` and `.unresolved_rows` to the same (or a re-opened) scan.
     """
     columns = list(columns)
-    schema = lf.collect_schema()
+    null_columns, decisions = _check(columns, lf.collect_schema(), dictionary, gaiji, ledger)
+    lf = lf.with_columns(pl.col(c).cast(pl.String) for c in null_columns)
+    values = {c: _column_values(lf, c) for c in columns}
+    ident, _ = _identify({c: (v["v"], v["n"].to_numpy()) for c, v in values.items()},
+                         dictionary=dictionary, gaiji=gaiji, decisions=decisions,
+                         null_columns=null_columns)
+    return ident
+
+
+def _check(columns: list[str], schema, dictionary: MojiDictionary, gaiji: pl.DataFrame | None,
+           ledger: "Ledger | None") -> tuple[list[str], pl.DataFrame | None]:
     missing = [c for c in columns if c not in schema]
     if missing:
         raise ConfigError(f"moji columns not in the frame: {missing}")
-    # an all-null column read without a type is Null: make it text so the string ops apply
-    null_columns = [c for c in columns if schema[c] == pl.Null]
-    lf = lf.with_columns(pl.col(c).cast(pl.String) for c in null_columns)
     if gaiji is not None:
         unknown = gaiji.filter(~dictionary.has_glyph(gaiji["mj"]))
         if unknown.height:
             raise ConfigError(f"外字 table names MJ glyphs not in the dictionary: {unknown['mj'].head(5).to_list()}")
     if ledger is not None:
         ledger.validate(dictionary)
-    decisions = ledger.decisions_frame() if ledger is not None else None
-    values = {c: _column_values(lf, c) for c in columns}
-    per_col = [_value_chars(v).drop_nulls("char").group_by("char")
-               .agg(pl.col("n").sum().cast(pl.Int64).alias("occurrences"))
-               .with_columns(pl.lit(c).alias("column")) for c, v in values.items()]
-    allc = (pl.concat(pl.collect_all(per_col)) if per_col
-            else pl.DataFrame(schema={"char": pl.String, "occurrences": pl.Int64, "column": pl.String}))
-    classified = classify_chars(allc["char"].unique(), dictionary, gaiji, decisions)
+    # an all-null column read without a type is Null: make it text so the string ops apply
+    return ([c for c in columns if schema[c] == pl.Null],
+            ledger.decisions_frame() if ledger is not None else None)
+
+
+def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
+              dictionary: MojiDictionary, gaiji: pl.DataFrame | None,
+              decisions: pl.DataFrame | None,
+              null_columns: list[str], decoded: dict[str, _Decoded] | None = None,
+              ) -> tuple[Identification, dict[str, np.ndarray]]:
+    """The verdict from each column's values (distinct values with their row counts as weights,
+    or the rows themselves with None): the characters are decoded and counted on the values'
+    UTF-8 bytes at once (numpy), only the distinct characters are looked up (joins)."""
+    if decoded is None:
+        decoded = {c: _decode(v) for c, (v, _) in sources.items()}
+    parts = []
+    for c, (v, w) in sources.items():
+        keys, n = _char_counts(decoded[c], w)
+        parts.append(pl.DataFrame({"key": keys, "occurrences": n, "column": [c] * len(keys)},
+                                  schema={"key": pl.Int64, "occurrences": pl.Int64, "column": pl.String}))
+    allk = (pl.concat(parts) if parts
+            else pl.DataFrame(schema={"key": pl.Int64, "occurrences": pl.Int64, "column": pl.String}))
+    distinct = allk["key"].unique().sort()
+    key_char = pl.DataFrame({"key": distinct, "char": pl.Series(_key_chars(distinct.to_numpy()), dtype=pl.String)})
+    allc = allk.join(key_char, on="key", how="left")
+    classified = classify_chars(key_char["char"], dictionary, gaiji, decisions)
     classified = _codepoints_col(classified)
     chars = (allc.join(classified, on="char", how="left")
              .select([pl.col(k).cast(v) for k, v in CHARS_SCHEMA.items()])
@@ -246,28 +400,63 @@ def identify_lazy(lf: pl.LazyFrame, columns: Sequence[str], *, dictionary: MojiD
     # what finds the rows to flag without reading the table again character by character
     unresolved = classified.filter(pl.col("status") == "unresolved")["char"]
     unresolved_values = pl.DataFrame(schema={"column": pl.String, "value": pl.String, "chars": pl.String})
+    unresolved_rows = {c: np.zeros(0, dtype=np.int64) for c in sources}
     if unresolved.len():
+        ukeys = key_char.filter(pl.col("char").is_in(unresolved.implode()))["key"].to_numpy()
+        unresolved_rows = {c: _rows_with(decoded[c], ukeys) for c in sources}
         unresolved_values = pl.concat(pl.collect_all(
-            _value_chars(v.filter(pl.col("v").str.contains_any(unresolved.to_list())))
+            _value_chars(pl.DataFrame({"v": v.gather(unresolved_rows[c])}))
             .filter(pl.col("char").is_in(unresolved.implode()))
             .group_by("v", maintain_order=True)
             .agg(pl.col("char").unique(maintain_order=True).str.join("").alias("chars"))
             .select(pl.lit(c).alias("column"), pl.col("v").alias("value"), "chars")
-            for c, v in values.items()))
+            for c, (v, _) in sources.items()))
     totals = dict(chars.group_by("status").agg(pl.col("occurrences").sum()).iter_rows())
     counts = {s: int(totals.get(s, 0)) for s in STATUSES}
-    return Identification(columns=columns, chars=chars, counts=counts, rewrite=rewrite,
-                          unresolved_values=unresolved_values, null_columns=null_columns)
+    return Identification(columns=list(sources), chars=chars, counts=counts, rewrite=rewrite,
+                          unresolved_values=unresolved_values, null_columns=null_columns), \
+        unresolved_rows
 
 
 def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
                    gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None,
                    key_columns: Sequence[str] = ("_row_id",)) -> MojiResult:
-    """Identify the characters of `columns`; rewrite 外字 and decided characters to their MJ glyph."""
-    ident = identify_lazy(df.lazy(), columns, dictionary=dictionary, gaiji=gaiji, ledger=ledger)
+    """Identify the characters of `columns`; rewrite 外字 and decided characters to their MJ glyph.
+
+    The frame is in memory already, so its columns are decoded as they are (no grouping into
+    distinct values first: with mostly distinct names that costs more than it saves), and only
+    the rows that hold a character to rewrite or an unresolved one are touched again.
+    """
+    columns = list(columns)
+    null_columns, decisions = _check(columns, df.schema, dictionary, gaiji, ledger)
+    decoded = {c: _decode(df[c]) for c in columns}
+    ident, unresolved_rows = _identify({c: (df[c].cast(pl.String), None) for c in columns},
+                               dictionary=dictionary, gaiji=gaiji, decisions=decisions,
+                               null_columns=null_columns, decoded=decoded)
     keys = [k for k in key_columns if k in df.columns]
-    return MojiResult(frame=df.with_columns(ident.rewrite_exprs()), chars=ident.chars,
-                      unresolved_rows=ident.unresolved_rows(df.lazy(), keys).collect(), counts=ident.counts)
+    frame = df.with_columns(pl.col(c).cast(pl.String) for c in null_columns)
+    if ident.rewrite.height:
+        pats, reps = ident.rewrite["char"].to_list(), ident.rewrite["output"].to_list()
+        # every row holding the first code point of a pattern: a superset of the rows
+        # replace_many changes, so the result is the same as replacing in every row
+        first = np.unique(np.array([ord(p[0]) for p in pats], dtype=np.int64))
+        new = []
+        for c in columns:
+            rows = _rows_with_codepoints(decoded[c], first)
+            if rows.size:
+                col = frame[c]
+                fixed = col.gather(rows).str.replace_many(pats, reps, leftmost=True)
+                new.append(col.clone().scatter(rows, fixed))
+        if new:
+            frame = frame.with_columns(new)
+    if ident.unresolved_values.height:   # the rows holding an unresolved character, in order
+        rows = np.unique(np.concatenate(list(unresolved_rows.values())))
+        sub = df.select(list(dict.fromkeys(keys + columns)))[rows]
+    else:
+        sub = df.select(list(dict.fromkeys(keys + columns))).clear()
+    return MojiResult(frame=frame, chars=ident.chars,
+                      unresolved_rows=ident.unresolved_rows(sub.lazy(), keys).collect(),
+                      counts=ident.counts)
 
 
 def _token_map(column: str, result: MojiResult) -> pl.DataFrame:

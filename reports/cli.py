@@ -44,7 +44,8 @@ def _run_diff(args: argparse.Namespace) -> int:
         result = compare(args.left, args.right, key=_split(args.key), rules=args.rules,
                          columns=_split(args.columns) or None, crosswalk=args.crosswalk,
                          numeric=_split(args.numeric), dates=_split(args.dates),
-                         tolerance=_tolerances(args.tolerance))
+                         tolerance=_tolerances(args.tolerance),
+                         explained_sample=args.explained_sample)
         summary = write_diff_outputs(result, Path(args.out), sensitive=_sensitive(args),
                                      reveal=args.reveal)
     except (IkouError, OSError, pl.exceptions.PolarsError) as exc:
@@ -141,6 +142,9 @@ def register(subparsers) -> None:
     p.add_argument("--dates", help="columns compared as dates (comma-separated)")
     p.add_argument("--tolerance", action="append", metavar="COL=ABS[:REL]",
                    help="numeric tolerance for a column (repeatable)")
+    p.add_argument("--explained-sample", type=int, default=100, metavar="N",
+                   help="explained cells kept per rule and column in differences.parquet "
+                        "(all are counted; unexplained cells are all kept)")
     p.add_argument("--sensitive", default="kojin_no,shimei,shimei_kana",
                    help="columns masked in the outputs (default: %(default)s)")
     p.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")

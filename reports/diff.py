@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from ikou.reports.rules import RuleSet
 
 SAMPLE_ROWS = 20
+# Explained cells kept per rule and column in the detail (differences.parquet): the rest are
+# counted only. At 1M persons the rules explain millions of cells that nobody reads one by one.
+EXPLAINED_SAMPLE = 100
 CELL_BATCH_ROWS = 1 << 17    # differing rows per Arrow batch out of DuckDB (tens of MB)
 # The full outer join reads all rows, not only those of the keys the hashes set apart, when more
 # than this share of the keys is set apart: at 1M persons with every row differing, the two semi
@@ -104,6 +107,7 @@ class DiffResult:
     control_totals: dict[str, dict] = field(default_factory=dict)   # side -> totals
     rules: list[dict] = field(default_factory=list)                 # rule metadata (name, reason …)
     crosswalk: dict | None = None
+    explained_sample: int = EXPLAINED_SAMPLE                        # explained cells kept per rule and column
     workdir: Path | None = field(default=None, repr=False)          # owns cell_files
 
     def __post_init__(self):
@@ -165,10 +169,44 @@ class DiffResult:
                   "right": pl.String, "rule": pl.String}
         return pl.concat(parts).cast(schema) if parts else pl.LazyFrame(schema=schema)
 
+    def scan_detail(self, columns: list[str] | None = None) -> pl.LazyFrame:
+        """What the diff stores (differences.parquet): every unexplained cell, and per rule and
+        column the `explained_sample` explained cells of the smallest keys; `kind` says which
+        ("unexplained" / "sample"). The explained cells are counted in full in `triples`.
+
+        Columns as `scan_cells` (key…, column, left, right, rule) plus `kind`; grouped by column,
+        unexplained first within a column.
+        """
+        n = self.explained_sample
+        parts = []
+        for c in (self.columns if columns is None else columns):
+            tr = self.triples.filter(pl.col("column") == c)
+            if tr.is_empty():
+                continue
+            cells = self.scan_cells([c])
+            if tr["rule"].null_count() == tr.height:      # nothing explained: every cell stays
+                parts.append(cells.with_columns(pl.lit("unexplained").alias("kind")))
+                continue
+            unexplained = cells.filter(pl.col("rule").is_null()).with_columns(
+                pl.lit("unexplained").alias("kind"))
+            # the n smallest keys per rule (a partial sort, not a sort of the explained cells)
+            rules = tr["rule"].drop_nulls().unique().sort().to_list()
+            samples = [(cells if len(rules) == 1 else cells.filter(pl.col("rule") == r))
+                       .filter(pl.col("rule").is_not_null()).bottom_k(n, by=self.key)
+                       .sort(self.key).with_columns(pl.lit("sample").alias("kind"))
+                       for r in rules]
+            parts.append(pl.concat([unexplained, *samples]))
+        schema = {**{k: pl.String for k in self.key}, "column": pl.String, "left": pl.String,
+                  "right": pl.String, "rule": pl.String, "kind": pl.String}
+        return pl.concat(parts).cast(schema) if parts else pl.LazyFrame(schema=schema)
+
     def column_sample(self, column: str, n: int) -> pl.DataFrame:
-        """The first `n` cells of a column as the report shows them: unexplained first, by key."""
-        return (self.scan_cells([column]).sort(pl.col("rule").is_not_null(), *self.key)
-                .head(n).collect())
+        """The first `n` cells of a column as the report shows them: unexplained first, by key.
+
+        Taken from the stored detail (the explained cells' per-rule samples hold each rule's
+        smallest keys, so for n ≤ `explained_sample` this is the first n of all the cells)."""
+        return (self.scan_detail([column]).sort(pl.col("rule").is_not_null(), *self.key)
+                .head(n).drop("kind").collect())
 
     @functools.cached_property
     def cells(self) -> pl.DataFrame:
@@ -482,11 +520,14 @@ def _distinct_keys(lf: pl.LazyFrame, key: list[str]) -> int:
 def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | None = None,
             columns: list[str] | None = None, crosswalk: str | Path | None = None,
             numeric=(), dates=(), tolerance: dict[str, tuple[float, float]] | None = None,
-            left_name: str | None = None, right_name: str | None = None) -> DiffResult:
+            left_name: str | None = None, right_name: str | None = None,
+            explained_sample: int = EXPLAINED_SAMPLE) -> DiffResult:
     """Compare `left` (legacy) with `right` (standard) on `key`; see the module docstring.
 
     `numeric`/`dates`: columns compared by value; `tolerance`: {column: (abs, rel)} (implies
-    numeric); `rules`: expected-difference rules (reports.rules) that explain differing cells.
+    numeric); `rules`: expected-difference rules (reports.rules) that explain differing cells;
+    `explained_sample`: explained cells kept per rule and column in the detail (`scan_detail`,
+    differences.parquet): explained cells are counted, unexplained ones kept in full.
 
     The key join, duplicate detection and text inequality run in DuckDB over Parquet with a
     memory limit (IKOU_DIFF_MEMORY_LIMIT, default 2GB) and spill to a temporary directory; the
@@ -631,7 +672,8 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
             triples=kept, cell_files=cell_files, only_left_rows=one_side["l"],
             only_right_rows=one_side["r"], duplicates=duplicates,
             left_only_columns=left_only_cols, right_only_columns=right_only_cols,
-            control_totals=totals, rules=rule_meta, crosswalk=xw_info, workdir=workdir)
+            control_totals=totals, rules=rule_meta, crosswalk=xw_info,
+            explained_sample=explained_sample, workdir=workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise

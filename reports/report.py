@@ -119,19 +119,25 @@ def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
 
 def _masked_cells(result: DiffResult, sensitive, reveal: bool, *,
                   unexplained: bool = False) -> pl.LazyFrame:
-    """The result's cells, read and masked column by column (never all in memory)."""
-    parts = [mask_cells_of(result.scan_cells([c], unexplained=unexplained), c, sensitive,
-                           reveal=reveal, key_cols=tuple(result.key)) for c in result.columns]
-    return pl.concat(parts) if parts else result.scan_cells()
+    """The result's unexplained cells, or its detail (unexplained + explained samples, `kind`),
+    read and masked column by column (never all in memory)."""
+    scan = ((lambda c: result.scan_cells([c], unexplained=True)) if unexplained
+            else (lambda c: result.scan_detail([c])))
+    parts = [mask_cells_of(scan(c), c, sensitive, reveal=reveal, key_cols=tuple(result.key))
+             for c in result.columns]
+    return pl.concat(parts) if parts else (result.scan_cells(unexplained=True) if unexplained
+                                           else result.scan_detail())
 
 
 def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset(),
                        reveal: bool = False) -> dict:
     """Write summary.json, report.html and the detail files (Parquet + CSV); return the summary.
 
-    differences.parquet holds every differing cell with the rule that explains it;
-    differences.csv only the unexplained ones. Both are streamed from the result's cell files
-    (grouped by column, unordered within a column), so memory does not grow with them.
+    differences.parquet holds every unexplained cell and, per rule and column, a sample of the
+    explained ones (`result.explained_sample`, smallest keys), with the rule and a `kind` column
+    ("unexplained" / "sample"); the explained cells are counted in summary.json, not stored.
+    differences.csv holds the unexplained cells only. Both are streamed from the result's cell
+    files (grouped by column), so memory does not grow with them.
 
     Detail files are masked like the HTML unless `reveal`: they leave the machine more easily
     than the database does.
@@ -142,8 +148,9 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     summary["masked"] = not reveal
     (out_dir / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    # All differing cells go to Parquet; the CSV an engineer opens holds what still needs
-    # explaining (rule is null), since explained cells (dates, kana width …) can be millions.
+    # Parquet: what still needs explaining (rule is null) in full, and a sample per rule of the
+    # explained cells (dates, kana width …: millions at 1M persons, counted in the summary);
+    # the CSV an engineer opens: the unexplained cells only.
     _masked_cells(result, sensitive, reveal).sink_parquet(out_dir / "differences.parquet")
     _masked_cells(result, sensitive, reveal, unexplained=True).sink_csv(
         out_dir / "differences.csv")

@@ -13,7 +13,7 @@ from ikou import REPO_ROOT
 from ikou.loaders import read_table
 from ikou.schema import load_schema
 from ikou.mappings.spec import load_mapping
-from ikou.reports.diff import compare, summarize
+from ikou.reports.diff import EXPLAINED_SAMPLE, compare, summarize
 from tests.flows.conftest import vendor_a_source, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -52,8 +52,16 @@ def test_flow_diff_without_the_tables_in_memory_finds_what_the_frames_diff_finds
     want = json.loads(json.dumps(_diff_of_frames(run_dir, url, schema or "dantai_999997"), ensure_ascii=False, default=str))
     assert {k: got[k] for k in COMPARED} == {k: want[k] for k in COMPARED}
     assert got["changed_rows"] > 1_000 and got["explained_cells"] > 1_000   # kana, 和暦 …
+    # stored: every unexplained cell, and of the explained ones a sample per rule and column
     cells = pl.read_parquet(out / "differences.parquet")
-    assert cells.height == sum(got["changed_cells"].values())
+    unexplained = cells.filter(pl.col("kind") == "unexplained")
+    assert unexplained.height == sum(got["unexplained_cells"].values())
+    assert unexplained["rule"].null_count() == unexplained.height
+    sampled = dict(cells.filter(pl.col("kind") == "sample").group_by("rule", "column").len()
+                   .select(pl.concat_str("rule", "column", separator="/"), "len").iter_rows())
+    assert sampled == {f"{rule}/{col}": min(n, EXPLAINED_SAMPLE)
+                       for rule, e in got["explained"].items() for col, n in e["by_column"].items() if n}
+    assert cells.height < sum(got["changed_cells"].values())
     snapshot = run_dir / "diff" / "juki_kojin_rireki.target.parquet"
     if target == "duckdb":   # read where it lies: no copy
         assert not snapshot.exists()

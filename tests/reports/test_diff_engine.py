@@ -111,6 +111,36 @@ def test_rules_run_per_distinct_triple_and_counts_match_the_cells(tmp_path):
     assert res.changed_rows == cells["k"].n_unique() == 3_000
 
 
+def test_explained_cells_are_counted_and_sampled_while_unexplained_cells_are_kept_in_full(tmp_path):
+    import json
+
+    from ikou.reports.report import write_diff_outputs
+
+    left, right = _triple_pair()
+    res = compare(left, right, key="k", rules=_code_rules(tmp_path), explained_sample=5)
+    summary = write_diff_outputs(res, tmp_path / "out", reveal=True)
+    # the counts still cover every cell
+    assert summary["explained_cells"] == 2_990
+    assert summary["unexplained_cells"] == {"code": 10, "name": 300}
+    assert summary["changed_cells"] == {"code": 3_000, "name": 300, "same": 0}
+    assert json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))[
+        "explained"]["codes"]["by_column"] == {"code": 2_990}
+    stored = pl.read_parquet(tmp_path / "out" / "differences.parquet")
+    unexplained = stored.filter(pl.col("kind") == "unexplained")
+    assert unexplained["rule"].null_count() == unexplained.height == 310
+    assert sorted(unexplained.filter(pl.col("column") == "code")["k"]) == [f"{i:05d}" for i in range(2_990, 3_000)]
+    # explained: the rule's 5 smallest keys per column, not its 2,990 cells
+    sample = stored.filter(pl.col("kind") == "sample")
+    assert sample.select("k", "column", "left", "right", "rule").rows() == [
+        (f"{i:05d}", "code", "A", "01", "codes") for i in range(5)]
+    assert stored.height == 315
+    # the CSV: the unexplained cells only, as before
+    assert pl.read_csv(tmp_path / "out" / "differences.csv", infer_schema=False).height == 310
+    # the report's first rows per column come from the stored detail: unexplained first, by key
+    assert res.column_sample("code", 12)["k"].to_list() == [
+        *(f"{i:05d}" for i in range(2_990, 3_000)), "00000", "00001"]
+
+
 def test_both_join_strategies_give_the_same_result(monkeypatch):
     # the key join reads every row when most keys differ, only the differing keys otherwise
     import ikou.reports.diff as diff
