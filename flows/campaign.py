@@ -28,6 +28,8 @@ PARALLEL_ENTRYPOINT = "ikou.flows.parallel:migration_flow"   # the same flow wit
 class CampaignError(IkouError):
     """The campaign could not be started or followed (server unreachable, deployment missing …)."""
 
+    ja = "Prefect サーバーでキャンペーンを実行できません"
+
 
 def _tags(campaign: Campaign, e: Entry) -> list[str]:
     return ["ikou", f"campaign:{campaign.campaign}", f"dantai:{e.dantai}"]
@@ -65,17 +67,20 @@ def job_env(campaign: Campaign) -> dict[str, str]:
 
 async def _ensure_pool(client, campaign: Campaign) -> None:
     from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
-    from prefect.exceptions import ObjectNotFound
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
     from prefect.workers.process import ProcessWorker
 
     pool = campaign.work_pool
     try:
         existing = await client.read_work_pool(pool.name)
     except ObjectNotFound:
-        await client.create_work_pool(WorkPoolCreate(
-            name=pool.name, type="process", concurrency_limit=pool.concurrency_limit,
-            base_job_template=ProcessWorker.get_default_base_job_template()))
-        return
+        try:
+            await client.create_work_pool(WorkPoolCreate(
+                name=pool.name, type="process", concurrency_limit=pool.concurrency_limit,
+                base_job_template=ProcessWorker.get_default_base_job_template()))
+            return
+        except ObjectAlreadyExists:   # a worker starting at the same moment created it
+            existing = await client.read_work_pool(pool.name)
     if existing.type != "process":
         raise CampaignError(f"work pool {pool.name!r} is of type {existing.type!r}, not process")
     if existing.concurrency_limit != pool.concurrency_limit:

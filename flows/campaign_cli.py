@@ -14,6 +14,28 @@ from pathlib import Path
 from ikou.errors import ConfigError
 
 
+def _server_errors(fn):
+    """A server that does not answer, or refuses a request, ends the command with one line, not a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(args):
+        import httpx
+        from prefect.exceptions import PrefectException
+
+        from ikou.flows.campaign import CampaignError
+
+        try:
+            return fn(args)
+        except (httpx.HTTPError, PrefectException, OSError) as exc:
+            if getattr(args, "debug", False) or os.environ.get("IKOU_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise CampaignError(f"Prefect server at {os.environ.get('PREFECT_API_URL')}: "
+                                f"{type(exc).__name__}: {first}") from None
+    return wrapped
+
+
 def _need_server() -> None:
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError("no Prefect server: start one (ikou server start) and set PREFECT_API_URL="
@@ -21,6 +43,7 @@ def _need_server() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+@_server_errors
 def _deploy(args) -> int:
     from ikou.campaign import load_campaign
     from ikou.flows import campaign as C
@@ -52,6 +75,7 @@ def _report(folder: Path, record: dict) -> int:
     return 2 if bad else 0
 
 
+@_server_errors
 def _campaign_run(args) -> int:
     from ikou.campaign import load_campaign
     from ikou.flows import campaign as C
@@ -63,6 +87,7 @@ def _campaign_run(args) -> int:
     return _report(folder, record)
 
 
+@_server_errors
 def _campaign_retry(args) -> int:
     from ikou.campaign import load_campaign
     from ikou.flows import campaign as C
@@ -73,6 +98,7 @@ def _campaign_retry(args) -> int:
     return _report(folder, record)
 
 
+@_server_errors
 def _runs_list(args) -> int:
     from ikou.checkdigit import is_valid_dantai_code
     from ikou.flows import history
@@ -91,6 +117,7 @@ def _runs_list(args) -> int:
     return 0
 
 
+@_server_errors
 def _runs_show(args) -> int:
     from ikou.flows import history
 

@@ -24,10 +24,6 @@ WORKERS_ENV = "IKOU_PARALLEL_WORKERS"
 DASK_ADDRESS_ENV = "IKOU_DASK_ADDRESS"
 
 
-def enabled() -> bool:
-    return os.environ.get(MODE_ENV, "") in ("threads", "dask")
-
-
 def _wave(run, stage: str, calls: list[tuple[str, object, tuple, dict]]) -> list:
     """Submit one task per (name, task, args, kwargs) and return their results in the given order."""
     run.stage = stage

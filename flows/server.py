@@ -85,6 +85,91 @@ def worker_env(api_url: str | None, *, poll_seconds: float | None = None,
     return env
 
 
+# ---------------------------------------------------------------- as subprocesses (tests, benchmarks, scripts)
+
+
+def spawn_server(*, port: int, database_url: str | None, log: Path, env: dict[str, str],
+                 host: str = "127.0.0.1"):
+    """`ikou server start` as a subprocess in its own process group (stop() ends it and its children)."""
+    import subprocess
+
+    ikou = str(Path(sys.executable).parent / "ikou")
+    cmd = [ikou, "server", "start", "--host", host, "--port", str(port)]
+    if database_url:
+        cmd += ["--database-url", database_url]
+    return subprocess.Popen(cmd, env=env, stdout=Path(log).open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_until_up(api_url: str, proc, *, timeout: float = 240, log: Path | None = None) -> None:
+    """Wait for the server's /health (a loaded machine starts it slowly); raise with its log's tail if it died."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{api_url}/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            tail = Path(log).read_text(errors="replace")[-3000:] if log and Path(log).is_file() else ""
+            raise ConfigError(f"the Prefect server at {api_url} did not start:\n{tail}")
+        time.sleep(1)
+
+
+def spawn_worker(*, api_url: str, pool: str, name: str, log: Path, env: dict[str, str],
+                 poll_seconds: float | None = 1.0, limit: int | None = None):
+    """`ikou worker start` as a subprocess in its own process group."""
+    import subprocess
+
+    ikou = str(Path(sys.executable).parent / "ikou")
+    return subprocess.Popen([ikou, "worker", "start", "--pool", pool, "--name", name,
+                             *(["--limit", str(limit)] if limit else [])],
+                            env=worker_env(api_url, poll_seconds=poll_seconds, base=env),
+                            stdout=Path(log).open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc, *, grace: float = 30) -> None:
+    """SIGTERM to the process group of a process spawned above (a worker's flow-run subprocesses too)."""
+    import signal
+    import subprocess
+
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create a PostgreSQL database (a test's or benchmark's own, never a shared one)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if not u.database or not re.fullmatch(r"ikou_[a-z0-9_]{1,50}", u.database):
+        raise ConfigError(f"refusing to recreate {u.database!r}: only ikou_… databases")
+    with psycopg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username, dbname="postgres",
+                         autocommit=True, **({"password": u.password} if u.password else {})) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{u.database}"')
+
+
 def _server_start(args) -> int:
     if args.database_url:
         ensure_database(args.database_url)

@@ -20,6 +20,7 @@ SCRIPTS = {
     "bench_validate.py": "pandera / ikou time ratio",
     "bench_diff.py": "ratio datacompy/ikou",
     "run_all.py": "1 of 1 benchmarks passed",
+    "bench_campaign.py": "ratio 1 worker / 2 workers (wall)",
 }
 # run_all's own wiring, on one quick script: every script's smoke already runs above
 ARGS = {"run_all.py": ["--only", "bench_moji.py"]}
@@ -37,7 +38,7 @@ def test_every_bench_script_has_a_smoke_test():
 
 # the flow's smoke starts Prefect's temporary server: `slow`, which `make test` still runs (pyproject's
 # addopts select no markers)
-SLOW = {"bench_flow.py"}
+SLOW = {"bench_flow.py", "bench_campaign.py"}   # bench_campaign: a Prefect server and workers, on PostgreSQL
 
 
 @pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s

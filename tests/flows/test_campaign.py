@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,8 @@ import httpx
 import psycopg
 import pytest
 
+from ikou.errors import ConfigError
+from ikou.flows.server import free_port, recreate_database, spawn_server, spawn_worker, stop, wait_until_up
 from ikou.sample.campaign import fictional_codes, make_campaign, write_run_config
 from ikou.sample.generate import generate
 
@@ -32,29 +32,6 @@ PG = "postgresql://postgres@127.0.0.1:5432"
 SERVER_DB = "ikou_prefect_test"        # the Prefect server's own database
 TARGET_DB = "ikou_campaign_test"       # the 団体' targets (one schema each)
 POOL = "ikou-test"
-
-
-def _recreate(db: str) -> None:
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db}"')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(p: subprocess.Popen) -> None:
-    if p.poll() is not None:
-        return
-    os.killpg(p.pid, signal.SIGTERM)   # its own process group: the worker's flow-run subprocesses too
-    try:
-        p.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait(10)
 
 
 @dataclass
@@ -76,35 +53,24 @@ class Standing:
 @pytest.fixture(scope="module")
 def standing(tmp_path_factory, postgres_url):
     logs = tmp_path_factory.mktemp("prefect")
-    _recreate(SERVER_DB)
-    _recreate(TARGET_DB)
-    port = _free_port()
+    recreate_database(f"{PG}/{SERVER_DB}")
+    recreate_database(f"{PG}/{TARGET_DB}")
+    port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env = {**base, "PREFECT_HOME": str(logs / "home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1"}
-    server = subprocess.Popen([IKOU, "server", "start", "--port", str(port), "--database-url", f"{PG}/{SERVER_DB}"],
-                              env=env, stdout=(logs / "server.log").open("w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = spawn_server(port=port, database_url=f"{PG}/{SERVER_DB}", log=logs / "server.log", env=env)
     api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 240   # a loaded machine starts it slowly; nothing asserts on the time
-    while True:
-        try:
-            if httpx.get(f"{api}/health", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            _stop(server)
-            pytest.fail("the Prefect server did not start:\n" + (logs / "server.log").read_text()[-3000:])
-        time.sleep(1)
+    try:
+        wait_until_up(api, server, log=logs / "server.log")   # nothing asserts on how long it takes
+    except ConfigError as exc:
+        pytest.fail(str(exc))
     client_env = {**env, "PREFECT_API_URL": api}
-    workers = [subprocess.Popen([IKOU, "worker", "start", "--pool", POOL, "--name", f"w{i}"],
-                                env={**client_env, "PREFECT_WORKER_QUERY_SECONDS": "1"},
-                                stdout=(logs / f"worker{i}.log").open("w"), stderr=subprocess.STDOUT,
-                                start_new_session=True) for i in (1, 2)]
+    workers = [spawn_worker(api_url=api, pool=POOL, name=f"w{i}", log=logs / f"worker{i}.log", env=client_env)
+               for i in (1, 2)]
     yield Standing(api, client_env, workers, logs)
     for p in [*workers, server]:
-        _stop(p)
+        stop(p)
 
 
 def _max_overlap(intervals: list[tuple[str, str]]) -> int:
@@ -227,7 +193,7 @@ rehearsals:
 
     # the history outlives the workers: list and show read the server
     for p in standing.workers:
-        _stop(p)
+        stop(p)
     listed = standing.ikou("runs", "list", "--dantai", scheduled, "--json")
     assert listed.returncode == 0, listed.stderr[-2000:]
     rows = json.loads(listed.stdout)

@@ -2,6 +2,9 @@
 two rehearsals with one deployment name are errors that name the file and the key."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,19 @@ def test_fictional_codes_are_valid_and_never_the_sample_dantai():
 
     codes = fictional_codes(40)
     assert len(set(codes)) == 40 and "999997" not in codes and all(is_valid_dantai_code(c) for c in codes)
+
+
+def test_campaign_commands_without_a_reachable_server_end_with_one_line(tmp_path, monkeypatch, capsys):
+    from ikou.flows.cli import main
+    from ikou.flows.server import free_port
+
+    p = _campaign(tmp_path, "spec_version: 1\ncampaign: r3\nrehearsals: [{config: 999903/run.yaml}]\n")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["deploy", str(p)]) == 2
+    assert "PREFECT_API_URL" in capsys.readouterr().err
+    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}   # nobody listens there
+    proc = subprocess.run([str(Path(sys.executable).parent / "ikou"), "runs", "list"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr[-2000:]
+    assert "Prefect サーバー" in err[0] and "Prefect server at" in err[0] and "ConnectError" in err[0]
