@@ -22,6 +22,7 @@ FULL = [
     ("bench_moji.py", []),
     ("bench_validate.py", ["--rows", "1000000"]),
     ("bench_diff.py", ["--rows", "4000000"]),
+    ("bench_campaign.py", ["--dantai", "20", "--persons", "50000"]),
 ]
 QUICK = [
     ("bench_flow.py", ["--persons", "100000"]),
@@ -29,6 +30,7 @@ QUICK = [
     ("bench_moji.py", ["--rows", "200000"]),
     ("bench_validate.py", ["--rows", "100000", "--repeat", "1"]),
     ("bench_diff.py", ["--rows", "400000"]),
+    ("bench_campaign.py", ["--dantai", "4", "--persons", "5000"]),
 ]
 SMOKE = [(script, ["--smoke"]) for script, _ in FULL]
 

@@ -9,6 +9,7 @@ without a traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 
@@ -24,6 +25,7 @@ from ikou import quarantine as q
 from ikou.config import RunConfig, load_config, with_target_url
 from ikou.context import new_run_id
 from ikou.errors import TransientError, message_ja, one_line
+from ikou.flows import history
 from ikou.flows import pipeline as P
 from ikou.privacy import sensitive_columns
 from ikou.reports.summary import build_summary, now, table_counts, write_outputs
@@ -93,8 +95,9 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
     validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id, loaded=False)
     schemas = {p.schema.gyomu: p.schema for p in plans}
     # every 業務 in one load: the target shows all of this run at once, or still the run before it
-    run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()], ctx,
-        cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio)
+    with load_slot():
+        run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()], ctx,
+            cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio)
     sensitive = sensitive_columns(plans)
     for p in plans:
         ex, mp, mo = (run.by(s, p.source.name) for s in ("extract", "map", "moji"))
@@ -103,6 +106,17 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
             source_name=p.source.name, origin=ex.metrics.get("origin", p.source.name), target_url=cfg.target.url,
             db_schema=cfg.target_schema, chars=mo.outputs.get("chars"), sensitive=sensitive,
             crosswalk=P.key_crosswalk(p, mp, ctx))
+
+
+def load_slot():
+    """A slot of the global concurrency limit named by IKOU_LOAD_CONCURRENCY (a campaign's deployments set it),
+    held around the load: so many 団体 never open as many COPYs at once."""
+    name = os.environ.get("IKOU_LOAD_CONCURRENCY")
+    if not name:
+        return contextlib.nullcontext()
+    from prefect.concurrency.sync import concurrency
+
+    return concurrency(name, occupy=1, strict=True)
 
 
 def _counts(plans, run: _Run) -> dict[str, dict]:
@@ -122,6 +136,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
         cfg = with_target_url(cfg, target_url)
     run_id = run_id or new_run_id(cfg.rehearsal)
     ctx = P.make_context(cfg, run_id)
+    history.label(cfg.dantai.code, run_id, cfg.rehearsal)
     logger.info("run %s for 団体 %s (%s), rehearsal %s → %s", run_id, cfg.dantai.code, cfg.dantai.name,
                 cfg.rehearsal, ctx.run_dir)
     started = now()
@@ -129,7 +144,12 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     try:
         with cancel.handling():
             plans = P.plan(cfg)
-            _stages(cfg, ctx, plans, run)
+            if os.environ.get("IKOU_PARALLEL"):   # opt-in: independent stages as concurrent tasks
+                from ikou.flows import parallel
+
+                parallel.stages(cfg, ctx, plans, run)
+            else:
+                _stages(cfg, ctx, plans, run)
             run.stage = "report"
             validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=run_id)
     except (KeyboardInterrupt, TerminationSignal) as exc:   # Ctrl-C / SIGTERM: the loader has rolled back
@@ -140,6 +160,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
         logger.error("run failed at %s: %s", run.stage, one_line(exc), exc_info=bool(os.environ.get("IKOU_DEBUG")))
     summary = _record(cfg, ctx, plans, run, started, failure)
     _artifacts(summary)
+    history.record(summary.as_dict(), ctx.run_dir)
     if cfg.retention_days is not None:
         from ikou.retention import purge
 

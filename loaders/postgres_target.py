@@ -79,6 +79,10 @@ class PostgresTarget(TargetDatabase):
         try:
             with conn.cursor() as cur:
                 _ensure_role(cur, role, [db_schema, prev, nxt])
+                # roles and grants commit on their own, before the run's transaction: a GRANT ON DATABASE
+                # held uncommitted through a long load made the next 団体's grant fail ("tuple concurrently
+                # updated") when a campaign loads several 団体 at once
+                conn.commit()
                 cur.execute(f"SET ROLE {ident(role)}")   # from here on, everything as the 団体's role
                 current = _run(cur, db_schema, RUN_TABLE)
                 names = [n for p in parts for n in p.frames]
@@ -225,16 +229,23 @@ def _primary_key(schema: TargetSchema, db_schema: str, name: str) -> str:
     return f"ALTER TABLE {qualified(db_schema, name)} ADD CONSTRAINT {ident(name + '_pkey')} PRIMARY KEY ({cols})"
 
 
+_ROLE_SETUP_LOCK = 0x696B6F75   # "ikou": pg_advisory_xact_lock key of the role set-up
+
+
 def _ensure_role(cur, role: str, own: list[str]) -> None:
     """The 団体's role (NOLOGIN): may create schemas in this database and owns its own; the migration
     login may act as it (SET ROLE). Schemas of this 団体 loaded before roles existed (owned by a role
-    that is no 団体's) are handed to it, with their tables."""
+    that is no 団体's) are handed to it, with their tables. Concurrent loads of different 団体 take turns
+    here (a transaction-level advisory lock; the caller commits right after)."""
+    cur.execute(f"SELECT pg_advisory_xact_lock({_ROLE_SETUP_LOCK})")
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role,))
     if cur.fetchone() is None:
         cur.execute(f"CREATE ROLE {ident(role)} NOLOGIN")
     cur.execute("SELECT current_database(), rolsuper FROM pg_roles WHERE rolname = current_user")
     database, superuser = cur.fetchone()
-    cur.execute(f"GRANT CREATE ON DATABASE {ident(database)} TO {ident(role)}")
+    cur.execute("SELECT has_database_privilege($1, $2, 'CREATE')", (role, database))
+    if not cur.fetchone()[0]:
+        cur.execute(f"GRANT CREATE ON DATABASE {ident(database)} TO {ident(role)}")
     if not superuser:
         cur.execute(f"GRANT {ident(role)} TO CURRENT_USER")
     for schema in own:

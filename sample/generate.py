@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from ikou import SPECS
-from ikou.checkdigit import atena_check_digits, kojin_no_check_digits
+from ikou.checkdigit import atena_check_digits, is_valid_dantai_code, kojin_no_check_digits
 from ikou.sample import vendor_c
 
 DANTAI_CODE = "999997"  # 99999 + check digit 7; no real 団体 has it
@@ -431,13 +431,13 @@ def _half_kana(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_many(chars, [jaconv.z2h(c, kana=True, ascii=True, digit=True) for c in chars])
 
 
-def render_vendor_a(rows: pl.DataFrame, codes: dict) -> pl.DataFrame:
+def render_vendor_a(rows: pl.DataFrame, codes: dict, dantai: str = DANTAI_CODE) -> pl.DataFrame:
     """中間標準レイアウト columns of specs/vendors/vendor_a/layouts/jumin.yaml, as text."""
     f = pl.col("_fault")
     to_gaiji = [g for _, _, g in VENDOR_A_EXTRA_GAIJI]
     shimei = pl.col("shimei").str.replace_many(to_gaiji, [c for c, _, _ in VENDOR_A_EXTRA_GAIJI])
     return rows.select(
-        DANTAI_CD=pl.lit(DANTAI_CODE), ATENA_NO="atena_no", RIREKI_NO=pl.col("rireki_no").cast(pl.String),
+        DANTAI_CD=pl.lit(dantai), ATENA_NO="atena_no", RIREKI_NO=pl.col("rireki_no").cast(pl.String),
         SETAI_NO="setai_no", JUMINHYO_CD="juminhyo_code", KOJIN_NO="kojin_no",
         SHIMEI=pl.when(f == "undecodable_bytes").then(pl.concat_str(shimei, pl.lit(_SENTINEL_UNDECODABLE)))
         .otherwise(shimei),
@@ -452,12 +452,12 @@ def render_vendor_a(rows: pl.DataFrame, codes: dict) -> pl.DataFrame:
     )
 
 
-def render_vendor_b(rows: pl.DataFrame, codes: dict) -> pl.DataFrame:
+def render_vendor_b(rows: pl.DataFrame, codes: dict, dantai: str = DANTAI_CODE) -> pl.DataFrame:
     """Vendor B's B_JUMIN columns (specs/vendors/vendor_b/layouts/b_jumin.yaml), its codes and 外字."""
     gaiji_b = [chr(_VENDOR_B_GAIJI_BASE + i) for i in range(len(GAIJI))]
     zoku = codes["b_zokugara"] | {"77": "77"}  # the planted unknown code stays unknown
     return rows.select(
-        DANTAI=pl.lit(DANTAI_CODE), KOJIN_ID="atena_no", SEQ=pl.col("rireki_no").cast(pl.String),
+        DANTAI=pl.lit(dantai), KOJIN_ID="atena_no", SEQ=pl.col("rireki_no").cast(pl.String),
         SETAI_ID="setai_no", JUKI_CODE="juminhyo_code", MYNUMBER="kojin_no",
         NAME_KANJI=pl.col("shimei").str.replace_many([g[0] for g in GAIJI] + [UNKNOWN_GAIJI_A],
                                                       gaiji_b + [UNKNOWN_GAIJI_B]),
@@ -512,17 +512,21 @@ GYOMU = ("juki", "kojin_juminzei")
 
 
 def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool = True,
-             vendor_specs: Path | None = None, gyomu: tuple[str, ...] = ("juki",)) -> dict:
+             vendor_specs: Path | None = None, gyomu: tuple[str, ...] = ("juki",),
+             dantai: str = DANTAI_CODE) -> dict:
     """Write vendor_a/, vendor_b/, vendor_c/, faults.csv and faults_vendor_c.csv under out_dir; returns the counts.
 
     `gyomu` adds 業務 beyond 住民記録 (always written: it is the population): "kojin_juminzei"
     writes the 個人住民税 files and faults_kojin_juminzei.csv from its own random stream, so the
-    住民記録 files are byte-identical either way.
+    住民記録 files are byte-identical either way. `dantai`: the 団体コード the records carry
+    (DANTAI_CD / DANTAI), for sample data of several 団体 (a campaign); nothing else changes.
     """
     unknown = set(gyomu) - set(GYOMU)
     if unknown:
         raise ValueError(f"unknown 業務 {sorted(unknown)}; known: {GYOMU}")
     with_tax = "kojin_juminzei" in gyomu
+    if not is_valid_dantai_code(dantai):
+        raise ValueError(f"{dantai!r} is not a 団体コード (6 digits with a valid check digit)")
     if persons < 1:
         raise ValueError("persons must be at least 1")
     if persons < 100:
@@ -549,8 +553,8 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
             rng = np.random.default_rng(np.random.SeedSequence([seed, chunk_no]))
             rows, h = _population(rng, n, done, households, first=chunk_no == 0,
                                    plant=faults and chunk_no == 0)
-            fa.write(_encode_a(render_vendor_a(rows, codes)))
-            fb.write(render_vendor_b(rows, codes).write_csv(include_header=chunk_no == 0,
+            fa.write(_encode_a(render_vendor_a(rows, codes, dantai)))
+            fb.write(render_vendor_b(rows, codes, dantai).write_csv(include_header=chunk_no == 0,
                                                             quote_style="necessary").encode("utf-8"))
             fault_list += _fault_rows(rows, lines)
             crng = np.random.default_rng(np.random.SeedSequence([seed, chunk_no, 11]))
@@ -565,8 +569,8 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
             trng = np.random.default_rng(np.random.SeedSequence([seed, chunk_no, 7]))
             tax = _tax_tables(trng, rows, plant=faults and chunk_no == 0) if with_tax else {}
             for k, df in tax.items():
-                tax_a[k].write(_encode_tax_a(render_tax_a(k, df)))
-                tax_b[k].write(render_tax_b(k, df).write_csv(include_header=chunk_no == 0,
+                tax_a[k].write(_encode_tax_a(render_tax_a(k, df, dantai)))
+                tax_b[k].write(render_tax_b(k, df, dantai).write_csv(include_header=chunk_no == 0,
                                                               quote_style="necessary").encode("utf-8"))
                 tax_faults += _tax_fault_rows(k, df, tax_lines[k])
                 tax_lines[k] += df.height
@@ -656,10 +660,10 @@ def _tax_tables(rng: np.random.Generator, rows: pl.DataFrame, plant: bool) -> di
     return {"gimusha": gimusha, "kazei": kazei, "kojo": kojo}
 
 
-def render_tax_a(kind: str, df: pl.DataFrame) -> pl.DataFrame:
+def render_tax_a(kind: str, df: pl.DataFrame, dantai: str = DANTAI_CODE) -> pl.DataFrame:
     """Vendor A 個人住民税 files (specs/vendors/vendor_a/layouts/zei_*.yaml): standard codes, 西暦 年度."""
     f = pl.col("_fault")
-    common = {"DANTAI_CD": pl.lit(DANTAI_CODE), "ATENA_NO": "atena_no", "NENDO": pl.col("kazei_nendo").cast(pl.String)}
+    common = {"DANTAI_CD": pl.lit(dantai), "ATENA_NO": "atena_no", "NENDO": pl.col("kazei_nendo").cast(pl.String)}
     if kind == "gimusha":
         return df.select(**common, KAZEI_KUBUN="kazei_kubun_code", CHOSHU_HOHO="choshu_hoho_code")
     if kind == "kazei":
@@ -678,10 +682,10 @@ def render_tax_a(kind: str, df: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("kojo_gaku").cast(pl.String)))
 
 
-def render_tax_b(kind: str, df: pl.DataFrame) -> pl.DataFrame:
+def render_tax_b(kind: str, df: pl.DataFrame, dantai: str = DANTAI_CODE) -> pl.DataFrame:
     """Vendor B's own tables B_ZEI_*: its codes, amounts as text; A-only faults rendered clean."""
     f = pl.col("_fault")
-    common = {"DANTAI": pl.lit(DANTAI_CODE), "KOJIN_ID": "atena_no", "NENDO": pl.col("kazei_nendo").cast(pl.String)}
+    common = {"DANTAI": pl.lit(dantai), "KOJIN_ID": "atena_no", "NENDO": pl.col("kazei_nendo").cast(pl.String)}
     if kind == "gimusha":
         return df.select(**common, KAZEI_KBN=pl.col("kazei_kubun_code").replace_strict({"1": "K", "2": "J", "3": "H"}),
                          CHOSHU=pl.col("choshu_hoho_code").replace_strict({"1": "F", "2": "T", "3": "N"}))
@@ -731,7 +735,7 @@ def _write_gaiji_tables(out_dir: Path) -> None:
 
 def _cli(args: argparse.Namespace) -> int:
     counts = generate(Path(args.out), args.persons, seed=args.seed, faults=not args.no_faults,
-                      gyomu=tuple(g.strip() for g in args.gyomu.split(",") if g.strip()))
+                      gyomu=tuple(g.strip() for g in args.gyomu.split(",") if g.strip()), dantai=args.dantai)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 
@@ -742,6 +746,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--no-faults", action="store_true", help="do not plant faults")
+    p.add_argument("--dantai", default=DANTAI_CODE,
+                   help=f"団体コード the records carry (default {DANTAI_CODE}; with check digit)")
     p.add_argument("--gyomu", default=",".join(GYOMU),
                    help="業務 to write, comma-separated (住民記録 is always written): juki,kojin_juminzei")
     p.set_defaults(func=_cli)

@@ -22,6 +22,7 @@ SCRIPTS = {
     "bench_diff.py": "ratio datacompy/ikou",
     "bench_vendor_c.py": "vendor C flow",
     "run_all.py": "1 of 1 benchmarks passed",
+    "bench_campaign.py": "ratio 1 worker / 2 workers (wall)",
 }
 # run_all's own wiring, on one quick script: every script's smoke already runs above
 ARGS = {"run_all.py": ["--only", "bench_moji.py"]}
@@ -39,7 +40,7 @@ def test_every_bench_script_has_a_smoke_test():
 
 # the flow's smoke starts Prefect's temporary server: `slow`, which `make test` still runs (pyproject's
 # addopts select no markers)
-SLOW = {"bench_flow.py", "bench_vendor_c.py"}
+SLOW = {"bench_flow.py", "bench_vendor_c.py", "bench_campaign.py"}   # Prefect servers; bench_campaign: workers on PostgreSQL
 
 
 @pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s

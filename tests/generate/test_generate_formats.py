@@ -157,3 +157,18 @@ def test_committed_sample_is_what_the_generator_writes(tmp_path):
     generate(tmp_path, 1000)
     fresh = _digests(tmp_path)
     assert {name: _digests(committed).get(name) for name in fresh} == fresh
+
+
+def test_dantai_option_writes_that_code_in_every_record_and_nothing_else_changes(tmp_path):
+    assert ikou_main(["generate", "--persons", "150", "--out", str(tmp_path / "other"), "--dantai", "999903",
+                      "--gyomu", "juki,kojin_juminzei"]) == 0
+    generate(tmp_path / "sample", 150, gyomu=("juki", "kojin_juminzei"))
+    for name in ("vendor_a/JUMIN.csv", "vendor_a/ZEI_GIMUSHA.csv", "vendor_a/ZEI_KAZEI.csv", "vendor_a/ZEI_KOJO.csv"):
+        other = (tmp_path / "other" / name).read_bytes().split(b"\r\n")[:-1]   # planted bytes cp932 refuses
+        sample = (tmp_path / "sample" / name).read_bytes().split(b"\r\n")[:-1]
+        assert {line[:7] for line in other} == {b"999903,"} and {line[:7] for line in sample} == {b"999997,"}
+        assert [line[6:] for line in other] == [line[6:] for line in sample]
+    b = pl.read_csv(tmp_path / "other" / "vendor_b" / "B_JUMIN.csv", infer_schema=False)
+    assert b["DANTAI"].unique().to_list() == ["999903"]
+    with pytest.raises(ValueError, match="check digit"):
+        generate(tmp_path / "bad", 150, dantai="999901")

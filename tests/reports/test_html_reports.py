@@ -119,26 +119,29 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def test_report_renders_in_headless_chromium(tmp_path, pair_csv):
+def screenshot(html, png, *, window: str = "1280,2000") -> bytes:
+    """Render `html` in headless Chromium into `png` (skip without chromium, fail under IKOU_REQUIRE_SERVICES)."""
     exe = _chromium()
     if exe is None:
         msg = "chromium is not installed (Debian: apt-get install -y chromium fonts-noto-cjk)"
         if os.environ.get("IKOU_REQUIRE_SERVICES") == "1":
             pytest.fail(msg + " (IKOU_REQUIRE_SERVICES=1)")
         pytest.skip(msg)
-    out = tmp_path / "out"
-    assert main(["diff", str(pair_csv[0]), str(pair_csv[1]), "--key", "atena_no",
-                 "--out", str(out)]) == 0
-    png = tmp_path / "out.png"
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
             [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run",
-             f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2000",
-             (out / "report.html").as_uri()],
+             f"--user-data-dir={profile}", f"--screenshot={png}", f"--window-size={window}", html.as_uri()],
             capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
-    data = png.read_bytes()
+    return png.read_bytes()
+
+
+def test_report_renders_in_headless_chromium(tmp_path, pair_csv):
+    out = tmp_path / "out"
+    assert main(["diff", str(pair_csv[0]), str(pair_csv[1]), "--key", "atena_no",
+                 "--out", str(out)]) == 0
+    data = screenshot(out / "report.html", tmp_path / "out.png")
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 

@@ -1,0 +1,178 @@
+"""`ikou deploy`, `ikou campaign run|retry`, `ikou runs list|show` (and `ikou server|worker start`).
+
+They talk to the standing Prefect server named by PREFECT_API_URL. `ikou campaign run` prints one
+line per 団体 and the campaign folder as the last line; it exits 0 when every 団体 succeeded, 2
+otherwise (with one line in Japanese and English naming the failed 団体).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from ikou.errors import ConfigError
+
+
+def _server_errors(fn):
+    """A server that does not answer, or refuses a request, ends the command with one line, not a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(args):
+        import httpx
+        from prefect.exceptions import PrefectException
+
+        from ikou.flows.campaign import CampaignError
+
+        try:
+            return fn(args)
+        except (httpx.HTTPError, PrefectException, OSError) as exc:
+            if getattr(args, "debug", False) or os.environ.get("IKOU_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise CampaignError(f"Prefect server at {os.environ.get('PREFECT_API_URL')}: "
+                                f"{type(exc).__name__}: {first}") from None
+    return wrapped
+
+
+def _need_server() -> None:
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError("no Prefect server: start one (ikou server start) and set PREFECT_API_URL="
+                          "http://HOST:4200/api")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@_server_errors
+def _deploy(args) -> int:
+    from ikou.campaign import load_campaign
+    from ikou.flows import campaign as C
+
+    _need_server()
+    spec = load_campaign(args.campaign)
+    r = C.deploy(spec)
+    print(f"配置しました / deployed {len(r['deployed'])} deployment(s) of campaign {spec.campaign}"
+          + (f"; removed {', '.join(r['removed'])}" if r["removed"] else ""))
+    for name in r["deployed"]:
+        print(f"  {name}")
+    return 0
+
+
+def _report(folder: Path, record: dict) -> int:
+    for r in record["runs"]:
+        c = r.get("counts") or {}
+        line = f"  {r['dantai']} {r['status']:<9} loaded={c.get('loaded', 0)} quarantined={c.get('quarantined', 0)}"
+        if r.get("error"):
+            line += f" — {r['error'].get('stage') or '-'}: {r['error'].get('message')}"
+        print(line)
+    bad = [r for r in record["runs"] if r["status"] != "succeeded"]
+    if bad:
+        names = ", ".join(r["dantai"] for r in bad)
+        print(f"ikou: キャンペーン未完了: {len(bad)} 団体が失敗 ({names})。原因を直して ikou campaign retry — "
+              f"campaign incomplete: {len(bad)} run(s) did not succeed ({names}); fix them and run ikou campaign retry",
+              file=sys.stderr, flush=True)
+    print(folder, flush=True)
+    return 2 if bad else 0
+
+
+@_server_errors
+def _campaign_run(args) -> int:
+    from ikou.campaign import load_campaign
+    from ikou.flows import campaign as C
+
+    _need_server()
+    spec = load_campaign(args.campaign)
+    only = set(args.dantai.split(",")) if args.dantai else None
+    folder, record = C.run(spec, spec_path=Path(args.campaign), timeout=args.timeout, only=only)
+    return _report(folder, record)
+
+
+@_server_errors
+def _campaign_retry(args) -> int:
+    from ikou.campaign import load_campaign
+    from ikou.flows import campaign as C
+
+    _need_server()
+    spec = load_campaign(args.campaign)
+    folder, record = C.retry(spec, campaign_id=args.id, timeout=args.timeout)
+    return _report(folder, record)
+
+
+@_server_errors
+def _runs_list(args) -> int:
+    from ikou.checkdigit import is_valid_dantai_code
+    from ikou.flows import history
+
+    _need_server()
+    if args.dantai and not is_valid_dantai_code(args.dantai):
+        raise ConfigError(f"--dantai {args.dantai!r} is not a 団体コード (6 digits with check digit)")
+    rows = history.list_runs(args.dantai, limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{'run id':<32} {'団体':<6} {'state':<10} {'start':<26} flow run")
+    for r in rows:
+        print(f"{r['run_id'] or '-':<32} {r['dantai'] or '-':<6} {r['state'] or '-':<10} {r['start'] or '-':<26} "
+              f"{r['flow_run_id']}")
+    return 0
+
+
+@_server_errors
+def _runs_show(args) -> int:
+    from ikou.flows import history
+
+    _need_server()
+    r = history.show_run(args.run_id)
+    if r is None:
+        raise ConfigError(f"no run {args.run_id!r} on the Prefect server at {os.environ['PREFECT_API_URL']}")
+    if args.json:
+        print(json.dumps(r, ensure_ascii=False, indent=1))
+        return 0
+    s = r.get("summary") or {}
+    print(f"run {r['run_id']}  団体 {r['dantai']}  state {r['state']}  ({r['start']} → {r['end']})")
+    print(f"  flow run {r['flow_run_id']} ({r['flow_run_name']})")
+    if s:
+        print(f"  status {s.get('status')}  rehearsal {s.get('rehearsal')}  業務 {'+'.join(s.get('gyomu') or [])}")
+        for t, c in (s.get("tables") or {}).items():
+            print(f"  {t:<22} " + " ".join(f"{k}={c[k]}" for k in ("extracted", "quarantined", "loaded") if k in c))
+        if s.get("error"):
+            e = s["error"]
+            print(f"  失敗 ({e.get('stage')}): {e.get('message_ja')} — failed: {e.get('message')}")
+        for b in s.get("sign_off_blockers") or []:
+            print(f"  sign-off blocker: {b}")
+    print(f"  report: {r.get('report') or '-'}")
+    print("  artifacts: " + ", ".join(a["key"] or "-" for a in r["artifacts"]))
+    return 0
+
+
+def register(sub) -> None:
+    from ikou.flows import server
+
+    server.register(sub)
+    d = sub.add_parser("deploy", help="register a campaign's deployments on the Prefect server (and remove those "
+                                      "the file no longer lists)")
+    d.add_argument("campaign", help="campaign YAML")
+    d.set_defaults(func=_deploy)
+    c = sub.add_parser("campaign", help="rehearsal campaigns: one flow run per 団体 × 業務, run by workers")
+    csub = c.add_subparsers(dest="campaign_command", required=True)
+    r = csub.add_parser("run", help="start every rehearsal of the campaign, wait, write campaign.json/.html")
+    r.add_argument("campaign", help="campaign YAML")
+    r.add_argument("--dantai", default=None, help="only these 団体 (comma-separated codes)")
+    r.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
+    r.set_defaults(func=_campaign_run)
+    t = csub.add_parser("retry", help="re-run the rehearsals of the last campaign that did not succeed")
+    t.add_argument("campaign", help="campaign YAML")
+    t.add_argument("--id", default=None, help="campaign id (default: the latest)")
+    t.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
+    t.set_defaults(func=_campaign_retry)
+    u = sub.add_parser("runs", help="run history on the Prefect server")
+    usub = u.add_subparsers(dest="runs_command", required=True)
+    ul = usub.add_parser("list", help="migration runs, newest first")
+    ul.add_argument("--dantai", default=None, help="団体コード")
+    ul.add_argument("--limit", type=int, default=200)
+    ul.add_argument("--json", action="store_true")
+    ul.set_defaults(func=_runs_list)
+    us = usub.add_parser("show", help="one run: state, counts, report, artifacts")
+    us.add_argument("run_id")
+    us.add_argument("--json", action="store_true")
+    us.set_defaults(func=_runs_show)

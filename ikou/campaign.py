@@ -1,0 +1,182 @@
+"""A rehearsal campaign as a declarative file: which run configs are deployed, when each runs, and how
+many run (or load) at once. Parsed like every spec (`extra="forbid"`, errors name the file and key);
+nothing here imports Prefect (flows.deploy turns the file into deployments).
+
+```yaml
+spec_version: 1
+campaign: r3-wave1                       # names the deployments (<campaign>.<団体>.<業務>) and the folders
+work_pool: {name: ikou, concurrency_limit: 4}   # at most 4 flow runs of the pool at once, across workers
+limits: {target_loads: 2}                # global concurrency limit on target loads (null: none)
+schedule: {cron: "0 2 * * 6", timezone: Asia/Tokyo}   # default for every rehearsal: R3 every Saturday 02:00
+out: ../campaigns                        # campaign folders (campaign.json, campaign.html)
+rehearsals:
+  - config: configs/011002.yaml          # one run config = one 団体 × its 業務 × rehearsal
+  - config: configs/012025.yaml
+    schedule: {interval_seconds: 3600, anchor: "2026-12-05T02:00:00+09:00"}
+    target_url: postgresql://…           # overrides the config's target (a flow parameter)
+```
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from ikou.config import FileName, RunConfig, _resolve, load_config
+from ikou.errors import ConfigError
+from ikou.spec import StrictModel, load_spec, spec_version_field
+
+FLOW_NAME = "ikou-migration"                 # the migration flow's name (flows.migrate)
+ENTRYPOINT = "ikou.flows.migrate:migration_flow"
+LOAD_LIMIT = "ikou-target-load"              # the global concurrency limit around target loads
+LOAD_LIMIT_ENV = "IKOU_LOAD_CONCURRENCY"     # set in a deployment's environment when the limit is configured
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*,/\-]+")   # Prefect checks the rest when it deploys
+PoolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")]
+
+
+class CronSchedule(StrictModel):
+    cron: str = Field(description="cron expression, e.g. '0 2 * * 6' (Saturday 02:00)")
+    timezone: str = Field("Asia/Tokyo", description="IANA time zone of the cron expression")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, v: str) -> str:
+        fields = v.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise ValueError(f"cron {v!r} must have 5 fields (minute hour day month weekday) of digits, "
+                             "names, * , - /")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {v!r} is not an IANA time zone (e.g. Asia/Tokyo)") from None
+        return v
+
+
+class IntervalSchedule(StrictModel):
+    interval_seconds: int = Field(ge=1, description="a run every this many seconds")
+    anchor: dt.datetime | None = Field(None, description="the first run (with its UTC offset); default: now")
+
+    @field_validator("anchor")
+    @classmethod
+    def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("anchor needs a UTC offset, e.g. 2026-12-05T02:00:00+09:00")
+        return v
+
+
+Schedule = CronSchedule | IntervalSchedule
+
+
+class WorkPool(StrictModel):
+    name: PoolName = "ikou"
+    concurrency_limit: int | None = Field(None, ge=1, description="flow runs of the pool at once (all workers)")
+
+
+class Limits(StrictModel):
+    target_loads: int | None = Field(None, ge=1, description=(
+        f"target loads at once across the campaign (Prefect global concurrency limit {LOAD_LIMIT!r}); null: none"))
+
+
+class Parallel(StrictModel):
+    """Independent stages of one run as concurrent Prefect tasks (opt-in; results are the same)."""
+    task_runner: Literal["threads", "dask"] = "threads"
+    max_workers: int = Field(4, ge=1, le=64, description="threads (task_runner: threads)")
+    dask_address: str | None = Field(None, description="scheduler address of a Dask cluster (tcp://host:8786); "
+                                                       "none: a temporary local cluster per run")
+
+    @model_validator(mode="after")
+    def _address_for_dask(self) -> "Parallel":
+        if self.dask_address and self.task_runner != "dask":
+            raise ValueError("dask_address needs task_runner: dask")
+        return self
+
+
+class Rehearsal(StrictModel):
+    config: Path = Field(description="run config (one 団体 × its 業務 × rehearsal)")
+    name: FileName | None = Field(None, description="deployment name suffix (default <団体コード>.<業務>)")
+    schedule: Schedule | None = Field(None, description="overrides the campaign's schedule")
+    unscheduled: bool = Field(False, description="no schedule: runs only when a campaign starts it")
+    target_url: str | None = Field(None, description="overrides the config's target URL")
+
+    _resolve_config = field_validator("config", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
+
+
+class Campaign(StrictModel):
+    spec_version: Literal[1] = spec_version_field()
+    campaign: FileName = Field(description="campaign name: deployments <campaign>.<団体>.<業務>, folders out/<campaign>/")
+    work_pool: WorkPool = WorkPool()
+    limits: Limits = Limits()
+    schedule: Schedule | None = Field(None, description="default schedule of every rehearsal (none: run on demand)")
+    parallel: Parallel | None = Field(None, description="run independent stages of a run concurrently (opt-in)")
+    out: Path = Field(Path("campaigns"), validate_default=True,
+                      description="campaign folders: out/<campaign>/<campaign id>/ (relative to this file)")
+    rehearsals: list[Rehearsal] = Field(min_length=1)
+
+    _resolve_out = field_validator("out", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
+
+    @model_validator(mode="after")
+    def _configs(self, info: ValidationInfo) -> "Campaign":
+        """Every run config must itself be valid, and each deployment name given once."""
+        seen: dict[str, int] = {}
+        for i, r in enumerate(self.rehearsals):
+            try:
+                cfg = load_config(r.config)
+            except ConfigError as exc:
+                raise ValueError(f"rehearsals.{i}.config: {exc}") from None
+            name = deployment_name(self.campaign, r, cfg)
+            if name in seen:
+                raise ValueError(f"rehearsals.{i} and rehearsals.{seen[name]} are both deployment {name!r}: "
+                                 "give one of them a `name:`")
+            seen[name] = i
+        return self
+
+    def entries(self) -> list["Entry"]:
+        """The rehearsals with their run configs read, in file order."""
+        out = []
+        for r in self.rehearsals:
+            cfg = load_config(r.config)
+            out.append(Entry(rehearsal=r, cfg=cfg, deployment=deployment_name(self.campaign, r, cfg),
+                             schedule=None if r.unscheduled else (r.schedule or self.schedule)))
+        return out
+
+
+class Entry:
+    """One rehearsal of a campaign: its config, deployment name and effective schedule."""
+
+    def __init__(self, rehearsal: Rehearsal, cfg: RunConfig, deployment: str, schedule: Schedule | None):
+        self.rehearsal, self.cfg, self.deployment, self.schedule = rehearsal, cfg, deployment, schedule
+
+    @property
+    def dantai(self) -> str:
+        return self.cfg.dantai.code
+
+    def parameters(self) -> dict:
+        p: dict = {"config_path": str(Path(self.rehearsal.config).resolve())}
+        if self.rehearsal.target_url:
+            p["target_url"] = self.rehearsal.target_url
+        return p
+
+
+def deployment_name(campaign: str, r: Rehearsal, cfg: RunConfig) -> str:
+    return f"{campaign}.{r.name or cfg.dantai.code + '.' + '+'.join(cfg.gyomu)}"
+
+
+def load_campaign(path: Path | str) -> Campaign:
+    return load_spec(path, Campaign)
+
+
+def new_campaign_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+CAMPAIGN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
