@@ -22,7 +22,7 @@ VOLATILE = {"started_at", "finished_at", "stages", "target", "run_id"}   # times
 def _config(tmp_path) -> str:
     demo = yaml.safe_load((SAMPLE / "demo_vendor_a_all.yaml").read_text(encoding="utf-8"))
     for s in demo["sources"]:
-        for k in ("path", "gaiji_table", "mapping"):
+        for k in ("path", "gaiji_table", "gaiji_font", "mapping"):
             if k in s:
                 s[k] = str((SAMPLE / s[k]).resolve())
     demo.update(runs_dir=str(tmp_path / "runs"), inbox=[str(SAMPLE)],
