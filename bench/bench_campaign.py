@@ -2,8 +2,9 @@
 
 A standing Prefect server (database on PostgreSQL) on a free port, N generated 団体 (each its own
 files and run config, target schema dantai_<code> on PostgreSQL), one campaign deployed to a process
-pool per round; round k starts k `ikou worker start` subprocesses and times `ikou campaign run` from
-start to campaign.json. The peak memory of a worker is the largest sum of RSS over its process tree
+pool per round; round k starts k `ikou worker start` subprocesses (each `--limit 1` by default) and
+times `ikou campaign run` from start to campaign.json, with an empty runs folder (no extract staging
+reused from an earlier round). The peak memory of a worker is the largest sum of RSS over its process tree
 (the worker and the flow-run subprocesses it starts), sampled every 0.2 s; each flow run's own peak is
 in its summary.json. Checks: every run succeeded in every round, and each 団体 loaded the same counts
 whatever the number of workers.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -148,6 +150,9 @@ def main() -> int:
         wait_until_up(api, server, log=logs / "server.log")
         env = {**env, "PREFECT_API_URL": api}
         for w in rounds:
+            # every round from scratch: an unchanged source would reuse the previous round's extract
+            # staging (runs/<団体>/_cache), and the rounds would not do the same work
+            shutil.rmtree(out / "runs", ignore_errors=True)
             r = _round(w, _campaign(out, codes, w), api, env, logs,
                        args.worker_limit or None)
             results.append(r)

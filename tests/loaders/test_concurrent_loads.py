@@ -36,7 +36,7 @@ def test_a_dantai_loads_while_another_is_inside_its_load_transaction(tmp_path, p
     held = subprocess.Popen([IKOU, "run", "--config", str(configs[first])], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             env={**env, "IKOU_PAUSE_AT": "load.begin", "IKOU_PAUSE_MARKER": str(marker),
-                                 "IKOU_PAUSE_SECONDS": "45"})
+                                 "IKOU_PAUSE_SECONDS": "40"})
     deadline = time.monotonic() + 300
     while not marker.exists():
         assert held.poll() is None and time.monotonic() < deadline, held.stdout.read() if held.poll() else "timeout"
