@@ -31,7 +31,8 @@ from benchlib import SMOKE_HELP, Checks  # noqa: E402
 from ikou import REPO_ROOT  # noqa: E402
 
 PG = os.environ.get("IKOU_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-SERVER_DB, TARGET_DB = "ikou_prefect_bench", "ikou_bench_campaign"
+# per process: a smoke run elsewhere (another checkout's tests) must not drop this run's databases
+SERVER_DB, TARGET_DB = f"ikou_prefect_bench_{os.getpid()}", f"ikou_bench_campaign_{os.getpid()}"
 
 
 class PeakRss(threading.Thread):
@@ -120,7 +121,7 @@ def main() -> int:
     if args.smoke:
         args.dantai, args.persons, args.workers = 2, 100, "1,2"
     rounds = [int(w) for w in args.workers.split(",")]
-    from ikou.flows.server import free_port, recreate_database, spawn_server, stop, wait_until_up
+    from ikou.flows.server import drop_database, free_port, recreate_database, spawn_server, stop, wait_until_up
     from ikou.sample.campaign import fictional_codes, write_run_config
     from ikou.sample.generate import generate
 
@@ -161,6 +162,8 @@ def main() -> int:
                   f"{peaks}; largest flow-run peak {r['flow_peak_mb']:,.0f} MB", flush=True)
     finally:
         stop(server)
+        drop_database(f"{PG}/{SERVER_DB}")
+        drop_database(f"{PG}/{TARGET_DB}")
     for r in results:
         runs = r["record"]["runs"]
         checks(r["rc"] == 0 and len(runs) == len(codes) and all(x["status"] == "succeeded" for x in runs),

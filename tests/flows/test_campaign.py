@@ -21,7 +21,8 @@ import psycopg
 import pytest
 
 from ikou.errors import ConfigError
-from ikou.flows.server import free_port, recreate_database, spawn_server, spawn_worker, stop, wait_until_up
+from ikou.flows.server import (drop_database, free_port, recreate_database, spawn_server, spawn_worker, stop,
+                               wait_until_up)
 from ikou.sample.campaign import fictional_codes, make_campaign, write_run_config
 from ikou.sample.generate import generate
 
@@ -29,8 +30,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 IKOU = str(Path(sys.executable).parent / "ikou")
 PG = "postgresql://postgres@127.0.0.1:5432"
-SERVER_DB = "ikou_prefect_test"        # the Prefect server's own database
-TARGET_DB = "ikou_campaign_test"       # the 団体' targets (one schema each)
+# per process: other checkouts run these tests against the same PostgreSQL
+SERVER_DB = f"ikou_prefect_test_{os.getpid()}"     # the Prefect server's own database
+TARGET_DB = f"ikou_campaign_test_{os.getpid()}"    # the 団体' targets (one schema each)
 POOL = "ikou-test"
 
 
@@ -71,6 +73,8 @@ def standing(tmp_path_factory, postgres_url):
     yield Standing(api, client_env, workers, logs)
     for p in [*workers, server]:
         stop(p)
+    drop_database(f"{PG}/{SERVER_DB}")
+    drop_database(f"{PG}/{TARGET_DB}")
 
 
 def _max_overlap(intervals: list[tuple[str, str]]) -> int:
