@@ -2,8 +2,9 @@
 
 A standing Prefect server (database on PostgreSQL) on a free port, N generated 団体 (each its own
 files and run config, target schema dantai_<code> on PostgreSQL), one campaign deployed to a process
-pool per round; round k starts k `ikou worker start` subprocesses and times `ikou campaign run` from
-start to campaign.json. The peak memory of a worker is the largest sum of RSS over its process tree
+pool per round; round k starts k `ikou worker start` subprocesses (each `--limit 1` by default) and
+times `ikou campaign run` from start to campaign.json, with an empty runs folder (no extract staging
+reused from an earlier round). The peak memory of a worker is the largest sum of RSS over its process tree
 (the worker and the flow-run subprocesses it starts), sampled every 0.2 s; each flow run's own peak is
 in its summary.json. Checks: every run succeeded in every round, and each 団体 loaded the same counts
 whatever the number of workers.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,8 @@ from benchlib import SMOKE_HELP, Checks  # noqa: E402
 from ikou import REPO_ROOT  # noqa: E402
 
 PG = os.environ.get("IKOU_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-SERVER_DB, TARGET_DB = "ikou_prefect_bench", "ikou_bench_campaign"
+# per process: a smoke run elsewhere (another checkout's tests) must not drop this run's databases
+SERVER_DB, TARGET_DB = f"ikou_prefect_bench_{os.getpid()}", f"ikou_bench_campaign_{os.getpid()}"
 
 
 class PeakRss(threading.Thread):
@@ -118,7 +121,7 @@ def main() -> int:
     if args.smoke:
         args.dantai, args.persons, args.workers = 2, 100, "1,2"
     rounds = [int(w) for w in args.workers.split(",")]
-    from ikou.flows.server import free_port, recreate_database, spawn_server, stop, wait_until_up
+    from ikou.flows.server import drop_database, free_port, recreate_database, spawn_server, stop, wait_until_up
     from ikou.sample.campaign import fictional_codes, write_run_config
     from ikou.sample.generate import generate
 
@@ -148,6 +151,9 @@ def main() -> int:
         wait_until_up(api, server, log=logs / "server.log")
         env = {**env, "PREFECT_API_URL": api}
         for w in rounds:
+            # every round from scratch: an unchanged source would reuse the previous round's extract
+            # staging (runs/<団体>/_cache), and the rounds would not do the same work
+            shutil.rmtree(out / "runs", ignore_errors=True)
             r = _round(w, _campaign(out, codes, w), api, env, logs,
                        args.worker_limit or None)
             results.append(r)
@@ -156,6 +162,8 @@ def main() -> int:
                   f"{peaks}; largest flow-run peak {r['flow_peak_mb']:,.0f} MB", flush=True)
     finally:
         stop(server)
+        drop_database(f"{PG}/{SERVER_DB}")
+        drop_database(f"{PG}/{TARGET_DB}")
     for r in results:
         runs = r["record"]["runs"]
         checks(r["rc"] == 0 and len(runs) == len(codes) and all(x["status"] == "succeeded" for x in runs),

@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 
-FLOW_NAME = "ikou-migration"
+from ikou.campaign import FLOW_NAME
 
 
 def label(dantai: str, run_id: str, rehearsal: str) -> None:

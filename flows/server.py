@@ -156,18 +156,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def recreate_database(url: str) -> None:
-    """Drop and create a PostgreSQL database (a test's or benchmark's own, never a shared one)."""
+def _admin(url: str, *statements: str) -> None:
+    """Run statements on the server's `postgres` database about an ikou_… database (tests, benchmarks)."""
     import psycopg
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
     if not u.database or not re.fullmatch(r"ikou_[a-z0-9_]{1,50}", u.database):
-        raise ConfigError(f"refusing to recreate {u.database!r}: only ikou_… databases")
+        raise ConfigError(f"refusing to drop or create {u.database!r}: only ikou_… databases")
     with psycopg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username, dbname="postgres",
                          autocommit=True, **({"password": u.password} if u.password else {})) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{u.database}"')
+        for st in statements:
+            conn.execute(st.format(db=f'"{u.database}"'))
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create a PostgreSQL database of a test's or benchmark's own (name it per process: several
+    checkouts share one PostgreSQL)."""
+    _admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)", "CREATE DATABASE {db}")
+
+
+def drop_database(url: str) -> None:
+    _admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 def _server_start(args) -> int:

@@ -21,7 +21,8 @@ import psycopg
 import pytest
 
 from ikou.errors import ConfigError
-from ikou.flows.server import free_port, recreate_database, spawn_server, spawn_worker, stop, wait_until_up
+from ikou.flows.server import (drop_database, free_port, recreate_database, spawn_server, spawn_worker, stop,
+                               wait_until_up)
 from ikou.sample.campaign import fictional_codes, make_campaign, write_run_config
 from ikou.sample.generate import generate
 
@@ -29,8 +30,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 IKOU = str(Path(sys.executable).parent / "ikou")
 PG = "postgresql://postgres@127.0.0.1:5432"
-SERVER_DB = "ikou_prefect_test"        # the Prefect server's own database
-TARGET_DB = "ikou_campaign_test"       # the 団体' targets (one schema each)
+# per process: other checkouts run these tests against the same PostgreSQL
+SERVER_DB = f"ikou_prefect_test_{os.getpid()}"     # the Prefect server's own database
+TARGET_DB = f"ikou_campaign_test_{os.getpid()}"    # the 団体' targets (one schema each)
 POOL = "ikou-test"
 
 
@@ -71,6 +73,8 @@ def standing(tmp_path_factory, postgres_url):
     yield Standing(api, client_env, workers, logs)
     for p in [*workers, server]:
         stop(p)
+    drop_database(f"{PG}/{SERVER_DB}")
+    drop_database(f"{PG}/{TARGET_DB}")
 
 
 def _max_overlap(intervals: list[tuple[str, str]]) -> int:
@@ -139,7 +143,7 @@ def test_a_campaign_loads_each_dantai_alone_a_broken_one_fails_alone_and_retry_c
     n, runs = _target_rows(broken)
     assert n == by2[broken]["counts"]["loaded"] > 100 and runs == [by2[broken]["run_id"]]
 
-    # the limits, from the server's records: one target load at a time, at most 3 flow runs of the pool
+    # the limit, from the server's records: rehearsals ran side by side, their loads one at a time
     ids = [a["flow_run_id"] for r in rec2["runs"] for a in r["attempts"]]
     loads = standing.post("/task_runs/filter", {"flow_runs": {"id": {"any_": ids}},
                                                 "task_runs": {"name": {"like_": "load-"}},
@@ -149,7 +153,9 @@ def test_a_campaign_loads_each_dantai_alone_a_broken_one_fails_alone_and_retry_c
     assert _max_overlap(spans) == 1
     flows = standing.post("/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}, "sort": "ID_DESC"})
     assert len(flows) == 6 and all(f["start_time"] and f["end_time"] for f in flows)
-    assert _max_overlap([(_t(f["start_time"]), _t(f["end_time"])) for f in flows]) <= 3
+    # (the pool's concurrency_limit is applied when workers fetch runs: with two workers polling at once
+    # it can be exceeded for a moment, so it is not what bounds the loads; the global limit's slots do)
+    assert _max_overlap([(_t(f["start_time"]), _t(f["end_time"])) for f in flows]) >= 2
     assert {f["work_pool_name"] for f in flows} == {POOL}
 
 

@@ -12,31 +12,37 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ikou.flows.server import recreate_database
+from ikou.flows.server import drop_database, recreate_database
 from ikou.sample.campaign import fictional_codes, write_run_config
 from ikou.sample.generate import generate
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 PG = "postgresql://postgres@127.0.0.1:5432"
-DB = "ikou_concurrent_load_test"
+DB = f"ikou_concurrent_load_test_{os.getpid()}"   # per process: other checkouts share the PostgreSQL
 IKOU = str(Path(sys.executable).parent / "ikou")
 
 
-def test_a_dantai_loads_while_another_is_inside_its_load_transaction(tmp_path, postgres_url):
+@pytest.fixture
+def database(postgres_url):
     recreate_database(f"{PG}/{DB}")   # new database: neither role holds CREATE on it yet
+    yield f"{PG}/{DB}"
+    drop_database(f"{PG}/{DB}")
+
+
+def test_a_dantai_loads_while_another_is_inside_its_load_transaction(tmp_path, database):
     first, second = fictional_codes(9)[7:]
     configs = {}
     for i, code in enumerate((first, second)):
         generate(tmp_path / code, 100, seed=i, dantai=code)
-        configs[code] = write_run_config(tmp_path, code, target_url=f"{PG}/{DB}", runs_dir=tmp_path / "runs",
+        configs[code] = write_run_config(tmp_path, code, target_url=database, runs_dir=tmp_path / "runs",
                                          max_quarantine_rate=0.2)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     marker = tmp_path / "paused"
     held = subprocess.Popen([IKOU, "run", "--config", str(configs[first])], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             env={**env, "IKOU_PAUSE_AT": "load.begin", "IKOU_PAUSE_MARKER": str(marker),
-                                 "IKOU_PAUSE_SECONDS": "45"})
+                                 "IKOU_PAUSE_SECONDS": "40"})
     deadline = time.monotonic() + 300
     while not marker.exists():
         assert held.poll() is None and time.monotonic() < deadline, held.stdout.read() if held.poll() else "timeout"
