@@ -1,9 +1,10 @@
 """Independent stages of one run as concurrent Prefect tasks (opt-in: IKOU_PARALLEL=threads|dask).
 
-The sources of a run are independent until validation: their extract, map and 文字同定 steps run as
-submitted tasks, one wave per stage across every source (`.submit`, then the results in config
-order). Validation stays in 業務 order (a 個人住民税 rule reads the 住民記録 tables) and the load is
-one transaction; the diffs after it are independent again. The steps and their inputs are exactly
+The sources of a run are independent until 文字同定: their extract and map steps run as submitted
+tasks, one wave per stage across every source (`.submit`, then the results in config order).
+文字同定 runs source after source (each reads and records the 団体's one 同定台帳: two at once, on a
+Dask cluster, read a ledger half written), validation in 業務 order (a 個人住民税 rule reads the
+住民記録 tables), and the load is one transaction; the diffs after it are independent again. The steps and their inputs are exactly
 those of the sequential walk (flows.migrate._stages) and the results are kept in its order, so the
 run's summary, quarantine and target are the same.
 
@@ -42,11 +43,11 @@ def stages(cfg, ctx, plans: list[P.SourcePlan], run) -> None:
                                  for p in plans])
     mps = _wave(run, "map", [(p.source.name, M.map_task, (p.mapping, p.schema, ctx, ex.output),
                               dict(source_name=p.source.name)) for p, ex in zip(plans, exs)])
-    mos = _wave(run, "moji", [(p.source.name, M.moji_task, (p.schema, p.target, ctx, mp.output),
-                               dict(source_name=p.source.name, gaiji_table=p.source.gaiji_table))
-                              for p, mp in zip(plans, mps)])
-    for triple in zip(exs, mps, mos):   # the sequential walk's order: extract, map, moji per source
-        run.results.extend(triple)
+    for p, ex, mp in zip(plans, exs, mps):   # the sequential walk's order: extract, map, moji per source
+        run.results.extend((ex, mp))
+        # 文字同定 stays in order: every source reads and records the 団体's one 同定台帳 (moji_ledger)
+        run("moji", p.source.name, M.moji_task, p.schema, p.target, ctx, mp.output, source_name=p.source.name,
+            gaiji_table=p.source.gaiji_table)
     validated: dict[str, dict] = {}
     for target, schema, feeding in P.tables_in_order(cfg, plans):
         others = {t: path for tables in validated.values() for t, path in tables.items()}
