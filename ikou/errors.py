@@ -46,6 +46,12 @@ class LayoutError(TerminalError):
     ja = "ファイルがレイアウトと一致しません"
 
 
+class SourceMissingError(LayoutError):
+    """A source file is missing or empty (an export that wrote nothing)."""
+
+    ja = "ソースファイルがないか空です (エクスポートの失敗)"
+
+
 class ConservationError(TerminalError):
     """Counts do not balance at a stage boundary: a row was lost or invented."""
 
