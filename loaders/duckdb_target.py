@@ -16,8 +16,8 @@ import polars as pl
 from ikou.cancel import checkpoint
 from ikou.loaders.sql import ident, qualified
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
-                                  LoadRejected, RunRecord, TargetDatabase, check_counts, create_statements, now,
-                                  register_target, run_dict, run_row)
+                                  LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
+                                  create_statements, now, register_target, run_dict, run_row)
 
 
 @register_target
@@ -98,16 +98,12 @@ class DuckDBTarget(TargetDatabase):
             con.close()
 
     def rollback(self, db_schema: str, run_id: str) -> dict[str, dict | None]:
-        from ikou.errors import ConfigError
 
         con = self._connect()
         try:
             con.execute("BEGIN TRANSACTION")
             current, previous = _run(con, db_schema, RUN_TABLE), _run(con, db_schema, RUN_TABLE + PREV)
-            if previous is None or previous["run_id"] != run_id:
-                raise ConfigError(f"{db_schema} cannot go back to run {run_id}: it holds "
-                                  f"{current['run_id'] if current else 'no run'}, and before it "
-                                  f"{previous['run_id'] if previous else 'nothing'} (kept until the next success)")
+            check_rollback(db_schema, run_id, current, previous)
             now_names = sorted(set(current["counts"]) | {RUN_TABLE}) if current else []
             prev_names = sorted(set(previous["counts"]) | {RUN_TABLE})
             for t in now_names:

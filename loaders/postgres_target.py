@@ -17,7 +17,6 @@ from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateSchema
 
 from ikou import cancel
 from ikou.cancel import checkpoint
@@ -25,7 +24,7 @@ from ikou.errors import TransientError
 from ikou.loaders.ddl import SA_TYPES
 from ikou.loaders.sql import ident, qualified, role_of
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
-                                  LoadRejected, RunRecord, TargetDatabase, check_counts, create_statements, now,
+                                  LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback, create_statements, now,
                                   register_target, run_dict, run_row)
 from ikou.schema import TargetSchema
 
@@ -151,7 +150,6 @@ class PostgresTarget(TargetDatabase):
             conn.close()
 
     def rollback(self, db_schema: str, run_id: str) -> dict[str, dict | None]:
-        from ikou.errors import ConfigError
 
         prev, swap = db_schema + PREV, db_schema + "__swap"
         conn = self._connect()
@@ -159,10 +157,7 @@ class PostgresTarget(TargetDatabase):
             with conn.cursor() as cur:
                 cur.execute(f"SET ROLE {ident(role_of(db_schema))}")
                 current, previous = _run(cur, db_schema, RUN_TABLE), _run(cur, prev, RUN_TABLE)
-                if previous is None or previous["run_id"] != run_id:
-                    raise ConfigError(f"{db_schema} cannot go back to run {run_id}: it holds "
-                                      f"{current['run_id'] if current else 'no run'}, and before it "
-                                      f"{previous['run_id'] if previous else 'nothing'} (kept until the next success)")
+                check_rollback(db_schema, run_id, current, previous)
                 cur.execute(f"ALTER SCHEMA {ident(db_schema)} RENAME TO {ident(swap)}")
                 cur.execute(f"ALTER SCHEMA {ident(prev)} RENAME TO {ident(db_schema)}")
                 cur.execute(f"ALTER SCHEMA {ident(swap)} RENAME TO {ident(prev)}")

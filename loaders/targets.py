@@ -82,6 +82,14 @@ def check_counts(previous: dict[str, int], parts: list[LoadPart], *, max_drop_ra
                     f"thresholds.max_drop_ratio {max_drop_ratio:.0%} (target unchanged)", run_id=run_id)
 
 
+def check_rollback(db_schema: str, run_id: str, current: dict | None, previous: dict | None) -> None:
+    """A rollback goes to the previous state only, and only when it holds `run_id`."""
+    if previous is None or previous["run_id"] != run_id:
+        raise ConfigError(f"{db_schema} cannot go back to run {run_id}: it holds "
+                          f"{current['run_id'] if current else 'no run'}, and before it "
+                          f"{previous['run_id'] if previous else 'nothing'} (kept until the next success)")
+
+
 def run_row(run: RunRecord, counts: dict[str, int]) -> list:
     return [run.run_id, run.rehearsal, run.dantai_code, ",".join(run.gyomu), now(),
             json.dumps(counts, ensure_ascii=False, sort_keys=True)]
