@@ -19,8 +19,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
 from prefect.states import Cancelled, Failed
 
-from ikou import extractors, loaders, mappings, moji, reports, validators
-from ikou import cancel
+from ikou import extractors, loaders, reports, validators
+from ikou import cancel, onepass
 from ikou import quarantine as q
 from ikou.config import RunConfig, load_config, with_target_url
 from ikou.context import new_run_id
@@ -49,8 +49,7 @@ TASK_OPTS = dict(cache_policy=NO_CACHE, persist_result=False)
 
 extract_task = task(extractors.extract, name="extract", retries=2, retry_delay_seconds=2,
                     retry_condition_fn=_transient_only, **TASK_OPTS)
-map_task = task(mappings.map_source, name="map", **TASK_OPTS)
-moji_task = task(moji.identify_source, name="moji", **TASK_OPTS)
+one_pass_task = task(onepass.one_pass, name="map+moji", **TASK_OPTS)
 validate_task = task(validators.validate_table, name="validate", **TASK_OPTS)
 load_task = task(loaders.load, name="load", retries=1, retry_delay_seconds=5,
                  retry_condition_fn=_transient_only, **TASK_OPTS)
@@ -64,31 +63,50 @@ class _Run:
         self.results: list[StageResult] = []
         self.stage = "plan"
 
-    def __call__(self, stage: str, name: str, t, *args, **kwargs) -> StageResult:
+    def __call__(self, stage: str, name: str, t, *args, **kwargs) -> StageResult | list[StageResult]:
         self.stage = stage
         cancel.checkpoint(f"{stage}.{name}")
-        r = t.with_options(task_run_name=f"{stage}-{name}")(*args, **kwargs)
-        self.results.append(r)
+        try:
+            r = t.with_options(task_run_name=f"{stage}-{name}")(*args, **kwargs)
+        except Exception as exc:
+            self.stage = getattr(exc, "ikou_stage", stage)   # a step that runs several stages (ikou.onepass)
+            raise
+        self.results.extend(r if isinstance(r, list) else [r])
         return r
 
     def by(self, stage: str, name: str) -> StageResult:
         return next(r for r in self.results if r.stage == stage and r.name == name)
 
 
-def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
-    """extract → map → 文字同定 per source; validate per table; thresholds; load per 業務; diff per source."""
+def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run, *, keep_stages: bool = False) -> None:
+    """extract, then map → 文字同定 → row-local checks in one pass, per source; validate per table;
+    thresholds; load per 業務; diff per source."""
     for p in plans:
         name = p.source.name
         ex = run("extract", name, extract_task, p.source, ctx, ordinal=p.ordinal, target_table=p.target,
                  layout_path=p.mapping.layout, tables=p.mapping.tables)
-        mp = run("map", name, map_task, p.mapping, p.schema, ctx, ex.output, source_name=name)
-        run("moji", name, moji_task, p.schema, p.target, ctx, mp.output, source_name=name,
-            gaiji_table=p.source.gaiji_table, gaiji_font=p.source.gaiji_font)
+        run("map", name, one_pass_task, p.mapping, p.schema, ctx, ex.output, source_name=name,
+            gaiji_table=p.source.gaiji_table, gaiji_font=p.source.gaiji_font, keep_stages=keep_stages)
+    validate_and_load(cfg, ctx, plans, run)
+    sensitive = sensitive_columns(plans)
+    for p in plans:
+        ex, mp, mo = (run.by(s, p.source.name) for s in ("extract", "map", "moji"))
+        # a multi-table source is compared as combined (legacy keys), through the 団体's crosswalk of its key
+        run("diff", p.source.name, diff_task, p.mapping, p.schema, ctx, mp.outputs.get("combined", ex.output),
+            source_name=p.source.name, origin=ex.metrics.get("origin", p.source.name), target_url=cfg.target.url,
+            db_schema=cfg.target_schema, chars=mo.outputs.get("chars"), sensitive=sensitive,
+            crosswalk=P.key_crosswalk(p, mp, ctx))
+
+
+def validate_and_load(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
+    """The table-wide validation of each target table (its sources' row-local findings given), the
+    run's thresholds, then the one load of every 業務."""
     validated: dict[str, dict] = {}   # 業務 → table → validated Parquet
     for target, schema, feeding in P.tables_in_order(cfg, plans):
         others = {t: path for tables in validated.values() for t, path in tables.items()}
-        v = run("validate", target, validate_task, schema, target, ctx,
-                [run.by("moji", p.source.name).output for p in feeding], others=others)
+        identified = [run.by("moji", p.source.name) for p in feeding]
+        v = run("validate", target, validate_task, schema, target, ctx, [r.output for r in identified],
+                others=others, row_local=[r.outputs["row_local"] for r in identified])
         validated.setdefault(schema.gyomu, {})[target] = v.output
     # A mapping mistake must stop the rehearsal before it replaces the target with a half-empty table.
     run.stage = "validate"
@@ -98,14 +116,6 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run) -> None:
     with load_slot():
         run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()], ctx,
             cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio)
-    sensitive = sensitive_columns(plans)
-    for p in plans:
-        ex, mp, mo = (run.by(s, p.source.name) for s in ("extract", "map", "moji"))
-        # a multi-table source is compared as combined (legacy keys), through the 団体's crosswalk of its key
-        run("diff", p.source.name, diff_task, p.mapping, p.schema, ctx, mp.outputs.get("combined", ex.output),
-            source_name=p.source.name, origin=ex.metrics.get("origin", p.source.name), target_url=cfg.target.url,
-            db_schema=cfg.target_schema, chars=mo.outputs.get("chars"), sensitive=sensitive,
-            crosswalk=P.key_crosswalk(p, mp, ctx))
 
 
 def load_slot():
@@ -125,10 +135,13 @@ def _counts(plans, run: _Run) -> dict[str, dict]:
 
 
 @flow(name="ikou-migration", persist_result=False, validate_parameters=False)
-def migration_flow(config_path: str, run_id: str | None = None, target_url: str | None = None):
+def migration_flow(config_path: str, run_id: str | None = None, target_url: str | None = None,
+                   keep_stages: bool = False):
     """extract → map → 文字同定 → validate → load → diff, with counts that must balance.
 
-    Returns the summary (as a dict); a failed run ends in a Failed state that carries its error.
+    `keep_stages` (or `keep_stages: true` in the config) also writes the mapped rows (map/), which the
+    one pass otherwise keeps in memory. Returns the summary (as a dict); a failed run ends in a Failed
+    state that carries its error.
     """
     logger = get_run_logger()
     cfg = load_config(config_path)
@@ -147,9 +160,9 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
             if os.environ.get("IKOU_PARALLEL"):   # opt-in: independent stages as concurrent tasks
                 from ikou.flows import parallel
 
-                parallel.stages(cfg, ctx, plans, run)
+                parallel.stages(cfg, ctx, plans, run, keep_stages=keep_stages or cfg.keep_stages)
             else:
-                _stages(cfg, ctx, plans, run)
+                _stages(cfg, ctx, plans, run, keep_stages=keep_stages or cfg.keep_stages)
             run.stage = "report"
             validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=run_id)
     except (KeyboardInterrupt, TerminationSignal) as exc:   # Ctrl-C / SIGTERM: the loader has rolled back

@@ -1,10 +1,11 @@
 """Independent stages of one run as concurrent Prefect tasks (opt-in: IKOU_PARALLEL=threads|dask).
 
-The sources of a run are independent until 文字同定: their extract and map steps run as submitted
-tasks, one wave per stage across every source (`.submit`, then the results in config order).
-文字同定 runs source after source (each reads and records the 団体's one 同定台帳: two at once, on a
-Dask cluster, read a ledger half written), validation in 業務 order (a 個人住民税 rule reads the
-住民記録 tables), and the load is one transaction; the diffs after it are independent again. The steps and their inputs are exactly
+The sources of a run are independent until their 文字同定 is recorded: their extract and their one
+pass (map → 文字同定 → row-local checks, ikou.onepass) run as submitted tasks, one wave per stage across
+every source (`.submit`, then the results in config order). Each pass reads the 同定台帳's decisions;
+the ledger is recorded source after source afterwards (two writers at once, on a Dask cluster, read a
+ledger half written), validation in 業務 order (a 個人住民税 rule reads the 住民記録 tables), and the
+load is one transaction; the diffs after it are independent again. The steps and their inputs are exactly
 those of the sequential walk (flows.migrate._stages) and the results are kept in its order, so the
 run's summary, quarantine and target are the same.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from ikou import cancel, validators
+from ikou import cancel
 from ikou.flows import pipeline as P
 
 MODE_ENV = "IKOU_PARALLEL"
@@ -34,41 +35,35 @@ def _wave(run, stage: str, calls: list[tuple[str, object, tuple, dict]]) -> list
     return [f.result() for f in futures]
 
 
-def stages(cfg, ctx, plans: list[P.SourcePlan], run) -> None:
+def stages(cfg, ctx, plans: list[P.SourcePlan], run, *, keep_stages: bool = False) -> None:
     """flows.migrate._stages with the independent steps submitted concurrently."""
     from ikou.flows import migrate as M
+    from ikou.moji.step import record_source
 
     exs = _wave(run, "extract", [(p.source.name, M.extract_task, (p.source, ctx),
-                                  dict(ordinal=p.ordinal, target_table=p.target, layout_path=p.mapping.layout))
+                                  dict(ordinal=p.ordinal, target_table=p.target, layout_path=p.mapping.layout,
+                                       tables=p.mapping.tables))
                                  for p in plans])
-    mps = _wave(run, "map", [(p.source.name, M.map_task, (p.mapping, p.schema, ctx, ex.output),
-                              dict(source_name=p.source.name)) for p, ex in zip(plans, exs)])
-    for p, ex, mp in zip(plans, exs, mps):   # the sequential walk's order: extract, map, moji per source
-        run.results.extend((ex, mp))
-        # 文字同定 stays in order: every source reads and records the 団体's one 同定台帳 (moji_ledger)
-        run("moji", p.source.name, M.moji_task, p.schema, p.target, ctx, mp.output, source_name=p.source.name,
-            gaiji_table=p.source.gaiji_table)
-    validated: dict[str, dict] = {}
-    for target, schema, feeding in P.tables_in_order(cfg, plans):
-        others = {t: path for tables in validated.values() for t, path in tables.items()}
-        v = run("validate", target, M.validate_task, schema, target, ctx,
-                [run.by("moji", p.source.name).output for p in feeding], others=others)
-        validated.setdefault(schema.gyomu, {})[target] = v.output
-    run.stage = "validate"
-    validators.check_tables(M._counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id,
-                            loaded=False)
-    schemas = {p.schema.gyomu: p.schema for p in plans}
-    with M.load_slot():
-        run("load", "+".join(validated), M.load_task, [(schemas[g], tables) for g, tables in validated.items()],
-            ctx, cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio)
+    # map → 文字同定 → row-local checks concurrently; the 団体's one 同定台帳 is recorded afterwards, source
+    # after source (two at once, on a Dask cluster, read a ledger half written)
+    passes = _wave(run, "map", [(p.source.name, M.one_pass_task, (p.mapping, p.schema, ctx, ex.output),
+                                 dict(source_name=p.source.name, gaiji_table=p.source.gaiji_table,
+                                      gaiji_font=p.source.gaiji_font, keep_stages=keep_stages, record=False))
+                                for p, ex in zip(plans, exs)])
+    run.stage = "moji"
+    for p, ex, (mp, mo) in zip(plans, exs, passes):   # the sequential walk's order: extract, map, moji per source
+        record_source(ctx, mo, gaiji_font=p.source.gaiji_font)
+        run.results.extend((ex, mp, mo))
+    M.validate_and_load(cfg, ctx, plans, run)
     sensitive = M.sensitive_columns(plans)
-    diffs = _wave(run, "diff", [
-        (p.source.name, M.diff_task, (p.mapping, p.schema, ctx, run.by("extract", p.source.name).output),
-         dict(source_name=p.source.name, origin=run.by("extract", p.source.name).metrics.get("origin", p.source.name),
-              target_url=cfg.target.url, db_schema=cfg.target_schema,
-              chars=run.by("moji", p.source.name).outputs.get("chars"), sensitive=sensitive))
-        for p in plans])
-    run.results.extend(diffs)
+
+    def diff(p):
+        ex, mp, mo = (run.by(s, p.source.name) for s in ("extract", "map", "moji"))
+        return (p.source.name, M.diff_task, (p.mapping, p.schema, ctx, mp.outputs.get("combined", ex.output)),
+                dict(source_name=p.source.name, origin=ex.metrics.get("origin", p.source.name),
+                     target_url=cfg.target.url, db_schema=cfg.target_schema, chars=mo.outputs.get("chars"),
+                     sensitive=sensitive, crosswalk=P.key_crosswalk(p, mp, ctx)))
+    run.results.extend(_wave(run, "diff", [diff(p) for p in plans]))
 
 
 def _task_runner():

@@ -48,6 +48,7 @@ def _tracebacks_off() -> None:
 
 
 def start(config: Path, *, run_id: str | None = None, target_url: str | None = None, debug: bool = False,
+          keep_stages: bool = False,
           verbose: bool = False, progress: bool = True):
     """Run the flow for `config`; return (its final Prefect state, the run folder). Logs go to the run
     folder's run.log (and the terminal with `verbose`); progress lines show on a terminal (flows.terminal)."""
@@ -73,7 +74,7 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
         try:
             with terminal.shown(progress):
                 state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
-                                       target_url=target_url, return_state=True)
+                                       target_url=target_url, keep_stages=keep_stages, return_state=True)
         except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
             state = None
     return state, run_dir
@@ -161,13 +162,13 @@ def failure_line(error: dict | None, fallback: str) -> str:
 
 
 def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, evidence: bool = False,
-            verbose: bool = False, quiet: bool = False) -> int:
+            verbose: bool = False, quiet: bool = False, keep_stages: bool = False) -> int:
     """Run one config end to end as the command line does; return the exit code."""
     from ikou.errors import message_ja, one_line
 
     try:
         state, run_dir = start(config, run_id=run_id, target_url=target_url, debug=debug, verbose=verbose,
-                               progress=not quiet)
+                               progress=not quiet, keep_stages=keep_stages)
     except Exception as exc:   # noqa: BLE001 - the config itself failed: no run has started
         if debug:
             traceback.print_exc()
@@ -253,7 +254,7 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
 
 def _run(args) -> int:
     return execute(Path(args.config), run_id=args.run_id, target_url=args.target_url, debug=args.debug,
-                   evidence=args.evidence, verbose=args.verbose, quiet=args.quiet)
+                   evidence=args.evidence, verbose=args.verbose, quiet=args.quiet, keep_stages=args.keep_stages)
 
 
 def _demo(args) -> int:
@@ -334,6 +335,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     p.add_argument("--evidence", action="store_true",
                    help="after a successful run, write its evidence pack RUN_DIR/evidence.zip (as `evidence: true`)")
+    p.add_argument("--keep-stages", action="store_true",
+                   help="also write the mapped rows (RUN_DIR/map/) the one pass keeps in memory, for an audit or "
+                        "debugging (as `keep_stages: true`)")
     _terminal_options(p)
     p.set_defaults(func=_run)
     d = sub.add_parser("demo", help="migrate the sample 団体 (架空市) end to end into DuckDB")

@@ -153,6 +153,9 @@ class RunConfig(StrictModel):
     reveal_personal: bool = Field(False, description="show 個人番号/氏名 unmasked in reports")
     retention_days: int | None = Field(None, ge=0, description="after each run, delete the personal-data staging "
                                                                "(Parquet) of this 団体's runs older than this")
+    keep_stages: bool = Field(False, description="also write the mapped rows (RUN_DIR/map/), which the one pass "
+                                                 "(map → 文字同定 → row-local checks) keeps in memory: for an audit "
+                                                 "or a debugging session, as `ikou run --keep-stages` does")
     evidence: bool = Field(False, description="`ikou run` writes the evidence pack (RUN_DIR/evidence.zip) after "
                                               "a successful run, as `ikou run --evidence` does")
     _source_path: Path | None = PrivateAttr(None)   # the file it was read from (load_config)

@@ -78,7 +78,7 @@ def task(stage: str, name: str, total: int | None = None):
     finally:
         _current.task = outer
         _reporter.finish(t.key, t.done)
-        log.info("%s %s: %d of %s rows in %.2f s", stage, name, t.done, "?" if total is None else total,
+        log.info("%s %s: %d of %s rows in %.2f s", stage, name, t.done, "?" if t.total is None else t.total,
                  time.perf_counter() - t.started)
 
 

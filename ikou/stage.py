@@ -20,6 +20,10 @@ from ikou import memory, progress
 from ikou import quarantine as q
 
 
+ROW_LOCAL_SECONDS = "row_local_seconds"   # a metric: seconds of row-local validation run inside another step
+                                          # (ikou.onepass), counted as the validate stage's
+
+
 @dataclass
 class StageResult:
     stage: str                    # extract / map / moji / validate / load / diff

@@ -30,36 +30,55 @@ def map_source(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged:
                batch_rows: int = MAP_BATCH_ROWS) -> StageResult:
     """Apply `spec` to the staged extract in bounded batches; write map/<source_name>.parquet."""
     out = ctx.stage_dir("map") / f"{source_name}.parquet"
-    quarantines, counts = [], [0, 0]
-    metrics: dict = {"target": spec.target}
-    outputs: dict[str, Path] = {}
-    if spec.combine is not None:   # a multi-table source: its tables become one frame of records first
-        staged, cq, metrics["combine"] = _combined(spec, ctx, Path(staged), source_name)
-        quarantines.append(cq)
-        outputs["combined"] = staged
-    scan = pl.scan_parquet(staged)
-    n = scan.select(pl.len()).collect().item()
-    prepared = {}
-    for c in spec.columns:   # ops that decide over the whole source once (new numbers), before the batches
-        prep = OPS[c.op].prepare
-        if prep is not None:
-            prepared[c.target], metrics.setdefault("prepared", {})[c.target] = prep(c, scan, ctx)
+    m = Mapper(spec, schema, ctx, staged, source_name=source_name)
+    batches = m.batches(batch_rows)
+    first = next(batches)   # gives the schema (an empty source: an empty file with the right columns)
+    sink_batches(itertools.chain([first], batches), first.schema, out)
+    return m.result(output=out)
 
-    def mapped(start: int) -> pl.DataFrame:
-        r = apply_mapping(scan.slice(start, batch_rows).collect(), spec, schema, run_id=ctx.run_id,
-                          dantai_code=ctx.dantai_code, prepared=prepared)
-        quarantines.append(r.quarantine)
-        counts[0], counts[1] = counts[0] + r.rows_in, counts[1] + r.rows_out
-        return r.frame
 
-    first = mapped(0)   # gives the schema (an empty source: an empty file with the right columns)
-    sink_batches(itertools.chain([first], (mapped(s) for s in range(batch_rows, n, batch_rows))), first.schema, out)
-    rows_in, rows_out = counts
-    log.info("map %s → %s: %d mapped, %d rows quarantined", source_name, spec.target, rows_out, rows_in - rows_out)
-    if spec.combine is not None:
-        metrics["records_in"] = rows_in   # the records the target table counts (its `extracted`)
-    return StageResult(stage="map", name=source_name, rows_in=rows_in, rows_out=rows_out, output=out,
-                       outputs=outputs, quarantine=q.concat(quarantines), metrics=metrics)
+class Mapper:
+    """A source's mapping, batch by batch: what `map_source` writes to map/, and what the one pass
+    (ikou.onepass) hands on to 文字同定 in memory. Ops that decide over the whole source (`prepare`:
+    new numbers) and a multi-table source's combine run once, when it is made."""
+
+    def __init__(self, spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: Path, *,
+                 source_name: str):
+        self.spec, self.schema, self.ctx, self.source_name = spec, schema, ctx, source_name
+        self.quarantines: list[pl.DataFrame] = []
+        self.rows_in = self.rows_out = 0
+        self.metrics: dict = {"target": spec.target}
+        self.outputs: dict[str, Path] = {}
+        if spec.combine is not None:   # a multi-table source: its tables become one frame of records first
+            staged, cq, self.metrics["combine"] = _combined(spec, ctx, Path(staged), source_name)
+            self.quarantines.append(cq)
+            self.outputs["combined"] = staged
+        self.scan = pl.scan_parquet(staged)
+        self.rows = self.scan.select(pl.len()).collect().item()
+        self.prepared = {}
+        for c in spec.columns:   # ops that decide over the whole source once (new numbers), before the batches
+            prep = OPS[c.op].prepare
+            if prep is not None:
+                self.prepared[c.target], self.metrics.setdefault("prepared", {})[c.target] = prep(c, self.scan, ctx)
+
+    def batches(self, batch_rows: int = MAP_BATCH_ROWS):
+        """The mapped rows, `batch_rows` source rows at a time (at least one batch, maybe empty)."""
+        for start in range(0, max(self.rows, 1), batch_rows):
+            r = apply_mapping(self.scan.slice(start, batch_rows).collect(), self.spec, self.schema,
+                              run_id=self.ctx.run_id, dantai_code=self.ctx.dantai_code, prepared=self.prepared)
+            self.quarantines.append(r.quarantine)
+            self.rows_in += r.rows_in
+            self.rows_out += r.rows_out
+            yield r.frame
+
+    def result(self, *, output: Path | None) -> StageResult:
+        log.info("map %s → %s: %d mapped, %d rows quarantined", self.source_name, self.spec.target, self.rows_out,
+                 self.rows_in - self.rows_out)
+        if self.spec.combine is not None:
+            self.metrics["records_in"] = self.rows_in   # the records the target table counts (its `extracted`)
+        return StageResult(stage="map", name=self.source_name, rows_in=self.rows_in, rows_out=self.rows_out,
+                           output=output, outputs=self.outputs, quarantine=q.concat(self.quarantines),
+                           metrics=self.metrics)
 
 
 def _combined(spec: MappingSpec, ctx: RunContext, staged_dir: Path, source_name: str):

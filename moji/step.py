@@ -18,7 +18,7 @@ import polars as pl
 from ikou.context import RunContext
 from ikou.staging import ROW_ID, STAGING_COMPRESSION
 from ikou.moji.dictionary import load_dictionary
-from ikou.moji.identify import MojiResult, codepoints, identify_lazy, load_gaiji_table
+from ikou.moji.identify import CHARS_SCHEMA, STATUSES, MojiResult, codepoints, identify_frame, identify_lazy, load_gaiji_table
 from ikou.moji.ledger import Ledger
 from ikou.stage import StageResult, step
 
@@ -47,11 +47,7 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     ident = identify_lazy(lf, cols, dictionary=dictionary, gaiji=gaiji, ledger=ledger)
     res = MojiResult(frame=None, chars=ident.chars, counts=ident.counts,
                      unresolved_rows=ident.unresolved_rows(lf, keys).collect(engine="streaming"))
-    flagged = (res.unresolved_rows
-               .with_columns(pl.format("{}: {}", "column", pl.col("chars").map_elements(
-                   _codepoints, return_dtype=pl.String)).alias("_detail"))
-               .group_by(ROW_ID).agg(pl.col("_detail").sort().str.join(" / ").alias("_moji_unresolved_chars"))
-               .with_columns(pl.lit(True).alias("_moji_unresolved")))
+    flagged = _flags(res.unresolved_rows)
     n = lf.select(pl.len()).collect().item()
     slices = [lf.slice(start, batch_rows).with_columns(ident.rewrite_exprs())
               .join(flagged.lazy(), on=ROW_ID, how="left", maintain_order="left")
@@ -59,16 +55,102 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
               for start in range(0, max(n, 1), batch_rows)]
     out = ctx.stage_dir("moji") / f"{source_name}.parquet"
     pl.concat(slices, parallel=False).sink_parquet(out, compression=STAGING_COMPRESSION)
+    return _result(ctx, res, source_name, n, out, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary)
+
+
+def _flags(unresolved_rows: pl.DataFrame) -> pl.DataFrame:
+    """_row_id → `_moji_unresolved_chars` (per column, the code points of its unresolved characters) and
+    `_moji_unresolved` (True): what the validation rule moji.unresolved reads."""
+    return (unresolved_rows
+            .with_columns(pl.format("{}: {}", "column", pl.col("chars").map_elements(
+                _codepoints, return_dtype=pl.String)).alias("_detail"))
+            .group_by(ROW_ID).agg(pl.col("_detail").sort().str.join(" / ").alias("_moji_unresolved_chars"))
+            .with_columns(pl.lit(True).alias("_moji_unresolved")))
+
+
+class Identifier:
+    """文字同定 of one source batch by batch, as its mapped rows are made (the one pass, ikou.onepass).
+
+    Each batch is identified in memory (`identify_frame`: distinct characters looked up once), rewritten
+    and flagged; the per-batch verdicts add up to the same characters, counts and unresolved rows as
+    `identify_source` finds over the whole mapped file, so `result` records the same 同定台帳.
+    """
+
+    def __init__(self, schema, target: str, ctx: RunContext, *, gaiji_table: Path | None = None):
+        table = schema.tables[target]
+        self.ctx, self.columns, self.primary_key = ctx, [c.name for c in table.columns if c.moji], table.primary_key
+        self.gaiji = load_gaiji_table(gaiji_table) if gaiji_table else None
+        self.ledger = Ledger.load(ctx.dantai_dir / "moji_ledger")
+        self.dictionary = load_dictionary()
+        self.rows = 0
+        self._chars: list[pl.DataFrame] = []
+        self._unresolved: list[pl.DataFrame] = []
+
+    def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The batch with its moji columns rewritten (外字, decided → MJ glyph) and the unresolved flags."""
+        keys = [ROW_ID] + [k for k in self.primary_key if k in frame.columns]
+        res = identify_frame(frame, self.columns, dictionary=self.dictionary, gaiji=self.gaiji, ledger=self.ledger,
+                             key_columns=keys)
+        self.rows += frame.height
+        self._chars.append(res.chars)
+        self._unresolved.append(res.unresolved_rows)
+        return (res.frame.join(_flags(res.unresolved_rows), on=ROW_ID, how="left", maintain_order="left")
+                .with_columns(pl.col("_moji_unresolved").fill_null(False)))
+
+    def merged(self) -> MojiResult:
+        """The batches' verdicts as one: occurrences summed per (column, character), unresolved rows in
+        column order then row order (the order the whole-file identification gives)."""
+        chars = (pl.concat(self._chars)
+                 .group_by([c for c in CHARS_SCHEMA if c != "occurrences"], maintain_order=True)
+                 .agg(pl.col("occurrences").sum())
+                 .select([pl.col(k).cast(v) for k, v in CHARS_SCHEMA.items()])
+                 .sort("column", "occurrences", "char", descending=[False, True, False]))
+        order = {c: i for i, c in enumerate(self.columns)}
+        unresolved = pl.concat(self._unresolved)
+        unresolved = unresolved.sort(pl.col("column").replace_strict(order, return_dtype=pl.Int32),
+                                     maintain_order=True)
+        totals = dict(chars.group_by("status").agg(pl.col("occurrences").sum()).iter_rows())
+        return MojiResult(frame=None, chars=chars, unresolved_rows=unresolved,
+                          counts={s: int(totals.get(s, 0)) for s in STATUSES})
+
+    def result(self, output: Path, *, source_name: str, gaiji_font: Path | None = None,
+               record: bool = True) -> StageResult:
+        """The stage's result; with `record` the 団体's 同定台帳 is updated (else `record_source` does it)."""
+        return _result(self.ctx, self.merged(), source_name, self.rows, output, gaiji_font=gaiji_font,
+                       ledger=self.ledger if record else None, dictionary=self.dictionary)
+
+
+def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Path, *, gaiji_font, ledger,
+            dictionary) -> StageResult:
+    """Write the per-character outcomes (and the unresolved cells) beside `out`; record the ledger unless
+    `ledger` is None (a concurrent run records it afterwards, source after source: `record_source`)."""
     chars_path = ctx.stage_dir("moji") / f"{source_name}.chars.parquet"
     res.chars.with_columns(pl.lit(source_name).alias("source")).write_parquet(chars_path)
+    unresolved_path = ctx.stage_dir("moji") / f"{source_name}.unresolved.parquet"
+    res.unresolved_rows.write_parquet(unresolved_path)
+    if ledger is not None:
+        _record(ctx, res, source_name, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary)
+    counts = {k: int(v) for k, v in res.counts.items()}
+    log.info("文字同定 %s: %s", source_name, counts)
+    return StageResult(stage="moji", name=source_name, rows_in=n, rows_out=n, output=out,
+                       outputs={"chars": chars_path, "unresolved": unresolved_path}, metrics={"counts": counts})
+
+
+def record_source(ctx: RunContext, result: StageResult, *, gaiji_font: Path | None = None) -> None:
+    """Record a 文字同定 result written without its ledger update into the 団体's 同定台帳 (one source at a
+    time: every source reads and writes the one ledger)."""
+    res = MojiResult(frame=None, chars=pl.read_parquet(result.outputs["chars"]).drop("source"),
+                     unresolved_rows=pl.read_parquet(result.outputs["unresolved"]),
+                     counts={s: int(result.metrics["counts"].get(s, 0)) for s in STATUSES})
+    _record(ctx, res, result.name, gaiji_font=gaiji_font, ledger=Ledger.load(ctx.dantai_dir / "moji_ledger"),
+            dictionary=load_dictionary())
+
+
+def _record(ctx: RunContext, res: MojiResult, source_name: str, *, gaiji_font, ledger: Ledger, dictionary) -> None:
     ledger.update(res, dictionary=dictionary, source=source_name,
                   glyph_candidates=_glyph_candidates(res.chars, gaiji_font, dictionary, source_name))
     ledger.save(ctx.dantai_dir / "moji_ledger")
     _record_decision_changes(ctx, ledger)
-    counts = {k: int(v) for k, v in res.counts.items()}
-    log.info("文字同定 %s: %s", source_name, counts)
-    return StageResult(stage="moji", name=source_name, rows_in=n, rows_out=n, output=out,
-                       outputs={"chars": chars_path}, metrics={"counts": counts})
 
 
 def _glyph_candidates(chars: pl.DataFrame, gaiji_font: Path | None, dictionary, source_name: str):

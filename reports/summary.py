@@ -9,7 +9,7 @@ import logging
 import polars as pl
 
 from ikou.privacy import mask_long, sensitive_columns
-from ikou.stage import StageResult
+from ikou.stage import ROW_LOCAL_SECONDS, StageResult
 from ikou.summary import (DerivedCounts, MojiSummary, RunError, RunSummary, SourceStats, StageStats, Status,
                           TableCounts)
 
@@ -63,6 +63,9 @@ def stage_stats(results: list[StageResult]) -> dict[str, StageStats]:
         s = out.setdefault(r.stage, StageStats())
         s.rows += r.rows_in
         s.seconds = round(s.seconds + r.seconds, 3)
+        if ROW_LOCAL_SECONDS in r.metrics:   # the one pass ran the row-local validation with 文字同定
+            v = out.setdefault("validate", StageStats())
+            v.seconds = round(v.seconds + r.metrics[ROW_LOCAL_SECONDS], 3)
         if r.peak_rss_mb is not None:
             s.peak_rss_mb = round(max(r.peak_rss_mb, s.peak_rss_mb or 0.0))
     return out

@@ -193,25 +193,19 @@ def _reads(chk: Check) -> list[str]:
     return [c for e in exprs if e is not None for c in e.meta.root_names() if c not in made]
 
 
-def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
-                  dantai_code: str, source_frames: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
-                  batch_rows: int | None = None) -> Findings:
-    """Check the rows of `source` (target `table`) against the schema's implied rules and the rule file.
+_RULE, _CHECK = "__rule", "__check"   # which rule of the rule list, which of its checks (RowLocal findings)
 
-    Row-local checks read `batch_rows` rows at a time (None: all at once); the others read the
-    whole input projected to the columns they name. `source` is read several times, so it should
-    be a scan (or an in-memory frame), not an expensive plan.
-    """
+
+def _build(schema: TargetSchema, table: str, rules: RuleSet, columns: list[str], dantai_code: str,
+           source_frames: Mapping | None, *, only_row_local: bool = False):
+    """The checks of `table`'s rules as (rule, check, kind), with each one's (rule position, check
+    position): the signature that ties a check found in the one pass to the same check here."""
     if table not in schema.tables:
         raise ConfigError(f"validate: table {table!r} is not in schema {schema.gyomu}")
     unknown = sorted(set(rules.tables) - set(schema.tables))
     if unknown:
         raise ConfigError(f"validation rules name tables not in schema {schema.gyomu}: {unknown}")
     t = schema.resolved_table(table)
-    indexed = source.with_row_index(_IDX)
-    # not source.collect_schema(): on a scan, that stops later slices being pushed down (polars
-    # 2.1.0: each batch then decodes the whole file; 10× the time, 2× the memory at 2M rows)
-    columns = [c for c in indexed.collect_schema().names() if c != _IDX]
     missing = [c.name for c in t.columns if c.name not in columns]
     if missing:
         raise ConfigError(f"validate {table}: columns of the target schema missing from the data: {missing}")
@@ -219,22 +213,79 @@ def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rul
     ctx = Context(table_name=table, table=t, schema=schema, columns=frozenset(columns),
                   dantai_code=dantai_code, source_frames=dict(source_frames or {}))
     built: list[tuple[Rule, Check, Kind]] = []
-    for rule in rule_list:
+    signature: list[tuple[int, int]] = []
+    for r, rule in enumerate(rule_list):
         k = KINDS[rule.kind]
-        built += [(rule, chk, k) for chk in k.build(rule.parsed_params(), ctx)]
+        if only_row_local and not (k.row_local and k.phase == 1):
+            continue
+        for c, chk in enumerate(k.build(rule.parsed_params(), ctx)):
+            built.append((rule, chk, k))
+            signature.append((r, c))
+    return built, signature
 
-    meta = {"run_id": run_id, "dantai_code": dantai_code, "stage": "validate", "table": table}
+
+def _meta(run_id: str, dantai_code: str, table: str) -> dict[str, str]:
+    return {"run_id": run_id, "dantai_code": dantai_code, "stage": "validate", "table": table}
+
+
+class RowLocal:
+    """A table's row-local phase-1 checks, run on each batch where its rows are made (ikou.onepass), so
+    the validate step reads the rows once, for the table-wide rules only. `findings` is what
+    `validate_lazy(row_local=…)` takes: the same quarantine rows the batches there would give."""
+
+    def __init__(self, *, table: str, schema: TargetSchema, rules: RuleSet, columns: list[str], run_id: str,
+                 dantai_code: str):
+        self.built, self.signature = _build(schema, table, rules, columns, dantai_code, None, only_row_local=True)
+        self.meta, self.keys = _meta(run_id, dantai_code, table), list(schema.resolved_table(table).primary_key)
+        self._found: list[pl.DataFrame] = []
+        self.rows = 0
+
+    def check(self, batch: pl.DataFrame) -> None:
+        """Check the next batch (its rows follow the ones checked before)."""
+        found = _run_phase(batch.with_row_index(_IDX, offset=self.rows), [b[:2] for b in self.built],
+                           self.meta, self.keys)
+        self._found += [f.with_columns(pl.lit(r, pl.Int32).alias(_RULE), pl.lit(c, pl.Int32).alias(_CHECK))
+                        for f, (r, c) in zip(found, self.signature) if f.height]
+        self.rows += batch.height
+
+    def findings(self) -> pl.DataFrame:
+        if self._found:
+            return pl.concat(self._found, how="vertical_relaxed")
+        return _EMPTY.with_columns(pl.lit(None, pl.Int32).alias(_RULE), pl.lit(None, pl.Int32).alias(_CHECK))
+
+
+def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
+                  dantai_code: str, source_frames: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
+                  batch_rows: int | None = None, row_local: pl.DataFrame | None = None) -> Findings:
+    """Check the rows of `source` (target `table`) against the schema's implied rules and the rule file.
+
+    Row-local checks read `batch_rows` rows at a time (None: all at once), unless `row_local` holds
+    what they found already (`RowLocal.findings`, positions counted in `source`); the others read
+    the whole input projected to the columns they name. `source` is read several times, so it
+    should be a scan (or an in-memory frame), not an expensive plan.
+    """
+    indexed = source.with_row_index(_IDX)
+    # not source.collect_schema(): on a scan, that stops later slices being pushed down (polars
+    # 2.1.0: each batch then decodes the whole file; 10× the time, 2× the memory at 2M rows)
+    columns = [c for c in indexed.collect_schema().names() if c != _IDX]
+    built, signature = _build(schema, table, rules, columns, dantai_code, source_frames)
+    t = schema.resolved_table(table)
+    meta = _meta(run_id, dantai_code, table)
     keys = list(t.primary_key)
     rows = source.select(pl.len()).collect().item()
-    # row-local phase-1 checks batch by batch; only their quarantine rows are kept
     local = [i for i, (_, _, k) in enumerate(built) if k.row_local and k.phase == 1]
-    step = batch_rows or max(rows, 1)
-    batches = [_run_phase(indexed.slice(start, step).collect(), [built[i][:2] for i in local], meta, keys)
-               for start in range(0, max(rows, 1), step)] if local else []
     parts: dict[int, pl.DataFrame] = {}
-    for j, i in enumerate(local):
-        found = [b[j] for b in batches if b[j].height]
-        parts[i] = pl.concat(found) if found else _EMPTY
+    if row_local is not None:   # found where the rows were made (RowLocal)
+        for i in local:
+            r, c = signature[i]
+            parts[i] = row_local.filter((pl.col(_RULE) == r) & (pl.col(_CHECK) == c)).drop(_RULE, _CHECK)
+    else:   # row-local phase-1 checks batch by batch; only their quarantine rows are kept
+        step = batch_rows or max(rows, 1)
+        batches = [_run_phase(indexed.slice(start, step).collect(), [built[i][:2] for i in local], meta, keys)
+                   for start in range(0, max(rows, 1), step)] if local else []
+        for j, i in enumerate(local):
+            found = [b[j] for b in batches if b[j].height]
+            parts[i] = pl.concat(found) if found else _EMPTY
 
     # the others (and phase 2, which needs all of phase 1) on a projection: row position, key and
     # the columns their expressions name; lineage (half the width) only for the rows they hold

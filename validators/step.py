@@ -13,7 +13,7 @@ import polars as pl
 from ikou import quarantine as q
 from ikou.context import RunContext
 from ikou.stage import StageResult, step
-from ikou.validators.engine import validate_lazy
+from ikou.validators.engine import _IDX, validate_lazy
 from ikou.validators.spec import load_rules
 
 log = logging.getLogger("ikou")
@@ -27,20 +27,37 @@ def rules_path(schema) -> Path:
 
 @step("validate", name="target", total="inputs")
 def validate_table(schema, target: str, ctx: RunContext, inputs: list[Path], *,
-                   others: dict[str, Path] | None = None, batch_rows: int = VALIDATE_BATCH_ROWS) -> StageResult:
+                   others: dict[str, Path] | None = None, row_local: list[Path] | None = None,
+                   batch_rows: int = VALIDATE_BATCH_ROWS) -> StageResult:
     """Validate `target` (every input Parquet feeding it); write validate/<target>.parquet.
 
     `others` are the tables this run has already validated (earlier 業務 included), for cross-table
-    (referential) rules. Metrics: `rules` (rows failed per rule, every rule listed).
+    (referential) rules. `row_local`: per input, what its row-local checks found where its rows were
+    made (ikou.onepass); then only the table-wide rules read the inputs here. Metrics: `rules` (rows
+    failed per rule, every rule listed).
     """
     source = pl.concat([pl.scan_parquet(i) for i in inputs], how="diagonal_relaxed")
     rules = load_rules(rules_path(schema))
     source_frames = {t: pl.scan_parquet(pth) for t, pth in (others or {}).items()}
     found = validate_lazy(source, table=target, schema=schema, rules=rules, run_id=ctx.run_id,
-                          dantai_code=ctx.dantai_code, source_frames=source_frames, batch_rows=batch_rows)
+                          dantai_code=ctx.dantai_code, source_frames=source_frames, batch_rows=batch_rows,
+                          row_local=_positioned(inputs, row_local) if row_local is not None else None)
     out = ctx.stage_dir("validate") / f"{target}.parquet"
     found.write_good(source, out, batch_rows=batch_rows)
     log.info("validate %s: %d in, %d held", target, found.rows, found.held.len())
     return StageResult(stage="validate", name=target, rows_in=found.rows, rows_out=found.rows - found.held.len(),
                        output=out, quarantine=q.conform(found.quarantine),
                        metrics={"rules": found.rule_counts.with_columns(pl.lit(target).alias("table")).to_dicts()})
+
+
+def _positioned(inputs: list[Path], found: list[Path]) -> pl.DataFrame:
+    """Each input's row-local findings with their row positions counted in the union of the inputs."""
+    import pyarrow.parquet as pq
+
+    if len(found) != len(inputs):
+        raise ValueError("validate: row-local findings must be given for every input, or for none")
+    parts, offset = [], 0
+    for i, f in zip(inputs, found):
+        parts.append(pl.read_parquet(f).with_columns((pl.col(_IDX) + offset).cast(pl.UInt32)))
+        offset += pq.ParquetFile(i).metadata.num_rows
+    return pl.concat(parts, how="vertical_relaxed")

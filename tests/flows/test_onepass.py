@@ -1,0 +1,129 @@
+"""The one pass (map → 文字同定 → row-local checks per batch, ikou.onepass) records exactly what the staged
+steps record: mapped and identified rows, quarantine, counts, 同定台帳, validated rows.
+
+Both paths run on the same extracts: vendor A's files (住民記録 and 個人住民税, planted faults) and vendor
+C's normalized tables (combine, new 宛名番号), two sources feeding one target table, in batches small
+enough to split every file, with a 外字 decided in the ledger beforehand.
+"""
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from ikou import REPO_ROOT
+from ikou.config import load_config
+from ikou.extractors import extract
+from ikou.flows import pipeline as P
+from ikou.mappings import map_source
+from ikou.moji import identify_source
+from ikou.moji.ledger import Ledger
+from ikou.onepass import one_pass
+from ikou.sample.legacy_db import install_vendor_c
+from ikou.validators import validate_table
+
+SAMPLE = REPO_ROOT / "data" / "sample"
+SPECS = REPO_ROOT / "specs" / "vendors"
+BATCH = 97
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("onepass")
+    legacy = tmp / "vendor_c.duckdb"
+    install_vendor_c(SAMPLE / "vendor_c", f"duckdb:///{legacy}")
+    a = SAMPLE / "vendor_a"
+    cfg = tmp / "run.yaml"
+    cfg.write_text(f"""spec_version: 1
+dantai: {{code: "999997", name: 架空市}}
+gyomu: [juki, kojin_juminzei]
+rehearsal: R1
+sources:
+  - {{name: vendor_a_jumin, kind: file, path: {a / 'JUMIN.csv'}, encoding: cp932, gaiji_table: {a / 'gaiji.csv'},
+     mapping: {SPECS / 'vendor_a/mappings/juki/jumin.yaml'}}}
+  - {{name: vendor_c_juki, kind: database, url: "duckdb:///{legacy}", gaiji_table: {a / 'gaiji.csv'},
+     mapping: {SPECS / 'vendor_c/mappings/juki/jumin.yaml'}}}
+  - {{name: vendor_a_zei_gimusha, kind: file, path: {a / 'ZEI_GIMUSHA.csv'}, encoding: cp932,
+     mapping: {SPECS / 'vendor_a/mappings/kojin_juminzei/gimusha.yaml'}}}
+  - {{name: vendor_a_zei_kazei, kind: file, path: {a / 'ZEI_KAZEI.csv'}, encoding: cp932,
+     gaiji_table: {a / 'gaiji.csv'}, mapping: {SPECS / 'vendor_a/mappings/kojin_juminzei/kazei.yaml'}}}
+target: {{url: "duckdb:///{tmp / 'target.duckdb'}"}}
+runs_dir: {tmp / 'runs'}
+inbox: [{SAMPLE}, {tmp}]
+""", encoding="utf-8")
+    return load_config(cfg)
+
+
+def _run(cfg, run_id: str, *, fused: bool, extracted: dict | None = None):
+    """Every step up to validation, staged (today's steps) or fused; returns what the run records."""
+    ctx = P.make_context(cfg, run_id)
+    plans = P.plan(cfg)
+    extracted = extracted if extracted is not None else {
+        p.source.name: extract(p.source, ctx, ordinal=p.ordinal, target_table=p.target,
+                               layout_path=p.mapping.layout, tables=p.mapping.tables).output for p in plans}
+    results = []
+    for p in plans:
+        name = p.source.name
+        if fused:
+            results += one_pass(p.mapping, p.schema, ctx, extracted[name], source_name=name,
+                                gaiji_table=p.source.gaiji_table, keep_stages=True, batch_rows=BATCH)
+        else:
+            mp = map_source(p.mapping, p.schema, ctx, extracted[name], source_name=name, batch_rows=BATCH)
+            mo = identify_source(p.schema, p.target, ctx, mp.output, source_name=name,
+                                 gaiji_table=p.source.gaiji_table, batch_rows=BATCH)
+            results += [mp, mo]
+    by = {(r.stage, r.name): r for r in results}
+    validated = {}
+    for target, schema, feeding in P.tables_in_order(cfg, plans):
+        identified = [by[("moji", p.source.name)] for p in feeding]
+        row_local = [r.outputs["row_local"] for r in identified] if fused else None
+        v = validate_table(schema, target, ctx, [r.output for r in identified], others=dict(validated),
+                           row_local=row_local, batch_rows=BATCH)
+        validated[target] = v.output
+        results.append(v)
+    ledger = Ledger.load(ctx.dantai_dir / "moji_ledger").entries
+    return extracted, results, validated, ledger
+
+
+def _quarantine(results) -> pl.DataFrame:
+    q = pl.concat([r.quarantine for r in results], how="diagonal_relaxed").drop("run_id")
+    return q.sort(q.columns, nulls_last=True)
+
+
+def test_one_pass_records_what_the_staged_steps_record(config):
+    led = Ledger.load(config.runs_dir / "999997" / "moji_ledger")
+    led.decide("\ue003", "MJ028902", decided_by="test")   # a decided 外字 is rewritten by both paths
+    led.save(config.runs_dir / "999997" / "moji_ledger")
+
+    extracted, staged, staged_valid, staged_ledger = _run(config, "20990101T000000Z-R1-0001", fused=False)
+    _, fused, fused_valid, fused_ledger = _run(config, "20990101T000000Z-R1-0002", fused=True, extracted=extracted)
+
+    assert [(r.stage, r.name) for r in staged] == [(r.stage, r.name) for r in fused]
+    for s, f in zip(staged, fused):
+        assert (s.rows_in, s.rows_out) == (f.rows_in, f.rows_out), (s.stage, s.name)
+        if s.stage in ("map", "moji"):   # --keep-stages: map/ and moji/ as the staged steps write them
+            assert_frame_equal(pl.read_parquet(s.output), pl.read_parquet(f.output))
+        if s.stage == "moji":
+            assert s.metrics["counts"] == f.metrics["counts"]
+            for side in ("chars", "unresolved"):
+                assert_frame_equal(pl.read_parquet(s.outputs[side]), pl.read_parquet(f.outputs[side]))
+        if s.stage == "validate":
+            assert s.metrics["rules"] == f.metrics["rules"]
+    for t in staged_valid:
+        assert_frame_equal(pl.read_parquet(staged_valid[t]), pl.read_parquet(fused_valid[t]))
+    q = _quarantine(staged)
+    assert q.height and {"map", "validate"} <= set(q["stage"])   # faults were planted: something is held
+    assert q.filter(pl.col("rule") == "moji.unresolved").height   # and a 外字 is unresolved
+    assert_frame_equal(q, _quarantine(fused))
+    assert_frame_equal(staged_ledger, fused_ledger)
+
+
+def test_one_pass_writes_no_mapped_rows_unless_asked(config, tmp_path):
+    ctx = P.make_context(config, "20990101T000000Z-R1-0003")
+    p = P.plan(config)[0]
+    ex = extract(p.source, ctx, ordinal=p.ordinal, target_table=p.target, layout_path=p.mapping.layout)
+    mp, mo = one_pass(p.mapping, p.schema, ctx, ex.output, source_name=p.source.name,
+                      gaiji_table=p.source.gaiji_table)
+    assert mp.output is None and not (ctx.run_dir / "map" / f"{p.source.name}.parquet").exists()
+    assert mo.output.is_file() and mo.outputs["row_local"].is_file()
+    assert mp.rows_out == mo.rows_in == pl.scan_parquet(mo.output).select(pl.len()).collect().item()
