@@ -14,6 +14,7 @@ for an audit or a debugging session, which with moji/ and validate/ is the stage
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ikou.stage import ROW_LOCAL_SECONDS, StageResult
 from ikou.staging import STAGING_COMPRESSION, sink_batches
 from ikou.validators.spec import load_rules
 from ikou.validators.engine import RowLocal
+
 
 def one_pass(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: Path, *, source_name: str,
              gaiji_table: Path | None = None, gaiji_font: Path | None = None, keep_stages: bool = False,
@@ -71,14 +73,15 @@ def one_pass(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: P
         out_path = ctx.stage_dir("moji") / f"{source_name}.parquet"
         batches = identified()
         first = next(batches)   # gives the schema (an empty source: an empty file with the right columns)
-        sink_batches(_chain(first, batches), first.schema, out_path)
+        sink_batches(itertools.chain([first], batches), first.schema, out_path)
         if kept is not None:
             kept.close()
         found = ctx.stage_dir("validate") / f"{source_name}.row_local.parquet"
         checks[0].findings().write_parquet(found, compression=STAGING_COMPRESSION)
         mapped = mapper.result(output=kept.path if kept is not None else None)
         t = time.perf_counter()
-        identified_ = ident.result(out_path, source_name=source_name, gaiji_font=gaiji_font, record=record)
+        with _failing_as("moji"):
+            identified_ = ident.result(out_path, source_name=source_name, gaiji_font=gaiji_font, record=record)
         seconds["moji"] += time.perf_counter() - t
     total = time.perf_counter() - t0
     peak = memory.peak_rss_mb() if peak_known else None
@@ -99,11 +102,6 @@ def _failing_as(stage: str):
     except Exception as exc:
         exc.ikou_stage = stage
         raise
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 class _Kept:
