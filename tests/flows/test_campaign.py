@@ -166,7 +166,9 @@ def test_a_schedule_fires_without_a_command_and_a_dantai_removed_from_the_file_l
     for i, code in enumerate((scheduled, dropped)):
         generate(out / code, 100, seed=7 + i, dantai=code)
         write_run_config(out, code, target_url=f"{PG}/{TARGET_DB}", runs_dir=out / "runs", max_quarantine_rate=0.2)
-    anchor = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=8)).isoformat()
+    # far enough ahead that `ikou deploy` has made the deployment before it (on a busy machine it took
+    # longer than 8 s once, and a schedule never fires for a time already past)
+    anchor = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=45)).isoformat()
     spec = out / "campaign.yaml"
     body = f"""spec_version: 1
 campaign: nightly

@@ -142,3 +142,26 @@ def test_stage_with_a_gaiji_font_puts_glyph_candidates_in_the_ledger(tmp_path, m
     assert e["U+8FBB U+E0100"]["glyph_candidates"].startswith("MJ025760(")
     assert e["U+E701"]["glyph_candidates"] is None      # not in the font: no picture, still listed
     assert "atena" not in (e["U+E700"]["record_keys"] or "") and "太郎" not in str(e["U+E700"])
+
+
+def test_adopt_crosswalk_decides_rank_1_glyphs_of_the_ledger_once_and_keeps_reviewers_decisions(
+        dictionary, glyph_index, crosswalk, tmp_path, capsys):
+    df = pl.DataFrame({"_row_id": [1, 2, 3], "shimei": ["葛\U000e0100西　花子", "辻\U000e0100本", "\ue7ff田"]})
+    led = Ledger()
+    led.update(identify_frame(df, ["shimei"], dictionary=dictionary), dictionary=dictionary, source="s")
+    led.decide("辻\U000e0100", "MJ025759", decided_by="reviewer-1", note="戸籍で確認")   # a reviewer's word stays
+    led.save(tmp_path / "ledger")
+    args = ["moji", "adopt-crosswalk", "--ledger", str(tmp_path / "ledger"), "--by", "crosswalk"]
+
+    assert main([*args, "--min-score", "1.01"]) == 0   # no score reaches it: nothing adopted
+    assert "0 Adobe-Japan1 sequence(s) adopted" in capsys.readouterr().out
+    assert main([*args, "--min-score", "0"]) == 0
+    assert "1 Adobe-Japan1 sequence(s) adopted" in capsys.readouterr().out
+    active = dict(Ledger.load(tmp_path / "ledger").active().select("codepoints", "mj").iter_rows())
+    best = crosswalk.filter(pl.col("rank") == 1)
+    assert active["U+845B U+E0100"] == best.filter(pl.col("codepoints") == "U+845B U+E0100")["mj"].item()
+    assert active["U+8FBB U+E0100"] == "MJ025759" and "U+E7FF" not in active   # a 外字 is not in the crosswalk
+    assert main([*args, "--min-score", "0"]) == 0   # once: an adopted sequence has its decision
+    assert "0 Adobe-Japan1 sequence(s) adopted" in capsys.readouterr().out
+    res = identify_frame(df, ["shimei"], dictionary=dictionary, ledger=Ledger.load(tmp_path / "ledger"))
+    assert res.chars.filter(pl.col("char") == "葛\U000e0100")["status"].item() == "decided"
