@@ -174,10 +174,21 @@ def test_the_diff_through_the_crosswalk_has_no_unexplained_difference_on_clean_d
 
     url, schema = legacy_schema
     generate(tmp_path / "clean", 300, seed=5, faults=False)
+    # chained 続柄 (子の妻) is clean data too: legal, migrated as 20, 12, and the diff must explain it
+    setai_csv = tmp_path / "clean" / "vendor_c" / "C_SETAI_KOSEI.csv"
+    setai = pl.read_csv(setai_csv, infer_schema=False)
+    chained = setai.filter(pl.col("ZOKUGARA") == "子")["KOJIN_KEY"].head(3)
+    assert chained.len() == 3
+    setai.with_columns(ZOKUGARA=pl.when(pl.col("KOJIN_KEY").is_in(chained.implode())).then(pl.lit("子の妻"))
+                       .otherwise("ZOKUGARA")).write_csv(setai_csv)
     install_vendor_c(tmp_path / "clean" / "vendor_c", url, schema=schema)
     summary, run_dir = _run(tmp_path, url, schema)
     d = summary["diff"]["vendor_c_juki"]
     assert summary["tables"]["juki_kojin_rireki"]["quarantined"] == 0
+    loaded = read_table(f"duckdb:///{tmp_path / 'target.duckdb'}", "dantai_999997", "juki_kojin_rireki")
+    xw = _crosswalk(tmp_path)
+    wives = loaded.filter(pl.col("atena_no").is_in([xw[k] for k in chained]))
+    assert wives.height >= 3 and set(wives.select("zokugara_code", "zokugara_code_2").rows()) == {("20", "12")}
     assert d["only_left"] == d["only_right"] == 0 and d["matched"] == summary["tables"]["juki_kojin_rireki"]["loaded"]
     assert d["crosswalk"]["entries"] == 300
     unexplained = d["unexplained_cells"]
