@@ -194,3 +194,22 @@ def test_the_diff_through_the_crosswalk_has_no_unexplained_difference_on_clean_d
     unexplained = d["unexplained_cells"]
     assert (sum(unexplained.values()) if isinstance(unexplained, dict) else unexplained) == 0, unexplained
     assert d["explained_cells"] > 0   # 和暦/西暦, 世帯番号 through the crosswalk, 続柄 names → codes
+
+
+def test_generate_for_another_dantai_reaches_vendor_c_and_its_run_holds_nothing_as_another_dantais(tmp_path):
+    """`ikou generate --dantai 999903` writes vendor C's tables for 999903 too: installed in a legacy database
+    and migrated as 999903, no record is held as another 団体's (isolation.dantai_mismatch)."""
+    from ikou.flows.cli import main as ikou_main
+
+    assert ikou_main(["generate", "--persons", "150", "--out", str(tmp_path / "g"), "--dantai", "999903"]) == 0
+    legacy = f"duckdb:///{tmp_path / 'legacy.duckdb'}"
+    install_vendor_c(tmp_path / "g" / "vendor_c", legacy, schema="vc")
+    cfg = write_config(tmp_path, source=vendor_c_source(legacy, "vc"), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('code: "999997"', 'code: "999903"'), encoding="utf-8")
+    summary = migration_flow(str(cfg))
+    assert summary["status"] == "succeeded", summary.get("error")
+    run_dir = tmp_path / "runs" / "999903" / summary["run_id"]
+    quarantine = pl.read_parquet(run_dir / "quarantine.parquet")
+    assert quarantine.filter(pl.col("rule") == "isolation.dantai_mismatch").height == 0
+    loaded = read_table(f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999903", "juki_kojin_rireki")
+    assert loaded.height > 150 and loaded["dantai_code"].unique().to_list() == ["999903"]
