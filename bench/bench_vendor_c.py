@@ -1,10 +1,10 @@
 """Benchmark: vendor C (a normalized database, 8 tables) from PostgreSQL, end to end.
 
-    .venv/bin/python bench/bench_vendor_c.py --persons 1000000 [--target duckdb|postgres]
+    .venv/bin/python bench/bench_vendor_c.py --persons 1000000 [--target duckdb|postgres] [--schema vc_bench]
     .venv/bin/python bench/bench_vendor_c.py --smoke    # 300 persons, temporary folder (tests)
 
 Generates the sample at the size asked (data/generated/vendor_c_<n>/, reused when present), loads
-vendor C's tables into PostgreSQL (schema vc_bench; DuckDB when PostgreSQL is unreachable, said so),
+vendor C's tables into PostgreSQL (schema vc_bench or --schema; DuckDB when PostgreSQL is unreachable, said so),
 runs the whole flow and prints the seconds and peak memory per stage, the rows per second of the
 combine (8 tables → 個人履歴) and the time the database load of the legacy tables took. The exit code
 is 1 when the run does not account for every row: status, every vendor table's ledger
@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--persons", type=int, default=1_000_000)
     ap.add_argument("--target", choices=("duckdb", "postgres"), default="duckdb")
     ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    ap.add_argument("--schema", default="vc_bench",
+                    help="PostgreSQL schema for the legacy tables (dropped after; the server is shared: take your own)")
     args = ap.parse_args(argv)
     from ikou.flows.run_cli import run_config
     from ikou.sample.generate import generate
@@ -66,7 +68,7 @@ def main(argv=None) -> int:
             print(f"generate {persons} persons: {time.perf_counter() - t0:.1f}s", flush=True)
         on_pg = _pg_reachable()
         legacy = PG_URL if on_pg else f"duckdb:///{tmp / 'legacy.duckdb'}"
-        schema = f"vc_bench_{os.getpid()}" if args.smoke else "vc_bench"
+        schema = f"vc_bench_{os.getpid()}" if args.smoke else args.schema
         t0 = time.perf_counter()
         rows = install_vendor_c(data / "vendor_c", legacy, schema=schema)
         t_install = time.perf_counter() - t0

@@ -457,3 +457,90 @@ def combine(spec, tables: dict[str, pl.DataFrame], *, source_name: str, row_id_b
         pl.col("source").alias("table"), pl.lit("error").alias("severity")))
     w.metrics["held_persons"] = held.len()
     return CombineResult(frame=records, quarantine=quarantine, ledger=ledger, metrics=w.metrics)
+
+
+# ---------------------------------------------------------------- bounded: one range of persons at a time
+
+COMBINE_RANGE_PERSONS = 100_000   # persons combined at a time: bounds memory whatever the source size
+
+
+def combine_staged(spec, files: dict[str, Path], out: Path, *, source_name: str, row_id_base: int, run_id: str,
+                   dantai_code: str, range_persons: int = COMBINE_RANGE_PERSONS) -> CombineResult:
+    """`combine` over staged Parquet files (alias → file), one range of person keys at a time, the records
+    streamed to `out`; the result's `frame` is empty (the records are in `out`).
+
+    Every step works within one person (a hold, a history, a join on the person key), so the records,
+    the quarantine, the ledger and the metrics are those of one `combine` over the whole tables: the
+    ranges follow the keys' sort order (the records' order), rows without a key go with the first range,
+    and a table without the person key (a code master) is read whole for each range and counted once.
+    Should such a table feed the records or be held, the ranges could not count it alone: the source is
+    then combined in one piece, as before.
+    """
+    from ikou.staging import sink_batches
+
+    person = spec.combine.person
+    keyed = {a: f for a, f in files.items() if person in pl.read_parquet_schema(f)}
+    keys = (pl.concat([pl.scan_parquet(f).select(pl.col(person)) for f in keyed.values()]).drop_nulls().unique()
+            .sort(person).collect()[person]) if keyed else pl.Series(person, [], pl.String)
+    bounds = keys.gather_every(range_persons).to_list()[1:]   # the first key of every range but the first
+    ranges = list(zip([None, *bounds], [*bounds, None]))
+
+    def table(a: str, lo, hi) -> pl.DataFrame:
+        lf = pl.scan_parquet(files[a])
+        if a in keyed:
+            k = pl.col(person)
+            upper = pl.lit(True) if hi is None else (k < hi)
+            lf = lf.filter(k.is_null() | upper if lo is None else (k >= lo) & upper)   # no key: the first range
+        return lf.collect()
+
+    results: list[CombineResult] = []
+    shared = [a for a in files if a not in keyed]
+
+    def parts():
+        done = 0
+        for lo, hi in ranges:
+            r = combine(spec, {a: table(a, lo, hi) for a in files}, source_name=source_name,
+                        row_id_base=row_id_base + done, run_id=run_id, dantai_code=dantai_code)
+            if len(ranges) > 1 and any(r.ledger[a]["used"] or r.ledger[a]["quarantined"] for a in shared):
+                raise _Unsplittable
+            frame = r.frame.with_columns(pl.col(SOURCE_LINE) + done)
+            done += frame.height
+            results.append(CombineResult(frame.clear(), r.quarantine, r.ledger, r.metrics))
+            yield frame
+
+    it = parts()
+    try:
+        first = next(it)
+        sink_batches(_chain_first(first, it), first.schema, out)
+    except _Unsplittable:
+        return combine_staged(spec, files, out, source_name=source_name, row_id_base=row_id_base, run_id=run_id,
+                              dantai_code=dantai_code, range_persons=max(len(keys), 1) + 1)
+    ledger = {a: (results[0].ledger[a] if a in shared else _summed([r.ledger[a] for r in results]))
+              for a in files}
+    return CombineResult(frame=results[0].frame, quarantine=q.concat([r.quarantine for r in results]),
+                         ledger=ledger, metrics=_summed([r.metrics for r in results]))
+
+
+class _Unsplittable(Exception):
+    """A table without the person key feeds the records or is held: combine the source in one piece."""
+
+
+def _chain_first(first: pl.DataFrame, rest):
+    yield first
+    yield from rest
+
+
+def _summed(parts: list):
+    """Counts of several ranges added up, key by key and item by item; names (text) are the same in each."""
+    head = parts[0]
+    if isinstance(head, dict):
+        return {k: _summed([p[k] for p in parts if k in p]) for k in dict.fromkeys(k for p in parts for k in p)}
+    if isinstance(head, list):
+        if len({len(p) for p in parts}) != 1:
+            raise ValueError("combine ranges gave lists of different lengths")
+        return [_summed(list(items)) for items in zip(*parts)]
+    if isinstance(head, bool) or not isinstance(head, (int, float)):
+        if any(p != head for p in parts):
+            raise ValueError(f"combine ranges disagree on {head!r}")
+        return head
+    return sum(parts)

@@ -291,9 +291,11 @@ def _chain_check(c: ColumnMap, schema: TargetSchema) -> list[Problem]:
 
 
 def _chain_rule(c: ColumnMap) -> dict:
-    # a single name → its code; a chain of several names stays a finding of the diff (its first code only)
-    return _diff_rule(c, "code_chain", {"type": "code_table", "table": str(c.table), "columns": ["name", "code"]},
-                      f"旧システムは{c.from_}を名称で保持、標準はコードのため")
+    # the legacy side holds the names chained (子の妻), the target the first one's code (20) in this column;
+    # the further codes (12) go to columns the legacy side has not, so the diff does not see them
+    return _diff_rule(c, "code_chain", {"type": "code_chain", "table": str(c.table), "separator": c.separator,
+                                        "columns": ["name", "code"]},
+                      f"旧システムは{c.from_}を名称 (「{c.separator}」で連結) で保持、標準はコードのため")
 
 
 CHAIN_MAX = 4   # the standard carries 続柄 as up to four codes (続柄1〜4)

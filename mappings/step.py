@@ -86,15 +86,15 @@ def _combined(spec: MappingSpec, ctx: RunContext, staged_dir: Path, source_name:
     import json
 
     from ikou.extractors import table_ordinal   # the row-id scheme the extract used
-    from ikou.mappings.combine import combine
+    from ikou.mappings.combine import combine_staged
     from ikou.staging import row_id_base
 
     manifest = json.loads((staged_dir / "tables.json").read_text(encoding="utf-8"))
-    tables = {a: pl.read_parquet(staged_dir / t["file"]) for a, t in manifest["tables"].items()}
-    r = combine(spec, tables, source_name=source_name, row_id_base=row_id_base(table_ordinal(manifest["ordinal"], -1)),
-                run_id=ctx.run_id, dantai_code=ctx.dantai_code)
     out = ctx.stage_dir("map") / f"{source_name}.combined.parquet"
-    r.frame.write_parquet(out, compression=STAGING_COMPRESSION)
+    # one range of persons at a time (memory bounded by the range, not by the 団体), records streamed to `out`
+    r = combine_staged(spec, {a: staged_dir / t["file"] for a, t in manifest["tables"].items()}, out,
+                       source_name=source_name, row_id_base=row_id_base(table_ordinal(manifest["ordinal"], -1)),
+                       run_id=ctx.run_id, dantai_code=ctx.dantai_code)
     for a, e in r.ledger.items():
         log.info("combine %s.%s (%s): %d extracted = %d used + %d quarantined + %d not migrated + %d reference",
                  source_name, a, e["table"], e["extracted"], e["used"], e["quarantined"], e["not_migrated"],

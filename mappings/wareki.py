@@ -50,7 +50,9 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
 FUMEI_DAY, FUMEI_MONTH_DAY, FUMEI_ALL = "日不詳", "月日不詳", "年月日不詳"
 # Any part may be unknown (00), alone or with others: 年不詳 (month and day known), 月不詳 (day known),
 # 年月不詳, 年日不詳 … The 不詳表記 names the unknown parts in 年 月 日 order followed by 不詳; the
-# ISO text keeps the known parts and writes the unknown ones as 00 (0000 for the year).
+# ISO text keeps the known parts and writes the unknown ones as 00 (0000 for the year). When the year
+# is unknown but the era is written (昭和 + 00 for the year), the ISO text cannot hold the era, so the
+# 不詳表記 starts with the era's name: 昭和年不詳, 平成年月日不詳 … (a 西暦 source, or era code 0, has none).
 FUMEI_FORMS = ("年不詳", "月不詳", "日不詳", "年月不詳", "年日不詳", "月日不詳", "年月日不詳")
 
 
@@ -60,7 +62,8 @@ class WarekiExprs:
     error: pl.Expr        # rule id or null
     warning: pl.Expr      # 'wareki.not_in_calendar' or null
     fumei_flag: pl.Expr   # 不詳フラグ: '1' / '0'; null for null input or on error
-    fumei_hyoki: pl.Expr  # 不詳表記: one of FUMEI_FORMS (年不詳 … 年月日不詳) or null
+    fumei_hyoki: pl.Expr  # 不詳表記: one of FUMEI_FORMS (年不詳 … 年月日不詳), era-prefixed when only
+                          # the era of an unknown year is known (昭和年不詳), or null
     # The five above are fields of this one struct expression; each of them alone runs the whole
     # conversion, so for several outputs materialise `parsed` once and take its fields.
     parsed: pl.Expr | None = None
@@ -119,7 +122,7 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     second: dict[str, pl.Expr] = {}
     if fmt == "seireki_yyyymmdd":
         first |= {"__shape_ok": s.str.contains(r"^[0-9]{8}$"), "__num": s.cast(i64, strict=False)}
-        second |= {"__year": c("__num") // 10000, "__era_error": pl.lit(False)}
+        second |= {"__year": c("__num") // 10000, "__era_error": pl.lit(False), "__era_name": pl.lit(None, n)}
     else:
         codes = _era_codes(fmt, eras)
         if fmt == "letter_yymmdd":
@@ -137,7 +140,8 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
             return c("__code").replace_strict({k: ERAS[v][i] for k, v in codes.items()}, default=None,
                                               return_dtype=i64)
 
-        second |= {"__offset": lookup(0), "__start": lookup(1), "__end": lookup(2)}
+        second |= {"__offset": lookup(0), "__start": lookup(1), "__end": lookup(2),
+                   "__era_name": c("__code").replace_strict(codes, default=None, return_dtype=n)}
     num = c("__num")
     second |= {"__mm": (num // 100) % 100, "__dd": num % 100,
                "__year_unknown": (num // 10000) == 0}
@@ -187,6 +191,7 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         "__iso": pl.when(ok).then(pl.concat_str(year_text, pl.lit("-"), mm.cast(n).str.zfill(2), pl.lit("-"),
                                                 dd.cast(n).str.zfill(2))),
         "__fumei_hyoki": pl.when(ok & (y0 | (mm == 0) | (dd == 0))).then(pl.concat_str(
+            pl.when(y0).then(c("__era_name").fill_null("")).otherwise(pl.lit("")),   # 昭和年不詳: keep the era
             pl.when(y0).then(pl.lit("年")).otherwise(pl.lit("")), pl.when(mm == 0).then(pl.lit("月")).otherwise(pl.lit("")),
             pl.when(dd == 0).then(pl.lit("日")).otherwise(pl.lit("")), pl.lit("不詳"))),
         "__fumei_flag": pl.when(ok).then(

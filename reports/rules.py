@@ -17,6 +17,11 @@ rules:
     condition: {type: code_table, table: ../code_tables/zokugara.csv}
     reason: 旧コード → 標準コード
     owner: 移行チーム
+  - name: zokugara_chain
+    columns: [zokugara_code]
+    condition: {type: code_chain, table: ../code_tables/zokugara.csv, separator: の}   # 子の妻 → 20
+    reason: 名称の連結 → 最初の名称のコード (続柄1)
+    owner: 移行チーム
   - name: seinengappi
     columns: [birth_date]
     condition: {type: wareki, format: era2_yymmdd}       # left 和暦, right ISO
@@ -56,6 +61,15 @@ class CodeTableCondition(StrictModel):
     columns: tuple[str, str] = ("source_code", "code")
 
 
+class CodeChainCondition(StrictModel):
+    """Left is a chain of names joined by `separator` (続柄 子の妻), right the code of its first name: every
+    name of the chain is in the CSV (`columns: [name, code]`) and the first one's code equals right."""
+    type: Literal["code_chain"]
+    table: str
+    separator: str = Field(min_length=1)
+    columns: tuple[str, str] = ("name", "code")
+
+
 class WarekiCondition(StrictModel):
     """Left 和暦 text equals right ISO date after mappings.wareki conversion."""
     type: Literal["wareki"]
@@ -77,7 +91,7 @@ class ToleranceCondition(StrictModel):
     rel: float = 0.0
 
 
-Condition = Annotated[Union[MojiCondition, CodeTableCondition, WarekiCondition,
+Condition = Annotated[Union[MojiCondition, CodeTableCondition, CodeChainCondition, WarekiCondition,
                             NormalizeCondition, ToleranceCondition], Field(discriminator="type")]
 
 
@@ -201,6 +215,17 @@ class RuleSet:
         p = Path(rel)
         return p if p.is_absolute() else self.base_dir / p
 
+    def _pairs(self, table: str, columns: tuple[str, str]) -> tuple[list, list]:
+        """The two columns of a code table CSV (legacy → new); the legacy values must be unique."""
+        path = self._path(table)
+        df = pl.read_csv(path, infer_schema=False)
+        src, dst = columns
+        if not {src, dst} <= set(df.columns):
+            raise ConfigError(f"{path}: a code table needs columns {src},{dst}")
+        if df[src].is_duplicated().any():
+            raise ConfigError(f"{path}: {src} values are duplicated")
+        return df[src].to_list(), df[dst].to_list()
+
     def _compile(self, rule: Rule) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
         c = rule.condition
         if isinstance(c, MojiCondition):
@@ -212,17 +237,19 @@ class RuleSet:
                 f = _replace_chars(moji_char_map_from_csv(self._path(c.char_map)))
             return lambda l, r: f(l).eq_missing(f(r))
         if isinstance(c, CodeTableCondition):
-            path = self._path(c.table)
-            df = pl.read_csv(path, infer_schema=False)
-            src, dst = c.columns
-            if not {src, dst} <= set(df.columns):
-                raise ConfigError(f"{path}: a code table needs columns {src},{dst}")
-            if df[src].is_duplicated().any():
-                raise ConfigError(f"{path}: {src} values are duplicated")
-            old, new = df[src].to_list(), df[dst].to_list()
+            old, new = self._pairs(c.table, c.columns)
             return lambda l, r: l.replace_strict(old, new, default=None,
                                                  return_dtype=pl.String).eq_missing(r) & \
                 l.is_in(old)
+        if isinstance(c, CodeChainCondition):
+            names, codes = self._pairs(c.table, c.columns)
+            sep = c.separator
+
+            def chain(l: pl.Expr, r: pl.Expr) -> pl.Expr:
+                parts = l.str.split(sep)
+                first = parts.list.first().replace_strict(names, codes, default=None, return_dtype=pl.String)
+                return l.is_not_null() & parts.list.eval(pl.element().is_in(names)).list.all() & first.eq_missing(r)
+            return chain
         if isinstance(c, WarekiCondition):
             from ikou.mappings.wareki import wareki_to_iso  # lazy: owned by the mappings package
             fmt = c.format

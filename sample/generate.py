@@ -519,7 +519,8 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
     `gyomu` adds 業務 beyond 住民記録 (always written: it is the population): "kojin_juminzei"
     writes the 個人住民税 files and faults_kojin_juminzei.csv from its own random stream, so the
     住民記録 files are byte-identical either way. `dantai`: the 団体コード the records carry
-    (DANTAI_CD / DANTAI), for sample data of several 団体 (a campaign); nothing else changes.
+    (vendor A DANTAI_CD, vendor B DANTAI, vendor C C_KOJIN.DANTAI_CD), for sample data of several 団体
+    (a campaign); nothing else changes.
     """
     unknown = set(gyomu) - set(GYOMU)
     if unknown:
@@ -559,7 +560,8 @@ def generate(out_dir: Path, persons: int, seed: int = DEFAULT_SEED, faults: bool
             fault_list += _fault_rows(rows, lines)
             crng = np.random.default_rng(np.random.SeedSequence([seed, chunk_no, 11]))
             c_tables, c_found = vendor_c.render_vendor_c(rows, done, households, crng,
-                                                         plant=faults and chunk_no == 0, today=TODAY)
+                                                         plant=faults and chunk_no == 0, today=TODAY,
+                                                         dantai=dantai)
             if chunk_no == 0:
                 c_tables |= vendor_c.master_tables(pl.read_csv(SPECS / "gyomu" / "juki" / "code_tables" / "ido_jiyu.csv",
                                                                infer_schema=False))

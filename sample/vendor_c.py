@@ -90,8 +90,9 @@ def master_tables(std_ido_jiyu: pl.DataFrame) -> dict[str, pl.DataFrame]:
 
 
 def render_vendor_c(rows: pl.DataFrame, p0: int, h0: int, seed_rng: np.random.Generator,
-                    plant: bool, today: dt.date) -> tuple[dict[str, pl.DataFrame], list[dict]]:
-    """One chunk of the population (generate._population rows) → vendor C's tables and its fault rows."""
+                    plant: bool, today: dt.date, dantai: str) -> tuple[dict[str, pl.DataFrame], list[dict]]:
+    """One chunk of the population (generate._population rows) → vendor C's tables and its fault rows.
+    `dantai`: the 団体コード the person master carries (C_KOJIN.DANTAI_CD), as vendors A and B carry it."""
     rng = seed_rng
     f = pl.col("_fault")
     rows = rows.filter((f != "duplicate_key") | f.is_null())   # vendor C keeps one row per event
@@ -108,7 +109,7 @@ def render_vendor_c(rows: pl.DataFrame, p0: int, h0: int, seed_rng: np.random.Ge
         pl.col("_ido").min().alias("_first"), pl.len().alias("_n"))
     tables: dict[str, pl.DataFrame] = {}
     tables["C_KOJIN"] = persons.select(
-        "KOJIN_KEY", DANTAI_CD=pl.lit("999997"), JUKI_CD="juminhyo_code", KOJIN_NO="kojin_no",
+        "KOJIN_KEY", DANTAI_CD=pl.lit(dantai), JUKI_CD="juminhyo_code", KOJIN_NO="kojin_no",
         SEIBETSU=pl.col("sex").replace_strict(SEIBETSU), SHUBETSU=pl.col("shubetsu").replace_strict(SHUBETSU),
         BIRTH_YMD=_seireki("b_era", "b_yy", "b_mm", "b_dd"), TOROKU_YMD=_ymd(pl.col("_first")))
     tables["C_SHIMEI_RIREKI"] = persons.select(

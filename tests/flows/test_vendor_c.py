@@ -174,12 +174,42 @@ def test_the_diff_through_the_crosswalk_has_no_unexplained_difference_on_clean_d
 
     url, schema = legacy_schema
     generate(tmp_path / "clean", 300, seed=5, faults=False)
+    # chained 続柄 (子の妻) is clean data too: legal, migrated as 20, 12, and the diff must explain it
+    setai_csv = tmp_path / "clean" / "vendor_c" / "C_SETAI_KOSEI.csv"
+    setai = pl.read_csv(setai_csv, infer_schema=False)
+    chained = setai.filter(pl.col("ZOKUGARA") == "子")["KOJIN_KEY"].head(3)
+    assert chained.len() == 3
+    setai.with_columns(ZOKUGARA=pl.when(pl.col("KOJIN_KEY").is_in(chained.implode())).then(pl.lit("子の妻"))
+                       .otherwise("ZOKUGARA")).write_csv(setai_csv)
     install_vendor_c(tmp_path / "clean" / "vendor_c", url, schema=schema)
     summary, run_dir = _run(tmp_path, url, schema)
     d = summary["diff"]["vendor_c_juki"]
     assert summary["tables"]["juki_kojin_rireki"]["quarantined"] == 0
+    loaded = read_table(f"duckdb:///{tmp_path / 'target.duckdb'}", "dantai_999997", "juki_kojin_rireki")
+    xw = _crosswalk(tmp_path)
+    wives = loaded.filter(pl.col("atena_no").is_in([xw[k] for k in chained]))
+    assert wives.height >= 3 and set(wives.select("zokugara_code", "zokugara_code_2").rows()) == {("20", "12")}
     assert d["only_left"] == d["only_right"] == 0 and d["matched"] == summary["tables"]["juki_kojin_rireki"]["loaded"]
     assert d["crosswalk"]["entries"] == 300
     unexplained = d["unexplained_cells"]
     assert (sum(unexplained.values()) if isinstance(unexplained, dict) else unexplained) == 0, unexplained
     assert d["explained_cells"] > 0   # 和暦/西暦, 世帯番号 through the crosswalk, 続柄 names → codes
+
+
+def test_generate_for_another_dantai_reaches_vendor_c_and_its_run_holds_nothing_as_another_dantais(tmp_path):
+    """`ikou generate --dantai 999903` writes vendor C's tables for 999903 too: installed in a legacy database
+    and migrated as 999903, no record is held as another 団体's (isolation.dantai_mismatch)."""
+    from ikou.flows.cli import main as ikou_main
+
+    assert ikou_main(["generate", "--persons", "150", "--out", str(tmp_path / "g"), "--dantai", "999903"]) == 0
+    legacy = f"duckdb:///{tmp_path / 'legacy.duckdb'}"
+    install_vendor_c(tmp_path / "g" / "vendor_c", legacy, schema="vc")
+    cfg = write_config(tmp_path, source=vendor_c_source(legacy, "vc"), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('code: "999997"', 'code: "999903"'), encoding="utf-8")
+    summary = migration_flow(str(cfg))
+    assert summary["status"] == "succeeded", summary.get("error")
+    run_dir = tmp_path / "runs" / "999903" / summary["run_id"]
+    quarantine = pl.read_parquet(run_dir / "quarantine.parquet")
+    assert quarantine.filter(pl.col("rule") == "isolation.dantai_mismatch").height == 0
+    loaded = read_table(f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999903", "juki_kojin_rireki")
+    assert loaded.height > 150 and loaded["dantai_code"].unique().to_list() == ["999903"]

@@ -170,5 +170,17 @@ def test_dantai_option_writes_that_code_in_every_record_and_nothing_else_changes
         assert [line[6:] for line in other] == [line[6:] for line in sample]
     b = pl.read_csv(tmp_path / "other" / "vendor_b" / "B_JUMIN.csv", infer_schema=False)
     assert b["DANTAI"].unique().to_list() == ["999903"]
+    # vendor C: the person master carries the code; every other table and column is the same
+    from ikou.sample.vendor_c import TABLES
+
+    for t in TABLES:
+        other = pl.read_csv(tmp_path / "other" / "vendor_c" / f"{t}.csv", infer_schema=False)
+        sample = pl.read_csv(tmp_path / "sample" / "vendor_c" / f"{t}.csv", infer_schema=False)
+        if "DANTAI_CD" in sample.columns:
+            assert other["DANTAI_CD"].unique().to_list() == ["999903"], t
+            assert sample["DANTAI_CD"].unique().to_list() == ["999997"], t
+            other, sample = other.drop("DANTAI_CD"), sample.drop("DANTAI_CD")
+        assert other.equals(sample), t
+    assert "DANTAI_CD" in pl.read_csv(tmp_path / "other" / "vendor_c" / "C_KOJIN.csv", n_rows=1).columns
     with pytest.raises(ValueError, match="check digit"):
         generate(tmp_path / "bad", 150, dantai="999901")

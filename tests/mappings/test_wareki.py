@@ -86,21 +86,21 @@ def test_unknown_era_letter_and_lowercase_letter():
     [
         ("03450300", "era2_yymmdd", "1970-03-00", "日不詳"),
         ("03450000", "era2_yymmdd", "1970-00-00", "月日不詳"),
-        ("03000000", "era2_yymmdd", "0000-00-00", "年月日不詳"),
+        ("03000000", "era2_yymmdd", "0000-00-00", "昭和年月日不詳"),   # the era is known
         ("00000000", "era2_yymmdd", "0000-00-00", "年月日不詳"),
-        ("R000000", "letter_yymmdd", "0000-00-00", "年月日不詳"),
+        ("R000000", "letter_yymmdd", "0000-00-00", "令和年月日不詳"),
         ("19700000", "seireki_yyyymmdd", "1970-00-00", "月日不詳"),
         ("00000000", "seireki_yyyymmdd", "0000-00-00", "年月日不詳"),
         ("04310400", "era2_yymmdd", "2019-04-00", "日不詳"),   # 平成31年4月 exists
         ("01010100", "era2_yymmdd", "1868-01-00", "日不詳"),   # January 1868 touches 明治
-        ("03000302", "era2_yymmdd", "0000-03-02", "年不詳"),   # month and day known
+        ("03000302", "era2_yymmdd", "0000-03-02", "昭和年不詳"),   # month and day known
         ("00000302", "era2_yymmdd", "0000-03-02", "年不詳"),   # no era code either
-        ("S000302", "letter_yymmdd", "0000-03-02", "年不詳"),
+        ("S000302", "letter_yymmdd", "0000-03-02", "昭和年不詳"),
         ("00000302", "seireki_yyyymmdd", "0000-03-02", "年不詳"),
         ("03450002", "era2_yymmdd", "1970-00-02", "月不詳"),   # day known
-        ("03000002", "era2_yymmdd", "0000-00-02", "年月不詳"),
-        ("03000300", "era2_yymmdd", "0000-03-00", "年日不詳"),
-        ("03000229", "era2_yymmdd", "0000-02-29", "年不詳"),   # some year has it: no calendar warning
+        ("03000002", "era2_yymmdd", "0000-00-02", "昭和年月不詳"),
+        ("03000300", "era2_yymmdd", "0000-03-00", "昭和年日不詳"),
+        ("03000229", "era2_yymmdd", "0000-02-29", "昭和年不詳"),   # some year has it: no calendar warning
     ],
 )
 def test_unknown_parts_are_kept_and_flagged(value, fmt, iso, hyoki):
@@ -206,8 +206,27 @@ def test_works_in_lazy_and_streaming_frames():
 def test_unknown_year_with_an_impossible_day_is_kept_as_recorded_with_a_warning():
     row = one("03000431")   # 年不詳 4月31日: no year has it
     assert (row["iso"], row["error"], row["warning"], row["flag"], row["hyoki"]) == (
-        "0000-04-31", None, "wareki.not_in_calendar", "1", "年不詳")
+        "0000-04-31", None, "wareki.not_in_calendar", "1", "昭和年不詳")
 
 
 def test_an_unknown_year_does_not_excuse_an_unknown_era_code():
     assert one("09000302")["error"] == "wareki.era"
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "eras", "hyoki"),
+    [
+        ("03000302", "era2_yymmdd", None, "昭和年不詳"),     # 昭和 + 00年: the era survives the unknown year
+        ("04000000", "era2_yymmdd", None, "平成年月日不詳"),
+        ("1000302", "era1_yymmdd", None, "明治年不詳"),
+        ("t000300", "letter_yymmdd", None, "大正年日不詳"),   # lowercase letter too
+        ("K000302", "letter_yymmdd", {"K": "昭和"}, "昭和年不詳"),   # a vendor's own era codes
+        ("00000302", "era2_yymmdd", None, "年不詳"),         # no era written: nothing to keep
+        ("00000302", "seireki_yyyymmdd", None, "年不詳"),    # 西暦: no era at all
+        ("03450300", "era2_yymmdd", None, "日不詳"),         # year known: the date itself holds the era
+    ],
+)
+def test_an_unknown_year_keeps_the_era_it_was_written_with_in_the_notation(value, fmt, eras, hyoki):
+    row = one(value, fmt, eras)
+    assert (row["error"], row["flag"], row["hyoki"]) == (None, "1", hyoki)
+    assert row["iso"].startswith("0000-") == (hyoki != "日不詳")   # the ISO text cannot hold the era

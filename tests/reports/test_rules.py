@@ -125,3 +125,24 @@ def test_example_rules_file_loads_against_the_repository_code_tables():
     rules = load_rules(REPO_ROOT / "specs" / "vendors" / "vendor_b" / "diff_rules" / "juki.yaml")
     assert [m["condition"] for m in rules.metadata()] == [
         "code_table", "code_table", "wareki", "normalize"]
+
+
+def test_a_code_chain_rule_explains_chained_names_by_the_first_names_code_and_nothing_else(tmp_path):
+    (tmp_path / "zoku.csv").write_text("code,name\n02,世帯主\n12,妻\n20,子\n", encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text("""spec_version: 1
+rules:
+  - {name: zokugara_chain, columns: [zokugara_code], reason: 名称の連結 → コード, owner: 移行チーム,
+     condition: {type: code_chain, table: zoku.csv, separator: の}}
+""", encoding="utf-8")
+    pairs = [("子の妻", "20"), ("世帯主", "02"), ("子の妻の子", "20"),   # explained
+             ("子の妻", "12"),      # the second name's code is not this column's
+             ("子の友人", "20"),    # 友人 is not in the closed set
+             ("妻", "20"), ("", "20")]
+    (tmp_path / "l.csv").write_text("k,zokugara_code\n" + "".join(f"{i},{l}\n" for i, (l, _) in enumerate(pairs)),
+                                    encoding="utf-8")
+    (tmp_path / "r.csv").write_text("k,zokugara_code\n" + "".join(f"{i},{r}\n" for i, (_, r) in enumerate(pairs)),
+                                    encoding="utf-8")
+    res = compare(tmp_path / "l.csv", tmp_path / "r.csv", key=["k"], rules=tmp_path / "rules.yaml")
+    got = {r["k"]: r["rule"] for r in res.cells.iter_rows(named=True)}
+    assert got == {"0": "zokugara_chain", "1": "zokugara_chain", "2": "zokugara_chain",
+                   "3": None, "4": None, "5": None, "6": None}
