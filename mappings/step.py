@@ -14,7 +14,7 @@ import polars as pl
 
 from ikou import quarantine as q
 from ikou.context import RunContext
-from ikou.staging import STAGING_COMPRESSION, sink_batches
+from ikou.staging import sink_batches
 from ikou.mappings.ops import OPS
 from ikou.mappings.engine import apply_mapping
 from ikou.schema import TargetSchema
