@@ -30,14 +30,18 @@ def database(postgres_url):
     drop_database(f"{PG}/{DB}")
 
 
-def test_a_dantai_loads_while_another_is_inside_its_load_transaction(tmp_path, database):
+def test_a_dantai_loads_while_another_is_inside_its_load_transaction(tmp_path, database, prefect_harness):
     first, second = fictional_codes(9)[7:]
     configs = {}
     for i, code in enumerate((first, second)):
         generate(tmp_path / code, 100, seed=i, dantai=code)
         configs[code] = write_run_config(tmp_path, code, target_url=database, runs_dir=tmp_path / "runs",
                                          max_quarantine_rate=0.2)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    from prefect.settings import PREFECT_API_URL
+
+    # the test session's Prefect server: a temporary server per run times out on a busy machine
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
+           "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     marker = tmp_path / "paused"
     held = subprocess.Popen([IKOU, "run", "--config", str(configs[first])], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
