@@ -17,7 +17,7 @@ from ikou.cancel import checkpoint
 from ikou.loaders.sql import ident, qualified
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
                                   LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
-                                  create_statements, now, register_target, run_dict, run_row)
+                                  create_statements, now, register_target, resolve_frame, run_dict, run_row)
 
 
 @register_target
@@ -67,7 +67,7 @@ class DuckDBTarget(TargetDatabase):
                 for stmt in create_statements(part.schema, db_schema, list(part.frames), postgresql.dialect()):
                     con.execute(stmt)   # DuckDB speaks the PostgreSQL DDL
                 for name, frame in part.frames.items():
-                    counts[name] = _insert(con, part, db_schema, name, frame)
+                    counts[name] = _insert(con, part, db_schema, name, resolve_frame(frame))
                     con.execute(f"INSERT INTO {qualified(db_schema, 'ikou_load_log')} VALUES (?, ?, ?, ?)",
                                 [run.run_id, name, counts[name], now()])
                     checkpoint(f"load.table.{name}")

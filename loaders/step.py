@@ -2,17 +2,21 @@
 
 Source tables stream from their validated Parquet; derived tables (current person, household) are
 computed lazily from them (loaders.derive), sunk to load/<table>.parquet and loaded from there, so
-they are as large as the population, never the history, in memory. The target then holds this run
+they are as large as the population, never the history, in memory. They are computed on a thread
+of their own while the target ingests the tables before them (the target waits for a derived table
+only when its turn comes): Polars works while the database writes. The target then holds this run
 and only this run, every 業務 together, or, if anything fails, still the run it held before.
 """
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 
 from ikou.context import RunContext
+from ikou.loaders import targets
 from ikou.loaders.derive import derive_table
 from ikou.loaders.targets import LoadPart, RunRecord
 from ikou.stage import StageResult, step
@@ -21,15 +25,26 @@ from ikou.staging import STAGING_COMPRESSION
 log = logging.getLogger("ikou")
 
 
-def derive(schema, ctx: RunContext, validated: dict[str, Path]) -> dict[str, Path]:
-    """The 業務's validated tables plus the tables its schema derives from them (in dependency order)."""
-    sources: dict[str, pl.LazyFrame] = {t: pl.scan_parquet(pth) for t, pth in validated.items()}
-    frames: dict[str, Path] = dict(validated)
+def derive(schema, ctx: RunContext, validated: dict[str, Path], pool: Executor | None = None
+           ) -> dict[str, Path | Future]:
+    """The 業務's validated tables plus the tables its schema derives from them (in dependency order).
+
+    With `pool`, each derived table is a Future of its Parquet file, computed there in dependency
+    order (a one-thread pool runs them one after the other, so a table derived from a derived one
+    finds its source written); the loaders wait for it when its turn comes (targets.resolve_frame).
+    """
+    frames: dict[str, Path | Future] = dict(validated)
+
+    def sink(name: str) -> Path:
+        src = schema.tables[name].derive.from_   # its source only: done before it (or validated)
+        sources = {src: pl.scan_parquet(targets.resolve_frame(frames[src]))}
+        out = ctx.stage_dir("load") / f"{name}.parquet"
+        derive_table(name, schema, sources).lazy().sink_parquet(out, compression=STAGING_COMPRESSION)
+        return out
+
     for name in schema.derived_tables():
-        if schema.tables[name].derive.from_ in sources and name not in validated:
-            out = ctx.stage_dir("load") / f"{name}.parquet"
-            derive_table(name, schema, sources).lazy().sink_parquet(out, compression=STAGING_COMPRESSION)
-            frames[name], sources[name] = out, pl.scan_parquet(out)
+        if schema.tables[name].derive.from_ in frames and name not in validated:
+            frames[name] = pool.submit(sink, name) if pool is not None else sink(name)
     return frames
 
 
@@ -43,12 +58,17 @@ def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_ur
     """
     from ikou.loaders import load_run
 
-    load_parts = [LoadPart(schema, derive(schema, ctx, validated)) for schema, validated in parts]
     rows_in = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for _, v in parts for p in v.values())
     gyomu = tuple(schema.gyomu for schema, _ in parts)
-    counts = load_run(load_parts, target_url, db_schema, max_drop_ratio=max_drop_ratio,
-                      run=RunRecord(run_id=ctx.run_id, rehearsal=ctx.rehearsal, dantai_code=ctx.dantai_code,
-                                    gyomu=gyomu))
+    # one thread derives while the target ingests (a failed load cancels what has not started)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ikou-derive")
+    try:
+        load_parts = [LoadPart(schema, derive(schema, ctx, validated, pool)) for schema, validated in parts]
+        counts = load_run(load_parts, target_url, db_schema, max_drop_ratio=max_drop_ratio,
+                          run=RunRecord(run_id=ctx.run_id, rehearsal=ctx.rehearsal, dantai_code=ctx.dantai_code,
+                                        gyomu=gyomu))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     log.info("load %s → %s: %s", "+".join(gyomu), db_schema, counts)
     validated_tables = {t for _, v in parts for t in v}
     return StageResult(stage="load", name="+".join(gyomu), rows_in=rows_in,

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import re
 from abc import ABC, abstractmethod
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -50,16 +51,23 @@ class RunRecord:
 
 @dataclass
 class LoadPart:
-    """One 業務 of a run: its schema and its tables (frames or staged Parquet files)."""
+    """One 業務 of a run: its schema and its tables (frames or staged Parquet files, or a Future of
+    either: a derived table still being computed, which the target waits for when its turn comes)."""
     schema: TargetSchema
-    frames: dict[str, pl.DataFrame | Path] = field(default_factory=dict)
+    frames: dict[str, pl.DataFrame | Path | Future] = field(default_factory=dict)
+
+
+def resolve_frame(frame):
+    """The frame or Parquet path itself; for a Future, its result (waiting for it; its error raised)."""
+    return frame.result() if isinstance(frame, Future) else frame
 
 
 RUN_TABLE = "ikou_run"
 PREV = "__prev"   # suffix of what the last success replaced (a schema in PostgreSQL, tables in DuckDB)
 
 
-def frame_rows(frame: pl.DataFrame | Path) -> int:
+def frame_rows(frame: pl.DataFrame | Path | Future) -> int:
+    frame = resolve_frame(frame)
     return frame.height if isinstance(frame, pl.DataFrame) else pl.scan_parquet(frame).select(pl.len()).collect().item()
 
 

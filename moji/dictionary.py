@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -45,6 +46,17 @@ class MojiDictionary:
 
     def has_glyph(self, names: pl.Series) -> pl.Series:
         return names.is_in(self.glyphs["mj_name"].implode())
+
+    @cached_property
+    def key_index(self) -> dict[str, str]:
+        """seq → mj_name, built once per loaded dictionary: 文字同定 looks up its few distinct
+        characters here instead of joining them against the 64k keys on every call."""
+        return dict(zip(self.keys["seq"].to_list(), self.keys["mj_name"].to_list()))
+
+    @cached_property
+    def glyph_output(self) -> dict[str, str | None]:
+        """mj_name → the text a glyph is written as (None for the few glyphs without a code point)."""
+        return dict(zip(self.glyphs["mj_name"].to_list(), self.glyphs["output"].to_list()))
 
 
 def build_frames(source: src.MjSource, jis: pl.DataFrame) -> dict[str, pl.DataFrame]:

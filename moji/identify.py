@@ -1,10 +1,12 @@
 """文字同定: identify every character of the text columns against the MJ dictionary.
 
 A character is a base code point plus its optional variation selector (SVS U+FE00–FE0F, IVS
-U+E0100–E01EF). The values' UTF-8 bytes are decoded to code points at once (numpy over the Arrow
-buffers, no per-row Python) and counted per character (bincount); only the DISTINCT characters are
-classified, by joins; the rewrite back into the column is a `str.replace_many` with the few
-characters whose output differs (外字 → MJ glyph). `identify_lazy` gathers the distinct values from
+U+E0100–E01EF). The values are decoded to code points at once (joined by Polars, UTF-32 by CPython's
+codec into numpy, no per-row Python) and counted per character (bincount); only the DISTINCT
+characters are classified (dict lookups in the dictionary's index, built once per loaded
+dictionary; scope by code point ranges); one more pass over the code points finds the values
+holding an unresolved character or one to rewrite; the rewrite back into the column is a
+`str.replace_many` with the few characters whose output differs (外字 → MJ glyph), on those rows. `identify_lazy` gathers the distinct values from
 a streaming scan and returns what applies to any batch of it, so a table larger than memory can be
 identified; `identify_frame` works on a frame in memory: its columns are decoded as they are (no
 grouping into distinct values, which costs more than it saves when names are mostly distinct), and
@@ -222,36 +224,14 @@ class _Decoded:
 
 
 def _decode(values: pl.Series) -> _Decoded:
-    import pyarrow as pa
-
     values = values.cast(pl.String)
     if values.null_count():
         values = values.fill_null("")
     per_value = values.str.len_chars().to_numpy().astype(np.int64)
-    arr = values.to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = pa.concat_arrays(arr.chunks) if arr.num_chunks != 1 else arr.chunk(0)
-    if arr.type != pa.large_string():
-        arr = arr.cast(pa.large_string())
-    bufs = arr.buffers()
-    off = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    data = (np.frombuffer(bufs[2], dtype=np.uint8)[off[0]:off[-1]] if bufs[2] is not None
-            else np.zeros(0, dtype=np.uint8))
-    idx = np.flatnonzero((data & 0xC0) != 0x80)             # the first byte of each code point
-    b0 = data[idx]
-    cps = b0.astype(np.int32)
-    # 2-, 3- and 4-byte sequences by their lead byte; continuation bytes read through shifted views
-    for lead_mask, lead_value, lead_bits, more in ((0xE0, 0xC0, 0x1F, 1), (0xF0, 0xE0, 0x0F, 2),
-                                                   (0xF8, 0xF0, 0x07, 3)):
-        i = np.flatnonzero((b0 & lead_mask) == lead_value)
-        if not i.size:
-            continue
-        at = idx[i]
-        cp = (b0[i] & lead_bits).astype(np.int32)
-        for k in range(1, more + 1):
-            cp <<= 6
-            cp |= data[k:][at] & 0x3F
-        cps[i] = cp
+    # the values joined into one text (Rust), then UTF-32 by CPython's codec: one C pass each, 3-4x
+    # the numpy decode of the UTF-8 bytes it replaces (which needed the Arrow copy and a pass per
+    # sequence length); a Polars string is valid UTF-8, so every code point comes out as it is
+    cps = np.frombuffer(values.str.join("").item().encode("utf-32-le"), dtype=np.int32)
     first = np.cumsum(per_value) - per_value
     # CHAR_RE, left to right: a code point starts a character unless it is a VS directly after
     # a code point of the same value that started one (so in a run of VS they alternate). VS are
@@ -300,38 +280,77 @@ def _char_counts(dec: _Decoded, weights: np.ndarray | None) -> tuple[np.ndarray,
     return np.concatenate(keys), np.rint(np.concatenate(counts)).astype(np.int64)
 
 
-def _rows_with(dec: _Decoded, keys: np.ndarray) -> np.ndarray:
-    """Indices of the values holding any of these characters (integer keys), ascending."""
-    if not keys.size or not dec.cps.size:
-        return np.zeros(0, dtype=np.int64)
-    mask = (1 << _VS_SHIFT) - 1
-    plain = keys[(keys & mask) == 0] >> _VS_SHIFT
-    hits = [np.zeros(0, dtype=np.int64)]
-    if plain.size:
-        lut = np.zeros(int(max(dec.cps.max(), plain.max())) + 1, dtype=bool)
-        lut[plain] = True
-        pos = np.flatnonzero(lut[dec.cps])
-        if dec.att.size:   # a base with its VS, or the VS itself, is not the plain character
-            pos = np.setdiff1d(pos, np.concatenate([dec.att, dec.att - 1]), assume_unique=False)
-        hits.append(pos)
-    seq = keys[(keys & mask) != 0]
-    if seq.size and dec.att.size:
-        hits.append(dec.att[np.isin(_seq_keys(dec), seq)])
-    return dec.rows_of(np.concatenate(hits))
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
-def _rows_with_codepoints(dec: _Decoded, cps: np.ndarray) -> np.ndarray:
-    """Indices of the values holding any of these code points anywhere (not only as a character)."""
-    if not cps.size or not dec.cps.size:
-        return np.zeros(0, dtype=np.int64)
-    lut = np.zeros(int(max(dec.cps.max(), cps.max())) + 1, dtype=bool)
-    lut[cps] = True
-    return dec.rows_of(np.flatnonzero(lut[dec.cps]))
+def _rows_holding(dec: _Decoded, groups: list[np.ndarray]) -> list[np.ndarray]:
+    """Per group of code points, the values (indices, ascending, once each) holding any of them
+    anywhere: one pass over the code points for every group (a bit each in one lookup table).
+
+    A superset of the values holding those characters (a base also found with a VS, a VS of
+    another base): every caller re-checks the few values it gets, so the result stays exact."""
+    out = [_NO_ROWS for _ in groups]
+    if not dec.cps.size or not any(g.size for g in groups):
+        return out
+    lut = np.zeros(0x110000, dtype=np.uint8)   # every Unicode code point
+    for bit, g in enumerate(groups):
+        if g.size:
+            lut[np.unique(g)] |= np.uint8(1 << bit)
+    v = lut[dec.cps]
+    pos = np.flatnonzero(v != 0)
+    bits = v[pos]
+    for bit, g in enumerate(groups):
+        if g.size:
+            out[bit] = dec.rows_of(pos[(bits & (1 << bit)) != 0])
+    return out
 
 
-def _codepoints_col(chars: pl.DataFrame) -> pl.DataFrame:
-    return chars.with_columns(
-        pl.col("char").map_elements(codepoints, return_dtype=pl.String).alias("codepoints"))
+_PUA_RANGES = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
+_IDEO_RANGES = ((0x2E80, 0x2FDF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3038, 0x303B), (0x3400, 0x4DBF),
+                (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
+_VS_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+
+
+def _in(cps: np.ndarray, ranges) -> np.ndarray:
+    out = np.zeros(cps.shape, dtype=bool)
+    for lo, hi in ranges:
+        out |= (cps >= lo) & (cps <= hi)
+    return out
+
+
+def _classify_keys(keys: np.ndarray, texts: list[str], dictionary: MojiDictionary,
+                   gaiji: pl.DataFrame | None, decisions: pl.DataFrame | None) -> pl.DataFrame:
+    """classify_chars for distinct integer characters (sorted keys, their texts), by dict lookups on
+    the few distinct characters and the scope by code point ranges (the same classes as _PUA_RE,
+    _IDEO_RE and _VS_RE): char, status, mj_name, output, codepoints, in the order of `keys`."""
+    index, glyph_out = dictionary.key_index, dictionary.glyph_output
+    g = dict(zip(gaiji["code"].to_list(), gaiji["mj"].to_list())) if gaiji is not None else {}
+    d = {}
+    if decisions is not None:
+        for ch, mj in zip(decisions["char"].to_list(), decisions["mj"].to_list()):
+            d.setdefault(ch, mj)
+    base, vs = keys >> _VS_SHIFT, keys & ((1 << _VS_SHIFT) - 1)
+    scope = (_in(base, _PUA_RANGES) | _in(base, _IDEO_RANGES) | _in(base, _VS_RANGES) | (vs != 0)).tolist()
+    status, mj_name, output = [], [], []
+    for ch, sc in zip(texts, scope):
+        mj = index.get(ch)
+        if mj is not None:
+            st = "mj"
+        elif (mj := g.get(ch)) is not None:
+            st = "gaiji"
+        elif (mj := d.get(ch)) is not None:
+            st = "decided"
+        else:
+            st = "unresolved" if sc else "passthrough"
+        status.append(st)
+        mj_name.append(mj)
+        # a 外字/decided glyph without any code point (19 MJ glyphs have none) cannot be written: keep
+        # the source character so nothing is lost
+        output.append((glyph_out.get(mj) or ch) if st in ("gaiji", "decided") else ch)
+    return pl.DataFrame({"char": texts, "status": status, "mj_name": mj_name, "output": output,
+                         "codepoints": [codepoints(ch) for ch in texts]},
+                        schema={"char": pl.String, "status": pl.String, "mj_name": pl.String,
+                                "output": pl.String, "codepoints": pl.String})
 
 
 def identify_lazy(lf: pl.LazyFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
@@ -357,9 +376,9 @@ def _check(columns: list[str], schema, dictionary: MojiDictionary, gaiji: pl.Dat
     if missing:
         raise ConfigError(f"moji columns not in the frame: {missing}")
     if gaiji is not None:
-        unknown = gaiji.filter(~dictionary.has_glyph(gaiji["mj"]))
-        if unknown.height:
-            raise ConfigError(f"外字 table names MJ glyphs not in the dictionary: {unknown['mj'].head(5).to_list()}")
+        unknown = [m for m in gaiji["mj"].to_list() if m is not None and m not in dictionary.glyph_output]
+        if unknown:
+            raise ConfigError(f"外字 table names MJ glyphs not in the dictionary: {unknown[:5]}")
     if ledger is not None:
         ledger.validate(dictionary)
     # an all-null column read without a type is Null: make it text so the string ops apply
@@ -371,41 +390,47 @@ def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
               dictionary: MojiDictionary, gaiji: pl.DataFrame | None,
               decisions: pl.DataFrame | None,
               null_columns: list[str], decoded: dict[str, _Decoded] | None = None,
-              ) -> tuple[Identification, dict[str, np.ndarray]]:
+              ) -> tuple[Identification, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The verdict from each column's values (distinct values with their row counts as weights,
     or the rows themselves with None): the characters are decoded and counted on the values'
-    UTF-8 bytes at once (numpy), only the distinct characters are looked up (joins)."""
+    code points at once (numpy), only the distinct characters are looked up.
+
+    Also returns, per column, the values (indices) holding an unresolved character and those
+    holding the first code point of a rewrite (supersets, one pass over the code points)."""
     if decoded is None:
         decoded = {c: _decode(v) for c, (v, _) in sources.items()}
-    parts = []
-    for c, (v, w) in sources.items():
-        keys, n = _char_counts(decoded[c], w)
-        parts.append(pl.DataFrame({"key": keys, "occurrences": n, "column": [c] * len(keys)},
-                                  schema={"key": pl.Int64, "occurrences": pl.Int64, "column": pl.String}))
-    allk = (pl.concat(parts) if parts
-            else pl.DataFrame(schema={"key": pl.Int64, "occurrences": pl.Int64, "column": pl.String}))
-    distinct = allk["key"].unique().sort()
-    key_char = pl.DataFrame({"key": distinct, "char": pl.Series(_key_chars(distinct.to_numpy()), dtype=pl.String)})
-    allc = allk.join(key_char, on="key", how="left")
-    classified = classify_chars(key_char["char"], dictionary, gaiji, decisions)
-    classified = _codepoints_col(classified)
-    chars = (allc.join(classified, on="char", how="left")
+    counted = {c: _char_counts(decoded[c], w) for c, (_, w) in sources.items()}
+    keys = (np.unique(np.concatenate([k for k, _ in counted.values()])) if counted
+            else np.zeros(0, dtype=np.int64))
+    texts = _key_chars(keys)
+    classified = _classify_keys(keys, texts, dictionary, gaiji, decisions)
+    at = [np.searchsorted(keys, k) for k, _ in counted.values()]
+    chars = (classified[np.concatenate(at) if at else []]
+             .with_columns(pl.Series("column", np.repeat(list(counted), [len(a) for a in at]) if at else [],
+                                     dtype=pl.String),
+                           pl.Series("occurrences", np.concatenate([n for _, n in counted.values()]) if at else [],
+                                     dtype=pl.Int64))
              .select([pl.col(k).cast(v) for k, v in CHARS_SCHEMA.items()])
              .sort("column", "occurrences", "char", descending=[False, True, False]))
+    status = np.array(classified["status"].to_list(), dtype=object)
+    changed = np.array([o != ch for o, ch in zip(classified["output"].to_list(), texts)], dtype=bool)
     # longer sequences first so a base+VS pattern wins over its bare base
-    rewrite = (classified.filter(pl.col("output") != pl.col("char")).select("char", "output")
-               .sort(pl.col("char").str.len_chars(), descending=True))
+    rewrite = (classified.filter(pl.Series(changed)).select("char", "output")
+               .sort(pl.col("char").str.len_chars(), "char", descending=[True, False]))
+    mask = (1 << _VS_SHIFT) - 1
+    ukeys = keys[status == "unresolved"] if keys.size else keys
+    # the code points that find them: a plain character's own, a base+VS sequence's VS
+    ucps = np.where((ukeys & mask) != 0, ukeys & mask, ukeys >> _VS_SHIFT)
+    first = np.array([ord(ch) for ch in rewrite["char"].to_list()], dtype=np.int64)
+    rows = {c: tuple(_rows_holding(decoded[c], [ucps, first])) for c in sources}
 
     # the distinct values holding unresolved characters, each with those characters once, in order:
     # what finds the rows to flag without reading the table again character by character
-    unresolved = classified.filter(pl.col("status") == "unresolved")["char"]
+    unresolved = pl.Series([t for t, s in zip(texts, status) if s == "unresolved"], dtype=pl.String)
     unresolved_values = pl.DataFrame(schema={"column": pl.String, "value": pl.String, "chars": pl.String})
-    unresolved_rows = {c: np.zeros(0, dtype=np.int64) for c in sources}
     if unresolved.len():
-        ukeys = key_char.filter(pl.col("char").is_in(unresolved.implode()))["key"].to_numpy()
-        unresolved_rows = {c: _rows_with(decoded[c], ukeys) for c in sources}
         unresolved_values = pl.concat(pl.collect_all(
-            _value_chars(pl.DataFrame({"v": v.gather(unresolved_rows[c])}))
+            _value_chars(pl.DataFrame({"v": v.cast(pl.String).gather(rows[c][0])}))
             .filter(pl.col("char").is_in(unresolved.implode()))
             .group_by("v", maintain_order=True)
             .agg(pl.col("char").unique(maintain_order=True).str.join("").alias("chars"))
@@ -414,8 +439,7 @@ def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
     totals = dict(chars.group_by("status").agg(pl.col("occurrences").sum()).iter_rows())
     counts = {s: int(totals.get(s, 0)) for s in STATUSES}
     return Identification(columns=list(sources), chars=chars, counts=counts, rewrite=rewrite,
-                          unresolved_values=unresolved_values, null_columns=null_columns), \
-        unresolved_rows
+                          unresolved_values=unresolved_values, null_columns=null_columns), rows
 
 
 def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
@@ -430,30 +454,29 @@ def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: Moji
     columns = list(columns)
     null_columns, decisions = _check(columns, df.schema, dictionary, gaiji, ledger)
     decoded = {c: _decode(df[c]) for c in columns}
-    ident, unresolved_rows = _identify({c: (df[c].cast(pl.String), None) for c in columns},
-                               dictionary=dictionary, gaiji=gaiji, decisions=decisions,
-                               null_columns=null_columns, decoded=decoded)
+    ident, rows = _identify({c: (df[c], None) for c in columns},
+                            dictionary=dictionary, gaiji=gaiji, decisions=decisions,
+                            null_columns=null_columns, decoded=decoded)
     keys = [k for k in key_columns if k in df.columns]
     frame = df.with_columns(pl.col(c).cast(pl.String) for c in null_columns)
     if ident.rewrite.height:
         pats, reps = ident.rewrite["char"].to_list(), ident.rewrite["output"].to_list()
         # every row holding the first code point of a pattern: a superset of the rows
         # replace_many changes, so the result is the same as replacing in every row
-        first = np.unique(np.array([ord(p[0]) for p in pats], dtype=np.int64))
         new = []
         for c in columns:
-            rows = _rows_with_codepoints(decoded[c], first)
-            if rows.size:
+            at = rows[c][1]
+            if at.size:
                 col = frame[c]
-                fixed = col.gather(rows).str.replace_many(pats, reps, leftmost=True)
-                new.append(col.clone().scatter(rows, fixed))
+                fixed = col.gather(at).str.replace_many(pats, reps, leftmost=True)
+                new.append(col.clone().scatter(at, fixed))
         if new:
             frame = frame.with_columns(new)
+    sub = df.select(list(dict.fromkeys(keys + columns)))
     if ident.unresolved_values.height:   # the rows holding an unresolved character, in order
-        rows = np.unique(np.concatenate(list(unresolved_rows.values())))
-        sub = df.select(list(dict.fromkeys(keys + columns)))[rows]
+        sub = sub[np.unique(np.concatenate([r[0] for r in rows.values()]))]
     else:
-        sub = df.select(list(dict.fromkeys(keys + columns))).clear()
+        sub = sub.clear()
     return MojiResult(frame=frame, chars=ident.chars,
                       unresolved_rows=ident.unresolved_rows(sub.lazy(), keys).collect(),
                       counts=ident.counts)

@@ -112,3 +112,53 @@ def test_a_run_without_a_gyomu_leaves_the_target_holding_that_run_only(target, s
     assert held_runs(url, schema)["current"]["counts"] == {"ga_t": 1}
     rollback(url, schema, "run-1")
     assert read_table(url, schema, "gb_t")["atena_no"].to_list() == ["B1"]
+
+
+def test_a_table_still_being_computed_is_waited_for_and_its_failure_changes_nothing(target, schemas, tmp_path):
+    """The load step derives tables on a thread while the target ingests the ones before them: a
+    table given as a Future is loaded when it is done, and one whose computation fails rolls the
+    whole run back (the target keeps the run it held)."""
+    import threading
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    url, schema = target
+    release = threading.Event()
+
+    def later() -> pl.DataFrame:
+        release.wait(10)
+        return frame(["B1", "B2"], 3)
+
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(later)
+        threading.Timer(0.2, release.set).start()
+        assert run(url, schema, parts(schemas, frame(["A1"], 3), pending), "run-1") == {"ga_t": 1, "gb_t": 2}
+    failed: Future = Future()
+    failed.set_exception(RuntimeError("derive failed"))
+    with pytest.raises(RuntimeError, match="derive failed"):
+        run(url, schema, parts(schemas, frame(["A9"], 9), failed), "run-2")
+    assert held(url, schema) == ("run-1", None)
+    assert read_table(url, schema, "gb_t").sort("atena_no")["atena_no"].to_list() == ["B1", "B2"]
+
+
+def test_postgres_key_columns_compare_bytewise_where_the_database_already_does(pg_target, schemas):
+    """On a database whose collation orders by code point (C.UTF-8 here), the key's text columns are
+    COLLATE "C" (faster key builds, same order and equality); a duplicate key is still refused."""
+    import sqlalchemy as sa
+
+    url, schema = pg_target
+    run(url, schema, parts(schemas, frame(["A1", "A2"], 1), frame(["B1"], 1)), "run-1")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            db = conn.exec_driver_sql("SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
+            coll = conn.exec_driver_sql(
+                "SELECT collation_name FROM information_schema.columns WHERE table_schema = %(s)s "
+                "AND table_name = 'ga_t' AND column_name = 'atena_no'", {"s": schema}).scalar()
+    finally:
+        engine.dispose()
+    if db.lower().replace("-", "") not in ("c", "posix", "c.utf8"):
+        pytest.skip(f"database collation {db}: key columns keep it")
+    assert coll == "C"
+    with pytest.raises(LoadRejected):
+        run(url, schema, parts(schemas, frame(["A7", "A7"], 9), frame(["B7"], 9)), "run-2")
+    assert held(url, schema) == ("run-1", None)

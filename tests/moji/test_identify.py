@@ -82,3 +82,24 @@ def test_empty_and_all_null_columns(dictionary):
     nulls = pl.DataFrame({"_row_id": [1, 2], "shimei": [None, None]})
     res = identify_frame(nulls, ["shimei"], dictionary=dictionary)
     assert res.frame["shimei"].to_list() == [None, None] and res.unresolved_rows.height == 0
+
+
+def test_fast_classification_agrees_with_the_joins(dictionary, gaiji_csv):
+    """identify_frame classifies its distinct characters by dict lookups and code point ranges
+    (_classify_keys); classify_chars (joins and the regex classes) is the reference: same verdicts."""
+    import numpy as np
+
+    from ikou.moji.identify import _VS_SHIFT, _classify_keys, classify_chars
+
+    g = load_gaiji_table(gaiji_csv, dictionary)
+    decisions = pl.DataFrame({"char": ["\ue005", "\u9ad9\U000e0105"], "mj": ["MJ028902", "MJ030061"]})
+    chars = ["\ue000", "\ue001", "\ue002", "\ue005", "\U000f0001", "\U00100001", "\u9ad9\U000e0105", IVS_SAI,
+             "\u845b\ufe00", "欄", "\uf91d", "\u3005", "\u3006", "\u2e80", "\u303b", "\U00020b9f", "\U0003ffff",
+             "\ufe00", "\U000e0100", "あ", "ﾊ", "A", " ", "\u3000", "\u2010", "\u4dc0", "\ufb00"]
+    keys = np.array([(ord(c[0]) << _VS_SHIFT) | (ord(c[1]) if len(c) > 1 else 0) for c in chars], dtype=np.int64)
+    order = np.argsort(keys)
+    keys, chars = keys[order], [chars[i] for i in order]
+    fast = _classify_keys(keys, chars, dictionary, g, decisions).drop("codepoints")
+    ref = classify_chars(chars, dictionary, g, decisions)
+    assert fast.to_dicts() == ref.to_dicts()
+    assert set(fast["status"]) == {"mj", "gaiji", "decided", "unresolved", "passthrough"}
