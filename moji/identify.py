@@ -421,7 +421,7 @@ def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
     ukeys = keys[status == "unresolved"] if keys.size else keys
     # the code points that find them: a plain character's own, a base+VS sequence's VS
     ucps = np.where((ukeys & mask) != 0, ukeys & mask, ukeys >> _VS_SHIFT)
-    first = np.array([ord(ch) for ch in rewrite["char"].to_list()], dtype=np.int64)
+    first = np.array([ord(ch[0]) for ch in rewrite["char"].to_list()], dtype=np.int64)   # a base+VS: its base
     rows = {c: tuple(_rows_holding(decoded[c], [ucps, first])) for c in sources}
 
     # the distinct values holding unresolved characters, each with those characters once, in order:

@@ -103,3 +103,18 @@ def test_fast_classification_agrees_with_the_joins(dictionary, gaiji_csv):
     ref = classify_chars(chars, dictionary, g, decisions)
     assert fast.to_dicts() == ref.to_dicts()
     assert set(fast["status"]) == {"mj", "gaiji", "decided", "unresolved", "passthrough"}
+
+
+def test_a_decided_ivs_sequence_is_rewritten_to_its_mj_glyph(dictionary):
+    """A reviewer's decision on a base + IVS sequence (an unregistered IVS, as Adobe-Japan1's 葛󠄀):
+    the rows holding it are found by its base and rewritten to the decided glyph."""
+    from ikou.moji.ledger import Ledger
+
+    led = Ledger()
+    led.decide("葛\U000e0100", "MJ022335", decided_by="test")
+    df = pl.DataFrame({"_row_id": [1, 2, 3], "shimei": ["葛\U000e0100西　花子", "葛西　一郎", None]})
+    res = identify_frame(df, ["shimei"], dictionary=dictionary, ledger=led)
+    glyph = dictionary.glyphs.filter(pl.col("mj_name") == "MJ022335")
+    out = (glyph["ivs"].item() or glyph["ucs"].item())
+    assert res.chars.filter(pl.col("char") == "葛\U000e0100")["status"].item() == "decided"
+    assert res.frame["shimei"].to_list() == [f"{out}西　花子", "葛西　一郎", None]
