@@ -72,6 +72,7 @@ def step(stage: str, *, name: str | None = None, total: str | None = None):
             bound = signature.bind_partial(*args, **kwargs)
             label = str(_argument(bound, name) or fn.__name__)
             with progress.task(stage, label, total=_parquet_rows(_argument(bound, total))) as line:
+                memory.release()   # what the stage before it freed goes back first: the peak is this stage's
                 peak_known = memory.reset_peak()
                 t0 = time.perf_counter()
                 result: StageResult = fn(*args, **kwargs)

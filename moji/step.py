@@ -18,7 +18,8 @@ import polars as pl
 from ikou.context import RunContext
 from ikou.staging import ROW_ID, STAGING_COMPRESSION
 from ikou.moji.dictionary import load_dictionary
-from ikou.moji.identify import CHARS_SCHEMA, STATUSES, MojiResult, codepoints, identify_frame, identify_lazy, load_gaiji_table
+from ikou.moji.identify import (CHARS_SCHEMA, STATUSES, MojiResult, codepoints, identify_frame, identify_lazy,
+                                load_gaiji_table)
 from ikou.moji.ledger import Ledger
 from ikou.stage import StageResult, step
 

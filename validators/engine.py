@@ -274,18 +274,17 @@ def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rul
     keys = list(t.primary_key)
     rows = source.select(pl.len()).collect().item()
     local = [i for i, (_, _, k) in enumerate(built) if k.row_local and k.phase == 1]
-    parts: dict[int, pl.DataFrame] = {}
-    if row_local is not None:   # found where the rows were made (RowLocal)
-        for i in local:
-            r, c = signature[i]
-            parts[i] = row_local.filter((pl.col(_RULE) == r) & (pl.col(_CHECK) == c)).drop(_RULE, _CHECK)
-    else:   # row-local phase-1 checks batch by batch; only their quarantine rows are kept
+    if row_local is None and local:   # no one pass before (the staged steps, `validate`): here, batch by batch
+        finder = RowLocal(table=table, schema=schema, rules=rules, columns=columns, run_id=run_id,
+                          dantai_code=dantai_code)
         step = batch_rows or max(rows, 1)
-        batches = [_run_phase(indexed.slice(start, step).collect(), [built[i][:2] for i in local], meta, keys)
-                   for start in range(0, max(rows, 1), step)] if local else []
-        for j, i in enumerate(local):
-            found = [b[j] for b in batches if b[j].height]
-            parts[i] = pl.concat(found) if found else _EMPTY
+        for start in range(0, rows, step):
+            finder.check(indexed.slice(start, step).collect().drop(_IDX))   # slices of `indexed`: see above
+        row_local = finder.findings()
+    parts: dict[int, pl.DataFrame] = {}
+    for i in local:   # what RowLocal found, matched to these checks by (rule, check) position
+        r, c = signature[i]
+        parts[i] = row_local.filter((pl.col(_RULE) == r) & (pl.col(_CHECK) == c)).drop(_RULE, _CHECK)
 
     # the others (and phase 2, which needs all of phase 1) on a projection: row position, key and
     # the columns their expressions name; lineage (half the width) only for the rows they hold

@@ -111,10 +111,14 @@ def test_rules_run_per_distinct_triple_and_counts_match_the_cells(tmp_path):
     assert res.changed_rows == cells["k"].n_unique() == 3_000
 
 
-def test_explained_cells_are_counted_and_sampled_while_unexplained_cells_are_kept_in_full(tmp_path):
+@pytest.mark.parametrize("batch_rows", [500_000, 7])   # 7: the samples are picked across 428 batches
+def test_explained_cells_are_counted_and_sampled_while_unexplained_cells_are_kept_in_full(tmp_path, monkeypatch,
+                                                                                        batch_rows):
     import json
 
     from ikou.reports.report import write_diff_outputs
+
+    monkeypatch.setattr("ikou.reports.diff.SAMPLE_BATCH_ROWS", batch_rows)
 
     left, right = _triple_pair()
     res = compare(left, right, key="k", rules=_code_rules(tmp_path), explained_sample=5)
@@ -223,3 +227,22 @@ def test_a_duckdb_type_written_differently_is_staged_as_polars_text(tmp_path):
     right = pl.DataFrame({"k": ["1"], "ts": ["2020-01-02 03:04:05.000000"]})
     res = compare(f"duckdb:///{db}#t", right, key="k")
     assert res.matched == 1 and res.changed_rows == 0
+
+
+def test_the_diff_memory_limit_is_sized_to_what_the_budget_leaves(monkeypatch):
+    from ikou import memory
+    from ikou.reports.diff import _memory_limit
+
+    monkeypatch.delenv("IKOU_DIFF_MEMORY_LIMIT", raising=False)
+    monkeypatch.setattr(memory, "rss_mb", lambda: 1000.0)
+    monkeypatch.setenv("IKOU_MEMORY_BUDGET", "3000MB")
+    assert _memory_limit() == "1500MB"              # three quarters of 3000 - 1000
+    monkeypatch.setenv("IKOU_MEMORY_BUDGET", "1GB")
+    assert _memory_limit() == "1024MB"              # never below 1GB: DuckDB spills, slower
+    monkeypatch.setenv("IKOU_MEMORY_BUDGET", "64GB")
+    assert _memory_limit() == "2048MB"              # nor above 2GB
+    monkeypatch.setenv("IKOU_DIFF_MEMORY_LIMIT", "256MB")
+    assert _memory_limit() == "256MB"               # an explicit limit wins
+    monkeypatch.setenv("IKOU_MEMORY_BUDGET", "three gigabytes")
+    with pytest.raises(ValueError, match="not a memory size"):
+        memory.budget_mb()
