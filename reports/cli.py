@@ -1,4 +1,4 @@
-"""`ikou diff` (parallel-run comparison) and `ikou run-report` (a run directory's report.html).
+"""`ikou diff` (parallel-run comparison) and `ikou run-report` (a run directory's report.html and report.xlsx).
 
 Exit codes of `ikou diff`: 0 when the comparison ran (differences are findings, not failures);
 2 when an input is unusable (missing key column, unreadable file, bad rules file) or when a side
@@ -72,6 +72,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from ikou.quarantine import empty
     from ikou.reports.reconcile import load_summary
     from ikou.reports.report import render_run_report
+    from ikou.reports.workbook import write_workbook
     try:
         run_dir = Path(args.run_dir)
         summary = load_summary(run_dir)
@@ -82,10 +83,14 @@ def _run_report(args: argparse.Namespace) -> int:
         out = render_run_report(summary, quarantine, Path(args.out or run_dir / "report.html"),
                                 diff=diff, previous_summary=previous,
                                 sensitive=_sensitive(args), reveal=args.reveal)
+        # the workbook beside it, from the same inputs (a PM reads one or the other)
+        book = write_workbook(summary, Path(out).with_suffix(".xlsx"), run_dir=run_dir, quarantine=quarantine,
+                              previous=previous, sensitive=_sensitive(args), reveal=args.reveal)
     except IkouError as exc:
         print(f"ikou run-report: エラー / error: {exc}", file=sys.stderr)
         return 2
     print(out)
+    print(book)
     return 0
 
 
@@ -151,12 +156,12 @@ def register(subparsers) -> None:
     p.add_argument("--reveal", action="store_true", help="show sensitive values unmasked")
     p.set_defaults(func=_run_diff)
 
-    r = subparsers.add_parser("run-report", help="移行レポート: render a run directory's report.html")
+    r = subparsers.add_parser("run-report", help="移行レポート: render a run directory's report.html and report.xlsx")
     r.add_argument("run_dir")
     r.add_argument("--quarantine", help="quarantine Parquet (default RUN_DIR/quarantine.parquet)")
     r.add_argument("--previous", help="previous rehearsal's run directory or summary.json")
     r.add_argument("--diff", help="a diff's summary.json to include")
-    r.add_argument("--out", help="output HTML (default RUN_DIR/report.html)")
+    r.add_argument("--out", help="output HTML (default RUN_DIR/report.html); the workbook goes beside it (.xlsx)")
     r.add_argument("--sensitive", default="kojin_no,shimei,shimei_kana")
     r.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     r.add_argument("--reveal", action="store_true")

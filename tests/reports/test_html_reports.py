@@ -66,7 +66,7 @@ RUN = {"dantai": "999997", "dantai_name": "架空市", "run_id": "20261123T11000
                   "column": "zokugara_code", "rows_failed": 1}],
        "moji": {"counts": {"mj": 12000, "gaiji": 30, "decided": 0, "unresolved": 1,
                            "passthrough": 4000}, "unresolved": []},
-       "control_totals": {"juki_kojin_rireki": {"rows": 2488}}}
+       "control_totals": {"kazei_kojin": {"zeigaku": {"extracted": 9100, "loaded": 9000, "held": 100}}}}
 PREVIOUS = {**RUN, "run_id": "20261101T110000Z-R1-cd34", "rehearsal": "R1",
             "tables": {"juki_kojin_rireki": {"extracted": 2500, "mapped": 2470, "quarantined": 30,
                                              "loaded": 2470, "warnings": 2}},
@@ -145,7 +145,7 @@ def test_report_renders_in_headless_chromium(tmp_path, pair_csv):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 
-def test_run_report_cli_reads_a_run_directory(tmp_path):
+def test_run_report_cli_renders_the_html_and_the_workbook_of_a_run_directory(tmp_path):
     import json
     run, prev = tmp_path / "run2", tmp_path / "run1"
     run.mkdir()
@@ -156,6 +156,13 @@ def test_run_report_cli_reads_a_run_directory(tmp_path):
     assert main(["run-report", str(run), "--previous", str(prev)]) == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "リハーサル R2" in html and "前回: R1" in html and "123456789019" not in html
+    # the workbook too, from the same run directory, masked the same way
+    from openpyxl import load_workbook
+
+    cells = [str(c.value) for ws in load_workbook(run / "report.xlsx", read_only=True).worksheets
+             for row in ws.iter_rows() for c in row if c.value is not None]
+    assert "保留" in load_workbook(run / "report.xlsx", read_only=True).sheetnames
+    assert any("R2" in c for c in cells) and not any("123456789019" in c for c in cells)
     assert main(["run-report", str(tmp_path / "missing")]) == 2
 
 
