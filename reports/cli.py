@@ -95,15 +95,23 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _evidence(args: argparse.Namespace) -> int:
-    from ikou.reports.evidence import DEFAULT_PACK, build_pack, verify_pack
+    from ikou.reports.evidence import DEFAULT_PACK, build_pack, generate_key, verify_pack
 
+    if args.paths[0] == "keygen":
+        if len(args.paths) != 2:
+            raise IkouError("usage: ikou evidence keygen KEY (writes KEY and KEY.pub)")
+        key, pub = generate_key(Path(args.paths[1]))
+        print(f"署名鍵 / signing key: {key} (本人のみ / keep it private)\n公開鍵 / public key: {pub} "
+              "(検証する人に渡す / give it to whoever verifies the packs)")
+        return 0
     if args.paths[0] == "verify":
         if len(args.paths) != 2:
-            raise IkouError("usage: ikou evidence verify PACK.zip")
-        v = verify_pack(Path(args.paths[1]), target_url=args.target_url, check_target=not args.no_target)
+            raise IkouError("usage: ikou evidence verify PACK.zip [--public-key KEY.pub]")
+        v = verify_pack(Path(args.paths[1]), target_url=args.target_url, check_target=not args.no_target,
+                        public_key=args.public_key)
         target = {"checked": "確認済", "not checked": "未確認"}.get(v.target, "未確認")
         print(f"ファイル {v.checked_files} 件のチェックサムを確認 / {v.checked_files} file checksums checked; "
-              f"移行先 {target} / target {v.target}")
+              f"移行先 {target} / target {v.target}; 署名 / signature: {v.signed}")
         for p in v.problems:
             print(f"  NG {p}")
         if not v.ok:
@@ -113,9 +121,11 @@ def _evidence(args: argparse.Namespace) -> int:
         print("証跡パックは記録どおりです / the evidence pack verifies")
         return 0
     if len(args.paths) != 1:
-        raise IkouError("usage: ikou evidence RUN_DIR [--out PACK.zip] | ikou evidence verify PACK.zip")
+        raise IkouError("usage: ikou evidence RUN_DIR [--out PACK.zip] [--sign-key KEY] | "
+                        "ikou evidence verify PACK.zip [--public-key KEY.pub] | ikou evidence keygen KEY")
     run_dir = Path(args.paths[0])
-    out = build_pack(run_dir, Path(args.out or run_dir / DEFAULT_PACK), target_url=args.target_url)
+    out = build_pack(run_dir, Path(args.out or run_dir / DEFAULT_PACK), target_url=args.target_url,
+                     sign_key=args.sign_key)
     print(out)
     return 0
 
@@ -124,7 +134,7 @@ def _signoff(args: argparse.Namespace) -> int:
     from ikou.reports.signoff import sign_off
 
     r = sign_off(Path(args.run_dir), by=args.by, role=args.role, override=args.override,
-                 pack=Path(args.pack) if args.pack else None)
+                 pack=Path(args.pack) if args.pack else None, sign_key=args.sign_key)
     how = f" (上書き承認 / override: {r['override']})" if r["override"] else ""
     print(f"承認を記録しました / signed off: run {r['run_id']} by {r['by']} ({r['role']}){how}"
           + (f" → {r['pack']}" if r.get("pack") else ""))
@@ -168,11 +178,17 @@ def register(subparsers) -> None:
     r.set_defaults(func=_run_report)
 
     e = subparsers.add_parser(
-        "evidence", help="証跡パック: pack a run's evidence (RUN_DIR [--out PACK.zip]) or check one (verify PACK.zip)",
+        "evidence", help="証跡パック: pack a run's evidence (RUN_DIR [--out PACK.zip]), check one (verify PACK.zip) "
+                         "or make a signing key (keygen KEY)",
         description="`ikou evidence RUN_DIR --out PACK.zip` packs summary, reports, masked quarantine, "
-                    "reconciliation, 同定台帳, the specs used, checksums and the target's table checksums; "
-                    "`ikou evidence verify PACK.zip` re-checks them (exit 2 naming what differs).")
-    e.add_argument("paths", nargs="+", metavar="RUN_DIR | verify PACK.zip")
+                    "reconciliation, 同定台帳, the specs used, checksums and the target's table checksums, "
+                    "signed with --sign-key (or IKOU_EVIDENCE_KEY); `ikou evidence verify PACK.zip "
+                    "--public-key KEY.pub` re-checks them (exit 2 naming what differs); `ikou evidence keygen "
+                    "KEY` writes an Ed25519 key pair (KEY, KEY.pub).")
+    e.add_argument("paths", nargs="+", metavar="RUN_DIR | verify PACK.zip | keygen KEY")
+    e.add_argument("--sign-key", metavar="KEY", help="sign the pack with this key (default: IKOU_EVIDENCE_KEY)")
+    e.add_argument("--public-key", metavar="KEY.pub",
+                   help="verify: the trusted public key; an unsigned pack or another key's is refused")
     e.add_argument("--out", help="the pack to write (default RUN_DIR/evidence.zip)")
     e.add_argument("--target-url", help="target URL (default: the one the run used; give it when it needs a "
                                         "password)")
@@ -185,4 +201,6 @@ def register(subparsers) -> None:
     s.add_argument("--role", required=True, help="role, e.g. PM")
     s.add_argument("--override", metavar="REASON", help="sign although blockers remain; the reason is recorded")
     s.add_argument("--pack", help="evidence pack to add the sign-off to (default RUN_DIR/evidence.zip if present)")
+    s.add_argument("--sign-key", metavar="KEY", help="a signed pack is signed again with this key "
+                                                     "(default: IKOU_EVIDENCE_KEY)")
     s.set_defaults(func=_signoff)

@@ -9,13 +9,21 @@ checksums and, computed by the target database itself, the row count and MD5 of 
 target holds for this run (`target.json`); `manifest.json` holds the SHA-256 of every other file
 of the pack. `ikou evidence verify PACK.zip` re-checks every checksum and, when the target is
 reachable, that it still holds this run with the same rows.
+
+Checksums show a changed byte, but whoever changes a file can write a new manifest too. A pack is
+therefore signed when a key is given (`--sign-key KEY`, or IKOU_EVIDENCE_KEY): `manifest.sig` holds
+an Ed25519 signature of manifest.json and the signer's public key. `ikou evidence keygen KEY` makes
+a key pair; the 団体 or the PM keeps KEY.pub, and `ikou evidence verify PACK --public-key KEY.pub`
+then refuses a pack that is unsigned, signed by another key, or changed after signing.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import io
+import base64
 import json
+import os
 import platform
 import re
 import shutil
@@ -34,6 +42,8 @@ PACK_VERSION = 1
 SPECS = "specs"                       # the run folder's copy of the specs it read
 ENVIRONMENT = "environment.json"
 SIGNOFF = "signoff.json"
+SIGNATURE = "manifest.sig"            # Ed25519 signature of manifest.json, when the pack is signed
+KEY_ENV = "IKOU_EVIDENCE_KEY"         # the signing key's path when no --sign-key is given
 DEFAULT_PACK = "evidence.zip"         # RUN_DIR/evidence.zip: where `ikou run --evidence` writes it
 _PASSWORD = re.compile(r"(://[^/@\s:]+:)([^@\s/]+)(@)")
 
@@ -196,9 +206,12 @@ def target_state(url: str, db_schema: str) -> dict:
     return checksums(url, db_schema)
 
 
-def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None) -> Path:
-    """Write the evidence pack of `run_dir` to `out` (a zip); the target must still hold this run."""
+def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None,
+               sign_key: Path | str | None = None) -> Path:
+    """Write the evidence pack of `run_dir` to `out` (a zip); the target must still hold this run.
+    Signed with the key at `sign_key` (else IKOU_EVIDENCE_KEY) when there is one."""
     run_dir = Path(run_dir)
+    key = load_signing_key(sign_key)   # a bad key stops here, before the target is read
     summary_file = run_dir / "summary.json"
     specs_manifest = run_dir / SPECS / "manifest.json"
     if not summary_file.is_file():
@@ -225,28 +238,48 @@ def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None) -> Pa
     files["inputs.json"] = json.dumps(inputs, ensure_ascii=False, indent=2).encode()
     files["target.json"] = json.dumps({"url": hide_password(url), "schema": db_schema, **state},
                                       ensure_ascii=False, indent=2).encode()
-    write_zip(out, files, run_id=summary["run_id"], dantai=summary["dantai"])
+    write_zip(out, files, run_id=summary["run_id"], dantai=summary["dantai"], sign_key=key)
     return Path(out)
 
 
-def write_zip(out: Path, files: dict[str, bytes], *, run_id: str, dantai: str) -> None:
-    """The pack: `files` plus manifest.json (SHA-256 and size of each), written to a temporary file
-    and moved into place."""
+def write_zip(out: Path, files: dict[str, bytes], *, run_id: str, dantai: str, sign_key=None) -> None:
+    """The pack: `files` plus manifest.json (SHA-256 and size of each), signed into manifest.sig when
+    `sign_key` (an Ed25519 private key: `load_signing_key`) is given; written to a temporary file and
+    moved into place."""
     manifest = {"pack_version": PACK_VERSION, "dantai": dantai, "run_id": run_id,
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "files": {n: {"sha256": sha256_bytes(b), "bytes": len(b)} for n, b in sorted(files.items())}}
+    raw = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        z.writestr("manifest.json", raw)
+        if sign_key is not None:
+            z.writestr(SIGNATURE, json.dumps(_signature(sign_key, raw), indent=2))
         for name, data in sorted(files.items()):
             z.writestr(name, data)
     tmp.replace(out)
 
 
 def read_pack(pack: Path) -> tuple[dict, dict[str, bytes]]:
-    """(manifest, every other file) of a pack."""
+    """(manifest, every other file) of a pack; the signature, if any, is read by `pack_signature`."""
+    files = _zip_files(pack)
+    files.pop(SIGNATURE, None)
+    return json.loads(files.pop("manifest.json")), files
+
+
+def pack_signature(pack: Path) -> tuple[bytes, dict | None]:
+    """manifest.json as stored, and manifest.sig (None when the pack is not signed)."""
+    files = _zip_files(pack)
+    sig = files.get(SIGNATURE)
+    try:
+        return files["manifest.json"], (json.loads(sig) if sig is not None else None)
+    except ValueError:
+        raise EvidenceError(f"{pack}: {SIGNATURE} is not readable") from None
+
+
+def _zip_files(pack: Path) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(pack) as z:
             files = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
@@ -254,7 +287,111 @@ def read_pack(pack: Path) -> tuple[dict, dict[str, bytes]]:
         raise EvidenceError(f"{pack}: not a readable evidence pack ({exc})") from None
     if "manifest.json" not in files:
         raise EvidenceError(f"{pack}: no manifest.json")
-    return json.loads(files.pop("manifest.json")), files
+    return files
+
+
+# ---------------------------------------------------------------- signing keys (Ed25519)
+
+def generate_key(path: Path) -> tuple[Path, Path]:
+    """A new key pair: `path` (private, PEM, readable by its owner only; never overwritten) and
+    `path`.pub (the public key, to hand to whoever verifies the packs)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise EvidenceError(f"{path}: exists (a signing key is never overwritten)") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    pub = path.with_name(path.name + ".pub")
+    pub.write_bytes(_public_pem(key.public_key()))
+    return path, pub
+
+
+def load_signing_key(path: Path | str | None = None):
+    """The Ed25519 private key at `path`, else at IKOU_EVIDENCE_KEY; None when neither is given."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = path or os.environ.get(KEY_ENV)
+    if not path:
+        return None
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise EvidenceError(f"{path}: not a readable signing key ({type(exc).__name__}; "
+                            "make one with `ikou evidence keygen KEY`)") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise EvidenceError(f"{path}: not an Ed25519 key (make one with `ikou evidence keygen KEY`)")
+    return key
+
+
+def load_public_key(path: Path | str):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"{path}: not a readable public key ({type(exc).__name__})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise EvidenceError(f"{path}: not an Ed25519 public key")
+    return key
+
+
+def _public_pem(public_key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_id(public_key) -> str:
+    """A short name of a public key (the first 16 hex digits of the SHA-256 of its raw bytes)."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _signature(key, manifest: bytes) -> dict:
+    return {"algorithm": "Ed25519", "signed": "manifest.json", "key_id": key_id(key.public_key()),
+            "public_key": _public_pem(key.public_key()).decode("ascii"),
+            "signature": base64.b64encode(key.sign(manifest)).decode("ascii")}
+
+
+def _check_signature(pack: Path, trusted, v: "Verification") -> None:
+    """The signature against manifest.json as stored, by the trusted public key when one is given
+    (else by the key the pack names: that shows a change after signing, not who signed)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+
+    raw, sig = pack_signature(pack)
+    if sig is None:
+        v.signed = "not signed"
+        if trusted is not None:
+            v.problems.append(f"{SIGNATURE}: the pack is not signed (a trusted key {key_id(trusted)} was given)")
+        return
+    try:
+        named = serialization.load_pem_public_key(sig["public_key"].encode("ascii"))
+        signature = base64.b64decode(sig["signature"], validate=True)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        v.problems.append(f"{SIGNATURE}: not a readable signature")
+        return
+    key = trusted if trusted is not None else named
+    try:
+        key.verify(signature, raw)
+    except (InvalidSignature, AttributeError, TypeError):
+        v.problems.append(f"{SIGNATURE}: the signature does not match manifest.json by key {key_id(key)} "
+                          "(changed after signing, or signed by another key)")
+        v.signed = f"signature invalid ({key_id(named)})"
+        return
+    v.signed = (f"signed by {key_id(key)} (the trusted key)" if trusted is not None else
+                f"signed by {key_id(named)} (not checked against a trusted key: give --public-key)")
 
 
 # ---------------------------------------------------------------- verify
@@ -264,17 +401,21 @@ class Verification:
     problems: list[str] = field(default_factory=list)   # each names the file or table at fault
     checked_files: int = 0
     target: str = "not checked"                         # checked / unreachable: … / not checked
+    signed: str = "not signed"                          # signed by <key> (…) / not signed / signature invalid
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_pack(pack: Path, *, target_url: str | None = None, check_target: bool = True) -> Verification:
-    """Re-check every checksum of the pack; then, when the target is reachable, that it still holds
-    the run and each table's rows and MD5 as recorded."""
+def verify_pack(pack: Path, *, target_url: str | None = None, check_target: bool = True,
+                public_key: Path | str | None = None) -> Verification:
+    """Re-check the signature (by `public_key`, the trusted key, when given: an unsigned pack or
+    another key's is then refused) and every checksum of the pack; then, when the target is
+    reachable, that it still holds the run and each table's rows and MD5 as recorded."""
     manifest, files = read_pack(Path(pack))
     v = Verification()
+    _check_signature(Path(pack), load_public_key(public_key) if public_key else None, v)
     listed = manifest.get("files") or {}
     for name in sorted(set(listed) - set(files)):
         v.problems.append(f"{name}: listed in the manifest, missing from the pack")

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from ikou.errors import TerminalError
-from ikou.reports.evidence import SIGNOFF, EvidenceError, read_pack, sha256_bytes, verify_pack, write_zip
+from ikou.reports.evidence import (SIGNOFF, EvidenceError, load_signing_key, pack_signature, read_pack, sha256_bytes,
+                                   verify_pack, write_zip)
 
 
 class SignOffRefused(TerminalError):
@@ -22,9 +23,10 @@ class SignOffRefused(TerminalError):
 
 
 def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
-             pack: Path | None = None) -> dict:
+             pack: Path | None = None, sign_key: Path | str | None = None) -> dict:
     """Record a sign-off of `run_dir`; return it. Refuses (SignOffRefused) while blockers remain,
-    unless `override` gives the reason."""
+    unless `override` gives the reason. A signed pack is signed again with the sign-off in it, by
+    `sign_key` (else IKOU_EVIDENCE_KEY); without a key it is refused, never left unsigned."""
     run_dir = Path(run_dir)
     summary_file = run_dir / "summary.json"
     if not summary_file.is_file():
@@ -35,6 +37,10 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
         v = verify_pack(pack, check_target=False)
         if not v.ok:
             raise EvidenceError(f"{pack}: the pack does not verify, not signing into it: {v.problems[0]}")
+    key = load_signing_key(sign_key)
+    if pack.is_file() and key is None and pack_signature(pack)[1] is not None:
+        raise EvidenceError(f"{pack} is signed: give --sign-key KEY (or IKOU_EVIDENCE_KEY) to sign it again "
+                            "with the sign-off in it")
     summary = json.loads(raw)
     blockers = list(summary.get("sign_off_blockers") or [])
     if blockers and not (override and override.strip()):
@@ -53,6 +59,6 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     if pack.is_file():
         manifest, files = read_pack(pack)
         files[SIGNOFF] = text.encode("utf-8")
-        write_zip(pack, files, run_id=manifest["run_id"], dantai=manifest["dantai"])
+        write_zip(pack, files, run_id=manifest["run_id"], dantai=manifest["dantai"], sign_key=key)
         record["pack"] = str(pack)
     return record

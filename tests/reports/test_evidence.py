@@ -157,3 +157,92 @@ def test_with_postgresql_a_changed_row_fails_verify_naming_the_table(tmp_path, p
             for s in (schema, schema + "__prev", schema + "__next"):
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
         engine.dispose()
+
+
+# ---------------------------------------------------------------- signed packs (Ed25519)
+
+def _signed(run_dir: Path, tmp_path: Path):
+    from ikou.reports.evidence import generate_key
+
+    key, pub = generate_key(tmp_path / "keys" / "pm")
+    return key, pub, build_pack(run_dir, tmp_path / "signed.zip", sign_key=key)
+
+
+def _resealed(pack: Path, out: Path, *, change: bool, sign_key=None, keep_signature: bool = False) -> Path:
+    """What someone without the key can do: change summary.json, write a fresh manifest (its checksums
+    all right), and keep the old signature or sign with a key of their own."""
+    from ikou.reports.evidence import SIGNATURE, write_zip
+
+    manifest, files = read_pack(pack)
+    if change:
+        files["summary.json"] = files["summary.json"].replace(b'"succeeded"', b'"succeeded" ', 1)
+    write_zip(out, files, run_id=manifest["run_id"], dantai=manifest["dantai"], sign_key=sign_key)
+    if keep_signature:
+        with zipfile.ZipFile(pack) as z, zipfile.ZipFile(out, "a") as dst:
+            dst.writestr(SIGNATURE, z.read(SIGNATURE))
+    return out
+
+
+def test_a_signed_pack_verifies_by_the_trusted_key_and_names_the_signer(duckdb_pack, tmp_path, capsys):
+    from ikou.reports.evidence import key_id, load_public_key
+
+    run_dir, _, _ = duckdb_pack
+    key, pub, pack = _signed(run_dir, tmp_path)
+    assert key.stat().st_mode & 0o777 == 0o600           # the private key is its owner's only
+    rc, out = _verify(capsys, str(pack), "--public-key", str(pub))
+    assert rc == 0, out
+    assert f"signed by {key_id(load_public_key(pub))} (the trusted key)" in out
+    # without a trusted key the signature is still checked, and the output says whose it is
+    rc, out = _verify(capsys, str(pack))
+    assert rc == 0 and "not checked against a trusted key" in out
+
+
+def test_a_pack_changed_after_signing_fails_even_with_a_fresh_manifest(duckdb_pack, tmp_path, capsys):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    run_dir, _, _ = duckdb_pack
+    _, pub, pack = _signed(run_dir, tmp_path)
+    # the old signature over a new manifest: refused, with or without the trusted key
+    forged = _resealed(pack, tmp_path / "forged.zip", change=True, keep_signature=True)
+    for extra in ([], ["--public-key", str(pub)]):
+        rc, out = _verify(capsys, str(forged), *extra)
+        assert rc == 2 and "manifest.sig: the signature does not match manifest.json" in out, out
+    # signed again by another key: it verifies by itself, never against the trusted key
+    other = _resealed(pack, tmp_path / "other.zip", change=True, sign_key=Ed25519PrivateKey.generate())
+    assert _verify(capsys, str(other))[0] == 0
+    rc, out = _verify(capsys, str(other), "--public-key", str(pub))
+    assert rc == 2 and "signed by another key" in out, out
+    # the signature left out: an unsigned pack is refused where a trusted key is given
+    bare = _resealed(pack, tmp_path / "bare.zip", change=True)
+    rc, out = _verify(capsys, str(bare), "--public-key", str(pub))
+    assert rc == 2 and "the pack is not signed" in out, out
+
+
+def test_a_sign_off_into_a_signed_pack_needs_the_key_and_keeps_the_pack_signed(duckdb_pack, tmp_path, monkeypatch):
+    from ikou.reports.evidence import EvidenceError
+    from ikou.reports.signoff import sign_off
+
+    run_dir, _, _ = duckdb_pack
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)   # the sign-off writes into the run folder: a copy of the shared run
+    key, pub, pack = _signed(run, tmp_path)
+    monkeypatch.delenv("IKOU_EVIDENCE_KEY", raising=False)
+    with pytest.raises(EvidenceError, match="is signed: give --sign-key"):
+        sign_off(run, by="山田PM", role="PM", override="テスト", pack=pack)
+    assert "signoff.json" not in read_pack(pack)[1]
+    monkeypatch.setenv("IKOU_EVIDENCE_KEY", str(key))   # the key from the environment, as in a scheduled run
+    sign_off(run, by="山田PM", role="PM", override="テスト", pack=pack)
+    assert "signoff.json" in read_pack(pack)[1]
+    v = verify_pack(pack, check_target=False, public_key=pub)
+    assert v.ok and "(the trusted key)" in v.signed, v.problems
+
+
+def test_keygen_never_overwrites_a_key_and_a_bad_key_is_a_clear_error(tmp_path, capsys):
+    key = tmp_path / "k"
+    assert main(["evidence", "keygen", str(key)]) == 0
+    first = key.read_bytes()
+    assert main(["evidence", "keygen", str(key)]) == 2
+    assert key.read_bytes() == first and "never overwritten" in capsys.readouterr().err
+    (tmp_path / "bad.pem").write_text("not a key", encoding="utf-8")
+    assert main(["evidence", str(tmp_path), "--sign-key", str(tmp_path / "bad.pem")]) == 2
+    assert "not a readable signing key" in capsys.readouterr().err
