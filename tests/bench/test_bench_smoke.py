@@ -15,7 +15,7 @@ BENCH = REPO_ROOT / "bench"
 HELPERS = {"benchlib.py"}   # imported by the scripts, not a benchmark
 # script → a line its output must show (the ratio it exists for)
 SCRIPTS = {
-    "bench_flow.py": "flow into duckdb: wall",
+    "bench_flow.py": "all stages ÷ floor:",
     "bench_extract.py": "extract_csv / python cp932 decode (time)",
     "bench_moji.py": "ratio baseline/polars",
     "bench_gaiji.py": "ratio baseline/vectorised",
