@@ -43,8 +43,9 @@ def reset_peak() -> bool:
 
 
 def release() -> None:
-    """Hand memory the process no longer uses back to the system before a stage that needs a lot of
-    its own (the diff's DuckDB): Python's cycles, Arrow's pool, glibc's free heap."""
+    """Hand memory the process no longer uses back to the system (Python's cycles, Arrow's pool,
+    glibc's free heap): every stage calls it before it starts (ikou.stage.step), so a stage that sizes
+    its own memory to what the process holds (the diff's DuckDB) sees what is really held."""
     import gc
     import sys
 

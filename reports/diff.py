@@ -1,9 +1,10 @@
 """Parallel-run diff (並行稼働 比較): two tables on a key, compared cell by cell as text.
 
 The join runs in DuckDB over Parquet (or a DuckDB database file, attached read-only), with a
-memory limit (IKOU_DIFF_MEMORY_LIMIT, or sized to the memory budget: `_memory_limit`) and a spill directory: (1) one grouped pass
-per side gives rows per key (duplicates) and a 64-bit hash of the compared cells; (2) a narrow
-full join of (key, hash) counts the keys on one side only and finds the keys whose hashes differ;
+memory limit (IKOU_DIFF_MEMORY_LIMIT, or sized to the memory budget: `_memory_limit`) and a spill
+directory: (1) one grouped pass per side gives rows per key (duplicates) and a 64-bit hash of the
+compared cells; (2) a narrow full join of (key, hash) counts the keys on one side only and finds
+the keys whose hashes differ;
 (3) the full outer join of the rows behind those keys compares the cells exactly as text and
 streams the differing ones out, long, to one Arrow file per column. When most keys differ, (3)
 joins all rows directly (the semi joins on the keys would cost more than they save). (4) The
@@ -556,8 +557,8 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
     differences.parquet): explained cells are counted, unexplained ones kept in full.
 
     The key join, duplicate detection and text inequality run in DuckDB over Parquet with a
-    memory limit (IKOU_DIFF_MEMORY_LIMIT, or sized to the memory budget) and spill to a temporary directory; the
-    differing cells go to temporary files owned by the result. Memory is bounded by the limit
+    memory limit (IKOU_DIFF_MEMORY_LIMIT, or sized to the memory budget) and spill to a temporary
+    directory; the differing cells go to temporary files owned by the result. Memory is bounded by the limit
     plus the distinct differences, not by the table sizes.
     """
     key = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key)
