@@ -127,3 +127,33 @@ def test_one_pass_writes_no_mapped_rows_unless_asked(config, tmp_path):
     assert mp.output is None and not (ctx.run_dir / "map" / f"{p.source.name}.parquet").exists()
     assert mo.output.is_file() and mo.outputs["row_local"].is_file()
     assert mp.rows_out == mo.rows_in == pl.scan_parquet(mo.output).select(pl.len()).collect().item()
+
+
+def test_a_table_fed_by_a_clean_source_and_a_faulty_one_validates(tmp_path):
+    """One target table from two files, the first with no row-local finding at all: its empty findings
+    frame comes in another column order than the other's, and the union must still line up."""
+    lines = (SAMPLE / "vendor_a" / "JUMIN.csv").read_bytes().splitlines(keepends=True)
+    (tmp_path / "part1.csv").write_bytes(b"".join(lines[:40]))
+    (tmp_path / "part2.csv").write_bytes(b"".join(lines[40:80] + lines[:1]))   # + a duplicate key
+    a = SAMPLE / "vendor_a"
+    cfg = tmp_path / "run.yaml"
+    mapping = SPECS / "vendor_a/mappings/juki/jumin.yaml"
+    cfg.write_text(f"""spec_version: 1
+dantai: {{code: "999997", name: 架空市}}
+gyomu: [juki]
+rehearsal: R1
+sources:
+  - {{name: part1, kind: file, path: {tmp_path / 'part1.csv'}, encoding: cp932, gaiji_table: {a / 'gaiji.csv'}, mapping: {mapping}}}
+  - {{name: part2, kind: file, path: {tmp_path / 'part2.csv'}, encoding: cp932, gaiji_table: {a / 'gaiji.csv'}, mapping: {mapping}}}
+target: {{url: "duckdb:///{tmp_path / 'target.duckdb'}"}}
+runs_dir: {tmp_path / 'runs'}
+inbox: [{SAMPLE}, {tmp_path}]
+""", encoding="utf-8")
+    _, results, validated, _ = _run(load_config(cfg), "20990101T000000Z-R1-0004", fused=True)
+    by = {(r.stage, r.name): r for r in results}
+    found = [pl.read_parquet(by[("moji", n)].outputs["row_local"]).height for n in ("part1", "part2")]
+    assert found[0] == 0 and found[1] > 0   # the case: one source clean, the other not
+    v = by[("validate", "juki_kojin_rireki")]
+    held = v.quarantine.filter(pl.col("severity") == "error")
+    assert v.rows_in == 81 and v.rows_out + held["row_id"].n_unique() == v.rows_in
+    assert held.filter(pl.col("rule") == "key.unique").height == 2   # line 1 of each file: both held
