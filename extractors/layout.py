@@ -18,6 +18,8 @@ class LayoutColumn(StrictModel):
     width: int | None = Field(None, description="bytes, for fixed-width records")
     max_bytes: int | None = Field(None, gt=0, description="longest legal value in bytes of the source encoding; "
                                                          "a longer one is quarantined (extract.overlong)")
+    sensitive: bool = Field(False, description="personal data the mapping may leave unmapped (旧氏, 通称): "
+                                               "masked wherever its values are shown, like the schema's")
 
 
 class Layout(StrictModel):

@@ -33,13 +33,20 @@ def schema_sensitive_columns(schema: TargetSchema | Path | str, table: str | Non
 
 
 def sensitive_columns(plans) -> set[str]:
-    """A run's sensitive columns: the target columns its sources map to, plus the source columns that
-    feed them (a quarantined value may carry either name)."""
+    """A run's sensitive columns: the target columns its sources map to, the source columns that feed
+    them (a quarantined value may carry either name; a multi-table source's `shimei.SHIMEI` is also
+    `SHIMEI` in its table's extract findings) and the layout columns declared `sensitive`."""
+    from ikou.extractors.layout import load_layout
+
     out: set[str] = set()
     for p in plans:
         sens = schema_sensitive_columns(p.schema, p.mapping.target)
         out |= sens
-        out |= {c.from_ for c in p.mapping.columns if c.target in sens and c.from_}
+        for c in p.mapping.columns:
+            if c.target in sens and c.from_:
+                out |= {c.from_, c.from_.rsplit(".", 1)[-1]}
+        layouts = [p.mapping.layout] if p.mapping.layout else [t.layout for t in (p.mapping.tables or {}).values()]
+        out |= {c.name for path in layouts for c in load_layout(path).columns if c.sensitive}
     return out
 
 

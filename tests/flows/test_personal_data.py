@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -70,13 +71,21 @@ def _artifacts() -> str:
                         for k in ("ikou-999997-counts", "ikou-999997-report"))
 
 
-def _leaks(tmp_path: Path, printed: str) -> list[str]:
+def _texts(path: Path) -> dict[str, str]:
+    """A file's text; an Excel workbook (a zip) member by member, since its sheets are compressed."""
+    if path.suffix in (".xlsx", ".zip"):
+        with zipfile.ZipFile(path) as z:
+            return {f"{path}!{n}": z.read(n).decode("utf-8", errors="replace") for n in z.namelist()}
+    return {str(path): path.read_bytes().decode("utf-8", errors="replace")}
+
+
+def _leaks(tmp_path: Path, printed: str, planted: list[str] | None = None) -> list[str]:
     found = []
     outputs = [p for p in (tmp_path / "runs").rglob("*") if p.is_file() and p.suffix != ".parquet"]
-    texts = {str(p): p.read_bytes().decode("utf-8", errors="replace") for p in outputs}
+    texts = {where: text for p in outputs for where, text in _texts(p).items()}
     texts |= {"ikou run output": printed, "Prefect artifacts": _artifacts()}
     for where, text in texts.items():
-        for value in NAMES + NUMBERS + [n.replace("　", "") for n in NAMES]:
+        for value in planted or NAMES + NUMBERS + [n.replace("　", "") for n in NAMES]:
             if value in text:
                 found.append(f"{value} in {where}")
     return found
@@ -109,3 +118,35 @@ def test_a_header_mismatch_does_not_quote_a_record_taken_for_a_header(tmp_path):
     printed = _ikou(_config(tmp_path, data, layout=lpath, encoding="utf-8"))
     assert "ikou: 失敗 (extract)" in printed and "not the header of layout" in printed, printed[-2000:]
     assert _leaks(tmp_path, printed) == []
+
+
+def test_a_multi_table_source_masks_names_held_at_extract(tmp_path):
+    """Vendor C's normalized tables: a name, its kana and a 在留カード番号 with control characters are held
+    at extract under their table's column names (SHIMEI, not shimei.SHIMEI): masked all the same."""
+    import duckdb
+
+    from ikou.sample.legacy_db import install_vendor_c
+
+    legacy = tmp_path / "inbox" / "vendor_c.duckdb"
+    legacy.parent.mkdir(parents=True)
+    install_vendor_c(SAMPLE / "vendor_c", f"duckdb:///{legacy}")
+    with duckdb.connect(str(legacy)) as con:
+        first = "(SELECT min(rowid) FROM {})"
+        con.execute(f"UPDATE C_SHIMEI_RIREKI SET SHIMEI = '鬼瓦\t権左衛門', SHIMEI_KANA = 'ｵﾆｶﾞﾜﾗ\x07ｺﾞﾝｻﾞｴﾓﾝ' "
+                    f"WHERE rowid = {first.format('C_SHIMEI_RIREKI')}")
+        con.execute(f"UPDATE C_GAIKOKUJIN SET ZAIRYU_CARD_NO = 'AB1234\x1b5678CD' "
+                    f"WHERE rowid = {first.format('C_GAIKOKUJIN')}")
+    cfg = yaml.safe_load(_config(tmp_path, tmp_path / "unused.csv").read_text(encoding="utf-8"))
+    cfg["sources"] = [{"name": "vendor_c_juki", "kind": "database", "url": f"duckdb:///{legacy}",
+                       "gaiji_table": str(SAMPLE / "vendor_a" / "gaiji.csv"),
+                       "mapping": str(REPO_ROOT / "specs" / "vendors" / "vendor_c" / "mappings" / "juki" / "jumin.yaml")}]
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    printed = _ikou(path)
+    run_dir = Path(printed.strip().splitlines()[-1])
+    import polars as pl
+
+    q = pl.read_parquet(run_dir / "quarantine.parquet").filter(pl.col("rule") == "extract.control_char")
+    assert set(q["column"]) >= {"SHIMEI", "SHIMEI_KANA", "ZAIRYU_CARD_NO"}, printed[-2000:]   # the case
+    assert (run_dir / "report.xlsx").is_file()
+    assert _leaks(tmp_path, printed, ["鬼瓦", "権左衛門", "ｵﾆｶﾞﾜﾗ", "ｺﾞﾝｻﾞｴﾓﾝ", "AB1234", "5678CD"]) == []

@@ -36,3 +36,25 @@ def test_quarantine_values_follow_the_same_rule_and_a_source_mynumber_column_sho
     assert shown["value"].to_list() == ["山＊＊", FULL_MASK, FULL_MASK, "77",
                                         "＊＊＊ (レコード全体 1 文字 / whole record, not shown)"]
     assert mask_long(q, {"SHIMEI"}, value_cols=("value",), reveal=True).equals(q)
+
+
+def test_a_layout_column_declared_sensitive_is_masked_though_nothing_maps_it(tmp_path):
+    """旧氏 kept by a vendor but not migrated: its layout says `sensitive: true`, so a value held at
+    extract under that column is masked like a name."""
+    from types import SimpleNamespace
+
+    import yaml
+
+    from ikou.mappings.spec import load_mapping
+    from ikou.privacy import sensitive_columns
+
+    vendor_a = REPO_ROOT / "specs" / "vendors" / "vendor_a"
+    mapping = load_mapping(vendor_a / "mappings" / "juki" / "jumin.yaml")
+    layout = yaml.safe_load(mapping.layout.read_text(encoding="utf-8"))
+    layout["columns"].append({"name": "KYU_UJI", "ja": "旧氏", "sensitive": True})
+    (tmp_path / "jumin.yaml").write_text(yaml.safe_dump(layout, allow_unicode=True), encoding="utf-8")
+    plan = SimpleNamespace(schema=mapping.schema_, mapping=mapping.model_copy(update={"layout": tmp_path / "jumin.yaml"}))
+    sens = sensitive_columns([plan])
+    assert {"KYU_UJI", "SHIMEI", "shimei", "kojin_no"} <= sens and "JUSHO" not in sens
+    shown = mask_long(pl.DataFrame({"column": ["KYU_UJI"], "value": ["旧姓花子"]}), sens, value_cols=("value",))
+    assert shown["value"].to_list() == ["旧＊＊"]
