@@ -90,7 +90,7 @@ sources:
 target:
   url: {target}
 {'  schema: dantai_999997_vcbench' + chr(10) if args.target == 'postgres' else ''}runs_dir: {tmp / 'runs'}
-inbox: [{data}]
+inbox: [{data}, {tmp}]
 thresholds: {{max_quarantine_rate: 0.05}}
 """, encoding="utf-8")
         t0 = time.perf_counter()

@@ -48,6 +48,25 @@ def _adbc_batches(engine: sa.Engine, sql: str, batch_rows: int):
                 yield batch.slice(start, batch_rows)
 
 
+def _own_data_only(conn, tbl, label: str, dantai_code: str, run_id: str) -> None:
+    """Refuse a vendor table that is in fact another 団体's migrated target (`dantai_<code>…`), however it
+    was reached: the schema the database itself resolves the name to (PostgreSQL: through the
+    connection's search_path, which a URL's `options` can set), not only the name in the config."""
+    from ikou.config import other_dantai
+    from ikou.errors import IsolationError
+
+    if conn.dialect.name == "postgresql":
+        name = conn.dialect.identifier_preparer.format_table(tbl)
+        resolved = conn.execute(sa.text("SELECT n.nspname FROM pg_class c JOIN pg_namespace n "
+                                        "ON n.oid = c.relnamespace WHERE c.oid = to_regclass(:t)"), {"t": name}).scalar()
+    else:
+        resolved = tbl.schema or conn.dialect.default_schema_name
+    code = other_dantai(resolved, dantai_code) if resolved and dantai_code else None
+    if code:
+        raise IsolationError(f"{label} is in schema {resolved!r}, 団体 {code}'s data: a run for {dantai_code} "
+                             "reads only its own", run_id=run_id)
+
+
 def _as_text(values: list, name: str) -> pa.Array:
     try:
         return pa.array(values, pa.string())
@@ -78,6 +97,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                 raise LayoutError(f"{source_name}: table {label} not readable in "
                                   f"{engine.url.render_as_string()}: {str(exc.orig).splitlines()[0]}",
                                   run_id=run_id) from None
+            _own_data_only(conn, probe_tbl, label, dantai_code, run_id)
             conn.rollback()
             by_lower = {c.lower(): c for c in actual}
             missing = [n for n in layout.names if n.lower() not in by_lower]

@@ -38,6 +38,24 @@ def other_dantai(name: str, own: str) -> str | None:
     return None
 
 
+def _url_words(url: str) -> list[str]:
+    """Every name a source URL carries (database, file path, query values such as libpq's
+    `options=-csearch_path=…`), percent-decoded and split, for the 団体 check."""
+    from urllib.parse import unquote
+
+    text = unquote(unquote(url.split("://", 1)[-1].split("@", 1)[-1]))
+    return [w for w in re.split(r"[^0-9A-Za-z_]+", text) if w]
+
+
+def _local_database(url: str) -> Path | None:
+    """The file of a file-backed database URL (duckdb:///…, sqlite:///…), else None."""
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+")[0] not in ("duckdb", "sqlite") or not rest.startswith("/"):
+        return None
+    path = rest[1:].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def _inside(path: Path, roots: list[Path]) -> bool:
     p = Path(path).resolve()
     return any(p == r or r in p.parents for r in roots)
@@ -203,6 +221,14 @@ class RunConfig(StrictModel):
                     if code:
                         raise ValueError(f"sources.{i}.{key} {name!r} belongs to 団体 {code}: a run for {own} "
                                          "reads only its own data")
+                code = next((c for word in _url_words(s.url) if (c := other_dantai(word, own))), None)
+                if code:
+                    raise ValueError(f"sources.{i}.url names 団体 {code} (its database, schema, search path or file): "
+                                     f"a run for {own} reads only its own data")
+                local = _local_database(s.url)
+                if local is not None and roots and not _inside(local, roots):
+                    raise ValueError(f"sources.{i}.url {local} is outside the 団体's inbox "
+                                     f"({', '.join(map(str, roots))}): declare the folder under `inbox:`")
         return self
 
     @model_validator(mode="after")

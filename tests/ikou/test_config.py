@@ -62,8 +62,8 @@ def test_relative_duckdb_urls_resolve_against_the_config_file(tmp_path):
 
 
 def test_absolute_memory_and_server_urls_are_left_alone(tmp_path):
-    cfg = load_config(write(tmp_path, src_url="duckdb:////abs/b.duckdb",
-                            target_url="postgresql://postgres@127.0.0.1:5432/test"))
+    cfg = load_config(write(tmp_path, src_url="duckdb:////abs/b.duckdb",   # a declared inbox may hold it
+                            target_url="postgresql://postgres@127.0.0.1:5432/test", extra="inbox: [/abs, .]\n"))
     assert cfg.sources[1].url == "duckdb:////abs/b.duckdb"
     assert cfg.target.url == "postgresql://postgres@127.0.0.1:5432/test"
     mem = load_config(write(tmp_path, target_url="\"duckdb:///:memory:\""))

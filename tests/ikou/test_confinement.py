@@ -87,3 +87,51 @@ def test_a_database_source_may_not_read_another_dantai_or_carry_sql(tmp_path, ch
 def test_names_that_become_paths_match_a_strict_pattern(tmp_path, change):
     with pytest.raises(ConfigError):
         load_config(_write(tmp_path, **change))
+
+
+@pytest.mark.parametrize("url", ["postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Ddantai_131016",
+                                 "postgresql://postgres@127.0.0.1:5432/dantai_131016",
+                                 "postgresql://u:pw@db.example/legacy?options=-c%20search_path%3Ddantai%5F131016",
+                                 "duckdb:///runs/131016/x.duckdb"])
+def test_a_database_source_url_naming_another_dantai_is_refused(tmp_path, url):
+    source = {"name": "b", "kind": "database", "url": url, "table": "juki_kojin_rireki", "mapping": "m.yaml"}
+    with pytest.raises(ConfigError, match="sources.0.url"):
+        load_config(_write(tmp_path, sources=[source]))
+
+
+def test_a_file_database_source_lies_in_the_inbox(tmp_path):
+    source = {"name": "b", "kind": "database", "url": "duckdb:////var/tmp/elsewhere.duckdb", "table": "T",
+              "mapping": "m.yaml"}
+    with pytest.raises(ConfigError, match="sources.0.url .* outside the 団体's inbox"):
+        load_config(_write(tmp_path, sources=[source]))
+    ok = {**source, "url": "duckdb:///inbox/legacy.duckdb"}
+    assert load_config(_write(tmp_path, sources=[ok])).sources[0].url.endswith("inbox/legacy.duckdb")
+
+
+def test_a_vendor_table_that_resolves_to_another_dantais_target_is_refused_by_the_database(postgres_url, tmp_path):
+    """However the URL reached it (here a search_path the config check cannot see through: a schema
+    named like no 団体), the schema PostgreSQL resolves the table to decides."""
+    import sqlalchemy as sa
+
+    from ikou.errors import IsolationError
+    from ikou.extractors.database import extract_table
+    from ikou.extractors.layout import Layout
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS dantai_131016 CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA dantai_131016"))
+        conn.execute(sa.text("CREATE TABLE dantai_131016.people (atena_no text)"))
+        conn.execute(sa.text("INSERT INTO dantai_131016.people VALUES ('0000000019')"))
+    try:
+        layout = Layout.model_validate({"spec_version": 1, "name": "x", "format": "table",
+                                        "columns": [{"name": "atena_no", "ja": "宛名番号"}]})
+        url = postgres_url + ("&" if "?" in postgres_url else "?") + "options=-csearch_path%3Ddantai_131016"
+        with pytest.raises(IsolationError, match="131016"):
+            extract_table(url, "people", layout, out_path=tmp_path / "x.parquet", source_name="b", source_ordinal=0,
+                          run_id="r", dantai_code="999997")
+        assert not (tmp_path / "x.parquet").exists()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA dantai_131016 CASCADE"))
+        engine.dispose()
