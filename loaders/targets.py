@@ -74,7 +74,17 @@ def frame_rows(frame: pl.DataFrame | Path | Future) -> int:
 def check_counts(previous: dict[str, int], parts: list[LoadPart], *, max_drop_ratio: float | None,
                  db_schema: str, run_id: str) -> None:
     """Refuse a run that would empty a table the target holds rows of, or shrink it by more than
-    `max_drop_ratio` (source-fed tables; derived ones follow their source)."""
+    `max_drop_ratio` (source-fed tables; derived ones follow their source), or that leaves out a
+    table the target holds (a drop of 100 %): a run replaces the 団体's whole schema, so a run of
+    住民記録 alone after one of 住民記録 and 個人住民税 would drop the 個人住民税 tables without a word."""
+    loaded = {name for part in parts for name in part.frames}
+    left_out = sorted(n for n, rows in previous.items() if rows and n not in loaded)
+    if left_out and max_drop_ratio is not None and max_drop_ratio < 1:   # a drop of 100 %
+        raise EmptyExportError(
+            f"{db_schema}: the target holds {', '.join(f'{n} ({previous[n]} rows)' for n in left_out)}, which this "
+            "run does not load: a run replaces the whole schema, so their 業務 must be in the run (config `gyomu` "
+            "and sources), the run must go to a schema of its own (target.schema), or thresholds.max_drop_ratio "
+            "must allow dropping them (1 or null) (target unchanged)", run_id=run_id)
     for part in parts:
         for name, frame in part.frames.items():
             if part.schema.tables[name].derive is not None:

@@ -114,6 +114,16 @@ def test_a_run_without_a_gyomu_leaves_the_target_holding_that_run_only(target, s
     assert read_table(url, schema, "gb_t")["atena_no"].to_list() == ["B1"]
 
 
+def test_a_run_leaving_out_a_gyomu_the_target_holds_is_refused_under_a_drop_limit(target, schemas):
+    """A 住民記録-only rehearsal after a full one would drop the other 業務's tables: a drop of 100 %."""
+    url, schema = target
+    run(url, schema, parts(schemas, frame(["A1"], 1), frame(["B1", "B2"], 1)), "run-1")
+    with pytest.raises(EmptyExportError, match=r"holds gb_t \(2 rows\), which this run does not load"):
+        load_run([LoadPart(schemas["ga"], {"ga_t": frame(["A1"], 2)})], url, schema,
+                 run=RunRecord("run-2", "R2", DANTAI, ("ga",)), max_drop_ratio=0.5)
+    assert held(url, schema) == ("run-1", None) and read_table(url, schema, "gb_t").height == 2
+
+
 def test_a_table_still_being_computed_is_waited_for_and_its_failure_changes_nothing(target, schemas, tmp_path):
     """The load step derives tables on a thread while the target ingests the ones before them: a
     table given as a Future is loaded when it is done, and one whose computation fails rolls the
