@@ -38,6 +38,16 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
                               "that names its tables (`tables:`), not both" if s.table else
                               f"sources.{i - 1} ({s.name}): `table:` is missing (its mapping names no tables)")
         out.append(SourcePlan(ordinal=i, source=s, mapping=spec, schema=load_schema(spec.schema_)))
+    # `gyomu` is what the run says it migrates (summary, report, the target's run record): it must be
+    # exactly the 業務 the sources map into, neither a 業務 without a source nor a source outside it
+    for p in out:
+        if p.schema.gyomu not in cfg.gyomu:
+            raise ConfigError(f"sources.{p.ordinal - 1} ({p.source.name}) maps into 業務 {p.schema.gyomu!r}, which "
+                              f"the config's gyomu {list(cfg.gyomu)} does not list")
+    missing = [g for g in cfg.gyomu if g not in {p.schema.gyomu for p in out}]
+    if missing:
+        raise ConfigError(f"gyomu lists {missing}, which no source maps into (known from the sources: "
+                          f"{sorted({p.schema.gyomu for p in out})})")
     return out
 
 
