@@ -130,7 +130,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
     summary = RunSummary(
         dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id, rehearsal=cfg.rehearsal,
         gyomu=list(cfg.gyomu), status=status, started_at=started, finished_at=now(),
-        target={"url": cfg.target.url.split("@")[-1], "schema": cfg.target_schema},
+        target={"url": shown_url(cfg.target.url), "schema": cfg.target_schema},
         tables=table_counts(plans, results, quarantine),
         sources={r.name: SourceStats(origin=r.metrics.get("origin", r.name), rows=r.rows_in,
                                      quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none)
@@ -167,13 +167,29 @@ def _blockers(moji_counts: dict, error: RunError | None, diffs: dict) -> list[st
     return out
 
 
+def shown_url(url: str) -> str:
+    """A database URL as outputs show it: no user or password, and no password given as a query
+    parameter (`?password=…`, libpq's `sslpassword`)."""
+    scheme, sep, rest = url.partition("://")
+    rest = rest.split("@")[-1] if sep else url.split("@")[-1]
+    base, q, query = rest.partition("?")
+    kept = [p for p in query.split("&") if p and p.split("=", 1)[0].lower() not in _PASSWORD_PARAMS]
+    return (scheme + sep if sep else "") + base + (q + "&".join(kept) if kept else "")
+
+
+_PASSWORD_PARAMS = {"password", "passwd", "pwd", "sslpassword"}
+
+
 def previous_summary(ctx) -> dict | None:
-    """The latest earlier run of the same 団体, for the rehearsal trend."""
+    """The latest earlier *succeeded* run of the same 団体, for the rehearsal trend (a failed or
+    cancelled run loaded nothing: comparing with it would show every count as an improvement)."""
     runs = sorted(d for d in ctx.dantai_dir.iterdir() if d.is_dir() and d.name < ctx.run_id)
     for d in reversed(runs):
         f = d / "summary.json"
         if f.is_file():
-            return json.loads(f.read_text(encoding="utf-8"))
+            summary = json.loads(f.read_text(encoding="utf-8"))
+            if summary.get("status") == "succeeded":
+                return summary
     return None
 
 
