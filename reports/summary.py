@@ -71,28 +71,56 @@ def stage_stats(results: list[StageResult]) -> dict[str, StageStats]:
     return out
 
 
-def control_totals(ctx, plans, loaded: dict[str, int]) -> dict[str, dict]:
-    """Sums of the amounts the schema marks `control_total`, per target table and column.
+def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame | None = None) -> dict[str, dict]:
+    """Sums of the amounts the schema marks `control_total`, per target table and column, each counted
+    on its own so that a lost amount shows (PMs sign a rehearsal off on these numbers):
 
-    `extracted`: the sum of the source values that read as integers in the staged (extracted)
-    rows; `loaded`: the sum in the rows handed to the loader; `held`: the difference, i.e. the
-    amounts sitting in quarantined rows. PMs sign a rehearsal off on these numbers.
+    - `extracted`: the source values of the extracted records, read as integers after NFKC (a
+      full-width ２２２９００ counts as 222900, as a PM reading the file would);
+    - `loaded`: the sum in the rows handed to the loader;
+    - `held`: the source values of the extracted records that were held (quarantined as errors);
+    - `difference`: extracted − loaded − held, 0 when every amount is accounted for (not 0: an amount
+      lost, or a mapping that changes amounts);
+    - `unreadable`: source values that are not integers even after NFKC (in no sum; their records
+      are held by the mapping's `integer` op);
+    - `records_held_at_extract`: records held before their fields could be read (a wrong field
+      count, bytes that are not text): their amounts are in no sum.
     """
+    held_ids = (quarantine.filter(pl.col("severity") == "error").select(pl.col("row_id").unique())
+                if quarantine is not None and quarantine.height else pl.DataFrame({"row_id": []}, schema={"row_id": pl.Int64}))
     out: dict[str, dict] = {}
     for p in plans:
         table = p.schema.tables[p.mapping.target]
         cols = [c.name for c in table.columns if c.control_total]
         if not cols:
             continue
-        t = out.setdefault(p.mapping.target, {c: {"extracted": 0, "loaded": 0, "held": 0} for c in cols})
-        src_of = {c.target: c.from_ for c in p.mapping.columns if c.from_ and c.target in cols}
+        zero = {"extracted": 0, "loaded": 0, "held": 0, "difference": 0, "unreadable": 0, "records_held_at_extract": 0}
+        t = out.setdefault(p.mapping.target, {c: dict(zero) for c in cols})
         staging = ctx.run_dir / "extract" / f"{p.source.name}.parquet"
-        if src_of and staging.is_file():
-            sums = pl.scan_parquet(staging).select(
-                pl.col(src).str.strip_chars().cast(pl.Int64, strict=False).sum().alias(tgt)
-                for tgt, src in src_of.items()).collect()
-            for tgt in src_of:
-                t[tgt]["extracted"] += int(sums[tgt].item() or 0)
+        if not staging.is_file():
+            continue
+        staged = pl.scan_parquet(staging)
+        names = staged.collect_schema().names()
+        src_of = {c.target: c.from_ for c in p.mapping.columns if c.from_ in names and c.target in cols}
+        if src_of:
+            held = pl.col("_row_id").is_in(held_ids["row_id"].cast(pl.Int64).implode())
+            exprs = []
+            for tgt, src in src_of.items():
+                raw = pl.col(src).str.normalize("NFKC").str.strip_chars()
+                val = raw.cast(pl.Int64, strict=False)
+                exprs += [val.sum().alias(f"{tgt}|extracted"), val.filter(held).sum().alias(f"{tgt}|held"),
+                          (raw.is_not_null() & (raw != "") & val.is_null()).sum().alias(f"{tgt}|unreadable")]
+            sums = staged.select(exprs).collect().row(0, named=True)
+            for key, v in sums.items():
+                tgt, what = key.split("|")
+                t[tgt][what] += int(v or 0)
+        if quarantine is not None and quarantine.height:
+            at_extract = quarantine.filter((pl.col("stage") == "extract") & (pl.col("severity") == "error")
+                                           & (pl.col("table") == p.mapping.target))
+            outside = at_extract.join(staged.select(pl.col("_row_id").alias("row_id")).collect(), on="row_id",
+                                      how="anti")["row_id"].n_unique()
+            for c in t.values():
+                c["records_held_at_extract"] += outside
     for name, t in out.items():
         # source tables are loaded from their validated Parquet; a load/ copy wins if one is written
         f = next((g for g in (ctx.run_dir / s / f"{name}.parquet" for s in ("load", "validate")) if g.is_file()), None)
@@ -101,7 +129,7 @@ def control_totals(ctx, plans, loaded: dict[str, int]) -> dict[str, dict]:
             for c in t:
                 t[c]["loaded"] = int(sums[c].item() or 0)
         for c in t.values():
-            c["held"] = c["extracted"] - c["loaded"]
+            c["difference"] = c["extracted"] - c["loaded"] - c["held"]
     return out
 
 
@@ -127,6 +155,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
     loaded: dict[str, int] = {}
     for r in _of(results, "load"):
         loaded.update(r.metrics.get("loaded", {}))
+    totals = control_totals(ctx, plans, loaded, quarantine)
     summary = RunSummary(
         dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id, rehearsal=cfg.rehearsal,
         gyomu=list(cfg.gyomu), status=status, started_at=started, finished_at=now(),
@@ -138,10 +167,9 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                      seconds=r.metrics.get("seconds", r.seconds)) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
-        sign_off_blockers=_blockers(moji_counts, error, diffs), diff=diffs, error=error,
+        sign_off_blockers=_blockers(moji_counts, error, diffs, totals), diff=diffs, error=error,
         combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
                   for r in _of(results, "map") if "combine" in r.metrics})
-    totals = control_totals(ctx, plans, loaded)
     if totals:
         summary.control_totals = totals
     return summary
@@ -153,8 +181,13 @@ def _decision_changes(ctx) -> list[dict]:
     return pl.read_csv(f, infer_schema=False).to_dicts() if f.is_file() else []
 
 
-def _blockers(moji_counts: dict, error: RunError | None, diffs: dict) -> list[str]:
+def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None) -> list[str]:
     out = []
+    for table, cols in (totals or {}).items():
+        for col, v in cols.items():
+            if v["difference"]:
+                out.append(f"{table}.{col}: 管理合計が合いません (抽出 − 投入 − 保留 = {v['difference']:,}) / "
+                           "control total does not balance")
     if error is not None:
         out.append(f"run failed: {error.kind}")
     if moji_counts.get("unresolved"):

@@ -125,9 +125,11 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
         _diff(book, s, run_dir)
         totals = [{"table": t, "column": c, **v} for t, cols_ in (s.get("control_totals") or {}).items()
                   for c, v in cols_.items()]
-        book.sheet("管理合計", ["テーブル", "項目", "抽出", "投入", "保留中"],
-                   [_frame(totals, ["table", "column", "extracted", "loaded", "held"])],
-                   note="金額の管理合計: 抽出 = 投入 + 保留中", rest_in="summary.json")
+        book.sheet("管理合計", ["テーブル", "項目", "抽出", "投入", "保留中", "差額", "読めない値", "抽出時に保留 (記録)"],
+                   [_frame(totals, ["table", "column", "extracted", "loaded", "held", "difference", "unreadable",
+                                    "records_held_at_extract"])],
+                   note="金額の管理合計: 抽出 = 投入 + 保留中 (差額 0)。読めない値・抽出時に保留した記録の金額はどの合計にも入りません",
+                   rest_in="summary.json")
         tr = trend(s, previous)
         book.sheet("前回比較", ["項目", "前回", "今回", "差", "判定"],
                    [_frame(tr, ["item", "previous", "current", "delta", "verdict"])],

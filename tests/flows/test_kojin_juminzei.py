@@ -9,6 +9,7 @@ import yaml
 
 from ikou.flows.migrate import migration_flow
 from ikou.loaders import read_table
+from ikou import REPO_ROOT
 from tests.flows.conftest import SAMPLE
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -70,7 +71,7 @@ def _assert_control_totals_match_the_target(summary: dict, target_url: str) -> N
         loaded = read_table(target_url, "dantai_999997", table)
         for col, t in cols.items():
             assert t["loaded"] == loaded[col].sum(), f"{table}.{col}"
-            assert t["extracted"] - t["loaded"] == t["held"]
+            assert t["extracted"] - t["loaded"] == t["held"] and t["difference"] == 0, f"{table}.{col}"
     kazei = read_table(target_url, "dantai_999997", "kojin_juminzei_kazei")
     # the generated amounts are consistent: 年税額 = 所得割額 + 均等割額 on every loaded row
     assert (kazei["nengaku"] == kazei["shotokuwari_gaku"] + kazei["kintowari_gaku"]).all()
@@ -94,6 +95,17 @@ def test_vendor_a_demo_migrates_juki_and_kojin_juminzei_in_one_run(tmp_path):
     target = f"duckdb:///{tmp_path / 't.duckdb'}"
     _assert_control_totals_match_the_target(on_disk, target)
     held = on_disk["control_totals"]["kojin_juminzei_kojo"]["kojo_gaku"]["held"]
+    # extracted is the file's own total, counted apart from the load: 所得割額 summed from the CSV by
+    # the layout (a full-width amount included, as a PM reading the file counts it)
+    from ikou.extractors.layout import load_layout
+
+    names = load_layout(REPO_ROOT / "specs/vendors/vendor_a/layouts/zei_kazei.yaml").names
+    raw = pl.read_csv(SAMPLE / "vendor_a" / "ZEI_KAZEI.csv", has_header=False, infer_schema=False,
+                      encoding="cp932", new_columns=names)["SHOTOKUWARI"]
+    assert raw.str.contains("[０-９]").any()   # the case: a full-width amount is planted
+    file_total = raw.str.normalize("NFKC").str.strip_chars().cast(pl.Int64).sum()
+    assert on_disk["control_totals"]["kojin_juminzei_kazei"]["shotokuwari_gaku"]["extracted"] == file_total
+    assert on_disk["control_totals"]["kojin_juminzei_kojo"]["kojo_gaku"]["records_held_at_extract"] >= 1
     unknown = _planted("vendor_a").filter(pl.col("fault") == "unknown_code")
     assert held > 0 and unknown.height == 1       # the unknown-code row's 控除額 is held, not lost
     assert "kojin_juminzei_kazei / nengaku / loaded" in (run_dir / "report.html").read_text(encoding="utf-8")
