@@ -27,11 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a sub-command; an ikou error ends it with one line (Japanese and English), a traceback only
-    with --debug (or IKOU_DEBUG=1)."""
+# The unexpected error's own message is cut to this many characters: enough to say what failed, little
+# room for a record's content (a driver or parser may quote a value).
+UNEXPECTED_MAX_CHARS = 200
+
+
+def _debug(args) -> bool:
     import os
 
+    return bool(getattr(args, "debug", False) or os.environ.get("IKOU_DEBUG"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command; any error ends it with one line (Japanese and English) and exit code 2, a
+    traceback only with --debug (or IKOU_DEBUG=1). An error that is not ikou's own is named by its
+    kind and the first line of its message (cut short)."""
     from ikou.errors import IkouError, message_ja, one_line
 
     parser = build_parser()
@@ -39,9 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except IkouError as exc:
-        if getattr(args, "debug", False) or os.environ.get("IKOU_DEBUG"):
+        if _debug(args):
             raise
         print(f"ikou: 失敗: {message_ja(exc)} — failed: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:   # noqa: BLE001 - anything else: one line too, never a traceback without --debug
+        if _debug(args):
+            raise
+        line = one_line(exc)
+        if len(line) > UNEXPECTED_MAX_CHARS:
+            line = line[:UNEXPECTED_MAX_CHARS] + "…"
+        print(f"ikou: 失敗: {message_ja(exc)} — failed: unexpected error {line} (--debug shows the traceback)",
+              file=sys.stderr)
         return 2
     return int(rc or 0)
 

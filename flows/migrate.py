@@ -23,7 +23,7 @@ from ikou import extractors, loaders, reports, validators
 from ikou import cancel, onepass
 from ikou import quarantine as q
 from ikou.config import RunConfig, load_config, with_target_url
-from ikou.context import new_run_id
+from ikou.context import check_run_id, new_run_id
 from ikou.errors import TransientError, message_ja, one_line
 from ikou.flows import history
 from ikou.flows import pipeline as P
@@ -106,7 +106,8 @@ def validate_and_load(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run)
         others = {t: path for tables in validated.values() for t, path in tables.items()}
         identified = [run.by("moji", p.source.name) for p in feeding]
         v = run("validate", target, validate_task, schema, target, ctx, [r.output for r in identified],
-                others=others, row_local=[r.outputs["row_local"] for r in identified])
+                others=others, row_local=[r.outputs["row_local"] for r in identified],
+                held_before=[run.by(s, p.source.name).quarantine for p in feeding for s in ("map", "moji")])
         validated.setdefault(schema.gyomu, {})[target] = v.output
     # A mapping mistake must stop the rehearsal before it replaces the target with a half-empty table.
     run.stage = "validate"
@@ -147,7 +148,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     cfg = load_config(config_path)
     if target_url:
         cfg = with_target_url(cfg, target_url)
-    run_id = run_id or new_run_id(cfg.rehearsal)
+    run_id = check_run_id(run_id) if run_id is not None else new_run_id(cfg.rehearsal)
     ctx = P.make_context(cfg, run_id)
     history.label(cfg.dantai.code, run_id, cfg.rehearsal)
     logger.info("run %s for 団体 %s (%s), rehearsal %s → %s", run_id, cfg.dantai.code, cfg.dantai.name,
@@ -165,7 +166,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
                 _stages(cfg, ctx, plans, run, keep_stages=keep_stages or cfg.keep_stages)
             run.stage = "report"
             validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=run_id)
-    except (KeyboardInterrupt, TerminationSignal) as exc:   # Ctrl-C / SIGTERM: the loader has rolled back
+    except (KeyboardInterrupt, TerminationSignal) as exc:   # Ctrl-C / SIGTERM: rolled back unless the load committed
         failure = exc
         logger.warning("run cancelled at %s (%s)", run.stage, cancel.requested() or "KeyboardInterrupt")
     except Exception as exc:   # noqa: BLE001 - every failure ends with a summary and one line
@@ -188,14 +189,39 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     return summary.as_dict()
 
 
+def load_committed(cfg, ctx, run: _Run) -> bool:
+    """Whether this run's load committed: its result is recorded only after the COMMIT; a cancel that
+    came between the COMMIT and the task's return is told by the target itself (it holds this run)."""
+    if any(r.stage == "load" for r in run.results):
+        return True
+    if run.stage != "load":
+        return False
+    try:
+        current = loaders.held_runs(cfg.target.url, cfg.target_schema)["current"]
+    except Exception:   # noqa: BLE001 - unreadable now: the load did not report its commit
+        return False
+    return bool(current) and current.get("run_id") == ctx.run_id
+
+
+def cancelled_error(run: _Run, how: str, *, committed: bool) -> RunError:
+    """What a cancel left: before the load committed, the target as it was; after it, the target holds
+    this run, without its diff/report."""
+    if committed:
+        return RunError(kind="Cancelled", stage=run.stage,
+                        message=f"cancelled ({how}) after the load committed: the target holds this run; "
+                                f"the later stages (diff/report) did not finish",
+                        message_ja="中断しました (移行先にはこの実行のデータが反映済み。差分比較・報告は未完了)")
+    return RunError(kind="Cancelled", stage=run.stage, message=f"cancelled ({how}); the target was rolled back",
+                    message_ja="中断しました (移行先は元の状態のまま)")
+
+
 def _record(cfg, ctx, plans, run: _Run, started: str, failure: BaseException | None) -> RunSummary:
     """Write the run's record (summary.json, quarantine, report.html) whatever happened."""
     quarantine = q.concat([r.quarantine for r in run.results])
     cancelled = isinstance(failure, (KeyboardInterrupt, TerminationSignal))
     if cancelled:
-        how = cancel.requested() or "KeyboardInterrupt"
-        error = RunError(kind="Cancelled", stage=run.stage, message=f"cancelled ({how}); the target was rolled back",
-                         message_ja="中断しました (移行先は元の状態のまま)")
+        error = cancelled_error(run, cancel.requested() or "KeyboardInterrupt",
+                                committed=load_committed(cfg, ctx, run))
     else:
         error = None if failure is None else RunError(kind=type(failure).__name__, stage=run.stage,
                                                       message=one_line(failure), message_ja=message_ja(failure))

@@ -54,8 +54,10 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
     folder's run.log (and the terminal with `verbose`); progress lines show on a terminal (flows.terminal)."""
     _quiet_prefect()
     from ikou.config import load_config
-    from ikou.context import new_run_id
+    from ikou.context import check_run_id, new_run_id
 
+    if run_id is not None:   # a folder name under the 団体's runs: never a path of its own
+        check_run_id(run_id)
     cfg = load_config(config)
     run_id = run_id or new_run_id(cfg.rehearsal)
     from ikou.flows.migrate import migration_flow
@@ -164,8 +166,16 @@ def failure_line(error: dict | None, fallback: str) -> str:
 def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, evidence: bool = False,
             verbose: bool = False, quiet: bool = False, keep_stages: bool = False) -> int:
     """Run one config end to end as the command line does; return the exit code."""
+    from ikou.context import check_run_id
     from ikou.errors import message_ja, one_line
 
+    if run_id is not None:
+        try:
+            check_run_id(run_id)
+        except Exception as exc:   # noqa: BLE001 - refused before anything is read or written
+            print(f"ikou: 失敗 (config): {message_ja(exc)} — failed at config: {one_line(exc)} "
+                  "(summary.json は書いていません — no summary.json written)", file=sys.stderr, flush=True)
+            return 2
     try:
         state, run_dir = start(config, run_id=run_id, target_url=target_url, debug=debug, verbose=verbose,
                                progress=not quiet, keep_stages=keep_stages)
@@ -173,7 +183,8 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
         if debug:
             traceback.print_exc()
         run_dir = _config_failure_record(Path(config), exc, run_id)
-        print(f"ikou: 失敗 (config): {message_ja(exc)} — failed at config: {one_line(exc)}", file=sys.stderr,
+        note = "" if run_dir is not None else " (summary.json は書いていません — no summary.json written)"
+        print(f"ikou: 失敗 (config): {message_ja(exc)} — failed at config: {one_line(exc)}{note}", file=sys.stderr,
               flush=True)
         if run_dir is not None:
             print(run_dir, flush=True)
@@ -201,7 +212,12 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
         try:
             from ikou.reports.evidence import DEFAULT_PACK, build_pack
 
-            pack = build_pack(run_dir, run_dir / DEFAULT_PACK, target_url=target_url)
+            from ikou.config import load_config, with_target_url
+
+            # the run folder records the target's URL without its password: connect with the real one
+            cfg = load_config(config)
+            url = (with_target_url(cfg, target_url) if target_url else cfg).target.url
+            pack = build_pack(run_dir, run_dir / DEFAULT_PACK, target_url=url)
         except Exception as exc:   # noqa: BLE001 - the run is loaded; the pack it asked for is not
             print(f"ikou: 失敗 (evidence): {message_ja(exc)} — failed at evidence: {one_line(exc)}",
                   file=sys.stderr, flush=True)
@@ -220,11 +236,14 @@ def _config_asks_evidence(config: Path) -> bool:
 
 def _config_failure_record(config: Path, exc: BaseException, run_id: str | None) -> Path | None:
     """A config that does not validate still leaves summary.json (status failed, stage config) when
-    its 団体コード can be read: the run folder is the record, whatever failed."""
+    its 団体コード can be read and its runs folder (and the run id given) pass the checks a valid config's
+    do: the run folder is the record, whatever failed. Otherwise nothing is written (None): a config
+    refused for pointing into another 団体's tree must not write there either."""
     import re
 
     from ikou.checkdigit import is_valid_dantai_code
-    from ikou.context import new_run_id
+    from ikou.config import other_dantai
+    from ikou.context import RUN_ID, new_run_id
     from ikou.errors import message_ja, one_line
     from ikou.reports.summary import now
     from ikou.spec import read_yaml
@@ -237,11 +256,15 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
         if not is_valid_dantai_code(code):
             return None
         runs_dir = Path(str(raw.get("runs_dir") or "runs"))
-        runs_dir = runs_dir if runs_dir.is_absolute() else (config.resolve().parent / runs_dir)
+        runs_dir = (runs_dir if runs_dir.is_absolute() else (config.resolve().parent / runs_dir)).resolve()
+        if any(other_dantai(part, code) for part in runs_dir.parts):
+            return None   # RunConfig refuses it too: another 団体's tree
+        if run_id is not None and not RUN_ID.fullmatch(run_id):
+            return None
         rehearsal = str(raw.get("rehearsal") or "R0")
-        rehearsal = rehearsal if re.fullmatch(r"[A-Za-z0-9_-]{1,32}", rehearsal) else "R0"
+        rehearsal = rehearsal if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", rehearsal) else "R0"
         run_id = run_id or new_run_id(rehearsal)
-        run_dir = runs_dir.resolve() / code / run_id
+        run_dir = runs_dir / code / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         error = RunError(kind=type(exc).__name__, stage="config", message=one_line(exc), message_ja=message_ja(exc))
         RunSummary(dantai=code, dantai_name=str(dantai.get("name") or ""), run_id=run_id, rehearsal=rehearsal,
@@ -312,9 +335,14 @@ def _target_of(args):
 
 
 def _rollback(args) -> int:
-    from ikou.loaders import rollback
+    from ikou.loaders import held_runs, rollback
+    from ikou.loaders.targets import check_rollback
 
     url, schema = _target_of(args)
+    # read first, without creating anything: a target (file, role, schema) that holds no run, or not
+    # `--to` as its previous state, is refused in one line before a rollback opens it for writing
+    before = held_runs(url, schema)
+    check_rollback(schema, args.to, before["current"], before["previous"])
     held = rollback(url, schema, args.to)
     print(f"{schema}: 実行 {held['current']['run_id']} の状態に戻しました / now holds run {held['current']['run_id']} "
           f"(the run it replaced, {held['previous']['run_id'] if held['previous'] else '-'}, is kept as previous)")

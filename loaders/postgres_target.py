@@ -168,6 +168,9 @@ class PostgresTarget(TargetDatabase):
         conn = self._connect()
         try:
             with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role_of(db_schema),))
+                if cur.fetchone() is None:   # never loaded: no role, nothing to go back to
+                    check_rollback(db_schema, run_id, None, None)
                 cur.execute(f"SET ROLE {ident(role_of(db_schema))}")
                 current, previous = _run(cur, db_schema, RUN_TABLE), _run(cur, prev, RUN_TABLE)
                 check_rollback(db_schema, run_id, current, previous)

@@ -1,15 +1,70 @@
 """`ikou moji …`: build the dictionary, identify and shrink text files (the acceptance contract)."""
 from __future__ import annotations
 
-
+import re
 from pathlib import Path
 
 import polars as pl
 
+from ikou.errors import ConfigError
+
+
+class MissingInputError(ConfigError):
+    ja = "入力ファイルがありません"
+
+
+class MissingLedgerError(ConfigError):
+    ja = "同定台帳のフォルダがありません"
+
+
+class CharError(ConfigError):
+    ja = "--char には1文字 (またはそのコードポイント) を指定してください"
+
+
+# One character as the 同定台帳 keys it: a base code point and at most one variation selector (SVS/IVS).
+_ONE_CHAR = re.compile(r"(?s).[\uFE00-\uFE0F\U000E0100-\U000E01EF]?")
+
+
+def _input_file(path: str, option: str) -> Path:
+    """A file the command reads: refused in one line when it is not there."""
+    p = Path(path)
+    if not p.is_file():
+        raise MissingInputError(f"{option} {path}: no such file")
+    return p
+
+
+def _existing_ledger(path: str, command: str) -> Path:
+    """The 同定台帳 folder a command reads or records into must exist: a mistyped path would otherwise
+    start a new, empty ledger that no run reads. A run creates it (runs/<団体コード>/moji_ledger)."""
+    d = Path(path)
+    if not d.is_dir():
+        raise MissingLedgerError(f"ikou moji {command}: --ledger {path}: no such ledger folder (a run creates "
+                          "runs/<団体コード>/moji_ledger; create the folder to start a new ledger)")
+    return d
+
+
+def _one_char(value: str) -> str:
+    """--char: one character (or its code points `U+E700`, `U+8FBB U+E0100`), with at most one
+    variation selector, as the ledger records it."""
+    text = value.strip()
+    if text.upper().startswith("U+"):
+        try:
+            char = "".join(chr(int(cp[2:], 16)) for cp in text.split() if cp.upper().startswith("U+"))
+            if len(char) != len(text.split()):
+                raise ValueError(text)
+        except (ValueError, OverflowError):
+            raise CharError(f"--char {value!r}: not code points like U+E700 or 'U+8FBB U+E0100'") from None
+    else:
+        char = value
+    if not _ONE_CHAR.fullmatch(char):
+        raise CharError(f"--char {value!r}: one character expected (with at most one variation selector), "
+                          f"got {len(char)} code points")
+    return char
+
 
 def _read_lines(path: str) -> pl.DataFrame:
     """UTF-8 lines in order (no CSV parsing: a name may hold commas or quotes)."""
-    text = Path(path).read_text(encoding="utf-8")
+    text = _input_file(path, "--text-file").read_text(encoding="utf-8")
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = text.splitlines() if text else []
@@ -32,8 +87,9 @@ def cmd_build(args) -> int:
 def cmd_identify(args) -> int:
     from ikou.moji.identify import identify_frame, load_gaiji_table, mj_names
     from ikou.moji.ledger import Ledger
+    _input_file(args.text_file, "--text-file")
     d = _dictionary(args)
-    gaiji = load_gaiji_table(Path(args.gaiji), d) if args.gaiji else None
+    gaiji = load_gaiji_table(_input_file(args.gaiji, "--gaiji"), d) if args.gaiji else None
     ledger = Ledger.load(Path(args.ledger)) if args.ledger else None
     df = _read_lines(args.text_file)
     res = identify_frame(df.with_columns(pl.col("input").alias("output")), ["output"], dictionary=d,
@@ -54,10 +110,11 @@ def cmd_identify(args) -> int:
 def cmd_shrink(args) -> int:
     from ikou.moji.identify import load_gaiji_table
     from ikou.moji.shrink import ShrinkPolicy, shrink_text
+    _input_file(args.text_file, "--text-file")
     d = _dictionary(args)
-    gaiji = load_gaiji_table(Path(args.gaiji), d) if args.gaiji else None
+    gaiji = load_gaiji_table(_input_file(args.gaiji, "--gaiji"), d) if args.gaiji else None
     if args.policy and Path(args.policy).suffix in (".yaml", ".yml"):
-        policy = ShrinkPolicy.load(Path(args.policy))
+        policy = ShrinkPolicy.load(_input_file(args.policy, "--policy"))
     else:
         policy = ShrinkPolicy.preset(args.policy or "seiji")
     df = _read_lines(args.text_file)
@@ -73,23 +130,27 @@ def cmd_decide(args) -> int:
 
     if args.workbook:
         from ikou.moji.review import apply_workbook
-        ledger = Ledger.load(Path(args.ledger))
-        n = apply_workbook(ledger, Path(args.workbook), default_by=args.by)
+        workbook = _input_file(args.workbook, "--workbook")
+        ledger = Ledger.load(_existing_ledger(args.ledger, "decide"))
+        n = apply_workbook(ledger, workbook, default_by=args.by)
         ledger.validate(load_dictionary(Path(args.dictionary) if args.dictionary else None))
         ledger.save(Path(args.ledger))
         print(f"{n} decision(s) from {args.workbook} recorded in {args.ledger}")
         return 0
     if not args.char:
-        raise SystemExit("ikou moji decide: give --char (with --mj or --withdraw) or --workbook")
+        raise ConfigError("ikou moji decide: give --char (with --mj or --withdraw) or --workbook")
 
-    char = "".join(chr(int(cp.removeprefix("U+"), 16)) for cp in args.char.split()) \
-        if args.char.upper().startswith("U+") else args.char
-    ledger = Ledger.load(Path(args.ledger))
+    char = _one_char(args.char)
     mj = None if args.withdraw else args.mj
     if mj is None and not args.withdraw:
-        raise SystemExit("ikou moji decide: give --mj MJxxxxxx or --withdraw")
+        raise ConfigError("ikou moji decide: give --mj MJxxxxxx or --withdraw")
+    dictionary = load_dictionary(Path(args.dictionary) if args.dictionary else None)
+    probe = Ledger()   # the decision itself is checked first (an unknown MJ name) …
+    probe.decide(char, mj, decided_by=args.by)
+    probe.validate(dictionary)
+    ledger = Ledger.load(_existing_ledger(args.ledger, "decide"))   # … then where it is recorded
     version = ledger.decide(char, mj, decided_by=args.by, note=args.note or "")
-    ledger.validate(load_dictionary(Path(args.dictionary) if args.dictionary else None))
+    ledger.validate(dictionary)
     ledger.save(Path(args.ledger))
     print(f"{args.char} → {mj or '(withdrawn)'} (version {version}) recorded in {args.ledger}")
     return 0
@@ -141,7 +202,7 @@ def cmd_review(args) -> int:
     from ikou.moji import crosswalk as X
     from ikou.moji.ledger import Ledger
     from ikou.moji.review import render_html, write_workbook
-    d = Path(args.ledger)
+    d = _existing_ledger(args.ledger, "review")
     ledger = Ledger.load(d)
     html_out = Path(args.html) if args.html else d / "review.html"
     xlsx_out = Path(args.xlsx) if args.xlsx else d / "review.xlsx"
@@ -156,10 +217,11 @@ def cmd_adopt_crosswalk(args) -> int:
     from ikou.moji import crosswalk as X
     from ikou.moji.dictionary import load_dictionary
     from ikou.moji.ledger import Ledger
+    d = _existing_ledger(args.ledger, "adopt-crosswalk")
     xw = X.load_crosswalk()
     if xw is None:
-        raise SystemExit("ikou moji adopt-crosswalk: no crosswalk: run `ikou moji glyphs` first")
-    ledger = Ledger.load(Path(args.ledger))
+        raise ConfigError("ikou moji adopt-crosswalk: no crosswalk: run `ikou moji glyphs` first")
+    ledger = Ledger.load(d)
     best = xw.filter((pl.col("rank") == 1) & (pl.col("score") >= args.min_score))
     if not args.all:
         best = best.filter(pl.col("codepoints").is_in(ledger.entries["codepoints"].implode()))
@@ -238,3 +300,6 @@ def register(subparsers) -> None:
     s.add_argument("--policy", help="preset seiji (default) or preserve, or a YAML policy file")
     s.add_argument("--dictionary")
     s.set_defaults(func=cmd_shrink)
+
+    for c in (b, i, d, g, sg, rv, ax, s):
+        c.add_argument("--debug", action="store_true", help="show the traceback of a failure")

@@ -45,7 +45,17 @@ SIGNOFF = "signoff.json"
 SIGNATURE = "manifest.sig"            # Ed25519 signature of manifest.json, when the pack is signed
 KEY_ENV = "IKOU_EVIDENCE_KEY"         # the signing key's path when no --sign-key is given
 DEFAULT_PACK = "evidence.zip"         # RUN_DIR/evidence.zip: where `ikou run --evidence` writes it
-_PASSWORD = re.compile(r"(://[^/@\s:]+:)([^@\s/]+)(@)")
+# A password in a URL (or in a config's text), as `user:PASSWORD@` (groups 1-3) or as a `password=` or
+# `sslpassword=` query parameter of libpq/SQLAlchemy (groups 4-5); hide_password keeps all but the password. The query
+# value ends at `&`, `#`, a quote, white space, or at `,` `}` `]` closing a YAML flow mapping.
+_PASSWORD = re.compile(r"(://[^/@\s:]+:)([^@\s/]+)(@)"
+                       r"|((?<=[?&;])(?:ssl)?password=)([^&#'\"\s]+?)(?=[&#'\"\s]|[,}\]]*(?:\s|$)|$)", re.IGNORECASE)
+
+
+def _hidden(m: re.Match) -> str:
+    if m.group(1) is not None:
+        return f"{m.group(1)}***{m.group(3)}"
+    return f"{m.group(4)}***"
 
 
 class EvidenceError(TerminalError):
@@ -65,7 +75,7 @@ def _sha256_file(path: Path) -> str:
 
 
 def hide_password(url: str) -> str:
-    return _PASSWORD.sub(r"\1***\3", url)
+    return _PASSWORD.sub(_hidden, url)
 
 
 # ---------------------------------------------------------------- at the end of every run
@@ -124,7 +134,7 @@ def snapshot_specs(cfg, plans, run_dir: Path, *, sensitive: set[str]) -> Path:
         redacted = False
         if kind == "config":
             text = data.decode("utf-8", errors="surrogateescape")
-            hidden = _PASSWORD.sub(r"\1***\3", text)
+            hidden = hide_password(text)
             redacted = hidden != text
             data = hidden.encode("utf-8", errors="surrogateescape")
         dest = base / name

@@ -735,9 +735,31 @@ def _write_gaiji_tables(out_dir: Path) -> None:
           [(chr(_VENDOR_B_GAIJI_BASE + i), g[1]) for i, g in enumerate(GAIJI)])
 
 
+def _check_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """The command line's arguments, refused in one line (ikou.flows.cli) before anything is written;
+    returns the 業務 to write."""
+    from ikou.errors import ConfigError
+
+    class ArgumentError(ConfigError):
+        ja = "ikou generate の引数が正しくありません"
+
+    if args.persons < 100:
+        raise ArgumentError(f"--persons {args.persons}: the sample needs at least 100 persons (edge cases and faults)")
+    if not is_valid_dantai_code(args.dantai):
+        raise ArgumentError(f"--dantai {args.dantai!r} is not a 団体コード (6 digits with a valid check digit)")
+    gyomu = tuple(g.strip() for g in args.gyomu.split(",") if g.strip())
+    unknown = sorted(set(gyomu) - set(GYOMU))
+    if unknown:
+        raise ArgumentError(f"--gyomu {args.gyomu!r}: unknown 業務 {unknown}; known: {', '.join(GYOMU)}")
+    if args.seed < 0:
+        raise ArgumentError(f"--seed {args.seed}: a seed is a number from 0")
+    return gyomu
+
+
 def _cli(args: argparse.Namespace) -> int:
+    gyomu = _check_args(args)
     counts = generate(Path(args.out), args.persons, seed=args.seed, faults=not args.no_faults,
-                      gyomu=tuple(g.strip() for g in args.gyomu.split(",") if g.strip()), dantai=args.dantai)
+                      gyomu=gyomu, dantai=args.dantai)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 
@@ -752,4 +774,5 @@ def register(subparsers) -> None:
                    help=f"団体コード the records carry (default {DANTAI_CODE}; with check digit)")
     p.add_argument("--gyomu", default=",".join(GYOMU),
                    help="業務 to write, comma-separated (住民記録 is always written): juki,kojin_juminzei")
+    p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     p.set_defaults(func=_cli)

@@ -116,3 +116,20 @@ def test_a_cancel_stops_the_run_at_once_and_rolls_the_target_back(tmp_path, targ
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "cancelled" and summary["error"]["stage"] == point.split(".")[0]
     assert any(ln.startswith("ikou: 中断") for ln in out.splitlines())
+
+
+def test_a_cancel_after_the_load_committed_says_the_target_holds_the_new_run(tmp_path, target):
+    url, schema = target
+    cfg = _config(tmp_path, url, schema)
+    proc, marker = _start(cfg, tmp_path, pause_at="diff.vendor_a_jumin")
+    _wait_for(marker, proc)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out[-3000:]
+    run_dir = Path(out.rstrip("\n").splitlines()[-1])
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "cancelled" and summary["error"]["stage"] == "diff"
+    assert _state(url, schema)[0] == summary["run_id"]          # the load committed: the target holds it
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("ikou: 中断")]
+    assert "rolled back" not in line and "元の状態のまま" not in line, line
+    assert "holds this run" in line and "反映済み" in line, line
