@@ -1,8 +1,12 @@
 """Reuse the staging of an unchanged source: re-running a rehearsal on the same files is free.
 
 The cache key is everything the staging depends on: the file's SHA-256, the layout file's
-SHA-256, the encoding, the extractor version, and the source's ordinal and names (they are in
-`_row_id`, `_source` and the quarantine). Entries live in `runs/<団体>/_cache/extract/<key>/`,
+SHA-256, the encoding, the extractor version, the source's ordinal and names (they are in
+`_row_id` and the quarantine), and the file's name (it is the staging's `_source`, the quarantine's
+`source` and the result's `origin`, so every later stage, summary.json and the report name it).
+The file name is in the key rather than rewritten on reuse: a hit then gives exactly what a miss
+would (nothing to keep in step with what the extractors write the name into), and a renamed file
+costs one extract, like a changed one. Entries live in `runs/<団体>/_cache/extract/<key>/`,
 inside the 団体's own folder, so one 団体's cache can never serve another's run.
 """
 from __future__ import annotations
@@ -24,11 +28,12 @@ from ikou import quarantine as q
 EXTRACTOR_VERSION = "3"   # 3: records, not lines (quoting, CR line ends, controls)
 
 
-def cache_key(*, file_sha256: str, layout_path: Path, encoding: str, ordinal: int, source_name: str,
-              target_table: str) -> str:
+def cache_key(*, file_sha256: str, file_name: str, layout_path: Path, encoding: str, ordinal: int,
+              source_name: str, target_table: str) -> str:
     parts = {
-        "file": file_sha256, "layout": sha256_file(Path(layout_path)), "encoding": encoding.lower(),
-        "extractor": EXTRACTOR_VERSION, "ordinal": ordinal, "source": source_name, "target": target_table,
+        "file": file_sha256, "file_name": file_name, "layout": sha256_file(Path(layout_path)),
+        "encoding": encoding.lower(), "extractor": EXTRACTOR_VERSION, "ordinal": ordinal, "source": source_name,
+        "target": target_table,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -61,8 +66,9 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
 
     check_source_file(Path(source.path), source.name, ctx.run_id)
     digest = sha256_file(Path(source.path))
-    key = cache_key(file_sha256=digest, layout_path=lpath, encoding=source.encoding or layout.encoding,
-                    ordinal=ordinal, source_name=source.name, target_table=target_table)
+    key = cache_key(file_sha256=digest, file_name=Path(source.path).name, layout_path=lpath,
+                    encoding=source.encoding or layout.encoding, ordinal=ordinal, source_name=source.name,
+                    target_table=target_table)
     entry = (cache_dir or ctx.dantai_dir / "_cache" / "extract") / key
     out = ctx.stage_dir("extract") / f"{source.name}.parquet"
     meta_path = entry / "result.json"

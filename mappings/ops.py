@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Literal, Mapping
 
 import polars as pl
 
@@ -76,10 +76,24 @@ class Op:
     # context: for what one batch cannot decide alone (new numbers). Returns (what `build` reads
     # from OpContext.prepared, metrics for the summary).
     prepare: Callable[[ColumnMap, pl.LazyFrame, object], tuple[object, dict]] | None = None
+    # what the line's `strip:` means to the op: "option" (surrounding spaces are trimmed when
+    # `strip: true`, kept otherwise: text, kana_fullwidth), "always" (the op trims every value
+    # whatever the line says, as a code, a number or a date has no meaningful padding: `strip: true`
+    # is accepted, `strip: false` refused) or "none" (the op has no `strip`: any `strip:` is refused).
+    # An option the op would silently ignore is a load-time problem, never a no-op.
+    strip: Literal["option", "always", "none"] = "none"
 
     def problems(self, c: ColumnMap, schema: TargetSchema) -> list[Problem]:
         missing = [(k, f"op {self.name!r} needs {k!r}") for k in self.needs if getattr(c, _FIELDS.get(k, k)) is None]
-        return missing or (self.check(c, schema) if self.check else [])
+        return missing or (self._strip_problems(c) + (self.check(c, schema) if self.check else []))
+
+    def _strip_problems(self, c: ColumnMap) -> list[Problem]:
+        if "strip" not in c.model_fields_set or self.strip == "option":
+            return []
+        if self.strip == "always":
+            return [] if c.strip else [("strip", f"op {self.name!r} always trims surrounding spaces: "
+                                                 "strip: false cannot be honoured")]
+        return [("strip", f"op {self.name!r} does not take 'strip'")]
 
     def expected_rule(self, c: ColumnMap) -> dict | None:
         return self.expected(c) if self.expected else None
@@ -102,13 +116,14 @@ def declare_rules(owner: str, rules: Mapping[str, tuple[str, str]]) -> None:
 def op(name: str, *, needs: tuple[str, ...], per_value: bool = False,
        rules: Mapping[str, tuple[str, str]] | None = None, expected: Callable[[ColumnMap], dict | None] | None = None,
        check: Callable[[ColumnMap, TargetSchema], list[Problem]] | None = None,
-       prepare: Callable[[ColumnMap, pl.LazyFrame, object], tuple[object, dict]] | None = None):
+       prepare: Callable[[ColumnMap, pl.LazyFrame, object], tuple[object, dict]] | None = None,
+       strip: Literal["option", "always", "none"] = "none"):
     """Register the decorated builder as op `name`, with everything else about it."""
     def deco(fn):
         if name in OPS:
             raise ValueError(f"op {name!r} is registered twice")
         entry = Op(name, fn, needs=needs, per_value=per_value, rules=dict(rules or {}), expected=expected,
-                   check=check, prepare=prepare)
+                   check=check, prepare=prepare, strip=strip)
         declare_rules(f"op {name!r}", entry.rules)
         OPS[name] = entry
         if per_value:
@@ -138,20 +153,24 @@ def _blank_to_null(e: pl.Expr) -> pl.Expr:
     return pl.when(e.str.strip_chars(" \u3000") == "").then(None).otherwise(e)
 
 
-@op("text", needs=("from",), expected=_trim_rule)
-def _text(c: ColumnMap, ctx: OpContext) -> OpOut:
+def _stripped(c: ColumnMap) -> pl.Expr:
+    """The source column, its surrounding half- and full-width spaces trimmed when the line says
+    `strip: true` (the ops whose `strip` is an "option")."""
     e = _src(c)
-    if c.strip:
-        e = e.str.strip_chars(" \u3000")
-    return OpOut(_blank_to_null(e))
+    return e.str.strip_chars(" \u3000") if c.strip else e
 
 
-@op("constant", needs=("value",))
+@op("text", needs=("from",), expected=_trim_rule, strip="option")
+def _text(c: ColumnMap, ctx: OpContext) -> OpOut:
+    return OpOut(_blank_to_null(_stripped(c)))
+
+
+@op("constant", needs=("value",))   # no source value: `strip` is refused
 def _constant(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(pl.lit(c.value, dtype=pl.String))
 
 
-@op("integer", needs=("from",), per_value=True, expected=_trim_rule,
+@op("integer", needs=("from",), per_value=True, expected=_trim_rule, strip="always",
     rules={"type.integer": ("整数として読めません", "not an integer")})
 def _integer(c: ColumnMap, ctx: OpContext) -> OpOut:
     raw = _blank_to_null(_src(c).str.strip_chars())
@@ -194,6 +213,7 @@ def _code_table_rule(c: ColumnMap) -> dict | None:
 
 
 @op("code_table", needs=("from", "table"), per_value=True, check=_code_table_check, expected=_code_table_rule,
+    strip="always",
     rules={"code_table.unknown": ("コード表にない値です", "value not in the code table")})
 def _code_table(c: ColumnMap, ctx: OpContext) -> OpOut:
     if not c.table:
@@ -225,13 +245,16 @@ def _kana_table() -> tuple[list[str], list[str]]:
 
 
 def _kana_rule(c: ColumnMap) -> dict:
+    if c.strip:
+        return _diff_rule(c, "kana_width", {"type": "normalize", "trim": True, "width": True},
+                          "半角カナを全角カナにし、前後の空白を除いたため")
     return _diff_rule(c, "kana_width", {"type": "normalize", "trim": False, "width": True}, "半角カナを全角カナにしたため")
 
 
-@op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule)
+@op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule, strip="option")
 def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
     old, new = _kana_table()
-    return OpOut(_blank_to_null(_src(c)).str.replace_many(old, new, leftmost=True))
+    return OpOut(_blank_to_null(_stripped(c)).str.replace_many(old, new, leftmost=True))
 
 
 WAREKI_DEFAULT_FORMAT = "era2_yymmdd"
@@ -252,7 +275,8 @@ def _wareki_rule(c: ColumnMap) -> dict:
                       f"旧システムは和暦 ({fmt}) で保持、標準は西暦 YYYY-MM-DD のため")
 
 
-@op("wareki_date", needs=("from",), per_value=True, rules=WAREKI_RULES, check=_wareki_check, expected=_wareki_rule)
+@op("wareki_date", needs=("from",), per_value=True, rules=WAREKI_RULES, check=_wareki_check, expected=_wareki_rule,
+    strip="always")
 def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
     w = wareki_to_iso(_src(c), c.format or WAREKI_DEFAULT_FORMAT, c.eras)
     # Up to five outputs are fields of one struct: convert once, not once per field.
@@ -302,7 +326,7 @@ CHAIN_MAX = 4   # the standard carries 続柄 as up to four codes (続柄1〜4)
 
 
 @op("code_chain", needs=("from", "table", "separator", "chain"), per_value=True, check=_chain_check,
-    expected=_chain_rule, rules={
+    expected=_chain_rule, strip="always", rules={
         "code_chain.unknown": ("連結された名称に標準コード表にないものがあります", "a name of the chain is not in the standard's closed set"),
         "code_chain.too_long": ("連結できるのは4つまでです", "more names chained than the standard allows (four)")})
 def _code_chain(c: ColumnMap, ctx: OpContext) -> OpOut:
@@ -369,7 +393,7 @@ def _new_key_rule(c: ColumnMap) -> dict:
                       f"旧キー ({c.from_}) に新しい番号を払い出したため (団体の対応表 crosswalk/{c.target}.csv)")
 
 
-@op("new_key", needs=("from", "numbering"), per_value=True, prepare=_issue, expected=_new_key_rule,
+@op("new_key", needs=("from", "numbering"), per_value=True, prepare=_issue, expected=_new_key_rule, strip="always",
     rules={"new_key.unissued": ("新しい番号が払い出されていません", "no new number was issued for this legacy key")})
 def _new_key(c: ColumnMap, ctx: OpContext) -> OpOut:
     """A legacy key → the new number the 団体's crosswalk holds for it (issued by `prepare` when new)."""

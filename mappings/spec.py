@@ -2,9 +2,11 @@
 
 `load_mapping` checks a spec as far as it can before any row is read: its keys (pydantic), each
 line against the op registry (a known op, the keys the op needs, the op's own checks: a code
-table that exists, a 和暦 format …) and against the target schema it names (a source table, and
-every column the line produces declared there). Every problem is a ConfigError naming the file
-and the key path (`columns.3.op: unknown op 'foo'; known: [...]`).
+table that exists, a 和暦 format …), against the target schema it names (a source table, and
+every column the line produces declared there) and against the layout(s) it names (every `from`
+a column the source has: `source_columns`). Every problem is a ConfigError naming the file and the
+key path (`columns.3.op: unknown op 'foo'; known: [...]`, `columns.6.from: source column 'SHIMEI_X'
+of target column shimei is not …`).
 """
 from __future__ import annotations
 
@@ -44,7 +46,9 @@ class ColumnMap(StrictModel):
     fumei_flag: str | None = Field(None, description="wareki_date: target column for the 不詳フラグ")
     fumei_hyoki: str | None = Field(None, description="wareki_date: target column for the 不詳表記")
     value: str | None = Field(None, description="constant")
-    strip: bool = Field(False, description="text: trim surrounding spaces (fixed-width sources)")
+    strip: bool = Field(False, description="text, kana_fullwidth: trim surrounding spaces (fixed-width sources); "
+                                           "codes, numbers and dates are always trimmed (strip: false is refused "
+                                           "there), and an op without a source (constant) refuses strip")
     numbering: Numbering | None = Field(None, description="new_key: how new numbers are issued")
     chain: list[str] | None = Field(None, description="code_chain: target columns of the 2nd, 3rd … code")
     separator: str | None = Field(None, description="code_chain: what joins the names (続柄: の)")
@@ -142,7 +146,70 @@ def mapping_problems(spec: MappingSpec, schema: TargetSchema) -> list[tuple[str,
             found += [(f"columns.{i}.{key}", what) for key, what in op.problems(c, schema)]
         found += [(f"columns.{i}.{key}", f"column {name!r} is not in the target table {spec.target}")
                   for key, name in c.outputs().items() if name not in declared]
-    return found
+    return found + source_problems(spec)
+
+
+# the combine step kinds whose new columns `source_columns` knows (mappings.combine); filter and join
+# add none, the others below
+_COMBINE_KNOWN = {"unpivot", "lookup", "filter", "history", "join"}
+
+
+def source_columns(spec: MappingSpec) -> set[str] | None:
+    """The columns a line's `from` may name, read from the layout(s) the mapping names, or None when
+    they cannot be known before the rows are (no layout named, or a combine step kind registered
+    beyond the built-in ones): then `from` is checked when the rows are mapped, as before.
+
+    A one-table source: its layout's columns and the lineage columns every staging carries.
+    A multi-table source: what the combine steps leave, computed from the steps' options rather
+    than from data: each table's layout columns as `<alias>.<COLUMN>` (and `<alias>._row_id`),
+    plus what the built-in steps make — unpivot its groups and number (`<table>.<out>`), lookup its
+    values (`<table>.<new>`), history its number and date and the person key (unqualified, on the
+    records frame it names). Columns an unpivot folds away stay accepted (a line naming
+    `ido.IDO_CD_1` fails at map time, as before): the check is for names no table or step has.
+    It is the mapping's own layout that is read: a run config's `layout:` override (ikou.config) is
+    expected to keep the column names the mapping reads.
+    """
+    from ikou.extractors.layout import load_layout
+    from ikou.staging import LINEAGE
+
+    if spec.tables is None:
+        return None if spec.layout is None else set(load_layout(spec.layout).names) | set(LINEAGE)
+    steps = [next(iter(s.items())) for s in spec.combine.steps]
+    if any(kind not in _COMBINE_KNOWN for kind, _ in steps):
+        return None
+    cols = {f"{a}.{c}" for a, t in spec.tables.items() for c in [*load_layout(t.layout).names, "_row_id"]}
+    cols |= set(LINEAGE) | {spec.combine.person}
+    for kind, o in steps:
+        o = o or {}
+        if kind == "unpivot":
+            cols |= {f"{o.get('table')}.{c}" for c in [*(o.get("groups") or {}), o.get("number")] if c}
+        elif kind == "lookup":
+            cols |= {f"{o.get('table')}.{c}" for c in (o.get("values") or {}).values()}
+        elif kind == "history":
+            cols |= {c for c in (o.get("number"), o.get("date", "HENKO_YMD")) if c}
+    return cols
+
+
+def source_problems(spec: MappingSpec) -> list[tuple[str, str]]:
+    """Every line whose `from` names a column the source has not (see `source_columns`)."""
+    try:
+        known = source_columns(spec)
+    except (OSError, ValueError, ConfigError) as exc:   # a layout missing or invalid
+        return [("layout" if spec.tables is None else "tables", f"layout cannot be read: {exc}")]
+    if known is None:
+        return []
+    where = (f"layout {spec.layout.name}" if spec.tables is None
+             else "the tables' layouts (as <alias>.<COLUMN>) or the columns the combine steps make")
+    return [(f"columns.{i}.from", f"source column {c.from_!r} of target column {c.target} is not in {where}"
+                                  + _near(c.from_, known))
+            for i, c in enumerate(spec.columns) if c.from_ is not None and c.from_ not in known]
+
+
+def _near(name: str, known: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=3)
+    return f"; did you mean {close}?" if close else ""
 
 
 def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str) -> None:

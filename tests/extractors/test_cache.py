@@ -44,3 +44,25 @@ def test_a_changed_file_or_layout_misses_the_cache(tmp_path):
     assert [x.extra["cache"] for x in (a, b, c)] == ["miss", "miss", "miss"]
     assert len({a.extra["cache_key"], b.extra["cache_key"], c.extra["cache_key"]}) == 3
     assert b.rows_ok == 2
+
+
+def test_a_renamed_file_names_itself_not_the_file_the_cache_was_made_from(tmp_path):
+    layout = write_layout(tmp_path)
+    old, new = tmp_path / "JUMIN.csv", tmp_path / "JUMIN_20261101.csv"
+    data = "0000000001,山田,1\r\n".encode("cp932") + b"0000000002,\x85\x40,2\r\n"   # 2nd held at extract
+    old.write_bytes(data)
+    runs = tmp_path / "runs"
+    first = cached_extract(_source(tmp_path, old, layout), RunContext("999997", "r1", runs), ordinal=1, target_table="t")
+    old.rename(new)   # same bytes, another name
+    second = cached_extract(_source(tmp_path, new, layout), RunContext("999997", "r2", runs), ordinal=1,
+                            target_table="t")
+    assert first.origin == "JUMIN.csv" and first.quarantine["source"].to_list() == ["JUMIN.csv"]
+    assert second.origin == "JUMIN_20261101.csv"
+    assert second.quarantine["source"].to_list() == ["JUMIN_20261101.csv"]
+    assert pl.read_parquet(second.staging)["_source"].unique().to_list() == ["JUMIN_20261101.csv"]
+    # the name is part of the key: the renamed file is read again, and then reused under its new name
+    third = cached_extract(_source(tmp_path, new, layout), RunContext("999997", "r3", runs), ordinal=1,
+                           target_table="t")
+    assert [first.extra["cache"], second.extra["cache"], third.extra["cache"]] == ["miss", "miss", "hit"]
+    assert third.origin == "JUMIN_20261101.csv"
+    assert pl.read_parquet(third.staging).equals(pl.read_parquet(second.staging))

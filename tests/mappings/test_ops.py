@@ -124,6 +124,34 @@ def test_kana_fullwidth_blank_is_null():
     assert run(cm(op="kana_fullwidth", **{"from": "v"}), ["  ", None])["value"].to_list() == [None, None]
 
 
+def test_kana_fullwidth_with_strip_trims_fixed_width_padding():
+    padded = ["ｱﾍﾞ ｺｳｼﾞ     ", "\u3000ｱｵｷ ﾊﾙﾄ\u3000 ", "     "]
+    stripped = run(cm(op="kana_fullwidth", strip=True, **{"from": "v"}), padded)["value"].to_list()
+    kept = run(cm(op="kana_fullwidth", **{"from": "v"}), padded)["value"].to_list()
+    assert stripped == ["アベ コウジ", "アオキ ハルト", None]
+    assert kept == ["アベ コウジ     ", "\u3000アオキ ハルト\u3000 ", None]   # without strip: as before
+
+
+def test_kana_fullwidth_with_strip_declares_the_trim_as_an_expected_difference():
+    rule = ops.OPS["kana_fullwidth"].expected_rule(cm(op="kana_fullwidth", strip=True, **{"from": "v"}))
+    assert rule["condition"] == {"type": "normalize", "trim": True, "width": True}
+    plain = ops.OPS["kana_fullwidth"].expected_rule(cm(op="kana_fullwidth", **{"from": "v"}))
+    assert plain["condition"] == {"type": "normalize", "trim": False, "width": True}
+
+
+@pytest.mark.parametrize("name", ["integer", "code_table", "wareki_date", "code_chain", "new_key"])
+def test_ops_that_always_trim_give_the_same_value_for_padded_input(name):
+    values = ["02", " 02 ", "子の妻", " 子の妻\u3000", "03450302", "03450302  ", "1", " 1 "]
+    df = run(cm(op=name, **LINES[name]), values)
+    assert df["value"].to_list()[1::2] == df["value"].to_list()[0::2]
+
+
+def test_every_op_declares_what_strip_means_to_it():
+    assert {n: e.strip for n, e in ops.OPS.items()} == {
+        "text": "option", "kana_fullwidth": "option", "constant": "none", "integer": "always",
+        "code_table": "always", "wareki_date": "always", "code_chain": "always", "new_key": "always"}
+
+
 # --- wareki_date ------------------------------------------------------------------------------
 
 def test_wareki_date_writes_fumei_flag_and_hyoki_columns_when_named():

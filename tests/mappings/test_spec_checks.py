@@ -80,6 +80,23 @@ def test_wareki_format_and_eras_are_checked_when_the_mapping_loads(tmp_path):
     assert "columns.2.eras: wareki eras: unknown era name(s) ['光文']" in msg
 
 
+def test_strip_an_op_would_ignore_is_refused_when_the_mapping_loads(tmp_path):
+    msg = refused(mapping(tmp_path, "{target: dantai_code, op: constant, value: '999997', strip: true}",
+                          "{target: rireki_no, op: integer, from: R, strip: false}",
+                          "{target: zokugara_code, op: code_table, from: Z, table: standard:zokugara, strip: false}"))
+    assert "columns.1.strip: op 'constant' does not take 'strip'" in msg
+    assert "columns.2.strip: op 'integer' always trims surrounding spaces: strip: false cannot be honoured" in msg
+    assert "columns.3.strip: op 'code_table' always trims surrounding spaces" in msg
+
+
+def test_strip_is_accepted_where_the_op_honours_it(tmp_path):
+    spec = load_mapping(mapping(tmp_path, "{target: shimei_kana, op: kana_fullwidth, from: K, strip: true}",
+                                "{target: shimei, op: text, from: S, strip: false}",
+                                "{target: rireki_no, op: integer, from: R, strip: true}",
+                                "{target: seinengappi, op: wareki_date, from: B, strip: true}"))
+    assert [c.strip for c in spec.columns] == [False, True, False, True, True]
+
+
 def test_every_problem_is_listed_at_once(tmp_path):
     msg = refused(mapping(tmp_path, "{target: rireki_no, op: foo, from: R}",
                           "{target: zokugara_code, op: code_table, from: Z}", "{target: shoe_size, op: text, from: X}"))
@@ -94,3 +111,67 @@ def test_shipped_mappings_pass_the_checks():
     assert len(SHIPPED) >= 8
     for path in SHIPPED:
         assert load_mapping(path).columns
+
+
+# --- `from` against the layout(s) the mapping names ------------------------------------------------
+
+VENDORS = REPO_ROOT / "specs" / "vendors"
+
+
+def _shipped_with(tmp_path, vendor: str, change) -> "Path":
+    """A shipped mapping, its paths made absolute, changed by `change` and written to tmp_path."""
+    import yaml
+
+    src = VENDORS / vendor / "mappings" / "juki" / "jumin.yaml"
+    spec = yaml.safe_load(src.read_text(encoding="utf-8"))
+    spec["schema"] = str((src.parent / spec["schema"]).resolve())
+    if "layout" in spec:
+        spec["layout"] = str((src.parent / spec["layout"]).resolve())
+    for t in (spec.get("tables") or {}).values():
+        t["layout"] = str((src.parent / t["layout"]).resolve())
+    for c in spec["columns"]:
+        if c.get("table") and not str(c["table"]).startswith("standard:"):
+            c["table"] = str((src.parent / c["table"]).resolve())
+    change(spec)
+    out = tmp_path / "m.yaml"
+    out.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def _set_from(target: str, source: str):
+    def change(spec):
+        next(c for c in spec["columns"] if c["target"] == target)["from"] = source
+    return change
+
+
+def test_a_from_not_in_the_layout_is_refused_naming_file_target_and_source_column(tmp_path):
+    path = _shipped_with(tmp_path, "vendor_a", _set_from("shimei", "SHIMEI_X"))
+    msg = refused(path)
+    assert "columns.6.from: source column 'SHIMEI_X' of target column shimei is not in layout jumin.yaml" in msg
+    assert "did you mean ['SHIMEI'" in msg
+
+
+def test_a_multi_table_from_is_checked_against_the_tables_and_what_combine_makes(tmp_path):
+    def change(spec):
+        _set_from("shimei", "shimei.SHIMEI_X")(spec)        # no such column in the table's layout
+        _set_from("kokuseki", "nosuch.KOKUSEKI")(spec)      # no such alias
+        _set_from("rireki_no", "RIREKI_NUMBER")(spec)       # the history's number is RIREKI_NO
+    msg = refused(_shipped_with(tmp_path, "vendor_c", change))
+    assert "source column 'shimei.SHIMEI_X' of target column shimei is not in the tables' layouts" in msg
+    assert "source column 'nosuch.KOKUSEKI' of target column kokuseki is not in" in msg
+    assert "source column 'RIREKI_NUMBER' of target column rireki_no is not in" in msg
+    assert msg.count(".from:") == 3   # the columns made by unpivot, lookup and history are known
+
+
+def test_columns_made_by_the_combine_steps_are_accepted(tmp_path):
+    from ikou.mappings.spec import source_columns
+
+    spec = load_mapping(VENDORS / "vendor_c" / "mappings" / "juki" / "jumin.yaml")
+    known = source_columns(spec)
+    assert {"ido.IDO_YMD", "ido.IDO_SEQ", "ido.IDO_JIYU_STD", "kojin.SEIBETSU_STD", "RIREKI_NO", "HENKO_YMD",
+            "KOJIN_KEY", "shimei.SHIMEI"} <= known
+    assert {c.from_ for c in spec.columns if c.from_} <= known
+
+
+def test_a_mapping_without_a_layout_is_not_checked_for_its_sources(tmp_path):
+    assert load_mapping(mapping(tmp_path, "{target: shimei, op: text, from: ANYTHING}")).columns
