@@ -185,6 +185,8 @@ def pandera_schemas(df: pl.DataFrame):
     for rule in implicit_dates + list(rules.tables[TABLE]):
         if rule.kind == "unique_key":
             continue   # pandera's own `unique=` below
+        if KINDS[rule.kind].phase == 3:
+            continue   # groups held together: after both schemas (run_pandera), as the ikou engine does
         (group_checks if KINDS[rule.kind].phase == 2 else frame_checks).extend(expr_check(rule, rule.id))
     row_schema = pa.DataFrameSchema(columns, checks=frame_checks, unique=["atena_no", "rireki_no"])
     group_schema = pa.DataFrameSchema(checks=group_checks)
@@ -209,6 +211,13 @@ def run_pandera(df: pl.DataFrame) -> dict:
         idx = exc.failure_cases["index"].cast(pl.UInt32)
         mapped = survivors["__i"].gather(idx)
         failures.append(pl.DataFrame({"index": mapped.cast(pl.Int32), "check": exc.failure_cases["check"]}))
+    held = pl.concat(failures)["index"].unique() if failures else pl.Series([], dtype=pl.Int32)
+    for rule in load_rules(RULES_PATH).tables[TABLE]:   # phase 3: a group with a held row is held whole
+        if KINDS[rule.kind].phase == 3:
+            cols = rule.parsed_params().columns
+            marked = df.with_row_index("__i").with_columns(pl.col("__i").is_in(held.cast(pl.UInt32).implode()).alias("h"))
+            extra = marked.filter(~pl.col("h") & pl.col("h").any().over(cols))["__i"]
+            failures.append(pl.DataFrame({"index": extra.cast(pl.Int32), "check": [rule.id] * extra.len()}))
     allf = pl.concat(failures) if failures else pl.DataFrame({"index": [], "check": []})
     held = allf["index"].unique()
     good = df.with_row_index("__i").filter(~pl.col("__i").is_in(held.cast(pl.UInt32).implode())).drop("__i")

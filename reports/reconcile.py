@@ -64,8 +64,14 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
         for m, hb in _TABLE_METRICS.items():
             if m in p or m in c:
                 add(f"{table} {_LABELS[m]}", p.get(m), c.get(m), hb)
-    prules = {r["rule"]: r.get("rows_failed", 0) for r in previous.get("rules") or []}
-    crules = {r["rule"]: r.get("rows_failed", 0) for r in current.get("rules") or []}
+    def per_rule(summary: dict) -> dict[str, int]:
+        """Findings per rule id, summed over the columns and tables it is checked on (one entry each)."""
+        out: dict[str, int] = {}
+        for r in summary.get("rules") or []:
+            out[r["rule"]] = out.get(r["rule"], 0) + (r.get("rows_failed") or 0)
+        return out
+
+    prules, crules = per_rule(previous), per_rule(current)
     for rule in dict.fromkeys([*crules, *prules]):
         add(f"ルール {rule} 違反件数", prules.get(rule, 0), crules.get(rule, 0), False)
     pm = (previous.get("moji") or {}).get("counts") or {}

@@ -23,7 +23,7 @@ from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, sink_batches
 from ikou import quarantine
 from ikou.errors import ConfigError, ConservationError, ThresholdError
 from ikou.schema import TargetSchema
-from ikou.validators.kinds import KINDS, Check, Context, Kind
+from ikou.validators.kinds import HELD, KINDS, Check, Context, Kind
 from ikou.validators.spec import Rule, RuleSet
 
 LINEAGE = {ROW_ID: ("row_id", pl.Int64), SOURCE: ("source", pl.String),   # input → quarantine column
@@ -197,7 +197,7 @@ _RULE, _CHECK = "__rule", "__check"   # which rule of the rule list, which of it
 
 
 def _build(schema: TargetSchema, table: str, rules: RuleSet, columns: list[str], dantai_code: str,
-           source_frames: Mapping | None, *, only_row_local: bool = False):
+           source_frames: Mapping | None, *, only_row_local: bool = False, held_before: pl.DataFrame | None = None):
     """The checks of `table`'s rules as (rule, check, kind), with each one's (rule position, check
     position): the signature that ties a check found in the one pass to the same check here."""
     if table not in schema.tables:
@@ -211,7 +211,7 @@ def _build(schema: TargetSchema, table: str, rules: RuleSet, columns: list[str],
         raise ConfigError(f"validate {table}: columns of the target schema missing from the data: {missing}")
     rule_list = (schema_rules(schema, table) if rules.schema_rules else []) + list(rules.tables.get(table, []))
     ctx = Context(table_name=table, table=t, schema=schema, columns=frozenset(columns),
-                  dantai_code=dantai_code, source_frames=dict(source_frames or {}))
+                  dantai_code=dantai_code, source_frames=dict(source_frames or {}), held_before=held_before)
     built: list[tuple[Rule, Check, Kind]] = []
     signature: list[tuple[int, int]] = []
     for r, rule in enumerate(rule_list):
@@ -256,7 +256,8 @@ class RowLocal:
 
 def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
                   dantai_code: str, source_frames: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
-                  batch_rows: int | None = None, row_local: pl.DataFrame | None = None) -> Findings:
+                  batch_rows: int | None = None, row_local: pl.DataFrame | None = None,
+                  held_before: pl.DataFrame | None = None) -> Findings:
     """Check the rows of `source` (target `table`) against the schema's implied rules and the rule file.
 
     Row-local checks read `batch_rows` rows at a time (None: all at once), unless `row_local` holds
@@ -268,7 +269,7 @@ def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rul
     # not source.collect_schema(): on a scan, that stops later slices being pushed down (polars
     # 2.1.0: each batch then decodes the whole file; 10× the time, 2× the memory at 2M rows)
     columns = [c for c in indexed.collect_schema().names() if c != _IDX]
-    built, signature = _build(schema, table, rules, columns, dantai_code, source_frames)
+    built, signature = _build(schema, table, rules, columns, dantai_code, source_frames, held_before=held_before)
     t = schema.resolved_table(table)
     meta = _meta(run_id, dantai_code, table)
     keys = list(t.primary_key)
@@ -288,18 +289,25 @@ def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rul
 
     # the others (and phase 2, which needs all of phase 1) on a projection: row position, key and
     # the columns their expressions name; lineage (half the width) only for the rows they hold
-    wide = {ph: [i for i, (_, _, k) in enumerate(built) if k.phase == ph and i not in local] for ph in (1, 2)}
-    if wide[1] or wide[2]:
-        names = [_IDX, *keys, *(c for i in wide[1] + wide[2] for c in _reads(built[i][1]))]
-        narrow = indexed.select(list(dict.fromkeys(names))).collect()
-        parts.update(zip(wide[1], _run_phase(narrow, [built[i][:2] for i in wide[1]], meta, keys)))
+    # phase 3 (groups held together) sees every row, marked with whether phases 1 and 2 hold it
+    wide = {ph: [i for i, (_, _, k) in enumerate(built) if k.phase == ph and i not in local] for ph in (1, 2, 3)}
+    if wide[1] or wide[2] or wide[3]:
+        later = wide[1] + wide[2] + wide[3]
+        names = [_IDX, *keys, *(c for i in later for c in _reads(built[i][1]) if c != HELD)]
+        whole = indexed.select(list(dict.fromkeys(names))).collect()
+        parts.update(zip(wide[1], _run_phase(whole, [built[i][:2] for i in wide[1]], meta, keys)))
         held = _held([parts[i] for i in local + wide[1]])
-        narrow = narrow.filter(~pl.col(_IDX).is_in(held.implode())) if held.len() else narrow   # survivors
+        narrow = whole.filter(~pl.col(_IDX).is_in(held.implode())) if held.len() else whole   # survivors
         parts.update(zip(wide[2], _run_phase(narrow, [built[i][:2] for i in wide[2]], meta, keys)))
         del narrow
-        parts.update(zip(wide[1] + wide[2], _lineage_of([parts[i] for i in wide[1] + wide[2]], indexed, columns)))
+        if wide[3]:
+            held = _held([parts[i] for i in local + wide[1] + wide[2]])
+            whole = whole.with_columns(pl.col(_IDX).is_in(held.implode()).alias(HELD))
+            parts.update(zip(wide[3], _run_phase(whole, [built[i][:2] for i in wide[3]], meta, keys)))
+        del whole
+        parts.update(zip(later, _lineage_of([parts[i] for i in later], indexed, columns)))
 
-    ordered = sorted(range(len(built)), key=lambda i: built[i][2].phase)   # phase 1, then phase 2
+    ordered = sorted(range(len(built)), key=lambda i: built[i][2].phase)   # phase 1, 2, then 3
     counts = pl.DataFrame(
         {"rule": [built[i][0].id for i in ordered], "severity": [built[i][0].severity for i in ordered],
          "column": [built[i][1].column for i in ordered], "rows_failed": [parts[i][_IDX].n_unique() for i in ordered]},
@@ -311,10 +319,10 @@ def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rul
 
 def validate(df: pl.DataFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
              dantai_code: str, source_frames: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
-             batch_rows: int | None = None) -> ValidationResult:
+             batch_rows: int | None = None, held_before: pl.DataFrame | None = None) -> ValidationResult:
     """`validate_lazy` on a DataFrame, good rows included (by default the whole frame is one batch)."""
     f = validate_lazy(df.lazy(), table=table, schema=schema, rules=rules, run_id=run_id, dantai_code=dantai_code,
-                      source_frames=source_frames, batch_rows=batch_rows)
+                      source_frames=source_frames, batch_rows=batch_rows, held_before=held_before)
     return ValidationResult(good=f.good(df.lazy()).collect(), quarantine=f.quarantine, rule_counts=f.rule_counts,
                             rows=f.rows)
 

@@ -17,6 +17,7 @@ name (`meta.root_names`). Phase 2 kinds always get that projection: they need al
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -50,6 +51,8 @@ class Context:
     columns: frozenset[str]
     dantai_code: str
     source_frames: dict[str, pl.DataFrame | pl.LazyFrame] = field(default_factory=dict)
+    # key columns of records held before validation (at map: an impossible date …), for `held_together`
+    held_before: pl.DataFrame | None = None
 
     def need(self, *names: str) -> None:
         missing = [n for n in names if n not in self.columns]
@@ -128,9 +131,9 @@ class Setainushi(StrictModel):
 
 
 class Referential(StrictModel):
-    column: str
+    column: str | list[str] = Field(description="the referring column, or columns (a composite key)")
     frame: str = Field(description="a source frame name, or this table's own name")
-    frame_column: str
+    frame_column: str | list[str] = Field(description="the referenced column(s), in the same order")
     optional: bool = Field(False, description="the referenced table belongs to another 業務: when this run "
                                               "does not migrate it, the rule is not checked (instead of an error)")
 
@@ -281,29 +284,77 @@ def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
                   pl.format("setai_no={} setainushi={}", pl.col("__household"), pl.col("__heads")), stages)]
 
 
+HELD = "__held"   # phase 3: the engine marks the rows phases 1 and 2 hold
+
+
+@kind("held_together", Key, "同じ人の他の記録が保留されたため保留します（全体を保留）",
+      "held because another record of the same group is held (the whole group is held)", row_local=False, phase=3)
+def _held_together(p: Key, ctx: Context) -> list[Check]:
+    """A group (a person's history: 宛名番号) is loaded whole or not at all: when any of its records is
+    held — here or before validation — the others are held too. Loading the rest would leave a
+    history with a hole, and a derived current row (現在の個人: the highest 履歴番号 loaded) showing a
+    state the person has left (a 転出 held, the person still 住登者)."""
+    ctx.need(*p.columns)
+    key = pl.concat_str([_text(c).fill_null("") for c in p.columns], separator=",")
+    before = pl.lit(False)
+    if ctx.held_before is not None and ctx.held_before.height and set(p.columns) <= set(ctx.held_before.columns):
+        keys = (ctx.held_before.select(pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in p.columns],
+                                                     separator=",").alias("k"))
+                .filter(pl.col("k").str.replace_all(",", "") != "")["k"].unique())
+        before = key.is_in(keys.implode())
+    return [Check(",".join(p.columns), ~pl.col(HELD) & (pl.col(HELD).any().over(p.columns) | before), key)]
+
+
 @kind("referential", Referential, "参照先に存在しない値です", "value not found in the referenced data",
       row_local=False)
 def _referential(p: Referential, ctx: Context) -> list[Check]:
-    """The other table (a frame or a scan) is read for its one column only."""
-    ctx.need(p.column)
+    """The other table (a frame or a scan) is read for its key columns only. A composite reference
+    (宛名番号 + 課税年度) matches on all its columns together: a 課税 row of 2025 does not find its
+    納税義務者 in that person's 2026 row."""
+    cols = [p.column] if isinstance(p.column, str) else list(p.column)
+    ref = [p.frame_column] if isinstance(p.frame_column, str) else list(p.frame_column)
+    if len(cols) != len(ref):
+        raise ConfigError(f"validate {ctx.table_name}: referential rule pairs {cols} with {ref}: as many columns each")
+    ctx.need(*cols)
+    label = ",".join(cols)
+    key = pl.concat_str([_text(c) for c in cols], separator=",")   # null when any part is null: not checked
     if p.frame == ctx.table_name:
-        return [Check(p.column, pl.lit(False), _text(p.column))]   # a table always contains itself
+        return [Check(label, pl.lit(False), key)]   # a table always contains itself
     frames = ctx.source_frames or {}
     if p.optional and p.frame not in frames:
         return []   # not in this run: not checked, and so not listed with a count of 0
-    if p.frame not in frames or p.frame_column not in frames[p.frame].collect_schema().names():
+    if p.frame not in frames or not set(ref) <= set(frames[p.frame].collect_schema().names()):
         raise ConfigError(f"validate {ctx.table_name}: referential rule needs frame {p.frame!r} "
-                          f"with column {p.frame_column!r}")
-    known = (frames[p.frame].lazy().select(pl.col(p.frame_column).cast(pl.String)).drop_nulls().unique()
-             .collect().to_series())
-    return [Check(p.column, pl.col(p.column).is_not_null() & ~_text(p.column).is_in(known.implode()), _text(p.column))]
+                          f"with column(s) {ref}")
+    known = (frames[p.frame].lazy()
+             .select(pl.concat_str([pl.col(c).cast(pl.String) for c in ref], separator=",").alias("k"))
+             .drop_nulls().unique().collect().to_series())
+    return [Check(label, key.is_not_null() & ~key.is_in(known.implode()), key)]
 
 
 @kind("moji_identified", Flag, "文字同定できない文字があります", "holds characters not yet identified (文字同定)",
       row_local=True)
 def _moji_identified(p: Flag, ctx: Context) -> list[Check]:
-    """Reads the Boolean flag set by the 文字同定 stage; absent flag = stage not run or nothing unresolved."""
+    """Reads the Boolean flag set by the 文字同定 stage; absent flag = stage not run or nothing unresolved.
+
+    With the detail column (moji.step: `shimei: U+E1F0 (…) / jusho: U+E1F1 (…)`), one check per `moji`
+    column of the table: a finding names the column that holds the unresolved character, its value
+    is that column's value (so it is masked by that column's rule wherever it is shown, a name like
+    any other name) and its message carries the code points (`shimei: U+E1F0`), never the value. A
+    row with unresolved characters in two columns gives two findings. A flagged row whose detail names
+    none of them (or no detail column) gives one finding for the row, without a column, as before.
+    """
     if p.flag not in ctx.columns:
         return [Check(None, pl.lit(False))]
-    value = pl.col(p.detail) if p.detail and p.detail in ctx.columns else None
-    return [Check(None, pl.col(p.flag).fill_null(False), value)]
+    flag = pl.col(p.flag).fill_null(False)
+    if not (p.detail and p.detail in ctx.columns):
+        return [Check(None, flag)]
+    detail = _text(p.detail)
+    checks, named = [], []
+    for col in (c.name for c in ctx.table.columns if c.moji and c.name in ctx.columns):
+        points = detail.str.extract(rf"(?:^| / ){re.escape(col)}: (U\+[0-9A-F]+(?: U\+[0-9A-F]+)*)", 1)
+        named.append(points.is_not_null())
+        checks.append(Check(col, flag & points.is_not_null(), _text(col),
+                            pl.concat_str(pl.lit(f"{col}: "), points)))
+    rest = flag & ~pl.any_horizontal(named) if named else flag
+    return checks + [Check(None, rest, detail)]

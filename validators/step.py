@@ -28,20 +28,24 @@ def rules_path(schema) -> Path:
 @step("validate", name="target", total="inputs")
 def validate_table(schema, target: str, ctx: RunContext, inputs: list[Path], *,
                    others: dict[str, Path] | None = None, row_local: list[Path] | None = None,
+                   held_before: list[pl.DataFrame] | None = None,
                    batch_rows: int = VALIDATE_BATCH_ROWS) -> StageResult:
     """Validate `target` (every input Parquet feeding it); write validate/<target>.parquet.
 
     `others` are the tables this run has already validated (earlier 業務 included), for cross-table
     (referential) rules. `row_local`: per input, what its row-local checks found where its rows were
-    made (ikou.onepass); then only the table-wide rules read the inputs here. Metrics: `rules` (rows
-    failed per rule, every rule listed).
+    made (ikou.onepass); then only the table-wide rules read the inputs here. `held_before`: the
+    quarantine of the stages before (map …) of the sources, whose held records' keys a
+    `held_together` rule holds the rest of their group for. Metrics: `rules` (rows failed per rule,
+    every rule listed).
     """
     source = pl.concat([pl.scan_parquet(i) for i in inputs], how="diagonal_relaxed")
     rules = load_rules(rules_path(schema))
     source_frames = {t: pl.scan_parquet(pth) for t, pth in (others or {}).items()}
     found = validate_lazy(source, table=target, schema=schema, rules=rules, run_id=ctx.run_id,
                           dantai_code=ctx.dantai_code, source_frames=source_frames, batch_rows=batch_rows,
-                          row_local=_positioned(inputs, row_local) if row_local is not None else None)
+                          row_local=_positioned(inputs, row_local) if row_local is not None else None,
+                          held_before=_held_keys(held_before, schema.resolved_table(target).primary_key))
     out = ctx.stage_dir("validate") / f"{target}.parquet"
     found.write_good(source, out, batch_rows=batch_rows)
     log.info("validate %s: %d in, %d held", target, found.rows, found.held.len())
@@ -62,3 +66,13 @@ def _positioned(inputs: list[Path], found: list[Path]) -> pl.DataFrame:
         offset += pq.ParquetFile(i).metadata.num_rows
     # by name: a source without findings writes the empty frame, whose columns come in another order
     return pl.concat(parts, how="diagonal_relaxed")
+
+
+def _held_keys(quarantines: list[pl.DataFrame] | None, key: list[str]) -> pl.DataFrame | None:
+    """The key columns of the records the earlier stages held as errors, read back from their
+    `record_key` (`atena_no=…,rireki_no=…`, written by the mapping from the columns it could map)."""
+    held = [f.filter(pl.col("severity") == "error").select("record_key") for f in quarantines or [] if f.height]
+    if not held:
+        return None
+    rk = pl.concat(held).drop_nulls().unique()
+    return rk.select(pl.col("record_key").str.extract(rf"(?:^|,){c}=([^,]*)").alias(c) for c in key)

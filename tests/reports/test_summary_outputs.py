@@ -59,3 +59,16 @@ def test_control_totals_count_held_amounts_apart_so_a_lost_amount_shows(tmp_path
     assert (t["extracted"], t["loaded"], t["held"], t["unreadable"]) == (250, 100, 200, 1)
     assert t["difference"] == -50
     assert any("shotokuwari_gaku" in b and "-50" in b for b in _blockers({}, None, {}, totals))
+
+
+def test_the_trend_counts_a_rule_over_every_column_it_is_checked_on():
+    """schema.required and moji.unresolved have one entry per column: the trend adds them up."""
+    from ikou.reports.reconcile import trend
+
+    prev = {"rules": [{"rule": "moji.unresolved", "column": "shimei", "rows_failed": 2},
+                      {"rule": "moji.unresolved", "column": None, "rows_failed": 0}]}
+    cur = {"rules": [{"rule": "moji.unresolved", "column": "shimei", "rows_failed": 1},
+                     {"rule": "moji.unresolved", "column": "jusho", "rows_failed": 3},
+                     {"rule": "moji.unresolved", "column": None, "rows_failed": 0}]}
+    row = next(r for r in trend(cur, prev) if r["item"] == "ルール moji.unresolved 違反件数")
+    assert (row["previous"], row["current"], row["delta"]) == (2, 4, 2)

@@ -131,6 +131,39 @@ def test_warnings_list_rows_but_pass_them(schema, rules):
                              ("moji.unresolved", "warning", None, 1)]
 
 
+def test_moji_unresolved_names_the_column_holding_the_character_once_per_column(schema, rules):
+    from ikou.privacy import mask_long, schema_sensitive_columns
+
+    rows = good_rows()
+    rows[1] = rows[1] | {"shimei": "\ue1f0田　花子"}
+    rows[4] = rows[4] | {"shimei": "鈴\ue1f0　一郎", "jusho": "東京都\ue1f1区"}
+    df = frame(rows).with_columns(
+        _moji_unresolved=pl.Series([False, True, None, False, True, False, False]),
+        _moji_unresolved_chars=pl.Series([None, "shimei: U+E1F0 (\ue1f0)", None, None,
+                                          "jusho: U+E1F1 (\ue1f1) / shimei: U+E1F0 (\ue1f0)", None, None]))
+    res = run(df, schema, rules)
+    found = res.quarantine.filter(pl.col("rule") == "moji.unresolved").sort("row_id", "column")
+    ids = df["_row_id"]
+    assert found.select("row_id", "column", "value").rows() == [
+        (ids[1], "shimei", "\ue1f0田　花子"), (ids[4], "jusho", "東京都\ue1f1区"), (ids[4], "shimei", "鈴\ue1f0　一郎")]
+    # the code points reach the reviewer in the message, the value does not
+    assert [m.rsplit(" (", 1)[1] for m in found["message_ja"]] == ["shimei: U+E1F0)", "jusho: U+E1F1)",
+                                                                    "shimei: U+E1F0)"]
+    assert not any("花子" in m or "一郎" in m for m in found["message_ja"].to_list() + found["message_en"].to_list())
+    assert res.counts["warned"] == 2
+    # masked by the column's rule (a name: first character + ＊＊), not as a whole record
+    masked = mask_long(found, schema_sensitive_columns(schema, TABLE), value_cols=("value",))
+    assert masked["value"].to_list()[0::2] == ["\ue1f0＊＊", "鈴＊＊"]
+    assert not masked["value"].str.contains("レコード全体").any()
+
+
+def test_moji_unresolved_whose_detail_names_no_moji_column_is_still_found(schema, rules):
+    df = frame(good_rows()).with_columns(_moji_unresolved=pl.Series([True] + [False] * 6),
+                                         _moji_unresolved_chars=pl.Series(["?", *[None] * 6], dtype=pl.String))
+    found = run(df, schema, rules).quarantine.filter(pl.col("rule") == "moji.unresolved")
+    assert found.select("column", "value").rows() == [(None, "?")]
+
+
 def test_empty_frame_passes_with_every_rule_counted(schema, rules):
     df = frame(good_rows()).clear()
     res = run(df, schema, rules)
@@ -207,6 +240,25 @@ def test_referential_kind_checks_another_frame(schema):
     assert res.quarantine["record_key"].to_list() == [f"atena_no={atena('0000004')},rireki_no=1"]
     with pytest.raises(ConfigError, match="atena_master"):
         run(df, schema, rs)
+
+
+def test_a_composite_reference_matches_on_all_its_columns_together(schema):
+    """(宛名番号, 履歴番号) against a frame holding person 3's 履歴 1 only: its 履歴 2 is not found, though
+    its 宛名番号 is."""
+    rs = RuleSet.model_validate({"spec_version": 1, "gyomu": "juki", "schema_rules": False, "tables": {TABLE: [
+        {"id": "ref.pair", "kind": "referential",
+         "params": {"column": ["atena_no", "rireki_no"], "frame": "master",
+                    "frame_column": ["atena_no", "rireki_no"]}}]}})
+    df = frame(good_rows())
+    master = df.select("atena_no", "rireki_no").filter(pl.col("rireki_no") == 1)
+    res = run(df, schema, rs, source_frames={"master": master})
+    assert res.quarantine.select("record_key", "column", "value").rows() == [
+        (f"atena_no={atena('0000003')},rireki_no=2", "atena_no,rireki_no", f"{atena('0000003')},2")]
+    bad = RuleSet.model_validate({"spec_version": 1, "gyomu": "juki", "schema_rules": False, "tables": {TABLE: [
+        {"id": "ref.pair", "kind": "referential",
+         "params": {"column": ["atena_no", "rireki_no"], "frame": "master", "frame_column": "atena_no"}}]}})
+    with pytest.raises(ConfigError, match="as many columns each"):
+        run(df, schema, bad, source_frames={"master": master})
 
 
 def test_optional_reference_to_another_gyomu_warns_when_present_and_is_not_listed_when_absent(schema):
@@ -306,3 +358,20 @@ def test_batches_and_projection_find_what_the_whole_frame_finds(schema, rules, t
     lineage = whole.quarantine.join(df.select(row_id="_row_id", line="_source_line"), on="row_id", how="left")
     assert lineage["line"].to_list() == lineage["source_line"].to_list()
     assert lineage["source"].to_list() == ["JUMIN.csv"] * lineage.height
+
+
+def test_a_persons_history_is_held_whole_when_one_of_its_rows_is_held(schema, rules):
+    """Person 3's 履歴 2 has a bad 個人番号: its 履歴 1 is held with it, or 現在の個人 (the highest 履歴番号
+    loaded) would show 履歴 1 as the person's state. Person 7's latest row was held at map (only its key
+    reached validation, in held_before): its other row is held too. The others are loaded."""
+    rows = good_rows() + [person(7, setai="20000", zokugara="12", rireki=1)]
+    rows[3] = {**rows[3], "kojin_no": "123456789012"}
+    df = frame(rows)
+    held_before = pl.DataFrame({"atena_no": [atena(f"{7:07d}")], "rireki_no": ["2"]})
+    res = run(df, schema, rules, held_before=held_before)
+    together = res.quarantine.filter(pl.col("rule") == "rireki.held_together")
+    assert sorted(together["record_key"].to_list()) == [f"atena_no={atena(f'{3:07d}')},rireki_no=1",
+                                                       f"atena_no={atena(f'{7:07d}')},rireki_no=1"]
+    assert set(together["severity"]) == {"error"}
+    assert res.good.height == len(rows) - 3
+    assert run(frame(good_rows()), schema, rules).quarantine.height == 0   # nothing held: nothing together
