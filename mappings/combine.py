@@ -45,17 +45,21 @@ class StepKind:
     options: type[StrictModel]
     run: Callable[["Work", StrictModel], None]
     rules: dict[str, tuple[str, str]]
+    # the columns the step adds, from its options alone (checked against a line's `from` when the
+    # mapping loads: mappings.spec.source_columns); None: not known before the rows are
+    makes: Callable[[StrictModel], set[str]] | None = None
 
 
 STEP_KINDS: dict[str, StepKind] = {}
 
 
-def step_kind(name: str, options: type[StrictModel], rules: dict[str, tuple[str, str]] | None = None):
-    """Register a combine step kind with its options model and the rules it can give."""
+def step_kind(name: str, options: type[StrictModel], rules: dict[str, tuple[str, str]] | None = None,
+              makes: Callable[[StrictModel], set[str]] | None = None):
+    """Register a combine step kind with its options model, the rules it can give and the columns it makes."""
     def deco(fn):
         if name in STEP_KINDS:
             raise ValueError(f"combine step {name!r} is registered twice")
-        STEP_KINDS[name] = StepKind(name, options, fn, dict(rules or {}))
+        STEP_KINDS[name] = StepKind(name, options, fn, dict(rules or {}), makes)
         ops.declare_rules(f"combine step {name}", dict(rules or {}))
         return fn
     return deco
@@ -126,7 +130,7 @@ class UnpivotOptions(StrictModel):
     skip_empty: str = Field(description="an output column: a group whose value here is empty is no row")
 
 
-@step_kind("unpivot", UnpivotOptions)
+@step_kind("unpivot", UnpivotOptions, makes=lambda o: {f"{o.table}.{c}" for c in [*o.groups, o.number]})
 def _unpivot(w: Work, o: UnpivotOptions) -> None:
     t, df = o.table, w.frames[o.table]
     widths = {len(v) for v in o.groups.values()}
@@ -157,7 +161,7 @@ class LookupOptions(StrictModel):
     values: dict[str, str] = Field(description="master column → the new column it gives the table")
 
 
-@step_kind("lookup", LookupOptions, rules={
+@step_kind("lookup", LookupOptions, makes=lambda o: {f"{o.table}.{c}" for c in o.values.values()}, rules={
     "lookup.unknown": ("ベンダー自身のコードマスタにないコードです (個人ごと保留)",
                        "code not in the vendor's own code master (the person is held)"),
     "lookup.ambiguous": ("コードマスタで同じコードが複数あります", "the code master holds the code more than once")})
@@ -200,7 +204,7 @@ class FilterOptions(StrictModel):
     reason: str = Field(description="why the other rows are not migrated (shown in the report)")
 
 
-@step_kind("filter", FilterOptions)
+@step_kind("filter", FilterOptions, makes=lambda o: set())
 def _filter(w: Work, o: FilterOptions) -> None:
     t, v = o.table, o.valid_at
     df = w.frames[t]
@@ -247,7 +251,7 @@ HISTORY_RULES = {
 }
 
 
-@step_kind("history", HistoryOptions, rules=HISTORY_RULES)
+@step_kind("history", HistoryOptions, rules=HISTORY_RULES, makes=lambda o: {o.number, o.date})
 def _history(w: Work, o: HistoryOptions) -> None:
     key, day = w.person, "__day"
     # 1. periods that do not chain: hold the person
@@ -329,7 +333,7 @@ JOIN_RULES = {
 }
 
 
-@step_kind("join", JoinOptions, rules=JOIN_RULES)
+@step_kind("join", JoinOptions, rules=JOIN_RULES, makes=lambda o: set())
 def _join(w: Work, o: JoinOptions) -> None:
     t, rec = o.table, o.into
     tk, rk = w.person_col(t), w.person_col(rec)

@@ -149,44 +149,39 @@ def mapping_problems(spec: MappingSpec, schema: TargetSchema) -> list[tuple[str,
     return found + source_problems(spec)
 
 
-# the combine step kinds whose new columns `source_columns` knows (mappings.combine); filter and join
-# add none, the others below
-_COMBINE_KNOWN = {"unpivot", "lookup", "filter", "history", "join"}
-
-
 def source_columns(spec: MappingSpec) -> set[str] | None:
     """The columns a line's `from` may name, read from the layout(s) the mapping names, or None when
-    they cannot be known before the rows are (no layout named, or a combine step kind registered
-    beyond the built-in ones): then `from` is checked when the rows are mapped, as before.
+    they cannot be known before the rows are (no layout named, or a combine step whose kind does not
+    say what it `makes`, or whose options are wrong: combine_problems reports those): then `from` is
+    checked when the rows are mapped, as before.
 
     A one-table source: its layout's columns and the lineage columns every staging carries.
-    A multi-table source: what the combine steps leave, computed from the steps' options rather
-    than from data: each table's layout columns as `<alias>.<COLUMN>` (and `<alias>._row_id`),
-    plus what the built-in steps make — unpivot its groups and number (`<table>.<out>`), lookup its
-    values (`<table>.<new>`), history its number and date and the person key (unqualified, on the
-    records frame it names). Columns an unpivot folds away stay accepted (a line naming
-    `ido.IDO_CD_1` fails at map time, as before): the check is for names no table or step has.
-    It is the mapping's own layout that is read: a run config's `layout:` override (ikou.config) is
-    expected to keep the column names the mapping reads.
+    A multi-table source: each table's layout columns as `<alias>.<COLUMN>` (and `<alias>._row_id`),
+    the person key, and what each combine step makes from its options (mappings.combine: unpivot its
+    groups and number, lookup its values, history its number and date). Columns an unpivot folds
+    away stay accepted (a line naming `ido.IDO_CD_1` fails at map time, as before): the check is for
+    names no table or step has. It is the mapping's own layout that is read: a run config's
+    `layout:` override (ikou.config) is expected to keep the column names the mapping reads.
     """
+    from pydantic import ValidationError
+
     from ikou.extractors.layout import load_layout
+    from ikou.mappings.combine import STEP_KINDS
     from ikou.staging import LINEAGE
 
     if spec.tables is None:
         return None if spec.layout is None else set(load_layout(spec.layout).names) | set(LINEAGE)
-    steps = [next(iter(s.items())) for s in spec.combine.steps]
-    if any(kind not in _COMBINE_KNOWN for kind, _ in steps):
-        return None
     cols = {f"{a}.{c}" for a, t in spec.tables.items() for c in [*load_layout(t.layout).names, "_row_id"]}
     cols |= set(LINEAGE) | {spec.combine.person}
-    for kind, o in steps:
-        o = o or {}
-        if kind == "unpivot":
-            cols |= {f"{o.get('table')}.{c}" for c in [*(o.get("groups") or {}), o.get("number")] if c}
-        elif kind == "lookup":
-            cols |= {f"{o.get('table')}.{c}" for c in (o.get("values") or {}).values()}
-        elif kind == "history":
-            cols |= {c for c in (o.get("number"), o.get("date", "HENKO_YMD")) if c}
+    for step in spec.combine.steps:
+        (kind, opts), = step.items()
+        made = STEP_KINDS.get(kind)
+        if made is None or made.makes is None:
+            return None
+        try:
+            cols |= made.makes(made.options.model_validate(opts))
+        except ValidationError:
+            return None
     return cols
 
 
