@@ -166,17 +166,9 @@ def failure_line(error: dict | None, fallback: str) -> str:
 def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, evidence: bool = False,
             verbose: bool = False, quiet: bool = False, keep_stages: bool = False) -> int:
     """Run one config end to end as the command line does; return the exit code."""
-    from ikou.context import check_run_id
     from ikou.errors import message_ja, one_line
 
-    if run_id is not None:
-        try:
-            check_run_id(run_id)
-        except Exception as exc:   # noqa: BLE001 - refused before anything is read or written
-            print(f"ikou: 失敗 (config): {message_ja(exc)} — failed at config: {one_line(exc)} "
-                  "(summary.json は書いていません — no summary.json written)", file=sys.stderr, flush=True)
-            return 2
-    try:
+    try:   # a bad --run-id is refused by start() before anything is read, and leaves no record (below)
         state, run_dir = start(config, run_id=run_id, target_url=target_url, debug=debug, verbose=verbose,
                                progress=not quiet, keep_stages=keep_stages)
     except Exception as exc:   # noqa: BLE001 - the config itself failed: no run has started
