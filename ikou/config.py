@@ -47,13 +47,14 @@ def _url_words(url: str) -> list[str]:
     return [w for w in re.split(r"[^0-9A-Za-z_]+", text) if w]
 
 
+# a file-backed database URL: scheme (+ driver), the file (relative, or absolute after a fourth /)
+_FILE_DB_URL = re.compile(r"^(duckdb|sqlite)(\+\w+)?:///([^?]+)")
+
+
 def _local_database(url: str) -> Path | None:
     """The file of a file-backed database URL (duckdb:///…, sqlite:///…), else None."""
-    scheme, _, rest = url.partition("://")
-    if scheme.split("+")[0] not in ("duckdb", "sqlite") or not rest.startswith("/"):
-        return None
-    path = rest[1:].split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
+    m = _FILE_DB_URL.match(url)
+    return Path(m.group(3)) if m and not m.group(3).startswith(":memory:") else None
 
 
 def _inside(path: Path, roots: list[Path]) -> bool:
@@ -122,9 +123,9 @@ class DatabaseSource(StrictModel):
     @classmethod
     def _relative_sqlite_like(cls, v: str, info: ValidationInfo) -> str:
         # duckdb:///relative/path.duckdb → relative to the config file, like every other path.
-        m = re.match(r"^(duckdb|sqlite)(\+\w+)?:///(?!/)(.+)$", v)
-        if m and not m.group(3).startswith(":memory:"):
-            return f"{m.group(1)}{m.group(2) or ''}:///{_resolve(m.group(3), info)}"
+        m = _FILE_DB_URL.match(v)
+        if m and not m.group(3).startswith((":memory:", "/")):
+            return f"{m.group(1)}{m.group(2) or ''}:///{_resolve(m.group(3), info)}{v[m.end():]}"   # + its query
         return v
 
 
