@@ -153,11 +153,28 @@ def _blank_to_null(e: pl.Expr) -> pl.Expr:
     return pl.when(e.str.strip_chars(" \u3000") == "").then(None).otherwise(e)
 
 
+def _strip_option(e: pl.Expr, strip: bool) -> pl.Expr:
+    """`e`, its surrounding half- and full-width spaces trimmed when the line says `strip: true`
+    (the ops whose `strip` is an "option")."""
+    return e.str.strip_chars(" \u3000") if strip else e
+
+
 def _stripped(c: ColumnMap) -> pl.Expr:
-    """The source column, its surrounding half- and full-width spaces trimmed when the line says
-    `strip: true` (the ops whose `strip` is an "option")."""
-    e = _src(c)
-    return e.str.strip_chars(" \u3000") if c.strip else e
+    return _strip_option(_src(c), c.strip)
+
+
+def read_code(e: pl.Expr) -> pl.Expr:
+    """A value as the ops that always trim read it (codes, numbers, keys): every surrounding Unicode
+    whitespace trimmed, blank → null. Public so that the diff's rules (reports.rules) read the legacy
+    side exactly as the op did, not by a second definition of "trimmed"."""
+    return _blank_to_null(e.str.strip_chars())
+
+
+def read_integer(e: pl.Expr) -> pl.Expr:
+    """A value as the integer op reads it: `read_code`, then ASCII digits with an optional sign
+    (' 7229000', '094200', '+99200'); null where that fails. No NFKC: full-width digits are not read
+    (the op holds the row as type.integer), so the diff's integer rule does not explain them either."""
+    return read_code(e).cast(pl.Int64, strict=False)
 
 
 @op("text", needs=("from",), expected=_trim_rule, strip="option")
@@ -170,11 +187,18 @@ def _constant(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(pl.lit(c.value, dtype=pl.String))
 
 
-@op("integer", needs=("from",), per_value=True, expected=_trim_rule, strip="always",
+def _integer_rule(c: ColumnMap) -> dict:
+    # the op always trims and reads the text as a number: padding, leading zeros and a + sign go,
+    # the integer stays (reports.rules `integer` reads the legacy side with read_integer, as here)
+    return _diff_rule(c, "integer", {"type": "integer"},
+                      "旧システムの数字の表記 (前後の空白・先頭のゼロ・+ 符号) を整数として読んだため")
+
+
+@op("integer", needs=("from",), per_value=True, expected=_integer_rule, strip="always",
     rules={"type.integer": ("整数として読めません", "not an integer")})
 def _integer(c: ColumnMap, ctx: OpContext) -> OpOut:
-    raw = _blank_to_null(_src(c).str.strip_chars())
-    val = raw.cast(pl.Int64, strict=False)
+    raw = read_code(_src(c))
+    val = read_integer(_src(c))
     return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("type.integer")))
 
 
@@ -206,9 +230,12 @@ def _code_table_check(c: ColumnMap, schema: TargetSchema) -> list[Problem]:
 
 
 def _code_table_rule(c: ColumnMap) -> dict | None:
-    if not c.table or c.table.startswith("standard:"):
-        return None   # standard codes in, standard codes out
-    return _diff_rule(c, "code_table", {"type": "code_table", "table": str(c.table)},
+    # the op looks up the trimmed code (read_code), so the rule does too (`trim`): " 1" → "1" is the op's
+    if not c.table:
+        return None
+    if c.table.startswith("standard:"):   # standard codes in, the same codes out, only trimmed
+        return _diff_rule(c, "trim", {"type": "trimmed"}, "コードの前後の空白を除いたため")
+    return _diff_rule(c, "code_table", {"type": "code_table", "table": str(c.table), "trim": True},
                       f"旧コード ({c.from_}) を標準コードに置き換えたため")
 
 
@@ -223,38 +250,60 @@ def _code_table(c: ColumnMap, ctx: OpContext) -> OpOut:
         old, new = codes, codes
     else:
         old, new = _code_pairs(c.table)
-    raw = _blank_to_null(_src(c).str.strip_chars())
+    raw = read_code(_src(c))
     val = raw.replace_strict(list(old), list(new), default=None, return_dtype=pl.String)
     return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("code_table.unknown")))
 
 
 @lru_cache(maxsize=1)
 def _kana_table() -> tuple[list[str], list[str]]:
-    """Half-width katakana forms → full width, voiced two-char forms first (matches jaconv.h2z)."""
+    """Patterns → replacements for one `replace_many`, pairs first (they win where they start).
+
+    jaconv.h2z alone left ﾜﾞ ｦﾞ as ワﾞ ヲﾞ (a half-width ﾞ in the full-width field) and a combining
+    mark as it was (カ\u3099). So: a kana (half- or full-width) followed by ﾞ ﾟ or a combining
+    U+3099/U+309A becomes its precomposed letter wherever Unicode has one (NFC decides: ｶﾞ ガ, ﾜﾞ ヷ,
+    ｦﾞ ヺ, ｳﾞ ヴ, カ\u3099 ガ); every other half-width form becomes jaconv's full width, and a ﾞ ﾟ
+    left over (ｲﾞ: no precomposed letter) the full-width ゛ ゜. A combining mark that composes with
+    nothing stays, and the op's warning shows it.
+    """
+    import unicodedata
+
     import jaconv
 
-    singles = [chr(c) for c in range(0xFF61, 0xFFA0)]
-    pairs = []
-    for ch in singles:
-        for mark in "ﾞﾟ":
-            z = jaconv.h2z(ch + mark, kana=True, ascii=False, digit=False)
-            if len(z) == 1:
-                pairs.append((ch + mark, z))
-    pairs += [(ch, jaconv.h2z(ch, kana=True, ascii=False, digit=False)) for ch in singles]
+    half = [chr(c) for c in range(0xFF61, 0xFFA0)]
+    single = {ch: jaconv.h2z(ch, kana=True, ascii=False, digit=False) for ch in half} | {"ﾞ": "゛", "ﾟ": "゜"}
+    full = [chr(c) for c in (*range(0x3041, 0x3097), 0x309D, *range(0x30A1, 0x30FB), 0x30FD)]
+    bases = {ch: single[ch] for ch in half if ch not in "ﾞﾟ"} | {ch: ch for ch in full}
+    marks = {"ﾞ": "\u3099", "ﾟ": "\u309a", "\u3099": "\u3099", "\u309a": "\u309a"}
+    pairs = [(b + m, z) for b, fw in bases.items() for m, comb in marks.items()
+             if len(z := unicodedata.normalize("NFC", fw + comb)) == 1]
+    pairs += [(ch, z) for ch, z in single.items() if z != ch]
     return [a for a, _ in pairs], [b for _, b in pairs]
 
 
-def _kana_rule(c: ColumnMap) -> dict:
-    if c.strip:
-        return _diff_rule(c, "kana_width", {"type": "normalize", "trim": True, "width": True},
-                          "半角カナを全角カナにし、前後の空白を除いたため")
-    return _diff_rule(c, "kana_width", {"type": "normalize", "trim": False, "width": True}, "半角カナを全角カナにしたため")
+# what may stay in a full-width フリガナ: katakana and hiragana (ヷ ヺ ヴ, ・ ー, iteration marks), the
+# spacing ゛ ゜, and spaces (vendors separate 氏 and 名 with either width); anything else is shown
+KANA_OTHER = r"[^ \u3000\u3041-\u3096\u309B-\u309E\u30A1-\u30FE]"
 
 
-@op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule, strip="option")
-def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
+def kana_fullwidth_expr(e: pl.Expr, *, strip: bool) -> pl.Expr:
+    """What the kana_fullwidth op loads for `e`. Public so that the diff's rule (reports.rules,
+    `kana_fullwidth`) converts the legacy side exactly as the op did."""
     old, new = _kana_table()
-    return OpOut(_blank_to_null(_stripped(c)).str.replace_many(old, new, leftmost=True))
+    return _blank_to_null(_strip_option(e, strip)).str.replace_many(old, new, leftmost=True)
+
+
+def _kana_rule(c: ColumnMap) -> dict:
+    reason = "半角カナを全角カナにし、前後の空白を除いたため" if c.strip else "半角カナを全角カナにしたため"
+    return _diff_rule(c, "kana_width", {"type": "kana_fullwidth", "trim": bool(c.strip)}, reason)
+
+
+@op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule, strip="option", rules={
+    "kana.not_fullwidth": ("全角カナにできない文字が残っています (フリガナを確認してください)",
+                           "characters other than full-width kana remain (check the furigana)")})
+def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
+    value = kana_fullwidth_expr(_src(c), strip=c.strip)
+    return OpOut(value, warning=pl.when(value.str.contains(KANA_OTHER)).then(pl.lit("kana.not_fullwidth")))
 
 
 WAREKI_DEFAULT_FORMAT = "era2_yymmdd"
@@ -270,8 +319,10 @@ def _wareki_check(c: ColumnMap, schema: TargetSchema) -> list[Problem]:
 
 
 def _wareki_rule(c: ColumnMap) -> dict:
+    # wareki_to_iso trims as the op does; the line's own era codes, where it has them, read as the op read
     fmt = c.format or WAREKI_DEFAULT_FORMAT
-    return _diff_rule(c, "wareki", {"type": "wareki", "format": fmt},
+    cond = {"type": "wareki", "format": fmt} | ({"eras": dict(c.eras)} if c.eras is not None else {})
+    return _diff_rule(c, "wareki", cond,
                       f"旧システムは和暦 ({fmt}) で保持、標準は西暦 YYYY-MM-DD のため")
 
 
@@ -318,7 +369,7 @@ def _chain_rule(c: ColumnMap) -> dict:
     # the legacy side holds the names chained (子の妻), the target the first one's code (20) in this column;
     # the further codes (12) go to columns the legacy side has not, so the diff does not see them
     return _diff_rule(c, "code_chain", {"type": "code_chain", "table": str(c.table), "separator": c.separator,
-                                        "columns": ["name", "code"]},
+                                        "columns": ["name", "code"], "trim": True},
                       f"旧システムは{c.from_}を名称 (「{c.separator}」で連結) で保持、標準はコードのため")
 
 
@@ -333,7 +384,7 @@ def _code_chain(c: ColumnMap, ctx: OpContext) -> OpOut:
     """Names chained with a separator (子の妻) → one standard code per name: target, chain[0], chain[1] …"""
     names, codes = (list(x) for x in _names(c.table))
     slots = [c.target, *(c.chain or [])]
-    raw = _blank_to_null(_src(c).str.strip_chars())
+    raw = read_code(_src(c))
     parts = raw.str.split(c.separator)
     n = parts.list.len()
     code_at = [parts.list.get(i, null_on_oob=True).replace_strict(names, codes, default=None, return_dtype=pl.String)
@@ -363,7 +414,7 @@ def _issue(c: ColumnMap, source: pl.LazyFrame, ctx) -> tuple[pl.DataFrame, dict]
     held = pl.read_csv(path, schema=cols) if path.is_file() else pl.DataFrame(schema=cols)
     if held[legacy].is_duplicated().any() or held[new].is_duplicated().any():
         raise ConfigError(f"{path}: a legacy key or a new number appears twice: the crosswalk is broken")
-    seen = (source.select(_blank_to_null(pl.col(c.from_).str.strip_chars()).alias(legacy)).drop_nulls().unique()
+    seen = (source.select(read_code(pl.col(c.from_)).alias(legacy)).drop_nulls().unique()
             .collect())
     fresh = seen.join(held.select(legacy), on=legacy, how="anti").sort(legacy)
     width = rule.digits - (1 if rule.check_digit == "mod11" else 0)
@@ -388,8 +439,9 @@ def _issue(c: ColumnMap, source: pl.LazyFrame, ctx) -> tuple[pl.DataFrame, dict]
 
 def _new_key_rule(c: ColumnMap) -> dict:
     # the diff reads the 団体's crosswalk from diff/<source>/: runs/<団体>/<run>/diff/<source>/ → runs/<団体>/
+    # the crosswalk holds the trimmed legacy key (read_code), as the op looks it up
     return _diff_rule(c, "new_key", {"type": "code_table", "table": f"../../../crosswalk/{c.target}.csv",
-                                     "columns": [f"legacy_{c.target}", c.target]},
+                                     "columns": [f"legacy_{c.target}", c.target], "trim": True},
                       f"旧キー ({c.from_}) に新しい番号を払い出したため (団体の対応表 crosswalk/{c.target}.csv)")
 
 
@@ -400,7 +452,7 @@ def _new_key(c: ColumnMap, ctx: OpContext) -> OpOut:
     table = ctx.prepared.get(c.target)
     if table is None:
         raise ValueError(f"new_key {c.target}: the crosswalk was not prepared (mappings.step runs `prepare`)")
-    raw = _blank_to_null(_src(c).str.strip_chars())
+    raw = read_code(_src(c))
     val = raw.replace_strict(table[f"legacy_{c.target}"], table[c.target], default=None, return_dtype=pl.String)
     return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("new_key.unissued")))
 

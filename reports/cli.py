@@ -27,8 +27,20 @@ def _tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _shipped_sensitive() -> set[str]:
+    """Every column a shipped 業務 schema marks sensitive (specs/gyomu/*/schema.yaml): the default
+    of `ikou diff --sensitive`, so a table of any 業務 is masked without the user listing its columns."""
+    from ikou import REPO_ROOT
+    from ikou.privacy import schema_sensitive_columns
+
+    cols = {"kojin_no", "shimei", "shimei_kana"}
+    for f in sorted((REPO_ROOT / "specs" / "gyomu").glob("*/schema.yaml")):
+        cols |= schema_sensitive_columns(f)
+    return cols
+
+
 def _sensitive(args: argparse.Namespace) -> set[str]:
-    cols = set(_split(args.sensitive))
+    cols = set(_split(args.sensitive)) if args.sensitive is not None else _shipped_sensitive()
     if args.schema:
         from ikou.privacy import schema_sensitive_columns
         cols |= schema_sensitive_columns(args.schema)
@@ -38,7 +50,7 @@ def _sensitive(args: argparse.Namespace) -> set[str]:
 def _run_diff(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from ikou.reports.diff import compare
+    from ikou.reports.diff import DiffInputError, compare
     from ikou.reports.report import write_diff_outputs
     try:
         result = compare(args.left, args.right, key=_split(args.key), rules=args.rules,
@@ -46,10 +58,16 @@ def _run_diff(args: argparse.Namespace) -> int:
                          numeric=_split(args.numeric), dates=_split(args.dates),
                          tolerance=_tolerances(args.tolerance),
                          explained_sample=args.explained_sample)
+        unknown = sorted({c for r in result.rules for c in r["columns"]} - set(result.columns))
+        if unknown:   # a misspelt column would explain nothing, silently
+            result.close()
+            raise DiffInputError(f"{args.rules}: rule column(s) {unknown} are not compared columns "
+                                 f"(compared: {', '.join(result.columns[:40])})")
         summary = write_diff_outputs(result, Path(args.out), sensitive=_sensitive(args),
                                      reveal=args.reveal)
     except (IkouError, OSError, pl.exceptions.PolarsError) as exc:
-        print(f"ikou diff: エラー / error: {exc}", file=sys.stderr)
+        from ikou.errors import message_ja, one_line
+        print(f"ikou diff: 失敗: {message_ja(exc)} — failed: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"旧 {summary['left_rows']:,} 件 / 新 {summary['right_rows']:,} 件: "
           f"一致キー {summary['matched']:,}, 旧のみ {summary['only_left']:,}, "
@@ -66,9 +84,81 @@ def _run_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+class PreviousRunError(IkouError):
+    """`--previous` names a run the trend must not compare with."""
+
+    ja = "前回のリハーサルとして比較できない実行です"
+
+
+def _recorded_sensitive(run_dir: Path, summary: dict) -> set[str]:
+    """The columns the run itself masked: specs/manifest.json records them (target and source columns,
+    layouts' sensitive columns), so a re-rendered report masks what the run's did. A folder without it
+    (a run before provenance was kept) falls back to its 業務' schemas, each column in upper case too
+    (a source column is often the upper-case spelling of its target)."""
+    from ikou import REPO_ROOT
+    from ikou.errors import ConfigError
+    from ikou.privacy import schema_sensitive_columns
+    from ikou.reports.evidence import SPECS
+
+    manifest = run_dir / SPECS / "manifest.json"
+    if manifest.is_file():
+        import json
+
+        try:
+            return set(json.loads(manifest.read_text(encoding="utf-8")).get("sensitive_columns") or [])
+        except (ValueError, AttributeError):
+            raise ConfigError(f"{manifest}: not readable, the columns to mask are unknown") from None
+    cols: set[str] = set()
+    for g in summary.get("gyomu") or []:
+        schema = REPO_ROOT / "specs" / "gyomu" / g / "schema.yaml"
+        if schema.is_file():
+            cols |= schema_sensitive_columns(schema)
+    return cols | {c.upper() for c in cols}
+
+
+def _previous(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict | None:
+    """The rehearsal the trend compares with: `--previous` when given (a succeeded run of the same 団体),
+    else the one the run itself found (reports.summary.previous_run)."""
+    from ikou.reports.reconcile import load_summary
+    from ikou.reports.summary import previous_run
+
+    if not args.previous:
+        here = run_dir.resolve()
+        if here.name == summary.get("run_id") and here.parent.name == summary.get("dantai"):
+            return previous_run(here.parent, here.name)
+        return None   # not in a runs/<団体>/<run id> tree: no earlier runs to look at
+    prev = load_summary(args.previous)
+    if prev.get("dantai") != summary.get("dantai"):
+        raise PreviousRunError(f"--previous {args.previous}: a run of 団体 {prev.get('dantai')}, not of "
+                               f"{summary.get('dantai')} (the trend compares rehearsals of one 団体)")
+    if prev.get("status") != "succeeded":
+        raise PreviousRunError(f"--previous {args.previous}: run {prev.get('run_id')} is {prev.get('status')} "
+                               "and loaded nothing to compare with; give a succeeded run")
+    if prev.get("run_id") == summary.get("run_id"):
+        raise PreviousRunError(f"--previous {args.previous}: is run {prev.get('run_id')} itself")
+    return prev
+
+
+def _diffs(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict[str, dict]:
+    """Every diff of the run (summary.json's `diff`, and any diff/<source>/summary.json beside it), and
+    `--diff` when given."""
+    from ikou.reports.reconcile import load_summary
+
+    diffs = dict(summary.get("diff") or {})
+    for f in sorted(run_dir.glob("diff/*/summary.json")):
+        diffs.setdefault(f.parent.name, load_summary(f))
+    if args.diff:
+        extra = Path(args.diff)
+        diffs[(extra if extra.is_dir() else extra.parent).name or "diff"] = load_summary(extra)
+    return diffs
+
+
 def _run_report(args: argparse.Namespace) -> int:
+    """Re-render a run's report.html and report.xlsx as the run rendered them: its masking, all its
+    diffs, its previous rehearsal; the options add to that (or, `--previous`, choose another)."""
     import polars as pl
 
+    from ikou.errors import one_line
     from ikou.quarantine import empty
     from ikou.reports.reconcile import load_summary
     from ikou.reports.report import render_run_report
@@ -78,16 +168,16 @@ def _run_report(args: argparse.Namespace) -> int:
         summary = load_summary(run_dir)
         qpath = Path(args.quarantine) if args.quarantine else run_dir / "quarantine.parquet"
         quarantine = pl.read_parquet(qpath) if qpath.is_file() else empty()
-        previous = load_summary(args.previous) if args.previous else None
-        diff = load_summary(args.diff) if args.diff else None
+        sensitive = _recorded_sensitive(run_dir, summary) | _sensitive(args)
+        previous = _previous(args, run_dir, summary)
+        diffs = _diffs(args, run_dir, summary)
         out = render_run_report(summary, quarantine, Path(args.out or run_dir / "report.html"),
-                                diff=diff, previous_summary=previous,
-                                sensitive=_sensitive(args), reveal=args.reveal)
+                                diffs=diffs, previous_summary=previous, sensitive=sensitive, reveal=args.reveal)
         # the workbook beside it, from the same inputs (a PM reads one or the other)
         book = write_workbook(summary, Path(out).with_suffix(".xlsx"), run_dir=run_dir, quarantine=quarantine,
-                              previous=previous, sensitive=_sensitive(args), reveal=args.reveal)
+                              previous=previous, sensitive=sensitive, reveal=args.reveal)
     except IkouError as exc:
-        print(f"ikou run-report: エラー / error: {exc}", file=sys.stderr)
+        print(f"ikou run-report: 失敗: {exc.ja} — failed: {one_line(exc)}", file=sys.stderr)
         return 2
     print(out)
     print(book)
@@ -160,8 +250,9 @@ def register(subparsers) -> None:
     p.add_argument("--explained-sample", type=int, default=100, metavar="N",
                    help="explained cells kept per rule and column in differences.parquet "
                         "(all are counted; unexplained cells are all kept)")
-    p.add_argument("--sensitive", default="kojin_no,shimei,shimei_kana",
-                   help="columns masked in the outputs (default: %(default)s)")
+    p.add_argument("--sensitive", default=None,
+                   help="columns masked in the outputs (default: every column a 業務 schema under specs/gyomu "
+                        "marks sensitive, and kojin_no, shimei, shimei_kana)")
     p.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     p.add_argument("--reveal", action="store_true", help="show sensitive values unmasked")
     p.set_defaults(func=_run_diff)
@@ -169,10 +260,11 @@ def register(subparsers) -> None:
     r = subparsers.add_parser("run-report", help="移行レポート: render a run directory's report.html and report.xlsx")
     r.add_argument("run_dir")
     r.add_argument("--quarantine", help="quarantine Parquet (default RUN_DIR/quarantine.parquet)")
-    r.add_argument("--previous", help="previous rehearsal's run directory or summary.json")
-    r.add_argument("--diff", help="a diff's summary.json to include")
+    r.add_argument("--previous", help="previous rehearsal's run directory or summary.json (a succeeded run of the "
+                                      "same 団体; default: the one the run compared with)")
+    r.add_argument("--diff", help="another diff's summary.json to include (the run's own diff/*/ always are)")
     r.add_argument("--out", help="output HTML (default RUN_DIR/report.html); the workbook goes beside it (.xlsx)")
-    r.add_argument("--sensitive", default="kojin_no,shimei,shimei_kana")
+    r.add_argument("--sensitive", help="columns masked besides those the run masked (specs/manifest.json)")
     r.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     r.add_argument("--reveal", action="store_true")
     r.set_defaults(func=_run_report)

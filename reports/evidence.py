@@ -184,16 +184,27 @@ def write_provenance(cfg, plans, run_dir: Path, *, sensitive: set[str]) -> None:
 # ---------------------------------------------------------------- the pack
 
 def _masked_quarantine(run_dir: Path, sensitive: set[str]) -> bytes | None:
-    """The quarantine as CSV, masked (個人番号 and names) whatever the run's reveal_personal said."""
+    """The quarantine as CSV, masked (個人番号 and names) whatever the run's reveal_personal said, and with
+    formula-like cells neutralised: whoever receives the pack opens it in Excel (reports.csvsafe)."""
     from ikou.privacy import mask_long
+    from ikou.reports.csvsafe import safe_for_csv
 
     f = run_dir / "quarantine.parquet"
     if f.is_file():
         buf = io.BytesIO()
-        mask_long(pl.read_parquet(f), sensitive, value_cols=("value",)).write_csv(buf)
+        safe_for_csv(mask_long(pl.read_parquet(f), sensitive, value_cols=("value",))).write_csv(buf)
         return buf.getvalue()
     csv = run_dir / "quarantine.csv"   # after `ikou purge` only the CSV is left (masked unless revealed)
-    return csv.read_bytes() if csv.is_file() else None
+    if not csv.is_file():
+        return None
+    # a run before the CSV was neutralised wrote it raw; neutralising twice changes nothing (`'=` stays)
+    try:
+        kept = pl.read_csv(csv, infer_schema=False)
+    except pl.exceptions.NoDataError:   # an empty file: nothing to neutralise
+        return csv.read_bytes()
+    buf = io.BytesIO()
+    safe_for_csv(kept).write_csv(buf)
+    return buf.getvalue()
 
 
 def _run_files(run_dir: Path) -> dict[str, Path]:
@@ -276,7 +287,13 @@ def read_pack(pack: Path) -> tuple[dict, dict[str, bytes]]:
     """(manifest, every other file) of a pack; the signature, if any, is read by `pack_signature`."""
     files = _zip_files(pack)
     files.pop(SIGNATURE, None)
-    return json.loads(files.pop("manifest.json")), files
+    try:
+        manifest = json.loads(files.pop("manifest.json"))
+    except ValueError:
+        raise BadPack(f"{pack}: manifest.json is not readable") from None
+    if not isinstance(manifest, dict):
+        raise BadPack(f"{pack}: manifest.json is not a manifest")
+    return manifest, files
 
 
 def pack_signature(pack: Path) -> tuple[bytes, dict | None]:
@@ -289,14 +306,40 @@ def pack_signature(pack: Path) -> tuple[bytes, dict | None]:
         raise EvidenceError(f"{pack}: {SIGNATURE} is not readable") from None
 
 
+class BadPack(EvidenceError):
+    """The file is not an evidence pack that can be trusted to mean one thing (unreadable, a member
+    named twice, a member outside the pack's folder)."""
+
+    ja = "証跡パックを読めません (形式が正しくありません)"
+
+
+def _plain_name(name: str) -> bool:
+    """A member name that is a plain relative path: no root, drive or backslash, no `.`/`..`/empty part
+    (a directory entry's trailing `/` aside)."""
+    parts = (name[:-1] if name.endswith("/") else name).split("/")
+    return (bool(name) and "\\" not in name and not name.startswith("/") and ":" not in parts[0]
+            and all(p not in ("", ".", "..") for p in parts))
+
+
 def _zip_files(pack: Path) -> dict[str, bytes]:
+    """Every member of the pack by name. A name stored twice is refused: a dict (or an unzip tool) keeps
+    one of them, so the manifest would check one copy while a reader may see the other."""
     try:
         with zipfile.ZipFile(pack) as z:
-            files = {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise EvidenceError(f"{pack}: not a readable evidence pack ({exc})") from None
+            infos = z.infolist()
+            seen: set[str] = set()
+            for i in infos:
+                if not _plain_name(i.filename):
+                    raise BadPack(f"{pack}: member {i.filename!r} is not a plain relative path, not reading it")
+                if i.filename in seen:
+                    raise BadPack(f"{pack}: member {i.filename!r} is stored more than once (a pack holds "
+                                  "each file once)")
+                seen.add(i.filename)
+            files = {i.filename: z.read(i) for i in infos if not i.is_dir()}
+    except (OSError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+        raise BadPack(f"{pack}: not a readable evidence pack ({exc})") from None
     if "manifest.json" not in files:
-        raise EvidenceError(f"{pack}: no manifest.json")
+        raise BadPack(f"{pack}: no manifest.json")
     return files
 
 
@@ -412,6 +455,8 @@ class Verification:
     checked_files: int = 0
     target: str = "not checked"                         # checked / unreachable: … / not checked
     signed: str = "not signed"                          # signed by <key> (…) / not signed / signature invalid
+    status: str | None = None                           # the run's status as its summary.json says: a pack
+                                                        # of a failed run verifies, and must say it failed
 
     @property
     def ok(self) -> bool:
@@ -443,14 +488,47 @@ def verify_pack(pack: Path, *, target_url: str | None = None, check_target: bool
                 v.problems.append(f"{SPECS}/{f['path']}: in the run's spec manifest, missing from the pack")
             elif sha256_bytes(data) != f["sha256"]:
                 v.problems.append(f"{SPECS}/{f['path']}: SHA-256 differs from the run's spec manifest")
-    if SIGNOFF in files and "summary.json" in files:
+    summary = _json_member(files, "summary.json", v)
+    if summary is not None:
+        v.status = None if summary.get("status") is None else str(summary.get("status"))
+        for k in ("run_id", "dantai"):
+            if summary.get(k) != manifest.get(k):
+                v.problems.append(f"summary.json: {k} {summary.get(k)}, the manifest says {manifest.get(k)}")
+    signoffs = (_json_member(files, SIGNOFF, v) or {}).get("signoffs") or []
+    if not isinstance(signoffs, list) or not all(isinstance(s, dict) for s in signoffs):
+        v.problems.append(f"{SIGNOFF}: not a list of sign-offs")
+        signoffs = []
+    if signoffs and "summary.json" not in files:
+        v.problems.append(f"{SIGNOFF}: sign-offs of a summary.json the pack does not hold")
+    elif signoffs:
         digest = sha256_bytes(files["summary.json"])
-        for s in json.loads(files[SIGNOFF]).get("signoffs", []):
+        for s in signoffs:
             if s.get("summary_sha256") != digest:
                 v.problems.append(f"{SIGNOFF}: signed by {s.get('role')} for another summary.json")
-    if check_target and "target.json" in files:
-        _verify_target(json.loads(files["target.json"]), manifest, v, target_url)
+    if signoffs and v.status not in (None, "succeeded"):   # `ikou signoff` accepts only a succeeded run
+        v.problems.append(f"{SIGNOFF}: {len(signoffs)} sign-off(s) of a run that is {v.status}, not succeeded")
+    if v.status not in (None, "succeeded"):   # on the verify line: the pack is of a run that did not succeed
+        v.target = f"not checked: run {v.status}: the target does not hold this run"
+    elif check_target and "target.json" in files:
+        recorded = json.loads(files["target.json"])
+        if v.status == "succeeded" and recorded.get("note"):   # the note would skip the target check
+            v.problems.append("target.json: says the target does not hold this run, summary.json says succeeded")
+        _verify_target(recorded, manifest, v, target_url)
     return v
+
+
+def _json_member(files: dict[str, bytes], name: str, v: Verification) -> dict | None:
+    """A JSON member of the pack as a dict; None (and a problem) when it is not one."""
+    if name not in files:
+        return None
+    try:
+        data = json.loads(files[name])
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        v.problems.append(f"{name}: not readable JSON")
+        return None
+    return data
 
 
 def _verify_target(recorded: dict, manifest: dict, v: Verification, target_url: str | None) -> None:

@@ -79,7 +79,23 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
     for k, label, hb in (("unresolved", "未解決", False), ("gaiji", "外字", None)):
         if k in pm or k in cm:
             add(f"文字 {label}", pm.get(k), cm.get(k), hb)
+    # the parallel-run diff's findings block sign-off like the counts above: a source whose
+    # unexplained cells grew is a regression the PM must see next to them
+    pd, cd = unexplained_cells(previous), unexplained_cells(current)
+    for source in dict.fromkeys([*cd, *pd]):
+        add(f"並行稼働比較 {source} 説明できない差異（セル）", pd.get(source), cd.get(source), False)
     return rows
+
+
+def cell_count(v) -> int:
+    """A diff summary's cell count: per column (a dict) or one number."""
+    return sum(v.values()) if isinstance(v, dict) else int(v or 0)
+
+
+def unexplained_cells(summary: dict) -> dict[str, int]:
+    """Unexplained diff cells per source of a run."""
+    return {source: cell_count((d or {}).get("unexplained_cells"))
+            for source, d in (summary.get("diff") or {}).items()}
 
 
 def totals_check(left: dict, right: dict) -> list[dict]:

@@ -14,16 +14,18 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ikou.reports.charts import bar_chart
+from ikou.reports.csvsafe import safe_for_csv
 from ikou.reports.diff import DiffResult, summarize
 from ikou.privacy import mask_cells_of, mask_frame, mask_long
-from ikou.reports.reconcile import stage_rows, totals_check, trend
+from ikou.reports.reconcile import cell_count, stage_rows, totals_check, trend
 
 TEMPLATES = Path(__file__).parent / "templates"
 HTML_ROWS = 50   # rows per drill-down table in the HTML; detail files hold everything
 
 STAGE_LABELS = {"extract": "抽出", "map": "変換", "moji": "文字同定", "validate": "検証",
                 "load": "投入"}
-STATUS_JA = {"succeeded": "成功", "failed": "失敗", "running": "実行中", "aborted": "中断"}
+STATUS_JA = {"succeeded": "成功", "failed": "失敗", "cancelled": "中止（キャンセル）", "running": "実行中",
+             "aborted": "中断"}
 COLUMN_LABELS = {"table": "テーブル", "column": "項目", "left": "旧の値", "right": "新の値",
                  "rule": "想定差異ルール", "record_key": "キー", "source": "入力",
                  "source_line": "行", "value": "値", "message_ja": "内容", "severity": "重大度"}
@@ -61,8 +63,9 @@ def _now() -> str:
 
 
 def _write_frame(df: pl.DataFrame, out_dir: Path, stem: str) -> None:
+    """The Parquet exact (the record), the CSV for people with formula-like cells neutralised."""
     df.write_parquet(out_dir / f"{stem}.parquet")
-    df.write_csv(out_dir / f"{stem}.csv")
+    safe_for_csv(df).write_csv(out_dir / f"{stem}.csv")
 
 
 def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
@@ -137,7 +140,8 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     explained ones (`result.explained_sample`, smallest keys), with the rule and a `kind` column
     ("unexplained" / "sample"); the explained cells are counted in summary.json, not stored.
     differences.csv holds the unexplained cells only. Both are streamed from the result's cell
-    files (grouped by column), so memory does not grow with them.
+    files (grouped by column), so memory does not grow with them. The CSVs (opened in Excel) have
+    formula-like text cells neutralised (reports.csvsafe); the Parquet files hold the values exactly.
 
     Detail files are masked like the HTML unless `reveal`: they leave the machine more easily
     than the database does.
@@ -152,7 +156,7 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     # explained cells (dates, kana width …: millions at 1M persons, counted in the summary);
     # the CSV an engineer opens: the unexplained cells only.
     _masked_cells(result, sensitive, reveal).sink_parquet(out_dir / "differences.parquet")
-    _masked_cells(result, sensitive, reveal, unexplained=True).sink_csv(
+    safe_for_csv(_masked_cells(result, sensitive, reveal, unexplained=True)).sink_csv(
         out_dir / "differences.csv")
     _write_frame(mask_frame(result.only_left_rows, sensitive, reveal=reveal), out_dir,
                  "only_left")
@@ -236,10 +240,47 @@ def _combined_view(combined: dict | None) -> list[dict]:
     return views
 
 
+def _diffs_view(diffs: dict[str, dict]) -> dict:
+    """Every source's parallel-run diff: one row each plus the total (a run compares each source with its
+    table: the first alone would hide the others' findings), and per source its columns."""
+    metrics = ("left_rows", "right_rows", "matched", "only_left", "only_right", "changed_rows")
+    rows, sources = [], []
+    total = dict.fromkeys([*metrics, "explained", "unexplained"], 0)
+    for source, d in diffs.items():
+        explained_by_col: dict[str, int] = {}
+        for e in (d.get("explained") or {}).values():
+            for col, n in (e.get("by_column") or {}).items():
+                explained_by_col[col] = explained_by_col.get(col, 0) + n
+        unexplained = d.get("unexplained_cells")
+        per_col = unexplained if isinstance(unexplained, dict) else {}
+        row = {**{m: d.get(m) or 0 for m in metrics}, "explained": cell_count(d.get("explained_cells")),
+               "unexplained": cell_count(unexplained)}
+        for k, v in row.items():
+            total[k] += v
+        rows.append([source, *row.values()])
+        changed = {c: n for c, n in (d.get("changed_cells") or {}).items() if n}
+        sources.append({
+            "source": source, "left": d.get("left"), "right": d.get("right"), "unexplained": row["unexplained"],
+            "chart": bar_chart([(c, [("説明できない差異", per_col.get(c, 0), "red"),
+                                     ("想定差異", explained_by_col.get(c, 0), "green")]) for c in changed],
+                               title=f"{source}: 項目ごとの差異セル数") if changed else "",
+            "columns": {"columns": ["項目", "差異セル数", "想定差異", "説明できない差異"],
+                        "rows": [[c, n, explained_by_col.get(c, 0), per_col.get(c, 0)] for c, n in changed.items()],
+                        "more": 0}})
+    if len(rows) > 1:
+        rows.append(["合計", *total.values()])
+    table = {"columns": ["入力", "旧の件数", "新の件数", "両方にある", "旧のみ", "新のみ", "値が異なる行",
+                         "想定差異（セル）", "説明できない差異（セル）"], "rows": rows, "more": 0}
+    return {"total": total, "table": table, "sources": sources}
+
+
 def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *,
-                      diff: dict | None = None, previous_summary: dict | None = None,
-                      sensitive=frozenset(), reveal: bool = False) -> Path:
-    """The migration run's report.html (counts per stage, quarantine reasons, diff, trend)."""
+                      diffs: dict[str, dict] | None = None, diff: dict | None = None,
+                      previous_summary: dict | None = None, sensitive=frozenset(), reveal: bool = False) -> Path:
+    """The migration run's report.html (counts per stage, quarantine reasons, diff, trend).
+
+    `diffs`: source → its diff summary (summary.json's `diff`), every one shown; `diff`: a single diff
+    without a source name (shown as 比較)."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     s = summary
@@ -266,12 +307,7 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
     moji_chart = bar_chart([(moji_labels.get(k, k), [("件数", v, "red" if k == "unresolved"
                                                        else "blue")])
                             for k, v in moji_counts.items()], title="文字の内訳")
-    diff_chart, diff_unexplained = "", 0
-    if diff:
-        diff_unexplained = sum((diff.get("unexplained_cells") or {}).values())
-        cc = diff.get("changed_cells") or {}
-        diff_chart = bar_chart([(c, [("差異セル数", n, "orange")]) for c, n in cc.items() if n],
-                               title="項目ごとの差異セル数")
+    diffs = {**(diffs or {}), **({"比較": diff} if diff else {})}
     tr = trend(s, previous_summary)
     sources = {"columns": ["入力", "件数", "ファイル", "SHA-256"],
                "rows": [[k, v.get("rows"), v.get("file"), (v.get("sha256") or "")[:16]]
@@ -290,8 +326,7 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
             (s.get("moji") or {}).get("decision_changes") or [],
             [("codepoints", "符号位置"), ("change", "変更"), ("mj_before", "前回"), ("mj_after", "今回"),
              ("decided_by", "判断者"), ("note", "備考")]),
-        diff=diff, diff_chart=diff_chart,
-        diff_unexplained=diff_unexplained, prev=previous_summary, trend=tr,
+        diffs=_diffs_view(diffs) if diffs else None, prev=previous_summary, trend=tr,
         trend_better=sum(r["verdict"] == "改善" for r in tr),
         trend_worse=sum(r["verdict"] == "悪化" for r in tr),
         control_totals={"columns": ["項目", "値"], "rows": _flatten(s.get("control_totals")),

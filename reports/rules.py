@@ -30,8 +30,12 @@ rules:
   - {name: kana, columns: [shimei_kana], condition: {type: normalize, trim: true, width: true},
      reason: 全角半角の違い, owner: 移行チーム}
   - {name: zeigaku, columns: [zeigaku], condition: {type: tolerance, abs: 1}, reason: 端数, owner: 税務}
+  - {name: rireki_no, columns: [rireki_no], condition: {type: integer}, reason: 数字の表記, owner: 移行チーム}
 ```
-Paths are relative to the rules file.
+Paths are relative to the rules file. The conditions named after a mapping op (`integer`, `kana_fullwidth`,
+`trimmed`, `trim: true` of `code_table`/`code_chain`, `wareki`) read the legacy side with that op's own
+expressions (mappings.ops, mappings.wareki), so a rule generated from a mapping explains exactly
+what the op did and nothing more.
 """
 from __future__ import annotations
 
@@ -59,6 +63,8 @@ class CodeTableCondition(StrictModel):
     type: Literal["code_table"]
     table: str
     columns: tuple[str, str] = ("source_code", "code")
+    # left read as a code op reads it (mappings.ops.read_code: trimmed, blank → null) before the lookup
+    trim: bool = False
 
 
 class CodeChainCondition(StrictModel):
@@ -68,12 +74,14 @@ class CodeChainCondition(StrictModel):
     table: str
     separator: str = Field(min_length=1)
     columns: tuple[str, str] = ("name", "code")
+    trim: bool = False   # left read as the code_chain op reads it (trimmed, blank → null) first
 
 
 class WarekiCondition(StrictModel):
     """Left 和暦 text equals right ISO date after mappings.wareki conversion."""
     type: Literal["wareki"]
     format: str
+    eras: dict[str, str] | None = None   # the mapping line's own era codes (wareki_date `eras:`)
 
 
 class NormalizeCondition(StrictModel):
@@ -84,6 +92,27 @@ class NormalizeCondition(StrictModel):
     case: bool = False
 
 
+class IntegerCondition(StrictModel):
+    """The same integer: left read as the integer op reads it (mappings.ops.read_integer: trimmed, ASCII
+    digits with an optional sign, so ' 7229000', '094200', '+99200') equals right read the same way;
+    a blank left explains a null right. What the op cannot read (full-width digits, '1,000') is never
+    explained, and exact integers, not floats, are compared."""
+    type: Literal["integer"]
+
+
+class TrimmedCondition(StrictModel):
+    """Left read as a code op reads it (mappings.ops.read_code: surrounding whitespace trimmed, blank →
+    null) equals right: a standard code the op only trimmed (" 1" → "1")."""
+    type: Literal["trimmed"]
+
+
+class KanaCondition(StrictModel):
+    """Left converted as the kana_fullwidth op converts it (mappings.ops.kana_fullwidth_expr: half-width
+    kana → full width, voiced marks composed, `trim` as the line's `strip`) equals right."""
+    type: Literal["kana_fullwidth"]
+    trim: bool = False
+
+
 class ToleranceCondition(StrictModel):
     """Numbers within abs + rel × |right|."""
     type: Literal["tolerance"]
@@ -92,7 +121,8 @@ class ToleranceCondition(StrictModel):
 
 
 Condition = Annotated[Union[MojiCondition, CodeTableCondition, CodeChainCondition, WarekiCondition,
-                            NormalizeCondition, ToleranceCondition], Field(discriminator="type")]
+                            NormalizeCondition, ToleranceCondition, IntegerCondition, TrimmedCondition,
+                            KanaCondition], Field(discriminator="type")]
 
 
 class Rule(StrictModel):
@@ -203,6 +233,12 @@ def normalize_expr(e: pl.Expr, *, trim: bool = True, width: bool = True,
 
 # --- rule set ---------------------------------------------------------------------------------
 
+def _read_code() -> Callable[[pl.Expr], pl.Expr]:
+    """mappings.ops.read_code, imported when a rule needs it: one definition of how a code is trimmed."""
+    from ikou.mappings.ops import read_code
+    return read_code
+
+
 class RuleSet:
     """Compiled rules: `explain(cells)` fills the `rule` column of the long difference frame."""
 
@@ -238,23 +274,53 @@ class RuleSet:
             return lambda l, r: f(l).eq_missing(f(r))
         if isinstance(c, CodeTableCondition):
             old, new = self._pairs(c.table, c.columns)
-            return lambda l, r: l.replace_strict(old, new, default=None,
-                                                 return_dtype=pl.String).eq_missing(r) & \
-                l.is_in(old)
+            if not c.trim:
+                return lambda l, r: l.replace_strict(old, new, default=None,
+                                                     return_dtype=pl.String).eq_missing(r) & \
+                    l.is_in(old)
+            read = _read_code()
+
+            def code(l: pl.Expr, r: pl.Expr) -> pl.Expr:
+                t = read(l)   # blank → null: explains a null right, as the op loaded it
+                return pl.when(t.is_null()).then(r.is_null()).otherwise(
+                    t.replace_strict(old, new, default=None, return_dtype=pl.String).eq_missing(r) & t.is_in(old))
+            return code
         if isinstance(c, CodeChainCondition):
             names, codes = self._pairs(c.table, c.columns)
             sep = c.separator
+            read = _read_code() if c.trim else None
 
             def chain(l: pl.Expr, r: pl.Expr) -> pl.Expr:
+                if read is not None:
+                    t = read(l)
+                    return pl.when(t.is_null()).then(r.is_null()).otherwise(chain_of(t, r))
+                return chain_of(l, r)
+
+            def chain_of(l: pl.Expr, r: pl.Expr) -> pl.Expr:
                 parts = l.str.split(sep)
                 first = parts.list.first().replace_strict(names, codes, default=None, return_dtype=pl.String)
                 return l.is_not_null() & parts.list.eval(pl.element().is_in(names)).list.all() & first.eq_missing(r)
             return chain
         if isinstance(c, WarekiCondition):
             from ikou.mappings.wareki import wareki_to_iso  # lazy: owned by the mappings package
-            fmt = c.format
-            wareki_to_iso(pl.lit("x"), fmt)  # validates the format name early (ConfigError)
-            return lambda l, r: wareki_to_iso(l, fmt).iso.eq_missing(r)
+            fmt, eras = c.format, c.eras
+            wareki_to_iso(pl.lit("x"), fmt, eras)  # validates the format name and the eras early (ConfigError)
+            return lambda l, r: wareki_to_iso(l, fmt, eras).iso.eq_missing(r)
+        if isinstance(c, IntegerCondition):
+            from ikou.mappings.ops import read_code, read_integer  # lazy: the integer op's own reading
+
+            def same_integer(l: pl.Expr, r: pl.Expr) -> pl.Expr:
+                li = read_integer(l)
+                return pl.when(read_code(l).is_null()).then(r.is_null()).otherwise(
+                    li.is_not_null() & (li == read_integer(r)))
+            return same_integer
+        if isinstance(c, TrimmedCondition):
+            read = _read_code()
+            return lambda l, r: read(l).eq_missing(r)
+        if isinstance(c, KanaCondition):
+            from ikou.mappings.ops import kana_fullwidth_expr  # lazy: the op's own conversion
+            trim = c.trim
+            return lambda l, r: kana_fullwidth_expr(l, strip=trim).eq_missing(r)
         if isinstance(c, NormalizeCondition):
             kw = dict(trim=c.trim, width=c.width, case=c.case)
             return lambda l, r: normalize_expr(l, **kw).eq_missing(normalize_expr(r, **kw))

@@ -1,25 +1,54 @@
 """Sign-off (承認) of a run: who accepted it, in which role, against which summary.
 
 `ikou signoff RUN_DIR --by NAME --role PM` refuses while the run's `sign_off_blockers` is not empty
-(an unresolved 外字, an unexplained difference, a failed run), unless `--override REASON`, which is
-recorded with the blockers it overrode. Each sign-off is appended to RUN_DIR/signoff.json with the
-SHA-256 of the summary it accepted, and into the run's evidence pack when there is one.
+(an unresolved 外字, an unexplained difference, a control total that does not balance), unless
+`--override REASON`, which is recorded with the blockers it overrode. Only a succeeded run is signed
+off: a failed or cancelled one is recorded by its summary, and no override makes it a rehearsal to
+accept. Each sign-off is appended to RUN_DIR/signoff.json with the SHA-256 of the summary it accepted,
+and into the run's evidence pack when there is one.
+
+summary.json is a file anyone can edit, so it is not taken at its word: its blockers are re-derived
+from the run's own files, and a pack (the sealed record) must be this run's pack, hold this very
+summary.json, and keep every sign-off it already holds.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
+from types import SimpleNamespace
+
+import polars as pl
 
 from ikou.errors import TerminalError
-from ikou.reports.evidence import (SIGNOFF, EvidenceError, load_signing_key, pack_signature, read_pack, sha256_bytes,
-                                   verify_pack, write_zip)
+from ikou.reports.evidence import (DEFAULT_PACK, SIGNOFF, EvidenceError, load_signing_key, pack_signature, read_pack,
+                                   sha256_bytes, verify_pack, write_zip)
 
 
 class SignOffRefused(TerminalError):
-    """The run has sign-off blockers and no override reason was given."""
+    """The run has sign-off blockers and no override reason was given (the subclasses: other reasons
+    a sign-off is refused, none of which an override lifts)."""
 
     ja = "承認できません (承認の妨げが残っています)"
+
+
+class SignOffUsage(SignOffRefused):
+    """A sign-off names who signs and in which role: a blank one records nobody."""
+
+    ja = "承認できません (承認者と役割を指定してください)"
+
+
+class RunNotSignable(SignOffRefused):
+    """A run that did not succeed: its summary is the record of the failure, there is nothing to accept."""
+
+    ja = "承認できません (成功した実行ではありません)"
+
+
+class SignOffMismatch(SignOffRefused):
+    """The run folder disagrees with its evidence pack or with its own files: a sign-off would accept
+    something other than what was run and sealed."""
+
+    ja = "承認できません (実行フォルダの記録が証跡パック・実行結果と一致しません)"
 
 
 def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
@@ -27,38 +56,131 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     """Record a sign-off of `run_dir`; return it. Refuses (SignOffRefused) while blockers remain,
     unless `override` gives the reason. A signed pack is signed again with the sign-off in it, by
     `sign_key` (else IKOU_EVIDENCE_KEY); without a key it is refused, never left unsigned."""
+    by, role = (by or "").strip(), (role or "").strip()
+    if not by or not role:
+        raise SignOffUsage("--by and --role must not be blank (who signs, in which role)")
     run_dir = Path(run_dir)
     summary_file = run_dir / "summary.json"
     if not summary_file.is_file():
         raise TerminalError(f"{run_dir}: no summary.json (not a run folder)")
     raw = summary_file.read_bytes()
-    pack = Path(pack) if pack else run_dir / "evidence.zip"
+    summary = _json(raw, summary_file)
+    if summary.get("status") != "succeeded":
+        raise RunNotSignable(f"run {summary.get('run_id')} is {summary.get('status')}: only a succeeded run is signed "
+                             "off (--override does not apply; summary.json is the record of the failure)")
+    pack = Path(pack) if pack else run_dir / DEFAULT_PACK
+    sealed: dict | None = None   # the pack's signoff.json: the record that a sign-off appends to
     if pack.is_file():   # never re-seal a pack that was changed: its manifest would hide it
         v = verify_pack(pack, check_target=False)
         if not v.ok:
             raise EvidenceError(f"{pack}: the pack does not verify, not signing into it: {v.problems[0]}")
+        manifest, files = read_pack(pack)
+        _check_pack_is_of_run(pack, manifest, files, summary, raw)
+        sealed = _json(files[SIGNOFF], pack / SIGNOFF) if SIGNOFF in files else {"signoffs": []}
     key = load_signing_key(sign_key)
     if pack.is_file() and key is None and pack_signature(pack)[1] is not None:
         raise EvidenceError(f"{pack} is signed: give --sign-key KEY (or IKOU_EVIDENCE_KEY) to sign it again "
                             "with the sign-off in it")
-    summary = json.loads(raw)
+    _check_blockers_against_files(run_dir, summary)
     blockers = list(summary.get("sign_off_blockers") or [])
     if blockers and not (override and override.strip()):
         raise SignOffRefused(f"run {summary['run_id']} has {len(blockers)} sign-off blocker(s): "
                              + "; ".join(blockers) + " (resolve them, or give --override REASON)")
+    f = run_dir / SIGNOFF
+    data = _json(f.read_bytes(), f) if f.is_file() else {"signoffs": []}
+    if sealed is not None:
+        missing = [s for s in _signoffs(sealed, pack / SIGNOFF) if s not in _signoffs(data, f)]
+        if missing:
+            raise SignOffMismatch(f"{f} lacks {len(missing)} of the sign-off(s) sealed in {pack}: not signing "
+                                  "(a sign-off may never drop one; restore signoff.json from the pack)")
     record = {"run_id": summary["run_id"], "dantai": summary["dantai"], "rehearsal": summary.get("rehearsal"),
               "status": summary.get("status"), "by": by, "role": role,
               "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "summary_sha256": sha256_bytes(raw), "blockers": blockers,
               "override": override.strip() if blockers and override else None}
-    f = run_dir / SIGNOFF
-    data = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {"signoffs": []}
-    data["signoffs"].append(record)
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    f.write_text(text, encoding="utf-8")
-    if pack.is_file():
-        manifest, files = read_pack(pack)
-        files[SIGNOFF] = text.encode("utf-8")
+    # the run folder first: should the pack's write fail, the folder still holds all the pack holds
+    _signoffs(data, f).append(record)
+    f.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    if sealed is not None:
+        _signoffs(sealed, pack / SIGNOFF).append(record)
+        files[SIGNOFF] = json.dumps(sealed, ensure_ascii=False, indent=2).encode("utf-8")
         write_zip(pack, files, run_id=manifest["run_id"], dantai=manifest["dantai"], sign_key=key)
         record["pack"] = str(pack)
     return record
+
+
+def _json(raw: bytes, where: Path) -> dict:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise SignOffMismatch(f"{where}: not readable JSON, not signing")
+    return data
+
+
+def _signoffs(data: dict, where: Path) -> list:
+    """The list of sign-offs in a signoff.json (created empty when the key is missing)."""
+    out = data.setdefault("signoffs", [])
+    if not isinstance(out, list):
+        raise SignOffMismatch(f"{where}: `signoffs` is not a list, not signing")
+    return out
+
+
+def _check_pack_is_of_run(pack: Path, manifest: dict, files: dict[str, bytes], summary: dict, raw: bytes) -> None:
+    """The pack is the sealed record of this run: same run and 団体, and the very summary.json (byte for
+    byte) that the sign-off names. Else a sign-off would go into another run's pack, or accept a
+    summary edited after the pack was made."""
+    for k in ("run_id", "dantai"):
+        if manifest.get(k) != summary.get(k):
+            raise SignOffMismatch(f"{pack} is the pack of {k} {manifest.get(k)}, the run folder's summary.json "
+                                  f"says {summary.get(k)}: not signing")
+    packed = files.get("summary.json")
+    if packed is None or sha256_bytes(packed) != sha256_bytes(raw):
+        raise SignOffMismatch(f"summary.json is not the one sealed in {pack} (changed after the pack was made): "
+                              "not signing")
+
+
+def _check_blockers_against_files(run_dir: Path, summary: dict) -> None:
+    """Refuse when summary.json lists fewer blockers than the run's files show: deleting a line of
+    `sign_off_blockers` must not be enough to sign without an override. Blockers it lists beyond
+    these still block (a kind this check does not re-derive)."""
+    recorded = summary.get("sign_off_blockers")
+    if recorded is None:
+        recorded = []
+    if not isinstance(recorded, list):
+        raise SignOffMismatch("summary.json: sign_off_blockers is not a list, not signing")
+    missing = [b for b in _rederived_blockers(run_dir, summary) if b not in recorded]
+    if missing:
+        raise SignOffMismatch(f"summary.json does not match the run's files: {len(missing)} sign-off blocker(s) they "
+                              f"show are not in it ({missing[0]}): not signing")
+
+
+def _rederived_blockers(run_dir: Path, summary: dict) -> list[str]:
+    """The blockers of the run as `reports.summary` words them, from the files the run wrote beside
+    summary.json where they are kept: the diffs' own summaries (diff/<source>/summary.json: unexplained
+    cells) and the 文字同定 outcomes (moji/<source>.chars.parquet, until `ikou purge`; after it the
+    unresolved characters listed in summary.json). Control totals are re-balanced from their three
+    sums (extracted − loaded − held): their staging is not re-read. A recorded run error is one too."""
+    from ikou.reports.summary import _blockers   # the one place the blocker lines are worded
+
+    moji = summary.get("moji") or {}
+    counts = dict(moji.get("counts") or {})
+    chars = sorted(run_dir.glob("moji/*.chars.parquet"))
+    if chars:
+        frames = [pl.read_parquet(c, columns=["status", "occurrences"]) for c in chars]
+        counts["unresolved"] = int(pl.concat(frames).filter(pl.col("status") == "unresolved")["occurrences"].sum())
+    else:
+        listed = sum(int(u.get("occurrences") or 0) for u in moji.get("unresolved") or [] if isinstance(u, dict))
+        counts["unresolved"] = max(int(counts.get("unresolved") or 0), listed)
+    diffs = {k: d for k, d in (summary.get("diff") or {}).items() if isinstance(d, dict)}
+    for f in sorted(run_dir.glob("diff/*/summary.json")):
+        diffs[f.parent.name] = _json(f.read_bytes(), f)
+    totals = {t: {c: {**v, "difference": int(v.get("extracted") or 0) - int(v.get("loaded") or 0)
+                      - int(v.get("held") or 0)} for c, v in cols.items()}
+              for t, cols in (summary.get("control_totals") or {}).items()}
+    error = summary.get("error")
+    empty = [name for name, src in (summary.get("sources") or {}).items()
+             if isinstance(src, dict) and src.get("rows") == 0]
+    return _blockers(counts, SimpleNamespace(kind=error.get("kind")) if isinstance(error, dict) else None,
+                     diffs, totals, empty=empty)

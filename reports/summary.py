@@ -167,7 +167,9 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                      seconds=r.metrics.get("seconds", r.seconds)) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
-        sign_off_blockers=_blockers(moji_counts, error, diffs, totals), diff=diffs, error=error,
+        sign_off_blockers=_blockers(moji_counts, error, diffs, totals,
+                                    empty=[r.name for r in _of(results, "extract") if r.rows_in == 0]),
+        diff=diffs, error=error,
         combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
                   for r in _of(results, "map") if "combine" in r.metrics})
     if totals:
@@ -181,15 +183,20 @@ def _decision_changes(ctx) -> list[dict]:
     return pl.read_csv(f, infer_schema=False).to_dicts() if f.is_file() else []
 
 
-def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None) -> list[str]:
-    out = []
-    for table, cols in (totals or {}).items():
+def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None,
+              empty: list[str] = ()) -> list[str]:
+    """What stops a sign-off. A failed run's control totals are left out: nothing (or not all) was
+    loaded, so they cannot balance, and their lines would bury the one that matters. A source with
+    no records is a blocker even on a fresh target (where no drop guard applies): an export that came
+    out empty looks exactly like that."""
+    out = [f"run failed: {error.kind}"] if error is not None else []
+    for source in empty:
+        out.append(f"{source}: 抽出件数が 0 件です (空の出力ではないか確認が必要) / no records extracted (an empty export?)")
+    for table, cols in (totals or {}).items() if error is None else ():
         for col, v in cols.items():
             if v["difference"]:
                 out.append(f"{table}.{col}: 管理合計が合いません (抽出 − 投入 − 保留 = {v['difference']:,}) / "
                            "control total does not balance")
-    if error is not None:
-        out.append(f"run failed: {error.kind}")
     if moji_counts.get("unresolved"):
         out.append(f"{moji_counts['unresolved']} 文字 未同定 (同定台帳で判断が必要)")
     for source, d in diffs.items():
@@ -216,7 +223,13 @@ _PASSWORD_PARAMS = {"password", "passwd", "pwd", "sslpassword"}
 def previous_summary(ctx) -> dict | None:
     """The latest earlier *succeeded* run of the same 団体, for the rehearsal trend (a failed or
     cancelled run loaded nothing: comparing with it would show every count as an improvement)."""
-    runs = sorted(d for d in ctx.dantai_dir.iterdir() if d.is_dir() and d.name < ctx.run_id)
+    return previous_run(ctx.dantai_dir, ctx.run_id)
+
+
+def previous_run(dantai_dir, run_id: str) -> dict | None:
+    """`previous_summary` from the 団体's runs folder and a run id (`ikou run-report` finds a run's
+    previous rehearsal the way the run did)."""
+    runs = sorted(d for d in dantai_dir.iterdir() if d.is_dir() and d.name < run_id)
     for d in reversed(runs):
         f = d / "summary.json"
         if f.is_file():
@@ -229,6 +242,7 @@ def previous_summary(ctx) -> dict | None:
 def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame) -> None:
     """summary.json, quarantine.parquet (complete) and .csv (masked), report.html and report.xlsx; the specs the run
     read and the software it ran (specs/, environment.json: reports.evidence)."""
+    from ikou.reports.csvsafe import safe_for_csv
     from ikou.reports.evidence import write_provenance
     from ikou.reports.report import render_run_report
     from ikou.reports.workbook import write_workbook
@@ -237,13 +251,13 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     run_dir.mkdir(parents=True, exist_ok=True)
     sens = sensitive_columns(plans)
     quarantine.write_parquet(run_dir / "quarantine.parquet")
-    mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",)).write_csv(
-        run_dir / "quarantine.csv")
+    safe_for_csv(mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",))).write_csv(
+        run_dir / "quarantine.csv")   # opened in Excel: a legacy `=…` must not run (the Parquet stays exact)
     summary.write(run_dir / "summary.json")
     write_provenance(cfg, plans, run_dir, sensitive=sens)
     data = summary.as_dict()
     previous = previous_summary(ctx)
     render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous,
-                      diff=next(iter(data["diff"].values()), None), sensitive=sens, reveal=cfg.reveal_personal)
+                      diffs=data["diff"], sensitive=sens, reveal=cfg.reveal_personal)
     write_workbook(data, run_dir / "report.xlsx", run_dir=run_dir, quarantine=quarantine, previous=previous,
                    sensitive=sens, reveal=cfg.reveal_personal)

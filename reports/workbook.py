@@ -18,6 +18,7 @@ import polars as pl
 
 from ikou.privacy import mask_long
 from ikou.reports.reconcile import stage_rows, trend
+from ikou.reports.report import STATUS_JA
 
 EXCEL_ROWS = 1_048_576
 HEAD = 2                                  # rows above the data: the note, then the headers
@@ -30,6 +31,7 @@ QUARANTINE_COLUMNS = {"table": "テーブル", "stage": "段階", "source": "入
 STAGES_JA = {"extract": "抽出", "map": "変換", "moji": "文字同定", "validate": "検証", "load": "投入",
              "diff": "並行稼働比較"}
 SEVERITY_JA = {"error": "エラー (保留)", "warning": "警告"}
+NULL_KEY_PART = "(空)"   # a key part with no value, shown (left out, two keys could read the same)
 
 
 class _Book:
@@ -148,7 +150,8 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
 
 def _overview(book: _Book, s: dict, *, masked: bool) -> None:
     rows = [("団体コード", s.get("dantai")), ("団体名", s.get("dantai_name")), ("実行ID", s.get("run_id")),
-            ("リハーサル", s.get("rehearsal")), ("業務", ", ".join(s.get("gyomu") or [])), ("状態", s.get("status")),
+            ("リハーサル", s.get("rehearsal")), ("業務", ", ".join(s.get("gyomu") or [])),
+            ("状態", STATUS_JA.get(s.get("status"), s.get("status") or "不明")),
             ("開始", s.get("started_at")), ("終了", s.get("finished_at")),
             ("移行先", f"{(s.get('target') or {}).get('url', '')} {(s.get('target') or {}).get('schema', '')}"),
             ("個人番号・氏名", "マスク済" if masked else "マスクなし (reveal_personal)")]
@@ -191,16 +194,29 @@ def _diff(book: _Book, s: dict, run_dir: Path) -> None:
     frames = []
     for f in files:   # masked when the run wrote them; the unexplained cells only, source by source
         lf = pl.scan_parquet(f).filter(pl.col("rule").is_null())
-        key = [c for c in lf.collect_schema().names() if c not in ("column", "left", "right", "rule")]
+        key = _diff_key(f, (s.get("diff") or {}).get(f.parent.name), lf.collect_schema().names())
         n = lf.select(pl.len()).collect().item()
         total += n
         if n:
             frames.append(lf.select(pl.lit(f.parent.name).alias("source"),
-                                    pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/",
-                                                  ignore_nulls=True).alias("key"),
+                                    pl.concat_str([pl.col(k).cast(pl.String).fill_null(NULL_KEY_PART) for k in key],
+                                                  separator="/").alias("key"),
                                     "column", "left", "right").head(book.max_rows).collect())
             unexplained.append(f.relative_to(run_dir).as_posix())
     book.sheet("説明できない差異", ["入力", "キー", "項目", "旧の値", "新の値"],
                frames or [pl.DataFrame(schema={c: pl.String for c in ("source", "key", "column", "left", "right")})],
                note="想定差異ルールで説明できない差異 (要確認)", total=total,
                rest_in=", ".join(unexplained) or "diff/*/differences.parquet", widths=[20, 24, 16, 30, 30])
+
+
+def _diff_key(f: Path, diff: dict | None, names: list[str]) -> list[str]:
+    """The key columns of a diff's differences.parquet: the diff's own key (its summary), never the other
+    columns of the file (`kind`, added ones) that would read as part of the key."""
+    key = (diff or {}).get("key")
+    if not key and (f.parent / "summary.json").is_file():
+        import json
+
+        key = json.loads((f.parent / "summary.json").read_text(encoding="utf-8")).get("key")
+    key = [k for k in key or [] if k in names]
+    # a file without its summary: every column that is not one of the cell's own
+    return key or [c for c in names if c not in ("column", "left", "right", "rule", "kind")]

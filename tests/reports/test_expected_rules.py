@@ -18,23 +18,32 @@ CHAR_MAP = pl.DataFrame({"from": ["\ue000", "\ue001"], "to": ["髙", "﨑"]})
 
 
 def previous_rules(spec) -> list[dict]:
-    """The op rules as reports/expected.py wrote them before the registry (its if/elif over op names)."""
+    """The op rules spelled out by op name, as reports/expected.py wrote them before the registry (its
+    if/elif over op names), with what each op's rule has said since: a code is read trimmed, an integer
+    as the op reads it, half-width kana as the op converts it."""
     rules = []
     for c in spec.columns:
         if c.op == "code_table" and c.table and not c.table.startswith("standard:"):
             rules.append({"name": f"{c.target}.code_table", "columns": [c.target],
-                          "condition": {"type": "code_table", "table": str(c.table)},
+                          "condition": {"type": "code_table", "table": str(c.table), "trim": True},
                           "reason": f"旧コード ({c.from_}) を標準コードに置き換えたため", "owner": OWNER})
+        elif c.op == "code_table":
+            rules.append({"name": f"{c.target}.trim", "columns": [c.target], "condition": {"type": "trimmed"},
+                          "reason": "コードの前後の空白を除いたため", "owner": OWNER})
         elif c.op == "wareki_date":
-            rules.append({"name": f"{c.target}.wareki", "columns": [c.target],
-                          "condition": {"type": "wareki", "format": c.format or "era2_yymmdd"},
+            cond = {"type": "wareki", "format": c.format or "era2_yymmdd"} | ({"eras": dict(c.eras)} if c.eras else {})
+            rules.append({"name": f"{c.target}.wareki", "columns": [c.target], "condition": cond,
                           "reason": f"旧システムは和暦 ({c.format}) で保持、標準は西暦 YYYY-MM-DD のため",
                           "owner": OWNER})
         elif c.op == "kana_fullwidth":
             rules.append({"name": f"{c.target}.kana_width", "columns": [c.target],
-                          "condition": {"type": "normalize", "trim": False, "width": True},
+                          "condition": {"type": "kana_fullwidth", "trim": bool(c.strip)},
                           "reason": "半角カナを全角カナにしたため", "owner": OWNER})
-        elif c.op in ("text", "integer") and c.strip:
+        elif c.op == "integer":
+            rules.append({"name": f"{c.target}.integer", "columns": [c.target], "condition": {"type": "integer"},
+                          "reason": "旧システムの数字の表記 (前後の空白・先頭のゼロ・+ 符号) を整数として読んだため",
+                          "owner": OWNER})
+        elif c.op == "text" and c.strip:
             rules.append({"name": f"{c.target}.trim", "columns": [c.target],
                           "condition": {"type": "normalize", "trim": True, "width": False},
                           "reason": "前後の空白を除いたため", "owner": OWNER})
@@ -82,8 +91,9 @@ def test_every_op_variant_gets_the_rule_it_got_before(tmp_path):
     ])
     _, doc = written(spec, tmp_path)
     assert doc["rules"] == previous_rules(spec) + [moji_rule()]
-    assert [r["name"] for r in doc["rules"]] == ["atena_no.trim", "rireki_no.trim", "shimei_kana.kana_width",
-                                                 "seibetsu_code.code_table", "seinengappi.wareki", "moji.gaiji"]
+    assert [r["name"] for r in doc["rules"]] == ["atena_no.trim", "rireki_no.integer", "shimei_kana.kana_width",
+                                                 "seibetsu_code.code_table", "zokugara_code.trim", "seinengappi.wareki",
+                                                 "moji.gaiji"]
 
 
 def test_a_wareki_line_without_format_names_the_default_format_in_its_reason(tmp_path):
