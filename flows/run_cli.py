@@ -75,6 +75,7 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
             _tracebacks_off()
         try:
             with terminal.shown(progress):
+                cancel.checkpoint("start")   # Prefect's server may take seconds to start: a cancel there too
                 state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
                                        target_url=target_url, keep_stages=keep_stages, return_state=True)
         except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
@@ -182,6 +183,8 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
             print(run_dir, flush=True)
         return 2
     f = run_dir / "summary.json"
+    if state is None and not f.is_file():   # cancelled before the flow wrote anything (Prefect's start-up)
+        _cancelled_before_start_record(Path(config), run_dir)
     summary = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
     if state is None or state.is_cancelled() or summary.get("status") == "cancelled":
         logging.getLogger("prefect").setLevel(logging.WARNING)
@@ -224,6 +227,24 @@ def _config_asks_evidence(config: Path) -> bool:
     from ikou.config import load_config
 
     return load_config(config).evidence
+
+
+def _cancelled_before_start_record(config: Path, run_dir: Path) -> None:
+    """A cancel (Ctrl-C, SIGTERM) while Prefect was still starting leaves summary.json too (status
+    cancelled, stage start): the run folder is the record whatever stopped the run, and nothing was
+    read or loaded yet."""
+    from ikou.config import load_config
+    from ikou.reports.summary import now
+    from ikou.summary import RunError, RunSummary
+
+    cfg = load_config(config)
+    error = RunError(kind="Cancelled", stage="start",
+                     message="cancelled before the flow started; nothing was read or loaded",
+                     message_ja="開始前に中断しました (何も読み込み・投入していません)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    RunSummary(dantai=cfg.dantai.code, dantai_name=cfg.dantai.name, run_id=run_dir.name, rehearsal=cfg.rehearsal,
+               gyomu=list(cfg.gyomu), status="cancelled", started_at=now(), finished_at=now(), error=error,
+               sign_off_blockers=["run cancelled"]).write(run_dir / "summary.json")
 
 
 def _config_failure_record(config: Path, exc: BaseException, run_id: str | None) -> Path | None:

@@ -133,3 +133,20 @@ def test_a_cancel_after_the_load_committed_says_the_target_holds_the_new_run(tmp
     (line,) = [ln for ln in out.splitlines() if ln.startswith("ikou: 中断")]
     assert "rolled back" not in line and "元の状態のまま" not in line, line
     assert "holds this run" in line and "反映済み" in line, line
+
+
+def test_a_cancel_before_the_flow_starts_still_leaves_summary_json(tmp_path):
+    """SIGTERM while Prefect's server is still starting: status cancelled at stage start, one line, exit 130."""
+    cfg = _config(tmp_path, f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999997")
+    proc, marker = _start(cfg, tmp_path, pause_at="start")
+    _wait_for(marker, proc)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out[-3000:]
+    assert "Traceback" not in out
+    run_dir = Path(out.rstrip("\n").splitlines()[-1])
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "cancelled" and summary["error"]["stage"] == "start"
+    assert summary["run_id"] == run_dir.name and summary["dantai"] == "999997" and summary["sign_off_blockers"]
+    assert [ln for ln in out.splitlines() if ln.startswith("ikou: 中断 (start)")]
+    assert not (tmp_path / "t.duckdb").exists()   # nothing was loaded

@@ -116,3 +116,23 @@ def test_an_export_with_no_records_fails_before_load_and_leaves_the_target(tmp_p
     assert summary["error"]["kind"] == "EmptyExportError" and "never empty" in summary["error"]["message"]
     assert held_runs(target, "dantai_999997")["current"]["run_id"] == first["run_id"]
     assert read_table(target, "dantai_999997", "juki_kojin_rireki").height == first["tables"]["juki_kojin_rireki"]["loaded"]
+
+
+def test_an_export_with_no_records_on_a_fresh_target_blocks_the_sign_off(tmp_path):
+    """No drop guard applies to a target never loaded: the run may succeed, but the empty source is a
+    sign-off blocker, since an export that came out empty looks exactly like this."""
+    from ikou.flows.migrate import migration_flow
+
+    empty = tmp_path / "EMPTY.csv"
+    empty.write_bytes(b"\r\n")
+    cfg = write_config(tmp_path, source=vendor_a_source(path=empty), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
+    summary = migration_flow(config_path=str(cfg))
+    assert summary["status"] == "succeeded" and summary["sources"]["vendor_a_jumin"]["rows"] == 0
+    assert [b for b in summary["sign_off_blockers"] if b.startswith("vendor_a_jumin:") and "0 件" in b]
+
+
+def test_a_failed_run_names_its_failure_first_among_the_blockers(tmp_path):
+    proc = _ikou(_config(tmp_path, "gaiji_table_unknown_mj"))
+    summary = json.loads((Path(proc.stdout.rstrip().splitlines()[-1]) / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "failed" and summary["sign_off_blockers"][0].startswith("run failed:")
+    assert not [b for b in summary["sign_off_blockers"] if "管理合計" in b]
