@@ -1,6 +1,7 @@
 """`ikou moji …`: build the dictionary, identify and shrink text files (the acceptance contract)."""
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -19,6 +20,10 @@ class MissingLedgerError(ConfigError):
 
 class CharError(ConfigError):
     ja = "--char には1文字 (またはそのコードポイント) を指定してください"
+
+
+class InputEncodingError(ConfigError):
+    ja = "入力ファイルを指定の文字コードで読めません (--encoding を確認してください)"
 
 
 # One character as the 同定台帳 keys it: a base code point and at most one variation selector (SVS/IVS).
@@ -62,14 +67,33 @@ def _one_char(value: str) -> str:
     return char
 
 
-def _read_lines(path: str) -> pl.DataFrame:
-    """UTF-8 lines in order (no CSV parsing: a name may hold commas or quotes)."""
-    text = _input_file(path, "--text-file").read_text(encoding="utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.splitlines() if text else []
+def _read_lines(path: str, encoding: str = "utf-8") -> pl.DataFrame:
+    """The file's lines in order (no CSV parsing: a name may hold commas or quotes), decoded with
+    `encoding`; in UTF-8 a BOM at the start is no part of the first name (utf-8-sig). Lines end at LF,
+    CR LF or CR only: a U+2028 or U+0085 inside a name stays in its line, where 文字同定 finds it
+    (str.splitlines would cut the name in two). Undecodable bytes are one line naming the file and line."""
+    p = _input_file(path, "--text-file")
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputEncodingError(f"--encoding {encoding}: unknown encoding") from None
+    codec = "utf-8-sig" if codec == "utf-8" else codec
+    raw = p.read_bytes()
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = len(_LINE_END.split(raw[:exc.start].decode(codec, errors="replace")))
+        bad = " ".join(f"0x{b:02X}" for b in raw[exc.start:min(exc.end, exc.start + 4)])
+        raise InputEncodingError(f"--text-file {path}: line {line} is not valid {encoding} (bytes {bad}); "
+                                 "another --encoding (utf-8, cp932, shift_jis_2004 …) or damaged bytes") from None
+    lines = _LINE_END.split(text) if text else []
+    if lines and lines[-1] == "":
+        lines.pop()   # the line end of the last line
     return pl.DataFrame({"input": pl.Series(lines, dtype=pl.String)}).with_row_index("_row_id").with_columns(
         pl.col("_row_id").cast(pl.Int64))
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def _dictionary(args):
@@ -91,12 +115,13 @@ def cmd_identify(args) -> int:
     d = _dictionary(args)
     gaiji = load_gaiji_table(_input_file(args.gaiji, "--gaiji"), d) if args.gaiji else None
     ledger = Ledger.load(Path(args.ledger)) if args.ledger else None
-    df = _read_lines(args.text_file)
+    df = _read_lines(args.text_file, args.encoding)
     res = identify_frame(df.with_columns(pl.col("input").alias("output")), ["output"], dictionary=d,
                          gaiji=gaiji, ledger=ledger, key_columns=["_row_id"])
-    bad = res.unresolved_rows.select("_row_id").unique()
+    invalid, unresolved = (r["_row_id"].unique().implode() for r in (res.invalid_rows, res.unresolved_rows))
     out = res.frame.with_columns(mj_names(res.frame, "output", res).alias("mj_names")).with_columns(
-        pl.when(pl.col("_row_id").is_in(bad["_row_id"].implode())).then(pl.lit("unresolved"))
+        pl.when(pl.col("_row_id").is_in(invalid)).then(pl.lit("invalid"))   # a run would hold it
+        .when(pl.col("_row_id").is_in(unresolved)).then(pl.lit("unresolved"))
         .otherwise(pl.lit("ok")).alias("status"))
     out.select("input", "output", "mj_names", "status").write_csv(args.out)
     if ledger is not None:
@@ -117,7 +142,7 @@ def cmd_shrink(args) -> int:
         policy = ShrinkPolicy.load(_input_file(args.policy, "--policy"))
     else:
         policy = ShrinkPolicy.preset(args.policy or "seiji")
-    df = _read_lines(args.text_file)
+    df = _read_lines(args.text_file, args.encoding)
     res = shrink_text(df["input"], target=args.target, dictionary=d, policy=policy, gaiji=gaiji)
     res.write_csv(args.out)
     return 0
@@ -246,6 +271,8 @@ def register(subparsers) -> None:
 
     i = sub.add_parser("identify", help="テキストの文字同定")
     i.add_argument("--text-file", required=True)
+    i.add_argument("--encoding", default="utf-8",
+                   help="of --text-file: utf-8 (default; a BOM is dropped), cp932, shift_jis_2004 …")
     i.add_argument("--gaiji", help="外字 table CSV code,mj")
     i.add_argument("--ledger", help="同定台帳 folder: decisions applied, unresolved recorded")
     i.add_argument("--out", required=True)
@@ -294,6 +321,7 @@ def register(subparsers) -> None:
 
     s = sub.add_parser("shrink", help="JIS X 0208/0213 への縮退")
     s.add_argument("--text-file", required=True)
+    s.add_argument("--encoding", default="utf-8", help="of --text-file (default utf-8; a BOM is dropped)")
     s.add_argument("--target", required=True, choices=["jisx0208", "jisx0213"])
     s.add_argument("--out", required=True)
     s.add_argument("--gaiji", help="外字 table CSV code,mj")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -57,6 +58,40 @@ class MojiDictionary:
     def glyph_output(self) -> dict[str, str | None]:
         """mj_name → the text a glyph is written as (None for the few glyphs without a code point)."""
         return dict(zip(self.glyphs["mj_name"].to_list(), self.glyphs["output"].to_list()))
+
+    @cached_property
+    def text_repertoire(self) -> frozenset[int]:
+        """The code points besides MJ that a moji column may hold as they are (文字同定 `passthrough`).
+
+        Declared, not inferred from the data: what a JIS-based legacy system can hold besides its
+        kanji. The JIS X 0213 table this dictionary was built with (when it had one) and the same
+        repertoire as Python's codecs know it (shift_jis_2004; cp932 adds its own forms of the same
+        characters: ～ U+FF5E, － U+FF0D, ￠￡￢ …), JIS X 0201 (ASCII, half-width katakana), CR and LF
+        (a line break the layout let through). Combining marks are left out (meaningless alone: an
+        NFD remnant), as are control and format characters and the private-use area (外字).
+        """
+        jis = {ord(c) for c in self.jis["char"].to_list() if len(c) == 1} if self.jis.height else set()
+        return frozenset(cp for cp in jis | _codec_repertoire()
+                         if unicodedata.category(chr(cp))[0] not in "CM") | {0x0A, 0x0D}
+
+
+@lru_cache(maxsize=1)
+def _codec_repertoire() -> frozenset[int]:
+    """Every single character the Shift_JIS family decodes to (JIS X 0201, 0208, 0213 and CP932's
+    forms), one decode per code: about 22k, once per process."""
+    cps = set(range(0x20, 0x7F))
+    for codec in ("cp932", "shift_jis_2004"):
+        for b in range(0xA1, 0xE0):
+            cps.update(ord(c) for c in bytes([b]).decode(codec, errors="ignore"))
+        for lead in (*range(0x81, 0xA0), *range(0xE0, 0xFD)):
+            for trail in (*range(0x40, 0x7F), *range(0x80, 0xFD)):
+                try:
+                    s = bytes([lead, trail]).decode(codec)
+                except UnicodeDecodeError:
+                    continue
+                if len(s) == 1:
+                    cps.add(ord(s))
+    return frozenset(cps)
 
 
 def build_frames(source: src.MjSource, jis: pl.DataFrame) -> dict[str, pl.DataFrame]:

@@ -15,12 +15,28 @@ only the rows holding a character to rewrite or an unresolved one are touched ag
 Outcomes per character, in this order of precedence:
   mj          exact key of the dictionary (実装したUCS, IVS or SVS sequence)
   gaiji       a private-use 外字 listed in the 団体's 外字 table (code,mj)
+  invalid     not text at all: a format or invisible character (Unicode Cf, Zl, Zp: U+200B, U+FEFF,
+              U+202E, U+2028 …), a control character other than CR/LF, U+FFFD (the data was damaged
+              before export) or a noncharacter. Nobody can decide it onto a glyph, so the row is held
+              (moji.step: rule moji.invalid_char, error)
   decided     a reviewer's decision from the 同定台帳 (moji.ledger)
-  unresolved  an ideograph, private-use character or variation sequence none of the above knows
-  passthrough anything else (kana, Latin, digits, punctuation, spaces): outside MJ's scope
+  unresolved  an ideograph, private-use character or variation sequence none of the above knows, and
+              any other character outside the allowed repertoire (emoji, Hangul, a combining mark
+              left over): a warning (moji.unresolved) that blocks sign-off until decided
+  passthrough a character of the allowed repertoire outside MJ's scope (`text_repertoire`: the
+              non-kanji of JIS X 0208/0213 and their CP932 forms, JIS X 0201: kana, Latin, digits,
+              punctuation, full-width forms, spaces)
+
+A kana followed by a combining (semi-)voiced mark (カ+U+3099, as macOS and NFD exports write it) is
+composed first (ガ), by a replace of exactly those pairs: never NFC, which would also fold the CJK
+compatibility ideographs (U+F91D 欄 → U+6B04) onto other glyphs.
 """
 from __future__ import annotations
 
+import csv
+import functools
+import io
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -41,14 +57,45 @@ _PUA_RE = r"^[\x{E000}-\x{F8FF}\x{F0000}-\x{FFFFD}\x{100000}-\x{10FFFD}]"
 _IDEO_RE = (r"^[\x{2E80}-\x{2FDF}\x{3005}-\x{3007}\x{3021}-\x{3029}\x{3038}-\x{303B}"
             r"\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{20000}-\x{3FFFF}]")
 
+_NONCHARACTERS = [(0xFDD0, 0xFDEF)] + [(p << 16 | 0xFFFE, p << 16 | 0xFFFF) for p in range(17)]
+# Not text (`invalid`): format and invisible characters, separators, controls but CR/LF, U+FFFD, noncharacters.
+_INVALID_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+_INVALID_RE = (r"^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\x{FFFD}"
+               + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in _NONCHARACTERS) + "]")
+
+
+def _invalid_cp(cp: int) -> bool:
+    """A code point that is not text (see `invalid` above); CR and LF are text here: the extract lets a
+    line break through only where the layout declares quoted line breaks."""
+    if cp in (0x0A, 0x0D):
+        return False
+    if cp == 0xFFFD or (cp & 0xFFFE) == 0xFFFE or 0xFDD0 <= cp <= 0xFDEF:   # U+FFFD, the noncharacters
+        return True
+    return unicodedata.category(chr(cp)) in _INVALID_CATEGORIES
+
+
 STATUSES = ("mj", "gaiji", "decided", "unresolved", "passthrough")
+INVALID = "invalid"   # counted only when present: every summary so far has the five above
 TOKEN_PASSTHROUGH = "-"
 TOKEN_UNRESOLVED = "?"
+TOKEN_INVALID = "!"
+
+# The finding a character that is not text gives (moji.step holds its row); one line each, code points only.
+RULE_INVALID = "moji.invalid_char"
+RULE_MESSAGES = {
+    RULE_INVALID: ("見えない書式文字・区切り文字・制御文字、または置換文字 U+FFFD (出力前に壊れたデータ) があり、取り込めません",
+                   "holds an invisible format, separator or control character, or U+FFFD (data damaged before "
+                   "export): not loaded"),
+}
 
 CHARS_SCHEMA = {
     "column": pl.String, "char": pl.String, "codepoints": pl.String, "status": pl.String,
     "mj_name": pl.String, "output": pl.String, "occurrences": pl.Int64,
 }
+
+
+def _no_rows() -> pl.DataFrame:
+    return pl.DataFrame(schema={"column": pl.String, "chars": pl.String})
 
 
 @dataclass
@@ -58,6 +105,8 @@ class MojiResult:
     chars: pl.DataFrame            # one row per distinct (column, char), see CHARS_SCHEMA
     unresolved_rows: pl.DataFrame  # key cols, column, chars (the unresolved characters of that cell)
     counts: dict[str, int] = field(default_factory=dict)  # occurrences per status
+    invalid_rows: pl.DataFrame = field(default_factory=_no_rows)   # as unresolved_rows: cells holding an
+                                                                   # invalid character (the step holds the row)
 
 
 @dataclass
@@ -74,6 +123,7 @@ class Identification:
     rewrite: pl.DataFrame            # char, output: the characters whose output differs, longest first
     unresolved_values: pl.DataFrame  # column, value, chars: distinct values holding unresolved characters
     null_columns: list[str] = field(default_factory=list)   # typed Null in the input: read as text
+    invalid_values: pl.DataFrame = field(default_factory=lambda: _values_schema())   # the same, invalid
 
     def rewrite_exprs(self) -> list[pl.Expr]:
         """The moji columns as text with 外字 and decided characters replaced by their MJ glyph."""
@@ -89,15 +139,22 @@ class Identification:
         Rows are found by value (is_in the few distinct values that hold unresolved characters),
         so a scan streams through and only the matching rows are kept.
         """
+        return self._cells(self.unresolved_values, lf, key_columns)
+
+    def invalid_rows(self, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
+        """As `unresolved_rows`, for the invalid characters (the rows the step holds)."""
+        return self._cells(self.invalid_values, lf, key_columns)
+
+    def _cells(self, values: pl.DataFrame, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
         keys = list(key_columns)
         schema = lf.collect_schema()
         ur_schema = {k: schema[k] for k in keys} | {"column": pl.String, "chars": pl.String}
-        if not self.unresolved_values.height:
+        if not values.height:
             return pl.LazyFrame(schema=ur_schema)
         lf = lf.with_columns(pl.col(c).cast(pl.String) for c in self.null_columns)
         parts = []
         for c in self.columns:
-            vals = self.unresolved_values.filter(pl.col("column") == c).select(
+            vals = values.filter(pl.col("column") == c).select(
                 pl.col("value").alias("_moji_value"), "chars")
             parts.append(
                 lf.select(*keys, pl.col(c).alias("_moji_value"))
@@ -123,44 +180,82 @@ def parse_codepoints(s: str) -> str:
         raise ValueError(f"bad code point list {s!r}") from exc
 
 
+_GAIJI_CODE_RE = r"^U\+[0-9A-Fa-f]{4,6}$"
+_GAIJI_MJ_RE = r"^MJ\d{6}$"
+
+
+def _is_pua(cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in _PUA_RANGES)
+
+
 def load_gaiji_table(path: Path, dictionary: MojiDictionary | None = None) -> pl.DataFrame:
-    """The 団体's 外字 table, CSV `code,mj` (code as U+XXXX in a private-use area).
+    """The 団体's 外字 table, CSV `code,mj` (code as U+XXXX in a private-use area; other columns allowed).
 
     Returns code (the PUA character), mj (MJ文字図形名). A malformed table is a ConfigError naming
-    the file and the line: a wrong 外字 table would silently corrupt every name that uses it.
+    the file and the line(s): a wrong 外字 table would silently corrupt every name that uses it. So a
+    code point listed twice with different glyphs is refused (U+E000 and U+0E000 are the same code
+    point: neither line may silently win); listed twice with the same glyph it is kept once (a
+    repeated line changes nothing). Blank lines (Excel ends a sheet with `,` or empty lines) and `#`
+    comment lines are skipped; lines are counted as in an editor (the header is line 1).
     """
     path = Path(path)
     try:
-        raw = pl.read_csv(path, infer_schema=False, comment_prefix="#")
-    except (OSError, pl.exceptions.PolarsError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read 外字 table: {exc}") from exc
-    if not {"code", "mj"} <= set(raw.columns):
-        raise ConfigError(f"{path}: 外字 table needs columns code,mj (has {raw.columns})")
-    raw = raw.with_row_index("line", offset=2).with_columns(
-        pl.col("code").str.strip_chars(), pl.col("mj").str.strip_chars())
-    bad = raw.filter(
-        ~pl.col("code").str.contains(r"^U\+[0-9A-Fa-f]{4,6}$").fill_null(False)
-        | ~pl.col("mj").str.contains(r"^MJ\d{6}$").fill_null(False))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: 外字 table is not UTF-8 (save it as CSV UTF-8)") from None
+    rows = _csv_rows(text)
+    if not rows:
+        raise ConfigError(f"{path}: 外字 table needs columns code,mj (the file is empty)")
+    _, header = rows[0]
+    names = [h.strip() for h in header]
+    if not {"code", "mj"} <= set(names):
+        raise ConfigError(f"{path}: 外字 table needs columns code,mj (has {names})")
+    ci, mi = names.index("code"), names.index("mj")
+    entries = [(line, (r[ci] if ci < len(r) else "").strip(), (r[mi] if mi < len(r) else "").strip())
+               for line, r in rows[1:]]
+    f = pl.DataFrame(entries, schema={"line": pl.Int64, "code": pl.String, "mj": pl.String}, orient="row")
+    bad = f.filter(~pl.col("code").str.contains(_GAIJI_CODE_RE) | ~pl.col("mj").str.contains(_GAIJI_MJ_RE))
     if bad.height:
         r = bad.row(0, named=True)
         raise ConfigError(f"{path}: line {r['line']}: code must be U+XXXX and mj MJnnnnnn "
                           f"(got {r['code']!r}, {r['mj']!r}); {bad.height} bad line(s)")
-    f = raw.with_columns(
-        pl.col("code").str.slice(2).str.to_integer(base=16).alias("cp"))
-    f = f.with_columns(
-        pl.col("cp").map_elements(chr, return_dtype=pl.String).alias("code_char"))
-    notpua = f.filter(~pl.col("code_char").str.contains(_PUA_RE))
+    f = f.with_columns(pl.col("code").str.slice(2).str.to_integer(base=16).alias("cp"))
+    notpua = f.filter(~pl.col("cp").map_elements(_is_pua, return_dtype=pl.Boolean))
     if notpua.height:
         r = notpua.row(0, named=True)
         raise ConfigError(f"{path}: line {r['line']}: {r['code']} is not a private-use code point")
-    dup = f.filter(pl.col("code").str.to_uppercase().is_duplicated())
-    if dup.height:
-        raise ConfigError(f"{path}: code {dup['code'][0]} listed more than once (lines {dup['line'].to_list()})")
-    out = f.select(pl.col("code_char").alias("code"), "mj")
+    clash = f.filter(pl.col("mj").n_unique().over("cp") > 1)
+    if clash.height:
+        cp = clash["cp"][0]
+        lines = "; ".join(f"line {ln} {code},{mj}" for ln, code, mj in
+                          clash.filter(pl.col("cp") == cp).select("line", "code", "mj").iter_rows())
+        more = clash["cp"].n_unique() - 1
+        raise ConfigError(f"{path}: 外字 U+{cp:04X} listed more than once with different MJ glyphs ({lines})"
+                          + (f"; {more} more such code(s)" if more else ""))
+    f = f.unique("cp", keep="first", maintain_order=True)
     if dictionary is not None:
-        unknown = out.filter(~dictionary.has_glyph(out["mj"]))
+        unknown = f.filter(~dictionary.has_glyph(f["mj"]))
         if unknown.height:
-            raise ConfigError(f"{path}: MJ glyph(s) not in the dictionary: {unknown['mj'].head(5).to_list()}")
+            shown = ", ".join(f"line {ln} ({mj})" for ln, mj in unknown.head(5).select("line", "mj").iter_rows())
+            more = f" and {unknown.height - 5} more" if unknown.height > 5 else ""
+            raise ConfigError(f"{path}: MJ glyph(s) not in the dictionary: {shown}{more}")
+    return f.select(pl.col("cp").map_elements(chr, return_dtype=pl.String).alias("code"), "mj")
+
+
+def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    """(line where the record starts, fields) of every CSV record that is neither blank nor a `#` comment."""
+    out, start = [], 1
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for fields in reader:
+        line, start = start, reader.line_num + 1
+        if not any(x.strip() for x in fields) or fields[0].lstrip().startswith("#"):
+            continue
+        out.append((line, fields))
     return out
 
 
@@ -178,14 +273,19 @@ def classify_chars(chars: pl.Series | list[str], dictionary: MojiDictionary,
     c = c.join(d.select("char", pl.col("mj").alias("_decided")), on="char", how="left")
     in_scope = (pl.col("char").str.contains(_PUA_RE) | pl.col("char").str.contains(_IDEO_RE)
                 | pl.col("char").str.contains(_VS_RE))
+    invalid = pl.col("char").str.contains(_INVALID_RE) & ~pl.col("char").str.contains(r"^[\n\r]")
+    allowed = pl.col("char").is_in(pl.Series([chr(cp) for cp in dictionary.text_repertoire]).implode())
     c = c.with_columns(
         pl.when(pl.col("_mj").is_not_null()).then(pl.lit("mj"))
         .when(pl.col("_gaiji").is_not_null()).then(pl.lit("gaiji"))
+        .when(invalid).then(pl.lit(INVALID))
         .when(pl.col("_decided").is_not_null()).then(pl.lit("decided"))
         .when(in_scope).then(pl.lit("unresolved"))
-        .otherwise(pl.lit("passthrough")).alias("status"),
-        pl.coalesce("_mj", "_gaiji", "_decided").alias("mj_name"),
+        .when(allowed).then(pl.lit("passthrough"))
+        .otherwise(pl.lit("unresolved")).alias("status"),
     )
+    c = c.with_columns(pl.when(pl.col("status") != INVALID).then(pl.coalesce("_mj", "_gaiji", "_decided"))
+                       .alias("mj_name"))
     c = c.join(out_of, on="mj_name", how="left")
     # a 外字/decided glyph without any code point (19 MJ glyphs have none) cannot be written: keep
     # the source character so nothing is lost
@@ -323,7 +423,7 @@ def _classify_keys(keys: np.ndarray, texts: list[str], dictionary: MojiDictionar
     """classify_chars for distinct integer characters (sorted keys, their texts), by dict lookups on
     the few distinct characters and the scope by code point ranges (the same classes as _PUA_RE,
     _IDEO_RE and _VS_RE): char, status, mj_name, output, codepoints, in the order of `keys`."""
-    index, glyph_out = dictionary.key_index, dictionary.glyph_output
+    index, glyph_out, allowed = dictionary.key_index, dictionary.glyph_output, dictionary.text_repertoire
     g = dict(zip(gaiji["code"].to_list(), gaiji["mj"].to_list())) if gaiji is not None else {}
     d = {}
     if decisions is not None:
@@ -332,16 +432,18 @@ def _classify_keys(keys: np.ndarray, texts: list[str], dictionary: MojiDictionar
     base, vs = keys >> _VS_SHIFT, keys & ((1 << _VS_SHIFT) - 1)
     scope = (_in(base, _PUA_RANGES) | _in(base, _IDEO_RANGES) | _in(base, _VS_RANGES) | (vs != 0)).tolist()
     status, mj_name, output = [], [], []
-    for ch, sc in zip(texts, scope):
+    for ch, sc, b in zip(texts, scope, base.tolist()):
         mj = index.get(ch)
         if mj is not None:
             st = "mj"
         elif (mj := g.get(ch)) is not None:
             st = "gaiji"
+        elif _invalid_cp(b):
+            st = INVALID
         elif (mj := d.get(ch)) is not None:
             st = "decided"
         else:
-            st = "unresolved" if sc else "passthrough"
+            st = "unresolved" if sc or b not in allowed else "passthrough"
         status.append(st)
         mj_name.append(mj)
         # a 外字/decided glyph without any code point (19 MJ glyphs have none) cannot be written: keep
@@ -358,15 +460,15 @@ def identify_lazy(lf: pl.LazyFrame, columns: Sequence[str], *, dictionary: MojiD
     """Identify the characters of `columns` from their distinct values (one streaming scan per column).
 
     Memory follows the distinct values of the moji columns, not the rows; apply the result with
-    `Identification.rewrite_exprs` and `.unresolved_rows` to the same (or a re-opened) scan.
+    `Identification.rewrite_exprs`, `.unresolved_rows` and `.invalid_rows` to the same (or a re-opened) scan.
     """
     columns = list(columns)
     null_columns, decisions = _check(columns, lf.collect_schema(), dictionary, gaiji, ledger)
     lf = lf.with_columns(pl.col(c).cast(pl.String) for c in null_columns)
     values = {c: _column_values(lf, c) for c in columns}
-    ident, _ = _identify({c: (v["v"], v["n"].to_numpy()) for c, v in values.items()},
-                         dictionary=dictionary, gaiji=gaiji, decisions=decisions,
-                         null_columns=null_columns)
+    ident, _, _ = _identify({c: (v["v"], v["n"].to_numpy()) for c, v in values.items()},
+                            dictionary=dictionary, gaiji=gaiji, decisions=decisions,
+                            null_columns=null_columns)
     return ident
 
 
@@ -386,20 +488,94 @@ def _check(columns: list[str], schema, dictionary: MojiDictionary, gaiji: pl.Dat
             ledger.decisions_frame() if ledger is not None else None)
 
 
+_MARKS = (0x3099, 0x309A)   # combining (semi-)voiced sound marks
+
+
+@functools.lru_cache(maxsize=1)
+def _kana_compositions() -> dict[int, str]:
+    """kana << _VS_SHIFT | mark → the precomposed kana (カ+U+3099 → ガ): the 58 pairs NFC composes
+    in the kana blocks, and nothing else (a blanket NFC would fold compatibility ideographs)."""
+    out = {}
+    for cp in range(0x3040, 0x3100):
+        d = unicodedata.normalize("NFD", chr(cp))
+        if len(d) == 2 and ord(d[1]) in _MARKS and unicodedata.normalize("NFC", d) == chr(cp):
+            out[ord(d[0]) << _VS_SHIFT | ord(d[1])] = chr(cp)
+    return out
+
+
+def kana_compositions() -> dict[str, str]:
+    """The kana + combining mark pairs 文字同定 composes, as text (カ\u3099 → ガ): for the diff, which
+    explains the composition as a change made on purpose."""
+    return {chr(k >> _VS_SHIFT) + chr(k & ((1 << _VS_SHIFT) - 1)): v for k, v in _kana_compositions().items()}
+
+
+def _compose(values: pl.Series, dec: _Decoded, keys: np.ndarray) -> tuple[pl.Series, _Decoded, dict[str, str]]:
+    """The values with every kana + combining voiced mark composed, their code points, and the pairs
+    composed (pair → kana). Nothing to do (no mark among the distinct characters `keys`) costs nothing."""
+    if not np.isin(np.array(_MARKS, dtype=np.int64) << _VS_SHIFT, keys).any():
+        return values, dec, {}
+    pos = np.flatnonzero((dec.cps == _MARKS[0]) | (dec.cps == _MARKS[1]))
+    pos = pos[~np.isin(pos, dec.first)]   # a mark that starts its value has no kana before it
+    pairs = (dec.cps[pos - 1].astype(np.int64) << _VS_SHIFT) | dec.cps[pos]
+    table = _kana_compositions()
+    composable = np.isin(pairs, np.fromiter(table, dtype=np.int64))
+    if not composable.any():
+        return values, dec, {}
+    found = {chr(k >> _VS_SHIFT) + chr(k & ((1 << _VS_SHIFT) - 1)): table[k]
+             for k in np.unique(pairs[composable]).tolist()}
+    at = dec.rows_of(pos[composable])
+    col = values.cast(pl.String)
+    fixed = col.gather(at).str.replace_many(list(found), list(found.values()))
+    col = col.clone().scatter(at, fixed)
+    return col, _decode(col), found
+
+
+def status_counts(chars: pl.DataFrame) -> dict[str, int]:
+    """Occurrences per status: the five always, `invalid` when there is any."""
+    totals = dict(chars.group_by("status").agg(pl.col("occurrences").sum()).iter_rows())
+    counts = {s: int(totals.get(s, 0)) for s in STATUSES}
+    if totals.get(INVALID):
+        counts[INVALID] = int(totals[INVALID])
+    return counts
+
+
+def _values_schema() -> pl.DataFrame:
+    return pl.DataFrame(schema={"column": pl.String, "value": pl.String, "chars": pl.String})
+
+
+def _values_holding(raw: pl.Series, text: pl.Series, at: np.ndarray, column: str,
+                    chars: pl.Series) -> pl.LazyFrame:
+    """column, value, chars: the distinct values (as read: what finds their rows again) among `at` holding
+    any of `chars` in their identified text, each with those characters once, in order."""
+    return (_value_chars(pl.DataFrame({"value": raw.cast(pl.String).gather(at), "v": text.cast(pl.String).gather(at)}))
+            .filter(pl.col("char").is_in(chars.implode()))
+            .group_by("value", maintain_order=True)
+            .agg(pl.col("char").unique(maintain_order=True).str.join("").alias("chars"))
+            .select(pl.lit(column).alias("column"), "value", "chars"))
+
+
 def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
               dictionary: MojiDictionary, gaiji: pl.DataFrame | None,
               decisions: pl.DataFrame | None,
               null_columns: list[str], decoded: dict[str, _Decoded] | None = None,
-              ) -> tuple[Identification, dict[str, tuple[np.ndarray, np.ndarray]]]:
+              ) -> tuple[Identification, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], dict[str, pl.Series]]:
     """The verdict from each column's values (distinct values with their row counts as weights,
     or the rows themselves with None): the characters are decoded and counted on the values'
     code points at once (numpy), only the distinct characters are looked up.
 
-    Also returns, per column, the values (indices) holding an unresolved character and those
-    holding the first code point of a rewrite (supersets, one pass over the code points)."""
+    Also returns, per column, the values (indices) holding an unresolved character, those holding
+    the first code point of a rewrite and those holding an invalid character (supersets, one pass
+    over the code points), and the columns whose values changed by composing kana + voiced mark."""
     if decoded is None:
         decoded = {c: _decode(v) for c, (v, _) in sources.items()}
     counted = {c: _char_counts(decoded[c], w) for c, (_, w) in sources.items()}
+    composed: dict[str, pl.Series] = {}
+    compositions: dict[str, str] = {}
+    for c, (v, w) in sources.items():
+        text, dec, found = _compose(v, decoded[c], counted[c][0])
+        if found:
+            composed[c], decoded[c], counted[c] = text, dec, _char_counts(dec, w)
+            compositions.update(found)
     keys = (np.unique(np.concatenate([k for k, _ in counted.values()])) if counted
             else np.zeros(0, dtype=np.int64))
     texts = _key_chars(keys)
@@ -414,51 +590,56 @@ def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
              .sort("column", "occurrences", "char", descending=[False, True, False]))
     status = np.array(classified["status"].to_list(), dtype=object)
     changed = np.array([o != ch for o, ch in zip(classified["output"].to_list(), texts)], dtype=bool)
+    replaced = classified.filter(pl.Series(changed)).select("char", "output")
+    first = np.array([ord(ch[0]) for ch in replaced["char"].to_list()], dtype=np.int64)   # a base+VS: its base
+    # what a batch read as it is needs: the kana compositions too (identify_frame composed its own already);
     # longer sequences first so a base+VS pattern wins over its bare base
-    rewrite = (classified.filter(pl.Series(changed)).select("char", "output")
+    rewrite = (pl.concat([replaced, pl.DataFrame({"char": list(compositions), "output": list(compositions.values())},
+                                                 schema={"char": pl.String, "output": pl.String})])
                .sort(pl.col("char").str.len_chars(), "char", descending=[True, False]))
     mask = (1 << _VS_SHIFT) - 1
-    ukeys = keys[status == "unresolved"] if keys.size else keys
-    # the code points that find them: a plain character's own, a base+VS sequence's VS
-    ucps = np.where((ukeys & mask) != 0, ukeys & mask, ukeys >> _VS_SHIFT)
-    first = np.array([ord(ch[0]) for ch in rewrite["char"].to_list()], dtype=np.int64)   # a base+VS: its base
-    rows = {c: tuple(_rows_holding(decoded[c], [ucps, first])) for c in sources}
 
-    # the distinct values holding unresolved characters, each with those characters once, in order:
-    # what finds the rows to flag without reading the table again character by character
-    unresolved = pl.Series([t for t, s in zip(texts, status) if s == "unresolved"], dtype=pl.String)
-    unresolved_values = pl.DataFrame(schema={"column": pl.String, "value": pl.String, "chars": pl.String})
-    if unresolved.len():
-        unresolved_values = pl.concat(pl.collect_all(
-            _value_chars(pl.DataFrame({"v": v.cast(pl.String).gather(rows[c][0])}))
-            .filter(pl.col("char").is_in(unresolved.implode()))
-            .group_by("v", maintain_order=True)
-            .agg(pl.col("char").unique(maintain_order=True).str.join("").alias("chars"))
-            .select(pl.lit(c).alias("column"), pl.col("v").alias("value"), "chars")
-            for c, (v, _) in sources.items()))
-    totals = dict(chars.group_by("status").agg(pl.col("occurrences").sum()).iter_rows())
-    counts = {s: int(totals.get(s, 0)) for s in STATUSES}
-    return Identification(columns=list(sources), chars=chars, counts=counts, rewrite=rewrite,
-                          unresolved_values=unresolved_values, null_columns=null_columns), rows
+    def finding(keys_of: np.ndarray) -> np.ndarray:   # the code points that find them: a plain character's
+        return np.where((keys_of & mask) != 0, keys_of & mask, keys_of >> _VS_SHIFT)   # own, a sequence's VS
+
+    ukeys = keys[status == "unresolved"] if keys.size else keys
+    ikeys = keys[status == INVALID] if keys.size else keys
+    rows = {c: tuple(_rows_holding(decoded[c], [finding(ukeys), first, finding(ikeys)])) for c in sources}
+
+    # the distinct values holding unresolved (invalid) characters, each with those characters once, in
+    # order: what finds the rows to flag (hold) without reading the table again character by character
+    def values_with(st: str, which: int) -> pl.DataFrame:
+        found = pl.Series([t for t, x in zip(texts, status) if x == st], dtype=pl.String)
+        if not found.len():
+            return _values_schema()
+        return pl.concat(pl.collect_all(_values_holding(v, composed.get(c, v), rows[c][which], c, found)
+                                        for c, (v, _) in sources.items()))
+
+    return Identification(columns=list(sources), chars=chars, counts=status_counts(chars), rewrite=rewrite,
+                          unresolved_values=values_with("unresolved", 0), null_columns=null_columns,
+                          invalid_values=values_with(INVALID, 2)), rows, composed
 
 
 def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
                    gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None,
                    key_columns: Sequence[str] = ("_row_id",)) -> MojiResult:
-    """Identify the characters of `columns`; rewrite 外字 and decided characters to their MJ glyph.
+    """Identify the characters of `columns`; rewrite 外字 and decided characters to their MJ glyph
+    (and kana + combining voiced mark to the composed kana, before anything is identified).
 
     The frame is in memory already, so its columns are decoded as they are (no grouping into
     distinct values first: with mostly distinct names that costs more than it saves), and only
-    the rows that hold a character to rewrite or an unresolved one are touched again.
+    the rows that hold a character to rewrite, an unresolved or an invalid one are touched again.
     """
     columns = list(columns)
     null_columns, decisions = _check(columns, df.schema, dictionary, gaiji, ledger)
     decoded = {c: _decode(df[c]) for c in columns}
-    ident, rows = _identify({c: (df[c], None) for c in columns},
-                            dictionary=dictionary, gaiji=gaiji, decisions=decisions,
-                            null_columns=null_columns, decoded=decoded)
+    ident, rows, composed = _identify({c: (df[c], None) for c in columns},
+                                      dictionary=dictionary, gaiji=gaiji, decisions=decisions,
+                                      null_columns=null_columns, decoded=decoded)
     keys = [k for k in key_columns if k in df.columns]
     frame = df.with_columns(pl.col(c).cast(pl.String) for c in null_columns)
+    if composed:
+        frame = frame.with_columns(composed.values())
     if ident.rewrite.height:
         pats, reps = ident.rewrite["char"].to_list(), ident.rewrite["output"].to_list()
         # every row holding the first code point of a pattern: a superset of the rows
@@ -473,20 +654,21 @@ def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: Moji
         if new:
             frame = frame.with_columns(new)
     sub = df.select(list(dict.fromkeys(keys + columns)))
-    if ident.unresolved_values.height:   # the rows holding an unresolved character, in order
-        sub = sub[np.unique(np.concatenate([r[0] for r in rows.values()]))]
-    else:
-        sub = sub.clear()
-    return MojiResult(frame=frame, chars=ident.chars,
-                      unresolved_rows=ident.unresolved_rows(sub.lazy(), keys).collect(),
-                      counts=ident.counts)
+
+    def cells(values: pl.DataFrame, which: int) -> pl.DataFrame:   # the rows holding such a character, in order
+        held = sub[np.unique(np.concatenate([r[which] for r in rows.values()]))] if values.height else sub.clear()
+        return ident._cells(values, held.lazy(), keys).collect()
+
+    return MojiResult(frame=frame, chars=ident.chars, unresolved_rows=cells(ident.unresolved_values, 0),
+                      counts=ident.counts, invalid_rows=cells(ident.invalid_values, 2))
 
 
 def _token_map(column: str, result: MojiResult) -> pl.DataFrame:
-    """Token map for `column`'s output characters: output char → MJ name, '-' or '?'."""
+    """Token map for `column`'s output characters: output char → MJ name, '-', '?' or '!'."""
     tokens = (result.chars.filter(pl.col("column") == column)
               .select(pl.col("output").alias("char"),
-                      pl.when(pl.col("status") == "unresolved").then(pl.lit(TOKEN_UNRESOLVED))
+                      pl.when(pl.col("status") == INVALID).then(pl.lit(TOKEN_INVALID))
+                      .when(pl.col("status") == "unresolved").then(pl.lit(TOKEN_UNRESOLVED))
                       .when(pl.col("status") == "passthrough").then(pl.lit(TOKEN_PASSTHROUGH))
                       .otherwise(pl.col("mj_name")).alias("token"))
               .unique("char", keep="first"))
@@ -494,7 +676,7 @@ def _token_map(column: str, result: MojiResult) -> pl.DataFrame:
 
 
 def mj_names(frame: pl.DataFrame, column: str, result: MojiResult, row_key: str = "_row_id") -> pl.Series:
-    """One space-separated token per output character of `column` (MJ文字図形名, '-' or '?')."""
+    """One space-separated token per output character of `column` (MJ文字図形名, '-', '?' or '!' invalid)."""
     tokens = _token_map(column, result)
     exploded = (frame.select(row_key, pl.col(column).str.extract_all(CHAR_RE).alias("char"))
                 .explode("char")

@@ -133,7 +133,8 @@ def shrink_chars(chars: pl.DataFrame, dictionary: MojiDictionary, target: Target
     in_target = pl.col("output").is_in(tset.implode())
     keep = in_target & (pl.lit(policy.keep_if_in_target) | (pl.col("status") != "shrunk"))
     c = c.with_columns(
-        pl.when(pl.col("id_status") == "unresolved").then(pl.lit("unresolved"))
+        # an invalid character (U+200B, U+FFFD …) has no glyph to shrink either: as unresolved
+        pl.when(pl.col("id_status").is_in(["unresolved", "invalid"])).then(pl.lit("unresolved"))
         .when(pl.col("id_status") == "passthrough").then(pl.lit("passthrough"))
         .when(keep).then(pl.lit("kept"))
         .when(pl.col("status") == "shrunk").then(

@@ -2,9 +2,15 @@
 
 Unresolved characters do not drop the row: they become the flag `_moji_unresolved` (with the
 code points per column in `_moji_unresolved_chars`) that the validation rule moji.unresolved reads,
-a warning that blocks sign-off. The table is never whole in memory: characters are judged on the
-distinct values of the moji columns, then the rewrite and the flag are applied slice by slice on the
-way from map/ to moji/<source>.parquet. Slices, not one query over the whole scan: there Polars 2.1
+a warning that blocks sign-off. A character that is not text at all (invisible format characters,
+U+2028, U+FFFD: moji.identify `invalid`) holds its row here, as map holds a row it cannot map: an
+error `moji.invalid_char` per cell, with the code points and never the value in its message; no
+decision can make it a glyph, so the row must not reach the target looking like a good name (the
+validation's held_together then holds the rest of the person's history, from this quarantine).
+
+The table is never whole in memory: characters are judged on the distinct values of the moji
+columns, then the rewrite and the flag are applied slice by slice on the way from map/ to
+moji/<source>.parquet. Slices, not one query over the whole scan: there Polars 2.1
 reads ahead of the Parquet sink, and peak memory grew with the rows (1.7 GB at 8.6M rows; 0.5 GB in
 slices, flat from 0.5M to 8.6M).
 """
@@ -15,11 +21,12 @@ from pathlib import Path
 
 import polars as pl
 
+from ikou import quarantine as q
 from ikou.context import RunContext
-from ikou.staging import ROW_ID, STAGING_COMPRESSION
+from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, STAGING_COMPRESSION
 from ikou.moji.dictionary import load_dictionary
-from ikou.moji.identify import (CHARS_SCHEMA, STATUSES, MojiResult, codepoints, identify_frame, identify_lazy,
-                                load_gaiji_table)
+from ikou.moji.identify import (CHARS_SCHEMA, RULE_INVALID, RULE_MESSAGES, MojiResult, codepoints,
+                                identify_frame, identify_lazy, load_gaiji_table, status_counts)
 from ikou.moji.ledger import Ledger
 from ikou.stage import StageResult, step
 
@@ -41,22 +48,52 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     lf = pl.scan_parquet(mapped)
     table = schema.tables[target]
     cols = [c.name for c in table.columns if c.moji]
-    gaiji = load_gaiji_table(gaiji_table) if gaiji_table else None
-    ledger = Ledger.load(ctx.dantai_dir / "moji_ledger")
     dictionary = load_dictionary()
+    gaiji = load_gaiji_table(gaiji_table, dictionary) if gaiji_table else None   # its errors name the line
+    ledger = Ledger.load(ctx.dantai_dir / "moji_ledger")
     keys = [ROW_ID] + [k for k in table.primary_key if k in lf.collect_schema()]
     ident = identify_lazy(lf, cols, dictionary=dictionary, gaiji=gaiji, ledger=ledger)
     res = MojiResult(frame=None, chars=ident.chars, counts=ident.counts,
-                     unresolved_rows=ident.unresolved_rows(lf, keys).collect(engine="streaming"))
+                     unresolved_rows=ident.unresolved_rows(lf, keys).collect(engine="streaming"),
+                     invalid_rows=ident.invalid_rows(lf, [ROW_ID]).collect(engine="streaming"))
+    held_ids = res.invalid_rows[ROW_ID].unique().implode()
+    held = _held(lf.filter(pl.col(ROW_ID).is_in(held_ids)).collect(), res.invalid_rows, table=table,
+                 target=target, ctx=ctx) if res.invalid_rows.height else q.empty()
     flagged = _flags(res.unresolved_rows)
     n = lf.select(pl.len()).collect().item()
     slices = [lf.slice(start, batch_rows).with_columns(ident.rewrite_exprs())
               .join(flagged.lazy(), on=ROW_ID, how="left", maintain_order="left")
               .with_columns(pl.col("_moji_unresolved").fill_null(False))
               for start in range(0, max(n, 1), batch_rows)]
+    if held.height:
+        slices = [s.filter(~pl.col(ROW_ID).is_in(held_ids)) for s in slices]
     out = ctx.stage_dir("moji") / f"{source_name}.parquet"
     pl.concat(slices, parallel=False).sink_parquet(out, compression=STAGING_COMPRESSION)
-    return _result(ctx, res, source_name, n, out, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary)
+    return _result(ctx, res, source_name, n, out, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary,
+                   held=held)
+
+
+def _held(rows: pl.DataFrame, invalid: pl.DataFrame, *, table, target: str, ctx: RunContext) -> pl.DataFrame:
+    """The quarantine of the rows holding an invalid character: one error per (row, column), with the
+    source line, the record key, the value as read (masked wherever shown, like any value of its
+    column) and the code points in the message (never the value: it is a name)."""
+    ja, en = RULE_MESSAGES[RULE_INVALID]
+    moji_cols = list(dict.fromkeys(invalid["column"].to_list()))
+    key = [pl.format(f"{k}={{}}", pl.col(k).cast(pl.String).fill_null("")) for k in table.primary_key
+           if k in rows.columns]
+    detail = pl.format("{}: {}", "column", pl.col("chars").map_elements(codepoints, return_dtype=pl.String))
+    cells = invalid.select(ROW_ID, "column", "chars").join(rows, on=ROW_ID, how="left", maintain_order="left")
+    return q.conform(cells.select(
+        pl.lit(ctx.run_id).alias("run_id"), pl.lit(ctx.dantai_code).alias("dantai_code"), pl.lit("moji").alias("stage"),
+        pl.lit(target).alias("table"),
+        (pl.col(SOURCE) if SOURCE in rows.columns else pl.lit(None, pl.String)).alias("source"),
+        (pl.col(SOURCE_LINE) if SOURCE_LINE in rows.columns else pl.lit(None, pl.Int64)).alias("source_line"),
+        pl.col(ROW_ID).alias("row_id"),
+        (pl.concat_str(key, separator=",") if key else pl.lit(None, pl.String)).alias("record_key"),
+        "column", pl.lit(RULE_INVALID).alias("rule"), pl.lit("error").alias("severity"),
+        pl.coalesce([pl.when(pl.col("column") == c).then(pl.col(c).cast(pl.String)) for c in moji_cols])
+        .alias("value"),
+        pl.format(f"{ja} ({{}})", detail).alias("message_ja"), pl.format(f"{en} ({{}})", detail).alias("message_en")))
 
 
 def _flags(unresolved_rows: pl.DataFrame) -> pl.DataFrame:
@@ -80,23 +117,32 @@ class Identifier:
     def __init__(self, schema, target: str, ctx: RunContext, *, gaiji_table: Path | None = None):
         table = schema.tables[target]
         self.ctx, self.columns, self.primary_key = ctx, [c.name for c in table.columns if c.moji], table.primary_key
-        self.gaiji = load_gaiji_table(gaiji_table) if gaiji_table else None
-        self.ledger = Ledger.load(ctx.dantai_dir / "moji_ledger")
+        self.table, self.target = table, target
         self.dictionary = load_dictionary()
+        self.gaiji = load_gaiji_table(gaiji_table, self.dictionary) if gaiji_table else None
+        self.ledger = Ledger.load(ctx.dantai_dir / "moji_ledger")
         self.rows = 0
         self._chars: list[pl.DataFrame] = []
         self._unresolved: list[pl.DataFrame] = []
+        self._held: list[pl.DataFrame] = []
 
     def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """The batch with its moji columns rewritten (外字, decided → MJ glyph) and the unresolved flags."""
+        """The batch with its moji columns rewritten (外字, decided → MJ glyph) and the unresolved flags,
+        without the rows holding an invalid character (held: `result().quarantine`)."""
         keys = [ROW_ID] + [k for k in self.primary_key if k in frame.columns]
         res = identify_frame(frame, self.columns, dictionary=self.dictionary, gaiji=self.gaiji, ledger=self.ledger,
                              key_columns=keys)
         self.rows += frame.height
         self._chars.append(res.chars)
         self._unresolved.append(res.unresolved_rows)
-        return (res.frame.join(_flags(res.unresolved_rows), on=ROW_ID, how="left", maintain_order="left")
-                .with_columns(pl.col("_moji_unresolved").fill_null(False)))
+        out = (res.frame.join(_flags(res.unresolved_rows), on=ROW_ID, how="left", maintain_order="left")
+               .with_columns(pl.col("_moji_unresolved").fill_null(False)))
+        if res.invalid_rows.height:
+            held_ids = res.invalid_rows[ROW_ID].unique().implode()
+            self._held.append(_held(frame.filter(pl.col(ROW_ID).is_in(held_ids)), res.invalid_rows,
+                                    table=self.table, target=self.target, ctx=self.ctx))
+            out = out.filter(~pl.col(ROW_ID).is_in(held_ids))
+        return out
 
     def merged(self) -> MojiResult:
         """The batches' verdicts as one: occurrences summed per (column, character), unresolved rows in
@@ -110,21 +156,21 @@ class Identifier:
         unresolved = pl.concat(self._unresolved)
         unresolved = unresolved.sort(pl.col("column").replace_strict(order, return_dtype=pl.Int32),
                                      maintain_order=True)
-        totals = dict(chars.group_by("status").agg(pl.col("occurrences").sum()).iter_rows())
-        return MojiResult(frame=None, chars=chars, unresolved_rows=unresolved,
-                          counts={s: int(totals.get(s, 0)) for s in STATUSES})
+        return MojiResult(frame=None, chars=chars, unresolved_rows=unresolved, counts=status_counts(chars))
 
     def result(self, output: Path, *, source_name: str, gaiji_font: Path | None = None,
                record: bool = True) -> StageResult:
         """The stage's result; with `record` the 団体's 同定台帳 is updated (else `record_source` does it)."""
         return _result(self.ctx, self.merged(), source_name, self.rows, output, gaiji_font=gaiji_font,
-                       ledger=self.ledger if record else None, dictionary=self.dictionary)
+                       ledger=self.ledger if record else None, dictionary=self.dictionary,
+                       held=q.concat(self._held))
 
 
 def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Path, *, gaiji_font, ledger,
-            dictionary) -> StageResult:
+            dictionary, held: pl.DataFrame | None = None) -> StageResult:
     """Write the per-character outcomes (and the unresolved cells) beside `out`; record the ledger unless
-    `ledger` is None (a concurrent run records it afterwards, source after source: `record_source`)."""
+    `ledger` is None (a concurrent run records it afterwards, source after source: `record_source`).
+    `held`: the quarantine of the rows held here (`_held`), which did not reach `out`."""
     chars_path = ctx.stage_dir("moji") / f"{source_name}.chars.parquet"
     res.chars.with_columns(pl.lit(source_name).alias("source")).write_parquet(chars_path)
     unresolved_path = ctx.stage_dir("moji") / f"{source_name}.unresolved.parquet"
@@ -132,9 +178,12 @@ def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Pat
     if ledger is not None:
         _record(ctx, res, source_name, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary)
     counts = {k: int(v) for k, v in res.counts.items()}
-    log.info("文字同定 %s: %s", source_name, counts)
-    return StageResult(stage="moji", name=source_name, rows_in=n, rows_out=n, output=out,
-                       outputs={"chars": chars_path, "unresolved": unresolved_path}, metrics={"counts": counts})
+    held = held if held is not None else q.empty()
+    n_held = held["row_id"].n_unique()
+    log.info("文字同定 %s: %s, %d rows held", source_name, counts, n_held)
+    return StageResult(stage="moji", name=source_name, rows_in=n, rows_out=n - n_held, output=out,
+                       outputs={"chars": chars_path, "unresolved": unresolved_path}, quarantine=held,
+                       metrics={"counts": counts})
 
 
 def record_source(ctx: RunContext, result: StageResult, *, gaiji_font: Path | None = None) -> None:
@@ -142,7 +191,7 @@ def record_source(ctx: RunContext, result: StageResult, *, gaiji_font: Path | No
     time: every source reads and writes the one ledger)."""
     res = MojiResult(frame=None, chars=pl.read_parquet(result.outputs["chars"]).drop("source"),
                      unresolved_rows=pl.read_parquet(result.outputs["unresolved"]),
-                     counts={s: int(result.metrics["counts"].get(s, 0)) for s in STATUSES})
+                     counts={s: int(v) for s, v in result.metrics["counts"].items()})
     _record(ctx, res, result.name, gaiji_font=gaiji_font, ledger=Ledger.load(ctx.dantai_dir / "moji_ledger"),
             dictionary=load_dictionary())
 

@@ -303,8 +303,8 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
                             r.get("rows_failed")] for r in s.get("rules") or []], "more": 0}
     moji_counts = (s.get("moji") or {}).get("counts") or {}
     moji_labels = {"mj": "MJ文字", "gaiji": "外字", "decided": "同定済", "unresolved": "未解決",
-                   "passthrough": "変換不要"}
-    moji_chart = bar_chart([(moji_labels.get(k, k), [("件数", v, "red" if k == "unresolved"
+                   "passthrough": "変換不要", "invalid": "文字でない (保留)"}
+    moji_chart = bar_chart([(moji_labels.get(k, k), [("件数", v, "red" if k in ("unresolved", "invalid")
                                                        else "blue")])
                             for k, v in moji_counts.items()], title="文字の内訳")
     diffs = {**(diffs or {}), **({"比較": diff} if diff else {})}

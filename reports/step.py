@@ -32,14 +32,19 @@ def source_names(mapping) -> dict[str, str]:
 
 
 def replaced_characters(chars: Path | None) -> pl.DataFrame | None:
-    """from → to of every character 文字同定 replaced on purpose (a 外字 through its table or a decision)."""
+    """from → to of every character 文字同定 replaced on purpose (a 外字 through its table or a decision),
+    and the kana + combining voiced mark pairs it composes (カ\u3099 → ガ)."""
+    from ikou.moji.identify import kana_compositions
+
     if chars is None or not Path(chars).is_file():
         return None
     df = pl.read_parquet(chars)
     if not {"char", "output", "status"} <= set(df.columns):
         return None
-    return (df.filter(pl.col("status").is_in(["gaiji", "decided"]) & (pl.col("char") != pl.col("output")))
-            .select(pl.col("char").alias("from"), pl.col("output").alias("to")))
+    pairs = kana_compositions()
+    return pl.concat([df.filter(pl.col("status").is_in(["gaiji", "decided"]) & (pl.col("char") != pl.col("output")))
+                      .select(pl.col("char").alias("from"), pl.col("output").alias("to")),
+                      pl.DataFrame({"from": list(pairs), "to": list(pairs.values())})])
 
 
 @step("diff", name="source_name", total="staged")

@@ -90,3 +90,39 @@ def test_identify_with_ledger_records_then_applies_decisions(moji_dir, tmp_path)
     assert main(args) == 0
     assert read_csv(out)[0] == {"input": "\ue0ff田", "output": "\u9ad9田", "mj_names": "MJ028902 MJ017636",
                                 "status": "ok"}
+
+
+def test_identify_reads_cp932_with_encoding_and_drops_a_utf8_bom(moji_dir, tmp_path):
+    out = tmp_path / "r.csv"
+    sjis = tmp_path / "sjis.txt"
+    sjis.write_bytes("髙橋　花子\r\nやまだ\r\n".encode("cp932"))
+    assert main(["moji", "identify", "--text-file", str(sjis), "--encoding", "cp932", "--out", str(out),
+                 "--dictionary", str(moji_dir)]) == 0
+    assert [(r["input"], r["status"]) for r in read_csv(out)] == [("髙橋　花子", "ok"), ("やまだ", "ok")]
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeff髙橋\n".encode("utf-8"))
+    assert main(["moji", "identify", "--text-file", str(bom), "--out", str(out), "--dictionary", str(moji_dir)]) == 0
+    assert read_csv(out) == [{"input": "髙橋", "output": "髙橋", "mj_names": "MJ028902 MJ014497", "status": "ok"}]
+
+
+def test_identify_refuses_undecodable_input_in_one_line_naming_file_and_line(moji_dir, tmp_path, capsys):
+    sjis = tmp_path / "sjis.txt"
+    sjis.write_bytes("やまだ\n".encode("utf-8") + "髙橋\n".encode("cp932"))
+    out = tmp_path / "r.csv"
+    assert main(["moji", "identify", "--text-file", str(sjis), "--out", str(out), "--dictionary", str(moji_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "予期しない" not in err and "UnicodeDecodeError" not in err
+    assert f"--text-file {sjis}: line 2 is not valid utf-8" in err and "--encoding" in err
+    assert not out.exists()
+
+
+def test_identify_keeps_a_line_separator_inside_its_line_and_marks_characters_that_are_not_text(moji_dir, tmp_path):
+    src = tmp_path / "n.txt"
+    src.write_text("山\u2028田\n山田\u200b\n山田😀\n김민수\nカ\u3099ス\n山田\n", encoding="utf-8")
+    out = tmp_path / "r.csv"
+    assert main(["moji", "identify", "--text-file", str(src), "--out", str(out), "--dictionary", str(moji_dir)]) == 0
+    rows = read_csv(out)
+    assert [r["status"] for r in rows] == ["invalid", "invalid", "unresolved", "unresolved", "ok", "ok"]
+    assert rows[0]["input"] == "山\u2028田" and rows[0]["mj_names"] == "MJ010392 ! MJ017636"
+    assert rows[2]["mj_names"] == "MJ010392 MJ017636 ?" and rows[3]["mj_names"] == "? ? ?"
+    assert rows[4]["output"] == "ガス" and rows[4]["mj_names"] == "- -"

@@ -95,14 +95,17 @@ def test_fast_classification_agrees_with_the_joins(dictionary, gaiji_csv):
     decisions = pl.DataFrame({"char": ["\ue005", "\u9ad9\U000e0105"], "mj": ["MJ028902", "MJ030061"]})
     chars = ["\ue000", "\ue001", "\ue002", "\ue005", "\U000f0001", "\U00100001", "\u9ad9\U000e0105", IVS_SAI,
              "\u845b\ufe00", "欄", "\uf91d", "\u3005", "\u3006", "\u2e80", "\u303b", "\U00020b9f", "\U0003ffff",
-             "\ufe00", "\U000e0100", "あ", "ﾊ", "A", " ", "\u3000", "\u2010", "\u4dc0", "\ufb00"]
+             "\ufe00", "\U000e0100", "あ", "ﾊ", "A", " ", "\u3000", "\u2010", "\u4dc0", "\ufb00",
+             # not text (invalid), outside the repertoire (unresolved), CP932's own forms and CR/LF (passthrough)
+             "\u2028", "\u200b", "\ufeff", "\u202e", "\ufffd", "\x1b", "\ufdd0", "\u200b\ufe00", "\U0001f600",
+             "\U0001f600\ufe0f", "김", "\u3099", "\u0301", "\uff5e", "\uff0d", "\uffe4", "\n", "\r", "\u00a5"]
     keys = np.array([(ord(c[0]) << _VS_SHIFT) | (ord(c[1]) if len(c) > 1 else 0) for c in chars], dtype=np.int64)
     order = np.argsort(keys)
     keys, chars = keys[order], [chars[i] for i in order]
     fast = _classify_keys(keys, chars, dictionary, g, decisions).drop("codepoints")
     ref = classify_chars(chars, dictionary, g, decisions)
     assert fast.to_dicts() == ref.to_dicts()
-    assert set(fast["status"]) == {"mj", "gaiji", "decided", "unresolved", "passthrough"}
+    assert set(fast["status"]) == {"mj", "gaiji", "decided", "unresolved", "passthrough", "invalid"}
 
 
 def test_a_decided_ivs_sequence_is_rewritten_to_its_mj_glyph(dictionary):
@@ -118,3 +121,112 @@ def test_a_decided_ivs_sequence_is_rewritten_to_its_mj_glyph(dictionary):
     out = (glyph["ivs"].item() or glyph["ucs"].item())
     assert res.chars.filter(pl.col("char") == "葛\U000e0100")["status"].item() == "decided"
     assert res.frame["shimei"].to_list() == [f"{out}西　花子", "葛西　一郎", None]
+
+
+# --- characters outside MJ and outside the allowed repertoire (defect 1) -----------------------------
+
+@pytest.mark.parametrize("name,char", [
+    ("山\u2028田", "\u2028"),   # LINE SEPARATOR (Zl)
+    ("山\u200b田", "\u200b"),   # ZERO WIDTH SPACE (Cf)
+    ("\ufeff山田", "\ufeff"),   # BOM (Cf)
+    ("山田\u202e", "\u202e"),   # RIGHT-TO-LEFT OVERRIDE (Cf)
+    ("山\ufffd田", "\ufffd"),   # REPLACEMENT CHARACTER: damaged before export
+])
+def test_a_character_that_is_not_text_is_invalid_and_its_cell_is_found(dictionary, name, char):
+    res = identify_frame(frame([name, "山田　太郎"]), ["shimei"], dictionary=dictionary)
+    st = dict(res.chars.select("char", "status").iter_rows())
+    assert st[char] == "invalid" and st["山"] == "mj" and st["\u3000"] == "passthrough"
+    assert res.counts["invalid"] == 1 and res.counts["unresolved"] == 0
+    assert res.invalid_rows.select("_row_id", "column", "chars").rows() == [(1, "shimei", char)]
+    assert res.unresolved_rows.height == 0
+    assert "!" in mj_names(res.frame, "shimei", res)[0].split()
+    assert res.frame["shimei"].to_list() == [name, "山田　太郎"]   # identification changes nothing: the step holds it
+
+
+@pytest.mark.parametrize("name,chars", [
+    ("山田😀", ["\U0001f600"]),
+    ("김민수", ["김", "민", "수"]),
+    ("か\u309aね", ["\u309a"]),    # か゚: NFC does not compose it
+    ("\u3099あ", ["\u3099"]),       # a voiced mark with no kana before it
+    ("Jose\u0301", ["\u0301"]),     # a combining mark left over (only kana are composed)
+])
+def test_a_character_outside_the_repertoire_is_unresolved_not_passed_through(dictionary, name, chars):
+    res = identify_frame(frame([name]), ["shimei"], dictionary=dictionary)
+    st = dict(res.chars.select("char", "status").iter_rows())
+    assert [st[c] for c in chars] == ["unresolved"] * len(chars)
+    assert res.unresolved_rows["chars"].to_list() == ["".join(chars)]
+    assert res.invalid_rows.height == 0
+
+
+def test_the_repertoire_keeps_kana_latin_full_width_forms_and_cp932s_own_forms(dictionary):
+    """JIS X 0208/0213 non-kanji, JIS X 0201 and CP932's forms of them pass through as before."""
+    text = "ヤマダ ﾀﾛｳ yamada ＡＢＣ１２３ ～－￤ ① ㈱ ヴ ゔ ・ー（）\u3000¥"
+    res = identify_frame(frame([text]), ["shimei"], dictionary=dictionary)
+    assert set(res.chars["status"]) == {"passthrough"}
+    assert res.unresolved_rows.height == 0 and res.invalid_rows.height == 0
+
+
+def test_kana_and_a_combining_voiced_mark_are_composed_not_normalized(dictionary):
+    """カ+U+3099 → ガ before identification; the compatibility ideograph beside it stays what it was
+    (NFC would fold U+F91D onto U+6B04, another MJ glyph)."""
+    df = frame(["カ\u3099ス欄\uf91d", "は\u309aる", "ガス"])
+    res = identify_frame(df, ["shimei"], dictionary=dictionary)
+    assert res.frame["shimei"].to_list() == ["ガス欄\uf91d", "ぱる", "ガス"]
+    st = dict(res.chars.select("char", "status").iter_rows())
+    assert "\u3099" not in st and "\u309a" not in st
+    assert st["ガ"] == st["ぱ"] == "passthrough" and st["\uf91d"] == "mj"
+    assert res.chars.filter(pl.col("char") == "ガ")["occurrences"].item() == 2
+    assert res.unresolved_rows.height == 0
+
+
+def test_the_lazy_identification_composes_and_finds_rows_as_the_frame_does(dictionary):
+    """identify_lazy works on distinct values and is applied to batches read as they are: its rewrite
+    carries the compositions, its rows are found by the values as read."""
+    from ikou.moji.identify import identify_lazy
+
+    df = frame(["カ\u3099ス", "山\u200b田", "김", "カ\u3099ス", None])
+    whole = identify_frame(df, ["shimei"], dictionary=dictionary)
+    ident = identify_lazy(df.lazy(), ["shimei"], dictionary=dictionary)
+    assert df.lazy().with_columns(ident.rewrite_exprs()).collect()["shimei"].equals(whole.frame["shimei"])
+    assert ident.counts == whole.counts
+    assert ident.invalid_rows(df.lazy(), ["_row_id"]).collect().equals(whole.invalid_rows)
+    assert ident.unresolved_rows(df.lazy(), ["_row_id"]).collect().equals(whole.unresolved_rows)
+
+
+# --- the 外字 table (defects 2–4) -----------------------------------------------------------------
+
+def _gaiji(tmp_path, body: str, name: str = "gaiji.csv"):
+    p = tmp_path / name
+    p.write_bytes(body.encode("utf-8"))
+    return p
+
+
+def test_one_code_point_written_two_ways_with_two_glyphs_is_refused_naming_both_lines(dictionary, tmp_path):
+    p = _gaiji(tmp_path, "code,mj\nU+E000,MJ032932\nU+E001,MJ028902\nU+0E000,MJ042849\n")
+    with pytest.raises(ConfigError) as e:
+        load_gaiji_table(p, dictionary)
+    msg = str(e.value)
+    assert str(p) in msg and "U+E000" in msg
+    assert "line 2 U+E000,MJ032932" in msg and "line 4 U+0E000,MJ042849" in msg
+
+
+def test_one_code_point_listed_twice_with_the_same_glyph_is_kept_once(dictionary, tmp_path):
+    p = _gaiji(tmp_path, "code,mj\nU+E000,MJ028902\nU+0E000,MJ028902\n")
+    assert load_gaiji_table(p, dictionary).rows() == [("\ue000", "MJ028902")]
+
+
+def test_an_unknown_mj_name_names_the_file_and_its_line(dictionary, tmp_path):
+    p = _gaiji(tmp_path, "code,mj\n# vendor A\nU+E000,MJ028902\n\nU+E001,MJ999999\n")
+    with pytest.raises(ConfigError, match=r"gaiji\.csv: MJ glyph\(s\) not in the dictionary: line 5 \(MJ999999\)"):
+        load_gaiji_table(p, dictionary)
+
+
+def test_blank_lines_as_excel_writes_them_are_skipped(dictionary, tmp_path):
+    p = _gaiji(tmp_path, "\ufeffcode,mj,note\r\nU+E000,MJ028902,髙\r\n,,\r\n\r\nU+E002,MJ030061,\r\n,,\r\n,,\r\n\r\n")
+    assert load_gaiji_table(p, dictionary).rows() == [("\ue000", "MJ028902"), ("\ue002", "MJ030061")]
+
+
+def test_a_bad_line_after_blank_and_comment_lines_is_named_by_its_line_in_the_file(dictionary, tmp_path):
+    p = _gaiji(tmp_path, "code,mj\n\n# comment\nU+E000,MJ028902\n,\nE001,MJ028902\n")
+    with pytest.raises(ConfigError, match=r"line 6: code must be U\+XXXX"):
+        load_gaiji_table(p, dictionary)

@@ -107,3 +107,78 @@ def test_stage_writes_an_empty_table_with_its_columns(tmp_path, mapped, stage):
     out = pl.read_parquet(out_path)
     assert out.height == 0 and out.columns[-2:] == ["_moji_unresolved_chars", "_moji_unresolved"]
     assert sum(counts.values()) == 0 and chars.height == 0
+
+
+# --- a character that is not text holds its row (moji.invalid_char), in both paths -------------------
+
+BAD = ["山\u2028田　花子", "山田\u200b太郎", "\ufeff佐藤", "山田\u202e", "山\ufffd田", "山田😀", "김민수", "カ\u3099ス"]
+
+
+@pytest.fixture()
+def mapped_bad(tmp_path):
+    """A map output with lineage: the names above, and an invalid character in jusho of row 9."""
+    n = len(BAD) + 2
+    df = pl.DataFrame({
+        "_row_id": pl.int_range(1, n + 1, eager=True),
+        "_source": ["JUMIN.csv"] * n,
+        "_source_line": pl.int_range(2, n + 2, eager=True),
+        "atena_no": pl.int_range(n, eager=True).cast(pl.String).str.zfill(15),
+        "rireki_no": pl.Series([1] * n, dtype=pl.Int64),
+        "shimei": BAD + ["山田　一郎", "山田\u200b次郎"],
+        "jusho": ["東京都"] * (n - 2) + ["東京都\u2029千代田区", "東京都\ufeff"],
+        "banchi": ["1-2-3"] * n,
+        "katagaki": pl.Series([None] * n, dtype=pl.String),
+    })
+    path = tmp_path / "mapped_bad.parquet"
+    df.write_parquet(path)
+    return path, df
+
+
+def test_rows_holding_a_character_that_is_not_text_are_held_with_a_finding(mapped_bad, stage):
+    path, df = mapped_bad
+    out_path, held, counts, chars = stage(path, "20990101T000000Z-T-0001", batch_rows=3).result
+    out = pl.read_parquet(out_path)
+    held_ids = [1, 2, 3, 4, 5, 9, 10]
+    assert out["_row_id"].to_list() == [6, 7, 8]                       # the held rows are not passed on
+    assert held.sort("row_id", "column").select("row_id", "column", "rule", "severity").rows() == [
+        (i, c, "moji.invalid_char", "error") for i, c in
+        [(1, "shimei"), (2, "shimei"), (3, "shimei"), (4, "shimei"), (5, "shimei"), (9, "jusho"),
+         (10, "jusho"), (10, "shimei")]]
+    assert set(held["row_id"]) == set(held_ids)
+    r = held.filter((pl.col("row_id") == 10) & (pl.col("column") == "shimei")).row(0, named=True)
+    assert (r["stage"], r["table"], r["source"], r["source_line"]) == ("moji", "juki_kojin_rireki", "JUMIN.csv", 11)
+    assert r["record_key"] == "atena_no=000000000000009,rireki_no=1"
+    assert r["value"] == "山田\u200b次郎"                                  # as read (masked wherever it is shown)
+    assert r["message_en"].endswith("(shimei: U+200B)") and r["message_ja"].endswith("(shimei: U+200B)")
+    assert not any("山田" in m for m in held["message_ja"].to_list() + held["message_en"].to_list())
+    assert counts["invalid"] == 8
+    # emoji, Hangul: a warning that blocks sign-off (the moji.unresolved flag); カ+U+3099 composed
+    flags = dict(out.select("_row_id", "_moji_unresolved_chars").iter_rows())
+    assert flags[6] == "shimei: U+1F600 (😀)" and flags[7] == "shimei: U+AE40 U+BBFC U+C218 (김민수)"
+    assert out.filter(pl.col("_row_id") == 8)["shimei"].item() == "ガス" and flags[8] is None
+
+
+def test_the_one_pass_holds_what_the_staged_step_holds(mapped_bad, stage, moji_dir, monkeypatch, tmp_path):
+    """moji.step.Identifier (the one pass, batch by batch) gives the same rows, quarantine and counts."""
+    from ikou.moji.step import Identifier
+
+    path, df = mapped_bad
+    s = stage(path, "20990101T000000Z-T-0001")
+    out_path, held, counts, chars = s.result
+    schema = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
+    ctx = RunContext(dantai_code="999997", run_id="20990101T000000Z-T-0002", runs_dir=tmp_path / "runs")
+    ident = Identifier(schema, "juki_kojin_rireki", ctx, gaiji_table=tmp_path / "gaiji.csv")
+    batches = [ident(df.slice(i, 4)) for i in range(0, df.height, 4)]
+    out = pl.concat(batches)
+    r = ident.result(out_path, source_name="vendor_x", record=False)
+    assert_frame_equal(out, pl.read_parquet(out_path))
+    assert (r.rows_in, r.rows_out) == (10, 3) and r.metrics["counts"] == counts
+    by = ["row_id", "column"]
+    assert_frame_equal(r.quarantine.drop("run_id").sort(by), held.drop("run_id").sort(by))
+
+
+def test_an_unknown_mj_name_in_the_gaiji_table_names_its_file_and_line_in_a_run(mapped, stage, tmp_path):
+    (tmp_path / "gaiji.csv").write_text("code,mj\nU+E000,MJ028902\nU+E002,MJ999999\n", encoding="utf-8")
+    from ikou.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"gaiji\.csv: MJ glyph\(s\) not in the dictionary: line 3 \(MJ999999\)"):
+        stage(mapped, "20990101T000000Z-T-0001")
