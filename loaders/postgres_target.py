@@ -6,7 +6,13 @@ keys, counts and the load log: one connection, one transaction for the whole run
 団体 are separated by the database itself: each 団体 has a role `ikou_dantai_<code>` (NOLOGIN)
 that owns its schemas; ikou connects with a migration login and does every table's DDL, COPY and
 read-back under `SET ROLE` of the run's 団体, so even a wrong schema name is refused by PostgreSQL
-(no privilege on another 団体's schema; PUBLIC revoked). The login needs CREATEROLE and CREATE on
+(no privilege on another 団体's schema; PUBLIC revoked). A 団体's role creates no schema (no CREATE
+on the database: it could otherwise take another 団体's schema names first); the login creates the
+run's `__next` schema for it (`AUTHORIZATION`) and renames the schemas at the swap, inside the run's
+transaction, only after checking that each belongs to the run's role. A schema named for a 団体 and
+owned by any other role, or anything ikou did not create in or on its schemas (a view elsewhere on one
+of its tables, a foreign key to one), stops the run with one line naming it: the swap would repoint
+it and the next run drop it. The login needs CREATEROLE and CREATE on
 the database (or is a superuser), and becomes a member of each 団体 role it creates. Measured here for 2.15M rows × 23
 columns: ADBC binary COPY 6.6 s, psycopg text COPY 9.1 s (of which 2.6 s writing the CSV),
 SQLAlchemy executemany ~7× slower still. Reads come back as Arrow from COPY binary too.
@@ -20,7 +26,7 @@ import sqlalchemy as sa
 
 from ikou import cancel
 from ikou.cancel import checkpoint
-from ikou.errors import TransientError
+from ikou.errors import IsolationError, TerminalError, TransientError
 from ikou.loaders.ddl import SA_TYPES
 from ikou.loaders.sql import ident, qualified, role_of
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
@@ -32,6 +38,19 @@ COPY_BATCH_ROWS = 200_000
 INDEX_BUILD_MEMORY = "512MB"   # maintenance_work_mem while the load builds its keys (SET LOCAL)
 # Arrow types that ADBC's binary COPY writes into the DDL's column types (ddl.SA_TYPES)
 _ARROW_TYPES = {"text": "string", "integer": "int64", "date": "string"}
+
+
+class SchemaOwnerError(IsolationError):
+    """A schema named for the run's 団体 belongs to another role: ikou neither uses nor drops it."""
+
+    ja = "移行先のスキーマを他のロールが所有しています (使用も削除もしません、移行先は変更なし)"
+
+
+class ForeignObjectError(TerminalError):
+    """Something ikou did not create lies in, or depends on, a 団体's schemas: a swap would repoint it
+    and the next run drop it, so the run stops before changing anything."""
+
+    ja = "ikou が作成していないオブジェクトが移行先スキーマにあるか依存しています (移行先は変更なし)"
 
 
 @register_target
@@ -73,12 +92,15 @@ class PostgresTarget(TargetDatabase):
         # the run's own 団体 decides the role, not the schema name: a run pointed at another 団体's
         # schema acts as its own role there, and PostgreSQL refuses it
         role = f"ikou_dantai_{run.dantai_code}" if run.dantai_code else role_of(db_schema)
+        # the login creates and renames schemas for the run's role only when they are named for it; a
+        # run pointed at another 団体's schema does everything as its own role, and PostgreSQL refuses
+        ours = role_of(db_schema) == role
         nxt, prev = db_schema + "__next", db_schema + PREV
         counts: dict[str, int] = {}
         conn = self._connect(run.run_id)
         try:
             with conn.cursor() as cur:
-                _ensure_role(cur, role, [db_schema, prev, nxt])
+                _ensure_role(cur, role, [db_schema, prev, nxt], run_id=run.run_id)
                 # roles and grants commit on their own, before the run's transaction: a GRANT ON DATABASE
                 # held uncommitted through a long load made the next 団体's grant fail ("tuple concurrently
                 # updated") when a campaign loads several 団体 at once
@@ -88,8 +110,17 @@ class PostgresTarget(TargetDatabase):
                 names = [n for p in parts for n in p.frames]
                 check_counts(current["counts"] if current else _counts(cur, db_schema, names), parts,
                              max_drop_ratio=max_drop_ratio, db_schema=db_schema, run_id=run.run_id)
-                cur.execute(f"DROP SCHEMA IF EXISTS {ident(nxt)} CASCADE")
-                cur.execute(f"CREATE SCHEMA {ident(nxt)}")
+                # before the long part: the swap moves the current schema aside and drops the one before
+                for s in (db_schema, prev, nxt):
+                    _check_foreign_objects(cur, s, run.run_id)
+                if _schema_exists(cur, nxt):   # never left by a run (it builds it in its transaction)
+                    _drop_schema(cur, nxt)
+                if ours:   # the 団体's role cannot create schemas: the login creates it, owned by the role
+                    cur.execute("RESET ROLE")
+                    cur.execute(f"CREATE SCHEMA {ident(nxt)} AUTHORIZATION {ident(role)}")
+                    cur.execute(f"SET ROLE {ident(role)}")
+                else:
+                    cur.execute(f"CREATE SCHEMA {ident(nxt)}")   # refused by PostgreSQL: no CREATE on the database
                 cur.execute(f"REVOKE ALL ON SCHEMA {ident(nxt)} FROM PUBLIC")
                 checkpoint("load.begin")
                 log = (qualified(db_schema, "ikou_load_log")
@@ -124,10 +155,12 @@ class PostgresTarget(TargetDatabase):
                 if log is not None:   # the load history travels with the target
                     cur.execute(f"INSERT INTO {qualified(nxt, 'ikou_load_log')} SELECT * FROM {log}")
                 checkpoint("load.swap")
-                cur.execute(f"DROP SCHEMA IF EXISTS {ident(prev)} CASCADE")
-                if _schema_exists(cur, db_schema):
-                    cur.execute(f"ALTER SCHEMA {ident(db_schema)} RENAME TO {ident(prev)}")
-                cur.execute(f"ALTER SCHEMA {ident(nxt)} RENAME TO {ident(db_schema)}")
+                for s in (db_schema, prev):   # again: nothing may have been attached during the load
+                    _check_foreign_objects(cur, s, run.run_id)
+                if _schema_exists(cur, prev):
+                    _drop_schema(cur, prev)
+                # renaming a schema takes CREATE on the database, which only the login has
+                _swap(cur, role, [(db_schema, prev), (nxt, db_schema)], run_id=run.run_id)
                 checkpoint("load.commit")
             conn.commit()
         except adbc_dm.IntegrityError as exc:
@@ -171,12 +204,15 @@ class PostgresTarget(TargetDatabase):
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role_of(db_schema),))
                 if cur.fetchone() is None:   # never loaded: no role, nothing to go back to
                     check_rollback(db_schema, run_id, None, None)
-                cur.execute(f"SET ROLE {ident(role_of(db_schema))}")
+                role = role_of(db_schema)
+                for s in (db_schema, prev, swap):   # before reading a run record out of any of them
+                    _check_owner(cur, s, role, run_id=run_id)
+                cur.execute(f"SET ROLE {ident(role)}")
                 current, previous = _run(cur, db_schema, RUN_TABLE), _run(cur, prev, RUN_TABLE)
                 check_rollback(db_schema, run_id, current, previous)
-                cur.execute(f"ALTER SCHEMA {ident(db_schema)} RENAME TO {ident(swap)}")
-                cur.execute(f"ALTER SCHEMA {ident(prev)} RENAME TO {ident(db_schema)}")
-                cur.execute(f"ALTER SCHEMA {ident(swap)} RENAME TO {ident(prev)}")
+                for s in (db_schema, prev):   # the swap would repoint whatever depends on them
+                    _check_foreign_objects(cur, s, run_id)
+                _swap(cur, role, [(db_schema, swap), (prev, db_schema), (swap, prev)], run_id=run_id)
             conn.commit()
         except BaseException:
             _rollback(conn)
@@ -266,33 +302,168 @@ def _key_collation(schema: TargetSchema, db_schema: str, names: list[str]) -> li
 _ROLE_SETUP_LOCK = 0x696B6F75   # "ikou": pg_advisory_xact_lock key of the role set-up
 
 
-def _ensure_role(cur, role: str, own: list[str]) -> None:
-    """The 団体's role (NOLOGIN): may create schemas in this database and owns its own; the migration
-    login may act as it (SET ROLE). Schemas of this 団体 loaded before roles existed (owned by a role
-    that is no 団体's) are handed to it, with their tables. Concurrent loads of different 団体 take turns
-    here (a transaction-level advisory lock; the caller commits right after)."""
+def _ensure_role(cur, role: str, own: list[str], *, run_id: str | None = None) -> None:
+    """The 団体's role (NOLOGIN): owns its schemas but creates none (no CREATE on the database: a 団体's
+    role could otherwise create another 団体's schemas first and block its loads); the migration login
+    may act as it (SET ROLE). A CREATE ON DATABASE an earlier ikou granted to 団体 roles is taken back
+    from every one of them here. Schemas of this 団体 owned by the login (loaded before roles existed)
+    are handed to it, with their tables; one owned by any other role stops the run (SchemaOwnerError).
+    Concurrent loads of different 団体 take turns here (a transaction-level advisory lock; the caller
+    commits right after)."""
     cur.execute(f"SELECT pg_advisory_xact_lock({_ROLE_SETUP_LOCK})")
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role,))
     if cur.fetchone() is None:
         cur.execute(f"CREATE ROLE {ident(role)} NOLOGIN")
     cur.execute("SELECT current_database(), rolsuper FROM pg_roles WHERE rolname = current_user")
     database, superuser = cur.fetchone()
+    cur.execute("SELECT DISTINCT r.rolname FROM pg_database d CROSS JOIN LATERAL aclexplode(d.datacl) a "
+                "JOIN pg_roles r ON r.oid = a.grantee WHERE d.datname = current_database() "
+                "AND a.privilege_type = 'CREATE' AND r.rolname ~ '^ikou_dantai_[0-9]{6}$' ORDER BY 1")
+    for (granted,) in cur.fetchall():
+        cur.execute(f"REVOKE CREATE ON DATABASE {ident(database)} FROM {ident(granted)}")
     cur.execute("SELECT has_database_privilege($1, $2, 'CREATE')", (role, database))
-    if not cur.fetchone()[0]:
-        cur.execute(f"GRANT CREATE ON DATABASE {ident(database)} TO {ident(role)}")
+    if cur.fetchone()[0]:   # through PUBLIC, a role it is a member of, or a grant this login cannot revoke
+        raise IsolationError(f"role {role} can still create schemas in database {database} (CREATE through "
+                             "PUBLIC, a role it belongs to, or another grantor): an administrator must revoke it, "
+                             "then run again (target unchanged)", run_id=run_id)
     if not superuser:
         cur.execute(f"GRANT {ident(role)} TO CURRENT_USER")
     for schema in own:
         if role_of(schema) != role:
             continue   # never another 団体's schema
-        cur.execute("SELECT r.rolname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = $1",
-                    (schema,))
-        row = cur.fetchone()
-        if row is None or row[0] == role or row[0].startswith("ikou_dantai_"):
-            continue
-        cur.execute(f"ALTER SCHEMA {ident(schema)} OWNER TO {ident(role)}")
-        for t in sorted(_tables(cur, schema)):
-            cur.execute(f"ALTER TABLE {qualified(schema, t)} OWNER TO {ident(role)}")
+        if _check_owner(cur, schema, role, run_id=run_id, login_may_own=True) == "login":
+            cur.execute(f"ALTER SCHEMA {ident(schema)} OWNER TO {ident(role)}")
+            for t in sorted(_tables(cur, schema)):
+                cur.execute(f"ALTER TABLE {qualified(schema, t)} OWNER TO {ident(role)}")
+
+
+def _check_owner(cur, schema: str, role: str, *, run_id: str | None, login_may_own: bool = False) -> str | None:
+    """None when `schema` does not exist, "role" when `role` owns it, "login" when the login does (and
+    `login_may_own`); a schema owned by any other role is refused, never used nor dropped. As the login
+    (not under SET ROLE): current_user is the login."""
+    cur.execute("SELECT n.nspowner::regrole::text, current_user::text FROM pg_namespace n WHERE n.nspname = $1",
+                (schema,))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    owner, login = row
+    if owner == role:
+        return "role"
+    if login_may_own and owner == login:
+        return "login"
+    raise SchemaOwnerError(f"schema {schema} is owned by {owner}, not by {role}"
+                           + (f" nor by the migration login {login}" if login_may_own else "")
+                           + ": ikou neither uses nor drops it; an administrator must drop it or give it to "
+                           f"{role} (ALTER SCHEMA … OWNER TO), then run again (target unchanged)", run_id=run_id)
+
+
+def _swap(cur, role: str, renames: list[tuple[str, str]], *, run_id: str | None) -> None:
+    """The schema renames of a swap, in order, as the login (renaming a schema takes CREATE on the
+    database, which 団体 roles do not have), each schema checked first to belong to the run's role; one
+    that does not exist is left out (a first load has no current schema). The session returns to the
+    団体's role after."""
+    cur.execute("RESET ROLE")
+    for old, new in renames:
+        if role_of(old) != role or role_of(new) != role:   # never another 団体's schema (refused before:
+            raise IsolationError(f"refused renaming {old} to {new} as {role}", run_id=run_id)   # a safeguard)
+        if _check_owner(cur, old, role, run_id=run_id) is not None:
+            cur.execute(f"ALTER SCHEMA {ident(old)} RENAME TO {ident(new)}")
+    cur.execute(f"SET ROLE {ident(role)}")
+
+
+# Every object that depends on something in one schema (its tables, columns, types, functions,
+# constraints, or the schema itself: what lies directly in it), as PostgreSQL records it in pg_depend,
+# but a thing's internal parts (deptype i: a table's row type, TOAST table, its key's index). For each:
+# its name (a view for its rewrite rule, the table for a column, constraint, trigger or policy), its
+# kind, what in the schema it depends on (NULL: it lies in the schema), whether it is a plain table
+# lying in the schema (ikou's kind of object) and whether it is a constraint of a table in the schema
+# on nothing outside it (part of the table: a key, NOT NULL, a foreign key inside the schema).
+_DEPENDENTS_SQL = """
+WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
+inside AS (
+  SELECT 'pg_class'::regclass AS cls, c.oid FROM pg_class c JOIN ns ON c.relnamespace = ns.oid
+  UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t JOIN ns ON t.typnamespace = ns.oid
+  UNION ALL SELECT 'pg_proc'::regclass, p.oid FROM pg_proc p JOIN ns ON p.pronamespace = ns.oid
+  UNION ALL SELECT 'pg_constraint'::regclass, k.oid FROM pg_constraint k JOIN ns ON k.connamespace = ns.oid
+  UNION ALL SELECT 'pg_namespace'::regclass, ns.oid FROM ns),
+dep AS (
+  SELECT d.classid, d.objid, d.refclassid, d.refobjid,
+         CASE d.classid
+           WHEN 'pg_class'::regclass THEN d.objid
+           WHEN 'pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_rewrite WHERE oid = d.objid)
+           WHEN 'pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_trigger WHERE oid = d.objid)
+           WHEN 'pg_policy'::regclass THEN (SELECT polrelid FROM pg_policy WHERE oid = d.objid)
+           WHEN 'pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_attrdef WHERE oid = d.objid)
+           WHEN 'pg_constraint'::regclass THEN (SELECT nullif(conrelid, 0) FROM pg_constraint WHERE oid = d.objid)
+         END AS rel,
+         CASE d.refclassid
+           WHEN 'pg_class'::regclass
+             THEN coalesce((SELECT indrelid FROM pg_index WHERE indexrelid = d.refobjid), d.refobjid)
+           WHEN 'pg_constraint'::regclass THEN (SELECT nullif(conrelid, 0) FROM pg_constraint WHERE oid = d.refobjid)
+         END AS refrel
+  FROM pg_depend d JOIN inside i ON d.refclassid = i.cls AND d.refobjid = i.oid
+  WHERE d.deptype <> 'i')
+SELECT DISTINCT
+  coalesce(r.identity, o.identity),
+  CASE WHEN dep.classid = 'pg_rewrite'::regclass AND r.type IS NOT NULL THEN r.type
+       WHEN dep.classid = 'pg_constraint'::regclass AND k.contype = 'f' THEN 'foreign key ' || k.conname
+       ELSE o.type END,
+  CASE WHEN dep.refclassid <> 'pg_namespace'::regclass THEN coalesce(rr.identity, ro.identity) END,
+  coalesce(dep.refclassid = 'pg_namespace'::regclass AND c.relkind = 'r', false),
+  coalesce(dep.classid = 'pg_constraint'::regclass
+           AND k.conrelid IN (SELECT oid FROM inside WHERE cls = 'pg_class'::regclass)
+           AND (k.contype <> 'f' OR k.confrelid IN (SELECT oid FROM inside WHERE cls = 'pg_class'::regclass)), false),
+  c.relname
+FROM dep
+CROSS JOIN LATERAL pg_identify_object(dep.classid, dep.objid, 0) o
+LEFT JOIN LATERAL pg_identify_object('pg_class'::regclass, dep.rel, 0) r ON dep.rel IS NOT NULL
+LEFT JOIN LATERAL pg_identify_object(dep.refclassid, dep.refobjid, 0) ro ON true
+LEFT JOIN LATERAL pg_identify_object('pg_class'::regclass, dep.refrel, 0) rr ON dep.refrel IS NOT NULL
+LEFT JOIN pg_constraint k ON dep.classid = 'pg_constraint'::regclass AND k.oid = dep.objid
+LEFT JOIN pg_class c ON dep.classid = 'pg_class'::regclass AND c.oid = dep.objid
+ORDER BY 1, 2, 3
+"""
+
+
+def _foreign_objects(cur, schema: str) -> list[str]:
+    """What in or on `schema` ikou did not create, one "name (kind[ on what])" each: anything outside
+    it that depends on what is in it (a view, a foreign key, a column of its row type, a function), and
+    anything in it but the tables ikou loaded there (those its run record names, with the run record
+    and the load log; any table where a schema has no run record, from before ikou recorded runs) and
+    their own parts (keys, constraints on the schema's own tables)."""
+    run = _run(cur, schema, RUN_TABLE) if _schema_exists(cur, schema) else None
+    known = None if run is None else set(run["counts"]) | {RUN_TABLE, "ikou_load_log"}
+    cur.execute(_DEPENDENTS_SQL, (schema,))
+    found: dict[tuple[str, str], set[str]] = {}   # (name, kind) → what in the schema it depends on
+    for name, kind, on, plain_table, table_part, relname in cur.fetchall():
+        if not (table_part or (plain_table and (known is None or relname in known))):
+            found.setdefault((name, kind), set()).update([on] if on and on != name else [])
+    return [f"{name} ({kind}" + (f" on {', '.join(sorted(on))})" if on else ")")
+            for (name, kind), on in sorted(found.items())]
+
+
+def _check_foreign_objects(cur, schema: str, run_id: str | None) -> None:
+    """Refuse (ForeignObjectError, one line) when anything ikou did not create lies in `schema` or
+    depends on it: renaming the schema aside would silently repoint it, dropping it would drop it."""
+    found = _foreign_objects(cur, schema)
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise ForeignObjectError(
+            f"{schema}: {shown}: not created by ikou, which replaces this schema at each run (the current one is "
+            "renamed aside, the one before dropped) and neither repoints nor drops what it did not create; an "
+            "administrator must drop it or detach it from this schema, then run again (target unchanged)",
+            run_id=run_id)
+
+
+def _drop_schema(cur, schema: str) -> None:
+    """Drop one of the 団体's schemas, checked by _check_foreign_objects to hold ikou's tables only: the
+    tables by name, then the schema, neither with CASCADE (PostgreSQL refuses if anything else appeared)."""
+    cur.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1", (schema,))
+    tables = [r[0] for r in cur.fetchall()]
+    if tables:
+        cur.execute("DROP TABLE " + ", ".join(qualified(schema, t) for t in tables))
+    cur.execute(f"DROP SCHEMA {ident(schema)}")
 
 
 def _schema_exists(cur, name: str) -> bool:
