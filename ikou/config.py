@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr, StringConstraints, ValidationError, Val
 from pydantic_core import PydanticCustomError
 
 from ikou.checkdigit import is_valid_dantai_code
-from ikou.errors import ConfigError
+from ikou.errors import ConfigError, IsolationError
 from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
@@ -49,6 +49,17 @@ def _url_words(url: str) -> list[str]:
 
 # a file-backed database URL: scheme (+ driver), the file (relative, or absolute after a fourth /)
 _FILE_DB_URL = re.compile(r"^(duckdb|sqlite)(\+\w+)?:///([^?]+)")
+
+
+def target_url_problem(url: str, own: str) -> str | None:
+    """Why a target URL may not serve 団体 `own`: it names another 団体 (its database, file path or
+    a query value such as a search path), or None. Checked for the config's own URL and for one given
+    later (`--target-url`, a campaign's `target_url`)."""
+    code = next((c for word in _url_words(url) if (c := other_dantai(word, own))), None)
+    if code:
+        return (f"target.url names 団体 {code} (its database, file or search path): a run for {own} "
+                "writes only its own target")
+    return None
 
 
 def _local_database(url: str) -> Path | None:
@@ -200,6 +211,9 @@ class RunConfig(StrictModel):
             if not m or m.group("code") != own:
                 raise ValueError(f"target.schema {schema!r} must be dantai_{own} (optionally dantai_{own}_<suffix>: "
                                  "lower-case letters and digits)")
+        problem = target_url_problem(self.target.url, own)
+        if problem:
+            raise ValueError(problem)
         for where, path in [("runs_dir", self.runs_dir), *[(f"inbox.{i}", p) for i, p in enumerate(self.inbox)]]:
             for part in Path(path).resolve().parts:
                 if other_dantai(part, own):
@@ -264,4 +278,7 @@ def with_target_url(cfg: RunConfig, url: str, *, origin: str = "--target-url") -
     except ValidationError as exc:
         problems = "; ".join(f"target.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"{origin}: {problems}") from None
+    problem = target_url_problem(target.url, cfg.dantai.code)
+    if problem:
+        raise IsolationError(f"{origin}: {problem}")
     return cfg.model_copy(update={"target": target})

@@ -135,3 +135,16 @@ def test_a_vendor_table_that_resolves_to_another_dantais_target_is_refused_by_th
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA dantai_131016 CASCADE"))
         engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["duckdb:////tmp/runs/999687/target.duckdb", "duckdb:///../999687/t.duckdb",
+                                 "postgresql://postgres@127.0.0.1:5432/dantai_999687",
+                                 "postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Ddantai_999687"])
+def test_a_target_url_naming_another_dantai_is_refused_in_the_file_and_as_an_override(tmp_path, url):
+    from ikou.config import with_target_url
+    from ikou.errors import IsolationError
+
+    with pytest.raises(ConfigError, match="names 団体 999687"):
+        load_config(_write(tmp_path, target={"url": url}))
+    with pytest.raises(IsolationError, match="--target-url: target.url names 団体 999687"):
+        with_target_url(load_config(_write(tmp_path)), url)
