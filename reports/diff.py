@@ -77,6 +77,24 @@ class ParquetSource:
 
     path: Path
     columns: dict[str, str]
+    # key columns (compared name) read as the mapping reads them: "trim" (surrounding half- and
+    # full-width spaces) or "integer" (' 01' is the record 1): a padded legacy key names the record
+    # the target holds under its trimmed key, not a record only the legacy side has
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def key_sql(self, name: str, sql: str) -> str:
+        how = self.keys.get(name)
+        if how is None:
+            return sql
+        trimmed = f"trim({sql}, ' \u3000')"
+        return trimmed if how == "trim" else f"coalesce(CAST(TRY_CAST({trimmed} AS BIGINT) AS VARCHAR), {trimmed})"
+
+    def key_expr(self, name: str, e: pl.Expr) -> pl.Expr:
+        how = self.keys.get(name)
+        if how is None:
+            return e
+        trimmed = e.str.strip_chars(" \u3000")
+        return trimmed if how == "trim" else pl.coalesce(trimmed.cast(pl.Int64, strict=False).cast(pl.String), trimmed)
 
 
 @dataclass
@@ -242,7 +260,7 @@ def read_table(source, *, name: str | None = None) -> tuple[pl.LazyFrame, str]:
         path = Path(source.path)
         if not path.is_file():
             raise DiffInputError(f"{path}: file not found")
-        lf = pl.scan_parquet(path).select([pl.col(s).alias(t) for s, t in source.columns.items()])
+        lf = pl.scan_parquet(path).select([source.key_expr(t, pl.col(s)).alias(t) for s, t in source.columns.items()])
         return _blank_to_null(lf), name or path.name
     text = str(source)
     if "://" in text:
@@ -399,7 +417,10 @@ def _direct_view(con, side: str, source) -> tuple[str, dict[str, str]] | None:
     names = names if names is not None else {c: c for c in schema}
     if not all(schema.get(s) == pl.String for s in names.values()):
         return None
-    return f"read_parquet({_lit(str(path))})", {t: _q(s) for t, s in names.items()}
+    text = {t: _q(s) for t, s in names.items()}
+    if isinstance(source, ParquetSource):
+        text = {t: source.key_sql(t, sql) for t, sql in text.items()}
+    return f"read_parquet({_lit(str(path))})", text
 
 
 def _stage(lf: pl.LazyFrame, label: str, out: Path) -> Path:

@@ -31,6 +31,22 @@ def source_names(mapping) -> dict[str, str]:
     return rename
 
 
+def key_reading(mapping, key: list[str]) -> dict[str, str]:
+    """How the diff reads each legacy key column so that it names the record the target holds: as the
+    mapping's op read it ("integer": ' 01' is 1; "trim": padding dropped, for the ops that trim a
+    key). A key the mapping keeps verbatim (`text` without `strip`) is compared as written."""
+    from ikou.mappings.ops import OPS
+
+    out = {}
+    for c in mapping.columns:
+        if c.target in key and c.from_ and c.target not in out:
+            if c.op == "integer":
+                out[c.target] = "integer"
+            elif OPS[c.op].strip == "always" or (OPS[c.op].strip == "option" and c.strip):
+                out[c.target] = "trim"
+    return out
+
+
 def replaced_characters(chars: Path | None) -> pl.DataFrame | None:
     """from → to of every character 文字同定 replaced on purpose (a 外字 through its table or a decision),
     and the kana + combining voiced mark pairs it composes (カ\u3099 → ガ)."""
@@ -61,7 +77,7 @@ def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: 
     from ikou.reports.rules import load_rules
 
     table = schema.tables[mapping.target]
-    left = ParquetSource(staged, source_names(mapping))
+    left = ParquetSource(staged, source_names(mapping), keys=key_reading(mapping, table.primary_key))
     right = diff_input(target_url, db_schema, mapping.target, ctx.run_dir / "diff" / f"{mapping.target}.target.parquet")
     out_dir = ctx.run_dir / "diff" / source_name
     moji_cols = [c.name for c in table.columns if c.moji]
