@@ -157,10 +157,15 @@ def cmd_decide(args) -> int:
         from ikou.moji.review import apply_workbook
         workbook = _input_file(args.workbook, "--workbook")
         ledger = Ledger.load(_existing_ledger(args.ledger, "decide"))
-        n = apply_workbook(ledger, workbook, default_by=args.by)
-        ledger.validate(load_dictionary(Path(args.dictionary) if args.dictionary else None))
+        dictionary = load_dictionary(Path(args.dictionary) if args.dictionary else None)
+        res = apply_workbook(ledger, workbook, default_by=args.by, dictionary=dictionary, ahead=args.ahead)
+        ledger.validate(dictionary)
         ledger.save(Path(args.ledger))
-        print(f"{n} decision(s) from {args.workbook} recorded in {args.ledger}")
+        withdrawn = f" ({res.withdrawn} withdrawn)" if res.withdrawn else ""
+        print(f"{res.recorded} decision(s){withdrawn} from {args.workbook} recorded in {args.ledger}")
+        if res.unsigned:   # an emptied 判断 may be a slip: it withdraws only with the reviewer's name
+            print(f"注意: 判断が消されたが判断者がないため取り下げていません — not withdrawn, 判断 emptied without "
+                  f"判断者: {', '.join(res.unsigned)} (write 判断者 to withdraw)")
         return 0
     if not args.char:
         raise ConfigError("ikou moji decide: give --char (with --mj or --withdraw) or --workbook")
@@ -174,6 +179,7 @@ def cmd_decide(args) -> int:
     probe.decide(char, mj, decided_by=args.by)
     probe.validate(dictionary)
     ledger = Ledger.load(_existing_ledger(args.ledger, "decide"))   # … then where it is recorded
+    ledger.check_decision(char, mj, dictionary=dictionary, ahead=args.ahead)   # … and that it can ever apply
     version = ledger.decide(char, mj, decided_by=args.by, note=args.note or "")
     ledger.validate(dictionary)
     ledger.save(Path(args.ledger))
@@ -231,6 +237,7 @@ def cmd_review(args) -> int:
     ledger = Ledger.load(d)
     html_out = Path(args.html) if args.html else d / "review.html"
     xlsx_out = Path(args.xlsx) if args.xlsx else d / "review.xlsx"
+    ledger.save_identity(d)   # a ledger from before identities gets one: the workbook names it
     render_html(ledger, html_out, crosswalk=X.load_crosswalk())
     write_workbook(ledger, xlsx_out)
     print(f"{ledger.entries.height} row(s) → {html_out}, {xlsx_out}")
@@ -285,6 +292,8 @@ def register(subparsers) -> None:
     d.add_argument("--workbook", help="a review workbook (ikou moji review) whose 判断 column to record")
     d.add_argument("--mj", help="MJ文字図形名 chosen by the reviewer")
     d.add_argument("--withdraw", action="store_true", help="withdraw the current decision")
+    d.add_argument("--ahead", action="store_true",
+                   help="decide a character no run has found yet (not in the ledger), ahead of the data")
     d.add_argument("--by", required=True, help="reviewer (recorded with the decision; the workbook's 判断者 wins)")
     d.add_argument("--note", default="")
     d.add_argument("--dictionary")

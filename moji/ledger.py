@@ -16,6 +16,11 @@ reviewer can open:
                    (outcome `decided`).
 - `hints.csv`      optional: codepoints, reading, radical, inner_strokes — what a reviewer knows of a
                    外字 (reading from the paper register, 部首/内画数) to rank candidates for it.
+- `gaiji.csv`      the 外字 the 団体's 外字 table mapped (codepoints, mj, source), as of each source's
+                   latest run: a decision for one of them would never apply (`check_decision`).
+- `ledger.json`    identity: ledger_id (random, kept by every save and snapshot) and dantai (the
+                   団体コード, from the folder `runs/<団体コード>/moji_ledger`). 外字 code points are
+                   each 団体's own, so a review workbook carries both and is applied to its own ledger only.
 
 Usage::
 
@@ -28,14 +33,18 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from ikou.checkdigit import is_valid_dantai_code
 from ikou.errors import ConfigError
 from ikou.moji.dictionary import MojiDictionary
-from ikou.moji.identify import MojiResult, codepoints, parse_codepoints
+from ikou.moji.identify import INVALID, MojiResult, classify_chars, codepoints, parse_codepoints
 from ikou.moji import source as src
 
 DECISIONS_SCHEMA = {"codepoints": pl.String, "mj": pl.String, "decided_by": pl.String,
@@ -44,6 +53,9 @@ ENTRIES_SCHEMA = {"char": pl.String, "codepoints": pl.String, "columns": pl.Stri
                   "record_keys": pl.String, "candidates": pl.String, "glyph_candidates": pl.String,
                   "glyph_font": pl.String, "decided_mj": pl.String, "source": pl.String}
 HINTS_SCHEMA = {"codepoints": pl.String, "reading": pl.String, "radical": pl.Int32, "inner_strokes": pl.Int32}
+GAIJI_SCHEMA = {"codepoints": pl.String, "mj": pl.String, "source": pl.String}
+IDENTITY = "ledger.json"
+FOLDER = "moji_ledger"   # runs/<団体コード>/moji_ledger
 MAX_KEYS = 100
 MAX_CANDIDATES = 10
 
@@ -66,11 +78,50 @@ def _read(path: Path, schema: dict) -> pl.DataFrame:
         raise ConfigError(f"{path}: bad value: {exc}") from exc
 
 
+class LedgerIdentityError(ConfigError):
+    ja = "同定台帳の団体がフォルダの団体と一致しません (他団体の台帳の写しは使えません)"
+
+
+class UndecidableError(ConfigError):
+    ja = "文字同定がこの文字の判断を参照することはありません (判断を記録していません)"
+
+
+class NotInLedgerError(ConfigError):
+    ja = "この文字は同定台帳にありません (データより先に判断するには --ahead を指定してください)"
+
+
+class NothingToWithdrawError(ConfigError):
+    ja = "取り下げる判断がありません"
+
+
+def folder_dantai(directory: Path) -> str | None:
+    """The 団体コード a ledger folder belongs to (`runs/<団体コード>/moji_ledger`), None elsewhere (a
+    test folder, a run's snapshot `moji/ledger`, which keeps the live ledger's identity instead)."""
+    d = Path(os.path.abspath(directory))
+    return d.parent.name if d.name == FOLDER and is_valid_dantai_code(d.parent.name) else None
+
+
+def _read_identity(directory: Path) -> dict:
+    p = Path(directory) / IDENTITY
+    if not p.exists():
+        return {}
+    try:
+        ident = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{p}: unreadable: {exc}") from exc
+    if not isinstance(ident, dict):
+        raise ConfigError(f"{p}: not an object")
+    return ident
+
+
 @dataclass
 class Ledger:
     decisions: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DECISIONS_SCHEMA))
     entries: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ENTRIES_SCHEMA))
     hints: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HINTS_SCHEMA))
+    gaiji: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=GAIJI_SCHEMA))
+    ledger_id: str | None = None    # identity (ledger.json): assigned by the first save
+    dantai: str | None = None       # 団体コード, when the folder or ledger.json tells it
 
     # -- files -------------------------------------------------------------------------------
     @classmethod
@@ -85,9 +136,16 @@ class Ledger:
         if dup.height:
             raise ConfigError(f"{d / 'decisions.csv'}: version {dup['version'][0]} of "
                               f"{dup['codepoints'][0]} recorded twice")
+        ident = _read_identity(d)
+        here, recorded = folder_dantai(d), ident.get("dantai")
+        if here and recorded and here != recorded:
+            # a copy of another 団体's ledger would apply its decisions to this 団体's 外字
+            raise LedgerIdentityError(f"{d}: {IDENTITY} says 団体 {recorded} but the folder is 団体 {here}'s: "
+                                      "a 同定台帳 copied from another 団体 is not used")
         return cls(decisions=dec, entries=_read(d / "ledger.csv", ENTRIES_SCHEMA).drop("char").pipe(_with_char)
                    .select(list(ENTRIES_SCHEMA)),
-                   hints=_read(d / "hints.csv", HINTS_SCHEMA))
+                   hints=_read(d / "hints.csv", HINTS_SCHEMA), gaiji=_read(d / "gaiji.csv", GAIJI_SCHEMA),
+                   ledger_id=ident.get("ledger_id") or None, dantai=here or recorded or None)
 
     def save(self, directory: Path) -> None:
         d = Path(directory)
@@ -96,6 +154,23 @@ class Ledger:
         self.entries.write_csv(d / "ledger.csv")
         if self.hints.height:
             self.hints.write_csv(d / "hints.csv")
+        if self.gaiji.height or (d / "gaiji.csv").exists():
+            self.gaiji.write_csv(d / "gaiji.csv")
+        self.save_identity(d)
+
+    def save_identity(self, directory: Path) -> None:
+        """Write ledger.json (assigning the id on first use), so a review workbook can name its ledger."""
+        d = Path(directory)
+        here = folder_dantai(d)
+        if here and self.dantai and here != self.dantai:
+            raise LedgerIdentityError(f"{d}: 団体 {self.dantai}'s 同定台帳 is not saved into 団体 {here}'s folder")
+        self.ledger_id = self.ledger_id or uuid.uuid4().hex
+        self.dantai = here or self.dantai
+        text = json.dumps({"ledger_id": self.ledger_id, "dantai": self.dantai}, ensure_ascii=False) + "\n"
+        p = d / IDENTITY
+        if not p.exists() or p.read_text(encoding="utf-8") != text:
+            d.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8")
 
     # -- decisions ---------------------------------------------------------------------------
     def active(self) -> pl.DataFrame:
@@ -122,6 +197,36 @@ class Ledger:
             pl.when(pl.col("codepoints") == cps).then(pl.lit(mj, pl.String))
             .otherwise(pl.col("decided_mj")).alias("decided_mj"))
         return version
+
+    def check_decision(self, char: str, mj: str | None, *, dictionary: MojiDictionary, ahead: bool = False) -> None:
+        """Refuse a decision 文字同定 would never consult (an exact MJ character, a 外字 the 団体's table
+        maps, a character that is not text), a withdrawal of nothing, and — unless `ahead` — a decision
+        for a character this ledger has never seen: it would be listed as a change yet change nothing."""
+        cps = codepoints(char)
+        act = self.active().filter(pl.col("codepoints") == cps)
+        if mj is None:
+            if not act.height or act["mj"][0] is None:
+                raise NothingToWithdrawError(f"{cps}: no active decision to withdraw")
+            return   # withdrawing a decision that can never apply is allowed: it tidies the ledger
+        unresolved = self.entries["codepoints"].eq(cps).any()
+        # a 外字 one source's table maps may be unresolved in another's: there the decision applies
+        table = (pl.DataFrame(schema={"code": pl.String, "mj": pl.String}) if unresolved else
+                 _with_char(self.gaiji).select(pl.col("char").alias("code"), "mj").unique("code"))
+        c = classify_chars([char], dictionary, gaiji=table).row(0, named=True)
+        if c["status"] == "mj":
+            raise UndecidableError(f"{cps} is {c['mj_name']} exactly: 文字同定 never consults a decision "
+                                   "for an MJ character")
+        if c["status"] == "gaiji":
+            src_ = self.gaiji.filter(pl.col("codepoints") == cps)["source"].drop_nulls().unique().sort().to_list()
+            raise UndecidableError(f"{cps} is mapped to {c['mj_name']} by the 団体's 外字 table"
+                                   f"{' (' + ', '.join(src_) + ')' if src_ else ''}: a decision would never apply; "
+                                   "correct the 外字 table instead")
+        if c["status"] == INVALID:
+            raise UndecidableError(f"{cps} is not text (a format, control or replacement character): 文字同定 "
+                                   "holds its row, a decision would never apply")
+        if not (unresolved or self.decisions["codepoints"].eq(cps).any() or ahead):
+            raise NotInLedgerError(f"{cps} is not in this 同定台帳 (no run has found it unresolved): to decide it "
+                                   "ahead of the data, add --ahead")
 
     def diff(self, previous: "Ledger") -> pl.DataFrame:
         """Decisions that differ from `previous`: codepoints, mj_before, mj_after, versions, change."""
@@ -176,6 +281,13 @@ class Ledger:
         kept = self.entries.filter(~pl.col("source").eq_missing(pl.lit(source, pl.String)))
         self.entries = pl.concat([kept, inv.select([pl.col(k).cast(v) for k, v in ENTRIES_SCHEMA.items()])]).sort(
             "occurrences", "codepoints", "source", descending=[True, False, False], nulls_last=True)
+        # the 外字 the table mapped, so a decision for one of them is refused (it would never apply)
+        mapped = (result.chars.filter(pl.col("status") == "gaiji").group_by("codepoints")
+                  .agg(pl.col("mj_name").first().alias("mj"))
+                  .with_columns(pl.lit(source, pl.String).alias("source")))
+        self.gaiji = pl.concat([self.gaiji.filter(~pl.col("source").eq_missing(pl.lit(source, pl.String))),
+                                mapped.select([pl.col(k).cast(v) for k, v in GAIJI_SCHEMA.items()])]).sort(
+            "codepoints", "source", nulls_last=True)
         return self.entries
 
 

@@ -164,7 +164,7 @@ def test_moji_decide_accepts_one_character_with_its_variation_selector(tmp_path,
     ledger = tmp_path / "moji_ledger"
     ledger.mkdir()
     assert main(["moji", "decide", "--ledger", str(ledger), "--char", "U+8FBB U+E0100", "--mj", "MJ025759",
-                 "--by", "x"]) == 0
+                 "--by", "x", "--ahead"]) == 0
     assert "U+8FBB U+E0100" in Ledger.load(ledger).decisions["codepoints"].to_list()
 
 

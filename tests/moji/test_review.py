@@ -97,12 +97,21 @@ def test_workbook_round_trips_decisions_through_decide(ledger_dir, tmp_path, moj
     act = Ledger.load(ledger_dir).active()
     got = {r["codepoints"]: (r["mj"], r["decided_by"], r["version"]) for r in act.iter_rows(named=True)}
     assert got == {"U+E700": ("MJ028902", "審査担当A", 1), "U+845B U+E0100": ("MJ022335", "審査担当B", 1)}
-    # the same workbook again changes nothing; a changed cell makes version 2
+    # the same workbook again changes nothing; a changed cell makes version 2 — in a workbook written
+    # after the first decision (this one predates it: changing U+E700 in it is a conflict)
     assert main(["moji", "decide", "--ledger", str(ledger_dir), "--workbook", str(xlsx), "--by", "x"]) == 0
     assert Ledger.load(ledger_dir).decisions.height == 2
     wb = load_workbook(xlsx)   # (openpyxl cannot save a workbook with pictures twice from one load)
+    wb[SHEET].cell(rows["U+E700"], head.index(DECISION) + 1).value = "MJ028901"
+    wb.save(xlsx)
+    assert main(["moji", "decide", "--ledger", str(ledger_dir), "--workbook", str(xlsx), "--by", "x"]) == 2
+    assert Ledger.load(ledger_dir).decisions.height == 2
+    write_workbook(Ledger.load(ledger_dir), xlsx)
+    wb = load_workbook(xlsx)
     ws = wb[SHEET]
-    ws.cell(rows["U+E700"], head.index(DECISION) + 1).value = "MJ028901"
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "U+E700")
+    assert ws.cell(row, head.index(DECISION) + 1).value == "MJ028902"
+    ws.cell(row, head.index(DECISION) + 1).value = "MJ028901"
     wb.save(xlsx)
     assert main(["moji", "decide", "--ledger", str(ledger_dir), "--workbook", str(xlsx), "--by", "x"]) == 0
     act = Ledger.load(ledger_dir).active().filter(pl.col("codepoints") == "U+E700")
