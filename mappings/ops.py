@@ -137,10 +137,11 @@ def _diff_rule(c: ColumnMap, kind: str, condition: dict, reason: str) -> dict:
     return {"name": f"{c.target}.{kind}", "columns": [c.target], "condition": condition, "reason": reason}
 
 
-def _trim_rule(c: ColumnMap) -> dict | None:
-    if not c.strip:
-        return None
-    return _diff_rule(c, "trim", {"type": "normalize", "trim": True, "width": False}, "前後の空白を除いたため")
+def _text_rule(c: ColumnMap) -> dict:
+    # the text op drops padding (with strip) and turns a field of spaces into null (always)
+    if c.strip:
+        return _diff_rule(c, "trim", {"type": "text", "trim": True}, "前後の空白を除いたため")
+    return _diff_rule(c, "blank", {"type": "text", "trim": False}, "空白だけの値を空 (null) としたため")
 
 
 def _src(c: ColumnMap) -> pl.Expr:
@@ -159,10 +160,6 @@ def _strip_option(e: pl.Expr, strip: bool) -> pl.Expr:
     return e.str.strip_chars(" \u3000") if strip else e
 
 
-def _stripped(c: ColumnMap) -> pl.Expr:
-    return _strip_option(_src(c), c.strip)
-
-
 def read_code(e: pl.Expr) -> pl.Expr:
     """A value as the ops that always trim read it (codes, numbers, keys): every surrounding Unicode
     whitespace trimmed, blank → null. Public so that the diff's rules (reports.rules) read the legacy
@@ -177,9 +174,15 @@ def read_integer(e: pl.Expr) -> pl.Expr:
     return read_code(e).cast(pl.Int64, strict=False)
 
 
-@op("text", needs=("from",), expected=_trim_rule, strip="option")
+def read_text(e: pl.Expr, *, strip: bool) -> pl.Expr:
+    """A value as the text op reads it: half- and full-width spaces around it trimmed with `strip`, a
+    value of such spaces only → null. Public for the diff's `text` rule (reports.rules)."""
+    return _blank_to_null(e.str.strip_chars(" \u3000") if strip else e)
+
+
+@op("text", needs=("from",), expected=_text_rule, strip="option")
 def _text(c: ColumnMap, ctx: OpContext) -> OpOut:
-    return OpOut(_blank_to_null(_stripped(c)))
+    return OpOut(read_text(_src(c), strip=bool(c.strip)))
 
 
 @op("constant", needs=("value",))   # no source value: `strip` is refused

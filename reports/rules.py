@@ -33,7 +33,7 @@ rules:
   - {name: rireki_no, columns: [rireki_no], condition: {type: integer}, reason: 数字の表記, owner: 移行チーム}
 ```
 Paths are relative to the rules file. The conditions named after a mapping op (`integer`, `kana_fullwidth`,
-`trimmed`, `trim: true` of `code_table`/`code_chain`, `wareki`) read the legacy side with that op's own
+`trimmed`, `text`, `trim: true` of `code_table`/`code_chain`, `wareki`) read the legacy side with that op's own
 expressions (mappings.ops, mappings.wareki), so a rule generated from a mapping explains exactly
 what the op did and nothing more.
 """
@@ -106,6 +106,14 @@ class TrimmedCondition(StrictModel):
     type: Literal["trimmed"]
 
 
+class TextCondition(StrictModel):
+    """Left read as the text op reads it (mappings.ops.read_text: half- and full-width spaces around it
+    trimmed when `trim`, a value of spaces only → null) equals right: padding and blank fields the op
+    dropped on purpose."""
+    type: Literal["text"]
+    trim: bool = False
+
+
 class KanaCondition(StrictModel):
     """Left converted as the kana_fullwidth op converts it (mappings.ops.kana_fullwidth_expr: half-width
     kana → full width, voiced marks composed, `trim` as the line's `strip`) equals right."""
@@ -122,7 +130,7 @@ class ToleranceCondition(StrictModel):
 
 Condition = Annotated[Union[MojiCondition, CodeTableCondition, CodeChainCondition, WarekiCondition,
                             NormalizeCondition, ToleranceCondition, IntegerCondition, TrimmedCondition,
-                            KanaCondition], Field(discriminator="type")]
+                            KanaCondition, TextCondition], Field(discriminator="type")]
 
 
 class Rule(StrictModel):
@@ -317,6 +325,10 @@ class RuleSet:
         if isinstance(c, TrimmedCondition):
             read = _read_code()
             return lambda l, r: read(l).eq_missing(r)
+        if isinstance(c, TextCondition):
+            from ikou.mappings.ops import read_text  # lazy: the text op's own reading
+            trim = c.trim
+            return lambda l, r: read_text(l, strip=trim).eq_missing(r)
         if isinstance(c, KanaCondition):
             from ikou.mappings.ops import kana_fullwidth_expr  # lazy: the op's own conversion
             trim = c.trim

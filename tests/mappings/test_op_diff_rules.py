@@ -232,10 +232,31 @@ def test_the_ops_declare_rules_the_rules_file_model_accepts_and_refuses_unknown_
         {"target": "zokugara_code", "op": "code_table", "from": "ZOKU", "table": "standard:zokugara"}])
     rules = load_rules(rules_from_mapping(spec, tmp_path))
     assert {r["name"]: r["condition"] for r in rules.metadata()} == {
-        "rireki_no.integer": "integer", "shimei_kana.kana_width": "kana_fullwidth",
+        "atena_no.blank": "text", "rireki_no.integer": "integer", "shimei_kana.kana_width": "kana_fullwidth",
         "seibetsu_code.code_table": "code_table", "zokugara_code.trim": "trimmed"}
     bad = tmp_path / "bad.yaml"
     bad.write_text("spec_version: 1\nrules:\n  - {name: n, columns: [n], condition: {type: integer, abs: 1},"
                    " reason: r, owner: o}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="abs"):
         load_rules(bad)
+
+
+def test_a_text_field_of_spaces_loaded_as_null_and_its_padding_are_explained(tmp_path):
+    """The text op turns a field of spaces into null (always) and trims padding (with strip): both are
+    explained, and a changed value is not."""
+    from ikou.mappings.ops import read_text
+    from ikou.reports.diff import compare
+
+    rules = tmp_path / "r.yaml"
+    rules.write_text("spec_version: 1\nrules:\n"
+                     "  - {name: b, columns: [b], condition: {type: text}, reason: r, owner: o}\n"
+                     "  - {name: t, columns: [t], condition: {type: text, trim: true}, reason: r, owner: o}\n",
+                     encoding="utf-8")
+    left = pl.DataFrame({"k": ["1", "2", "3"], "b": ["   ", "\u3000", " x "], "t": [" 方書 ", "a", "b"]})
+    right = left.select("k", read_text(pl.col("b"), strip=False).alias("b"), read_text(pl.col("t"), strip=True).alias("t"))
+    right = right.with_columns(pl.when(pl.col("k") == "3").then(pl.lit("y")).otherwise(pl.col("t")).alias("t"))
+    r = compare(left, right, key="k", rules=load_rules(rules))
+    try:
+        assert r.changed_cells == {"b": 2, "t": 2} and r.unexplained_cells == {"b": 0, "t": 1}
+    finally:
+        r.close()

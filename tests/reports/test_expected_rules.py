@@ -44,9 +44,11 @@ def previous_rules(spec) -> list[dict]:
                           "reason": "旧システムの数字の表記 (前後の空白・先頭のゼロ・+ 符号) を整数として読んだため",
                           "owner": OWNER})
         elif c.op == "text" and c.strip:
-            rules.append({"name": f"{c.target}.trim", "columns": [c.target],
-                          "condition": {"type": "normalize", "trim": True, "width": False},
+            rules.append({"name": f"{c.target}.trim", "columns": [c.target], "condition": {"type": "text", "trim": True},
                           "reason": "前後の空白を除いたため", "owner": OWNER})
+        elif c.op == "text":
+            rules.append({"name": f"{c.target}.blank", "columns": [c.target], "condition": {"type": "text", "trim": False},
+                          "reason": "空白だけの値を空 (null) としたため", "owner": OWNER})
     return rules
 
 
@@ -91,7 +93,7 @@ def test_every_op_variant_gets_the_rule_it_got_before(tmp_path):
     ])
     _, doc = written(spec, tmp_path)
     assert doc["rules"] == previous_rules(spec) + [moji_rule()]
-    assert [r["name"] for r in doc["rules"]] == ["atena_no.trim", "rireki_no.integer", "shimei_kana.kana_width",
+    assert [r["name"] for r in doc["rules"]] == ["atena_no.trim", "rireki_no.integer", "setai_no.blank", "shimei_kana.kana_width",
                                                  "seibetsu_code.code_table", "zokugara_code.trim", "seinengappi.wareki",
                                                  "moji.gaiji"]
 
