@@ -6,7 +6,9 @@ flow per run config (schedule, parameters, tags `ikou`, `campaign:<name>`, `dant
 deployment of this campaign that the file no longer lists is deleted. `run(campaign)` starts every
 rehearsal through its deployment (`run_deployment(timeout=0)`: workers run them), waits for all of
 them, and writes the campaign folder (reports.campaign). One 団体 failing never stops the others;
-`retry` re-runs only those that did not succeed, in the same campaign folder.
+`retry` first brings the record up to date (a wait that timed out leaves runs that go on without
+the command), refuses while any of them has not finished, and re-runs only those that failed or
+were cancelled, in the same campaign folder.
 """
 from __future__ import annotations
 
@@ -29,6 +31,15 @@ class CampaignError(IkouError):
     """The campaign could not be started or followed (server unreachable, deployment missing …)."""
 
     ja = "Prefect サーバーでキャンペーンを実行できません"
+
+
+class CampaignBusy(CampaignError):
+    """A retry while earlier runs of the campaign are still queued or running would run them twice."""
+
+    ja = "まだ終わっていないリハーサルがあります (終わってから再実行してください)"
+
+
+RETRIED = ("failed", "cancelled")   # the statuses `retry` re-runs (a crashed run is `failed`)
 
 
 def _tags(campaign: Campaign, e: Entry) -> list[str]:
@@ -104,12 +115,29 @@ async def _ensure_load_limit(client, limit: int | None) -> None:
                                                                                                active=True))
 
 
+def _checked_schedules(entries: list[Entry]) -> dict[str, list]:
+    """Every entry's Prefect schedules, built before anything is created on the server: a value
+    Prefect refuses stops the deploy whole, naming the entry, instead of after half the deployments."""
+    from pydantic import ValidationError
+
+    out = {}
+    for i, e in enumerate(entries):
+        try:
+            out[e.deployment] = _schedules(e)
+        except ValidationError as exc:
+            first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+            raise ConfigError(f"rehearsals.{i} ({e.deployment}): schedule: {exc.title} "
+                              f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return out
+
+
 async def _deploy(campaign: Campaign) -> dict:
     from prefect import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
     from prefect.client.schemas.sorting import DeploymentSort
 
     entries = campaign.entries()
+    schedules = _checked_schedules(entries)
     env = job_env(campaign)
     async with get_client() as client:
         await _ensure_pool(client, campaign)
@@ -126,7 +154,7 @@ async def _deploy(campaign: Campaign) -> dict:
             await client.create_deployment(
                 flow_id=flow_id, name=e.deployment,
                 entrypoint=PARALLEL_ENTRYPOINT if campaign.parallel else ENTRYPOINT, work_pool_name=campaign.work_pool.name,
-                parameters=e.parameters(), schedules=_schedules(e), tags=_tags(campaign, e),
+                parameters=e.parameters(), schedules=schedules[e.deployment], tags=_tags(campaign, e),
                 # one run of a 団体's rehearsal at a time: a target holds one whole run
                 concurrency_limit=1, job_variables={"env": env} if env else {},
                 description=f"{e.cfg.dantai.code} {e.cfg.dantai.name} {'+'.join(e.cfg.gyomu)} {e.cfg.rehearsal}",
@@ -195,29 +223,74 @@ def _ui_url(flow_run_id: str) -> str | None:
     return f"{ui}/runs/flow-run/{flow_run_id}" if ui else None
 
 
+def _meta(e: Entry) -> dict:
+    return {"deployment": e.deployment, "dantai": e.dantai, "dantai_name": e.cfg.dantai.name,
+            "gyomu": list(e.cfg.gyomu), "rehearsal": e.cfg.rehearsal}
+
+
+def _run_dir(e: Entry, run_id: str) -> Path:
+    return e.cfg.runs_dir / e.dantai / run_id
+
+
+def _record(meta: dict, run_id: str, flow_run_id: str, run_dir: Path | None, fr) -> dict:
+    """One run's record from its summary.json (when it left one) and its flow run's state on the server."""
+    f = run_dir / "summary.json" if run_dir else None
+    summary = json.loads(f.read_text(encoding="utf-8")) if f is not None and f.is_file() else None
+    state = fr.state if fr is not None else None
+    return report.run_record(**meta, run_id=run_id, run_dir=run_dir, flow_run_id=flow_run_id,
+                             flow_run_url=_ui_url(flow_run_id), state=state.type.value if state else "UNKNOWN",
+                             state_message=(state.message if state else None), summary=summary)
+
+
 def _results(campaign: Campaign, started: list[dict], runs: dict) -> list[dict]:
-    out = []
-    for s in started:
-        e: Entry = s["entry"]
-        fr = runs.get(s["flow_run_id"])
-        run_dir = e.cfg.runs_dir / e.dantai / s["run_id"]
-        f = run_dir / "summary.json"
-        summary = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
-        state = fr.state if fr is not None else None
-        out.append(report.run_record(
-            deployment=e.deployment, dantai=e.dantai, dantai_name=e.cfg.dantai.name, gyomu=list(e.cfg.gyomu),
-            rehearsal=e.cfg.rehearsal, run_id=s["run_id"], run_dir=run_dir, flow_run_id=s["flow_run_id"],
-            flow_run_url=_ui_url(s["flow_run_id"]),
-            state=state.type.value if state else "UNKNOWN", state_message=(state.message if state else None),
-            summary=summary))
-    return out
+    return [_record(_meta(s["entry"]), s["run_id"], s["flow_run_id"], _run_dir(s["entry"], s["run_id"]),
+                    runs.get(s["flow_run_id"])) for s in started]
 
 
 def _pending(s: dict) -> dict:
     e: Entry = s["entry"]
-    return report.pending_record(deployment=e.deployment, dantai=e.dantai, dantai_name=e.cfg.dantai.name,
-                                 gyomu=list(e.cfg.gyomu), rehearsal=e.cfg.rehearsal, run_id=s["run_id"],
-                                 flow_run_id=s["flow_run_id"])
+    return report.pending_record(**_meta(e), run_id=s["run_id"], flow_run_id=s["flow_run_id"],
+                                 run_dir=_run_dir(e, s["run_id"]))
+
+
+def refresh(campaign: Campaign, record: dict) -> None:
+    """Bring every attempt the record still shows as running up to date, from its flow run on the server
+    and its summary.json: a `campaign run --timeout` ends the wait, not the runs, which go on and finish
+    after the command; each entry shows its latest attempt."""
+    entries = {e.deployment: e for e in campaign.entries()}
+    stale = [(r, a) for r in record["runs"] for a in (r.get("attempts") or []) if a.get("status") == "running"]
+    if not stale:
+        return
+    runs = asyncio.run(_states([a["flow_run_id"] for _, a in stale]))
+    for r, a in stale:
+        e = entries.get(r["deployment"])
+        # the run folder: from the campaign file, else beside the entry's (a rehearsal the file dropped)
+        run_dir = (_run_dir(e, a["run_id"]) if e is not None else
+                   Path(r["run_dir"]).parent / a["run_id"] if r.get("run_dir") else None)
+        meta = {k: r.get(k) for k in ("deployment", "dantai", "dantai_name", "gyomu", "rehearsal")}
+        new = _record(meta, a["run_id"], a["flow_run_id"], run_dir, runs.get(a["flow_run_id"]))
+        a.update(new["attempts"][0])
+        if a["run_id"] == r["run_id"]:
+            attempts = r["attempts"]
+            r.clear()
+            r.update({**new, "attempts": attempts})
+
+
+def unfinished(record: dict) -> list[dict]:
+    """The entries with an attempt not final yet (scheduled, pending, running): a retry would run them twice."""
+    return [r for r in record["runs"] if any(a.get("status") == "running" for a in (r.get("attempts") or [r]))]
+
+
+def check_only(campaign: Campaign, only: set[str] | None) -> None:
+    """`--dantai` may only name 団体 of the campaign: a typo would start nothing and leave an empty campaign."""
+    if only is None:
+        return
+    known = {e.dantai for e in campaign.entries()}
+    unknown = sorted(only - known) or (["(none)"] if not only else [])
+    if unknown:
+        listed = ", ".join(sorted(known)[:10]) + (" …" if len(known) > 10 else "")
+        raise ConfigError(f"--dantai {','.join(unknown)}: not a 団体 of campaign {campaign.campaign} "
+                          f"(its 団体: {listed}); nothing was started")
 
 
 def _campaign_dir(campaign: Campaign, campaign_id: str) -> Path:
@@ -227,6 +300,7 @@ def _campaign_dir(campaign: Campaign, campaign_id: str) -> Path:
 def run(campaign: Campaign, *, spec_path: Path, timeout: float | None = None,
         only: set[str] | None = None) -> tuple[Path, dict]:
     """Deploy, start every rehearsal, wait, write campaign.json/.html; return (folder, record)."""
+    check_only(campaign, only)
     deploy(campaign)
     campaign_id = new_campaign_id()
     folder = _campaign_dir(campaign, campaign_id)
@@ -251,15 +325,25 @@ def run(campaign: Campaign, *, spec_path: Path, timeout: float | None = None,
 
 
 def retry(campaign: Campaign, *, campaign_id: str | None = None, timeout: float | None = None) -> tuple[Path, dict]:
-    """Re-run, in the same campaign folder, the rehearsals that did not succeed (and any the file added)."""
+    """Re-run, in the same campaign folder, the rehearsals that failed or were cancelled (and any the file
+    added), once the record is brought up to date and every earlier run has finished."""
     base = Path(campaign.out) / campaign.campaign
     folder = base / campaign_id if campaign_id else report.latest_campaign(base)
     if folder is None or not (folder / "campaign.json").is_file():
         raise ConfigError(f"no campaign to retry under {base}" + (f" with id {campaign_id}" if campaign_id else ""))
     record = json.loads((folder / "campaign.json").read_text(encoding="utf-8"))
+    refresh(campaign, record)
+    report.finish(record)
+    report.write(folder, record)   # corrected even when the retry is refused below
+    busy = unfinished(record)
+    if busy:
+        codes = ", ".join(r["dantai"] for r in busy)
+        raise CampaignBusy(f"campaign {record['campaign']} {record['campaign_id']}: {len(busy)} rehearsal(s) not "
+                           f"finished yet ({codes}); retrying now would run them twice: wait until they finish "
+                           "(ikou runs list --dantai CODE), then ikou campaign retry")
     deploy(campaign)
-    done = {r["deployment"] for r in record["runs"] if r["status"] == "succeeded"}
-    todo = [e for e in campaign.entries() if e.deployment not in done]
+    by = {r["deployment"]: r for r in record["runs"]}
+    todo = [e for e in campaign.entries() if e.deployment not in by or by[e.deployment]["status"] in RETRIED]
     started = _start(campaign, todo, record["campaign_id"]) if todo else []
     runs = wait([s["flow_run_id"] for s in started], timeout=timeout) if started else {}
     report.merge_retry(record, _results(campaign, started, runs))

@@ -2,7 +2,8 @@
 
 They talk to the standing Prefect server named by PREFECT_API_URL. `ikou campaign run` prints one
 line per 団体 and the campaign folder as the last line; it exits 0 when every 団体 succeeded, 2
-otherwise (with one line in Japanese and English naming the failed 団体).
+otherwise (with one line in Japanese and English naming the failed 団体, or those still running when
+`--timeout` ended the wait). Each command takes `--debug` (a traceback instead of the one line).
 """
 from __future__ import annotations
 
@@ -15,24 +16,31 @@ from ikou.errors import ConfigError
 
 
 def _server_errors(fn):
-    """A server that does not answer, or refuses a request, ends the command with one line, not a traceback."""
+    """A server that does not answer, or refuses a request (or a Prefect model refusing a value: pydantic's
+    ValidationError), ends the command with one line, not a traceback."""
     import functools
 
     @functools.wraps(fn)
     def wrapped(args):
         import httpx
         from prefect.exceptions import PrefectException
+        from pydantic import ValidationError
 
         from ikou.flows.campaign import CampaignError
 
         try:
             return fn(args)
-        except (httpx.HTTPError, PrefectException, OSError) as exc:
+        except (httpx.HTTPError, PrefectException, OSError, ValidationError) as exc:
             if getattr(args, "debug", False) or os.environ.get("IKOU_DEBUG"):
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            if isinstance(exc, ValidationError):
+                errs = exc.errors()
+                first = f"{exc.title}: " + "; ".join(f"{'.'.join(map(str, e['loc'])) or '-'}: {e['msg']}"
+                                                     for e in errs[:3])
+            else:
+                first = (str(exc).strip().splitlines() or [""])[0]
             raise CampaignError(f"Prefect server at {os.environ.get('PREFECT_API_URL')}: "
-                                f"{type(exc).__name__}: {first}") from None
+                                f"{type(exc).__name__}: {first[:300]}") from None
     return wrapped
 
 
@@ -65,14 +73,25 @@ def _report(folder: Path, record: dict) -> int:
         if r.get("error"):
             line += f" — {r['error'].get('stage') or '-'}: {r['error'].get('message')}"
         print(line)
-    bad = [r for r in record["runs"] if r["status"] != "succeeded"]
-    if bad:
-        names = ", ".join(r["dantai"] for r in bad)
-        print(f"ikou: キャンペーン未完了: {len(bad)} 団体が失敗 ({names})。原因を直して ikou campaign retry — "
-              f"campaign incomplete: {len(bad)} run(s) did not succeed ({names}); fix them and run ikou campaign retry",
+    running = [r["dantai"] for r in record["runs"] if r["status"] == "running"]
+    failed = [r["dantai"] for r in record["runs"] if r["status"] not in ("succeeded", "running")]
+    if running:   # the wait ended, the runs did not: retrying them now would run them twice
+        also_ja = f"、{len(failed)} 件が失敗 ({', '.join(failed)})" if failed else ""
+        also_en = f"; {len(failed)} failed ({', '.join(failed)})" if failed else ""
+        print(f"ikou: キャンペーン実行中: {len(running)} 件が待ち時間内に終わっていません ({', '.join(running)}){also_ja}。"
+              "ikou runs list で確認し、終わってから ikou campaign retry (記録を更新し、失敗分だけ再実行) — "
+              f"campaign still running: {len(running)} run(s) not finished when the wait ended "
+              f"({', '.join(running)}){also_en}; check them with ikou runs list, and once they have finished "
+              "run ikou campaign retry (it updates campaign.json and re-runs only the failed ones)",
+              file=sys.stderr, flush=True)
+    elif failed:
+        names = ", ".join(failed)
+        print(f"ikou: キャンペーン未完了: {len(failed)} 団体が失敗 ({names})。原因を直して ikou campaign retry — "
+              f"campaign incomplete: {len(failed)} run(s) did not succeed ({names}); fix them and run "
+              "ikou campaign retry",
               file=sys.stderr, flush=True)
     print(folder, flush=True)
-    return 2 if bad else 0
+    return 2 if running or failed else 0
 
 
 @_server_errors
@@ -82,7 +101,7 @@ def _campaign_run(args) -> int:
 
     _need_server()
     spec = load_campaign(args.campaign)
-    only = set(args.dantai.split(",")) if args.dantai else None
+    only = {c.strip() for c in args.dantai.split(",") if c.strip()} if args.dantai is not None else None
     folder, record = C.run(spec, spec_path=Path(args.campaign), timeout=args.timeout, only=only)
     return _report(folder, record)
 
@@ -145,6 +164,10 @@ def _runs_show(args) -> int:
     return 0
 
 
+def _debug_flag(p) -> None:
+    p.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+
+
 def register(sub) -> None:
     from ikou.flows import server
 
@@ -152,18 +175,23 @@ def register(sub) -> None:
     d = sub.add_parser("deploy", help="register a campaign's deployments on the Prefect server (and remove those "
                                       "the file no longer lists)")
     d.add_argument("campaign", help="campaign YAML")
+    _debug_flag(d)
     d.set_defaults(func=_deploy)
     c = sub.add_parser("campaign", help="rehearsal campaigns: one flow run per 団体 × 業務, run by workers")
     csub = c.add_subparsers(dest="campaign_command", required=True)
     r = csub.add_parser("run", help="start every rehearsal of the campaign, wait, write campaign.json/.html")
     r.add_argument("campaign", help="campaign YAML")
     r.add_argument("--dantai", default=None, help="only these 団体 (comma-separated codes)")
-    r.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
+    r.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds (the runs go "
+                   "on: ikou campaign retry, once they have finished, updates the record)")
+    _debug_flag(r)
     r.set_defaults(func=_campaign_run)
-    t = csub.add_parser("retry", help="re-run the rehearsals of the last campaign that did not succeed")
+    t = csub.add_parser("retry", help="update the last campaign's record from the server, then re-run the "
+                                      "rehearsals that failed or were cancelled (refused while any is still running)")
     t.add_argument("campaign", help="campaign YAML")
     t.add_argument("--id", default=None, help="campaign id (default: the latest)")
     t.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
+    _debug_flag(t)
     t.set_defaults(func=_campaign_retry)
     u = sub.add_parser("runs", help="run history on the Prefect server")
     usub = u.add_subparsers(dest="runs_command", required=True)
@@ -171,8 +199,10 @@ def register(sub) -> None:
     ul.add_argument("--dantai", default=None, help="団体コード")
     ul.add_argument("--limit", type=int, default=200)
     ul.add_argument("--json", action="store_true")
+    _debug_flag(ul)
     ul.set_defaults(func=_runs_list)
     us = usub.add_parser("show", help="one run: state, counts, report, artifacts")
     us.add_argument("run_id")
     us.add_argument("--json", action="store_true")
+    _debug_flag(us)
     us.set_defaults(func=_runs_show)

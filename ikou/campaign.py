@@ -1,6 +1,6 @@
 """A rehearsal campaign as a declarative file: which run configs are deployed, when each runs, and how
 many run (or load) at once. Parsed like every spec (`extra="forbid"`, errors name the file and key);
-nothing here imports Prefect (flows.deploy turns the file into deployments).
+Prefect is imported only for its cron model (flows.campaign turns the file into deployments).
 
 ```yaml
 spec_version: 1
@@ -15,17 +15,23 @@ rehearsals:
     schedule: {interval_seconds: 3600, anchor: "2026-12-05T02:00:00+09:00"}
     target_url: postgresql://…           # overrides the config's target (a flow parameter)
 ```
+
+Reading the file checks what a deploy or a run would otherwise find out late: every run config with
+its target URL override and its mappings (the plan a run makes), every cron expression (by Prefect's
+own model), and no two rehearsals loading one target.
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (Discriminator, Field, PrivateAttr, Tag, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
-from ikou.config import FileName, RunConfig, _resolve, load_config
+from ikou.config import FileName, RunConfig, _resolve, load_config, with_target_url
 from ikou.errors import ConfigError
 from ikou.spec import StrictModel, load_spec, spec_version_field
 
@@ -33,7 +39,7 @@ FLOW_NAME = "ikou-migration"                 # the migration flow's name (flows.
 ENTRYPOINT = "ikou.flows.migrate:migration_flow"
 LOAD_LIMIT = "ikou-target-load"              # the global concurrency limit around target loads
 LOAD_LIMIT_ENV = "IKOU_LOAD_CONCURRENCY"     # set in a deployment's environment when the limit is configured
-_CRON_FIELD = re.compile(r"[0-9A-Za-z*,/\-]+")   # Prefect checks the rest when it deploys
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*,/\-]+")   # the characters; Prefect's cron model checks the values
 PoolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")]
 
 
@@ -48,6 +54,15 @@ class CronSchedule(StrictModel):
         if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
             raise ValueError(f"cron {v!r} must have 5 fields (minute hour day month weekday) of digits, "
                              "names, * , - /")
+        # the field values too ("0 25 * * *"), by the model `ikou deploy` builds: checked here, a bad
+        # expression never reaches the server halfway through a deploy
+        from prefect.client.schemas.schedules import CronSchedule as PrefectCron
+
+        try:
+            PrefectCron(cron=v)
+        except ValidationError:
+            raise ValueError(f"cron {v!r} is not a valid cron expression (minute 0-59, hour 0-23, day 1-31, "
+                             "month 1-12, weekday 0-7)") from None
         return v
 
     @field_validator("timezone")
@@ -74,7 +89,15 @@ class IntervalSchedule(StrictModel):
         return v
 
 
-Schedule = CronSchedule | IntervalSchedule
+def _schedule_kind(v: object) -> str:
+    """Which schedule a mapping is (by its `cron` key), so an error names only that kind's fields."""
+    if isinstance(v, dict):
+        return "CronSchedule" if "cron" in v else "IntervalSchedule"
+    return type(v).__name__
+
+
+Schedule = Annotated[Union[Annotated[CronSchedule, Tag("CronSchedule")],
+                           Annotated[IntervalSchedule, Tag("IntervalSchedule")]], Discriminator(_schedule_kind)]
 
 
 class WorkPool(StrictModel):
@@ -123,31 +146,44 @@ class Campaign(StrictModel):
     rehearsals: list[Rehearsal] = Field(min_length=1)
 
     _resolve_out = field_validator("out", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
+    _cfgs: list[RunConfig] = PrivateAttr(default_factory=list)   # as checked, target_url applied
 
     @model_validator(mode="after")
     def _configs(self, info: ValidationInfo) -> "Campaign":
-        """Every run config must itself be valid, and each deployment name given once."""
+        """Every run config must itself be valid as a run would use it (target_url applied, mappings and
+        schemas read), each deployment name given once, and each target (database + schema) loaded by
+        one rehearsal only: two runs into one target replace each other's load."""
         seen: dict[str, int] = {}
+        targets: dict[tuple, int] = {}
+        cfgs = []
         for i, r in enumerate(self.rehearsals):
-            try:
-                cfg = load_config(r.config)
-            except ConfigError as exc:
-                raise ValueError(f"rehearsals.{i}.config: {exc}") from None
+            cfg = run_config(r, where=f"rehearsals.{i}")
             name = deployment_name(self.campaign, r, cfg)
             if name in seen:
                 raise ValueError(f"rehearsals.{i} and rehearsals.{seen[name]} are both deployment {name!r}: "
                                  "give one of them a `name:`")
             seen[name] = i
+            key = _target_key(cfg)
+            if key is not None and key in targets:
+                j = targets[key]
+                base = Path((info.context or {}).get("path") or ".").resolve().parent
+                shown = [os.path.relpath(self.rehearsals[k].config, base) for k in (i, j)]
+                raise ValueError(f"rehearsals.{i} ({shown[0]}) and rehearsals.{j} ({shown[1]}), both 団体 "
+                                 f"{cfg.dantai.code}, load the same target (schema "
+                                 f"{cfg.target_schema} in the same database): their runs would replace each "
+                                 "other's load; remove one, or give one its own target_url or target.schema")
+            if key is not None:
+                targets[key] = i
+            cfgs.append(cfg)
+        self._cfgs = cfgs
         return self
 
     def entries(self) -> list["Entry"]:
-        """The rehearsals with their run configs read, in file order."""
-        out = []
-        for r in self.rehearsals:
-            cfg = load_config(r.config)
-            out.append(Entry(rehearsal=r, cfg=cfg, deployment=deployment_name(self.campaign, r, cfg),
-                             schedule=None if r.unscheduled else (r.schedule or self.schedule)))
-        return out
+        """The rehearsals with their run configs (as checked when the file was read), in file order."""
+        cfgs = self._cfgs or [run_config(r, where=f"rehearsals.{i}") for i, r in enumerate(self.rehearsals)]
+        return [Entry(rehearsal=r, cfg=cfg, deployment=deployment_name(self.campaign, r, cfg),
+                      schedule=None if r.unscheduled else (r.schedule or self.schedule))
+                for r, cfg in zip(self.rehearsals, cfgs)]
 
 
 class Entry:
@@ -165,6 +201,52 @@ class Entry:
         if self.rehearsal.target_url:
             p["target_url"] = self.rehearsal.target_url
         return p
+
+
+def run_config(r: Rehearsal, *, where: str) -> RunConfig:
+    """The run config of a rehearsal as its flow run will see it: the file, its `target_url` applied as
+    the flow applies the parameter, and its plan (mappings, schemas, 業務) read, so a missing mapping or a
+    URL no target serves fails when the campaign is read, not in a worker. Errors raise ValueError
+    naming `where` (the entry)."""
+    from ikou.flows.pipeline import plan   # no Prefect in it; the same checks a run makes first
+
+    try:
+        cfg = load_config(r.config)
+    except ConfigError as exc:
+        raise ValueError(f"{where}.config: {exc}") from None
+    if r.target_url:
+        try:
+            cfg = with_target_url(cfg, r.target_url, origin=f"{where}.target_url")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+    try:
+        plan(cfg)
+    except ConfigError as exc:
+        raise ValueError(f"{where}.config: {r.config}: {exc}") from None
+    return cfg
+
+
+_DEFAULT_PORTS = {"postgresql": 5432}
+
+
+def _target_key(cfg: RunConfig) -> tuple | None:
+    """What identifies the target a run loads: database (backend, host, port, database or file) and
+    schema; the user, password and driver do not change which data is replaced. None: a fresh
+    in-memory database per run."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = cfg.target.url
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        return (url, cfg.target_schema)
+    backend, db = u.get_backend_name(), u.database or ""
+    if backend in ("duckdb", "sqlite"):
+        if not db or db.startswith(":memory:"):
+            return None
+        db = os.path.realpath(db)
+    return (backend, (u.host or "").lower(), u.port or _DEFAULT_PORTS.get(backend), db, cfg.target_schema)
 
 
 def deployment_name(campaign: str, r: Rehearsal, cfg: RunConfig) -> str:

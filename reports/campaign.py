@@ -29,10 +29,12 @@ def new_record(name: str, campaign_id: str, *, spec: Path, limits: dict, previou
 
 
 def pending_record(*, deployment: str, dantai: str, dantai_name: str, gyomu: list[str], rehearsal: str,
-                   run_id: str, flow_run_id: str) -> dict:
-    """A run started and not finished yet (what campaign.json shows while the campaign runs)."""
+                   run_id: str, flow_run_id: str, run_dir: Path | None = None) -> dict:
+    """A run started and not finished yet (what campaign.json shows while the campaign runs); its run
+    folder is where a later refresh finds its summary.json."""
     return {"deployment": deployment, "dantai": dantai, "dantai_name": dantai_name, "gyomu": gyomu,
-            "rehearsal": rehearsal, "run_id": run_id, "run_dir": None, "flow_run_id": flow_run_id,
+            "rehearsal": rehearsal, "run_id": run_id, "run_dir": str(run_dir) if run_dir else None,
+            "flow_run_id": flow_run_id,
             "flow_run_url": None, "state": "SCHEDULED", "status": "running", "error": None,
             "counts": {"extracted": 0, "quarantined": 0, "loaded": 0, "warnings": 0}, "quarantine_rate": None,
             "unexplained_differences": 0, "unresolved_gaiji": 0, "sign_off_blockers": [], "report": None,
@@ -53,34 +55,40 @@ def _unexplained(summary: dict) -> int:
     return n
 
 
+# flow run states that are not final: the run is queued or going on (CANCELLING may still be loading)
+NOT_FINAL = ("SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING")
+
+
 def run_record(*, deployment: str, dantai: str, dantai_name: str, gyomu: list[str], rehearsal: str, run_id: str,
-               run_dir: Path, flow_run_id: str, flow_run_url: str | None, state: str, state_message: str | None,
-               summary: dict | None) -> dict:
-    """One 団体 × 業務 run of the campaign, from its summary.json (None: the run left none)."""
+               run_dir: Path | None, flow_run_id: str, flow_run_url: str | None, state: str,
+               state_message: str | None, summary: dict | None) -> dict:
+    """One 団体 × 業務 run of the campaign, from its summary.json (None: the run left none). A run not
+    finished (a wait that timed out) is `running`, not failed: it has no error, it may still succeed."""
     s = summary or {}
     status = s.get("status") or ("succeeded" if state == "COMPLETED" else
-                                 "cancelled" if state in ("CANCELLED", "CANCELLING") else
-                                 "running" if state in ("SCHEDULED", "PENDING", "RUNNING", "PAUSED") else "failed")
+                                 "cancelled" if state == "CANCELLED" else
+                                 "running" if state in NOT_FINAL else "failed")
     if state == "CRASHED" and status == "succeeded":
         status = "failed"
     error = s.get("error")
-    if status != "succeeded" and not error:
+    if status not in ("succeeded", "running") and not error:
         error = {"kind": state, "stage": None, "message": state_message or f"flow run ended {state}",
-                 "message_ja": "フロー実行が要約 (summary.json) を残さずに終了しました" if state != "RUNNING"
-                 else "実行中のまま待ち時間を過ぎました"}
+                 "message_ja": "フロー実行が要約 (summary.json) を残さずに終了しました"}
     counts = _counts(s)
     moji = (s.get("moji") or {}).get("counts") or {}
-    report = run_dir / "report.html"
+    report = run_dir / "report.html" if run_dir else None
     return {"deployment": deployment, "dantai": dantai, "dantai_name": dantai_name, "gyomu": gyomu,
-            "rehearsal": rehearsal, "run_id": run_id, "run_dir": str(run_dir), "flow_run_id": flow_run_id,
+            "rehearsal": rehearsal, "run_id": run_id, "run_dir": str(run_dir) if run_dir else None,
+            "flow_run_id": flow_run_id,
             "flow_run_url": flow_run_url, "state": state, "status": status,
             "error": {k: error.get(k) for k in ("kind", "stage", "message", "message_ja")} if error else None,
             "counts": counts,
             "quarantine_rate": (counts["quarantined"] / counts["extracted"]) if counts["extracted"] else None,
             "unexplained_differences": _unexplained(s), "unresolved_gaiji": int(moji.get("unresolved") or 0),
-            "sign_off_blockers": list(s.get("sign_off_blockers") or ([f"run {status}"] if status != "succeeded" else [])),
-            "report": str(report) if report.is_file() else None,
-            "summary": str(run_dir / "summary.json") if summary is not None else None,
+            "sign_off_blockers": list(s.get("sign_off_blockers")
+                                      or ([f"run {status}"] if status in ("failed", "cancelled") else [])),
+            "report": str(report) if report is not None and report.is_file() else None,
+            "summary": str(run_dir / "summary.json") if summary is not None and run_dir else None,
             "attempts": [{"run_id": run_id, "flow_run_id": flow_run_id, "status": status,
                           "error": (error or {}).get("message")}]}
 
@@ -97,12 +105,21 @@ def merge_retry(record: dict, results: list[dict]) -> None:
             record["runs"][i] = r
 
 
+def _has_runs(folder: Path) -> bool:
+    try:
+        return bool(json.loads((folder / "campaign.json").read_text(encoding="utf-8")).get("runs"))
+    except (OSError, ValueError):
+        return False
+
+
 def latest_campaign(base: Path, *, before: str | None = None) -> Path | None:
+    """The newest campaign folder under `base` that ran something: a campaign of no run is neither what
+    a retry means nor a previous campaign to compare with (its trend would be blank)."""
     if not base.is_dir():
         return None
     ids = sorted(p.name for p in base.iterdir() if CAMPAIGN_ID.match(p.name) and (p / "campaign.json").is_file()
                  and (before is None or p.name < before))
-    return base / ids[-1] if ids else None
+    return next((base / i for i in reversed(ids) if _has_runs(base / i)), None)
 
 
 def previous_campaign(folder: Path) -> Path | None:

@@ -217,3 +217,58 @@ rehearsals:
     assert text.returncode == 0 and f"loaded={done['tables']['juki_kojin_rireki']['loaded']}" in text.stdout
     missing = standing.ikou("runs", "show", "20000101T000000Z-R0-0000")
     assert missing.returncode == 2 and "no run" in missing.stderr
+
+
+def test_a_timed_out_campaign_is_running_and_retry_waits_for_it_then_reruns_only_the_cancelled(
+        standing, tmp_path_factory):
+    """A `--timeout` ends the wait, not the runs: they are reported running (not failed); a retry while
+    they are queued refuses (it used to start them a second time: the target loaded twice) and corrects
+    the record; once they have finished it records the one that succeeded and re-runs only the cancelled."""
+    from ikou.flows.server import spawn_worker
+
+    out = tmp_path_factory.mktemp("late")
+    done, cancelled = fictional_codes(9)[7:]
+    pool = "ikou-test-late"                  # no worker on it until the test starts one
+    spec = make_campaign(out, [done, cancelled], persons=100, target_url=f"{PG}/{TARGET_DB}", pool=pool,
+                         name="late", schedule="null", max_quarantine_rate=0.2)
+
+    first = standing.ikou("campaign", "run", spec, "--timeout", 3)
+    assert first.returncode == 2, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "still running" in first.stderr and "did not succeed" not in first.stderr, first.stderr[-3000:]
+    folder = Path(first.stdout.strip().splitlines()[-1])
+    rec = json.loads((folder / "campaign.json").read_text(encoding="utf-8"))
+    by = {r["dantai"]: r for r in rec["runs"]}
+    assert rec["status"] == "running" and {r["status"] for r in rec["runs"]} == {"running"}
+    assert all(r["error"] is None for r in rec["runs"])
+
+    refused = standing.ikou("campaign", "retry", spec, "--timeout", 3)
+    assert refused.returncode == 2 and "not finished yet" in refused.stderr, refused.stdout + refused.stderr
+    assert [ln for ln in refused.stderr.splitlines() if ln.startswith("ikou:")] == [refused.stderr.strip()]
+    tagged = {"flow_runs": {"tags": {"all_": ["campaign:late"]}}, "sort": "ID_DESC"}
+    assert len(standing.post("/flow_runs/filter", tagged)) == 2        # nothing started twice
+
+    r = httpx.post(f"{standing.api}/flow_runs/{by[cancelled]['flow_run_id']}/set_state",
+                   json={"state": {"type": "CANCELLED", "name": "Cancelled"}, "force": True}, timeout=30)
+    r.raise_for_status()
+    worker = spawn_worker(api_url=standing.api, pool=pool, name="late", log=standing.logs / "worker-late.log",
+                          env=standing.env)
+    try:
+        deadline = time.monotonic() + 600
+        state = None
+        while state != "COMPLETED" and time.monotonic() < deadline:
+            state = httpx.get(f"{standing.api}/flow_runs/{by[done]['flow_run_id']}", timeout=30).json()["state_type"]
+            time.sleep(2)
+        assert state == "COMPLETED", (standing.logs / "worker-late.log").read_text()[-2000:]
+
+        again = standing.ikou("campaign", "retry", spec, "--timeout", 900)
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    finally:
+        stop(worker)
+    rec2 = json.loads((folder / "campaign.json").read_text(encoding="utf-8"))
+    by2 = {r["dantai"]: r for r in rec2["runs"]}
+    assert rec2["status"] == "complete"
+    assert by2[done]["run_id"] == by[done]["run_id"] and [a["status"] for a in by2[done]["attempts"]] == ["succeeded"]
+    assert [a["status"] for a in by2[cancelled]["attempts"]] == ["cancelled", "succeeded"]
+    assert len(standing.post("/flow_runs/filter", tagged)) == 3        # only the cancelled one ran again
+    assert _target_rows(done)[1] == [by[done]["run_id"]]               # loaded once
+    assert _target_rows(cancelled)[1] == [by2[cancelled]["run_id"]]

@@ -89,3 +89,106 @@ def test_campaign_commands_without_a_reachable_server_end_with_one_line(tmp_path
     err = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(err) == 1, proc.stderr[-2000:]
     assert "Prefect サーバー" in err[0] and "Prefect server at" in err[0] and "ConnectError" in err[0]
+
+
+def _one_line_error(p: Path) -> str:
+    from ikou.errors import one_line
+
+    with pytest.raises(ConfigError) as e:
+        load_campaign(p)
+    assert str(p) in str(e.value)
+    return one_line(e.value)
+
+
+@pytest.mark.parametrize("cron", ["99 99 * * *", "0 25 * * *", "60 2 * * *", "0 2 32 * *", "0 2 * 13 *", "0 2 * * 8"])
+@pytest.mark.parametrize("where", ["campaign", "entry"])
+def test_a_cron_with_a_value_out_of_range_is_refused_when_the_campaign_is_read(tmp_path, cron, where):
+    """Prefect refuses these when `ikou deploy` builds the schedule, after the entries before it were
+    deployed; the campaign check must refuse them first, naming the entry and the field."""
+    if where == "campaign":
+        body = (f"spec_version: 1\ncampaign: r3\nschedule: {{cron: '{cron}'}}\n"
+                "rehearsals: [{config: 999903/run.yaml}]\n")
+        field = "schedule.CronSchedule.cron"
+    else:
+        body = (f"spec_version: 1\ncampaign: r3\nrehearsals:\n  - config: 999903/run.yaml\n"
+                f"    schedule: {{cron: '{cron}'}}\n")
+        field = "rehearsals.0.schedule.CronSchedule.cron"
+    line = _one_line_error(_campaign(tmp_path, body))
+    assert field in line and cron in line and "IntervalSchedule" not in line
+
+
+@pytest.mark.parametrize("cron", ["0 2 * * 6", "0 2 * * sat", "*/15 1-5 * * 1-5", "0 22 1,15 * *", "0 2 * * 7"])
+def test_a_valid_cron_is_accepted(tmp_path, cron):
+    p = _campaign(tmp_path, f"spec_version: 1\ncampaign: r3\nschedule: {{cron: '{cron}'}}\n"
+                            "rehearsals: [{config: 999903/run.yaml}]\n")
+    assert load_campaign(p).entries()[0].schedule.cron == cron
+
+
+def _second_config(tmp: Path, code: str, name: str, **edits: str) -> Path:
+    """Another run config of the same 団体 (a second rehearsal file), with some lines replaced."""
+    text = (tmp / code / "run.yaml").read_text(encoding="utf-8")
+    for old, new in edits.items():
+        assert old in text
+        text = text.replace(old, new)
+    (tmp / code / name).write_text(text, encoding="utf-8")
+    return tmp / code / name
+
+
+PG_A = {"url: duckdb:///t.duckdb": "url: postgresql://a@db:5432/target"}
+
+
+@pytest.mark.parametrize("first,second,override", [
+    (None, {}, None),                                                          # the same file target
+    (None, {"rehearsal: R3": "rehearsal: R4"}, None),                          # another rehearsal, same target
+    (None, {"url: duckdb:///t.duckdb": "url: duckdb:///other.duckdb"}, "duckdb:///{tmp}/999903/t.duckdb"),
+    (PG_A, PG_A, "postgresql+psycopg://b:secret@DB/target"),                   # driver, user, default port differ
+])
+def test_two_rehearsals_loading_one_target_are_refused_naming_both(tmp_path, first, second, override):
+    """Two entries into one database + schema would load the same target at the same time (both
+    'succeed', the target holds one of them)."""
+    p = _campaign(tmp_path, "")
+    one = _second_config(tmp_path, "999903", "run1.yaml", **first).name if first else "run.yaml"
+    _second_config(tmp_path, "999903", "run2.yaml", **second)
+    extra = f"\n    target_url: {override.format(tmp=tmp_path)}" if override else ""
+    p.write_text(f"spec_version: 1\ncampaign: r3\nrehearsals:\n  - config: 999903/{one}\n"
+                 f"  - config: 999903/run2.yaml\n    name: second{extra}\n", encoding="utf-8")
+    line = _one_line_error(p)
+    assert "rehearsals.1 (999903/run2.yaml) and rehearsals.0 (999903/" + one + ")" in line
+    assert "same target" in line and "dantai_999903" in line and "secret" not in line
+
+
+def test_two_rehearsals_of_one_dantai_into_different_targets_are_accepted(tmp_path):
+    p = _campaign(tmp_path, "")
+    _second_config(tmp_path, "999903", "run2.yaml", **{"target:\n": "target:\n  schema: dantai_999903_r4\n"})
+    _second_config(tmp_path, "999903", "run3.yaml")
+    p.write_text("spec_version: 1\ncampaign: r3\nrehearsals:\n  - config: 999903/run.yaml\n"
+                 "  - config: 999903/run2.yaml\n    name: r4\n"
+                 "  - config: 999903/run3.yaml\n    name: other-db\n    target_url: duckdb:///other.duckdb\n",
+                 encoding="utf-8")
+    es = load_campaign(p).entries()
+    assert [e.cfg.target_schema for e in es] == ["dantai_999903", "dantai_999903_r4", "dantai_999903"]
+    assert es[2].cfg.target.url.endswith("other.duckdb")   # the entry's config as its run will see it
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("mysql://x", "no target database for URL scheme 'mysql'"),
+    ("not a url", "not a URL"),
+])
+def test_a_target_url_no_run_would_accept_fails_when_the_campaign_is_read(tmp_path, url, expected):
+    p = _campaign(tmp_path, "spec_version: 1\ncampaign: r3\nrehearsals:\n  - config: 999903/run.yaml\n"
+                            f"    target_url: \"{url}\"\n")
+    line = _one_line_error(p)
+    assert "rehearsals.0.target_url" in line and expected in line
+
+
+@pytest.mark.parametrize("edit,expected", [
+    ({"jumin.yaml": "missing.yaml"}, "file not found"),
+    ({"gyomu: [juki]": "gyomu: [juki, kojin_juminzei]"}, "no source maps into"),
+])
+def test_a_run_config_whose_plan_a_run_would_refuse_fails_when_the_campaign_is_read(tmp_path, edit, expected):
+    """A mapping file that does not exist (or 業務 no source maps into) fails the run's plan: the
+    campaign check reads the plan too, so `ikou deploy` refuses it instead of a worker."""
+    p = _campaign(tmp_path, "spec_version: 1\ncampaign: r3\nrehearsals:\n  - config: 999903/run2.yaml\n")
+    _second_config(tmp_path, "999903", "run2.yaml", **edit)
+    line = _one_line_error(p)
+    assert "rehearsals.0.config" in line and "run2.yaml" in line and expected in line

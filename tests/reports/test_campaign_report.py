@@ -102,3 +102,26 @@ def test_campaign_html_is_self_contained_and_renders_in_headless_chromium(tmp_pa
     assert '<html lang="ja">' in html and not re.search(r"\d{12}", html)
     data = screenshot(folder / "campaign.html", tmp_path / "campaign.png", window="1280,1400")
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+@pytest.mark.parametrize("state", ["SCHEDULED", "PENDING", "RUNNING", "CANCELLING"])
+def test_a_run_not_finished_when_the_wait_ended_is_running_not_failed(tmp_path, state):
+    """A `campaign run --timeout` ends the wait, not the run: it is not a failure, has no reason, blocks
+    nothing yet, and keeps the campaign running (not incomplete)."""
+    r = _record(tmp_path, "999903", None, state=state)
+    assert r["status"] == "running" and r["error"] is None and r["sign_off_blockers"] == []
+    assert r["attempts"][0]["status"] == "running"
+    _, rec = _campaign(tmp_path, "20261128T020000Z", [r, _record(tmp_path, "999890", _summary("999890"))])
+    assert rec["status"] == "running" and rec["finished_at"] is None and rec["totals"]["failed"] == 0
+
+
+def test_a_campaign_of_no_run_is_neither_the_latest_nor_the_previous_campaign(tmp_path):
+    """An empty campaign (a `--dantai` that matched nothing) would blank the next campaign's trend."""
+    full, _ = _campaign(tmp_path, "20261121T020000Z", [_record(tmp_path, "999903", _summary("999903"))])
+    _campaign(tmp_path, "20261122T020000Z", [])
+    base = tmp_path / "campaigns" / "c"
+    assert report.latest_campaign(base) == full
+    assert report.previous_campaign(base / "20261128T020000Z") == full
+    _, rec = _campaign(tmp_path, "20261128T020000Z", [_record(tmp_path, "999903", _summary("999903"))],
+                       previous=report.previous_campaign(base / "20261128T020000Z"))
+    assert rec["previous_id"] == "20261121T020000Z" and rec["runs"][0]["trend"]["loaded"] == 990
