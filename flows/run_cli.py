@@ -319,6 +319,10 @@ def _purge(args) -> int:
     r = purge(runs_dir / args.dantai, before)
     print(f"個人データを含む中間ファイルを削除しました / purged: {len(r['runs'])} run(s), {r['files']} file(s), "
           f"{r['bytes'] / 1e6:.1f} MB, {r['cache_entries']} cache entr(ies) before {r['before']}")
+    for run_id, reason in sorted((r.get("skipped") or {}).items()):
+        print(f"対象外 / skipped: {run_id}: {reason}")
+    if r.get("cache_skipped"):
+        print(f"抽出キャッシュは対象外 / extract cache skipped: {r['cache_skipped']}")
     return 0
 
 

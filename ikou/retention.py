@@ -5,18 +5,34 @@ rows and the PostgreSQL read-back) holds personal data in clear; summaries, repo
 expected rules and the 同定台帳 snapshot do not, and they are what a sign-off and an audit need.
 `purge` deletes the former from every run older than a date (and the extract cache entries not
 used since), writes `purged.json` into each run it touched, and keeps the latter.
+
+A run is purged only once it has ended: its final summary.json (status succeeded, failed or
+cancelled) is the last thing it writes, so a folder without one belongs to a run still going
+(its stages read their own staging back) and is skipped, as is the whole extract cache while any
+such run exists (it may be reading an entry). What is skipped is said, with the reason.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import os
 import re
 import shutil
 from pathlib import Path
 
 from ikou.errors import ConfigError
 
+log = logging.getLogger("ikou")
+
 RUN_ID = re.compile(r"(?P<date>\d{8})T\d{6}Z-")
+FINAL = ("succeeded", "failed", "cancelled")   # a summary.json with one of these: the run has ended
+
+
+class PurgeDateError(ConfigError):
+    """`--before` after today: it would reach runs that have not ended (a run's own staging)."""
+
+    ja = "--before に今日より後の日付は指定できません"
 
 
 def run_date(run_dir: Path) -> dt.date | None:
@@ -24,16 +40,48 @@ def run_date(run_dir: Path) -> dt.date | None:
     return dt.datetime.strptime(m.group("date"), "%Y%m%d").date() if m else None
 
 
+def has_ended(run_dir: Path) -> bool:
+    """Whether the run wrote its final summary.json (a run still going has none yet: it is written last)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("status") in FINAL
+
+
+def _unfinished(dantai_dir: Path) -> list[str]:
+    """Run folders of the 団体 without a final summary.json (running, or stopped without one)."""
+    return sorted(d.name for d in dantai_dir.iterdir()
+                  if d.is_dir() and run_date(d) is not None and not has_ended(d))
+
+
+def _today() -> dt.date:
+    """Today where the user is, or in UTC (run ids carry the UTC date), whichever is later: a `--before`
+    up to it reaches no run that starts later."""
+    return max(dt.date.today(), dt.datetime.now(dt.timezone.utc).date())
+
+
 def purge(dantai_dir: Path, before: dt.date, *, keep: set[str] = frozenset()) -> dict:
     """Delete personal-data staging of the runs in `dantai_dir` started before `before` (run ids in
-    `keep` are spared). Returns what was removed: runs, files and bytes."""
+    `keep` are spared, and runs that have not ended). Returns what was removed (runs, files, bytes,
+    cache entries) and what was skipped and why (`skipped`: run id → reason; `cache_skipped`)."""
+    today = _today()
+    if before > today:
+        raise PurgeDateError(f"--before {before.isoformat()} is after today ({today.isoformat()}): "
+                             "only runs that have ended are purged")
     if not dantai_dir.is_dir():
         raise ConfigError(f"{dantai_dir}: no runs for this 団体")
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    report = {"before": before.isoformat(), "runs": [], "files": 0, "bytes": 0, "cache_entries": 0}
+    report = {"before": before.isoformat(), "runs": [], "files": 0, "bytes": 0, "cache_entries": 0,
+              "skipped": {}, "cache_skipped": None}
     for run in sorted(d for d in dantai_dir.iterdir() if d.is_dir()):
         date = run_date(run)
         if date is None or date >= before or run.name in keep:
+            continue
+        if not has_ended(run):   # its stages still read their staging back (or it was killed: see the line)
+            report["skipped"][run.name] = ("no final summary.json: still running (or stopped without one; "
+                                           "delete its folder by hand once it is not running)")
+            log.warning("purge: 実行中のため対象外 / skipped run %s: %s", run.name, report["skipped"][run.name])
             continue
         files = [p for p in run.rglob("*.parquet") if p.is_file()]
         if not files:
@@ -53,9 +101,29 @@ def purge(dantai_dir: Path, before: dt.date, *, keep: set[str] = frozenset()) ->
         report["bytes"] += size
     cache = dantai_dir / "_cache" / "extract"
     if cache.is_dir():
-        limit = dt.datetime.combine(before, dt.time(), tzinfo=dt.timezone.utc).timestamp()
-        for entry in cache.iterdir():
-            if entry.is_dir() and entry.stat().st_mtime < limit:
-                shutil.rmtree(entry)
-                report["cache_entries"] += 1
+        _purge_cache(dantai_dir, cache, before, report)
     return report
+
+
+def _purge_cache(dantai_dir: Path, cache: Path, before: dt.date, report: dict) -> None:
+    """Cache entries not used since `before`, none while a run of the 団体 has not ended: an entry's
+    mtime is set when a run starts using it, not while it uses it. Checked again before each entry,
+    which is renamed away first, so a run starting meanwhile finds the entry whole or not at all."""
+    limit = dt.datetime.combine(before, dt.time(), tzinfo=dt.timezone.utc).timestamp()
+    for entry in sorted(cache.iterdir()):
+        if not entry.is_dir() or entry.stat().st_mtime >= limit:
+            continue
+        running = _unfinished(dantai_dir)
+        if running:
+            report["cache_skipped"] = (f"{len(running)} run(s) without a final summary.json ({running[0]} …) "
+                                       "may be using the extract cache")
+            log.warning("purge: 実行中の実行があるため抽出キャッシュは削除しません / extract cache skipped: %s",
+                        report["cache_skipped"])
+            return
+        gone = entry.with_name(f"{entry.name}.purging{os.getpid()}")
+        try:
+            entry.rename(gone)
+        except OSError:   # taken or removed meanwhile: leave it
+            continue
+        shutil.rmtree(gone)
+        report["cache_entries"] += 1

@@ -222,13 +222,18 @@ def _glyph_candidates(chars: pl.DataFrame, gaiji_font: Path | None, dictionary, 
 
 
 def _record_decision_changes(ctx: RunContext, ledger: Ledger) -> None:
-    """Snapshot the ledger into this run and list decisions changed since the previous run's snapshot."""
+    """Snapshot the ledger into this run and list decisions changed since the snapshot of the 団体's
+    previous succeeded run, picked as the trend picks its run (reports.summary.previous_run_dir): a
+    failed or cancelled run, or one still going, also snapshotted the ledger but is no rehearsal to
+    compare with. Without the trend's 業務 and schema filter: the 同定台帳 is one per 団体, so each
+    decision is listed once, by the first run after it, whatever its 業務."""
+    from ikou.reports.summary import previous_run_dir
+
     snap = ctx.stage_dir("moji") / "ledger"
     ledger.save(snap)
-    earlier = sorted(d for d in ctx.dantai_dir.iterdir()
-                     if d.is_dir() and d.name < ctx.run_id and (d / "moji" / "ledger").is_dir())
-    if earlier:
-        changes = ledger.diff(Ledger.load(earlier[-1] / "moji" / "ledger"))
+    found = previous_run_dir(ctx.dantai_dir, ctx.run_id)
+    if found is not None and (found[0] / "moji" / "ledger").is_dir():
+        changes = ledger.diff(Ledger.load(found[0] / "moji" / "ledger"))
         changes.write_csv(ctx.stage_dir("moji") / "decision_changes.csv")
 
 

@@ -90,6 +90,55 @@ class PreviousRunError(IkouError):
     ja = "前回のリハーサルとして比較できない実行です"
 
 
+class PurgedRunError(IkouError):
+    """The files a report is rendered from are gone (`ikou purge`) while the summary says they held rows:
+    a re-render would report no held rows and no unexplained differences, over the true report."""
+
+    ja = "個人データ削除済みの実行のため再作成できません (報告書は作成時のまま保存されています)"
+
+
+def _held_rows(summary: dict) -> int:
+    """Rows the run held or listed (errors and warnings), as its summary counts them."""
+    tables = [t for t in (summary.get("tables") or {}).values() if isinstance(t, dict)]
+    counted = sum(int(t.get("quarantined") or 0) + int(t.get("warnings") or 0) for t in tables)
+    return counted or sum(int(r.get("rows_failed") or 0) for r in summary.get("quarantine_reasons") or []
+                          if isinstance(r, dict))
+
+
+def _check_inputs_kept(args: argparse.Namespace, run_dir: Path, summary: dict) -> None:
+    """Refuse to re-render a run `ikou purge` purged (its purged.json) when the summary says the deleted
+    files held something the report shows: quarantine.parquet (held and warned rows) and
+    diff/<source>/differences.parquet (unexplained cells). Whatever --out says: the masked CSVs purge
+    keeps cannot stand in for them (the workbook reads the differences from Parquet only, and a CSV's
+    cells are neutralised for Excel), so the report written before the purge stays the record.
+    `--quarantine` may name a kept copy of the complete quarantine."""
+    import json
+
+    from ikou.errors import ConfigError
+    from ikou.reports.reconcile import cell_count
+
+    if args.quarantine and not Path(args.quarantine).is_file():   # else read as an empty quarantine
+        raise ConfigError(f"--quarantine {args.quarantine}: not found")
+    purged = run_dir / "purged.json"   # how `ikou purge` marks a run it purged (ikou.retention)
+    if not purged.is_file():
+        return
+    missing = []
+    if not args.quarantine and not (run_dir / "quarantine.parquet").is_file() and _held_rows(summary):
+        missing.append(f"quarantine.parquet ({_held_rows(summary):,} held or warned rows)")
+    for source, d in (summary.get("diff") or {}).items():
+        n = cell_count(d.get("unexplained_cells")) if isinstance(d, dict) else 0
+        if n and not (run_dir / "diff" / source / "differences.parquet").is_file():
+            missing.append(f"diff/{source}/differences.parquet ({n:,} unexplained cells)")
+    if not missing:
+        return
+    try:
+        when = json.loads(purged.read_text(encoding="utf-8")).get("purged_at") or "(date unknown)"
+    except (OSError, ValueError, AttributeError):
+        when = "(date unknown)"
+    raise PurgedRunError(f"run {summary.get('run_id')}: {'; '.join(missing)} purged on {when}; the report is kept "
+                         "as written (report.html, report.xlsx), not re-rendered without them")
+
+
 def _recorded_sensitive(run_dir: Path, summary: dict) -> set[str]:
     """The columns the run itself masked: specs/manifest.json records them (target and source columns,
     layouts' sensitive columns), so a re-rendered report masks what the run's did. A folder without it
@@ -117,20 +166,24 @@ def _recorded_sensitive(run_dir: Path, summary: dict) -> set[str]:
 
 
 def _previous(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict | None:
-    """The rehearsal the trend compares with: `--previous` when given (a succeeded run of the same 団体),
-    else the one the run itself found (reports.summary.previous_run)."""
+    """The rehearsal the trend compares with: `--previous` when given (a succeeded run of the same 団体
+    and 業務), else the one the run itself found (reports.summary.previous_run: same 業務 and target schema)."""
     from ikou.reports.reconcile import load_summary
     from ikou.reports.summary import previous_run
 
     if not args.previous:
         here = run_dir.resolve()
         if here.name == summary.get("run_id") and here.parent.name == summary.get("dantai"):
-            return previous_run(here.parent, here.name)
+            return previous_run(here.parent, here.name, gyomu=summary.get("gyomu"),
+                                schema=(summary.get("target") or {}).get("schema"))
         return None   # not in a runs/<団体>/<run id> tree: no earlier runs to look at
     prev = load_summary(args.previous)
     if prev.get("dantai") != summary.get("dantai"):
         raise PreviousRunError(f"--previous {args.previous}: a run of 団体 {prev.get('dantai')}, not of "
                                f"{summary.get('dantai')} (the trend compares rehearsals of one 団体)")
+    if summary.get("gyomu") is not None and sorted(set(prev.get("gyomu") or [])) != sorted(set(summary["gyomu"])):
+        raise PreviousRunError(f"--previous {args.previous}: a run of 業務 {', '.join(prev.get('gyomu') or []) or '-'}, "
+                               f"not of {', '.join(summary['gyomu'])} (its tables are not this run's)")
     if prev.get("status") != "succeeded":
         raise PreviousRunError(f"--previous {args.previous}: run {prev.get('run_id')} is {prev.get('status')} "
                                "and loaded nothing to compare with; give a succeeded run")
@@ -166,6 +219,7 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         run_dir = Path(args.run_dir)
         summary = load_summary(run_dir)
+        _check_inputs_kept(args, run_dir, summary)
         qpath = Path(args.quarantine) if args.quarantine else run_dir / "quarantine.parquet"
         quarantine = pl.read_parquet(qpath) if qpath.is_file() else empty()
         sensitive = _recorded_sensitive(run_dir, summary) | _sensitive(args)
@@ -224,9 +278,12 @@ def _signoff(args: argparse.Namespace) -> int:
     from ikou.reports.signoff import sign_off
 
     r = sign_off(Path(args.run_dir), by=args.by, role=args.role, override=args.override,
-                 pack=Path(args.pack) if args.pack else None, sign_key=args.sign_key)
+                 pack=Path(args.pack) if args.pack else None, sign_key=args.sign_key,
+                 target_url=args.target_url, no_target=args.no_target)
     how = f" (上書き承認 / override: {r['override']})" if r["override"] else ""
-    print(f"承認を記録しました / signed off: run {r['run_id']} by {r['by']} ({r['role']}){how}"
+    target = ("移行先 確認済 / target holds it" if r["target"]["checked"]
+              else "移行先 未確認 / target not checked (--no-target)")
+    print(f"承認を記録しました / signed off: run {r['run_id']} by {r['by']} ({r['role']}){how}; {target}"
           + (f" → {r['pack']}" if r.get("pack") else ""))
     return 0
 
@@ -295,4 +352,8 @@ def register(subparsers) -> None:
     s.add_argument("--pack", help="evidence pack to add the sign-off to (default RUN_DIR/evidence.zip if present)")
     s.add_argument("--sign-key", metavar="KEY", help="a signed pack is signed again with this key "
                                                      "(default: IKOU_EVIDENCE_KEY)")
+    s.add_argument("--target-url", help="target URL (default: the one the run used; give it when it needs a "
+                                        "password): the run must be the one the target holds")
+    s.add_argument("--no-target", action="store_true",
+                   help="sign without reading the target (when it cannot be reached); recorded in the sign-off")
     s.set_defaults(func=_signoff)

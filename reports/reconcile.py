@@ -15,6 +15,7 @@ _TABLE_METRICS = {"extracted": None, "mapped": True, "quarantined": False, "load
                   "warnings": False}
 _LABELS = {"extracted": "抽出", "mapped": "変換", "quarantined": "隔離", "loaded": "投入",
            "warnings": "警告"}
+_STAGES = {"extract": "抽出", "map": "変換", "moji": "文字同定", "validate": "検証", "load": "投入"}
 
 
 def load_summary(path: Path | str) -> dict:
@@ -47,7 +48,9 @@ def _verdict(prev, cur, higher_better) -> str:
 
 
 def trend(current: dict, previous: dict | None) -> list[dict]:
-    """Items that changed (or not) between two rehearsals, with 改善/悪化 verdicts."""
+    """Items that changed (or not) between two rehearsals, with 改善/悪化 verdicts: table counts, records
+    held or listed per (stage, rule) of every stage, 文字同定, unexplained diff cells; first, a line when
+    the previous run is not what the target held before this one (`target.replaced_run`: a rollback)."""
     if not previous:
         return []
     rows = []
@@ -58,22 +61,23 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
                      and isinstance(prev, (int, float)) else None,
                      "verdict": _verdict(prev, cur, higher_better)})
 
+    replaced = (current.get("target") or {}).get("replaced_run")
+    if replaced and replaced != previous.get("run_id"):
+        # after `ikou rollback` the latest rehearsal is not what this run replaced in the target; the run
+        # ids go in the item, so that the previous/current columns stay numbers (the workbook's types)
+        rows.append({"item": f"比較対象 {previous.get('run_id')} は、移行先がこの実行の前に保持していた実行 "
+                             f"{replaced} ではありません (ロールバック後など)",
+                     "previous": None, "current": None, "delta": None, "verdict": "注意"})
     ptabs, ctabs = previous.get("tables") or {}, current.get("tables") or {}
     for table in dict.fromkeys([*ctabs, *ptabs]):
         p, c = ptabs.get(table, {}), ctabs.get(table, {})
         for m, hb in _TABLE_METRICS.items():
             if m in p or m in c:
                 add(f"{table} {_LABELS[m]}", p.get(m), c.get(m), hb)
-    def per_rule(summary: dict) -> dict[str, int]:
-        """Findings per rule id, summed over the columns and tables it is checked on (one entry each)."""
-        out: dict[str, int] = {}
-        for r in summary.get("rules") or []:
-            out[r["rule"]] = out.get(r["rule"], 0) + (r.get("rows_failed") or 0)
-        return out
-
-    prules, crules = per_rule(previous), per_rule(current)
-    for rule in dict.fromkeys([*crules, *prules]):
-        add(f"ルール {rule} 違反件数", prules.get(rule, 0), crules.get(rule, 0), False)
+    prules, crules = rows_failed_per_rule(previous), rows_failed_per_rule(current)
+    for stage, rule in dict.fromkeys([*(crules or {}), *(prules or {})]):
+        add(f"{_STAGES.get(stage, stage)} ルール {rule} 違反件数", None if prules is None else prules.get((stage, rule), 0),
+            None if crules is None else crules.get((stage, rule), 0), False)
     pm = (previous.get("moji") or {}).get("counts") or {}
     cm = (current.get("moji") or {}).get("counts") or {}
     for k, label, hb in (("unresolved", "未解決", False), ("gaiji", "外字", None)):
@@ -85,6 +89,20 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
     for source in dict.fromkeys([*cd, *pd]):
         add(f"並行稼働比較 {source} 説明できない差異（セル）", pd.get(source), cd.get(source), False)
     return rows
+
+
+def rows_failed_per_rule(summary: dict) -> dict[tuple[str, str], int] | None:
+    """Records held or listed per (stage, rule), summed over the tables (and severities) of
+    `quarantine_reasons`: every stage's rules (an unknown code at map, a bad byte at extract), not only
+    the validation's. None for a summary that predates the list (its counts are unknown, not 0)."""
+    reasons = summary.get("quarantine_reasons")
+    if reasons is None:
+        return None
+    out: dict[tuple[str, str], int] = {}
+    for r in reasons:
+        key = (r.get("stage") or "", r.get("rule") or "")
+        out[key] = out.get(key, 0) + int(r.get("rows_failed") or 0)
+    return out
 
 
 def cell_count(v) -> int:

@@ -10,6 +10,11 @@ and into the run's evidence pack when there is one.
 summary.json is a file anyone can edit, so it is not taken at its word: its blockers are re-derived
 from the run's own files, and a pack (the sealed record) must be this run's pack, hold this very
 summary.json, and keep every sign-off it already holds.
+
+A sign-off accepts what the target holds: a run rolled back (`ikou rollback`) or replaced by a later
+run is refused, as `ikou evidence` refuses to pack it. The target is read as `ikou evidence` reads it
+(`--target-url`, else the URL the run recorded in specs/manifest.json); when it cannot be read the
+sign-off is refused unless `--no-target`, which the sign-off records.
 """
 from __future__ import annotations
 
@@ -44,6 +49,19 @@ class RunNotSignable(SignOffRefused):
     ja = "承認できません (成功した実行ではありません)"
 
 
+class RunNotHeld(SignOffRefused):
+    """The target no longer holds the run (rolled back, or replaced by a later run): what it accepts is
+    not what the 団体 has."""
+
+    ja = "承認できません (移行先はこの実行を保持していません)"
+
+
+class TargetNotChecked(SignOffRefused):
+    """The target could not be read, so whether it holds the run is unknown."""
+
+    ja = "承認できません (移行先を確認できません: --target-url または --no-target を指定してください)"
+
+
 class SignOffMismatch(SignOffRefused):
     """The run folder disagrees with its evidence pack or with its own files: a sign-off would accept
     something other than what was run and sealed."""
@@ -52,10 +70,13 @@ class SignOffMismatch(SignOffRefused):
 
 
 def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
-             pack: Path | None = None, sign_key: Path | str | None = None) -> dict:
+             pack: Path | None = None, sign_key: Path | str | None = None, target_url: str | None = None,
+             no_target: bool = False) -> dict:
     """Record a sign-off of `run_dir`; return it. Refuses (SignOffRefused) while blockers remain,
-    unless `override` gives the reason. A signed pack is signed again with the sign-off in it, by
-    `sign_key` (else IKOU_EVIDENCE_KEY); without a key it is refused, never left unsigned."""
+    unless `override` gives the reason, and when the target does not hold the run as current (read at
+    `target_url`, else the run's recorded URL; `no_target`: not read, and recorded so). A signed pack
+    is signed again with the sign-off in it, by `sign_key` (else IKOU_EVIDENCE_KEY); without a key it
+    is refused, never left unsigned."""
     by, role = (by or "").strip(), (role or "").strip()
     if not by or not role:
         raise SignOffUsage("--by and --role must not be blank (who signs, in which role)")
@@ -93,11 +114,12 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
         if missing:
             raise SignOffMismatch(f"{f} lacks {len(missing)} of the sign-off(s) sealed in {pack}: not signing "
                                   "(a sign-off may never drop one; restore signoff.json from the pack)")
+    target = _check_target(run_dir, summary, target_url=target_url, no_target=no_target)
     record = {"run_id": summary["run_id"], "dantai": summary["dantai"], "rehearsal": summary.get("rehearsal"),
               "status": summary.get("status"), "by": by, "role": role,
               "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "summary_sha256": sha256_bytes(raw), "blockers": blockers,
-              "override": override.strip() if blockers and override else None}
+              "override": override.strip() if blockers and override else None, "target": target}
     # the run folder first: should the pack's write fail, the folder still holds all the pack holds
     _signoffs(data, f).append(record)
     f.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -107,6 +129,46 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
         write_zip(pack, files, run_id=manifest["run_id"], dantai=manifest["dantai"], sign_key=key)
         record["pack"] = str(pack)
     return record
+
+
+def _check_target(run_dir: Path, summary: dict, *, target_url: str | None, no_target: bool) -> dict:
+    """What the sign-off records of the target: the run it holds, read as `ikou evidence` reads it
+    (`target_url`, else specs/manifest.json's URL, else summary.json's: both without a password). Refuses
+    a run the target does not hold as current, and a target that cannot be read unless `no_target`."""
+    from ikou.loaders import held_runs
+    from ikou.reports.evidence import SPECS, hide_password
+
+    if no_target:
+        return {"checked": False, "reason": "--no-target: the target was not read"}
+    recorded: dict = {}
+    manifest = run_dir / SPECS / "manifest.json"
+    if manifest.is_file():
+        try:
+            recorded = json.loads(manifest.read_text(encoding="utf-8")).get("target") or {}
+        except (OSError, ValueError, AttributeError):
+            recorded = {}
+    recorded = {**(summary.get("target") or {}), **{k: v for k, v in recorded.items() if v}}
+    url, schema = target_url or recorded.get("url"), recorded.get("schema")
+    if not url or not schema:
+        raise TargetNotChecked(f"{run_dir}: the run records no target (URL and schema): give --target-url URL, "
+                               "or --no-target to sign without reading it (recorded)")
+    if not target_url and "***" in url:
+        raise TargetNotChecked(f"target {schema}: the recorded URL has no password ({url}): give --target-url URL, "
+                               "or --no-target to sign without reading it (recorded)")
+    try:
+        held = held_runs(url, schema)
+    except Exception as exc:   # noqa: BLE001 - any driver's failure: the target is not read, and said so
+        line = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+        raise TargetNotChecked(f"target {schema} at {hide_password(url)} cannot be read ({type(exc).__name__}: "
+                               f"{hide_password(line)[:160]}): give --target-url URL, or --no-target to sign "
+                               "without reading it (recorded)") from None
+    current = (held.get("current") or {}).get("run_id")
+    if current != summary.get("run_id"):
+        was = (held.get("previous") or {}).get("run_id") == summary.get("run_id")
+        raise RunNotHeld(f"target {schema} holds run {current or '(none)'}, not {summary.get('run_id')} "
+                         f"({'rolled back' if was else 'replaced by another run, or rolled back'}): "
+                         "a sign-off accepts what the target holds")
+    return {"checked": True, "schema": schema, "holds": current}
 
 
 def _json(raw: bytes, where: Path) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from pathlib import Path
 
 import polars as pl
 
@@ -159,7 +160,9 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
     summary = RunSummary(
         dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id, rehearsal=cfg.rehearsal,
         gyomu=list(cfg.gyomu), status=status, started_at=started, finished_at=now(),
-        target={"url": shown_url(cfg.target.url), "schema": cfg.target_schema},
+        target={"url": shown_url(cfg.target.url), "schema": cfg.target_schema,
+                **(replaced_run(cfg.target.url, cfg.target_schema, ctx.run_id)
+                   if status == "succeeded" and _of(results, "load") else {})},
         tables=table_counts(plans, results, quarantine),
         sources={r.name: SourceStats(origin=r.metrics.get("origin", r.name), rows=r.rows_in,
                                      quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none)
@@ -220,23 +223,60 @@ def shown_url(url: str) -> str:
 _PASSWORD_PARAMS = {"password", "passwd", "pwd", "sslpassword"}
 
 
-def previous_summary(ctx) -> dict | None:
-    """The latest earlier *succeeded* run of the same 団体, for the rehearsal trend (a failed or
-    cancelled run loaded nothing: comparing with it would show every count as an improvement)."""
-    return previous_run(ctx.dantai_dir, ctx.run_id)
+def previous_summary(ctx, *, gyomu=None, schema: str | None = None) -> dict | None:
+    """The latest earlier *succeeded* run of the same 団体 (and, when given, the same 業務 set and target
+    schema), for the rehearsal trend (a failed or cancelled run loaded nothing: comparing with it would
+    show every count as an improvement)."""
+    return previous_run(ctx.dantai_dir, ctx.run_id, gyomu=gyomu, schema=schema)
 
 
-def previous_run(dantai_dir, run_id: str) -> dict | None:
+def previous_run(dantai_dir, run_id: str, *, gyomu=None, schema: str | None = None) -> dict | None:
     """`previous_summary` from the 団体's runs folder and a run id (`ikou run-report` finds a run's
     previous rehearsal the way the run did)."""
-    runs = sorted(d for d in dantai_dir.iterdir() if d.is_dir() and d.name < run_id)
+    found = previous_run_dir(dantai_dir, run_id, gyomu=gyomu, schema=schema)
+    return found[1] if found else None
+
+
+def previous_run_dir(dantai_dir, run_id: str, *, gyomu=None, schema: str | None = None) -> tuple[Path, dict] | None:
+    """(folder, summary) of the newest run before `run_id` that succeeded, of the same 業務 set (`gyomu`,
+    in any order) and target schema (`schema`) when these are given: a run of another 業務 or into
+    another schema shares no table counts with it, and would show every count as "—" or "gone". A run
+    still going (no summary.json yet) is never it. The 同定台帳's decision changes pick theirs here too."""
+    want = None if gyomu is None else sorted(set(gyomu))
+    runs = sorted(d for d in Path(dantai_dir).iterdir() if d.is_dir() and d.name < run_id)
     for d in reversed(runs):
         f = d / "summary.json"
-        if f.is_file():
+        if not f.is_file():
+            continue
+        try:
             summary = json.loads(f.read_text(encoding="utf-8"))
-            if summary.get("status") == "succeeded":
-                return summary
+        except (OSError, ValueError):
+            continue
+        if not isinstance(summary, dict) or summary.get("status") != "succeeded":
+            continue
+        if want is not None and sorted(set(summary.get("gyomu") or [])) != want:
+            continue
+        if schema is not None and (summary.get("target") or {}).get("schema") != schema:
+            continue
+        return d, summary
     return None
+
+
+def replaced_run(url: str, db_schema: str, run_id: str) -> dict:
+    """What the target held before this run, as the target says after the load (its kept previous
+    state): `{"replaced_run": id or None}`, or {} when that cannot be read. After `ikou rollback` it is
+    not the latest rehearsal, and the trend says so (reports.reconcile.trend)."""
+    from ikou.loaders import held_runs
+
+    try:
+        held = held_runs(url, db_schema)
+    except Exception as exc:   # noqa: BLE001 - the note is an aid; the run's record must still be written
+        log.warning("target %s: could not read the run it held before this one (%s)", db_schema,
+                    type(exc).__name__)
+        return {}
+    if (held.get("current") or {}).get("run_id") != run_id:
+        return {}
+    return {"replaced_run": (held.get("previous") or {}).get("run_id")}
 
 
 def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame) -> None:
@@ -256,7 +296,7 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     summary.write(run_dir / "summary.json")
     write_provenance(cfg, plans, run_dir, sensitive=sens)
     data = summary.as_dict()
-    previous = previous_summary(ctx)
+    previous = previous_summary(ctx, gyomu=cfg.gyomu, schema=cfg.target_schema)
     render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous,
                       diffs=data["diff"], sensitive=sens, reveal=cfg.reveal_personal)
     write_workbook(data, run_dir / "report.xlsx", run_dir=run_dir, quarantine=quarantine, previous=previous,

@@ -1,11 +1,14 @@
 """ikou purge / retention_days: personal-data staging goes, the record of each run stays."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 
 import polars as pl
 
 from ikou.flows.cli import main
+from ikou.retention import purge
 
 
 def _run(dantai_dir, run_id):
@@ -14,8 +17,9 @@ def _run(dantai_dir, run_id):
         (run / sub).mkdir(parents=True)
         pl.DataFrame({"shimei": ["架空 太郎"]}).write_parquet(run / sub / "x.parquet")
     pl.DataFrame({"value": ["123456789018"]}).write_parquet(run / "quarantine.parquet")
-    for name in ("summary.json", "report.html", "quarantine.csv", "diff/src/summary.json"):
+    for name in ("report.html", "quarantine.csv", "diff/src/summary.json"):
         (run / name).write_text("{}", encoding="utf-8")
+    (run / "summary.json").write_text('{"status": "succeeded"}', encoding="utf-8")   # the run has ended
     return run
 
 
@@ -33,3 +37,47 @@ def test_purge_deletes_parquet_staging_of_older_runs_and_keeps_their_record(tmp_
 def test_purge_refuses_a_bad_dantai_code_in_one_line(tmp_path, capsys):
     assert main(["purge", "--dantai", "../x", "--before", "2026-06-01", "--runs-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("ikou: 失敗")
+
+
+def _cache_entry(dantai_dir, name: str, used: str):
+    """An extract cache entry last used at `used` (its mtime: extractors.cache)."""
+    entry = dantai_dir / "_cache" / "extract" / name
+    entry.mkdir(parents=True)
+    pl.DataFrame({"shimei": ["架空 太郎"]}).write_parquet(entry / "staging.parquet")
+    t = dt.datetime.fromisoformat(used).timestamp()
+    os.utime(entry, (t, t))
+    return entry
+
+
+def test_purge_skips_a_run_still_going_and_the_extract_cache_while_one_is(tmp_path, caplog, capsys):
+    """The reviewer's case: a run in the background (no summary.json yet) lost its validate/ staging and
+    the cache entry it was using to a purge; both are skipped, and the purge says so and why."""
+    d = tmp_path / "runs" / "999687"
+    ended = _run(d, "20260101T000000Z-R1-aaaa")
+    going = _run(d, "20260102T000000Z-R2-bbbb")
+    (going / "summary.json").unlink()   # written last: this run has not ended
+    entry = _cache_entry(d, "k1", "2026-01-02T00:00:00+00:00")
+    with caplog.at_level("WARNING", logger="ikou"):
+        assert main(["purge", "--dantai", "999687", "--before", "2026-06-01",
+                     "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert "purged: 1 run(s), 5 file(s)" in capsys.readouterr().out and not list(ended.rglob("*.parquet"))
+    assert len(list(going.rglob("*.parquet"))) == 5 and not (going / "purged.json").exists()
+    assert (entry / "staging.parquet").is_file()
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "skipped run 20260102T000000Z-R2-bbbb" in said and "no final summary.json" in said
+    assert "extract cache skipped" in said
+    (going / "summary.json").write_text('{"status": "failed"}', encoding="utf-8")   # now it has ended
+    r = purge(d, dt.date(2026, 6, 1))
+    assert r["runs"] == ["20260102T000000Z-R2-bbbb"] and r["cache_entries"] == 1 and not r["skipped"]
+    assert not entry.exists() and not list((d / "_cache" / "extract").iterdir())
+
+
+def test_purge_refuses_a_before_after_today_in_one_line(tmp_path, capsys):
+    """A future --before reaches today's runs, the ones still going among them."""
+    d = tmp_path / "runs" / "999687"
+    run = _run(d, "20260101T000000Z-R1-aaaa")
+    later = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=2)).isoformat()   # after today anywhere
+    assert main(["purge", "--dantai", "999687", "--before", later, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "今日より後" in err and "after today" in err and len(err.strip().splitlines()) == 1, err
+    assert len(list(run.rglob("*.parquet"))) == 5

@@ -61,14 +61,15 @@ def test_control_totals_count_held_amounts_apart_so_a_lost_amount_shows(tmp_path
     assert any("shotokuwari_gaku" in b and "-50" in b for b in _blockers({}, None, {}, totals))
 
 
-def test_the_trend_counts_a_rule_over_every_column_it_is_checked_on():
-    """schema.required and moji.unresolved have one entry per column: the trend adds them up."""
+def test_the_trend_counts_a_rule_over_every_table_it_held_records_of():
+    """quarantine_reasons has one entry per table and severity: the trend adds them up per (stage, rule)."""
     from ikou.reports.reconcile import trend
 
-    prev = {"rules": [{"rule": "moji.unresolved", "column": "shimei", "rows_failed": 2},
-                      {"rule": "moji.unresolved", "column": None, "rows_failed": 0}]}
-    cur = {"rules": [{"rule": "moji.unresolved", "column": "shimei", "rows_failed": 1},
-                     {"rule": "moji.unresolved", "column": "jusho", "rows_failed": 3},
-                     {"rule": "moji.unresolved", "column": None, "rows_failed": 0}]}
-    row = next(r for r in trend(cur, prev) if r["item"] == "ルール moji.unresolved 違反件数")
+    def reason(table, n):
+        return {"table": table, "stage": "validate", "rule": "moji.unresolved", "severity": "warning",
+                "rows_failed": n, "findings": n}
+
+    prev = {"quarantine_reasons": [reason("juki_kojin_rireki", 2)]}
+    cur = {"quarantine_reasons": [reason("juki_kojin_rireki", 1), reason("zei_nozeigimusha", 3)]}
+    row = next(r for r in trend(cur, prev) if r["item"] == "検証 ルール moji.unresolved 違反件数")
     assert (row["previous"], row["current"], row["delta"]) == (2, 4, 2)
