@@ -2,8 +2,9 @@
 
 The cache key is everything the staging depends on: the file's SHA-256, the layout file's
 SHA-256, the encoding, the extractor version, the source's ordinal and names (they are in
-`_row_id` and the quarantine), and the file's name (it is the staging's `_source`, the quarantine's
-`source` and the result's `origin`, so every later stage, summary.json and the report name it).
+`_row_id` and the quarantine), the key columns (the quarantine's `record_key`), and the file's
+name (it is the staging's `_source`, the quarantine's `source` and the result's `origin`, so every
+later stage, summary.json and the report name it).
 The file name is in the key rather than rewritten on reuse: a hit then gives exactly what a miss
 would (nothing to keep in step with what the extractors write the name into), and a renamed file
 costs one extract, like a changed one. Entries live in `runs/<団体>/_cache/extract/<key>/`,
@@ -25,15 +26,15 @@ from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 
 # Bump when an extractor change alters staging or quarantine for the same input.
-EXTRACTOR_VERSION = "3"   # 3: records, not lines (quoting, CR line ends, controls)
+EXTRACTOR_VERSION = "4"   # 3: records, not lines (quoting, CR line ends, controls); 4: record_key, EOF mark
 
 
 def cache_key(*, file_sha256: str, file_name: str, layout_path: Path, encoding: str, ordinal: int,
-              source_name: str, target_table: str) -> str:
+              source_name: str, target_table: str, key_columns: list[str] | None = None) -> str:
     parts = {
         "file": file_sha256, "file_name": file_name, "layout": sha256_file(Path(layout_path)),
         "encoding": encoding.lower(), "extractor": EXTRACTOR_VERSION, "ordinal": ordinal, "source": source_name,
-        "target": target_table,
+        "target": target_table, "key_columns": None if key_columns is None else list(key_columns),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -47,7 +48,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None,
-                   cache_dir: Path | None = None) -> ExtractResult:
+                   cache_dir: Path | None = None, key_columns: list[str] | None = None) -> ExtractResult:
     """`extract_source` with reuse: an unchanged file is not read again (tables always are: live data).
 
     `extra["cache"]` says "hit" or "miss". The staging file is hard-linked (or copied) into this
@@ -56,7 +57,8 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
     from ikou.extractors import extract_source, load_layout
 
     if source.kind != "file":
-        r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path)
+        r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path,
+                           key_columns=key_columns)
         r.extra["cache"] = "not cacheable (live table)"
         return r
     t0 = time.perf_counter()
@@ -68,7 +70,7 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
     digest = sha256_file(Path(source.path))
     key = cache_key(file_sha256=digest, file_name=Path(source.path).name, layout_path=lpath,
                     encoding=source.encoding or layout.encoding, ordinal=ordinal, source_name=source.name,
-                    target_table=target_table)
+                    target_table=target_table, key_columns=key_columns)
     entry = (cache_dir or ctx.dantai_dir / "_cache" / "extract") / key
     out = ctx.stage_dir("extract") / f"{source.name}.parquet"
     meta_path = entry / "result.json"
@@ -82,7 +84,8 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
                              rows_ok=meta["rows_ok"], quarantine=quarantine, sha256=digest,
                              seconds=time.perf_counter() - t0, extra={**meta.get("extra", {}), "cache": "hit",
                                                                      "cache_key": key})
-    r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path)
+    r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path,
+                       key_columns=key_columns)
     tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(r.staging, tmp / "staging.parquet")

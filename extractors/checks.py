@@ -6,6 +6,7 @@ quarantine dict and the row leaves the staging.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 
 import polars as pl
 
@@ -82,27 +83,35 @@ def _char_name(c: str) -> str:
     return "DEL" if o == 0x7F else "C1"
 
 
-def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_breaks: bool,
-                     line_col: str = "_line") -> tuple[pl.DataFrame, list[dict]]:
+def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_breaks: bool | Collection[str],
+                     line_col: str = "_line", column_encodings: Mapping[str, str] | None = None,
+                     line_break_hint: tuple[str, str] | None = None) -> tuple[pl.DataFrame, list[dict]]:
     """Rows where a value holds a character that is not text: `extract.nul_byte` (NUL),
     `extract.undefined_byte` (a CP932 byte without a character) or `extract.control_char`, all errors.
 
-    One finding per row and column, on the first such character; the value is kept as it is, except
-    that NUL and the stand-ins of undefined bytes are shown escaped (\x00, \xFD): what the file holds.
+    `line_breaks`: True, False, or the columns whose values may hold CR and LF (a table's columns marked
+    `line_breaks`); `column_encodings`: a column decoded otherwise than `encoding` (a table's binary
+    column read as CP932 beside text the server decoded); `line_break_hint`: (ja, en) added to the message
+    of a CR or LF found, saying how to allow them. One finding per row and column, on the first
+    such character; the value is kept as it is, except that NUL and the stand-ins of undefined bytes are
+    shown escaped (\x00, \xFD): what the source holds.
     """
     if df.height == 0:
         return df, []
-    pat = control_pattern(encoding, line_breaks=line_breaks)
     names = [c.name for c in layout.columns if c.name in df.columns]
-    hit = df.filter(pl.any_horizontal([pl.col(n).str.contains(pat).fill_null(False) for n in names]))
+    encs = {n: (column_encodings or {}).get(n, encoding) for n in names}
+    pats = {n: control_pattern(encs[n], line_breaks=line_breaks if isinstance(line_breaks, bool)
+                               else n in line_breaks) for n in names}
+    hit = df.filter(pl.any_horizontal([pl.col(n).str.contains(pats[n]).fill_null(False) for n in names]))
     if hit.height == 0:
         return df, []
-    cp932 = _cp932_like(encoding)
-    rx = re.compile(pat.replace(r"\x{F8F0}-\x{F8F3}", "\uf8f0-\uf8f3"))
     out: list[dict] = []
     for c in layout.columns:   # a loop over the layout's columns and the few rows held, not every row
         if c.name not in names:
             continue
+        pat = pats[c.name]
+        cp932 = _cp932_like(encs[c.name])
+        rx = re.compile(pat.replace(r"\x{F8F0}-\x{F8F3}", "\uf8f0-\uf8f3"))
         for line, value in hit.filter(pl.col(c.name).str.contains(pat).fill_null(False)).select(
                 line_col, c.name).iter_rows():
             found = rx.findall(value)
@@ -125,6 +134,8 @@ def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_br
                 rule, ja, en = ("extract.control_char",
                                 f"{c.ja} の {pos} 文字目に制御文字 {_char_name(ch)} (U+{ord(ch):04X}) があります",
                                 f"{c.name}: control character {_char_name(ch)} (U+{ord(ch):04X}) at character {pos}")
+                if line_break_hint and ch in "\r\n":
+                    more_ja, more_en = more_ja + line_break_hint[0], more_en + line_break_hint[1]
             shown = value.replace("\x00", "\\x00")
             if cp932:
                 for u, b in _CP932_UNDEFINED.items():

@@ -16,7 +16,9 @@ bytes of the source encoding) are quarantined too; a last line cut short is `ext
 Encodings are Python codecs (cp932, shift_jis_2004, utf-8 with or without BOM).
 
 Counts are records: `rows_read` = staged + records held by an error. Blank lines, the DOS
-end-of-file mark and the header are not records (the first two are listed as warnings).
+end-of-file mark (0x1A bytes ending the file, on their own line or right after the last record) and
+the header are not records (the first two are listed as warnings). A held record's rows name it by
+`record_key` (extractors.keys).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ikou.extractors.checks import control_findings, may_hold_controls, overlong_findings
+from ikou.extractors.keys import NOT_A_RECORD, format_key, key_columns_of, key_expr, raw_fields_key
 from ikou.extractors.layout import Layout
 from ikou.extractors.chunks import in_order
 from ikou.extractors.records import (
@@ -290,12 +293,26 @@ def _bom(path: Path, enc: str, source_name: str, run_id: str) -> int:
     return 0
 
 
+def _unquote(field: str, quote: str | None) -> str:
+    if quote and len(field) >= 2 and field[0] == quote and field[-1] == quote:
+        return field[1:-1].replace(quote + quote, quote)
+    return field
+
+
+def _readable(value: str) -> bool:
+    """Decoded without a byte left undecoded (surrogateescape's stand-ins)."""
+    return not any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
 def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
                 target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
-                chunk_bytes: int = CHUNK_BYTES) -> ExtractResult:
+                chunk_bytes: int = CHUNK_BYTES, key_columns: list[str] | None = None) -> ExtractResult:
     """Stream a delimited file to Parquet staging in chunks of ~chunk_bytes; bad records quarantined.
 
-    Memory is bounded by the chunk size (plus the bad records), whatever the file size.
+    Memory is bounded by the chunk size (plus the bad records), whatever the file size. A held
+    record's quarantine rows carry its `record_key` (extractors.keys) from `key_columns`, default the
+    layout's key: from its parsed fields, or, for a record the parser could not cut into fields, from a
+    lenient split of its text (`keys.raw_fields_key` says when that is trusted).
     """
     t0 = time.perf_counter()
     path = Path(path)
@@ -314,6 +331,32 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     rows_ok = 0
     names = layout.names
     n_fields = len(names)
+    keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
+    key_index = [names.index(k) for k in keys]
+
+    def raw_key(raw: bytes) -> str | None:
+        """The key of a record the parser did not cut into fields (a bad record: rare)."""
+        text = raw.decode(enc, "surrogateescape")
+        fields = [_unquote(text[a:b], layout.quote) for a, b in _fields_of(text, layout.delimiter, layout.quote)]
+        values = raw_fields_key(fields, n_fields, key_index)
+        if values is None or not all(_readable(v) for v in values):
+            return None
+        return format_key(keys, values)
+
+    def record_keys(c: _Chunk, parsed: pl.DataFrame, lines: np.ndarray) -> dict[int, str | None]:
+        """record index → record_key, for the records with findings."""
+        if not keys or not c.findings:
+            return {}
+        at = lines[list(c.findings)].tolist()
+        from_parsed = dict(parsed.filter(pl.col("_line").is_in(at)).select("_line", key_expr(keys)).iter_rows())
+        out: dict[int, str | None] = {}
+        for i in c.findings:
+            line = int(lines[i])
+            if line in from_parsed:
+                out[i] = from_parsed[line]
+            elif c.kind[i] in (RECORD, BAD):
+                out[i] = raw_key(c.raw(i))
+        return out
 
     def find(data: bytes, eof: bool, cut: bool = False) -> Records:
         return find_records(data, eof=eof, delimiter=layout.delimiter, quote=layout.quote,
@@ -342,8 +385,16 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     def chunk_rows(offset: int, chunk: bytes, first_line: int, recs: Records | None, eof: bool,
                    is_first: bool) -> tuple[pl.DataFrame, list[dict]]:
         """One chunk of whole records → its staging rows and its quarantine dicts (no shared state)."""
-        c = _Chunk(layout, enc, offset, chunk, first_line, recs if recs is not None else find(chunk, eof, cut=True))
-        recs = c.recs
+        recs = recs if recs is not None else find(chunk, eof, cut=True)
+        if recs.eof_mark:   # the end-of-file mark right after the last record: not part of it
+            chunk = chunk[:len(chunk) - recs.eof_mark]
+        c = _Chunk(layout, enc, offset, chunk, first_line, recs)
+        if recs.eof_mark and len(c.kind):
+            c.add(len(c.kind) - 1, {"column": None, "rule": "extract.eof_marker", "value": None,
+                                    "message_ja": "ファイルは最後のレコードの直後に DOS のファイル終端記号 (0x1A) で終わります "
+                                                  "(レコードの一部ではないので読み飛ばしました)",
+                                    "message_en": "the file ends with a DOS end-of-file mark (0x1A) right after the "
+                                                  "last record, not part of it: skipped"}, "warning")
         if layout.header and is_first and len(c.kind):
             check_header(c)
         for i, issue in recs.issues.items():
@@ -383,7 +434,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                 f"{source_name}: layout {layout.name} ({n_fields} fields) does not match {path.name}: "
                 f"none of its first {n_records} records has that many fields", run_id=run_id)
         lines = first_line + recs.line
-        df = pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx]))
+        df = parsed = pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx]))
         if may_hold_controls(chunk, text, enc) or may_hold_controls(b"", c.multi_text, enc):
             df, found = control_findings(df, layout, enc, line_breaks=True)
         else:
@@ -407,10 +458,12 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                     if f["rule"] == "extract.stray_quote" and f["column"]:
                         f["value"] = row[f["column"]] if row else None
         out: list[dict] = []
+        key_of = record_keys(c, parsed, lines)
         for i, fs in c.findings.items():
             at = offset + int(recs.start[i])
             for f in fs:
                 f["source_line"] = int(lines[i])
+                f["record_key"] = None if f["rule"] in NOT_A_RECORD else key_of.get(i)
                 f["message_ja"] += f" (行の位置: ファイル先頭から {at} バイト目)"
                 f["message_en"] += f" (line starts at file offset {at})"
                 out.append(f)

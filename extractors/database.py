@@ -1,22 +1,25 @@
 """Vendor tables read live through SQLAlchemy, streamed in bounded batches to Parquet.
 
-Every column is staged as text, whatever the vendor's type: identifiers keep their leading zeros
-and dates are converted deliberately in the mapping, never by type inference.
+Every column is staged as text, whatever the vendor's type: identifiers keep their leading zeros,
+typed columns are written deliberately by their type (extractors.text), and dates are converted in
+the mapping, never by type inference.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from ikou.extractors.layout import Layout
 from ikou.extractors.checks import control_findings
 from ikou.extractors.csv_file import quarantine_frame, staging_schema, to_staging
+from ikou.extractors.keys import key_columns_of, key_expr
+from ikou.extractors.text import Column, Rendered, python_values, render
 from ikou.staging import row_id_base, sink_batches
 from ikou.extractors.result import ExtractResult
 from ikou.errors import LayoutError, TransientError
@@ -67,29 +70,131 @@ def _own_data_only(conn, tbl, label: str, dantai_code: str, run_id: str) -> None
                              "reads only its own", run_id=run_id)
 
 
-def _as_text(values: list, name: str) -> pa.Array:
-    try:
-        return pa.array(values, pa.string())
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        return pc.cast(pa.array(values), pa.string())
+# MariaDB/MySQL (pymysql, mysqlclient) column type codes → how the values are made text (extractors.text)
+_MYSQL_KINDS = {10: "date_text", 14: "date_text", 12: "datetime_text", 7: "datetime_text", 11: "time_text",
+                16: "bit", 255: "unsupported"}
+_MYSQL_NAMES = {10: "DATE", 14: "DATE", 12: "DATETIME", 7: "TIMESTAMP", 11: "TIME", 16: "BIT", 255: "GEOMETRY"}
+# PostgreSQL type oids (psycopg) the same way; bit/varbit arrive as their digits, bytea as bytes
+_PG_KINDS = {1082: "date_text", 1114: "datetime_text", 1184: "datetime_text", 1083: "time_text",
+             1186: "unsupported", 1266: "unsupported", 790: "unsupported"}
+_PG_NAMES = {1082: "date", 1114: "timestamp", 1184: "timestamptz", 1083: "time", 1186: "interval", 1266: "timetz",
+             790: "money"}
+
+
+def _engine_options(url: str) -> dict:
+    """MariaDB through pymysql/mysqlclient: DATE, DATETIME, TIMESTAMP, TIME and DECIMAL arrive as the
+    server's text, not as Python objects. Why: a zero date ('0000-00-00') has no Python value (pymysql then
+    hands over a str beside the dates of the same column) and a TIME is a timedelta; as text, each column
+    is checked and written whole (extractors.text), the zero dates held row by row; a DECIMAL stays the
+    server's exact digits."""
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() not in ("mysql", "mariadb"):
+        return {}
+    driver = u.get_driver_name()
+    if driver == "pymysql":
+        from pymysql.converters import conversions
+    elif driver == "mysqldb":
+        from MySQLdb.converters import conversions
+    else:
+        return {}
+    conv = {k: v for k, v in conversions.items() if k not in (0, 7, 10, 11, 12, 14, 246)}   # + DECIMAL as text
+    return {"connect_args": {"conv": conv}}
+
+
+def _session(conn, layout: Layout) -> None:
+    """The SQLAlchemy reader's session: time stamps with a zone in the layout's time zone, PostgreSQL's
+    dates, times and numerics as the server's text (psycopg cannot make 'infinity' a Python date and
+    rejects the whole read; a Decimal column would be given one scale by Arrow: '1.5' read as '1.50')."""
+    dialect = conn.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        try:
+            conn.execute(sa.text("SET time_zone = :tz"), {"tz": layout.time_zone})
+        except sa.exc.DBAPIError:   # the server has no time zone tables: the zone's offset today
+            conn.rollback()
+            from datetime import datetime
+            from zoneinfo import ZoneInfo
+
+            minutes = int(datetime.now(ZoneInfo(layout.time_zone)).utcoffset().total_seconds()) // 60
+            sign = "-" if minutes < 0 else "+"
+            offset = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+            conn.execute(sa.text("SET time_zone = :tz"), {"tz": offset})
+    elif dialect == "postgresql" and conn.dialect.driver == "psycopg":
+        from psycopg.types.string import TextLoader
+
+        conn.execute(sa.text("SELECT set_config('TimeZone', :tz, false), set_config('DateStyle', 'ISO, YMD', false)"),
+                     {"tz": layout.time_zone})
+        adapters = conn.connection.driver_connection.adapters
+        for t in ("date", "timestamp", "timestamptz", "time", "numeric"):
+            adapters.register_loader(t, TextLoader)
+
+
+def _declared(dialect: str, description, layout: Layout) -> list[tuple[str | None, int, str]]:
+    """(kind, bits, type name) of each selected column, from the DB-API cursor description."""
+    out = []
+    for d in description or []:
+        code = d[1]
+        if dialect in ("mysql", "mariadb") and isinstance(code, int):
+            out.append((_MYSQL_KINDS.get(code), int(d[3] or 0) if code == 16 else 0, _MYSQL_NAMES.get(code, "")))
+        elif dialect == "postgresql" and isinstance(code, int):
+            out.append((_PG_KINDS.get(code), 0, _PG_NAMES.get(code) or getattr(d, "type_display", None) or ""))
+        else:
+            out.append((None, 0, ""))
+    return out + [(None, 0, "")] * (len(layout.names) - len(out))
+
+
+def match_columns(names: list[str], actual: list[str], *, label: str, source_name: str, run_id: str) -> dict[str, str]:
+    """Layout column → the table's column: the one of exactly that name, else the one that differs only in
+    case when it is the only one (PostgreSQL folds unquoted names to lower case, MariaDB keeps them);
+    several such and none exact is a LayoutError, never a guess that reads the wrong column."""
+    exact = set(actual)
+    folded: dict[str, list[str]] = {}
+    for c in actual:
+        folded.setdefault(c.lower(), []).append(c)
+    out: dict[str, str] = {}
+    missing, ambiguous = [], []
+    for n in names:
+        if n in exact:
+            out[n] = n
+        elif len(folded.get(n.lower(), [])) == 1:
+            out[n] = folded[n.lower()][0]
+        elif n.lower() in folded:
+            ambiguous.append(f"{n} → {folded[n.lower()]}")
+        else:
+            missing.append(n)
+    if missing:
+        raise LayoutError(f"{source_name}: table {label} lacks layout columns {missing}", run_id=run_id)
+    if ambiguous:
+        raise LayoutError(f"{source_name}: table {label} has several columns that differ from a layout column only "
+                          f"in case, none of exactly its name: {'; '.join(ambiguous)} (name the column exactly "
+                          "in the layout)", run_id=run_id)
+    return out
+
+
+_LINE_BREAK_HINT = (" (この項目が改行を含んでよいなら、レイアウトの項目に line_breaks: true を指定してください)",
+                    " (if the column may hold line breaks, set line_breaks: true on it in the layout)")
 
 
 def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, source_name: str,
                   source_ordinal: int, run_id: str, schema: str | None = None,
                   batch_rows: int = BATCH_ROWS, method: str = "auto", dantai_code: str = "",
-                  target_table: str = "") -> ExtractResult:
+                  target_table: str = "", key_columns: list[str] | None = None) -> ExtractResult:
     """Stream a vendor table to staging. method: "auto" (ADBC for PostgreSQL when installed,
     measured faster: bench/bench_extract.py), "adbc", or "dbapi" (SQLAlchemy, every dialect).
 
-    A value holding a character that is not text (a C0/C1 control other than a line break, NUL) is
-    held with its row number and column (extract.control_char …), as the file extractors do."""
+    Every value becomes text by its column's type (extractors.text); a value that is no valid date or
+    whose bytes do not decode is held with its row number and column, as is a value holding a character
+    that is not text (a C0/C1 control, NUL, and CR or LF unless the layout column says `line_breaks`),
+    as the file extractors do. Held rows carry `record_key` from `key_columns` (default: the layout's key)."""
     t0 = time.perf_counter()
-    engine = sa.create_engine(url)
+    keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
+    engine = sa.create_engine(url, **_engine_options(url))
     label = f"{schema}.{table}" if schema else table
+    names = layout.names
+    breaks = {c.name for c in layout.columns if c.line_breaks}
     try:
         with engine.connect() as conn:
             # No reflection: it is not portable (duckdb_engine cannot reflect); a zero-row probe
-            # tells which columns the vendor table really has, matched case-insensitively.
+            # tells which columns the vendor table really has.
             probe_tbl = sa.table(table, schema=schema)
             try:
                 actual = list(conn.execute(sa.select(sa.text("*")).select_from(probe_tbl).where(sa.false())).keys())
@@ -99,44 +204,76 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                                   run_id=run_id) from None
             _own_data_only(conn, probe_tbl, label, dantai_code, run_id)
             conn.rollback()
-            by_lower = {c.lower(): c for c in actual}
-            missing = [n for n in layout.names if n.lower() not in by_lower]
-            if missing:
-                raise LayoutError(f"{source_name}: table {label} lacks layout columns {missing}", run_id=run_id)
-            tbl = sa.table(table, *[sa.column(by_lower[n.lower()]) for n in layout.names], schema=schema)
-            cols = [tbl.c[by_lower[n.lower()]] for n in layout.names]
-            order = [tbl.c[by_lower[k.lower()]] for k in layout.key] or cols[:1]
+            real = match_columns(names, actual, label=label, source_name=source_name, run_id=run_id)
+            tbl = sa.table(table, *[sa.column(real[n]) for n in names], schema=schema)
+            cols = [tbl.c[real[n]] for n in names]
+            order = [tbl.c[real[k]] for k in layout.key if k in real] or cols[:1]
             stmt = sa.select(*cols).order_by(*order)
             out_path.parent.mkdir(parents=True, exist_ok=True)
             base = row_id_base(source_ordinal)
             rows = 0
             use_adbc = method == "adbc" or (method == "auto" and engine.dialect.name == "postgresql"
                                             and _adbc_available())
+            batches = None
+            spec = [Column(c.name, c.ja, layout.encoding, layout.time_zone) for c in layout.columns]
+            common = {"source_name": source_name, "table": label, "run_id": run_id}
             if use_adbc:
                 conn.rollback()
                 sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-                parts = ([pc.cast(b.column(i), pa.string()) for i in range(len(layout.names))]
-                         for b in _adbc_batches(engine, sql, batch_rows))
+
+                def typed(b: pa.RecordBatch) -> list[Rendered]:
+                    out = []
+                    for i, c in enumerate(spec):
+                        pg_type = (b.schema.field(i).metadata or {}).get(b"POSTGRESQL:type", b"").decode() or None
+                        c.type_name = pg_type or ""
+                        out.append(render(b.column(i), c, pg_type=pg_type, **common))
+                    return out
+
+                batches = _adbc_batches(engine, sql, batch_rows)
+                parts = (typed(b) for b in batches)
             else:
+                _session(conn, layout)
                 result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(stmt)
-                parts = ([_as_text(list(c), name) for c, name in zip(zip(*part), layout.names)]
+                for c, (kind, bits, type_name) in zip(spec, _declared(engine.dialect.name, result.cursor.description,
+                                                                     layout)):
+                    c.declared, c.bits, c.type_name = kind, bits, type_name
+                parts = ([render(python_values(list(v), c, **common), c, **common) for v, c in zip(zip(*part), spec)]
                          for part in result.partitions(batch_rows))
 
             def staged():
-                """Text columns of each batch + their row numbers → staging rows, as the file extractors write them."""
+                """Each batch's columns made text → staging rows, the rows held out with their record_key."""
                 nonlocal rows
                 for texts in parts:
-                    n = len(texts[0])
-                    df = pl.from_arrow(pa.Table.from_arrays(texts, names=layout.names)).with_columns(
+                    n = len(texts[0].text)
+                    df = pl.from_arrow(pa.Table.from_arrays([t.text for t in texts], names=names)).with_columns(
                         pl.int_range(rows + 1, rows + n + 1, dtype=pl.Int64).alias("_line"))
+                    found = [{"source_line": rows + 1 + h["index"], "column": c.name, **{k: v for k, v in h.items()
+                                                                                        if k != "index"}}
+                             for t, c in zip(texts, spec) for h in t.held]
+                    no_key = {rows + 1 + int(i) for k, t in zip(names, texts) if k in keys and t.unreadable is not None
+                              for i in np.flatnonzero(t.unreadable)}
                     rows += n
-                    df, found = control_findings(df, layout, "utf-8", line_breaks=True)
-                    held.extend(found)
-                    yield to_staging(df, layout, label, base)
+                    ok = df.filter(~pl.col("_line").is_in([f["source_line"] for f in found])) if found else df
+                    ok, ctl = control_findings(ok, layout, "utf-8", line_breaks=breaks,
+                                               line_break_hint=_LINE_BREAK_HINT,
+                                               column_encodings={c: t.decoded_as for c, t in zip(names, texts)
+                                                                 if t.decoded_as})
+                    found += ctl
+                    if found:
+                        key_of = dict(df.filter(pl.col("_line").is_in([f["source_line"] for f in found])).select(
+                            "_line", key_expr(keys)).iter_rows()) if keys else {}
+                        for f in found:
+                            line = f["source_line"]
+                            f["record_key"] = None if line in no_key else key_of.get(line)
+                        held.extend(found)
+                    yield to_staging(ok, layout, label, base)
 
             held: list[dict] = []
-
-            sink_batches(staged(), staging_schema(layout), out_path)
+            try:
+                sink_batches(staged(), staging_schema(layout), out_path)
+            finally:
+                if batches is not None:   # a run stopped mid-read (ColumnTypeError) closes its ADBC connection now
+                    batches.close()
     except OperationalError as exc:
         raise TransientError(f"{source_name}: cannot read {label}: {exc.orig}", run_id=run_id) from exc
     finally:

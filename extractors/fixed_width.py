@@ -10,7 +10,8 @@ half by the field boundary (a field ending in a lead byte). Those rows are quara
 their line, byte offset and column. So are values holding characters that are not text (NUL,
 TAB, ESC, a CR or LF inside a record, C1 controls, the bytes CP932 does not define: see
 `extractors.checks`); an empty line is not a record (`extract.blank_line`, a warning), nor is a
-DOS end-of-file mark (0x1A) at the end. Every finding says where its record starts in the file.
+DOS end-of-file mark (0x1A bytes ending the file, on a line of their own or right after the last
+record). Every finding says where its record starts in the file.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ikou.extractors.csv_file import (
     staging_schema,
     to_staging,
 )
+from ikou.extractors.keys import NOT_A_RECORD, format_key, key_columns_of, key_expr
 from ikou.extractors.layout import Layout
 from ikou.extractors.chunks import in_order
 from ikou.staging import row_id_base, sink_batches
@@ -155,14 +157,28 @@ def _check_terminators(path: Path, layout: Layout, source_name: str, run_id: str
             f"{layout.name} says records have no terminator (`record_terminator: none`)", run_id=run_id)
 
 
+def _last_flagged(chunks):
+    """(chunk, is it the file's last) for each chunk."""
+    prev = None
+    for c in chunks:
+        if prev is not None:
+            yield prev, False
+        prev = c
+    if prev is not None:
+        yield prev, True
+
+
 def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
                   target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
-                  chunk_bytes: int = CHUNK_BYTES) -> ExtractResult:
+                  chunk_bytes: int = CHUNK_BYTES, key_columns: list[str] | None = None) -> ExtractResult:
     """Stream fixed-width records to Parquet staging; fields kept verbatim.
 
     Records end with a line break (CR LF or LF), or, with the layout's `record_terminator: none`,
     follow each other directly; then `source_line` is the record's number and a short last
-    record is `extract.truncated`.
+    record is `extract.truncated`. 0x1A bytes ending the file are the DOS end-of-file mark, whatever
+    precedes them. A held record's rows carry its `record_key` (extractors.keys) from `key_columns`,
+    default the layout's key; for a record of the wrong length, only when the key columns come first
+    and lie wholly in the bytes it has (where the bytes are missing or extra cannot be known).
     """
     t0 = time.perf_counter()
     path = Path(path)
@@ -178,17 +194,44 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     rows_ok = 0
     unterminated = layout.record_terminator == "none"
     _check_terminators(path, layout, source_name, run_id, size)
+    keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
+    at_of = dict(zip(layout.names, zip(offsets, (c.width for c in layout.columns))))
+    leading = sorted(layout.names.index(k) for k in keys) == list(range(len(keys)))
+    key_end = max((at_of[k][0] + at_of[k][1] for k in keys), default=0)
 
-    def chunk_rows(chunk_offset: int, chunk: bytes, line: int, first: bool) -> tuple[pl.DataFrame, list[dict]]:
+    def raw_key(raw: bytes) -> str | None:
+        """The key of a record of the wrong length: trusted only from leading key columns it holds whole."""
+        if not (keys and leading and len(raw) >= key_end):
+            return None
+        try:
+            return format_key(keys, [raw[at_of[k][0]:at_of[k][0] + at_of[k][1]].decode(enc) for k in keys])
+        except UnicodeDecodeError:
+            return None
+
+    def chunk_rows(chunk_offset: int, chunk: bytes, line: int, first: bool,
+                   last: bool) -> tuple[pl.DataFrame, list[dict]]:
         """One chunk of whole records → its staging rows and its bad records (no shared state)."""
         bad_rows: list[dict] = []
+        mark = len(chunk) - len(chunk.rstrip(b"\x1a")) if last else 0
+        if mark and (unterminated or (mark < len(chunk) and chunk[-mark - 1] not in b"\r\n")):
+            # the end-of-file mark right after the last record (a mark on its own line is a line, below)
+            chunk = chunk[:-mark]
+            at = chunk_offset + len(chunk)
+            bad_rows.append({"source_line": line + (len(chunk) // rec if unterminated else chunk.count(b"\n")),
+                             "column": None, "rule": "extract.eof_marker", "value": None, "severity": "warning",
+                             "_at": at,
+                             "message_ja": f"ファイルはファイル先頭から {at} バイト目からの DOS のファイル終端記号 (0x1A) "
+                                           "で終わります (レコードの一部ではないので読み飛ばしました)",
+                             "message_en": f"the file ends with a DOS end-of-file mark (0x1A) at file offset {at}, "
+                                           "not part of a record: skipped"})
         arr = np.frombuffer(chunk, dtype=np.uint8)
         starts, ends = _record_bounds(arr, rec) if unterminated else _line_bounds(arr)
         lines = np.arange(line, line + len(starts), dtype=np.int64)
         record_at = starts + chunk_offset          # where each record (line) starts in the file
         ok = (ends - starts) == rec
         n_blank = 0
-        last_of_file = len(chunk) == 0 or not (chunk.endswith(b"\n") or unterminated and len(chunk) % rec == 0)
+        last_of_file = last
+        wrong_key: dict[int, str | None] = {}
         for s, e, ln in zip(starts[~ok], ends[~ok], lines[~ok]):   # wrong-length lines only
             raw = chunk[s:e]
             if e == s:         # an empty line: not a record
@@ -210,6 +253,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
                 else:
                     rule, ja, en = ("extract.record_length", f"レコード長が {e - s} バイトです",
                                     f"record is {e - s} bytes")
+                wrong_key[int(ln)] = raw_key(raw)
                 bad_rows.append({
                     "source_line": int(ln), "column": None, "rule": rule,
                     "value": raw.decode(enc, errors="backslashreplace"),
@@ -231,13 +275,23 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
                 bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)
                 bad_any |= bad
             cols[c.name] = text.alias(c.name)
-        df = pl.DataFrame(cols).filter(pl.Series(~bad_any))
+        df = full = pl.DataFrame(cols)
+        df = df.filter(pl.Series(~bad_any))
         if suspect:   # characters that are not text (NUL, TAB, ESC, a CR inside a record …)
             df, ctl = control_findings(df, layout, enc, line_breaks=False)
             bad_rows += ctl
         df, over = overlong_findings(df, layout, enc)
         bad_rows += over
+        key_of = dict(wrong_key)
+        if keys and bad_rows:   # a key field holding U+FFFD did not decode: no key
+            at = [f["source_line"] for f in bad_rows if f["source_line"] not in wrong_key]
+            key_of.update(full.filter(pl.col("_line").is_in(at)).select(
+                "_line", pl.when(pl.any_horizontal([pl.col(k).str.contains("\ufffd", literal=True) for k in keys]))
+                .then(None).otherwise(key_expr(keys))).iter_rows())
         for f in bad_rows:
+            f["record_key"] = None if f["rule"] in NOT_A_RECORD else key_of.get(f["source_line"])
+            if f.pop("_at", None) is not None:
+                continue   # the end-of-file mark says where it is
             at = int(record_at[f["source_line"] - line])
             f["message_ja"] += f" (行の位置: ファイル先頭から {at} バイト目)"
             f["message_en"] += f" (record starts at file offset {at})"
@@ -246,8 +300,8 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     def jobs():
         line = 1
         chunks = _record_chunks(path, rec, chunk_bytes) if unterminated else _line_chunks(path, chunk_bytes)
-        for i, (chunk_offset, chunk) in enumerate(chunks):
-            yield chunk_offset, chunk, line, i == 0
+        for i, ((chunk_offset, chunk), last) in enumerate(_last_flagged(chunks)):
+            yield chunk_offset, chunk, line, i == 0, last
             line += (-(-len(chunk) // rec) if unterminated   # = its records, a partial last one included
                      else chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1))
 

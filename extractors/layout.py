@@ -20,6 +20,10 @@ class LayoutColumn(StrictModel):
                                                          "a longer one is quarantined (extract.overlong)")
     sensitive: bool = Field(False, description="personal data the mapping may leave unmapped (旧氏, 通称): "
                                                "masked wherever its values are shown, like the schema's")
+    line_breaks: bool = Field(False, description="table: the value may hold line breaks (CR, LF: a 備考 or an "
+                                                 "address written on several lines), kept in the value; otherwise a "
+                                                 "CR or LF in it holds the record (extract.control_char), as in a "
+                                                 "CSV without quoted_newlines")
 
 
 class Layout(StrictModel):
@@ -39,6 +43,10 @@ class Layout(StrictModel):
     record_terminator: Literal["line", "none"] = Field(
         "line", description="fixed-width: each record ends with a line break (CR LF or LF), or records "
                             "follow each other with nothing between them (many host exports)")
+    time_zone: str = Field(
+        "Asia/Tokyo", description="table: the zone a time stamp with a time zone (PostgreSQL timestamptz, "
+                                  "MariaDB TIMESTAMP) is written in, as the legacy system showed it; the "
+                                  "default is JST because the legacy systems are Japanese")
     columns: list[LayoutColumn]
 
     @model_validator(mode="after")
@@ -60,6 +68,18 @@ class Layout(StrictModel):
                                  f"not {self.quote!r}")
         if self.quoted_newlines and (self.format != "csv" or self.quote is None):
             raise ValueError("quoted_newlines applies to csv layouts with a quote character only")
+        breaks = [c.name for c in self.columns if c.line_breaks]
+        if breaks and self.format != "table":
+            raise ValueError(f"line_breaks applies to table layouts only (a csv layout has quoted_newlines): {breaks}")
+        if set(breaks) & set(self.key):
+            raise ValueError("a key column never holds a line break: line_breaks on "
+                             f"{sorted(set(breaks) & set(self.key))}")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.time_zone)
+        except (ValueError, KeyError, OSError):
+            raise ValueError(f"time_zone {self.time_zone!r} is not an IANA time zone (e.g. Asia/Tokyo)") from None
         return self
 
     @property

@@ -23,7 +23,8 @@ play (opening / closing); taking the quotes in order, the role alternates, so th
 every line end is the parity of the quotes before it, and the first quote out of place is found
 with one suffix minimum. Only around such a quote (rare) does a small scanner read the decoded
 text of that record. Blank lines are not records (`extract.blank_line`, a warning), nor is a DOS
-end-of-file mark (0x1A) on the last line (`extract.eof_marker`).
+end-of-file mark (0x1A) ending the file, on a line of its own or right after the last record
+(`extract.eof_marker`).
 
 Chunks: `iter_chunks` cuts the file at a record boundary, never inside a quoted field; a record
 still open at the end of a block is carried into the next read (bounded by `MAX_RECORD_LINES`
@@ -80,6 +81,7 @@ class Records:
     issues: dict[int, Issue] = field(default_factory=dict)   # record index → finding of the finder
     multi: np.ndarray | None = None   # bool: the record spans lines (a quoted line break); None: none does
     unterminated: bool = False   # the last record ends the file without a line break
+    eof_mark: int = 0            # bytes of a DOS end-of-file mark right after the last record, not in `end`
 
 
 def delimiter_is_byte_safe(delimiter: str, encoding: str) -> bool:
@@ -198,7 +200,27 @@ def find_records(data: bytes, *, eof: bool, delimiter: str, quote: str | None, q
                  encoding: str, cut: bool = False) -> Records:
     """The records of a block that starts at a record boundary. Not at end of file (`eof` False),
     a record still open where the block ends is left out (`Records.end` says where it starts);
-    `cut`: the block is a chunk `iter_chunks` cut after a line break (a CR ending it is one)."""
+    `cut`: the block is a chunk `iter_chunks` cut after a line break (a CR ending it is one).
+
+    At end of file, 0x1A bytes that end the file right after a record (`…,9990001\x1a`, no line break
+    between) are the DOS end-of-file mark, not part of that record: they are left out (`Records.eof_mark`
+    says how many; the caller drops them from the chunk). On a line of their own they are an EOF_MARK
+    record, as before."""
+    glued = 0
+    if eof:
+        glued = len(data) - len(data.rstrip(b"\x1a"))
+        if glued == len(data) or data[len(data) - glued - 1] in (LF, CR):
+            glued = 0
+        else:
+            data = data[:len(data) - glued]
+    recs = _find_records(data, eof=eof, delimiter=delimiter, quote=quote, quoted_newlines=quoted_newlines,
+                         n_fields=n_fields, encoding=encoding, cut=cut)
+    recs.eof_mark = glued
+    return recs
+
+
+def _find_records(data: bytes, *, eof: bool, delimiter: str, quote: str | None, quoted_newlines: bool,
+                  n_fields: int, encoding: str, cut: bool) -> Records:
     arr = np.frombuffer(data, np.uint8)
     starts, cend, nexts, unterminated = _lines(arr, eof, cut)
     n_lines = len(starts)

@@ -84,7 +84,7 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run, *, keep_s
     for p in plans:
         name = p.source.name
         ex = run("extract", name, extract_task, p.source, ctx, ordinal=p.ordinal, target_table=p.target,
-                 layout_path=p.mapping.layout, tables=p.mapping.tables)
+                 layout_path=p.mapping.layout, tables=p.mapping.tables, key_columns=P.key_columns(p))
         run("map", name, one_pass_task, p.mapping, p.schema, ctx, ex.output, source_name=name,
             gaiji_table=p.source.gaiji_table, gaiji_font=p.source.gaiji_font, keep_stages=keep_stages)
     validate_and_load(cfg, ctx, plans, run)
@@ -107,7 +107,8 @@ def validate_and_load(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run)
         identified = [run.by("moji", p.source.name) for p in feeding]
         v = run("validate", target, validate_task, schema, target, ctx, [r.output for r in identified],
                 others=others, row_local=[r.outputs["row_local"] for r in identified],
-                held_before=[run.by(s, p.source.name).quarantine for p in feeding for s in ("map", "moji")])
+                held_before=[run.by(s, p.source.name).quarantine for p in feeding for s in ("map", "moji")]
+                + [P.held_at_extract(p, run.by("extract", p.source.name).quarantine) for p in feeding])
         validated.setdefault(schema.gyomu, {})[target] = v.output
     # A mapping mistake must stop the rehearsal before it replaces the target with a half-empty table.
     run.stage = "validate"

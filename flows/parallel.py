@@ -42,7 +42,7 @@ def stages(cfg, ctx, plans: list[P.SourcePlan], run, *, keep_stages: bool = Fals
 
     exs = _wave(run, "extract", [(p.source.name, M.extract_task, (p.source, ctx),
                                   dict(ordinal=p.ordinal, target_table=p.target, layout_path=p.mapping.layout,
-                                       tables=p.mapping.tables))
+                                       tables=p.mapping.tables, key_columns=P.key_columns(p)))
                                  for p in plans])
     # map → 文字同定 → row-local checks concurrently; the 団体's one 同定台帳 is recorded afterwards, source
     # after source (two at once, on a Dask cluster, read a ledger half written)

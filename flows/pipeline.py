@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import polars as pl
+
 from ikou.config import RunConfig
 from ikou.errors import ConfigError
 from ikou.context import RunContext
@@ -70,6 +72,52 @@ def key_crosswalk(p: SourcePlan, mapped, ctx: RunContext):
     key = p.schema.tables[p.target].primary_key
     names = [t for t, m in (mapped.metrics.get("prepared") or {}).items() if "crosswalk" in m and t in key]
     return crosswalk_path(ctx.dantai_dir, names[0]) if names else None
+
+
+def _key_lines(p: SourcePlan) -> dict:
+    """Target key column → its mapping line, for the key columns a single-table source maps from one
+    column of its own without a `prepare` (a renumbering needs the whole source: mappings.ops new_key)."""
+    from ikou.mappings import ops
+
+    if p.mapping.tables:   # a multi-table source holds whole persons in its combine step
+        return {}
+    key = p.schema.tables[p.target].primary_key
+    return {c.target: c for c in p.mapping.columns
+            if c.target in key and c.from_ and ops.OPS[c.op].prepare is None}
+
+
+def key_columns(p: SourcePlan) -> list[str] | None:
+    """The source columns that name a record of `p` (its target key's columns, as the mapping reads
+    them): a record held at extract is quarantined under them (`record_key`). None: the layout's `key`."""
+    lines = _key_lines(p)
+    return list(dict.fromkeys(c.from_ for c in lines.values())) or None
+
+
+def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
+    """The records of `p` held at extract, their `record_key` (source columns: `ATENA_NO=…`) mapped to
+    the target's key (`atena_no=…`) by the mapping's own lines for those columns, so that the
+    validation can hold the rest of the person's history with them (`held_together`)."""
+    import re
+
+    from ikou import quarantine as q
+    from ikou.mappings import ops
+
+    lines = _key_lines(p)
+    held = quarantine.filter((pl.col("stage") == "extract") & (pl.col("severity") == "error")
+                             & pl.col("record_key").is_not_null()) if quarantine.height else quarantine
+    if not lines or not held.height:
+        return q.empty()
+    ctx = ops.OpContext(schema=p.schema)
+    src = held.select("row_id", *[pl.col("record_key").str.extract(rf"(?:^|,){re.escape(c)}=([^,]*)").alias(c)
+                                  for c in dict.fromkeys(c.from_ for c in lines.values())])
+    built = {t: ops.build(c, ctx) for t, c in lines.items()}
+    for o in built.values():
+        src = src.with_columns(**o.pre) if o.pre else src
+    mapped = src.select("row_id", *[o.value.cast(pl.String).alias(t) for t, o in built.items()])
+    record_key = pl.concat_str([pl.format(f"{t}={{}}", pl.col(t).fill_null("")) for t in built], separator=",")
+    return q.conform(mapped.filter(pl.any_horizontal(pl.col(t).is_not_null() for t in built))
+                     .select("row_id", record_key.alias("record_key"))
+                     .with_columns(stage=pl.lit("extract"), severity=pl.lit("error")))
 
 
 def make_context(cfg: RunConfig, run_id: str) -> RunContext:

@@ -131,6 +131,12 @@ def kinds() -> dict[str, Kind]:
     k["blank_lines"] = Kind(B().rows(2).blank().rows(2, 3).blank(eol="\n").blank().rows(1, 5))
     k["trailing_blank_lines"] = Kind(B().rows(3).blank().blank().blank(eol="\n"))
     k["eof_marker_0x1a"] = Kind(B().rows(3).raw_bytes(b"\x1a", "extract.eof_marker"))
+    # the mark right after the last record, no line break between: the record is whole, the mark is not data
+    k["eof_marker_right_after_the_last_record"] = Kind(B().rows(3).row(*_r(4), eol="")
+                                                       .raw_bytes(b"\x1a", "extract.eof_marker"))
+    k["eof_marker_right_after_a_quoted_last_record"] = Kind(B().rows(2).row(*_r(3), eol="", quote_all=True)
+                                                            .raw_bytes(b"\x1a\x1a", "extract.eof_marker"),
+                                                            {"quoted_newlines": True})
     k["whitespace_only_line"] = Kind(B().rows(2).bad("   ", "extract.field_count").rows(1, 3))
     b = B().rows(1)
     b.bad(b"0000000002,x", "extract.field_count", eol="\r")      # a lone CR ends a record, inside a field too
@@ -357,6 +363,14 @@ def fixed_kinds() -> dict[str, FBuild]:
                                           "SHIMEI").fws(1, 3)
     k["fw_lf_only_and_blank_line"] = F(eol="\n").fws(2).blank().fws(1, 3)
     k["fw_eof_marker"] = F().fws(2).raw_bytes(b"\x1a", "extract.eof_marker")
+    k["fw_eof_marker_right_after_the_last_record"] = F().fws(2).fw("0000000003", "佐藤", 3, eol="").raw_bytes(
+        b"\x1a", "extract.eof_marker")
+    k["fw_back_to_back_eof_marker_of_a_whole_record_length"] = F(eol="").fws(2).raw_bytes(b"\x1a" * 30,
+                                                                                          "extract.eof_marker")
+    b = F(eol="").fws(2).bad(b"0000000003ab", "extract.truncated")
+    b.buf += b"\x1a\x1a"                             # … in the slot of the short record 3, not a record of its own
+    b.notes.append((3, "extract.eof_marker"))
+    k["fw_back_to_back_eof_marker_after_a_short_record"] = b
     k["fw_gaiji_and_half_width_kana"] = F().fw("0000000001", "外\ue000字", 1).fw("0000000002", "ｻﾄｳ ﾀﾛｳ", 2)
     # back-to-back records (no terminator): a line break inside one is data of that record, held, and
     # the records after it keep their values

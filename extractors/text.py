@@ -1,0 +1,356 @@
+"""A vendor table's values → text, deliberately by each column's type, a whole column at a time.
+
+Staging holds text only; a typed column is written the way a person reads that type, the same
+whichever reader (ADBC, SQLAlchemy) or server it comes from:
+
+- dates `YYYY-MM-DD`; time stamps ISO 8601 without a zone, `YYYY-MM-DDTHH:MM:SS` and `.ffffff` only when
+  the fraction is not zero (Python's `isoformat`); a time stamp *with* a zone (timestamptz, MariaDB
+  TIMESTAMP) as the wall time in the layout's `time_zone`, Asia/Tokyo unless the layout says otherwise:
+  the legacy systems are Japanese, and a MariaDB DATETIME (no zone) already is that wall time;
+- times `HH:MM:SS` (MariaDB TIME may exceed a day or be negative: as the server writes it);
+- BIT as its binary digits (`0`/`1` for BIT(1));
+- numbers as the server gives them (DECIMAL exact), CHAR with the padding the server returns;
+- binary columns (BLOB, VARBINARY, bytea) as text in the source's encoding (the layout's `encoding`).
+
+A value that is no date at all (MariaDB's zero date `0000-00-00`, PostgreSQL's `infinity`) or whose bytes
+do not decode is held with its row (`extract.invalid_value`, `extract.decode`), like a bad record of
+a file. A type with no text form ikou can vouch for (an interval, an array, money in cents …) stops
+the run naming the table and the column (`ColumnTypeError`): cast it to text in a view, or leave it
+out of the layout.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ikou.errors import TerminalError
+
+
+class ColumnTypeError(TerminalError):
+    """A source column whose type cannot be staged as text: retrying does not help, a view or the layout must."""
+
+    ja = "ソース表の列の型を文字列にできません"
+
+    def __init__(self, *, source_name: str, table: str, column: str, type_name: str, run_id: str | None = None,
+                 why: str = ""):
+        super().__init__(f"{source_name}: column {column} of table {table} is of type {type_name}, which ikou "
+                         f"cannot stage as text{why}: cast it to text in a view, or leave it out of the layout",
+                         run_id=run_id)
+        self.ja = (f"表 {table} の列 {column} の型 {type_name} は文字列にできません "
+                   "(ビューで文字列に変換するか、レイアウトから外してください)")
+
+
+@dataclass
+class Column:
+    """What rendering one column needs to know besides its values."""
+    name: str                 # layout column name
+    ja: str                   # its Japanese name, for messages
+    encoding: str             # the source's encoding, for binary columns
+    time_zone: str            # where a time stamp with a zone is shown
+    declared: str | None = None   # a kind the reader knows from the column's declared type (see KINDS)
+    bits: int = 0             # MariaDB BIT(M): M
+    type_name: str = ""       # the type as the server names it, for messages
+
+
+# declared kinds: values the server sent as its text (`*_text`), MariaDB BIT bytes, or a type refused
+KINDS = ("date_text", "datetime_text", "time_text", "bit", "unsupported")
+
+
+@dataclass
+class Rendered:
+    text: pa.Array                                   # string; a held value as the quarantine shows it
+    held: list[dict] = field(default_factory=list)   # {"index", "rule", "value", "message_ja", "message_en"}
+    unreadable: np.ndarray | None = None             # bool: values that could not be read (their record has no key)
+    decoded_as: str | None = None                    # the encoding binary values were decoded with
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _strings(arr: pa.Array) -> pa.Array:
+    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
+
+
+def _with_nulls(arr: pa.Array, valid: pa.Array) -> pa.Array:
+    return pc.if_else(valid, arr, pa.scalar(None, arr.type))
+
+
+def _held(col: Column, idx: np.ndarray, values: list, rule: str, ja: str, en: str) -> list[dict]:
+    return [{"index": int(i), "rule": rule, "value": v, "message_ja": f"{col.ja} の{ja}",
+             "message_en": f"{col.name}: {en}"} for i, v in zip(idx.tolist(), values)]
+
+
+_FRACTION = r"\.(\d{1,9})"
+
+
+def _fraction(s: pl.Expr) -> pl.Expr:
+    """The digits after the second ('5', '000000', null) → '.500000' or '' (six digits as Python's isoformat
+    writes them, none when zero)."""
+    digits = s.str.pad_end(6, "0").str.slice(0, 6)
+    return pl.when(s.is_null() | (digits == "000000")).then(pl.lit("")).otherwise(pl.lit(".") + digits)
+
+
+def _valid_date(s: pl.Expr) -> pl.Expr:
+    """A calendar date of years 0001–9999 (MariaDB's zero dates and PostgreSQL's BC dates are not)."""
+    return s.str.to_date("%Y-%m-%d", strict=False).is_not_null() & ~s.str.starts_with("0000")
+
+
+# ---------------------------------------------------------------------- values the server sent as text
+def _parts(arr: pa.Array, pattern: str, names: list[str]) -> pl.DataFrame:
+    """The value (`v`) and the groups of `pattern` (null where it does not match), as columns."""
+    v = pl.from_arrow(_strings(arr)).alias("v")
+    f = pl.DataFrame({"v": v}).with_columns(pl.col("v").str.extract_groups(pattern).alias("p")).unnest("p")
+    return f.rename(dict(zip(f.columns[1:], names)))
+
+
+def _date_text(arr: pa.Array, col: Column) -> Rendered:
+    """DATE as the server wrote it (MariaDB; PostgreSQL with DateStyle ISO): kept when it is a date."""
+    f = _parts(arr, r"^(\d{4}-\d{2}-\d{2})$", ["d"]).select(
+        "v", (pl.col("v").is_null() | _valid_date(pl.col("d")).fill_null(False)).alias("ok"), pl.col("d").alias("text"))
+    return _checked(f, col, "日付", "a date")
+
+
+def _datetime_text(arr: pa.Array, col: Column) -> Rendered:
+    """DATETIME/TIMESTAMP as the server wrote it ('2020-01-31 12:34:56[.ffffff][+09]', the zone being the
+    session's, which the reader set to the layout's time zone) → '2020-01-31T12:34:56[.ffffff]'."""
+    f = _parts(arr, rf"^(\d{{4}}-\d{{2}}-\d{{2}})[ T](\d{{2}}:\d{{2}}:\d{{2}})(?:{_FRACTION})?"
+                    r"(?:[+-]\d{2}(?::?\d{2}){0,2})?$", ["d", "t", "f"]).select(
+        "v", (pl.col("v").is_null() | _valid_date(pl.col("d")).fill_null(False)).alias("ok"),
+        (pl.col("d") + "T" + pl.col("t") + _fraction(pl.col("f"))).alias("text"))
+    return _checked(f, col, "日時", "a date and time")
+
+
+def _time_text(arr: pa.Array, col: Column) -> Rendered:
+    """TIME as the server wrote it ('12:00:00', '-01:00:00', '838:59:59.500000'), the fraction as isoformat."""
+    f = _parts(arr, rf"^(-?\d{{2,3}}:\d{{2}}:\d{{2}})(?:{_FRACTION})?$", ["t", "f"]).select(
+        "v", (pl.col("v").is_null() | pl.col("t").is_not_null()).alias("ok"),
+        (pl.col("t") + _fraction(pl.col("f"))).alias("text"))
+    return _checked(f, col, "時刻", "a time")
+
+
+def _checked(f: pl.DataFrame, col: Column, ja: str, en: str) -> Rendered:
+    """`f`: the value `v`, whether it is `ok`, its `text`. A value that is not ok is held
+    (extract.invalid_value) and shown as the server wrote it."""
+    if f["ok"].all():
+        return Rendered(_strings(f["text"].to_arrow()))
+    idx = np.flatnonzero(~f["ok"].to_numpy())
+    return Rendered(_strings(f.select(pl.when("ok").then("text").otherwise("v"))
+                             .to_series().to_arrow()),
+                    _invalid(col, idx, f["v"].gather(idx).to_list(), ja, en))
+
+
+def _invalid(col: Column, idx: np.ndarray, shown: list, ja: str, en: str) -> list[dict]:
+    kind = col.type_name or "?"
+    return _held(col, idx, shown, "extract.invalid_value", f"値は有効な{ja}ではありません (型 {kind})",
+                 f"the value is not {en} (type {kind})")
+
+
+# ---------------------------------------------------------------------------------- typed Arrow values
+_DAYS = (-719_162, 2_932_896)                              # 0001-01-01, 9999-12-31 in days from 1970-01-01
+_MICROS = (-62_135_596_800_000_000, 253_402_300_799_999_999)   # the same range in microseconds
+_UNIT_PER_US = {"s": 1 / 1_000_000, "ms": 1 / 1_000, "us": 1, "ns": 1_000}
+# PostgreSQL's ±infinity as ADBC hands them over: the server's extreme value (int32 days, int64 µs from
+# 2000-01-01) moved to 1970 and wrapped around.
+_PG_INFINITY = {"date": {-2_147_472_692: "infinity", -2_147_472_691: "-infinity"},
+                "timestamp": {-9_222_425_352_054_775_809: "infinity", -9_222_425_352_054_775_808: "-infinity"}}
+
+
+def _out_of_range(arr: pa.Array, raw: np.ndarray, valid: np.ndarray, text: pa.Array, col: Column, what: str,
+                  unit: str) -> Rendered:
+    """Values outside years 0001–9999 (PostgreSQL's infinity, or a wrapped-around value): held, named."""
+    if valid.all():
+        return Rendered(text)
+    idx = np.flatnonzero(~valid)
+    known = _PG_INFINITY[what]
+    shown = [known.get(int(raw[i]), f"{int(raw[i])} {unit} from 1970-01-01") for i in idx]
+    at = pa.array(~valid)
+    filler = [None] * len(arr)
+    for i, v in zip(idx.tolist(), shown):
+        filler[i] = v
+    ja, en = ("日付", "a date") if what == "date" else ("日時", "a date and time")
+    return Rendered(pc.if_else(at, pa.array(filler, pa.string()), text), _invalid(col, idx, shown, ja, en))
+
+
+def _date(arr: pa.Array, col: Column) -> Rendered:
+    if pa.types.is_date64(arr.type):
+        arr = pc.cast(arr, pa.date32())
+    raw = pc.fill_null(arr.cast(pa.int32()), 0).to_numpy().astype(np.int64)
+    valid = (raw >= _DAYS[0]) & (raw <= _DAYS[1])
+    text = pc.cast(_with_nulls(arr, pa.array(valid)) if not valid.all() else arr, pa.string())
+    return _out_of_range(arr, raw, valid, text, col, "date", "days")
+
+
+def _timestamp(arr: pa.Array, col: Column) -> Rendered:
+    """Naive: the wall time as stored; with a zone: the wall time in the layout's `time_zone`."""
+    unit, tz = arr.type.unit, arr.type.tz
+    raw = pc.fill_null(arr.cast(pa.int64()), 0).to_numpy()
+    lo, hi = (max(-(2**63), min(2**63 - 1, int(x * _UNIT_PER_US[unit]))) for x in _MICROS)   # ns: all of int64
+    valid = (raw >= lo) & (raw <= hi)
+    s = pl.from_arrow(_with_nulls(arr, pa.array(valid)) if not valid.all() else arr).alias("t")
+    if tz:
+        s = s.dt.convert_time_zone(col.time_zone).dt.replace_time_zone(None)
+    text = pl.DataFrame({"t": s}).select(
+        pl.col("t").dt.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(pl.col("t").dt.strftime("%6f"))).to_series()
+    return _out_of_range(arr, raw, valid, _strings(text.to_arrow()), col, "timestamp", unit)
+
+
+def _time(arr: pa.Array, col: Column) -> Rendered:
+    s = pl.from_arrow(pc.cast(arr, pa.time64("us"))).alias("t")
+    text = pl.DataFrame({"t": s}).select(
+        pl.col("t").dt.strftime("%H:%M:%S") + _fraction(pl.col("t").dt.strftime("%6f"))).to_series()
+    return Rendered(_strings(text.to_arrow()))
+
+
+# ----------------------------------------------------------------------------------------- binary values
+_SEPARATORS = (0x0A, 0x1F, 0x1E, 0x1D, 0x1C)   # below 0x40: never part of a CP932/UTF-8/EUC-JP character
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets relative to the first value, the values' bytes) of a binary array, slices included."""
+    arr = arr.cast(pa.large_binary())
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] is not None else np.empty(0, np.uint8)
+    data = data[offsets[0]:offsets[-1]]
+    return offsets - offsets[0], data
+
+
+def _decode(arr: pa.Array, col: Column) -> Rendered:
+    """Binary values → text in the source's encoding, decoded in one call for the whole column (the values
+    joined by a byte that is never part of a character); only a column holding undecodable bytes is
+    decoded value by value, to hold exactly those rows (extract.decode)."""
+    enc = col.encoding
+    offsets, data = _buffers(arr)
+    valid = arr.is_valid()
+    sep = next((s for s in _SEPARATORS if not (data == s).any()), None)
+    if sep is not None:
+        joined = np.insert(data, offsets[1:], sep) if len(arr) else data
+        try:
+            parts = joined.tobytes().decode(enc).split(chr(sep))
+            return Rendered(_with_nulls(pa.array(parts[:len(arr)], pa.string()), valid), decoded_as=enc)
+        except UnicodeDecodeError:
+            pass
+    raw = data.tobytes()
+    texts: list[str | None] = []
+    bad: list[int] = []
+    shown: list[str] = []
+    detail: list[tuple[str, int]] = []
+    for i in range(len(arr)):   # only for a column that holds bytes the encoding does not define
+        b = raw[offsets[i]:offsets[i + 1]]
+        try:
+            texts.append(b.decode(enc))
+        except UnicodeDecodeError as exc:
+            texts.append(None)
+            bad.append(i)
+            shown.append(b.decode(enc, "backslashreplace"))
+            detail.append((" ".join(f"0x{x:02X}" for x in b[exc.start:exc.start + 2]), exc.start + 1))
+    text = _with_nulls(pa.array(texts, pa.string()), valid)
+    if not bad:
+        return Rendered(text, decoded_as=enc)
+    held = [{"index": i, "rule": "extract.decode", "value": v,
+             "message_ja": f"{col.ja} に {enc} として読めないバイト列 ({h}) があります ({at} バイト目)",
+             "message_en": f"{col.name}: bytes ({h}) are not valid {enc} at byte {at} of the value"}
+            for i, v, (h, at) in zip(bad, shown, detail)]
+    unreadable = np.zeros(len(arr), bool)
+    unreadable[bad] = True
+    return Rendered(text, held, unreadable, decoded_as=enc)
+
+
+def _bits(arr: pa.Array, col: Column, *, pg: bool) -> Rendered:
+    """BIT as binary digits. MariaDB sends BIT(M) as ceil(M/8) bytes, the value right-aligned; PostgreSQL
+    (ADBC) its bit/varbit wire value: a 4-byte big-endian bit count, then the bits left-aligned."""
+    offsets, data = _buffers(arr)
+    lens = np.diff(offsets)
+    starts = offsets[:-1]
+    if pg:
+        head = np.zeros((len(arr), 4), np.int64)
+        ok = lens >= 4
+        for k in range(4):
+            head[ok, k] = data[starts[ok] + k]
+        nbits = np.where(ok, (head[:, 0] << 24) | (head[:, 1] << 16) | (head[:, 2] << 8) | head[:, 3], 0)
+        first = starts * 8 + 32
+    else:
+        nbits = np.where(lens > 0, np.minimum(col.bits, lens * 8), 0)
+        first = starts * 8 + lens * 8 - nbits
+    bits = np.unpackbits(data) if len(data) else np.empty(0, np.uint8)
+    total = int(nbits.sum())
+    out_offsets = np.concatenate([[0], np.cumsum(nbits)]).astype(np.int64)
+    pos = np.repeat(first - out_offsets[:-1], nbits) + np.arange(total)
+    chars = (bits[pos] + ord("0")).astype(np.uint8) if total else np.empty(0, np.uint8)
+    text = pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(out_offsets.tobytes()),
+                                            pa.py_buffer(chars.tobytes()))
+    return Rendered(_with_nulls(pc.cast(text, pa.string()), arr.is_valid()))
+
+
+# ------------------------------------------------------------------------------------------- dispatch
+def render(arr: pa.Array, col: Column, *, source_name: str, table: str, run_id: str | None,
+           pg_type: str | None = None) -> Rendered:
+    """One column's values (an Arrow array of any type) → text, by the declared kind or the Arrow type.
+
+    `pg_type`: the PostgreSQL type name ADBC attaches to the field (bit, money …)."""
+    t = arr.type
+    name = col.type_name or pg_type or str(t)
+    if not col.type_name:
+        col = replace(col, type_name=name)   # messages name the type
+
+    def refuse(why: str = ""):
+        raise ColumnTypeError(source_name=source_name, table=table, column=col.name, type_name=name, run_id=run_id,
+                              why=why)
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if col.declared == "unsupported":
+        refuse()
+    if col.declared in ("date_text", "datetime_text", "time_text") and (
+            pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+        return {"date_text": _date_text, "datetime_text": _datetime_text, "time_text": _time_text}[col.declared](
+            arr, col)
+    if col.declared == "bit" and (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_null(t)):
+        return _bits(pc.cast(arr, pa.binary()), col, pg=False)
+    if pg_type == "money":
+        refuse(" (ADBC sends it as an integer of cents)")
+    if pg_type in ("bit", "varbit"):
+        return _bits(arr.storage if isinstance(t, pa.BaseExtensionType) else arr, col, pg=True)
+    if isinstance(t, pa.BaseExtensionType):
+        storage = arr.storage
+        if pa.types.is_string(storage.type) or pa.types.is_large_string(storage.type):
+            return Rendered(_strings(storage))    # PostgreSQL numeric (exact text), json
+        refuse()
+    if pa.types.is_dictionary(t):
+        return render(arr.dictionary_decode(), col, source_name=source_name, table=table, run_id=run_id,
+                      pg_type=pg_type)
+    if pa.types.is_null(t):
+        return Rendered(pa.nulls(len(arr), pa.string()))
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return Rendered(_strings(arr))
+    if (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+            or pa.types.is_decimal(t)):
+        return Rendered(pc.cast(arr, pa.string()))
+    if pa.types.is_date(t):
+        return _date(arr, col)
+    if pa.types.is_timestamp(t):
+        return _timestamp(arr, col)
+    if pa.types.is_time(t):
+        return _time(arr, col)
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t) \
+            or pa.types.is_binary_view(t):
+        return _decode(pc.cast(arr, pa.large_binary()), col)
+    refuse()   # interval, duration, list, struct, map, uuid …
+
+
+def python_values(values: list, col: Column, *, source_name: str, table: str, run_id: str | None) -> pa.Array:
+    """A DB-API column (Python objects) → an Arrow array of its type, in C: text straight to string, bytes
+    to binary (never read as UTF-8 behind the encoding's back), anything else by Arrow's inference."""
+    first = next((v for v in values if v is not None), None)
+    try:
+        if isinstance(first, str):
+            return pa.array(values, pa.string())
+        if isinstance(first, (bytes, bytearray, memoryview)):
+            return pa.array(values, pa.binary())
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        kinds = sorted({type(v).__name__ for v in values if v is not None})
+        raise ColumnTypeError(source_name=source_name, table=table, column=col.name,
+                              type_name=col.type_name or "/".join(kinds), run_id=run_id,
+                              why=f" (its values are of several kinds: {', '.join(kinds)})") from None

@@ -1,0 +1,66 @@
+"""A history row held at extract (bytes CP932 does not define, in its 住所) holds the rest of that
+person's history with it (`held_together`), as a row held at map does: 現在の個人 never shows a state
+the person has left. The extract quarantine names the record by its key (`ATENA_NO=…,RIREKI_NO=…`)."""
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+
+import polars as pl
+import pytest
+
+from ikou import REPO_ROOT
+from tests.flows.conftest import vendor_a_source, write_config
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+SAMPLE = REPO_ROOT / "data" / "sample"
+JUSHO, FIELDS = 17, 21
+
+
+def _person_with_history(lines: list[bytes]) -> tuple[bytes, list[int]]:
+    """A person with two or more clean history rows and no planted fault: (宛名番号, line indexes)."""
+    faulty = set(pl.read_csv(SAMPLE / "faults.csv", infer_schema=False)["atena_no"].drop_nulls().to_list())
+    rows: dict[bytes, list[int]] = defaultdict(list)
+    for i, line in enumerate(lines):
+        f = line.split(b",")
+        if len(f) == FIELDS:
+            rows[f[1]].append(i)
+    def clean(line: bytes) -> bool:
+        try:
+            return not any(unicodedata.category(ch) in ("Cc", "Cf", "Co") for ch in line.decode("cp932"))
+        except UnicodeDecodeError:
+            return False
+
+    for atena, idx in rows.items():
+        if len(idx) >= 2 and atena.decode() not in faulty and all(clean(lines[i]) for i in idx):
+            return atena, idx
+    raise AssertionError("the sample has no person with a clean history")
+
+
+def test_a_row_held_at_extract_holds_the_rest_of_the_persons_history(tmp_path):
+    from ikou.flows.migrate import migration_flow
+    from ikou.loaders import read_table
+
+    lines = (SAMPLE / "vendor_a" / "JUMIN.csv").read_bytes().split(b"\r\n")
+    atena, idx = _person_with_history(lines)
+    last = max(idx, key=lambda i: int(lines[i].split(b",")[2]))
+    f = lines[last].split(b",")
+    f[JUSHO] = f[JUSHO][:4] + b"\x85\x40"          # a pair CP932 does not define, after the first character
+    lines[last] = b",".join(f)
+    src = tmp_path / "JUMIN.csv"
+    src.write_bytes(b"\r\n".join(lines))
+    target = f"duckdb:///{tmp_path / 't.duckdb'}"
+    summary = migration_flow(config_path=str(write_config(tmp_path, source=vendor_a_source(path=src),
+                                                          target_url=target)))
+    assert summary["status"] == "succeeded"
+    run_dir = tmp_path / "runs" / "999997" / summary["run_id"]
+    qf = pl.read_parquet(run_dir / "quarantine.parquet")
+    at_extract = qf.filter((pl.col("stage") == "extract") & (pl.col("source_line") == last + 1))
+    assert at_extract["record_key"].to_list() == [f"ATENA_NO={atena.decode()},RIREKI_NO={f[2].decode()}"]
+    together = qf.filter(pl.col("rule") == "rireki.held_together")
+    assert set(together["source_line"].to_list()) == {i + 1 for i in idx if i != last}
+    a = atena.decode()
+    assert read_table(target, "dantai_999997", "juki_kojin_rireki").filter(pl.col("atena_no") == a).height == 0
+    assert read_table(target, "dantai_999997", "juki_kojin").filter(pl.col("atena_no") == a).height == 0
+    t = summary["tables"]["juki_kojin_rireki"]
+    assert t["extracted"] == t["loaded"] + t["quarantined"]
