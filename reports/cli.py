@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ikou.errors import IkouError
+from ikou.errors import ConfigError, IkouError
 
 
 def _split(text: str | None) -> list[str]:
@@ -218,6 +218,10 @@ def _run_report(args: argparse.Namespace) -> int:
     from ikou.reports.workbook import write_workbook
     try:
         run_dir = Path(args.run_dir)
+        inside = bool(args.out) and run_dir.resolve() in Path(args.out).resolve().parents
+        if args.reveal and (not args.out or inside):   # the run's reports are its record and go into its pack
+            raise ConfigError("--reveal writes names and 個人番号: give --out FILE outside the run folder "
+                              "(the run's own report.html stays masked)")
         summary = load_summary(run_dir)
         _check_inputs_kept(args, run_dir, summary)
         qpath = Path(args.quarantine) if args.quarantine else run_dir / "quarantine.parquet"

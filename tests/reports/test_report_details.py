@@ -123,3 +123,15 @@ def test_diff_csvs_neutralise_formulas_and_the_parquet_keeps_them_exact(tmp_path
     exact = pl.read_parquet(out / "differences.parquet").sort("atena_no")
     assert exact.select("left", "right").rows() == [("=1+1", "=1+2"), ("-2+3+cmd|'/C calc'!A0", "+2+3")]
     assert pl.read_parquet(out / "only_left.parquet")["jusho"].to_list() == ["@SUM(1+9)*cmd|' /C calc'!A0"]
+
+
+def test_run_report_reveals_names_only_into_a_file_outside_the_run_folder(tmp_path, capsys):
+    from ikou.flows.cli import main
+
+    run_dir = tmp_path / "runs" / "999997" / "R1-x"
+    run_dir.mkdir(parents=True)
+    for out in ([], ["--out", str(run_dir / "r.html")]):
+        assert main(["run-report", str(run_dir), "--reveal", *out]) == 2
+        err = capsys.readouterr().err
+        assert "--reveal" in err and len(err.strip().splitlines()) == 1
+    assert not list(run_dir.iterdir())
