@@ -45,7 +45,8 @@ def one_pass(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: P
     with progress.task("map", source_name) as line, progress.task("moji", source_name) as moji_line:
         mapper = Mapper(spec, schema, ctx, staged, source_name=source_name)
         line.total = mapper.rows
-        ident = Identifier(schema, spec.target, ctx, gaiji_table=gaiji_table)
+        with _failing_as("moji"):   # the 外字 table is 文字同定's input: its errors are that stage's
+            ident = Identifier(schema, spec.target, ctx, gaiji_table=gaiji_table)
         rules = load_rules(schema.rules)
         seconds = {"moji": 0.0, "validate": 0.0}
         checks: list[RowLocal] = []
