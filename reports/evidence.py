@@ -227,6 +227,22 @@ def target_state(url: str, db_schema: str) -> dict:
     return checksums(url, db_schema)
 
 
+def rows_unlike_the_run(state: dict) -> list[str]:
+    """Tables whose rows differ from what the run that loaded them recorded (`ikou_run`'s counts):
+    the target was changed after the load (rows deleted or added by hand), so it no longer holds the
+    run the record names, whatever its run id says."""
+    counts = (state.get("run") or {}).get("counts") or {}
+    tables = state.get("tables") or {}
+    out = []
+    for name, n in sorted(counts.items()):
+        have = (tables.get(name) or {}).get("rows")
+        if have is None:
+            out.append(f"{name}: missing (the run loaded {n:,} rows)")
+        elif int(have) != int(n):
+            out.append(f"{name}: {int(have):,} rows, the run loaded {int(n):,}")
+    return out
+
+
 def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None,
                sign_key: Path | str | None = None) -> Path:
     """Write the evidence pack of `run_dir` to `out` (a zip); the target must still hold this run.
@@ -248,6 +264,10 @@ def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None,
     if summary.get("status") == "succeeded" and held != summary["run_id"]:
         raise EvidenceError(f"target {db_schema} holds run {held or '(none)'}, not {summary['run_id']}: the pack "
                             "must record the tables this run loaded (build it before the next run, or roll back)")
+    changed = rows_unlike_the_run(state) if summary.get("status") == "succeeded" else []
+    if changed:
+        raise EvidenceError(f"target {db_schema} was changed after run {summary['run_id']} loaded it: "
+                            + "; ".join(changed))
     if summary.get("status") != "succeeded":
         state = {**state, "note": f"run {summary.get('status')}: the target does not hold this run"}
     files: dict[str, bytes] = {n: p.read_bytes() for n, p in _run_files(run_dir).items()}
@@ -548,6 +568,8 @@ def _verify_target(recorded: dict, manifest: dict, v: Verification, target_url: 
     if held != manifest.get("run_id"):
         v.problems.append(f"target {recorded['schema']}: holds run {held or '(none)'}, not {manifest.get('run_id')}")
         return
+    for which, state in (("the pack's target.json", recorded), ("the target now", now)):
+        v.problems += [f"{which}: {recorded['schema']}.{p}" for p in rows_unlike_the_run(state)]
     want, have = recorded.get("tables") or {}, now.get("tables") or {}
     for table in sorted(set(want) | set(have)):
         w, h = want.get(table), have.get(table)

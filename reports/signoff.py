@@ -89,7 +89,15 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     if summary.get("status") != "succeeded":
         raise RunNotSignable(f"run {summary.get('run_id')} is {summary.get('status')}: only a succeeded run is signed "
                              "off (--override does not apply; summary.json is the record of the failure)")
-    pack = Path(pack) if pack else run_dir / DEFAULT_PACK
+    if pack and not Path(pack).is_file():
+        raise EvidenceError(f"--pack {pack}: not found (a sign-off goes into an existing pack, or into none)")
+    own = run_dir / DEFAULT_PACK
+    if pack and own.is_file() and Path(pack).resolve() != own.resolve():   # the run's own pack is checked too
+        v = verify_pack(own, check_target=False)
+        if not v.ok:
+            raise EvidenceError(f"{own}: the run's own pack does not verify, not signing: {v.problems[0]}")
+        _check_pack_is_of_run(own, *read_pack(own), summary, raw)
+    pack = Path(pack) if pack else own
     sealed: dict | None = None   # the pack's signoff.json: the record that a sign-off appends to
     if pack.is_file():   # never re-seal a pack that was changed: its manifest would hide it
         v = verify_pack(pack, check_target=False)
@@ -168,6 +176,12 @@ def _check_target(run_dir: Path, summary: dict, *, target_url: str | None, no_ta
         raise RunNotHeld(f"target {schema} holds run {current or '(none)'}, not {summary.get('run_id')} "
                          f"({'rolled back' if was else 'replaced by another run, or rolled back'}): "
                          "a sign-off accepts what the target holds")
+    from ikou.reports.evidence import rows_unlike_the_run, target_state
+
+    changed = rows_unlike_the_run(target_state(url, schema))
+    if changed:
+        raise RunNotHeld(f"target {schema} was changed after run {current} loaded it ({'; '.join(changed)}): "
+                         "a sign-off accepts what the run loaded")
     return {"checked": True, "schema": schema, "holds": current}
 
 

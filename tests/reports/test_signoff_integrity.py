@@ -94,6 +94,20 @@ def test_a_summary_edited_after_the_pack_is_refused(run, capsys):
     assert pack.read_bytes() == before and not (run / "signoff.json").exists()
 
 
+def test_another_or_a_missing_pack_does_not_get_around_the_runs_own_pack(run, capsys, tmp_path):
+    build_pack(run, run / "evidence.zip")
+    _edit_summary(run, sign_off_blockers=[])
+    rc, err = _cli(capsys, run, "--by", "山田PM", "--role", "PM", "--pack", str(tmp_path / "nope.zip"))
+    assert rc == 2 and "not found" in err and len(err.strip().splitlines()) == 1, err
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    (other / "evidence.zip").unlink()
+    elsewhere = build_pack(other, tmp_path / "elsewhere.zip")   # a pack sealed after the edit
+    rc, err = _cli(capsys, run, "--by", "山田PM", "--role", "PM", "--no-target", "--pack", str(elsewhere))
+    assert rc == 2 and "summary.json is not the one sealed in" in err and "run" in err, err
+    assert not (run / "signoff.json").exists()
+
+
 @pytest.mark.parametrize(("run_id", "dantai", "named"), [("R-y", "999628", "run_id R-x"),
                                                          ("R-x", "999636", "dantai 999628")])
 def test_a_pack_of_another_run_or_dantai_is_refused(tmp_path, monkeypatch, run_id, dantai, named):
