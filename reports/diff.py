@@ -77,24 +77,36 @@ class ParquetSource:
 
     path: Path
     columns: dict[str, str]
-    # key columns (compared name) read as the mapping reads them: "trim" (surrounding half- and
-    # full-width spaces) or "integer" (' 01' is the record 1): a padded legacy key names the record
-    # the target holds under its trimmed key, not a record only the legacy side has
+    # key columns (compared name) read as the mapping's op read them: "text" (half- and full-width
+    # spaces around it trimmed, the text op with strip), "code" (every surrounding Unicode whitespace
+    # trimmed: the ops that always trim) or "integer" (the integer op: ' 01' and '+1' are 1, '1.0' is
+    # not an integer and stays as written): a padded legacy key names the record the target holds
+    # under its trimmed key, not a record only the legacy side has
     keys: dict[str, str] = field(default_factory=dict)
 
     def key_sql(self, name: str, sql: str) -> str:
         how = self.keys.get(name)
         if how is None:
             return sql
-        trimmed = f"trim({sql}, ' \u3000')"
-        return trimmed if how == "trim" else f"coalesce(CAST(TRY_CAST({trimmed} AS BIGINT) AS VARCHAR), {trimmed})"
+        trimmed = f"trim({sql}, {_lit(' ' + chr(0x3000) if how == 'text' else _WHITESPACE)})"
+        if how != "integer":
+            return trimmed
+        return (f"CASE WHEN regexp_matches({trimmed}, '^[+-]?[0-9]{{1,18}}$') "
+                f"THEN CAST(CAST({trimmed} AS BIGINT) AS VARCHAR) ELSE {trimmed} END")
 
     def key_expr(self, name: str, e: pl.Expr) -> pl.Expr:
+        from ikou.mappings.ops import read_code, read_integer
+
         how = self.keys.get(name)
         if how is None:
             return e
-        trimmed = e.str.strip_chars(" \u3000")
-        return trimmed if how == "trim" else pl.coalesce(trimmed.cast(pl.Int64, strict=False).cast(pl.String), trimmed)
+        trimmed = e.str.strip_chars(" \u3000") if how == "text" else read_code(e)
+        return trimmed if how != "integer" else pl.coalesce(read_integer(e).cast(pl.String), trimmed)
+
+
+# what Polars' strip_chars() trims (Unicode White_Space), for the same trim in DuckDB's SQL
+_WHITESPACE = "".join(map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029,
+                               0x202F, 0x205F, 0x3000]))
 
 
 @dataclass

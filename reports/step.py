@@ -33,8 +33,8 @@ def source_names(mapping) -> dict[str, str]:
 
 def key_reading(mapping, key: list[str]) -> dict[str, str]:
     """How the diff reads each legacy key column so that it names the record the target holds: as the
-    mapping's op read it ("integer": ' 01' is 1; "trim": padding dropped, for the ops that trim a
-    key). A key the mapping keeps verbatim (`text` without `strip`) is compared as written."""
+    mapping's op read it ("integer": ' 01' is 1; "code": every surrounding whitespace trimmed, as
+    the ops that always trim read it; "text": the text op's `strip`). A key the mapping keeps verbatim (`text` without `strip`) is compared as written."""
     from ikou.mappings.ops import OPS
 
     out = {}
@@ -42,8 +42,10 @@ def key_reading(mapping, key: list[str]) -> dict[str, str]:
         if c.target in key and c.from_ and c.target not in out:
             if c.op == "integer":
                 out[c.target] = "integer"
-            elif OPS[c.op].strip == "always" or (OPS[c.op].strip == "option" and c.strip):
-                out[c.target] = "trim"
+            elif OPS[c.op].strip == "always":
+                out[c.target] = "code"
+            elif OPS[c.op].strip == "option" and c.strip:
+                out[c.target] = "text"
     return out
 
 

@@ -22,7 +22,7 @@ def _sides(tmp_path):
 def test_padded_legacy_keys_match_the_targets_records(tmp_path):
     staged, right = _sides(tmp_path)
     cols = {"ATENA_NO": "atena_no", "RIREKI_NO": "rireki_no", "SHIMEI": "shimei"}
-    r = compare(ParquetSource(staged, cols, keys={"atena_no": "trim", "rireki_no": "integer"}), right,
+    r = compare(ParquetSource(staged, cols, keys={"atena_no": "text", "rireki_no": "integer"}), right,
                 key=["atena_no", "rireki_no"])
     try:
         assert (r.matched, r.only_left, r.only_right, r.changed_rows) == (2, 0, 0, 0)
@@ -41,7 +41,7 @@ def test_the_crosswalk_path_reads_the_keys_the_same_way(tmp_path):
     pl.DataFrame({"legacy_atena_no": ["0123456785", "3997661671"],
                   "atena_no": ["0123456785", "3997661671"]}).write_csv(xw)
     cols = {"ATENA_NO": "atena_no", "RIREKI_NO": "rireki_no", "SHIMEI": "shimei"}
-    r = compare(ParquetSource(staged, cols, keys={"atena_no": "trim", "rireki_no": "integer"}), right,
+    r = compare(ParquetSource(staged, cols, keys={"atena_no": "text", "rireki_no": "integer"}), right,
                 key=["atena_no", "rireki_no"], crosswalk=xw)
     try:
         assert (r.matched, r.only_left, r.only_right) == (2, 0, 0)
@@ -54,5 +54,20 @@ def test_the_key_reading_follows_the_mapping_ops():
     reading = key_reading(vendor_b, ["atena_no", "rireki_no"])
     ops = {c.target: c for c in vendor_b.columns if c.target in ("atena_no", "rireki_no")}
     for t, c in ops.items():
-        want = "integer" if c.op == "integer" else "trim" if (c.op != "text" or c.strip) else None
+        want = "integer" if c.op == "integer" else "text" if c.op == "text" and c.strip else None if c.op == "text" \
+            else "code"
         assert reading.get(t) == want, (t, c.op)
+
+
+def test_a_key_is_read_exactly_as_the_op_reads_it_in_duckdb_and_in_polars(tmp_path):
+    """No-break space around a code is trimmed (the op trims all whitespace); '1.0', '1e3', '0x1F' are
+    not integers to the op, so they stay as written and never match record 1."""
+    staged = tmp_path / "s.parquet"
+    legacy = ["\u00a01", "1.0", "1e3", "0x1F", "+02", " 3\u3000"]
+    pl.DataFrame({"K": [str(i) for i in range(6)], "R": legacy}).write_parquet(staged)
+    want = ["1", "1.0", "1e3", "0x1F", "2", "3"]
+    src = ParquetSource(staged, {"K": "k", "R": "r"}, keys={"r": "integer"})
+    via_polars = pl.scan_parquet(staged).select(src.key_expr("r", pl.col("R"))).collect().to_series().to_list()
+    import duckdb
+    via_duckdb = [v for (v,) in duckdb.sql(f"SELECT {src.key_sql('r', 'R')} FROM read_parquet('{staged}')").fetchall()]
+    assert via_polars == via_duckdb == want
