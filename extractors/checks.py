@@ -52,10 +52,22 @@ def _cp932_like(encoding: str) -> bool:
     return norm_encoding(encoding) in _CP932_LIKE
 
 
-def control_pattern(encoding: str, *, line_breaks: bool) -> str:
+# Line breaks other than CR and LF: NEL (U+0085, a C1 control), LINE SEPARATOR (U+2028) and PARAGRAPH
+# SEPARATOR (U+2029). Polars, Python and most editors break a line at them: like CR and LF they are held
+# unless the value may hold line breaks.
+_UNICODE_BREAKS = "\x85\u2028\u2029"
+_UNICODE_BREAKS_RX = r"\x{85}\x{2028}\x{2029}"
+_BREAK_NAMES = {"\x85": "NEL", "\u2028": "LS", "\u2029": "PS"}
+
+
+def control_pattern(encoding: str, *, line_breaks: bool, unicode_breaks: bool | None = None) -> str:
     """A regex class of the characters that are not text; CR and LF too unless `line_breaks` (quoted line
-    breaks in a layout that allows them, or a CSV value, where they can only be that)."""
-    cls = r"\x00-\x09\x0B\x0C\x0E-\x1F\x7F-\x9F" + ("" if line_breaks else r"\x0A\x0D")
+    breaks in a layout that allows them, or a CSV value, where they can only be that); NEL, U+2028 and
+    U+2029 unless `unicode_breaks` (default: `line_breaks`; a CSV's are not cut by the record finder, so
+    they are allowed only where its layout allows quoted line breaks)."""
+    unicode_breaks = line_breaks if unicode_breaks is None else unicode_breaks
+    cls = (r"\x00-\x09\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F" + ("" if line_breaks else r"\x0A\x0D")
+           + ("" if unicode_breaks else _UNICODE_BREAKS_RX))
     if _cp932_like(encoding):
         cls += r"\x{F8F0}-\x{F8F3}"
     return f"[{cls}]"
@@ -70,14 +82,17 @@ def may_hold_controls(raw: bytes, text: str | None, encoding: str) -> bool:
     if enc in _CP932_LIKE:
         return text is None or any(c in text for c in _CP932_UNDEFINED)
     if enc in ("utf_8", "utf8", "u8", "utf_8_sig"):
-        return b"\xc2" in raw and re.search(rb"\xc2[\x80-\x9f]", raw) is not None   # C1 controls
+        return ((b"\xc2" in raw and re.search(rb"\xc2[\x80-\x9f]", raw) is not None)   # C1 controls, NEL
+                or b"\xe2\x80\xa8" in raw or b"\xe2\x80\xa9" in raw)                  # U+2028, U+2029
     if enc in _DOUBLE_BYTE:
-        return False                                   # Shift_JIS family, EUC: no byte decodes to a C1 control
+        return False                                   # Shift_JIS family, EUC: no C1 control, U+2028 or U+2029
     return True
 
 
 def _char_name(c: str) -> str:
     o = ord(c)
+    if c in _BREAK_NAMES:
+        return _BREAK_NAMES[c]
     if o < 0x20:
         return _C0_NAMES[o]
     return "DEL" if o == 0x7F else "C1"
@@ -85,14 +100,16 @@ def _char_name(c: str) -> str:
 
 def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_breaks: bool | Collection[str],
                      line_col: str = "_line", column_encodings: Mapping[str, str] | None = None,
-                     line_break_hint: tuple[str, str] | None = None) -> tuple[pl.DataFrame, list[dict]]:
+                     line_break_hint: tuple[str, str] | None = None,
+                     unicode_breaks: bool | None = None) -> tuple[pl.DataFrame, list[dict]]:
     """Rows where a value holds a character that is not text: `extract.nul_byte` (NUL),
     `extract.undefined_byte` (a CP932 byte without a character) or `extract.control_char`, all errors.
 
     `line_breaks`: True, False, or the columns whose values may hold CR and LF (a table's columns marked
     `line_breaks`); `column_encodings`: a column decoded otherwise than `encoding` (a table's binary
     column read as CP932 beside text the server decoded); `line_break_hint`: (ja, en) added to the message
-    of a CR or LF found, saying how to allow them. One finding per row and column, on the first
+    of a CR or LF found, saying how to allow them; `unicode_breaks`: whether NEL, U+2028 and U+2029 may
+    be in a value (default: as CR and LF, column by column). One finding per row and column, on the first
     such character; the value is kept as it is, except that NUL and the stand-ins of undefined bytes are
     shown escaped (\x00, \xFD): what the source holds.
     """
@@ -100,8 +117,10 @@ def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_br
         return df, []
     names = [c.name for c in layout.columns if c.name in df.columns]
     encs = {n: (column_encodings or {}).get(n, encoding) for n in names}
-    pats = {n: control_pattern(encs[n], line_breaks=line_breaks if isinstance(line_breaks, bool)
-                               else n in line_breaks) for n in names}
+    allowed = {n: line_breaks if isinstance(line_breaks, bool) else n in line_breaks for n in names}
+    pats = {n: control_pattern(encs[n], line_breaks=allowed[n],
+                               unicode_breaks=allowed[n] if unicode_breaks is None else unicode_breaks)
+            for n in names}
     hit = df.filter(pl.any_horizontal([pl.col(n).str.contains(pats[n]).fill_null(False) for n in names]))
     if hit.height == 0:
         return df, []
@@ -111,7 +130,8 @@ def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_br
             continue
         pat = pats[c.name]
         cp932 = _cp932_like(encs[c.name])
-        rx = re.compile(pat.replace(r"\x{F8F0}-\x{F8F3}", "\uf8f0-\uf8f3"))
+        rx = re.compile(pat.replace(r"\x{F8F0}-\x{F8F3}", "\uf8f0-\uf8f3").replace(_UNICODE_BREAKS_RX,
+                                                                                   _UNICODE_BREAKS))
         for line, value in hit.filter(pl.col(c.name).str.contains(pat).fill_null(False)).select(
                 line_col, c.name).iter_rows():
             found = rx.findall(value)
@@ -134,7 +154,7 @@ def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_br
                 rule, ja, en = ("extract.control_char",
                                 f"{c.ja} の {pos} 文字目に制御文字 {_char_name(ch)} (U+{ord(ch):04X}) があります",
                                 f"{c.name}: control character {_char_name(ch)} (U+{ord(ch):04X}) at character {pos}")
-                if line_break_hint and ch in "\r\n":
+                if line_break_hint and ch in "\r\n" + _UNICODE_BREAKS:
                     more_ja, more_en = more_ja + line_break_hint[0], more_en + line_break_hint[1]
             shown = value.replace("\x00", "\\x00")
             if cp932:

@@ -334,11 +334,11 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
     key_index = [names.index(k) for k in keys]
 
-    def raw_key(raw: bytes) -> str | None:
+    def raw_key(raw: bytes, lengths: dict[int, tuple[int, int]] | None) -> str | None:
         """The key of a record the parser did not cut into fields (a bad record: rare)."""
         text = raw.decode(enc, "surrogateescape")
         fields = [_unquote(text[a:b], layout.quote) for a, b in _fields_of(text, layout.delimiter, layout.quote)]
-        values = raw_fields_key(fields, n_fields, key_index)
+        values = raw_fields_key(fields, n_fields, key_index, quote=layout.quote, lengths=lengths)
         if values is None or not all(_readable(v) for v in values):
             return None
         return format_key(keys, values)
@@ -350,13 +350,28 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         at = lines[list(c.findings)].tolist()
         from_parsed = dict(parsed.filter(pl.col("_line").is_in(at)).select("_line", key_expr(keys)).iter_rows())
         out: dict[int, str | None] = {}
+        lengths: dict[int, tuple[int, int]] | None = None
         for i in c.findings:
             line = int(lines[i])
             if line in from_parsed:
                 out[i] = from_parsed[line]
             elif c.kind[i] in (RECORD, BAD):
-                out[i] = raw_key(c.raw(i))
+                if lengths is None:
+                    lengths = lead_lengths(parsed)
+                out[i] = raw_key(c.raw(i), lengths)
         return out
+
+    def lead_lengths(parsed: pl.DataFrame) -> dict[int, tuple[int, int]]:
+        """Field index → shortest and longest value of the chunk's parsed records, for the fields up to the
+        last key column (what a record cut into the wrong number of fields is compared with)."""
+        lead = names[:max(key_index) + 1]
+        if parsed.height == 0:
+            return {}
+        n = [pl.col(x).fill_null("").str.len_chars() for x in lead]
+        row = parsed.select(*[e.min().alias(f"a{i}") for i, e in enumerate(n)],
+                            *[e.max().alias(f"b{i}") for i, e in enumerate(n)]).row(0)
+        k = len(lead)
+        return {i: (row[i], row[k + i]) for i in range(k)}
 
     def find(data: bytes, eof: bool, cut: bool = False) -> Records:
         return find_records(data, eof=eof, delimiter=layout.delimiter, quote=layout.quote,
@@ -436,7 +451,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         lines = first_line + recs.line
         df = parsed = pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx]))
         if may_hold_controls(chunk, text, enc) or may_hold_controls(b"", c.multi_text, enc):
-            df, found = control_findings(df, layout, enc, line_breaks=True)
+            df, found = control_findings(df, layout, enc, line_breaks=True, unicode_breaks=layout.quoted_newlines)
         else:
             found = []
         df, over = overlong_findings(df, layout, enc)

@@ -183,7 +183,8 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
 
     Every value becomes text by its column's type (extractors.text); a value that is no valid date or
     whose bytes do not decode is held with its row number and column, as is a value holding a character
-    that is not text (a C0/C1 control, NUL, and CR or LF unless the layout column says `line_breaks`),
+    that is not text (a C0/C1 control, NUL, and a line break: CR, LF, NEL, U+2028, U+2029, unless the
+    layout column says `line_breaks`),
     as the file extractors do. Held rows carry `record_key` from `key_columns` (default: the layout's key)."""
     t0 = time.perf_counter()
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)

@@ -11,6 +11,9 @@ Rows that are not about a record (a blank line, the end-of-file mark) carry none
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 import polars as pl
 
 from ikou.errors import LayoutError
@@ -44,20 +47,49 @@ def format_key(cols: list[str], values: list[str | None]) -> str:
     return ",".join(f"{c}={'' if v is None else v}" for c, v in zip(cols, values))
 
 
-def raw_fields_key(fields: list[str], n_fields: int, key_index: list[int]) -> list[str] | None:
+# A field of a code, a number or a date: where an extra or a missing delimiter is far less likely than in a
+# name, an address or a note (free text, spaces, kanji), and where it would show (see `raw_fields_key`).
+_PLAIN = re.compile(r"[+-]?[0-9A-Za-z]+(?:[._/:-][0-9A-Za-z]+)*")
+
+
+def raw_fields_key(fields: list[str], n_fields: int, key_index: list[int], *, quote: str | None = '"',
+                   lengths: Mapping[int, tuple[int, int]] | None = None) -> list[str] | None:
     """The key fields of a record the parser could not cut into the layout's fields, from a lenient split
-    (`fields`), or None when they cannot be trusted.
+    (`fields`, each unquoted when its quotes were well formed), or None when they cannot be trusted.
 
     With the layout's number of fields (an undecodable byte, a quote out of place, a quoted line break)
     every field is where the layout says. Otherwise (a field too many or too few, a quote left open, a
-    last line cut short) only the fields before the first problem are, and where that problem is cannot
-    be known: the key is trusted only when the key columns come first in the layout and each of them is
-    followed by a delimiter (an extra or a missing delimiter is far likelier in a name or an address than
-    in a number at the start of the record; the last field may be cut short or hold the open quote).
+    last line cut short) the fields before the first damaged one are still where the layout says, and
+    the ones from it on may be shifted. Where the damage is cannot be known for sure, so the rule is:
+
+    the key is trusted when every field up to and including the last key column (key or not: a
+    shifted DANTAI_CD shifts ATENA_NO) is clean, that is:
+      * it is not the last field of the split (that one may be cut short, or hold the quote left open
+        and the rest of the line with it: the fields before the one where a quote opens are reliable);
+      * it holds no quote character (a quote problem: what follows may be cut anywhere);
+      * it looks like a code, a number or a date: ASCII letters and digits, joined by . _ / : -, with an
+        optional sign; not empty (a delimiter at a field's edge leaves an empty field), no space, no
+        kanji: a delimiter too many or too few is far likelier in a name, an address or a note;
+      * when the clean records of the same chunk give them (`lengths`: field index → shortest and
+        longest value there), its length is within theirs: a delimiter inside the key fields cuts a
+        code in two (ATENA_NO 01234,56785) or a missing one joins two (RIREKI_NO+SETAI_NO), which the
+        characters alone cannot show.
+    The first field failing one of these is the first suspicious field; every key column must lie
+    before it. Vendor A (DANTAI_CD, ATENA_NO, RIREKI_NO first, then codes, then 氏名 …): a record with
+    `,EXTRA` appended, cut to 10 fields, or with a quote left open in 方書 keeps its
+    `ATENA_NO=…,RIREKI_NO=…`; a comma inside ATENA_NO does not.
     """
     if len(fields) == n_fields:
         return [fields[i] for i in key_index]
-    leading = sorted(key_index) == list(range(len(key_index)))
-    if leading and len(key_index) < len(fields):
-        return [fields[i] for i in key_index]
-    return None
+    if not key_index:
+        return []
+    last = max(key_index)
+    if last >= len(fields) - 1:
+        return None
+    for i in range(last + 1):
+        v = fields[i]
+        if (quote and quote in v) or not _PLAIN.fullmatch(v):
+            return None
+        if lengths and i in lengths and not lengths[i][0] <= len(v) <= lengths[i][1]:
+            return None
+    return [fields[i] for i in key_index]

@@ -7,9 +7,12 @@ whichever reader (ADBC, SQLAlchemy) or server it comes from:
   the fraction is not zero (Python's `isoformat`); a time stamp *with* a zone (timestamptz, MariaDB
   TIMESTAMP) as the wall time in the layout's `time_zone`, Asia/Tokyo unless the layout says otherwise:
   the legacy systems are Japanese, and a MariaDB DATETIME (no zone) already is that wall time;
-- times `HH:MM:SS` (MariaDB TIME may exceed a day or be negative: as the server writes it);
+- times `HH:MM:SS` (MariaDB TIME may exceed a day or be negative: as the server writes it; PostgreSQL's
+  `24:00:00` as such, from either reader);
 - BIT as its binary digits (`0`/`1` for BIT(1));
-- numbers as the server gives them (DECIMAL exact), CHAR with the padding the server returns;
+- numbers as the server gives them (DECIMAL exact; PostgreSQL numeric `NaN`, `Infinity` as the server writes
+  them, not ADBC's `nan`, `inf`; an integer beyond int64, MariaDB BIGINT UNSIGNED, as its exact digits),
+  CHAR with the padding the server returns;
 - binary columns (BLOB, VARBINARY, bytea) as text in the source's encoding (the layout's `encoding`).
 
 A value that is no date at all (MariaDB's zero date `0000-00-00`, PostgreSQL's `infinity`) or whose bytes
@@ -197,10 +200,26 @@ def _timestamp(arr: pa.Array, col: Column) -> Rendered:
 
 
 def _time(arr: pa.Array, col: Column) -> Rendered:
-    s = pl.from_arrow(pc.cast(arr, pa.time64("us"))).alias("t")
-    text = pl.DataFrame({"t": s}).select(
-        pl.col("t").dt.strftime("%H:%M:%S") + _fraction(pl.col("t").dt.strftime("%6f"))).to_series()
+    """A time from its microseconds, by arithmetic: PostgreSQL's `24:00:00` (the end of a day) is a value
+    ADBC sends but Polars' time type cannot hold (it became null, silently)."""
+    us = pl.from_arrow(pc.cast(pc.cast(arr, pa.time64("us")), pa.int64())).alias("u")
+    sec = pl.col("u") // 1_000_000
+    two = lambda e: e.cast(pl.String).str.zfill(2)   # noqa: E731
+    text = pl.DataFrame({"u": us}).select(
+        pl.concat_str([two(sec // 3600), two(sec // 60 % 60), two(sec % 60)], separator=":")
+        + _fraction((pl.col("u") % 1_000_000).cast(pl.String).str.zfill(6))).to_series()
     return Rendered(_strings(text.to_arrow()))
+
+
+# PostgreSQL numeric's special values as ADBC writes them → as the server (and SQLAlchemy) does.
+_PG_NUMERIC_SPECIAL = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _pg_numeric(arr: pa.Array) -> pa.Array:
+    s = pl.from_arrow(_strings(arr))
+    if not s.is_in(list(_PG_NUMERIC_SPECIAL)).any():
+        return _strings(arr)
+    return _strings(s.replace(_PG_NUMERIC_SPECIAL).to_arrow())
 
 
 # ----------------------------------------------------------------------------------------- binary values
@@ -315,7 +334,9 @@ def render(arr: pa.Array, col: Column, *, source_name: str, table: str, run_id: 
     if isinstance(t, pa.BaseExtensionType):
         storage = arr.storage
         if pa.types.is_string(storage.type) or pa.types.is_large_string(storage.type):
-            return Rendered(_strings(storage))    # PostgreSQL numeric (exact text), json
+            if pg_type == "numeric":
+                return Rendered(_pg_numeric(storage))   # exact text; NaN, Infinity as the server writes them
+            return Rendered(_strings(storage))    # json
         refuse()
     if pa.types.is_dictionary(t):
         return render(arr.dictionary_decode(), col, source_name=source_name, table=table, run_id=run_id,
@@ -348,7 +369,17 @@ def python_values(values: list, col: Column, *, source_name: str, table: str, ru
             return pa.array(values, pa.string())
         if isinstance(first, (bytes, bytearray, memoryview)):
             return pa.array(values, pa.binary())
-        return pa.array(values)
+        try:
+            return pa.array(values)
+        except OverflowError:
+            if not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
+                raise
+        # integers beyond int64 (MariaDB BIGINT UNSIGNED up to 18446744073709551615): uint64 when none is
+        # negative, else (a DECIMAL(30) read as int …) their exact digits
+        try:
+            return pa.array(values, pa.uint64())
+        except (OverflowError, pa.ArrowInvalid):
+            return pa.array([None if v is None else str(v) for v in values], pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         kinds = sorted({type(v).__name__ for v in values if v is not None})
         raise ColumnTypeError(source_name=source_name, table=table, column=col.name,

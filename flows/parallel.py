@@ -48,7 +48,8 @@ def stages(cfg, ctx, plans: list[P.SourcePlan], run, *, keep_stages: bool = Fals
     # after source (two at once, on a Dask cluster, read a ledger half written)
     passes = _wave(run, "map", [(p.source.name, M.one_pass_task, (p.mapping, p.schema, ctx, ex.output),
                                  dict(source_name=p.source.name, gaiji_table=p.source.gaiji_table,
-                                      gaiji_font=p.source.gaiji_font, keep_stages=keep_stages, record=False))
+                                      gaiji_font=p.source.gaiji_font, keep_stages=keep_stages, record=False,
+                                      held_at_extract=ex.quarantine))
                                 for p, ex in zip(plans, exs)])
     run.stage = "moji"
     for p, ex, (mp, mo) in zip(plans, exs, passes):   # the sequential walk's order: extract, map, moji per source

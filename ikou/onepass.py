@@ -34,16 +34,18 @@ from ikou.validators.engine import RowLocal
 
 def one_pass(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: Path, *, source_name: str,
              gaiji_table: Path | None = None, gaiji_font: Path | None = None, keep_stages: bool = False,
-             record: bool = True, batch_rows: int = MAP_BATCH_ROWS) -> list[StageResult]:
+             record: bool = True, batch_rows: int = MAP_BATCH_ROWS,
+             held_at_extract: pl.DataFrame | None = None) -> list[StageResult]:
     """The map and 文字同定 results of `source_name` (as `map_source` then `identify_source` give them);
     the 文字同定 result's `outputs["row_local"]` holds the row-local validation findings for
     `validators.validate_table(row_local=…)`. `record`: update the 団体's 同定台帳 here (a concurrent
-    run leaves it to `moji.step.record_source`, source after source)."""
+    run leaves it to `moji.step.record_source`, source after source). `held_at_extract`: the extract's
+    quarantine, as `map_source` takes it (a multi-table source holds the persons of those rows)."""
     peak_known = memory.reset_peak()
     t0 = time.perf_counter()
     # two progress lines, as the staged steps draw: 変換 (source rows read) and 文字同定 (mapped rows)
     with progress.task("map", source_name) as line, progress.task("moji", source_name) as moji_line:
-        mapper = Mapper(spec, schema, ctx, staged, source_name=source_name)
+        mapper = Mapper(spec, schema, ctx, staged, source_name=source_name, held_at_extract=held_at_extract)
         line.total = mapper.rows
         with _failing_as("moji"):   # the 外字 table is 文字同定's input: its errors are that stage's
             ident = Identifier(schema, spec.target, ctx, gaiji_table=gaiji_table)

@@ -19,6 +19,8 @@ SQLAlchemy executemany ~7× slower still. Reads come back as Arrow from COPY bin
 """
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 
 import polars as pl
@@ -112,7 +114,7 @@ class PostgresTarget(TargetDatabase):
                              max_drop_ratio=max_drop_ratio, db_schema=db_schema, run_id=run.run_id)
                 # before the long part: the swap moves the current schema aside and drops the one before
                 for s in (db_schema, prev, nxt):
-                    _check_foreign_objects(cur, s, run.run_id)
+                    _check_foreign_objects(cur, s, run.run_id, frozenset(names))
                 if _schema_exists(cur, nxt):   # never left by a run (it builds it in its transaction)
                     _drop_schema(cur, nxt)
                 if ours:   # the 団体's role cannot create schemas: the login creates it, owned by the role
@@ -156,7 +158,7 @@ class PostgresTarget(TargetDatabase):
                     cur.execute(f"INSERT INTO {qualified(nxt, 'ikou_load_log')} SELECT * FROM {log}")
                 checkpoint("load.swap")
                 for s in (db_schema, prev):   # again: nothing may have been attached during the load
-                    _check_foreign_objects(cur, s, run.run_id)
+                    _check_foreign_objects(cur, s, run.run_id, frozenset(names))
                 if _schema_exists(cur, prev):
                     _drop_schema(cur, prev)
                 # renaming a schema takes CREATE on the database, which only the login has
@@ -425,14 +427,15 @@ ORDER BY 1, 2, 3
 """
 
 
-def _foreign_objects(cur, schema: str) -> list[str]:
+def _foreign_objects(cur, schema: str, loading: frozenset[str] = frozenset()) -> list[str]:
     """What in or on `schema` ikou did not create, one "name (kind[ on what])" each: anything outside
     it that depends on what is in it (a view, a foreign key, a column of its row type, a function), and
     anything in it but the tables ikou loaded there (those its run record names, with the run record
-    and the load log; any table where a schema has no run record, from before ikou recorded runs) and
+    and the load log; where a schema has no run record, from before ikou recorded runs, the tables a
+    業務 schema defines, or this run loads) and
     their own parts (keys, constraints on the schema's own tables)."""
     run = _run(cur, schema, RUN_TABLE) if _schema_exists(cur, schema) else None
-    known = None if run is None else set(run["counts"]) | {RUN_TABLE, "ikou_load_log"}
+    known = (set(run["counts"]) if run is not None else _standard_tables() | loading) | {RUN_TABLE, "ikou_load_log"}
     cur.execute(_DEPENDENTS_SQL, (schema,))
     found: dict[tuple[str, str], set[str]] = {}   # (name, kind) → what in the schema it depends on
     for name, kind, on, plain_table, table_part, relname in cur.fetchall():
@@ -442,10 +445,21 @@ def _foreign_objects(cur, schema: str) -> list[str]:
             for (name, kind), on in sorted(found.items())]
 
 
-def _check_foreign_objects(cur, schema: str, run_id: str | None) -> None:
+@functools.lru_cache(maxsize=1)
+def _standard_tables() -> frozenset[str]:
+    """Every table a 業務 schema under specs/gyomu defines: what ikou may have loaded into a schema that
+    holds no run record (from before runs were recorded). Any other table there is not ikou's."""
+    from ikou import REPO_ROOT
+    from ikou.schema import load_schema
+
+    return frozenset(t for f in sorted((REPO_ROOT / "specs" / "gyomu").glob("*/schema.yaml"))
+                     for t in load_schema(f).tables)
+
+
+def _check_foreign_objects(cur, schema: str, run_id: str | None, loading: frozenset[str] = frozenset()) -> None:
     """Refuse (ForeignObjectError, one line) when anything ikou did not create lies in `schema` or
     depends on it: renaming the schema aside would silently repoint it, dropping it would drop it."""
-    found = _foreign_objects(cur, schema)
+    found = _foreign_objects(cur, schema, loading)
     if found:
         shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
         raise ForeignObjectError(

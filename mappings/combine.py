@@ -23,6 +23,7 @@ stops the run. Everything is whole-column Polars; no Python loop runs over rows.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -31,12 +32,13 @@ import polars as pl
 from pydantic import Field, ValidationError
 
 from ikou import quarantine as q
-from ikou.errors import ConfigError, ConservationError
+from ikou.errors import ConfigError, ConservationError, TerminalError
 from ikou.mappings import ops
 from ikou.spec import StrictModel
 from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE
 
 PERSON_HELD = "combine.person_held"
+HELD_AT_EXTRACT = "combine.held_at_extract"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,28 @@ def step_kind(name: str, options: type[StrictModel], rules: dict[str, tuple[str,
 
 
 ops.declare_rules("combine", {PERSON_HELD: ("同じ個人の他の行が結合できないため保留しました",
-                                            "held with its person: another row of the person could not be combined")})
+                                            "held with its person: another row of the person could not be combined"),
+                            HELD_AT_EXTRACT: ("同じ個人の行が抽出で保留されたため、個人ごと保留しました",
+                                              "held with its person: a row of the person was held at extract")})
+
+
+class HeldRowUntied(TerminalError):
+    """A row held at extract names no person (its key could not be read): its person cannot be held with it."""
+
+    ja = "抽出で保留した行を個人に結び付けられません (キーが読めません)。移行元の行を直して再実行してください"
+
+
+def extract_held(quarantine: pl.DataFrame | None, person: str) -> pl.DataFrame:
+    """The rows of the source's tables held at extract (the extract StageResult's quarantine: `table` is the
+    alias, `record_key` `COL=value,…`), one per row: alias, row_id, person (the `person` value of the
+    record_key; "" when the row holds it empty; null when the key could not be read or does not name it)."""
+    schema = {"alias": pl.String, "row_id": pl.Int64, "person": pl.String}
+    if quarantine is None or not quarantine.height:
+        return pl.DataFrame(schema=schema)
+    held = quarantine.filter((pl.col("stage") == "extract") & (pl.col("severity") == "error"))
+    return held.select(pl.col("table").cast(pl.String).alias("alias"), pl.col("row_id").cast(pl.Int64),
+                       pl.col("record_key").cast(pl.String).str.extract(rf"(?:^|,){re.escape(person)}=([^,]*)")
+                       .alias("person")).unique(["alias", "row_id"], maintain_order=True)
 
 
 @dataclass
@@ -393,16 +416,37 @@ class CombineResult:
 
 
 def combine(spec, tables: dict[str, pl.DataFrame], *, source_name: str, row_id_base: int, run_id: str,
-            dantai_code: str) -> CombineResult:
-    """Run `spec.combine` over the staged tables (alias → staged frame with lineage)."""
+            dantai_code: str, held_at_extract: pl.DataFrame | None = None) -> CombineResult:
+    """Run `spec.combine` over the staged tables (alias → staged frame with lineage).
+
+    `held_at_extract`: the extract's quarantine of these tables. A row held there is not staged; its person
+    (read from its `record_key`) is held in every table, as a person whose rows cannot be combined, and
+    the ledger counts the row as quarantined at extract. A held row of a table with the person key whose
+    key cannot be read (`record_key` null, or naming no person) stops the run (HeldRowUntied): its
+    person could not be held, and would be loaded with the row missing."""
     labels = {a: t.table for a, t in spec.tables.items()}
     roles = {a: t.role for a, t in spec.tables.items()}
-    w = Work(frames={a: _qualify(a, df) for a, df in tables.items()}, person=spec.combine.person, roles=roles,
+    person = spec.combine.person
+    ex = extract_held(held_at_extract, person).filter(pl.col("alias").is_in(list(tables)))
+    untied = ex.filter(pl.col("alias").is_in([a for a in tables if person in tables[a].columns])
+                       & pl.col("person").is_null())
+    if untied.height:
+        where = ", ".join(f"{labels[a]}: {n}" for a, n in untied.group_by("alias", maintain_order=True).len().iter_rows())
+        raise HeldRowUntied(f"{source_name}: row(s) held at extract could not be tied to a person ({where}): their "
+                            f"key could not be read, so the person ({person}) cannot be held with them and would be "
+                            "loaded with the row missing; fix the row in the legacy table (the extract quarantine "
+                            "names it by row number) and rerun", run_id=run_id)
+    w = Work(frames={a: _qualify(a, df) for a, df in tables.items()}, person=person, roles=roles,
              labels=labels)
     originals = {a: tables[a].select(ROW_ID, SOURCE, SOURCE_LINE,
-                                     *([pl.col(spec.combine.person).alias("__key")] if spec.combine.person in
+                                     *([pl.col(person).alias("__key")] if person in
                                        tables[a].columns else [pl.lit(None, pl.String).alias("__key")]))
                  for a in tables}
+    ex_keys = ex["person"].filter(ex["person"].is_not_null() & (ex["person"] != "")).unique()
+    if ex_keys.len():   # a row held at extract: its person is held in every table, before any step
+        w.hold(ex_keys, pl.concat([orig.filter(pl.col("__key").is_in(ex_keys.implode())).select(
+            pl.lit(a).alias("alias"), pl.col(ROW_ID).alias("row_id"), pl.lit(HELD_AT_EXTRACT).alias("rule"),
+            pl.lit(person).alias("column"), pl.col("__key").alias("value")) for a, orig in originals.items()]))
     last = None
     for step in spec.combine.steps:
         (kind, opts), = step.items()
@@ -441,8 +485,9 @@ def combine(spec, tables: dict[str, pl.DataFrame], *, source_name: str, row_id_b
         rest = orig.filter(~pl.col(ROW_ID).is_in(used.implode()) & ~pl.col(ROW_ID).is_in(held_rows[ROW_ID].implode()))
         n_nm = rest.filter(pl.col(ROW_ID).is_in(nm.filter(pl.col("alias") == a)["row_id"].implode())).height
         n_ref = rest.height - n_nm if roles[a] == "reference" else 0
-        entry = {"table": labels[a], "extracted": orig.height, "used": used.len(), "quarantined": n_q,
-                 "not_migrated": n_nm, "reference": n_ref}
+        n_ex = ex.filter(pl.col("alias") == a).height   # held at extract: not staged, counted here
+        entry = {"table": labels[a], "extracted": orig.height + n_ex, "used": used.len(), "quarantined": n_q + n_ex,
+                 "quarantined_at_extract": n_ex, "not_migrated": n_nm, "reference": n_ref}
         unaccounted = orig.height - (entry["used"] + n_q + n_nm + n_ref)
         if unaccounted:
             raise ConservationError(f"{source_name}: {unaccounted} row(s) of {labels[a]} are neither used, "
@@ -469,7 +514,8 @@ COMBINE_RANGE_PERSONS = 100_000   # persons combined at a time: bounds memory wh
 
 
 def combine_staged(spec, files: dict[str, Path], out: Path, *, source_name: str, row_id_base: int, run_id: str,
-                   dantai_code: str, range_persons: int = COMBINE_RANGE_PERSONS) -> CombineResult:
+                   dantai_code: str, range_persons: int = COMBINE_RANGE_PERSONS,
+                   held_at_extract: pl.DataFrame | None = None) -> CombineResult:
     """`combine` over staged Parquet files (alias → file), one range of person keys at a time, the records
     streamed to `out`; the result's `frame` is empty (the records are in `out`).
 
@@ -478,7 +524,9 @@ def combine_staged(spec, files: dict[str, Path], out: Path, *, source_name: str,
     ranges follow the keys' sort order (the records' order), rows without a key go with the first range,
     and a table without the person key (a code master) is read whole for each range and counted once.
     Should such a table feed the records or be held, the ranges could not count it alone: the source is
-    then combined in one piece, as before.
+    then combined in one piece, as before. The rows held at extract (`held_at_extract`, as `combine`
+    takes them) go with their person's range; those of a table without the person key, or naming no
+    person, with the first range (where `combine` stops the run on a row it cannot tie to a person).
     """
     from ikou.staging import sink_batches
 
@@ -499,13 +547,28 @@ def combine_staged(spec, files: dict[str, Path], out: Path, *, source_name: str,
 
     results: list[CombineResult] = []
     shared = [a for a in files if a not in keyed]
+    held = extract_held(held_at_extract, person)
+    held = held.with_columns(pl.when(pl.col("alias").is_in(list(keyed)) & (pl.col("person") != ""))
+                             .then(pl.col("person")).alias("__k"))
+
+    def held_in(lo, hi) -> pl.DataFrame:
+        """The extract's quarantine rows of the persons in [lo, hi) (the first range: also those of no person)."""
+        if held_at_extract is None or not held.height:
+            return held_at_extract
+        k = pl.col("__k")
+        upper = pl.lit(True) if hi is None else (k < hi)
+        ids = held.filter(k.is_null() | upper if lo is None else (k >= lo) & upper)
+        return held_at_extract.join(ids.select(pl.col("alias").alias("table"), "row_id"), on=["table", "row_id"],
+                                    how="semi")
 
     def parts():
         done = 0
         for lo, hi in ranges:
             r = combine(spec, {a: table(a, lo, hi) for a in files}, source_name=source_name,
-                        row_id_base=row_id_base + done, run_id=run_id, dantai_code=dantai_code)
-            if len(ranges) > 1 and any(r.ledger[a]["used"] or r.ledger[a]["quarantined"] for a in shared):
+                        row_id_base=row_id_base + done, run_id=run_id, dantai_code=dantai_code,
+                        held_at_extract=held_in(lo, hi))
+            if len(ranges) > 1 and any(r.ledger[a]["used"] or r.ledger[a]["quarantined"]
+                                       - r.ledger[a]["quarantined_at_extract"] for a in shared):
                 raise _Unsplittable
             frame = r.frame.with_columns(pl.col(SOURCE_LINE) + done)
             done += frame.height
@@ -518,7 +581,8 @@ def combine_staged(spec, files: dict[str, Path], out: Path, *, source_name: str,
         sink_batches(_chain_first(first, it), first.schema, out)
     except _Unsplittable:
         return combine_staged(spec, files, out, source_name=source_name, row_id_base=row_id_base, run_id=run_id,
-                              dantai_code=dantai_code, range_persons=max(len(keys), 1) + 1)
+                              dantai_code=dantai_code, range_persons=max(len(keys), 1) + 1,
+                              held_at_extract=held_at_extract)
     ledger = {a: (results[0].ledger[a] if a in shared else _summed([r.ledger[a] for r in results]))
               for a in files}
     return CombineResult(frame=results[0].frame, quarantine=q.concat([r.quarantine for r in results]),

@@ -27,10 +27,11 @@ MAP_BATCH_ROWS = 500_000   # rows per mapping batch: bounds memory whatever the 
 
 @step("map", name="source_name", total="staged")
 def map_source(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: Path, *, source_name: str,
-               batch_rows: int = MAP_BATCH_ROWS) -> StageResult:
-    """Apply `spec` to the staged extract in bounded batches; write map/<source_name>.parquet."""
+               batch_rows: int = MAP_BATCH_ROWS, held_at_extract: pl.DataFrame | None = None) -> StageResult:
+    """Apply `spec` to the staged extract in bounded batches; write map/<source_name>.parquet.
+    `held_at_extract`: the extract's quarantine (a multi-table source holds the persons of those rows)."""
     out = ctx.stage_dir("map") / f"{source_name}.parquet"
-    m = Mapper(spec, schema, ctx, staged, source_name=source_name)
+    m = Mapper(spec, schema, ctx, staged, source_name=source_name, held_at_extract=held_at_extract)
     batches = m.batches(batch_rows)
     first = next(batches)   # gives the schema (an empty source: an empty file with the right columns)
     sink_batches(itertools.chain([first], batches), first.schema, out)
@@ -40,17 +41,19 @@ def map_source(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged:
 class Mapper:
     """A source's mapping, batch by batch: what `map_source` writes to map/, and what the one pass
     (ikou.onepass) hands on to 文字同定 in memory. Ops that decide over the whole source (`prepare`:
-    new numbers) and a multi-table source's combine run once, when it is made."""
+    new numbers) and a multi-table source's combine run once, when it is made. `held_at_extract`, the
+    extract's quarantine, reaches the combine: a person with a row held at extract is held in every table
+    (mappings.combine.combine)."""
 
     def __init__(self, spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: Path, *,
-                 source_name: str):
+                 source_name: str, held_at_extract: pl.DataFrame | None = None):
         self.spec, self.schema, self.ctx, self.source_name = spec, schema, ctx, source_name
         self.quarantines: list[pl.DataFrame] = []
         self.rows_in = self.rows_out = 0
         self.metrics: dict = {"target": spec.target}
         self.outputs: dict[str, Path] = {}
         if spec.combine is not None:   # a multi-table source: its tables become one frame of records first
-            staged, cq, self.metrics["combine"] = _combined(spec, ctx, Path(staged), source_name)
+            staged, cq, self.metrics["combine"] = _combined(spec, ctx, Path(staged), source_name, held_at_extract)
             self.quarantines.append(cq)
             self.outputs["combined"] = staged
         self.scan = pl.scan_parquet(staged)
@@ -81,7 +84,8 @@ class Mapper:
                            metrics=self.metrics)
 
 
-def _combined(spec: MappingSpec, ctx: RunContext, staged_dir: Path, source_name: str):
+def _combined(spec: MappingSpec, ctx: RunContext, staged_dir: Path, source_name: str,
+              held_at_extract: pl.DataFrame | None = None):
     """Combine the staged tables (extract/<source>/, tables.json) into map/<source>.combined.parquet."""
     import json
 
@@ -94,7 +98,7 @@ def _combined(spec: MappingSpec, ctx: RunContext, staged_dir: Path, source_name:
     # one range of persons at a time (memory bounded by the range, not by the 団体), records streamed to `out`
     r = combine_staged(spec, {a: staged_dir / t["file"] for a, t in manifest["tables"].items()}, out,
                        source_name=source_name, row_id_base=row_id_base(table_ordinal(manifest["ordinal"], -1)),
-                       run_id=ctx.run_id, dantai_code=ctx.dantai_code)
+                       run_id=ctx.run_id, dantai_code=ctx.dantai_code, held_at_extract=held_at_extract)
     for a, e in r.ledger.items():
         log.info("combine %s.%s (%s): %d extracted = %d used + %d quarantined + %d not migrated + %d reference",
                  source_name, a, e["table"], e["extracted"], e["used"], e["quarantined"], e["not_migrated"],

@@ -213,3 +213,25 @@ def test_a_cr_only_file_is_read_and_a_file_without_any_line_break_stops_with_a_l
     path.write_bytes(b"0000000001,a," + b"9" * 5000)
     with pytest.raises(LayoutError, match="no line break .LF or CR. in"):
         run(path, layout_csv, tmp_path, chunk_bytes=256)
+
+
+@pytest.mark.parametrize("chunk_bytes", [32 << 20, 24])
+def test_nel_and_unicode_line_separators_are_held_like_a_line_break_unless_quoted_newlines(tmp_path, chunk_bytes):
+    """U+2028, U+2029 and NEL (U+0085) end a line for Polars, Python and most editors: a CSV field holding
+    one is held (extract.control_char) as a quoted CR or LF is, and kept where the layout allows quoted
+    line breaks."""
+    lines = ["0000000001,山田\u2028花子,100", "0000000002,a\x85b,200", '0000000003,"鈴木\u2029一",300',
+             "0000000004,佐藤　太郎,400"]
+    path = tmp_path / "u.csv"
+    path.write_bytes("".join(x + "\r\n" for x in lines).encode("utf-8"))
+    r, df = run(path, write_layout(tmp_path, encoding="utf-8"), tmp_path, chunk_bytes=chunk_bytes)
+    assert df["ATENA_NO"].to_list() == ["0000000004"]
+    held = r.quarantine.select("source_line", "column", "rule").rows()
+    assert held == [(1, "SHIMEI", "extract.control_char"), (2, "SHIMEI", "extract.control_char"),
+                    (3, "SHIMEI", "extract.control_char")]
+    en = r.quarantine["message_en"].to_list()
+    assert "LS (U+2028)" in en[0] and "NEL (U+0085)" in en[1] and "PS (U+2029)" in en[2]
+    r, df = run(path, write_layout(tmp_path, encoding="utf-8", quoted_newlines=True), tmp_path,
+                chunk_bytes=chunk_bytes, out="q.parquet")
+    assert df["SHIMEI"].to_list() == ["山田\u2028花子", "a\x85b", "鈴木\u2029一", "佐藤　太郎"]
+    assert r.quarantine.height == 0

@@ -7,8 +7,10 @@ import pytest
 
 from ikou.errors import LayoutError
 from ikou.extractors import extract, load_layout
+from ikou import REPO_ROOT
 from ikou.extractors.csv_file import extract_csv
 from ikou.extractors.fixed_width import extract_fixed
+from ikou.extractors.keys import raw_fields_key
 from ikou.config import FileSource
 from ikou.context import RunContext
 from tests.extractors.conftest import write_layout
@@ -131,3 +133,82 @@ def test_a_sensitive_column_never_names_a_record(tmp_path):
     with pytest.raises(LayoutError, match=r"key columns \['SHIMEI'\] are sensitive"):
         extract_csv(data, load_layout(path), out_path=tmp_path / "d.parquet", source_name="src", source_ordinal=1,
                     target_table="t", run_id="r", dantai_code="999997", key_columns=["ATENA_NO", "SHIMEI"])
+
+
+# Vendor A's 住民記録: DANTAI_CD, ATENA_NO, RIREKI_NO, then codes, then 氏名 …; the flow passes the key
+# columns its mapping reads the target key from (flows.pipeline.key_columns): ATENA_NO, RIREKI_NO.
+VENDOR_A = REPO_ROOT / "specs" / "vendors" / "vendor_a" / "layouts" / "jumin.yaml"
+A_LINES = (REPO_ROOT / "data" / "sample" / "vendor_a" / "JUMIN.csv").read_bytes().split(b"\r\n")[:6]
+
+
+def _vendor_a(tmp_path, damaged: bytes, *, chunk_bytes=32 << 20):
+    """Five clean records and the damaged one third: (rule, record_key) of the damaged one."""
+    lines = A_LINES[:2] + [damaged] + A_LINES[3:]
+    path = tmp_path / "JUMIN.csv"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    r = extract_csv(path, load_layout(VENDOR_A), out_path=tmp_path / "a.parquet", source_name="a",
+                    source_ordinal=1, target_table="t", run_id="r", dantai_code="999997",
+                    chunk_bytes=chunk_bytes, key_columns=["ATENA_NO", "RIREKI_NO"])
+    assert r.rows_ok == len(lines) - 1
+    return r.quarantine.filter(pl.col("source_line") == 3).select("rule", "record_key").rows()
+
+
+def _fields(i=2):
+    return A_LINES[i].split(b",")
+
+
+def _key(i=2):
+    f = _fields(i)
+    return f"ATENA_NO={f[1].decode()},RIREKI_NO={f[2].decode()}"
+
+
+def _with(i: int, value: bytes) -> bytes:
+    f = _fields()
+    f[i] = value
+    return b",".join(f)
+
+
+@pytest.mark.parametrize("chunk_bytes", [32 << 20, 200])
+@pytest.mark.parametrize("name,damaged,rule", [
+    ("a field too many", A_LINES[2] + b",EXTRA", "extract.field_count"),
+    ("cut to 10 fields", b",".join(_fields()[:10]), "extract.field_count"),
+    ("a comma in the name", _with(6, "阿部,浩二".encode("cp932")), "extract.field_count"),
+    ("a quote left open in field 20", _with(19, b'"abc'), "extract.unclosed_quote"),
+    ("a quote left open in the last field", _with(20, b'"abc'), "extract.unclosed_quote"),
+    ("a quote left open in field 4", _with(3, b'"abc'), "extract.unclosed_quote"),
+])
+def test_vendor_a_damaged_after_the_key_keeps_its_key(tmp_path, name, damaged, rule, chunk_bytes):
+    """The key columns come before the first field where the record goes wrong: they are where the layout
+    says, whatever the damage after them (also with no clean record in the chunk to compare with)."""
+    assert _vendor_a(tmp_path, damaged, chunk_bytes=chunk_bytes) == [(rule, _key())]
+
+
+@pytest.mark.parametrize("name,damaged", [
+    ("a comma inside ATENA_NO", _with(1, _fields()[1][:5] + b"," + _fields()[1][5:])),
+    ("a comma inside DANTAI_CD", _with(0, b"999,997")),
+    ("RIREKI_NO and SETAI_NO run together", b",".join(_fields()[:2] + [_fields()[2] + _fields()[3]]
+                                                      + _fields()[4:])),
+    ("a quote left open in RIREKI_NO", _with(2, b'"1')),
+    ("a quote left open in ATENA_NO", _with(1, b'"' + _fields()[1])),
+    ("a comma at the start of RIREKI_NO", _with(2, b"," + _fields()[2])),
+    ("cut inside the key", b",".join(_fields()[:2])),
+])
+def test_vendor_a_damaged_inside_the_key_gives_no_key(tmp_path, name, damaged):
+    """A delimiter too many or too few, or a quote problem, among the key fields: they may be shifted, so
+    the record is named by nothing rather than by another person's key."""
+    [(rule, key)] = _vendor_a(tmp_path, damaged)
+    assert rule in ("extract.field_count", "extract.unclosed_quote", "extract.truncated") and key is None
+
+
+def test_the_rule_on_its_own():
+    """`raw_fields_key` directly: the fields up to the last key column must be codes (no text, no quote, not
+    empty, not the split's last field) and, when the chunk's clean records say, of their lengths."""
+    f = ["999997", "0123456785", "1", "5000000037", "阿部　浩二", "x"]
+    assert raw_fields_key(f, 21, [1, 2]) == ["0123456785", "1"]
+    assert raw_fields_key(f, 6, [4]) == ["阿部　浩二"]                      # the layout's count: all in place
+    assert raw_fields_key(f, 21, [1, 4]) is None                           # 氏名: text, may hold the delimiter
+    assert raw_fields_key(f[:3], 21, [1, 2]) is None                       # RIREKI_NO is the split's last field
+    assert raw_fields_key(f, 21, [1, 2], lengths={1: (10, 10), 2: (1, 2)}) == ["0123456785", "1"]
+    assert raw_fields_key(f, 21, [1, 2], lengths={1: (10, 10), 2: (2, 3)}) is None
+    assert raw_fields_key(["", *f[1:]], 21, [1, 2]) is None                # an empty field before the key
+    assert raw_fields_key(['"999997', *f[1:]], 21, [1, 2]) is None         # a quote before the key

@@ -288,3 +288,68 @@ def test_record_key_of_a_table_row_follows_key_columns_and_is_null_when_a_key_fi
     assert r.quarantine["record_key"].to_list() == ["SEQ=1", "SEQ=", "SEQ=2"]
     with pytest.raises(LayoutError, match=r"key columns \['NOPE'\]"):
         _extract(url, db, "vt_key", layout, tmp_path, key_columns=["NOPE"], out="k4.parquet")
+
+
+# ---------------------------------------------------------------------------------- values at the edges
+@pytest.mark.parametrize("method", ["adbc", "dbapi"])
+def test_postgres_time_24_00_and_numeric_nan_stage_the_same_from_both_readers(pg, tmp_path, method):
+    """time '24:00:00' (the end of a day PostgreSQL allows) was staged as NULL through ADBC, silently;
+    numeric 'NaN' was 'nan' through ADBC and 'NaN' through SQLAlchemy: both readers give the server's text."""
+    url, s, engine = pg
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE TABLE "{s}".vt_edge ("ID" text, "TM" time, "TM6" time(6), "N" numeric, '
+                             '"N2" numeric(10,2))')
+        conn.exec_driver_sql(f"""INSERT INTO "{s}".vt_edge VALUES ('1', '24:00:00', '23:59:59.5', 'NaN', 'NaN'),
+                                 ('2', '00:00:00', '24:00:00', '1.50', '-2.5'), ('3', NULL, NULL, NULL, NULL)""")
+    r, df = _extract(url, s, "vt_edge", table_layout("ID", "TM", "TM6", "N", "N2", key=["ID"]), tmp_path,
+                     method=method)
+    assert df.select("ID", "TM", "TM6", "N", "N2").rows() == [
+        ("1", "24:00:00", "23:59:59.500000", "NaN", "NaN"),
+        ("2", "00:00:00", "24:00:00", "1.50", "-2.50"),
+        ("3", None, None, None, None)]
+    assert r.quarantine.height == 0
+
+
+def test_mariadb_bigint_unsigned_stages_its_exact_digits(maria, tmp_path):
+    """18446744073709551615 (BIGINT UNSIGNED's largest) stopped the run ("values are of several kinds: int")."""
+    url, db, engine = maria
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE `{db}`.vt_big (ID varchar(4), U bigint unsigned, S bigint)")
+        conn.exec_driver_sql(f"INSERT INTO `{db}`.vt_big VALUES ('1', 18446744073709551615, -9223372036854775808), "
+                             "('2', 9223372036854775808, 9223372036854775807), ('3', 0, NULL), ('4', NULL, 1)")
+    r, df = _extract(url, db, "vt_big", table_layout("ID", "U", "S", key=["ID"]), tmp_path)
+    assert df.select("ID", "U", "S").sort("ID").rows() == [
+        ("1", "18446744073709551615", "-9223372036854775808"), ("2", "9223372036854775808", "9223372036854775807"),
+        ("3", "0", None), ("4", None, "1")]
+    assert r.quarantine.height == 0
+
+
+UNICODE_BREAK_ROWS = [("1000000001", "山田\u2028花子", None), ("1000000002", "鈴木\u2029一", None),
+                      ("1000000003", "佐藤\x85誠", "101号室\u2028")]
+
+
+@pytest.mark.parametrize("method", ["auto", "dbapi"])
+def test_nel_and_unicode_line_separators_in_a_table_column_are_held_unless_the_layout_allows_line_breaks(
+        pg, tmp_path, method):
+    """U+2028, U+2029 and NEL are line breaks: held like CR and LF (extract.control_char), kept in a column
+    marked `line_breaks: true`."""
+    url, s, engine = pg
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE TABLE "{s}".vt_ub ("KOJIN_ID" text, "NAME_KANJI" text, "KATAGAKI" text)')
+        conn.execute(sa.text(f'INSERT INTO "{s}".vt_ub VALUES (:a, :b, :c)'),
+                     [dict(zip("abc", r)) for r in UNICODE_BREAK_ROWS])
+    names = ("KOJIN_ID", "NAME_KANJI", "KATAGAKI")
+    r, df = _extract(url, s, "vt_ub", table_layout(*names, key=["KOJIN_ID"]), tmp_path, method=method)
+    assert df.height == 0
+    held = r.quarantine.sort("source_line", "column")
+    assert held.select("source_line", "column", "rule", "record_key").rows() == [
+        (1, "NAME_KANJI", "extract.control_char", "KOJIN_ID=1000000001"),
+        (2, "NAME_KANJI", "extract.control_char", "KOJIN_ID=1000000002"),
+        (3, "KATAGAKI", "extract.control_char", "KOJIN_ID=1000000003"),
+        (3, "NAME_KANJI", "extract.control_char", "KOJIN_ID=1000000003")]
+    en = held["message_en"].to_list()
+    assert "LS (U+2028)" in en[0] and "PS (U+2029)" in en[1] and "NEL (U+0085)" in en[3]
+    assert all("line_breaks: true" in m for m in en + held["message_ja"].to_list())
+    allowed = table_layout(*names, key=["KOJIN_ID"], line_breaks=["NAME_KANJI", "KATAGAKI"])
+    r, df = _extract(url, s, "vt_ub", allowed, tmp_path, method=method, out="allowed.parquet")
+    assert df.select(*names).rows() == UNICODE_BREAK_ROWS and r.quarantine.height == 0

@@ -276,3 +276,12 @@ def test_a_login_that_is_no_superuser_loads_and_rolls_back_while_its_dantai_role
         for suffix in ("", "__prev", "__next"):
             sql(env, f'DROP SCHEMA IF EXISTS "{s}{suffix}" CASCADE')
         sql(env, f'REVOKE CREATE ON DATABASE "{database}" FROM "{login}"', f'DROP ROLE "{login}"')
+
+
+def test_a_table_ikou_never_defines_in_a_schema_without_a_run_record_is_refused_and_kept(env):
+    """A 団体-named schema the login made before any run, holding a table of its own: not adopted."""
+    s = env[2][A]
+    sql(env, f'CREATE SCHEMA "{s}"', f'CREATE TABLE "{s}".memo (x text)', f"INSERT INTO \"{s}\".memo VALUES ('m')")
+    with pytest.raises(TerminalError, match=rf"{s}\.memo \(table\)"):
+        load(env, A, "a-1")
+    assert sql(env, f'SELECT x FROM "{s}".memo') == "m"

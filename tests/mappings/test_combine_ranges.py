@@ -69,3 +69,52 @@ def test_the_comparison_sees_one_cell_that_differs(staged, tmp_path):
     r.quarantine = r.quarantine.slice(1)
     with pytest.raises(AssertionError):
         assert_same(whole, frame, r)
+
+
+@pytest.mark.parametrize("range_persons", [37, 10**9])
+def test_rows_held_at_extract_hold_their_person_in_every_range(staged, tmp_path, range_persons):
+    """Rows held at extract (not staged, named in the extract's quarantine by record_key) hold their person in
+    every table whatever the range, and are counted once as quarantined at extract; a held code-master row
+    (no person) is counted too, and the ranges still give what the whole tables give."""
+    from ikou.mappings.combine import HELD_AT_EXTRACT
+
+    files = staged["files"]
+    jusho = pl.read_parquet(files["jusho"])
+    persons = jusho.group_by("KOJIN_KEY").len().filter(pl.col("len") >= 2).sort("KOJIN_KEY")["KOJIN_KEY"]
+    persons = [persons[0], persons[len(persons) // 2], persons[-1]]   # the first, a middle and the last range
+    held_rows = {"jusho": jusho.filter(pl.col("KOJIN_KEY").is_in(persons)).group_by("KOJIN_KEY").first(),
+                 "m_code": pl.read_parquet(files["m_code"]).tail(1)}
+    kept, quarantine = dict(files), []
+    for a, rows in held_rows.items():
+        kept[a] = tmp_path / f"{a}.parquet"
+        pl.read_parquet(files[a]).filter(~pl.col(ROW_ID).is_in(rows[ROW_ID].implode())).write_parquet(kept[a])
+        key = (pl.format("KOJIN_KEY={},SEQ={}", "KOJIN_KEY", "SEQ") if a == "jusho"
+               else pl.format("CODE_KBN={},CODE={}", "CODE_KBN", "CODE"))
+        quarantine.append(rows.select(pl.col(ROW_ID).alias("row_id"), key.alias("record_key"),
+                                      stage=pl.lit("extract"), severity=pl.lit("error"), table=pl.lit(a),
+                                      rule=pl.lit("extract.control_char")))
+    quarantine = pl.concat(quarantine)
+    whole = combine(SPEC, {a: pl.read_parquet(f) for a, f in kept.items()}, **KW, held_at_extract=quarantine)
+    out = tmp_path / "combined.parquet"
+    r = combine_staged(SPEC, kept, out, **KW, range_persons=range_persons, held_at_extract=quarantine)
+    assert_same(whole, pl.read_parquet(out), r)
+    for a, f in files.items():   # every row of every table once, the held ones included
+        t = r.ledger[a]
+        assert t["extracted"] == pl.read_parquet(f).height == t["used"] + t["quarantined"] + t["not_migrated"] \
+            + t["reference"], a
+    assert (r.ledger["jusho"]["quarantined_at_extract"], r.ledger["m_code"]["quarantined_at_extract"]) == (3, 1)
+    assert pl.read_parquet(out).filter(pl.col("kojin.KOJIN_KEY").is_in(persons)).height == 0
+    together = r.quarantine.filter(pl.col("rule") == HELD_AT_EXTRACT)
+    assert sorted(together["value"].unique()) == sorted(persons)
+    assert set(together["source"]) >= {"C_KOJIN", "C_JUSHO_RIREKI", "C_SHIMEI_RIREKI"}
+
+
+def test_a_held_row_naming_no_person_stops_the_combine(staged, tmp_path):
+    from ikou.mappings.combine import HeldRowUntied
+
+    row = pl.read_parquet(staged["files"]["shimei"]).head(1)
+    quarantine = row.select(pl.col(ROW_ID).alias("row_id"), pl.lit(None, pl.String).alias("record_key"),
+                            stage=pl.lit("extract"), severity=pl.lit("error"), table=pl.lit("shimei"))
+    with pytest.raises(HeldRowUntied, match=r"C_SHIMEI_RIREKI: 1"):
+        combine_staged(SPEC, staged["files"], tmp_path / "c.parquet", **KW, range_persons=37,
+                       held_at_extract=quarantine)
