@@ -55,10 +55,24 @@ def target_url_problem(url: str, own: str) -> str | None:
     """Why a target URL may not serve 団体 `own`: it names another 団体 (its database, file path or
     a query value such as a search path), or None. Checked for the config's own URL and for one given
     later (`--target-url`, a campaign's `target_url`)."""
-    code = next((c for word in _url_words(url) if (c := other_dantai(word, own))), None)
+    words = _url_words(url)
+    local = _local_database(url)
+    if local is not None:   # the file as it really lies: a symlink may lead into another 団体's folder
+        words += [w for part in local.resolve().parts for w in re.split(r"[^0-9A-Za-z_]+", part) if w]
+    code = next((c for word in words if (c := other_dantai(word, own) or _embedded_dantai(word, own))), None)
     if code:
         return (f"target.url names 団体 {code} (its database, file or search path): a run for {own} "
                 "writes only its own target")
+    return None
+
+
+def _embedded_dantai(word: str, own: str) -> str | None:
+    """A 団体コード written into a name (`t999610`, `db999610`, `dantai999610`): six digits with a valid
+    check digit, not part of a longer number. For a target, where a name carrying another 団体's code is
+    never right."""
+    for m in re.finditer(r"(?<![0-9])([0-9]{6})(?![0-9])", word):
+        if m.group(1) != own and is_valid_dantai_code(m.group(1)):
+            return m.group(1)
     return None
 
 

@@ -49,10 +49,25 @@ def has_ended(run_dir: Path) -> bool:
     return isinstance(summary, dict) and summary.get("status") in FINAL
 
 
+# A run folder without a final summary.json in which nothing was written for this long was stopped
+# without one (kill -9, a machine lost): no run stage goes a day without writing its staging or log.
+ABANDONED_AFTER = dt.timedelta(hours=24)
+
+
+def is_running(run_dir: Path) -> bool:
+    """Whether the run may still be going: no final summary.json, and a file written in it within
+    ABANDONED_AFTER. A folder abandoned longer than that is purged like an ended run, so a run killed
+    without a record does not keep its personal data, and the extract cache, forever."""
+    if has_ended(run_dir) or (run_dir / "purged.json").is_file():   # purged: judged not running already
+        return False
+    newest = max((f.stat().st_mtime for f in run_dir.rglob("*") if f.is_file()), default=run_dir.stat().st_mtime)
+    return dt.datetime.now().timestamp() - newest < ABANDONED_AFTER.total_seconds()
+
+
 def _unfinished(dantai_dir: Path) -> list[str]:
-    """Run folders of the 団体 without a final summary.json (running, or stopped without one)."""
+    """Run folders of the 団体 that may still be going (is_running)."""
     return sorted(d.name for d in dantai_dir.iterdir()
-                  if d.is_dir() and run_date(d) is not None and not has_ended(d))
+                  if d.is_dir() and run_date(d) is not None and is_running(d))
 
 
 def _today() -> dt.date:
@@ -78,9 +93,9 @@ def purge(dantai_dir: Path, before: dt.date, *, keep: set[str] = frozenset()) ->
         date = run_date(run)
         if date is None or date >= before or run.name in keep:
             continue
-        if not has_ended(run):   # its stages still read their staging back (or it was killed: see the line)
-            report["skipped"][run.name] = ("no final summary.json: still running (or stopped without one; "
-                                           "delete its folder by hand once it is not running)")
+        if is_running(run):   # its stages still read their staging back
+            report["skipped"][run.name] = ("no final summary.json and written to within "
+                                           f"{int(ABANDONED_AFTER.total_seconds() // 3600)} h: still running")
             log.warning("purge: 実行中のため対象外 / skipped run %s: %s", run.name, report["skipped"][run.name])
             continue
         files = [p for p in run.rglob("*.parquet") if p.is_file()]

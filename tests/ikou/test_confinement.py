@@ -148,3 +148,18 @@ def test_a_target_url_naming_another_dantai_is_refused_in_the_file_and_as_an_ove
         load_config(_write(tmp_path, target={"url": url}))
     with pytest.raises(IsolationError, match="--target-url: target.url names 団体 999687"):
         with_target_url(load_config(_write(tmp_path)), url)
+
+
+
+@pytest.mark.parametrize("url", ["duckdb:////tmp/x/t999687.duckdb", "postgresql://postgres@127.0.0.1:5432/db999687",
+                                 "postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Ddantai999687"])
+def test_a_target_url_carrying_another_dantais_code_inside_a_name_is_refused(tmp_path, url):
+    with pytest.raises(ConfigError, match="names 団体 999687"):
+        load_config(_write(tmp_path, target={"url": url}))
+
+
+def test_a_target_file_reached_through_a_symlink_into_another_dantais_folder_is_refused(tmp_path):
+    (tmp_path / "999687").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "999687")
+    with pytest.raises(ConfigError, match="names 団体 999687"):
+        load_config(_write(tmp_path, target={"url": f"duckdb:///{tmp_path / 'link' / 't.duckdb'}"}))

@@ -81,3 +81,18 @@ def test_purge_refuses_a_before_after_today_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "今日より後" in err and "after today" in err and len(err.strip().splitlines()) == 1, err
     assert len(list(run.rglob("*.parquet"))) == 5
+
+
+def test_a_run_stopped_without_summary_json_a_day_ago_is_purged_and_frees_the_cache(tmp_path, capsys):
+    """kill -9 leaves no summary.json: once nothing was written in its folder for a day, it is not
+    running, so its personal data and the extract cache are purged like an ended run's."""
+    d = tmp_path / "runs" / "999687"
+    dead = _run(d, "20250102T000000Z-R1-dead")
+    (dead / "summary.json").unlink()
+    long_ago = dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc).timestamp()
+    for f in [dead, *dead.rglob("*")]:
+        os.utime(f, (long_ago, long_ago))
+    entry = _cache_entry(d, "k1", "2025-01-02T00:00:00+00:00")
+    r = purge(d, dt.date(2025, 6, 1))
+    assert r["runs"] == ["20250102T000000Z-R1-dead"] and not r["skipped"] and r["cache_entries"] == 1
+    assert not list(dead.rglob("*.parquet")) and not entry.exists()
