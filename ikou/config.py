@@ -39,12 +39,24 @@ def other_dantai(name: str, own: str) -> str | None:
 
 
 def _url_words(url: str) -> list[str]:
-    """Every name a source URL carries (database, file path, query values such as libpq's
-    `options=-csearch_path=…`), percent-decoded and split, for the 団体 check."""
-    from urllib.parse import unquote
+    """Every name a database URL points at, for the 団体 check: the database or file path, and the
+    schemas a query can set (`search_path`, libpq's `options=-csearch_path=…`, `currentSchema`, `schema`,
+    `database`, `dbname`), percent-decoded and split. Not the host, the port or other parameters: a
+    `statement_timeout=200000` names no 団体."""
+    from urllib.parse import parse_qsl, unquote
 
-    text = unquote(unquote(url.split("://", 1)[-1].split("@", 1)[-1]))
-    return [w for w in re.split(r"[^0-9A-Za-z_]+", text) if w]
+    rest = url.split("://", 1)[-1]
+    path, _, query = rest.partition("?")
+    path = path.split("@", 1)[-1]
+    path = path.partition("/")[2] if "/" in path else ""   # after host[:port]; a file URL's path is all here
+    texts = [unquote(unquote(path))]
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        value = unquote(value)
+        if key.lower() in ("search_path", "currentschema", "schema", "database", "dbname"):
+            texts.append(value)
+        elif key.lower() == "options":
+            texts += re.findall(r"search_path\s*=\s*([^\s]+)", value)
+    return [w for t in texts for w in re.split(r"[^0-9A-Za-z_]+", t) if w]
 
 
 # a file-backed database URL: scheme (+ driver), the file (relative, or absolute after a fourth /)

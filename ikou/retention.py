@@ -60,8 +60,25 @@ def is_running(run_dir: Path) -> bool:
     without a record does not keep its personal data, and the extract cache, forever."""
     if has_ended(run_dir) or (run_dir / "purged.json").is_file():   # purged: judged not running already
         return False
-    newest = max((f.stat().st_mtime for f in run_dir.rglob("*") if f.is_file()), default=run_dir.stat().st_mtime)
-    return dt.datetime.now().timestamp() - newest < ABANDONED_AFTER.total_seconds()
+    return dt.datetime.now().timestamp() - _newest_write(run_dir) < ABANDONED_AFTER.total_seconds()
+
+
+def _newest_write(folder: Path) -> float:
+    """The latest mtime in `folder`'s tree; files a running stage renames or removes meanwhile are skipped."""
+    newest, stack = 0.0, [folder]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for e in entries:
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            stack.append(Path(e.path))
+                        newest = max(newest, e.stat(follow_symlinks=False).st_mtime)
+                    except OSError:   # gone between the listing and the stat
+                        continue
+        except OSError:
+            continue
+    return newest
 
 
 def _unfinished(dantai_dir: Path) -> list[str]:
@@ -126,7 +143,10 @@ def _purge_cache(dantai_dir: Path, cache: Path, before: dt.date, report: dict) -
     which is renamed away first, so a run starting meanwhile finds the entry whole or not at all."""
     limit = dt.datetime.combine(before, dt.time(), tzinfo=dt.timezone.utc).timestamp()
     for entry in sorted(cache.iterdir()):
-        if not entry.is_dir() or entry.stat().st_mtime >= limit:
+        try:
+            if not entry.is_dir() or entry.stat().st_mtime >= limit:
+                continue
+        except OSError:   # renamed or removed by a run meanwhile
             continue
         running = _unfinished(dantai_dir)
         if running:

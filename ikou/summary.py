@@ -28,6 +28,9 @@ class TableCounts(_Model):
     warnings: int = 0
     validated: int = 0
     loaded: int = 0
+    # records held at extract whose key could not be read (a field count gone wrong inside the key):
+    # the validation cannot hold the rest of their person's history with them, so a PM must look
+    held_without_key: int = 0
 
 
 class DerivedCounts(_Model):

@@ -286,7 +286,9 @@ def _kana_table() -> tuple[list[str], list[str]]:
 
 # what may stay in a full-width フリガナ: katakana and hiragana (ヷ ヺ ヴ, ・ ー, iteration marks), the
 # spacing ゛ ゜, and spaces (vendors separate 氏 and 名 with either width); anything else is shown
-KANA_OTHER = r"[^ \u3000\u3041-\u3096\u309B-\u309E\u30A1-\u30FE]"
+# what a フリガナ may hold besides kana: Latin letters and digits, half- and full-width (a 外国人住民's
+# name is often written in them), so only what no reading is written in (kanji, symbols, marks) warns
+KANA_OTHER = r"[^ \u3000\u3041-\u3096\u309B-\u309E\u30A1-\u30FEA-Za-z0-9\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A]"
 
 
 def kana_fullwidth_expr(e: pl.Expr, *, strip: bool) -> pl.Expr:

@@ -234,8 +234,10 @@ def _run_report(args: argparse.Namespace) -> int:
         # the workbook beside it, from the same inputs (a PM reads one or the other)
         book = write_workbook(summary, Path(out).with_suffix(".xlsx"), run_dir=run_dir, quarantine=quarantine,
                               previous=previous, sensitive=sensitive, reveal=args.reveal)
-    except IkouError as exc:
-        print(f"ikou run-report: 失敗: {exc.ja} — failed: {one_line(exc)}", file=sys.stderr)
+    except (IkouError, OSError, pl.exceptions.PolarsError) as exc:   # one line, whatever could not be read
+        from ikou.errors import message_ja
+        print(f"ikou run-report: 失敗: {message_ja(exc) if isinstance(exc, IkouError) else 'ファイルを読み書きできません'} "
+              f"— failed: {one_line(exc)}", file=sys.stderr)
         return 2
     print(out)
     print(book)

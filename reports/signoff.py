@@ -258,5 +258,7 @@ def _rederived_blockers(run_dir: Path, summary: dict) -> list[str]:
     error = summary.get("error")
     empty = [name for name, src in (summary.get("sources") or {}).items()
              if isinstance(src, dict) and src.get("rows") == 0]
+    from ikou.reports.summary import _untied
+
     return _blockers(counts, SimpleNamespace(kind=error.get("kind")) if isinstance(error, dict) else None,
-                     diffs, totals, empty=empty)
+                     diffs, totals, empty=empty, untied=_untied(summary.get("tables") or {}))

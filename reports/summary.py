@@ -47,6 +47,7 @@ def table_counts(plans, results: list[StageResult], quarantine: pl.DataFrame) ->
         err = qt.filter(pl.col("severity") == "error")
         t.quarantined = err["row_id"].n_unique()
         t.quarantined_by_stage = {s: int(n) for s, n in err.unique("row_id").group_by("stage").len().iter_rows()}
+        t.held_without_key = err.filter((pl.col("stage") == "extract") & pl.col("record_key").is_null())["row_id"].n_unique()
         t.warnings = qt.filter(pl.col("severity") == "warning").height
         t.validated = validated.get(name, 0)
         t.loaded = loaded.get(name, 0)
@@ -157,13 +158,14 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
     for r in _of(results, "load"):
         loaded.update(r.metrics.get("loaded", {}))
     totals = control_totals(ctx, plans, loaded, quarantine)
+    tables = table_counts(plans, results, quarantine)
     summary = RunSummary(
         dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id, rehearsal=cfg.rehearsal,
         gyomu=list(cfg.gyomu), status=status, started_at=started, finished_at=now(),
         target={"url": shown_url(cfg.target.url), "schema": cfg.target_schema,
                 **(replaced_run(cfg.target.url, cfg.target_schema, ctx.run_id)
                    if status == "succeeded" and _of(results, "load") else {})},
-        tables=table_counts(plans, results, quarantine),
+        tables=tables,
         sources={r.name: SourceStats(origin=r.metrics.get("origin", r.name), rows=r.rows_in,
                                      quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none)
                                      sha256=r.metrics.get("sha256"),
@@ -171,7 +173,8 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
         sign_off_blockers=_blockers(moji_counts, error, diffs, totals,
-                                    empty=[r.name for r in _of(results, "extract") if r.rows_in == 0]),
+                                    empty=[r.name for r in _of(results, "extract") if r.rows_in == 0],
+                                    untied=_untied(tables)),
         diff=diffs, error=error,
         combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
                   for r in _of(results, "map") if "combine" in r.metrics})
@@ -186,8 +189,18 @@ def _decision_changes(ctx) -> list[dict]:
     return pl.read_csv(f, infer_schema=False).to_dicts() if f.is_file() else []
 
 
+def _untied(tables: dict) -> dict[str, int]:
+    """table → records held at extract without a readable key, from TableCounts or summary.json's dicts."""
+    out = {}
+    for name, t in tables.items():
+        n = t.get("held_without_key", 0) if isinstance(t, dict) else getattr(t, "held_without_key", 0)
+        if n:
+            out[name] = int(n)
+    return out
+
+
 def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None,
-              empty: list[str] = ()) -> list[str]:
+              empty: list[str] = (), untied: dict[str, int] | None = None) -> list[str]:
     """What stops a sign-off. A failed run's control totals are left out: nothing (or not all) was
     loaded, so they cannot balance, and their lines would bury the one that matters. A source with
     no records is a blocker even on a fresh target (where no drop guard applies): an export that came
@@ -195,6 +208,9 @@ def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: di
     out = [f"run failed: {error.kind}"] if error is not None else []
     for source in empty:
         out.append(f"{source}: 抽出件数が 0 件です (空の出力ではないか確認が必要) / no records extracted (an empty export?)")
+    for table, n in (untied or {}).items():
+        out.append(f"{table}: 抽出で保留した {n} 件はキーを読めません (同じ人の他の履歴が投入された可能性) / "
+                   f"{n} record(s) held at extract have no readable key: the rest of their person's history may be loaded")
     for table, cols in (totals or {}).items() if error is None else ():
         for col, v in cols.items():
             if v["difference"]:

@@ -64,3 +64,22 @@ def test_a_row_held_at_extract_holds_the_rest_of_the_persons_history(tmp_path):
     assert read_table(target, "dantai_999997", "juki_kojin").filter(pl.col("atena_no") == a).height == 0
     t = summary["tables"]["juki_kojin_rireki"]
     assert t["extracted"] == t["loaded"] + t["quarantined"]
+
+
+def test_a_record_held_at_extract_without_a_readable_key_blocks_the_sign_off(tmp_path):
+    """A comma inside 宛名番号 cuts the key itself: the record is held, but nothing can tie it to its
+    person, so the rest of that history may load: counted, and a sign-off blocker says so."""
+    from ikou.flows.migrate import migration_flow
+
+    lines = (SAMPLE / "vendor_a" / "JUMIN.csv").read_bytes().split(b"\r\n")
+    atena, idx = _person_with_history(lines)
+    last = max(idx, key=lambda i: int(lines[i].split(b",")[2]))
+    f = lines[last].split(b",")
+    f[1] = f[1][:5] + b"," + f[1][5:]
+    lines[last] = b",".join(f)
+    src = tmp_path / "JUMIN.csv"
+    src.write_bytes(b"\r\n".join(lines))
+    summary = migration_flow(config_path=str(write_config(tmp_path, source=vendor_a_source(path=src),
+                                                          target_url=f"duckdb:///{tmp_path / 't.duckdb'}")))
+    assert summary["tables"]["juki_kojin_rireki"]["held_without_key"] == 1
+    assert [b for b in summary["sign_off_blockers"] if b.startswith("juki_kojin_rireki:") and "キーを読めません" in b]

@@ -163,3 +163,10 @@ def test_a_target_file_reached_through_a_symlink_into_another_dantais_folder_is_
     (tmp_path / "link").symlink_to(tmp_path / "999687")
     with pytest.raises(ConfigError, match="names 団体 999687"):
         load_config(_write(tmp_path, target={"url": f"duckdb:///{tmp_path / 'link' / 't.duckdb'}"}))
+
+
+@pytest.mark.parametrize("url", ["postgresql://postgres@127.0.0.1:5432/test?options=-c%20statement_timeout%3D200000",
+                                 "postgresql://postgres@migration-131016.example:5432/test",
+                                 "postgresql://postgres@127.0.0.1:5432/test?connect_timeout=131016"])
+def test_a_host_port_or_setting_that_happens_to_hold_six_digits_names_no_dantai(tmp_path, url):
+    assert load_config(_write(tmp_path, target={"url": url})).target.url == url

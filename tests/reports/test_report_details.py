@@ -135,3 +135,17 @@ def test_run_report_reveals_names_only_into_a_file_outside_the_run_folder(tmp_pa
         err = capsys.readouterr().err
         assert "--reveal" in err and len(err.strip().splitlines()) == 1
     assert not list(run_dir.iterdir())
+
+
+def test_run_report_into_a_folder_or_from_a_broken_quarantine_is_one_line(tmp_path, capsys, vendor_a_run):
+    from ikou.flows.cli import main
+
+    run_dir = vendor_a_run[0]
+    assert main(["run-report", str(run_dir), "--out", str(tmp_path)]) == 2   # a folder, not a file
+    err = capsys.readouterr().err
+    assert err.startswith("ikou run-report: 失敗") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    bad = tmp_path / "q.parquet"
+    bad.write_bytes(b"not parquet")
+    assert main(["run-report", str(run_dir), "--quarantine", str(bad), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ikou run-report: 失敗") and len(err.strip().splitlines()) == 1
