@@ -17,20 +17,11 @@ import sqlalchemy as sa
 from ikou.errors import IsolationError, TerminalError
 from ikou.loaders import LoadPart, RunRecord, held_runs, load_run, rollback
 from ikou.schema import load_schema
+from tests.loaders.test_roles import SCHEMA   # one table ga_t keyed on 宛名番号
 
 pytestmark = pytest.mark.postgres
 
 A, B = "999679", "999687"   # fresh 団体 for these tests
-SCHEMA = """spec_version: 1
-gyomu: ga
-ja: 業務
-tables:
-  ga_t:
-    ja: 表
-    primary_key: [atena_no]
-    columns:
-      - {name: atena_no, ja: 宛名番号, type: text, required: true}
-"""
 
 
 @pytest.fixture
