@@ -166,8 +166,8 @@ def _recorded_sensitive(run_dir: Path, summary: dict) -> set[str]:
 
 
 def _previous(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict | None:
-    """The rehearsal the trend compares with: `--previous` when given (a succeeded run of the same 団体
-    and 業務), else the one the run itself found (reports.summary.previous_run: same 業務 and target schema)."""
+    """The rehearsal the trend compares with: `--previous` when given (an earlier succeeded run of the same
+    団体 and 業務), else the one the run itself found (reports.summary.previous_run: same 業務 and target schema)."""
     from ikou.reports.reconcile import load_summary
     from ikou.reports.summary import previous_run
 
@@ -189,6 +189,9 @@ def _previous(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict | 
                                "and loaded nothing to compare with; give a succeeded run")
     if prev.get("run_id") == summary.get("run_id"):
         raise PreviousRunError(f"--previous {args.previous}: is run {prev.get('run_id')} itself")
+    if str(prev.get("started_at") or "") > str(summary.get("started_at") or "~"):   # ISO times: text order
+        raise PreviousRunError(f"--previous {args.previous}: run {prev.get('run_id')} started after "
+                               f"{summary.get('run_id')}: a trend compares with an earlier rehearsal")
     return prev
 
 

@@ -172,3 +172,12 @@ def test_the_evidence_packs_quarantine_csv_neutralises_formulas(rehearsals, tmp_
     pl.DataFrame({"column": ["IDO_JIYU"] * 3, "value": FORMULAS}).write_csv(old / "quarantine.csv")
     packed = pl.read_csv(_masked_quarantine(old, sens), infer_schema=False)["value"].to_list()
     assert packed == [_neutralised(f) for f in FORMULAS]
+
+
+def test_run_report_refuses_a_previous_run_that_started_later(rehearsals, tmp_path, capsys):
+    r1, r2 = rehearsals
+    assert main(["run-report", str(r1), "--out", str(tmp_path / "r.html"), "--previous", str(r2)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "started after" in err
+    assert not (tmp_path / "r.html").exists()
+    assert main(["run-report", str(r2), "--out", str(tmp_path / "r2.html"), "--previous", str(r1)]) == 0
