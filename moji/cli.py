@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou.errors import ConfigError
+from ikou.reports.csvsafe import neutralised, safe_for_csv
 
 
 class MissingInputError(ConfigError):
@@ -123,6 +124,9 @@ def cmd_identify(args) -> int:
         pl.when(pl.col("_row_id").is_in(invalid)).then(pl.lit("invalid"))   # a run would hold it
         .when(pl.col("_row_id").is_in(unresolved)).then(pl.lit("unresolved"))
         .otherwise(pl.lit("ok")).alias("status"))
+    # a CSV for people: a line starting like a formula gets a leading ' (reports.csvsafe), as every CSV we write
+    # (the text columns only: mj_names is our own token list, '- - -' for three kana)
+    out = out.with_columns(neutralised(pl.col(c)).alias(c) for c in ("input", "output"))
     out.select("input", "output", "mj_names", "status").write_csv(args.out)
     if ledger is not None:
         ledger.update(res, dictionary=d)
@@ -144,7 +148,7 @@ def cmd_shrink(args) -> int:
         policy = ShrinkPolicy.preset(args.policy or "seiji")
     df = _read_lines(args.text_file, args.encoding)
     res = shrink_text(df["input"], target=args.target, dictionary=d, policy=policy, gaiji=gaiji)
-    res.write_csv(args.out)
+    safe_for_csv(res).write_csv(args.out)
     return 0
 
 

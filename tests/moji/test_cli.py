@@ -126,3 +126,16 @@ def test_identify_keeps_a_line_separator_inside_its_line_and_marks_characters_th
     assert rows[0]["input"] == "山\u2028田" and rows[0]["mj_names"] == "MJ010392 ! MJ017636"
     assert rows[2]["mj_names"] == "MJ010392 MJ017636 ?" and rows[3]["mj_names"] == "? ? ?"
     assert rows[4]["output"] == "ガス" and rows[4]["mj_names"] == "- -"
+
+
+@pytest.mark.parametrize("command", ["identify", "shrink"])
+def test_identify_and_shrink_csv_neutralise_formula_like_lines(moji_dir, tmp_path, command):
+    """Their CSVs are opened in Excel like quarantine.csv: a line starting `=` must not run as a formula."""
+    src = tmp_path / "in.txt"
+    src.write_text("=HYPERLINK(\"x\")齋藤\n-1+2\n山田\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    args = ["moji", command, "--text-file", str(src), "--out", str(out), "--dictionary", str(moji_dir)]
+    assert main(args + (["--target", "jisx0213"] if command == "shrink" else [])) == 0
+    rows = read_csv(out)
+    assert [r["input"] for r in rows] == ["'=HYPERLINK(\"x\")齋藤", "'-1+2", "山田"]
+    assert rows[0]["output"].startswith("'=") and rows[2]["output"] == "山田"

@@ -146,3 +146,20 @@ rules:
     got = {r["k"]: r["rule"] for r in res.cells.iter_rows(named=True)}
     assert got == {"0": "zokugara_chain", "1": "zokugara_chain", "2": "zokugara_chain",
                    "3": None, "4": None, "5": None, "6": None}
+
+
+def test_example_rules_file_explains_vendor_b_letter_dates_under_the_target_names(tmp_path):
+    """The example a PM copies must name the target's columns and read vendor B's S450302 dates."""
+    from ikou import REPO_ROOT
+    left = ("atena_no,seinengappi,ido_date,todokede_date,zokugara_code\n"
+            "1,S450302,H310430,R010501,1\n2,T150101,M450729,H010108,1\n3,S450302,S450302,S450302,1\n")
+    right = ("atena_no,seinengappi,ido_date,todokede_date,zokugara_code\n"
+             "1,1970-03-02,2019-04-30,2019-05-01,02\n2,1926-01-01,1912-07-29,1989-01-08,02\n"
+             "3,1970-03-03,1970-03-02,1970-03-02,02\n")
+    (tmp_path / "l.csv").write_text(left, encoding="utf-8")
+    (tmp_path / "r.csv").write_text(right, encoding="utf-8")
+    res = compare(tmp_path / "l.csv", tmp_path / "r.csv", key=["atena_no"],
+                  rules=REPO_ROOT / "specs" / "vendors" / "vendor_b" / "diff_rules" / "juki.yaml")
+    unexplained = res.cells.filter(pl.col("rule").is_null())
+    assert unexplained.select("atena_no", "column").rows() == [("3", "seinengappi")]   # a day off: a finding
+    assert res.cells.filter(pl.col("rule") == "seinengappi_wareki").height == 8
