@@ -55,7 +55,8 @@ def _url_words(url: str) -> list[str]:
         if key.lower() in ("search_path", "currentschema", "schema", "database", "dbname"):
             texts.append(value)
         elif key.lower() == "options":
-            texts += re.findall(r"search_path\s*=\s*([^\s]+)", value)
+            # PostgreSQL reads setting names in any case: -c SEARCH_PATH=… sets the same thing
+            texts += re.findall(r"(?i)search_path\s*=\s*([^\s]+)", value)
     return [w for t in texts for w in re.split(r"[^0-9A-Za-z_]+", t) if w]
 
 

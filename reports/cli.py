@@ -27,24 +27,54 @@ def _tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
+# A column whose name says it holds a name (氏名, カナ, NAME_KANJI, Shimei …): masked by `ikou diff` by default
+# whatever table it comes from, as MYNUMBER_PATTERN is for 個人番号; a legacy export names its columns as it likes.
+NAME_PATTERN = r"(?i)shimei|simei|氏名|名前|フリガナ|ふりがな|kana|カナ|name"
+
+
 def _shipped_sensitive() -> set[str]:
-    """Every column a shipped 業務 schema marks sensitive (specs/gyomu/*/schema.yaml): the default
-    of `ikou diff --sensitive`, so a table of any 業務 is masked without the user listing its columns."""
+    """Every column a shipped 業務 schema marks sensitive (specs/gyomu/*/schema.yaml), the shipped vendors'
+    source columns that feed one (their mappings) and the layout columns marked sensitive: the default of
+    `ikou diff --sensitive`, so a target table or a legacy export is masked without the user listing its
+    columns."""
     from ikou import REPO_ROOT
+    from ikou.extractors.layout import load_layout
+    from ikou.mappings.spec import load_mapping
     from ikou.privacy import schema_sensitive_columns
 
     cols = {"kojin_no", "shimei", "shimei_kana"}
     for f in sorted((REPO_ROOT / "specs" / "gyomu").glob("*/schema.yaml")):
         cols |= schema_sensitive_columns(f)
-    return cols
+    fed = set()
+    for f in sorted((REPO_ROOT / "specs" / "vendors").glob("*/mappings/*/*.yaml")):
+        fed |= {n for c in load_mapping(f).columns if c.target in cols and c.from_
+                for n in (c.from_, c.from_.rsplit(".", 1)[-1])}
+    for f in sorted((REPO_ROOT / "specs" / "vendors").glob("*/layouts/*.yaml")):
+        fed |= {c.name for c in load_layout(f).columns if c.sensitive}
+    return cols | fed
 
 
-def _sensitive(args: argparse.Namespace) -> set[str]:
-    cols = set(_split(args.sensitive)) if args.sensitive is not None else _shipped_sensitive()
+def _sensitive(args: argparse.Namespace, names: list[str] = ()) -> set[str]:
+    """The columns to mask. By default (no --sensitive) the shipped ones in any case (a legacy export's
+    `SHIMEI` is `shimei`) and every column of `names` (the compared tables') that NAME_PATTERN calls a name;
+    with --sensitive exactly those listed, in any case."""
+    import re
+
+    listed = set(_split(args.sensitive)) if args.sensitive is not None else _shipped_sensitive()
     if args.schema:
         from ikou.privacy import schema_sensitive_columns
-        cols |= schema_sensitive_columns(args.schema)
-    return cols
+        listed |= schema_sensitive_columns(args.schema)
+    folded = {c.casefold() for c in listed}
+    found = {n for n in names if n.casefold() in folded
+             or (args.sensitive is None and re.search(NAME_PATTERN, n))}
+    return listed | found
+
+
+def _compared_names(result) -> list[str]:
+    """Every column name the diff's outputs can show: keys, compared columns, one-side and duplicate rows."""
+    frames = [result.only_left_rows, result.only_right_rows] + [d.get("sample") for d in result.duplicates.values()]
+    return list(dict.fromkeys([*result.key, *result.columns,
+                               *(n for f in frames if f is not None for n in f.columns)]))
 
 
 def _run_diff(args: argparse.Namespace) -> int:
@@ -63,7 +93,8 @@ def _run_diff(args: argparse.Namespace) -> int:
             result.close()
             raise DiffInputError(f"{args.rules}: rule column(s) {unknown} are not compared columns "
                                  f"(compared: {', '.join(result.columns[:40])})")
-        summary = write_diff_outputs(result, Path(args.out), sensitive=_sensitive(args),
+        sensitive = _sensitive(args, _compared_names(result))
+        summary = write_diff_outputs(result, Path(args.out), sensitive=sensitive,
                                      reveal=args.reveal)
     except (IkouError, OSError, pl.exceptions.PolarsError) as exc:
         from ikou.errors import message_ja, one_line
@@ -317,8 +348,9 @@ def register(subparsers) -> None:
                    help="explained cells kept per rule and column in differences.parquet "
                         "(all are counted; unexplained cells are all kept)")
     p.add_argument("--sensitive", default=None,
-                   help="columns masked in the outputs (default: every column a 業務 schema under specs/gyomu "
-                        "marks sensitive, and kojin_no, shimei, shimei_kana)")
+                   help="columns masked in the outputs, in any case (default: every column a 業務 schema under "
+                        "specs/gyomu marks sensitive, the shipped vendors' columns that feed one, and every column "
+                        "whose name says name: SHIMEI, NAME_KANA, 氏名 …)")
     p.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     p.add_argument("--reveal", action="store_true", help="show sensitive values unmasked")
     p.set_defaults(func=_run_diff)

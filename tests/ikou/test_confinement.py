@@ -92,6 +92,8 @@ def test_names_that_become_paths_match_a_strict_pattern(tmp_path, change):
 @pytest.mark.parametrize("url", ["postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Ddantai_131016",
                                  "postgresql://postgres@127.0.0.1:5432/dantai_131016",
                                  "postgresql://u:pw@db.example/legacy?options=-c%20search_path%3Ddantai%5F131016",
+                                 # PostgreSQL reads a setting's name in any case
+                                 "postgresql://postgres@127.0.0.1:5432/test?options=-c%20SEARCH_PATH%3Ddantai_131016",
                                  "duckdb:///runs/131016/x.duckdb"])
 def test_a_database_source_url_naming_another_dantai_is_refused(tmp_path, url):
     source = {"name": "b", "kind": "database", "url": url, "table": "juki_kojin_rireki", "mapping": "m.yaml"}

@@ -144,3 +144,44 @@ def test_unreadable_inputs_exit_non_zero_with_a_message(tmp_path, pair_csv, caps
                  str(tmp_path / "o2"), "--rules", str(bad_rules)]) == 2
     err = capsys.readouterr().err
     assert "rules.yaml" in err and "rules.0.condition" in err
+
+
+def _all_output_bytes(out) -> bytes:
+    """Every byte `ikou diff` wrote, the Parquet files as their decoded text too."""
+    data = b""
+    for f in sorted(p for p in out.rglob("*") if p.is_file()):
+        data += f.read_bytes()
+        if f.suffix == ".parquet":
+            data += pl.read_parquet(f).write_csv().encode("utf-8")
+    return data
+
+
+def test_legacy_name_columns_are_masked_whatever_the_export_calls_them(tmp_path):
+    """A legacy export names its columns as it likes (SHIMEI, NAME_KANA, 氏名): by default `ikou diff` masks
+    them as it masks the standard schema's shimei, in report.html, the CSVs and differences.parquet."""
+    planted = ["鑿齲　嚔壱", "鑿齲　嚔弐", "ｻｸｳ ﾃｲｲﾁ", "Zzyxq Plantedname", "禰豆子蠧"]
+    cols = ["SHIMEI", "NAME_KANA", "Romaji_Name", "氏名"]
+    rows_l = [("0001", planted[0], planted[2], planted[3], planted[4]), ("0002", "a", "b", "c", "d"),
+              ("0003", planted[1], "x", "y", "z"), ("0003", planted[1], "x", "y", "z")]
+    rows_r = [("0001", planted[1], "ｻｸｳ ﾃｲﾆ", "Zzyxq Othername", "禰豆子蠧蠧"), ("0004", planted[0], "e", "f", "g")]
+    for name, rows in (("l.csv", rows_l), ("r.csv", rows_r)):
+        pl.DataFrame(rows, schema=["ATENA_NO", *cols], orient="row").write_csv(tmp_path / name)
+    out = tmp_path / "out"
+    rc = main(["diff", str(tmp_path / "l.csv"), str(tmp_path / "r.csv"), "--key", "ATENA_NO", "--out", str(out)])
+    assert rc == 2   # the duplicate key 0003: reported, with its rows masked too
+    data = _all_output_bytes(out)
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["changed_rows"] == 1
+    for value in planted + ["ｻｸｳ ﾃｲﾆ", "Zzyxq Othername"]:
+        for form in {value, value.split()[0] if " " in value else value[:3]}:
+            assert form.encode("utf-8") not in data, form
+
+
+def test_an_explicit_sensitive_list_is_matched_in_any_case(tmp_path):
+    pl.DataFrame({"ATENA_NO": ["1"], "BIKO": ["Plantedsecret"], "SHIMEI": ["visible"]}).write_csv(tmp_path / "l.csv")
+    pl.DataFrame({"ATENA_NO": ["1"], "BIKO": ["Othersecret"], "SHIMEI": ["shown"]}).write_csv(tmp_path / "r.csv")
+    out = tmp_path / "out"
+    assert main(["diff", str(tmp_path / "l.csv"), str(tmp_path / "r.csv"), "--key", "ATENA_NO", "--out", str(out),
+                 "--sensitive", "biko"]) == 0
+    data = _all_output_bytes(out)
+    assert b"Plantedsecret" not in data and b"Othersecret" not in data
+    assert b"visible" in data   # listed explicitly: only what is listed is masked
