@@ -133,7 +133,7 @@ def _masked_cells(result: DiffResult, sensitive, reveal: bool, *,
 
 
 def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset(),
-                       reveal: bool = False) -> dict:
+                       reveal: bool = False, extra: dict | None = None) -> dict:
     """Write summary.json, report.html and the detail files (Parquet + CSV); return the summary.
 
     differences.parquet holds every unexplained cell and, per rule and column, a sample of the
@@ -150,6 +150,7 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(result)
     summary["masked"] = not reveal
+    summary.update(extra or {})   # a flow's diff: the target `table` it compared
     (out_dir / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     # Parquet: what still needs explaining (rule is null) in full, and a sample per rule of the

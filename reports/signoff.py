@@ -260,5 +260,7 @@ def _rederived_blockers(run_dir: Path, summary: dict) -> list[str]:
              if isinstance(src, dict) and src.get("rows") == 0]
     from ikou.reports.summary import _untied
 
+    loaded = {t: v["loaded"] for t, v in (summary.get("tables") or {}).items()
+              if isinstance(v, dict) and isinstance(v.get("loaded"), int)}
     return _blockers(counts, SimpleNamespace(kind=error.get("kind")) if isinstance(error, dict) else None,
-                     diffs, totals, empty=empty, untied=_untied(summary.get("tables") or {}))
+                     diffs, totals, empty=empty, untied=_untied(summary.get("tables") or {}), loaded=loaded)

@@ -88,7 +88,7 @@ def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: 
     result = compare(left, right, key=table.primary_key, rules=rules, crosswalk=crosswalk,
                      left_name=f"旧 {origin}", right_name=f"新 {db_schema}.{mapping.target}")
     try:
-        summary = write_diff_outputs(result, out_dir, sensitive=sensitive)
+        summary = write_diff_outputs(result, out_dir, sensitive=sensitive, extra={"table": mapping.target})
     finally:
         result.close()
     log.info("diff %s ⇔ %s: matched %s, only legacy %s, only new %s, changed rows %s", source_name, mapping.target,

@@ -174,7 +174,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
         sign_off_blockers=_blockers(moji_counts, error, diffs, totals,
                                     empty=[r.name for r in _of(results, "extract") if r.rows_in == 0],
-                                    untied=_untied(tables)),
+                                    untied=_untied(tables), loaded=loaded),
         diff=diffs, error=error,
         combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
                   for r in _of(results, "map") if "combine" in r.metrics})
@@ -199,12 +199,44 @@ def _untied(tables: dict) -> dict[str, int]:
     return out
 
 
+def diff_table(d: dict) -> str | None:
+    """The target table a flow diff compared (`table`; a run before it was recorded: from `right`,
+    "新 <schema>.<table>")."""
+    if d.get("table"):
+        return str(d["table"])
+    right = str(d.get("right") or "")
+    return right.rsplit(".", 1)[-1] if right.startswith("新 ") and "." in right else None
+
+
+def _unbalanced_diffs(diffs: dict, loaded: dict[str, int]) -> list[str]:
+    """The parallel-run diff, read as a second count: for a table one source fills, every loaded row
+    is a legacy row found again (matched = loaded) and no target row lacks one (新のみ 0, no duplicate
+    key on the target's side). A table two sources fill is each diff's 新のみ by design: not checked."""
+    by_table: dict[str, list[str]] = {}
+    for source, d in diffs.items():
+        if (t := diff_table(d)) is not None:
+            by_table.setdefault(t, []).append(source)
+    out = []
+    for t, sources in by_table.items():
+        if len(sources) != 1 or t not in loaded:
+            continue
+        d = diffs[sources[0]]
+        right_dup = int(((d.get("duplicates") or {}).get("right") or {}).get("rows") or 0)
+        matched, only_right = int(d.get("matched") or 0), int(d.get("only_right") or 0)
+        if only_right or right_dup or matched != int(loaded[t]):
+            out.append(f"{sources[0]}: 並行稼働比較が投入件数と合いません (旧と一致 {matched:,} 件 / 投入 {int(loaded[t]):,} 件, "
+                       f"新のみ {only_right:,} 件, 新の重複キー {right_dup:,} 行) / the parallel-run diff does not "
+                       "account for every loaded row")
+    return out
+
+
 def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None,
-              empty: list[str] = (), untied: dict[str, int] | None = None) -> list[str]:
+              empty: list[str] = (), untied: dict[str, int] | None = None,
+              loaded: dict[str, int] | None = None) -> list[str]:
     """What stops a sign-off. A failed run's control totals are left out: nothing (or not all) was
     loaded, so they cannot balance, and their lines would bury the one that matters. A source with
     no records is a blocker even on a fresh target (where no drop guard applies): an export that came
-    out empty looks exactly like that."""
+    out empty looks exactly like that. The diff must find every loaded row again (`_unbalanced_diffs`)."""
     out = [f"run failed: {error.kind}"] if error is not None else []
     for source in empty:
         out.append(f"{source}: 抽出件数が 0 件です (空の出力ではないか確認が必要) / no records extracted (an empty export?)")
@@ -223,6 +255,8 @@ def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: di
         n = sum(u.values()) if isinstance(u, dict) else (u or 0)
         if n:
             out.append(f"{source}: 説明できない差異 {n} セル (並行稼働比較)")
+    if error is None:
+        out += _unbalanced_diffs(diffs, loaded or {})
     return out
 
 

@@ -180,3 +180,24 @@ def test_an_empty_source_deleted_from_the_blockers_is_found_in_the_summarys_sour
     r = _handmade(tmp_path / "r", sources={"vendor_a_jumin": {"origin": "JUMIN.csv", "rows": 0, "quarantined": 0}})
     with pytest.raises(SignOffMismatch, match="vendor_a_jumin: 抽出件数が 0 件"):
         sign_off(r, by="山田PM", role="PM", override="x")
+
+
+def test_a_diff_that_does_not_find_every_loaded_row_again_blocks_the_signoff(run, tmp_path):
+    """The parallel-run diff is a second count: matched must equal the rows loaded, with nothing 新のみ."""
+    diffs = sorted(run.glob("diff/*/summary.json"))
+    assert diffs and all(json.loads(f.read_text(encoding="utf-8"))["table"] for f in diffs)
+    f = next(f for f in diffs if json.loads(f.read_text(encoding="utf-8"))["table"] == "juki_kojin_rireki")
+    d = json.loads(f.read_text(encoding="utf-8"))
+    d.update(only_right=2, matched=d["matched"] - 2)   # two target rows no legacy row explains
+    f.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(SignOffMismatch, match=f"{f.parent.name}: 並行稼働比較が投入件数と合いません .*新のみ 2 件"):
+        sign_off(run, by="山田PM", role="PM", override="x")
+
+    # a table two sources fill: each diff's 新のみ is the other source's rows, by design
+    two = {s: {"table": "kazei", "matched": 5, "only_right": 5, "unexplained_cells": {}} for s in ("a", "b")}
+    r = _handmade(tmp_path / "r", diff=two, tables={"kazei": {"loaded": 10}})
+    assert sign_off(r, by="山田PM", role="PM", no_target=True)["blockers"] == []
+    one = {"a": {"right": "新 dantai_999997.kazei", "matched": 9, "only_right": 0, "unexplained_cells": {}}}
+    r = _handmade(tmp_path / "r1", diff=one, tables={"kazei": {"loaded": 10}})   # a run before `table` was kept
+    with pytest.raises(SignOffMismatch, match="a: 並行稼働比較が投入件数と合いません"):
+        sign_off(r, by="山田PM", role="PM", override="x")
