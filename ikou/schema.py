@@ -134,6 +134,17 @@ class TargetSchema(StrictModel):
                     raise ValueError(f"tables.{tname}: column {c.name} names unknown code table {c.code_table}")
             if t.derive and t.derive.from_ not in self.tables:
                 raise ValueError(f"tables.{tname}: derive.from {t.derive.from_} is not a table")
+        for tname, t in self.tables.items():   # a table derived from itself, or a ring, has no order to load in
+            seen, cur = [tname], t
+            while cur.derive is not None:
+                nxt = cur.derive.from_
+                if nxt in seen:
+                    raise ValueError(f"tables.{tname}: derive.from goes round in a circle "
+                                     f"({' → '.join(seen + [nxt])}): a derived table must come from a loaded one")
+                seen.append(nxt)
+                cur = self.tables[nxt]
+        for name, ref in self.code_tables.items():
+            _check_code_table(name, ref.path)
         return self
 
     def resolved_table(self, name: str) -> Table:
@@ -167,6 +178,20 @@ class TargetSchema(StrictModel):
         """The code table as a frame (code, name), all text."""
         ref = self.code_tables[name]
         return pl.read_csv(ref.path, infer_schema=False)
+
+
+def _check_code_table(name: str, path: Path) -> None:
+    """A standard code table must be readable and list each code once: a code listed twice has no one
+    meaning (the lookup would fail mid-run, naming neither the file nor the code)."""
+    try:
+        df = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ValueError(f"code_tables.{name}: {path}: cannot read the code table ({type(exc).__name__})") from None
+    if "code" not in df.columns:
+        raise ValueError(f"code_tables.{name}: {path}: a code table needs a column `code` (has {df.columns[:6]})")
+    dup = df.filter(pl.col("code").is_duplicated())["code"].unique(maintain_order=True)
+    if dup.len():
+        raise ValueError(f"code_tables.{name}: {path}: code(s) listed more than once: {dup.head(10).to_list()}")
 
 
 def load_schema(path: Path | str) -> TargetSchema:
