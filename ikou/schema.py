@@ -40,6 +40,12 @@ class Column(StrictModel):
     moji: bool = Field(False, description="goes through 文字同定")
     sensitive: bool = Field(False, description="個人番号/氏名: masked in reports, never logged")
     control_total: bool = Field(False, description="an amount whose sum is a control total (summary.json, report)")
+    dantai: bool | None = Field(None, description="holds the 団体コード: a row naming another 団体 is held at map "
+                                                  "(isolation.dantai_mismatch); default: the column named dantai_code")
+
+    @property
+    def holds_dantai_code(self) -> bool:
+        return self.dantai if self.dantai is not None else self.name == "dantai_code"
 
 
 class Aggregate(StrictModel):

@@ -64,12 +64,13 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
         for kind, e in (("error", out.error), ("warning", out.warning)):
             if e is not None:
                 add_check(kind, c, e, direct_checks)
-    declared = {col.name for col in table.columns}
-    produced = [n for c in spec.columns for n in c.outputs().values()]
-    if "dantai_code" in declared and "dantai_code" in produced:
-        dc = next(c for c in spec.columns if c.target == "dantai_code")
-        add_check("error", dc, pl.when(ops.build(dc, ctx).value != pl.lit(dantai_code))
-                  .then(pl.lit("isolation.dantai_mismatch")), direct_checks)
+    # a row of another 団体 never passes: every column the schema says holds the 団体コード (`dantai: true`,
+    # by default the one named dantai_code) must hold the run's
+    for col in (col for col in table.columns if col.holds_dantai_code):
+        dc = next((c for c in spec.columns if c.target == col.name), None)
+        if dc is not None:
+            add_check("error", dc, pl.when(ops.build(dc, ctx).value != pl.lit(dantai_code))
+                      .then(pl.lit("isolation.dantai_mismatch")), direct_checks)
 
     # One lookup per source column (ops sharing a column share its join), each joined to that
     # column alone: joining the wide frame would copy every column once per lookup.
