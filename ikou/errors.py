@@ -70,6 +70,12 @@ class IsolationError(TerminalError):
     ja = "他団体のデータには触れられません"
 
 
+class TargetBusy(TransientError):
+    """The target is held by another process (a DuckDB file another run, rollback or diff has open)."""
+
+    ja = "移行先が他の処理で使用中です (同じ移行先を使う別の実行・ロールバックの終了を待ってください)"
+
+
 UNEXPECTED_JA = "予期しないエラーです (--debug で詳細を表示)"
 
 

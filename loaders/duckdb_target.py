@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou.cancel import checkpoint
+from ikou.errors import TargetBusy
 from ikou.loaders.sql import ident, qualified
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
                                   LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
@@ -34,7 +35,14 @@ class DuckDBTarget(TargetDatabase):
         path = self.path
         if path != ":memory:" and not read_only:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(path, read_only=read_only)
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if "lock" in first.lower():   # DuckDB lets one process write a file: another run, a rollback, a diff
+                raise TargetBusy(f"{path}: the DuckDB target is in use by another process ({first}); "
+                                 "wait for that run or rollback to finish") from None
+            raise
 
     def load_run(self, parts: list[LoadPart], db_schema: str, *, run: RunRecord,
                  max_drop_ratio: float | None = None) -> dict[str, int]:
