@@ -188,7 +188,10 @@ class TargetSchema(StrictModel):
 
 def _check_code_table(name: str, path: Path) -> None:
     """A standard code table must be readable and list each code once: a code listed twice has no one
-    meaning (the lookup would fail mid-run, naming neither the file nor the code)."""
+    meaning (the lookup would fail mid-run, naming neither the file nor the code). A file not there is left
+    to the step that reads it (a schema is also read from a run's specs/ snapshot, for its columns only)."""
+    if not Path(path).is_file():
+        return
     try:
         df = pl.read_csv(path, infer_schema=False)
     except (OSError, pl.exceptions.PolarsError) as exc:

@@ -303,12 +303,20 @@ def _kana_rule(c: ColumnMap) -> dict:
     return _diff_rule(c, "kana_width", {"type": "kana_fullwidth", "trim": bool(c.strip)}, reason)
 
 
+# a ﾞ ﾟ that composed with nothing (ｱﾞ, a lone ﾞ) is left as the spacing ゛ ゜: allowed in a フリガナ, but
+# what the legacy system meant (ｱﾞ: a typo for ｶﾞ? ﾞ alone?) is for a human to say
+KANA_LONE_MARK = r"[\u309B\u309C]"
+
+
 @op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule, strip="option", rules={
     "kana.not_fullwidth": ("全角カナにできない文字が残っています (フリガナを確認してください)",
-                           "characters other than full-width kana remain (check the furigana)")})
+                           "characters other than full-width kana remain (check the furigana)"),
+    "kana.lone_voiced_mark": ("濁点・半濁点が前のカナと合成できず ゛゜ として残っています (フリガナを確認してください)",
+                              "a voiced sound mark composes with no kana and stays as ゛/゜ (check the furigana)")})
 def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
     value = kana_fullwidth_expr(_src(c), strip=c.strip)
-    return OpOut(value, warning=pl.when(value.str.contains(KANA_OTHER)).then(pl.lit("kana.not_fullwidth")))
+    return OpOut(value, warning=pl.when(value.str.contains(KANA_OTHER)).then(pl.lit("kana.not_fullwidth"))
+                 .when(value.str.contains(KANA_LONE_MARK)).then(pl.lit("kana.lone_voiced_mark")))
 
 
 WAREKI_DEFAULT_FORMAT = "era2_yymmdd"

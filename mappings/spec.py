@@ -41,7 +41,7 @@ class ColumnMap(StrictModel):
     op: str = Field(description="a name in mappings.ops.OPS (checked by load_mapping)")
     from_: str | None = Field(None, alias="from", description="source column")
     table: str | None = Field(None, description="code table: a CSV path (source_code,code) or standard:<name>")
-    format: str | None = Field(None, description="wareki_date: era2_yymmdd, letter_yymmdd …")
+    format: str | None = Field(None, description="wareki_date: era2_yymmdd, era1_yymmdd, letter_yymmdd, kanji (昭和45年3月2日), seireki_yyyymmdd")
     eras: dict[str, str] | None = Field(None, description="wareki_date: code → era override")
     fumei_flag: str | None = Field(None, description="wareki_date: target column for the 不詳フラグ")
     fumei_hyoki: str | None = Field(None, description="wareki_date: target column for the 不詳表記")

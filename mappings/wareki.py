@@ -18,7 +18,7 @@ import polars as pl
 
 from ikou.errors import ConfigError
 
-FORMATS = ("era2_yymmdd", "era1_yymmdd", "letter_yymmdd", "seireki_yyyymmdd")
+FORMATS = ("era2_yymmdd", "era1_yymmdd", "letter_yymmdd", "seireki_yyyymmdd", "kanji")
 
 # era → (Gregorian year of 元年 minus 1, first day, last day) as YYYYMMDD integers.
 ERAS: dict[str, tuple[int, int, int]] = {
@@ -35,14 +35,23 @@ DEFAULT_ERA_CODES: dict[str, dict[str, str]] = {
     # 元号コード (1 digit)
     "era1_yymmdd": {"1": "明治", "2": "大正", "3": "昭和", "4": "平成", "5": "令和"},
     "letter_yymmdd": {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"},
+    # kanji: the era written out (昭和45年3月2日); a vendor writing initials (昭45年…) or letters
+    # (S45年…) gives its own `eras:`
+    "kanji": {name: name for name in ERAS},
 }
+
+# kanji: era (any text without digits, or none when the year is unknown: 00年3月2日), year (元 or 1-2
+# digits), month, day; matched after blanks (half- and full-width) are dropped and full-width digits read
+KANJI_DATE = r"^(\D*?)(元|[0-9]{1,2})年([0-9]{1,2})月([0-9]{1,2})日$"
+_FULLWIDTH_DIGITS = [chr(0xFF10 + i) for i in range(10)]
 
 RULE_MESSAGES: dict[str, tuple[str, str]] = {
     "wareki.format": ("日付の形式が不正です（桁数・数字以外）", "date is not in the expected format (length, non-digits)"),
     "wareki.era": ("元号コードが不明です", "unknown era code"),
     "wareki.month": ("月が不正です（13以上）", "invalid month (13 or more)"),
     "wareki.day": ("日が不正です（32以上）", "invalid day (32 or more)"),
-    "wareki.era_range": ("元号の期間外の日付です", "date lies outside the era's span"),
+    "wareki.era_range": ("元号の期間外の日付です（暦にない日は、その月が元号の期間外の場合）",
+                         "date lies outside the era's span (an impossible day: its month does)"),
     "wareki.not_in_calendar": ("暦にない日付です（記録どおり保持）",
                                "date does not exist in the calendar (kept as recorded)"),
 }
@@ -74,13 +83,24 @@ def _era_codes(fmt: str, eras: dict[str, str] | None) -> dict[str, str]:
     bad = sorted(v for v in codes.values() if v not in ERAS)
     if bad:
         raise ConfigError(f"wareki eras: unknown era name(s) {bad}; known: {list(ERAS)}")
-    width = {"era2_yymmdd": 2, "era1_yymmdd": 1, "letter_yymmdd": 1}[fmt]
-    digits = fmt != "letter_yymmdd"
-    wrong = sorted(k for k in codes if len(k) != width or (k.isdigit() != digits) or not k.isascii())
-    if wrong:
-        raise ConfigError(f"wareki eras for {fmt}: codes {wrong} are not {width} "
-                          f"{'digit' if digits else 'letter'}(s)")
-    return {k.upper(): v for k, v in codes.items()}
+    if fmt == "kanji":
+        # any text without digits or blanks (昭和, 昭, Ｓ, S); not 元 or 年, which the date itself uses
+        wrong = sorted(k for k in codes if not k or any(ch.isdigit() or ch.isspace() or ch in "元年" for ch in k))
+        if wrong:
+            raise ConfigError(f"wareki eras for kanji: codes {wrong} must be text without digits, blanks, 元 or 年")
+    else:
+        width = {"era2_yymmdd": 2, "era1_yymmdd": 1, "letter_yymmdd": 1}[fmt]
+        if fmt == "letter_yymmdd":   # one character, not a digit: a full-width Ｓ or a kanji initial 昭 too
+            wrong = sorted(k for k in codes if len(k) != 1 or k.isdigit() or k.isspace())
+        else:
+            wrong = sorted(k for k in codes if len(k) != width or not k.isdigit() or not k.isascii())
+        if wrong:
+            raise ConfigError(f"wareki eras for {fmt}: codes {wrong} are not {width} "
+                              f"{'letter' if fmt == 'letter_yymmdd' else 'ASCII digit'}(s)")
+    upper = {k.upper(): v for k, v in codes.items()}
+    if len(upper) != len(codes):
+        raise ConfigError(f"wareki eras for {fmt}: codes {sorted(codes)} repeat when upper-cased")
+    return upper
 
 
 _OUT = {"iso": pl.String, "error": pl.String, "warning": pl.String, "fumei_flag": pl.String,
@@ -126,9 +146,18 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     else:
         codes = _era_codes(fmt, eras)
         if fmt == "letter_yymmdd":
-            first |= {"__shape_ok": s.str.contains(r"^[A-Za-z][0-9]{6}$"),
+            first |= {"__shape_ok": s.str.contains(r"^[^0-9\s\uFF10-\uFF19][0-9]{6}$"),
                       "__code": s.str.slice(0, 1).str.to_uppercase(),
                       "__num": s.str.slice(1).cast(i64, strict=False), "__zero_code": pl.lit(False)}
+        elif fmt == "kanji":
+            # 昭和45年3月2日, 令和元年5月1日, 平成 元年, full-width digits: blanks dropped, digits read
+            k = (s.str.replace_all(r"[\s\u3000]", "")
+                 .str.replace_many(_FULLWIDTH_DIGITS, [str(i) for i in range(10)]))
+            part = lambda i: k.str.extract(KANJI_DATE, i)   # noqa: E731
+            year = pl.when(part(2) == "元").then(pl.lit(1, i64)).otherwise(part(2).cast(i64, strict=False))
+            first |= {"__shape_ok": k.str.contains(KANJI_DATE), "__code": part(1).str.to_uppercase(),
+                      "__num": year * 10000 + part(3).cast(i64) * 100 + part(4).cast(i64),
+                      "__zero_code": part(1) == ""}   # no era written: only with an unknown year (00年)
         else:
             whole = s.cast(i64, strict=False)
             first |= {"__shape_ok": s.str.contains(r"^[0-9]{8}$" if fmt == "era2_yymmdd" else r"^[0-9]{7}$"),
@@ -157,13 +186,22 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         "__month_error": mm > 12,
         "__day_error": dd > 31,
     }
+    leap = y0 | ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)   # unknown year: 2/29 may exist
+    month_days = (
+        pl.when(mm == 2).then(pl.when(leap).then(29).otherwise(28))
+        .when(mm.is_in([4, 6, 9, 11])).then(30)
+        .otherwise(31)
+    )
     if fmt == "seireki_yyyymmdd":
         checks["__range_error"] = pl.lit(False)
     else:
-        # The date (or the span a partly unknown date covers) must touch the era's span.
+        # The date (or the span a partly unknown date covers) must touch the era's span. A day the
+        # calendar lacks (4月31日) is judged by its month, like any impossible day kept as recorded:
+        # 平成31年4月31日 is kept (平成31年4月 is 平成) with not_in_calendar; 令和元年4月31日 is not 令和.
+        whole_month = (dd == 0) | (dd > month_days)
         ym = year * 10000 + mm * 100
-        lo = pl.when(mm == 0).then(year * 10000 + 101).otherwise(ym + pl.when(dd == 0).then(1).otherwise(dd))
-        hi = pl.when(mm == 0).then(year * 10000 + 1231).otherwise(ym + pl.when(dd == 0).then(31).otherwise(dd))
+        lo = pl.when(mm == 0).then(year * 10000 + 101).otherwise(ym + pl.when(whole_month).then(1).otherwise(dd))
+        hi = pl.when(mm == 0).then(year * 10000 + 1231).otherwise(ym + pl.when(whole_month).then(31).otherwise(dd))
         checks["__range_error"] = ~y0 & ((hi < c("__start")) | (lo > c("__end")))   # no year: no span
 
     error = (
@@ -179,12 +217,6 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     ok_stage = {"__ok": (c("__present") & c("__error").is_null()).fill_null(False)}
 
     ok = c("__ok")
-    leap = y0 | ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)   # unknown year: 2/29 may exist
-    month_days = (
-        pl.when(mm == 2).then(pl.when(leap).then(29).otherwise(28))
-        .when(mm.is_in([4, 6, 9, 11])).then(30)
-        .otherwise(31)
-    )
     year_text = pl.when(y0).then(pl.lit("0000")).otherwise(year.cast(n).str.zfill(4))
     out = {
         "__warning": pl.when(ok & (mm >= 1) & (dd >= 1) & (dd > month_days)).then(pl.lit("wareki.not_in_calendar")),

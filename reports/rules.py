@@ -116,7 +116,9 @@ class TextCondition(StrictModel):
 
 class KanaCondition(StrictModel):
     """Left converted as the kana_fullwidth op converts it (mappings.ops.kana_fullwidth_expr: half-width
-    kana → full width, voiced marks composed, `trim` as the line's `strip`) equals right."""
+    kana → full width, voiced marks composed, `trim` as the line's `strip`) equals right. A left holding a
+    private-use (外字) character is never explained: the op passes it through, but outside the 文字同定
+    columns validation holds it (schema.private_use), so a target showing it is a defect, not the op's doing."""
     type: Literal["kana_fullwidth"]
     trim: bool = False
 
@@ -331,8 +333,9 @@ class RuleSet:
             return lambda l, r: read_text(l, strip=trim).eq_missing(r)
         if isinstance(c, KanaCondition):
             from ikou.mappings.ops import kana_fullwidth_expr  # lazy: the op's own conversion
+            from ikou.validators.kinds import PRIVATE_USE  # a 外字 the op passed through: held, never explained
             trim = c.trim
-            return lambda l, r: kana_fullwidth_expr(l, strip=trim).eq_missing(r)
+            return lambda l, r: kana_fullwidth_expr(l, strip=trim).eq_missing(r) & ~l.str.contains(PRIVATE_USE)
         if isinstance(c, NormalizeCondition):
             kw = dict(trim=c.trim, width=c.width, case=c.case)
             return lambda l, r: normalize_expr(l, **kw).eq_missing(normalize_expr(r, **kw))

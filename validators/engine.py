@@ -80,11 +80,16 @@ class Findings:
 
 def schema_rules(schema: TargetSchema, table: str) -> list[Rule]:
     """The rules the target schema implies for `table`: required, length, max_length, integer,
-    date (with `<column>_fumei_flag` when the schema has it), code values."""
+    date (with `<column>_fumei_flag` when the schema has it), code values, and no private-use (外字)
+    character in a text column that 文字同定 does not cover (not `moji: true`): the 外字 table applies
+    to the moji columns only, so elsewhere such a character is a bare vendor code (schema.private_use)."""
     t = schema.resolved_table(table)
     names = {c.name for c in t.columns}
     by_kind: dict[str, list[str]] = {}
     rules: list[Rule] = []
+    plain_text = [c.name for c in t.columns if c.type == "text" and not c.moji]
+    if plain_text:
+        rules.append(Rule(id="schema.private_use", kind="no_private_use", params={"columns": plain_text}))
     for c in t.columns:
         if c.required:
             by_kind.setdefault("required", []).append(c.name)

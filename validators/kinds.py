@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Literal
 
 import polars as pl
 from pydantic import Field
@@ -191,11 +191,15 @@ def _code_value(p: CodeValue, ctx: Context) -> list[Check]:
     return [Check(c, ~_blank(c) & ~_text(c).is_in(allowed.implode()), _text(c)) for c in p.columns]
 
 
-def _digits_kind(name: str, fn: Callable[[pl.Expr], pl.Expr], ja: str, en: str) -> None:
+def _digits_kind(name: str, fn: Callable[[pl.Expr], pl.Expr], ja: str, en: str, *, digits_only: bool = False) -> None:
+    """`digits_only`: judge only values written in ASCII digits. What is not digits at all has no check
+    digit to get wrong: its own rule (a `pattern` such as format.atena_no) says what is wrong with it,
+    rather than a misleading "check digit does not match"."""
     @kind(name, Columns, ja, en, row_local=True)
     def _build(p: Columns, ctx: Context) -> list[Check]:
         ctx.need(*p.columns)
-        return [Check(c, ~fn(pl.col(c)), _text(c)) for c in p.columns]
+        return [Check(c, (_text(c).str.contains(r"^[0-9]+$") if digits_only else pl.lit(True)) & ~fn(pl.col(c)),
+                      _text(c)) for c in p.columns]
 
 
 _digits_kind("checkdigit_dantai", checkdigit.dantai_code_valid,
@@ -203,7 +207,103 @@ _digits_kind("checkdigit_dantai", checkdigit.dantai_code_valid,
 _digits_kind("checkdigit_kojin_no", checkdigit.kojin_no_valid,
              "個人番号の形式または検査数字が不正です", "個人番号 is not 12 digits with a valid check digit")
 _digits_kind("checkdigit_atena", checkdigit.atena_no_valid,
-             "番号の検査数字（モジュラス11）が一致しません", "modulus-11 check digit does not match")
+             "番号の検査数字（モジュラス11）が一致しません", "modulus-11 check digit does not match", digits_only=True)
+
+
+class RepeatedChar(Columns):
+    min_length: int = Field(2, ge=2, description="shorter values are not judged")
+
+
+@kind("repeated_char", RepeatedChar, "同じ文字の繰り返しだけの値です（仮の値）",
+      "value is one character repeated (a placeholder)", row_local=True)
+def _repeated_char(p: RepeatedChar, ctx: Context) -> list[Check]:
+    """A value that is one character repeated (000000000000, 999999999999): what vendors write for "not
+    collected", not a number anyone was given, even where a check digit formula happens to accept it."""
+    ctx.need(*p.columns)
+    checks = []
+    for c in p.columns:
+        t = _text(c)
+        checks.append(Check(c, (t.str.len_chars() >= p.min_length) & (t.str.strip_chars(t.str.slice(0, 1)) == ""), t))
+    return checks
+
+
+class SameAfterNormalising(Columns):
+    normalise: list[Literal["strip", "width", "digits_only", "leading_zeros", "case"]] = Field(
+        min_length=1, description="what makes two spellings the same: strip (surrounding whitespace, any width), "
+                                  "width (NFKC: full-width digits and letters), digits_only (every character but "
+                                  "the digits dropped: A0000007803, 0000-7803), leading_zeros, case")
+
+
+def normalised(e: pl.Expr, normalise: list[str]) -> pl.Expr:
+    """`e` (text) as `same_after_normalising` compares it; blank → null. Steps in a fixed order: width,
+    strip, digits only, case, leading zeros (so ' ０００８' is 8)."""
+    t = e.cast(pl.String)
+    if "width" in normalise:
+        t = t.str.normalize("NFKC")
+    if "strip" in normalise:
+        t = t.str.strip_chars()
+    if "digits_only" in normalise:
+        t = t.str.replace_all(r"[^0-9]", "")
+    if "case" in normalise:
+        t = t.str.to_uppercase()
+    if "leading_zeros" in normalise:
+        z = t.str.strip_chars_start("0")
+        t = pl.when((z == "") & (t != "")).then(pl.lit("0")).otherwise(z)   # 000 is the number 0
+    return pl.when(t.str.strip_chars() != "").then(t)
+
+
+@kind("same_after_normalising", SameAfterNormalising,
+      "表記が異なるだけで同じ値です（別々のキーとして読むと同じ人・世帯が分かれるため、すべての表記の行を保留）",
+      "values written differently are the same once normalised (read as separate keys they would split one "
+      "person or household: every row of every spelling is held)", row_local=False)
+def _same_after_normalising(p: SameAfterNormalising, ctx: Context) -> list[Check]:
+    """Rows whose value, normalised (`normalise`: leading zeros Excel stripped, a trailing space, full-width
+    digits), equals the normalised value of rows written otherwise: 0000080101 and 80101 are one 宛名番号
+    written two ways, which `unique_key` (raw text) and `held_together` (raw groups) cannot see. Every
+    row of every spelling fails, so the person's whole history is held, never half of it."""
+    ctx.need(*p.columns)
+    checks = []
+    for c in p.columns:
+        norm, n = f"__norm_{c}", f"__spellings_{c}"
+        stages = ({norm: normalised(pl.col(c), list(p.normalise))},
+                  {n: pl.when(pl.col(norm).is_not_null()).then(pl.col(c).n_unique().over(norm))})
+        checks.append(Check(c, (pl.col(n) > 1).fill_null(False), _text(c),
+                            pl.format("{}: {} spellings of {}", pl.lit(c), pl.col(n), pl.col(norm)), stages))
+    return checks
+
+
+# Private use (外字): the BMP area a CP932 user-defined cell decodes to, and the supplementary planes 15-16
+PRIVATE_USE = "[\ue000-\uf8ff\U000F0000-\U0010FFFF]"
+_HEX = {i: "0123456789ABCDEF"[i] for i in range(16)}
+
+
+def code_points(e: pl.Expr, pattern: str = PRIVATE_USE) -> pl.Expr:
+    """The code points (`U+E000 U+E001`) of the characters of `e` matching `pattern`, as Polars
+    expressions (from each character's UTF-8 bytes): a message names them, never the value."""
+    def one(ch: pl.Expr) -> pl.Expr:
+        h = ch.str.encode("hex")
+        v = h.str.to_integer(base=16, strict=False)
+        three = ((v // 65536) % 16) * 4096 + ((v // 256) % 64) * 64 + v % 64
+        four = ((v // 16777216) % 8) * 262144 + ((v // 65536) % 64) * 4096 + ((v // 256) % 64) * 64 + v % 64
+        two = ((v // 256) % 32) * 64 + v % 64
+        cp = (pl.when(h.str.len_chars() == 8).then(four).when(h.str.len_chars() == 6).then(three)
+              .when(h.str.len_chars() == 4).then(two).otherwise(v))
+        digits = [((cp // 16 ** i) % 16).replace_strict(_HEX, return_dtype=pl.String) for i in range(5, -1, -1)]
+        return pl.concat_str(pl.lit("U+"), pl.concat_str(digits).str.replace(r"^00?", ""))
+    return e.cast(pl.String).str.extract_all(pattern).list.eval(one(pl.element())).list.join(" ")
+
+
+@kind("no_private_use", Columns, "文字同定の対象でない列に外字 (私用領域の文字) があります（団体の外字表はこの列には使えません）",
+      "private-use (外字) character in a column 文字同定 does not cover (the 外字 table does not apply to it)",
+      row_local=True)
+def _no_private_use(p: Columns, ctx: Context) -> list[Check]:
+    """A private-use code point means a glyph only under one vendor's 外字 table, which 文字同定 applies to
+    `moji` columns only: anywhere else it would reach the standard system as a bare vendor code. The
+    finding's value is the column's own (masked where the schema marks it sensitive); its message names
+    the column and the code points, never the value."""
+    ctx.need(*p.columns)
+    return [Check(c, _text(c).str.contains(PRIVATE_USE), _text(c),
+                  pl.concat_str(pl.lit(f"{c}: "), code_points(pl.col(c)))) for c in p.columns]
 
 
 @kind("equals_run_dantai", Columns, "実行中の団体と異なる団体コードです", "団体コード differs from the run's 団体",

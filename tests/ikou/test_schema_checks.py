@@ -64,7 +64,7 @@ def test_a_standard_code_table_listing_a_code_twice_is_refused_naming_file_and_c
         load_schema(_schema(tmp_path, codes="code,name\n1,登録\n2,廃止\n2,抹消\n"))
     with pytest.raises(ConfigError, match=r"jotai.csv: a code table needs a column `code`"):
         load_schema(_schema(tmp_path, codes="cd,name\n1,登録\n"))
-    (tmp_path / "jotai.csv").unlink()
+    (tmp_path / "jotai.csv").write_bytes(b"code,name\n1,\x82\xa0\n")   # CP932, not UTF-8
     with pytest.raises(ConfigError, match=r"jotai.csv: cannot read the code table"):
         load_schema(tmp_path / "schema.yaml")
 

@@ -16,6 +16,9 @@ def iso_to_wareki(date: dt.date, fmt: str, era: str) -> str:
     """The inverse, as the oracle of the round trip: `date` written in `fmt`, in `era`."""
     if fmt == "seireki_yyyymmdd":
         return date.strftime("%Y%m%d")
+    if fmt == "kanji":   # 元年 for year 1, no zero padding: 令和元年5月1日
+        year = date.year - ERAS[era][0]
+        return f"{era}{'元' if year == 1 else year}年{date.month}月{date.day}日"
     code = {v: k for k, v in DEFAULT_ERA_CODES[fmt].items()}[era]
     return f"{code}{date.year - ERAS[era][0]:02d}{date.month:02d}{date.day:02d}"
 
@@ -135,7 +138,7 @@ def test_eras_override_replaces_code_table():
     with pytest.raises(ConfigError):
         wareki_to_iso(pl.col("v"), "era1_yymmdd", {"1": "光文"})
     with pytest.raises(ConfigError):
-        wareki_to_iso(pl.col("v"), "kanji")
+        wareki_to_iso(pl.col("v"), "kanji_yymmdd")
 
 
 ERA_DATES = st.sampled_from(list(ERAS)).flatmap(

@@ -79,6 +79,13 @@ def faulty_rows() -> list[dict]:
     members = [i for i, r in enumerate(rows) if r["zokugara_code"] in ("12", "20")][1::2]
     for i, over in zip(members, plants):
         rows[i] = rows[i] | over
+    # household 130000: a placeholder 個人番号, a 外字 in the フリガナ, and person 131's key written twice
+    # (its later row with the leading zeros Excel strips)
+    rows += [person(131, setai="130000", zokugara="02"),
+             person(132, setai="130000", zokugara="12", kojin_no="000000000000"),
+             person(133, setai="130000", zokugara="20", shimei_kana="ヤマ\ue000タロウ"),
+             person(131, setai="130000", zokugara="02", rireki=2, ido_jiyu_code="41",
+                    atena_no=atena("0000131").lstrip("0"))]
     rows += [person(21, setai="20000", zokugara="02", shimei="別人"),    # key of row 1 again
              person(2, setai="10000", zokugara="12"),
              person(3, setai="10000", zokugara="02")]                     # household 10000: 2nd head
