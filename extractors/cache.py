@@ -71,7 +71,14 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
     key = cache_key(file_sha256=digest, file_name=Path(source.path).name, layout_path=lpath,
                     encoding=source.encoding or layout.encoding, ordinal=ordinal, source_name=source.name,
                     target_table=target_table, key_columns=key_columns)
+    # the 団体's own cache: RunContext checked at the run's start that `_cache` and `_cache/extract` are
+    # real folders inside runs_dir/<団体> (ikou.context.check_dantai_folders); an entry must be one too
     entry = (cache_dir or ctx.dantai_dir / "_cache" / "extract") / key
+    if entry.is_symlink():
+        from ikou.errors import IsolationError
+
+        raise IsolationError(f"extract cache entry {entry} is a symbolic link (to {entry.resolve()}): "
+                             "a 団体's cache holds only its own entries (remove the link)", run_id=ctx.run_id)
     out = ctx.stage_dir("extract") / f"{source.name}.parquet"
     meta_path = entry / "result.json"
     if meta_path.is_file():

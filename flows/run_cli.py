@@ -60,13 +60,19 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
         check_run_id(run_id)
     cfg = load_config(config)
     run_id = run_id or new_run_id(cfg.rehearsal)
+    # before anything is written (run.log, the flow's folders): the 団体's folder, this run's folder,
+    # _cache, crosswalk and moji_ledger are real folders inside runs_dir/<団体>, and every spec file the
+    # run reads names no other 団体
+    from ikou.context import RunContext
+
+    run_dir = RunContext(dantai_code=cfg.dantai.code, run_id=run_id, runs_dir=cfg.runs_dir).run_dir
+    _check_spec_files(cfg)
     from ikou.flows.migrate import migration_flow
 
     from ikou import cancel
 
     from ikou.flows import terminal
 
-    run_dir = cfg.runs_dir / cfg.dantai.code / run_id
     cancel.install()
     with terminal.logs_to(run_dir, verbose=verbose):
         if debug:
@@ -81,6 +87,25 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
         except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
             state = None
     return state, run_dir
+
+
+def _check_spec_files(cfg) -> None:
+    """Every spec file the run will read (mappings and the layouts and code tables they name, schemas,
+    rules, 外字 tables) is refused (IsolationError) when it lies in another 団体's tree. A plan that does
+    not read is left to the flow, which records that failure in the run folder."""
+    from ikou.errors import IsolationError
+
+    try:
+        from ikou.flows.pipeline import plan
+
+        plans = plan(cfg)
+    except IsolationError:
+        raise
+    except Exception:   # noqa: BLE001 - the flow fails on it at its plan, with its record
+        return
+    from ikou.reports.evidence import spec_files
+
+    spec_files(cfg, plans)
 
 
 def run_config(config: Path, *, run_id: str | None = None, target_url: str | None = None) -> dict:
@@ -256,7 +281,7 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
 
     from ikou.checkdigit import is_valid_dantai_code
     from ikou.config import other_dantai
-    from ikou.context import RUN_ID, new_run_id
+    from ikou.context import RUN_ID, check_dantai_folders, new_run_id
     from ikou.errors import message_ja, one_line
     from ikou.reports.summary import now
     from ikou.spec import read_yaml
@@ -277,6 +302,7 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
         rehearsal = str(raw.get("rehearsal") or "R0")
         rehearsal = rehearsal if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", rehearsal) else "R0"
         run_id = run_id or new_run_id(rehearsal)
+        check_dantai_folders(runs_dir, code, run_id)   # no record through a link into another 団体's folder
         run_dir = runs_dir / code / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         error = RunError(kind=type(exc).__name__, stage="config", message=one_line(exc), message_ja=message_ja(exc))
@@ -311,7 +337,13 @@ def _purge(args) -> int:
 
     if not is_valid_dantai_code(args.dantai):
         raise ConfigError(f"--dantai {args.dantai!r} is not a 団体コード (6 digits with check digit)")
-    runs_dir = load_config(args.config).runs_dir if args.config else Path(args.runs_dir)
+    if args.config:   # as rollback: the config must be this 団体's own (its runs folder is the one purged)
+        cfg = load_config(args.config)
+        if cfg.dantai.code != args.dantai:
+            raise ConfigError(f"{args.config} is the config of 団体 {cfg.dantai.code}, not {args.dantai}")
+        runs_dir = cfg.runs_dir
+    else:
+        runs_dir = Path(args.runs_dir)
     try:
         before = dt.date.fromisoformat(args.before)
     except ValueError:

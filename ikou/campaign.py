@@ -32,7 +32,7 @@ from pydantic import (Discriminator, Field, PrivateAttr, Tag, ValidationError, V
                       model_validator)
 
 from ikou.config import FileName, RunConfig, _resolve, load_config, with_target_url
-from ikou.errors import ConfigError
+from ikou.errors import ConfigError, IsolationError
 from ikou.spec import StrictModel, load_spec, spec_version_field
 
 FLOW_NAME = "ikou-migration"                 # the migration flow's name (flows.migrate)
@@ -219,9 +219,11 @@ def run_config(r: Rehearsal, *, where: str) -> RunConfig:
             cfg = with_target_url(cfg, r.target_url, origin=f"{where}.target_url")
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
+    from ikou.reports.evidence import spec_files
+
     try:
-        plan(cfg)
-    except ConfigError as exc:
+        spec_files(cfg, plan(cfg))   # and no spec file of the plan lies in another 団体's tree
+    except (ConfigError, IsolationError) as exc:
         raise ValueError(f"{where}.config: {r.config}: {exc}") from None
     return cfg
 
@@ -246,7 +248,31 @@ def _target_key(cfg: RunConfig) -> tuple | None:
         if not db or db.startswith(":memory:"):
             return None
         db = os.path.realpath(db)
-    return (backend, (u.host or "").lower(), u.port or _DEFAULT_PORTS.get(backend), db, cfg.target_schema)
+    return (backend, _host_key(u.host), u.port or _DEFAULT_PORTS.get(backend), db, cfg.target_schema)
+
+
+_LOOPBACK_NAMES = {"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+def _host_key(host: str | None) -> str:
+    """One spelling per host: case and a trailing dot dropped, IP literals (also in brackets) in their
+    canonical form, and every name of this machine's loopback (localhost, 127.0.0.0/8, ::1, none: the
+    local socket) one key. No name lookups: two different names of one remote server are not told apart."""
+    import ipaddress
+
+    h = (host or "").strip().lower().rstrip(".")
+    if h.startswith("[") and h.endswith("]"):
+        h = h[1:-1]
+    h = h.split("%", 1)[0] if ":" in h else h   # an IPv6 zone id (fe80::1%eth0)
+    if h in _LOOPBACK_NAMES or h.endswith(".localhost"):
+        return "loopback"
+    try:
+        ip = ipaddress.ip_address(h)
+    except ValueError:
+        return h
+    if getattr(ip, "ipv4_mapped", None) is not None:
+        ip = ip.ipv4_mapped
+    return "loopback" if ip.is_loopback else str(ip)
 
 
 def deployment_name(campaign: str, r: Rehearsal, cfg: RunConfig) -> str:

@@ -89,6 +89,16 @@ def _embedded_dantai(word: str, own: str) -> str | None:
     return None
 
 
+def path_names_dantai(path: Path | str, own: str) -> tuple[str, str] | None:
+    """(the path component, the 団体コード) when `path`, symlinks resolved, lies in another 団体's tree or
+    carries another 団体's code in a name (`in_999814`, `inbox999814x`, `JUMIN_999814.csv`); else None."""
+    for part in Path(path).resolve().parts:
+        code = other_dantai(part, own) or _embedded_dantai(part, own)
+        if code:
+            return part, code
+    return None
+
+
 def _local_database(url: str) -> Path | None:
     """The file of a file-backed database URL (duckdb:///…, sqlite:///…), else None."""
     m = _FILE_DB_URL.match(url)
@@ -243,27 +253,34 @@ class RunConfig(StrictModel):
             raise ValueError(problem)
         for where, path in [("runs_dir", self.runs_dir), *[(f"inbox.{i}", p) for i, p in enumerate(self.inbox)]]:
             for part in Path(path).resolve().parts:
-                if other_dantai(part, own):
+                if other_dantai(part, own) or (where != "runs_dir" and _embedded_dantai(part, own)):
                     raise ValueError(f"{where} {path} lies in another 団体's tree ({part})")
+        dantai_dir = Path(self.runs_dir) / own   # a link there would write this 団体's runs into another folder
+        if dantai_dir.is_symlink() or dantai_dir.resolve() != Path(self.runs_dir).resolve() / own:
+            raise ValueError(f"runs_dir: {dantai_dir} resolves to {dantai_dir.resolve()}, not "
+                             f"{Path(self.runs_dir).resolve() / own}: the 団体's runs folder must be a real folder")
         for i, s in enumerate(self.sources):
-            if s.kind == "file":
-                for key in ("path", "gaiji_table", "gaiji_font"):
-                    p = getattr(s, key)
-                    if p is None:
-                        continue
-                    if roots and not _inside(p, roots):
-                        raise ValueError(f"sources.{i}.{key} {p} is outside the 団体's inbox "
-                                         f"({', '.join(map(str, roots))}): declare the folder under `inbox:`")
-                    part = next((x for x in Path(p).resolve().parts if other_dantai(x, own)), None)
-                    if part:
-                        raise ValueError(f"sources.{i}.{key} {p} lies in another 団体's tree ({part})")
-            else:
+            # the 団体's data (source file, 外字 table, 外字 font): in its inbox, and in no other 団体's tree;
+            # the specs (mapping, layout): in no other 団体's tree, whatever the source kind
+            data = (("path",) if s.kind == "file" else ()) + ("gaiji_table", "gaiji_font")
+            for key in (*data, "layout", "mapping"):
+                p = getattr(s, key, None)
+                if p is None:
+                    continue
+                if key in data and roots and not _inside(p, roots):
+                    raise ValueError(f"sources.{i}.{key} {p} is outside the 団体's inbox "
+                                     f"({', '.join(map(str, roots))}): declare the folder under `inbox:`")
+                found = path_names_dantai(p, own)
+                if found:
+                    raise ValueError(f"sources.{i}.{key} {p} lies in another 団体's tree ({found[0]}: 団体 {found[1]})")
+            if s.kind == "database":
                 for key, name in (("schema", s.schema_), ("table", s.table)):
-                    code = other_dantai(name, own) if name else None
+                    code = (other_dantai(name, own) or _embedded_dantai(name, own)) if name else None
                     if code:
                         raise ValueError(f"sources.{i}.{key} {name!r} belongs to 団体 {code}: a run for {own} "
                                          "reads only its own data")
-                code = next((c for word in _url_words(s.url) if (c := other_dantai(word, own))), None)
+                code = next((c for word in _url_words(s.url) if (c := other_dantai(word, own)
+                                                                 or _embedded_dantai(word, own))), None)
                 if code:
                     raise ValueError(f"sources.{i}.url names 団体 {code} (its database, schema, search path or file): "
                                      f"a run for {own} reads only its own data")
@@ -271,6 +288,9 @@ class RunConfig(StrictModel):
                 if local is not None and roots and not _inside(local, roots):
                     raise ValueError(f"sources.{i}.url {local} is outside the 団体's inbox "
                                      f"({', '.join(map(str, roots))}): declare the folder under `inbox:`")
+                found = path_names_dantai(local, own) if local is not None else None
+                if found:
+                    raise ValueError(f"sources.{i}.url {local} lies in another 団体's tree ({found[0]}: 団体 {found[1]})")
         return self
 
     @model_validator(mode="after")

@@ -7,6 +7,8 @@ folder.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -43,6 +45,68 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+# What a run writes under its 団体's folder besides its own run folder: each must be a real folder there.
+DANTAI_FOLDERS = ("_cache", "_cache/extract", "crosswalk", "moji_ledger")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def check_dantai_folders(runs_dir: Path, code: str, run_id: str | None = None) -> Path:
+    """Refuse (IsolationError) a 団体 folder that is not exactly `runs_dir/<code>` once resolved, and a run
+    folder, `_cache`, `_cache/extract`, `crosswalk` or `moji_ledger` under it (or a file directly in
+    `crosswalk`/`moji_ledger`) that is a symbolic link or resolves outside it: a link there would lead
+    this 団体's run, cache, crosswalk or purge into another 団体's tree. Checked before a run writes
+    anything (RunContext, `ikou run`); returns the 団体 folder, resolved."""
+    runs_dir = Path(runs_dir)
+    dantai = runs_dir / code
+    expected = runs_dir.resolve() / code
+    real = dantai.resolve()
+    if dantai.is_symlink() or real != expected:
+        raise IsolationError(f"{dantai} resolves to {real}, not {expected}: the 団体's runs folder must be a real "
+                             f"folder named {code} in runs_dir (remove the link)")
+    for name in ([run_id] if run_id else []) + list(DANTAI_FOLDERS):
+        p = dantai / name
+        if p.is_symlink() or (p.exists() and not _inside(p.resolve(), expected)):
+            raise IsolationError(f"{p} is a symbolic link (to {p.resolve()}): a run folder, _cache, crosswalk or "
+                                 f"moji_ledger of 団体 {code} must be a real folder inside {expected} (remove the link)")
+    for name in ("crosswalk", "moji_ledger"):
+        folder = dantai / name
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f.is_symlink() or not _inside(f.resolve(), expected):
+                    raise IsolationError(f"{f} is a symbolic link (to {f.resolve()}): the 団体's {name} files must "
+                                         f"lie in {expected} (remove the link)")
+    return expected
+
+
+def check_run_folder(run_dir: Path) -> Path:
+    """A run folder named on the command line (`run-report`, `evidence`, `signoff`): refused
+    (IsolationError) when it is a symbolic link, when it is reached through a link into another 団体's
+    folder, or when its summary.json names another 団体 than the folder holding it."""
+    given = Path(run_dir)
+    absolute = Path(os.path.abspath(given))
+    real = given.resolve()
+    if given.is_symlink() or absolute.name != real.name:
+        raise IsolationError(f"{given} is a symbolic link (to {real}): give the run folder itself")
+    folders = {absolute.parent.name, real.parent.name}
+    codes = {f for f in folders if _DANTAI_DIR_NAME.fullmatch(f)}
+    if len(folders) > 1 and codes:
+        raise IsolationError(f"{given} lies in 団体 {real.parent.name}'s folder ({real}), reached through a link "
+                             f"from {absolute.parent}: give the run folder itself")
+    try:
+        summary = json.loads((real / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = None
+    dantai = str(summary.get("dantai") or "") if isinstance(summary, dict) else ""
+    if dantai and codes and codes != {dantai}:
+        raise IsolationError(f"{given}: its summary.json names 団体 {dantai}, but it lies in the folder of 団体 "
+                             f"{real.parent.name}: refused (a run of one 団体 is never reported, packed or signed "
+                             "off as another's)")
+    return real
+
+
 @dataclass
 class RunContext:
     dantai_code: str
@@ -57,6 +121,8 @@ class RunContext:
             raise IsolationError(f"refused 団体コード {self.dantai_code!r} as a run folder name")
         if not _RUN_DIR_NAME.fullmatch(str(self.run_id)):
             raise IsolationError(f"refused run id {self.run_id!r} as a run folder name (letters, digits, _ and -)")
+        self.runs_dir = Path(self.runs_dir)
+        check_dantai_folders(self.runs_dir, self.dantai_code, self.run_id)
 
     @property
     def run_dir(self) -> Path:

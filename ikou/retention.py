@@ -9,7 +9,9 @@ used since), writes `purged.json` into each run it touched, and keeps the latter
 A run is purged only once it has ended: its final summary.json (status succeeded, failed or
 cancelled) is the last thing it writes, so a folder without one belongs to a run still going
 (its stages read their own staging back) and is skipped, as is the whole extract cache while any
-such run exists (it may be reading an entry). What is skipped is said, with the reason.
+such run exists (it may be reading an entry). A symbolic link (a run folder, `_cache`, a cache entry,
+anything inside a run) is never followed: it may lead into another 団体's tree. What is skipped is
+said, with the reason.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ikou.errors import ConfigError
+from ikou.errors import ConfigError, IsolationError
 
 log = logging.getLogger("ikou")
 
@@ -81,10 +83,42 @@ def _newest_write(folder: Path) -> float:
     return newest
 
 
+def _real_dir(p: Path) -> bool:
+    """A folder that is not a symbolic link: purge never follows one (it may lead into another 団体's tree)."""
+    return p.is_dir() and not p.is_symlink()
+
+
 def _unfinished(dantai_dir: Path) -> list[str]:
     """Run folders of the 団体 that may still be going (is_running)."""
     return sorted(d.name for d in dantai_dir.iterdir()
-                  if d.is_dir() and run_date(d) is not None and is_running(d))
+                  if _real_dir(d) and run_date(d) is not None and is_running(d))
+
+
+def _walk(run: Path) -> tuple[list[Path], list[Path]]:
+    """The Parquet files (regular files, not links) and the folders under `run`, never following a
+    symbolic link."""
+    files, dirs, stack = [], [], [run]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    dirs.append(Path(e.path))
+                    stack.append(Path(e.path))
+                elif e.is_file(follow_symlinks=False) and e.name.endswith(".parquet"):
+                    files.append(Path(e.path))
+    return files, dirs
+
+
+LINK_SKIPPED = "a symbolic link (to {}): not followed, it may lead into another 団体's folder"
+
+
+def check_dantai_dir(dantai_dir: Path) -> None:
+    """The 団体 folder itself must be `runs_dir/<code>`, not a link to elsewhere (IsolationError)."""
+    dantai_dir = Path(dantai_dir)
+    expected = dantai_dir.parent.resolve() / dantai_dir.name
+    if dantai_dir.is_symlink() or dantai_dir.resolve() != expected:
+        raise IsolationError(f"{dantai_dir} resolves to {dantai_dir.resolve()}, not {expected}: purge does not "
+                             "follow a link to another folder (remove the link)")
 
 
 def _today() -> dt.date:
@@ -103,6 +137,7 @@ def purge(dantai_dir: Path, before: dt.date, *, keep: set[str] = frozenset()) ->
                              "only runs that have ended are purged")
     if not dantai_dir.is_dir():
         raise ConfigError(f"{dantai_dir}: no runs for this 団体")
+    check_dantai_dir(dantai_dir)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     report = {"before": before.isoformat(), "runs": [], "files": 0, "bytes": 0, "cache_entries": 0,
               "skipped": {}, "cache_skipped": None}
@@ -110,18 +145,22 @@ def purge(dantai_dir: Path, before: dt.date, *, keep: set[str] = frozenset()) ->
         date = run_date(run)
         if date is None or date >= before or run.name in keep:
             continue
+        if run.is_symlink():   # never followed: its files are not this 団体's to delete
+            report["skipped"][run.name] = LINK_SKIPPED.format(os.readlink(run))
+            log.warning("purge: リンクのため対象外 / skipped run %s: %s", run.name, report["skipped"][run.name])
+            continue
         if is_running(run):   # its stages still read their staging back
             report["skipped"][run.name] = ("no final summary.json and written to within "
                                            f"{int(ABANDONED_AFTER.total_seconds() // 3600)} h: still running")
             log.warning("purge: 実行中のため対象外 / skipped run %s: %s", run.name, report["skipped"][run.name])
             continue
-        files = [p for p in run.rglob("*.parquet") if p.is_file()]
+        files, dirs = _walk(run)
         if not files:
             continue
-        size = sum(p.stat().st_size for p in files)
+        size = sum(p.stat(follow_symlinks=False).st_size for p in files)
         for p in files:
             p.unlink()
-        for p in sorted((d for d in run.rglob("*") if d.is_dir()), reverse=True):   # emptied stage folders
+        for p in sorted(dirs, reverse=True):   # emptied stage folders
             if not any(p.iterdir()):
                 p.rmdir()
         (run / "purged.json").write_text(json.dumps(
@@ -132,7 +171,11 @@ def purge(dantai_dir: Path, before: dt.date, *, keep: set[str] = frozenset()) ->
         report["files"] += len(files)
         report["bytes"] += size
     cache = dantai_dir / "_cache" / "extract"
-    if cache.is_dir():
+    link = next((p for p in (cache.parent, cache) if p.is_symlink()), None)
+    if link is not None:   # another 団体's cache, perhaps: never followed
+        report["cache_skipped"] = f"{link.relative_to(dantai_dir)} is " + LINK_SKIPPED.format(os.readlink(link))
+        log.warning("purge: 抽出キャッシュはリンクのため対象外 / extract cache skipped: %s", report["cache_skipped"])
+    elif cache.is_dir():
         _purge_cache(dantai_dir, cache, before, report)
     return report
 
@@ -144,7 +187,7 @@ def _purge_cache(dantai_dir: Path, cache: Path, before: dt.date, report: dict) -
     limit = dt.datetime.combine(before, dt.time(), tzinfo=dt.timezone.utc).timestamp()
     for entry in sorted(cache.iterdir()):
         try:
-            if not entry.is_dir() or entry.stat().st_mtime >= limit:
+            if not _real_dir(entry) or entry.stat().st_mtime >= limit:
                 continue
         except OSError:   # renamed or removed by a run meanwhile
             continue

@@ -251,7 +251,10 @@ def _run_report(args: argparse.Namespace) -> int:
     from ikou.reports.report import render_run_report
     from ikou.reports.workbook import write_workbook
     try:
+        from ikou.context import check_run_folder
+
         run_dir = Path(args.run_dir)
+        check_run_folder(run_dir)   # not a link, not another 団体's run under this 団体's folder
         inside = bool(args.out) and run_dir.resolve() in Path(args.out).resolve().parents
         if args.reveal and (not args.out or inside):   # the run's reports are its record and go into its pack
             raise ConfigError("--reveal writes names and 個人番号: give --out FILE outside the run folder "

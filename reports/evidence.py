@@ -81,7 +81,12 @@ def hide_password(url: str) -> str:
 # ---------------------------------------------------------------- at the end of every run
 
 def spec_files(cfg, plans) -> list[tuple[str, Path]]:
-    """(kind, path) of every spec file the run read, each once, in a stable order."""
+    """(kind, path) of every spec file the run read, each once, in a stable order: the layouts of a
+    multi-table source (`tables:`) too. A file that lies in another 団体's tree (or names another 団体's
+    code), symlinks resolved, is refused (IsolationError), never listed and so never copied into specs/."""
+    from ikou.config import path_names_dantai
+    from ikou.errors import IsolationError
+
     out: list[tuple[str, Path]] = []
     config = getattr(cfg, "source_path", None)
     if config is not None:
@@ -92,6 +97,7 @@ def spec_files(cfg, plans) -> list[tuple[str, Path]]:
         layout = getattr(s, "layout", None) or m.layout
         if layout is not None:
             out.append(("layout", Path(layout)))
+        out += [("layout", Path(t.layout)) for t in (getattr(m, "tables", None) or {}).values()]
         out += [("code_table", Path(c.table)) for c in m.columns
                 if c.table and not str(c.table).startswith("standard:")]
         if s.gaiji_table is not None:
@@ -102,7 +108,12 @@ def spec_files(cfg, plans) -> list[tuple[str, Path]]:
         out += [("code_table", Path(ref.path)) for ref in schema.code_tables.values()]
     seen: set[Path] = set()
     unique = []
+    own = cfg.dantai.code
     for kind, path in out:
+        found = path_names_dantai(path, own)
+        if found:
+            raise IsolationError(f"{kind} {path} lies in another 団体's tree ({found[0]}: 団体 {found[1]}): a run "
+                                 f"for {own} reads and keeps only its own files")
         path = path.resolve()
         if path not in seen and path.is_file():
             seen.add(path)
@@ -247,7 +258,10 @@ def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None,
                sign_key: Path | str | None = None) -> Path:
     """Write the evidence pack of `run_dir` to `out` (a zip); the target must still hold this run.
     Signed with the key at `sign_key` (else IKOU_EVIDENCE_KEY) when there is one."""
+    from ikou.context import check_run_folder
+
     run_dir = Path(run_dir)
+    check_run_folder(run_dir)   # not a link, not another 団体's run under this 団体's folder
     key = load_signing_key(sign_key)   # a bad key stops here, before the target is read
     summary_file = run_dir / "summary.json"
     specs_manifest = run_dir / SPECS / "manifest.json"

@@ -80,7 +80,10 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     by, role = (by or "").strip(), (role or "").strip()
     if not by or not role:
         raise SignOffUsage("--by and --role must not be blank (who signs, in which role)")
+    from ikou.context import check_run_folder
+
     run_dir = Path(run_dir)
+    check_run_folder(run_dir)   # not a link, not another 団体's run under this 団体's folder
     summary_file = run_dir / "summary.json"
     if not summary_file.is_file():
         raise TerminalError(f"{run_dir}: no summary.json (not a run folder)")
@@ -178,10 +181,21 @@ def _check_target(run_dir: Path, summary: dict, *, target_url: str | None, no_ta
                          "a sign-off accepts what the target holds")
     from ikou.reports.evidence import rows_unlike_the_run, target_state
 
-    changed = rows_unlike_the_run(target_state(url, schema))
+    state = target_state(url, schema)
+    changed = rows_unlike_the_run(state)
     if changed:
         raise RunNotHeld(f"target {schema} was changed after run {current} loaded it ({'; '.join(changed)}): "
                          "a sign-off accepts what the run loaded")
+    # the target's record of the run must be this summary's: a run id used twice (two folders, one id)
+    # would otherwise let the summary of one load sign the rows of another
+    held_counts = (state.get("run") or {}).get("counts") or {}
+    unlike = [f"{t}: target {int(held_counts[t]):,} rows, summary {int(v['loaded']):,}"
+              for t, v in sorted((summary.get("tables") or {}).items())
+              if isinstance(v, dict) and isinstance(v.get("loaded"), int) and t in held_counts
+              and int(held_counts[t]) != int(v["loaded"])]
+    if unlike:
+        raise RunNotHeld(f"target {schema} holds run {current} with other row counts than this summary records "
+                         f"({'; '.join(unlike)}): a sign-off accepts only the rows its summary describes")
     return {"checked": True, "schema": schema, "holds": current}
 
 

@@ -65,6 +65,29 @@ def test_a_run_the_target_no_longer_holds_is_not_signed_off(rolled_back, capsys)
     assert rec["target"] == {"checked": True, "schema": "dantai_999997", "holds": r1["run_id"]}
 
 
+def test_a_summary_whose_loaded_counts_are_not_the_targets_record_is_not_signed_off(rolled_back, capsys):
+    """One run id, two loads (a run id reused): the target's record of the run must be this summary's."""
+    tmp, url, r1, _ = rolled_back
+    run_dir = tmp / "runs" / "999997" / r1["run_id"]
+    f, d = run_dir / "summary.json", run_dir / "diff" / "vendor_a_jumin" / "summary.json"
+    raw = {p: p.read_bytes() for p in (f, d)}
+    try:   # the other load's summary, its diff consistent with it (else the diff's own count stops it first)
+        for p, path in ((f, ("tables", "juki_kojin_rireki", "loaded")), (d, ("matched",))):
+            s = json.loads(raw[p])
+            node = s
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] -= 3
+            if p == f:
+                s["diff"]["vendor_a_jumin"]["matched"] -= 3
+            p.write_text(json.dumps(s, ensure_ascii=False, indent=2), encoding="utf-8")
+        rc, _, err = _signoff(capsys, run_dir, "--target-url", url)
+        assert rc == 2 and "other row counts than this summary records" in err and "juki_kojin_rireki" in err, err
+    finally:
+        for p, b in raw.items():
+            p.write_bytes(b)
+
+
 def test_an_unreachable_target_is_signed_only_with_no_target_which_is_recorded(rolled_back, capsys):
     tmp, url, r1, r2 = rolled_back
     run = tmp / "runs" / "999997" / r1["run_id"]
