@@ -29,6 +29,7 @@ from ikou.flows import history
 from ikou.flows import pipeline as P
 from ikou.privacy import sensitive_columns
 from ikou.reports.summary import build_summary, now, table_counts, write_outputs
+from ikou.runlock import dantai_lock
 from ikou.stage import StageResult
 from ikou.summary import RunError, RunSummary
 
@@ -158,7 +159,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     started = now()
     run, plans, failure = _Run(), [], None
     try:
-        with cancel.handling():
+        with cancel.handling(), dantai_lock(ctx.dantai_dir, run_id):   # one run of a 団体 at a time (ikou.runlock)
             plans = P.plan(cfg)
             if os.environ.get("IKOU_PARALLEL"):   # opt-in: independent stages as concurrent tasks
                 from ikou.flows import parallel

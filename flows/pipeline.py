@@ -8,6 +8,7 @@ transforms data, and nothing here imports Prefect.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -50,7 +51,25 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
     if missing:
         raise ConfigError(f"gyomu lists {missing}, which no source maps into (known from the sources: "
                           f"{sorted({p.schema.gyomu for p in out})})")
+    _check_rules(out)
     return out
+
+
+def _check_rules(plans: list[SourcePlan]) -> None:
+    """Each 業務's rules file against its schema, before anything is read: a rule naming a column the table
+    does not have would otherwise stop the run only at validate, after extract, map and 文字同定."""
+    from ikou.validators import load_rules, rules_path
+    from ikou.validators.spec import rule_problems
+
+    seen = set()
+    for p in plans:
+        path = rules_path(p.schema)
+        if path is None or not Path(path).is_file() or path in seen:   # no rules file: validate says so
+            continue
+        seen.add(path)
+        problems = rule_problems(load_rules(path), p.schema)
+        if problems:
+            raise ConfigError(f"{path}: " + "; ".join(problems))
 
 
 def tables_in_order(cfg: RunConfig, plans: list[SourcePlan]) -> list[tuple[str, TargetSchema, list[SourcePlan]]]:

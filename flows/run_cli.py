@@ -54,7 +54,7 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
     folder's run.log (and the terminal with `verbose`); progress lines show on a terminal (flows.terminal)."""
     _quiet_prefect()
     from ikou.config import load_config
-    from ikou.context import check_run_id, new_run_id
+    from ikou.context import RunIdError, check_run_id, new_run_id
 
     if run_id is not None:   # a folder name under the 団体's runs: never a path of its own
         check_run_id(run_id)
@@ -65,16 +65,22 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
     # run reads names no other 団体
     from ikou.context import RunContext
 
-    run_dir = RunContext(dantai_code=cfg.dantai.code, run_id=run_id, runs_dir=cfg.runs_dir).run_dir
+    ctx = RunContext(dantai_code=cfg.dantai.code, run_id=run_id, runs_dir=cfg.runs_dir)
+    run_dir = ctx.run_dir
+    if run_dir.exists() and any(run_dir.iterdir()):   # a run id names one run: its record is never replaced
+        raise RunIdError(f"run {run_id} of 団体 {cfg.dantai.code} already exists ({run_dir}): a run id names one "
+                         "run; leave --run-id out for a new one")
     _check_spec_files(cfg)
     from ikou.flows.migrate import migration_flow
 
     from ikou import cancel
 
     from ikou.flows import terminal
+    from ikou.runlock import dantai_lock
 
     cancel.install()
-    with terminal.logs_to(run_dir, verbose=verbose):
+    # one run of a 団体 at a time, refused before anything is written or Prefect starts (the flow takes it again)
+    with dantai_lock(ctx.dantai_dir, run_id), terminal.logs_to(run_dir, verbose=verbose):
         if debug:
             os.environ["IKOU_DEBUG"] = "1"
         else:
@@ -85,6 +91,13 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
                 state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
                                        target_url=target_url, keep_stages=keep_stages, return_state=True)
         except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
+            state = None
+        except Exception:   # noqa: BLE001 - see below
+            # a terminal's Ctrl-C (or `timeout`, systemd) signals the whole process group: Prefect's temporary
+            # server stops with the run, and reporting the flow's end to it fails later. The run was cancelled
+            # (its folder says so), not a config failure
+            if not cancel.requested():
+                raise
             state = None
     return state, run_dir
 
@@ -200,7 +213,10 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
     except Exception as exc:   # noqa: BLE001 - the config itself failed: no run has started
         if debug:
             traceback.print_exc()
-        run_dir = _config_failure_record(Path(config), exc, run_id)
+        from ikou.runlock import RunInProgress
+
+        # another run of the 団体 is going: this one never started, and writes nothing beside it
+        run_dir = None if isinstance(exc, RunInProgress) else _config_failure_record(Path(config), exc, run_id)
         note = "" if run_dir is not None else " (summary.json は書いていません — no summary.json written)"
         print(f"ikou: 失敗 (config): {message_ja(exc)} — failed at config: {one_line(exc)}{note}", file=sys.stderr,
               flush=True)
@@ -304,6 +320,8 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
         run_id = run_id or new_run_id(rehearsal)
         check_dantai_folders(runs_dir, code, run_id)   # no record through a link into another 団体's folder
         run_dir = runs_dir / code / run_id
+        if (run_dir / "summary.json").exists():   # another run's record (a reused --run-id): never replaced
+            return None
         run_dir.mkdir(parents=True, exist_ok=True)
         error = RunError(kind=type(exc).__name__, stage="config", message=one_line(exc), message_ja=message_ja(exc))
         RunSummary(dantai=code, dantai_name=str(dantai.get("name") or ""), run_id=run_id, rehearsal=rehearsal,
@@ -384,10 +402,29 @@ def _target_of(args):
 
 
 def _rollback(args) -> int:
+    url, schema = _target_of(args)
+    with _rollback_lock(args):
+        return _rollback_locked(args, url, schema)
+
+
+def _rollback_lock(args):
+    """A rollback waits for no run: it is refused while a run of the 団体 holds its runs folder (known when
+    a --config names it; PostgreSQL also serialises the swap itself, loaders.postgres_target)."""
+    import contextlib
+
+    if not getattr(args, "config", None):
+        return contextlib.nullcontext()
+    from ikou.config import load_config
+    from ikou.runlock import dantai_lock
+
+    cfg = load_config(args.config)
+    return dantai_lock(Path(cfg.runs_dir) / cfg.dantai.code, f"rollback to {args.to}")
+
+
+def _rollback_locked(args, url: str, schema: str) -> int:
     from ikou.loaders import held_runs, rollback
     from ikou.loaders.targets import check_rollback
 
-    url, schema = _target_of(args)
     # read first, without creating anything: a target (file, role, schema) that holds no run, or not
     # `--to` as its previous state, is refused in one line before a rollback opens it for writing
     before = held_runs(url, schema)
@@ -407,7 +444,9 @@ def _terminal_options(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a migration (one 団体 × 業務 × rehearsal) from a config file")
     p.add_argument("--config", required=True, help="run configuration YAML")
-    p.add_argument("--run-id", default=None, help="reuse a run id (default: new, time-sorted)")
+    p.add_argument("--run-id", default=None,
+                   help="the new run's id, of the form 20261129T221752Z-R1-749c, not used before (default: new, "
+                        "time-sorted)")
     p.add_argument("--target-url", default=None, help="override the config's target database URL")
     p.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     p.add_argument("--evidence", action="store_true",

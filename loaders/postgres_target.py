@@ -107,6 +107,7 @@ class PostgresTarget(TargetDatabase):
                 # held uncommitted through a long load made the next 団体's grant fail ("tuple concurrently
                 # updated") when a campaign loads several 団体 at once
                 conn.commit()
+                _lock_schema(cur, db_schema, run_id=run.run_id)
                 cur.execute(f"SET ROLE {ident(role)}")   # from here on, everything as the 団体's role
                 current = _run(cur, db_schema, RUN_TABLE)
                 names = [n for p in parts for n in p.frames]
@@ -207,6 +208,7 @@ class PostgresTarget(TargetDatabase):
                 if cur.fetchone() is None:   # never loaded: no role, nothing to go back to
                     check_rollback(db_schema, run_id, None, None)
                 role = role_of(db_schema)
+                _lock_schema(cur, db_schema, run_id=run_id)
                 for s in (db_schema, prev, swap):   # before reading a run record out of any of them
                     _check_owner(cur, s, role, run_id=run_id)
                 cur.execute(f"SET ROLE {ident(role)}")
@@ -602,3 +604,16 @@ def _read_ahead(batches, depth: int = 1):
     finally:
         stop.set()
         t.join()
+
+
+def _lock_schema(cur, db_schema: str, *, run_id: str | None) -> None:
+    """One load or rollback of a target schema at a time, whoever starts it (another machine, another runs
+    folder): a transaction-level advisory lock on the schema's name, taken without waiting. Two swaps
+    interleaved could leave `__prev` holding neither run; the second is refused (TargetBusy, transient:
+    the load retries once) and the first completes whole."""
+    from ikou.errors import TargetBusy
+
+    cur.execute("SELECT pg_try_advisory_xact_lock(hashtext($1))", (f"ikou:{db_schema}",))
+    if not cur.fetchone()[0]:
+        raise TargetBusy(f"target schema {db_schema}: another load or rollback of it is in progress; wait for it "
+                         "to finish", run_id=run_id)

@@ -60,3 +60,36 @@ class RuleSet(StrictModel):
 
 def load_rules(path: Path | str) -> RuleSet:
     return load_spec(path, RuleSet)
+
+
+# The parameters of the check kinds that name a column of the rule's table (validators.kinds).
+_COLUMN_PARAMS = ("columns", "column", "fumei_flag", "earlier", "later", "person", "rireki", "setai", "jotai")
+
+
+def _names(v) -> list[str]:
+    return [v] if isinstance(v, str) else [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+
+
+def rule_problems(rules: RuleSet, schema) -> list[str]:
+    """What a rules file names that its schema does not have: a table, or a column of a rule's table (a
+    column the pipeline makes itself starts with `_`: 文字同定's flags), a referenced table or column. Checked
+    when the run is planned, so a misspelt column stops the run before anything is read, naming the rule."""
+    out = []
+    for table, rs in rules.tables.items():
+        if table not in schema.tables:
+            out.append(f"tables.{table}: not a table of the schema ({sorted(schema.tables)})")
+            continue
+        have = {c.name for c in schema.resolved_table(table).columns}
+        for r in rs:
+            p = r.parsed_params().model_dump()
+            named = [n for k in _COLUMN_PARAMS if k in p for n in _names(p[k])]
+            missing = [n for n in named if n not in have and not n.startswith("_")]
+            if missing:
+                out.append(f"tables.{table}: rule {r.id}: columns {missing} are not columns of {table}")
+            frame = p.get("frame")
+            if isinstance(frame, str) and frame in schema.tables:   # (another 業務's table: checked when it runs)
+                fhave = {c.name for c in schema.resolved_table(frame).columns}
+                gone = [n for n in _names(p.get("frame_column")) if n not in fhave]
+                if gone:
+                    out.append(f"tables.{table}: rule {r.id}: frame_column {gone} are not columns of {frame}")
+    return out
