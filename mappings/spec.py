@@ -104,7 +104,24 @@ class MappingSpec(StrictModel):
     combine: Combine | None = None
     columns: list[ColumnMap]
 
-    _paths = field_validator("schema_", "layout", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
+    _paths = field_validator("layout", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _schema(cls, v, info: ValidationInfo):
+        """`gyomu:<業務>` is the shipped standard schema of that 業務 (specs/gyomu/<業務>/schema.yaml), so a
+        vendor's folder kept outside the repository needs no path into it; anything else is a path."""
+        if isinstance(v, str) and v.startswith("gyomu:"):
+            import re
+
+            from ikou import SPECS
+
+            name = v.split(":", 1)[1]
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", name) or not (SPECS / "gyomu" / name / "schema.yaml").is_file():
+                known = sorted(p.parent.name for p in (SPECS / "gyomu").glob("*/schema.yaml"))
+                raise ValueError(f"schema {v!r}: no shipped 業務 of that name (known: {known})")
+            return SPECS / "gyomu" / name / "schema.yaml"
+        return _resolve(v, info)
 
     @model_validator(mode="after")
     def _combined(self) -> "MappingSpec":
