@@ -23,7 +23,7 @@ from ikou import extractors, loaders, reports, validators
 from ikou import cancel, onepass
 from ikou import quarantine as q
 from ikou.config import RunConfig, load_config, with_target_url
-from ikou.context import check_run_id, new_run_id
+from ikou.context import RunIdError, check_run_id, new_run_id
 from ikou.errors import TransientError, message_ja, one_line
 from ikou.flows import history
 from ikou.flows import pipeline as P
@@ -32,6 +32,9 @@ from ikou.reports.summary import build_summary, now, table_counts, write_outputs
 from ikou.runlock import dantai_lock
 from ikou.stage import StageResult
 from ikou.summary import RunError, RunSummary
+
+# how long a run a worker started waits for another run of its 団体 (`ikou run` itself refuses at once)
+RUN_LOCK_WAIT = float(os.environ.get("IKOU_RUN_LOCK_WAIT_SECONDS", 6 * 3600))
 
 
 def _transient_only(task, task_run, state) -> bool:
@@ -151,15 +154,21 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     cfg = load_config(config_path)
     if target_url:
         cfg = with_target_url(cfg, target_url)
-    run_id = check_run_id(run_id) if run_id is not None else new_run_id(cfg.rehearsal)
+    given = run_id is not None
+    run_id = check_run_id(run_id) if given else new_run_id(cfg.rehearsal)
     ctx = P.make_context(cfg, run_id)
+    if given and (ctx.run_dir / "summary.json").exists():   # a worker, a deployment or a Prefect retry given a used id
+        raise RunIdError(f"run {run_id} of 団体 {cfg.dantai.code} already exists ({ctx.run_dir}): a run id names one "
+                         "run, and its record is never replaced")
     history.label(cfg.dantai.code, run_id, cfg.rehearsal)
     logger.info("run %s for 団体 %s (%s), rehearsal %s → %s", run_id, cfg.dantai.code, cfg.dantai.name,
                 cfg.rehearsal, ctx.run_dir)
     started = now()
     run, plans, failure = _Run(), [], None
     try:
-        with cancel.handling(), dantai_lock(ctx.dantai_dir, run_id):   # one run of a 団体 at a time (ikou.runlock)
+        # one run of a 団体 at a time (ikou.runlock): `ikou run` took it already, or refused; a run a worker
+        # started (a campaign's second rehearsal of one 団体) waits its turn
+        with cancel.handling(), dantai_lock(ctx.dantai_dir, run_id, wait=RUN_LOCK_WAIT):
             plans = P.plan(cfg)
             if os.environ.get("IKOU_PARALLEL"):   # opt-in: independent stages as concurrent tasks
                 from ikou.flows import parallel

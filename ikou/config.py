@@ -89,10 +89,21 @@ def _embedded_dantai(word: str, own: str) -> str | None:
     return None
 
 
-def path_names_dantai(path: Path | str, own: str) -> tuple[str, str] | None:
+def path_names_dantai(path: Path | str, own: str, *, spec: bool = False) -> tuple[str, str] | None:
     """(the path component, the 団体コード) when `path`, symlinks resolved, lies in another 団体's tree or
-    carries another 団体's code in a name (`in_999814`, `inbox999814x`, `JUMIN_999814.csv`); else None."""
-    for part in Path(path).resolve().parts:
+    carries another 団体's code in a name (`in_999814`, `inbox999814x`, `JUMIN_999814.csv`); else None.
+
+    `spec`: a spec file (mapping, layout, code table, schema, rules). One of the repository's own is never
+    another 団体's, whatever folder the checkout lies in (a folder named like a date, `202401`, is also a
+    valid 団体コード); only the part of its path inside the repository is read."""
+    resolved = Path(path).resolve()
+    if spec:
+        from ikou import REPO_ROOT
+
+        root = Path(REPO_ROOT).resolve()
+        if root in resolved.parents:
+            resolved = resolved.relative_to(root)
+    for part in resolved.parts:
         code = other_dantai(part, own) or _embedded_dantai(part, own)
         if code:
             return part, code
@@ -270,7 +281,7 @@ class RunConfig(StrictModel):
                 if key in data and roots and not _inside(p, roots):
                     raise ValueError(f"sources.{i}.{key} {p} is outside the 団体's inbox "
                                      f"({', '.join(map(str, roots))}): declare the folder under `inbox:`")
-                found = path_names_dantai(p, own)
+                found = path_names_dantai(p, own, spec=key in ("layout", "mapping"))
                 if found:
                     raise ValueError(f"sources.{i}.{key} {p} lies in another 団体's tree ({found[0]}: 団体 {found[1]})")
             if s.kind == "database":

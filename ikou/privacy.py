@@ -18,7 +18,8 @@ from ikou.schema import TargetSchema, load_schema
 
 FULL_MASK = "************"
 NAME_MASK = "＊＊"
-MYNUMBER_PATTERN = r"(?i)kojin_no|mynumber|個人番号"
+MYNUMBER_PATTERN = (r"(?i)kojin_?no|kojin_?bang|my_?number|mynum|my_?no\b|myno_|個人番号|マイナンバー|ﾏｲﾅﾝﾊﾞｰ"
+                    r"|kojin_?bango")
 # A value that is a whole record (no column: a line that could not be parsed) holds every column at
 # once, names and 個人番号 included: it is never shown, only its length.
 WHOLE_RECORD_MASK = "＊＊＊ (レコード全体 {} 文字 / whole record, not shown)"   # a column holding 個人番号, by its name

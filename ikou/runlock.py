@@ -30,8 +30,26 @@ class RunInProgress(TerminalError):
 
 
 @contextlib.contextmanager
-def dantai_lock(dantai_dir: Path, holder: str):
-    """Hold the 団体's run lock for the block, or raise RunInProgress naming the holder."""
+def dantai_lock(dantai_dir: Path, holder: str, *, wait: float = 0.0):
+    """Hold the 団体's run lock for the block, or raise RunInProgress naming the holder; `wait` seconds
+    first, polling (a campaign starts two rehearsals of one 団体 together: the second waits its turn)."""
+    import time
+
+    deadline = time.monotonic() + wait
+    with contextlib.ExitStack() as stack:
+        while True:
+            try:
+                stack.enter_context(_lock(dantai_dir, holder))
+                break
+            except RunInProgress:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(min(2.0, max(0.05, deadline - time.monotonic())))
+        yield
+
+
+@contextlib.contextmanager
+def _lock(dantai_dir: Path, holder: str):
     dantai_dir = Path(dantai_dir)
     path = dantai_dir / LOCK_FILE
     key = str(path.absolute())

@@ -27,9 +27,21 @@ def _tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
-# A column whose name says it holds a name (氏名, カナ, NAME_KANJI, Shimei …): masked by `ikou diff` by default
-# whatever table it comes from, as MYNUMBER_PATTERN is for 個人番号; a legacy export names its columns as it likes.
-NAME_PATTERN = r"(?i)shimei|simei|氏名|名前|フリガナ|ふりがな|kana|カナ|name"
+# A column whose name says it holds a name (氏名, カナ, NAME_KANJI, Shimei, SEI/MEI, 姓 …): masked by `ikou diff` by
+# default whatever table it comes from, as MYNUMBER_PATTERN is for 個人番号; a legacy export names its columns as
+# it likes. Read after NFKC (ｼﾒｲ is シメイ), by words (SEI is a name, SEIBETSU is not) and by parts of words.
+NAME_PATTERN = r"(?i)shimei|simei|seimei|namae|furigana|myoji|kana|name|氏名|名前|姓|フリガナ|ふりがな|カナ|かな|シメイ|セイメイ"
+NAME_WORDS = {"sei", "mei", "fname", "lname", "fullname"}
+JA_NAME_ONLY = {"名", "名字", "苗字"}
+
+
+def is_name_column(name: str) -> bool:
+    import re
+    import unicodedata
+
+    n = unicodedata.normalize("NFKC", name)
+    words = set(re.split(r"[^0-9a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", n).lower()))
+    return bool(re.search(NAME_PATTERN, n) or words & NAME_WORDS or n.strip() in JA_NAME_ONLY)
 
 
 def _shipped_sensitive() -> set[str]:
@@ -56,17 +68,15 @@ def _shipped_sensitive() -> set[str]:
 
 def _sensitive(args: argparse.Namespace, names: list[str] = ()) -> set[str]:
     """The columns to mask. By default (no --sensitive) the shipped ones in any case (a legacy export's
-    `SHIMEI` is `shimei`) and every column of `names` (the compared tables') that NAME_PATTERN calls a name;
-    with --sensitive exactly those listed, in any case."""
-    import re
-
+    `SHIMEI` is `shimei`) and every column of `names` (the compared tables') that `is_name_column` calls a
+    name; with --sensitive exactly those listed, in any case."""
     listed = set(_split(args.sensitive)) if args.sensitive is not None else _shipped_sensitive()
     if args.schema:
         from ikou.privacy import schema_sensitive_columns
         listed |= schema_sensitive_columns(args.schema)
     folded = {c.casefold() for c in listed}
     found = {n for n in names if n.casefold() in folded
-             or (args.sensitive is None and re.search(NAME_PATTERN, n))}
+             or (args.sensitive is None and is_name_column(n))}
     return listed | found
 
 

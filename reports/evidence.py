@@ -110,7 +110,7 @@ def spec_files(cfg, plans) -> list[tuple[str, Path]]:
     unique = []
     own = cfg.dantai.code
     for kind, path in out:
-        found = path_names_dantai(path, own)
+        found = path_names_dantai(path, own, spec=kind not in ("config", "gaiji_table"))
         if found:
             raise IsolationError(f"{kind} {path} lies in another 団体's tree ({found[0]}: 団体 {found[1]}): a run "
                                  f"for {own} reads and keeps only its own files")

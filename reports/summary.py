@@ -209,24 +209,28 @@ def diff_table(d: dict) -> str | None:
 
 
 def _unbalanced_diffs(diffs: dict, loaded: dict[str, int]) -> list[str]:
-    """The parallel-run diff, read as a second count: for a table one source fills, every loaded row
-    is a legacy row found again (matched = loaded) and no target row lacks one (新のみ 0, no duplicate
-    key on the target's side). A table two sources fill is each diff's 新のみ by design: not checked."""
+    """The parallel-run diff, read as a second count: every loaded row is a legacy row found again, and
+    no target row lacks one. For a table one source fills: matched = loaded, 新のみ 0, no duplicate key on
+    the target's side. For a table several sources fill, each diff sees the others' rows as 新のみ: the
+    sources' matched add up to what was loaded, and each one's 新のみ is the rest."""
     by_table: dict[str, list[str]] = {}
     for source, d in diffs.items():
         if (t := diff_table(d)) is not None:
             by_table.setdefault(t, []).append(source)
     out = []
     for t, sources in by_table.items():
-        if len(sources) != 1 or t not in loaded:
+        if t not in loaded:
             continue
-        d = diffs[sources[0]]
-        right_dup = int(((d.get("duplicates") or {}).get("right") or {}).get("rows") or 0)
-        matched, only_right = int(d.get("matched") or 0), int(d.get("only_right") or 0)
-        if only_right or right_dup or matched != int(loaded[t]):
-            out.append(f"{sources[0]}: 並行稼働比較が投入件数と合いません (旧と一致 {matched:,} 件 / 投入 {int(loaded[t]):,} 件, "
-                       f"新のみ {only_right:,} 件, 新の重複キー {right_dup:,} 行) / the parallel-run diff does not "
-                       "account for every loaded row")
+        n = int(loaded[t])
+        matched = {s: int(diffs[s].get("matched") or 0) for s in sources}
+        only_right = {s: int(diffs[s].get("only_right") or 0) for s in sources}
+        right_dup = sum(int(((diffs[s].get("duplicates") or {}).get("right") or {}).get("rows") or 0) for s in sources)
+        total = sum(matched.values())
+        if total != n or right_dup or any(only_right[s] != n - matched[s] for s in sources):
+            name = " + ".join(sources)
+            out.append(f"{name}: 並行稼働比較が投入件数と合いません (旧と一致 {total:,} 件 / 投入 {n:,} 件, "
+                       f"新のみ {sum(only_right.values()) if len(sources) == 1 else max(0, n - total):,} 件, "
+                       f"新の重複キー {right_dup:,} 行) / the parallel-run diff does not account for every loaded row")
     return out
 
 

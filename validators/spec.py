@@ -63,7 +63,13 @@ def load_rules(path: Path | str) -> RuleSet:
 
 
 # The parameters of the check kinds that name a column of the rule's table (validators.kinds).
-_COLUMN_PARAMS = ("columns", "column", "fumei_flag", "earlier", "later", "person", "rireki", "setai", "jotai")
+_COLUMN_PARAMS = ("columns", "column", "fumei_flag", "earlier", "later", "person", "rireki", "setai", "jotai",
+                  "zokugara", "flag", "detail")
+
+
+# The columns the pipeline adds to a table's rows before validation: lineage (ikou.staging) and 文字同定's
+# flags (moji.step), which a rule may name besides the schema's.
+_PIPELINE_COLUMNS = frozenset({"_row_id", "_source", "_source_line", "_moji_unresolved", "_moji_unresolved_chars"})
 
 
 def _names(v) -> list[str]:
@@ -72,7 +78,7 @@ def _names(v) -> list[str]:
 
 def rule_problems(rules: RuleSet, schema) -> list[str]:
     """What a rules file names that its schema does not have: a table, or a column of a rule's table (a
-    column the pipeline makes itself starts with `_`: 文字同定's flags), a referenced table or column. Checked
+    column the pipeline adds itself: lineage, 文字同定's flags), a referenced table or column. Checked
     when the run is planned, so a misspelt column stops the run before anything is read, naming the rule."""
     out = []
     for table, rs in rules.tables.items():
@@ -83,7 +89,7 @@ def rule_problems(rules: RuleSet, schema) -> list[str]:
         for r in rs:
             p = r.parsed_params().model_dump()
             named = [n for k in _COLUMN_PARAMS if k in p for n in _names(p[k])]
-            missing = [n for n in named if n not in have and not n.startswith("_")]
+            missing = [n for n in named if n not in have and n not in _PIPELINE_COLUMNS]
             if missing:
                 out.append(f"tables.{table}: rule {r.id}: columns {missing} are not columns of {table}")
             frame = p.get("frame")

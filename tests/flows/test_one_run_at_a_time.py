@@ -138,3 +138,41 @@ def test_a_cancel_that_also_stopped_prefects_server_ends_as_cancelled(tmp_path, 
     out = capsys.readouterr()
     assert "中断" in out.err and "config" not in out.err
     assert len(list((tmp_path / "runs" / "999997").iterdir())) == 1   # no second, "failed at config" folder
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_flow_itself_never_replaces_a_runs_record(tmp_path):
+    """Workers, deployments and a Prefect retry call the flow with a run id, not through `ikou run`."""
+    from ikou.context import RunIdError
+    from ikou.flows.migrate import migration_flow
+
+    cfg = write_config(tmp_path, source=vendor_a_source(), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
+    old = tmp_path / "runs" / "999997" / "20261129T221752Z-R1-749c"
+    old.mkdir(parents=True)
+    (old / "summary.json").write_text('{"run_id": "20261129T221752Z-R1-749c", "status": "succeeded"}', encoding="utf-8")
+    before = _files(tmp_path)
+    with pytest.raises(RunIdError, match="already exists"):
+        migration_flow(config_path=str(cfg), run_id=old.name)
+    assert _files(tmp_path) == before
+
+
+def test_a_run_started_by_a_worker_waits_its_turn_instead_of_failing(tmp_path):
+    """A campaign starts two rehearsals of one 団体 together: the flow's lock waits (ikou run refuses)."""
+    import threading
+    import time
+
+    holder = _hold(tmp_path)
+    threading.Timer(1.0, holder.stdin.close).start()   # the other run ends after a second
+    t0 = time.monotonic()
+    with dantai_lock(tmp_path, "second", wait=60):
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["holder"] == "second"
+    assert 0.5 < time.monotonic() - t0 < 30
+    holder.wait(timeout=30)
+    holder = _hold(tmp_path)
+    try:
+        with pytest.raises(RunInProgress):
+            with dantai_lock(tmp_path, "third", wait=0.3):
+                pass
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

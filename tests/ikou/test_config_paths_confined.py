@@ -188,3 +188,22 @@ def test_vendor_c_spec_snapshot_holds_the_layouts_of_every_table(tmp_path):
     layouts = {Path(f["origin"]) for f in manifest["files"] if f["kind"] == "layout"}
     assert layouts == {Path(t.layout).resolve() for t in tables.values()}
     assert all((base / f["path"]).is_file() for f in manifest["files"])
+
+
+def test_the_repositorys_own_specs_pass_whatever_folder_the_checkout_lies_in(tmp_path, monkeypatch):
+    """A checkout under a folder named like a date (202401 is also a valid 団体コード) still runs."""
+    from ikou.checkdigit import is_valid_dantai_code
+    from ikou.config import path_names_dantai
+
+    assert is_valid_dantai_code("202401")
+    fake_root = tmp_path / "202401" / "ikou"
+    (fake_root / "specs" / "vendors").mkdir(parents=True)
+    mapping = fake_root / "specs" / "vendors" / "m.yaml"
+    mapping.write_text("x", encoding="utf-8")
+    monkeypatch.setattr("ikou.REPO_ROOT", fake_root)
+    assert path_names_dantai(mapping, "999997", spec=True) is None
+    assert path_names_dantai(mapping, "999997") == ("202401", "202401")   # data paths: the rule as before
+    outside = tmp_path / "202401" / "vendor_x" / "m.yaml"
+    outside.parent.mkdir()
+    outside.write_text("x", encoding="utf-8")
+    assert path_names_dantai(outside, "999997", spec=True) == ("202401", "202401")   # not the repository's

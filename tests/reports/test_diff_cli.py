@@ -185,3 +185,19 @@ def test_an_explicit_sensitive_list_is_matched_in_any_case(tmp_path):
     data = _all_output_bytes(out)
     assert b"Plantedsecret" not in data and b"Othersecret" not in data
     assert b"visible" in data   # listed explicitly: only what is listed is masked
+
+
+@pytest.mark.parametrize("cols", [["MY_NO", "ｼﾒｲ"], ["KOJIN_BANGO", "姓", "名"], ["マイナンバー", "SEI", "MEI"],
+                                  ["ﾏｲﾅﾝﾊﾞｰ", "seimei", "NAMAE"]])
+def test_other_common_spellings_of_mynumber_and_name_columns_are_masked(tmp_path, cols):
+    planted_l = ["123456789018", "Zzqplantone", "Zzqplanttwo", "Zzqplantsix"][:len(cols)]
+    planted_r = ["987654321098", "Zzqplantthree", "Zzqplantfour", "Zzqplantfive"][:len(cols)]
+    pl.DataFrame({"ATENA_NO": ["1", "2"], **{c: [planted_l[i], "a"] for i, c in enumerate(cols)}}).write_csv(
+        tmp_path / "l.csv")
+    pl.DataFrame({"ATENA_NO": ["1", "3"], **{c: [planted_r[i], "b"] for i, c in enumerate(cols)}}).write_csv(
+        tmp_path / "r.csv")
+    out = tmp_path / "out"
+    assert main(["diff", str(tmp_path / "l.csv"), str(tmp_path / "r.csv"), "--key", "ATENA_NO", "--out", str(out)]) == 0
+    data = _all_output_bytes(out)
+    for v in planted_l + planted_r:
+        assert v.encode("utf-8") not in data and v[2:].encode("utf-8") not in data, v

@@ -193,10 +193,14 @@ def test_a_diff_that_does_not_find_every_loaded_row_again_blocks_the_signoff(run
     with pytest.raises(SignOffMismatch, match=f"{f.parent.name}: 並行稼働比較が投入件数と合いません .*新のみ 2 件"):
         sign_off(run, by="山田PM", role="PM", override="x")
 
-    # a table two sources fill: each diff's 新のみ is the other source's rows, by design
+    # a table two sources fill: each diff's 新のみ is the other source's rows, and their matched add up
     two = {s: {"table": "kazei", "matched": 5, "only_right": 5, "unexplained_cells": {}} for s in ("a", "b")}
     r = _handmade(tmp_path / "r", diff=two, tables={"kazei": {"loaded": 10}})
     assert sign_off(r, by="山田PM", role="PM", no_target=True)["blockers"] == []
+    short = {"a": {**two["a"], "matched": 4}, "b": two["b"]}   # a loaded row neither source explains
+    r = _handmade(tmp_path / "r2", diff=short, tables={"kazei": {"loaded": 10}})
+    with pytest.raises(SignOffMismatch, match=r"a \+ b: 並行稼働比較が投入件数と合いません \(旧と一致 9 件 / 投入 10 件"):
+        sign_off(r, by="山田PM", role="PM", override="x")
     one = {"a": {"right": "新 dantai_999997.kazei", "matched": 9, "only_right": 0, "unexplained_cells": {}}}
     r = _handmade(tmp_path / "r1", diff=one, tables={"kazei": {"loaded": 10}})   # a run before `table` was kept
     with pytest.raises(SignOffMismatch, match="a: 並行稼働比較が投入件数と合いません"):

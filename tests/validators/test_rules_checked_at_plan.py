@@ -27,6 +27,10 @@ def test_every_shipped_rules_file_names_only_columns_its_schema_has():
     (("frame: juki_kojin_rireki, frame_column: atena_no}", "frame: juki_kojin_rireki, frame_column: atena}"),
      "rule ref.atena_no: frame_column ['atena']"),
     (("tables:\n  juki_kojin_rireki:", "tables:\n  juki_kojin_rirekii:"), "tables.juki_kojin_rirekii: not a table"),
+    (("kind: setainushi\n      params: {}", "kind: setainushi\n      params: {zokugara: zokugara_kode}"),
+     "rule setai.one_setainushi: columns ['zokugara_kode']"),
+    (("params: {flag: _moji_unresolved, detail: _moji_unresolved_chars}",
+      "params: {flag: _moji_unresolved, detail: _moji_unresolved_charz}"), "columns ['_moji_unresolved_charz']"),
 ])
 def test_a_rule_naming_a_column_its_table_lacks_stops_the_plan_naming_file_and_rule(tmp_path, edit, said):
     from ikou.flows.pipeline import _check_rules
