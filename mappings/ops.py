@@ -459,15 +459,25 @@ def _new_key_rule(c: ColumnMap) -> dict:
 
 
 @op("new_key", needs=("from", "numbering"), per_value=True, prepare=_issue, expected=_new_key_rule, strip="always",
-    rules={"new_key.unissued": ("新しい番号が払い出されていません", "no new number was issued for this legacy key")})
+    rules={"new_key.unissued": ("新しい番号が払い出されていません", "no new number was issued for this legacy key"),
+           "new_key.spelled_twice": ("同じ旧番号が別の表記でも現れ、別々の新番号になります (先頭のゼロ・全角など)",
+                                     "the same legacy number also appears written otherwise (leading zeros, full "
+                                     "width …) and would get a second new number: one person or household split")})
 def _new_key(c: ColumnMap, ctx: OpContext) -> OpOut:
-    """A legacy key → the new number the 団体's crosswalk holds for it (issued by `prepare` when new)."""
+    """A legacy key → the new number the 団体's crosswalk holds for it (issued by `prepare` when new). A
+    legacy key the crosswalk also holds in another spelling (050000009 / 50000009) is held: the two would
+    be two new numbers, one household split in two."""
     table = ctx.prepared.get(c.target)
     if table is None:
         raise ValueError(f"new_key {c.target}: the crosswalk was not prepared (mappings.step runs `prepare`)")
     raw = read_code(_src(c))
-    val = raw.replace_strict(table[f"legacy_{c.target}"], table[c.target], default=None, return_dtype=pl.String)
-    return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("new_key.unissued")))
+    legacy = table[f"legacy_{c.target}"]
+    val = raw.replace_strict(legacy, table[c.target], default=None, return_dtype=pl.String)
+    z = pl.col("k").str.normalize("NFKC").str.strip_chars().str.strip_chars_start("0")
+    spellings = legacy.to_frame("k").with_columns(n=z)
+    twice = spellings.filter((pl.col("n") != "") & (pl.col("k").n_unique().over("n") > 1))["k"]
+    return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("new_key.unissued"))
+                 .when(raw.is_in(twice.implode())).then(pl.lit("new_key.spelled_twice")))
 
 
 def build(c: ColumnMap, ctx: OpContext) -> OpOut:

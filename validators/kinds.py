@@ -272,6 +272,38 @@ def _same_after_normalising(p: SameAfterNormalising, ctx: Context) -> list[Check
     return checks
 
 
+class SpelledOtherwise(StrictModel):
+    column: str = Field(description="the referring column (one: a number such as 宛名番号)")
+    frame: str = Field(description="the table it refers to (another 業務's too)")
+    frame_column: str
+    normalise: list[Literal["strip", "width", "digits_only", "leading_zeros", "case"]] = Field(min_length=1)
+    optional: bool = Field(False, description="not checked when this run does not migrate `frame`")
+
+
+@kind("spelled_otherwise_in", SpelledOtherwise,
+      "参照先に同じ番号が別の表記で存在します（先頭のゼロが落ちたなど。別人として投入されるため保留）",
+      "the referenced table holds the same number written otherwise (leading zeros lost …): read as written it "
+      "would be another person, so the row is held", row_local=False)
+def _spelled_otherwise_in(p: SpelledOtherwise, ctx: Context) -> list[Check]:
+    """A value missing from the table it refers to, written exactly, whose normalised form (`normalise`) is
+    there: the 税 export lost the leading zeros of 0123456785, so 123456785 would load as a 住登外者 while the
+    resident is the same person. Joins on the distinct normalised values of the other table's column."""
+    ctx.need(p.column)
+    frames = ctx.source_frames or {}
+    if p.frame == ctx.table_name or (p.optional and p.frame not in frames):
+        return []
+    if p.frame not in frames or p.frame_column not in frames[p.frame].collect_schema().names():
+        raise ConfigError(f"validate {ctx.table_name}: rule needs frame {p.frame!r} with column {p.frame_column!r}")
+    other = frames[p.frame].lazy().select(pl.col(p.frame_column).cast(pl.String).alias("k"))
+    exact = other.drop_nulls().unique().collect().to_series()
+    spelled = (other.select(normalised(pl.col("k"), list(p.normalise)).alias("n")).drop_nulls().unique()
+               .collect().to_series())
+    value = _text(p.column)
+    failed = (value.is_not_null() & ~value.is_in(exact.implode())
+              & normalised(pl.col(p.column), list(p.normalise)).is_in(spelled.implode())).fill_null(False)
+    return [Check(p.column, failed, value)]
+
+
 # Private use (外字): the BMP area a CP932 user-defined cell decodes to, and the supplementary planes 15-16
 PRIVATE_USE = "[\ue000-\uf8ff\U000F0000-\U0010FFFF]"
 _HEX = {i: "0123456789ABCDEF"[i] for i in range(16)}

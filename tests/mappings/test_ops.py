@@ -257,3 +257,16 @@ def test_an_op_name_or_a_rule_id_is_registered_once(upper_op):
     with pytest.raises(ValueError, match="other messages"):
         ops.op("test_clash", needs=("from",), rules={"type.integer": ("別", "other")})(lambda c, ctx: None)
     assert "test_clash" not in ops.OPS and ops.message("type.integer") == ("整数として読めません", "not an integer")
+
+
+def test_new_key_holds_a_legacy_key_the_crosswalk_also_holds_in_another_spelling():
+    """050000009 and 50000009 would get two new numbers: one household split in two."""
+    ctx = ops.OpContext(schema=SCHEMA, prepared={"t": pl.DataFrame(
+        {"legacy_t": ["050000009", "50000009", "０５０００００１７", "70000001"],
+         "t": ["0000000019", "0000000027", "0000000035", "0000000043"]})})
+    out = ops.build(cm(op="new_key", numbering={"digits": 10}, **{"from": "v"}), ctx)
+    df = pl.DataFrame({"v": ["050000009", "50000009", "70000001", "０５０００００１７", "99"]}).select(
+        out.value.alias("value"), out.error.alias("error"))
+    assert df["error"].to_list() == ["new_key.spelled_twice", "new_key.spelled_twice", None, None,
+                                     "new_key.unissued"]
+    assert "new_key.spelled_twice" in ops.OPS["new_key"].rules

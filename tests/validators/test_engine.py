@@ -328,7 +328,10 @@ def every_kind(rules: RuleSet) -> RuleSet:
     """The 住民記録 rules plus the kinds they do not use on this table (integer on text, a foreign frame)."""
     extra = [Rule(id="extra.integer", kind="integer", params={"columns": ["yubin_no"]}),
              Rule(id="ref.master", kind="referential",
-                  params={"column": "atena_no", "frame": "atena_master", "frame_column": "atena_no"})]
+                  params={"column": "atena_no", "frame": "atena_master", "frame_column": "atena_no"}),
+             Rule(id="ref.master_spelling", kind="spelled_otherwise_in",
+                  params={"column": "atena_no", "frame": "atena_master", "frame_column": "atena_no",
+                          "normalise": ["leading_zeros"]})]
     return RuleSet(spec_version=1, gyomu="juki", tables={TABLE: list(rules.tables[TABLE]) + extra})
 
 
@@ -338,6 +341,7 @@ def test_batches_and_projection_find_what_the_whole_frame_finds(schema, rules, t
         _moji_unresolved_chars=pl.when(pl.int_range(pl.len()).is_in([6, 30])).then(pl.lit("shimei: U+E700")))
     rs = every_kind(rules)
     master = df.select("atena_no").unique().filter(pl.col("atena_no") != atena("0000072"))
+    master = pl.concat([master, pl.DataFrame({"atena_no": [atena("0000072").lstrip("0")]})])   # its zeros lost
     master.write_parquet(tmp_path / "master.parquet")
     whole = run(df, schema, rs, source_frames={"atena_master": master})
     batched = run(df, schema, rs, source_frames={"atena_master": pl.scan_parquet(tmp_path / "master.parquet")},
