@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ikou.errors import TerminalError
 from ikou.schema import TargetSchema, load_schema
 
 FULL_MASK = "************"
@@ -119,3 +120,24 @@ def mask_cells_of(df: pl.DataFrame | pl.LazyFrame, column: str,
         df = df.with_columns([mask_expr(pl.col(v).cast(pl.String), mynumber=mynumber).alias(v)
                               for v in value_cols])
     return mask_frame(df, {k for k in key_cols if k in sensitive}, reveal=False)
+
+
+# 11 or 12 digits in a row (ASCII or full-width, a space or hyphen between them allowed: 1234-5678-9012),
+# not part of a longer number: the shape of a 住民票コード (11) or a 個人番号 (12)
+_ID_DIGITS = re.compile(r"(?<![0-9０-９])(?:[0-9０-９][ 　\-－‐]?){10,11}[0-9０-９](?![0-9０-９])")
+
+
+class PersonalDataInNote(TerminalError):
+    """Free text a person writes (a 外字 decision's note, a sign-off's override reason) is kept in ledgers,
+    reports and evidence packs as written, so it must not carry an identifier: refused, not masked."""
+
+    ja = "メモに個人番号・住民票コードらしき数字があります (書き直してください)"
+
+
+def check_free_text(text: str | None, what: str) -> None:
+    """Refuse `text` when it holds what looks like a 個人番号 or 住民票コード (11–12 digits). Names cannot be
+    told from other words: what the note says is the writer's responsibility."""
+    if text and _ID_DIGITS.search(text):
+        raise PersonalDataInNote(f"{what} holds 11–12 digits in a row, the shape of a 個人番号 or 住民票コード: "
+                                 "it would be kept and shown as written; refer to the record by its row or "
+                                 "宛名番号 instead (not shown here)")

@@ -203,18 +203,39 @@ def source_columns(spec: MappingSpec) -> set[str] | None:
 
 
 def source_problems(spec: MappingSpec) -> list[tuple[str, str]]:
-    """Every line whose `from` names a column the source has not (see `source_columns`)."""
+    """Every line whose `from` names a column the source has not (see `source_columns`), and every
+    table of a multi-table source that holds the person column without it in its layout's `key`."""
     try:
         known = source_columns(spec)
+        untied = _untied_tables(spec)
     except (OSError, ValueError, ConfigError) as exc:   # a layout missing or invalid
         return [("layout" if spec.tables is None else "tables", f"layout cannot be read: {exc}")]
     if known is None:
-        return []
+        return untied
     where = (f"layout {spec.layout.name}" if spec.tables is None
              else "the tables' layouts (as <alias>.<COLUMN>) or the columns the combine steps make")
-    return [(f"columns.{i}.from", f"source column {c.from_!r} of target column {c.target} is not in {where}"
-                                  + _near(c.from_, known))
-            for i, c in enumerate(spec.columns) if c.from_ is not None and c.from_ not in known]
+    return untied + [(f"columns.{i}.from", f"source column {c.from_!r} of target column {c.target} is not in {where}"
+                                           + _near(c.from_, known))
+                     for i, c in enumerate(spec.columns) if c.from_ is not None and c.from_ not in known]
+
+
+def _untied_tables(spec: MappingSpec) -> list[tuple[str, str]]:
+    """A row held at extract names its record by the layout's `key` (`record_key`), and the combine holds
+    that record's person in every table: a table holding the person column whose key lacks it would stop
+    the run (HeldRowUntied) at its first broken row instead of holding the person."""
+    from ikou.extractors.layout import load_layout
+
+    if spec.tables is None:
+        return []
+    person, found = spec.combine.person, []
+    for alias, t in spec.tables.items():
+        layout = load_layout(t.layout)
+        if person in layout.names and person not in layout.key:
+            found.append((f"tables.{alias}.layout",
+                          f"layout {layout.name} (table {t.table}) holds the person column {person} but its `key` "
+                          f"{list(layout.key)} does not name it: a row held at extract could not be tied to its "
+                          f"person; add {person} to the key"))
+    return found
 
 
 def _near(name: str, known: set[str]) -> str:

@@ -1,8 +1,8 @@
 """文字同定: identify every character of the text columns against the MJ dictionary.
 
 A character is a base code point plus its optional variation selector (SVS U+FE00–FE0F, IVS
-U+E0100–E01EF). The values are decoded to code points at once (joined by Polars, UTF-32 by CPython's
-codec into numpy, no per-row Python) and counted per character (bincount); only the DISTINCT
+U+E0100–E01EF). The values are decoded to code points at once (joined by Polars, widened to UCS-4 by
+numpy, no per-row Python) and counted per character (bincount); only the DISTINCT
 characters are classified (dict lookups in the dictionary's index, built once per loaded
 dictionary; scope by code point ranges); one more pass over the code points finds the values
 holding an unresolved character or one to rewrite; the rewrite back into the column is a
@@ -313,7 +313,7 @@ _VS_SHIFT = 21   # a character as one integer: base code point << 21 | variation
 class _Decoded:
     """The code points of one column's values, decoded from its UTF-8 bytes (numpy, no per-row
     Python), and where CHAR_RE joins a variation selector to the code point before it."""
-    cps: np.ndarray       # every code point, in order (int32)
+    cps: np.ndarray       # every code point, in order (intp)
     first: np.ndarray     # per value: index of its first code point (ascending)
     per_value: np.ndarray # per value: number of code points
     att: np.ndarray       # positions of the VS that belong to the character before them
@@ -327,12 +327,14 @@ def _decode(values: pl.Series) -> _Decoded:
     values = values.cast(pl.String)
     if values.null_count():
         values = values.fill_null("")
-    per_value = values.str.len_chars().to_numpy().astype(np.int64)
-    # the values joined into one text (Rust), then UTF-32 by CPython's codec: one C pass each, 3-4x
-    # the numpy decode of the UTF-8 bytes it replaces (which needed the Arrow copy and a pass per
-    # sequence length); a Polars string is valid UTF-8, so every code point comes out as it is
-    cps = np.frombuffer(values.str.join("").item().encode("utf-32-le"), dtype=np.int32)
-    first = np.cumsum(per_value) - per_value
+    per_value = values.str.len_chars().to_numpy()
+    # the values joined into one text (Rust), handed to Python (its UTF-8 decode), widened to UCS-4 by
+    # numpy (a str array stores code points: 3x CPython's UTF-32 codec), as intp at once: bincount and
+    # the lookups index by it and would each make that copy themselves. A Polars string is valid UTF-8,
+    # so every code point comes out as it is.
+    text = values.str.join("").item()
+    cps = np.array([text]).view(np.uint32)[:len(text)].astype(np.intp)
+    first = np.cumsum(per_value, dtype=np.int64) - per_value
     # CHAR_RE, left to right: a code point starts a character unless it is a VS directly after
     # a code point of the same value that started one (so in a run of VS they alternate). VS are
     # rare: the rule is worked out on their positions only.
@@ -369,8 +371,8 @@ def _char_counts(dec: _Decoded, weights: np.ndarray | None) -> tuple[np.ndarray,
     c = np.bincount(dec.cps, weights=w)
     if dec.att.size:   # a base+VS pair is one character, not its base and a VS
         aw = None if w is None else w[dec.att]
-        for pos in (dec.att, dec.att - 1):
-            c -= np.bincount(dec.cps[pos], weights=aw, minlength=c.size)[:c.size]
+        for pos in (dec.att, dec.att - 1):   # few: no pass over the table of every code point
+            np.subtract.at(c, dec.cps[pos], 1 if aw is None else aw)
     nz = np.flatnonzero(c)
     keys, counts = [nz.astype(np.int64) << _VS_SHIFT], [c[nz]]
     if dec.att.size:
@@ -397,7 +399,7 @@ def _rows_holding(dec: _Decoded, groups: list[np.ndarray]) -> list[np.ndarray]:
         if g.size:
             lut[np.unique(g)] |= np.uint8(1 << bit)
     v = lut[dec.cps]
-    pos = np.flatnonzero(v != 0)
+    pos = np.flatnonzero(v)
     bits = v[pos]
     for bit, g in enumerate(groups):
         if g.size:
@@ -450,7 +452,8 @@ def _classify_keys(keys: np.ndarray, texts: list[str], dictionary: MojiDictionar
         # the source character so nothing is lost
         output.append((glyph_out.get(mj) or ch) if st in ("gaiji", "decided") else ch)
     return pl.DataFrame({"char": texts, "status": status, "mj_name": mj_name, "output": output,
-                         "codepoints": [codepoints(ch) for ch in texts]},
+                         "codepoints": [f"U+{b:04X}" if not s else f"U+{b:04X} U+{s:04X}"   # codepoints(ch)
+                                        for b, s in zip(base.tolist(), vs.tolist())]},
                         schema={"char": pl.String, "status": pl.String, "mj_name": pl.String,
                                 "output": pl.String, "codepoints": pl.String})
 

@@ -186,6 +186,9 @@ class Ledger:
     def decide(self, char: str, mj: str | None, *, decided_by: str, note: str = "",
                decided_at: str | None = None) -> int:
         """Record a new version of the decision for `char` (mj=None withdraws it); returns the version."""
+        from ikou.privacy import check_free_text
+
+        check_free_text(note, "the decision's note")
         cps = codepoints(char)
         prev = self.decisions.filter(pl.col("codepoints") == cps)["version"].max()
         version = int(prev or 0) + 1

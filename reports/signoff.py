@@ -81,6 +81,7 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     if not by or not role:
         raise SignOffUsage("--by and --role must not be blank (who signs, in which role)")
     from ikou.context import check_run_folder
+    from ikou.privacy import check_free_text
 
     run_dir = Path(run_dir)
     check_run_folder(run_dir)   # not a link, not another 団体's run under this 団体's folder
@@ -115,6 +116,7 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
                             "with the sign-off in it")
     _check_blockers_against_files(run_dir, summary)
     blockers = list(summary.get("sign_off_blockers") or [])
+    check_free_text(override, "--override")
     if blockers and not (override and override.strip()):
         raise SignOffRefused(f"run {summary['run_id']} has {len(blockers)} sign-off blocker(s): "
                              + "; ".join(blockers) + " (resolve them, or give --override REASON)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from ikou import REPO_ROOT
 from ikou.privacy import FULL_MASK, mask_cells_of, mask_long, schema_sensitive_columns
@@ -58,3 +59,19 @@ def test_a_layout_column_declared_sensitive_is_masked_though_nothing_maps_it(tmp
     assert {"KYU_UJI", "SHIMEI", "shimei", "kojin_no"} <= sens and "JUSHO" not in sens
     shown = mask_long(pl.DataFrame({"column": ["KYU_UJI"], "value": ["旧姓花子"]}), sens, value_cols=("value",))
     assert shown["value"].to_list() == ["旧＊＊"]
+
+
+@pytest.mark.parametrize("note", ["123456789012", "1234-5678-9012", "住民票コード１２３４５６７８９０１の件", "12345 678901"])
+def test_a_free_text_note_holding_an_identifier_is_refused_without_echoing_it(note):
+    from ikou.privacy import PersonalDataInNote, check_free_text
+
+    with pytest.raises(PersonalDataInNote) as exc:
+        check_free_text(note, "--note")
+    assert "678901" not in str(exc.value) and "６７８９０１" not in str(exc.value)
+
+
+@pytest.mark.parametrize("note", ["R2 で判断 2026-11-30", "tel 03-1234-5678", "行 12345", "20261130120000 の抽出", ""])
+def test_a_free_text_note_without_an_identifier_passes(note):
+    from ikou.privacy import check_free_text
+
+    check_free_text(note, "--note")

@@ -175,3 +175,20 @@ def test_columns_made_by_the_combine_steps_are_accepted(tmp_path):
 
 def test_a_mapping_without_a_layout_is_not_checked_for_its_sources(tmp_path):
     assert load_mapping(mapping(tmp_path, "{target: shimei, op: text, from: ANYTHING}")).columns
+
+
+def test_a_table_holding_the_person_column_outside_its_key_is_refused(tmp_path):
+    """A row held at extract is tied to its person through the layout's key (record_key): a table whose key
+    lacks the person column would stop the run at its first broken row instead of holding the person."""
+    import yaml
+
+    layout = yaml.safe_load((VENDORS / "vendor_c" / "layouts" / "c_shimei_rireki.yaml").read_text(encoding="utf-8"))
+    layout["key"] = ["SEQ"]
+    (tmp_path / "c_shimei_rireki.yaml").write_text(yaml.safe_dump(layout, allow_unicode=True), encoding="utf-8")
+
+    def change(spec):
+        spec["tables"]["shimei"]["layout"] = str(tmp_path / "c_shimei_rireki.yaml")
+    msg = refused(_shipped_with(tmp_path, "vendor_c", change))
+    assert "tables.shimei.layout: layout vendor_c.C_SHIMEI_RIREKI (table C_SHIMEI_RIREKI) holds the person " \
+           "column KOJIN_KEY but its `key` ['SEQ'] does not name it" in msg
+    assert msg.count("tables.") == 1   # the other tables' keys name the person (or they have no person column)

@@ -31,6 +31,10 @@ def test_signoff_is_refused_with_an_unresolved_gaiji_and_accepted_after_the_deci
     assert rc == 2 and "承認できません" in err and "未同定" in err, err
     assert not (run1 / "signoff.json").exists()
 
+    rc, out, err = _signoff(capsys, run1, "--override", "本人 1234 5678 9018 の外字は次回判断")   # a 個人番号
+    assert rc == 2 and "個人番号・住民票コード" in err and "9018" not in err + out, err
+    assert not (run1 / "signoff.json").exists()
+
     rc, out, err = _signoff(capsys, run1, "--override", "外字は次回リハーサルで判断する")
     assert rc == 0, err
     (record,) = json.loads((run1 / "signoff.json").read_text(encoding="utf-8"))["signoffs"]
@@ -38,6 +42,8 @@ def test_signoff_is_refused_with_an_unresolved_gaiji_and_accepted_after_the_deci
 
     ledger = tmp_path / "runs" / "999997" / "moji_ledger"
     (unresolved,) = first["moji"]["unresolved"]
+    assert main(["moji", "decide", "--ledger", str(ledger), "--char", unresolved["codepoints"], "--mj", "MJ028902",
+                 "--by", "審査担当A", "--note", "住民票コード12345678901の人"]) == 2   # refused, nothing recorded
     assert main(["moji", "decide", "--ledger", str(ledger), "--char", unresolved["codepoints"],
                  "--mj", "MJ028902", "--by", "審査担当A"]) == 0
     second = migration_flow(config_path=str(write_config(tmp_path, source=vendor_a_source(), target_url=target,
