@@ -39,7 +39,7 @@ from ikou import REPO_ROOT  # noqa: E402
 from ikou.schema import Column, TargetSchema, load_schema  # noqa: E402
 from ikou.checkdigit import atena_check_digit_expr, kojin_no_check_digit_expr  # noqa: E402
 from ikou.validators.engine import schema_rules, validate  # noqa: E402
-from ikou.validators.kinds import KINDS, Context  # noqa: E402
+from ikou.validators.kinds import HELD, HELD_BY, KINDS, Context  # noqa: E402
 from ikou.validators.spec import load_rules  # noqa: E402
 
 TABLE = "juki_kojin_rireki"
@@ -212,12 +212,20 @@ def run_pandera(df: pl.DataFrame) -> dict:
         mapped = survivors["__i"].gather(idx)
         failures.append(pl.DataFrame({"index": mapped.cast(pl.Int32), "check": exc.failure_cases["check"]}))
     held = pl.concat(failures)["index"].unique() if failures else pl.Series([], dtype=pl.Int32)
-    for rule in load_rules(RULES_PATH).tables[TABLE]:   # phase 3: a group with a held row is held whole
+    # phase 3 (a group with a held row held whole, households): every row, those held marked, as the ikou engine
+    # does; the kinds' own Polars expressions, as for the custom checks above
+    schema = load_schema(SCHEMA_PATH)
+    ctx = Context(TABLE, schema.resolved_table(TABLE), schema, frozenset(df.columns), DANTAI)
+    marked = df.with_row_index("__i").with_columns(pl.col("__i").is_in(held.cast(pl.UInt32).implode()).alias(HELD),
+                                                   pl.lit(None, pl.String).alias(HELD_BY))
+    for rule in load_rules(RULES_PATH).tables[TABLE]:
         if KINDS[rule.kind].phase == 3:
-            cols = rule.parsed_params().columns
-            marked = df.with_row_index("__i").with_columns(pl.col("__i").is_in(held.cast(pl.UInt32).implode()).alias("h"))
-            extra = marked.filter(~pl.col("h") & pl.col("h").any().over(cols))["__i"]
-            failures.append(pl.DataFrame({"index": extra.cast(pl.Int32), "check": [rule.id] * extra.len()}))
+            for c in KINDS[rule.kind].build(rule.parsed_params(), ctx):
+                lf = marked.lazy()
+                for stage in c.stages:
+                    lf = lf.with_columns(**stage)
+                extra = lf.filter(c.failed.fill_null(False)).select("__i").collect()["__i"]
+                failures.append(pl.DataFrame({"index": extra.cast(pl.Int32), "check": [rule.id] * extra.len()}))
     allf = pl.concat(failures) if failures else pl.DataFrame({"index": [], "check": []})
     held = allf["index"].unique()
     good = df.with_row_index("__i").filter(~pl.col("__i").is_in(held.cast(pl.UInt32).implode())).drop("__i")

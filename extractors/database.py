@@ -185,7 +185,8 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
     whose bytes do not decode is held with its row number and column, as is a value holding a character
     that is not text (a C0/C1 control, NUL, and a line break: CR, LF, NEL, U+2028, U+2029, unless the
     layout column says `line_breaks`),
-    as the file extractors do. Held rows carry `record_key` from `key_columns` (default: the layout's key)."""
+    as the file extractors do. Held rows carry `record_key` from `key_columns` (default: the layout's key).
+    A table has no lines: `_source_line` is the row's position in the layout's key order (1-based)."""
     t0 = time.perf_counter()
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
     engine = sa.create_engine(url, **_engine_options(url))
@@ -208,6 +209,9 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             real = match_columns(names, actual, label=label, source_name=source_name, run_id=run_id)
             tbl = sa.table(table, *[sa.column(real[n]) for n in names], schema=schema)
             cols = [tbl.c[real[n]] for n in names]
+            # read in the layout's key order: a row's `_source_line` (and a finding's source_line) is its position
+            # in that order, 1-based, not a line of any file: the reports label it so (行（表はキー順の番号）) and a
+            # held row names its key too (record_key)
             order = [tbl.c[real[k]] for k in layout.key if k in real] or cols[:1]
             stmt = sa.select(*cols).order_by(*order)
             out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,12 @@ from ikou import extractors, loaders, reports, validators
 from ikou import cancel, onepass
 from ikou import quarantine as q
 from ikou.config import RunConfig, load_config, with_target_url
-from ikou.context import RunIdError, check_run_id, new_run_id
-from ikou.errors import TransientError, message_ja, one_line
+from ikou.context import check_new_run, check_run_id, new_run_id
+from ikou.errors import TransientError, one_line
 from ikou.flows import history
 from ikou.flows import pipeline as P
 from ikou.privacy import sensitive_columns
-from ikou.reports.summary import build_summary, now, table_counts, write_outputs
+from ikou.reports.summary import now, table_counts
 from ikou.runlock import dantai_lock
 from ikou.stage import StageResult
 from ikou.summary import RunError, RunSummary
@@ -154,12 +154,10 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     cfg = load_config(config_path)
     if target_url:
         cfg = with_target_url(cfg, target_url)
-    given = run_id is not None
-    run_id = check_run_id(run_id) if given else new_run_id(cfg.rehearsal)
+    run_id = check_run_id(run_id) if run_id is not None else new_run_id(cfg.rehearsal)
     ctx = P.make_context(cfg, run_id)
-    if given and (ctx.run_dir / "summary.json").exists():   # a worker, a deployment or a Prefect retry given a used id
-        raise RunIdError(f"run {run_id} of 団体 {cfg.dantai.code} already exists ({ctx.run_dir}): a run id names one "
-                         "run, and its record is never replaced")
+    # a worker, a deployment or a Prefect retry given a used id is refused; the folder `ikou run` claimed is taken
+    check_new_run(ctx.run_dir)
     history.label(cfg.dantai.code, run_id, cfg.rehearsal)
     logger.info("run %s for 団体 %s (%s), rehearsal %s → %s", run_id, cfg.dantai.code, cfg.dantai.name,
                 cfg.rehearsal, ctx.run_dir)
@@ -169,7 +167,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
         # one run of a 団体 at a time (ikou.runlock): `ikou run` took it already, or refused; a run a worker
         # started (a campaign's second rehearsal of one 団体) waits its turn
         with cancel.handling(), dantai_lock(ctx.dantai_dir, run_id, wait=RUN_LOCK_WAIT):
-            plans = P.plan(cfg)
+            plans = P.checked_plan(cfg)   # `ikou run` checked it before Prefect started: the same checks
             if os.environ.get("IKOU_PARALLEL"):   # opt-in: independent stages as concurrent tasks
                 from ikou.flows import parallel
 
@@ -185,6 +183,8 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
         failure = exc
         logger.error("run failed at %s: %s", run.stage, one_line(exc), exc_info=bool(os.environ.get("IKOU_DEBUG")))
     summary = _record(cfg, ctx, plans, run, started, failure)
+    if load_committed(cfg, ctx, run):   # summary.json is written: the target records how the run it holds ended
+        loaders.finish_run(cfg.target.url, cfg.target_schema, ctx.run_id, summary.status)
     _artifacts(summary)
     history.record(summary.as_dict(), ctx.run_dir)
     if cfg.retention_days is not None:
@@ -229,30 +229,14 @@ def cancelled_error(run: _Run, how: str, *, committed: bool) -> RunError:
 
 def _record(cfg, ctx, plans, run: _Run, started: str, failure: BaseException | None) -> RunSummary:
     """Write the run's record (summary.json, quarantine, report.html) whatever happened."""
-    quarantine = q.concat([r.quarantine for r in run.results])
     cancelled = isinstance(failure, (KeyboardInterrupt, TerminationSignal))
     if cancelled:
         error = cancelled_error(run, cancel.requested() or "KeyboardInterrupt",
                                 committed=load_committed(cfg, ctx, run))
     else:
-        error = None if failure is None else RunError(kind=type(failure).__name__, stage=run.stage,
-                                                      message=one_line(failure), message_ja=message_ja(failure))
+        error = None if failure is None else P.run_error(run.stage, failure)
     status = "succeeded" if failure is None else "cancelled" if cancelled else "failed"
-    try:
-        summary = build_summary(cfg, ctx, plans, run.results, quarantine, started=started, status=status,
-                                error=error)
-        write_outputs(cfg, ctx, plans, summary, quarantine)
-    except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
-        if error is None:
-            error = RunError(kind=type(exc).__name__, stage="report", message=one_line(exc),
-                             message_ja=message_ja(exc))
-        summary = RunSummary(dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id,
-                             rehearsal=cfg.rehearsal, gyomu=list(cfg.gyomu), status=status if failure else "failed",
-                             started_at=started,
-                             finished_at=now(), error=error, sign_off_blockers=[f"run failed: {error.kind}"])
-        ctx.run_dir.mkdir(parents=True, exist_ok=True)
-        summary.write(ctx.run_dir / "summary.json")
-    return summary
+    return P.record(cfg, ctx, plans, run.results, started=started, status=status, error=error)
 
 
 def _artifacts(summary: RunSummary) -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 import polars as pl
 
 from ikou.config import RunConfig
-from ikou.errors import ConfigError
+from ikou.errors import ConfigError, message_ja, one_line
 from ikou.context import RunContext
 from ikou.schema import TargetSchema, load_schema
 from ikou.mappings.spec import MappingSpec, load_mapping
+from ikou.summary import RunError, RunSummary
 
 
 @dataclass
@@ -53,6 +54,18 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
                           f"{sorted({p.schema.gyomu for p in out})})")
     _check_rules(out)
     return out
+
+
+def checked_plan(cfg: RunConfig) -> list[SourcePlan]:
+    """The plan with every check a run makes before it reads a record: the specs read and checked (plan),
+    and none of them in another 団体's tree (IsolationError). `ikou run` calls it before Prefect starts, so
+    a spec error is refused at once; the flow calls it again as its first stage (a worker or a deployment
+    starts the flow without `ikou run`)."""
+    from ikou.reports.evidence import spec_files
+
+    plans = plan(cfg)
+    spec_files(cfg, plans)
+    return plans
 
 
 def _check_rules(plans: list[SourcePlan]) -> None:
@@ -137,6 +150,34 @@ def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
     return q.conform(mapped.filter(pl.any_horizontal(pl.col(t).is_not_null() for t in built))
                      .select("row_id", record_key.alias("record_key"))
                      .with_columns(stage=pl.lit("extract"), severity=pl.lit("error")))
+
+
+def run_error(stage: str, exc: BaseException) -> RunError:
+    """What failed a run, for its record: the stage and one line in Japanese and English."""
+    return RunError(kind=type(exc).__name__, stage=stage, message=one_line(exc), message_ja=message_ja(exc))
+
+
+def record(cfg: RunConfig, ctx: RunContext, plans: list[SourcePlan], results: list, *, started: str, status: str,
+           error: RunError | None) -> RunSummary:
+    """Write the run's record (summary.json, quarantine, report.html …) whatever happened: the flow's at its
+    end, `ikou run`'s for a plan refused before Prefect started. When that fails too, summary.json alone."""
+    from ikou import quarantine as q
+    from ikou.reports.summary import build_summary, now, write_outputs
+
+    quarantine = q.concat([r.quarantine for r in results])
+    try:
+        summary = build_summary(cfg, ctx, plans, results, quarantine, started=started, status=status, error=error)
+        write_outputs(cfg, ctx, plans, summary, quarantine)
+    except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
+        if error is None:
+            error = run_error("report", exc)
+        summary = RunSummary(dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id,
+                             rehearsal=cfg.rehearsal, gyomu=list(cfg.gyomu),
+                             status=status if status != "succeeded" else "failed", started_at=started,
+                             finished_at=now(), error=error, sign_off_blockers=[f"run failed: {error.kind}"])
+        ctx.run_dir.mkdir(parents=True, exist_ok=True)
+        summary.write(ctx.run_dir / "summary.json")
+    return summary
 
 
 def make_context(cfg: RunConfig, run_id: str) -> RunContext:

@@ -47,83 +47,99 @@ def _tracebacks_off() -> None:
                 h.addFilter(_NoTraceback())
 
 
+class PlanRefused(Exception):
+    """The run's plan failed before Prefect started (flows.pipeline.checked_plan): its record is in `run_dir`
+    (summary.json: status failed, stage plan); the error that failed it is the cause."""
+
+    def __init__(self, run_dir: Path, summary):
+        super().__init__(summary.error.message)
+        self.run_dir, self.summary = run_dir, summary
+
+
 def start(config: Path, *, run_id: str | None = None, target_url: str | None = None, debug: bool = False,
           keep_stages: bool = False,
           verbose: bool = False, progress: bool = True):
     """Run the flow for `config`; return (its final Prefect state, the run folder). Logs go to the run
-    folder's run.log (and the terminal with `verbose`); progress lines show on a terminal (flows.terminal)."""
+    folder's run.log (and the terminal with `verbose`); progress lines show on a terminal (flows.terminal).
+    A spec error is refused before Prefect starts: PlanRefused, with the run's record written."""
     _quiet_prefect()
-    from ikou.config import load_config
-    from ikou.context import RunIdError, check_run_id, new_run_id
+    from ikou.config import load_config, with_target_url
+    from ikou.context import check_run_id, new_run, new_run_id
 
     if run_id is not None:   # a folder name under the 団体's runs: never a path of its own
         check_run_id(run_id)
     cfg = load_config(config)
+    if target_url:   # as the flow applies it: a URL refused here is the config's failure, before Prefect
+        cfg = with_target_url(cfg, target_url)
     run_id = run_id or new_run_id(cfg.rehearsal)
     # before anything is written (run.log, the flow's folders): the 団体's folder, this run's folder,
     # _cache, crosswalk and moji_ledger are real folders inside runs_dir/<団体>, and every spec file the
     # run reads names no other 団体
     from ikou.context import RunContext
 
-    ctx = RunContext(dantai_code=cfg.dantai.code, run_id=run_id, runs_dir=cfg.runs_dir)
+    ctx = RunContext(dantai_code=cfg.dantai.code, run_id=run_id, runs_dir=cfg.runs_dir,
+                     rehearsal=cfg.rehearsal, dantai_name=cfg.dantai.name)
     run_dir = ctx.run_dir
-    if run_dir.exists() and any(run_dir.iterdir()):   # a run id names one run: its record is never replaced
-        raise RunIdError(f"run {run_id} of 団体 {cfg.dantai.code} already exists ({run_dir}): a run id names one "
-                         "run; leave --run-id out for a new one")
-    _check_spec_files(cfg)
-    from ikou.flows.migrate import migration_flow
-
     from ikou import cancel
 
-    from ikou.flows import terminal
     from ikou.runlock import dantai_lock
 
     cancel.install()
-    # one run of a 団体 at a time, refused before anything is written or Prefect starts (the flow takes it again)
-    with dantai_lock(ctx.dantai_dir, run_id), terminal.logs_to(run_dir, verbose=verbose):
-        if debug:
-            os.environ["IKOU_DEBUG"] = "1"
-        else:
-            _tracebacks_off()
-        try:
-            with terminal.shown(progress):
-                cancel.checkpoint("start")   # Prefect's server may take seconds to start: a cancel there too
-                state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
-                                       target_url=target_url, keep_stages=keep_stages, return_state=True)
-        except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
-            state = None
-        except Exception:   # noqa: BLE001 - see below
-            # a terminal's Ctrl-C (or `timeout`, systemd) signals the whole process group: Prefect's temporary
-            # server stops with the run, and reporting the flow's end to it fails later. The run was cancelled
-            # (its folder says so), not a config failure
-            if not cancel.requested():
-                raise
-            state = None
+    # a run id names one run: a folder holding anything is refused, and the flow takes the one claimed here
+    # (ikou.context.new_run); one run of a 団体 at a time, refused before anything is written or Prefect starts
+    # (the flow takes the lock again); the plan checked before Prefect starts (the flow checks it again)
+    with new_run(run_dir), dantai_lock(ctx.dantai_dir, run_id):
+        _check_plan(cfg, ctx)
+        from ikou.flows import terminal
+        from ikou.flows.migrate import migration_flow
+
+        with terminal.logs_to(run_dir, verbose=verbose):
+            if debug:
+                os.environ["IKOU_DEBUG"] = "1"
+            else:
+                _tracebacks_off()
+            try:
+                with terminal.shown(progress):
+                    cancel.checkpoint("start")   # Prefect's server may take seconds to start: a cancel there too
+                    state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
+                                           target_url=target_url, keep_stages=keep_stages, return_state=True)
+            except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
+                state = None
+            except Exception:   # noqa: BLE001 - see below
+                # a terminal's Ctrl-C (or `timeout`, systemd) signals the whole process group: Prefect's temporary
+                # server stops with the run, and reporting the flow's end to it fails later. The run was cancelled
+                # (its folder says so), not a config failure
+                if not cancel.requested():
+                    raise
+                state = None
     return state, run_dir
 
 
-def _check_spec_files(cfg) -> None:
-    """Every spec file the run will read (mappings and the layouts and code tables they name, schemas,
-    rules, 外字 tables) is refused (IsolationError) when it lies in another 団体's tree. A plan that does
-    not read is left to the flow, which records that failure in the run folder."""
+def _check_plan(cfg, ctx) -> None:
+    """The flow's plan (flows.pipeline.checked_plan), before Prefect starts: a mapping with an unknown op, a
+    schema the mapping does not fit, a rule naming a column the schema lacks … end here with the record the
+    flow would write (stage plan), raised as PlanRefused. A spec file in another 団体's tree (IsolationError)
+    is refused as the config is: no record beyond summary.json, and no copy of that file."""
     from ikou.errors import IsolationError
+    from ikou.flows import pipeline as P
+    from ikou.reports.summary import now
 
+    started = now()
     try:
-        from ikou.flows.pipeline import plan
-
-        plans = plan(cfg)
+        P.checked_plan(cfg)
     except IsolationError:
         raise
-    except Exception:   # noqa: BLE001 - the flow fails on it at its plan, with its record
-        return
-    from ikou.reports.evidence import spec_files
-
-    spec_files(cfg, plans)
+    except Exception as exc:   # noqa: BLE001 - every spec error ends with the run's record and one line
+        summary = P.record(cfg, ctx, [], [], started=started, status="failed", error=P.run_error("plan", exc))
+        raise PlanRefused(ctx.run_dir, summary) from exc
 
 
 def run_config(config: Path, *, run_id: str | None = None, target_url: str | None = None) -> dict:
     """Run the flow; return its summary, or raise the error that failed it."""
-    state, _ = start(config, run_id=run_id, target_url=target_url)
+    try:
+        state, _ = start(config, run_id=run_id, target_url=target_url)
+    except PlanRefused as refused:
+        raise refused.__cause__ from None
     return state.result()
 
 
@@ -210,13 +226,22 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
     try:   # a bad --run-id is refused by start() before anything is read, and leaves no record (below)
         state, run_dir = start(config, run_id=run_id, target_url=target_url, debug=debug, verbose=verbose,
                                progress=not quiet, keep_stages=keep_stages)
+    except PlanRefused as refused:   # a spec error, recorded in the run folder before Prefect started
+        if debug:
+            traceback.print_exception(refused.__cause__)
+        print(failure_line(refused.summary.error.model_dump(), str(refused)), file=sys.stderr, flush=True)
+        print(refused.run_dir, flush=True)
+        return 2
     except Exception as exc:   # noqa: BLE001 - the config itself failed: no run has started
         if debug:
             traceback.print_exc()
+        from ikou.context import RunExists
         from ikou.runlock import RunInProgress
 
-        # another run of the 団体 is going: this one never started, and writes nothing beside it
-        run_dir = None if isinstance(exc, RunInProgress) else _config_failure_record(Path(config), exc, run_id)
+        # another run of the 団体 is going, or the run id names a run already: this one never started, and
+        # writes nothing beside the other one, nor into its folder
+        run_dir = (None if isinstance(exc, (RunInProgress, RunExists))
+                   else _config_failure_record(Path(config), exc, run_id))
         note = "" if run_dir is not None else " (summary.json は書いていません — no summary.json written)"
         print(f"ikou: 失敗 (config): {message_ja(exc)} — failed at config: {one_line(exc)}{note}", file=sys.stderr,
               flush=True)
@@ -422,16 +447,21 @@ def _rollback_lock(args):
 
 
 def _rollback_locked(args, url: str, schema: str) -> int:
+    from ikou.config import load_config
     from ikou.loaders import held_runs, rollback
-    from ikou.loaders.targets import check_rollback
+    from ikou.loaders.targets import check_rollback, shown
 
     # read first, without creating anything: a target (file, role, schema) that holds no run, or not
-    # `--to` as its previous state, is refused in one line before a rollback opens it for writing
+    # `--to` as its previous state, or a run that did not finish (unless --allow-unfinished), is refused in
+    # one line before a rollback opens it for writing; the runs' summary.json are looked for with --config
+    runs_dir = Path(load_config(args.config).runs_dir) / args.dantai if args.config else None
     before = held_runs(url, schema)
-    check_rollback(schema, args.to, before["current"], before["previous"])
-    held = rollback(url, schema, args.to)
-    print(f"{schema}: 実行 {held['current']['run_id']} の状態に戻しました / now holds run {held['current']['run_id']} "
-          f"(the run it replaced, {held['previous']['run_id'] if held['previous'] else '-'}, is kept as previous)")
+    check_rollback(schema, args.to, before["current"], before["previous"], runs_dir=runs_dir,
+                   allow_unfinished=args.allow_unfinished)
+    held = rollback(url, schema, args.to, runs_dir=runs_dir, allow_unfinished=args.allow_unfinished)
+    print(f"{schema}: 実行 {held['current']['run_id']} の状態に戻しました / now holds run "
+          f"{shown(held['current'], runs_dir)} (the run it replaced, "
+          f"{held['previous']['run_id'] if held['previous'] else '-'}, is kept as previous)")
     return 0
 
 
@@ -478,4 +508,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--config", default=None, help="the 団体's run config (target URL and schema)")
     r.add_argument("--target-url", default=None, help="target URL (instead of, or overriding, the config's)")
     r.add_argument("--schema", default=None, help="target schema (default dantai_<団体コード>)")
+    r.add_argument("--allow-unfinished", action="store_true",
+                   help="also go back to a run that did not finish successfully (killed after its load committed: "
+                        "no summary.json; or failed/cancelled after it), which is refused otherwise")
     r.set_defaults(func=_rollback)

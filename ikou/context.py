@@ -6,6 +6,7 @@ folder.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -43,6 +44,45 @@ def check_run_id(run_id: str) -> str:
         raise RunIdError(f"--run-id {run_id!r} is not a run id (like 20261129T221752Z-R1-749c: "
                          "YYYYMMDDTHHMMSSZ-<rehearsal>-<4 hex digits>)")
     return run_id
+
+
+class RunExists(RunIdError):
+    """A run id whose folder already holds a run: a run id names one run, and its record is never replaced."""
+
+    ja = "この実行IDの実行はすでにあります (実行の記録は置き換えません。新しい実行には --run-id を省いてください)"
+
+
+_starting: dict[Path, int] = {}   # run folder → depth: the runs this process is starting (new_run)
+
+
+def check_new_run(run_dir: Path) -> None:
+    """Refuse (RunExists) a run folder that already holds anything, unless this process is starting its run
+    in it (new_run). Its summary.json, but also the run.log, staging or specs/ of a run killed before it
+    wrote its summary (whose load may have committed under that id): a run id names one run, and a folder
+    holding a run's traces is never given to another. `ikou run` claims the folder and writes run.log into
+    it before the flow starts; the flow checks again (a worker or a deployment starts it without `ikou run`)
+    and takes the folder its own `ikou run` claimed."""
+    run_dir = Path(run_dir)
+    if run_dir.absolute() in _starting:
+        return
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise RunExists(f"run {run_dir.name} of 団体 {run_dir.parent.name} already exists ({run_dir}): a run id "
+                        "names one run, and its record is never replaced; leave --run-id out for a new one")
+
+
+@contextlib.contextmanager
+def new_run(run_dir: Path):
+    """Claim `run_dir` for the run this process starts, for the block: check_new_run first, then the same
+    check from inside the block (the flow's) accepts the folder the block fills."""
+    check_new_run(run_dir)
+    key = Path(run_dir).absolute()
+    _starting[key] = _starting.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        _starting[key] -= 1
+        if not _starting[key]:
+            del _starting[key]
 
 
 # What a run writes under its 団体's folder besides its own run folder: each must be a real folder there.

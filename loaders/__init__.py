@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ikou.loaders.targets import (EmptyExportError, LoadPart, LoadRejected, RunRecord, TargetDatabase, check_isolation,
-                                  register_target, target_for)
+from ikou.loaders.targets import (EmptyExportError, LoadPart, LoadRejected, RollbackRefused, RunRecord, TargetDatabase,
+                                  UnfinishedRunRefused, check_isolation, register_target, target_for)
 from ikou.loaders import duckdb_target, postgres_target  # noqa: F401,E402  (the built-in targets register themselves)
 from ikou.schema import TargetSchema
 
@@ -30,21 +30,46 @@ def load_tables(frames: dict[str, pl.DataFrame | Path], schema: TargetSchema, ur
 
 
 def load_run(parts: list[LoadPart], url: str, db_schema: str, *, run: RunRecord,
-             max_drop_ratio: float | None = None) -> dict[str, int]:
+             max_drop_ratio: float | None = None, runs_dir: Path | None = None) -> dict[str, int]:
     """Make the 団体's target hold this run (every 業務 together, in one transaction); see
-    TargetDatabase.load_run."""
+    TargetDatabase.load_run (`runs_dir`: the 団体's runs folder, where a held run's summary.json is)."""
     check_isolation(db_schema, run.dantai_code, run.run_id)
-    return target_for(url).load_run(parts, db_schema, run=run, max_drop_ratio=max_drop_ratio)
+    # the runs folder only when known: a plug-in target written before it keeps working without it
+    return target_for(url).load_run(parts, db_schema, run=run, max_drop_ratio=max_drop_ratio,
+                                    **({"runs_dir": runs_dir} if runs_dir is not None else {}))
 
 
 def held_runs(url: str, db_schema: str) -> dict[str, dict | None]:
-    """The run the target holds now and the one before it (kept until the next success)."""
+    """The run the target holds now and the one before it (kept until the next success), each with its
+    `status` (RUNNING from the COMMIT until the flow records the run's end; loaders.targets.outcome)."""
     return target_for(url).held_runs(db_schema)
 
 
-def rollback(url: str, db_schema: str, run_id: str) -> dict[str, dict | None]:
-    """Make the previous state, which must hold `run_id`, current again (one transaction)."""
-    return target_for(url).rollback(db_schema, run_id)
+def rollback(url: str, db_schema: str, run_id: str, *, runs_dir: Path | None = None,
+             allow_unfinished: bool = False) -> dict[str, dict | None]:
+    """Make the previous state, which must hold `run_id`, current again (one transaction). A run that did
+    not finish successfully is refused (UnfinishedRunRefused) unless `allow_unfinished`; `runs_dir`
+    (runs/<団体>) is where its summary.json would be (loaders.targets.check_rollback)."""
+    given = {k: v for k, v in (("runs_dir", runs_dir), ("allow_unfinished", allow_unfinished)) if v}
+    return target_for(url).rollback(db_schema, run_id, **given)
+
+
+def finish_run(url: str, db_schema: str, run_id: str, status: str) -> bool:
+    """Record in the target that the run it holds ended (`status`: its summary.json's), once summary.json
+    is written. Never raises: a target that cannot be reached keeps RUNNING, and the run's summary.json
+    tells its end instead (loaders.targets.outcome) when the runs folder is known. True when recorded."""
+    import logging
+
+    from ikou.errors import IkouError, one_line
+
+    try:
+        return target_for(url).finish_run(db_schema, run_id, status)
+    except Exception as exc:   # noqa: BLE001 - the run's record (summary.json) is written; this mark is an aid
+        # ikou's own message, or only the kind of a driver's error (its text may repeat the URL)
+        why = one_line(exc) if isinstance(exc, IkouError) else type(exc).__name__
+        logging.getLogger("ikou").warning("target %s: could not record the end of run %s (%s); its summary.json "
+                                          "tells it", db_schema, run_id, why)
+        return False
 
 
 def checksums(url: str, db_schema: str) -> dict:
@@ -69,6 +94,6 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
 
 from ikou.loaders.step import load  # noqa: E402,F401  (the stage's one step)
 
-__all__ = ["EmptyExportError", "LoadPart", "LoadRejected", "RunRecord", "TargetDatabase", "check_isolation",
-           "checksums", "diff_input", "held_runs", "load", "load_run", "load_tables", "read_table", "register_target", "rollback",
-           "target_for"]
+__all__ = ["EmptyExportError", "LoadPart", "LoadRejected", "RollbackRefused", "RunRecord", "TargetDatabase",
+           "UnfinishedRunRefused", "check_isolation", "checksums", "diff_input", "finish_run", "held_runs", "load",
+           "load_run", "load_tables", "read_table", "register_target", "rollback", "target_for"]

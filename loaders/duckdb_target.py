@@ -5,7 +5,9 @@ diff reads the table where it lies (`duckdb:///file#schema.table`, attached read
 
 A run replaces the 団体's tables in one transaction. DuckDB cannot rename or move schemas, so the
 state a run replaces stays in the same schema under `<table>__prev` (renames are catalogue
-operations: nothing is copied) until the next success; `rollback` swaps the two sets back.
+operations: nothing is copied) until the next success; `rollback` swaps the two sets back. A held run
+that never finished (killed after its COMMIT) is dropped instead when the state before it is a
+finished run, which stays `__prev` (targets.kept_on_load).
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ import polars as pl
 from ikou.cancel import checkpoint
 from ikou.errors import TargetBusy
 from ikou.loaders.sql import ident, qualified
-from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
+from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, ENDED, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
                                   LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
-                                  create_statements, now, register_target, resolve_frame, run_dict, run_row)
+                                  create_statements, kept_on_load, now, register_target, resolve_frame, run_dict,
+                                  run_row)
 
 
 @register_target
@@ -45,7 +48,7 @@ class DuckDBTarget(TargetDatabase):
             raise
 
     def load_run(self, parts: list[LoadPart], db_schema: str, *, run: RunRecord,
-                 max_drop_ratio: float | None = None) -> dict[str, int]:
+                 max_drop_ratio: float | None = None, runs_dir: Path | None = None) -> dict[str, int]:
         import duckdb
         from sqlalchemy.dialects import postgresql
 
@@ -62,15 +65,22 @@ class DuckDBTarget(TargetDatabase):
             check_counts(current["counts"] if current else _counts(con, db_schema, names), parts,
                          max_drop_ratio=max_drop_ratio, db_schema=db_schema, run_id=run.run_id)
             checkpoint("load.begin")
-            # what this run replaces becomes the previous state: <table>__prev (the older one goes)
             previous = _run(con, db_schema, RUN_TABLE + PREV)
-            for t in (previous["counts"] if previous else {}):
-                con.execute(f"DROP TABLE IF EXISTS {qualified(db_schema, t + PREV)}")
-            con.execute(f"DROP TABLE IF EXISTS {qualified(db_schema, RUN_TABLE + PREV)}")
-            held = set(current["counts"]) if current else set(names) & _tables(con, db_schema)
-            for t in sorted(held | ({RUN_TABLE} if current else set())):
-                con.execute(f"DROP TABLE IF EXISTS {qualified(db_schema, t + PREV)}")
-                con.execute(f"ALTER TABLE {qualified(db_schema, t)} RENAME TO {ident(t + PREV)}")
+            keep_previous, replaced = kept_on_load(current, previous, runs_dir, run_id=run.run_id)
+            if keep_previous:
+                # the run held now never finished and the one before it did: that one stays <table>__prev,
+                # this one goes (by name, each table its record names)
+                for t in sorted(set(current["counts"]) | {RUN_TABLE}):
+                    con.execute(f"DROP TABLE IF EXISTS {qualified(db_schema, t)}")
+            else:
+                # what this run replaces becomes the previous state: <table>__prev (the older one goes)
+                for t in (previous["counts"] if previous else {}):
+                    con.execute(f"DROP TABLE IF EXISTS {qualified(db_schema, t + PREV)}")
+                con.execute(f"DROP TABLE IF EXISTS {qualified(db_schema, RUN_TABLE + PREV)}")
+                held = set(current["counts"]) if current else set(names) & _tables(con, db_schema)
+                for t in sorted(held | ({RUN_TABLE} if current else set())):
+                    con.execute(f"DROP TABLE IF EXISTS {qualified(db_schema, t + PREV)}")
+                    con.execute(f"ALTER TABLE {qualified(db_schema, t)} RENAME TO {ident(t + PREV)}")
             for part in parts:
                 for stmt in create_statements(part.schema, db_schema, list(part.frames), postgresql.dialect(),
                                               keys_after=True):
@@ -88,7 +98,8 @@ class DuckDBTarget(TargetDatabase):
                     checkpoint(f"load.table.{name}")
             cols = ", ".join(f"{ident(c)} TEXT" for c in RUN_TABLE_COLUMNS)
             con.execute(f"CREATE TABLE {qualified(db_schema, RUN_TABLE)} ({cols})")
-            con.execute(f"INSERT INTO {qualified(db_schema, RUN_TABLE)} VALUES (?, ?, ?, ?, ?, ?)", run_row(run, counts))
+            row = run_row(run, counts, replaced)
+            con.execute(f"INSERT INTO {qualified(db_schema, RUN_TABLE)} VALUES ({', '.join('?' * len(row))})", row)
             checkpoint("load.commit")
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
@@ -115,13 +126,14 @@ class DuckDBTarget(TargetDatabase):
         finally:
             con.close()
 
-    def rollback(self, db_schema: str, run_id: str) -> dict[str, dict | None]:
+    def rollback(self, db_schema: str, run_id: str, *, runs_dir: Path | None = None,
+                 allow_unfinished: bool = False) -> dict[str, dict | None]:
 
         con = self._connect()
         try:
             con.execute("BEGIN TRANSACTION")
             current, previous = _run(con, db_schema, RUN_TABLE), _run(con, db_schema, RUN_TABLE + PREV)
-            check_rollback(db_schema, run_id, current, previous)
+            check_rollback(db_schema, run_id, current, previous, runs_dir=runs_dir, allow_unfinished=allow_unfinished)
             now_names = sorted(set(current["counts"]) | {RUN_TABLE}) if current else []
             prev_names = sorted(set(previous["counts"]) | {RUN_TABLE})
             for t in now_names:
@@ -138,6 +150,24 @@ class DuckDBTarget(TargetDatabase):
         finally:
             con.close()
         return self.held_runs(db_schema)
+
+    def finish_run(self, db_schema: str, run_id: str, status: str) -> bool:
+        if status not in ENDED:
+            raise ValueError(f"a run ends {', '.join(ENDED)}, not {status!r}")
+        if self.path != ":memory:" and not Path(self.path).is_file():
+            return False
+        con = self._connect()
+        try:
+            done = False
+            for table in (RUN_TABLE, RUN_TABLE + PREV):   # a rollback may have made it the previous state since
+                if "status" in _columns(con, db_schema, table):
+                    n = con.execute(f"UPDATE {qualified(db_schema, table)} SET status = ?, finished_at = ? "
+                                    "WHERE run_id = ?", [status, now(), run_id]).fetchone()[0]
+                    done = done or bool(n)
+            con.execute("CHECKPOINT")
+            return done
+        finally:
+            con.close()
 
     def checksums(self, db_schema: str) -> dict:
         out = {"run": None, "method": CHECKSUM_METHOD, "tables": {}}
@@ -186,11 +216,19 @@ def _tables(con, db_schema: str) -> set[str]:
                                       [db_schema]).fetchall()}
 
 
+def _columns(con, db_schema: str, table: str) -> list[str]:
+    """The columns of a table, in order ([] when there is no such table)."""
+    return [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                                      "AND table_name = ? ORDER BY ordinal_position", [db_schema, table]).fetchall()]
+
+
 def _run(con, db_schema: str, table: str) -> dict | None:
-    if table not in _tables(con, db_schema):
+    """The run record in `table` (`ikou_run` or its `__prev`), whatever columns its ikou wrote."""
+    names = [c for c in _columns(con, db_schema, table) if c in RUN_TABLE_COLUMNS]
+    if not names:
         return None
-    cols = ", ".join(ident(c) for c in RUN_TABLE_COLUMNS)
-    return run_dict(con.execute(f"SELECT {cols} FROM {qualified(db_schema, table)} LIMIT 1").fetchone())
+    cols = ", ".join(ident(c) for c in names)
+    return run_dict(con.execute(f"SELECT {cols} FROM {qualified(db_schema, table)} LIMIT 1").fetchone(), names)
 
 
 def _counts(con, db_schema: str, names: list[str]) -> dict[str, int]:

@@ -31,9 +31,10 @@ from ikou.cancel import checkpoint
 from ikou.errors import IsolationError, TerminalError, TransientError
 from ikou.loaders.ddl import SA_TYPES
 from ikou.loaders.sql import ident, qualified, role_of
-from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
-                                  LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback, create_statements, now,
-                                  register_target, resolve_frame, run_dict, run_row)
+from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, ENDED, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
+                                  LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
+                                  create_statements, kept_on_load, now, register_target, resolve_frame, run_dict,
+                                  run_row)
 from ikou.schema import TargetSchema
 
 COPY_BATCH_ROWS = 200_000
@@ -83,10 +84,12 @@ class PostgresTarget(TargetDatabase):
             raise TransientError(f"target database unreachable: {str(exc).splitlines()[0]}", run_id=run_id) from exc
 
     def load_run(self, parts: list[LoadPart], db_schema: str, *, run: RunRecord,
-                 max_drop_ratio: float | None = None) -> dict[str, int]:
+                 max_drop_ratio: float | None = None, runs_dir: Path | None = None) -> dict[str, int]:
         """One transaction: the run's tables are built in `<schema>__next` by the 団体's role, then the
         schemas are renamed (current → `__prev`, next → current): every 業務 becomes visible at COMMIT
-        together, and a crash or a cancel anywhere before it leaves the target as it was."""
+        together, and a crash or a cancel anywhere before it leaves the target as it was. A current
+        schema holding a run that never finished, when `__prev` holds a finished one, is dropped
+        instead and `__prev` stays (targets.kept_on_load)."""
         import adbc_driver_manager as adbc_dm
         from sqlalchemy.dialects import postgresql
 
@@ -113,6 +116,8 @@ class PostgresTarget(TargetDatabase):
                 names = [n for p in parts for n in p.frames]
                 check_counts(current["counts"] if current else _counts(cur, db_schema, names), parts,
                              max_drop_ratio=max_drop_ratio, db_schema=db_schema, run_id=run.run_id)
+                keep_previous, replaced = kept_on_load(current, _run(cur, prev, RUN_TABLE), runs_dir,
+                                                       run_id=run.run_id)
                 # before the long part: the swap moves the current schema aside and drops the one before
                 for s in (db_schema, prev, nxt):
                     _check_foreign_objects(cur, s, run.run_id, frozenset(names))
@@ -153,17 +158,24 @@ class PostgresTarget(TargetDatabase):
                                     (run.run_id, name, counts[name], now()))
                 cur.execute(f"CREATE TABLE {qualified(nxt, RUN_TABLE)} ("
                             + ", ".join(f"{ident(c)} text" for c in RUN_TABLE_COLUMNS) + ")")
-                cur.execute(f"INSERT INTO {qualified(nxt, RUN_TABLE)} VALUES ($1, $2, $3, $4, $5, $6)",
-                            run_row(run, counts))
+                row = run_row(run, counts, replaced)
+                cur.execute(f"INSERT INTO {qualified(nxt, RUN_TABLE)} VALUES "
+                            f"({', '.join(f'${i + 1}' for i in range(len(row)))})", row)
                 if log is not None:   # the load history travels with the target
                     cur.execute(f"INSERT INTO {qualified(nxt, 'ikou_load_log')} SELECT * FROM {log}")
                 checkpoint("load.swap")
                 for s in (db_schema, prev):   # again: nothing may have been attached during the load
                     _check_foreign_objects(cur, s, run.run_id, frozenset(names))
-                if _schema_exists(cur, prev):
-                    _drop_schema(cur, prev)
-                # renaming a schema takes CREATE on the database, which only the login has
-                _swap(cur, role, [(db_schema, prev), (nxt, db_schema)], run_id=run.run_id)
+                if keep_previous:
+                    # the run held now never finished and __prev holds a finished one: that one stays the
+                    # previous state, the unfinished one goes (its tables by name, no CASCADE)
+                    _drop_schema(cur, db_schema)
+                    _swap(cur, role, [(nxt, db_schema)], run_id=run.run_id)
+                else:
+                    if _schema_exists(cur, prev):
+                        _drop_schema(cur, prev)
+                    # renaming a schema takes CREATE on the database, which only the login has
+                    _swap(cur, role, [(db_schema, prev), (nxt, db_schema)], run_id=run.run_id)
                 checkpoint("load.commit")
             conn.commit()
         except adbc_dm.IntegrityError as exc:
@@ -198,7 +210,8 @@ class PostgresTarget(TargetDatabase):
         finally:
             conn.close()
 
-    def rollback(self, db_schema: str, run_id: str) -> dict[str, dict | None]:
+    def rollback(self, db_schema: str, run_id: str, *, runs_dir: Path | None = None,
+                 allow_unfinished: bool = False) -> dict[str, dict | None]:
 
         prev, swap = db_schema + PREV, db_schema + "__swap"
         conn = self._connect()
@@ -213,7 +226,8 @@ class PostgresTarget(TargetDatabase):
                     _check_owner(cur, s, role, run_id=run_id)
                 cur.execute(f"SET ROLE {ident(role)}")
                 current, previous = _run(cur, db_schema, RUN_TABLE), _run(cur, prev, RUN_TABLE)
-                check_rollback(db_schema, run_id, current, previous)
+                check_rollback(db_schema, run_id, current, previous, runs_dir=runs_dir,
+                               allow_unfinished=allow_unfinished)
                 for s in (db_schema, prev):   # the swap would repoint whatever depends on them
                     _check_foreign_objects(cur, s, run_id)
                 _swap(cur, role, [(db_schema, swap), (prev, db_schema), (swap, prev)], run_id=run_id)
@@ -224,6 +238,32 @@ class PostgresTarget(TargetDatabase):
         finally:
             conn.close()
         return self.held_runs(db_schema)
+
+    def finish_run(self, db_schema: str, run_id: str, status: str) -> bool:
+        """As the 団体's role, like every write to its schemas; the record in the current schema, or in
+        `__prev` when a rollback has made it the previous state since."""
+        if status not in ENDED:
+            raise ValueError(f"a run ends {', '.join(ENDED)}, not {status!r}")
+        conn = self._connect(run_id)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role_of(db_schema),))
+                if cur.fetchone() is None:
+                    return False
+                cur.execute(f"SET ROLE {ident(role_of(db_schema))}")
+                done = False
+                for schema in (db_schema, db_schema + PREV):
+                    if "status" in _columns(cur, schema, RUN_TABLE):
+                        cur.execute(f"UPDATE {qualified(schema, RUN_TABLE)} SET status = $1, finished_at = $2 "
+                                    "WHERE run_id = $3 RETURNING run_id", (status, now(), run_id))
+                        done = bool(cur.fetchall()) or done
+            conn.commit()
+            return done
+        except BaseException:
+            _rollback(conn)
+            raise
+        finally:
+            conn.close()
 
     def checksums(self, db_schema: str) -> dict:
         """Computed by PostgreSQL as the 団体's role (SET ROLE), like every read-back."""
@@ -492,12 +532,22 @@ def _tables(cur, db_schema: str) -> set[str]:
     return {r[0] for r in cur.fetchall()}
 
 
+def _columns(cur, db_schema: str, table: str) -> list[str]:
+    """The columns of a table, in order ([] when there is no such table)."""
+    cur.execute("SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 "
+                "AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (db_schema, table))
+    return [r[0] for r in cur.fetchall()]
+
+
 def _run(cur, db_schema: str, table: str) -> dict | None:
-    if table not in _tables(cur, db_schema):
+    """The run record in `db_schema.table`, whatever columns its ikou wrote (None: no record there)."""
+    names = [c for c in _columns(cur, db_schema, table) if c in RUN_TABLE_COLUMNS]
+    if not names:
         return None
-    cols = ", ".join(ident(c) for c in RUN_TABLE_COLUMNS)
+    cols = ", ".join(ident(c) for c in names)
     cur.execute(f"SELECT {cols} FROM {qualified(db_schema, table)} LIMIT 1")
-    return run_dict(cur.fetchone())
+    return run_dict(cur.fetchone(), names)
 
 
 def _counts(cur, db_schema: str, names: list[str]) -> dict[str, int]:

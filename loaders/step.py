@@ -18,7 +18,7 @@ import polars as pl
 from ikou.context import RunContext
 from ikou.loaders import targets
 from ikou.loaders.derive import derive_table
-from ikou.loaders.targets import LoadPart, RunRecord
+from ikou.loaders.targets import RUNNING, LoadPart, RunRecord
 from ikou.stage import StageResult, step
 from ikou.staging import STAGING_COMPRESSION
 
@@ -53,10 +53,16 @@ def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_ur
          max_drop_ratio: float | None = None) -> StageResult:
     """Replace the 団体's target with this run: `parts` = (schema, validated tables) per 業務, in order.
 
-    Metrics: `loaded` rows per table, `gyomu`. Fails before changing anything when a table would be
+    Metrics: `loaded` rows per table, `gyomu`, and `replaced` (the run the target held before, its outcome
+    and whether it is kept as the previous state). Fails before changing anything when a table would be
     emptied or shrink beyond `max_drop_ratio` (loaders.targets.check_counts).
+
+    The run is recorded in the target as RUNNING: diff and report follow the COMMIT, and the flow records
+    the run's end once its summary.json is written (loaders.finish_run). A held run that never got there
+    (killed after its COMMIT) is not made the previous state over a finished one (targets.kept_on_load);
+    the 団体's runs folder is where a held run's summary.json is looked for when the target lacks its end.
     """
-    from ikou.loaders import load_run
+    from ikou.loaders import held_runs, load_run
 
     rows_in = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for _, v in parts for p in v.values())
     gyomu = tuple(schema.gyomu for schema, _ in parts)
@@ -64,13 +70,29 @@ def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_ur
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ikou-derive")
     try:
         load_parts = [LoadPart(schema, derive(schema, ctx, validated, pool)) for schema, validated in parts]
-        counts = load_run(load_parts, target_url, db_schema, max_drop_ratio=max_drop_ratio,
+        counts = load_run(load_parts, target_url, db_schema, max_drop_ratio=max_drop_ratio, runs_dir=ctx.dantai_dir,
                           run=RunRecord(run_id=ctx.run_id, rehearsal=ctx.rehearsal, dantai_code=ctx.dantai_code,
-                                        gyomu=gyomu))
+                                        gyomu=gyomu, status=RUNNING))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     log.info("load %s → %s: %s", "+".join(gyomu), db_schema, counts)
+    replaced = _replaced(held_runs, target_url, db_schema, ctx.run_id)
+    if replaced and replaced.get("status") not in ("succeeded", None):
+        kept = ("it is kept as the previous state (no finished run before it)" if replaced.get("kept_as_previous")
+                else "it is dropped, and the finished run before it stays the previous state")
+        log.warning("load: this run replaced run %s, which did not finish successfully (%s after its load "
+                    "committed); %s", replaced["run_id"], replaced["status"], kept)
     validated_tables = {t for _, v in parts for t in v}
     return StageResult(stage="load", name="+".join(gyomu), rows_in=rows_in,
                        rows_out=sum(n for t, n in counts.items() if t in validated_tables),
-                       metrics={"loaded": counts, "gyomu": list(gyomu)})
+                       metrics={"loaded": counts, "gyomu": list(gyomu), **({"replaced": replaced} if replaced else {})})
+
+
+def _replaced(held_runs, url: str, db_schema: str, run_id: str) -> dict | None:
+    """What the target's record of this run says it replaced (None when unreadable: the load is done)."""
+    try:
+        current = held_runs(url, db_schema)["current"] or {}
+    except Exception as exc:   # noqa: BLE001 - an aid for the log; the load committed
+        log.warning("load: could not read back the run record of %s (%s)", db_schema, type(exc).__name__)
+        return None
+    return current.get("replaced") if current.get("run_id") == run_id else None

@@ -42,11 +42,17 @@ class EmptyExportError(TerminalError):
 
 @dataclass(frozen=True)
 class RunRecord:
-    """Which run a target holds: written into the 団体's schema (`ikou_run`) with the tables' rows."""
+    """Which run a target holds: written into the 団体's schema (`ikou_run`) with the tables' rows.
+
+    `status`: how far the run is. A load on its own is a whole run (`succeeded`); the flow's load step
+    loads with RUNNING, since diff and report follow the COMMIT, and the flow records the run's end
+    (`finish_run`) once its summary.json is written. A record still RUNNING after its run is gone
+    names a run that never finished (killed or crashed between the COMMIT and its summary.json)."""
     run_id: str
     rehearsal: str = ""
     dantai_code: str = ""
     gyomu: tuple[str, ...] = ()
+    status: str = "succeeded"
 
 
 @dataclass
@@ -64,6 +70,9 @@ def resolve_frame(frame):
 
 RUN_TABLE = "ikou_run"
 PREV = "__prev"   # suffix of what the last success replaced (a schema in PostgreSQL, tables in DuckDB)
+RUNNING = "running"          # `ikou_run.status` from the COMMIT until the flow records the run's end
+ENDED = ("succeeded", "failed", "cancelled")   # a run's end as its summary.json says (`status`)
+UNFINISHED = "unfinished"    # outcome(): the load committed, and nothing recorded the run's end
 
 
 def frame_rows(frame: pl.DataFrame | Path | Future) -> int:
@@ -100,27 +109,128 @@ def check_counts(previous: dict[str, int], parts: list[LoadPart], *, max_drop_ra
                     f"thresholds.max_drop_ratio {max_drop_ratio:.0%} (target unchanged)", run_id=run_id)
 
 
-def check_rollback(db_schema: str, run_id: str, current: dict | None, previous: dict | None) -> None:
-    """A rollback goes to the previous state only, and only when it holds `run_id`."""
+class RollbackRefused(ConfigError):
+    """A rollback the target cannot make (it does not hold the run as its previous state): nothing changed."""
+
+    ja = "その実行には戻せません (移行先が直前の状態として保持していません。移行先は変更なし)"
+
+
+class UnfinishedRunRefused(RollbackRefused):
+    """A rollback to a run that did not finish successfully (killed after its load committed, failed or
+    cancelled after it): refused unless asked for explicitly (`--allow-unfinished`)."""
+
+    ja = ("正常に終了していない実行 (summary.json がない、または成功していない) には戻しません "
+          "(--allow-unfinished を指定した場合のみ。移行先は変更なし)")
+
+
+def outcome(record: dict | None, runs_dir: Path | None = None) -> str | None:
+    """How the run a target record names ended: "succeeded", "failed" or "cancelled" (its summary.json's
+    status, which the flow records in the target at its end: `finish_run`), UNFINISHED when its load
+    committed and nothing says it ended (killed or crashed during diff/report: no summary.json), or None
+    when that cannot be told (a record from before ikou kept runs' ends, and no runs folder to look in).
+
+    `runs_dir` (the 団体's runs folder, runs/<団体>) is looked in when the target does not say: the run's
+    summary.json is its record (the target's mark may be missing: the process killed between writing
+    summary.json and marking the target, or the target unreachable then)."""
+    if record is None:
+        return None
+    status = record.get("status")
+    if status in ENDED:
+        return status
+    if runs_dir is not None and (status == RUNNING or status is None) and _RUN_FOLDER.fullmatch(str(record["run_id"])):
+        ended = _summary_status(Path(runs_dir) / str(record["run_id"]))
+        if ended is not None:
+            return ended
+        return UNFINISHED
+    return UNFINISHED if status == RUNNING else None
+
+
+_RUN_FOLDER = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]*")   # a run id read from the target names a folder, never a path
+
+
+def _summary_status(run_dir: Path) -> str | None:
+    """The status a run's summary.json records (None: no summary.json, or one that cannot be read)."""
+    try:
+        status = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status if status in ENDED else None
+
+
+def finished(record: dict | None, runs_dir: Path | None = None) -> bool:
+    """Whether a record names a run that finished successfully, as far as can be told (a record from
+    before ikou kept runs' ends counts as finished: rollback and the previous state behave as then)."""
+    return record is not None and outcome(record, runs_dir) in ("succeeded", None)
+
+
+def shown(record: dict | None, runs_dir: Path | None = None) -> str:
+    """A held run for a message: `ID (succeeded)`, `ID (unfinished: …)`, or "no run"."""
+    if record is None:
+        return "no run"
+    o = outcome(record, runs_dir)
+    what = {UNFINISHED: "unfinished: its load committed and " + ("no summary.json records its end" if runs_dir else
+                                                                "the target has no record of its end"),
+            "failed": "failed after its load committed", "cancelled": "cancelled after its load committed",
+            None: "end not recorded: loaded by an earlier ikou"}.get(o, o)
+    return f"{record['run_id']} ({what})"
+
+
+def kept_on_load(current: dict | None, previous: dict | None, runs_dir: Path | None = None, *,
+                 run_id: str | None = None) -> tuple[bool, dict | None]:
+    """What a load does with the state it replaces: (keep the previous state as it is, `replaced`).
+
+    The state a load replaces becomes the previous one (what `ikou rollback` restores), except when the
+    run the target holds never finished successfully (killed after its COMMIT, or failed or cancelled
+    after it) while the state before it is a finished run: that finished run, the last a PM may have
+    signed off, stays the previous state and the unfinished one goes. `replaced` (recorded with the new
+    run, in `ikou_run.replaced`) names the run the load replaced, its outcome and whether it was kept.
+    A target already holding `run_id` itself (a load retried after its COMMIT went through unseen) is
+    loaded over, the previous state left as it is."""
+    if current is None:
+        return False, None
+    if run_id is not None and current["run_id"] == run_id:
+        return True, current.get("replaced")
+    o = outcome(current, runs_dir)
+    keep = not finished(current, runs_dir) and finished(previous, runs_dir)
+    return keep, {"run_id": current["run_id"], "status": o, "kept_as_previous": not keep}
+
+
+def check_rollback(db_schema: str, run_id: str, current: dict | None, previous: dict | None, *,
+                   runs_dir: Path | None = None, allow_unfinished: bool = False) -> None:
+    """A rollback goes to the previous state only, and only when it holds `run_id`; and only to a run that
+    finished successfully, unless `allow_unfinished` (a run killed after its load committed has no
+    summary.json: nothing records what it loaded against the legacy data, and it was never signed off).
+    `runs_dir` (runs/<団体>) is where the runs' summary.json are, when known."""
     if previous is None or previous["run_id"] != run_id:
-        raise ConfigError(f"{db_schema} cannot go back to run {run_id}: it holds "
-                          f"{current['run_id'] if current else 'no run'}, and before it "
-                          f"{previous['run_id'] if previous else 'nothing'} (kept until the next success)")
+        raise RollbackRefused(f"{db_schema} cannot go back to run {run_id}: it holds {shown(current, runs_dir)}, "
+                              f"and before it {shown(previous, runs_dir) if previous else 'nothing'}, kept until the "
+                              "next success (target unchanged)")
+    if not allow_unfinished and not finished(previous, runs_dir):
+        raise UnfinishedRunRefused(
+            f"{db_schema} will not go back to run {shown(previous, runs_dir)}: it did not finish successfully, so no "
+            "summary.json records it as a run to sign off; give --allow-unfinished to restore it anyway "
+            "(target unchanged)")
 
 
-def run_row(run: RunRecord, counts: dict[str, int]) -> list:
+def run_row(run: RunRecord, counts: dict[str, int], replaced: dict | None = None) -> list:
     return [run.run_id, run.rehearsal, run.dantai_code, ",".join(run.gyomu), now(),
-            json.dumps(counts, ensure_ascii=False, sort_keys=True)]
+            json.dumps(counts, ensure_ascii=False, sort_keys=True), run.status,
+            None if run.status == RUNNING else now(),
+            json.dumps(replaced, ensure_ascii=False, sort_keys=True) if replaced else None]
 
 
-RUN_TABLE_COLUMNS = ("run_id", "rehearsal", "dantai_code", "gyomu", "loaded_at", "counts")
+# `status`, `finished_at` and `replaced` came later: a record an earlier ikou wrote has the first six only
+RUN_TABLE_COLUMNS = ("run_id", "rehearsal", "dantai_code", "gyomu", "loaded_at", "counts", "status", "finished_at",
+                     "replaced")
 
 
-def run_dict(row) -> dict | None:
+def run_dict(row, names: list[str] | tuple[str, ...] = RUN_TABLE_COLUMNS) -> dict | None:
+    """A run record from its row and the names of the columns it was read with (missing ones are None)."""
     if row is None:
         return None
-    d = dict(zip(RUN_TABLE_COLUMNS, row))
+    d = {c: None for c in RUN_TABLE_COLUMNS} | {n: v for n, v in zip(names, row) if n in RUN_TABLE_COLUMNS}
     d["counts"] = json.loads(d["counts"] or "{}")
+    d["replaced"] = json.loads(d["replaced"]) if d["replaced"] else None
     return d
 
 
@@ -147,12 +257,14 @@ class TargetDatabase(ABC):
 
     @abstractmethod
     def load_run(self, parts: list[LoadPart], db_schema: str, *, run: RunRecord,
-                 max_drop_ratio: float | None = None) -> dict[str, int]:
+                 max_drop_ratio: float | None = None, runs_dir: Path | None = None) -> dict[str, int]:
         """Make `db_schema` hold this run's tables (every part) and nothing else, in one transaction;
-        the state replaced is kept until the next success. Refuse (EmptyExportError, nothing changed)
-        a run that would empty or shrink a table beyond `max_drop_ratio` (check_counts). A frame may
-        be a Parquet path, streamed so that memory does not grow with the table. Returns the rows now
-        in each table."""
+        the state replaced is kept until the next success, unless it is a run that never finished
+        while the state before it is a finished one, which then stays (kept_on_load; `runs_dir`, the
+        団体's runs folder, tells a run's end where the target does not). Refuse (EmptyExportError,
+        nothing changed) a run that would empty or shrink a table beyond `max_drop_ratio`
+        (check_counts). A frame may be a Parquet path, streamed so that memory does not grow with the
+        table. Returns the rows now in each table."""
 
     def load_tables(self, frames: dict[str, pl.DataFrame | Path], schema: TargetSchema, db_schema: str, *,
                     run_id: str) -> dict[str, int]:
@@ -164,9 +276,18 @@ class TargetDatabase(ABC):
         """{"current": run record, "previous": run record} of the 団体's target (None where absent)."""
 
     @abstractmethod
-    def rollback(self, db_schema: str, run_id: str) -> dict[str, dict | None]:
-        """Make the previous state (which must hold `run_id`) current again, in one transaction; the
-        state it replaces becomes the previous one. Returns held_runs() after."""
+    def rollback(self, db_schema: str, run_id: str, *, runs_dir: Path | None = None,
+                 allow_unfinished: bool = False) -> dict[str, dict | None]:
+        """Make the previous state (which must hold `run_id`, a run that finished successfully unless
+        `allow_unfinished`: check_rollback) current again, in one transaction; the state it replaces
+        becomes the previous one. Returns held_runs() after."""
+
+    def finish_run(self, db_schema: str, run_id: str, status: str) -> bool:
+        """Record the end of a run the target holds (its summary.json's status, `ENDED`) in its
+        `ikou_run` record, current or previous; False when no record of the target names it. A target
+        kind that does not keep runs' ends (a plug-in target need not) returns False: its runs'
+        summary.json tell them, where the runs folder is known (outcome)."""
+        return False
 
     def checksums(self, db_schema: str) -> dict:
         """What the target holds now, as the database itself computes it: {"run": the run record it

@@ -460,9 +460,17 @@ def combine(spec, tables: dict[str, pl.DataFrame], *, source_name: str, row_id_b
     records = records.sort(w.order.get(last) or [w.person_col(last)])
     records = records.with_columns([pl.col(c).cast(pl.String) for c in records.columns   # as staged: text
                                     if not c.endswith("._row_id")])
-    records = records.with_columns(
+    # lineage: a record of its own (_row_id), named by the first table in the mapping's order that gives it a row
+    # (the person master …): its name and that row's line, so any finding on the record points into the legacy data
+    # (`trace` names the table of the finding's own column, and the person's key)
+    rows = [f"{a}._row_id" for a in tables if f"{a}._row_id" in records.columns]
+    lines = pl.concat([o.select(pl.col(ROW_ID).alias("__first"), pl.col(SOURCE_LINE).cast(pl.Int64))
+                       for o in originals.values()])
+    records = records.with_columns((pl.coalesce(rows) if rows else pl.lit(None, pl.Int64)).alias("__first"))
+    records = records.join(lines, on="__first", how="left", maintain_order="left").with_columns(
         (pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + row_id_base).alias(ROW_ID),
-        pl.lit(source_name).alias(SOURCE), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(SOURCE_LINE))
+        pl.coalesce([pl.when(pl.col(r).is_not_null()).then(pl.lit(labels[r[: -len("._row_id")]])) for r in rows]
+                    + [pl.lit(source_name)]).alias(SOURCE)).drop("__first")
     held = pl.concat(w.held).unique() if w.held else pl.Series([], dtype=pl.String)
     findings = pl.concat(w.findings) if w.findings else pl.DataFrame(
         schema={"alias": pl.String, "row_id": pl.Int64, "rule": pl.String, "column": pl.String, "value": pl.String})
@@ -506,6 +514,62 @@ def combine(spec, tables: dict[str, pl.DataFrame], *, source_name: str, row_id_b
         pl.col("source").alias("table"), pl.lit("error").alias("severity")))
     w.metrics["held_persons"] = held.len()
     return CombineResult(frame=records, quarantine=quarantine, ledger=ledger, metrics=w.metrics)
+
+
+# ---------------------------------------------------------------- findings on the records, named by the legacy rows
+
+def lineage(spec) -> dict:
+    """What `trace` needs of a multi-table source's mapping: the person key, the table (alias) each target
+    column is read from (its line's `from: <alias>.<COLUMN>`), and the vendor's name of each table, in order."""
+    columns = {}
+    for c in spec.columns:
+        alias = (c.from_ or "").split(".", 1)[0]
+        if c.from_ and "." in c.from_ and alias in spec.tables:
+            columns |= {t: alias for t in c.outputs().values()}
+    return {"person": spec.combine.person, "columns": columns,
+            "tables": {a: t.table for a, t in spec.tables.items()}}
+
+
+def trace(quarantine: pl.DataFrame, combined: Path, lineage: dict) -> pl.DataFrame:
+    """Findings on combined records (their `row_id` one of `combined`'s: map/<source>.combined.parquet), named
+    by the legacy data rather than by the records ikou made: `source` the vendor table the finding's column
+    was read from (its mapping line's table; a column no single table gives, such as 履歴番号 or a key made
+    of several: the first table giving the record a row), `source_line` that table row's line (the row's
+    position in key order: extractors.database), and `record_key` followed by the vendor's person key
+    (`…,KOJIN_KEY=10000145`: the record's new numbers alone lead nowhere in the legacy database). Other rows
+    are returned as they are, in the same order."""
+    from ikou.staging import ROW_ID_SHIFT
+
+    if not quarantine.height or not Path(combined).is_file():
+        return quarantine
+    names = pl.read_parquet_schema(combined)
+    person = lineage["person"] if lineage["person"] in names else next(
+        (c for c in names if c.endswith("." + lineage["person"])), None)
+    tables = {a: t for a, t in lineage["tables"].items() if f"{a}._row_id" in names}
+    ids = quarantine["row_id"].drop_nulls().unique()
+    rec = (pl.scan_parquet(combined).filter(pl.col(ROW_ID).is_in(ids.implode()))
+           .select(pl.col(ROW_ID).alias("row_id"), *(pl.col(f"{a}._row_id").alias(f"__{a}") for a in tables),
+                   (pl.col(person) if person else pl.lit(None, pl.String)).alias("__person"))
+           .collect().with_columns(pl.lit(True).alias("__combined")))
+    if not rec.height:
+        return quarantine
+    own = pl.col("column").str.split(",").list.first().replace_strict(lineage["columns"], default=None,
+                                                                       return_dtype=pl.String)
+    theirs = [pl.col(f"__{a}").is_not_null() & (own == a) for a in tables]
+    given = [pl.col(f"__{a}").is_not_null() for a in tables]
+    row = pl.coalesce([pl.when(w).then(pl.col(f"__{a}")) for w, a in zip(theirs + given, [*tables, *tables])])
+    label = pl.coalesce([pl.when(w).then(pl.lit(t))
+                         for w, t in zip(theirs + given, [*tables.values(), *tables.values()])])
+    hit = pl.col("__combined").fill_null(False)
+    key = pl.format(f"{lineage['person']}={{}}", pl.col("__person"))
+    named = pl.col("record_key").fill_null("").str.contains(rf"(?:^|,){re.escape(lineage['person'])}=")   # traced
+    out = quarantine.join(rec, on="row_id", how="left", maintain_order="left").with_columns(
+        pl.when(hit & row.is_not_null()).then(label).otherwise(pl.col("source")).alias("source"),
+        pl.when(hit & row.is_not_null()).then(row % ROW_ID_SHIFT).otherwise(pl.col("source_line")).alias("source_line"),
+        pl.when(hit & pl.col("__person").is_not_null() & ~named)
+        .then(pl.concat_str([pl.col("record_key"), key], separator=",", ignore_nulls=True))
+        .otherwise(pl.col("record_key")).alias("record_key"))
+    return out.select(quarantine.columns)
 
 
 # ---------------------------------------------------------------- bounded: one range of persons at a time
@@ -570,7 +634,7 @@ def combine_staged(spec, files: dict[str, Path], out: Path, *, source_name: str,
             if len(ranges) > 1 and any(r.ledger[a]["used"] or r.ledger[a]["quarantined"]
                                        - r.ledger[a]["quarantined_at_extract"] for a in shared):
                 raise _Unsplittable
-            frame = r.frame.with_columns(pl.col(SOURCE_LINE) + done)
+            frame = r.frame
             done += frame.height
             results.append(CombineResult(frame.clear(), r.quarantine, r.ledger, r.metrics))
             yield frame

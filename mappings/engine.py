@@ -25,9 +25,28 @@ class MapResult:
     rows_out: int
 
 
-def _record_key(pk: list[str], available: set[str]) -> pl.Expr:
-    parts = [pl.format(f"{k}={{}}", pl.col(k).cast(pl.String).fill_null("")) for k in pk if k in available]
+def _record_key(pk: list[str], available: set[str], legacy: set[str] = frozenset()) -> pl.Expr:
+    """`k=value,…` over the target key columns the mapping fills. Where the op gave a key column no value
+    (a code it does not know: the row is held for it), the legacy value as read (`__legacy_<k>`, for the
+    columns in `legacy`), so that the record is named by what the legacy system holds, never by a blank."""
+    parts = []
+    for k in (k for k in pk if k in available):
+        value = pl.col(k).cast(pl.String)
+        if k in legacy:
+            value = pl.coalesce(value, pl.col(f"__legacy_{k}"))
+        parts.append(pl.format(f"{k}={{}}", value.fill_null("")))
     return pl.concat_str(parts, separator=",") if parts else pl.lit(None, pl.String)
+
+
+def _legacy_keys(spec: MappingSpec, pk: list[str]) -> dict[str, str]:
+    """Target key column → the source column its (first) mapping line reads, for the record_key of a held row;
+    not for a key renumbered through a crosswalk (an op with `prepare`: new_key), where a legacy key in the
+    slot of a new number would name another record."""
+    out: dict[str, str] = {}
+    for c in spec.columns:
+        if c.target in pk and c.from_ and ops.OPS[c.op].prepare is None:
+            out.setdefault(c.target, c.from_)
+    return out
 
 
 def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, run_id: str,
@@ -105,7 +124,11 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
     if hits.height:
         hits = hits.join(meta, on="__check", how="left")
         rows = mapped.filter(pl.col(ROW_ID).is_in(hits[ROW_ID].unique().implode()))
-        keys = rows.select(ROW_ID, _record_key(table.primary_key, set(mapped.columns)).alias("record_key"))
+        legacy = _legacy_keys(spec, table.primary_key)
+        if legacy:   # the legacy key values as read (mappings.ops.read_code), for a key column the op left null
+            rows = rows.join(df.select(ROW_ID, *[ops.read_code(pl.col(s).cast(pl.String)).alias(f"__legacy_{t}")
+                                                 for t, s in legacy.items()]), on=ROW_ID, how="left")
+        keys = rows.select(ROW_ID, _record_key(table.primary_key, set(mapped.columns), set(legacy)).alias("record_key"))
         srcs = sorted({s for s in meta["__src"].drop_nulls()})
         values = (df.filter(pl.col(ROW_ID).is_in(hits[ROW_ID].unique().implode()))
                   .select(ROW_ID, *[pl.col(c).cast(pl.String) for c in srcs])

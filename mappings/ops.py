@@ -21,6 +21,7 @@ import polars as pl
 
 from ikou.errors import ConfigError
 from ikou.schema import TargetSchema
+from ikou.spelling import Normalise, normalised
 from ikou.mappings.spec import ColumnMap
 from ikou.mappings.wareki import RULE_MESSAGES as WAREKI_RULES, FORMATS as WAREKI_FORMATS
 from ikou.mappings.wareki import wareki_stages, wareki_to_iso
@@ -458,6 +459,11 @@ def _new_key_rule(c: ColumnMap) -> dict:
                       f"旧キー ({c.from_}) に新しい番号を払い出したため (団体の対応表 crosswalk/{c.target}.csv)")
 
 
+# How new_key tells one legacy number written two ways (050000009 / ０５００００００９ / 50000009): full width, a
+# surrounding space, the leading zeros Excel strips (ikou.spelling, the normalisation the validation rules name too)
+KEY_SPELLINGS: tuple[Normalise, ...] = ("width", "strip", "leading_zeros")
+
+
 @op("new_key", needs=("from", "numbering"), per_value=True, prepare=_issue, expected=_new_key_rule, strip="always",
     rules={"new_key.unissued": ("新しい番号が払い出されていません", "no new number was issued for this legacy key"),
            "new_key.spelled_twice": ("同じ旧番号が別の表記でも現れ、別々の新番号になります (先頭のゼロ・全角など)",
@@ -473,9 +479,9 @@ def _new_key(c: ColumnMap, ctx: OpContext) -> OpOut:
     raw = read_code(_src(c))
     legacy = table[f"legacy_{c.target}"]
     val = raw.replace_strict(legacy, table[c.target], default=None, return_dtype=pl.String)
-    z = pl.col("k").str.normalize("NFKC").str.strip_chars().str.strip_chars_start("0")
-    spellings = legacy.to_frame("k").with_columns(n=z)
-    twice = spellings.filter((pl.col("n") != "") & (pl.col("k").n_unique().over("n") > 1))["k"]
+    # an all-zero key ('0', '000': normalised '0') is no number, and a blank one (null) none: never held for them
+    spellings = legacy.to_frame("k").with_columns(n=normalised(pl.col("k"), KEY_SPELLINGS))
+    twice = spellings.filter((pl.col("n") != "0") & (pl.col("k").n_unique().over("n") > 1))["k"]
     return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("new_key.unissued"))
                  .when(raw.is_in(twice.implode())).then(pl.lit("new_key.spelled_twice")))
 

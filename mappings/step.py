@@ -7,6 +7,7 @@ batch reader and writer took more time than the mapping itself.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import polars as pl
 
 from ikou import quarantine as q
 from ikou.context import RunContext
-from ikou.staging import sink_batches
+from ikou.staging import ROW_ID, sink_batches
 from ikou.mappings.ops import OPS
+from ikou.mappings.combine import lineage, trace
 from ikou.mappings.engine import apply_mapping
 from ikou.schema import TargetSchema
 from ikou.mappings.spec import MappingSpec
@@ -52,10 +54,13 @@ class Mapper:
         self.rows_in = self.rows_out = 0
         self.metrics: dict = {"target": spec.target}
         self.outputs: dict[str, Path] = {}
+        self._held: list[pl.DataFrame] = []   # the records held here, with what of them could be mapped
         if spec.combine is not None:   # a multi-table source: its tables become one frame of records first
             staged, cq, self.metrics["combine"] = _combined(spec, ctx, Path(staged), source_name, held_at_extract)
             self.quarantines.append(cq)
             self.outputs["combined"] = staged
+            # what names a finding on a record by the legacy rows (mappings.combine.trace), for the validation too
+            lineage_path(ctx, source_name).write_text(json.dumps(lineage(spec), ensure_ascii=False), encoding="utf-8")
         self.scan = pl.scan_parquet(staged)
         self.rows = self.scan.select(pl.len()).collect().item()
         self.prepared = {}
@@ -67,14 +72,50 @@ class Mapper:
     def batches(self, batch_rows: int = MAP_BATCH_ROWS):
         """The mapped rows, `batch_rows` source rows at a time (at least one batch, maybe empty)."""
         for start in range(0, max(self.rows, 1), batch_rows):
-            r = apply_mapping(self.scan.slice(start, batch_rows).collect(), self.spec, self.schema,
+            batch = self.scan.slice(start, batch_rows).collect()
+            r = apply_mapping(batch, self.spec, self.schema,
                               run_id=self.ctx.run_id, dantai_code=self.ctx.dantai_code, prepared=self.prepared)
-            self.quarantines.append(r.quarantine)
+            found = r.quarantine
+            if self.spec.combine is not None:   # a record of the combined view: named by the vendor's tables and key
+                found = trace(found, self.outputs["combined"], lineage(self.spec))
+            self.quarantines.append(found)
+            self._held.append(self._as_far_as_mapped(batch, r.quarantine))
             self.rows_in += r.rows_in
             self.rows_out += r.rows_out
             yield r.frame
 
+    def _as_far_as_mapped(self, batch: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
+        """The rows of `batch` held here, each mapped by every line but those that failed on it (as far as it
+        goes), without the columns the schema marks sensitive or 文字同定 reads (names): what the validation's
+        household rule needs to know of a 世帯主 held here (its 世帯番号, 続柄, 住民状態), never a name. Rows
+        that failed on the same lines are mapped together (a handful of mappings per batch)."""
+        errors = quarantine.filter(pl.col("severity") == "error")
+        if not errors.height:
+            return pl.DataFrame()
+        sets = errors.group_by("row_id").agg(pl.col("column").drop_nulls().unique().sort().str.join("\x1f").alias("f"))
+        found = []
+        for (failed_on,), ids in sets.group_by("f", maintain_order=True):
+            rows = batch.filter(pl.col(ROW_ID).is_in(ids["row_id"].implode()))
+            failed = set(failed_on.split("\x1f")) if failed_on else set()
+            for _ in range(len(self.spec.columns)):   # a line failing once others are left out: leave it too
+                lines = [c for c in self.spec.columns if not failed & {c.target, *c.outputs().values()}]
+                if not lines or not rows.height:
+                    break
+                r = apply_mapping(rows, self.spec.model_copy(update={"columns": lines}), self.schema,
+                                  run_id=self.ctx.run_id, dantai_code=self.ctx.dantai_code, prepared=self.prepared)
+                found.append(r.frame)
+                again = r.quarantine.filter(pl.col("severity") == "error")
+                rows = rows.filter(pl.col(ROW_ID).is_in(again["row_id"].unique().implode()))
+                failed |= set(again["column"].drop_nulls())
+        private = {c.name for c in self.schema.tables[self.spec.target].columns if c.sensitive or c.moji}
+        out = pl.concat([f for f in found if f.height], how="diagonal_relaxed") if any(f.height for f in found) \
+            else pl.DataFrame()
+        return out.drop([c for c in out.columns if c in private])
+
     def result(self, *, output: Path | None) -> StageResult:
+        held = [h for h in self._held if h.height]
+        if held:   # for the validation (validators.step): the records held here, as far as they could be mapped
+            pl.concat(held, how="diagonal_relaxed").write_parquet(held_rows_path(self.ctx, self.source_name))
         log.info("map %s → %s: %d mapped, %d rows quarantined", self.source_name, self.spec.target, self.rows_out,
                  self.rows_in - self.rows_out)
         if self.spec.combine is not None:
@@ -82,6 +123,22 @@ class Mapper:
         return StageResult(stage="map", name=self.source_name, rows_in=self.rows_in, rows_out=self.rows_out,
                            output=output, outputs=self.outputs, quarantine=q.concat(self.quarantines),
                            metrics=self.metrics)
+
+
+def held_rows_path(ctx: RunContext, source_name: str) -> Path:
+    """map/<source>.held.parquet: the records the map stage held, with the columns it could still map (no names,
+    no 個人番号), read by the validation (validators.step) for its household rule."""
+    return ctx.stage_dir("map") / f"{source_name}.held.parquet"
+
+
+def lineage_path(ctx: RunContext, source_name: str) -> Path:
+    """map/<source>.lineage.json, beside a multi-table source's combined records: mappings.combine.lineage."""
+    return ctx.stage_dir("map") / f"{source_name}.lineage.json"
+
+
+def combined_path(ctx: RunContext, source_name: str) -> Path:
+    """map/<source>.combined.parquet: a multi-table source's records as combined, before the column ops."""
+    return ctx.stage_dir("map") / f"{source_name}.combined.parquet"
 
 
 def _combined(spec: MappingSpec, ctx: RunContext, staged_dir: Path, source_name: str,
@@ -94,7 +151,7 @@ def _combined(spec: MappingSpec, ctx: RunContext, staged_dir: Path, source_name:
     from ikou.staging import row_id_base
 
     manifest = json.loads((staged_dir / "tables.json").read_text(encoding="utf-8"))
-    out = ctx.stage_dir("map") / f"{source_name}.combined.parquet"
+    out = combined_path(ctx, source_name)
     # one range of persons at a time (memory bounded by the range, not by the 団体), records streamed to `out`
     r = combine_staged(spec, {a: staged_dir / t["file"] for a, t in manifest["tables"].items()}, out,
                        source_name=source_name, row_id_base=row_id_base(table_ordinal(manifest["ordinal"], -1)),

@@ -323,17 +323,27 @@ class _Decoded:
         return np.unique(np.searchsorted(self.first, pos, side="right") - 1) if pos.size else pos
 
 
+_DECODE_SLICE = 65_536   # values per slice decoded at once (_decode)
+
+
 def _decode(values: pl.Series) -> _Decoded:
     values = values.cast(pl.String)
     if values.null_count():
         values = values.fill_null("")
     per_value = values.str.len_chars().to_numpy()
-    # the values joined into one text (Rust), handed to Python (its UTF-8 decode), widened to UCS-4 by
-    # numpy (a str array stores code points: 3x CPython's UTF-32 codec), as intp at once: bincount and
-    # the lookups index by it and would each make that copy themselves. A Polars string is valid UTF-8,
-    # so every code point comes out as it is.
-    text = values.str.join("").item()
-    cps = np.array([text]).view(np.uint32)[:len(text)].astype(np.intp)
+    # slices of the values joined into one text each (Rust), handed to Python (its UTF-8 decode), widened
+    # to UCS-4 by numpy (a str array stores code points: 3x CPython's UTF-32 codec) into one intp array
+    # (bincount and the lookups index by intp and would each copy to it). Slices, not the whole column:
+    # a text of a few MB is reused from the heap where one of 40 MB is a fresh mapping every call (its
+    # page faults cost more than the decode after other work has fragmented the heap). A Polars string
+    # is valid UTF-8, so every code point comes out as it is.
+    cps = np.empty(int(per_value.sum(dtype=np.int64)), dtype=np.intp)
+    at = 0
+    for i in range(0, len(values), _DECODE_SLICE):
+        text = values.slice(i, _DECODE_SLICE).str.join("").item()
+        if text:
+            cps[at:at + len(text)] = np.array([text]).view(np.uint32)[:len(text)]
+        at += len(text)
     first = np.cumsum(per_value, dtype=np.int64) - per_value
     # CHAR_RE, left to right: a code point starts a character unless it is a VS directly after
     # a code point of the same value that started one (so in a run of VS they alternate). VS are

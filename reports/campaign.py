@@ -85,8 +85,10 @@ def run_record(*, deployment: str, dantai: str, dantai_name: str, gyomu: list[st
             "counts": counts,
             "quarantine_rate": (counts["quarantined"] / counts["extracted"]) if counts["extracted"] else None,
             "unexplained_differences": _unexplained(s), "unresolved_gaiji": int(moji.get("unresolved") or 0),
-            "sign_off_blockers": list(s.get("sign_off_blockers")
-                                      or ([f"run {status}"] if status in ("failed", "cancelled") else [])),
+            "sign_off_blockers": list(s.get("sign_off_blockers") or (
+                [{"failed": "実行が失敗しました (要約 summary.json なし) / the run failed (no summary.json)",
+                  "cancelled": "実行が中止されました (要約 summary.json なし) / the run was cancelled (no summary.json)"}[status]]
+                if status in ("failed", "cancelled") else [])),
             "report": str(report) if report is not None and report.is_file() else None,
             "summary": str(run_dir / "summary.json") if summary is not None and run_dir else None,
             "attempts": [{"run_id": run_id, "flow_run_id": flow_run_id, "status": status,

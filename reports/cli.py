@@ -131,6 +131,13 @@ class PreviousRunError(IkouError):
     ja = "前回のリハーサルとして比較できない実行です"
 
 
+class NotARunFolder(IkouError):
+    """`ikou run-report` of a folder that holds no summary.json, or of none: not a run folder (or a run
+    that never wrote its record)."""
+
+    ja = "実行フォルダではありません (summary.json がありません)"
+
+
 class PurgedRunError(IkouError):
     """The files a report is rendered from are gone (`ikou purge`) while the summary says they held rows:
     a re-render would report no held rows and no unexplained differences, over the true report."""
@@ -215,8 +222,9 @@ def _previous(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict | 
     if not args.previous:
         here = run_dir.resolve()
         if here.name == summary.get("run_id") and here.parent.name == summary.get("dantai"):
-            return previous_run(here.parent, here.name, gyomu=summary.get("gyomu"),
-                                schema=(summary.get("target") or {}).get("schema"))
+            target = summary.get("target") or {}
+            return previous_run(here.parent, here.name, gyomu=summary.get("gyomu"), schema=target.get("schema"),
+                                url=target.get("url"))
         return None   # not in a runs/<団体>/<run id> tree: no earlier runs to look at
     prev = load_summary(args.previous)
     if prev.get("dantai") != summary.get("dantai"):
@@ -236,18 +244,23 @@ def _previous(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict | 
     return prev
 
 
-def _diffs(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict[str, dict]:
+def _diffs(args: argparse.Namespace, run_dir: Path, summary: dict) -> tuple[dict[str, dict], dict[str, Path]]:
     """Every diff of the run (summary.json's `diff`, and any diff/<source>/summary.json beside it), and
-    `--diff` when given."""
+    `--diff` when given; with the folder of each diff kept outside RUN_DIR/diff/ (the workbook reads its
+    unexplained cells there, as the page counts them)."""
     from ikou.reports.reconcile import load_summary
 
     diffs = dict(summary.get("diff") or {})
+    dirs: dict[str, Path] = {}
     for f in sorted(run_dir.glob("diff/*/summary.json")):
         diffs.setdefault(f.parent.name, load_summary(f))
     if args.diff:
         extra = Path(args.diff)
-        diffs[(extra if extra.is_dir() else extra.parent).name or "diff"] = load_summary(extra)
-    return diffs
+        folder = extra if extra.is_dir() else extra.parent
+        name = folder.name or "diff"
+        diffs[name] = load_summary(extra)
+        dirs[name] = folder
+    return diffs, dirs
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -269,19 +282,25 @@ def _run_report(args: argparse.Namespace) -> int:
         if args.reveal and (not args.out or inside):   # the run's reports are its record and go into its pack
             raise ConfigError("--reveal writes names and 個人番号: give --out FILE outside the run folder "
                               "(the run's own report.html stays masked)")
+        if not run_dir.is_file() and not (run_dir / "summary.json").is_file():
+            raise NotARunFolder(f"{run_dir}: " + ("no summary.json (not a run folder, or a run that wrote no record)"
+                                                  if run_dir.is_dir() else "no such run folder"))
         summary = load_summary(run_dir)
         _check_inputs_kept(args, run_dir, summary)
         qpath = Path(args.quarantine) if args.quarantine else run_dir / "quarantine.parquet"
         quarantine = pl.read_parquet(qpath) if qpath.is_file() else empty()
         sensitive = _recorded_sensitive(run_dir, summary) | _sensitive(args)
         previous = _previous(args, run_dir, summary)
-        diffs = _diffs(args, run_dir, summary)
+        diffs, diff_dirs = _diffs(args, run_dir, summary)
         out = render_run_report(summary, quarantine, Path(args.out or run_dir / "report.html"),
                                 diffs=diffs, previous_summary=previous, sensitive=sensitive, reveal=args.reveal)
-        # the workbook beside it, from the same inputs (a PM reads one or the other)
+        # the workbook beside it, from the same inputs (a PM reads one or the other): the same diffs, blockers
         book = write_workbook(summary, Path(out).with_suffix(".xlsx"), run_dir=run_dir, quarantine=quarantine,
-                              previous=previous, sensitive=sensitive, reveal=args.reveal)
+                              previous=previous, sensitive=sensitive, reveal=args.reveal, diffs=diffs,
+                              diff_dirs=diff_dirs)
     except (IkouError, OSError, pl.exceptions.PolarsError) as exc:   # one line, whatever could not be read
+        if getattr(args, "debug", False):
+            raise
         from ikou.errors import message_ja
         print(f"ikou run-report: 失敗: {message_ja(exc) if isinstance(exc, IkouError) else 'ファイルを読み書きできません'} "
               f"— failed: {one_line(exc)}", file=sys.stderr)
@@ -366,6 +385,7 @@ def register(subparsers) -> None:
                         "whose name says name: SHIMEI, NAME_KANA, 氏名 …)")
     p.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     p.add_argument("--reveal", action="store_true", help="show sensitive values unmasked")
+    p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     p.set_defaults(func=_run_diff)
 
     r = subparsers.add_parser("run-report", help="移行レポート: render a run directory's report.html and report.xlsx")
@@ -378,6 +398,7 @@ def register(subparsers) -> None:
     r.add_argument("--sensitive", help="columns masked besides those the run masked (specs/manifest.json)")
     r.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     r.add_argument("--reveal", action="store_true")
+    r.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     r.set_defaults(func=_run_report)
 
     e = subparsers.add_parser(
@@ -396,6 +417,7 @@ def register(subparsers) -> None:
     e.add_argument("--target-url", help="target URL (default: the one the run used; give it when it needs a "
                                         "password)")
     e.add_argument("--no-target", action="store_true", help="verify: check the files only")
+    e.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     e.set_defaults(func=_evidence)
 
     s = subparsers.add_parser("signoff", help="承認: record a sign-off of a run (refused while blockers remain)")
@@ -410,4 +432,5 @@ def register(subparsers) -> None:
                                         "password): the run must be the one the target holds")
     s.add_argument("--no-target", action="store_true",
                    help="sign without reading the target (when it cannot be reached); recorded in the sign-off")
+    s.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     s.set_defaults(func=_signoff)

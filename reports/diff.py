@@ -39,7 +39,7 @@ import tempfile
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import polars as pl
 
@@ -68,6 +68,20 @@ class DiffInputError(TerminalError):
 
 
 @dataclass(frozen=True)
+class KeyMap:
+    """How to read a legacy key column whose mapping op changes the value on purpose (a vendor code table:
+    HAIGU → 04; a code chain's first name; a 和暦 date): as the op mapped it, so that the legacy record meets
+    the record the target holds under the mapped key (reports.step.key_reading builds it from the op).
+
+    `read` takes distinct legacy values as written and returns, in the same order, the key the op gave each
+    one, or where the op gave none (a code it does not know: the row was held at map) the value as read
+    (trimmed), so that the record shows as 旧のみ under its legacy value, never under a blank key."""
+
+    read: Callable[[pl.Series], pl.Series]
+    op: str = ""          # the op's name, for the reader of a repr
+
+
+@dataclass(frozen=True)
 class ParquetSource:
     """A Parquet file compared under other column names ({file column: compared name}).
 
@@ -81,12 +95,13 @@ class ParquetSource:
     # spaces around it trimmed, the text op with strip), "code" (every surrounding Unicode whitespace
     # trimmed: the ops that always trim) or "integer" (the integer op: ' 01' and '+1' are 1, '1.0' is
     # not an integer and stays as written): a padded legacy key names the record the target holds
-    # under its trimmed key, not a record only the legacy side has
-    keys: dict[str, str] = field(default_factory=dict)
+    # under its trimmed key, not a record only the legacy side has; or a KeyMap: a key the op maps on
+    # purpose (HAIGU → 04), read through a lookup of its distinct legacy values (`key_lookups`)
+    keys: dict[str, str | KeyMap] = field(default_factory=dict)
 
     def key_sql(self, name: str, sql: str) -> str:
         how = self.keys.get(name)
-        if how is None:
+        if how is None or isinstance(how, KeyMap):   # a KeyMap is joined in (_direct_view)
             return sql
         trimmed = f"trim({sql}, {_lit(' ' + chr(0x3000) if how == 'text' else _WHITESPACE)})"
         if how != "integer":
@@ -100,8 +115,29 @@ class ParquetSource:
         how = self.keys.get(name)
         if how is None:
             return e
+        if isinstance(how, KeyMap):
+            lk = self.key_lookups[name]
+            return e.replace_strict(lk["raw"], lk["key"], default=None, return_dtype=pl.String)
         trimmed = e.str.strip_chars(" \u3000") if how == "text" else read_code(e)
         return trimmed if how != "integer" else pl.coalesce(read_integer(e).cast(pl.String), trimmed)
+
+    @functools.cached_property
+    def key_lookups(self) -> dict[str, pl.DataFrame]:
+        """Compared name → (raw, key) for each KeyMap key column: every distinct legacy value (as written, not
+        null) and the key the op gave it. Read once from the file: a key an op maps is a code or a date,
+        with few distinct values, so the lookup is small whatever the size of the table."""
+        source_of = {t: s for s, t in self.columns.items()}
+        out = {}
+        for name, how in self.keys.items():
+            if not isinstance(how, KeyMap) or name not in source_of:
+                continue
+            raw = (pl.scan_parquet(self.path).select(pl.col(source_of[name]).cast(pl.String).alias("raw"))
+                   .drop_nulls().unique().collect(engine="streaming")["raw"].sort())
+            key = how.read(raw).cast(pl.String)
+            if key.len() != raw.len():
+                raise DiffInputError(f"{name}: the key reading gave {key.len()} values for {raw.len()}")
+            out[name] = pl.DataFrame({"raw": raw, "key": key.rename("key")})
+        return out
 
 
 # what Polars' strip_chars() trims (Unicode White_Space), for the same trim in DuckDB's SQL
@@ -429,10 +465,21 @@ def _direct_view(con, side: str, source) -> tuple[str, dict[str, str]] | None:
     names = names if names is not None else {c: c for c in schema}
     if not all(schema.get(s) == pl.String for s in names.values()):
         return None
-    text = {t: _q(s) for t, s in names.items()}
+    text = {t: f"s.{_q(s)}" for t, s in names.items()}
+    from_sql = f"read_parquet({_lit(str(path))}) AS s"
     if isinstance(source, ParquetSource):
         text = {t: source.key_sql(t, sql) for t, sql in text.items()}
-    return f"read_parquet({_lit(str(path))})", text
+        # a key the op mapped (HAIGU → 04): the lookup of its distinct legacy values, joined in
+        for i, (t, lk) in enumerate(source.key_lookups.items()):
+            table = f"{side}_key{i}"
+            con.register(f"_{table}", lk.to_arrow())
+            try:
+                _x(con, f"CREATE TEMP TABLE {table} AS SELECT raw, key FROM _{table}")
+            finally:
+                con.unregister(f"_{table}")
+            from_sql += f" LEFT JOIN {table} ON s.{_q(names[t])} = {table}.raw"
+            text[t] = f"{table}.key"
+    return from_sql, text
 
 
 def _stage(lf: pl.LazyFrame, label: str, out: Path) -> Path:
@@ -772,5 +819,5 @@ def summarize(result: DiffResult) -> dict:
     }
 
 
-__all__ = ["DiffInputError", "DiffResult", "ParquetSource", "compare", "equal_expr", "read_table",
+__all__ = ["DiffInputError", "DiffResult", "KeyMap", "ParquetSource", "compare", "equal_expr", "read_table",
            "summarize"]

@@ -4,11 +4,12 @@ A mapping that turns vendor codes into standard codes, 和暦 into ISO dates and
 into full width, and 文字同定 that replaces 外字 by MJ glyphs, all cause documented differences
 between the legacy data and the new system. Generating the rules from the same spec that drove
 the migration means every such difference is explained by the rule that caused it, and anything
-left is a real finding. Each mapping op declares its own rule (mappings.ops); the 外字 rule comes
-from 文字同定, not from an op, and is made here.
+left is a real finding. Each mapping op declares its own rule (mappings.ops); the rules of 文字同定
+(a 外字 replaced, kana + combining voiced mark composed) come from no op and are declared here (MOJI_RULES).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +18,32 @@ import yaml
 from ikou.mappings.ops import OPS
 
 OWNER = "ikou 移行 (自動生成: マッピング定義より)"
+
+
+@dataclass(frozen=True)
+class MojiRule:
+    """A difference 文字同定 makes on purpose, as an expected-difference rule on the 文字同定 columns: its name
+    and reason, the file its character map is written to (next to the rules), and the replacements it is
+    written for (`kana`: kana + combining voiced mark composed, moji.identify.kana_compositions; `other`:
+    every other replacement, a 外字 through the 団体's table or a reviewer's decision). The rule is written
+    when the run's character map holds a replacement it is for."""
+
+    name: str
+    reason: str
+    file: str
+    explains: str                 # "kana" | "other"
+    # the replacements its map applies: its own and, for a cell where both happened, those of the rules
+    # before it (a 外字 next to a composed kana is explained as the 外字: the rule that is more than notation)
+    applies: tuple[str, ...]
+
+
+# in the order the diff tries them (the first rule whose condition holds explains the cell)
+MOJI_RULES = (
+    MojiRule("moji.kana_compose", "かなと結合用濁点を合成したため (文字同定)", "moji_kana_map.csv",
+             explains="kana", applies=("kana",)),
+    MojiRule("moji.gaiji", "外字を団体の外字表により文字情報基盤 (MJ) の文字に置き換えたため (文字同定)",
+             "moji_char_map.csv", explains="other", applies=("kana", "other")),
+)
 
 
 def rules_from_mapping(spec, out_dir: Path, *, char_map: pl.DataFrame | None = None,
@@ -29,12 +56,16 @@ def rules_from_mapping(spec, out_dir: Path, *, char_map: pl.DataFrame | None = N
         if rule is not None:
             rules.append({**rule, "owner": OWNER})
     if char_map is not None and char_map.height and moji_columns:
-        path = out_dir / "moji_char_map.csv"
-        char_map.select("from", "to").unique().sort("from").write_csv(path)
-        rules.append({"name": "moji.gaiji", "columns": list(moji_columns),
-                      "condition": {"type": "moji", "char_map": path.name},
-                      "reason": "外字を団体の外字表により文字情報基盤 (MJ) の文字に置き換えたため (文字同定)",
-                      "owner": OWNER})
+        from ikou.moji.identify import kana_compositions
+
+        pairs = char_map.select("from", "to").unique().with_columns(
+            kind=pl.when(pl.col("from").is_in(list(kana_compositions()))).then(pl.lit("kana")).otherwise(pl.lit("other")))
+        for m in MOJI_RULES:
+            if not (pairs["kind"] == m.explains).any():
+                continue
+            pairs.filter(pl.col("kind").is_in(m.applies)).select("from", "to").sort("from").write_csv(out_dir / m.file)
+            rules.append({"name": m.name, "columns": list(moji_columns), "condition": {"type": "moji", "char_map": m.file},
+                          "reason": m.reason, "owner": OWNER})
     out = out_dir / "expected_rules.yaml"
     out.write_text(yaml.safe_dump({"spec_version": 1, "rules": rules}, allow_unicode=True, sort_keys=False),
                    encoding="utf-8")

@@ -6,16 +6,22 @@ rehearsal of the same 団体 says what got better and what got worse, item by it
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 from ikou.errors import ConfigError
+from ikou.reports import labels
 
 # metric → True when a higher value is better
 _TABLE_METRICS = {"extracted": None, "mapped": True, "quarantined": False, "loaded": True,
                   "warnings": False}
-_LABELS = {"extracted": "抽出", "mapped": "変換", "quarantined": "隔離", "loaded": "投入",
+_LABELS = {"extracted": "抽出", "mapped": "変換", "quarantined": labels.HELD, "loaded": "投入",
            "warnings": "警告"}
-_STAGES = {"extract": "抽出", "map": "変換", "moji": "文字同定", "validate": "検証", "load": "投入"}
+_STAGES = labels.STAGES
+
+# verdicts besides 改善 / 悪化 / 変化なし / — (no direction) / 注意 (a note on the comparison itself)
+NOT_COMPARABLE = "比較不可"   # this run did not succeed: its counts stop where it stopped
+NEUTRAL = "判定せず"         # a fall that records held elsewhere may explain (a warning on a row now held)
 
 
 def load_summary(path: Path | str) -> dict:
@@ -40,26 +46,76 @@ def stage_rows(summary: dict) -> list[dict]:
     return out
 
 
-def _verdict(prev, cur, higher_better) -> str:
-    if prev is None or cur is None or prev == cur or higher_better is None:
-        return "変化なし" if prev == cur else "—"
-    better = (cur > prev) == higher_better
-    return "改善" if better else "悪化"
+def _verdict(prev, cur, higher_better, prev_base=None, cur_base=None) -> tuple[str, str | None]:
+    """改善/悪化 of a count, and a note. When both runs give the number of records the count is out of
+    (`*_base`: records extracted) and those differ, the rates are compared, not the counts: a smaller
+    input gives fewer loaded records without anything getting worse."""
+    if prev is None or cur is None or higher_better is None:
+        return ("変化なし" if prev == cur else "—"), None
+    rated = (isinstance(prev_base, int) and isinstance(cur_base, int) and prev_base > 0 and cur_base > 0
+             and prev_base != cur_base)
+    if rated:
+        p, c = Fraction(prev, prev_base), Fraction(cur, cur_base)
+        note = (f"抽出件数が異なるため ({prev_base:,} → {cur_base:,})、抽出1件あたりの率で判定: "
+                f"{float(p):.2%} → {float(c):.2%}")
+    else:
+        p, c, note = prev, cur, None
+    if p == c:
+        return "変化なし", note
+    return ("改善" if (c > p) == higher_better else "悪化"), note
+
+
+def _extracted(summary: dict) -> int | None:
+    """Records the run extracted (tables fed by sources; derived tables are built from loaded rows)."""
+    tables = [t for t in (summary.get("tables") or {}).values() if isinstance(t, dict) and not t.get("derived")]
+    if not tables or not all(isinstance(t.get("extracted"), int) for t in tables):
+        return None
+    return sum(t["extracted"] for t in tables)
+
+
+def _held(summary: dict) -> int:
+    return sum(int(t.get("quarantined") or 0) for t in (summary.get("tables") or {}).values()
+               if isinstance(t, dict) and not t.get("derived"))
+
+
+def _target(summary: dict) -> tuple[str | None, str | None]:
+    t = summary.get("target") or {}
+    return t.get("url"), t.get("schema")
 
 
 def trend(current: dict, previous: dict | None) -> list[dict]:
     """Items that changed (or not) between two rehearsals, with 改善/悪化 verdicts: table counts, records
     held or listed per (stage, rule) of every stage, 文字同定, unexplained diff cells; first, a line when
-    the previous run is not what the target held before this one (`target.replaced_run`: a rollback)."""
+    the previous run is not what the target held before this one (`target.replaced_run`: a rollback), or
+    was loaded into another target.
+
+    Counts are judged by their rate per extracted record when the two runs extracted different numbers
+    (each row's `note` says so). A warning count that fell by no more than the records held grew is not
+    called 改善 (`判定せず`): its rows may only have been held. A run that did not succeed is not compared
+    (one `比較不可` line): its counts stop where it stopped, and would read as improvements."""
     if not previous:
         return []
+    if current.get("status") not in (None, "succeeded"):
+        from ikou.reports.report import STATUS_JA
+
+        status = STATUS_JA.get(current.get("status"), current.get("status"))
+        return [{"item": f"この実行は「{status}」で終わったため、前回リハーサル ({previous.get('rehearsal') or ''} "
+                         f"{previous.get('run_id')}) とは比較していません (件数は途中までのもので、比べると改善に見えます)",
+                 "previous": None, "current": None, "delta": None, "verdict": NOT_COMPARABLE,
+                 "note": f"the run {current.get('status')}: not compared with the previous rehearsal"}]
     rows = []
 
-    def add(item, prev, cur, higher_better):
+    def add(item, prev, cur, higher_better, prev_base=None, cur_base=None, *, warning=False):
+        verdict, note = _verdict(prev, cur, higher_better, prev_base, cur_base)
+        fell = isinstance(prev, int) and isinstance(cur, int) and cur < prev
+        if warning and verdict == "改善" and fell and 0 < prev - cur <= held_grew:
+            verdict = NEUTRAL
+            note = (f"保留した記録が {held_grew:,} 件増えています。警告の減少 ({prev - cur:,} 件) は、"
+                    "その記録が保留されて検証されなかったためかもしれません")
         rows.append({"item": item, "previous": prev, "current": cur,
                      "delta": (cur - prev) if isinstance(cur, (int, float))
                      and isinstance(prev, (int, float)) else None,
-                     "verdict": _verdict(prev, cur, higher_better)})
+                     "verdict": verdict, "note": note})
 
     replaced = (current.get("target") or {}).get("replaced_run")
     if replaced and replaced != previous.get("run_id"):
@@ -67,17 +123,31 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
         # ids go in the item, so that the previous/current columns stay numbers (the workbook's types)
         rows.append({"item": f"比較対象 {previous.get('run_id')} は、移行先がこの実行の前に保持していた実行 "
                              f"{replaced} ではありません (ロールバック後など)",
-                     "previous": None, "current": None, "delta": None, "verdict": "注意"})
+                     "previous": None, "current": None, "delta": None, "verdict": "注意", "note": None})
+    (purl, pschema), (curl, cschema) = _target(previous), _target(current)
+    if purl and curl and (purl, pschema) != (curl, cschema):
+        rows.append({"item": f"比較対象 {previous.get('run_id')} の移行先 ({purl} {pschema or ''}) は、この実行の移行先 "
+                             f"({curl} {cschema or ''}) と異なります (別の移行先の件数との比較です)",
+                     "previous": None, "current": None, "delta": None, "verdict": "注意", "note": None})
+    held_grew = max(0, _held(current) - _held(previous))
+    pall, call = _extracted(previous), _extracted(current)
     ptabs, ctabs = previous.get("tables") or {}, current.get("tables") or {}
     for table in dict.fromkeys([*ctabs, *ptabs]):
         p, c = ptabs.get(table, {}), ctabs.get(table, {})
+        derived = p.get("derived") or c.get("derived")
+        # a derived table (現在の個人, 世帯) is out of the run's extracted records
+        pb, cb = (pall, call) if derived else (p.get("extracted"), c.get("extracted"))
         for m, hb in _TABLE_METRICS.items():
             if m in p or m in c:
-                add(f"{table} {_LABELS[m]}", p.get(m), c.get(m), hb)
+                add(f"{labels.table(table)} {_LABELS[m]}", p.get(m), c.get(m), hb, pb, cb,
+                    warning=m == "warnings")
     prules, crules = rows_failed_per_rule(previous), rows_failed_per_rule(current)
+    warnings = {(r.get("stage") or "", r.get("rule") or "") for s in (previous, current)
+                for r in s.get("quarantine_reasons") or [] if r.get("severity") == "warning"}
     for stage, rule in dict.fromkeys([*(crules or {}), *(prules or {})]):
         add(f"{_STAGES.get(stage, stage)} ルール {rule} 違反件数", None if prules is None else prules.get((stage, rule), 0),
-            None if crules is None else crules.get((stage, rule), 0), False)
+            None if crules is None else crules.get((stage, rule), 0), False, pall, call,
+            warning=(stage, rule) in warnings)
     pm = (previous.get("moji") or {}).get("counts") or {}
     cm = (current.get("moji") or {}).get("counts") or {}
     for k, label, hb in (("unresolved", "未解決", False), ("gaiji", "外字", None)):

@@ -7,12 +7,14 @@ and detail Parquet + CSV for engineers. Sensitive values are masked everywhere u
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 from pathlib import Path
 
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from ikou.reports import labels
 from ikou.reports.charts import bar_chart
 from ikou.reports.csvsafe import safe_for_csv
 from ikou.reports.diff import DiffResult, summarize
@@ -22,13 +24,12 @@ from ikou.reports.reconcile import cell_count, stage_rows, totals_check, trend
 TEMPLATES = Path(__file__).parent / "templates"
 HTML_ROWS = 50   # rows per drill-down table in the HTML; detail files hold everything
 
-STAGE_LABELS = {"extract": "抽出", "map": "変換", "moji": "文字同定", "validate": "検証",
-                "load": "投入"}
+STAGE_LABELS = labels.STAGES
 STATUS_JA = {"succeeded": "成功", "failed": "失敗", "cancelled": "中止（キャンセル）", "running": "実行中",
              "aborted": "中断"}
 COLUMN_LABELS = {"table": "テーブル", "column": "項目", "left": "旧の値", "right": "新の値",
                  "rule": "想定差異ルール", "record_key": "キー", "source": "入力",
-                 "source_line": "行", "value": "値", "message_ja": "内容", "severity": "重大度"}
+                 "source_line": "行（表はキー順の番号）", "value": "値", "message_ja": "内容", "severity": "重大度"}
 
 
 def _fmt(v) -> str:
@@ -171,7 +172,86 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     return summary
 
 
-def _quarantine_view(quarantine: pl.DataFrame, sensitive, reveal: bool):
+# Rules that declare no message of their own in a registry (the extract stage words each finding with its
+# byte or character position): what every finding of the rule says, for a heading over all of them
+EXTRACT_MESSAGES = {
+    "extract.decode": "文字コードとして読めないバイト列があります",
+    "extract.field_count": "項目数がレイアウトと異なります",
+    "extract.control_char": "制御文字があります",
+    "extract.undefined_byte": "CP932 で定義されていないバイトがあります",
+    "extract.nul_byte": "NUL バイト (0x00) があります",
+    "extract.overlong": "項目がレイアウトの上限より長いです",
+    "extract.truncated": "最後のレコードが途中で切れています",
+    "extract.record_length": "レコード長がレイアウトと異なります",
+    "extract.invalid_value": "値がその型として有効ではありません",
+}
+VARIED_MESSAGE = "内容は記録ごとに異なります（下の表の「内容」を参照）"
+
+
+@functools.lru_cache(maxsize=8)
+def _declared_rules(gyomu: tuple[str, ...]) -> tuple[dict[str, dict[str, str]], dict[str, set[str]]]:
+    """The validation rules of the 業務 (their rules files and the rules their schemas imply): rule id →
+    {table: its message}, and rule id → the kinds it is of. Empty when the specs cannot be read (the
+    headings then fall back to what the findings say)."""
+    from ikou import REPO_ROOT
+
+    messages: dict[str, dict[str, str]] = {}
+    kinds: dict[str, set[str]] = {}
+    for g in gyomu:
+        try:
+            from ikou.schema import load_schema
+            from ikou.validators.engine import schema_rules
+            from ikou.validators.spec import load_rules
+
+            schema = load_schema(REPO_ROOT / "specs" / "gyomu" / g / "schema.yaml")
+            rules = load_rules(schema.rules)
+            per_table = {t: (schema_rules(schema, t) if rules.schema_rules else []) + list(rules.tables.get(t, []))
+                         for t in dict.fromkeys([*schema.tables, *rules.tables])}
+        except Exception:   # noqa: BLE001 - a heading's wording must never stop a report
+            continue
+        for t, rs in per_table.items():
+            for r in rs:
+                messages.setdefault(r.id, {})[t] = r.messages()[0]
+                kinds.setdefault(r.id, set()).add(r.kind)
+                for o in r.outcomes():   # a finding under an id of its own (setai.setainushi_held)
+                    messages.setdefault(o.id, {})[t] = o.ja
+    return messages, kinds
+
+
+def rule_message(rule: str | None, tables: list[str], gyomu=()) -> str | None:
+    """The rule's own message, the same for every finding of it: as its rules file declares it for these
+    tables (one wording), else its kind's (`key.unique` of 個人履歴 and of 納税義務者 name other keys: the
+    kind says "キーが重複しています"), else the mapping op's or 文字同定's declared message, else the
+    extract stage's. None when no registry knows the rule."""
+    if not rule:
+        return None
+    declared, kinds = _declared_rules(tuple(gyomu or ()))
+    if rule in declared:
+        said = {declared[rule][t] for t in tables if t in declared[rule]} or set(declared[rule].values())
+        if len(said) == 1:
+            return said.pop()
+        if len(kinds.get(rule, ())) == 1:
+            from ikou.validators.kinds import KINDS
+
+            return KINDS[next(iter(kinds[rule]))].message[0]
+    try:
+        from ikou.mappings.ops import RULE_MESSAGES as OPS
+        from ikou.moji.identify import RULE_MESSAGES as MOJI
+    except Exception:   # noqa: BLE001
+        OPS, MOJI = {}, {}
+    for registry in (OPS, MOJI):
+        if rule in registry:
+            return registry[rule][0]
+    return EXTRACT_MESSAGES.get(rule)
+
+
+def _labelled(t: dict, how: dict[int, object]) -> dict:
+    """A frame_table's rows with the cells at the given positions given their Japanese labels."""
+    t["rows"] = [[how[i](v) if i in how and v is not None else v for i, v in enumerate(r)] for r in t["rows"]]
+    return t
+
+
+def _quarantine_view(quarantine: pl.DataFrame, sensitive, reveal: bool, gyomu=()):
     if quarantine is None or quarantine.is_empty():
         return {"columns": [], "rows": [], "more": 0}, [], ""
     q = mask_long(quarantine, sensitive, reveal=reveal, value_cols=("value",))
@@ -179,19 +259,26 @@ def _quarantine_view(quarantine: pl.DataFrame, sensitive, reveal: bool):
                .agg(pl.len().alias("n"), pl.col("table").drop_nulls().unique().sort()
                     .str.join(", ").alias("tables"),
                     pl.col("column").drop_nulls().unique().sort().str.join(", ").alias("columns"),
-                    pl.col("message_ja").drop_nulls().first().alias("message"))
+                    pl.col("message_ja").drop_nulls().first().alias("message"),
+                    pl.col("message_ja").drop_nulls().n_unique().alias("wordings"))
                .sort("n", "rule", descending=[True, False]))
+    # each rule's heading says what the rule is, not what its first finding said (another table's key, one
+    # household's number): its declared message, or the findings' one wording, else a pointer to the rows
+    said = {(r["rule"], r["severity"]): rule_message(r["rule"], (r["tables"] or "").split(", "), gyomu)
+            or (r["message"] if r["wordings"] == 1 else VARIED_MESSAGE) for r in grouped.iter_rows(named=True)}
     reasons = {"columns": ["ルール", "重大度", "件数", "テーブル", "項目", "内容"],
-               "rows": [[r["rule"], r["severity"], r["n"], r["tables"], r["columns"],
-                         r["message"]] for r in grouped.iter_rows(named=True)], "more": 0}
+               "rows": [[r["rule"], labels.severity(r["severity"]), r["n"], labels.tables(r["tables"]),
+                         labels.columns(r["columns"]), said[(r["rule"], r["severity"])]]
+                        for r in grouped.iter_rows(named=True)], "more": 0}
     samples = []
     show = ["table", "source", "source_line", "record_key", "column", "value", "message_ja"]
     for r in grouped.iter_rows(named=True):
         part = q.filter(pl.col("rule").eq_missing(r["rule"]) &
                         pl.col("severity").eq_missing(r["severity"]))
-        samples.append({"rule": r["rule"], "severity": r["severity"], "total": r["n"],
-                        "message": r["message"] or "",
-                        "table": _table(part.select(show).sort("source", "source_line"))})
+        samples.append({"rule": r["rule"], "severity": labels.severity(r["severity"]), "total": r["n"],
+                        "message": said[(r["rule"], r["severity"])],
+                        "table": _labelled(_table(part.select(show).sort("source", "source_line")),
+                                           {0: labels.table, 4: labels.column})})
     colours = {"error": "red", "warning": "orange"}
     chart = bar_chart([(f'{r["rule"]}', [(r["severity"] or "", r["n"],
                                           colours.get(r["severity"], "grey"))])
@@ -200,15 +287,31 @@ def _quarantine_view(quarantine: pl.DataFrame, sensitive, reveal: bool):
     return reasons, samples, chart
 
 
-def _flatten(d, prefix="") -> list[list]:
-    rows = []
-    for k, v in (d or {}).items():
-        name = f"{prefix}{k}"
-        if isinstance(v, dict):
-            rows.extend(_flatten(v, name + " / "))
-        else:
-            rows.append([name, v if not isinstance(v, list) else ", ".join(map(str, v))])
-    return rows
+def sign_off_blockers(summary: dict, diffs: dict[str, dict] | None = None) -> list[str]:
+    """The 承認の妨げ report.html and report.xlsx list, one list for both: summary.json's `sign_off_blockers`
+    (what `ikou signoff` refuses on) and, for a diff the report was given besides the run's own (`ikou
+    run-report --diff`), its unexplained cells, worded as the run words them and marked as not in
+    summary.json."""
+    out = list(summary.get("sign_off_blockers") or [])
+    own = set(summary.get("diff") or {})
+    extra = {k: d for k, d in (diffs or {}).items() if k not in own and isinstance(d, dict)}
+    if extra:
+        from ikou.reports.summary import _blockers   # the one place the blocker lines are worded
+
+        out += [f"{b} — run-report で追加した比較 (summary.json の承認の妨げには含まれません) / "
+                "a diff added by run-report, not in summary.json" for b in _blockers({}, None, extra)]
+    return out
+
+
+CONTROL_TOTAL_COLUMNS = ["extracted", "loaded", "held", "difference", "unreadable", "records_held_at_extract"]
+
+
+def _control_totals_view(totals: dict | None) -> dict:
+    """summary.json's control totals as one row per table and amount, its sums in Japanese-headed columns."""
+    rows = [[labels.table(t), labels.column(c), *((v or {}).get(k) for k in CONTROL_TOTAL_COLUMNS)]
+            for t, cols in (totals or {}).items() for c, v in (cols or {}).items()]
+    return {"columns": ["テーブル", "項目", *(labels.CONTROL_TOTALS[k] for k in CONTROL_TOTAL_COLUMNS)],
+            "rows": rows, "more": 0}
 
 
 def _rows_table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
@@ -223,7 +326,7 @@ def _combined_view(combined: dict | None) -> list[dict]:
     crosswalks' kept / new / total numbers (the same counts summary.json holds under `combined`)."""
     views = []
     for src, c in (combined or {}).items():
-        ledger = {"columns": ["テーブル", "抽出", "使用", "隔離", "移行対象外", "参照（マスタ）",
+        ledger = {"columns": ["テーブル", "抽出", "使用", labels.HELD, "移行対象外", "参照（マスタ）",
                               "移行対象外の理由"],
                   "rows": [[t.get("table", a), t.get("extracted"), t.get("used"), t.get("quarantined"),
                             t.get("not_migrated"), t.get("reference"),
@@ -246,7 +349,10 @@ def _diffs_view(diffs: dict[str, dict]) -> dict:
     table: the first alone would hide the others' findings), and per source its columns."""
     metrics = ("left_rows", "right_rows", "matched", "only_left", "only_right", "changed_rows")
     rows, sources = [], []
-    total = dict.fromkeys([*metrics, "explained", "unexplained"], 0)
+    # the rows of a duplicated key are left out of the join: counted here so that 旧 = 両方 + 旧のみ + 重複 (新 too)
+    order = ("left_rows", "right_rows", "matched", "only_left", "only_right", "dup_left", "dup_right", "changed_rows",
+             "explained", "unexplained")
+    total = dict.fromkeys(order, 0)
     for source, d in diffs.items():
         explained_by_col: dict[str, int] = {}
         for e in (d.get("explained") or {}).values():
@@ -254,8 +360,10 @@ def _diffs_view(diffs: dict[str, dict]) -> dict:
                 explained_by_col[col] = explained_by_col.get(col, 0) + n
         unexplained = d.get("unexplained_cells")
         per_col = unexplained if isinstance(unexplained, dict) else {}
-        row = {**{m: d.get(m) or 0 for m in metrics}, "explained": cell_count(d.get("explained_cells")),
-               "unexplained": cell_count(unexplained)}
+        dup = {side: int(((d.get("duplicates") or {}).get(side) or {}).get("rows") or 0) for side in ("left", "right")}
+        row = {**{m: d.get(m) or 0 for m in metrics}, "dup_left": dup["left"], "dup_right": dup["right"],
+               "explained": cell_count(d.get("explained_cells")), "unexplained": cell_count(unexplained)}
+        row = {k: row[k] for k in order}
         for k, v in row.items():
             total[k] += v
         rows.append([source, *row.values()])
@@ -270,8 +378,8 @@ def _diffs_view(diffs: dict[str, dict]) -> dict:
                         "more": 0}})
     if len(rows) > 1:
         rows.append(["合計", *total.values()])
-    table = {"columns": ["入力", "旧の件数", "新の件数", "両方にある", "旧のみ", "新のみ", "値が異なる行",
-                         "想定差異（セル）", "説明できない差異（セル）"], "rows": rows, "more": 0}
+    table = {"columns": ["入力", "旧の件数", "新の件数", "両方にある", "旧のみ", "新のみ", "重複キー（旧）", "重複キー（新）",
+                         "値が異なる行", "想定差異（セル）", "説明できない差異（セル）"], "rows": rows, "more": 0}
     return {"total": total, "table": table, "sources": sources}
 
 
@@ -285,12 +393,12 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     s = summary
-    tables = stage_rows(s)
+    tables = [{**r, "label": labels.table(r["table"])} for r in stage_rows(s)]
     # derived tables (世帯 …) are built from loaded rows: counting them again would mislead
     totals = {m: sum((r[m] or 0) for r in tables if not r["derived"])
               for m in ("extracted", "mapped", "quarantined", "loaded", "warnings")}
     series = [("抽出", "extracted", "blue"), ("変換", "mapped", "purple"),
-              ("隔離", "quarantined", "red"), ("投入", "loaded", "green")]
+              (labels.HELD, "quarantined", "red"), ("投入", "loaded", "green")]
     table_chart = bar_chart([(r["table"], [(lab, r[m], col) for lab, m, col in series
                                            if r[m] is not None]) for r in tables],
                             title="テーブル別・段階別の件数")
@@ -298,21 +406,25 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
               for k, v in (s.get("stages") or {}).items()]
     stage_chart = bar_chart([(r["label"], [("件数", r["rows"] or 0, "blue")]) for r in stages],
                             title="段階別の処理件数") if stages else ""
-    reasons, reason_samples, reason_chart = _quarantine_view(quarantine, sensitive, reveal)
+    reasons, reason_samples, reason_chart = _quarantine_view(quarantine, sensitive, reveal, s.get("gyomu") or ())
     rules_rows = {"columns": ["ルール", "重大度", "項目", "違反件数"],
-                  "rows": [[r.get("rule"), r.get("severity"), r.get("column"),
+                  "rows": [[r.get("rule"), labels.severity(r.get("severity")), labels.columns(r.get("column")),
                             r.get("rows_failed")] for r in s.get("rules") or []], "more": 0}
     moji_counts = (s.get("moji") or {}).get("counts") or {}
-    moji_labels = {"mj": "MJ文字", "gaiji": "外字", "decided": "同定済", "unresolved": "未解決",
-                   "passthrough": "変換不要", "invalid": "文字でない (保留)"}
+    moji_labels = labels.MOJI
     moji_chart = bar_chart([(moji_labels.get(k, k), [("件数", v, "red" if k in ("unresolved", "invalid")
                                                        else "blue")])
                             for k, v in moji_counts.items()], title="文字の内訳")
     diffs = {**(diffs or {}), **({"比較": diff} if diff else {})}
+    diffs_view = _diffs_view(diffs) if diffs else None
+    for d in (diffs_view or {}).get("sources") or []:   # the compared columns with their Japanese names
+        _labelled(d["columns"], {0: labels.column})
     tr = trend(s, previous_summary)
-    sources = {"columns": ["入力", "件数", "ファイル", "SHA-256"],
-               "rows": [[k, v.get("rows"), v.get("file"), (v.get("sha256") or "")[:16]]
+    sources = {"columns": ["入力", "件数", "ファイル・テーブル", "SHA-256 (全桁)"],
+               "rows": [[k, v.get("rows"), v.get("origin") or v.get("file"), v.get("sha256") or "—"]
                         for k, v in (s.get("sources") or {}).items()], "more": 0}
+    error = ({k: s["error"].get(k) for k in ("kind", "stage", "message", "message_ja")}
+             if isinstance(s.get("error"), dict) else None)
     html = _env().get_template("run_report.html.j2").render(
         s=s, generated_at=_now(), masked=not reveal,
         status_ja=STATUS_JA.get(s.get("status"), s.get("status") or "不明"),
@@ -320,19 +432,21 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
         stage_chart=stage_chart, reasons=reasons, reason_samples=reason_samples,
         reason_chart=reason_chart, rules_rows=rules_rows, moji_counts=moji_counts,
         moji_chart=moji_chart, moji_unresolved=_rows_table(
-            (s.get("moji") or {}).get("unresolved") or [],
+            [{**u, "column": labels.column(u.get("column"))} for u in (s.get("moji") or {}).get("unresolved") or []],
             [("source", "ソース"), ("column", "項目"), ("codepoints", "符号位置"), ("char", "文字"),
              ("occurrences", "出現数")]),
         moji_changes=_rows_table(
             (s.get("moji") or {}).get("decision_changes") or [],
             [("codepoints", "符号位置"), ("change", "変更"), ("mj_before", "前回"), ("mj_after", "今回"),
              ("decided_by", "判断者"), ("note", "備考")]),
-        diffs=_diffs_view(diffs) if diffs else None, prev=previous_summary, trend=tr,
+        diffs=diffs_view, prev=previous_summary, trend=tr,
         trend_better=sum(r["verdict"] == "改善" for r in tr),
         trend_worse=sum(r["verdict"] == "悪化" for r in tr),
-        control_totals={"columns": ["項目", "値"], "rows": _flatten(s.get("control_totals")),
-                        "more": 0},
+        control_totals=_control_totals_view(s.get("control_totals")),
         sources=sources, combined=_combined_view(s.get("combined")),
+        gyomu=", ".join(labels.gyomu(g) for g in s.get("gyomu") or []),
+        blockers=sign_off_blockers(s, diffs), error=error,
+        error_stage=labels.stage(error.get("stage")) if error and error.get("stage") else "—",
     )
     out_path.write_text(html, encoding="utf-8")
     return out_path

@@ -177,9 +177,8 @@ def _check_target(run_dir: Path, summary: dict, *, target_url: str | None, no_ta
                                "without reading it (recorded)") from None
     current = (held.get("current") or {}).get("run_id")
     if current != summary.get("run_id"):
-        was = (held.get("previous") or {}).get("run_id") == summary.get("run_id")
         raise RunNotHeld(f"target {schema} holds run {current or '(none)'}, not {summary.get('run_id')} "
-                         f"({'rolled back' if was else 'replaced by another run, or rolled back'}): "
+                         f"({_why_not_held(str(summary.get('run_id') or ''), current)}): "
                          "a sign-off accepts what the target holds")
     from ikou.reports.evidence import rows_unlike_the_run, target_state
 
@@ -199,6 +198,17 @@ def _check_target(run_dir: Path, summary: dict, *, target_url: str | None, no_ta
         raise RunNotHeld(f"target {schema} holds run {current} with other row counts than this summary records "
                          f"({'; '.join(unlike)}): a sign-off accepts only the rows its summary describes")
     return {"checked": True, "schema": schema, "holds": current}
+
+
+def _why_not_held(run_id: str, current: str | None) -> str:
+    """Why the target holds another run than `run_id`, told by the run ids (they sort by time): a newer
+    run replaced it, or a rollback went back to an older one. (The target's kept previous state names the
+    run in both cases, so it cannot tell them apart.)"""
+    if not current:
+        return "it holds no run: rolled back past it, or never loaded"
+    if current > run_id:
+        return f"replaced by the newer run {current}"
+    return f"rolled back to the earlier run {current}"
 
 
 def _json(raw: bytes, where: Path) -> dict:
@@ -274,9 +284,11 @@ def _rederived_blockers(run_dir: Path, summary: dict) -> list[str]:
     error = summary.get("error")
     empty = [name for name, src in (summary.get("sources") or {}).items()
              if isinstance(src, dict) and src.get("rows") == 0]
-    from ikou.reports.summary import _untied
+    from ikou.reports.summary import _untied, all_held
 
-    loaded = {t: v["loaded"] for t, v in (summary.get("tables") or {}).items()
-              if isinstance(v, dict) and isinstance(v.get("loaded"), int)}
-    return _blockers(counts, SimpleNamespace(kind=error.get("kind")) if isinstance(error, dict) else None,
-                     diffs, totals, empty=empty, untied=_untied(summary.get("tables") or {}), loaded=loaded)
+    tables = {t: v for t, v in (summary.get("tables") or {}).items() if isinstance(v, dict)}
+    loaded = {t: v["loaded"] for t, v in tables.items() if isinstance(v.get("loaded"), int)}
+    failure = (SimpleNamespace(kind=error.get("kind"), stage=error.get("stage")) if isinstance(error, dict)
+               else None)
+    return _blockers(counts, failure, diffs, totals, empty=empty, untied=_untied(tables), loaded=loaded,
+                     all_held=all_held(tables))

@@ -31,22 +31,50 @@ def source_names(mapping) -> dict[str, str]:
     return rename
 
 
-def key_reading(mapping, key: list[str]) -> dict[str, str]:
+def key_reading(mapping, key: list[str], schema=None) -> dict:
     """How the diff reads each legacy key column so that it names the record the target holds: as the
     mapping's op read it ("integer": ' 01' is 1; "code": every surrounding whitespace trimmed, as
-    the ops that always trim read it; "text": the text op's `strip`). A key the mapping keeps verbatim (`text` without `strip`) is compared as written."""
-    from ikou.mappings.ops import OPS
+    the ops that always trim read it; "text": the text op's `strip`). A key the mapping keeps verbatim (`text` without `strip`) is compared as written.
 
-    out = {}
+    A key column whose op changes the value on purpose (its expected-difference rule is more than a reading:
+    a vendor code table HAIGU → 04, a code chain, a 和暦 date, kana width) is read as the op mapped it: a
+    KeyMap that runs the op itself (mappings.ops.build) over the column's distinct legacy values, the value as
+    read where the op gave none (an unknown code, held at map). A key renumbered through the 団体's crosswalk
+    (an op with `prepare`: new_key) is read trimmed and left to the crosswalk (`diff_source(crosswalk=…)`). `schema`: the
+    target schema (TargetSchema) an op may read its standard code tables from."""
+    from ikou.mappings.ops import OPS
+    from ikou.reports.diff import KeyMap
+
+    readings = {"integer": "integer", "trimmed": "code"}   # expected rules that only read the value
+    out: dict = {}
     for c in mapping.columns:
         if c.target in key and c.from_ and c.target not in out:
-            if c.op == "integer":
-                out[c.target] = "integer"
-            elif OPS[c.op].strip == "always":
+            op = OPS[c.op]
+            rule = op.expected_rule(c)
+            kind = (rule or {}).get("condition", {}).get("type")
+            if c.op == "integer" or kind in readings:
+                out[c.target] = "integer" if c.op == "integer" else readings[kind]
+            elif kind not in (None, "text") and op.per_value and op.prepare is None:
+                out[c.target] = KeyMap(_op_key(c, schema), op=c.op)
+            elif op.strip == "always":
                 out[c.target] = "code"
-            elif OPS[c.op].strip == "option" and c.strip:
+            elif op.strip == "option" and c.strip:
                 out[c.target] = "text"
     return out
+
+
+def _op_key(c, schema):
+    """The key `c`'s op gives each distinct legacy value (a Series, as written), or the value as read
+    (mappings.ops.read_code) where it gives none: the op's own expressions, not a second definition."""
+    def read(raw: pl.Series) -> pl.Series:
+        from ikou.mappings import ops
+
+        built = ops.build(c, ops.OpContext(schema=schema))
+        frame = raw.to_frame(c.from_)
+        if built.pre:
+            frame = frame.with_columns(**built.pre)
+        return frame.select(pl.coalesce(built.value.cast(pl.String), ops.read_code(pl.col(c.from_)))).to_series()
+    return read
 
 
 def replaced_characters(chars: Path | None) -> pl.DataFrame | None:
@@ -79,7 +107,7 @@ def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: 
     from ikou.reports.rules import load_rules
 
     table = schema.tables[mapping.target]
-    left = ParquetSource(staged, source_names(mapping), keys=key_reading(mapping, table.primary_key))
+    left = ParquetSource(staged, source_names(mapping), keys=key_reading(mapping, table.primary_key, schema))
     right = diff_input(target_url, db_schema, mapping.target, ctx.run_dir / "diff" / f"{mapping.target}.target.parquet")
     out_dir = ctx.run_dir / "diff" / source_name
     moji_cols = [c.name for c in table.columns if c.moji]

@@ -174,7 +174,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
         sign_off_blockers=_blockers(moji_counts, error, diffs, totals,
                                     empty=[r.name for r in _of(results, "extract") if r.rows_in == 0],
-                                    untied=_untied(tables), loaded=loaded),
+                                    untied=_untied(tables), loaded=loaded, all_held=all_held(tables)),
         diff=diffs, error=error,
         combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
                   for r in _of(results, "map") if "combine" in r.metrics})
@@ -197,6 +197,33 @@ def _untied(tables: dict) -> dict[str, int]:
         if n:
             out[name] = int(n)
     return out
+
+
+def all_held(tables: dict) -> dict[str, int]:
+    """table → records extracted, for every table that extracted records and loaded none (each one held),
+    from TableCounts or summary.json's dicts; derived tables are built from loaded rows and are not counted."""
+    out = {}
+    for name, t in tables.items():
+        t = t if isinstance(t, dict) else t.model_dump(by_alias=True)
+        extracted, loaded = t.get("extracted"), t.get("loaded")
+        if not t.get("derived") and isinstance(extracted, int) and isinstance(loaded, int) and extracted > 0 \
+                and loaded == 0:
+            out[name] = extracted
+    return out
+
+
+def failed_line(error) -> str:
+    """The blocker of a run that did not succeed: Japanese and English, the stage it stopped at (its reason is
+    summary.json's `error`, shown at the top of report.html), never an exception's class name."""
+    stage = getattr(error, "stage", None)
+    ja, en = (("実行が中止されました", "the run was cancelled") if getattr(error, "kind", None) == "Cancelled"
+              else ("実行が失敗しました", "the run failed"))
+    if not stage:
+        return f"{ja} (理由は summary.json の error) / {en} (its reason: error in summary.json)"
+    from ikou.reports.labels import stage as stage_ja
+
+    return (f"{ja} (段階: {stage_ja(stage)}、理由は summary.json の error) / "
+            f"{en} at stage {stage} (its reason: error in summary.json)")
 
 
 def diff_table(d: dict) -> str | None:
@@ -236,14 +263,19 @@ def _unbalanced_diffs(diffs: dict, loaded: dict[str, int]) -> list[str]:
 
 def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None,
               empty: list[str] = (), untied: dict[str, int] | None = None,
-              loaded: dict[str, int] | None = None) -> list[str]:
+              loaded: dict[str, int] | None = None, all_held: dict[str, int] | None = None) -> list[str]:
     """What stops a sign-off. A failed run's control totals are left out: nothing (or not all) was
     loaded, so they cannot balance, and their lines would bury the one that matters. A source with
     no records is a blocker even on a fresh target (where no drop guard applies): an export that came
-    out empty looks exactly like that. The diff must find every loaded row again (`_unbalanced_diffs`)."""
-    out = [f"run failed: {error.kind}"] if error is not None else []
+    out empty looks exactly like that; so is a table that extracted records and loaded none (`all_held`:
+    every record held, the same empty target by another road). The diff must find every loaded row again
+    (`_unbalanced_diffs`)."""
+    out = [failed_line(error)] if error is not None else []
     for source in empty:
         out.append(f"{source}: 抽出件数が 0 件です (空の出力ではないか確認が必要) / no records extracted (an empty export?)")
+    for table, n in (all_held or {}).items() if error is None else ():
+        out.append(f"{table}: 抽出した {n:,} 件をすべて保留し、投入は 0 件です (保留理由を確認) / "
+                   f"all {n:,} extracted record(s) were held: nothing was loaded")
     for table, n in (untied or {}).items():
         out.append(f"{table}: 抽出で保留した {n} 件はキーを読めません (同じ人の他の履歴が投入された可能性) / "
                    f"{n} record(s) held at extract have no readable key: the rest of their person's history may be loaded")
@@ -277,25 +309,31 @@ def shown_url(url: str) -> str:
 _PASSWORD_PARAMS = {"password", "passwd", "pwd", "sslpassword"}
 
 
-def previous_summary(ctx, *, gyomu=None, schema: str | None = None) -> dict | None:
+def previous_summary(ctx, *, gyomu=None, schema: str | None = None, url: str | None = None) -> dict | None:
     """The latest earlier *succeeded* run of the same 団体 (and, when given, the same 業務 set and target
-    schema), for the rehearsal trend (a failed or cancelled run loaded nothing: comparing with it would
-    show every count as an improvement)."""
-    return previous_run(ctx.dantai_dir, ctx.run_id, gyomu=gyomu, schema=schema)
+    schema and database), for the rehearsal trend (a failed or cancelled run loaded nothing: comparing
+    with it would show every count as an improvement)."""
+    return previous_run(ctx.dantai_dir, ctx.run_id, gyomu=gyomu, schema=schema, url=url)
 
 
-def previous_run(dantai_dir, run_id: str, *, gyomu=None, schema: str | None = None) -> dict | None:
+def previous_run(dantai_dir, run_id: str, *, gyomu=None, schema: str | None = None,
+                 url: str | None = None) -> dict | None:
     """`previous_summary` from the 団体's runs folder and a run id (`ikou run-report` finds a run's
     previous rehearsal the way the run did)."""
-    found = previous_run_dir(dantai_dir, run_id, gyomu=gyomu, schema=schema)
+    found = previous_run_dir(dantai_dir, run_id, gyomu=gyomu, schema=schema, url=url)
     return found[1] if found else None
 
 
-def previous_run_dir(dantai_dir, run_id: str, *, gyomu=None, schema: str | None = None) -> tuple[Path, dict] | None:
+def previous_run_dir(dantai_dir, run_id: str, *, gyomu=None, schema: str | None = None,
+                     url: str | None = None) -> tuple[Path, dict] | None:
     """(folder, summary) of the newest run before `run_id` that succeeded, of the same 業務 set (`gyomu`,
-    in any order) and target schema (`schema`) when these are given: a run of another 業務 or into
-    another schema shares no table counts with it, and would show every count as "—" or "gone". A run
-    still going (no summary.json yet) is never it. The 同定台帳's decision changes pick theirs here too."""
+    in any order), target schema (`schema`) and target database (`url`, compared as summary.json shows
+    it: `shown_url`, no password) when these are given: a run of another 業務 or into another schema or
+    database shares no table counts with it (a schema of the same name in a DuckDB file and in PostgreSQL
+    are two targets), and would show every count as "—" or "gone". A run that recorded no URL is not
+    told apart by it. A run still going (no summary.json yet) is never it. The 同定台帳's decision
+    changes pick theirs here too."""
+    url = shown_url(url) if url else None
     want = None if gyomu is None else sorted(set(gyomu))
     runs = sorted(d for d in Path(dantai_dir).iterdir() if d.is_dir() and d.name < run_id)
     for d in reversed(runs):
@@ -312,6 +350,9 @@ def previous_run_dir(dantai_dir, run_id: str, *, gyomu=None, schema: str | None 
             continue
         if schema is not None and (summary.get("target") or {}).get("schema") != schema:
             continue
+        recorded = (summary.get("target") or {}).get("url")
+        if url is not None and recorded and shown_url(str(recorded)) != url:
+            continue
         return d, summary
     return None
 
@@ -319,7 +360,9 @@ def previous_run_dir(dantai_dir, run_id: str, *, gyomu=None, schema: str | None 
 def replaced_run(url: str, db_schema: str, run_id: str) -> dict:
     """What the target held before this run, as the target says after the load (its kept previous
     state): `{"replaced_run": id or None}`, or {} when that cannot be read. After `ikou rollback` it is
-    not the latest rehearsal, and the trend says so (reports.reconcile.trend)."""
+    not the latest rehearsal, and the trend says so (reports.reconcile.trend). When the run the load
+    replaced never finished (killed after its COMMIT: no summary.json), `replaced_unfinished_run` names it
+    ({run_id, status, kept_as_previous}); the previous state is then the finished run before it."""
     from ikou.loaders import held_runs
 
     try:
@@ -330,7 +373,11 @@ def replaced_run(url: str, db_schema: str, run_id: str) -> dict:
         return {}
     if (held.get("current") or {}).get("run_id") != run_id:
         return {}
-    return {"replaced_run": (held.get("previous") or {}).get("run_id")}
+    out = {"replaced_run": (held.get("previous") or {}).get("run_id")}
+    replaced = held["current"].get("replaced") or {}   # what the load replaced (loaders.targets.kept_on_load)
+    if replaced.get("status") not in (None, "succeeded"):   # a run killed after its COMMIT, or failed after it
+        out["replaced_unfinished_run"] = replaced
+    return out
 
 
 def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame) -> None:
@@ -350,7 +397,7 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     summary.write(run_dir / "summary.json")
     write_provenance(cfg, plans, run_dir, sensitive=sens)
     data = summary.as_dict()
-    previous = previous_summary(ctx, gyomu=cfg.gyomu, schema=cfg.target_schema)
+    previous = previous_summary(ctx, gyomu=cfg.gyomu, schema=cfg.target_schema, url=cfg.target.url)
     render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous,
                       diffs=data["diff"], sensitive=sens, reveal=cfg.reveal_personal)
     write_workbook(data, run_dir / "report.xlsx", run_dir=run_dir, quarantine=quarantine, previous=previous,

@@ -1,7 +1,8 @@
 """report.xlsx: the run's record as a workbook for PMs and reviewers (xlsxwriter, Japanese headers).
 
 Sheets: 概要 (run, status, sign-off blockers), 件数 (per table and stage), 保留 (the quarantine,
-masked unless `reveal`, filters on), 保留理由 (per rule), 差異 (the parallel-run diff by
+masked unless `reveal`, filters on), 保留理由 (per rule), 比較件数 (the parallel-run diff's counts per
+source, duplicate-key rows included), 差異 (the parallel-run diff by
 expected-difference rule and the unexplained cells per column), 説明できない差異 (those cells),
 管理合計 (control totals), 前回比較 (trend against the previous rehearsal), 文字同定.
 
@@ -17,20 +18,20 @@ from pathlib import Path
 import polars as pl
 
 from ikou.privacy import mask_long
+from ikou.reports import labels
 from ikou.reports.reconcile import stage_rows, trend
-from ikou.reports.report import STATUS_JA
+from ikou.reports.report import STATUS_JA, rule_message, sign_off_blockers
 
 EXCEL_ROWS = 1_048_576
 HEAD = 2                                  # rows above the data: the note, then the headers
 MAX_ROWS = EXCEL_ROWS - HEAD              # data rows per sheet by default
 SLICE = 50_000                            # rows masked and written at a time
 
-QUARANTINE_COLUMNS = {"table": "テーブル", "stage": "段階", "source": "入力", "source_line": "行",
+QUARANTINE_COLUMNS = {"table": "テーブル", "stage": "段階", "source": "入力", "source_line": "行（表はキー順の番号）",
                       "record_key": "キー", "column": "項目", "rule": "ルール", "severity": "重大度",
                       "value": "値", "message_ja": "内容", "message_en": "内容 (英語)", "row_id": "行ID"}
-STAGES_JA = {"extract": "抽出", "map": "変換", "moji": "文字同定", "validate": "検証", "load": "投入",
-             "diff": "並行稼働比較"}
-SEVERITY_JA = {"error": "エラー (保留)", "warning": "警告"}
+STAGES_JA = labels.STAGES
+SEVERITY_JA = labels.SEVERITIES
 NULL_KEY_PART = "(空)"   # a key part with no value, shown (left out, two keys could read the same)
 
 
@@ -93,8 +94,14 @@ def _frame(rows: list[dict], columns: list[str]) -> pl.DataFrame:
 
 
 def _japanese(q: pl.DataFrame) -> pl.DataFrame:
-    """Stage and severity codes in Japanese (rule ids stay as they are: they are the codes to look up)."""
-    return q.with_columns(pl.col("stage").replace(STAGES_JA), pl.col("severity").replace(SEVERITY_JA))
+    """Stage and severity codes in Japanese, tables and columns with their Japanese names (rule ids stay as
+    they are: they are the codes to look up)."""
+    out = q.with_columns(pl.col("stage").replace(STAGES_JA), pl.col("severity").replace(SEVERITY_JA))
+    for col, label in (("table", labels.table), ("column", labels.column)):
+        if col in out.columns:
+            names = out[col].drop_nulls().unique().to_list()
+            out = out.with_columns(pl.col(col).replace({n: label(n) for n in names}))
+    return out
 
 
 def _slices(df: pl.DataFrame, fn=None):
@@ -104,13 +111,18 @@ def _slices(df: pl.DataFrame, fn=None):
 
 def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.DataFrame | None = None,
                    previous: dict | None = None, sensitive=frozenset(), reveal: bool = False,
-                   max_rows: int = MAX_ROWS) -> Path:
-    """Write report.xlsx for `summary` (summary.json as a dict); `max_rows` caps each sheet's data rows."""
+                   max_rows: int = MAX_ROWS, diffs: dict[str, dict] | None = None,
+                   diff_dirs: dict[str, Path] | None = None) -> Path:
+    """Write report.xlsx for `summary` (summary.json as a dict); `max_rows` caps each sheet's data rows.
+    `diffs` (source → diff summary; default summary.json's `diff`) are the diffs report.html shows, and
+    `diff_dirs` where those not under RUN_DIR/diff/<source>/ keep their differences.parquet (`ikou
+    run-report --diff`): the workbook and the page show the same diffs and the same 承認の妨げ."""
     out, run_dir = Path(out), Path(run_dir)
     s = summary
+    diffs = dict(s.get("diff") or {}) if diffs is None else diffs
     book = _Book(out, max_rows)
     try:
-        _overview(book, s, masked=not reveal)
+        _overview(book, s, masked=not reveal, blockers=sign_off_blockers(s, diffs))
         _counts(book, s)
         q = quarantine if quarantine is not None else pl.DataFrame(schema={c: pl.String for c in QUARANTINE_COLUMNS})
         cols = list(QUARANTINE_COLUMNS)
@@ -118,46 +130,52 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
                    _slices(q.select(cols).head(book.max_rows),
                            lambda p: _japanese(mask_long(p, sensitive, reveal=reveal, value_cols=("value",)))),
                    total=q.height,
-                   note="保留 (隔離) された記録とその理由" + ("" if reveal else " — 個人番号・氏名はマスク済"),
+                   note="保留された記録とその理由" + ("" if reveal else " — 個人番号・氏名はマスク済"),
                    rest_in="quarantine.parquet", widths=[20, 8, 16, 8, 24, 16, 26, 8, 24, 50, 50, 16])
-        reasons = s.get("quarantine_reasons") or []
-        book.sheet("保留理由", ["テーブル", "段階", "ルール", "重大度", "記録数", "件数"],
-                   [_frame(reasons, ["table", "stage", "rule", "severity", "rows_failed", "findings"])],
-                   note="ルール別の保留件数 (記録数 = 保留された記録、件数 = 指摘の数)", rest_in="summary.json")
-        _diff(book, s, run_dir)
-        totals = [{"table": t, "column": c, **v} for t, cols_ in (s.get("control_totals") or {}).items()
-                  for c, v in cols_.items()]
+        reasons = [{**r, "table": labels.table(r.get("table")), "stage": labels.stage(r.get("stage")),
+                    "severity": labels.severity(r.get("severity")),
+                    "message": rule_message(r.get("rule"), [r.get("table")], s.get("gyomu") or ()) or ""}
+                   for r in s.get("quarantine_reasons") or []]
+        book.sheet("保留理由", ["テーブル", "段階", "ルール", "重大度", "記録数", "件数", "内容"],
+                   [_frame(reasons, ["table", "stage", "rule", "severity", "rows_failed", "findings", "message"])],
+                   note="ルール別の保留件数 (記録数 = 保留された記録、件数 = 指摘の数)", rest_in="summary.json",
+                   widths=[34, 10, 26, 14, 10, 10, 60])
+        _diff(book, s, run_dir, diffs, diff_dirs or {})
+        totals = [{"table": labels.table(t), "column": labels.column(c), **v}
+                  for t, cols_ in (s.get("control_totals") or {}).items() for c, v in cols_.items()]
         book.sheet("管理合計", ["テーブル", "項目", "抽出", "投入", "保留中", "差額", "読めない値", "抽出時に保留 (記録)"],
                    [_frame(totals, ["table", "column", "extracted", "loaded", "held", "difference", "unreadable",
                                     "records_held_at_extract"])],
                    note="金額の管理合計: 抽出 = 投入 + 保留中 (差額 0)。読めない値・抽出時に保留した記録の金額はどの合計にも入りません",
                    rest_in="summary.json")
         tr = trend(s, previous)
-        book.sheet("前回比較", ["項目", "前回", "今回", "差", "判定"],
-                   [_frame(tr, ["item", "previous", "current", "delta", "verdict"])],
+        book.sheet("前回比較", ["項目", "前回", "今回", "差", "判定", "備考"],
+                   [_frame(tr, ["item", "previous", "current", "delta", "verdict", "note"])],
                    note=(f"前回のリハーサル ({previous.get('rehearsal')}, {previous.get('run_id')}) との比較"
                          if previous else "前回のリハーサルはありません"), rest_in="summary.json")
         moji = s.get("moji") or {}
         book.sheet("文字同定", ["入力", "項目", "文字", "符号位置", "出現数"],
-                   [_frame(moji.get("unresolved") or [], ["source", "column", "char", "codepoints", "occurrences"])],
-                   note="未同定の文字 (同定台帳で判断が必要): "
-                        + ", ".join(f"{k} {v:,}" for k, v in (moji.get("counts") or {}).items()),
+                   [_frame([{**u, "column": labels.column(u.get("column"))} for u in moji.get("unresolved") or []],
+                           ["source", "column", "char", "codepoints", "occurrences"])],
+                   note="未同定の文字 (同定台帳で判断が必要)。文字の内訳: "
+                        + "、".join(f"{labels.MOJI.get(k, k)} {v:,}" for k, v in (moji.get("counts") or {}).items()),
                    rest_in="moji/")
     finally:
         book.close()
     return out
 
 
-def _overview(book: _Book, s: dict, *, masked: bool) -> None:
+def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str]) -> None:
     rows = [("団体コード", s.get("dantai")), ("団体名", s.get("dantai_name")), ("実行ID", s.get("run_id")),
-            ("リハーサル", s.get("rehearsal")), ("業務", ", ".join(s.get("gyomu") or [])),
+            ("リハーサル", s.get("rehearsal")), ("業務", ", ".join(labels.gyomu(g) for g in s.get("gyomu") or [])),
             ("状態", STATUS_JA.get(s.get("status"), s.get("status") or "不明")),
             ("開始", s.get("started_at")), ("終了", s.get("finished_at")),
             ("移行先", f"{(s.get('target') or {}).get('url', '')} {(s.get('target') or {}).get('schema', '')}"),
             ("個人番号・氏名", "マスク済" if masked else "マスクなし (reveal_personal)")]
     if s.get("error"):
-        rows.append(("失敗", f"({s['error'].get('stage')}) {s['error'].get('message_ja')} — {s['error'].get('message')}"))
-    blockers = s.get("sign_off_blockers") or []
+        e = s["error"]
+        rows.append(("失敗", f"(段階: {labels.stage(e.get('stage')) or '—'}) {e.get('message_ja') or '—'} — "
+                             f"{e.get('message')}"))
     rows += [("承認の妨げ", b) for b in blockers] or [("承認の妨げ", "なし")]
     book.sheet("概要", ["項目", "値"], [pl.DataFrame(rows, schema=["項目", "値"], orient="row")],
                note=f"移行結果 {s.get('dantai')} {s.get('dantai_name', '')} ({s.get('rehearsal')})",
@@ -166,7 +184,8 @@ def _overview(book: _Book, s: dict, *, masked: bool) -> None:
 
 def _counts(book: _Book, s: dict) -> None:
     cols = ["table", "derived", "extracted", "mapped", "quarantined", "validated", "loaded", "warnings"]
-    rows = [{**r, "validated": (s["tables"][r["table"]] or {}).get("validated")} for r in stage_rows(s)]
+    rows = [{**r, "table": labels.table(r["table"]), "validated": (s["tables"][r["table"]] or {}).get("validated")}
+            for r in stage_rows(s)]
     stages = [{"table": f"段階: {STAGES_JA.get(k, k)}", "derived": None, "extracted": v.get("rows"),
                "seconds": v.get("seconds")} for k, v in (s.get("stages") or {}).items()]
     book.sheet("件数", ["テーブル", "派生", "抽出", "変換", "保留", "検証", "投入", "警告"],
@@ -176,33 +195,47 @@ def _counts(book: _Book, s: dict) -> None:
                note="段階別の処理件数と時間", rest_in="summary.json", widths=[24, 14, 10])
 
 
-def _diff(book: _Book, s: dict, run_dir: Path) -> None:
+def _diff(book: _Book, s: dict, run_dir: Path, diffs: dict[str, dict], diff_dirs: dict[str, Path]) -> None:
+    from ikou.reports.report import _diffs_view   # the HTML's 入力ごとの比較, the same numbers
+
+    counts = _diffs_view(diffs)["table"]
+    book.sheet("比較件数", counts["columns"],
+               [pl.DataFrame(counts["rows"], schema=counts["columns"], orient="row", strict=False) if counts["rows"]
+                else pl.DataFrame(schema={c: pl.String for c in counts["columns"]})],
+               note="並行稼働比較の件数: 旧の件数 = 両方にある + 旧のみ + 重複キー（旧）、新の件数 = 両方にある + 新のみ + "
+                    "重複キー（新） (重複キーの行は突き合わせない)", rest_in="summary.json")
     by_rule, unexplained = [], []
-    for source, d in (s.get("diff") or {}).items():
+    for source, d in diffs.items():
         for rule, e in (d.get("explained") or {}).items():
             by_rule.append({"source": source, "rule": rule, "condition": e.get("condition"),
                             "columns": ", ".join(e.get("columns") or []), "cells": e.get("cells"),
                             "reason": e.get("reason"), "owner": e.get("owner")})
         for col, n in (d.get("unexplained_cells") or {}).items():
-            by_rule.append({"source": source, "rule": "(説明できない差異)", "columns": col, "cells": n})
+            by_rule.append({"source": source, "rule": "(説明できない差異)", "columns": labels.column(col), "cells": n})
     book.sheet("差異", ["入力", "想定差異ルール", "条件", "項目", "セル数", "理由", "担当"],
                [_frame(by_rule, ["source", "rule", "condition", "columns", "cells", "reason", "owner"])],
                note="並行稼働比較 (旧 ⇔ 新): 想定差異ルールで説明できた差異と説明できない差異", rest_in="summary.json",
                widths=[20, 30, 14, 20, 10, 50, 30])
-    files = sorted(run_dir.glob("diff/*/differences.parquet"))
+    # the run's own diffs (RUN_DIR/diff/<source>/) and those the report was given besides (run-report --diff)
+    files = {f.parent.name: f for f in sorted(run_dir.glob("diff/*/differences.parquet"))}
+    for source, folder in diff_dirs.items():
+        if source in diffs and (Path(folder) / "differences.parquet").is_file():
+            files[source] = Path(folder) / "differences.parquet"
     total = 0
     frames = []
-    for f in files:   # masked when the run wrote them; the unexplained cells only, source by source
+    for source, f in files.items():   # masked when the run wrote them; the unexplained cells only, source by source
         lf = pl.scan_parquet(f).filter(pl.col("rule").is_null())
-        key = _diff_key(f, (s.get("diff") or {}).get(f.parent.name), lf.collect_schema().names())
+        key = _diff_key(f, diffs.get(source), lf.collect_schema().names())
         n = lf.select(pl.len()).collect().item()
         total += n
         if n:
-            frames.append(lf.select(pl.lit(f.parent.name).alias("source"),
+            frames.append(lf.select(pl.lit(source).alias("source"),
                                     pl.concat_str([pl.col(k).cast(pl.String).fill_null(NULL_KEY_PART) for k in key],
                                                   separator="/").alias("key"),
                                     "column", "left", "right").head(book.max_rows).collect())
-            unexplained.append(f.relative_to(run_dir).as_posix())
+            frames[-1] = frames[-1].with_columns(pl.col("column").replace(
+                {c: labels.column(c) for c in frames[-1]["column"].drop_nulls().unique().to_list()}))
+            unexplained.append(f.relative_to(run_dir).as_posix() if f.is_relative_to(run_dir) else f.as_posix())
     book.sheet("説明できない差異", ["入力", "キー", "項目", "旧の値", "新の値"],
                frames or [pl.DataFrame(schema={c: pl.String for c in ("source", "key", "column", "left", "right")})],
                note="想定差異ルールで説明できない差異 (要確認)", total=total,

@@ -62,6 +62,7 @@ FAULT_KINDS = (
     "missing_required",
 )
 _A_ONLY = {"undecodable_bytes", "wrong_field_count"}
+CALENDAR_KEPT_NEXT_DAY = dt.date(1993, 3, 1)   # the day after 平成5年2月29日 (calendar_date_kept), were it real
 
 # 外字: ten real MJ glyphs that CP932 cannot encode (Extension B or IVS-only). The canonical text
 # carries them as vendor A's user-defined-area code; vendor B has its own PUA assignment.
@@ -302,9 +303,12 @@ def _population(rng: np.random.Generator, n: int, p0: int, h0: int, first: bool,
         if plant:
             for k, p in zip([k for k in FAULT_KINDS if k != "no_setainushi"], picks[4:]):
                 fault_of_person[p] = k
+            # the household held for want of a 世帯主 holds every member: none of the edge cases or
+            # planted persons may live there (a fault to keep would be held, another held twice)
             heads_multi = np.flatnonzero(is_head & (sizes[hh] >= 2))
-            if len(heads_multi):
-                fault_of_person[heads_multi[len(heads_multi) // 2]] = "no_setainushi"
+            free = [x for x in np.roll(heads_multi, -(len(heads_multi) // 2)) if hh[x] not in set(hh[picks])]
+            if free:
+                fault_of_person[free[0]] = "no_setainushi"
             planted = fault_of_person != ""
             n_hist = np.where(planted, 1, n_hist)  # one row per planted person: line = person
             end_kind = np.where(planted, "", end_kind)
@@ -351,6 +355,11 @@ def _population(rng: np.random.Generator, n: int, p0: int, h0: int, first: bool,
     span = np.maximum(today - d0[pid], 0)
     ido = np.where(rireki == 1, d0[pid],
                    d0[pid] + (span * (rireki - 1 + rng.random(rows_n)) / n_hist[pid]).astype(np.int64))
+    if first and plant:
+        # 平成5年2月29日 is planted to be kept (calendar_date_kept): no 異動 of that person may come before it,
+        # or date.birth_before_ido would hold what faults.csv says to keep
+        kept = fault_of_person[pid] == "calendar_date_kept"
+        ido = np.where(kept, np.maximum(ido, _days(CALENDAR_KEPT_NEXT_DAY)), ido)
     todoke = np.minimum(ido + rng.integers(0, 15, size=rows_n), today)
     first41 = np.minimum.reduceat(np.where(code == "41", rireki, 99), pstart) if n else np.array([], dtype=np.int64)
     use_old = rireki < first41[pid]

@@ -169,10 +169,15 @@ def _plant(tables: dict[str, pl.DataFrame], persons: pl.DataFrame, rng) -> tuple
     faults = [_fault(t, k, c, fault, text) for fault, (t, c, text) in _INHERITED.items()
               for k in persons.filter(pl.col("_fault") == fault)["KOJIN_KEY"].to_list()]
     clean = persons.filter(pl.col("_fault").is_null() & ~pl.col("foreign") & ~pl.col("head"))
+    # the members of the household held for want of a 世帯主 are held whatever else they carry: a fault or an
+    # edge case planted on one of them would be held by another rule too (or, an edge case, not kept)
+    doomed = set(persons.filter(pl.col("hh").is_in(persons.filter(pl.col("_fault") == "no_setainushi")["hh"]
+                                                   .implode()))["KOJIN_KEY"].to_list())
+    taken: set[str] = set()
     jusho = tables["C_JUSHO_RIREKI"]
     movers = (jusho.group_by("KOJIN_KEY", maintain_order=True).len().filter(pl.col("len") >= 2)
               .join(clean.select("KOJIN_KEY"), on="KOJIN_KEY")["KOJIN_KEY"].to_list())
-    overlap, gap, two = movers[1], movers[len(movers) // 2], movers[-2]
+    overlap, gap, two = (_pick(movers, i, doomed, taken) for i in (1, len(movers) // 2, len(movers) - 2))
     first = pl.col("_seq") == 1
     jusho = jusho.with_columns(YUKO_SHURYO=pl.when(first & (pl.col("KOJIN_KEY") == overlap)).then(_ymd(pl.col("_next") + 30))
                                .when(first & (pl.col("KOJIN_KEY") == gap)).then(_ymd(pl.col("_next") - 21))
@@ -191,7 +196,7 @@ def _plant(tables: dict[str, pl.DataFrame], persons: pl.DataFrame, rng) -> tuple
                             (ORPHAN_FOREIGN_KEY, "orphan_foreign"))]
     tables["C_JUSHO_RIREKI"] = jusho
     others = [k for k in clean["KOJIN_KEY"].to_list() if k not in (overlap, gap, two)]
-    bad_code, chain, too_long = others[3], others[7], others[11]
+    bad_code, chain, too_long = (_pick(others, i, doomed, taken) for i in (3, 7, 11))
     tables["C_IDO"] = tables["C_IDO"].with_columns(
         IDO_CD_1=pl.when(pl.col("KOJIN_KEY") == bad_code).then(pl.lit("J99")).otherwise("IDO_CD_1"))
     faults.append(_fault("C_IDO", bad_code, "IDO_CD_1", "unknown_master_code", OWN_FAULTS["unknown_master_code"][2]))
@@ -201,10 +206,18 @@ def _plant(tables: dict[str, pl.DataFrame], persons: pl.DataFrame, rng) -> tuple
         .when(pl.col("KOJIN_KEY") == too_long).then(pl.lit("子の妻の父の母の子")).otherwise("ZOKUGARA"))
     faults.append(_fault("C_SETAI_KOSEI", too_long, "ZOKUGARA", "chain_too_long", OWN_FAULTS["chain_too_long"][2]))
     faults.append(_fault("C_SETAI_KOSEI", chain, "ZOKUGARA", "chained_zokugara", EDGE_CASES["chained_zokugara"][2]))
-    for k in tables["C_GAIKOKUJIN"].filter(pl.col("SEQ") == "1")["KOJIN_KEY"].head(1).to_list():
+    expired = tables["C_GAIKOKUJIN"].filter(pl.col("SEQ") == "1")["KOJIN_KEY"].to_list()
+    for k in [k for k in expired if k not in doomed][:1]:
         faults.append(_fault("C_GAIKOKUJIN", k, "YUKO_SHURYO", "expired_foreign_row",
                              EDGE_CASES["expired_foreign_row"][2]))
     return tables, faults
+
+
+def _pick(keys: list[str], i: int, avoid: set[str], taken: set[str]) -> str:
+    """keys[i], or the next key (wrapping) that is neither in `avoid` nor picked before; recorded in `taken`."""
+    k = next(k for k in keys[i:] + keys[:i] if k not in avoid and k not in taken)
+    taken.add(k)
+    return k
 
 
 def write_tables(out_dir: Path, tables: dict[str, pl.DataFrame], first: bool) -> dict[str, int]:

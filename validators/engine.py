@@ -2,8 +2,10 @@
 
 Every rule is a set of Polars expressions evaluated over whole columns; all checks of a pass are
 evaluated together (one `select` of masks, then `pl.collect_all`), so Polars runs them in
-parallel. Errors hold the row back, warnings only list it. Phase 2 rules (households …) run on
-the rows that survived phase 1, because that is what will be loaded.
+parallel. Errors hold the row back, warnings only list it. Phase 2 rules run on the rows that
+survived phase 1, because that is what will be loaded; phase 3 rules (a person's history held
+together, households) on every row, each marked with whether and why phases 1 and 2 hold it, with
+the records held before validation (`held_before`) added as held rows, never reported themselves.
 
 Memory grows with the input only through a narrow projection (and the findings themselves):
 row-local checks (`Kind.row_local`) read the input batch by batch; the others get every row but
@@ -23,7 +25,7 @@ from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, sink_batches
 from ikou import quarantine
 from ikou.errors import ConfigError, ConservationError, ThresholdError
 from ikou.schema import TargetSchema
-from ikou.validators.kinds import HELD, KINDS, Check, Context, Kind
+from ikou.validators.kinds import HELD, HELD_BY, KINDS, Check, Context, Kind, held_by
 from ikou.validators.spec import Rule, RuleSet
 
 LINEAGE = {ROW_ID: ("row_id", pl.Int64), SOURCE: ("source", pl.String),   # input → quarantine column
@@ -155,9 +157,14 @@ def _run_phase(frame: pl.DataFrame, checks: list[tuple[Rule, Check]], meta: dict
 _EMPTY = quarantine.empty().with_columns(pl.lit(None, pl.UInt32).alias(_IDX))
 
 
+def _rule_id(rule: Rule, chk: Check) -> str:
+    """The rule id a check's findings carry: its own outcome's (kinds.Outcome), else the rule's."""
+    return chk.outcome.id if chk.outcome is not None else rule.id
+
+
 def _quarantine_rows(failing: pl.LazyFrame, rule: Rule, chk: Check, cols: set[str], meta: dict[str, str],
                      keys: list[str]) -> pl.LazyFrame:
-    ja, en = rule.messages()
+    ja, en = (chk.outcome.ja, chk.outcome.en) if chk.outcome is not None else rule.messages()
     msg_ja, msg_en = pl.lit(ja), pl.lit(en)
     if chk.detail is not None:
         msg_ja = pl.concat_str(msg_ja, pl.lit(" ("), chk.detail, pl.lit(")"))
@@ -167,7 +174,7 @@ def _quarantine_rows(failing: pl.LazyFrame, rule: Rule, chk: Check, cols: set[st
         *(_lineage(c, dtype, cols).alias(name) for c, (name, dtype) in LINEAGE.items()),
         _record_key(keys).alias("record_key"),
         pl.lit(chk.column, pl.String).alias("column"),
-        pl.lit(rule.id).alias("rule"),
+        pl.lit(_rule_id(rule, chk)).alias("rule"),
         pl.lit(rule.severity).alias("severity"),
         (chk.value if chk.value is not None else pl.lit(None, pl.String)).cast(pl.String).alias("value"),
         msg_ja.alias("message_ja"),
@@ -191,11 +198,43 @@ def _lineage_of(parts: list[pl.DataFrame], indexed: pl.LazyFrame, columns: list[
             for p in parts]
 
 
+def _exprs(chk: Check) -> list[pl.Expr]:
+    """A check's expressions: its mask, value, detail and the helper columns of its stages."""
+    return [e for e in [chk.failed, chk.value, chk.detail] + [e for st in chk.stages for e in st.values()]
+            if e is not None]
+
+
 def _reads(chk: Check) -> list[str]:
-    """The input columns a check's expressions name (helper columns of its stages excluded)."""
-    made = {name for stage in chk.stages for name in stage}
-    exprs = [chk.failed, chk.value, chk.detail] + [e for stage in chk.stages for e in stage.values()]
-    return [c for e in exprs if e is not None for c in e.meta.root_names() if c not in made]
+    """The input columns a check's expressions name (helper columns of its stages and the engine's HELD* excluded)."""
+    made = {name for stage in chk.stages for name in stage} | {HELD, HELD_BY}
+    return [c for e in _exprs(chk) for c in e.meta.root_names() if c not in made]
+
+
+def _held_rows(whole: pl.DataFrame, parts: list[pl.DataFrame], held_before: pl.DataFrame | None,
+               reads: set[str], keys: list[str]) -> pl.DataFrame:
+    """`whole` marked for phase 3: `HELD` (an error of phases 1 and 2 holds the row), `HELD_BY` (the first
+    such error: rule, source and line; when a check reads it), and the records held before validation
+    (`held_before`: their key, `HELD_BY`, and whatever columns of `whole` they carry) appended as held rows
+    with no position (`_IDX` null), so a group or household sees them; validate_lazy drops their findings."""
+    errors = [p.filter(pl.col("severity") == "error").select(_IDX, "rule", "source", "source_line")
+              for p in parts if p.height]
+    held = pl.concat(errors).unique(_IDX, keep="first", maintain_order=True) if errors else None
+    ids = held[_IDX] if held is not None else pl.Series(_IDX, [], dtype=pl.UInt32)
+    out = whole.with_columns(pl.col(_IDX).is_in(ids.implode()).alias(HELD))
+    if HELD_BY in reads:
+        why = (held.select(_IDX, held_by(pl.col("rule"), pl.col("source"), pl.col("source_line")).alias(HELD_BY))
+               if held is not None else pl.DataFrame(schema={_IDX: pl.UInt32, HELD_BY: pl.String}))
+        out = out.join(why, on=_IDX, how="left", maintain_order="left")
+    if held_before is None or not held_before.height:
+        return out
+    known = [c for c in out.columns if c in held_before.columns and c not in (_IDX, HELD)]
+    if not known:
+        return out
+    named = [pl.col(k).cast(pl.String).fill_null("").str.strip_chars() != "" for k in keys if k in known]
+    ghosts = held_before.filter(pl.any_horizontal(named)) if named else held_before.clear()   # a key to group on
+    ghosts = ghosts.select(*(pl.col(c).cast(out.schema[c], strict=False) for c in known))
+    ghosts = ghosts.with_columns(pl.lit(True).alias(HELD))
+    return pl.concat([out, ghosts], how="diagonal_relaxed").select(out.columns)
 
 
 _RULE, _CHECK = "__rule", "__check"   # which rule of the rule list, which of its checks (RowLocal findings)
@@ -298,23 +337,27 @@ def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rul
     wide = {ph: [i for i, (_, _, k) in enumerate(built) if k.phase == ph and i not in local] for ph in (1, 2, 3)}
     if wide[1] or wide[2] or wide[3]:
         later = wide[1] + wide[2] + wide[3]
-        names = [_IDX, *keys, *(c for i in later for c in _reads(built[i][1]) if c != HELD)]
+        names = [_IDX, *keys, *(c for i in later for c in _reads(built[i][1]))]
         whole = indexed.select(list(dict.fromkeys(names))).collect()
         parts.update(zip(wide[1], _run_phase(whole, [built[i][:2] for i in wide[1]], meta, keys)))
         held = _held([parts[i] for i in local + wide[1]])
         narrow = whole.filter(~pl.col(_IDX).is_in(held.implode())) if held.len() else whole   # survivors
         parts.update(zip(wide[2], _run_phase(narrow, [built[i][:2] for i in wide[2]], meta, keys)))
         del narrow
+        # lineage before phase 3, which says where the rows it sees held are (HELD_BY)
+        parts.update(zip(wide[1] + wide[2], _lineage_of([parts[i] for i in wide[1] + wide[2]], indexed, columns)))
         if wide[3]:
-            held = _held([parts[i] for i in local + wide[1] + wide[2]])
-            whole = whole.with_columns(pl.col(_IDX).is_in(held.implode()).alias(HELD))
-            parts.update(zip(wide[3], _run_phase(whole, [built[i][:2] for i in wide[3]], meta, keys)))
+            reads = {c for i in wide[3] for e in _exprs(built[i][1]) for c in e.meta.root_names()}
+            whole = _held_rows(whole, [parts[i] for i in local + wide[1] + wide[2]], held_before, reads, keys)
+            found = _run_phase(whole, [built[i][:2] for i in wide[3]], meta, keys)
+            # a record held before validation (no position) is never reported here
+            parts.update(zip(wide[3], (f.filter(pl.col(_IDX).is_not_null()) for f in found)))
+            parts.update(zip(wide[3], _lineage_of([parts[i] for i in wide[3]], indexed, columns)))
         del whole
-        parts.update(zip(later, _lineage_of([parts[i] for i in later], indexed, columns)))
 
     ordered = sorted(range(len(built)), key=lambda i: built[i][2].phase)   # phase 1, 2, then 3
     counts = pl.DataFrame(
-        {"rule": [built[i][0].id for i in ordered], "severity": [built[i][0].severity for i in ordered],
+        {"rule": [_rule_id(*built[i][:2]) for i in ordered], "severity": [built[i][0].severity for i in ordered],
          "column": [built[i][1].column for i in ordered], "rows_failed": [parts[i][_IDX].n_unique() for i in ordered]},
         schema={"rule": pl.String, "severity": pl.String, "column": pl.String, "rows_failed": pl.Int64},
     )

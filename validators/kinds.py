@@ -6,8 +6,10 @@ at: `failed` is a Boolean expression over the whole frame (null counts as passed
 text to quarantine verbatim, `detail` an optional text appended to the message (which household,
 how many heads …). `value` and `detail` are evaluated on the failing rows only (after the filter),
 so a window in them sees only failing rows: put whole-frame windows in `stages`. Phase 1 kinds
-see every row; phase 2 kinds (sets of rows such as households) see only the rows that passed
-phase 1 errors, i.e. the rows that would be loaded.
+see every row; phase 2 kinds (sets of rows) see only the rows that passed phase 1 errors, i.e. the
+rows that would be loaded; phase 3 kinds (groups held together, households) see every row, those
+phases 1 and 2 hold marked (`HELD`, and `HELD_BY`: why), with the records held before validation as
+held rows of their own (as far as their columns are known; the engine never reports them).
 
 Every kind declares `row_local`: True when its expressions read nothing but the row itself (and
 constants), so any batch of rows gives the same answer as the whole table and the engine may
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable
 
 import polars as pl
 from pydantic import Field
@@ -28,6 +30,15 @@ from ikou import checkdigit
 from ikou.errors import ConfigError
 from ikou.schema import Table, TargetSchema
 from ikou.spec import StrictModel
+from ikou.spelling import Normalise, normalised
+
+
+class Outcome(StrictModel):
+    """A finding of a rule whose cause lies elsewhere, under its own rule id and message (named in the rules
+    file, as a kind's parameter): e.g. a household held because its 世帯主 is held by another rule."""
+    id: str = Field(description="the rule id its findings carry (quarantine.rule)")
+    ja: str
+    en: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class Check:
     # helper columns computed first, one with_columns per step (window functions over a
     # materialised column are ~20× faster than over a nested expression)
     stages: tuple[dict[str, pl.Expr], ...] = ()
+    # the rule id and message of this check's findings when they are not the rule's own (Outcome)
+    outcome: Outcome | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,10 @@ class Setainushi(StrictModel):
     active_jotai: list[str] = ["1"]
     zokugara: str = "zokugara_code"
     setainushi_codes: list[str] = ["02"]
+    head_held: Outcome | None = Field(
+        None, description="a household left without a 世帯主 because its 世帯主 is held by another rule (a bad "
+                          "生年月日 …): the rule id and message of its members' findings, whose detail names the "
+                          "held 世帯主 and why it is held (default: this rule's own id and message)")
 
 
 class Referential(StrictModel):
@@ -228,28 +245,10 @@ def _repeated_char(p: RepeatedChar, ctx: Context) -> list[Check]:
 
 
 class SameAfterNormalising(Columns):
-    normalise: list[Literal["strip", "width", "digits_only", "leading_zeros", "case"]] = Field(
+    normalise: list[Normalise] = Field(
         min_length=1, description="what makes two spellings the same: strip (surrounding whitespace, any width), "
                                   "width (NFKC: full-width digits and letters), digits_only (every character but "
                                   "the digits dropped: A0000007803, 0000-7803), leading_zeros, case")
-
-
-def normalised(e: pl.Expr, normalise: list[str]) -> pl.Expr:
-    """`e` (text) as `same_after_normalising` compares it; blank → null. Steps in a fixed order: width,
-    strip, digits only, case, leading zeros (so ' ０００８' is 8)."""
-    t = e.cast(pl.String)
-    if "width" in normalise:
-        t = t.str.normalize("NFKC")
-    if "strip" in normalise:
-        t = t.str.strip_chars()
-    if "digits_only" in normalise:
-        t = t.str.replace_all(r"[^0-9]", "")
-    if "case" in normalise:
-        t = t.str.to_uppercase()
-    if "leading_zeros" in normalise:
-        z = t.str.strip_chars_start("0")
-        t = pl.when((z == "") & (t != "")).then(pl.lit("0")).otherwise(z)   # 000 is the number 0
-    return pl.when(t.str.strip_chars() != "").then(t)
 
 
 @kind("same_after_normalising", SameAfterNormalising,
@@ -276,7 +275,7 @@ class SpelledOtherwise(StrictModel):
     column: str = Field(description="the referring column (one: a number such as 宛名番号)")
     frame: str = Field(description="the table it refers to (another 業務's too)")
     frame_column: str
-    normalise: list[Literal["strip", "width", "digits_only", "leading_zeros", "case"]] = Field(min_length=1)
+    normalise: list[Normalise] = Field(min_length=1)
     optional: bool = Field(False, description="not checked when this run does not migrate `frame`")
 
 
@@ -397,26 +396,57 @@ def _unique_key(p: Key, ctx: Context) -> list[Check]:
                   pl.format("{} rows", pl.len().over(p.columns)))]
 
 
+HELD = "__held"        # phase 3: the engine marks the rows phases 1 and 2 hold
+HELD_BY = "__held_by"  # … and why: "<rule> (<source> source_line <n>)" of the first error that holds the row
+
+
+def held_by(rule: pl.Expr, source: pl.Expr, line: pl.Expr) -> pl.Expr:
+    """What `HELD_BY` says of a held record: its rule and where it is (source and source_line, as the quarantine)."""
+    return pl.format("{} ({} source_line {})", rule.fill_null("?"), source.fill_null("?"),
+                     line.cast(pl.String).fill_null("?"))
+
+
 @kind("setainushi", Setainushi, "世帯主が一人ではありません（世帯全体を保留）",
-      "household does not have exactly one current 世帯主 (whole household held)", row_local=False, phase=2)
+      "household does not have exactly one current 世帯主 (whole household held)", row_local=False, phase=3)
 def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
     """Each current household (世帯番号 on the latest 履歴 of persons whose 住民状態 is active) has exactly
-    one 世帯主. A failure holds every history row of every person currently in that household."""
+    one 世帯主 that will be loaded. A failure holds every history row of every person currently in that household.
+
+    Phase 3: it sees every row, those held already marked (`HELD`, `HELD_BY`), and the records held before
+    validation (at extract, map or 文字同定) as far as their columns are known. A person with any held row is
+    held whole (`held_together`), so is no 世帯主 that will be loaded: a household whose only 世帯主 is held
+    is held too, and its findings (`head_held`) name that 世帯主 and why it is held, not "no 世帯主" — the
+    legacy data has one, and fixing its record migrates the household. A household with really none or two
+    gets the rule's own message. A member whose own person is held is left to `held_together`."""
     ctx.need(p.person, p.rireki, p.setai, p.jotai, p.zokugara)
-    latest = pl.col(p.rireki) == pl.col(p.rireki).max().over(p.person)
+    held = pl.col(HELD)
+    known = pl.col(p.jotai).is_not_null()   # a record held before validation whose state is unknown: not its latest
+    head = pl.col("__current") & _text(p.zokugara).is_in(p.setainushi_codes)
     stages = (
-        {"__current": latest & _text(p.jotai).is_in(p.active_jotai)},
+        {"__person_held": held.any().over(p.person),
+         "__latest": known & (pl.col(p.rireki) == pl.col(p.rireki).filter(known).max().over(p.person))},
+        {"__current": pl.col("__latest") & _text(p.jotai).is_in(p.active_jotai)},
         {"__current_setai": pl.when("__current").then(_text(p.setai))},
-        {"__household": pl.col("__current_setai").max().over(p.person)},   # person's current 世帯番号
-        {"__heads": (pl.col("__current") & _text(p.zokugara).is_in(p.setainushi_codes))
-         .sum().over("__household")},
+        {"__household": pl.col("__current_setai").max().over(p.person),   # person's current 世帯番号
+         "__cause": pl.col(HELD_BY).drop_nulls().first().over(p.person)},
+        {"__heads": (head & ~pl.col("__person_held")).sum().over("__household"),
+         "__held_heads": (head & pl.col("__person_held")).sum().over("__household"),
+         "__held_head": pl.when(head & pl.col("__person_held")).then(pl.format(
+             "{}={} {}={} held by {}", pl.lit(p.person), _text(p.person), pl.lit(p.rireki), _text(p.rireki),
+             pl.col("__cause").fill_null("?")))},
+        {"__held_head": pl.col("__held_head").min().over("__household")},
     )
-    failed = pl.col("__household").is_not_null() & (pl.col("__heads") != 1)
-    return [Check(p.setai, failed, pl.col("__household"),
-                  pl.format("setai_no={} setainushi={}", pl.col("__household"), pl.col("__heads")), stages)]
-
-
-HELD = "__held"   # phase 3: the engine marks the rows phases 1 and 2 hold
+    member = ~held & ~pl.col("__person_held") & pl.col("__household").is_not_null()
+    cause_held = (pl.col("__heads") == 0) & (pl.col("__held_heads") > 0)
+    checks = [Check(p.setai, member & (pl.col("__heads") != 1) & ~cause_held, pl.col("__household"),
+                    pl.format("setai_no={} setainushi={}", pl.col("__household"), pl.col("__heads")), stages)]
+    held_detail = pl.concat_str(
+        pl.format("setai_no={}; setainushi {}", pl.col("__household"), pl.col("__held_head")),
+        pl.when(pl.col("__held_heads") > 1).then(pl.format(" (+{} more)", pl.col("__held_heads") - 1))
+        .otherwise(pl.lit("")))
+    checks.append(Check(p.setai, member & cause_held, pl.col("__household"), held_detail, stages,
+                        outcome=p.head_held))
+    return checks
 
 
 @kind("held_together", Key, "同じ人の他の記録が保留されたため保留します（全体を保留）",

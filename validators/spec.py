@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from ikou.spec import StrictModel, load_spec, spec_version_field
-from ikou.validators.kinds import KINDS
+from ikou.validators.kinds import KINDS, Outcome
 
 Severity = Literal["error", "warning"]
 
@@ -38,6 +38,12 @@ class Rule(StrictModel):
     def parsed_params(self) -> StrictModel:
         return KINDS[self.kind].params.model_validate(self.params)
 
+    def outcomes(self) -> list[Outcome]:
+        """The rule ids and messages the rule's parameters give findings of their own (kinds.Outcome: e.g.
+        setai.setainushi_held, a household held because its 世帯主 is), besides its own id and message."""
+        p = self.parsed_params()
+        return [v for v in (getattr(p, f) for f in type(p).model_fields) if isinstance(v, Outcome)]
+
     def messages(self) -> tuple[str, str]:
         return (self.message.ja, self.message.en) if self.message else KINDS[self.kind].message
 
@@ -51,7 +57,7 @@ class RuleSet(StrictModel):
     @model_validator(mode="after")
     def _unique_ids(self) -> "RuleSet":
         for table, rules in self.tables.items():
-            ids = [r.id for r in rules]
+            ids = [i for r in rules for i in (r.id, *(o.id for o in r.outcomes()))]
             dup = sorted({i for i in ids if ids.count(i) > 1})
             if dup:
                 raise ValueError(f"tables.{table}: duplicate rule ids {dup}")

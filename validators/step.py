@@ -13,7 +13,11 @@ import polars as pl
 from ikou import quarantine as q
 from ikou.context import RunContext
 from ikou.stage import StageResult, step
+from ikou.mappings.combine import trace
+from ikou.mappings.step import combined_path, held_rows_path, lineage_path
+from ikou.staging import ROW_ID
 from ikou.validators.engine import _IDX, validate_lazy
+from ikou.validators.kinds import HELD_BY, held_by
 from ikou.validators.spec import load_rules
 
 log = logging.getLogger("ikou")
@@ -45,13 +49,27 @@ def validate_table(schema, target: str, ctx: RunContext, inputs: list[Path], *,
     found = validate_lazy(source, table=target, schema=schema, rules=rules, run_id=ctx.run_id,
                           dantai_code=ctx.dantai_code, source_frames=source_frames, batch_rows=batch_rows,
                           row_local=_positioned(inputs, row_local) if row_local is not None else None,
-                          held_before=_held_keys(held_before, schema.resolved_table(target).primary_key))
+                          held_before=_held_keys(held_before, schema.resolved_table(target).primary_key,
+                                                 [held_rows_path(ctx, Path(i).stem) for i in inputs]))
     out = ctx.stage_dir("validate") / f"{target}.parquet"
     found.write_good(source, out, batch_rows=batch_rows)
     log.info("validate %s: %d in, %d held", target, found.rows, found.held.len())
     return StageResult(stage="validate", name=target, rows_in=found.rows, rows_out=found.rows - found.held.len(),
-                       output=out, quarantine=q.conform(found.quarantine),
+                       output=out, quarantine=q.conform(_traced(found.quarantine, ctx, inputs)),
                        metrics={"rules": found.rule_counts.with_columns(pl.lit(target).alias("table")).to_dicts()})
+
+
+def _traced(quarantine: pl.DataFrame, ctx: RunContext, inputs: list[Path]) -> pl.DataFrame:
+    """Findings on the records a multi-table source combined, named by the vendor's tables, rows and person key
+    (mappings.combine.trace), as the map stage names its own."""
+    import json
+
+    for i in inputs:
+        source = Path(i).stem
+        spec = lineage_path(ctx, source)
+        if spec.is_file():
+            quarantine = trace(quarantine, combined_path(ctx, source), json.loads(spec.read_text(encoding="utf-8")))
+    return quarantine
 
 
 def _positioned(inputs: list[Path], found: list[Path]) -> pl.DataFrame:
@@ -68,11 +86,24 @@ def _positioned(inputs: list[Path], found: list[Path]) -> pl.DataFrame:
     return pl.concat(parts, how="diagonal_relaxed")
 
 
-def _held_keys(quarantines: list[pl.DataFrame] | None, key: list[str]) -> pl.DataFrame | None:
-    """The key columns of the records the earlier stages held as errors, read back from their
-    `record_key` (`atena_no=…,rireki_no=…`, written by the mapping from the columns it could map)."""
-    held = [f.filter(pl.col("severity") == "error").select("record_key") for f in quarantines or [] if f.height]
+def _held_keys(quarantines: list[pl.DataFrame] | None, key: list[str],
+               held_rows: list[Path] = ()) -> pl.DataFrame | None:
+    """The records the earlier stages held as errors, one row each: their key columns, read back from their
+    `record_key` (`atena_no=…,rireki_no=…`, written by the mapping from the columns it could map), why the
+    first error holds it (`HELD_BY`: rule, source, line), and the other columns the map stage could still map
+    of a record it held (`held_rows`: mappings.step.held_rows_path, where present), so a household rule sees
+    a 世帯主 held at map as the 世帯主 it was."""
+    cols = ["row_id", "record_key", "rule", "source", "source_line"]
+    held = [f.filter(pl.col("severity") == "error").select(cols) for f in quarantines or [] if f.height]
     if not held:
         return None
-    rk = pl.concat(held).drop_nulls().unique()
-    return rk.select(pl.col("record_key").str.extract(rf"(?:^|,){c}=([^,]*)").alias(c) for c in key)
+    rk = pl.concat(held, how="vertical_relaxed").filter(pl.col("record_key").is_not_null())
+    rk = rk.unique(["row_id", "record_key"], keep="first", maintain_order=True)   # a record: its first error
+    out = rk.select(pl.col("row_id").cast(pl.Int64),
+                    *(pl.col("record_key").str.extract(rf"(?:^|,){c}=([^,]*)").alias(c) for c in key),
+                    held_by(pl.col("rule"), pl.col("source"), pl.col("source_line")).alias(HELD_BY))
+    files = [pl.scan_parquet(f) for f in held_rows if Path(f).is_file()]
+    if files:
+        known = pl.concat(files, how="diagonal_relaxed").drop(key, strict=False).rename({ROW_ID: "row_id"})
+        out = out.join(known.collect(), on="row_id", how="left")
+    return out.drop("row_id")

@@ -10,6 +10,7 @@ import pytest
 from ikou import cancel
 from ikou.context import RunContext
 from ikou.flows import migrate as M
+from ikou.reports import summary as summary_module
 from ikou.stage import StageResult
 
 RUN_ID = "20261129T000000Z-R1-0001"
@@ -24,7 +25,7 @@ def _record_of_cancel(tmp_path, monkeypatch, run: M._Run, held_run_id: str | Non
     def no_summary(*a, **kw):
         raise RuntimeError("summary not built in this test")
 
-    monkeypatch.setattr(M, "build_summary", no_summary)
+    monkeypatch.setattr(summary_module, "build_summary", no_summary)   # flows.pipeline.record reads it there
     monkeypatch.setattr(M.loaders, "held_runs", lambda url, schema: {
         "current": {"run_id": held_run_id} if held_run_id else None, "previous": None})
     monkeypatch.setattr(cancel, "_requested", ["SIGTERM"])

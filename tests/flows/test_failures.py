@@ -134,5 +134,5 @@ def test_an_export_with_no_records_on_a_fresh_target_blocks_the_sign_off(tmp_pat
 def test_a_failed_run_names_its_failure_first_among_the_blockers(tmp_path):
     proc = _ikou(_config(tmp_path, "gaiji_table_unknown_mj"))
     summary = json.loads((Path(proc.stdout.rstrip().splitlines()[-1]) / "summary.json").read_text(encoding="utf-8"))
-    assert summary["status"] == "failed" and summary["sign_off_blockers"][0].startswith("run failed:")
+    assert summary["status"] == "failed" and summary["sign_off_blockers"][0].startswith("実行が失敗しました")
     assert not [b for b in summary["sign_off_blockers"] if "管理合計" in b]

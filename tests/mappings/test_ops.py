@@ -270,3 +270,15 @@ def test_new_key_holds_a_legacy_key_the_crosswalk_also_holds_in_another_spelling
     assert df["error"].to_list() == ["new_key.spelled_twice", "new_key.spelled_twice", None, None,
                                      "new_key.unissued"]
     assert "new_key.spelled_twice" in ops.OPS["new_key"].rules
+
+
+def test_new_key_never_holds_all_zero_legacy_keys_as_one_number_spelled_twice():
+    """'0', '000' and '０' are one number once normalised (ikou.spelling: '0'), but an all-zero key is no
+    person's number: new_key held only keys that normalise to a number, and still does."""
+    ctx = ops.OpContext(schema=SCHEMA, prepared={"t": pl.DataFrame(
+        {"legacy_t": ["0", "000", "０", "0012", "12"],
+         "t": ["0000000019", "0000000027", "0000000035", "0000000043", "0000000051"]})})
+    out = ops.build(cm(op="new_key", numbering={"digits": 10}, **{"from": "v"}), ctx)
+    df = pl.DataFrame({"v": ["0", "000", "０", "0012", "12"]}).select(out.value.alias("value"), out.error.alias("error"))
+    assert df["value"].to_list() == ["0000000019", "0000000027", "0000000035", "0000000043", "0000000051"]
+    assert df["error"].to_list() == [None, None, None, "new_key.spelled_twice", "new_key.spelled_twice"]

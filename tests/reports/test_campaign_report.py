@@ -70,7 +70,7 @@ def test_the_record_has_per_dantai_figures_the_failure_reason_and_the_trend(tmp_
     assert on_disk["runs"][1]["error"]["message_ja"] == "ファイルがありません"
     html = (folder / "campaign.html").read_text(encoding="utf-8")
     assert "移行リハーサル キャンペーン" in html and "未完了" in html and "ファイルがありません" in html
-    assert "隔離率" in html and "5.00% → 1.00%" in html and "未解決の外字" in html
+    assert "保留率" in html and "5.00% → 1.00%" in html and "未解決の外字" in html
     assert 'href="../../../runs/999903/R-999903/report.html"' in html
     assert (folder / "../../../runs/999903/R-999903/report.html").resolve().is_file()
 

@@ -101,7 +101,7 @@ def test_run_report_counts_reasons_trend_and_masking(tmp_path):
     assert "山田花子" not in html and "山＊＊" in html
     assert "ZZ" in html                       # not sensitive: shown verbatim
     # trend: quarantined 30 → 12 and rule failures 9 → 1 got better, unresolved 0 → 1 worse
-    assert re.search(r"juki_kojin_rireki 隔離</td><td class=\"n\">30</td><td class=\"n\">12"
+    assert re.search(r"juki_kojin_rireki（住民記録 個人履歴） 保留</td><td class=\"n\">30</td><td class=\"n\">12"
                      r"</td>\s*<td class=\"n\">-18</td>\s*<td class=\"ok\">改善", html)
     assert re.search(r"文字 未解決</td><td class=\"n\">0</td><td class=\"n\">1</td>\s*"
                      r"<td class=\"n\">\+1</td>\s*<td class=\"ng\">悪化", html)
@@ -191,7 +191,7 @@ def test_run_report_shows_a_combined_sources_ledger_join_unmatched_rows_and_cros
     _assert_self_contained(html)
     t = section_tables(html, "combined-vendor_c_juki")
     assert t["テーブル別の行の内訳"] == [
-        ["テーブル", "抽出", "使用", "隔離", "移行対象外", "参照（マスタ）", "移行対象外の理由"],
+        ["テーブル", "抽出", "使用", "保留", "移行対象外", "参照（マスタ）", "移行対象外の理由"],
         ["C_KOJIN", "1,203", "1,190", "13", "0", "0", ""],
         ["C_GAIKOKUJIN", "57", "41", "2", "14", "0", "移行日 (2026-10-31) より前に終了した在留情報 (移行対象外): 14 件"],
         ["M_CODE", "36", "0", "0", "0", "36", ""]]
@@ -199,7 +199,7 @@ def test_run_report_shows_a_combined_sources_ledger_join_unmatched_rows_and_cros
     assert t["番号の対応表（旧番号 → 新番号）"] == [
         ["番号", "対応表", "継続（前回の番号）", "新規発番", "合計"],
         ["atena_no", "atena_no.csv", "1,187", "4", "1,191"], ["setai_no", "setai_no.csv", "0", "612", "612"]]
-    assert "隔離した人: 9 人" in html
+    assert "保留した人: 9 人" in html
 
 
 def test_run_report_without_a_combined_source_has_no_combine_section(tmp_path):

@@ -54,6 +54,7 @@ def test_a_run_the_target_no_longer_holds_is_not_signed_off(rolled_back, capsys)
     runs = tmp / "runs" / "999997"
     rc, _, err = _signoff(capsys, runs / r2["run_id"])
     assert rc == 2 and "保持していません" in err and f"holds run {r1['run_id']}" in err, err
+    assert f"rolled back to the earlier run {r1['run_id']}" in err and "replaced" not in err, err
     assert len(err.strip().splitlines()) == 1 and not (runs / r2["run_id"] / "signoff.json").exists()
     assert main(["evidence", str(runs / r2["run_id"])]) == 2   # the two agree
     capsys.readouterr()
@@ -127,3 +128,13 @@ def test_the_next_runs_trend_and_decision_changes_after_a_rollback(rolled_back):
         out = tmp / "rr" / f"{run['rehearsal']}.html"
         assert main(["run-report", str(runs / run["run_id"]), "--out", str(out)]) == 0
         assert want in out.read_text(encoding="utf-8")
+
+
+def test_signing_a_run_a_newer_run_replaced_says_replaced_not_rolled_back(rolled_back, capsys):
+    tmp, url, r1, r2 = rolled_back
+    runs = tmp / "runs" / "999997"
+    newer = _run(tmp, url, "R4")   # replaces R1, which the target held after the rollback
+    assert newer["status"] == "succeeded"
+    capsys.readouterr()
+    rc, _, err = _signoff(capsys, runs / r1["run_id"])
+    assert rc == 2 and f"replaced by the newer run {newer['run_id']}" in err and "rolled back" not in err, err

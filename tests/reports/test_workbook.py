@@ -11,7 +11,7 @@ import pytest
 
 from ikou.reports.workbook import write_workbook
 
-SHEETS = ["概要", "件数", "段階", "保留", "保留理由", "差異", "説明できない差異", "管理合計", "前回比較", "文字同定"]
+SHEETS = ["概要", "件数", "段階", "保留", "保留理由", "比較件数", "差異", "説明できない差異", "管理合計", "前回比較", "文字同定"]
 
 
 def _rows(ws) -> list[tuple]:
@@ -39,7 +39,7 @@ def test_a_run_writes_report_xlsx_with_the_counts_of_its_summary(vendor_a_run):
     s = _summary(run_dir)
     wb = openpyxl.load_workbook(run_dir / "report.xlsx")
     assert wb.sheetnames == SHEETS
-    counts = {r[0]: r for r in _rows(wb["件数"])}
+    counts = {r[0].split("（")[0]: r for r in _rows(wb["件数"])}   # juki_kojin_rireki（住民記録 個人履歴）
     assert [c.value for c in wb["件数"][2]] == ["テーブル", "派生", "抽出", "変換", "保留", "検証", "投入", "警告"]
     t = s["tables"]["juki_kojin_rireki"]
     assert counts["juki_kojin_rireki"][2:] == (t["extracted"], t["mapped"], t["quarantined"], t["validated"],
@@ -50,13 +50,15 @@ def test_a_run_writes_report_xlsx_with_the_counts_of_its_summary(vendor_a_run):
     assert len(_rows(q)) == pl.read_parquet(run_dir / "quarantine.parquet").height
     assert q.freeze_panes == "A3"
     reasons = {(r[2], r[3]): r[4] for r in _rows(wb["保留理由"])}
-    assert reasons == {(r["rule"], r["severity"]): r["rows_failed"] for r in s["quarantine_reasons"]}
+    severity = {"error": "エラー (保留)", "warning": "警告"}
+    assert reasons == {(r["rule"], severity[r["severity"]]): r["rows_failed"] for r in s["quarantine_reasons"]}
     diff = s["diff"]["vendor_a_jumin"]
     explained = {r[1]: r[4] for r in _rows(wb["差異"]) if r[1] != "(説明できない差異)"}
     assert explained == {k: e["cells"] for k, e in diff["explained"].items()}
     assert _rows(wb["説明できない差異"]) == [] and sum(diff["unexplained_cells"].values()) == 0
     (unresolved,) = _rows(wb["文字同定"])
-    assert unresolved[1:4] == ("shimei", s["moji"]["unresolved"][0]["char"], s["moji"]["unresolved"][0]["codepoints"])
+    assert unresolved[1:4] == ("shimei（氏名）", s["moji"]["unresolved"][0]["char"],
+                               s["moji"]["unresolved"][0]["codepoints"])
     overview = dict(_rows(wb["概要"]))
     assert overview["実行ID"] == s["run_id"] and "未同定" in overview["承認の妨げ"]
 
@@ -97,5 +99,5 @@ def test_the_trend_sheet_compares_with_the_previous_rehearsal(vendor_a_run, tmp_
     ws = openpyxl.load_workbook(out)["前回比較"]
     trend = {r[0]: r[1:] for r in _rows(ws)}
     q = s["tables"]["juki_kojin_rireki"]["quarantined"]
-    assert trend["juki_kojin_rireki 隔離"] == (q + 10, q, -10, "改善")
+    assert trend["juki_kojin_rireki（住民記録 個人履歴） 保留"][:4] == (q + 10, q, -10, "改善")
     assert "R0-earlier" in ws["A1"].value

@@ -6,8 +6,9 @@ import polars as pl
 
 from ikou import REPO_ROOT
 from ikou.schema import load_schema
+from ikou.spelling import normalised
 from ikou.validators.engine import validate
-from ikou.validators.kinds import code_points, normalised
+from ikou.validators.kinds import code_points
 from ikou.validators.spec import load_rules
 from tests.validators.conftest import DANTAI, atena, frame, person
 

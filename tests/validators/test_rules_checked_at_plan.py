@@ -27,7 +27,7 @@ def test_every_shipped_rules_file_names_only_columns_its_schema_has():
     (("frame: juki_kojin_rireki, frame_column: atena_no}", "frame: juki_kojin_rireki, frame_column: atena}"),
      "rule ref.atena_no: frame_column ['atena']"),
     (("tables:\n  juki_kojin_rireki:", "tables:\n  juki_kojin_rirekii:"), "tables.juki_kojin_rirekii: not a table"),
-    (("kind: setainushi\n      params: {}", "kind: setainushi\n      params: {zokugara: zokugara_kode}"),
+    (("kind: setainushi\n      params:\n", "kind: setainushi\n      params:\n        zokugara: zokugara_kode\n"),
      "rule setai.one_setainushi: columns ['zokugara_kode']"),
     (("params: {flag: _moji_unresolved, detail: _moji_unresolved_chars}",
       "params: {flag: _moji_unresolved, detail: _moji_unresolved_charz}"), "columns ['_moji_unresolved_charz']"),

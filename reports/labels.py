@@ -1,0 +1,95 @@
+"""Japanese names beside the physical ones in what a PM reads (report.html, report.xlsx): 業務 and tables
+from the 業務 schemas' `ja:` (specs/gyomu/<業務>/schema.yaml), columns from ikou/glossary.csv (every
+schema column is in it: tests/ikou/test_glossary.py), and the words the reports use for stages,
+severities, control totals and 文字同定 outcomes. A name with no Japanese label (a vendor's source
+column, a source name) is shown as it is."""
+from __future__ import annotations
+
+import csv
+import functools
+
+from ikou import REPO_ROOT
+
+# the one word for records held out of the load (the quarantine): 保留, as the messages and the workbook say
+HELD = "保留"
+
+STAGES = {"extract": "抽出", "map": "変換", "moji": "文字同定", "validate": "検証", "load": "投入",
+          "diff": "並行稼働比較"}
+# the steps before and after the stages a run can fail at (summary.json's error.stage); not in STAGES, whose
+# order is that of the pipeline's counts
+RUN_STEPS = {"config": "設定の読込み", "plan": "実行計画 (設定・仕様の確認)", "start": "開始",
+             "report": "報告書の作成"}
+SEVERITIES = {"error": f"エラー ({HELD})", "warning": "警告"}
+CONTROL_TOTALS = {"extracted": "抽出", "loaded": "投入", "held": f"{HELD}中", "difference": "差額",
+                  "unreadable": "読めない値", "records_held_at_extract": f"抽出時に{HELD} (記録)"}
+MOJI = {"mj": "MJ文字", "gaiji": "外字", "decided": "同定済", "unresolved": "未解決", "passthrough": "変換不要",
+        "invalid": f"文字でない ({HELD})"}
+
+
+@functools.lru_cache(maxsize=1)
+def _names() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(業務 → ja, table → ja, column → ja) from the shipped schemas and the glossary; empty when unreadable."""
+    import yaml
+
+    gyomu, tables, columns = {}, {}, {}
+    for f in sorted((REPO_ROOT / "specs" / "gyomu").glob("*/schema.yaml")):
+        try:
+            s = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if s.get("gyomu") and s.get("ja"):
+            gyomu[str(s["gyomu"])] = str(s["ja"])
+        for name, t in (s.get("tables") or {}).items():
+            if isinstance(t, dict) and t.get("ja"):
+                tables[str(name)] = str(t["ja"])
+            for c in (t or {}).get("columns") or [] if isinstance(t, dict) else []:
+                if isinstance(c, dict) and c.get("name") and c.get("ja"):
+                    columns.setdefault(str(c["name"]), str(c["ja"]))
+    try:
+        with open(REPO_ROOT / "ikou" / "glossary.csv", encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("romaji") and row.get("kanji"):
+                    columns[row["romaji"]] = row["kanji"]   # the glossary is the one romanisation of a column
+    except OSError:
+        pass
+    return gyomu, tables, columns
+
+
+def _with(name, ja: str | None) -> str:
+    return f"{name}（{ja}）" if ja and ja != name else ("" if name is None else str(name))
+
+
+def gyomu(name) -> str:
+    """`juki（住民記録）`."""
+    return _with(name, _names()[0].get(str(name)))
+
+
+def table(name) -> str:
+    """`juki_kojin_rireki（住民記録 個人履歴）`."""
+    return _with(name, _names()[1].get(str(name)))
+
+
+def column(name) -> str:
+    """`seinengappi（生年月日）`; a source column (`KOJIN_NO`) as it is."""
+    return _with(name, _names()[2].get(str(name)))
+
+
+def columns(text) -> str:
+    """A comma-separated list of columns, each labelled."""
+    if not text:
+        return "" if text is None else str(text)
+    return ", ".join(column(c.strip()) for c in str(text).split(","))
+
+
+def tables(text) -> str:
+    if not text:
+        return "" if text is None else str(text)
+    return ", ".join(table(t.strip()) for t in str(text).split(","))
+
+
+def stage(name) -> str:
+    return STAGES.get(name) or RUN_STEPS.get(name) or (name or "")
+
+
+def severity(name) -> str:
+    return SEVERITIES.get(name, name or "")
