@@ -428,8 +428,24 @@ def _target_of(args):
 
 def _rollback(args) -> int:
     url, schema = _target_of(args)
+    if args.list:
+        return _rollback_list(args, url, schema)
     with _rollback_lock(args):
         return _rollback_locked(args, url, schema)
+
+
+def _rollback_list(args, url: str, schema: str) -> int:
+    """The runs the target holds (what it holds now, and the previous state `--to` may restore), with how
+    each ended; read only."""
+    from ikou.config import load_config
+    from ikou.loaders import held_runs
+    from ikou.loaders.targets import shown
+
+    runs_dir = Path(load_config(args.config).runs_dir) / args.dantai if args.config else None
+    held = held_runs(url, schema)
+    print(f"{schema}: 現在 / current: {shown(held['current'], runs_dir)}")
+    print(f"{schema}: 前の状態 (--to で戻せる) / previous (what --to restores): {shown(held['previous'], runs_dir)}")
+    return 0
 
 
 def _rollback_lock(args):
@@ -504,7 +520,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.set_defaults(func=_purge)
     r = sub.add_parser("rollback", help="restore a 団体's target to the run it held before the last one")
     r.add_argument("--dantai", required=True, help="団体コード")
-    r.add_argument("--to", required=True, metavar="RUN_ID", help="the run the target held before (its previous state)")
+    which = r.add_mutually_exclusive_group(required=True)
+    which.add_argument("--to", metavar="RUN_ID", help="the run the target held before (its previous state)")
+    which.add_argument("--list", action="store_true", help="show the runs the target holds (current and previous) "
+                                                           "and how each ended; changes nothing")
     r.add_argument("--config", default=None, help="the 団体's run config (target URL and schema)")
     r.add_argument("--target-url", default=None, help="target URL (instead of, or overriding, the config's)")
     r.add_argument("--schema", default=None, help="target schema (default dantai_<団体コード>)")

@@ -176,6 +176,14 @@ def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str]) -> Non
         e = s["error"]
         rows.append(("失敗", f"(段階: {labels.stage(e.get('stage')) or '—'}) {e.get('message_ja') or '—'} — "
                              f"{e.get('message')}"))
+    target = s.get("target") or {}
+    if target.get("replaced_run"):
+        rows.append(("置き換えた実行", target["replaced_run"]))
+    if target.get("replaced_unfinished_run"):   # killed, failed or cancelled after its load committed
+        u = target["replaced_unfinished_run"]
+        rows.append(("未完了の実行を置換", f"{u.get('run_id')} ({u.get('status')}): "
+                     + ("前の状態として残しました / kept as the previous state" if u.get("kept_as_previous")
+                        else "破棄し、その前の完了した実行を残しました / dropped; the finished run before it is kept")))
     rows += [("承認の妨げ", b) for b in blockers] or [("承認の妨げ", "なし")]
     book.sheet("概要", ["項目", "値"], [pl.DataFrame(rows, schema=["項目", "値"], orient="row")],
                note=f"移行結果 {s.get('dantai')} {s.get('dantai_name', '')} ({s.get('rehearsal')})",

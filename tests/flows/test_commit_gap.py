@@ -142,6 +142,11 @@ def killed(tmp_path, legacy_data, target):
 def test_rollback_refuses_a_run_killed_after_its_commit_unless_allowed(tmp_path, target, killed, capsys):
     cfg, a, b = killed
     assert not (tmp_path / "runs" / target[0] / b / "summary.json").exists()
+    assert main(["rollback", "--dantai", target[0], "--config", str(cfg), "--list"]) == 0   # read only
+    listed = capsys.readouterr().out
+    assert f"current: {b} (unfinished: its load committed and no summary.json records its end)" in listed
+    assert f"previous (what --to restores): {a['run_id']} (succeeded)" in listed
+    assert _held(target) == (b, a["run_id"])
     rc, back, err = _rollback(capsys, cfg, target, a["run_id"])   # back to the finished run: nothing to confirm
     assert rc == 0 and _held(target) == (a["run_id"], b), err
 
@@ -168,6 +173,8 @@ def test_the_next_run_keeps_the_last_finished_run_restorable_and_names_the_unfin
     assert c["target"]["replaced_unfinished_run"] == {"run_id": b, "status": "unfinished", "kept_as_previous": False}
     log = (tmp_path / "runs" / target[0] / c["run_id"] / "run.log").read_text(encoding="utf-8")
     assert f"replaced run {b}, which did not finish successfully" in log
+    page = (tmp_path / "runs" / target[0] / c["run_id"] / "report.html").read_text(encoding="utf-8")
+    assert f"投入先が保持していた実行 {b} は完了していませんでした" in page   # the PM reads it too
 
     rc, out, err = _rollback(capsys, cfg, target, a["run_id"])
     assert rc == 0, err

@@ -312,3 +312,22 @@ def test_a_campaign_run_that_left_no_summary_is_blocked_in_japanese_and_english(
                             state="CRASHED", state_message="worker died", summary=None)
     (line,) = r["sign_off_blockers"]
     assert "実行が失敗しました" in line and "the run failed" in line and not line.startswith("run failed")
+
+
+# --- the run a load replaced had not finished (killed after its COMMIT) ---------------------------------
+
+def test_report_html_says_the_run_the_target_held_had_not_finished_and_what_stays_the_previous_state(tmp_path):
+    dropped = {**RUN, "target": {"replaced_run": "20261130T000000Z-R1-aaaa", "replaced_unfinished_run": {
+        "run_id": "20261130T010000Z-R2-bbbb", "status": "unfinished", "kept_as_previous": False}}}
+    text = _text(_html(tmp_path, dropped))
+    assert "投入先が保持していた実行 20261130T010000Z-R2-bbbb は完了していませんでした" in text
+    assert "その前の完了した実行 20261130T000000Z-R1-aaaa を前の状態" in text
+    kept = {**RUN, "target": {"replaced_run": "20261130T010000Z-R2-bbbb", "replaced_unfinished_run": {
+        "run_id": "20261130T010000Z-R2-bbbb", "status": "failed", "kept_as_previous": True}}}
+    text = _text(_html(tmp_path, kept))
+    assert "投入の確定後に失敗" in text and "完了した実行がその前にないため" in text
+    assert "replaced-unfinished" not in _html(tmp_path, {**RUN, "target": {"replaced_run": "x"}})
+    book = write_workbook(dropped, tmp_path / "r.xlsx", run_dir=tmp_path)
+    rows = dict(openpyxl.load_workbook(book, read_only=True)["概要"].iter_rows(min_row=3, values_only=True))
+    assert rows["未完了の実行を置換"].startswith("20261130T010000Z-R2-bbbb (unfinished): 破棄し")
+    assert rows["置き換えた実行"] == "20261130T000000Z-R1-aaaa"
