@@ -298,8 +298,10 @@ def _blank_to_null(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.when(pl.all() == "").then(None).otherwise(pl.all()).name.keep())
 
 
-def read_table(source, *, name: str | None = None) -> tuple[pl.LazyFrame, str]:
-    """Open a table as a LazyFrame of String columns with blanks as null; returns (frame, label)."""
+def read_table(source, *, name: str | None = None, opened: list | None = None) -> tuple[pl.LazyFrame, str]:
+    """Open a table as a LazyFrame of String columns with blanks as null; returns (frame, label). A DuckDB
+    connection it opens is added to `opened` (the caller closes it: `compare` does, on every path, so a
+    failed diff never leaves the target file open read-only, which would stop the run recording its end)."""
     if isinstance(source, pl.DataFrame):
         return _blank_to_null(source.lazy()), name or "DataFrame"
     if isinstance(source, pl.LazyFrame):
@@ -320,7 +322,10 @@ def read_table(source, *, name: str | None = None) -> tuple[pl.LazyFrame, str]:
         if db is not None:   # lazily, by DuckDB itself: the table is never whole in memory
             import duckdb
             try:
-                lf = duckdb.connect(db[0], read_only=True).sql(f"SELECT * FROM {table}").pl(lazy=True)
+                con = duckdb.connect(db[0], read_only=True)
+                if opened is not None:
+                    opened.append(con)
+                lf = con.sql(f"SELECT * FROM {table}").pl(lazy=True)
             except duckdb.Error as exc:
                 raise DiffInputError(f"{table}: cannot read from the database: {exc}") from None
             return _blank_to_null(lf), name or table
@@ -641,14 +646,26 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
     directory; the differing cells go to temporary files owned by the result. Memory is bounded by the limit
     plus the distinct differences, not by the table sizes.
     """
+    opened: list = []
+    try:
+        return _compare(left, right, key=key, rules=rules, columns=columns, crosswalk=crosswalk, numeric=numeric,
+                        dates=dates, tolerance=tolerance, left_name=left_name, right_name=right_name,
+                        explained_sample=explained_sample, opened=opened)
+    finally:
+        for con in opened:
+            con.close()
+
+
+def _compare(left, right, *, key, rules, columns, crosswalk, numeric, dates, tolerance, left_name, right_name,
+             explained_sample, opened: list) -> DiffResult:
     key = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key)
     if not key:
         raise DiffInputError("no key column given")
     tolerance = dict(tolerance or {})
     numeric = list(dict.fromkeys([*numeric, *tolerance]))
     dates = list(dates)
-    lf, lname = read_table(left, name=left_name)
-    rf, rname = read_table(right, name=right_name)
+    lf, lname = read_table(left, name=left_name, opened=opened)
+    rf, rname = read_table(right, name=right_name, opened=opened)
     lcols, rcols = _schema_names(lf, lname), _schema_names(rf, rname)
     for label, cols in ((lname, lcols), (rname, rcols)):
         missing = [k for k in key if k not in cols]

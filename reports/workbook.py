@@ -178,7 +178,7 @@ def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str]) -> Non
                              f"{e.get('message')}"))
     target = s.get("target") or {}
     if target.get("replaced_run"):
-        rows.append(("置き換えた実行", target["replaced_run"]))
+        rows.append(("前の状態（戻り先）", target["replaced_run"]))   # what ikou rollback --to restores
     if target.get("replaced_unfinished_run"):   # killed, failed or cancelled after its load committed
         u = target["replaced_unfinished_run"]
         rows.append(("未完了の実行を置換", f"{u.get('run_id')} ({u.get('status')}): "

@@ -22,6 +22,7 @@ SAMPLE = REPO_ROOT / "data" / "sample"
 VENDOR_A = REPO_ROOT / "specs" / "vendors" / "vendor_a"
 NAMES = ["秘匿　春子", "隠蔽　夏男", "機密　秋子", "内密　冬美"]
 NUMBERS = [b + str(kojin_no_check_digit(b)) for b in ("31415926535", "27182818284", "16180339887")] + ["141421356231"]   # the last: a wrong check digit
+JUMINHYO = ["9876543210", "112358132134"]   # 10 digits, and 12 (a 個人番号 typed into the 住民票コード column)
 
 
 def _planted_file(tmp_path: Path) -> Path:
@@ -33,6 +34,7 @@ def _planted_file(tmp_path: Path) -> Path:
     f[1] = f[1] + ["余分"]                                   # wrong field count: the whole record held
     f[2][5], f[2][6], f[2][9] = NUMBERS[2], NAMES[2], "03991399"   # impossible date: held at map
     f[3][5], f[3][6] = NUMBERS[3], NAMES[3]                 # 個人番号 with a wrong check digit: held at validate
+    f[4][4], f[5][4] = JUMINHYO                              # 住民票コード of the wrong length: a finding on its value
     path = tmp_path / "inbox" / "JUMIN.csv"
     path.parent.mkdir(parents=True)
     path.write_bytes(("\r\n".join(",".join(r) for r in f) + "\r\n").encode("cp932"))
@@ -85,7 +87,7 @@ def _leaks(tmp_path: Path, printed: str, planted: list[str] | None = None) -> li
     texts = {where: text for p in outputs for where, text in _texts(p).items()}
     texts |= {"ikou run output": printed, "Prefect artifacts": _artifacts()}
     for where, text in texts.items():
-        for value in planted or NAMES + NUMBERS + [n.replace("　", "") for n in NAMES]:
+        for value in planted or NAMES + NUMBERS + JUMINHYO + [n.replace("　", "") for n in NAMES]:
             if value in text:
                 found.append(f"{value} in {where}")
     return found
@@ -100,6 +102,7 @@ def test_planted_numbers_and_names_appear_in_no_output(tmp_path):
     q = pl.read_parquet(run_dir / "quarantine.parquet")
     held = set(q.filter(pl.col("severity") == "error")["rule"])
     assert {"extract.field_count", "checkdigit.kojin_no"} <= held and any(r.startswith("wareki") for r in held), held
+    assert q.filter(pl.col("rule") == "format.juminhyo_code").height == 2   # the planted 住民票コード were found
     assert any(NAMES[1] in (v or "") for v in q["value"])   # the authorised copy keeps the record verbatim
     assert _leaks(tmp_path, printed) == []
 

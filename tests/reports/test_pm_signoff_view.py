@@ -330,4 +330,4 @@ def test_report_html_says_the_run_the_target_held_had_not_finished_and_what_stay
     book = write_workbook(dropped, tmp_path / "r.xlsx", run_dir=tmp_path)
     rows = dict(openpyxl.load_workbook(book, read_only=True)["概要"].iter_rows(min_row=3, values_only=True))
     assert rows["未完了の実行を置換"].startswith("20261130T010000Z-R2-bbbb (unfinished): 破棄し")
-    assert rows["置き換えた実行"] == "20261130T000000Z-R1-aaaa"
+    assert rows["前の状態（戻り先）"] == "20261130T000000Z-R1-aaaa"
