@@ -26,6 +26,11 @@ EXCEL_ROWS = 1_048_576
 HEAD = 2                                  # rows above the data: the note, then the headers
 MAX_ROWS = EXCEL_ROWS - HEAD              # data rows per sheet by default
 SLICE = 50_000                            # rows masked and written at a time
+PER_RULE = 5_000                          # 保留 rows per rule: enough to filter and read, where a
+                                          # sheet of every finding (600k) took minutes to write;
+                                          # quarantine.csv / .parquet hold them all
+CELL_CHARS = 32_767                       # Excel's limit on a cell's text
+TRUNCATED = " …（以下省略 / truncated）"
 
 QUARANTINE_COLUMNS = {"table": "テーブル", "stage": "段階", "source": "入力", "source_line": "行（表はキー順の番号）",
                       "record_key": "キー", "column": "項目", "rule": "ルール", "severity": "重大度",
@@ -79,7 +84,10 @@ class _Book:
                     elif isinstance(v, (int, float)):
                         ws.write_number(r, j, v)
                     else:
-                        ws.write_string(r, j, str(v))
+                        v = str(v)
+                        if len(v) > CELL_CHARS:   # Excel would cut it without a word
+                            v = v[:CELL_CHARS - len(TRUNCATED)] + TRUNCATED
+                        ws.write_string(r, j, v)
                 r += 1
         ws.autofilter(1, 0, max(1, r - 1), max(0, len(headers) - 1))
         return written
@@ -112,8 +120,9 @@ def _slices(df: pl.DataFrame, fn=None):
 def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.DataFrame | None = None,
                    previous: dict | None = None, sensitive=frozenset(), reveal: bool = False,
                    max_rows: int = MAX_ROWS, diffs: dict[str, dict] | None = None,
-                   diff_dirs: dict[str, Path] | None = None) -> Path:
-    """Write report.xlsx for `summary` (summary.json as a dict); `max_rows` caps each sheet's data rows.
+                   diff_dirs: dict[str, Path] | None = None, per_rule: int = PER_RULE) -> Path:
+    """Write report.xlsx for `summary` (summary.json as a dict); `max_rows` caps each sheet's data rows,
+    `per_rule` the 保留 sheet's findings of each rule (quarantine.csv and .parquet hold every one).
     `diffs` (source → diff summary; default summary.json's `diff`) are the diffs report.html shows, and
     `diff_dirs` where those not under RUN_DIR/diff/<source>/ keep their differences.parquet (`ikou
     run-report --diff`): the workbook and the page show the same diffs and the same 承認の妨げ."""
@@ -126,11 +135,17 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
         _counts(book, s)
         q = quarantine if quarantine is not None else pl.DataFrame(schema={c: pl.String for c in QUARANTINE_COLUMNS})
         cols = list(QUARANTINE_COLUMNS)
+        shown = q.select(cols).filter(pl.int_range(pl.len()).over("rule") < per_rule)   # the first of each rule
+        capped = shown.height < q.height
         book.sheet("保留", [QUARANTINE_COLUMNS[c] for c in cols],
-                   _slices(q.select(cols).head(book.max_rows),
+                   _slices(shown.head(book.max_rows),
                            lambda p: _japanese(mask_long(p, sensitive, reveal=reveal, value_cols=("value",)))),
-                   total=q.height,
-                   note="保留された記録とその理由" + ("" if reveal else " — 個人番号・氏名はマスク済"),
+                   total=None if capped else q.height,
+                   note="保留された記録とその理由" + ("" if reveal else " — 個人番号・氏名はマスク済")
+                   + (f" — ルールごとに先頭 {per_rule:,} 件まで表示 ({min(shown.height, book.max_rows):,} / "
+                      f"{q.height:,} 件): 全件は quarantine.csv / quarantine.parquet にあります / the first "
+                      f"{per_rule:,} findings of each rule; all {q.height:,} are in quarantine.csv / .parquet"
+                      if capped else ""),
                    rest_in="quarantine.parquet", widths=[20, 8, 16, 8, 24, 16, 26, 8, 24, 50, 50, 16])
         reasons = [{**r, "table": labels.table(r.get("table")), "stage": labels.stage(r.get("stage")),
                     "severity": labels.severity(r.get("severity")),

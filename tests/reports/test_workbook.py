@@ -101,3 +101,27 @@ def test_the_trend_sheet_compares_with_the_previous_rehearsal(vendor_a_run, tmp_
     q = s["tables"]["juki_kojin_rireki"]["quarantined"]
     assert trend["juki_kojin_rireki（住民記録 個人履歴） 保留"][:4] == (q + 10, q, -10, "改善")
     assert "R0-earlier" in ws["A1"].value
+
+
+def test_the_held_sheet_shows_the_first_findings_of_each_rule_and_says_where_all_are(vendor_a_run, tmp_path):
+    run_dir, _ = vendor_a_run
+    quarantine = pl.read_parquet(run_dir / "quarantine.parquet")
+    per_rule = quarantine.group_by("rule").len()
+    assert per_rule["len"].max() > 1   # a rule with several findings, cut to one below
+    out = write_workbook(_summary(run_dir), tmp_path / "r.xlsx", run_dir=run_dir, quarantine=quarantine, per_rule=1)
+    ws = openpyxl.load_workbook(out)["保留"]
+    rows = _rows(ws)
+    assert len(rows) == per_rule.height   # one per rule, in the quarantine's order
+    assert [r[3] for r in rows] == quarantine.filter(pl.int_range(pl.len()).over("rule") < 1)["source_line"].to_list()
+    assert f"ルールごとに先頭 1 件まで表示 ({per_rule.height:,} / {quarantine.height:,} 件)" in ws["A1"].value
+    assert "quarantine.csv" in ws["A1"].value
+
+
+def test_a_value_longer_than_an_excel_cell_is_cut_with_a_mark(vendor_a_run, tmp_path):
+    run_dir, _ = vendor_a_run
+    quarantine = pl.read_parquet(run_dir / "quarantine.parquet").head(1).with_columns(
+        pl.lit("方" * 40_000).alias("message_en"))
+    out = write_workbook(_summary(run_dir), tmp_path / "r.xlsx", run_dir=run_dir, quarantine=quarantine)
+    (row,) = _rows(openpyxl.load_workbook(out)["保留"])
+    (long,) = [v for v in row if isinstance(v, str) and v.startswith("方方方")]
+    assert len(long) == 32_767 and long.endswith("（以下省略 / truncated）")
