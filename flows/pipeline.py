@@ -140,15 +140,16 @@ def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
     if not lines or not held.height:
         return q.empty()
     ctx = ops.OpContext(schema=p.schema)
-    src = held.select("row_id", *[pl.col("record_key").str.extract(rf"(?:^|,){re.escape(c)}=([^,]*)").alias(c)
+    where = ["rule", "source", "source_line"]   # why and where it was held: what a household held with it names
+    src = held.select("row_id", *where, *[pl.col("record_key").str.extract(rf"(?:^|,){re.escape(c)}=([^,]*)").alias(c)
                                   for c in dict.fromkeys(c.from_ for c in lines.values())])
     built = {t: ops.build(c, ctx) for t, c in lines.items()}
     for o in built.values():
         src = src.with_columns(**o.pre) if o.pre else src
-    mapped = src.select("row_id", *[o.value.cast(pl.String).alias(t) for t, o in built.items()])
+    mapped = src.select("row_id", *where, *[o.value.cast(pl.String).alias(t) for t, o in built.items()])
     record_key = pl.concat_str([pl.format(f"{t}={{}}", pl.col(t).fill_null("")) for t in built], separator=",")
     return q.conform(mapped.filter(pl.any_horizontal(pl.col(t).is_not_null() for t in built))
-                     .select("row_id", record_key.alias("record_key"))
+                     .select("row_id", *where, record_key.alias("record_key"))
                      .with_columns(stage=pl.lit("extract"), severity=pl.lit("error")))
 
 

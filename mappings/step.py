@@ -107,10 +107,9 @@ class Mapper:
                 again = r.quarantine.filter(pl.col("severity") == "error")
                 rows = rows.filter(pl.col(ROW_ID).is_in(again["row_id"].unique().implode()))
                 failed |= set(again["column"].drop_nulls())
-        private = {c.name for c in self.schema.tables[self.spec.target].columns if c.sensitive or c.moji}
         out = pl.concat([f for f in found if f.height], how="diagonal_relaxed") if any(f.height for f in found) \
             else pl.DataFrame()
-        return out.drop([c for c in out.columns if c in private])
+        return without_private(out, self.schema, self.spec.target)
 
     def result(self, *, output: Path | None) -> StageResult:
         held = [h for h in self._held if h.height]
@@ -125,10 +124,21 @@ class Mapper:
                            metrics=self.metrics)
 
 
-def held_rows_path(ctx: RunContext, source_name: str) -> Path:
-    """map/<source>.held.parquet: the records the map stage held, with the columns it could still map (no names,
-    no 個人番号), read by the validation (validators.step) for its household rule."""
-    return ctx.stage_dir("map") / f"{source_name}.held.parquet"
+def held_rows_path(ctx: RunContext, source_name: str, stage: str = "map") -> Path:
+    """<stage>/<source>.held.parquet: the records a stage held before validation, with the columns they have
+    (no names, no 個人番号: `without_private`), read by the validation (validators.step) for its household rule.
+    `map`: what the map stage could still map of a record it held; `moji`: a record 文字同定 held, mapped whole."""
+    return ctx.stage_dir(stage) / f"{source_name}.held.parquet"
+
+
+HELD_ROWS_STAGES = ("map", "moji")   # the stages that keep what they know of the records they hold (held_rows_path)
+
+
+def without_private(frame: pl.DataFrame, schema: TargetSchema, target: str) -> pl.DataFrame:
+    """`frame` without the columns the schema marks sensitive or 文字同定 reads (names, 個人番号 …): what a held
+    record may keep for the validation's household rule (its 世帯番号, 続柄, 住民状態)."""
+    private = {c.name for c in schema.tables[target].columns if c.sensitive or c.moji}
+    return frame.drop([c for c in frame.columns if c in private])
 
 
 def lineage_path(ctx: RunContext, source_name: str) -> Path:

@@ -16,6 +16,7 @@ slices, flat from 0.5M to 8.6M).
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from ikou.moji.dictionary import load_dictionary
 from ikou.moji.identify import (CHARS_SCHEMA, RULE_INVALID, RULE_MESSAGES, MojiResult, codepoints,
                                 identify_frame, identify_lazy, load_gaiji_table, status_counts)
 from ikou.moji.ledger import Ledger
+from ikou.mappings.combine import trace
+from ikou.mappings.step import combined_path, held_rows_path, lineage_path, without_private
 from ikou.stage import StageResult, step
 
 log = logging.getLogger("ikou")
@@ -57,8 +60,9 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
                      unresolved_rows=ident.unresolved_rows(lf, keys).collect(engine="streaming"),
                      invalid_rows=ident.invalid_rows(lf, [ROW_ID]).collect(engine="streaming"))
     held_ids = res.invalid_rows[ROW_ID].unique().implode()
-    held = _held(lf.filter(pl.col(ROW_ID).is_in(held_ids)).collect(), res.invalid_rows, table=table,
-                 target=target, ctx=ctx) if res.invalid_rows.height else q.empty()
+    held_rows = lf.filter(pl.col(ROW_ID).is_in(held_ids)).collect() if res.invalid_rows.height else None
+    held = _held(held_rows, res.invalid_rows, table=table, target=target, ctx=ctx) if held_rows is not None \
+        else q.empty()
     flagged = _flags(res.unresolved_rows)
     n = lf.select(pl.len()).collect().item()
     slices = [lf.slice(start, batch_rows).with_columns(ident.rewrite_exprs())
@@ -70,7 +74,7 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     out = ctx.stage_dir("moji") / f"{source_name}.parquet"
     pl.concat(slices, parallel=False).sink_parquet(out, compression=STAGING_COMPRESSION)
     return _result(ctx, res, source_name, n, out, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary,
-                   held=held)
+                   held=held, held_rows=[held_rows] if held_rows is not None else [], schema=schema, target=target)
 
 
 def _held(rows: pl.DataFrame, invalid: pl.DataFrame, *, table, target: str, ctx: RunContext) -> pl.DataFrame:
@@ -125,6 +129,8 @@ class Identifier:
         self._chars: list[pl.DataFrame] = []
         self._unresolved: list[pl.DataFrame] = []
         self._held: list[pl.DataFrame] = []
+        self._held_rows: list[pl.DataFrame] = []   # the mapped rows held here (no names: `_result` drops them)
+        self.schema = schema
 
     def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The batch with its moji columns rewritten (外字, decided → MJ glyph) and the unresolved flags,
@@ -139,8 +145,9 @@ class Identifier:
                .with_columns(pl.col("_moji_unresolved").fill_null(False)))
         if res.invalid_rows.height:
             held_ids = res.invalid_rows[ROW_ID].unique().implode()
-            self._held.append(_held(frame.filter(pl.col(ROW_ID).is_in(held_ids)), res.invalid_rows,
-                                    table=self.table, target=self.target, ctx=self.ctx))
+            rows = frame.filter(pl.col(ROW_ID).is_in(held_ids))
+            self._held.append(_held(rows, res.invalid_rows, table=self.table, target=self.target, ctx=self.ctx))
+            self._held_rows.append(without_private(rows, self.schema, self.target))
             out = out.filter(~pl.col(ROW_ID).is_in(held_ids))
         return out
 
@@ -163,14 +170,19 @@ class Identifier:
         """The stage's result; with `record` the 団体's 同定台帳 is updated (else `record_source` does it)."""
         return _result(self.ctx, self.merged(), source_name, self.rows, output, gaiji_font=gaiji_font,
                        ledger=self.ledger if record else None, dictionary=self.dictionary,
-                       held=q.concat(self._held))
+                       held=q.concat(self._held), held_rows=self._held_rows, schema=self.schema, target=self.target)
 
 
 def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Path, *, gaiji_font, ledger,
-            dictionary, held: pl.DataFrame | None = None) -> StageResult:
+            dictionary, held: pl.DataFrame | None = None, held_rows: list[pl.DataFrame] = (), schema=None,
+            target: str | None = None) -> StageResult:
     """Write the per-character outcomes (and the unresolved cells) beside `out`; record the ledger unless
     `ledger` is None (a concurrent run records it afterwards, source after source: `record_source`).
-    `held`: the quarantine of the rows held here (`_held`), which did not reach `out`."""
+    `held`: the quarantine of the rows held here (`_held`), which did not reach `out`; `held_rows`: those rows
+    as mapped, kept without their names (moji/<source>.held.parquet, mappings.step.held_rows_path) for the
+    validation's household rule: a 世帯主 held here is known as the 世帯主 it was. The findings on the records a
+    multi-table source combined name the vendor's table, row and person key (mappings.combine.trace), as the
+    map and validate stages name theirs."""
     chars_path = ctx.stage_dir("moji") / f"{source_name}.chars.parquet"
     res.chars.with_columns(pl.lit(source_name).alias("source")).write_parquet(chars_path)
     unresolved_path = ctx.stage_dir("moji") / f"{source_name}.unresolved.parquet"
@@ -179,7 +191,13 @@ def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Pat
         _record(ctx, res, source_name, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary)
     counts = {k: int(v) for k, v in res.counts.items()}
     held = held if held is not None else q.empty()
+    kept = [without_private(h, schema, target) for h in held_rows if h.height]
+    if kept:
+        pl.concat(kept, how="diagonal_relaxed").write_parquet(held_rows_path(ctx, source_name, "moji"))
     n_held = held["row_id"].n_unique()
+    lineage = lineage_path(ctx, source_name)
+    if held.height and lineage.is_file():
+        held = trace(held, combined_path(ctx, source_name), json.loads(lineage.read_text(encoding="utf-8")))
     log.info("文字同定 %s: %s, %d rows held", source_name, counts, n_held)
     return StageResult(stage="moji", name=source_name, rows_in=n, rows_out=n - n_held, output=out,
                        outputs={"chars": chars_path, "unresolved": unresolved_path}, quarantine=held,

@@ -145,6 +145,12 @@ class Setainushi(StrictModel):
         None, description="a household left without a 世帯主 because its 世帯主 is held by another rule (a bad "
                           "生年月日 …): the rule id and message of its members' findings, whose detail names the "
                           "held 世帯主 and why it is held (default: this rule's own id and message)")
+    head_maybe_held: Outcome | None = Field(
+        None, description="a household with no 世帯主 among the rows validated, none known to be held, while records "
+                          "that may be its 世帯主 are held (a held record of the household whose 続柄 is unknown, or a "
+                          "held record whose household is unknown: held at extract, a person a multi-table source's "
+                          "combine held): the rule id and message of its members' findings, which say the 世帯主 may "
+                          "be among the held records, not that the legacy data has none (default: this rule's own)")
 
 
 class Referential(StrictModel):
@@ -416,29 +422,41 @@ def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
     validation (at extract, map or 文字同定) as far as their columns are known. A person with any held row is
     held whole (`held_together`), so is no 世帯主 that will be loaded: a household whose only 世帯主 is held
     is held too, and its findings (`head_held`) name that 世帯主 and why it is held, not "no 世帯主" — the
-    legacy data has one, and fixing its record migrates the household. A household with really none or two
-    gets the rule's own message. A member whose own person is held is left to `held_together`."""
+    legacy data has one, and fixing its record migrates the household. A household with none among the rows
+    validated and none known to be held, while held records may be its 世帯主 (their 続柄 or household unknown:
+    `_maybe_held_head`), gets `head_maybe_held`: its 世帯主 may be among the held records. A household with
+    really none (nothing held that could be it) or two gets the rule's own message. A member whose own person
+    is held is left to `held_together`."""
     ctx.need(p.person, p.rireki, p.setai, p.jotai, p.zokugara)
     held = pl.col(HELD)
     known = pl.col(p.jotai).is_not_null()   # a record held before validation whose state is unknown: not its latest
     head = pl.col("__current") & _text(p.zokugara).is_in(p.setainushi_codes)
-    stages = (
+    maybe = p.head_maybe_held is not None
+    # "atena_no=… rireki_no=… held by …" of a held 世帯主; with `head_maybe_held`, also of a held record that may be
+    # it ("~…": after them in the household's min, only named when the household has no held 世帯主)
+    cand = head & pl.col("__person_held")
+    mark = pl.when(cand).then(pl.lit("")).when(pl.col("__maybe_head")).then(pl.lit("~")) if maybe \
+        else pl.when(cand).then(pl.lit(""))
+    unknown = pl.when(cand).then(pl.lit("")).otherwise(pl.lit(" (続柄 unknown)")) if maybe else pl.lit("")
+    latest = known & (pl.col(p.rireki) == pl.col("__latest_rireki"))
+    stages = [
         {"__person_held": held.any().over(p.person),
-         "__latest": known & (pl.col(p.rireki) == pl.col(p.rireki).filter(known).max().over(p.person))},
-        {"__current": pl.col("__latest") & _text(p.jotai).is_in(p.active_jotai)},
+         "__latest_rireki": pl.col(p.rireki).filter(known).max().over(p.person)},
+        {"__latest": latest, "__current": latest & _text(p.jotai).is_in(p.active_jotai)},
         {"__current_setai": pl.when("__current").then(_text(p.setai))},
         {"__household": pl.col("__current_setai").max().over(p.person),   # person's current 世帯番号
          "__cause": pl.col(HELD_BY).drop_nulls().first().over(p.person)},
         {"__heads": (head & ~pl.col("__person_held")).sum().over("__household"),
-         "__held_heads": (head & pl.col("__person_held")).sum().over("__household"),
-         "__held_head": pl.when(head & pl.col("__person_held")).then(pl.format(
-             "{}={} {}={} held by {}", pl.lit(p.person), _text(p.person), pl.lit(p.rireki), _text(p.rireki),
-             pl.col("__cause").fill_null("?")))},
+         "__held_heads": cand.sum().over("__household"),
+         "__held_head": pl.format("{}{}={} {}={}{} held by {}", mark, pl.lit(p.person), _text(p.person),
+                                  pl.lit(p.rireki), _text(p.rireki), unknown, pl.col("__cause").fill_null("?"))},
         {"__held_head": pl.col("__held_head").min().over("__household")},
-    )
+    ]
     member = ~held & ~pl.col("__person_held") & pl.col("__household").is_not_null()
     cause_held = (pl.col("__heads") == 0) & (pl.col("__held_heads") > 0)
-    checks = [Check(p.setai, member & (pl.col("__heads") != 1) & ~cause_held, pl.col("__household"),
+    maybe_held, maybe_detail = _maybe_held_head(p, ctx, stages) if maybe else (pl.lit(False), None)
+    stages = tuple(stages)
+    checks = [Check(p.setai, member & (pl.col("__heads") != 1) & ~cause_held & ~maybe_held, pl.col("__household"),
                     pl.format("setai_no={} setainushi={}", pl.col("__household"), pl.col("__heads")), stages)]
     held_detail = pl.concat_str(
         pl.format("setai_no={}; setainushi {}", pl.col("__household"), pl.col("__held_head")),
@@ -446,7 +464,60 @@ def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
         .otherwise(pl.lit("")))
     checks.append(Check(p.setai, member & cause_held, pl.col("__household"), held_detail, stages,
                         outcome=p.head_held))
+    if maybe:
+        checks.append(Check(p.setai, member & maybe_held, pl.col("__household"), maybe_detail, stages,
+                            outcome=p.head_maybe_held))
     return checks
+
+
+def _maybe_held_head(p: Setainushi, ctx: Context, stages: list[dict[str, pl.Expr]]) -> tuple[pl.Expr, pl.Expr]:
+    """When a household has no 世帯主 among the rows validated and none known to be held, its 世帯主 may still be
+    a held record whose 続柄 (what makes it the head) or whose household is unknown: (1) a held person whose
+    current row is in the household with its 続柄 unknown (its mapping failed: a code in no code table), (2) a
+    held person with no current household whose row says nothing of it (a record held at extract, its fields
+    unread, newer than any row whose state is known; or an active row whose 世帯番号 is unknown, its 続柄 unknown
+    or 世帯主), (3) a record held before validation that names no person of this table (a person a multi-table
+    source's combine held: `KOJIN_KEY=…`). The legacy data may well have its 世帯主 then: the findings must
+    say so, not that it has none. Adds what it reads to `stages`, beside the windows over the same columns (whose
+    groups Polars makes once; no text is made per row here: the rule's time at 2M rows is about what it was);
+    returns the mask (on top of `member`) and the detail naming the first candidate and how many there are."""
+    zok = _text(p.zokugara)
+    zok_unknown = zok.is_null() | (zok.str.strip_chars() == "")
+    # (3) from the records held before validation (validators.step: key columns null when the record_key names none)
+    keyless_n, keyless_first = 0, None
+    hb = ctx.held_before
+    if hb is not None and hb.height:
+        if p.person in hb.columns:
+            hb = hb.filter(pl.col(p.person).cast(pl.String).fill_null("").str.strip_chars() == "")
+        if hb.height:
+            keyless_n = hb["record_key"].n_unique() if "record_key" in hb.columns else hb.height
+            keyless_first = hb[HELD_BY].drop_nulls().first() if HELD_BY in hb.columns else None
+    person, rireki = _text(p.person), _text(p.rireki)
+    newer = pl.col(p.jotai).is_null() & (pl.col("__latest_rireki").is_null()
+                                         | (pl.col(p.rireki) > pl.col("__latest_rireki")))   # than any known state
+    first = pl.col("__unplaced") & (person == pl.col("__unplaced_person"))
+    stages[2] |= {"__maybe_head": pl.col("__current") & zok_unknown & pl.col("__person_held")}   # (1)
+    stages[4] |= {"__maybe_heads": pl.col("__maybe_head").sum().over("__household"),
+                  "__unplaced": pl.col("__person_held") & pl.col("__household").is_null()   # (2)
+                  & (newer | pl.col("__current") & (zok_unknown | zok.is_in(p.setainushi_codes)))}
+    stages[5] |= {"__unplaced_n": person.filter("__unplaced").n_unique() + keyless_n,
+                  "__unplaced_person": person.filter("__unplaced").min()}
+    stages.append({"__unplaced_rireki": rireki.filter(first).min(),
+                   "__unplaced_cause": pl.col("__cause").filter(first).min()})
+    mask = (pl.col("__heads") == 0) & (pl.col("__held_heads") == 0) & (
+        (pl.col("__maybe_heads") > 0) | (pl.col("__unplaced_n") > 0))
+    unplaced_first = pl.when(pl.col("__unplaced_person").is_not_null()).then(pl.format(
+        "{}={} {}={} held by {}", pl.lit(p.person), pl.col("__unplaced_person"), pl.lit(p.rireki),
+        pl.col("__unplaced_rireki"), pl.col("__unplaced_cause").fill_null("?"))).otherwise(
+        pl.lit(f"held by {keyless_first}" if keyless_first else "held", pl.String))
+    detail = pl.when(pl.col("__maybe_heads") > 0).then(pl.concat_str(
+        pl.format("setai_no={} setainushi=0; setainushi maybe {}", pl.col("__household"),
+                  pl.col("__held_head").str.strip_chars_start("~")),
+        pl.when(pl.col("__maybe_heads") > 1).then(pl.format(" (+{} more)", pl.col("__maybe_heads") - 1))
+        .otherwise(pl.lit("")))).otherwise(pl.format(
+            "setai_no={} setainushi=0; setainushi maybe among {} held record(s) of unknown household, first {}",
+            pl.col("__household"), pl.col("__unplaced_n"), unplaced_first))
+    return mask, detail
 
 
 @kind("held_together", Key, "同じ人の他の記録が保留されたため保留します（全体を保留）",

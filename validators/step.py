@@ -13,8 +13,8 @@ import polars as pl
 from ikou import quarantine as q
 from ikou.context import RunContext
 from ikou.stage import StageResult, step
-from ikou.mappings.combine import trace
-from ikou.mappings.step import combined_path, held_rows_path, lineage_path
+from ikou.mappings.combine import PERSON_HELD, trace
+from ikou.mappings.step import HELD_ROWS_STAGES, combined_path, held_rows_path, lineage_path
 from ikou.staging import ROW_ID
 from ikou.validators.engine import _IDX, validate_lazy
 from ikou.validators.kinds import HELD_BY, held_by
@@ -50,7 +50,8 @@ def validate_table(schema, target: str, ctx: RunContext, inputs: list[Path], *,
                           dantai_code=ctx.dantai_code, source_frames=source_frames, batch_rows=batch_rows,
                           row_local=_positioned(inputs, row_local) if row_local is not None else None,
                           held_before=_held_keys(held_before, schema.resolved_table(target).primary_key,
-                                                 [held_rows_path(ctx, Path(i).stem) for i in inputs]))
+                                                 [held_rows_path(ctx, Path(i).stem, stage) for i in inputs
+                                                  for stage in HELD_ROWS_STAGES]))
     out = ctx.stage_dir("validate") / f"{target}.parquet"
     found.write_good(source, out, batch_rows=batch_rows)
     log.info("validate %s: %d in, %d held", target, found.rows, found.held.len())
@@ -89,21 +90,30 @@ def _positioned(inputs: list[Path], found: list[Path]) -> pl.DataFrame:
 def _held_keys(quarantines: list[pl.DataFrame] | None, key: list[str],
                held_rows: list[Path] = ()) -> pl.DataFrame | None:
     """The records the earlier stages held as errors, one row each: their key columns, read back from their
-    `record_key` (`atena_no=…,rireki_no=…`, written by the mapping from the columns it could map), why the
-    first error holds it (`HELD_BY`: rule, source, line), and the other columns the map stage could still map
-    of a record it held (`held_rows`: mappings.step.held_rows_path, where present), so a household rule sees
-    a 世帯主 held at map as the 世帯主 it was."""
-    cols = ["row_id", "record_key", "rule", "source", "source_line"]
+    `record_key` (`atena_no=…,rireki_no=…`, written by the mapping from the columns it could map; null when it
+    names none of them, as a person a multi-table source's combine held: `KOJIN_KEY=…`), the `record_key`
+    itself, why the first error holds it (`HELD_BY`: rule, source, line), and the other columns the stage that
+    held it knew (`held_rows`: mappings.step.held_rows_path, where present: what the map stage could still map
+    of a record it held, a record 文字同定 held as mapped), so a household rule sees a 世帯主 held at map or at
+    文字同定 as the 世帯主 it was, and knows when a held record's household is unknown."""
+    cols = ["row_id", "record_key", "rule", "source", "source_line", "stage"]
     held = [f.filter(pl.col("severity") == "error").select(cols) for f in quarantines or [] if f.height]
     if not held:
         return None
     rk = pl.concat(held, how="vertical_relaxed").filter(pl.col("record_key").is_not_null())
     rk = rk.unique(["row_id", "record_key"], keep="first", maintain_order=True)   # a record: its first error
+    # a person a combine held: the rows that say why first, those held only with it after (kinds: the first cause)
+    rk = rk.sort(pl.col("rule") == PERSON_HELD, maintain_order=True)
     out = rk.select(pl.col("row_id").cast(pl.Int64),
                     *(pl.col("record_key").str.extract(rf"(?:^|,){c}=([^,]*)").alias(c) for c in key),
-                    held_by(pl.col("rule"), pl.col("source"), pl.col("source_line")).alias(HELD_BY))
+                    "record_key",
+                    # a record that says only where it was held (flows.pipeline.held_at_extract: its key alone)
+                    pl.when(pl.col("rule").is_null() & pl.col("source").is_null() & pl.col("source_line").is_null())
+                    .then(pl.format("the {} stage (see its quarantine)", pl.col("stage").fill_null("?")))
+                    .otherwise(held_by(pl.col("rule"), pl.col("source"), pl.col("source_line"))).alias(HELD_BY))
     files = [pl.scan_parquet(f) for f in held_rows if Path(f).is_file()]
     if files:
-        known = pl.concat(files, how="diagonal_relaxed").drop(key, strict=False).rename({ROW_ID: "row_id"})
+        known = (pl.concat(files, how="diagonal_relaxed").drop(*key, "record_key", strict=False)
+                 .rename({ROW_ID: "row_id"}))
         out = out.join(known.collect(), on="row_id", how="left")
     return out.drop("row_id")

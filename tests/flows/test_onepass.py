@@ -7,6 +7,8 @@ enough to split every file, with a 外字 decided in the ledger beforehand.
 """
 from __future__ import annotations
 
+import shutil
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -15,7 +17,9 @@ from ikou import REPO_ROOT
 from ikou.config import load_config
 from ikou.extractors import extract
 from ikou.flows import pipeline as P
+from ikou.context import RunContext
 from ikou.mappings import map_source
+from ikou.mappings.step import held_rows_path
 from ikou.moji import identify_source
 from ikou.moji.ledger import Ledger
 from ikou.onepass import one_pass
@@ -23,6 +27,7 @@ from ikou.sample.legacy_db import install_vendor_c
 from ikou.validators import validate_table
 
 SAMPLE = REPO_ROOT / "data" / "sample"
+STAGED, FUSED = "20990101T000000Z-R1-0001", "20990101T000000Z-R1-0002"
 SPECS = REPO_ROOT / "specs" / "vendors"
 BATCH = 97
 
@@ -31,7 +36,12 @@ BATCH = 97
 def config(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("onepass")
     legacy = tmp / "vendor_c.duckdb"
-    install_vendor_c(SAMPLE / "vendor_c", f"duckdb:///{legacy}")
+    vendor_c = tmp / "vendor_c"   # the sample, with U+200B in a name: a record 文字同定 holds (moji.invalid_char)
+    shutil.copytree(SAMPLE / "vendor_c", vendor_c)
+    names = (vendor_c / "C_SHIMEI_RIREKI.csv").read_text(encoding="utf-8").split("\n")
+    names[1] = names[1].replace("　", "\u200b　", 1)
+    (vendor_c / "C_SHIMEI_RIREKI.csv").write_text("\n".join(names), encoding="utf-8")
+    install_vendor_c(vendor_c, f"duckdb:///{legacy}")
     a = SAMPLE / "vendor_a"
     cfg = tmp / "run.yaml"
     cfg.write_text(f"""spec_version: 1
@@ -60,15 +70,18 @@ def _run(cfg, run_id: str, *, fused: bool, extracted: dict | None = None):
     plans = P.plan(cfg)
     extracted = extracted if extracted is not None else {
         p.source.name: extract(p.source, ctx, ordinal=p.ordinal, target_table=p.target,
-                               layout_path=p.mapping.layout, tables=p.mapping.tables).output for p in plans}
+                               layout_path=p.mapping.layout, tables=p.mapping.tables) for p in plans}
     results = []
     for p in plans:
         name = p.source.name
+        ex = extracted[name]
         if fused:
-            results += one_pass(p.mapping, p.schema, ctx, extracted[name], source_name=name,
-                                gaiji_table=p.source.gaiji_table, keep_stages=True, batch_rows=BATCH)
+            results += one_pass(p.mapping, p.schema, ctx, ex.output, source_name=name,
+                                gaiji_table=p.source.gaiji_table, keep_stages=True, batch_rows=BATCH,
+                                held_at_extract=ex.quarantine)
         else:
-            mp = map_source(p.mapping, p.schema, ctx, extracted[name], source_name=name, batch_rows=BATCH)
+            mp = map_source(p.mapping, p.schema, ctx, ex.output, source_name=name, batch_rows=BATCH,
+                            held_at_extract=ex.quarantine)
             mo = identify_source(p.schema, p.target, ctx, mp.output, source_name=name,
                                  gaiji_table=p.source.gaiji_table, batch_rows=BATCH)
             results += [mp, mo]
@@ -77,8 +90,11 @@ def _run(cfg, run_id: str, *, fused: bool, extracted: dict | None = None):
     for target, schema, feeding in P.tables_in_order(cfg, plans):
         identified = [by[("moji", p.source.name)] for p in feeding]
         row_local = [r.outputs["row_local"] for r in identified] if fused else None
+        # the records held before validation, as the flow hands them on (flows.migrate.validate_and_load)
+        held_before = [by[(s, p.source.name)].quarantine for p in feeding for s in ("map", "moji")] + [
+            P.held_at_extract(p, extracted[p.source.name].quarantine) for p in feeding]
         v = validate_table(schema, target, ctx, [r.output for r in identified], others=dict(validated),
-                           row_local=row_local, batch_rows=BATCH)
+                           row_local=row_local, batch_rows=BATCH, held_before=held_before)
         validated[target] = v.output
         results.append(v)
     ledger = Ledger.load(ctx.dantai_dir / "moji_ledger").entries
@@ -95,14 +111,22 @@ def test_one_pass_records_what_the_staged_steps_record(config):
     led.decide("\ue003", "MJ028902", decided_by="test")   # a decided 外字 is rewritten by both paths
     led.save(config.runs_dir / "999997" / "moji_ledger")
 
-    extracted, staged, staged_valid, staged_ledger = _run(config, "20990101T000000Z-R1-0001", fused=False)
-    _, fused, fused_valid, fused_ledger = _run(config, "20990101T000000Z-R1-0002", fused=True, extracted=extracted)
+    extracted, staged, staged_valid, staged_ledger = _run(config, STAGED, fused=False)
+    _, fused, fused_valid, fused_ledger = _run(config, FUSED, fused=True, extracted=extracted)
+    held_somewhere = set()
 
     assert [(r.stage, r.name) for r in staged] == [(r.stage, r.name) for r in fused]
     for s, f in zip(staged, fused):
         assert (s.rows_in, s.rows_out) == (f.rows_in, f.rows_out), (s.stage, s.name)
         if s.stage in ("map", "moji"):   # --keep-stages: map/ and moji/ as the staged steps write them
             assert_frame_equal(pl.read_parquet(s.output), pl.read_parquet(f.output))
+            # and the records each held, as far as known, for the validation's household rule
+            kept = [held_rows_path(RunContext(dantai_code="999997", run_id=run_id, runs_dir=config.runs_dir),
+                                   s.name, s.stage) for run_id in (STAGED, FUSED)]
+            assert kept[0].is_file() == kept[1].is_file(), (s.stage, s.name)
+            if kept[0].is_file():
+                assert_frame_equal(pl.read_parquet(kept[0]), pl.read_parquet(kept[1]))
+                held_somewhere.add(s.stage)
         if s.stage == "moji":
             assert s.metrics["counts"] == f.metrics["counts"]
             for side in ("chars", "unresolved"):
@@ -111,6 +135,7 @@ def test_one_pass_records_what_the_staged_steps_record(config):
             assert s.metrics["rules"] == f.metrics["rules"]
     for t in staged_valid:
         assert_frame_equal(pl.read_parquet(staged_valid[t]), pl.read_parquet(fused_valid[t]))
+    assert held_somewhere == {"map", "moji"}   # map and 文字同定 both held records (kept the same by both paths)
     q = _quarantine(staged)
     assert q.height and {"map", "validate"} <= set(q["stage"])   # faults were planted: something is held
     assert q.filter(pl.col("rule") == "moji.unresolved").height   # and a 外字 is unresolved

@@ -47,11 +47,29 @@ def test_a_head_whose_older_row_was_held_before_validation_takes_the_household_w
     assert res.good["atena_no"].to_list() == [atena("0000001")]
 
 
-def test_a_held_record_whose_household_is_unknown_leaves_the_plain_message(schema, rules):
-    """Held at extract (its fields unread): nothing says it was the 世帯主, so nothing is claimed."""
+def test_a_held_record_whose_household_is_unknown_may_be_the_missing_head(schema, rules):
+    """Held at extract (its fields unread): nothing says it was the 世帯主, nor that it was not. The household
+    without one is told its 世帯主 may be among the held records, not that the legacy data has none."""
     rows = [person(11, setai="20000", zokugara="20"), person(1, setai="10000", zokugara="02")]
     held_before = pl.DataFrame({"atena_no": [atena("0000004")], "rireki_no": ["1"],
                                 HELD_BY: ["extract.decode (JUMIN.csv source_line 3)"]})
+    hh = _setai(run(frame(rows), schema, rules, held_before=held_before).quarantine)
+    assert hh["rule"].to_list() == ["setai.setainushi_maybe_held"]
+    assert (f"setai_no={atena('20000')} setainushi=0; setainushi maybe among 1 held record(s) of unknown household, "
+            f"first atena_no={atena('0000004')} rireki_no=1 held by extract.decode (JUMIN.csv source_line 3)") \
+        in hh["message_en"][0]
+    assert "世帯主が一人ではありません" not in hh["message_ja"][0]
+
+
+def test_a_held_record_known_not_to_be_the_head_leaves_the_plain_message(schema, rules):
+    """Held at map with its household and 続柄 known (a member of another household), or known to have moved
+    out: it cannot be the missing 世帯主, so the household really has none."""
+    rows = [person(11, setai="20000", zokugara="20"), person(1, setai="10000", zokugara="02")]
+    held_before = pl.DataFrame({"atena_no": [atena("0000004"), atena("0000005")], "rireki_no": ["1", "1"],
+                                "setai_no": [atena("10000"), atena("20000")], "zokugara_code": ["20", "02"],
+                                "jumin_jotai_code": ["1", "2"],
+                                HELD_BY: ["wareki.era_range (JUMIN.csv source_line 3)",
+                                          "wareki.era_range (JUMIN.csv source_line 4)"]})
     hh = _setai(run(frame(rows), schema, rules, held_before=held_before).quarantine)
     assert hh["rule"].to_list() == ["setai.one_setainushi"]
     assert "setainushi=0" in hh["message_en"][0] and "held by" not in hh["message_en"][0]
