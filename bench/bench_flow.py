@@ -259,16 +259,23 @@ def check_same_as_staged(check: Checks, name: str, run_dir: Path, work: Path) ->
     cfg = cfg.model_copy(update={"runs_dir": work / "runs_staged"})
     ctx = P.make_context(cfg, run_dir.name)
     t0 = time.perf_counter()
-    plans, moji, held = P.plan(cfg), {}, []
+    plans, moji, held, before = P.plan(cfg), {}, [], {}
+    run_q = pl.read_parquet(run_dir / "quarantine.parquet")
     for p in plans:
         mp = map_source(p.mapping, p.schema, ctx, run_dir / "extract" / f"{p.source.name}.parquet",
                         source_name=p.source.name)
-        moji[p.source.name] = identify_source(p.schema, p.target, ctx, mp.output, source_name=p.source.name,
-                                              gaiji_table=p.source.gaiji_table).output
-        held.append(mp.quarantine)
+        mo = identify_source(p.schema, p.target, ctx, mp.output, source_name=p.source.name,
+                             gaiji_table=p.source.gaiji_table)
+        moji[p.source.name] = mo.output
+        held += [mp.quarantine, mo.quarantine]
+        # what the flow hands the validation: the records held at map, at 文字同定 and at extract (the run's own
+        # extract findings of this source's file)
+        extract_q = run_q.filter((pl.col("stage") == "extract") & (pl.col("source") == Path(p.source.path).name))
+        before[p.source.name] = [mp.quarantine, mo.quarantine, P.held_at_extract(p, extract_q)]
     same = True
     for target, schema, feeding in P.tables_in_order(cfg, plans):
-        v = validate_table(schema, target, ctx, [moji[p.source.name] for p in feeding])
+        v = validate_table(schema, target, ctx, [moji[p.source.name] for p in feeding],
+                           held_before=[h for p in feeding for h in before[p.source.name]])
         held.append(v.quarantine)
         same &= pl.read_parquet(v.output).equals(pl.read_parquet(run_dir / "validate" / f"{target}.parquet"))
     cols = [c for c in held[0].columns if c != "run_id"]
