@@ -1,6 +1,7 @@
 """Benchmark: extraction of the generator's files (CP932) and of the same rows from PostgreSQL.
 
     .venv/bin/python bench/bench_extract.py --persons 1000000 [--no-postgres] [--out DIR]
+    .venv/bin/python bench/bench_extract.py --persons 200000 --bad-records [--rates 25,1] [--repeat 3]
     .venv/bin/python bench/bench_extract.py --smoke     # 300 persons in a temporary folder (tests)
 
 Every measurement runs in its own fresh process (spawn), so its peak RSS is its own. The raw
@@ -9,9 +10,14 @@ of any CP932 reader), Polars parsing the same rows as UTF-8, and PostgreSQL stre
 with COPY TO STDOUT (the server's own ceiling). Ratios, not absolute times, compare across machines.
 The exit code is 1 when a step fails or the readers disagree on the rows of the same data.
 
+--bad-records measures extract_csv on vendor A's JUMIN.csv and on copies of it where a share of the
+records (each rate in --rates, percent) is bad in one way: bytes CP932 does not define in 氏名, a field
+too many, a quote inside 方書 (`コーポ"A"棟`), a TAB in 住所. All in one process, best of --repeat, as
+a factor of the clean file's time: a file with many bad records must not cost per record in Python.
+
 --smoke generates its data, writes its staging and its JSON in a temporary folder and puts the
 PostgreSQL table in a schema of its own (dropped at the end); without a reachable server it skips
-the database steps (unless IKOU_REQUIRE_SERVICES=1, as in CI).
+the database steps (unless IKOU_REQUIRE_SERVICES=1, as in CI). It runs --bad-records too, once, at 25 %.
 """
 from __future__ import annotations
 
@@ -158,6 +164,79 @@ def _drop_schema(url: str, schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+# ---------------------------------------------------------------- bad records
+# kind → (column changed, how, the rule each planted record is held or listed by)
+BAD_KINDS = {
+    "undecodable": ("SHIMEI", lambda v: v + b"\x85\x40", "extract.decode"),
+    "field_count": (None, None, "extract.field_count"),
+    "stray_quote": ("KATAGAKI", lambda v: "コーポ\"A\"棟".encode("cp932"), "extract.stray_quote"),
+    "control_char": ("JUSHO", lambda v: v + b"\t", "extract.control_char"),
+}
+
+
+def plant_bad_records(src: Path, dst: Path, kind: str, rate: float, names: list[str], seed: int = 7) -> int:
+    """A copy of `src` (CR LF lines, no quotes, as the generator writes vendor A) with `rate` of its records
+    made bad in the way `kind` says; returns how many."""
+    import random
+
+    column, how, _ = BAD_KINDS[kind]
+    rnd = random.Random(seed)
+    lines = src.read_bytes().split(b"\r\n")
+    tail = lines.pop() if lines and lines[-1] == b"" else None
+    at = names.index(column) if column else None
+    n = 0
+    for i, line in enumerate(lines):
+        fields = line.split(b",")
+        if len(fields) != len(names) or rnd.random() >= rate:
+            continue
+        if at is None:
+            fields.append(b"X")
+        else:
+            fields[at] = how(fields[at])
+        lines[i] = b",".join(fields)
+        n += 1
+    dst.write_bytes(b"\r\n".join(lines) + (b"\r\n" if tail is not None else b""))
+    return n
+
+
+def bench_bad_records(csv_a: Path, work: Path, rates: list[float], repeat: int, check: Checks) -> dict:
+    """extract_csv on the clean file and on each bad-record copy, one process, best of `repeat`."""
+    import polars as pl
+
+    from ikou.extractors import load_layout
+    from ikou.extractors.csv_file import extract_csv
+
+    layout = load_layout(REPO_ROOT / "specs" / "vendors" / "vendor_a" / "layouts" / "jumin.yaml")
+    work.mkdir(parents=True, exist_ok=True)
+    files = {"clean": (csv_a, 0, None)}
+    for rate in rates:
+        for kind, (_, _, rule) in BAD_KINDS.items():
+            dst = work / f"{kind}_{rate:g}.csv"
+            files[f"{kind} {rate:g} %"] = (dst, plant_bad_records(csv_a, dst, kind, rate / 100, layout.names), rule)
+
+    def once(path: Path):
+        t0 = time.perf_counter()
+        r = extract_csv(path, layout, out_path=work / "staging.parquet", source_name="bench", source_ordinal=1,
+                        target_table="t", run_id="bench", dantai_code="999997", key_columns=["ATENA_NO", "RIREKI_NO"])
+        return time.perf_counter() - t0, r
+
+    results: dict[str, dict] = {}
+    base_rules = once(csv_a)[1].quarantine["rule"].value_counts()
+    for name, (path, planted, rule) in files.items():
+        best, r = min((once(path) for _ in range(repeat)), key=lambda x: x[0])
+        results[name] = {"seconds": best, "planted": planted, "held_or_listed": r.quarantine.height}
+        if rule:
+            before = base_rules.filter(pl.col("rule") == rule)["count"].sum()
+            got = r.quarantine.filter(pl.col("rule") == rule).height
+            check(got == before + planted, f"{name}: {got} rows of {rule} = {before} in the clean file + {planted}")
+    clean = results["clean"]["seconds"]
+    print(f"\nbad records ({repeat} runs each, best; one process): {csv_a.stat().st_size / 1e6:,.0f} MB")
+    for name, r in results.items():
+        r["factor"] = r["seconds"] / clean
+        print(f"  {name:22} {r['seconds']:6.2f} s  {r['factor']:5.2f}× clean  planted {r['planted']:,}")
+    return results
+
+
 # ---------------------------------------------------------------- driver
 def _fixed_width_copy(src_csv: Path, dst: Path, layout_path: Path) -> None:
     """Vendor A's JUMIN rows as fixed-width CP932 records (width = each column's longest value in
@@ -196,6 +275,10 @@ def main() -> int:
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--no-fixed", action="store_true")
     ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    ap.add_argument("--bad-records", action="store_true",
+                    help="only: extract_csv on files with bad records, as a factor of the clean file's time")
+    ap.add_argument("--rates", default="25,1", help="--bad-records: percent of records made bad (default 25,1)")
+    ap.add_argument("--repeat", type=int, default=3, help="--bad-records: runs of each file, the best counts")
     args = ap.parse_args()
     args.persons = args.persons or (300 if args.smoke else 3_700_000)
     if args.smoke and args.out is None:
@@ -206,6 +289,20 @@ def main() -> int:
 
 def bench(args: argparse.Namespace, out: Path) -> int:
     check = Checks()
+    if args.bad_records:
+        csv_a = out / "vendor_a" / "JUMIN.csv"
+        if not csv_a.is_file():
+            from ikou.sample.generate import generate
+
+            generate(out, args.persons)
+        rates = [float(x) for x in args.rates.split(",")]
+        results = bench_bad_records(csv_a, out / "_bench_bad_records", rates, args.repeat, check)
+        dest = REPO_ROOT / "bench" / "out" / f"extract_bad_records_{args.persons}.json"
+        dest.parent.mkdir(exist_ok=True)
+        dest.write_text(json.dumps({"persons": args.persons, "rates": rates, "results": results}, indent=2),
+                        encoding="utf-8")
+        print(f"written {dest.relative_to(REPO_ROOT)}")
+        return check.exit_code()
     pg_schema = f"{PG_SCHEMA}_smoke_{os.getpid()}" if args.smoke else PG_SCHEMA
     use_pg = not args.no_postgres
     if use_pg and args.smoke and (err := _postgres_unreachable(PG_URL)):
@@ -293,6 +390,8 @@ def bench(args: argparse.Namespace, out: Path) -> int:
                          if k in results]}
     for what, counts in same.items():
         check(len(set(counts)) == 1 and None not in counts, f"every reader of {what} has the same rows {counts}")
+    if args.smoke:
+        bench_bad_records(csv_a, out / "_bench_bad_records", [25.0], 1, check)
     dest = (out if args.smoke else REPO_ROOT / "bench" / "out") / f"extract_{args.persons}.json"
     dest.parent.mkdir(exist_ok=True)
     dest.write_text(json.dumps({"persons": args.persons, "results": results, "ratios": ratios}, indent=2),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 
 import polars as pl
 
@@ -98,6 +99,89 @@ def _char_name(c: str) -> str:
     return "DEL" if o == 0x7F else "C1"
 
 
+@lru_cache(maxsize=64)
+def _control_table(pattern_chars: str, cp932: bool, hint: tuple[str, str] | None) -> pl.DataFrame:
+    """For each character a control pattern matches: its rule and the start and end of its message."""
+    rows = []
+    for ch in pattern_chars:
+        if ch == "\x00":
+            rows.append((ch, "extract.nul_byte", " の ", " 文字目に NUL バイト (0x00) があります",
+                         ": a NUL byte (0x00) at character ", "", "", ""))
+        elif cp932 and ch in _CP932_UNDEFINED:
+            b = _CP932_UNDEFINED[ch]
+            rows.append((ch, "extract.undefined_byte", " の ",
+                         f" 文字目のバイト 0x{b:02X} は CP932 の文字ではありません (Python の cp932 は U+{ord(ch):04X} に読み替えます)",
+                         f": byte 0x{b:02X} at character ",
+                         f" is not a CP932 character (Python's cp932 reads it as U+{ord(ch):04X})", "", ""))
+        else:
+            extra = hint if hint and ch in "\r\n" + _UNICODE_BREAKS else ("", "")
+            rows.append((ch, "extract.control_char", " の ",
+                         f" 文字目に制御文字 {_char_name(ch)} (U+{ord(ch):04X}) があります",
+                         f": control character {_char_name(ch)} (U+{ord(ch):04X}) at character ", "", *extra))
+    return pl.DataFrame(rows, schema=["_ch", "rule", "_ja1", "_ja2", "_en1", "_en2", "_hint_ja", "_hint_en"],
+                        orient="row")
+
+
+@lru_cache(maxsize=64)
+def _class_chars(pattern: str) -> str:
+    """Every character of a control pattern (a regex class as `control_pattern` writes it)."""
+    rx = re.compile(pattern.replace(r"\x{F8F0}-\x{F8F3}", "\uf8f0-\uf8f3").replace(_UNICODE_BREAKS_RX, _UNICODE_BREAKS))
+    return "".join(c for c in map(chr, [*range(0x00, 0xA0), 0x2028, 0x2029, *range(0xF8F0, 0xF8F4)]) if rx.fullmatch(c))
+
+
+def control_frame(df: pl.DataFrame, layout: Layout, encoding: str, *, line_breaks: bool | Collection[str],
+                  line_col: str = "_line", column_encodings: Mapping[str, str] | None = None,
+                  line_break_hint: tuple[str, str] | None = None,
+                  unicode_breaks: bool | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`control_findings` as a frame (columns source_line, column, rule, value, message_ja, message_en), built
+    column by column: one set of expressions per layout column, never a loop over rows."""
+    schema = {"source_line": pl.Int64, "column": pl.String, "rule": pl.String, "value": pl.String,
+              "message_ja": pl.String, "message_en": pl.String}
+    if df.height == 0:
+        return df, pl.DataFrame(schema=schema)
+    names = [c.name for c in layout.columns if c.name in df.columns]
+    encs = {n: (column_encodings or {}).get(n, encoding) for n in names}
+    allowed = {n: line_breaks if isinstance(line_breaks, bool) else n in line_breaks for n in names}
+    pats = {n: control_pattern(encs[n], line_breaks=allowed[n],
+                               unicode_breaks=allowed[n] if unicode_breaks is None else unicode_breaks)
+            for n in names}
+    hit = df.filter(pl.any_horizontal([pl.col(n).str.contains(pats[n]).fill_null(False) for n in names]))
+    if hit.height == 0:
+        return df, pl.DataFrame(schema=schema)
+    parts = []
+    for c in layout.columns:   # a loop over the layout's columns, each a few expressions over its hits
+        if c.name not in names:
+            continue
+        pat = pats[c.name]
+        cp932 = _cp932_like(encs[c.name])
+        v = pl.col(c.name)
+        rows = hit.filter(v.str.contains(pat).fill_null(False)).select(
+            pl.col(line_col).cast(pl.Int64).alias("source_line"), v.alias("_v"))
+        if rows.height == 0:
+            continue
+        table = _control_table(_class_chars(pat), cp932, line_break_hint)
+        shown = pl.col("_v").str.replace_all("\x00", "\\x00", literal=True)
+        if cp932:
+            for u, b in _CP932_UNDEFINED.items():
+                shown = shown.str.replace_all(u, f"\\x{b:02x}", literal=True)
+        rows = rows.with_columns(
+            pl.col("_v").str.extract(f"(?s)^(.*?){pat}").str.len_chars().alias("_pos"),
+            pl.col("_v").str.extract(f"({pat})").alias("_ch"),
+            (pl.col("_v").str.count_matches(pat) - 1).alias("_more"),
+        ).join(table, on="_ch", how="left", maintain_order="left")
+        more = pl.col("_more") > 0
+        parts.append(rows.select(
+            "source_line", pl.lit(c.name, pl.String).alias("column"), "rule", shown.alias("value"),
+            pl.concat_str([pl.lit(c.ja), pl.col("_ja1"), (pl.col("_pos") + 1).cast(pl.String), pl.col("_ja2"),
+                           pl.when(more).then(pl.format(" (ほかに {} 文字)", "_more")).otherwise(pl.lit("")),
+                           pl.col("_hint_ja")]).alias("message_ja"),
+            pl.concat_str([pl.lit(c.name), pl.col("_en1"), (pl.col("_pos") + 1).cast(pl.String), pl.col("_en2"),
+                           pl.when(more).then(pl.format(" ({} more)", "_more")).otherwise(pl.lit("")),
+                           pl.col("_hint_en")]).alias("message_en")))
+    found = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+    return df.filter(~pl.col(line_col).is_in(hit[line_col].implode())), found.cast(schema)
+
+
 def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_breaks: bool | Collection[str],
                      line_col: str = "_line", column_encodings: Mapping[str, str] | None = None,
                      line_break_hint: tuple[str, str] | None = None,
@@ -111,78 +195,41 @@ def control_findings(df: pl.DataFrame, layout: Layout, encoding: str, *, line_br
     of a CR or LF found, saying how to allow them; `unicode_breaks`: whether NEL, U+2028 and U+2029 may
     be in a value (default: as CR and LF, column by column). One finding per row and column, on the first
     such character; the value is kept as it is, except that NUL and the stand-ins of undefined bytes are
-    shown escaped (\x00, \xFD): what the source holds.
+    shown escaped (\x00, \xFD): what the source holds. The findings as dicts (`control_frame`: as a frame).
     """
-    if df.height == 0:
-        return df, []
-    names = [c.name for c in layout.columns if c.name in df.columns]
-    encs = {n: (column_encodings or {}).get(n, encoding) for n in names}
-    allowed = {n: line_breaks if isinstance(line_breaks, bool) else n in line_breaks for n in names}
-    pats = {n: control_pattern(encs[n], line_breaks=allowed[n],
-                               unicode_breaks=allowed[n] if unicode_breaks is None else unicode_breaks)
-            for n in names}
-    hit = df.filter(pl.any_horizontal([pl.col(n).str.contains(pats[n]).fill_null(False) for n in names]))
-    if hit.height == 0:
-        return df, []
-    out: list[dict] = []
-    for c in layout.columns:   # a loop over the layout's columns and the few rows held, not every row
-        if c.name not in names:
-            continue
-        pat = pats[c.name]
-        cp932 = _cp932_like(encs[c.name])
-        rx = re.compile(pat.replace(r"\x{F8F0}-\x{F8F3}", "\uf8f0-\uf8f3").replace(_UNICODE_BREAKS_RX,
-                                                                                   _UNICODE_BREAKS))
-        for line, value in hit.filter(pl.col(c.name).str.contains(pat).fill_null(False)).select(
-                line_col, c.name).iter_rows():
-            found = rx.findall(value)
-            ch = found[0]
-            pos = rx.search(value).start() + 1
-            n_more = len(found) - 1
-            more_ja = f" (ほかに {n_more} 文字)" if n_more else ""
-            more_en = f" ({n_more} more)" if n_more else ""
-            if ch == "\x00":
-                rule, ja, en = ("extract.nul_byte", f"{c.ja} の {pos} 文字目に NUL バイト (0x00) があります",
-                                f"{c.name}: a NUL byte (0x00) at character {pos}")
-            elif cp932 and ch in _CP932_UNDEFINED:
-                b = _CP932_UNDEFINED[ch]
-                rule, ja, en = ("extract.undefined_byte",
-                                f"{c.ja} の {pos} 文字目のバイト 0x{b:02X} は CP932 の文字ではありません "
-                                f"(Python の cp932 は U+{ord(ch):04X} に読み替えます)",
-                                f"{c.name}: byte 0x{b:02X} at character {pos} is not a CP932 character "
-                                f"(Python's cp932 reads it as U+{ord(ch):04X})")
-            else:
-                rule, ja, en = ("extract.control_char",
-                                f"{c.ja} の {pos} 文字目に制御文字 {_char_name(ch)} (U+{ord(ch):04X}) があります",
-                                f"{c.name}: control character {_char_name(ch)} (U+{ord(ch):04X}) at character {pos}")
-                if line_break_hint and ch in "\r\n" + _UNICODE_BREAKS:
-                    more_ja, more_en = more_ja + line_break_hint[0], more_en + line_break_hint[1]
-            shown = value.replace("\x00", "\\x00")
-            if cp932:
-                for u, b in _CP932_UNDEFINED.items():
-                    shown = shown.replace(u, f"\\x{b:02x}")
-            out.append({"source_line": line, "column": c.name, "rule": rule, "value": shown,
-                        "message_ja": ja + more_ja, "message_en": en + more_en})
-    return df.filter(~pl.col(line_col).is_in(hit[line_col].implode())), out
+    df, found = control_frame(df, layout, encoding, line_breaks=line_breaks, line_col=line_col,
+                              column_encodings=column_encodings, line_break_hint=line_break_hint,
+                              unicode_breaks=unicode_breaks)
+    return df, found.to_dicts()
+
+
+def overlong_frame(table: pl.DataFrame, layout: Layout, encoding: str,
+                   line_col: str = "_line") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows where a column is longer than its layout `max_bytes` (in source-encoding bytes), as a frame
+    (columns source_line, column, rule, value, message_ja, message_en)."""
+    schema = {"source_line": pl.Int64, "column": pl.String, "rule": pl.String, "value": pl.String,
+              "message_ja": pl.String, "message_en": pl.String}
+    limited = [c for c in layout.columns if c.max_bytes]
+    if not limited or table.height == 0:
+        return table, pl.DataFrame(schema=schema)
+    parts = []
+    for c in limited:   # a loop over the layout's columns, not rows
+        n = byte_len(c.name, encoding)
+        hit = table.filter(n > c.max_bytes).select(
+            pl.col(line_col).cast(pl.Int64).alias("source_line"), pl.lit(c.name, pl.String).alias("column"),
+            pl.lit("extract.overlong").alias("rule"), pl.col(c.name).alias("value"),
+            pl.format(f"{c.ja} が {{}} バイトあります (レイアウトの上限は {c.max_bytes} バイト)", n).alias("message_ja"),
+            pl.format(f"{c.name} is {{}} bytes, the layout allows {c.max_bytes}", n).alias("message_en"))
+        if hit.height:
+            parts.append(hit)
+    if not parts:
+        return table, pl.DataFrame(schema=schema)
+    found = pl.concat(parts).cast(schema)
+    return table.filter(~pl.col(line_col).is_in(found["source_line"].unique().sort().implode())), found
 
 
 def overlong_findings(table: pl.DataFrame, layout: Layout, encoding: str,
                       line_col: str = "_line") -> tuple[pl.DataFrame, list[dict]]:
     """Rows where a column is longer than its layout `max_bytes` (in source-encoding bytes)."""
-    limited = [c for c in layout.columns if c.max_bytes]
-    if not limited or table.height == 0:
-        return table, []
-    out: list[dict] = []
-    bad_lines: set[int] = set()
-    for c in limited:   # a loop over the layout's columns, not rows
-        hit = table.filter(byte_len(c.name, encoding) > c.max_bytes).select(
-            line_col, c.name, byte_len(c.name, encoding).alias("_n"))
-        for line, value, n in hit.iter_rows():
-            bad_lines.add(line)
-            out.append({
-                "source_line": line, "column": c.name, "rule": "extract.overlong", "value": value,
-                "message_ja": f"{c.ja} が {n} バイトあります (レイアウトの上限は {c.max_bytes} バイト)",
-                "message_en": f"{c.name} is {n} bytes, the layout allows {c.max_bytes}",
-            })
-    if not bad_lines:
-        return table, []
-    return table.filter(~pl.col(line_col).is_in(sorted(bad_lines))), out
+    table, found = overlong_frame(table, layout, encoding, line_col)
+    return table, found.to_dicts()

@@ -5,10 +5,14 @@ whole file, or (utf8-lossy) silently corrupt it; and a reader that follows an un
 the end of the file glues every record after it into one. Here the records are found first, on
 the bytes (`extractors.records`: CR LF, LF or CR line ends, quoting as the layout declares it, a
 quoted line break only with `quoted_newlines: true`), and each chunk is cut where a record ends.
-Each chunk is then decoded by Python's codec at C speed; a record that does not decode is cut out
-and quarantined with its line, byte offset and column. pyarrow parses the decoded text
-single-threaded (chunks run two at a time), one record per line, and reports each record with
-the wrong number of fields by its number; the line of every good record follows from that.
+Each chunk is then decoded by Python's codec at C speed, in one call even when records in it do not
+decode (a codec error handler notes each and goes on after it); those records are cut out and
+quarantined with their line, byte offset and column, described all together (`extractors.fields`:
+their fields found with numpy on the bytes), as are the records with a wrong field count (their
+`record_key`) and the values holding control characters: a file with many bad records costs a few
+passes over columns, not Python per record. pyarrow parses the decoded text single-threaded (chunks
+run two at a time), one record per line, and reports each record with the wrong number of fields
+by its number; the line of every good record follows from that.
 Records whose quoted fields hold line breaks are parsed apart (pyarrow with newlines in values),
 their line breaks kept in the value. Values holding characters that are not text (NUL, C0/C1
 controls, bytes CP932 does not define) and fields longer than the layout's `max_bytes` (counted in
@@ -31,7 +35,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ikou.extractors.checks import control_findings, may_hold_controls, overlong_findings
+from ikou.extractors.checks import control_frame, may_hold_controls, overlong_frame
+from ikou.extractors.fields import (
+    columnar,
+    decode_each,
+    decode_flagged,
+    plain_codes,
+    positions,
+    skip_bad_records,
+    split_fields,
+)
 from ikou.extractors.keys import NOT_A_RECORD, format_key, key_columns_of, key_expr, raw_fields_key
 from ikou.extractors.layout import Layout
 from ikou.extractors.chunks import in_order
@@ -41,6 +54,7 @@ from ikou.extractors.records import (
     EOF_MARK,
     HEADER,
     RECORD,
+    STRAY_QUOTE,
     Records,
     find_records,
     iter_chunks,
@@ -99,19 +113,64 @@ def _decode_finding(raw: bytes, err: int, exc: UnicodeDecodeError, layout: Layou
             "message_en": f"bytes ({bad_hex}) are not valid {encoding} at byte {err} of the record"}
 
 
+# A finding in the making: the record it is about (its index in the chunk) and the quarantine columns.
+_FINDING = {"_rec": pl.Int64, "severity": pl.String, "column": pl.String, "rule": pl.String, "value": pl.String,
+            "message_ja": pl.String, "message_en": pl.String}
+_HEX = np.array([f"0x{x:02X}" for x in range(256)], dtype=object)
+# what the codec error handler leaves where a record stops decoding: a lone high surrogate, which no decoding
+# (strict) gives; up to _FEW_BAD such records in a range are cut out of its text, more are decoded again
+_MARK = "\ud800"
+_FEW_BAD = 4096
+
+
+def _finding_frame(items: list[tuple[int, dict]]) -> pl.DataFrame:
+    return pl.DataFrame({"_rec": [i for i, _ in items],
+                         **{k: [d.get(k) for _, d in items] for k in list(_FINDING)[1:]}}, schema=_FINDING)
+
+
 class _Chunk:
-    """One chunk of whole records → its staging rows and its quarantine dicts (no shared state)."""
+    """One chunk of whole records → its staging rows and its quarantine rows (no shared state).
+
+    Findings are kept in the order they are added, per record in the order its first one was added (what
+    the quarantine's rows follow): small ones as dicts, those of many records (undecodable bytes, wrong
+    field counts, control characters …) as frames built column by column."""
 
     def __init__(self, layout: Layout, encoding: str, offset: int, chunk: bytes, first_line: int, recs: Records):
         self.layout, self.enc = layout, encoding
         self.offset, self.chunk, self.first_line, self.recs = offset, chunk, first_line, recs
         self.kind = recs.kind.copy()
-        self.findings: dict[int, list[dict]] = {}   # record index → its quarantine dicts
+        self.columnar = columnar(encoding, layout.delimiter, layout.quote)
+        self.arr = np.frombuffer(chunk, np.uint8)
+        self._parts: list[pl.DataFrame] = []
+        self._pending: list[tuple[int, dict]] = []
         self.multi_text = ""                         # the text of the records parsed apart
+        # what stands for a record left out of the single-line parse: a row of empty fields, never an empty
+        # line (after a line ended by CR alone, the LF ending an emptied record would make one CR LF of them)
+        self.blank = layout.delimiter * (len(layout.names) - 1) or " "
 
     def add(self, i: int, d: dict, severity: str = "error") -> None:
         d.setdefault("severity", severity)
-        self.findings.setdefault(i, []).append(d)
+        self._pending.append((i, d))
+
+    def add_frame(self, f: pl.DataFrame) -> None:
+        """Findings of many records at once (columns `_FINDING`), after those added before."""
+        self._flush()
+        if f.height:
+            self._parts.append(f.select(list(_FINDING)).cast(_FINDING))
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._parts.append(_finding_frame(self._pending))
+            self._pending = []
+
+    def findings(self) -> pl.DataFrame:
+        """Every finding, records in the order their first finding was added, each one's in its order."""
+        self._flush()
+        if not self._parts:
+            return pl.DataFrame(schema=_FINDING)
+        f = pl.concat(self._parts).with_row_index("_seq")
+        return f.with_columns(pl.col("_seq").min().over("_rec").alias("_first")).sort("_first", "_seq").drop(
+            "_first", "_seq")
 
     def raw(self, i: int) -> bytes:
         return self.chunk[self.recs.start[i]:self.recs.stop[i]]
@@ -122,28 +181,69 @@ class _Chunk:
     # ------------------------------------------------------------------ decoding
     def decode(self) -> str:
         """The chunk's text for the single-line parser: one line per record, every record that is not
-        parsed there (bad, header, multi-line, end-of-file mark) left as an empty line."""
+        parsed there (bad, header, multi-line, end-of-file mark) left as a row of empty fields."""
         recs, kind = self.recs, self.kind
         dropped = kind >= EOF_MARK
         if recs.multi is not None:
             dropped |= recs.multi
-        parts, a = [], 0
+        parts: list[str] = []
+        a = 0
+        self._undecodable: list[tuple[int, int, int]] = []
         for i in np.flatnonzero(dropped).tolist():
-            parts.append(self._decode_range(a, int(recs.start[i])))
+            parts += self._decode_range(a, int(recs.start[i]))
+            parts.append(self.blank)
             a = int(recs.stop[i])
-        parts.append(self._decode_range(a, len(self.chunk)))
+        parts += self._decode_range(a, len(self.chunk))
+        if self._undecodable:
+            bad = np.asarray(self._undecodable, np.int64)
+            self.add_frame(self._decode_findings(bad[:, 0], bad[:, 1], bad[:, 2],
+                                                 last=recs.unterminated and len(kind) > 0))
         text = "".join(parts)
         n = len(kind)
         if n and recs.unterminated and (dropped[-1] or self.kind[-1] == BAD):
             text += "\n"   # the dropped last record has no line break left to stand for it
         return text
 
-    def _decode_range(self, a: int, b: int) -> str:
+    def _decode_range(self, a: int, b: int) -> list[str]:
+        """The text of chunk[a:b] (whole records), those that do not decode left out (their line breaks kept):
+        decoded in one call, the codec's error handler noting each bad record and going on after it."""
         mv = memoryview(self.chunk)
-        try:
-            return str(mv[a:b], self.enc)
-        except UnicodeDecodeError:
-            pass
+        if not self.columnar:
+            try:
+                return [str(mv[a:b], self.enc)]
+            except UnicodeDecodeError:
+                return [self._decode_range_by_records(a, b)]
+        recs = self.recs
+        text, found = skip_bad_records(mv[a:b], self.enc, recs.start, recs.stop, base=a, mark=_MARK)
+        if not found:
+            return [text]
+        bad = np.asarray([i for i, _, _ in found], np.int64)
+        self._undecodable += found
+        self.kind[bad] = BAD
+        if len(found) <= _FEW_BAD:
+            # the text before each bad byte is there, on its line, up to the mark: cut it out (a few slices)
+            out, pos = [], 0
+            m = text.find(_MARK)
+            while m >= 0:
+                out.append(text[pos:max(text.rfind("\n", 0, m), text.rfind("\r", 0, m)) + 1])
+                out.append(self.blank)
+                pos = m + 1
+                m = text.find(_MARK, pos)
+            out.append(text[pos:])
+            return out
+        lens = recs.stop[bad] - recs.start[bad]   # many: decode the range again without them
+        keep = np.ones(b - a, bool)
+        keep[positions(recs.start[bad] - a, lens)] = False
+        kept = self.arr[a:b][keep]
+        if self.blank:
+            at = recs.start[bad] - a - np.concatenate([[0], np.cumsum(lens)[:-1]])
+            blank = np.frombuffer(self.blank.encode("ascii"), np.uint8)
+            kept = np.insert(kept, np.repeat(at, len(blank)), np.tile(blank, len(at)))
+        return [kept.tobytes().decode(self.enc)]
+
+    def _decode_range_by_records(self, a: int, b: int) -> str:
+        """Record by record after an error, for the encodings `fields.columnar` does not cover."""
+        mv = memoryview(self.chunk)
         recs, out, pos = self.recs, [], a
         while pos < b:
             w = b
@@ -159,11 +259,53 @@ class _Chunk:
                 i = int(np.searchsorted(recs.start, e, side="right")) - 1
                 s = int(recs.start[i])
                 out.append(str(mv[pos:s], self.enc))
+                out.append(self.blank)
                 last = recs.unterminated and i == len(recs.start) - 1
                 self.add(i, _decode_finding(self.raw(i), e - s, exc, self.layout, self.enc, last))
                 self.kind[i] = BAD
                 pos = int(recs.stop[i])
         return "".join(out)
+
+    def _decode_findings(self, idx: np.ndarray, err: np.ndarray, width: np.ndarray, *, last: bool) -> pl.DataFrame:
+        """`_decode_finding` for many records at once: record idx[k] stops decoding at byte err[k] of the chunk,
+        where the codec rejects width[k] bytes; `last`: the chunk's last record ends the file unterminated."""
+        recs, enc, names = self.recs, self.enc, self.layout.names
+        s, e = recs.start[idx], recs.stop[idx]
+        quote = ord(self.layout.quote) if self.layout.quote else None
+        sp = split_fields(self.arr, s, e, ord(self.layout.delimiter), quote)
+        g = np.searchsorted(sp.a, err, side="right") - 1    # the field holding the bad byte
+        field = g - sp.first
+        shown = decode_each(self.arr, sp.a[g], sp.b[g],
+                            lambda b: b.decode(enc, "surrogateescape").encode(enc, "surrogateescape")
+                            .decode(enc, "backslashreplace"))
+        two = err + 1 < e
+        b1 = _HEX[self.arr[err]]
+        b2 = _HEX[self.arr[np.minimum(err + 1, len(self.arr) - 1)]]
+        at = err - s
+        cut = (err + width >= e) & (idx == len(recs.start) - 1) if last else np.zeros(len(idx), bool)
+        f = pl.DataFrame({
+            "_rec": idx, "field": field, "shown": pl.Series(shown, dtype=pl.String), "at": at, "cut": cut,
+            "hex": pl.Series(b1.tolist(), dtype=pl.String),
+            "hex2": pl.Series(np.where(two, b2, None).tolist(), dtype=pl.String),
+        })
+        hexes = pl.concat_str([pl.col("hex"), pl.col("hex2")], separator=" ", ignore_nulls=True)
+        cut_col = pl.col("cut")
+        return f.select(
+            "_rec", pl.lit("error").alias("severity"),
+            pl.col("field").replace_strict(list(range(len(names))), names, default=None, return_dtype=pl.String)
+            .alias("column"),
+            pl.when(cut_col).then(pl.lit("extract.truncated")).otherwise(pl.lit("extract.decode")).alias("rule"),
+            pl.col("shown").alias("value"),
+            pl.when(cut_col).then(pl.concat_str([pl.lit("最終行が途中で切れています (2バイト文字の途中 ("), hexes,
+                                                 pl.lit(") で改行なしにファイルが終わります)")]))
+            .otherwise(pl.concat_str([pl.lit(f"{enc} として読めないバイト列 ("), hexes, pl.lit(") があります (行頭から "),
+                                      pl.col("at").cast(pl.String), pl.lit(" バイト目)")])).alias("message_ja"),
+            pl.when(cut_col).then(pl.concat_str([pl.lit("the last line is cut short (the file ends inside a "
+                                                        "double-byte character, "), hexes,
+                                                 pl.lit(", without a line break)")]))
+            .otherwise(pl.concat_str([pl.lit("bytes ("), hexes, pl.lit(f") are not valid {enc} at byte "),
+                                      pl.col("at").cast(pl.String), pl.lit(" of the record")])).alias("message_en"),
+        )
 
     # ------------------------------------------------------------------ parsing
     def _read(self, body: str, newlines: bool, on_invalid) -> pa.Table:
@@ -211,14 +353,20 @@ class _Chunk:
         """Parse the records that span lines (quoted line breaks, well formed: the finder checked
         them) with newlines in values, and put them back in record order."""
         multi = np.flatnonzero(self.recs.multi & (self.kind == RECORD))
-        texts, ok = [], []
+        texts, ok, bad = [], [], []
         for i in multi.tolist():
             try:
                 texts.append(self.raw(i).decode(self.enc))
                 ok.append(i)
             except UnicodeDecodeError as exc:
-                self.add(i, _decode_finding(self.raw(i), exc.start, exc, self.layout, self.enc, False))
+                if self.columnar:
+                    bad.append((i, int(self.recs.start[i]) + exc.start, exc.end - exc.start))
+                else:
+                    self.add(i, _decode_finding(self.raw(i), exc.start, exc, self.layout, self.enc, False))
                 self.kind[i] = BAD
+        if bad:
+            b = np.asarray(bad, np.int64)
+            self.add_frame(self._decode_findings(b[:, 0], b[:, 1], b[:, 2], last=False))
         if not ok:
             return table, idx
         wrong: list = []
@@ -231,16 +379,88 @@ class _Chunk:
         order = np.argsort(order_idx, kind="stable")
         return both.take(pa.array(order)), order_idx[order]
 
+    # ------------------------------------------------------------------ keys of records not cut into fields
+    def raw_keys(self, idx: np.ndarray, keys: list[str], key_index: list[int],
+                 lengths: dict[int, tuple[int, int]]) -> pl.Series:
+        """`record_key` of the records idx (not cut into fields by the parser) from the lenient split of their
+        bytes, by the rule of `keys.raw_fields_key`; null where it is not trusted or does not decode."""
+        layout, arr, enc = self.layout, self.arr, self.enc
+        n_fields, last = len(layout.names), max(key_index)
+        Q = ord(layout.quote) if layout.quote else None
+        sp = split_fields(arr, self.recs.start[idx], self.recs.stop[idx], ord(layout.delimiter), Q)
+        nf = sp.count
+
+        def inner(j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Field j of each record without its quotes (`_unquote`), and whether it had them; a record with
+            fewer fields gets an empty one (never used: its key is not trusted)."""
+            fi = sp.first + np.minimum(j, nf - 1)
+            a = np.where(j < nf, sp.a[fi], 0)
+            b = np.where(j < nf, sp.b[fi], 0)
+            if Q is None:
+                return a, b, np.zeros(len(a), bool)
+            top = max(len(arr) - 1, 0)
+            quoted = (b - a >= 2) & (arr[np.minimum(a, top)] == Q) & (arr[np.clip(b - 1, 0, top)] == Q)
+            return a + quoted, b - quoted, quoted
+
+        trusted = nf == n_fields
+        lenient = ~trusted & (last < nf - 1)
+        if lenient.any():
+            ok = lenient.copy()
+            for j in range(last + 1):   # the fields up to the last key column: a handful
+                a, b, _ = inner(j)
+                good = plain_codes(arr, a, b)   # a code holds no quote: the quote check is in it
+                if lengths and j in lengths:
+                    lo, hi = lengths[j]
+                    good &= (b - a >= lo) & (b - a <= hi)
+                ok &= good
+            trusted = trusted | ok
+        out = pl.Series("record_key", [None] * len(idx), dtype=pl.String)
+        t = np.flatnonzero(trusted)
+        if not len(t):
+            return out
+        values, bad = [], np.zeros(len(t), bool)
+        for c, j in zip(keys, key_index):
+            a, b, quoted = (x[t] for x in inner(j))
+            got = decode_flagged(arr, a, b, enc)
+            if got is None:   # never seen: every ASCII control in the key fields
+                return self.raw_keys_by_record(idx, keys, key_index, lengths)
+            v, unreadable = got
+            bad |= unreadable   # `_readable`: a key value holding bytes that do not decode names nothing
+            if Q is not None and quoted.any():
+                qq = layout.quote
+                v = pl.DataFrame({"v": v, "q": quoted}).select(
+                    pl.when("q").then(pl.col("v").str.replace_all(qq + qq, qq, literal=True))
+                    .otherwise(pl.col("v"))).to_series()
+            values.append(pl.lit(f"{c}=") + v)
+        key = pl.select(pl.when(pl.Series(bad)).then(None).otherwise(pl.concat_str(values, separator=","))).to_series()
+        return out.scatter(t, key)
+
+    def raw_keys_by_record(self, idx: np.ndarray, keys: list[str], key_index: list[int],
+                           lengths: dict[int, tuple[int, int]]) -> pl.Series:
+        """`raw_keys` one record at a time (the encodings `fields.columnar` does not cover)."""
+        layout = self.layout
+        out = []
+        for i in idx.tolist():
+            text = self.raw(i).decode(self.enc, "surrogateescape")
+            fields = [_unquote(text[a:b], layout.quote) for a, b in _fields_of(text, layout.delimiter, layout.quote)]
+            values = raw_fields_key(fields, len(layout.names), key_index, quote=layout.quote, lengths=lengths)
+            out.append(None if values is None or not all(_readable(v) for v in values) else format_key(keys, values))
+        return pl.Series("record_key", out, dtype=pl.String)
+
 
 def _empty(layout: Layout) -> pa.Table:
     return pa.table({n: pa.array([], pa.string()) for n in layout.names})
 
 
-def quarantine_frame(bad_rows: list[dict], *, run_id: str, dantai_code: str, target_table: str,
-                       origin: str, base: int) -> pl.DataFrame:
-    rows = [{"severity": "error", **r} for r in bad_rows]
-    quarantine = q.conform(pl.DataFrame(rows, schema_overrides={"source_line": pl.Int64}, infer_schema_length=None)
-                           if rows else q.empty())
+def quarantine_frame(bad_rows: list[dict] | pl.DataFrame, *, run_id: str, dantai_code: str, target_table: str,
+                     origin: str, base: int) -> pl.DataFrame:
+    """The stage's quarantine from its findings: dicts, or a frame of the same columns."""
+    if isinstance(bad_rows, pl.DataFrame):
+        quarantine = q.conform(bad_rows) if bad_rows.height else q.empty()
+    else:
+        rows = [{"severity": "error", **r} for r in bad_rows]
+        quarantine = q.conform(pl.DataFrame(rows, schema_overrides={"source_line": pl.Int64},
+                                            infer_schema_length=None) if rows else q.empty())
     return q.conform(quarantine.with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(dantai_code).alias("dantai_code"), pl.lit("extract").alias("stage"),
         pl.lit(target_table).alias("table"), pl.lit(origin).alias("source"),
@@ -327,39 +547,32 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     skip = _bom(path, enc, source_name, run_id)
     base = row_id_base(source_ordinal)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    bad_rows: list[dict] = []
+    bad_rows: list[pl.DataFrame] = []
     rows_ok = 0
     names = layout.names
     n_fields = len(names)
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
     key_index = [names.index(k) for k in keys]
 
-    def raw_key(raw: bytes, lengths: dict[int, tuple[int, int]] | None) -> str | None:
-        """The key of a record the parser did not cut into fields (a bad record: rare)."""
-        text = raw.decode(enc, "surrogateescape")
-        fields = [_unquote(text[a:b], layout.quote) for a, b in _fields_of(text, layout.delimiter, layout.quote)]
-        values = raw_fields_key(fields, n_fields, key_index, quote=layout.quote, lengths=lengths)
-        if values is None or not all(_readable(v) for v in values):
-            return None
-        return format_key(keys, values)
-
-    def record_keys(c: _Chunk, parsed: pl.DataFrame, lines: np.ndarray) -> dict[int, str | None]:
-        """record index → record_key, for the records with findings."""
-        if not keys or not c.findings:
-            return {}
-        at = lines[list(c.findings)].tolist()
-        from_parsed = dict(parsed.filter(pl.col("_line").is_in(at)).select("_line", key_expr(keys)).iter_rows())
-        out: dict[int, str | None] = {}
-        lengths: dict[int, tuple[int, int]] | None = None
-        for i in c.findings:
-            line = int(lines[i])
-            if line in from_parsed:
-                out[i] = from_parsed[line]
-            elif c.kind[i] in (RECORD, BAD):
-                if lengths is None:
-                    lengths = lead_lengths(parsed)
-                out[i] = raw_key(c.raw(i), lengths)
-        return out
+    def record_keys(c: _Chunk, f: pl.DataFrame, parsed: pl.DataFrame, lines: np.ndarray) -> pl.Series:
+        """`record_key` of each finding's record: from its parsed fields, or for a record the parser could not
+        cut into fields, from the lenient split of its bytes (`_Chunk.raw_keys`); none for what is not a record."""
+        if not keys or f.height == 0:
+            return pl.Series("record_key", [None] * f.height, dtype=pl.String)
+        recs = np.unique(f["_rec"].to_numpy())
+        at = pl.DataFrame({"_rec": recs, "_line": lines[recs]})
+        own = parsed.filter(pl.col("_line").is_in(at["_line"].implode()))
+        from_parsed = at.join(own.select("_line", key_expr(keys).alias("_key")), on="_line", how="left")
+        missing = from_parsed.filter(pl.col("_key").is_null())["_rec"].to_numpy()
+        raw = missing[np.isin(c.kind[missing], (RECORD, BAD))] if len(missing) else missing
+        if len(raw):
+            lengths = lead_lengths(parsed)
+            got = (c.raw_keys if c.columnar else c.raw_keys_by_record)(raw, keys, key_index, lengths)
+            from_raw = pl.DataFrame({"_rec": raw, "_raw": got})
+            from_parsed = from_parsed.join(from_raw, on="_rec", how="left").select(
+                "_rec", pl.coalesce("_key", "_raw").alias("_key"))
+        return f.select("_rec").join(from_parsed.select("_rec", "_key"), on="_rec", how="left",
+                                     maintain_order="left")["_key"].alias("record_key")
 
     def lead_lengths(parsed: pl.DataFrame) -> dict[int, tuple[int, int]]:
         """Field index → shortest and longest value of the chunk's parsed records, for the fields up to the
@@ -398,8 +611,8 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         c.kind[i] = HEADER
 
     def chunk_rows(offset: int, chunk: bytes, first_line: int, recs: Records | None, eof: bool,
-                   is_first: bool) -> tuple[pl.DataFrame, list[dict]]:
-        """One chunk of whole records → its staging rows and its quarantine dicts (no shared state)."""
+                   is_first: bool) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        """One chunk of whole records → its staging rows and its quarantine rows (no shared state)."""
         recs = recs if recs is not None else find(chunk, eof, cut=True)
         if recs.eof_mark:   # the end-of-file mark right after the last record: not part of it
             chunk = chunk[:len(chunk) - recs.eof_mark]
@@ -412,14 +625,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                                                   "last record, not part of it: skipped"}, "warning")
         if layout.header and is_first and len(c.kind):
             check_header(c)
-        for i, issue in recs.issues.items():
-            if c.kind[i] == HEADER:
-                continue
-            whole = issue.severity == "error"
-            c.add(i, {"column": None if whole or issue.field is None or issue.field >= n_fields
-                      else names[issue.field],
-                      "rule": issue.rule, "value": c.shown(i) if whole else None,
-                      "message_ja": issue.ja, "message_en": issue.en}, issue.severity)
+        add_issues(c)
         for i in np.flatnonzero(c.kind == BLANK).tolist():
             c.add(i, {"column": None, "rule": "extract.blank_line", "value": None,
                       "message_ja": "空行です (レコードではないので読み飛ばしました)",
@@ -430,19 +636,22 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                       "message_en": "the last line is a DOS end-of-file mark (0x1A), not a record: skipped"}, "warning")
         text = c.decode()
         table, idx, invalid = c.parse(text)
-        last = len(c.kind) - 1
         n_invalid_records = 0
-        for i, actual, row_text in invalid:
-            if c.kind[i] != RECORD:
-                continue
-            n_invalid_records += 1
-            if i == last and recs.unterminated:
-                ja, en, rule = ("最終行が途中で切れています (改行がなく項目数が合いません)",
-                                "the last line is cut short (no line break, wrong field count)", "extract.truncated")
-            else:
-                ja, en, rule = (f"項目数が {actual} 個です (レイアウトでは {n_fields} 個)",
-                                f"{actual} fields, the layout has {n_fields}", "extract.field_count")
-            c.add(i, {"column": None, "rule": rule, "value": row_text, "message_ja": ja, "message_en": en})
+        if invalid:
+            rec_i, actual, row_text = (list(x) for x in zip(*invalid))
+            inv = pl.DataFrame({"_rec": rec_i, "actual": actual, "value": row_text},
+                               schema={"_rec": pl.Int64, "actual": pl.Int64, "value": pl.String})
+            inv = inv.filter(pl.Series(c.kind[np.asarray(rec_i, np.int64)] == RECORD))
+            n_invalid_records = inv.height
+            cut = (pl.col("_rec") == len(c.kind) - 1) & recs.unterminated
+            c.add_frame(inv.select(
+                "_rec", pl.lit("error").alias("severity"), pl.lit(None, pl.String).alias("column"),
+                pl.when(cut).then(pl.lit("extract.truncated")).otherwise(pl.lit("extract.field_count")).alias("rule"),
+                "value",
+                pl.when(cut).then(pl.lit("最終行が途中で切れています (改行がなく項目数が合いません)"))
+                .otherwise(pl.format(f"項目数が {{}} 個です (レイアウトでは {n_fields} 個)", "actual")).alias("message_ja"),
+                pl.when(cut).then(pl.lit("the last line is cut short (no line break, wrong field count)"))
+                .otherwise(pl.format(f"{{}} fields, the layout has {n_fields}", "actual")).alias("message_en")))
         n_records = int(np.count_nonzero(c.kind == RECORD))
         if is_first and table.num_rows == 0 and n_records >= 2 and n_invalid_records == n_records:
             raise LayoutError(
@@ -450,40 +659,78 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                 f"none of its first {n_records} records has that many fields", run_id=run_id)
         lines = first_line + recs.line
         df = parsed = pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx]))
+        found = []
         if may_hold_controls(chunk, text, enc) or may_hold_controls(b"", c.multi_text, enc):
-            df, found = control_findings(df, layout, enc, line_breaks=True, unicode_breaks=layout.quoted_newlines)
-        else:
-            found = []
-        df, over = overlong_findings(df, layout, enc)
-        by_line = {}
-        for d in found + over:
-            by_line.setdefault(d["source_line"], []).append(d)
-        if by_line:
-            rec_of = np.searchsorted(lines, np.fromiter(by_line, np.int64, len(by_line)))
-            for i, ds in zip(rec_of.tolist(), by_line.values()):
-                for d in ds:
-                    c.add(i, d)
-        warned = [i for i, fs in c.findings.items() if any(f["rule"] == "extract.stray_quote" for f in fs)]
-        if warned:   # the stray quote's value: the field as staged
-            at = df.filter(pl.col("_line").is_in(lines[warned].tolist())).select("_line", pl.struct(names))
-            staged = dict(zip(*at.to_dict(as_series=False).values()))
-            for i in warned:
-                row = staged.get(int(lines[i]))
-                for f in c.findings[i]:
-                    if f["rule"] == "extract.stray_quote" and f["column"]:
-                        f["value"] = row[f["column"]] if row else None
-        out: list[dict] = []
-        key_of = record_keys(c, parsed, lines)
-        for i, fs in c.findings.items():
-            at = offset + int(recs.start[i])
-            for f in fs:
-                f["source_line"] = int(lines[i])
-                f["record_key"] = None if f["rule"] in NOT_A_RECORD else key_of.get(i)
-                f["message_ja"] += f" (行の位置: ファイル先頭から {at} バイト目)"
-                f["message_en"] += f" (line starts at file offset {at})"
-                out.append(f)
+            df, ctl = control_frame(df, layout, enc, line_breaks=True, unicode_breaks=layout.quoted_newlines)
+            found.append(ctl)
+        df, over = overlong_frame(df, layout, enc)
+        found.append(over)
+        for f in found:
+            if f.height:
+                c.add_frame(f.select(pl.Series("_rec", np.searchsorted(lines, f["source_line"].to_numpy())),
+                                     pl.lit("error").alias("severity"), "column", "rule", "value",
+                                     "message_ja", "message_en"))
+        f = c.findings()
+        if f.height == 0:
+            return to_staging(df.select("_line", *names), layout, path.name, base), None
+        rec = f["_rec"].to_numpy()
+        f = f.with_columns(pl.Series("source_line", lines[rec]), pl.Series("_at", offset + recs.start[rec]))
+        stray = (pl.col("rule") == "extract.stray_quote") & pl.col("column").is_not_null() & (pl.col("column") != "")
+        if f.select(stray.any()).item():   # the stray quote's value: the field as staged
+            value = pl.lit(None, pl.String)
+            for n in names:
+                value = pl.when(pl.col("column") == n).then(pl.col(f"_s_{n}")).otherwise(value)
+            f = f.join(df.select("_line", *[pl.col(n).alias(f"_s_{n}") for n in names]), left_on="source_line",
+                       right_on="_line", how="left", maintain_order="left").with_columns(
+                pl.when(stray).then(value).otherwise(pl.col("value")).alias("value"))
+        f = f.with_columns(record_keys(c, f, parsed, lines))
+        out = f.select(
+            "severity", "column", "rule", "value",
+            pl.concat_str([pl.col("message_ja"), pl.format(" (行の位置: ファイル先頭から {} バイト目)", "_at")])
+            .alias("message_ja"),
+            pl.concat_str([pl.col("message_en"), pl.format(" (line starts at file offset {})", "_at")])
+            .alias("message_en"),
+            "source_line",
+            pl.when(pl.col("rule").is_in(list(NOT_A_RECORD))).then(None).otherwise(pl.col("record_key"))
+            .alias("record_key"))
         df = df.select("_line", *names)
         return to_staging(df, layout, path.name, base), out
+
+    def add_issues(c: _Chunk) -> None:
+        """The record finder's findings (quoting: a quote left open, text after a closing quote, a quoted line
+        break where the layout has none, a quote inside an unquoted field), in the order it listed them."""
+        recs = c.recs
+        items = []
+        for i, issue in recs.issues.items():
+            if c.kind[i] == HEADER:
+                continue
+            whole = issue.severity == "error"
+            items.append((i, {"column": None if whole or issue.field is None or issue.field >= n_fields
+                              else names[issue.field],
+                              "rule": issue.rule, "value": c.shown(i) if whole else None,
+                              "message_ja": issue.ja, "message_en": issue.en, "severity": issue.severity}))
+        if recs.strays is None:
+            for i, d in items:
+                c.add(i, d)
+            return
+        # quotes inside unquoted fields found in bulk: listed among the others by record (after the quoted line
+        # breaks the finder lists first, when the layout has none)
+        si, sf = recs.strays
+        keep = c.kind[si] != HEADER
+        si, sf = si[keep], sf[keep]
+        first = np.zeros(len(items), bool)
+        if recs.multi is not None and not layout.quoted_newlines and items:
+            first = recs.multi[np.asarray([i for i, _ in items], np.int64)]
+        dicts = _finding_frame(items).with_columns(pl.Series("_first", first, dtype=pl.Boolean))
+        strays = pl.DataFrame({"_rec": si, "_field": sf}, schema={"_rec": pl.Int64, "_field": pl.Int64}).select(
+            "_rec", pl.lit("warning").alias("severity"),
+            pl.col("_field").replace_strict(list(range(n_fields)), names, default=None, return_dtype=pl.String)
+            .alias("column"),
+            pl.lit(STRAY_QUOTE.rule).alias("rule"), pl.lit(None, pl.String).alias("value"),
+            pl.lit(STRAY_QUOTE.ja).alias("message_ja"), pl.lit(STRAY_QUOTE.en).alias("message_en"),
+            pl.lit(False).alias("_first"))
+        both = pl.concat([dicts, strays]).with_row_index("_seq")
+        c.add_frame(both.sort(~pl.col("_first"), pl.when("_first").then("_seq").otherwise("_rec"), "_seq"))
 
     def jobs():
         for i, (offset, chunk, line, recs, eof) in enumerate(
@@ -493,12 +740,14 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     def staged():
         nonlocal rows_ok
         for df, bad in in_order(chunk_rows, jobs()):   # one chunk decodes while the one before is parsed
-            bad_rows.extend(bad)
+            if bad is not None:
+                bad_rows.append(bad)
             rows_ok += df.height
             yield df
 
     sink_batches(staged(), staging_schema(layout), out_path)
-    quarantine = quarantine_frame(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
+    found = pl.concat(bad_rows) if bad_rows else pl.DataFrame()
+    quarantine = quarantine_frame(found, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
     return file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
                        quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)

@@ -22,9 +22,10 @@ numpy on the raw bytes. Each quote is checked against its neighbours for both of
 play (opening / closing); taking the quotes in order, the role alternates, so the quoting state at
 every line end is the parity of the quotes before it, and the first quote out of place is found
 with one suffix minimum. Only around such a quote (rare) does a small scanner read the decoded
-text of that record. Blank lines are not records (`extract.blank_line`, a warning), nor is a DOS
-end-of-file mark (0x1A) ending the file, on a line of its own or right after the last record
-(`extract.eof_marker`).
+text of that record; lines whose quotes all sit inside unquoted fields (`コーポ"A"棟`, an inch mark),
+however many, are recognised together without it (`_QuotedFinder._run_with_stray_lines`). Blank
+lines are not records (`extract.blank_line`, a warning), nor is a DOS end-of-file mark (0x1A) ending
+the file, on a line of its own or right after the last record (`extract.eof_marker`).
 
 Chunks: `iter_chunks` cuts the file at a record boundary, never inside a quoted field; a record
 still open at the end of a block is carried into the next read (bounded by `MAX_RECORD_LINES`
@@ -82,6 +83,9 @@ class Records:
     multi: np.ndarray | None = None   # bool: the record spans lines (a quoted line break); None: none does
     unterminated: bool = False   # the last record ends the file without a line break
     eof_mark: int = 0            # bytes of a DOS end-of-file mark right after the last record, not in `end`
+    # quotes inside unquoted fields found in bulk (`_QuotedFinder.run`): (record indices, field index of the
+    # first such quote), each a STRAY_QUOTE warning; listed among `issues` by record index
+    strays: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def delimiter_is_byte_safe(delimiter: str, encoding: str) -> bool:
@@ -178,6 +182,11 @@ class _Scanner:
             if i >= n or t[i] != d:
                 return self.OK, breaks, fields, stray
             fields, i = fields + 1, i + 1
+
+
+STRAY_QUOTE = Issue("extract.stray_quote", "warning",
+                    "引用符で囲まれていない項目の中に引用符があります (値はそのまま読み込みました)",
+                    "a quote inside an unquoted field (the value is kept as it is)")
 
 
 def _unclosed(line_is_last_unterminated: bool) -> Issue:
@@ -307,6 +316,63 @@ class _QuotedFinder:
 
     # -------------------------------------------------------------- the walk over segments
     def run(self) -> Records:
+        """The records; lines whose quotes all sit inside unquoted fields are read in bulk (below)."""
+        if self.safe and len(self.qpos):
+            recs = self._run_with_stray_lines()
+            if recs is not None:
+                return recs
+        return self._walk()
+
+    def _run_with_stray_lines(self) -> Records | None:
+        """A line none of whose quotes can open a field (each follows a byte other than the delimiter, a line
+        break or a quote: `コーポ"A"棟`) is, when it starts a record, one record whose quotes are data: the
+        walk would stop at each such quote and read the line with the scanner (a stray_quote warning on the
+        field of its first quote). Here those quotes are left out of the walk and the warnings are found for
+        all such lines at once. That reading holds when, walked without them, every such line starts a
+        record of one line and no quote left open before it could have closed in it (no unclosed quote, no
+        record carried over to the next block before it); otherwise (None) the walk is done with every quote."""
+        qpos, arr = self.qpos, self.arr
+        prev = arr[np.maximum(qpos - 1, 0)]
+        can_open = (qpos == 0) | (prev == self.D) | (prev == LF) | (prev == CR) | (prev == self.Q)
+        line_of = np.searchsorted(self.starts, qpos, side="right") - 1
+        quotes = np.bincount(line_of, minlength=self.n_lines)
+        openers = np.bincount(line_of[can_open], minlength=self.n_lines)
+        stray_lines = np.flatnonzero((quotes > 0) & (openers == 0))
+        if not len(stray_lines):
+            return None
+        drop = np.zeros(self.n_lines, bool)
+        drop[stray_lines] = True
+        self.qpos = qpos[~drop[line_of]]
+        try:
+            recs = self._walk()
+        finally:
+            self.qpos = qpos
+        last = int(stray_lines[-1])
+        if last >= recs.n_lines:
+            return None
+        at = np.searchsorted(recs.line, stray_lines)
+        if not ((at < len(recs.line)) & (recs.line[np.minimum(at, len(recs.line) - 1)] == stray_lines)).all():
+            return None
+        if recs.multi is not None and recs.multi[at].any():
+            return None
+        if any(issue.rule in ("extract.unclosed_quote", "extract.truncated") and int(recs.line[i]) < last
+               for i, issue in recs.issues.items()):
+            return None
+        # the field of each line's first quote: the delimiters before it (every field before it is unquoted)
+        s = self.starts[stray_lines]
+        fq = qpos[np.searchsorted(qpos, s)]
+        lens = fq - s
+        before = np.zeros(len(lens), np.int64)
+        np.cumsum(lens[:-1], out=before[1:])
+        pos = np.repeat(s - before, lens) + np.arange(int(lens.sum()), dtype=np.int64)
+        is_d = (arr[pos] == self.D).astype(np.int64)
+        csum = np.zeros(len(is_d) + 1, np.int64)
+        np.cumsum(is_d, out=csum[1:])
+        field = csum[before + lens] - csum[before]
+        recs.strays = (at.astype(np.int64), field)
+        return recs
+
+    def _walk(self) -> Records:
         self._analyse()
         firsts: list[np.ndarray] = []
         lasts: list[np.ndarray] = []
@@ -358,9 +424,7 @@ class _QuotedFinder:
                     firsts.append(np.array([j]))
                     lasts.append(np.array([j + breaks]))
                     if at is not None:
-                        issues[j] = Issue("extract.stray_quote", "warning",
-                                          "引用符で囲まれていない項目の中に引用符があります (値はそのまま読み込みました)",
-                                          "a quote inside an unquoted field (the value is kept as it is)", at)
+                        issues[j] = Issue(STRAY_QUOTE.rule, STRAY_QUOTE.severity, STRAY_QUOTE.ja, STRAY_QUOTE.en, at)
                     j += breaks + 1
                 elif status == _Scanner.BAD_QUOTE and breaks == 0:
                     single(j, Issue("extract.bad_quote", "error",

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ikou.errors import TerminalError
+from ikou.extractors.fields import columnar, decode_each, skip_bad_records
 
 
 class ColumnTypeError(TerminalError):
@@ -237,8 +238,10 @@ def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _decode(arr: pa.Array, col: Column) -> Rendered:
     """Binary values → text in the source's encoding, decoded in one call for the whole column (the values
-    joined by a byte that is never part of a character); only a column holding undecodable bytes is
-    decoded value by value, to hold exactly those rows (extract.decode)."""
+    joined by a byte that is never part of a character). A column holding undecodable bytes is decoded in one
+    call too, the codec noting each value that does not decode (extract.decode) and going on after it; only
+    those values are then described. Record by record only for an encoding `fields.columnar` does not cover,
+    or values that hold every separator byte."""
     enc = col.encoding
     offsets, data = _buffers(arr)
     valid = arr.is_valid()
@@ -250,6 +253,50 @@ def _decode(arr: pa.Array, col: Column) -> Rendered:
             return Rendered(_with_nulls(pa.array(parts[:len(arr)], pa.string()), valid), decoded_as=enc)
         except UnicodeDecodeError:
             pass
+        if columnar(enc, ",", None) and len(arr):
+            got = _decode_skipping(arr, col, joined, offsets, sep, valid)
+            if got is not None:
+                return got
+    return _decode_by_value(arr, col, offsets, data, valid)
+
+
+def _decode_skipping(arr: pa.Array, col: Column, joined: np.ndarray, offsets: np.ndarray, sep: int,
+                     valid: pa.Array) -> Rendered | None:
+    """The column with undecodable values, decoded in one call (`fields.skip_bad_records`); None: not
+    possible here (the values would not split back apart)."""
+    enc = col.encoding
+    n = len(arr)
+    starts = offsets[:-1] + np.arange(n, dtype=np.int64)      # each value's place in `joined`
+    stops = offsets[1:] + np.arange(n, dtype=np.int64)
+    text, found = skip_bad_records(memoryview(joined), enc, starts, stops)
+    parts = text.split(chr(sep))   # a separator after every value: one more part, empty
+    if len(parts) != n + 1 or not found:
+        return None
+    del parts[n]
+    bad = np.asarray(found, np.int64)
+    idx, err = bad[:, 0], bad[:, 1]
+    unreadable = np.zeros(n, bool)
+    unreadable[idx] = True
+    texts = pc.if_else(pa.array(unreadable), pa.scalar(None, pa.string()), pa.array(parts, pa.string()))
+    shown = decode_each(joined, starts[idx], stops[idx], lambda b: b.decode(enc, "backslashreplace"))
+    two = err + 1 < stops[idx]
+    h1 = _HEX[joined[err]]
+    h2 = _HEX[joined[np.minimum(err + 1, len(joined) - 1)]]
+    hexes = np.where(two, h1 + " " + h2, h1).tolist()
+    at = (err - starts[idx] + 1).tolist()
+    held = [{"index": i, "rule": "extract.decode", "value": v,
+             "message_ja": f"{col.ja} に {enc} として読めないバイト列 ({h}) があります ({k} バイト目)",
+             "message_en": f"{col.name}: bytes ({h}) are not valid {enc} at byte {k} of the value"}
+            for i, v, h, k in zip(idx.tolist(), shown, hexes, at)]
+    return Rendered(_with_nulls(texts, valid), held, unreadable, decoded_as=enc)
+
+
+_HEX = np.array([f"0x{x:02X}" for x in range(256)], dtype=object)
+
+
+def _decode_by_value(arr: pa.Array, col: Column, offsets: np.ndarray, data: np.ndarray, valid: pa.Array) -> Rendered:
+    """`_decode` value by value."""
+    enc = col.encoding
     raw = data.tobytes()
     texts: list[str | None] = []
     bad: list[int] = []
