@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_moji.py [--rows 2000000] [--dictionary DIR]
     .venv/bin/python bench/bench_moji.py --smoke      # 2,000 names (tests)
+    .venv/bin/python bench/bench_moji.py --flags 500000 [--flags-distinct 10000]   # the unresolved flags only
 
 Names are drawn from the real MJ dictionary: surname = 1–3 JIS X 0208 kanji, given name = 1–2 kanji
 or 2–3 kana, separated by U+3000; ~1 % carry a 外字 (PUA, half of them in the 外字 table), ~0.5 % an
@@ -95,13 +96,71 @@ def baseline(names: list[str], d, gaiji: pl.DataFrame) -> tuple[list[str], dict[
     return out, counts
 
 
+def flag_cells(n: int, distinct: int, seed: int = 7) -> pl.DataFrame:
+    """`n` unresolved cells as identification finds them (_row_id, column, chars), drawn from `distinct`
+    chars values of one to three 外字, IVS sequences and supplementary-plane ideographs each (a probe: 600k
+    findings, 10,800 distinct characters); two columns on some rows."""
+    rng = np.random.default_rng(seed)
+    pool = ([chr(0xE000 + i) for i in range(400)] + [chr(0x9AD9) + chr(0xE0100 + i) for i in range(8)]
+            + [chr(0x20000 + i) for i in range(100)] + ["\U0010FFFD", "\u9f4b\ufe00"])
+    k = rng.integers(1, 4, distinct)
+    picks = np.array(pool, dtype=object)[rng.integers(0, len(pool), int(k.sum()))]
+    values = pl.Series(["".join(picks[a:b]) for a, b in zip(np.cumsum(k) - k, np.cumsum(k))])
+    i = np.arange(n) * 2   # rows 0, 2, 4 …: shimei and jusho, rows 1, 3 …: shimei only
+    return pl.DataFrame({"_row_id": (i // 3).astype(np.int64), "column": np.where(i % 3 == 2, "jusho", "shimei"),
+                         "chars": values.gather(rng.integers(0, distinct, n))})
+
+
+def bench_flags(n: int, distinct: int, repeat: int) -> int:
+    """The unresolved flags of `n` cells (moji.step._flags) against the per-row Python call it replaced."""
+    from ikou.moji.identify import codepoints, with_codepoints
+    from ikou.moji.step import _flags
+
+    def per_row(cells: pl.DataFrame) -> pl.DataFrame:   # moji.step._flags before: one Python call per cell
+        return (cells.with_columns(pl.format("{}: {}", "column", pl.col("chars").map_elements(
+                    lambda c: f"{codepoints(c)} ({c})", return_dtype=pl.String)).alias("_detail"))
+                .group_by("_row_id").agg(pl.col("_detail").sort().str.join(" / ").alias("_moji_unresolved_chars"))
+                .with_columns(pl.lit(True).alias("_moji_unresolved")))
+
+    cells = flag_cells(n, distinct)
+    print(f"unresolved cells={cells.height:,} distinct chars values={cells['chars'].n_unique():,}")
+    _flags(cells.head(1000)), per_row(cells.head(1000))   # warm-up
+    t_new, t_old, c_new, c_old = [], [], [], []
+    for _ in range(repeat):   # alternating, in one process: a loaded machine slows both alike
+        t = time.perf_counter()
+        new = _flags(cells)
+        t_new.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        old = per_row(cells)
+        t_old.append(time.perf_counter() - t)
+        t = time.perf_counter()   # the code points alone (the grouping by row is the same in both)
+        with_codepoints(cells, "chars", "cps")
+        c_new.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        cells.with_columns(pl.col("chars").map_elements(codepoints, return_dtype=pl.String).alias("cps"))
+        c_old.append(time.perf_counter() - t)
+    print(f"_flags (distinct values, expressions): best {min(t_new):.3f}s of {', '.join(f'{x:.3f}' for x in t_new)}")
+    print(f"per-row map_elements: best {min(t_old):.3f}s of {', '.join(f'{x:.3f}' for x in t_old)}")
+    print(f"ratio = {min(t_old) / min(t_new):.1f}x (best of {repeat} each); the code points alone: "
+          f"{min(c_new):.3f}s vs {min(c_old):.3f}s, {min(c_old) / min(c_new):.1f}x")
+    check = Checks()
+    check(new.sort("_row_id").equals(old.sort("_row_id")), "the same flags as the per-row call")
+    return check.exit_code()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=None, help="names (default 2,000,000; 2,000 with --smoke)")
     ap.add_argument("--dictionary")
     ap.add_argument("--repeat", type=int, default=3, help="timed calls of each path (best counts; default 3)")
     ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    ap.add_argument("--flags", type=int, default=None, metavar="CELLS",
+                    help="time only the unresolved flags of CELLS unresolved cells (moji.step._flags)")
+    ap.add_argument("--flags-distinct", type=int, default=10_000,
+                    help="distinct chars values among those cells (default 10,000)")
     a = ap.parse_args()
+    if a.flags is not None:
+        return bench_flags(a.flags, min(a.flags_distinct, a.flags), a.repeat)
     rows = a.rows or (2_000 if a.smoke else 2_000_000)
     t = time.perf_counter()
     d = ensure_dictionary(Path(a.dictionary) if a.dictionary else None)

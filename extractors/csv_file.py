@@ -601,13 +601,25 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         except (UnicodeDecodeError, StopIteration):
             got = [c.shown(i)]
         if c.kind[i] != RECORD or [g.strip() for g in got] != names:
-            # the first line may be a record (a file without its header): its values are never quoted,
-            # only what differs from the layout's names, by position
-            wrong = [k + 1 for k, (g, n) in enumerate(zip(got, names)) if g.strip() != n]
+            # the first line may be a record (a file without its header): its values are shown only when
+            # it reads as a header, every field a name (text, not empty, no number or date in it)
+            import re
+
+            fields = [g.strip() for g in got]
+            wrong = [k for k, (g, n) in enumerate(zip(fields, names)) if g != n]
+            value = re.compile(r"^[\s0-9０-９.,:/+\-]*$|[0-9０-９]{3}")   # a number, a date, a code, empty
+            if c.kind[i] == RECORD and fields and not any(value.search(g) for g in fields):
+                found = "; ".join(f"{k + 1}: expected {names[k]!r}, found {fields[k][:30]!r}" for k in wrong[:3])
+                raise LayoutError(f"{source_name}: the first line of {path.name} is not the header of layout "
+                                  f"{layout.name} ({len(got)} fields for {len(names)} names; fields "
+                                  f"{[k + 1 for k in wrong[:5]] or '-'} differ: {found or '-'}"
+                                  f"{'…' if len(wrong) > 3 else ''})", run_id=run_id)
             raise LayoutError(f"{source_name}: the first line of {path.name} is not the header of layout "
                               f"{layout.name} ({len(got)} fields for {len(names)} names; fields "
-                              f"{wrong[:5] or '-'} differ; expected {names[:5]}…): a file without a header, or "
-                              "another layout? (its values are not shown: they may be a record)", run_id=run_id)
+                              f"{[k + 1 for k in wrong[:5]] or '-'} differ; expected there "
+                              f"{[names[k] for k in wrong[:5]] or names[:5]}…): a file without a "
+                              "header, or another layout? (its values are not shown: they may be a record)",
+                              run_id=run_id)
         c.kind[i] = HEADER
 
     def chunk_rows(offset: int, chunk: bytes, first_line: int, recs: Records | None, eof: bool,

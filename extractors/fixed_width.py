@@ -12,6 +12,10 @@ TAB, ESC, a CR or LF inside a record, C1 controls, the bytes CP932 does not defi
 `extractors.checks`); an empty line is not a record (`extract.blank_line`, a warning), nor is a
 DOS end-of-file mark (0x1A bytes ending the file, on a line of their own or right after the last
 record). Every finding says where its record starts in the file.
+
+The blanks that pad a field to its width are format, not data: trailing half-width and full-width
+(「　」, a double-byte field's pad) blanks are trimmed at extract unless the layout says `pad: keep`;
+leading ones are kept (a right-aligned value). The staging, and so the diff's legacy side, holds the value.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from ikou.extractors.csv_file import (
     staging_schema,
     to_staging,
 )
-from ikou.extractors.keys import NOT_A_RECORD, format_key, key_columns_of, key_expr
+from ikou.extractors.keys import NOT_A_RECORD, key_columns_of, key_expr
 from ikou.extractors.layout import Layout
 from ikou.extractors.chunks import in_order
 from ikou.staging import row_id_base, sink_batches
@@ -171,14 +175,14 @@ def _last_flagged(chunks):
 def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
                   target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
                   chunk_bytes: int = CHUNK_BYTES, key_columns: list[str] | None = None) -> ExtractResult:
-    """Stream fixed-width records to Parquet staging; fields kept verbatim.
+    """Stream fixed-width records to Parquet staging; fields verbatim but for their trailing pad blanks
+    (layout `pad`).
 
     Records end with a line break (CR LF or LF), or, with the layout's `record_terminator: none`,
     follow each other directly; then `source_line` is the record's number and a short last
     record is `extract.truncated`. 0x1A bytes ending the file are the DOS end-of-file mark, whatever
     precedes them. A held record's rows carry its `record_key` (extractors.keys) from `key_columns`,
-    default the layout's key; for a record of the wrong length, only when the key columns come first
-    and lie wholly in the bytes it has (where the bytes are missing or extra cannot be known).
+    default the layout's key; for a record of the wrong length, see `wrong_length_keys`.
     """
     t0 = time.perf_counter()
     path = Path(path)
@@ -196,17 +200,33 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     _check_terminators(path, layout, source_name, run_id, size)
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
     at_of = dict(zip(layout.names, zip(offsets, (c.width for c in layout.columns))))
-    leading = sorted(layout.names.index(k) for k in keys) == list(range(len(keys)))
-    key_end = max((at_of[k][0] + at_of[k][1] for k in keys), default=0)
+    lead = layout.names[:max(layout.names.index(k) for k in keys) + 1] if keys else []
+    key_end = sum(at_of[n][1] for n in lead)
 
-    def raw_key(raw: bytes) -> str | None:
-        """The key of a record of the wrong length: trusted only from leading key columns it holds whole."""
-        if not (keys and leading and len(raw) >= key_end):
-            return None
-        try:
-            return format_key(keys, [raw[at_of[k][0]:at_of[k][0] + at_of[k][1]].decode(enc) for k in keys])
-        except UnicodeDecodeError:
-            return None
+    def unpad(text: pl.Series) -> pl.Series:
+        return text.str.strip_chars_end(" \u3000") if layout.pad == "trim" else text
+
+    def wrong_length_keys(arr: np.ndarray, starts: np.ndarray, lines: np.ndarray, lengths: np.ndarray,
+                          clean: pl.DataFrame) -> dict[int, str | None]:
+        """The keys of records of the wrong length, read where the layout puts them when the record holds
+        every byte up to its last key column, each decoding cleanly. A byte missing or extra after them
+        moves nothing before it; one before or inside them would shift the key, which a shifted code
+        rarely shows. So every column before the last key column that is not a key (団体コード, a
+        record type) must hold a value the chunk's well-formed records hold there: a shift through it
+        shows. Otherwise (or with no key columns) no key: nothing is read from bytes that may be shifted."""
+        out: dict[int, str | None] = dict.fromkeys(lines.tolist())
+        has = lengths >= key_end
+        if not keys or not has.any():
+            return out
+        at = starts[has]
+        got = pl.DataFrame({"_line": lines[has], **{
+            n: unpad(_column_text(arr, at, at_of[n][0], at_of[n][1], enc)[0]).alias(n) for n in lead}})
+        ok = ~pl.any_horizontal([pl.col(n).str.contains("\ufffd", literal=True) for n in lead])
+        for n in lead:
+            if n not in keys:
+                ok &= pl.col(n).is_in(clean[n].unique().implode())
+        out.update(got.select("_line", pl.when(ok).then(key_expr(keys))).iter_rows())
+        return out
 
     def chunk_rows(chunk_offset: int, chunk: bytes, line: int, first: bool,
                    last: bool) -> tuple[pl.DataFrame, list[dict]]:
@@ -231,7 +251,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
         ok = (ends - starts) == rec
         n_blank = 0
         last_of_file = last
-        wrong_key: dict[int, str | None] = {}
+        wrong: list[tuple[int, int, int]] = []   # (start, line, length) of the records of a wrong length
         for s, e, ln in zip(starts[~ok], ends[~ok], lines[~ok]):   # wrong-length lines only
             raw = chunk[s:e]
             if e == s:         # an empty line: not a record
@@ -253,7 +273,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
                 else:
                     rule, ja, en = ("extract.record_length", f"レコード長が {e - s} バイトです",
                                     f"record is {e - s} bytes")
-                wrong_key[int(ln)] = raw_key(raw)
+                wrong.append((int(s), int(ln), int(e - s)))
                 bad_rows.append({
                     "source_line": int(ln), "column": None, "rule": rule,
                     "value": raw.decode(enc, errors="backslashreplace"),
@@ -274,9 +294,11 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
             if bad.any():
                 bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)
                 bad_any |= bad
-            cols[c.name] = text.alias(c.name)
+            cols[c.name] = unpad(text).alias(c.name)
         df = full = pl.DataFrame(cols)
         df = df.filter(pl.Series(~bad_any))
+        w = np.array(wrong, dtype=np.int64).reshape(-1, 3)
+        wrong_key = wrong_length_keys(arr, w[:, 0], w[:, 1], w[:, 2], df)
         if suspect:   # characters that are not text (NUL, TAB, ESC, a CR inside a record …)
             df, ctl = control_findings(df, layout, enc, line_breaks=False)
             bad_rows += ctl

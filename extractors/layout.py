@@ -13,9 +13,11 @@ from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
 class LayoutColumn(StrictModel):
-    name: str
-    ja: str
-    width: int | None = Field(None, description="bytes, for fixed-width records")
+    name: str = Field(description="the column's name as the mapping's `from:` names it; with `header: true` the "
+                                  "header field, exactly (a Japanese header needs Japanese names)")
+    ja: str = Field(description="項目名 in Japanese, shown in reports")
+    width: int | None = Field(None, description="fixed: the field's width in bytes of the source encoding (CP932: "
+                                                "a 全角 character is 2); required for every column of a fixed layout")
     max_bytes: int | None = Field(None, gt=0, description="longest legal value in bytes of the source encoding; "
                                                          "a longer one is quarantined (extract.overlong)")
     sensitive: bool = Field(False, description="personal data the mapping may leave unmapped (旧氏, 通称): "
@@ -28,13 +30,17 @@ class LayoutColumn(StrictModel):
 
 class Layout(StrictModel):
     spec_version: Literal[1] = spec_version_field("layout_version")
-    name: str
-    description: str = ""
-    format: Literal["csv", "table", "fixed"]
-    encoding: str = "utf-8"
-    header: bool = False
-    delimiter: str = ","
-    quote: str | None = '"'
+    name: str = Field(description="the layout's name, shown in messages")
+    description: str = Field("", description="free text for the reader (which export, which system)")
+    format: Literal["csv", "table", "fixed"] = Field(
+        description="csv: delimited text file; table: a legacy database table (database source); fixed: "
+                    "fixed-width records, each column's `width` in bytes")
+    encoding: str = Field("utf-8", description="the source's text encoding (cp932 for most Japanese legacy "
+                                               "exports); a run config's source may override it")
+    header: bool = Field(False, description="csv: the first line is a header; its fields, trimmed, must equal the "
+                                            "columns' `name`s exactly and in order, or the file is refused")
+    delimiter: str = Field(",", description="csv: the field separator, one ASCII character")
+    quote: str | None = Field('"', description="csv: the quote character, or null for none")
     quoted_newlines: bool = Field(
         False, description="csv: a quoted field may hold line breaks (CR LF, LF or CR), kept in the value; "
                            "otherwise a record is one line, and a quoted line break quarantines its record "
@@ -43,6 +49,11 @@ class Layout(StrictModel):
     record_terminator: Literal["line", "none"] = Field(
         "line", description="fixed-width: each record ends with a line break (CR LF or LF), or records "
                             "follow each other with nothing between them (many host exports)")
+    pad: Literal["trim", "keep"] = Field(
+        "trim", description="fixed-width: the blanks that pad a field to its width (half-width ' ', and the "
+                            "full-width '　' a double-byte field is padded with) are format, not data: trailing "
+                            "ones are trimmed at extract (leading ones are kept); `keep` keeps every field's "
+                            "bytes whole")
     time_zone: str = Field(
         "Asia/Tokyo", description="table: the zone a time stamp with a time zone (PostgreSQL timestamptz, "
                                   "MariaDB TIMESTAMP) is written in, as the legacy system showed it; the "
@@ -59,6 +70,8 @@ class Layout(StrictModel):
             raise ValueError("fixed-width layouts need a width for every column")
         if self.record_terminator != "line" and self.format != "fixed":
             raise ValueError("record_terminator applies to fixed-width layouts only")
+        if "pad" in self.model_fields_set and self.format != "fixed":
+            raise ValueError("pad applies to fixed-width layouts only (a csv field's blanks are in its value)")
         if self.format == "csv":
             if len(self.delimiter) != 1 or not self.delimiter.isascii() or self.delimiter in "\r\n":
                 raise ValueError(f"delimiter must be one ASCII character other than CR/LF, not {self.delimiter!r}")

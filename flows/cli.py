@@ -10,7 +10,8 @@ import importlib
 import sys
 
 # Packages that add sub-commands; each has `cli.register(subparsers)`.
-SUBCOMMAND_PACKAGES = ("ikou.flows.run_cli", "ikou.flows.campaign_cli", "ikou.moji.cli", "ikou.reports.cli", "ikou.sample.generate")
+SUBCOMMAND_PACKAGES = ("ikou.flows.run_cli", "ikou.flows.campaign_cli", "ikou.moji.cli", "ikou.reports.cli",
+                       "ikou.sample.generate", "ikou.reference")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -117,7 +117,9 @@ def validate_and_load(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run)
         validated.setdefault(schema.gyomu, {})[target] = v.output
     # A mapping mistake must stop the rehearsal before it replaces the target with a half-empty table.
     run.stage = "validate"
-    validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id, loaded=False)
+    held = q.concat([r.quarantine for r in run.results])
+    validators.check_tables(_counts(plans, run, held), cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id,
+                            loaded=False, quarantine=held)
     schemas = {p.schema.gyomu: p.schema for p in plans}
     # every 業務 in one load: the target shows all of this run at once, or still the run before it
     with load_slot():
@@ -136,8 +138,8 @@ def load_slot():
     return concurrency(name, occupy=1, strict=True)
 
 
-def _counts(plans, run: _Run) -> dict[str, dict]:
-    quarantine = q.concat([r.quarantine for r in run.results])
+def _counts(plans, run: _Run, quarantine=None) -> dict[str, dict]:
+    quarantine = q.concat([r.quarantine for r in run.results]) if quarantine is None else quarantine
     return {t: c.model_dump(by_alias=True) for t, c in table_counts(plans, run.results, quarantine).items()}
 
 
@@ -175,7 +177,9 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
             else:
                 _stages(cfg, ctx, plans, run, keep_stages=keep_stages or cfg.keep_stages)
             run.stage = "report"
-            validators.check_tables(_counts(plans, run), cfg.thresholds.max_quarantine_rate, run_id=run_id)
+            held = q.concat([r.quarantine for r in run.results])
+            validators.check_tables(_counts(plans, run, held), cfg.thresholds.max_quarantine_rate, run_id=run_id,
+                                    quarantine=held)
     except (KeyboardInterrupt, TerminationSignal) as exc:   # Ctrl-C / SIGTERM: rolled back unless the load committed
         failure = exc
         logger.warning("run cancelled at %s (%s)", run.stage, cancel.requested() or "KeyboardInterrupt")

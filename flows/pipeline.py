@@ -7,6 +7,7 @@ transforms data, and nothing here imports Prefect.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ikou.schema import TargetSchema, load_schema
 from ikou.mappings.spec import MappingSpec, load_mapping
 from ikou.summary import RunError, RunSummary
 
+log = logging.getLogger("ikou")
 
 @dataclass
 class SourcePlan:
@@ -65,7 +67,19 @@ def checked_plan(cfg: RunConfig) -> list[SourcePlan]:
 
     plans = plan(cfg)
     spec_files(cfg, plans)
+    for p in plans:
+        unread = unread_columns(p)
+        if unread:   # not an error (a layout of a vendor not seen yet still runs), but never a silent drop
+            log.warning("source %s: layout column(s) %s are read by no line of %s and not declared `not_migrated`: "
+                        "they are not migrated", p.source.name, unread, Path(p.source.mapping).name)
     return plans
+
+
+def unread_columns(p: SourcePlan) -> list[str]:
+    """The layout columns of `p` its mapping neither reads nor declares `not_migrated` (mappings.spec)."""
+    from ikou.mappings.spec import unread_columns as unread
+
+    return unread(p.mapping)
 
 
 def _check_rules(plans: list[SourcePlan]) -> None:
@@ -128,19 +142,28 @@ def key_columns(p: SourcePlan) -> list[str] | None:
 def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
     """The records of `p` held at extract, their `record_key` (source columns: `ATENA_NO=…`) mapped to
     the target's key (`atena_no=…`) by the mapping's own lines for those columns, so that the
-    validation can hold the rest of the person's history with them (`held_together`)."""
+    validation can hold the rest of the person's history with them (`held_together`). A record whose key
+    could not be read (`record_key` null) is kept without one: nothing holds a history with it, but a
+    household may have its 世帯主 among such records (validators.kinds: `setai.setainushi_maybe_held`)."""
     import re
 
     from ikou import quarantine as q
+    from ikou.extractors.keys import NOT_A_RECORD
     from ikou.mappings import ops
 
     lines = _key_lines(p)
-    held = quarantine.filter((pl.col("stage") == "extract") & (pl.col("severity") == "error")
-                             & pl.col("record_key").is_not_null()) if quarantine.height else quarantine
-    if not lines or not held.height:
+    errors = quarantine.filter((pl.col("stage") == "extract") & (pl.col("severity") == "error")) \
+        if quarantine.height else quarantine
+    if not lines or not errors.height:
         return q.empty()
-    ctx = ops.OpContext(schema=p.schema)
     where = ["rule", "source", "source_line"]   # why and where it was held: what a household held with it names
+    keyless = (errors.filter(pl.col("record_key").is_null() & ~pl.col("rule").is_in(list(NOT_A_RECORD)))
+               .unique("row_id", keep="first", maintain_order=True).select("row_id", *where)
+               .with_columns(record_key=pl.lit(None, pl.String), stage=pl.lit("extract"), severity=pl.lit("error")))
+    held = errors.filter(pl.col("record_key").is_not_null())
+    if not held.height:
+        return q.conform(keyless)
+    ctx = ops.OpContext(schema=p.schema)
     src = held.select("row_id", *where, *[pl.col("record_key").str.extract(rf"(?:^|,){re.escape(c)}=([^,]*)").alias(c)
                                   for c in dict.fromkeys(c.from_ for c in lines.values())])
     built = {t: ops.build(c, ctx) for t, c in lines.items()}
@@ -148,9 +171,10 @@ def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
         src = src.with_columns(**o.pre) if o.pre else src
     mapped = src.select("row_id", *where, *[o.value.cast(pl.String).alias(t) for t, o in built.items()])
     record_key = pl.concat_str([pl.format(f"{t}={{}}", pl.col(t).fill_null("")) for t in built], separator=",")
-    return q.conform(mapped.filter(pl.any_horizontal(pl.col(t).is_not_null() for t in built))
-                     .select("row_id", *where, record_key.alias("record_key"))
-                     .with_columns(stage=pl.lit("extract"), severity=pl.lit("error")))
+    return q.conform(pl.concat([mapped.filter(pl.any_horizontal(pl.col(t).is_not_null() for t in built))
+                                .select("row_id", *where, record_key.alias("record_key"))
+                                .with_columns(stage=pl.lit("extract"), severity=pl.lit("error")), keyless],
+                               how="diagonal_relaxed"))
 
 
 def run_error(stage: str, exc: BaseException) -> RunError:
@@ -168,6 +192,10 @@ def record(cfg: RunConfig, ctx: RunContext, plans: list[SourcePlan], results: li
     quarantine = q.concat([r.quarantine for r in results])
     try:
         summary = build_summary(cfg, ctx, plans, results, quarantine, started=started, status=status, error=error)
+        for p in plans:   # what each source's mapping leaves behind, read or declared (names only)
+            if p.source.name in summary.sources:
+                summary.sources[p.source.name].unread_columns = unread_columns(p)
+                summary.sources[p.source.name].not_migrated = dict(p.mapping.not_migrated)
         write_outputs(cfg, ctx, plans, summary, quarantine)
     except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
         if error is None:

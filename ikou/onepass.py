@@ -40,7 +40,8 @@ def one_pass(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: P
     the 文字同定 result's `outputs["row_local"]` holds the row-local validation findings for
     `validators.validate_table(row_local=…)`. `record`: update the 団体's 同定台帳 here (a concurrent
     run leaves it to `moji.step.record_source`, source after source). `held_at_extract`: the extract's
-    quarantine, as `map_source` takes it (a multi-table source holds the persons of those rows)."""
+    quarantine, as `map_source` takes it (a multi-table source holds the persons of those rows). `batch_rows`:
+    source rows per batch at most; wide rows come in fewer (`Mapper.batches`: ikou.staging.batch_rows)."""
     peak_known = memory.reset_peak()
     t0 = time.perf_counter()
     # two progress lines, as the staged steps draw: 変換 (source rows read) and 文字同定 (mapped rows)

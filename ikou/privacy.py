@@ -45,8 +45,8 @@ def sensitive_columns(plans) -> set[str]:
         sens = schema_sensitive_columns(p.schema, p.mapping.target)
         out |= sens
         for c in p.mapping.columns:
-            if c.target in sens and c.from_:
-                out |= {c.from_, c.from_.rsplit(".", 1)[-1]}
+            if c.target in sens:   # every column a line reads (concat: 氏 and 名)
+                out |= {n for s in c.sources for n in (s, s.rsplit(".", 1)[-1])}
         layouts = [p.mapping.layout] if p.mapping.layout else [t.layout for t in (p.mapping.tables or {}).values()]
         out |= {c.name for path in layouts for c in load_layout(path).columns if c.sensitive}
     return out

@@ -31,12 +31,13 @@ SqlName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 
 class Column(StrictModel):
     name: SqlName = Field(description="romanised column name (see ikou/glossary.csv)")
-    ja: str
-    type: ColumnType = "text"
-    required: bool = False
+    ja: str = Field(description="項目名 (the 基本データリスト's name)")
+    type: ColumnType = Field("text", description="text, integer, date (YYYY-MM-DD text, 不詳 parts 00) or decimal (text)")
+    required: bool = Field(False, description="必須: an empty value holds the row (rule schema.required)")
     length: int | None = Field(None, description="exact length in characters")
-    max_length: int | None = None
-    code_table: str | None = None
+    max_length: int | None = Field(None, description="the most characters allowed (桁数上限)")
+    code_table: str | None = Field(None, description="a name in `code_tables`: a value not in it holds the row "
+                                                     "(schema.code_value)")
     moji: bool = Field(False, description="goes through 文字同定")
     sensitive: bool = Field(False, description="個人番号/氏名: masked in reports, never logged")
     control_total: bool = Field(False, description="an amount whose sum is a control total (summary.json, report)")
@@ -49,26 +50,27 @@ class Column(StrictModel):
 
 
 class Aggregate(StrictModel):
-    name: str
-    ja: str
-    agg: Literal["first", "count", "sum", "min", "max"]
-    from_: str | None = Field(None, alias="from")
-    where: dict[str, list[str]] | None = None
-    type: ColumnType = "text"
+    name: str = Field(description="the derived column's name")
+    ja: str = Field(description="項目名")
+    agg: Literal["first", "count", "sum", "min", "max"] = Field(description="how a group's rows give the value")
+    from_: str | None = Field(None, alias="from", description="the column aggregated (none for count)")
+    where: dict[str, list[str]] | None = Field(None, description="only rows whose column holds one of the values")
+    type: ColumnType = Field("text", description="the derived column's type (count: always integer)")
 
 
 class Derive(StrictModel):
-    op: Literal["latest", "group"]
-    from_: str = Field(alias="from")
-    key: list[str]
-    order_by: str | None = None
-    where: dict[str, list[str]] | None = None
-    aggregates: list[Aggregate] = []
+    op: Literal["latest", "group"] = Field(description="latest: each key's last row by `order_by` (現在の個人); "
+                                                       "group: one row per key with `aggregates` (世帯)")
+    from_: str = Field(alias="from", description="the table derived from")
+    key: list[str] = Field(description="the columns that make a row of the derived table")
+    order_by: str | None = Field(None, description="latest: the column whose highest value is the latest row")
+    where: dict[str, list[str]] | None = Field(None, description="only rows whose column holds one of the values")
+    aggregates: list[Aggregate] = Field([], description="group: the derived columns besides the key")
 
 
 class CodeTableRef(StrictModel):
-    ja: str
-    path: Path
+    ja: str = Field(description="the code table's Japanese name")
+    path: Path = Field(description="a CSV (code,name), relative to the schema file")
 
     @field_validator("path", mode="before")
     @classmethod
@@ -79,10 +81,10 @@ class CodeTableRef(StrictModel):
 
 
 class Table(StrictModel):
-    ja: str
-    primary_key: list[str]
-    columns: list[Column] = []
-    derive: Derive | None = None
+    ja: str = Field(description="the table's Japanese name")
+    primary_key: list[str] = Field(description="the table's key columns (宛名番号 + 履歴番号 …); they name a row in findings")
+    columns: list[Column] = Field([], description="a loaded table's columns (a derived table takes its own)")
+    derive: Derive | None = Field(None, description="a table built from another after load, not fed by a mapping")
 
     @model_validator(mode="after")
     def _shape(self) -> "Table":
@@ -107,13 +109,13 @@ RULES_FILE = "rules.yaml"
 
 class TargetSchema(StrictModel):
     spec_version: Literal[1] = spec_version_field("schema_version")
-    gyomu: str
-    ja: str
+    gyomu: str = Field(description="the 業務 id (juki, kojin_juminzei …): the runs' `gyomu:` names it")
+    ja: str = Field(description="the 業務's Japanese name")
     rules: Path | None = Field(None, validate_default=True,
                                description="the 業務's validation rules file, relative to this file; default: "
                                            "rules.yaml beside it (else the repository's specs/gyomu/<業務>/rules.yaml)")
-    code_tables: dict[str, CodeTableRef] = {}
-    tables: dict[SqlName, Table]
+    code_tables: dict[str, CodeTableRef] = Field({}, description="standard code tables by name")
+    tables: dict[SqlName, Table] = Field(description="the 標準データ構造's tables by name")
 
     @field_validator("rules", mode="before")
     @classmethod

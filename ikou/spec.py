@@ -62,14 +62,49 @@ def read_yaml(path: Path) -> object:
 
 
 def load_spec(path: Path | str, model: type[M], **context: object) -> M:
-    """Parse `path` into `model`; errors name the file and the key path (e.g. columns.3.op)."""
+    """Parse `path` into `model`; errors name the file, the key path (e.g. columns.3.op) and its line."""
     path = Path(path)
     data = read_yaml(path)
     try:
         return model.model_validate(data, context={"path": path, **context})
     except ValidationError as exc:
+        tree = yaml_tree(path)
         lines = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            lines.append(f"  {where}: {err['msg']}")
+            lines.append(f"  {where}: {err['msg']}{line_note(tree, err['loc'])}")
         raise ConfigError(f"{path}: invalid {model.__name__}:\n" + "\n".join(lines)) from None
+
+
+def yaml_tree(path: Path | str) -> yaml.Node | None:
+    """The YAML file's node tree (with line marks), for naming the line of an error; None if unreadable."""
+    try:
+        return yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
+def key_line(tree: yaml.Node | None, loc: tuple | list | str) -> int | None:
+    """The 1-based line of the deepest node of `loc` (a pydantic error location or a dotted key path such as
+    `columns.7.target`) the file has: the key's line, or its list item's, or its parent's when the key is
+    missing (a required key not given). Parts the YAML does not hold (a union member's name pydantic adds)
+    are skipped."""
+    parts = loc.split(".") if isinstance(loc, str) else list(loc)
+    node, line = tree, None
+    for part in parts:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)),
+                         None)
+            if found is not None:
+                line, node = found[0].start_mark.line + 1, found[1]
+                continue
+        elif isinstance(node, yaml.SequenceNode) and str(part).isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+    return line
+
+
+def line_note(tree: yaml.Node | None, loc: tuple | list | str) -> str:
+    """` (line N)` for an error message, or nothing when the line is not known."""
+    line = key_line(tree, loc) if tree is not None and loc else None
+    return f" (line {line})" if line else ""

@@ -52,10 +52,26 @@ class SourceStats(_Model):
     quarantined: int
     sha256: str | None = None
     seconds: float = 0.0
+    # layout columns no mapping line reads and the mapping does not declare `not_migrated` (names only, never
+    # values): what the run left behind without anyone deciding so (flows.pipeline.unread_columns)
+    unread_columns: list[str] = []
+    not_migrated: dict[str, str] = {}   # column → reason, as the mapping declares them
+
+
+UNRESOLVED_LISTED = 200   # unresolved characters listed in summary.json: 10,800 made it 1.7 MB
 
 
 class MojiSummary(_Model):
+    """Outcomes per status (`counts`, exact) and the unresolved characters (source, column, char,
+    codepoints, occurrences): the first UNRESOLVED_LISTED by occurrences then code point, with how many
+    distinct characters and (source, column, char) entries there are and how many are left out; the
+    whole list is in `unresolved_file` (a CSV beside summary.json, kept by `ikou purge`). A summary
+    written before the list was bounded lists them all and has none of these fields."""
     counts: dict[str, int] = {}
+    unresolved_chars: int | None = None     # distinct unresolved characters, whatever their source and column
+    unresolved_entries: int | None = None   # (source, column, char) entries: len(unresolved) + unresolved_omitted
+    unresolved_omitted: int = 0
+    unresolved_file: str | None = None      # the whole list, relative to the run folder
     unresolved: list[dict[str, Any]] = []
     decision_changes: list[dict[str, Any]] = []
 
@@ -103,6 +119,12 @@ class RunSummary(_Model):
         for s in data["stages"].values():
             if s.get("peak_rss_mb") is None:
                 s.pop("peak_rss_mb", None)
+        moji = data["moji"]
+        if moji.get("unresolved_entries") is None:   # no 文字同定 outcomes: no list was made
+            for key in ("unresolved_chars", "unresolved_entries", "unresolved_omitted"):
+                moji.pop(key, None)
+        if moji.get("unresolved_file") is None:
+            moji.pop("unresolved_file", None)
         return data
 
     def write(self, path: Path) -> None:

@@ -37,7 +37,7 @@ from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, ENDED, PREV, RU
                                   run_row)
 from ikou.schema import TargetSchema
 
-COPY_BATCH_ROWS = 200_000
+COPY_BATCH_ROWS = 200_000   # rows per COPY batch from staging at most (wider rows, fewer: ikou.staging.batch_rows)
 INDEX_BUILD_MEMORY = "512MB"   # maintenance_work_mem while the load builds its keys (SET LOCAL)
 # Arrow types that ADBC's binary COPY writes into the DDL's column types (ddl.SA_TYPES)
 _ARROW_TYPES = {"text": "string", "integer": "int64", "date": "string"}
@@ -611,8 +611,11 @@ def _arrow_batches(frame: pl.DataFrame | Path, columns: list[str]):
     if isinstance(frame, (str, Path)):
         import pyarrow.parquet as pq
 
-        yield from _read_ahead(pq.ParquetFile(frame).iter_batches(batch_size=COPY_BATCH_ROWS, columns=columns))
-    else:
+        from ikou.staging import batch_rows
+
+        size = batch_rows(frame, COPY_BATCH_ROWS, columns)
+        yield from _read_ahead(pq.ParquetFile(frame).iter_batches(batch_size=size, columns=columns))
+    else:   # in memory already: the batches are slices of it
         yield from frame.select(columns).to_arrow().to_batches(max_chunksize=COPY_BATCH_ROWS)
 
 

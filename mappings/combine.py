@@ -523,8 +523,9 @@ def lineage(spec) -> dict:
     column is read from (its line's `from: <alias>.<COLUMN>`), and the vendor's name of each table, in order."""
     columns = {}
     for c in spec.columns:
-        alias = (c.from_ or "").split(".", 1)[0]
-        if c.from_ and "." in c.from_ and alias in spec.tables:
+        first = c.sources[0] if c.sources else ""   # a line joining columns (concat): its first column's table
+        alias = first.split(".", 1)[0]
+        if "." in first and alias in spec.tables:
             columns |= {t: alias for t in c.outputs().values()}
     return {"person": spec.combine.person, "columns": columns,
             "tables": {a: t.table for a, t in spec.tables.items()}}

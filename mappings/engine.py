@@ -62,13 +62,14 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
 
     def add_check(kind: str, c, expr: pl.Expr, sink: list) -> None:
         name = f"__chk{len(checks)}"
-        checks.append((kind, c.target, c.from_, name))
+        # a line joining several columns (a list `from`) names no one source column for the finding's value
+        checks.append((kind, c.target, c.from_ if isinstance(c.from_, str) else None, name))
         sink.append(expr.alias(name))
 
     pre: dict[str, pl.Expr] = {}                           # shared evaluations for the direct ops
     for c in spec.columns:
         out = ops.build(c, ctx)
-        if c.op in ops.PER_VALUE and c.from_:
+        if c.op in ops.PER_VALUE and isinstance(c.from_, str):   # a joined line (list `from`): as a whole column
             # Evaluate once per distinct source value, join back by value.
             exprs = [pl.col(c.from_).alias("__value"), out.value.alias(c.target)]
             exprs += [e.alias(name) for name, e in out.extra.items()]

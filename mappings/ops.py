@@ -64,7 +64,8 @@ class Op:
     # keys of the mapping line the op cannot do without, as YAML spells them (from, table, value)
     needs: tuple[str, ...] = ()
     # the result depends only on the value of the one source column: the engine evaluates the op
-    # once per distinct value and joins the result back (dates and codes repeat a lot)
+    # once per distinct value and joins the result back (dates and codes repeat a lot); a line of it with a
+    # list `from` (`many`) is evaluated over the whole columns instead
     per_value: bool = False
     # rule id → (日本語, English): every rule the op's error and warning expressions can give
     rules: Mapping[str, tuple[str, str]] = field(default_factory=dict)
@@ -83,6 +84,9 @@ class Op:
     # is accepted, `strip: false` refused) or "none" (the op has no `strip`: any `strip:` is refused).
     # An option the op would silently ignore is a load-time problem, never a no-op.
     strip: Literal["option", "always", "none"] = "none"
+    # the op may read several source columns (`from: [氏, 名]`: concat; kana_fullwidth joins them as concat does,
+    # then converts); every other op reads one, and a list is refused at load time (mappings.spec.mapping_problems)
+    many: bool = False
 
     def problems(self, c: ColumnMap, schema: TargetSchema) -> list[Problem]:
         missing = [(k, f"op {self.name!r} needs {k!r}") for k in self.needs if getattr(c, _FIELDS.get(k, k)) is None]
@@ -118,13 +122,13 @@ def op(name: str, *, needs: tuple[str, ...], per_value: bool = False,
        rules: Mapping[str, tuple[str, str]] | None = None, expected: Callable[[ColumnMap], dict | None] | None = None,
        check: Callable[[ColumnMap, TargetSchema], list[Problem]] | None = None,
        prepare: Callable[[ColumnMap, pl.LazyFrame, object], tuple[object, dict]] | None = None,
-       strip: Literal["option", "always", "none"] = "none"):
+       strip: Literal["option", "always", "none"] = "none", many: bool = False):
     """Register the decorated builder as op `name`, with everything else about it."""
     def deco(fn):
         if name in OPS:
             raise ValueError(f"op {name!r} is registered twice")
         entry = Op(name, fn, needs=needs, per_value=per_value, rules=dict(rules or {}), expected=expected,
-                   check=check, prepare=prepare, strip=strip)
+                   check=check, prepare=prepare, strip=strip, many=many)
         declare_rules(f"op {name!r}", entry.rules)
         OPS[name] = entry
         if per_value:
@@ -148,6 +152,8 @@ def _text_rule(c: ColumnMap) -> dict:
 def _src(c: ColumnMap) -> pl.Expr:
     if not c.from_:
         raise ValueError(f"op {c.op} for {c.target} needs 'from'")
+    if isinstance(c.from_, list):   # load_mapping refuses it; a line built in code too
+        raise ValueError(f"op {c.op} for {c.target} reads one source column, not {c.from_}")
     return pl.col(c.from_)
 
 
@@ -184,6 +190,30 @@ def read_text(e: pl.Expr, *, strip: bool) -> pl.Expr:
 @op("text", needs=("from",), expected=_text_rule, strip="option")
 def _text(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(read_text(_src(c), strip=bool(c.strip)))
+
+
+# 氏名 as the standard writes it: 氏＋全角空白＋名 (the sample data's shimei, sample.generate)
+CONCAT_SEPARATOR = "\u3000"
+
+
+def concat_expr(parts: list[pl.Expr], *, separator: str = CONCAT_SEPARATOR, strip: bool = False) -> pl.Expr:
+    """The source columns `parts` joined with `separator`, each read as the text op reads it (`read_text`: trimmed
+    with `strip`, blank → null) and a blank one left out with its separator (氏 alone: 「藤田」, no trailing 「　」);
+    null when every part is blank. Public so that the diff's legacy side joins the legacy columns exactly as the
+    op does (reports.diff.ParquetSource `joined`), with the standard's separator whatever the line says."""
+    joined = pl.concat_str([read_text(p.cast(pl.String), strip=strip) for p in parts], separator=separator,
+                           ignore_nulls=True)
+    return pl.when(joined == "").then(None).otherwise(joined)
+
+
+# no expected-difference rule: the diff's legacy side is the legacy columns joined by concat_expr with the
+# standard's separator (「　」) and the line's `strip`, so a correct join shows no difference, and a join with
+# another separator shows every joined cell as unexplained (a 氏名 written otherwise than the standard writes it)
+@op("concat", needs=("from",), strip="option", many=True)
+def _concat(c: ColumnMap, ctx: OpContext) -> OpOut:
+    """Several source columns → one target column (氏 + 名 → 氏名), joined column by column."""
+    sep = CONCAT_SEPARATOR if c.separator is None else c.separator
+    return OpOut(concat_expr([pl.col(s) for s in c.sources], separator=sep, strip=bool(c.strip)))
 
 
 @op("constant", needs=("value",))   # no source value: `strip` is refused
@@ -309,13 +339,20 @@ def _kana_rule(c: ColumnMap) -> dict:
 KANA_LONE_MARK = r"[\u309B\u309C]"
 
 
-@op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule, strip="option", rules={
+@op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule, strip="option", many=True, rules={
     "kana.not_fullwidth": ("全角カナにできない文字が残っています (フリガナを確認してください)",
                            "characters other than full-width kana remain (check the furigana)"),
     "kana.lone_voiced_mark": ("濁点・半濁点が前のカナと合成できず ゛゜ として残っています (フリガナを確認してください)",
                               "a voiced sound mark composes with no kana and stays as ゛/゜ (check the furigana)")})
 def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
-    value = kana_fullwidth_expr(_src(c), strip=c.strip)
+    """Half-width カナ → full width. `from: [カナ氏, カナ名]`: the columns joined first as concat joins them
+    (「　」 or `separator`, each part trimmed with `strip`, a blank part left out), then converted."""
+    if isinstance(c.from_, list):
+        sep = CONCAT_SEPARATOR if c.separator is None else c.separator
+        value = kana_fullwidth_expr(concat_expr([pl.col(s) for s in c.sources], separator=sep, strip=bool(c.strip)),
+                                    strip=False)
+    else:
+        value = kana_fullwidth_expr(_src(c), strip=c.strip)
     return OpOut(value, warning=pl.when(value.str.contains(KANA_OTHER)).then(pl.lit("kana.not_fullwidth"))
                  .when(value.str.contains(KANA_LONE_MARK)).then(pl.lit("kana.lone_voiced_mark")))
 

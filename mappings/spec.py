@@ -37,11 +37,14 @@ class Numbering(StrictModel):
 
 
 class ColumnMap(StrictModel):
-    target: str
+    target: str = Field(description="the target column this line produces (a column of the target table)")
     op: str = Field(description="a name in mappings.ops.OPS (checked by load_mapping)")
-    from_: str | None = Field(None, alias="from", description="source column")
+    from_: str | list[str] | None = Field(None, alias="from", description="the source column read (a layout column's "
+                                                                       "`name`, or `<alias>.<COLUMN>` of a multi-table "
+                                                                       "source); a list of them for an op that joins "
+                                                                       "several (concat)")
     table: str | None = Field(None, description="code table: a CSV path (source_code,code) or standard:<name>")
-    format: str | None = Field(None, description="wareki_date: era2_yymmdd, era1_yymmdd, letter_yymmdd, kanji (昭和45年3月2日), seireki_yyyymmdd")
+    format: str | None = Field(None, description="wareki_date: era2_yymmdd, era1_yymmdd, letter_yymmdd, kanji (昭和45年3月2日), dotted (H05.03.01), seireki_yyyymmdd")
     eras: dict[str, str] | None = Field(None, description="wareki_date: code → era override")
     fumei_flag: str | None = Field(None, description="wareki_date: target column for the 不詳フラグ")
     fumei_hyoki: str | None = Field(None, description="wareki_date: target column for the 不詳表記")
@@ -51,7 +54,22 @@ class ColumnMap(StrictModel):
                                            "there), and an op without a source (constant) refuses strip")
     numbering: Numbering | None = Field(None, description="new_key: how new numbers are issued")
     chain: list[str] | None = Field(None, description="code_chain: target columns of the 2nd, 3rd … code")
-    separator: str | None = Field(None, description="code_chain: what joins the names (続柄: の)")
+    separator: str | None = Field(None, description="code_chain: what joins the names (続柄: の); concat: what "
+                                                    "joins the columns (default 「　」: 氏＋全角空白＋名)")
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, v):
+        if isinstance(v, list) and (not v or len(set(v)) != len(v)):
+            raise ValueError("a list of source columns names at least one column, each once")
+        return v
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The source columns the line reads: none, its one `from`, or each of a list."""
+        if self.from_ is None:
+            return ()
+        return tuple(self.from_) if isinstance(self.from_, list) else (self.from_,)
 
     @field_validator("table", mode="before")
     @classmethod
@@ -71,7 +89,7 @@ class SourceTable(StrictModel):
     """One table of a multi-table source: where it is in the legacy database and its layout."""
 
     table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", description="the vendor's table name")
-    layout: Path
+    layout: Path = Field(description="the table's layout file, relative to this mapping")
     role: Literal["records", "reference"] = Field(
         "records", description="reference: a code master read for lookups; its rows are not records to migrate")
 
@@ -97,12 +115,16 @@ class Combine(StrictModel):
 
 class MappingSpec(StrictModel):
     spec_version: Literal[1] = spec_version_field()
-    target: str
-    schema_: Path = Field(alias="schema")
-    layout: Path | None = None
+    target: str = Field(description="the target table (a source table of the schema) this mapping fills")
+    schema_: Path = Field(alias="schema", description="the target schema: `gyomu:<業務>` for a shipped one, or a "
+                                                      "path relative to this mapping")
+    layout: Path | None = Field(None, description="a one-table source: its layout file, relative to this mapping")
     tables: dict[str, SourceTable] | None = Field(None, description="a multi-table source: alias → table")
-    combine: Combine | None = None
-    columns: list[ColumnMap]
+    combine: Combine | None = Field(None, description="a multi-table source: how its tables become one frame")
+    columns: list[ColumnMap] = Field(description="one line per target column produced")
+    # layout columns the mapping leaves behind on purpose, each with why (予備: filler): every other column no line
+    # reads is reported by the run (`unread_columns`), never dropped silently
+    not_migrated: dict[str, str] = Field(default_factory=dict, description="layout column → why it is not migrated")
 
     _paths = field_validator("layout", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
 
@@ -130,6 +152,14 @@ class MappingSpec(StrictModel):
         if self.tables is not None and self.layout is not None:
             raise ValueError("`layout` is for a one-table source; a multi-table source names a layout per table")
         return self
+
+    @field_validator("not_migrated")
+    @classmethod
+    def _reasons(cls, v):
+        blank = [k for k, why in v.items() if not str(why).strip()]
+        if blank:
+            raise ValueError(f"columns {blank}: say why each is not migrated")
+        return v
 
     @model_validator(mode="after")
     def _unique_targets(self) -> "MappingSpec":
@@ -161,6 +191,13 @@ def mapping_problems(spec: MappingSpec, schema: TargetSchema) -> list[tuple[str,
             found.append((f"columns.{i}.op", f"unknown op {c.op!r}; known: {sorted(OPS)}"))
         else:
             found += [(f"columns.{i}.{key}", what) for key, what in op.problems(c, schema)]
+            if isinstance(c.from_, list) and not op.many:
+                joins = sorted(n for n, o in OPS.items() if o.many)
+                found.append((f"columns.{i}.from", f"op {c.op!r} reads one source column; `from` lists {len(c.from_)} "
+                                                   f"({c.from_}): only {joins} join several"))
+            elif isinstance(c.from_, list) and c.target in schema.tables[spec.target].primary_key:
+                found.append((f"columns.{i}.from", f"target column {c.target} is a key column: a key is read from one "
+                                                   "source column, not joined from several"))
         found += [(f"columns.{i}.{key}", f"column {name!r} is not in the target table {spec.target}")
                   for key, name in c.outputs().items() if name not in declared]
     return found + source_problems(spec)
@@ -211,12 +248,71 @@ def source_problems(spec: MappingSpec) -> list[tuple[str, str]]:
     except (OSError, ValueError, ConfigError) as exc:   # a layout missing or invalid
         return [("layout" if spec.tables is None else "tables", f"layout cannot be read: {exc}")]
     if known is None:
-        return untied
+        return untied + _not_migrated_problems(spec)
     where = (f"layout {spec.layout.name}" if spec.tables is None
              else "the tables' layouts (as <alias>.<COLUMN>) or the columns the combine steps make")
-    return untied + [(f"columns.{i}.from", f"source column {c.from_!r} of target column {c.target} is not in {where}"
-                                           + _near(c.from_, known))
-                     for i, c in enumerate(spec.columns) if c.from_ is not None and c.from_ not in known]
+    missing = [(f"columns.{i}.from", f"source column {s!r} of target column {c.target} is not in {where}"
+                                     + _near(s, known))
+               for i, c in enumerate(spec.columns) for s in c.sources if s not in known]
+    return untied + missing + _not_migrated_problems(spec)
+
+
+def layout_columns(spec: MappingSpec) -> list[str]:
+    """The columns of the records the mapping's layout(s) describe, in layout order, as a line's `from` names them:
+    a one-table source's layout columns, a multi-table source's `<alias>.<COLUMN>` of its records tables (a
+    reference table is a code master: its rows are read for lookups, not migrated)."""
+    from ikou.extractors.layout import load_layout
+
+    if spec.tables is None:
+        return [] if spec.layout is None else list(load_layout(spec.layout).names)
+    return [f"{a}.{c}" for a, t in spec.tables.items() if t.role == "records" for c in load_layout(t.layout).names]
+
+
+def read_columns(spec: MappingSpec) -> set[str]:
+    """The layout columns (as `layout_columns` names them) something of the mapping reads: a line's `from`, and for a
+    multi-table source the person key and every column a combine step names (any name in its options counts: a
+    column is never called unread because the check cannot tell which table a step's option means)."""
+    read = {s for c in spec.columns for s in c.sources}
+    if spec.tables is None:
+        return read
+    named: set[str] = {spec.combine.person}
+
+    def walk(v) -> None:
+        if isinstance(v, str):
+            named.add(v)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                named.add(str(k))
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(spec.combine.steps)
+    return read | {col for col in layout_columns(spec) if col.split(".", 1)[1] in named}
+
+
+def unread_columns(spec: MappingSpec) -> list[str]:
+    """Layout columns no line of the mapping reads and that it does not declare `not_migrated`, in layout order:
+    what a run would otherwise leave behind without anyone deciding so (names only, never values)."""
+    read = read_columns(spec)
+    return [c for c in layout_columns(spec) if c not in read and c not in spec.not_migrated]
+
+
+def _not_migrated_problems(spec: MappingSpec) -> list[tuple[str, str]]:
+    """`not_migrated` names columns of the layout, none of which a line reads (a column both migrated and declared
+    left behind is a contradiction)."""
+    if not spec.not_migrated or (spec.tables is None and spec.layout is None):
+        return []
+    cols = layout_columns(spec)
+    read = read_columns(spec)
+    where = (f"layout {spec.layout.name}" if spec.tables is None
+             else "the records tables' layouts (as <alias>.<COLUMN>)")
+    found = [(f"not_migrated.{c}", f"column {c!r} is not in {where}" + _near(c, set(cols)))
+             for c in spec.not_migrated if c not in cols]
+    found += [(f"not_migrated.{c}", f"column {c!r} is read by a mapping line: it is migrated, not left behind")
+              for c in spec.not_migrated if c in cols and c in read]
+    return found
 
 
 def _untied_tables(spec: MappingSpec) -> list[tuple[str, str]]:
@@ -245,15 +341,22 @@ def _near(name: str, known: set[str]) -> str:
     return f"; did you mean {close}?" if close else ""
 
 
-def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str) -> None:
-    """Raise a ConfigError listing every problem of `spec` (see `mapping_problems`), `where` naming the spec."""
+def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str, *, path: Path | None = None) -> None:
+    """Raise a ConfigError listing every problem of `spec` (see `mapping_problems`), `where` naming the spec;
+    with the spec's `path`, each problem names its line in the file too."""
+    from ikou.spec import line_note, yaml_tree
+
     found = mapping_problems(spec, schema)
     if found:
-        raise ConfigError(f"{where}: invalid MappingSpec:\n" + "\n".join(f"  {k}: {m}" for k, m in found))
+        tree = yaml_tree(path) if path is not None else None
+        # the line goes after the problem's first line: a nested file's error (a layout) follows with its own
+        noted = [(k, m.split("\n", 1)) for k, m in found]
+        raise ConfigError(f"{where}: invalid MappingSpec:\n" + "\n".join(
+            f"  {k}: {m[0]}{line_note(tree, k)}" + "".join(f"\n{r}" for r in m[1:]) for k, m in noted))
 
 
 def load_mapping(path: Path | str) -> MappingSpec:
     """Parse and check a mapping spec (see the module's docstring), loading the schema it names."""
     spec = load_spec(path, MappingSpec)
-    check_mapping(spec, load_schema(spec.schema_), str(path))
+    check_mapping(spec, load_schema(spec.schema_), str(path), path=Path(path))
     return spec

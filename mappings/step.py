@@ -15,7 +15,7 @@ import polars as pl
 
 from ikou import quarantine as q
 from ikou.context import RunContext
-from ikou.staging import ROW_ID, sink_batches
+from ikou.staging import ROW_ID, batch_rows as rows_per_batch, sink_batches
 from ikou.mappings.ops import OPS
 from ikou.mappings.combine import lineage, trace
 from ikou.mappings.engine import apply_mapping
@@ -24,7 +24,8 @@ from ikou.mappings.spec import MappingSpec
 from ikou.stage import StageResult, step
 
 log = logging.getLogger("ikou")
-MAP_BATCH_ROWS = 500_000   # rows per mapping batch: bounds memory whatever the source size
+MAP_BATCH_ROWS = 500_000   # rows per mapping batch at most: bounds memory whatever the source size
+                           # (wider rows, fewer: ikou.staging.batch_rows)
 
 
 @step("map", name="source_name", total="staged")
@@ -61,6 +62,7 @@ class Mapper:
             self.outputs["combined"] = staged
             # what names a finding on a record by the legacy rows (mappings.combine.trace), for the validation too
             lineage_path(ctx, source_name).write_text(json.dumps(lineage(spec), ensure_ascii=False), encoding="utf-8")
+        self.staged = Path(staged)
         self.scan = pl.scan_parquet(staged)
         self.rows = self.scan.select(pl.len()).collect().item()
         self.prepared = {}
@@ -70,7 +72,9 @@ class Mapper:
                 self.prepared[c.target], self.metrics.setdefault("prepared", {})[c.target] = prep(c, self.scan, ctx)
 
     def batches(self, batch_rows: int = MAP_BATCH_ROWS):
-        """The mapped rows, `batch_rows` source rows at a time (at least one batch, maybe empty)."""
+        """The mapped rows, up to `batch_rows` source rows at a time, fewer when the rows are wide
+        (`ikou.staging.batch_rows`) (at least one batch, maybe empty)."""
+        batch_rows = rows_per_batch(self.staged, batch_rows)
         for start in range(0, max(self.rows, 1), batch_rows):
             batch = self.scan.slice(start, batch_rows).collect()
             r = apply_mapping(batch, self.spec, self.schema,

@@ -18,7 +18,7 @@ import polars as pl
 
 from ikou.errors import ConfigError
 
-FORMATS = ("era2_yymmdd", "era1_yymmdd", "letter_yymmdd", "seireki_yyyymmdd", "kanji")
+FORMATS = ("era2_yymmdd", "era1_yymmdd", "letter_yymmdd", "seireki_yyyymmdd", "kanji", "dotted")
 
 # era → (Gregorian year of 元年 minus 1, first day, last day) as YYYYMMDD integers.
 ERAS: dict[str, tuple[int, int, int]] = {
@@ -38,12 +38,18 @@ DEFAULT_ERA_CODES: dict[str, dict[str, str]] = {
     # kanji: the era written out (昭和45年3月2日); a vendor writing initials (昭45年…) or letters
     # (S45年…) gives its own `eras:`
     "kanji": {name: name for name in ERAS},
+    # dotted: a letter or the era written out, then year.month.day (H05.03.01, 平成5/3/1, R元-5-1)
+    "dotted": {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"} | {name: name for name in ERAS},
 }
 
 # kanji: era (any text without digits, or none when the year is unknown: 00年3月2日), year (元 or 1-2
 # digits), month, day; matched after blanks (half- and full-width) are dropped and full-width digits read
 KANJI_DATE = r"^(\D*?)(元|[0-9]{1,2})年([0-9]{1,2})月([0-9]{1,2})日$"
 _FULLWIDTH_DIGITS = [chr(0xFF10 + i) for i in range(10)]
+# dotted: era (text without digits or separators; none only with an unknown year), year (元 or 1-2 digits),
+# month and day (1-2 digits) joined by one separator, the same twice: `.`, `/` or `-` (H05.03.01, H5/3/1);
+# matched like kanji, after blanks are dropped and full-width digits read
+DOTTED_DATE = r"^([^0-9./\-]*?)(元|[0-9]{1,2})([./\-])([0-9]{1,2})([./\-])([0-9]{1,2})$"
 
 RULE_MESSAGES: dict[str, tuple[str, str]] = {
     "wareki.format": ("日付の形式が不正です（桁数・数字以外）", "date is not in the expected format (length, non-digits)"),
@@ -83,11 +89,13 @@ def _era_codes(fmt: str, eras: dict[str, str] | None) -> dict[str, str]:
     bad = sorted(v for v in codes.values() if v not in ERAS)
     if bad:
         raise ConfigError(f"wareki eras: unknown era name(s) {bad}; known: {list(ERAS)}")
-    if fmt == "kanji":
-        # any text without digits or blanks (昭和, 昭, Ｓ, S); not 元 or 年, which the date itself uses
-        wrong = sorted(k for k in codes if not k or any(ch.isdigit() or ch.isspace() or ch in "元年" for ch in k))
+    if fmt in ("kanji", "dotted"):
+        # any text without digits or blanks (昭和, 昭, Ｓ, S); not 元 or 年 (or a separator), which the date uses
+        used = "元年" if fmt == "kanji" else "元./-"
+        wrong = sorted(k for k in codes if not k or any(ch.isdigit() or ch.isspace() or ch in used for ch in k))
         if wrong:
-            raise ConfigError(f"wareki eras for kanji: codes {wrong} must be text without digits, blanks, 元 or 年")
+            raise ConfigError(f"wareki eras for {fmt}: codes {wrong} must be text without digits, blanks, "
+                              f"{' or '.join(used)}")
     else:
         width = {"era2_yymmdd": 2, "era1_yymmdd": 1, "letter_yymmdd": 1}[fmt]
         if fmt == "letter_yymmdd":   # one character, not a digit: a full-width Ｓ or a kanji initial 昭 too
@@ -149,14 +157,20 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
             first |= {"__shape_ok": s.str.contains(r"^[^0-9\s\uFF10-\uFF19][0-9]{6}$"),
                       "__code": s.str.slice(0, 1).str.to_uppercase(),
                       "__num": s.str.slice(1).cast(i64, strict=False), "__zero_code": pl.lit(False)}
-        elif fmt == "kanji":
-            # 昭和45年3月2日, 令和元年5月1日, 平成 元年, full-width digits: blanks dropped, digits read
+        elif fmt in ("kanji", "dotted"):
+            # 昭和45年3月2日, 令和元年5月1日, 平成 元年, H05.03.01, R元/5/1, full-width digits: blanks dropped,
+            # digits read
             k = (s.str.replace_all(r"[\s\u3000]", "")
                  .str.replace_many(_FULLWIDTH_DIGITS, [str(i) for i in range(10)]))
-            part = lambda i: k.str.extract(KANJI_DATE, i)   # noqa: E731
+            pattern = KANJI_DATE if fmt == "kanji" else DOTTED_DATE
+            part = lambda i: k.str.extract(pattern, i)   # noqa: E731
+            md = (3, 4) if fmt == "kanji" else (4, 6)
+            shape = k.str.contains(pattern)
+            if fmt == "dotted":   # one separator, the same twice: H05.03/01 is not a date written one way
+                shape = shape & (part(3) == part(5))   # null input stays null (blank: no error)
             year = pl.when(part(2) == "元").then(pl.lit(1, i64)).otherwise(part(2).cast(i64, strict=False))
-            first |= {"__shape_ok": k.str.contains(KANJI_DATE), "__code": part(1).str.to_uppercase(),
-                      "__num": year * 10000 + part(3).cast(i64) * 100 + part(4).cast(i64),
+            first |= {"__shape_ok": shape, "__code": part(1).str.to_uppercase(),
+                      "__num": year * 10000 + part(md[0]).cast(i64) * 100 + part(md[1]).cast(i64),
                       "__zero_code": part(1) == ""}   # no era written: only with an unknown year (00年)
         else:
             whole = s.cast(i64, strict=False)

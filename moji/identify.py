@@ -172,6 +172,42 @@ def codepoints(s: str) -> str:
     return " ".join(f"U+{ord(c):04X}" for c in s)
 
 
+def _utf8_codepoint(ch: pl.Expr) -> pl.Expr:
+    """The code point of a one-character string, from its UTF-8 bytes (a Polars string is valid UTF-8)."""
+    b = ch.cast(pl.Binary)
+    byte = [b.bin.get(i, null_on_oob=True).cast(pl.Int64) for i in range(4)]
+    n = ch.str.len_bytes()
+    cont = [x - 0x80 for x in byte[1:]]   # 10xxxxxx
+    return (pl.when(n == 1).then(byte[0])
+            .when(n == 2).then((byte[0] - 0xC0) * 0x40 + cont[0])
+            .when(n == 3).then((byte[0] - 0xE0) * 0x1000 + cont[0] * 0x40 + cont[1])
+            .otherwise((byte[0] - 0xF0) * 0x40000 + cont[0] * 0x1000 + cont[1] * 0x40 + cont[2]))
+
+
+_HEX = list("0123456789ABCDEF")
+
+
+def codepoints_expr(text: pl.Expr) -> pl.Expr:
+    """`codepoints` as an expression ('髙󠄀' → 'U+9AD9 U+E0100'), for the flagged and held cells
+    (`with_codepoints`): no Python call per row."""
+    cp = _utf8_codepoint(pl.element())
+    digit = [(cp // 16 ** k % 16).replace_strict(list(range(16)), _HEX, return_dtype=pl.String)
+             for k in range(6)]
+    hexa = pl.concat_str([pl.lit("U+"), pl.when(cp >= 0x100000).then(digit[5]),
+                          pl.when(cp >= 0x10000).then(digit[4]), digit[3], digit[2], digit[1], digit[0]],
+                         ignore_nulls=True)
+    return text.str.extract_all(r"(?s).").list.eval(hexa).list.join(" ")
+
+
+def with_codepoints(frame: pl.DataFrame, column: str, alias: str) -> pl.DataFrame:
+    """`frame` with `codepoints` of `column` as `alias`, worked out once per distinct value and joined back:
+    a probe had 600k unresolved cells; at 500k cells of 7,119 distinct values 0.12 s, where a Python call
+    per cell took 1.38 s (bench/README.md). Null stays null."""
+    distinct = frame.select(pl.col(column).unique().drop_nulls())
+    return frame.join(distinct.with_columns(codepoints_expr(pl.col(column)).alias(alias)), on=column, how="left",
+                      maintain_order="left")
+
+
 def parse_codepoints(s: str) -> str:
     """'U+9AD9 U+E0100' (or 'U+9AD9') → the character sequence."""
     try:

@@ -59,8 +59,8 @@ def _shipped_sensitive() -> set[str]:
         cols |= schema_sensitive_columns(f)
     fed = set()
     for f in sorted((REPO_ROOT / "specs" / "vendors").glob("*/mappings/*/*.yaml")):
-        fed |= {n for c in load_mapping(f).columns if c.target in cols and c.from_
-                for n in (c.from_, c.from_.rsplit(".", 1)[-1])}
+        fed |= {n for c in load_mapping(f).columns if c.target in cols
+                for s in c.sources for n in (s, s.rsplit(".", 1)[-1])}
     for f in sorted((REPO_ROOT / "specs" / "vendors").glob("*/layouts/*.yaml")):
         fed |= {c.name for c in load_layout(f).columns if c.sensitive}
     return cols | fed
@@ -271,6 +271,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from ikou.errors import one_line
     from ikou.quarantine import empty
     from ikou.reports.reconcile import load_summary
+    from ikou.reports import labels
     from ikou.reports.report import render_run_report
     from ikou.reports.workbook import write_workbook
     try:
@@ -292,12 +293,13 @@ def _run_report(args: argparse.Namespace) -> int:
         sensitive = _recorded_sensitive(run_dir, summary) | _sensitive(args)
         previous = _previous(args, run_dir, summary)
         diffs, diff_dirs = _diffs(args, run_dir, summary)
-        out = render_run_report(summary, quarantine, Path(args.out or run_dir / "report.html"),
-                                diffs=diffs, previous_summary=previous, sensitive=sensitive, reveal=args.reveal)
-        # the workbook beside it, from the same inputs (a PM reads one or the other): the same diffs, blockers
-        book = write_workbook(summary, Path(out).with_suffix(".xlsx"), run_dir=run_dir, quarantine=quarantine,
-                              previous=previous, sensitive=sensitive, reveal=args.reveal, diffs=diffs,
-                              diff_dirs=diff_dirs)
+        with labels.for_run(run_dir):   # names of a 業務 kept outside the repository: the run's schema copy
+            out = render_run_report(summary, quarantine, Path(args.out or run_dir / "report.html"),
+                                    diffs=diffs, previous_summary=previous, sensitive=sensitive, reveal=args.reveal)
+            # the workbook beside it, from the same inputs (a PM reads one or the other): the same diffs, blockers
+            book = write_workbook(summary, Path(out).with_suffix(".xlsx"), run_dir=run_dir, quarantine=quarantine,
+                                  previous=previous, sensitive=sensitive, reveal=args.reveal, diffs=diffs,
+                                  diff_dirs=diff_dirs)
     except (IkouError, OSError, pl.exceptions.PolarsError) as exc:   # one line, whatever could not be read
         if getattr(args, "debug", False):
             raise

@@ -78,7 +78,18 @@ class KeyMap:
     (trimmed), so that the record shows as 旧のみ under its legacy value, never under a blank key."""
 
     read: Callable[[pl.Series], pl.Series]
-    op: str = ""          # the op's name, for the reader of a repr
+    op: str = ""          # the op's name, for the reader of a repr and the messages
+    # distinct legacy values → True where the op itself holds the value (its error: an unknown code), so that
+    # the map stage held every row of it: those rows are set apart as 旧のみ (`APART`), since a value as read
+    # can equal a key the op gives another value (a legacy 04 the vendor table lacks, beside HAIGU → 04)
+    held: Callable[[pl.Series], pl.Series] | None = None
+    table: str = ""       # the code table the op reads (file name or standard:<name>), for the messages
+
+
+# A hidden column of the legacy side ('true' / 'false'): the row's key op holds its value (KeyMap.held), so the
+# row was held at map and never reached the target. Such rows are 旧のみ whatever their key, never joined: a
+# value as read that equals a key the op gives another value would otherwise meet that value's loaded row.
+APART = "__ikou_held_at_map"
 
 
 @dataclass(frozen=True)
@@ -98,8 +109,14 @@ class ParquetSource:
     # under its trimmed key, not a record only the legacy side has; or a KeyMap: a key the op maps on
     # purpose (HAIGU → 04), read through a lookup of its distinct legacy values (`key_lookups`)
     keys: dict[str, str | KeyMap] = field(default_factory=dict)
+    # compared name → (file columns, strip) of a column the mapping joins from several (concat: 氏 + 名 → 氏名): its
+    # value is those columns joined as the standard writes 氏名 (mappings.ops.concat_expr with the standard's 「　」,
+    # each part read as the op read it), not the first column alone; `columns` names it by its first file column
+    joined: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
 
     def key_sql(self, name: str, sql: str) -> str:
+        if name in self.joined:
+            return self.joined_sql(name)
         how = self.keys.get(name)
         if how is None or isinstance(how, KeyMap):   # a KeyMap is joined in (_direct_view)
             return sql
@@ -112,6 +129,8 @@ class ParquetSource:
     def key_expr(self, name: str, e: pl.Expr) -> pl.Expr:
         from ikou.mappings.ops import read_code, read_integer
 
+        if name in self.joined:
+            return self.joined_expr(name)
         how = self.keys.get(name)
         if how is None:
             return e
@@ -121,11 +140,35 @@ class ParquetSource:
         trimmed = e.str.strip_chars(" \u3000") if how == "text" else read_code(e)
         return trimmed if how != "integer" else pl.coalesce(read_integer(e).cast(pl.String), trimmed)
 
+    def joined_expr(self, name: str) -> pl.Expr:
+        """A `joined` column's legacy value in Polars: the op's own expression with the standard's separator."""
+        from ikou.mappings.ops import concat_expr
+
+        cols, strip = self.joined[name]
+        return concat_expr([pl.col(c) for c in cols], strip=strip)
+
+    def joined_sql(self, name: str) -> str:
+        """`joined_expr` in DuckDB over the file read as `s`: each part trimmed with `strip`, blank → NULL, the
+        parts joined by 「　」 leaving NULLs out (concat_ws), NULL when every part is blank."""
+        from ikou.mappings.ops import CONCAT_SEPARATOR
+
+        cols, strip = self.joined[name]
+        pad = _lit(" " + chr(0x3000))
+        parts = []
+        for c in cols:
+            v = f"CAST(s.{_q(c)} AS VARCHAR)"
+            parts.append(f"CASE WHEN trim({v}, {pad}) = '' THEN NULL ELSE {f'trim({v}, {pad})' if strip else v} END")
+        return f"NULLIF(concat_ws({_lit(CONCAT_SEPARATOR)}, {', '.join(parts)}), '')"
+
     @functools.cached_property
     def key_lookups(self) -> dict[str, pl.DataFrame]:
-        """Compared name → (raw, key) for each KeyMap key column: every distinct legacy value (as written, not
-        null) and the key the op gave it. Read once from the file: a key an op maps is a code or a date,
-        with few distinct values, so the lookup is small whatever the size of the table."""
+        """Compared name → (raw, key, read, held) for each KeyMap key column: every distinct legacy value (as
+        written, not null), the key the op gave it, the value as read (trimmed: two spellings of one code are
+        one legacy value) and whether the op holds it (KeyMap.held). Read once from the file: a key an op
+        maps is a code or a date, with few distinct values, so the lookup is small whatever the size of the
+        table."""
+        from ikou.mappings.ops import read_code
+
         source_of = {t: s for s, t in self.columns.items()}
         out = {}
         for name, how in self.keys.items():
@@ -134,9 +177,38 @@ class ParquetSource:
             raw = (pl.scan_parquet(self.path).select(pl.col(source_of[name]).cast(pl.String).alias("raw"))
                    .drop_nulls().unique().collect(engine="streaming")["raw"].sort())
             key = how.read(raw).cast(pl.String)
-            if key.len() != raw.len():
+            held = (how.held(raw) if how.held is not None else pl.Series([False] * raw.len())).cast(pl.Boolean)
+            if key.len() != raw.len() or held.len() != raw.len():
                 raise DiffInputError(f"{name}: the key reading gave {key.len()} values for {raw.len()}")
-            out[name] = pl.DataFrame({"raw": raw, "key": key.rename("key")})
+            out[name] = pl.DataFrame({"raw": raw, "key": key.rename("key"), "held": held.rename("held")}).with_columns(
+                read_code(pl.col("raw")).alias("read"), pl.col("held").fill_null(False))
+        return out
+
+    @functools.cached_property
+    def held_values(self) -> dict[str, list[str]]:
+        """Compared name → the legacy values (as written) its KeyMap's op holds; only names with some."""
+        return {n: lk.filter(pl.col("held"))["raw"].to_list() for n, lk in self.key_lookups.items() if lk["held"].any()}
+
+    def apart_expr(self) -> pl.Expr | None:
+        """`APART` in Polars ('true' / 'false' as the text the diff reads), or None when no row is set apart."""
+        if not self.held_values:
+            return None
+        source_of = {t: s for s, t in self.columns.items()}
+        hit = pl.any_horizontal([pl.col(source_of[n]).cast(pl.String).is_in(v) for n, v in self.held_values.items()])
+        return pl.when(hit.fill_null(False)).then(pl.lit("true")).otherwise(pl.lit("false")).alias(APART)
+
+    @functools.cached_property
+    def shared_keys(self) -> dict[str, pl.DataFrame]:
+        """Compared name → (key, legacy) for each KeyMap key column whose op gives one key to several legacy
+        values (as read, none of them held): the key and the sorted legacy values that map to it. Empty when
+        no op does: then no two legacy rows can meet on a key through the mapping."""
+        out = {}
+        for name, lk in self.key_lookups.items():
+            shared = (lk.filter(~pl.col("held") & pl.col("key").is_not_null() & pl.col("read").is_not_null())
+                      .group_by("key").agg(pl.col("read").unique().sort().alias("legacy"))
+                      .filter(pl.col("legacy").list.len() > 1).sort("key"))
+            if shared.height:
+                out[name] = shared
         return out
 
 
@@ -171,7 +243,9 @@ class DiffResult:
     cell_files: dict[str, Path]             # column -> Arrow IPC of its cells (key…, left, right)
     only_left_rows: pl.DataFrame            # key + left values
     only_right_rows: pl.DataFrame           # key + right values
-    duplicates: dict[str, dict]             # side -> {"keys": n, "rows": n, "sample": DataFrame}
+    # side -> {"keys": n, "rows": n, "sample": DataFrame}; the left side's "mapped" (when some): the duplicated
+    # keys the mapping made, several legacy values of a key column mapped to one (_mapped_duplicates)
+    duplicates: dict[str, dict]
     left_only_columns: list[str] = field(default_factory=list)
     right_only_columns: list[str] = field(default_factory=list)
     control_totals: dict[str, dict] = field(default_factory=dict)   # side -> totals
@@ -310,7 +384,9 @@ def read_table(source, *, name: str | None = None, opened: list | None = None) -
         path = Path(source.path)
         if not path.is_file():
             raise DiffInputError(f"{path}: file not found")
-        lf = pl.scan_parquet(path).select([source.key_expr(t, pl.col(s)).alias(t) for s, t in source.columns.items()])
+        apart = source.apart_expr()   # the rows the key's op held at map: set apart as 旧のみ (_compare)
+        lf = pl.scan_parquet(path).select([source.key_expr(t, pl.col(s)).alias(t) for s, t in source.columns.items()]
+                                          + ([apart] if apart is not None else []))
         return _blank_to_null(lf), name or path.name
     text = str(source)
     if "://" in text:
@@ -479,11 +555,14 @@ def _direct_view(con, side: str, source) -> tuple[str, dict[str, str]] | None:
             table = f"{side}_key{i}"
             con.register(f"_{table}", lk.to_arrow())
             try:
-                _x(con, f"CREATE TEMP TABLE {table} AS SELECT raw, key FROM _{table}")
+                _x(con, f"CREATE TEMP TABLE {table} AS SELECT raw, key, held FROM _{table}")
             finally:
                 con.unregister(f"_{table}")
             from_sql += f" LEFT JOIN {table} ON s.{_q(names[t])} = {table}.raw"
             text[t] = f"{table}.key"
+        held = [f"{side}_key{i}.held" for i, t in enumerate(source.key_lookups) if t in source.held_values]
+        if held:
+            text[APART] = f"CASE WHEN coalesce({' OR '.join(held)}, false) THEN 'true' ELSE 'false' END"
     return from_sql, text
 
 
@@ -625,6 +704,82 @@ def _drop_equal_by_value(triples: pl.DataFrame, common: list[str], numeric: list
     return triples.filter(~eq)
 
 
+SHARED_CODES_SHOWN = 5   # per column, the mapped codes (and their legacy codes) a summary names
+
+
+def _shared_keys(source, key: list[str], crosswalk) -> pl.DataFrame | None:
+    """The keys of `source` (legacy) that rows with different legacy values of a KeyMap key column share only
+    through its op (a vendor code table mapping HAIGU and HAIGU2 to 04): key… plus, per such column, how many
+    legacy values (as read) meet on the key (`_shared<i>`, in `source.shared_keys` order). None when no op
+    gives one key to several values (the usual case: nothing is read).
+
+    One streaming pass over the key columns alone, keeping the rows of a shared mapped value (a code: few),
+    keys read as `read_table` reads them (crosswalk included), the rows held at map set apart; DuckDB's own
+    count of each key (l_keys) then decides (`_mapped_duplicates`)."""
+    from ikou.mappings.ops import read_code
+
+    if not isinstance(source, ParquetSource):
+        return None
+    shared = source.shared_keys
+    if not shared:
+        return None
+    source_of = {t: s for s, t in source.columns.items()}
+    col = {k: pl.col(source_of[k]).cast(pl.String) for k in key}
+    lf = pl.scan_parquet(source.path)
+    if (apart := source.apart_expr()) is not None:
+        lf = lf.filter(apart != "true")
+    lf = lf.filter(pl.any_horizontal([source.key_expr(n, col[n]).is_in(v["key"].implode())
+                                      for n, v in shared.items()]).fill_null(False))
+    keys = [source.key_expr(k, col[k]) for k in key]
+    lf = lf.select(*[pl.when(e == "").then(None).otherwise(e).alias(k) for e, k in zip(keys, key)],
+                   *[read_code(col[n]).alias(f"_shared{i}") for i, n in enumerate(shared)])
+    if crosswalk is not None:
+        lf, _ = _apply_crosswalk(lf, key, crosswalk)
+    reads = [f"_shared{i}" for i in range(len(shared))]
+    return (lf.group_by(key).agg([pl.col(r).n_unique() for r in reads])
+            .filter(pl.any_horizontal([pl.col(r) > 1 for r in reads])).collect(engine="streaming"))
+
+
+def _mapped_duplicates(con, shared: pl.DataFrame, key: list[str], source: ParquetSource) -> dict:
+    """Of the legacy side's duplicated keys (l_keys, n > 1), those that are duplicated because the op of a key
+    column maps different legacy values to one (`_shared_keys`): keys, legacy rows, and the target rows under
+    them (r_keys, a key held once there: the rows the join counts as 新のみ), in total and per column with the
+    op, its legacy column and code table, and for a code table the shared codes (codes, never a person's
+    values: a date or a kana reading is not listed)."""
+    names = list(source.shared_keys)
+    con.register("_shared", shared.to_arrow())
+    try:
+        _x(con, "CREATE TEMP TABLE l_shared AS SELECT * FROM _shared")
+    finally:
+        con.unregister("_shared")
+
+    def counts(where: str) -> tuple[int, int, int]:
+        k, rows, right = _x(con,
+            "SELECT count(*), coalesce(sum(l.n), 0), coalesce(sum(r.n) FILTER (WHERE r.n = 1), 0) "
+            f"FROM l_shared m JOIN l_keys l ON {_key_on('m', 'l', key)} AND l.n > 1 "
+            f"LEFT JOIN r_keys r ON {_key_on('m', 'r', key)} WHERE {where}")[0]
+        return int(k), int(rows), int(right)
+
+    n_keys, n_rows, n_right = counts("TRUE")
+    out = {"keys": n_keys, "rows": n_rows, "right_rows": n_right, "columns": {}}
+    source_of = {t: s for s, t in source.columns.items()}
+    for i, name in enumerate(names):
+        k, rows, right = counts(f"m._shared{i} > 1")
+        if not k:
+            continue
+        how = source.keys[name]
+        col = {"keys": k, "rows": rows, "right_rows": right, "op": how.op, "from": source_of[name],
+               "table": how.table}
+        if how.table:   # a code table's codes: what the PM reviews in it
+            met = {v for (v,) in _x(con, f"SELECT DISTINCT m.{_q(name)} FROM l_shared m JOIN l_keys l "
+                                         f"ON {_key_on('m', 'l', key)} AND l.n > 1 WHERE m._shared{i} > 1")}
+            codes = source.shared_keys[name].filter(pl.col("key").is_in(list(met)))
+            col["codes"] = [{"code": c, "legacy": legacy} for c, legacy in codes.head(SHARED_CODES_SHOWN).iter_rows()]
+            col["codes_more"] = max(0, codes.height - SHARED_CODES_SHOWN)
+        out["columns"][name] = col
+    return out
+
+
 def _distinct_keys(lf: pl.LazyFrame, key: list[str]) -> int:
     return lf.select(pl.struct(key).n_unique()).collect(engine="streaming").item()
 
@@ -667,6 +822,8 @@ def _compare(left, right, *, key, rules, columns, crosswalk, numeric, dates, tol
     lf, lname = read_table(left, name=left_name, opened=opened)
     rf, rname = read_table(right, name=right_name, opened=opened)
     lcols, rcols = _schema_names(lf, lname), _schema_names(rf, rname)
+    has_apart = APART in lcols          # rows the key's op held at map (KeyMap.held): 旧のみ, never joined
+    lcols = [c for c in lcols if c != APART]
     for label, cols in ((lname, lcols), (rname, rcols)):
         missing = [k for k in key if k not in cols]
         if missing:
@@ -692,6 +849,8 @@ def _compare(left, right, *, key, rules, columns, crosswalk, numeric, dates, tol
         from ikou.reports.rules import RuleSet, load_rules
         ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
 
+    shared = _shared_keys(left, key, crosswalk)   # keys several legacy values share through the mapping
+
     import duckdb
 
     workdir = Path(tempfile.mkdtemp(prefix="ikou-diff-"))
@@ -709,12 +868,20 @@ def _compare(left, right, *, key, rules, columns, crosswalk, numeric, dates, tol
                     _direct_view(con, side, source)
                 if direct is None:
                     staged = _stage(frame, label, scratch / f"{side}.parquet")
-                    direct = f"read_parquet({_lit(str(staged))})", {c: _q(c) for c in cols}
+                    direct = f"read_parquet({_lit(str(staged))})", {
+                        **{c: _q(c) for c in cols}, **({APART: _q(APART)} if side == "l" and has_apart else {})}
                 source_sql, text = direct
                 # text as written; an empty field is null (again, for sources read directly)
                 sel = ", ".join(f"NULLIF({text[c]}, '') AS {_q(c)}" for c in cols)
+                held = text.get(APART) if side == "l" and has_apart else None
                 try:
-                    _x(con, f"CREATE TEMP VIEW {side} AS SELECT {sel} FROM {source_sql}")
+                    if held is None:
+                        _x(con, f"CREATE TEMP VIEW {side} AS SELECT {sel} FROM {source_sql}")
+                    else:   # the rows held at map by the key's op: apart (l_apart), counted as 旧のみ below
+                        _x(con, f"CREATE TEMP VIEW {side} AS SELECT {sel} FROM {source_sql} "
+                                f"WHERE {held} IS DISTINCT FROM 'true'")
+                        _x(con, f"CREATE TEMP VIEW {side}_apart AS SELECT {sel} FROM {source_sql} "
+                                f"WHERE {held} = 'true'")
                 except duckdb.Error as exc:
                     raise DiffInputError(f"{label}: cannot read: {exc}") from None
 
@@ -745,6 +912,18 @@ def _compare(left, right, *, key, rules, columns, crosswalk, numeric, dates, tol
                     src = side
                 duplicates[name] = {"keys": int(dup_keys), "rows": int(dup_rows), "sample": sample}
                 usable[side] = (src, int(rows) - int(dup_rows))
+            if shared is not None and duplicates["left"]["keys"]:
+                mapped = _mapped_duplicates(con, shared, key, left)
+                if mapped["keys"]:
+                    duplicates["left"]["mapped"] = mapped
+            apart_rows = None
+            if has_apart:
+                n_apart = _x(con, "SELECT count(*) FROM l_apart")[0][0]
+                if n_apart:
+                    totals["left"]["rows"] += int(n_apart)
+                    totals["left"]["distinct_keys"] = int(_x(
+                        con, f"SELECT count(*) FROM (SELECT {kq} FROM l UNION SELECT {kq} FROM l_apart)")[0][0])
+                    apart_rows = _rel(con, f"SELECT {', '.join(_q(c) for c in (*key, *common))} FROM l_apart").pl()
 
             # 1. a narrow full join of (key, row hash) keeps the keys worth looking at: on one
             #    side only, duplicated, or whose compared cells hash differently (a 64-bit hash:
@@ -773,6 +952,10 @@ def _compare(left, right, *, key, rules, columns, crosswalk, numeric, dates, tol
             if one_side is None:
                 empty = pl.DataFrame(schema={c: pl.String for c in (*key, *common)})
                 one_side = {"l": empty, "r": empty}
+            if apart_rows is not None:   # held at map by the key's op: 旧のみ, beside the join's
+                one_side["l"] = pl.concat([one_side["l"], apart_rows.cast({c: pl.String for c in apart_rows.columns})]
+                                          ).sort(key)
+                only_left = int(only_left) + apart_rows.height
         finally:
             con.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -827,7 +1010,7 @@ def summarize(result: DiffResult) -> dict:
         "explained_cells": sum(e["cells"] for e in explained.values()),
         "unexplained_cells": result.unexplained_cells,
         "unexplained_rows": result.unexplained_rows,
-        "duplicates": {s: {"keys": d["keys"], "rows": d["rows"]}
+        "duplicates": {s: {"keys": d["keys"], "rows": d["rows"], **({"mapped": d["mapped"]} if d.get("mapped") else {})}
                        for s, d in result.duplicates.items()},
         "left_only_columns": result.left_only_columns,
         "right_only_columns": result.right_only_columns,

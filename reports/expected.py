@@ -58,13 +58,18 @@ def rules_from_mapping(spec, out_dir: Path, *, char_map: pl.DataFrame | None = N
     if char_map is not None and char_map.height and moji_columns:
         from ikou.moji.identify import kana_compositions
 
+        # a moji column whose line trims: the rule reads its legacy side trimmed first (rules.MojiCondition)
+        trimmed = [t for t in moji_columns if any(c.target == t and getattr(c, "strip", False) for c in spec.columns)]
         pairs = char_map.select("from", "to").unique().with_columns(
             kind=pl.when(pl.col("from").is_in(list(kana_compositions()))).then(pl.lit("kana")).otherwise(pl.lit("other")))
         for m in MOJI_RULES:
             if not (pairs["kind"] == m.explains).any():
                 continue
             pairs.filter(pl.col("kind").is_in(m.applies)).select("from", "to").sort("from").write_csv(out_dir / m.file)
-            rules.append({"name": m.name, "columns": list(moji_columns), "condition": {"type": "moji", "char_map": m.file},
+            condition = {"type": "moji", "char_map": m.file}
+            if trimmed:
+                condition["trim_columns"] = trimmed
+            rules.append({"name": m.name, "columns": list(moji_columns), "condition": condition,
                           "reason": m.reason, "owner": OWNER})
     out = out_dir / "expected_rules.yaml"
     out.write_text(yaml.safe_dump({"spec_version": 1, "rules": rules}, allow_unicode=True, sort_keys=False),

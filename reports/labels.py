@@ -1,12 +1,17 @@
 """Japanese names beside the physical ones in what a PM reads (report.html, report.xlsx): 業務 and tables
 from the 業務 schemas' `ja:` (specs/gyomu/<業務>/schema.yaml), columns from ikou/glossary.csv (every
 schema column is in it: tests/ikou/test_glossary.py), and the words the reports use for stages,
-severities, control totals and 文字同定 outcomes. A name with no Japanese label (a vendor's source
-column, a source name) is shown as it is."""
+severities, control totals and 文字同定 outcomes. A 業務 kept outside the repository (`schema:` a path of the
+vendor's) is named from the run's own copy of its schema (`for_run`). A name with no Japanese label (a
+vendor's source column, a source name) is shown as it is."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import functools
+import json
+from pathlib import Path
 
 from ikou import REPO_ROOT
 
@@ -26,25 +31,66 @@ MOJI = {"mj": "MJ文字", "gaiji": "外字", "decided": "同定済", "unresolved
         "invalid": f"文字でない ({HELD})"}
 
 
-@functools.lru_cache(maxsize=1)
-def _names() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """(業務 → ja, table → ja, column → ja) from the shipped schemas and the glossary; empty when unreadable."""
+Names = tuple[dict[str, str], dict[str, str], dict[str, str]]
+_RUN: contextvars.ContextVar[Names | None] = contextvars.ContextVar("ikou_run_labels", default=None)
+
+
+def _schema_names(files, gyomu: dict, tables: dict, columns: dict) -> None:
+    """Add the `ja:` names of the schema files `files` (unreadable ones skipped: labels are never an error)."""
     import yaml
 
-    gyomu, tables, columns = {}, {}, {}
-    for f in sorted((REPO_ROOT / "specs" / "gyomu").glob("*/schema.yaml")):
+    for f in files:
         try:
-            s = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+            s = yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             continue
+        if not isinstance(s, dict):
+            continue
         if s.get("gyomu") and s.get("ja"):
-            gyomu[str(s["gyomu"])] = str(s["ja"])
-        for name, t in (s.get("tables") or {}).items():
+            gyomu.setdefault(str(s["gyomu"]), str(s["ja"]))
+        for name, t in (s.get("tables") or {}).items() if isinstance(s.get("tables"), dict) else ():
             if isinstance(t, dict) and t.get("ja"):
-                tables[str(name)] = str(t["ja"])
+                tables.setdefault(str(name), str(t["ja"]))
             for c in (t or {}).get("columns") or [] if isinstance(t, dict) else []:
                 if isinstance(c, dict) and c.get("name") and c.get("ja"):
                     columns.setdefault(str(c["name"]), str(c["ja"]))
+
+
+@contextlib.contextmanager
+def for_run(run_dir):
+    """Within it, names also come from the schemas the run used (its `specs/manifest.json` copies, kind
+    `schema`): a 業務 kept outside the repository is then `inkan（印鑑登録）` in its report, not `inkan`. The
+    shipped schemas and the glossary still win for the names they give."""
+    extra: Names = ({}, {}, {})
+    try:
+        manifest = json.loads((Path(run_dir) / "specs" / "manifest.json").read_text(encoding="utf-8"))
+        files = [Path(run_dir) / "specs" / f["path"] for f in manifest.get("files") or []
+                 if isinstance(f, dict) and f.get("kind") == "schema" and isinstance(f.get("path"), str)
+                 and ".." not in Path(f["path"]).parts and not Path(f["path"]).is_absolute()]
+        _schema_names(files, *extra)
+    except (OSError, ValueError, TypeError):
+        pass
+    token = _RUN.set(extra)
+    try:
+        yield
+    finally:
+        _RUN.reset(token)
+
+
+def _names() -> Names:
+    """The shipped names, with those of the run being rendered (`for_run`) where they give none."""
+    shipped = _shipped_names()
+    run = _RUN.get()
+    if not run or not any(run):
+        return shipped
+    return tuple({**r, **s} for s, r in zip(shipped, run))   # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_names() -> Names:
+    """(業務 → ja, table → ja, column → ja) from the shipped schemas and the glossary; empty when unreadable."""
+    gyomu, tables, columns = {}, {}, {}
+    _schema_names(sorted((REPO_ROOT / "specs" / "gyomu").glob("*/schema.yaml")), gyomu, tables, columns)
     try:
         with open(REPO_ROOT / "ikou" / "glossary.csv", encoding="utf-8", newline="") as fh:
             for row in csv.DictReader(fh):

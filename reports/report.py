@@ -291,8 +291,11 @@ def sign_off_blockers(summary: dict, diffs: dict[str, dict] | None = None) -> li
     """The 承認の妨げ report.html and report.xlsx list, one list for both: summary.json's `sign_off_blockers`
     (what `ikou signoff` refuses on) and, for a diff the report was given besides the run's own (`ikou
     run-report --diff`), its unexplained cells, worded as the run words them and marked as not in
-    summary.json."""
-    out = list(summary.get("sign_off_blockers") or [])
+    summary.json; and, as `ikou signoff` refuses on it, a 'nothing loaded' blocker its counts show that a
+    summary written before that blocker existed does not list (marked so)."""
+    from ikou.reports.summary import unlisted_nothing_loaded
+
+    out = list(summary.get("sign_off_blockers") or []) + unlisted_nothing_loaded(summary)
     own = set(summary.get("diff") or {})
     extra = {k: d for k, d in (diffs or {}).items() if k not in own and isinstance(d, dict)}
     if extra:
@@ -319,6 +322,19 @@ def _rows_table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
     return {"columns": [label for _, label in columns],
             "rows": [[r.get(k) for k, _ in columns] for r in rows[:HTML_ROWS]],
             "more": max(0, len(rows) - HTML_ROWS)}
+
+
+def _unresolved_table(moji: dict) -> dict:
+    """The unresolved characters summary.json lists; those it leaves out (a bounded list, summaries since
+    it was bounded: `unresolved_omitted`) are counted in `more` (the table says where all rows are)."""
+    t = _rows_table([{**u, "column": labels.column(u.get("column"))} for u in moji.get("unresolved") or []
+                     if isinstance(u, dict)],
+                    [("source", "ソース"), ("column", "項目"), ("codepoints", "符号位置"), ("char", "文字"),
+                     ("occurrences", "出現数")])
+    omitted = moji.get("unresolved_omitted")
+    if isinstance(omitted, int) and omitted > 0:
+        t["more"] += omitted
+    return t
 
 
 def _combined_view(combined: dict | None) -> list[dict]:
@@ -383,6 +399,16 @@ def _diffs_view(diffs: dict[str, dict]) -> dict:
     return {"total": total, "table": table, "sources": sources}
 
 
+def _left_behind(source: dict) -> str:
+    """The layout columns a source's mapping does not migrate (names only): those no line reads and nobody
+    declared first (未宣言: a 名 left out of 氏名 is lost silently otherwise), then the declared ones with their
+    reasons (`not_migrated`)."""
+    unread = [str(c) for c in source.get("unread_columns") or []]
+    declared = [f"{c}（{r}）" for c, r in (source.get("not_migrated") or {}).items()]
+    parts = ([f"未宣言 (どの行も読まない): {', '.join(unread)}"] if unread else []) + declared
+    return " ／ ".join(parts) or "なし"
+
+
 def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *,
                       diffs: dict[str, dict] | None = None, diff: dict | None = None,
                       previous_summary: dict | None = None, sensitive=frozenset(), reveal: bool = False) -> Path:
@@ -420,8 +446,8 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
     for d in (diffs_view or {}).get("sources") or []:   # the compared columns with their Japanese names
         _labelled(d["columns"], {0: labels.column})
     tr = trend(s, previous_summary)
-    sources = {"columns": ["入力", "件数", "ファイル・テーブル", "SHA-256 (全桁)"],
-               "rows": [[k, v.get("rows"), v.get("origin") or v.get("file"), v.get("sha256") or "—"]
+    sources = {"columns": ["入力", "件数", "ファイル・テーブル", "SHA-256 (全桁)", "移行しない旧項目"],
+               "rows": [[k, v.get("rows"), v.get("origin") or v.get("file"), v.get("sha256") or "—", _left_behind(v)]
                         for k, v in (s.get("sources") or {}).items()], "more": 0}
     error = ({k: s["error"].get(k) for k in ("kind", "stage", "message", "message_ja")}
              if isinstance(s.get("error"), dict) else None)
@@ -431,10 +457,7 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
         totals=totals, table_rows=tables, table_chart=table_chart, stage_rows=stages,
         stage_chart=stage_chart, reasons=reasons, reason_samples=reason_samples,
         reason_chart=reason_chart, rules_rows=rules_rows, moji_counts=moji_counts,
-        moji_chart=moji_chart, moji_unresolved=_rows_table(
-            [{**u, "column": labels.column(u.get("column"))} for u in (s.get("moji") or {}).get("unresolved") or []],
-            [("source", "ソース"), ("column", "項目"), ("codepoints", "符号位置"), ("char", "文字"),
-             ("occurrences", "出現数")]),
+        moji_chart=moji_chart, moji_unresolved=_unresolved_table(s.get("moji") or {}),
         moji_changes=_rows_table(
             (s.get("moji") or {}).get("decision_changes") or [],
             [("codepoints", "符号位置"), ("change", "変更"), ("mj_before", "前回"), ("mj_after", "今回"),

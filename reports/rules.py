@@ -55,6 +55,10 @@ class MojiCondition(StrictModel):
     type: Literal["moji"]
     char_map: str | None = None          # CSV with columns from,to
     source: Literal["csv", "package"] = "csv"
+    # columns whose mapping line trims (`strip: true`): their legacy side is read as the text op reads it
+    # (mappings.ops.read_text) before the map, so a padded name holding a 外字 is the op's trim plus the
+    # replacement, not a difference neither rule explains alone
+    trim_columns: list[str] = Field(default_factory=list)
 
 
 class CodeTableCondition(StrictModel):
@@ -281,7 +285,13 @@ class RuleSet:
                 if not c.char_map:
                     raise ConfigError(f"rule {rule.name}: moji needs char_map or source: package")
                 f = _replace_chars(moji_char_map_from_csv(self._path(c.char_map)))
-            return lambda l, r: f(l).eq_missing(f(r))
+            if not c.trim_columns:
+                return lambda l, r: f(l).eq_missing(f(r))
+            from ikou.mappings.ops import read_text  # lazy: the text op's own reading
+            trimmed = list(c.trim_columns)
+            # `explain` evaluates conditions on (column, left, right) triples: the column decides the reading
+            return lambda l, r: f(pl.when(pl.col("column").is_in(trimmed)).then(read_text(l, strip=True))
+                                  .otherwise(l)).eq_missing(f(r))
         if isinstance(c, CodeTableCondition):
             old, new = self._pairs(c.table, c.columns)
             if not c.trim:

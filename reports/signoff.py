@@ -114,8 +114,12 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     if pack.is_file() and key is None and pack_signature(pack)[1] is not None:
         raise EvidenceError(f"{pack} is signed: give --sign-key KEY (or IKOU_EVIDENCE_KEY) to sign it again "
                             "with the sign-off in it")
-    _check_blockers_against_files(run_dir, summary)
-    blockers = list(summary.get("sign_off_blockers") or [])
+    from ikou.reports.summary import current_wording
+
+    unlisted = _check_blockers_against_files(run_dir, summary)
+    # as a PM reads them now: a line a run wrote in Japanese only in both languages, and a blocker the run has
+    # that its summary, written before that blocker existed, does not list
+    blockers = [current_wording(b) for b in summary.get("sign_off_blockers") or []] + unlisted
     check_free_text(override, "--override")
     if blockers and not (override and override.strip()):
         raise SignOffRefused(f"run {summary['run_id']} has {len(blockers)} sign-off blocker(s): "
@@ -243,19 +247,27 @@ def _check_pack_is_of_run(pack: Path, manifest: dict, files: dict[str, bytes], s
                               "not signing")
 
 
-def _check_blockers_against_files(run_dir: Path, summary: dict) -> None:
+def _check_blockers_against_files(run_dir: Path, summary: dict) -> list[str]:
     """Refuse when summary.json lists fewer blockers than the run's files show: deleting a line of
     `sign_off_blockers` must not be enough to sign without an override. Blockers it lists beyond
-    these still block (a kind this check does not re-derive)."""
+    these still block (a kind this check does not re-derive). A line written before it was bilingual
+    is the same blocker (`current_wording`). Returns the 'nothing loaded' blockers summary.json's own
+    counts show and it does not list (`unlisted_nothing_loaded`: a run written before that blocker
+    existed): blockers of the run, which block as the listed ones do, never a mismatch."""
+    from ikou.reports.summary import UNLISTED, current_wording, unlisted_nothing_loaded
+
     recorded = summary.get("sign_off_blockers")
     if recorded is None:
         recorded = []
     if not isinstance(recorded, list):
         raise SignOffMismatch("summary.json: sign_off_blockers is not a list, not signing")
-    missing = [b for b in _rederived_blockers(run_dir, summary) if b not in recorded]
+    unlisted = unlisted_nothing_loaded(summary)
+    listed = {current_wording(b) for b in recorded if isinstance(b, str)} | {b.removesuffix(UNLISTED) for b in unlisted}
+    missing = [b for b in _rederived_blockers(run_dir, summary) if b not in listed]
     if missing:
         raise SignOffMismatch(f"summary.json does not match the run's files: {len(missing)} sign-off blocker(s) they "
                               f"show are not in it ({missing[0]}): not signing")
+    return unlisted
 
 
 def _rederived_blockers(run_dir: Path, summary: dict) -> list[str]:

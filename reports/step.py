@@ -23,12 +23,25 @@ log = logging.getLogger("ikou")
 
 
 def source_names(mapping) -> dict[str, str]:
-    """source column → target column, as the mapping feeds them (the first mapping of a column wins)."""
+    """source column → target column, as the mapping feeds them (the first mapping of a column wins). A line
+    joining several columns (concat) is named by its first: the diff builds its value from all of them
+    (`joined_names`)."""
     rename: dict[str, str] = {}
     for c in mapping.columns:
-        if c.from_ and c.from_ not in rename and c.target not in rename.values():
-            rename[c.from_] = c.target
+        if c.sources and c.sources[0] not in rename and c.target not in rename.values():
+            rename[c.sources[0]] = c.target
     return rename
+
+
+def joined_names(mapping) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """target column → (its source columns, the line's `strip`) for each line joining several columns (an op
+    reading a list: concat) that `source_names` gives a column: the diff's legacy side is those legacy columns
+    joined as the standard writes them (reports.diff.ParquetSource `joined`)."""
+    from ikou.mappings.ops import OPS
+
+    named = set(source_names(mapping).values())
+    return {c.target: (c.sources, bool(c.strip)) for c in mapping.columns
+            if isinstance(c.from_, list) and OPS[c.op].many and c.target in named}
 
 
 def key_reading(mapping, key: list[str], schema=None) -> dict:
@@ -41,7 +54,9 @@ def key_reading(mapping, key: list[str], schema=None) -> dict:
     KeyMap that runs the op itself (mappings.ops.build) over the column's distinct legacy values, the value as
     read where the op gave none (an unknown code, held at map). A key renumbered through the 団体's crosswalk
     (an op with `prepare`: new_key) is read trimmed and left to the crosswalk (`diff_source(crosswalk=…)`). `schema`: the
-    target schema (TargetSchema) an op may read its standard code tables from."""
+    target schema (TargetSchema) an op may read its standard code tables from. Where the op gives one key to
+    several legacy values (HAIGU and HAIGU2 → 04), their rows meet on it: the diff counts them as the mapping's
+    重複キー (diff._mapped_duplicates); a value the op holds (its error) sets its rows apart as 旧のみ (diff.APART)."""
     from ikou.mappings.ops import OPS
     from ikou.reports.diff import KeyMap
 
@@ -55,7 +70,8 @@ def key_reading(mapping, key: list[str], schema=None) -> dict:
             if c.op == "integer" or kind in readings:
                 out[c.target] = "integer" if c.op == "integer" else readings[kind]
             elif kind not in (None, "text") and op.per_value and op.prepare is None:
-                out[c.target] = KeyMap(_op_key(c, schema), op=c.op)
+                out[c.target] = KeyMap(_op_key(c, schema), op=c.op, held=_op_held(c, schema),
+                                       table=_table_name(c.table))
             elif op.strip == "always":
                 out[c.target] = "code"
             elif op.strip == "option" and c.strip:
@@ -75,6 +91,29 @@ def _op_key(c, schema):
             frame = frame.with_columns(**built.pre)
         return frame.select(pl.coalesce(built.value.cast(pl.String), ops.read_code(pl.col(c.from_)))).to_series()
     return read
+
+
+def _op_held(c, schema):
+    """True for each distinct legacy value (a Series, as written) the op itself holds (its error: the map
+    stage held every row of it), so that the diff sets those rows apart as 旧のみ (diff.KeyMap)."""
+    def held(raw: pl.Series) -> pl.Series:
+        from ikou.mappings import ops
+
+        built = ops.build(c, ops.OpContext(schema=schema))
+        if built.error is None:
+            return pl.Series(raw.name, [False] * raw.len(), dtype=pl.Boolean)
+        frame = raw.to_frame(c.from_)
+        if built.pre:
+            frame = frame.with_columns(**built.pre)
+        return frame.select(built.error.is_not_null().fill_null(False)).to_series()
+    return held
+
+
+def _table_name(table: str | None) -> str:
+    """A code table as the diff's messages name it: its file name, or `standard:<name>`."""
+    if not table:
+        return ""
+    return table if table.startswith("standard:") else Path(table).name
 
 
 def replaced_characters(chars: Path | None) -> pl.DataFrame | None:
@@ -107,7 +146,8 @@ def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: 
     from ikou.reports.rules import load_rules
 
     table = schema.tables[mapping.target]
-    left = ParquetSource(staged, source_names(mapping), keys=key_reading(mapping, table.primary_key, schema))
+    left = ParquetSource(staged, source_names(mapping), keys=key_reading(mapping, table.primary_key, schema),
+                         joined=joined_names(mapping))
     right = diff_input(target_url, db_schema, mapping.target, ctx.run_dir / "diff" / f"{mapping.target}.target.parquet")
     out_dir = ctx.run_dir / "diff" / source_name
     moji_cols = [c.name for c in table.columns if c.moji]
@@ -115,6 +155,10 @@ def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: 
                                           moji_columns=moji_cols))
     result = compare(left, right, key=table.primary_key, rules=rules, crosswalk=crosswalk,
                      left_name=f"旧 {origin}", right_name=f"新 {db_schema}.{mapping.target}")
+    for name, col in ((result.duplicates["left"].get("mapped") or {}).get("columns") or {}).items():
+        if name in sensitive:   # the codes a mapping shares are named for a PM, never a sensitive column's values
+            col.pop("codes", None)
+            col.pop("codes_more", None)
     try:
         summary = write_diff_outputs(result, out_dir, sensitive=sensitive, extra={"table": mapping.target})
     finally:

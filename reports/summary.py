@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from pathlib import Path
 
 import polars as pl
 
 from ikou.privacy import mask_long, sensitive_columns
 from ikou.stage import ROW_LOCAL_SECONDS, StageResult
-from ikou.summary import (DerivedCounts, MojiSummary, RunError, RunSummary, SourceStats, StageStats, Status,
-                          TableCounts)
+from ikou.summary import (UNRESOLVED_LISTED, DerivedCounts, MojiSummary, RunError, RunSummary, SourceStats,
+                          StageStats, Status, TableCounts)
 
 log = logging.getLogger("ikou")
 
@@ -135,6 +136,33 @@ def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame 
     return out
 
 
+UNRESOLVED_FILE = "moji/unresolved_chars.csv"
+
+
+def unresolved_list(ctx, chars: pl.DataFrame, *, listed: int = UNRESOLVED_LISTED) -> dict:
+    """MojiSummary's unresolved fields from the sources' per-character outcomes: the first `listed`
+    (source, column, char) entries by occurrences, then code point (the UTF-8 order of `char`), the
+    distinct characters and entries counted exactly. When some are left out, the whole list is written to
+    UNRESOLVED_FILE (a CSV: `ikou purge` deletes the chars Parquet, never it): characters, never values."""
+    if "status" not in chars.columns:
+        return {}
+    cols = [c for c in ("source", "column", "char", "codepoints", "occurrences") if c in chars.columns]
+    un = chars.filter(pl.col("status") == "unresolved").select(cols)
+    order = [c for c in ("occurrences", "char", "source", "column") if c in cols]
+    un = un.sort(order, descending=[c == "occurrences" for c in order], nulls_last=True)
+    out = {"unresolved": un.head(listed).to_dicts(), "unresolved_entries": un.height,
+           "unresolved_chars": un["char"].n_unique() if "char" in cols else un.height,
+           "unresolved_omitted": max(0, un.height - listed)}
+    full = ctx.run_dir / UNRESOLVED_FILE
+    if out["unresolved_omitted"]:
+        ctx.stage_dir("moji")
+        un.write_csv(full)
+        out["unresolved_file"] = UNRESOLVED_FILE
+    else:
+        full.unlink(missing_ok=True)   # a record written again: no stale list beside a whole one
+    return out
+
+
 def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.DataFrame, *, started: str,
                   status: Status = "succeeded", error: RunError | None = None) -> RunSummary:
     rules = [row for r in _of(results, "validate") for row in r.metrics.get("rules", [])]
@@ -146,13 +174,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         for k, v in r.metrics.get("counts", {}).items():
             moji_counts[k] = moji_counts.get(k, 0) + int(v)
     chars = [pl.read_parquet(r.outputs["chars"]) for r in _of(results, "moji") if r.outputs.get("chars")]
-    unresolved = []
-    if chars:
-        allc = pl.concat(chars, how="diagonal_relaxed")
-        if "status" in allc.columns:
-            unresolved = (allc.filter(pl.col("status") == "unresolved")
-                          .select([c for c in ("source", "column", "char", "codepoints", "occurrences")
-                                   if c in allc.columns]).to_dicts())
+    moji = unresolved_list(ctx, pl.concat(chars, how="diagonal_relaxed")) if chars else {}
     diffs = {r.name: r.metrics for r in _of(results, "diff")}
     loaded: dict[str, int] = {}
     for r in _of(results, "load"):
@@ -171,7 +193,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                      sha256=r.metrics.get("sha256"),
                                      seconds=r.metrics.get("seconds", r.seconds)) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
-        moji=MojiSummary(counts=moji_counts, unresolved=unresolved, decision_changes=_decision_changes(ctx)),
+        moji=MojiSummary(counts=moji_counts, **moji, decision_changes=_decision_changes(ctx)),
         sign_off_blockers=_blockers(moji_counts, error, diffs, totals,
                                     empty=[r.name for r in _of(results, "extract") if r.rows_in == 0],
                                     untied=_untied(tables), loaded=loaded, all_held=all_held(tables)),
@@ -239,7 +261,9 @@ def _unbalanced_diffs(diffs: dict, loaded: dict[str, int]) -> list[str]:
     """The parallel-run diff, read as a second count: every loaded row is a legacy row found again, and
     no target row lacks one. For a table one source fills: matched = loaded, 新のみ 0, no duplicate key on
     the target's side. For a table several sources fill, each diff sees the others' rows as 新のみ: the
-    sources' matched add up to what was loaded, and each one's 新のみ is the rest."""
+    sources' matched add up to what was loaded, and each one's 新のみ is the rest. A loaded row under a key
+    several legacy rows share through the mapping (a code table mapping two legacy codes to one) is found
+    again but not tied to one legacy row: it balances the count, and `shared_key_line` names it instead."""
     by_table: dict[str, list[str]] = {}
     for source, d in diffs.items():
         if (t := diff_table(d)) is not None:
@@ -252,13 +276,44 @@ def _unbalanced_diffs(diffs: dict, loaded: dict[str, int]) -> list[str]:
         matched = {s: int(diffs[s].get("matched") or 0) for s in sources}
         only_right = {s: int(diffs[s].get("only_right") or 0) for s in sources}
         right_dup = sum(int(((diffs[s].get("duplicates") or {}).get("right") or {}).get("rows") or 0) for s in sources)
-        total = sum(matched.values())
-        if total != n or right_dup or any(only_right[s] != n - matched[s] for s in sources):
+        # the loaded rows under a key several legacy rows share through the mapping (HAIGU, HAIGU2 → 04): found
+        # again, but not tied to one legacy row (counted by the diff as 新のみ): their own line says why
+        mapped = {s: ((diffs[s].get("duplicates") or {}).get("left") or {}).get("mapped") or {} for s in sources}
+        shared = {s: int(mapped[s].get("right_rows") or 0) for s in sources}
+        total, m = sum(matched.values()), sum(shared.values())
+        if total + m != n or right_dup or any(only_right[s] != n - matched[s] for s in sources):
             name = " + ".join(sources)
-            out.append(f"{name}: 並行稼働比較が投入件数と合いません (旧と一致 {total:,} 件 / 投入 {n:,} 件, "
-                       f"新のみ {sum(only_right.values()) if len(sources) == 1 else max(0, n - total):,} 件, "
+            also = f" + 変換後に旧の複数行が重なるキー {m:,} 件" if m else ""
+            out.append(f"{name}: 並行稼働比較が投入件数と合いません (旧と一致 {total:,} 件{also} / 投入 {n:,} 件, "
+                       f"新のみ {sum(only_right.values()) - m if len(sources) == 1 else max(0, n - total - m):,} 件, "
                        f"新の重複キー {right_dup:,} 行) / the parallel-run diff does not account for every loaded row")
+        out += [shared_key_line(s, t, mapped[s]) for s in sources if shared[s]]
     return out
+
+
+def shared_key_line(source: str, table: str, mapped: dict) -> str:
+    """The blocker of loaded rows the diff could not compare because several legacy rows meet on their key
+    after mapping (a code table mapping two legacy codes to one): which column, which op and code table, and
+    the shared codes (a code table's, never a sensitive column's: reports.step). Numbers and names only."""
+    ja, en = [], []
+    for col, c in (mapped.get("columns") or {}).items():
+        codes = "; ".join(f"{', '.join(x['legacy'])} → {x['code']}" for x in c.get("codes") or [])
+        if codes and c.get("codes_more"):
+            codes += f"; +{c['codes_more']:,}"
+        if c.get("table"):
+            ja.append(f"{table}.{col}: コード表 {c['table']} が {c['from']} の複数の旧コードを1つのコードに変換します"
+                      + (f" ({codes})" if codes else ""))
+            en.append(f"{table}.{col}: code table {c['table']} maps several legacy {c['from']} codes to one code"
+                      + (f" ({codes})" if codes else ""))
+        else:
+            ja.append(f"{table}.{col}: {c['op']} が {c['from']} の異なる旧の値を同じ値に変換します")
+            en.append(f"{table}.{col}: op {c['op']} maps different legacy {c['from']} values to one value")
+    rows, keys, right = (int(mapped.get(k) or 0) for k in ("rows", "keys", "right_rows"))
+    return (f"{source}: 旧の {rows:,} 行が変換後に {keys:,} 件のキーを共有しています ({'; '.join(ja)})。"
+            f"そのキーに投入された {right:,} 件は旧のどの行のものか決まらず比較できません (コード表を見直すか、"
+            f"重なった旧の行と保留理由を確認) / {rows:,} legacy rows share {keys:,} key(s) after mapping "
+            f"({'; '.join(en)}): the {right:,} loaded row(s) under them cannot be tied to one legacy row and were "
+            f"not compared (review the code table, or the legacy rows that meet and why any was held)")
 
 
 def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None,
@@ -285,15 +340,61 @@ def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: di
                 out.append(f"{table}.{col}: 管理合計が合いません (抽出 − 投入 − 保留 = {v['difference']:,}) / "
                            "control total does not balance")
     if moji_counts.get("unresolved"):
-        out.append(f"{moji_counts['unresolved']} 文字 未同定 (同定台帳で判断が必要)")
+        out.append(unresolved_line(moji_counts["unresolved"]))
     for source, d in diffs.items():
         u = d.get("unexplained_cells")
         n = sum(u.values()) if isinstance(u, dict) else (u or 0)
         if n:
-            out.append(f"{source}: 説明できない差異 {n} セル (並行稼働比較)")
+            out.append(unexplained_line(source, n))
     if error is None:
         out += _unbalanced_diffs(diffs, loaded or {})
     return out
+
+
+def unresolved_line(n: int) -> str:
+    """The 未同定 blocker. Its Japanese half is the whole line a run wrote before it was bilingual
+    (`current_wording` reads that one as this)."""
+    return (f"{n} 文字 未同定 (同定台帳で判断が必要) / "
+            f"{n} character(s) not identified to an MJ character (the moji ledger must decide)")
+
+
+def unexplained_line(source: str, n: int) -> str:
+    """The 説明できない差異 blocker of one diff; its Japanese half is the line of a run before it was bilingual."""
+    return (f"{source}: 説明できない差異 {n} セル (並行稼働比較) / "
+            f"{n} cell(s) differ with no expected-difference rule to explain them (parallel-run diff)")
+
+
+# the two blocker lines a run wrote in Japanese only, before they were bilingual: (pattern, line as worded now)
+_JAPANESE_ONLY = ((re.compile(r"(\d+) 文字 未同定 \(同定台帳で判断が必要\)"), lambda m: unresolved_line(int(m[1]))),
+                  (re.compile(r"(.+): 説明できない差異 (\d+) セル \(並行稼働比較\)"),
+                   lambda m: unexplained_line(m[1], int(m[2]))))
+
+
+def current_wording(line: str) -> str:
+    """A blocker line of summary.json as `_blockers` words it now: a run written before the 未同定 and
+    説明できない差異 lines were bilingual listed them in Japanese only, and is read as having the same
+    blocker (the sign-off compares the lines, and a PM reads them in both languages). Any other line as is."""
+    for pattern, now_worded in _JAPANESE_ONLY:
+        m = pattern.fullmatch(line) if isinstance(line, str) else None
+        if m:
+            return now_worded(m)
+    return line
+
+
+UNLISTED = (" (summary.json に記載なし: この妨げの確認ができる前に書かれた実行) / "
+            "(not in summary.json: the run was written before this blocker was checked)")
+
+
+def unlisted_nothing_loaded(summary: dict) -> list[str]:
+    """The 'nothing loaded' blockers (`all_held`) that summary.json's own table counts show and its
+    `sign_off_blockers` do not list, marked so (UNLISTED): a run written before that blocker existed. It
+    has that blocker all the same; `ikou signoff` and the reports say so in its own words. A run that did
+    not succeed has none (as `_blockers`: its failure is the line that matters)."""
+    if summary.get("status") != "succeeded" or summary.get("error"):
+        return []
+    tables = {t: v for t, v in (summary.get("tables") or {}).items() if isinstance(v, dict)}
+    listed = {current_wording(b) for b in summary.get("sign_off_blockers") or [] if isinstance(b, str)}
+    return [b + UNLISTED for b in _blockers({}, None, {}, all_held=all_held(tables)) if b not in listed]
 
 
 def shown_url(url: str) -> str:
@@ -385,6 +486,7 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     read and the software it ran (specs/, environment.json: reports.evidence)."""
     from ikou.reports.csvsafe import safe_for_csv
     from ikou.reports.evidence import write_provenance
+    from ikou.reports import labels
     from ikou.reports.report import render_run_report
     from ikou.reports.workbook import write_workbook
 
@@ -398,7 +500,8 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     write_provenance(cfg, plans, run_dir, sensitive=sens)
     data = summary.as_dict()
     previous = previous_summary(ctx, gyomu=cfg.gyomu, schema=cfg.target_schema, url=cfg.target.url)
-    render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous,
-                      diffs=data["diff"], sensitive=sens, reveal=cfg.reveal_personal)
-    write_workbook(data, run_dir / "report.xlsx", run_dir=run_dir, quarantine=quarantine, previous=previous,
-                   sensitive=sens, reveal=cfg.reveal_personal)
+    with labels.for_run(run_dir):   # a 業務 kept outside the repository is named from the run's schema copy
+        render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous,
+                          diffs=data["diff"], sensitive=sens, reveal=cfg.reveal_personal)
+        write_workbook(data, run_dir / "report.xlsx", run_dir=run_dir, quarantine=quarantine, previous=previous,
+                       sensitive=sens, reveal=cfg.reveal_personal)

@@ -169,12 +169,15 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
                    note=(f"前回のリハーサル ({previous.get('rehearsal')}, {previous.get('run_id')}) との比較"
                          if previous else "前回のリハーサルはありません"), rest_in="summary.json")
         moji = s.get("moji") or {}
+        listed = [{**u, "column": labels.column(u.get("column"))} for u in moji.get("unresolved") or []
+                  if isinstance(u, dict)]
+        omitted = moji.get("unresolved_omitted")   # a bounded list (summaries since it was bounded)
         book.sheet("文字同定", ["入力", "項目", "文字", "符号位置", "出現数"],
-                   [_frame([{**u, "column": labels.column(u.get("column"))} for u in moji.get("unresolved") or []],
-                           ["source", "column", "char", "codepoints", "occurrences"])],
+                   [_frame(listed, ["source", "column", "char", "codepoints", "occurrences"])],
                    note="未同定の文字 (同定台帳で判断が必要)。文字の内訳: "
                         + "、".join(f"{labels.MOJI.get(k, k)} {v:,}" for k, v in (moji.get("counts") or {}).items()),
-                   rest_in="moji/")
+                   total=len(listed) + omitted if isinstance(omitted, int) and omitted > 0 else None,
+                   rest_in=str(moji.get("unresolved_file") or "moji/"))
     finally:
         book.close()
     return out

@@ -380,15 +380,36 @@ def _held(parts: list[pl.DataFrame]) -> pl.Series:
     return pl.concat(errs).unique() if errs else pl.Series(_IDX, [], dtype=pl.UInt32)
 
 
-def check_threshold(counts: Mapping[str, int], max_rate: float, table: str, *, run_id: str | None = None) -> None:
+def check_threshold(counts: Mapping[str, int], max_rate: float, table: str, *, run_id: str | None = None,
+                    top: list[tuple[str, str | None, int]] | None = None) -> None:
     """Stop the run when the share of rows held by errors exceeds `max_rate` (a mapping mistake,
-    not dirty data). `counts` needs 'rows' and 'quarantined' (ValidationResult.counts)."""
+    not dirty data). `counts` needs 'rows' and 'quarantined' (ValidationResult.counts). `top`
+    (`top_rules`): the rules holding the most rows, named in both languages so that the line says which
+    mapping line to look at without opening the report; rule ids and column names only, never a value."""
     rows, held = counts["rows"], counts["quarantined"]
     rate = held / rows if rows else 0.0
     if rate > max_rate:
-        raise ThresholdError(
+        most_en = ", ".join(f"{r}{f' on {c}' if c else ''} ({n} row{'' if n == 1 else 's'})" for r, c, n in top or [])
+        most_ja = "、".join(f"{r}{f' ({c})' if c else ''} {n}行" for r, c, n in top or [])
+        err = ThresholdError(
             f"{table}: {held} of {rows} rows quarantined ({rate:.2%}) exceeds the threshold {max_rate:.2%}: "
-            f"a mapping mistake must stop the rehearsal", run_id=run_id)
+            f"a mapping mistake must stop the rehearsal" + (f"; most held by: {most_en}" if most_en else ""),
+            run_id=run_id)
+        if most_ja:
+            err.ja = f"{ThresholdError.ja}: {table} {held}/{rows}行を保留。主な保留理由: {most_ja}"
+        raise err
+
+
+# rules a threshold failure names: the few that hold most rows (one mistaken mapping line is usually one or two)
+TOP_RULES = 3
+
+
+def top_rules(quarantine: pl.DataFrame, table: str, n: int = TOP_RULES) -> list[tuple[str, str | None, int]]:
+    """The error rules holding the most distinct rows of `table`: (rule id, column, rows), most first."""
+    err = quarantine.filter((pl.col("table") == table) & (pl.col("severity") == "error"))
+    top = (err.group_by("rule", "column").agg(pl.col("row_id").n_unique().alias("rows"))
+           .sort(["rows", "rule", "column"], descending=[True, False, False], nulls_last=True).head(n))
+    return [(r, c, int(k)) for r, c, k in top.iter_rows()]
 
 
 def check_conservation(extracted: int, loaded: int, quarantined: int, table: str, stage: str, *,
@@ -401,13 +422,17 @@ def check_conservation(extracted: int, loaded: int, quarantined: int, table: str
 
 
 def check_tables(tables: Mapping[str, Mapping], max_rate: float, *, run_id: str | None = None,
-                 loaded: bool = True) -> None:
+                 loaded: bool = True, quarantine: pl.DataFrame | None = None) -> None:
     """Run-level checks over the per-table counts of a run (summary `tables`): the quarantine rate of
-    each source-fed table, and, once loaded, that every extracted record is loaded or quarantined."""
+    each source-fed table, and, once loaded, that every extracted record is loaded or quarantined.
+    `quarantine` (the run's, every stage): a threshold failure names the rules holding most rows."""
     for name, t in tables.items():
         if t.get("derived"):
             continue
-        check_threshold({"rows": t["extracted"], "quarantined": t["quarantined"]}, max_rate, name, run_id=run_id)
+        counts = {"rows": t["extracted"], "quarantined": t["quarantined"]}
+        rate = counts["quarantined"] / counts["rows"] if counts["rows"] else 0.0
+        top = top_rules(quarantine, name) if quarantine is not None and rate > max_rate else None
+        check_threshold(counts, max_rate, name, run_id=run_id, top=top)
         if loaded:
             check_conservation(t["extracted"], t["loaded"], t["quarantined"], name, "load", run_id=run_id)
             check_conservation(t["validated"], t["loaded"], 0, name, "load", run_id=run_id)

@@ -37,8 +37,8 @@ class Outcome(StrictModel):
     """A finding of a rule whose cause lies elsewhere, under its own rule id and message (named in the rules
     file, as a kind's parameter): e.g. a household held because its 世帯主 is held by another rule."""
     id: str = Field(description="the rule id its findings carry (quarantine.rule)")
-    ja: str
-    en: str
+    ja: str = Field(description="the findings' message in Japanese")
+    en: str = Field(description="the findings' message in English")
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,11 @@ def _blank(col: str) -> pl.Expr:
 
 
 class Columns(StrictModel):
-    columns: list[str] = Field(min_length=1)
+    columns: list[str] = Field(min_length=1, description="the columns checked, each on its own")
 
 
 class Length(Columns):
-    length: int = Field(ge=1)
+    length: int = Field(ge=1, description="the length in characters (exact for length, the most for max_length)")
 
 
 class Pattern(Columns):
@@ -120,27 +120,27 @@ class CodeValue(Columns):
 
 
 class DateValid(StrictModel):
-    column: str
+    column: str = Field(description="the date column (YYYY-MM-DD text)")
     fumei_flag: str | None = Field(None, description="不詳フラグ column: '1' allows 00 parts")
 
 
 class DateOrder(StrictModel):
-    earlier: str
-    later: str
+    earlier: str = Field(description="the date column that must not be after `later`")
+    later: str = Field(description="the date column that must not be before `earlier`")
 
 
 class Key(StrictModel):
-    columns: list[str] = Field(min_length=1)
+    columns: list[str] = Field(min_length=1, description="the key columns, together (宛名番号 + 履歴番号 …)")
 
 
 class Setainushi(StrictModel):
-    person: str = "atena_no"
-    rireki: str = "rireki_no"
-    setai: str = "setai_no"
-    jotai: str = "jumin_jotai_code"
-    active_jotai: list[str] = ["1"]
-    zokugara: str = "zokugara_code"
-    setainushi_codes: list[str] = ["02"]
+    person: str = Field("atena_no", description="the person column (宛名番号)")
+    rireki: str = Field("rireki_no", description="the history number column (履歴番号): a person's latest row counts")
+    setai: str = Field("setai_no", description="the household column (世帯番号)")
+    jotai: str = Field("jumin_jotai_code", description="the 住民状態 column")
+    active_jotai: list[str] = Field(["1"], description="住民状態 codes of a resident: only they are counted")
+    zokugara: str = Field("zokugara_code", description="the 続柄 column")
+    setainushi_codes: list[str] = Field(["02"], description="続柄 codes of a 世帯主")
     head_held: Outcome | None = Field(
         None, description="a household left without a 世帯主 because its 世帯主 is held by another rule (a bad "
                           "生年月日 …): the rule id and message of its members' findings, whose detail names the "
@@ -162,7 +162,7 @@ class Referential(StrictModel):
 
 
 class Flag(StrictModel):
-    flag: str = "_moji_unresolved"
+    flag: str = Field("_moji_unresolved", description="the Boolean column the 文字同定 stage sets")
     detail: str | None = Field(None, description="optional text column shown as the finding's value")
 
 
@@ -280,8 +280,9 @@ def _same_after_normalising(p: SameAfterNormalising, ctx: Context) -> list[Check
 class SpelledOtherwise(StrictModel):
     column: str = Field(description="the referring column (one: a number such as 宛名番号)")
     frame: str = Field(description="the table it refers to (another 業務's too)")
-    frame_column: str
-    normalise: list[Normalise] = Field(min_length=1)
+    frame_column: str = Field(description="the referenced column")
+    normalise: list[Normalise] = Field(min_length=1, description="what makes two spellings the same (as in "
+                                                                 "same_after_normalising)")
     optional: bool = Field(False, description="not checked when this run does not migrate `frame`")
 
 
@@ -477,10 +478,11 @@ def _maybe_held_head(p: Setainushi, ctx: Context, stages: list[dict[str, pl.Expr
     held person with no current household whose row says nothing of it (a record held at extract, its fields
     unread, newer than any row whose state is known; or an active row whose 世帯番号 is unknown, its 続柄 unknown
     or 世帯主), (3) a record held before validation that names no person of this table (a person a multi-table
-    source's combine held: `KOJIN_KEY=…`). The legacy data may well have its 世帯主 then: the findings must
-    say so, not that it has none. Adds what it reads to `stages`, beside the windows over the same columns (whose
-    groups Polars makes once; no text is made per row here: the rule's time at 2M rows is about what it was);
-    returns the mask (on top of `member`) and the detail naming the first candidate and how many there are."""
+    source's combine held: `KOJIN_KEY=…`; a record held at extract whose key could not be read: each one counts).
+    The legacy data may well have its 世帯主 then: the findings must say so, not that it has none. Adds what it
+    reads to `stages`, beside the windows over the same columns (whose groups Polars makes once; no text is made
+    per row here: the rule's time at 2M rows is about what it was); returns the mask (on top of `member`) and the
+    detail naming the first candidate and how many there are."""
     zok = _text(p.zokugara)
     zok_unknown = zok.is_null() | (zok.str.strip_chars() == "")
     # (3) from the records held before validation (validators.step: key columns null when the record_key names none)
@@ -490,7 +492,9 @@ def _maybe_held_head(p: Setainushi, ctx: Context, stages: list[dict[str, pl.Expr
         if p.person in hb.columns:
             hb = hb.filter(pl.col(p.person).cast(pl.String).fill_null("").str.strip_chars() == "")
         if hb.height:
-            keyless_n = hb["record_key"].n_unique() if "record_key" in hb.columns else hb.height
+            # records named by another key, once each; those whose key could not be read (null): each one
+            keyless_n = hb["record_key"].drop_nulls().n_unique() + hb["record_key"].null_count() \
+                if "record_key" in hb.columns else hb.height
             keyless_first = hb[HELD_BY].drop_nulls().first() if HELD_BY in hb.columns else None
     person, rireki = _text(p.person), _text(p.rireki)
     newer = pl.col(p.jotai).is_null() & (pl.col("__latest_rireki").is_null()

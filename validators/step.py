@@ -15,13 +15,14 @@ from ikou.context import RunContext
 from ikou.stage import StageResult, step
 from ikou.mappings.combine import PERSON_HELD, trace
 from ikou.mappings.step import HELD_ROWS_STAGES, combined_path, held_rows_path, lineage_path
-from ikou.staging import ROW_ID
+from ikou.staging import ROW_ID, batch_rows as rows_per_batch
 from ikou.validators.engine import _IDX, validate_lazy
 from ikou.validators.kinds import HELD_BY, held_by
 from ikou.validators.spec import load_rules
 
 log = logging.getLogger("ikou")
-VALIDATE_BATCH_ROWS = 250_000   # rows per validation batch (row-local rules, writing): bounds memory
+VALIDATE_BATCH_ROWS = 250_000   # rows per validation batch at most (row-local rules, writing): bounds memory
+                                # (wider rows, fewer: ikou.staging.batch_rows)
 
 
 def rules_path(schema) -> Path:
@@ -44,6 +45,7 @@ def validate_table(schema, target: str, ctx: RunContext, inputs: list[Path], *,
     every rule listed).
     """
     source = pl.concat([pl.scan_parquet(i) for i in inputs], how="diagonal_relaxed")
+    batch_rows = rows_per_batch(inputs, batch_rows)   # the widest input's rows decide
     rules = load_rules(rules_path(schema))
     source_frames = {t: pl.scan_parquet(pth) for t, pth in (others or {}).items()}
     found = validate_lazy(source, table=target, schema=schema, rules=rules, run_id=ctx.run_id,
@@ -100,7 +102,10 @@ def _held_keys(quarantines: list[pl.DataFrame] | None, key: list[str],
     held = [f.filter(pl.col("severity") == "error").select(cols) for f in quarantines or [] if f.height]
     if not held:
         return None
-    rk = pl.concat(held, how="vertical_relaxed").filter(pl.col("record_key").is_not_null())
+    # a record held at extract whose key could not be read is kept, its key columns null: no group to hold with
+    # it, but a household's 世帯主 may be among such records (kinds._maybe_held_head)
+    rk = pl.concat(held, how="vertical_relaxed").filter(pl.col("record_key").is_not_null()
+                                                        | (pl.col("stage") == "extract"))
     rk = rk.unique(["row_id", "record_key"], keep="first", maintain_order=True)   # a record: its first error
     # a person a combine held: the rows that say why first, those held only with it after (kinds: the first cause)
     rk = rk.sort(pl.col("rule") == PERSON_HELD, maintain_order=True)

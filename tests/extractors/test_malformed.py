@@ -316,7 +316,7 @@ WIDTHS = [10, 12, 8]
 
 @dataclass
 class FBuild(Build):
-    """Fixed-width records: each value padded to its width in bytes; staged verbatim, padding included.
+    """Fixed-width records: each value padded to its width in bytes; staged without its trailing pad blanks.
     With `eol=""` the records follow each other (`record_terminator: none`): a line is a record."""
     cr_ends_lines: bool = False
 
@@ -332,7 +332,7 @@ class FBuild(Build):
         n = name.encode(self.encoding)
         raw = atena.encode() + n + b" " * (WIDTHS[1] - len(n)) + str(amount).rjust(WIDTHS[2], "0").encode()
         line, at = self._put(raw, eol)
-        self.recs.append(Rec(line, at, values=tuple(raw[a:b].decode(self.encoding) for a, b in
+        self.recs.append(Rec(line, at, values=tuple(raw[a:b].decode(self.encoding).rstrip(" \u3000") for a, b in
                                                     ((0, 10), (10, 22), (22, 30)))))
         return self
 

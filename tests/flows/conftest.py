@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -71,3 +77,40 @@ def run_dir_of():
     def _f(tmp: Path, summary: dict) -> Path:
         return tmp / "runs" / summary["dantai"] / summary["run_id"]
     return _f
+
+
+def start_run(cfg: Path, tmp: Path, pause_at: str | None = None, *,
+              args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, Path]:
+    """A real `ikou run --config cfg [args]` in a process of its own, on the tests' Prefect server (stdout and
+    stderr in one text pipe). With `pause_at` it waits at that checkpoint (ikou.cancel.checkpoint) once it
+    has written the marker file returned, so that a test can stop it exactly there."""
+    from prefect.settings import PREFECT_API_URL
+
+    marker = tmp / f"paused-{secrets.token_hex(3)}"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    if pause_at:
+        env.update(IKOU_PAUSE_AT=pause_at, IKOU_PAUSE_MARKER=str(marker))
+    proc = subprocess.Popen([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(cfg), *args],
+                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, marker
+
+
+def wait_for_pause(proc: subprocess.Popen, marker: Path, point: str, timeout: float = 240) -> None:
+    """Until the run stands at `point`; fails with the run's output if it ended first (killed if it never gets there)."""
+    t0 = time.monotonic()
+    while not marker.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before {point}: {proc.stdout.read()[-3000:]}")
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            raise AssertionError(f"{point} never reached")
+        time.sleep(0.1)
+
+
+def kill_9_at(cfg: Path, tmp: Path, point: str, *, args: tuple[str, ...] = (), timeout: float = 240) -> None:
+    """A real run killed with kill -9 at checkpoint `point`: no handler, no clean-up, as a crash leaves it."""
+    proc, marker = start_run(cfg, tmp, point, args=args)
+    wait_for_pause(proc, marker, point, timeout)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()

@@ -6,12 +6,7 @@ summary.json names the unfinished run it replaced. DuckDB (団体 999733) and th
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +15,7 @@ import sqlalchemy as sa
 from ikou import REPO_ROOT
 from ikou.flows.cli import main
 from ikou.loaders import held_runs, read_table
+from tests.flows.conftest import kill_9_at, start_run
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 AFTER_COMMIT = "diff.vendor_a_jumin"   # the load has committed; diff, summary and report are still to come
@@ -77,20 +73,8 @@ thresholds: {{max_quarantine_rate: 0.05}}
     return cfg
 
 
-def _ikou_run(cfg: Path, tmp_path: Path, pause_at: str | None = None) -> tuple[subprocess.Popen, Path]:
-    from prefect.settings import PREFECT_API_URL
-
-    marker = tmp_path / f"paused-{secrets.token_hex(3)}"
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    if pause_at:
-        env.update(IKOU_PAUSE_AT=pause_at, IKOU_PAUSE_MARKER=str(marker))
-    proc = subprocess.Popen([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(cfg), "--quiet"],
-                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return proc, marker
-
-
 def _finished_run(cfg: Path, tmp_path: Path) -> dict:
-    proc, _ = _ikou_run(cfg, tmp_path)
+    proc, _ = start_run(cfg, tmp_path, args=("--quiet",))
     out = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, out[-3000:]
     summary = json.loads((Path(out.rstrip("\n").splitlines()[-1]) / "summary.json").read_text(encoding="utf-8"))
@@ -100,18 +84,7 @@ def _finished_run(cfg: Path, tmp_path: Path) -> dict:
 
 def _killed_after_commit(cfg: Path, tmp_path: Path) -> str:
     """kill -9 of a real run once its load committed (paused at its first diff); returns its run id."""
-    proc, marker = _ikou_run(cfg, tmp_path, pause_at=AFTER_COMMIT)
-    t0 = time.monotonic()
-    while not marker.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended before {AFTER_COMMIT}: {proc.stdout.read()[-3000:]}")
-        if time.monotonic() - t0 > 300:
-            proc.kill()
-            raise AssertionError(f"{AFTER_COMMIT} never reached")
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    proc.stdout.close()
+    kill_9_at(cfg, tmp_path, AFTER_COMMIT, args=("--quiet",), timeout=300)
     (run_dir,) = [d for d in (tmp_path / "runs").glob("*/*-R1-*") if not (d / "summary.json").exists()]
     return run_dir.name
 

@@ -4,11 +4,7 @@ recorded. Real `ikou run` processes, stopped at named points (ikou.cancel.checkp
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +13,7 @@ import yaml
 
 from ikou import REPO_ROOT
 from ikou.loaders import held_runs, read_table
+from tests.flows.conftest import kill_9_at, start_run, wait_for_pause
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 SAMPLE = REPO_ROOT / "data" / "sample"
@@ -34,29 +31,6 @@ def _config(tmp_path: Path, url: str, schema: str) -> Path:
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def _start(cfg: Path, tmp_path: Path, pause_at: str | None = None) -> tuple[subprocess.Popen, Path]:
-    from prefect.settings import PREFECT_API_URL
-
-    marker = tmp_path / f"paused-{secrets.token_hex(3)}"
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    if pause_at:
-        env.update(IKOU_PAUSE_AT=pause_at, IKOU_PAUSE_MARKER=str(marker))
-    proc = subprocess.Popen([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(cfg)], cwd=REPO_ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return proc, marker
-
-
-def _wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
-    t0 = time.monotonic()
-    while not marker.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended before its pause point: {proc.stdout.read()[-3000:]}")
-        if time.monotonic() - t0 > timeout:
-            proc.kill()
-            raise AssertionError("pause point never reached")
-        time.sleep(0.1)
 
 
 def _state(url: str, schema: str) -> tuple[str | None, dict]:
@@ -77,18 +51,15 @@ def target(request, tmp_path):
 def test_kill_9_at_any_point_leaves_the_previous_run_or_the_new_one(tmp_path, target):
     url, schema = target
     cfg = _config(tmp_path, url, schema)
-    first, _ = _start(cfg, tmp_path)
+    first, _ = start_run(cfg, tmp_path)
     assert first.wait(timeout=300) == 0, first.stdout.read()[-3000:]
     before = _state(url, schema)
     assert before[0] and before[1]["_recorded"] == {k: v for k, v in before[1].items() if k != "_recorded"}
     points = POINTS + (["load.swap"] if url.startswith("postgres") else [])
     for point in points:
-        proc, marker = _start(cfg, tmp_path, pause_at=point)
-        _wait_for(marker, proc)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        kill_9_at(cfg, tmp_path, point)
         assert _state(url, schema) == before, f"after kill -9 at {point}"
-    last, _ = _start(cfg, tmp_path)
+    last, _ = start_run(cfg, tmp_path)
     assert last.wait(timeout=300) == 0
     after = _state(url, schema)
     assert after[0] != before[0] and after[1] == before[1]   # the same data, a new run id
@@ -100,11 +71,11 @@ def test_kill_9_at_any_point_leaves_the_previous_run_or_the_new_one(tmp_path, ta
 def test_a_cancel_stops_the_run_at_once_and_rolls_the_target_back(tmp_path, target, sig, point):
     url, schema = target
     cfg = _config(tmp_path, url, schema)
-    first, _ = _start(cfg, tmp_path)
+    first, _ = start_run(cfg, tmp_path)
     assert first.wait(timeout=300) == 0
     before = _state(url, schema)
-    proc, marker = _start(cfg, tmp_path, pause_at=point)
-    _wait_for(marker, proc)
+    proc, marker = start_run(cfg, tmp_path, point)
+    wait_for_pause(proc, marker, point)
     t0 = time.monotonic()
     proc.send_signal(sig)
     out = proc.communicate(timeout=60)[0]
@@ -121,8 +92,8 @@ def test_a_cancel_stops_the_run_at_once_and_rolls_the_target_back(tmp_path, targ
 def test_a_cancel_after_the_load_committed_says_the_target_holds_the_new_run(tmp_path, target):
     url, schema = target
     cfg = _config(tmp_path, url, schema)
-    proc, marker = _start(cfg, tmp_path, pause_at="diff.vendor_a_jumin")
-    _wait_for(marker, proc)
+    proc, marker = start_run(cfg, tmp_path, "diff.vendor_a_jumin")
+    wait_for_pause(proc, marker, "diff.vendor_a_jumin")
     proc.send_signal(signal.SIGTERM)
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 130, out[-3000:]
@@ -138,8 +109,8 @@ def test_a_cancel_after_the_load_committed_says_the_target_holds_the_new_run(tmp
 def test_a_cancel_before_the_flow_starts_still_leaves_summary_json(tmp_path):
     """SIGTERM while Prefect's server is still starting: status cancelled at stage start, one line, exit 130."""
     cfg = _config(tmp_path, f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999997")
-    proc, marker = _start(cfg, tmp_path, pause_at="start")
-    _wait_for(marker, proc)
+    proc, marker = start_run(cfg, tmp_path, "start")
+    wait_for_pause(proc, marker, "start")
     proc.send_signal(signal.SIGTERM)
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 130, out[-3000:]

@@ -10,26 +10,13 @@ import sqlalchemy as sa
 
 from ikou.loaders import LoadPart, RunRecord, load_run
 from ikou.loaders.postgres_target import PostgresTarget
-from ikou.schema import load_schema
 
 A, B = "999997", "131016"
-SCHEMA = """spec_version: 1
-gyomu: ga
-ja: 業務
-tables:
-  ga_t:
-    ja: 表
-    primary_key: [atena_no]
-    columns:
-      - {name: atena_no, ja: 宛名番号, type: text, required: true}
-"""
 
 
 @pytest.fixture
-def loaded(tmp_path, postgres_url):
-    p = tmp_path / "s.yaml"
-    p.write_text(SCHEMA, encoding="utf-8")
-    schema = load_schema(p)
+def loaded(schema, postgres_url):
+    """Each 団体 loaded into its own schema with `ga` (tests/loaders/conftest.py); dropped afterwards."""
     names = {c: f"dantai_{c}_role" for c in (A, B)}
     for code, name in names.items():
         load_run([LoadPart(schema, {"ga_t": pl.DataFrame({"atena_no": [f"{code}-1"]})})], postgres_url, name,

@@ -15,26 +15,8 @@ import sqlalchemy as sa
 from ikou.loaders import (LoadPart, RollbackRefused, RunRecord, UnfinishedRunRefused, finish_run, held_runs, load_run,
                           read_table, rollback)
 from ikou.loaders.targets import RUNNING
-from ikou.schema import load_schema
 
-SCHEMA = """spec_version: 1
-gyomu: ga
-ja: 業務ga
-tables:
-  ga_t:
-    ja: 表
-    primary_key: [atena_no]
-    columns:
-      - {name: atena_no, ja: 宛名番号, type: text, required: true}
-"""
-
-
-@pytest.fixture
-def schema(tmp_path):
-    p = tmp_path / "ga.yaml"
-    p.write_text(SCHEMA, encoding="utf-8")
-    (tmp_path / "rules.yaml").write_text("spec_version: 1\ngyomu: ga\n", encoding="utf-8")
-    return load_schema(p)
+# `schema`: the one-table 業務 ga of tests/loaders/conftest.py
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])

@@ -152,7 +152,8 @@ def test_ops_that_always_trim_give_the_same_value_for_padded_input(name):
 def test_every_op_declares_what_strip_means_to_it():
     assert {n: e.strip for n, e in ops.OPS.items()} == {
         "text": "option", "kana_fullwidth": "option", "constant": "none", "integer": "always",
-        "code_table": "always", "wareki_date": "always", "code_chain": "always", "new_key": "always"}
+        "code_table": "always", "wareki_date": "always", "code_chain": "always", "new_key": "always",
+        "concat": "option"}
 
 
 # --- wareki_date ------------------------------------------------------------------------------
@@ -206,6 +207,7 @@ LINES = {
     "wareki_date": {"from": "v", "format": "era2_yymmdd"},
     "code_chain": {"from": "v", "table": ZOKUGARA, "separator": "の", "chain": ["t2"]},
     "new_key": {"from": "v", "numbering": {"digits": 10}},
+    "concat": {"from": ["v"]},
 }
 ODD = ["子の妻", "子の妻の父", "子の友人", "", " ", None, "x", "1.5", "02", "ﾔﾏﾀﾞ", "03450302", "0345XX02", "04030229", "09450302", "03451302",
        "03450332", "01450302", "05010101", "04310501"]

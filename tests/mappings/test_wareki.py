@@ -19,6 +19,9 @@ def iso_to_wareki(date: dt.date, fmt: str, era: str) -> str:
     if fmt == "kanji":   # 元年 for year 1, no zero padding: 令和元年5月1日
         year = date.year - ERAS[era][0]
         return f"{era}{'元' if year == 1 else year}年{date.month}月{date.day}日"
+    if fmt == "dotted":   # H05.03.01
+        code = {v: k for k, v in DEFAULT_ERA_CODES["letter_yymmdd"].items()}[era]
+        return f"{code}{date.year - ERAS[era][0]:02d}.{date.month:02d}.{date.day:02d}"
     code = {v: k for k, v in DEFAULT_ERA_CODES[fmt].items()}[era]
     return f"{code}{date.year - ERAS[era][0]:02d}{date.month:02d}{date.day:02d}"
 

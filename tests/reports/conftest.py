@@ -76,3 +76,14 @@ def vendor_a_run(tmp_path_factory, prefect_harness) -> tuple[Path, Path]:
     s = migration_flow(config_path=str(write_config(tmp, source=vendor_a_source(),
                                                     target_url=f"duckdb:///{tmp / 't.duckdb'}")))
     return tmp / "runs" / s["dantai"] / s["run_id"], tmp / "t.duckdb"
+
+
+@pytest.fixture
+def run(vendor_a_run, tmp_path, monkeypatch) -> Path:
+    """A copy of vendor A's shared run (one unresolved 外字: a blocker), to sign off and edit."""
+    import shutil
+
+    monkeypatch.delenv("IKOU_EVIDENCE_KEY", raising=False)
+    copy = tmp_path / "run"
+    shutil.copytree(vendor_a_run[0], copy)
+    return copy

@@ -100,26 +100,34 @@ def test_a_held_unknown_code_names_its_record_by_the_legacy_value_in_record_key(
         ("code_table.unknown", "99", "atena_no=0123456785,kazei_nendo=2025,kojo_shubetsu_code=99")]
 
 
-def test_a_clean_vendor_b_tax_run_reconciles_every_table_with_no_blocker(tmp_path, prefect_harness):
+def run_vendor_b_tax(tmp_path, *, dantai: str = DANTAI, kojo_mapping=None) -> dict:
+    """Vendor B's 個人住民税 tables (generated under tmp_path/data) installed in a DuckDB legacy database and
+    migrated by the flow (the 控除 line through `kojo_mapping` when given); returns summary.json."""
     from ikou.flows.migrate import migration_flow
-    from ikou.sample.generate import generate
     from ikou.sample.legacy_db import install_vendor_table
 
-    generate(tmp_path / "data", 100, faults=False, gyomu=("juki", "kojin_juminzei"), dantai=DANTAI)
     legacy = f"duckdb:///{tmp_path / 'legacy_b.duckdb'}"
     sources = []
     for kind in ("gimusha", "kazei", "kojo"):
         table = f"B_ZEI_{kind.upper()}"
         install_vendor_table(tmp_path / "data" / "vendor_b" / f"{table}.csv", legacy, table)
+        mapping = kojo_mapping if (kind == "kojo" and kojo_mapping) else B_KOJO.parent / f"{kind}.yaml"
         sources.append({"name": f"vendor_b_zei_{kind}", "kind": "database", "url": legacy, "table": table,
-                        "mapping": str(B_KOJO.parent / f"{kind}.yaml")})
+                        "mapping": str(mapping)})
     cfg = tmp_path / "run.yaml"
     cfg.write_text(yaml.safe_dump({
-        "spec_version": 1, "dantai": {"code": DANTAI, "name": "検証町"}, "gyomu": ["kojin_juminzei"],
+        "spec_version": 1, "dantai": {"code": dantai, "name": "検証町"}, "gyomu": ["kojin_juminzei"],
         "rehearsal": "R1", "sources": sources, "target": {"url": f"duckdb:///{tmp_path / 't.duckdb'}"},
         "runs_dir": str(tmp_path / "runs"), "inbox": [str(tmp_path)],
         "thresholds": {"max_quarantine_rate": 0.05}}, allow_unicode=True), encoding="utf-8")
-    s = migration_flow(config_path=str(cfg))
+    return migration_flow(config_path=str(cfg))
+
+
+def test_a_clean_vendor_b_tax_run_reconciles_every_table_with_no_blocker(tmp_path, prefect_harness):
+    from ikou.sample.generate import generate
+
+    generate(tmp_path / "data", 100, faults=False, gyomu=("juki", "kojin_juminzei"), dantai=DANTAI)
+    s = run_vendor_b_tax(tmp_path)
     assert s["status"] == "succeeded" and s["sign_off_blockers"] == []
     kojo = s["diff"]["vendor_b_zei_kojo"]
     assert kojo["matched"] == s["tables"]["kojin_juminzei_kojo"]["loaded"] > 0

@@ -14,15 +14,6 @@ from ikou.reports.evidence import build_pack, generate_key, read_pack, verify_pa
 from ikou.reports.signoff import RunNotSignable, SignOffMismatch, SignOffRefused, SignOffUsage, sign_off
 
 
-@pytest.fixture
-def run(vendor_a_run, tmp_path, monkeypatch) -> Path:
-    """A copy of vendor A's shared run (one unresolved 外字: a blocker), to sign off and edit."""
-    monkeypatch.delenv("IKOU_EVIDENCE_KEY", raising=False)
-    copy = tmp_path / "run"
-    shutil.copytree(vendor_a_run[0], copy)
-    return copy
-
-
 def _edit_summary(run_dir: Path, **changes) -> None:
     f = run_dir / "summary.json"
     s = json.loads(f.read_text(encoding="utf-8"))

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 from ikou import REPO_ROOT
 from ikou.checkdigit import atena_check_digit, kojin_no_check_digit
 from ikou.schema import load_schema
+from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, row_id_base
 from ikou.validators.spec import load_rules
 
 DANTAI = "131016"
@@ -90,3 +93,21 @@ def faulty_rows() -> list[dict]:
              person(2, setai="10000", zokugara="12"),
              person(3, setai="10000", zokugara="02")]                     # household 10000: 2nd head
     return rows
+
+
+def vendor_b_households(root: Path, persons: int, *, dantai: str, first_line: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Vendor B's table for `persons` generated persons without faults, as the extract stages it (row ids,
+    source B_JUMIN, source lines from `first_line`), and the 世帯主 a household test can change: those of
+    households of three current residents or more who have one 履歴, in row order."""
+    from ikou.sample.generate import generate
+
+    generate(root, persons, faults=False, dantai=dantai)
+    b = pl.read_csv(root / "vendor_b" / "B_JUMIN.csv", infer_schema=False)
+    b = b.with_columns((pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + row_id_base(1)).alias(ROW_ID),
+                       pl.lit("B_JUMIN").alias(SOURCE),
+                       pl.int_range(first_line, pl.len() + first_line, dtype=pl.Int64).alias(SOURCE_LINE))
+    latest = b.filter(pl.col("SEQ") == pl.col("SEQ").cast(pl.Int64).max().over("KOJIN_ID").cast(pl.String))
+    sizes = latest.filter(pl.col("STATUS") == "A").group_by("SETAI_ID").len().filter(pl.col("len") >= 3)
+    heads = b.filter((pl.col("ZOKU") == "1") & pl.col("SETAI_ID").is_in(sizes["SETAI_ID"].implode())
+                     & (pl.len().over("KOJIN_ID") == 1)).sort(ROW_ID)
+    return b, heads

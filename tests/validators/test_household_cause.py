@@ -14,11 +14,10 @@ from ikou import REPO_ROOT
 from ikou.context import RunContext
 from ikou.mappings.spec import load_mapping
 from ikou.mappings.step import Mapper, held_rows_path
-from ikou.sample.generate import generate
-from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, row_id_base
+from ikou.staging import ROW_ID, SOURCE_LINE
 from ikou.validators import validate_table
 from ikou.validators.kinds import HELD_BY
-from tests.validators.conftest import DANTAI, atena, frame, person
+from tests.validators.conftest import DANTAI, atena, frame, person, vendor_b_households
 from tests.validators.test_engine import run
 
 TABLE = "juki_kojin_rireki"
@@ -80,17 +79,7 @@ def vendor_b(tmp_path_factory):
     """A clean generated population as vendor B's table, with four households changed: S's 世帯主 has a
     生年月日 of 大正30年 (held at map), T has no 世帯主 (its head's 続柄 made 子), U two (a child's made 世帯主),
     and a member of V a 続柄 in no code table (held at map too, on another line than S's 世帯主)."""
-    root = tmp_path_factory.mktemp("b")
-    generate(root, 200, faults=False, dantai=DANTAI)
-    b = pl.read_csv(root / "vendor_b" / "B_JUMIN.csv", infer_schema=False)
-    b = b.with_columns((pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + row_id_base(1)).alias(ROW_ID),
-                       pl.lit("B_JUMIN").alias(SOURCE),
-                       pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(SOURCE_LINE))
-    latest = b.filter(pl.col("SEQ") == pl.col("SEQ").cast(pl.Int64).max().over("KOJIN_ID").cast(pl.String))
-    # households of three current residents or more whose 世帯主 has one 履歴
-    sizes = latest.filter(pl.col("STATUS") == "A").group_by("SETAI_ID").len().filter(pl.col("len") >= 3)
-    heads = b.filter((pl.col("ZOKU") == "1") & pl.col("SETAI_ID").is_in(sizes["SETAI_ID"].implode())
-                     & (pl.len().over("KOJIN_ID") == 1)).sort(ROW_ID)
+    b, heads = vendor_b_households(tmp_path_factory.mktemp("b"), 200, dantai=DANTAI, first_line=1)
     s, t, u, v = (heads.row(i, named=True) for i in range(4))
     child = b.filter((pl.col("SETAI_ID") == u["SETAI_ID"]) & (pl.col("ZOKU") != "1"))[ROW_ID][0]
     other = b.filter((pl.col("SETAI_ID") == v["SETAI_ID"]) & (pl.col("ZOKU") != "1"))[ROW_ID][0]

@@ -25,9 +25,9 @@ from ikou.mappings.spec import load_mapping
 from ikou.mappings.step import held_rows_path
 from ikou.moji import identify_source
 from ikou.onepass import one_pass
-from ikou.sample.generate import generate
-from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, row_id_base
+from ikou.staging import ROW_ID, SOURCE_LINE
 from ikou.validators import validate_table
+from tests.validators.conftest import vendor_b_households
 
 DANTAI = "999750"
 TABLE = "juki_kojin_rireki"
@@ -39,16 +39,7 @@ def vendor_b(tmp_path_factory):
     """Vendor B's table for 120 generated persons, four households of three current residents or more whose
     世帯主 has one 履歴 changed: M's 世帯主 has U+200B in its name, Z's a 続柄 in no code table, E's is held
     at extract (not staged; the extract's quarantine names its key), T's 続柄 is made 子 (really no 世帯主)."""
-    root = tmp_path_factory.mktemp("b")
-    generate(root, 120, faults=False, dantai=DANTAI)
-    b = pl.read_csv(root / "vendor_b" / "B_JUMIN.csv", infer_schema=False)
-    b = b.with_columns((pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + row_id_base(1)).alias(ROW_ID),
-                       pl.lit("B_JUMIN").alias(SOURCE),
-                       pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(SOURCE_LINE))
-    latest = b.filter(pl.col("SEQ") == pl.col("SEQ").cast(pl.Int64).max().over("KOJIN_ID").cast(pl.String))
-    sizes = latest.filter(pl.col("STATUS") == "A").group_by("SETAI_ID").len().filter(pl.col("len") >= 3)
-    heads = b.filter((pl.col("ZOKU") == "1") & pl.col("SETAI_ID").is_in(sizes["SETAI_ID"].implode())
-                     & (pl.len().over("KOJIN_ID") == 1)).sort(ROW_ID)
+    b, heads = vendor_b_households(tmp_path_factory.mktemp("b"), 120, dantai=DANTAI, first_line=2)
     m, z, e, t = (heads.row(i, named=True) for i in range(4))
     b = b.with_columns(
         NAME_KANJI=pl.when(pl.col(ROW_ID) == m[ROW_ID]).then(pl.col("NAME_KANJI").str.slice(0, 1) + "\u200b"
