@@ -32,7 +32,10 @@ class Rule(StrictModel):
         try:
             KINDS[self.kind].params.model_validate(self.params)
         except ValidationError as exc:
-            raise ValueError(f"params of kind {self.kind}: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}") from None
+            # a misspelt key first (`regx`: not allowed), then what it left missing (`regex`: required)
+            errs = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+            said = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '-'}: {e['msg']}" for e in errs[:3])
+            raise ValueError(f"params of kind {self.kind}: {said}") from None
         return self
 
     def parsed_params(self) -> StrictModel:

@@ -60,6 +60,8 @@ def test_a_bad_rule_param_names_the_rule_line(tmp_path):
     f.write_text(text, encoding="utf-8")
     msg = _error(load_rules, f)
     assert "tables.juki_kojin_rireki.1:" in msg and "params of kind pattern" in msg, msg
+    # the misspelt key is named first, then what its absence left missing
+    assert "params of kind pattern: regx: Extra inputs are not permitted; regex: Field required" in msg, msg
     assert f"(line {_line_of(text, 'id: atena.pattern')})" in msg, msg
 
 

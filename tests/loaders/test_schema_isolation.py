@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ikou.errors import IsolationError, TerminalError
 from ikou.loaders import LoadPart, RunRecord, held_runs, load_run, rollback
 from ikou.schema import load_schema
-from tests.loaders.test_roles import SCHEMA   # one table ga_t keyed on 宛名番号
+from tests.loaders.conftest import GA_SCHEMA as SCHEMA   # one table ga_t keyed on 宛名番号
 
 pytestmark = pytest.mark.postgres
 
