@@ -602,13 +602,17 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             got = [c.shown(i)]
         if c.kind[i] != RECORD or [g.strip() for g in got] != names:
             # the first line may be a record (a file without its header): its values are shown only when
-            # it reads as a header, every field a name (text, not empty, no number or date in it)
+            # it is the header with some names changed: at least half of the layout's names found in it as
+            # they are, every field a name (text, not empty, no number or date in it). A record's fields
+            # (鈴木, 花子, ｽｽﾞｷ) are text too: only the names it shares with the layout tell a header apart
             import re
 
             fields = [g.strip() for g in got]
             wrong = [k for k, (g, n) in enumerate(zip(fields, names)) if g != n]
             value = re.compile(r"^[\s0-9０-９.,:/+\-]*$|[0-9０-９]{3}")   # a number, a date, a code, empty
-            if c.kind[i] == RECORD and fields and not any(value.search(g) for g in fields):
+            shared = len(set(fields) & set(names))
+            if c.kind[i] == RECORD and fields and 2 * shared >= len(names) \
+                    and not any(value.search(g) for g in fields):
                 found = "; ".join(f"{k + 1}: expected {names[k]!r}, found {fields[k][:30]!r}" for k in wrong[:3])
                 raise LayoutError(f"{source_name}: the first line of {path.name} is not the header of layout "
                                   f"{layout.name} ({len(got)} fields for {len(names)} names; fields "

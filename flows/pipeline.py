@@ -154,14 +154,14 @@ def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
     lines = _key_lines(p)
     errors = quarantine.filter((pl.col("stage") == "extract") & (pl.col("severity") == "error")) \
         if quarantine.height else quarantine
-    if not lines or not errors.height:
+    if not errors.height:
         return q.empty()
     where = ["rule", "source", "source_line"]   # why and where it was held: what a household held with it names
     keyless = (errors.filter(pl.col("record_key").is_null() & ~pl.col("rule").is_in(list(NOT_A_RECORD)))
                .unique("row_id", keep="first", maintain_order=True).select("row_id", *where)
                .with_columns(record_key=pl.lit(None, pl.String), stage=pl.lit("extract"), severity=pl.lit("error")))
     held = errors.filter(pl.col("record_key").is_not_null())
-    if not held.height:
+    if not lines or not held.height:   # no key read (or none the mapping maps: new_key): the keyless ones still count
         return q.conform(keyless)
     ctx = ops.OpContext(schema=p.schema)
     src = held.select("row_id", *where, *[pl.col("record_key").str.extract(rf"(?:^|,){re.escape(c)}=([^,]*)").alias(c)

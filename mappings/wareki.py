@@ -162,6 +162,8 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
             # digits read
             k = (s.str.replace_all(r"[\s\u3000]", "")
                  .str.replace_many(_FULLWIDTH_DIGITS, [str(i) for i in range(10)]))
+            if fmt == "dotted":   # ＨＯ５．０３．０１ typed in full width: its separators read as . / -
+                k = k.str.replace_many(["．", "／", "－"], [".", "/", "-"])
             pattern = KANJI_DATE if fmt == "kanji" else DOTTED_DATE
             part = lambda i: k.str.extract(pattern, i)   # noqa: E731
             md = (3, 4) if fmt == "kanji" else (4, 6)

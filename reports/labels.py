@@ -70,7 +70,8 @@ def for_run(run_dir):
         _schema_names(files, *extra)
     except (OSError, ValueError, TypeError):
         pass
-    token = _RUN.set(extra)
+    shipped = _shipped_names()   # merged once: the labels of a page are looked up thousands of times
+    token = _RUN.set(tuple({**r, **s} for s, r in zip(shipped, extra)) if any(extra) else None)
     try:
         yield
     finally:
@@ -79,11 +80,7 @@ def for_run(run_dir):
 
 def _names() -> Names:
     """The shipped names, with those of the run being rendered (`for_run`) where they give none."""
-    shipped = _shipped_names()
-    run = _RUN.get()
-    if not run or not any(run):
-        return shipped
-    return tuple({**r, **s} for s, r in zip(shipped, run))   # type: ignore[return-value]
+    return _RUN.get() or _shipped_names()
 
 
 @functools.lru_cache(maxsize=1)

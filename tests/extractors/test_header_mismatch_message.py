@@ -27,3 +27,15 @@ def test_a_first_line_that_may_be_a_record_shows_the_expected_names_but_not_its_
     msg = _error(tmp_path, "999822,0000000009,鈴木,ｽｽﾞｷ,大阪府")
     assert "fields [1, 2, 3, 4, 5] differ" in msg and "'カナ姓'" in msg
     assert not any(v in msg for v in ("0000000009", "鈴木", "ｽｽﾞｷ", "大阪府"))
+
+
+def test_a_record_of_text_fields_only_is_never_taken_for_a_header(tmp_path):
+    """鈴木, 花子, ｽｽﾞｷ, a dotted date and a two-character code hold no number the value test sees: only the
+    names a header shares with the layout tell it apart, and a record shares none."""
+    path = tmp_path / "d.csv"
+    path.write_bytes("A1,鈴木,花子,ｽｽﾞｷ,H05.03.01\r\nA2,山田,太郎,ﾔﾏﾀﾞ,S45.01.02\r\n".encode("cp932"))
+    with pytest.raises(LayoutError) as e:
+        run(path, write_layout(tmp_path, header=True, names=["世帯区分", "氏", "名", "カナ氏", "生年月日"]), tmp_path)
+    msg = str(e.value)
+    assert "values are not shown" in msg
+    assert not any(v in msg for v in ("A1", "鈴木", "花子", "ｽｽﾞｷ", "H05")), msg

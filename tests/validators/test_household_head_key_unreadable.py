@@ -80,3 +80,20 @@ def test_a_household_whose_head_has_an_unreadable_key_may_have_it_among_the_held
     line = re.fullmatch(r"held by extract\.decode \(\S+ source_line (\d+)\)", m[2])   # the first, where it is
     assert line and int(line[1]) - 1 in head_lines, m[2]
     assert "世帯主が一人ではありません" not in "".join(household["message_ja"])
+
+
+def test_records_with_no_readable_key_reach_validation_when_no_key_line_maps_them():
+    """A source whose key no single line maps (a multi-table source, a key a `new_key` renumbers) still hands
+    validation the records held at extract with no key: a household's 世帯主 may be among them."""
+    from types import SimpleNamespace
+
+    from ikou import quarantine as q
+    from ikou.flows.pipeline import held_at_extract
+
+    found = q.conform(pl.DataFrame({
+        "row_id": [7, 7, 9], "stage": ["extract"] * 3, "severity": ["error", "error", "warning"],
+        "rule": ["extract.decode", "extract.field_count", "extract.eof_marker"], "record_key": [None, None, None],
+        "source": ["JUMIN.csv"] * 3, "source_line": [8, 8, 10]}))
+    plan = SimpleNamespace(mapping=SimpleNamespace(tables=["KOJIN"]))   # multi-table: no key line
+    held = held_at_extract(plan, found)
+    assert held.select("row_id", "rule", "source_line", "record_key").rows() == [(7, "extract.decode", 8, None)]
