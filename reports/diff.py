@@ -113,6 +113,14 @@ class ParquetSource:
     # value is those columns joined as the standard writes 氏名 (mappings.ops.concat_expr with the standard's 「　」,
     # each part read as the op read it), not the first column alone; `columns` names it by its first file column
     joined: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
+    # compared name → file column, for a column the mapping fills from a file column `columns` already names
+    # for another (ATENA_NO → atena_no and setainushi_atena_no): compared too, not left as a 新のみ column
+    copies: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def targets(self) -> dict[str, str]:
+        """Compared name → the file column it is read from: `columns` turned round, with the `copies`."""
+        return {**{t: s for s, t in self.columns.items()}, **self.copies}
 
     def key_sql(self, name: str, sql: str) -> str:
         if name in self.joined:
@@ -169,7 +177,7 @@ class ParquetSource:
         table."""
         from ikou.mappings.ops import read_code
 
-        source_of = {t: s for s, t in self.columns.items()}
+        source_of = self.targets
         out = {}
         for name, how in self.keys.items():
             if not isinstance(how, KeyMap) or name not in source_of:
@@ -193,7 +201,7 @@ class ParquetSource:
         """`APART` in Polars ('true' / 'false' as the text the diff reads), or None when no row is set apart."""
         if not self.held_values:
             return None
-        source_of = {t: s for s, t in self.columns.items()}
+        source_of = self.targets
         hit = pl.any_horizontal([pl.col(source_of[n]).cast(pl.String).is_in(v) for n, v in self.held_values.items()])
         return pl.when(hit.fill_null(False)).then(pl.lit("true")).otherwise(pl.lit("false")).alias(APART)
 
@@ -385,7 +393,7 @@ def read_table(source, *, name: str | None = None, opened: list | None = None) -
         if not path.is_file():
             raise DiffInputError(f"{path}: file not found")
         apart = source.apart_expr()   # the rows the key's op held at map: set apart as 旧のみ (_compare)
-        lf = pl.scan_parquet(path).select([source.key_expr(t, pl.col(s)).alias(t) for s, t in source.columns.items()]
+        lf = pl.scan_parquet(path).select([source.key_expr(t, pl.col(s)).alias(t) for t, s in source.targets.items()]
                                           + ([apart] if apart is not None else []))
         return _blank_to_null(lf), name or path.name
     text = str(source)
@@ -534,7 +542,7 @@ def _direct_view(con, side: str, source) -> tuple[str, dict[str, str]] | None:
             return None
         return f"{side}_db.{db[1]}", {c: f"CAST({_q(c)} AS VARCHAR)" for c in types}
     if isinstance(source, ParquetSource):
-        path, names = Path(source.path), {t: s for s, t in source.columns.items()}
+        path, names = Path(source.path), dict(source.targets)
     elif Path(str(source)).suffix.lower() in (".parquet", ".pq") and "://" not in str(source):
         path, names = Path(str(source)), None
     else:
@@ -723,7 +731,7 @@ def _shared_keys(source, key: list[str], crosswalk) -> pl.DataFrame | None:
     shared = source.shared_keys
     if not shared:
         return None
-    source_of = {t: s for s, t in source.columns.items()}
+    source_of = source.targets
     col = {k: pl.col(source_of[k]).cast(pl.String) for k in key}
     lf = pl.scan_parquet(source.path)
     if (apart := source.apart_expr()) is not None:
@@ -762,7 +770,7 @@ def _mapped_duplicates(con, shared: pl.DataFrame, key: list[str], source: Parque
 
     n_keys, n_rows, n_right = counts("TRUE")
     out = {"keys": n_keys, "rows": n_rows, "right_rows": n_right, "columns": {}}
-    source_of = {t: s for s, t in source.columns.items()}
+    source_of = source.targets
     for i, name in enumerate(names):
         k, rows, right = counts(f"m._shared{i} > 1")
         if not k:

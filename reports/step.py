@@ -33,13 +33,25 @@ def source_names(mapping) -> dict[str, str]:
     return rename
 
 
+def copied_names(mapping) -> dict[str, str]:
+    """target column → source column for the lines `source_names` leaves out because an earlier line reads
+    the same (first) source column: ATENA_NO → atena_no and setainushi_atena_no. The diff compares them too
+    (reports.diff.ParquetSource `copies`); left out, such a column showed only as one the target alone has."""
+    named = source_names(mapping)
+    out: dict[str, str] = {}
+    for c in mapping.columns:
+        if c.sources and c.target not in named.values() and c.target not in out:
+            out[c.target] = c.sources[0]
+    return out
+
+
 def joined_names(mapping) -> dict[str, tuple[tuple[str, ...], bool]]:
     """target column → (its source columns, the line's `strip`) for each line joining several columns (an op
     reading a list: concat) that `source_names` gives a column: the diff's legacy side is those legacy columns
     joined as the standard writes them (reports.diff.ParquetSource `joined`)."""
     from ikou.mappings.ops import OPS
 
-    named = set(source_names(mapping).values())
+    named = set(source_names(mapping).values()) | set(copied_names(mapping))
     return {c.target: (c.sources, bool(c.strip)) for c in mapping.columns
             if isinstance(c.from_, list) and OPS[c.op].many and c.target in named}
 
@@ -147,7 +159,7 @@ def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: 
 
     table = schema.tables[mapping.target]
     left = ParquetSource(staged, source_names(mapping), keys=key_reading(mapping, table.primary_key, schema),
-                         joined=joined_names(mapping))
+                         joined=joined_names(mapping), copies=copied_names(mapping))
     right = diff_input(target_url, db_schema, mapping.target, ctx.run_dir / "diff" / f"{mapping.target}.target.parquet")
     out_dir = ctx.run_dir / "diff" / source_name
     moji_cols = [c.name for c in table.columns if c.moji]
