@@ -78,7 +78,7 @@ _MYSQL_NAMES = {10: "DATE", 14: "DATE", 12: "DATETIME", 7: "TIMESTAMP", 11: "TIM
 _PG_KINDS = {1082: "date_text", 1114: "datetime_text", 1184: "datetime_text", 1083: "time_text",
              1186: "unsupported", 1266: "unsupported", 790: "unsupported"}
 _PG_NAMES = {1082: "date", 1114: "timestamp", 1184: "timestamptz", 1083: "time", 1186: "interval", 1266: "timetz",
-             790: "money"}
+             790: "money", 1042: "bpchar"}   # bpchar: CHAR(n), its padding trimmed (extractors.text.render)
 
 
 def _engine_options(url: str) -> dict:
@@ -142,6 +142,17 @@ def _declared(dialect: str, description, layout: Layout) -> list[tuple[str | Non
     return out + [(None, 0, "")] * (len(layout.names) - len(out))
 
 
+def _table_hint(conn, table: str, schema: str | None) -> str:
+    """'; did you mean b_jumin?' when the database has a table whose name differs only in case (PostgreSQL folds
+    an unquoted B_JUMIN to b_jumin when it is created; the extractor quotes the layout's name exactly)."""
+    try:
+        names = sa.inspect(conn).get_table_names(schema=schema)
+    except Exception:   # noqa: BLE001  (a hint only: a database that cannot list its tables gives none)
+        return ""
+    near = sorted(n for n in names if n.lower() == table.lower() and n != table)
+    return f"; did you mean {near[0]!r}? (a table name is matched exactly, case included)" if near else ""
+
+
 def match_columns(names: list[str], actual: list[str], *, label: str, source_name: str, run_id: str) -> dict[str, str]:
     """Layout column → the table's column: the one of exactly that name, else the one that differs only in
     case when it is the only one (PostgreSQL folds unquoted names to lower case, MariaDB keeps them);
@@ -201,9 +212,10 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             try:
                 actual = list(conn.execute(sa.select(sa.text("*")).select_from(probe_tbl).where(sa.false())).keys())
             except sa.exc.ProgrammingError as exc:
+                conn.rollback()
                 raise LayoutError(f"{source_name}: table {label} not readable in "
-                                  f"{engine.url.render_as_string()}: {str(exc.orig).splitlines()[0]}",
-                                  run_id=run_id) from None
+                                  f"{engine.url.render_as_string()}: {str(exc.orig).splitlines()[0]}"
+                                  f"{_table_hint(conn, table, schema)}", run_id=run_id) from None
             _own_data_only(conn, probe_tbl, label, dantai_code, run_id)
             conn.rollback()
             real = match_columns(names, actual, label=label, source_name=source_name, run_id=run_id)

@@ -391,6 +391,10 @@ def render(arr: pa.Array, col: Column, *, source_name: str, table: str, run_id: 
     if pa.types.is_null(t):
         return Rendered(pa.nulls(len(arr), pa.string()))
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        if "bpchar" in (pg_type, col.type_name):
+            # CHAR(n): PostgreSQL pads the value with blanks that are not data (it ignores them itself when it
+            # compares), as MariaDB drops them when it reads: the same legacy table gives the same values from both
+            return Rendered(pc.utf8_rtrim(_strings(arr), characters=" "))
         return Rendered(_strings(arr))
     if (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
             or pa.types.is_decimal(t)):

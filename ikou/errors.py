@@ -43,7 +43,7 @@ class ConfigError(TerminalError):
 class LayoutError(TerminalError):
     """A source does not match its layout (or the file is missing/unreadable)."""
 
-    ja = "ファイルがレイアウトと一致しません"
+    ja = "ソース (ファイル・表) がレイアウトと一致しません"
 
 
 class SourceMissingError(LayoutError):

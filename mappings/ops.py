@@ -236,6 +236,26 @@ def _integer(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("type.integer")))
 
 
+def zero_pad_expr(e: pl.Expr, width: int) -> pl.Expr:
+    """`e` read as a code (trimmed, blank → null) and, when it is ASCII digits shorter than `width`, padded with
+    leading zeros to `width`: 488120352 → 0488120352. Anything else is left as read (validation's rules judge it)."""
+    t = read_code(e)
+    return pl.when(t.str.contains(r"^[0-9]+$") & (t.str.len_chars() < width)).then(t.str.zfill(width)).otherwise(t)
+
+
+def _zero_pad_rule(c: ColumnMap) -> dict:
+    # the diff reads the legacy side as the op wrote it (reports.rules `zero_pad`): the zeros put back are explained
+    return _diff_rule(c, "zero_pad", {"type": "zero_pad", "width": c.width},
+                      f"数値の列が落とした先頭のゼロを {c.width} 桁に補ったため")
+
+
+@op("zero_pad", needs=("from", "width"), per_value=True, expected=_zero_pad_rule, strip="always")
+def _zero_pad(c: ColumnMap, ctx: OpContext) -> OpOut:
+    """A number the legacy database keeps in a numeric column (宛名番号 as BIGINT: 0488120352 stored as
+    488120352) → the text the legacy system writes, `width` digits with its leading zeros."""
+    return OpOut(zero_pad_expr(_src(c), c.width))
+
+
 @lru_cache(maxsize=64)
 def _code_pairs(path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     df = pl.read_csv(path, infer_schema=False)

@@ -44,7 +44,7 @@ class ColumnMap(StrictModel):
                                                                        "source); a list of them for an op that joins "
                                                                        "several (concat)")
     table: str | None = Field(None, description="code table: a CSV path (source_code,code) or standard:<name>")
-    format: str | None = Field(None, description="wareki_date: era2_yymmdd, era1_yymmdd, letter_yymmdd, kanji (昭和45年3月2日), dotted (H05.03.01), seireki_yyyymmdd")
+    format: str | None = Field(None, description="wareki_date: era2_yymmdd, era1_yymmdd, letter_yymmdd, kanji (昭和45年3月2日), dotted (H05.03.01), seireki_yyyymmdd, seireki_iso (a DB DATE/DATETIME at midnight: 1985-06-01T00:00:00)")
     eras: dict[str, str] | None = Field(None, description="wareki_date: code → era override")
     fumei_flag: str | None = Field(None, description="wareki_date: target column for the 不詳フラグ")
     fumei_hyoki: str | None = Field(None, description="wareki_date: target column for the 不詳表記")
@@ -54,6 +54,8 @@ class ColumnMap(StrictModel):
                                            "there), and an op without a source (constant) refuses strip")
     numbering: Numbering | None = Field(None, description="new_key: how new numbers are issued")
     chain: list[str] | None = Field(None, description="code_chain: target columns of the 2nd, 3rd … code")
+    width: int | None = Field(None, ge=1, le=30, description="zero_pad: the digits the legacy system writes the "
+                                                            "number with (the leading zeros a numeric column lost)")
     separator: str | None = Field(None, description="code_chain: what joins the names (続柄: の); concat: what "
                                                     "joins the columns (default 「　」: 氏＋全角空白＋名)")
 

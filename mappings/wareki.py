@@ -18,7 +18,10 @@ import polars as pl
 
 from ikou.errors import ConfigError
 
-FORMATS = ("era2_yymmdd", "era1_yymmdd", "letter_yymmdd", "seireki_yyyymmdd", "kanji", "dotted")
+FORMATS = ("era2_yymmdd", "era1_yymmdd", "letter_yymmdd", "seireki_yyyymmdd", "kanji", "dotted", "seireki_iso")
+# seireki_iso: a database DATE or DATETIME as the extractor writes it (1985-06-01, 1985-06-01T00:00:00[.000000]);
+# a time of day other than midnight is no date (wareki.format), never cut off; read as seireki_yyyymmdd after
+ISO_DATE = r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$"
 
 # era → (Gregorian year of 元年 minus 1, first day, last day) as YYYYMMDD integers.
 ERAS: dict[str, tuple[int, int, int]] = {
@@ -146,10 +149,15 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         raise ConfigError(f"wareki format {fmt!r} is not one of {FORMATS}")
     i64, n, c = pl.Int64, pl.String, pl.col
     s = c("__in").str.strip_chars()
+    iso_shape = None
+    if fmt == "seireki_iso":   # the same checks as seireki_yyyymmdd, once the ISO shape is read as its 8 digits
+        iso_shape = s.str.contains(ISO_DATE)
+        s, fmt = s.str.replace(ISO_DATE, "${1}${2}${3}"), "seireki_yyyymmdd"
     first: dict[str, pl.Expr] = {"__s": s, "__present": s.str.len_chars() > 0}  # blank → null
     second: dict[str, pl.Expr] = {}
     if fmt == "seireki_yyyymmdd":
-        first |= {"__shape_ok": s.str.contains(r"^[0-9]{8}$"), "__num": s.cast(i64, strict=False)}
+        shape = s.str.contains(r"^[0-9]{8}$")
+        first |= {"__shape_ok": shape if iso_shape is None else shape & iso_shape, "__num": s.cast(i64, strict=False)}
         second |= {"__year": c("__num") // 10000, "__era_error": pl.lit(False), "__era_name": pl.lit(None, n)}
     else:
         codes = _era_codes(fmt, eras)

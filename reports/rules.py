@@ -127,6 +127,13 @@ class KanaCondition(StrictModel):
     trim: bool = False
 
 
+class ZeroPadCondition(StrictModel):
+    """Left read as the zero_pad op reads it (mappings.ops.zero_pad_expr: trimmed, digits padded with leading zeros
+    to `width`) equals right: the zeros a numeric legacy column lost, put back."""
+    type: Literal["zero_pad"]
+    width: int = Field(ge=1, le=30)
+
+
 class ToleranceCondition(StrictModel):
     """Numbers within abs + rel × |right|."""
     type: Literal["tolerance"]
@@ -136,7 +143,7 @@ class ToleranceCondition(StrictModel):
 
 Condition = Annotated[Union[MojiCondition, CodeTableCondition, CodeChainCondition, WarekiCondition,
                             NormalizeCondition, ToleranceCondition, IntegerCondition, TrimmedCondition,
-                            KanaCondition, TextCondition], Field(discriminator="type")]
+                            KanaCondition, TextCondition, ZeroPadCondition], Field(discriminator="type")]
 
 
 class Rule(StrictModel):
@@ -346,6 +353,10 @@ class RuleSet:
             from ikou.validators.kinds import PRIVATE_USE  # a 外字 the op passed through: held, never explained
             trim = c.trim
             return lambda l, r: kana_fullwidth_expr(l, strip=trim).eq_missing(r) & ~l.str.contains(PRIVATE_USE)
+        if isinstance(c, ZeroPadCondition):
+            from ikou.mappings.ops import zero_pad_expr  # lazy: the op's own reading
+            width = c.width
+            return lambda l, r: zero_pad_expr(l, width).eq_missing(r)
         if isinstance(c, NormalizeCondition):
             kw = dict(trim=c.trim, width=c.width, case=c.case)
             return lambda l, r: normalize_expr(l, **kw).eq_missing(normalize_expr(r, **kw))

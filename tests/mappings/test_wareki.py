@@ -16,6 +16,8 @@ def iso_to_wareki(date: dt.date, fmt: str, era: str) -> str:
     """The inverse, as the oracle of the round trip: `date` written in `fmt`, in `era`."""
     if fmt == "seireki_yyyymmdd":
         return date.strftime("%Y%m%d")
+    if fmt == "seireki_iso":   # a DATETIME at midnight, as the extractor writes it
+        return date.strftime("%Y-%m-%dT00:00:00")
     if fmt == "kanji":   # 元年 for year 1, no zero padding: 令和元年5月1日
         year = date.year - ERAS[era][0]
         return f"{era}{'元' if year == 1 else year}年{date.month}月{date.day}日"
