@@ -31,10 +31,10 @@ EXPECTED = {
 
 
 def write_config(tmp: Path, *, source: str, target_url: str, rehearsal: str = "R1", extra_source: str = "",
-                 inbox: list[Path] = (), target_schema: str | None = None) -> Path:
+                 inbox: list[Path] = (), target_schema: str | None = None, dantai: str = "999997") -> Path:
     cfg = tmp / "run.yaml"
     cfg.write_text(f"""spec_version: 1
-dantai: {{code: "999997", name: 架空市}}
+dantai: {{code: "{dantai}", name: 架空市}}
 gyomu: [juki]
 rehearsal: {rehearsal}
 sources:

@@ -19,6 +19,7 @@ from ikou.moji.step import MOJI_BATCH_ROWS
 from ikou.onepass import one_pass
 from ikou.validators import validate_table
 from ikou.validators.step import VALIDATE_BATCH_ROWS
+from tests.flows.conftest import vendor_a_source, write_config
 
 SAMPLE = REPO_ROOT / "data" / "sample"
 DANTAI = "999717"
@@ -27,20 +28,8 @@ RUN = "20990101T000000Z-R1-0002"   # both runs: the same run id, runs folders of
 
 
 def _config(tmp, jumin):
-    a = SAMPLE / "vendor_a"
-    cfg = tmp / "run.yaml"
-    cfg.write_text(f"""spec_version: 1
-dantai: {{code: "{DANTAI}", name: 架空市}}
-gyomu: [juki]
-rehearsal: R1
-sources:
-  - {{name: vendor_a_jumin, kind: file, path: {jumin}, encoding: cp932, gaiji_table: {a / 'gaiji.csv'},
-     mapping: {REPO_ROOT / 'specs/vendors/vendor_a/mappings/juki/jumin.yaml'}}}
-target: {{url: "duckdb:///{tmp / 'target.duckdb'}"}}
-runs_dir: {tmp / 'runs'}
-inbox: [{tmp}, {SAMPLE}]
-""", encoding="utf-8")
-    return load_config(cfg)
+    return load_config(write_config(tmp, source=vendor_a_source(path=jumin), dantai=DANTAI,
+                                    target_url=f"duckdb:///{tmp / 'target.duckdb'}"))
 
 
 def _sample(tmp, katagaki_chars: int = 0):

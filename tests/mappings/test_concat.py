@@ -13,6 +13,7 @@ from ikou.errors import ConfigError
 from ikou.mappings import ops
 from ikou.mappings.spec import ColumnMap, MappingSpec, load_mapping, unread_columns
 from ikou.schema import load_schema
+from tests.mappings.test_spec_checks import refused
 
 SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 
@@ -53,14 +54,6 @@ def _files(tmp_path: Path, *lines: str, extra: str = "") -> Path:
     p.write_text(f"spec_version: 1\ntarget: juki_kojin_rireki\nschema: gyomu:juki\nlayout: {layout}\n"
                  f"columns:\n{body}\n{extra}", encoding="utf-8")
     return p
-
-
-def refused(path: Path) -> str:
-    with pytest.raises(ConfigError) as exc:
-        load_mapping(path)
-    msg = str(exc.value)
-    assert msg.startswith(f"{path}: invalid MappingSpec:")
-    return msg
 
 
 def test_a_list_from_loads_for_concat(tmp_path):

@@ -60,9 +60,10 @@ def test_a_household_whose_head_has_an_unreadable_key_may_have_it_among_the_held
         lines[i] = b",".join(f)
     src = tmp_path / "JUMIN.csv"
     src.write_bytes(b"\r\n".join(lines) + b"\r\n")
-    cfg = write_config(tmp_path, source=vendor_a_source(path=src), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace('code: "999997"', f'code: "{DANTAI}"')
-                   .replace("max_quarantine_rate: 0.05", "max_quarantine_rate: 1.0"), encoding="utf-8")
+    cfg = write_config(tmp_path, source=vendor_a_source(path=src), target_url=f"duckdb:///{tmp_path / 't.duckdb'}",
+                       dantai=DANTAI)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("max_quarantine_rate: 0.05", "max_quarantine_rate: 1.0"),
+                   encoding="utf-8")
     summary = migration_flow(config_path=str(cfg))
     qf = pl.read_parquet(tmp_path / "runs" / DANTAI / summary["run_id"] / "quarantine.parquet")
 
