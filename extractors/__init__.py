@@ -21,11 +21,12 @@ __all__ = ["ExtractResult", "Layout", "cached_extract", "extract", "extract_sour
 
 
 def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None,
-                   key_columns: list[str] | None = None) -> ExtractResult:
+                   key_columns: list[str] | None = None, unread_columns: list[str] | None = None) -> ExtractResult:
     """Extract one configured source (ikou.config.FileSource / DatabaseSource) into the run's staging.
 
     `key_columns`: the source columns a held record is named by in the quarantine's `record_key`
-    (`COL=value,COL=value`, extractors.keys); None: the layout's `key`."""
+    (`COL=value,COL=value`, extractors.keys); None: the layout's `key`. `unread_columns`: the columns no
+    mapping line reads; a table's value there holds nothing (extractors.database.extract_table)."""
     out = ctx.stage_dir("extract") / f"{source.name}.parquet"
     if source.kind == "file":
         layout = load_layout(source.layout or layout_path)
@@ -36,7 +37,8 @@ def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path:
     layout = load_layout(layout_path)
     return extract_table(source.url, source.table, layout, out_path=out, source_name=source.name,
                          source_ordinal=ordinal, run_id=ctx.run_id, schema=source.schema_,
-                         dantai_code=ctx.dantai_code, target_table=target_table, key_columns=key_columns)
+                         dantai_code=ctx.dantai_code, target_table=target_table, key_columns=key_columns,
+                         unread_columns=unread_columns or ())
 
 
 TABLE_ORDINALS = 4096   # a multi-table source's tables are sub-ordinals: row ids stay unique in the run
@@ -48,7 +50,8 @@ def table_ordinal(ordinal: int, index: int) -> int:
     return ordinal * TABLE_ORDINALS + index + 1
 
 
-def extract_tables(source, ctx, *, ordinal: int, tables: dict, key_columns: list[str] | None = None) -> StageResult:
+def extract_tables(source, ctx, *, ordinal: int, tables: dict, key_columns: list[str] | None = None,
+                   unread_columns: list[str] | None = None) -> StageResult:
     """A multi-table source: each table of the mapping's `tables:` into `extract/<source>/<alias>.parquet`
     with its own lineage, and `tables.json` naming them with their row counts.
 
@@ -68,7 +71,8 @@ def extract_tables(source, ctx, *, ordinal: int, tables: dict, key_columns: list
         r = extract_table(source.url, t.table, layout, out_path=out_dir / f"{alias}.parquet",
                           source_name=f"{source.name}.{alias}", source_ordinal=table_ordinal(ordinal, i),
                           run_id=ctx.run_id, schema=source.schema_, dantai_code=ctx.dantai_code,
-                          target_table=alias, key_columns=keys)
+                          target_table=alias, key_columns=keys,
+                          unread_columns=[c.split(".", 1)[1] for c in unread_columns or () if c.startswith(f"{alias}.")])
         held.append(r.quarantine)
         # rows staged: a row held at extract (a control character) is in the quarantine, not in the file
         manifest["tables"][alias] = {"table": r.origin, "file": f"{alias}.parquet", "rows": r.rows_ok,
@@ -86,22 +90,26 @@ def extract_tables(source, ctx, *, ordinal: int, tables: dict, key_columns: list
 
 @step("extract", name="source.name")
 def extract(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None,
-            tables: dict | None = None, key_columns: list[str] | None = None) -> StageResult:
+            tables: dict | None = None, key_columns: list[str] | None = None,
+            unread_columns: list[str] | None = None) -> StageResult:
     """The extract step: one configured source into `extract/<source>.parquet`, every column as text.
 
     An unchanged file (same checksum, layout, encoding, key columns) reuses its staging (`extractors.cache`).
     `rows_in` counts the source's records, `rows_out` those staged; the rest are in the quarantine, each
     row naming its record by `record_key` = `COL=value,COL=value` over `key_columns` (source column names,
     in that order; None: the layout's `key`), null when a key field could not be read (extractors.keys).
+    `unread_columns` (the mapping's `not_migrated` and unread columns): in a vendor table, a bad value there is
+    a warning and holds nothing; a file's record is read whole, so a file ignores them.
     """
     import logging
 
     if tables:
-        r = extract_tables(source, ctx, ordinal=ordinal, tables=tables, key_columns=key_columns)
+        r = extract_tables(source, ctx, ordinal=ordinal, tables=tables, key_columns=key_columns,
+                           unread_columns=unread_columns)
         logging.getLogger("ikou").info("extract %s: %d rows from %d tables", source.name, r.rows_in, len(tables))
         return r
     r = cached_extract(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path,
-                       key_columns=key_columns)
+                       key_columns=key_columns, unread_columns=unread_columns)
     logging.getLogger("ikou").info("extract %s: %d records read, %d quarantined (%.2fs, cache %s)", source.name,
                                    r.rows_read, r.quarantine.height, r.seconds, r.extra.get("cache", "-"))
     return StageResult(stage="extract", name=source.name, rows_in=r.rows_read, rows_out=r.rows_ok,

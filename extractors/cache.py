@@ -48,7 +48,8 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path: Path | None = None,
-                   cache_dir: Path | None = None, key_columns: list[str] | None = None) -> ExtractResult:
+                   cache_dir: Path | None = None, key_columns: list[str] | None = None,
+                   unread_columns: list[str] | None = None) -> ExtractResult:
     """`extract_source` with reuse: an unchanged file is not read again (tables always are: live data).
 
     `extra["cache"]` says "hit" or "miss". The staging file is hard-linked (or copied) into this
@@ -58,7 +59,7 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
 
     if source.kind != "file":
         r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path,
-                           key_columns=key_columns)
+                           key_columns=key_columns, unread_columns=unread_columns)   # files read records whole
         r.extra["cache"] = "not cacheable (live table)"
         return r
     t0 = time.perf_counter()

@@ -6,6 +6,8 @@ the mapping, never by type inference.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import time
 from pathlib import Path
 
@@ -142,6 +144,27 @@ def _declared(dialect: str, description, layout: Layout) -> list[tuple[str | Non
     return out + [(None, 0, "")] * (len(layout.names) - len(out))
 
 
+def _not_held(finding: dict) -> dict:
+    """A finding in a column no mapping line reads: a warning, its row staged (extract_table's unread_columns)."""
+    return {**finding, "severity": "warning",
+            "message_ja": f"{finding['message_ja']} (移行しない列: 記録は保留せず投入します)",
+            "message_en": f"{finding['message_en']} (a column not migrated: the record is not held)"}
+
+
+# numeric column types: MariaDB/MySQL type codes (DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, LONGLONG, INT24,
+# YEAR, NEWDECIMAL) and PostgreSQL oids (int8, int2, int4, oid, float4, float8, numeric)
+_MYSQL_NUMERIC = {0, 1, 2, 3, 4, 5, 8, 9, 13, 246}
+_PG_NUMERIC = {20, 21, 23, 26, 700, 701, 1700}
+
+
+def _numeric(dialect: str, description) -> set[str]:
+    """The columns a vendor table holds as numbers (DB-API cursor description): a number kept as one lost
+    the leading zeros a fixed-width identifier had (宛名番号 0001234 → 1234), which the staged text cannot
+    show; the flow warns when such a column is a key not read through `zero_pad` (flows.pipeline)."""
+    codes = _MYSQL_NUMERIC if dialect in ("mysql", "mariadb") else _PG_NUMERIC if dialect == "postgresql" else set()
+    return {d[0] for d in description or [] if isinstance(d[1], int) and d[1] in codes}
+
+
 def _table_hint(conn, table: str, schema: str | None) -> str:
     """'; did you mean b_jumin?' when the database has a table whose name differs only in case (PostgreSQL folds
     an unquoted B_JUMIN to b_jumin when it is created; the extractor quotes the layout's name exactly)."""
@@ -188,7 +211,8 @@ _LINE_BREAK_HINT = (" (この項目が改行を含んでよいなら、レイア
 def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, source_name: str,
                   source_ordinal: int, run_id: str, schema: str | None = None,
                   batch_rows: int = BATCH_ROWS, method: str = "auto", dantai_code: str = "",
-                  target_table: str = "", key_columns: list[str] | None = None) -> ExtractResult:
+                  target_table: str = "", key_columns: list[str] | None = None,
+                  unread_columns: Collection[str] = ()) -> ExtractResult:
     """Stream a vendor table to staging. method: "auto" (ADBC for PostgreSQL when installed,
     measured faster: bench/bench_extract.py), "adbc", or "dbapi" (SQLAlchemy, every dialect).
 
@@ -197,20 +221,30 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
     that is not text (a C0/C1 control, NUL, and a line break: CR, LF, NEL, U+2028, U+2029, unless the
     layout column says `line_breaks`),
     as the file extractors do. Held rows carry `record_key` from `key_columns` (default: the layout's key).
-    A table has no lines: `_source_line` is the row's position in the layout's key order (1-based)."""
+    A table has no lines: `_source_line` is the row's position in the layout's key order (1-based).
+
+    `unread_columns`: layout columns no mapping line reads (`not_migrated`, or unread): a table's columns are
+    read one by one, so a value there that is no date or not text (a 備考 holding a line break) is listed as
+    a warning and its row staged, never held: the person is not kept out of the target for a value that is
+    not migrated. A key column is always checked."""
     t0 = time.perf_counter()
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
     engine = sa.create_engine(url, **_engine_options(url))
     label = f"{schema}.{table}" if schema else table
     names = layout.names
     breaks = {c.name for c in layout.columns if c.line_breaks}
+    unread = set(unread_columns) - set(keys or ()) - set(layout.key)
+    checked = layout.model_copy(update={"columns": [c for c in layout.columns if c.name not in unread]})
+    unchecked = layout.model_copy(update={"columns": [c for c in layout.columns if c.name in unread]})
     try:
         with engine.connect() as conn:
             # No reflection: it is not portable (duckdb_engine cannot reflect); a zero-row probe
             # tells which columns the vendor table really has.
             probe_tbl = sa.table(table, schema=schema)
             try:
-                actual = list(conn.execute(sa.select(sa.text("*")).select_from(probe_tbl).where(sa.false())).keys())
+                probed = conn.execute(sa.select(sa.text("*")).select_from(probe_tbl).where(sa.false()))
+                actual = list(probed.keys())
+                numeric_actual = _numeric(engine.dialect.name, probed.cursor.description if probed.cursor else None)
             except sa.exc.ProgrammingError as exc:
                 conn.rollback()
                 raise LayoutError(f"{source_name}: table {label} not readable in "
@@ -219,6 +253,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             _own_data_only(conn, probe_tbl, label, dantai_code, run_id)
             conn.rollback()
             real = match_columns(names, actual, label=label, source_name=source_name, run_id=run_id)
+            numeric = [n for n in names if real[n] in numeric_actual]
             tbl = sa.table(table, *[sa.column(real[n]) for n in names], schema=schema)
             cols = [tbl.c[real[n]] for n in names]
             # read in the layout's key order: a row's `_source_line` (and a finding's source_line) is its position
@@ -267,22 +302,28 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                     found = [{"source_line": rows + 1 + h["index"], "column": c.name, **{k: v for k, v in h.items()
                                                                                         if k != "index"}}
                              for t, c in zip(texts, spec) for h in t.held]
+                    noted = [_not_held(f) for f in found if f["column"] in unread]
+                    found = [f for f in found if f["column"] not in unread]
                     no_key = {rows + 1 + int(i) for k, t in zip(names, texts) if k in keys and t.unreadable is not None
                               for i in np.flatnonzero(t.unreadable)}
                     rows += n
                     ok = df.filter(~pl.col("_line").is_in([f["source_line"] for f in found])) if found else df
-                    ok, ctl = control_findings(ok, layout, "utf-8", line_breaks=breaks,
-                                               line_break_hint=_LINE_BREAK_HINT,
-                                               column_encodings={c: t.decoded_as for c, t in zip(names, texts)
-                                                                 if t.decoded_as})
+                    encodings = {c: t.decoded_as for c, t in zip(names, texts) if t.decoded_as}
+                    ok, ctl = control_findings(ok, checked, "utf-8", line_breaks=breaks,
+                                               line_break_hint=_LINE_BREAK_HINT, column_encodings=encodings)
                     found += ctl
-                    if found:
-                        key_of = dict(df.filter(pl.col("_line").is_in([f["source_line"] for f in found])).select(
+                    if unread:   # the columns not migrated: what they hold is listed, the row stays
+                        _, ctl = control_findings(ok, unchecked, "utf-8", line_breaks=breaks,
+                                                  line_break_hint=_LINE_BREAK_HINT, column_encodings=encodings)
+                        noted += [_not_held(f) for f in ctl]
+                    if found or noted:
+                        lines = [f["source_line"] for f in found + noted]
+                        key_of = dict(df.filter(pl.col("_line").is_in(lines)).select(
                             "_line", key_expr(keys)).iter_rows()) if keys else {}
-                        for f in found:
+                        for f in found + noted:
                             line = f["source_line"]
                             f["record_key"] = None if line in no_key else key_of.get(line)
-                        held.extend(found)
+                        held.extend(found + noted)
                     yield to_staging(ok, layout, label, base)
 
             held: list[dict] = []
@@ -297,7 +338,8 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
         engine.dispose()
     quarantine = quarantine_frame(held, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=label, base=base)
+    errors = quarantine.filter(pl.col("severity") == "error")
     return ExtractResult(source=source_name, origin=label, staging=out_path, rows_read=rows,
-                         rows_ok=rows - quarantine["row_id"].n_unique(), quarantine=quarantine, sha256=None,
+                         rows_ok=rows - errors["row_id"].n_unique(), quarantine=quarantine, sha256=None,
                          seconds=time.perf_counter() - t0,
-                         extra={"reader": "adbc" if use_adbc else "sqlalchemy"})
+                         extra={"reader": "adbc" if use_adbc else "sqlalchemy", "numeric_columns": numeric})

@@ -17,8 +17,9 @@ whichever reader (ADBC, SQLAlchemy) or server it comes from:
 
 A value that is no date at all (MariaDB's zero date `0000-00-00`, PostgreSQL's `infinity`) or whose bytes
 do not decode is held with its row (`extract.invalid_value`, `extract.decode`), like a bad record of
-a file. A type with no text form ikou can vouch for (an interval, an array, money in cents …) stops
-the run naming the table and the column (`ColumnTypeError`): cast it to text in a view, or leave it
+a file. A partial date (`1985-06-00`: a date with an unknown part, MariaDB without NO_ZERO_IN_DATE) is
+kept as written, for the mapping's 不詳 (wareki `seireki_iso`). A type with no text form ikou can vouch
+for (an interval, an array, money in cents …) stops the run naming the table and the column (`ColumnTypeError`): cast it to text in a view, or leave it
 out of the layout.
 """
 from __future__ import annotations
@@ -97,8 +98,13 @@ def _fraction(s: pl.Expr) -> pl.Expr:
 
 
 def _valid_date(s: pl.Expr) -> pl.Expr:
-    """A calendar date of years 0001–9999 (MariaDB's zero dates and PostgreSQL's BC dates are not)."""
-    return s.str.to_date("%Y-%m-%d", strict=False).is_not_null() & ~s.str.starts_with("0000")
+    """A date as a register writes it: month ≤ 12 and day ≤ 31, a part 00 where it is unknown (MariaDB's
+    partial dates `1985-06-00`, `1985-00-00`, kept for the mapping's 不詳: wareki `seireki_iso`), a day the
+    calendar lacks (2020-02-30, ALLOW_INVALID_DATES) kept as recorded like the wareki op keeps it. Not the
+    zero date `0000-00-00` (MariaDB's "no date": a 不詳 or a missing value cannot be told) and not a
+    PostgreSQL BC date."""
+    m, d = s.str.slice(5, 2).cast(pl.Int32, strict=False), s.str.slice(8, 2).cast(pl.Int32, strict=False)
+    return s.str.contains(r"^\d{4}-\d{2}-\d{2}$") & (m <= 12) & (d <= 31) & (s != "0000-00-00")
 
 
 # ---------------------------------------------------------------------- values the server sent as text

@@ -87,8 +87,8 @@ def _stages(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run, *, keep_s
     thresholds; load per 業務; diff per source."""
     for p in plans:
         name = p.source.name
-        ex = run("extract", name, extract_task, p.source, ctx, ordinal=p.ordinal, target_table=p.target,
-                 layout_path=p.mapping.layout, tables=p.mapping.tables, key_columns=P.key_columns(p))
+        ex = run("extract", name, extract_task, p.source, ctx, **P.extract_kwargs(p))
+        P.warn_numeric_keys(p, ex.metrics)
         run("map", name, one_pass_task, p.mapping, p.schema, ctx, ex.output, source_name=name,
             gaiji_table=p.source.gaiji_table, gaiji_font=p.source.gaiji_font, keep_stages=keep_stages,
             held_at_extract=ex.quarantine)

@@ -40,10 +40,10 @@ def stages(cfg, ctx, plans: list[P.SourcePlan], run, *, keep_stages: bool = Fals
     from ikou.flows import migrate as M
     from ikou.moji.step import record_source
 
-    exs = _wave(run, "extract", [(p.source.name, M.extract_task, (p.source, ctx),
-                                  dict(ordinal=p.ordinal, target_table=p.target, layout_path=p.mapping.layout,
-                                       tables=p.mapping.tables, key_columns=P.key_columns(p)))
+    exs = _wave(run, "extract", [(p.source.name, M.extract_task, (p.source, ctx), P.extract_kwargs(p))
                                  for p in plans])
+    for p, ex in zip(plans, exs):
+        P.warn_numeric_keys(p, ex.metrics)
     # map → 文字同定 → row-local checks concurrently; the 団体's one 同定台帳 is recorded afterwards, source
     # after source (two at once, on a Dask cluster, read a ledger half written)
     passes = _wave(run, "map", [(p.source.name, M.one_pass_task, (p.mapping, p.schema, ctx, ex.output),

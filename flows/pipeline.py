@@ -139,6 +139,32 @@ def key_columns(p: SourcePlan) -> list[str] | None:
     return list(dict.fromkeys(c.from_ for c in lines.values())) or None
 
 
+def extract_kwargs(p: SourcePlan) -> dict:
+    """What the extract step of `p` is given besides the source and the run (flows.migrate, flows.parallel)."""
+    return dict(ordinal=p.ordinal, target_table=p.target, layout_path=p.mapping.layout, tables=p.mapping.tables,
+                key_columns=key_columns(p), unread_columns=unread_columns(p) + list(p.mapping.not_migrated))
+
+
+def numeric_keys(p: SourcePlan, extract_metrics: dict) -> list[str]:
+    """The source key columns of `p` the vendor table holds as numbers and the mapping does not read through
+    `zero_pad`: a number lost the leading zeros a fixed-width 宛名番号 had (0001234 arrives as 1234), and
+    the staged text cannot show it (extractors.database: `numeric_columns`)."""
+    numeric = set(extract_metrics.get("numeric_columns") or [])
+    table = p.schema.tables[p.target]
+    return list(dict.fromkeys(c.from_ for t, c in _key_lines(p).items() if c.from_ in numeric and c.op != "zero_pad"
+                              and table.column(t).type == "text"))   # an integer key has no zeros to lose
+
+
+def warn_numeric_keys(p: SourcePlan, extract_metrics: dict) -> None:
+    """run.log: a numeric key column (numeric_keys), with the op that puts the zeros back."""
+    cols = numeric_keys(p, extract_metrics)
+    if cols:
+        log.warning("source %s: key column(s) %s are numbers in the vendor table, so the leading zeros a "
+                    "fixed-width number had are gone; map them with `op: zero_pad` (width: the number's digits) / "
+                    "キー列 %s は旧システムの表で数値型です。固定桁の番号なら先頭のゼロは失われています: "
+                    "mapping で op: zero_pad を使ってください", p.source.name, cols, cols)
+
+
 def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
     """The records of `p` held at extract, their `record_key` (source columns: `ATENA_NO=…`) mapped to
     the target's key (`atena_no=…`) by the mapping's own lines for those columns, so that the
@@ -196,6 +222,8 @@ def record(cfg: RunConfig, ctx: RunContext, plans: list[SourcePlan], results: li
             if p.source.name in summary.sources:
                 summary.sources[p.source.name].unread_columns = unread_columns(p)
                 summary.sources[p.source.name].not_migrated = dict(p.mapping.not_migrated)
+                ex = next((r for r in results if r.stage == "extract" and r.name == p.source.name), None)
+                summary.sources[p.source.name].numeric_keys = numeric_keys(p, ex.metrics) if ex else []
         write_outputs(cfg, ctx, plans, summary, quarantine)
     except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
         if error is None:

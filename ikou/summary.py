@@ -56,6 +56,9 @@ class SourceStats(_Model):
     # values): what the run left behind without anyone deciding so (flows.pipeline.unread_columns)
     unread_columns: list[str] = []
     not_migrated: dict[str, str] = {}   # column → reason, as the mapping declares them
+    # key columns a vendor table holds as numbers, not read through op zero_pad: their leading zeros are gone
+    # (flows.pipeline.numeric_keys)
+    numeric_keys: list[str] = []
 
 
 UNRESOLVED_LISTED = 200   # unresolved characters listed in summary.json: 10,800 made it 1.7 MB

@@ -122,12 +122,12 @@ MARIA_ROWS = [   # ID, D, DT, DT6, TS, TM, B1, B10, BL, VB, DE, CH, Y
     ("0003", "2020-02-01", "0000-00-00 00:00:00", None, None, None, None, None, None, None, None, None, None),
     ("0004", "2020-02-01", None, None, None, None, None, None, b"\x82", None, None, None, None),
     ("0005", "2020-02-01", None, None, None, None, None, None, b"\x82\xa0\xfd", None, None, None, None),
-    ("0006", "2020-00-15", None, None, None, "-01:00:00", 0, 1023, None, b"abc", None, "x", None),
+    ("0006", "2020-00-15", "1985-06-00 00:00:00", None, None, "-01:00:00", 0, 1023, None, b"abc", None, "x", None),
 ]
 
 
 def test_mariadb_typed_columns_are_staged_as_text_by_their_type(maria, tmp_path):
-    """Zero dates held per row (not `ArrowTypeError … cannot be converted to int` for the whole run); TIME as
+    """Zero dates held per row, partial dates kept (not `ArrowTypeError … cannot be converted to int` for the whole run); TIME as
     HH:MM:SS, not microseconds; BIT as digits, not '\\x01'; BLOB/VARBINARY decoded as CP932, undecodable
     bytes held per row; TIMESTAMP in the layout's time zone (Asia/Tokyo); DECIMAL exact."""
     url, db, engine = maria
@@ -144,14 +144,16 @@ def test_mariadb_typed_columns_are_staged_as_text_by_their_type(maria, tmp_path)
     assert r.extra["reader"] == "sqlalchemy"
     assert df.select(*names).rows() == [
         ("0001", "2020-01-31", "2020-01-31T12:34:56", "2020-01-31T12:34:56.500000", "2020-01-31T12:34:56", "12:00:00",
-         "1", "1010000001", "佐藤", "ﾃｽﾄ", "123.40", "ab", "2024")]
+         "1", "1010000001", "佐藤", "ﾃｽﾄ", "123.40", "ab", "2024"),
+        # a partial date (an unknown month, day) is a date with a 不詳 part: kept as written for the mapping
+        ("0006", "2020-00-15", "1985-06-00T00:00:00", None, None, "-01:00:00", "0", "1111111111", None, "abc", None,
+         "x", None)]
     assert _held(r) == [
         (2, "D", "extract.invalid_value", "0000-00-00", "ID=0002"),
         (3, "DT", "extract.invalid_value", "0000-00-00 00:00:00", "ID=0003"),
         (4, "BL", "extract.decode", "\\x82", "ID=0004"),
-        (5, "BL", "extract.undefined_byte", "あ\\xfd", "ID=0005"),
-        (6, "D", "extract.invalid_value", "2020-00-15", "ID=0006")]
-    assert (r.rows_read, r.rows_ok) == (6, 1)
+        (5, "BL", "extract.undefined_byte", "あ\\xfd", "ID=0005")]
+    assert (r.rows_read, r.rows_ok) == (6, 2)
     msgs = r.quarantine.select("message_ja", "message_en").rows()
     assert all("\n" not in m and "佐藤" not in m for pair in msgs for m in pair)
 
@@ -353,3 +355,43 @@ def test_nel_and_unicode_line_separators_in_a_table_column_are_held_unless_the_l
     allowed = table_layout(*names, key=["KOJIN_ID"], line_breaks=["NAME_KANJI", "KATAGAKI"])
     r, df = _extract(url, s, "vt_ub", allowed, tmp_path, method=method, out="allowed.parquet")
     assert df.select(*names).rows() == UNICODE_BREAK_ROWS and r.quarantine.height == 0
+
+
+# --------------------------------------------------------------------------- numbers that lost their zeros
+@pytest.mark.parametrize("server", ["mariadb", "postgres"])
+def test_columns_the_vendor_table_holds_as_numbers_are_named(server, request, tmp_path):
+    """A 宛名番号 kept as a number lost its leading zeros before ikou saw it: the extract names such columns
+    (`numeric_columns`), so the flow can say which key needs `op: zero_pad` (flows.pipeline.numeric_keys)."""
+    url, schema, engine = request.getfixturevalue("maria" if server == "mariadb" else "pg")
+    q = "`" if server == "mariadb" else '"'
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {q}{schema}{q}.vt_num ({q}ATENA{q} bigint, {q}RIREKI{q} smallint, "
+                             f"{q}KINGAKU{q} decimal(10,2), {q}SHIMEI{q} varchar(20), {q}CODE{q} char(2))")
+        conn.exec_driver_sql(f"INSERT INTO {q}{schema}{q}.vt_num VALUES (488120352, 1, 12.50, 'x', '01')")
+    r, df = _extract(url, schema, "vt_num", table_layout("ATENA", "RIREKI", "KINGAKU", "SHIMEI", "CODE",
+                                                         key=["ATENA", "RIREKI"]), tmp_path)
+    assert r.extra["numeric_columns"] == ["ATENA", "RIREKI", "KINGAKU"]
+    assert df.select("ATENA", "CODE").rows() == [("488120352", "01")]
+
+
+def test_a_bad_value_in_a_column_not_migrated_is_listed_and_holds_nothing(maria, tmp_path):
+    """A zero DATETIME or a 備考 holding a line break in a column no mapping line reads (`not_migrated`) is a
+    warning with its row staged: the person is not kept out of the target for a value that is not migrated.
+    The same values in a migrated column hold the row, as before."""
+    url, db, engine = maria
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET SESSION sql_mode = ''")
+        conn.exec_driver_sql(f"CREATE TABLE `{db}`.VT_NM (ID varchar(4), D date, KOSHIN datetime, BIKO text)")
+        conn.exec_driver_sql(f"INSERT INTO `{db}`.VT_NM VALUES ('0001', '2020-01-31', '0000-00-00 00:00:00', "
+                             "'1行目\\n2行目'), ('0002', '0000-00-00', NULL, 'x')")
+    layout = table_layout("ID", "D", "KOSHIN", "BIKO", key=["ID"])
+    r = extract_table(url, "VT_NM", layout, out_path=tmp_path / "s.parquet", source_name="b", source_ordinal=1,
+                      run_id="r", schema=db, dantai_code="999997", target_table="t",
+                      unread_columns=["KOSHIN", "BIKO", "ID"])   # a key column is checked whatever the mapping says
+    df = pl.read_parquet(r.staging)
+    assert df.select("ID", "KOSHIN", "BIKO").rows() == [("0001", "0000-00-00 00:00:00", "1行目\n2行目")]
+    assert (r.rows_read, r.rows_ok) == (2, 1)   # 0002 is held for its migrated date D
+    got = sorted(r.quarantine.select("source_line", "column", "rule", "severity").rows())
+    assert got == [(1, "BIKO", "extract.control_char", "warning"), (1, "KOSHIN", "extract.invalid_value", "warning"),
+                   (2, "D", "extract.invalid_value", "error")]
+    assert all("not held" in m for m in r.quarantine.filter(pl.col("severity") == "warning")["message_en"])

@@ -29,6 +29,9 @@ JUSHO = pl.read_csv(SAMPLE / "vendor_c" / "C_JUSHO_RIREKI.csv", infer_schema=Fal
 # two persons with a history of addresses and no planted fault: their current address gets a BEL
 PERSONS = (JUSHO.filter(~pl.col("KOJIN_KEY").is_in(FAULTS["kojin_key"].implode())).group_by("KOJIN_KEY").len()
            .filter(pl.col("len") >= 2).sort("KOJIN_KEY")["KOJIN_KEY"].head(2).to_list())
+# a third person whose 登録年月日 (C_KOJIN.TOROKU_YMD, `not_migrated`) holds a BEL: listed, not held
+NOT_MIGRATED = (JUSHO.filter(~pl.col("KOJIN_KEY").is_in(FAULTS["kojin_key"].to_list() + PERSONS))
+                .sort("KOJIN_KEY")["KOJIN_KEY"][0])
 
 
 def source(url: str) -> str:
@@ -50,6 +53,7 @@ def legacy(tmp_path_factory):
         keys = ", ".join(f"'{k}'" for k in PERSONS)
         conn.execute(sa.text(f"update C_JUSHO_RIREKI set JUSHO = JUSHO || chr(7) where KOJIN_KEY in ({keys}) "
                              "and YUKO_SHURYO is null"))
+        conn.execute(sa.text(f"update C_KOJIN set TOROKU_YMD = TOROKU_YMD || chr(7) where KOJIN_KEY = '{NOT_MIGRATED}'"))
     engine.dispose()
     return tmp, url
 
@@ -60,9 +64,18 @@ def extracted(legacy):
     cfg = load_config(write_config(tmp, source=source(url), target_url=f"duckdb:///{tmp / 'target.duckdb'}"))
     ctx = P.make_context(cfg, "20990101T000000Z-R1-0001")
     p, = P.plan(cfg)
-    ex = extract(p.source, ctx, ordinal=p.ordinal, target_table=p.target, layout_path=p.mapping.layout,
-                 tables=p.mapping.tables, key_columns=P.key_columns(p))
+    ex = extract(p.source, ctx, **P.extract_kwargs(p))
     return ctx, p, ex
+
+
+def test_a_bad_value_in_a_column_not_migrated_is_listed_and_holds_nobody(extracted):
+    ctx, p, ex = extracted
+    listed = ex.quarantine.filter(pl.col("column") == "TOROKU_YMD")
+    assert listed.select("table", "rule", "severity").rows() == [("kojin", "extract.control_char", "warning")]
+    assert listed["record_key"].to_list() == [f"KOJIN_KEY={NOT_MIGRATED}"]
+    mp = map_source(p.mapping, p.schema, ctx, ex.output, source_name="vendor_c_juki", held_at_extract=ex.quarantine)
+    combined = pl.read_parquet(mp.outputs["combined"])
+    assert combined.filter(pl.col("kojin.KOJIN_KEY") == NOT_MIGRATED).height >= 1
 
 
 def test_a_row_held_at_extract_holds_its_person_in_every_table_and_is_counted(extracted):
@@ -130,3 +143,6 @@ def test_the_run_holds_the_person_and_balances(legacy, tmp_path):
     assert sorted(quarantine.filter(pl.col("rule") == HELD_AT_EXTRACT)["value"].unique().to_list()) == PERSONS
     xw = pl.read_csv(tmp_path / "runs" / "999997" / "crosswalk" / "atena_no.csv", infer_schema=False)
     assert not set(PERSONS) & set(xw["legacy_atena_no"])   # a held person gets no number and is not loaded
+    assert NOT_MIGRATED in set(xw["legacy_atena_no"])      # a value not migrated holds nobody
+    t = summary["tables"]["juki_kojin_rireki"]
+    assert t["extracted"] == t["loaded"] + t["quarantined"]
