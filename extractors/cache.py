@@ -26,7 +26,8 @@ from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 
 # Bump when an extractor change alters staging or quarantine for the same input.
-EXTRACTOR_VERSION = "5"   # 3: records, not lines (quoting, CR line ends, controls); 4: record_key, EOF mark; 5: fixed-width pad
+EXTRACTOR_VERSION = "6"   # 3: records, not lines (quoting, CR line ends, controls); 4: record_key, EOF mark; 5: fixed-width pad
+# 6: csv line breaks only in line_breaks columns, trailing_delimiter, repeated header
 
 
 def cache_key(*, file_sha256: str, file_name: str, layout_path: Path, encoding: str, ordinal: int,

@@ -59,13 +59,16 @@ def _cp932_like(encoding: str) -> bool:
 _UNICODE_BREAKS = "\x85\u2028\u2029"
 _UNICODE_BREAKS_RX = r"\x{85}\x{2028}\x{2029}"
 _BREAK_NAMES = {"\x85": "NEL", "\u2028": "LS", "\u2029": "PS"}
+# Added to the message of a line break held in a column that may not hold one: how to allow it.
+LINE_BREAK_HINT = (" (この項目が改行を含んでよいなら、レイアウトの項目に line_breaks: true を指定してください)",
+                   " (if the column may hold line breaks, set line_breaks: true on it in the layout)")
 
 
 def control_pattern(encoding: str, *, line_breaks: bool, unicode_breaks: bool | None = None) -> str:
-    """A regex class of the characters that are not text; CR and LF too unless `line_breaks` (quoted line
-    breaks in a layout that allows them, or a CSV value, where they can only be that); NEL, U+2028 and
-    U+2029 unless `unicode_breaks` (default: `line_breaks`; a CSV's are not cut by the record finder, so
-    they are allowed only where its layout allows quoted line breaks)."""
+    """A regex class of the characters that are not text; CR and LF too unless `line_breaks` (a column marked
+    `line_breaks: true`, or a CSV value without quoted_newlines, where a CR or LF cannot be: its record is held
+    whole); NEL, U+2028 and U+2029 unless `unicode_breaks` (default: `line_breaks`; a CSV's are not cut by the
+    record finder, so they are allowed only in the columns where its layout allows quoted line breaks)."""
     unicode_breaks = line_breaks if unicode_breaks is None else unicode_breaks
     cls = (r"\x00-\x09\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F" + ("" if line_breaks else r"\x0A\x0D")
            + ("" if unicode_breaks else _UNICODE_BREAKS_RX))

@@ -14,14 +14,17 @@ passes over columns, not Python per record. pyarrow parses the decoded text sing
 run two at a time), one record per line, and reports each record with the wrong number of fields
 by its number; the line of every good record follows from that.
 Records whose quoted fields hold line breaks are parsed apart (pyarrow with newlines in values),
-their line breaks kept in the value. Values holding characters that are not text (NUL, C0/C1
-controls, bytes CP932 does not define) and fields longer than the layout's `max_bytes` (counted in
-bytes of the source encoding) are quarantined too; a last line cut short is `extract.truncated`.
-Encodings are Python codecs (cp932, shift_jis_2004, utf-8 with or without BOM).
+their line breaks kept in a column marked `line_breaks: true` and holding the record in any other
+(`extract.control_char`). With `trailing_delimiter: true` every record is read with one more field, the
+one after the delimiter ending the line, which must be empty and is never staged. Values holding
+characters that are not text (NUL, C0/C1 controls, bytes CP932 does not define) and fields longer than
+the layout's `max_bytes` (counted in bytes of the source encoding) are quarantined too; a last line
+cut short is `extract.truncated`. Encodings are Python codecs (cp932, shift_jis_2004, utf-8 with or without BOM).
 
 Counts are records: `rows_read` = staged + records held by an error. Blank lines, the DOS
 end-of-file mark (0x1A bytes ending the file, on their own line or right after the last record) and
-the header are not records (the first two are listed as warnings). A held record's rows name it by
+the header are not records (the first two are listed as warnings); the header repeated further on (files
+concatenated) is a record, held as `extract.repeated_header`. A held record's rows name it by
 `record_key` (extractors.keys).
 """
 from __future__ import annotations
@@ -35,7 +38,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ikou.extractors.checks import control_frame, may_hold_controls, overlong_frame
+from ikou.extractors.checks import LINE_BREAK_HINT, control_frame, may_hold_controls, overlong_frame
 from ikou.extractors.fields import (
     columnar,
     decode_each,
@@ -46,7 +49,7 @@ from ikou.extractors.fields import (
     split_fields,
 )
 from ikou.extractors.keys import NOT_A_RECORD, format_key, key_columns_of, key_expr, raw_fields_key
-from ikou.extractors.layout import Layout
+from ikou.extractors.layout import Layout, LayoutColumn
 from ikou.extractors.chunks import in_order
 from ikou.extractors.records import (
     BAD,
@@ -484,11 +487,15 @@ def to_staging(df: pl.DataFrame, layout: Layout, origin: str, base: int) -> pl.D
 def check_source_file(path: Path, source_name: str, run_id: str) -> int:
     """A missing or empty source file is a run-level error naming it; returns its size."""
     if not path.is_file():
-        raise SourceMissingError(f"{source_name}: source file not found: {path}", run_id=run_id)
+        raise SourceMissingError(f"{source_name}: source file not found: {path}", run_id=run_id,
+                                 ja=f"{source_name}: ソースファイル {path} がありません "
+                                    "(設定の path とエクスポートの出力先を確認してください)")
     size = path.stat().st_size
     if size == 0:
         raise SourceMissingError(f"{source_name}: source file {path.name} is empty (0 bytes): an export that wrote "
-                          "nothing is treated as a failed export", run_id=run_id)
+                          "nothing is treated as a failed export", run_id=run_id,
+                          ja=f"{source_name}: ソースファイル {path.name} が空です (0 バイト)。何も書かなかったエクスポートは"
+                             "失敗として扱います: エクスポート (出力) をやり直してください")
     return size
 
 
@@ -509,7 +516,10 @@ def _bom(path: Path, enc: str, source_name: str, run_id: str) -> int:
     for bom, name in _BOMS.items():
         if head.startswith(bom) and not (name == "UTF-8" and _is_utf8(enc)):
             raise LayoutError(f"{source_name}: {path.name} starts with a {name} byte order mark, but its encoding "
-                              f"is configured as {enc}: check the source's `encoding`", run_id=run_id)
+                              f"is configured as {enc}: check the source's `encoding`", run_id=run_id,
+                              ja=f"{source_name}: {path.name} の先頭に {name} の BOM (バイト順マーク) がありますが、"
+                                 f"エンコーディングは {enc} と指定されています: ソースのエンコーディング指定 "
+                                 "(encoding) を確認してください")
     return 0
 
 
@@ -522,6 +532,50 @@ def _unquote(field: str, quote: str | None) -> str:
 def _readable(value: str) -> bool:
     """Decoded without a byte left undecoded (surrogateescape's stand-ins)."""
     return not any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+# the field after the delimiter ending each line (`trailing_delimiter: true`): read as one more column, never staged
+_TRAIL = "__after_trailing_delimiter__"
+REPEATED_HEADER = "extract.repeated_header"
+_FOUND = {"source_line": pl.Int64, "column": pl.String, "rule": pl.String, "value": pl.String,
+          "message_ja": pl.String, "message_en": pl.String}
+
+
+def _as_read(layout: Layout) -> Layout:
+    """The layout the records are cut into fields by: with `trailing_delimiter`, one more (internal) column for
+    the field after the delimiter that ends every line, so a line with it has the layout's field count."""
+    if not layout.trailing_delimiter:
+        return layout
+    return layout.model_copy(update={"columns": [*layout.columns, LayoutColumn(name=_TRAIL, ja="行末の区切り文字の後")]})
+
+
+def _repeated_header(df: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Records whose fields (trimmed) are the header's names: files concatenated (`cat a.csv b.csv`) repeat it.
+    One finding each, saying so, instead of the map and validation findings its names would give (a 団体コード
+    column reading 団体コード is no other 団体's code); still a record held, so the counts balance."""
+    same = pl.all_horizontal([pl.col(n).str.strip_chars().eq(n).fill_null(False) for n in names])
+    hit = df.filter(same)
+    return df.filter(~same), hit.select(
+        pl.col("_line").cast(pl.Int64).alias("source_line"), pl.lit(None, pl.String).alias("column"),
+        pl.lit(REPEATED_HEADER).alias("rule"), pl.lit(None, pl.String).alias("value"),
+        pl.lit("見出し行がファイルの途中にあります (ファイルの連結?): 取り込まずに保留します").alias("message_ja"),
+        pl.lit("the header line again, in the middle of the file (files concatenated?): held, not loaded")
+        .alias("message_en")).cast(_FOUND)
+
+
+def _trailing_field(df: pl.DataFrame, n_fields: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`trailing_delimiter: true`: records whose field after the delimiter ending the line is not empty (a
+    field too many, or a line without that delimiter whose last value took its place) are held."""
+    extra = pl.col(_TRAIL).is_not_null()
+    hit = df.filter(extra)
+    return df.filter(~extra), hit.select(
+        pl.col("_line").cast(pl.Int64).alias("source_line"), pl.lit(None, pl.String).alias("column"),
+        pl.lit("extract.field_count").alias("rule"), pl.col(_TRAIL).alias("value"),
+        pl.lit(f"行末の区切り文字の後に値があります (レイアウトは trailing_delimiter: true で、{n_fields} 項目の後の"
+               "最後の項目は空のはずです。項目が1つ多い?)").alias("message_ja"),
+        pl.lit(f"a value after the delimiter that should end the line (the layout says trailing_delimiter: true: "
+               f"the field after its {n_fields} fields must be empty; a field too many?)").alias("message_en")
+    ).cast(_FOUND)
 
 
 def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
@@ -543,7 +597,9 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     try:
         "".encode(enc)
     except LookupError:
-        raise LayoutError(f"{source_name}: unknown encoding {enc!r} (layout {layout.name})", run_id=run_id) from None
+        raise LayoutError(f"{source_name}: unknown encoding {enc!r} (layout {layout.name})", run_id=run_id,
+                          ja=f"{source_name}: エンコーディング {enc!r} は使えません (レイアウト {layout.name}): "
+                             "ソースまたはレイアウトの encoding を確認してください") from None
     skip = _bom(path, enc, source_name, run_id)
     base = row_id_base(source_ordinal)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -553,6 +609,15 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     n_fields = len(names)
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
     key_index = [names.index(k) for k in keys]
+    read = _as_read(layout)   # with trailing_delimiter: one more column, the field after the last delimiter
+    breaks = {c.name for c in layout.columns if c.line_breaks}
+    trail_ja, trail_en = ((" と行末の区切り文字: trailing_delimiter: true", " and a delimiter ending the line "
+                           "(trailing_delimiter: true)") if layout.trailing_delimiter else ("", ""))
+    if breaks & set(keys):
+        raise LayoutError(f"{source_name}: key columns {sorted(breaks & set(keys))} are marked line_breaks: true in "
+                          f"layout {layout.name}: a key column never holds a line break", run_id=run_id,
+                          ja=f"{source_name}: キー項目 {sorted(breaks & set(keys))} にレイアウト {layout.name} で "
+                             "line_breaks: true が指定されています。キー項目は改行を含みません (指定を外してください)")
 
     def record_keys(c: _Chunk, f: pl.DataFrame, parsed: pl.DataFrame, lines: np.ndarray) -> pl.Series:
         """`record_key` of each finding's record: from its parsed fields, or for a record the parser could not
@@ -588,7 +653,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
 
     def find(data: bytes, eof: bool, cut: bool = False) -> Records:
         return find_records(data, eof=eof, delimiter=layout.delimiter, quote=layout.quote,
-                            quoted_newlines=layout.quoted_newlines, n_fields=n_fields, encoding=enc, cut=cut)
+                            quoted_newlines=layout.quoted_newlines, n_fields=len(read.names), encoding=enc, cut=cut)
 
     def check_header(c: _Chunk) -> None:
         import csv
@@ -600,7 +665,14 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                                   quoting=csv.QUOTE_MINIMAL if layout.quote else csv.QUOTE_NONE))
         except (UnicodeDecodeError, StopIteration):
             got = [c.shown(i)]
-        if c.kind[i] != RECORD or [g.strip() for g in got] != names:
+        if layout.trailing_delimiter and c.kind[i] == RECORD and [g.strip() for g in got] == names:
+            raise LayoutError(f"{source_name}: the header of {path.name} does not end with a delimiter, and layout "
+                              f"{layout.name} says trailing_delimiter: true (every line ends with one, the header "
+                              "too): leave that out of the layout if the file's lines do not", run_id=run_id,
+                              ja=f"{source_name}: {path.name} の見出し行が区切り文字で終わっていません (レイアウト "
+                                 f"{layout.name} は trailing_delimiter: true: 見出し行も含め各行が区切り文字で終わります)。"
+                                 "ファイルの行がそうでなければレイアウトから外してください")
+        if c.kind[i] != RECORD or [g.strip() for g in got] != ([*names, ""] if layout.trailing_delimiter else names):
             # the first line may be a record (a file without its header): its values are shown only when
             # it is the header with some names changed: at least half of the layout's names found in it as
             # they are, every field a name (text, not empty, no number or date in it). A record's fields
@@ -614,16 +686,27 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             if c.kind[i] == RECORD and fields and 2 * shared >= len(names) \
                     and not any(value.search(g) for g in fields):
                 found = "; ".join(f"{k + 1}: expected {names[k]!r}, found {fields[k][:30]!r}" for k in wrong[:3])
+                found_ja = "; ".join(f"{k + 1} 番目: {names[k]!r} のところ {fields[k][:30]!r}" for k in wrong[:3])
                 raise LayoutError(f"{source_name}: the first line of {path.name} is not the header of layout "
                                   f"{layout.name} ({len(got)} fields for {len(names)} names; fields "
                                   f"{[k + 1 for k in wrong[:5]] or '-'} differ: {found or '-'}"
-                                  f"{'…' if len(wrong) > 3 else ''})", run_id=run_id)
+                                  f"{'…' if len(wrong) > 3 else ''})", run_id=run_id,
+                                  ja=f"{source_name}: {path.name} の1行目がレイアウト {layout.name} の見出し行と"
+                                     f"一致しません (項目 {len(got)} 個、レイアウトの見出しは {len(names)} 個; 異なる項目 "
+                                     f"{[k + 1 for k in wrong[:5]] or '-'}: {found_ja or '-'}"
+                                     f"{'…' if len(wrong) > 3 else ''}): ファイルの見出し行かレイアウトの列名を確認してください")
             raise LayoutError(f"{source_name}: the first line of {path.name} is not the header of layout "
                               f"{layout.name} ({len(got)} fields for {len(names)} names; fields "
                               f"{[k + 1 for k in wrong[:5]] or '-'} differ; expected there "
                               f"{[names[k] for k in wrong[:5]] or names[:5]}…): a file without a "
                               "header, or another layout? (its values are not shown: they may be a record)",
-                              run_id=run_id)
+                              run_id=run_id,
+                              ja=f"{source_name}: {path.name} の1行目がレイアウト {layout.name} の見出し行と一致しません "
+                                 f"(項目 {len(got)} 個、レイアウトの見出しは {len(names)} 個; 異なる項目 "
+                                 f"{[k + 1 for k in wrong[:5]] or '-'}; そこにあるべき見出し "
+                                 f"{[names[k] for k in wrong[:5]] or names[:5]}…): 見出し行のないファイルか、別のレイアウトの"
+                                 "ファイルではありませんか。見出し行とレイアウト (header・列) を確認してください "
+                                 "(1行目の値は記録の可能性があるため表示しません)")
         c.kind[i] = HEADER
 
     def chunk_rows(offset: int, chunk: bytes, first_line: int, recs: Records | None, eof: bool,
@@ -632,7 +715,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         recs = recs if recs is not None else find(chunk, eof, cut=True)
         if recs.eof_mark:   # the end-of-file mark right after the last record: not part of it
             chunk = chunk[:len(chunk) - recs.eof_mark]
-        c = _Chunk(layout, enc, offset, chunk, first_line, recs)
+        c = _Chunk(read, enc, offset, chunk, first_line, recs)
         if recs.eof_mark and len(c.kind):
             c.add(len(c.kind) - 1, {"column": None, "rule": "extract.eof_marker", "value": None,
                                     "message_ja": "ファイルは最後のレコードの直後に DOS のファイル終端記号 (0x1A) で終わります "
@@ -665,19 +748,41 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                 pl.when(cut).then(pl.lit("extract.truncated")).otherwise(pl.lit("extract.field_count")).alias("rule"),
                 "value",
                 pl.when(cut).then(pl.lit("最終行が途中で切れています (改行がなく項目数が合いません)"))
-                .otherwise(pl.format(f"項目数が {{}} 個です (レイアウトでは {n_fields} 個)", "actual")).alias("message_ja"),
+                .otherwise(pl.format(f"項目数が {{}} 個です (レイアウトでは {n_fields} 個{trail_ja})", "actual"))
+                .alias("message_ja"),
                 pl.when(cut).then(pl.lit("the last line is cut short (no line break, wrong field count)"))
-                .otherwise(pl.format(f"{{}} fields, the layout has {n_fields}", "actual")).alias("message_en")))
+                .otherwise(pl.format(f"{{}} fields, the layout has {n_fields}{trail_en}", "actual"))
+                .alias("message_en")))
         n_records = int(np.count_nonzero(c.kind == RECORD))
+        if is_first and layout.trailing_delimiter and table.num_rows == 0 and n_records >= 2 \
+                and n_invalid_records == n_records and bool((inv["actual"] == n_fields).all()):
+            raise LayoutError(f"{source_name}: none of the first {n_records} records of {path.name} ends with a "
+                              f"delimiter, and layout {layout.name} says trailing_delimiter: true: leave that out "
+                              "of the layout if the file's lines do not", run_id=run_id,
+                              ja=f"{source_name}: {path.name} の先頭の {n_records} 件のどのレコードも区切り文字で終わって"
+                                 f"いません (レイアウト {layout.name} は trailing_delimiter: true)。ファイルの行がそうでなければ"
+                                 "レイアウトから外してください")
         if is_first and table.num_rows == 0 and n_records >= 2 and n_invalid_records == n_records:
             raise LayoutError(
                 f"{source_name}: layout {layout.name} ({n_fields} fields) does not match {path.name}: "
-                f"none of its first {n_records} records has that many fields", run_id=run_id)
+                f"none of its first {n_records} records has that many fields", run_id=run_id,
+                ja=f"{source_name}: レイアウト {layout.name} ({n_fields} 項目) は {path.name} と一致しません: "
+                   f"先頭の {n_records} 件のどのレコードも項目数が {n_fields} 個ではありません "
+                   "(レイアウトと区切り文字 delimiter の指定を確認してください)")
         lines = first_line + recs.line
         df = parsed = pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx]))
         found = []
-        if may_hold_controls(chunk, text, enc) or may_hold_controls(b"", c.multi_text, enc):
-            df, ctl = control_frame(df, layout, enc, line_breaks=True, unicode_breaks=layout.quoted_newlines)
+        if layout.header and df.height:
+            df, rep = _repeated_header(df, names)
+            found.append(rep)
+        if layout.trailing_delimiter and df.height:
+            df, trail = _trailing_field(df, n_fields)
+            found.append(trail)
+        if may_hold_controls(chunk, text, enc) or may_hold_controls(b"", c.multi_text, enc) or c.multi_text:
+            if layout.quoted_newlines:   # a line break (CR, LF, NEL, U+2028, U+2029) only where line_breaks says
+                df, ctl = control_frame(df, layout, enc, line_breaks=breaks, line_break_hint=LINE_BREAK_HINT)
+            else:   # no record spans lines: no value holds a CR or LF (NEL, U+2028 or U+2029 it may)
+                df, ctl = control_frame(df, layout, enc, line_breaks=True, unicode_breaks=False)
             found.append(ctl)
         df, over = overlong_frame(df, layout, enc)
         found.append(over)
@@ -701,14 +806,14 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                 pl.when(stray).then(value).otherwise(pl.col("value")).alias("value"))
         f = f.with_columns(record_keys(c, f, parsed, lines))
         out = f.select(
-            "severity", "column", "rule", "value",
+            "severity", pl.when(pl.col("column") != _TRAIL).then(pl.col("column")).alias("column"), "rule", "value",
             pl.concat_str([pl.col("message_ja"), pl.format(" (行の位置: ファイル先頭から {} バイト目)", "_at")])
             .alias("message_ja"),
             pl.concat_str([pl.col("message_en"), pl.format(" (line starts at file offset {})", "_at")])
             .alias("message_en"),
             "source_line",
-            pl.when(pl.col("rule").is_in(list(NOT_A_RECORD))).then(None).otherwise(pl.col("record_key"))
-            .alias("record_key"))
+            pl.when(pl.col("rule").is_in([*NOT_A_RECORD, REPEATED_HEADER])).then(None)
+            .otherwise(pl.col("record_key")).alias("record_key"))
         df = df.select("_line", *names)
         return to_staging(df, layout, path.name, base), out
 

@@ -165,15 +165,15 @@ def _numeric(dialect: str, description) -> set[str]:
     return {d[0] for d in description or [] if isinstance(d[1], int) and d[1] in codes}
 
 
-def _table_hint(conn, table: str, schema: str | None) -> str:
-    """'; did you mean b_jumin?' when the database has a table whose name differs only in case (PostgreSQL folds
-    an unquoted B_JUMIN to b_jumin when it is created; the extractor quotes the layout's name exactly)."""
+def _near_table(conn, table: str, schema: str | None) -> str | None:
+    """A table whose name differs from `table` only in case (PostgreSQL folds an unquoted B_JUMIN to b_jumin
+    when it is created; the extractor quotes the layout's name exactly), if the database has one."""
     try:
         names = sa.inspect(conn).get_table_names(schema=schema)
     except Exception:   # noqa: BLE001  (a hint only: a database that cannot list its tables gives none)
-        return ""
+        return None
     near = sorted(n for n in names if n.lower() == table.lower() and n != table)
-    return f"; did you mean {near[0]!r}? (a table name is matched exactly, case included)" if near else ""
+    return near[0] if near else None
 
 
 def match_columns(names: list[str], actual: list[str], *, label: str, source_name: str, run_id: str) -> dict[str, str]:
@@ -196,11 +196,16 @@ def match_columns(names: list[str], actual: list[str], *, label: str, source_nam
         else:
             missing.append(n)
     if missing:
-        raise LayoutError(f"{source_name}: table {label} lacks layout columns {missing}", run_id=run_id)
+        raise LayoutError(f"{source_name}: table {label} lacks layout columns {missing}", run_id=run_id,
+                          ja=f"{source_name}: 表 {label} にレイアウトの列 {missing} がありません "
+                             "(表の列名とレイアウトの列名を確認してください)")
     if ambiguous:
         raise LayoutError(f"{source_name}: table {label} has several columns that differ from a layout column only "
                           f"in case, none of exactly its name: {'; '.join(ambiguous)} (name the column exactly "
-                          "in the layout)", run_id=run_id)
+                          "in the layout)", run_id=run_id,
+                          ja=f"{source_name}: 表 {label} に、レイアウトの列と大文字・小文字だけが異なる列が複数あり、"
+                             f"名前が完全に一致する列がありません: {'; '.join(ambiguous)} "
+                             "(レイアウトに列名を正確に書いてください)")
     return out
 
 
@@ -247,9 +252,16 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                 numeric_actual = _numeric(engine.dialect.name, probed.cursor.description if probed.cursor else None)
             except sa.exc.ProgrammingError as exc:
                 conn.rollback()
+                near = _near_table(conn, table, schema)
+                hint = f"; did you mean {near!r}? (a table name is matched exactly, case included)" if near else ""
                 raise LayoutError(f"{source_name}: table {label} not readable in "
                                   f"{engine.url.render_as_string()}: {str(exc.orig).splitlines()[0]}"
-                                  f"{_table_hint(conn, table, schema)}", run_id=run_id) from None
+                                  f"{hint}", run_id=run_id,
+                                  ja=f"{source_name}: 表 {label} を {engine.url.render_as_string()} で読めません "
+                                     f"({str(exc.orig).splitlines()[0]})"
+                                     + (f"; 大文字・小文字だけが異なる表 {near!r} があります (表名は大文字・小文字を"
+                                        "含めて一致させます)" if near else "")
+                                     + ": 表名・スキーマと接続先、読み取り権限を確認してください") from None
             _own_data_only(conn, probe_tbl, label, dantai_code, run_id)
             conn.rollback()
             real = match_columns(names, actual, label=label, source_name=source_name, run_id=run_id)

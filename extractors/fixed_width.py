@@ -77,7 +77,10 @@ def _line_chunks(path: Path, chunk_bytes: int, max_line_bytes: int = MAX_LINE_BY
             if cut == -1:
                 if len(data) > max_line_bytes:
                     raise LayoutError(f"{path.name}: no line break (LF) in {len(data):,} bytes from file offset "
-                                      f"{offset:,}: records without terminators (`record_terminator: none`)?")
+                                      f"{offset:,}: records without terminators (`record_terminator: none`)?",
+                                      ja=f"{path.name}: ファイル先頭から {offset:,} バイト目以降の {len(data):,} バイトに"
+                                         "改行 (LF) がありません: レコードが改行なしで続くファイルなら、レイアウトに "
+                                         "`record_terminator: none` を指定してください")
                 carry = data
                 continue
             yield offset, data[: cut + 1]
@@ -154,11 +157,17 @@ def _check_terminators(path: Path, layout: Layout, source_name: str, run_id: str
         raise LayoutError(
             f"{source_name}: {path.name} has no line break in its first {len(head):,} bytes, but layout "
             f"{layout.name} expects one after every {rec}-byte record: if the records follow each other "
-            "directly, set `record_terminator: none` in the layout", run_id=run_id)
+            "directly, set `record_terminator: none` in the layout", run_id=run_id,
+            ja=f"{source_name}: {path.name} の先頭 {len(head):,} バイトに改行がありませんが、レイアウト {layout.name} "
+               f"では {rec} バイトのレコードごとに改行があるはずです: レコードが改行なしで続くファイルなら、"
+               "レイアウトに `record_terminator: none` を指定してください")
     if layout.record_terminator == "none" and head[rec:rec + 1] in (b"\r", b"\n"):
         raise LayoutError(
             f"{source_name}: {path.name} has a line break right after its first {rec}-byte record, but layout "
-            f"{layout.name} says records have no terminator (`record_terminator: none`)", run_id=run_id)
+            f"{layout.name} says records have no terminator (`record_terminator: none`)", run_id=run_id,
+            ja=f"{source_name}: {path.name} は最初の {rec} バイトのレコードの直後に改行がありますが、レイアウト "
+               f"{layout.name} はレコードに改行がない (`record_terminator: none`) としています: "
+               "レイアウトの record_terminator を確認してください")
 
 
 def _last_flagged(chunks):
@@ -187,7 +196,9 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     t0 = time.perf_counter()
     path = Path(path)
     if layout.format != "fixed":
-        raise LayoutError(f"{source_name}: layout {layout.name} is format {layout.format}, not fixed", run_id=run_id)
+        raise LayoutError(f"{source_name}: layout {layout.name} is format {layout.format}, not fixed", run_id=run_id,
+                          ja=f"{source_name}: レイアウト {layout.name} の形式は {layout.format} で、固定長 (fixed) では"
+                             "ありません: ソースに合うレイアウトを指定してください")
     size = check_source_file(path, source_name, run_id)
     enc = encoding or layout.encoding
     rec = layout.record_bytes
@@ -281,7 +292,10 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
                 })
         if first and len(starts) - n_blank >= 2 and not ok.any():
             raise LayoutError(f"{source_name}: layout {layout.name} ({rec} bytes per record) does not match "
-                              f"{path.name}: none of its first {len(starts)} lines has that length", run_id=run_id)
+                              f"{path.name}: none of its first {len(starts)} lines has that length", run_id=run_id,
+                              ja=f"{source_name}: レイアウト {layout.name} (レコード長 {rec} バイト) は {path.name} と"
+                                 f"一致しません: 先頭の {len(starts)} 行のどれもその長さではありません "
+                                 "(レイアウトの各列の幅とエンコーディングを確認してください)")
         starts, lines = starts[ok], lines[ok]
         cols: dict[str, pl.Series] = {"_line": pl.Series("_line", lines)}
         bad_any = np.zeros(len(starts), dtype=bool)

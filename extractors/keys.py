@@ -28,11 +28,15 @@ def key_columns_of(layout: Layout, key_columns: list[str] | None, *, source_name
     missing = [c for c in cols if c not in layout.names]
     if missing:
         raise LayoutError(f"{source_name}: key columns {missing} are not columns of layout {layout.name} "
-                          f"(its columns: {layout.names[:8]}…)", run_id=run_id)
+                          f"(its columns: {layout.names[:8]}…)", run_id=run_id,
+                          ja=f"{source_name}: キー列 {missing} はレイアウト {layout.name} の列ではありません "
+                             f"(レイアウトの列: {layout.names[:8]}…): key_columns またはレイアウトの key を確認してください")
     sensitive = [c.name for c in layout.columns if c.sensitive and c.name in cols]
     if sensitive:   # record_key is shown unmasked in every report: it must never hold personal data
         raise LayoutError(f"{source_name}: key columns {sensitive} are sensitive in layout {layout.name}: a record "
-                          "is named by an identifier, never by personal data", run_id=run_id)
+                          "is named by an identifier, never by personal data", run_id=run_id,
+                          ja=f"{source_name}: キー列 {sensitive} はレイアウト {layout.name} で個人情報 (sensitive) の列です: "
+                             "記録は識別番号で示し、個人情報では示しません。キーには識別番号の列を指定してください")
     return cols
 
 

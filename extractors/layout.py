@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ikou.spec import StrictModel, load_spec, spec_version_field
 
 
 class LayoutColumn(StrictModel):
     name: str = Field(description="the column's name as the mapping's `from:` names it; with `header: true` the "
-                                  "header field, exactly (a Japanese header needs Japanese names)")
+                                  "header field, exactly (a Japanese header needs Japanese names); never empty")
     ja: str = Field(description="項目名 in Japanese, shown in reports")
     width: int | None = Field(None, description="fixed: the field's width in bytes of the source encoding (CP932: "
                                                 "a 全角 character is 2); required for every column of a fixed layout")
@@ -22,10 +22,18 @@ class LayoutColumn(StrictModel):
                                                          "a longer one is quarantined (extract.overlong)")
     sensitive: bool = Field(False, description="personal data the mapping may leave unmapped (旧氏, 通称): "
                                                "masked wherever its values are shown, like the schema's")
-    line_breaks: bool = Field(False, description="table: the value may hold line breaks (CR, LF: a 備考 or an "
-                                                 "address written on several lines), kept in the value; otherwise a "
-                                                 "CR or LF in it holds the record (extract.control_char), as in a "
-                                                 "CSV without quoted_newlines")
+    line_breaks: bool = Field(False, description="table, and csv with quoted_newlines: the value may hold line "
+                                                 "breaks (CR, LF, NEL, U+2028, U+2029: a 備考 or an address written "
+                                                 "on several lines), kept in the value; otherwise a line break in it "
+                                                 "holds the record (extract.control_char). Never on a key column")
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, v: str) -> str:
+        if not v.strip():   # a csv reader renames an empty header field: no mapping could read it
+            raise ValueError("a column name must not be empty (a trailing delimiter on every line: "
+                             "trailing_delimiter: true)")
+        return v
 
 
 class Layout(StrictModel):
@@ -38,13 +46,20 @@ class Layout(StrictModel):
     encoding: str = Field("utf-8", description="the source's text encoding (cp932 for most Japanese legacy "
                                                "exports); a run config's source may override it")
     header: bool = Field(False, description="csv: the first line is a header; its fields, trimmed, must equal the "
-                                            "columns' `name`s exactly and in order, or the file is refused")
+                                            "columns' `name`s exactly and in order, or the file is refused; a "
+                                            "record equal to it further on (files concatenated) is held "
+                                            "(extract.repeated_header)")
     delimiter: str = Field(",", description="csv: the field separator, one ASCII character")
     quote: str | None = Field('"', description="csv: the quote character, or null for none")
     quoted_newlines: bool = Field(
-        False, description="csv: a quoted field may hold line breaks (CR LF, LF or CR), kept in the value; "
-                           "otherwise a record is one line, and a quoted line break quarantines its record "
-                           "(extract.quoted_newline)")
+        False, description="csv: a quoted field may hold line breaks (CR LF, LF or CR): the record runs on to "
+                           "the next line, and the break is kept in a column marked `line_breaks: true` (in any "
+                           "other it holds the record, extract.control_char); otherwise a record is one line, and "
+                           "a quoted line break quarantines its record (extract.quoted_newline)")
+    trailing_delimiter: bool = Field(
+        False, description="csv: every line, the header too, ends with one more delimiter; the empty field after "
+                           "it is dropped. A line whose field after it is not empty, or without it, is held "
+                           "(extract.field_count)")
     key: list[str] = Field([], description="columns that order a table read and name a record")
     record_terminator: Literal["line", "none"] = Field(
         "line", description="fixed-width: each record ends with a line break (CR LF or LF), or records "
@@ -81,9 +96,12 @@ class Layout(StrictModel):
                                  f"not {self.quote!r}")
         if self.quoted_newlines and (self.format != "csv" or self.quote is None):
             raise ValueError("quoted_newlines applies to csv layouts with a quote character only")
+        if self.trailing_delimiter and self.format != "csv":
+            raise ValueError("trailing_delimiter applies to csv layouts only")
         breaks = [c.name for c in self.columns if c.line_breaks]
-        if breaks and self.format != "table":
-            raise ValueError(f"line_breaks applies to table layouts only (a csv layout has quoted_newlines): {breaks}")
+        if breaks and not (self.format == "table" or self.quoted_newlines):
+            raise ValueError("line_breaks applies to table layouts only, and to csv layouts with quoted_newlines: "
+                             f"true (without it a line break ends the record): {breaks}")
         if set(breaks) & set(self.key):
             raise ValueError("a key column never holds a line break: line_breaks on "
                              f"{sorted(set(breaks) & set(self.key))}")

@@ -13,7 +13,8 @@ field is data (kept, listed as the warning `extract.stray_quote`); text after a 
 line: that line is quarantined (`extract.unclosed_quote`) and the next line is read as a record.
 A quoted line break is believed only when the record it makes closes within `MAX_RECORD_LINES`
 lines, is well formed and has the layout's number of fields; such a record is staged with its
-line breaks kept when the layout says `quoted_newlines: true`, else quarantined whole as
+line breaks kept when the layout says `quoted_newlines: true` (in a column not marked `line_breaks: true`
+a break then holds the record at extract: `extract.control_char`), else quarantined whole as
 `extract.quoted_newline` (one record, not two broken halves).
 
 How, without a Python loop over the bytes: CR, LF, the quote and an ASCII delimiter below 0x40
@@ -200,9 +201,9 @@ def _unclosed(line_is_last_unterminated: bool) -> Issue:
 
 _QUOTED_NEWLINE = ("extract.quoted_newline", "error",
                    "引用符の中に改行があります (レイアウトは quoted_newlines: false です。改行を含む項目が正しい場合は "
-                   "レイアウトに quoted_newlines: true を指定してください)",
-                   "a quoted field holds a line break, and the layout says quoted_newlines: false (set it to true "
-                   "if the vendor's fields may hold line breaks)")
+                   "レイアウトに quoted_newlines: true を、その項目に line_breaks: true を指定してください)",
+                   "a quoted field holds a line break, and the layout says quoted_newlines: false (set it to true, "
+                   "and line_breaks: true on the columns that may hold line breaks, if the vendor's fields may)")
 
 
 def find_records(data: bytes, *, eof: bool, delimiter: str, quote: str | None, quoted_newlines: bool, n_fields: int,
@@ -527,7 +528,11 @@ def iter_chunks(path: Path, chunk_bytes: int, *, skip: int = 0, quote: str | Non
             if cut == 0:
                 if len(data) > max_line_bytes:
                     raise LayoutError(f"{source_name}: no line break (LF or CR) in {len(data):,} bytes from file "
-                                      f"offset {offset:,}: records without terminators, or not a text file?")
+                                      f"offset {offset:,}: records without terminators, or not a text file?",
+                                      ja=f"{source_name}: {Path(path).name} のファイル先頭から {offset:,} バイト目"
+                                         f"以降の {len(data):,} バイトに"
+                                         "改行 (LF・CR) がありません: レコードの区切りがないか、テキストファイルでは"
+                                         "ありません。ソースのファイルと形式を確認してください")
                 carry = data
                 continue
             chunk = data[:cut]

@@ -118,13 +118,15 @@ def validate_and_load(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run)
     # A mapping mistake must stop the rehearsal before it replaces the target with a half-empty table.
     run.stage = "validate"
     held = q.concat([r.quarantine for r in run.results])
-    validators.check_tables(_counts(plans, run, held), cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id,
+    counts = _counts(plans, run, held)
+    validators.check_tables(counts, cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id,
                             loaded=False, quarantine=held)
     schemas = {p.schema.gyomu: p.schema for p in plans}
     # every 業務 in one load: the target shows all of this run at once, or still the run before it
     with load_slot():
         run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()], ctx,
-            cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio)
+            cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio,
+            counts=loaders.step.guard_counts(counts, held))   # the guard says why nothing is left to load
 
 
 def load_slot():

@@ -39,6 +39,8 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
     out = []
     for i, s in enumerate(cfg.sources, start=1):
         spec = load_mapping(s.mapping)
+        if getattr(s, "layout", None):   # the run reads this layout: the mapping is checked against it, now
+            spec = _with_layout(spec, s.layout, f"sources.{i - 1} ({s.name})")
         if s.kind == "database" and (s.table is None) == (spec.tables is None):
             raise ConfigError(f"sources.{i - 1} ({s.name}): name the vendor table with `table:`, or use a mapping "
                               "that names its tables (`tables:`), not both" if s.table else
@@ -56,6 +58,21 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
                           f"{sorted({p.schema.gyomu for p in out})})")
     _check_rules(out)
     return out
+
+
+def _with_layout(spec: MappingSpec, layout: Path, where: str) -> MappingSpec:
+    """The mapping over a run config's `layout:` (a source's override): the layout loaded and the mapping's
+    lines checked against it at plan, as the mapping's own layout is, and every later step (the unread columns,
+    the diff's legacy columns) reads the one the extract reads."""
+    from ikou.extractors import load_layout
+    from ikou.mappings.spec import check_mapping
+
+    if spec.tables is not None:
+        raise ConfigError(f"{where}: `layout:` overrides a one-table source's layout; its mapping names tables")
+    load_layout(layout)   # a broken layout is refused here, naming its file and key
+    spec = spec.model_copy(update={"layout": Path(layout)})
+    check_mapping(spec, load_schema(spec.schema_), f"{where}: mapping over layout {Path(layout).name}")
+    return spec
 
 
 def checked_plan(cfg: RunConfig) -> list[SourcePlan]:

@@ -207,7 +207,20 @@ def _print_result(summary: dict, run_dir: Path) -> None:
         for name, x in c.get("crosswalks", {}).items():
             if "crosswalk" in x:
                 print(f"  {src}: crosswalk {name}: kept {x['kept']}, issued {x['issued']}, total {x['held_total']}")
+    print(verdict_line(summary), flush=True)
     print(run_dir, flush=True)
+
+
+def verdict_line(summary: dict) -> str:
+    """The one line a finished run prints, Japanese and English: whether anything stops a PM signing it off (the
+    first blocker named; all of them in report.html and summary.json `sign_off_blockers`). The exit code stays 0:
+    the run did what it was asked; a scheduler reads the blockers from summary.json."""
+    blockers = summary.get("sign_off_blockers") or []
+    if not blockers:
+        return "ikou: 完了 承認の妨げ なし / done: no sign-off blockers"
+    more = f" (ほか {len(blockers) - 1} 件 / {len(blockers) - 1} more: report.html)" if len(blockers) > 1 else ""
+    return (f"ikou: 完了 承認の妨げ {len(blockers)} 件 / done with {len(blockers)} sign-off blocker(s): "
+            f"{blockers[0]}{more}")
 
 
 def failure_line(error: dict | None, fallback: str) -> str:

@@ -212,6 +212,10 @@ class Target(StrictModel):
 
 class Thresholds(StrictModel):
     max_quarantine_rate: float = Field(0.05, ge=0, le=1, description="per target table")
+    signoff_max_held_rate: float = Field(0.05, ge=0, le=1, description=(
+        "per target table, as max_quarantine_rate (records held as errors ÷ records extracted): a higher rate "
+        "is a sign-off blocker (count, rate, top rules), so `ikou signoff` needs --override with a reason even "
+        "when max_quarantine_rate was raised to let the run finish"))
     max_drop_ratio: float | None = Field(0.5, ge=0, le=1, description=(
         "a table may shrink by at most this share of the rows the target holds (a run with no rows for a "
         "loaded table is always refused); null: no limit"))
@@ -259,6 +263,13 @@ class RunConfig(StrictModel):
             if not m or m.group("code") != own:
                 raise ValueError(f"target.schema {schema!r} must be dantai_{own} (optionally dantai_{own}_<suffix>: "
                                  "lower-case letters and digits)")
+            # the suffix is checked as the URL's words are: another 団体's code there (dantai_999741_999750)
+            # would show in schema listings, rollback output and a campaign's same-target comparison
+            suffix = schema[len(f"dantai_{own}_"):] if len(schema) > len(f"dantai_{own}") else ""
+            code = (other_dantai(suffix, own) or _embedded_dantai(suffix, own)) if suffix else None
+            if code:
+                raise ValueError(f"target.schema {schema!r} names 団体 {code} in its suffix: a run for {own} "
+                                 "writes only its own schema")
         problem = target_url_problem(self.target.url, own)
         if problem:
             raise ValueError(problem)

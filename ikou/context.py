@@ -147,6 +147,41 @@ def check_run_folder(run_dir: Path) -> Path:
     return real
 
 
+def _names_other_dantai(part: str, own: str) -> str | None:
+    """The 団体コード a path component names other than `own` (a run id's time stamp is not one)."""
+    from ikou.config import _embedded_dantai, other_dantai
+
+    return other_dantai(part, own) or (None if RUN_ID.fullmatch(part) else _embedded_dantai(part, own))
+
+
+def check_run_input(path: Path, dantai: str, what: str, *, summary: dict | None = None) -> Path:
+    """A file a run's report is given besides the run's own (`run-report --diff`, `--quarantine`): refused
+    (IsolationError) when it, or the folder holding it, is a symbolic link, when its path (as given or with
+    links resolved) lies in another 団体's folder or names another 団体, or when its `summary` (a diff's
+    summary.json) names another 団体 (its target schema `dantai_<code>`): its cells would go into this 団体's
+    report.xlsx and evidence pack. Returns the path resolved."""
+    given = Path(path)
+    for p in (given, given.parent):
+        if p.is_symlink():
+            raise IsolationError(f"{what} {given}: {p} is a symbolic link (to {p.resolve()}): give the file itself")
+    for p in (Path(os.path.abspath(given)), given.resolve()):
+        for part in p.parts:
+            code = _names_other_dantai(part, str(dantai))
+            if code:
+                raise IsolationError(f"{what} {given} lies in, or names, another 団体's folder ({part}: 団体 {code}): "
+                                     f"refused (a report of 団体 {dantai} shows only its own data)")
+    if isinstance(summary, dict):
+        from ikou.config import other_dantai
+
+        named = [str(summary.get(k) or "") for k in ("dantai", "left", "right", "table", "schema")]
+        for word in (w for text in named for w in re.split(r"[^0-9A-Za-z_]+", text) if w):
+            code = other_dantai(word, str(dantai))
+            if code:
+                raise IsolationError(f"{what} {given}: its summary names 団体 {code} ({word}): refused (a report of "
+                                     f"団体 {dantai} shows only its own data)")
+    return given.resolve()
+
+
 @dataclass
 class RunContext:
     dantai_code: str

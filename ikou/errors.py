@@ -9,13 +9,17 @@ class IkouError(Exception):
     """Root of every ikou error; carries the run id when one is known.
 
     `ja` is the Japanese half of the one line a failed run prints (the English half is the message).
+    The class attribute is the kind's generic line; a raising site that knows the facts (which source,
+    which file, what to fix) passes `ja=` so that a Japanese reader gets them too, not only the English half.
     """
 
     ja = "移行を続けられません"
 
-    def __init__(self, message: str, *, run_id: str | None = None):
+    def __init__(self, message: str, *, run_id: str | None = None, ja: str | None = None):
         super().__init__(message)
         self.run_id = run_id
+        if ja is not None:
+            self.ja = ja
 
     def __str__(self) -> str:
         base = super().__str__()
@@ -90,4 +94,8 @@ def one_line(exc: BaseException) -> str:
 
 
 def message_ja(exc: BaseException) -> str:
-    return exc.ja if isinstance(exc, IkouError) else UNEXPECTED_JA
+    """The Japanese half of the one line: the error's own detail when the raising site gave one, kept to one
+    line like `one_line`."""
+    if not isinstance(exc, IkouError):
+        return UNEXPECTED_JA
+    return " ".join(ln.strip() for ln in str(exc.ja).strip().splitlines() if ln.strip())

@@ -37,18 +37,24 @@ def schema_sensitive_columns(schema: TargetSchema | Path | str, table: str | Non
 def sensitive_columns(plans) -> set[str]:
     """A run's sensitive columns: the target columns its sources map to, the source columns that feed
     them (a quarantined value may carry either name; a multi-table source's `shimei.SHIMEI` is also
-    `SHIMEI` in its table's extract findings) and the layout columns declared `sensitive`."""
+    `SHIMEI` in its table's extract findings), the layout columns declared `sensitive`, and every target
+    column a line fills from a sensitive or 個人番号-named source column: a mapping mistake
+    (`yubin_no ← KOJIN_NO`) must not print every resident's 個人番号 under the wrong column's name."""
     from ikou.extractors.layout import load_layout
 
     out: set[str] = set()
     for p in plans:
         sens = schema_sensitive_columns(p.schema, p.mapping.target)
         out |= sens
-        for c in p.mapping.columns:
-            if c.target in sens:   # every column a line reads (concat: 氏 and 名)
-                out |= {n for s in c.sources for n in (s, s.rsplit(".", 1)[-1])}
         layouts = [p.mapping.layout] if p.mapping.layout else [t.layout for t in (p.mapping.tables or {}).values()]
-        out |= {c.name for path in layouts for c in load_layout(path).columns if c.sensitive}
+        declared = {c.name for path in layouts for c in load_layout(path).columns if c.sensitive}
+        out |= declared
+        for c in p.mapping.columns:
+            read = {n for s in c.sources for n in (s, s.rsplit(".", 1)[-1])}
+            if c.target in sens:   # every column a line reads (concat: 氏 and 名)
+                out |= read
+            if read & declared or any(is_mynumber_column(n) for n in read):   # and its 不詳/chain columns
+                out |= set(c.outputs().values()) if hasattr(c, "outputs") else {c.target}
     return out
 
 
@@ -57,14 +63,33 @@ def is_mynumber_column(name: str) -> bool:
 
 
 def mask_expr(e: pl.Expr, *, mynumber: bool = False) -> pl.Expr:
-    """Masked text of `e` (null stays null)."""
+    """Masked text of `e` (null stays null). A value already masked stays as it is (a diff's cells masked
+    when the diff was written are masked again by the report that shows them)."""
     digits = e.str.contains(r"^[0-9０-９\s\-]+$")
     full = pl.lit(FULL_MASK)
     if mynumber:
         return pl.when(e.is_null()).then(None).otherwise(full)
     return (pl.when(e.is_null()).then(None)
-            .when(digits).then(full)
+            .when(digits | (e == FULL_MASK)).then(full)
             .otherwise(e.str.slice(0, 1) + pl.lit(NAME_MASK)))
+
+
+# A value shaped like a 住民票コード (11 digits) or a 個人番号 (12) once blanks and hyphens (half- and
+# full-width) are taken out: masked in whatever column it stands, since a rule's finding quotes the value
+# of any column (a 住民票コード typed into 生年月日) and a mapping may route one anywhere.
+_ID_SEPARATORS = r"[\s\-‐‑‒–—―−－]"
+_ID_SHAPE = r"^[0-9０-９]{11,12}$"
+
+
+def id_shaped(e: pl.Expr) -> pl.Expr:
+    """True where the text of `e` is 11 or 12 digits apart from blanks and hyphens (null stays null)."""
+    return e.str.replace_all(_ID_SEPARATORS, "").str.contains(_ID_SHAPE)
+
+
+def guard_expr(e: pl.Expr) -> pl.Expr:
+    """`e` (String) with an identifier-shaped value replaced by the full mask: the shape guard of a column
+    that is not sensitive."""
+    return pl.when(id_shaped(e)).then(pl.lit(FULL_MASK)).otherwise(e)
 
 
 def _nothing_to_mask(df: pl.DataFrame | pl.LazyFrame, reveal: bool) -> bool:
@@ -72,23 +97,35 @@ def _nothing_to_mask(df: pl.DataFrame | pl.LazyFrame, reveal: bool) -> bool:
     return reveal or (isinstance(df, pl.DataFrame) and df.is_empty())
 
 
-def mask_frame(df: pl.DataFrame | pl.LazyFrame, sensitive: set[str] | frozenset[str], *,
-               reveal: bool = False) -> pl.DataFrame | pl.LazyFrame:
-    """Mask the sensitive columns of a wide frame."""
-    if _nothing_to_mask(df, reveal):
-        return df
-    names = df.collect_schema().names()
-    cols = [c for c in names if c in sensitive or is_mynumber_column(c)]
+def _mask_named(df: pl.DataFrame | pl.LazyFrame, sensitive) -> pl.DataFrame | pl.LazyFrame:
+    """Mask the columns of `df` that are in `sensitive` or named like 個人番号; nothing else."""
+    cols = [c for c in df.collect_schema().names() if c in sensitive or is_mynumber_column(c)]
     return df.with_columns(
         [mask_expr(pl.col(c).cast(pl.String), mynumber=is_mynumber_column(c)).alias(c)
          for c in cols])
+
+
+def mask_frame(df: pl.DataFrame | pl.LazyFrame, sensitive: set[str] | frozenset[str], *,
+               reveal: bool = False, keys: tuple[str, ...] | list[str] = ()) -> pl.DataFrame | pl.LazyFrame:
+    """Mask the sensitive columns of a wide frame, and an identifier-shaped value (id_shaped) in any other
+    text column except the record's `keys`: a key stays traceable (a 宛名番号 that looks like a 個人番号
+    is still the handle a reviewer finds the record by), unless the key column itself is sensitive."""
+    if _nothing_to_mask(df, reveal):
+        return df
+    out = _mask_named(df, sensitive)
+    schema = df.collect_schema()
+    guarded = [c for c, t in schema.items()
+               if t == pl.String and c not in keys and not (c in sensitive or is_mynumber_column(c))]
+    return out.with_columns([guard_expr(pl.col(c)).alias(c) for c in guarded])
 
 
 def mask_long(df: pl.DataFrame, sensitive: set[str] | frozenset[str], *, reveal: bool = False,
               column_col: str = "column", value_cols: tuple[str, ...] = ("left", "right"),
               key_cols: tuple[str, ...] = ()) -> pl.DataFrame:
     """Mask a long frame whose `column_col` names the column each value came from (the diff's cells,
-    the quarantine's `value`)."""
+    the quarantine's `value`): a value of a column that is not sensitive is still masked when it is
+    shaped like an identifier (id_shaped). The frame's other columns (`record_key`, `key_cols`) are keys:
+    masked only when sensitive, never by shape, so that a record stays traceable."""
     if reveal or df.is_empty():
         return df
     is_mn = pl.col(column_col).str.contains(MYNUMBER_PATTERN)
@@ -102,9 +139,9 @@ def mask_long(df: pl.DataFrame, sensitive: set[str] | frozenset[str], *, reveal:
                      .then(pl.format(WHOLE_RECORD_MASK, c.str.len_chars()))
                      .when(is_mn).then(mask_expr(c, mynumber=True))
                      .when(is_sens).then(mask_expr(c))
-                     .otherwise(c).alias(v))
+                     .otherwise(guard_expr(c)).alias(v))
     out = df.with_columns(exprs)
-    return mask_frame(out, {k for k in key_cols if k in sensitive}, reveal=False)
+    return _mask_named(out, {k for k in key_cols if k in sensitive})   # keys: no shape guard (traceable)
 
 
 def mask_cells_of(df: pl.DataFrame | pl.LazyFrame, column: str,
@@ -119,7 +156,9 @@ def mask_cells_of(df: pl.DataFrame | pl.LazyFrame, column: str,
         mynumber = is_mynumber_column(column)
         df = df.with_columns([mask_expr(pl.col(v).cast(pl.String), mynumber=mynumber).alias(v)
                               for v in value_cols])
-    return mask_frame(df, {k for k in key_cols if k in sensitive}, reveal=False)
+    else:
+        df = df.with_columns([guard_expr(pl.col(v).cast(pl.String)).alias(v) for v in value_cols])
+    return _mask_named(df, {k for k in key_cols if k in sensitive})   # keys: no shape guard (traceable)
 
 
 # 11 or 12 digits in a row (ASCII or full-width, a space or hyphen between them allowed: 1234-5678-9012),

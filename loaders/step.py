@@ -50,12 +50,13 @@ def derive(schema, ctx: RunContext, validated: dict[str, Path], pool: Executor |
 
 @step("load", name="db_schema")
 def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_url: str, db_schema: str, *,
-         max_drop_ratio: float | None = None) -> StageResult:
+         max_drop_ratio: float | None = None, counts: dict[str, dict] | None = None) -> StageResult:
     """Replace the 団体's target with this run: `parts` = (schema, validated tables) per 業務, in order.
 
     Metrics: `loaded` rows per table, `gyomu`, and `replaced` (the run the target held before, its outcome
     and whether it is kept as the previous state). Fails before changing anything when a table would be
-    emptied or shrink beyond `max_drop_ratio` (loaders.targets.check_counts).
+    emptied or shrink beyond `max_drop_ratio` (loaders.targets.check_counts); `counts` (per table: `extracted`,
+    `held`, `rules` as (rule, records)) lets that refusal say whether nothing was extracted or everything held.
 
     The run is recorded in the target as RUNNING: diff and report follow the COMMIT, and the flow records
     the run's end once its summary.json is written (loaders.finish_run). A held run that never got there
@@ -69,7 +70,9 @@ def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_ur
     # one thread derives while the target ingests (a failed load cancels what has not started)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ikou-derive")
     try:
-        load_parts = [LoadPart(schema, derive(schema, ctx, validated, pool)) for schema, validated in parts]
+        load_parts = [LoadPart(schema, derive(schema, ctx, validated, pool),
+                               counts={t: c for t, c in (counts or {}).items() if t in validated})
+                      for schema, validated in parts]
         counts = load_run(load_parts, target_url, db_schema, max_drop_ratio=max_drop_ratio, runs_dir=ctx.dantai_dir,
                           run=RunRecord(run_id=ctx.run_id, rehearsal=ctx.rehearsal, dantai_code=ctx.dantai_code,
                                         gyomu=gyomu, status=RUNNING))
@@ -86,6 +89,23 @@ def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_ur
     return StageResult(stage="load", name="+".join(gyomu), rows_in=rows_in,
                        rows_out=sum(n for t, n in counts.items() if t in validated_tables),
                        metrics={"loaded": counts, "gyomu": list(gyomu), **({"replaced": replaced} if replaced else {})})
+
+
+def guard_counts(tables: dict[str, dict], quarantine: pl.DataFrame | None = None) -> dict[str, dict]:
+    """`load`'s `counts` from the run's table counts (summary `tables`, as dicts) and its quarantine (every
+    stage): per source-fed table its extracted and held records and the rules holding most of them."""
+    out = {}
+    for name, t in tables.items():
+        if t.get("derived"):
+            continue
+        rules: list[tuple[str, int]] = []
+        if quarantine is not None and quarantine.height:
+            by_rule = (quarantine.filter((pl.col("table") == name) & (pl.col("severity") == "error"))
+                       .group_by("rule").agg(pl.col("row_id").n_unique().alias("n"))
+                       .sort(["n", "rule"], descending=[True, False]).head(3))
+            rules = [(str(r), int(n)) for r, n in by_rule.iter_rows()]
+        out[name] = {"extracted": int(t.get("extracted") or 0), "held": int(t.get("quarantined") or 0), "rules": rules}
+    return out
 
 
 def _replaced(held_runs, url: str, db_schema: str, run_id: str) -> dict | None:

@@ -58,9 +58,12 @@ class RunRecord:
 @dataclass
 class LoadPart:
     """One 業務 of a run: its schema and its tables (frames or staged Parquet files, or a Future of
-    either: a derived table still being computed, which the target waits for when its turn comes)."""
+    either: a derived table still being computed, which the target waits for when its turn comes).
+    `counts`: per source-fed table, what the run did with its records before the load (`extracted`, `held`
+    as errors, `rules`: (rule, records) holding most), so that a refused load says why it had no rows."""
     schema: TargetSchema
     frames: dict[str, pl.DataFrame | Path | Future] = field(default_factory=dict)
+    counts: dict[str, dict] = field(default_factory=dict)
 
 
 def resolve_frame(frame):
@@ -100,13 +103,39 @@ def check_counts(previous: dict[str, int], parts: list[LoadPart], *, max_drop_ra
                 continue
             before, after = int(previous.get(name) or 0), frame_rows(frame)
             if before and not after:
-                raise EmptyExportError(
-                    f"{db_schema}.{name}: this run has no rows for a table the target holds {before} rows of: an "
-                    "export that wrote nothing must never empty the target (unchanged)", run_id=run_id)
+                en, ja = nothing_to_load(f"{db_schema}.{name}", before, part.counts.get(name))
+                raise EmptyExportError(en, run_id=run_id, ja=ja)
             if before and max_drop_ratio is not None and after < before * (1 - max_drop_ratio):
                 raise EmptyExportError(
                     f"{db_schema}.{name}: {after} rows would replace {before} ({after / before - 1:+.0%}), beyond "
                     f"thresholds.max_drop_ratio {max_drop_ratio:.0%} (target unchanged)", run_id=run_id)
+
+
+def nothing_to_load(table: str, before: int, counts: dict | None) -> tuple[str, str]:
+    """Why a table has no rows to load, in English and Japanese, by cause: nothing was extracted (an export
+    that wrote nothing), or every extracted record was held (the rule holding most named, when known): the
+    engineer looks at the export in one case, at the quarantine in the other."""
+    kept = f"a run with no rows must never empty the target, which holds {before:,} rows of it (unchanged)"
+    kept_ja = f"移行先を空にするロードを止めました (移行先の {before:,} 行は変更なし)"
+    c = counts or {}
+    extracted, held = c.get("extracted"), c.get("held")
+    if not isinstance(extracted, int) or not isinstance(held, int):
+        return (f"{table}: this run has no rows for a table the target holds {before:,} rows of (nothing extracted, "
+                f"or every extracted record held: see summary.json): an export that wrote nothing must never empty "
+                f"the target (unchanged)",
+                f"{table}: 投入する行が 0 件です (抽出 0 件、またはすべて保留: summary.json を確認)。{kept_ja}")
+    if extracted == 0:
+        return (f"{table}: 0 rows to load: no record was extracted (an export that wrote nothing?); {kept}",
+                f"{table}: 抽出件数が 0 件のため投入 0 件です (空の出力ではないか確認)。{kept_ja}")
+    rules = [(str(r), int(n)) for r, n in (c.get("rules") or [])][:1]
+    if held >= extracted:
+        top_en = f" (top rule {rules[0][0]}: {rules[0][1]:,})" if rules else ""
+        top_ja = f" (主な理由 {rules[0][0]} {rules[0][1]:,} 件) " if rules else ""
+        return (f"{table}: all {extracted:,} extracted record(s) were held{top_en}: 0 rows to load (see the "
+                f"quarantine, not the export); {kept}",
+                f"{table}: {extracted:,} 件を抽出し、すべて保留{top_ja}のため投入 0 件です (保留理由を確認)。{kept_ja}")
+    return (f"{table}: 0 rows to load: {extracted:,} extracted, {held:,} held; {kept}",
+            f"{table}: 投入 0 件です (抽出 {extracted:,} 件、保留 {held:,} 件)。{kept_ja}")
 
 
 class RollbackRefused(ConfigError):

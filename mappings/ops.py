@@ -425,6 +425,9 @@ def _names(path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _chain_check(c: ColumnMap, schema: TargetSchema) -> list[Problem]:
+    if c.table.startswith("standard:"):   # a known name was resolved to its file when the mapping loaded
+        return [("table", f"no standard code table {c.table.split(':', 1)[1]!r} in the schema {schema.gyomu}; "
+                          f"known: {sorted(schema.code_tables)}")]
     if not Path(c.table).is_file():
         return [("table", f"code table file not found: {c.table} (code_chain reads a standard table code,name)")]
     try:

@@ -357,8 +357,24 @@ def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str, *, path: 
             f"  {k}: {m[0]}{line_note(tree, k)}" + "".join(f"\n{r}" for r in m[1:]) for k, m in noted))
 
 
+def standard_chains(spec: MappingSpec, schema: TargetSchema) -> MappingSpec:
+    """A `code_chain` line's `table: standard:<name>` as the path of the schema's code table (code,name): a
+    vendor tree kept outside the repository names the standard's 続柄 without knowing where ikou is installed.
+    An unknown name is left as written for the op's check to name."""
+    def resolved(c: ColumnMap) -> ColumnMap:
+        name = c.table.split(":", 1)[1] if c.op == "code_chain" and (c.table or "").startswith("standard:") else None
+        if name is None or name not in schema.code_tables:
+            return c
+        return c.model_copy(update={"table": str(schema.code_tables[name].path)})
+
+    columns = [resolved(c) for c in spec.columns]
+    return spec if columns == spec.columns else spec.model_copy(update={"columns": columns})
+
+
 def load_mapping(path: Path | str) -> MappingSpec:
     """Parse and check a mapping spec (see the module's docstring), loading the schema it names."""
     spec = load_spec(path, MappingSpec)
-    check_mapping(spec, load_schema(spec.schema_), str(path), path=Path(path))
+    schema = load_schema(spec.schema_)
+    spec = standard_chains(spec, schema)
+    check_mapping(spec, schema, str(path), path=Path(path))
     return spec

@@ -66,7 +66,8 @@ _INVALID_RE = (r"^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\x{FFFD}"
 
 def _invalid_cp(cp: int) -> bool:
     """A code point that is not text (see `invalid` above); CR and LF are text here: the extract lets a
-    line break through only where the layout declares quoted line breaks."""
+    line break through only in a column its layout marks `line_breaks: true` (a table's, or a csv's with
+    quoted_newlines), and holds it anywhere else."""
     if cp in (0x0A, 0x0D):
         return False
     if cp == 0xFFFD or (cp & 0xFFFE) == 0xFFFE or 0xFDD0 <= cp <= 0xFDEF:   # U+FFFD, the noncharacters

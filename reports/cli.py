@@ -30,9 +30,14 @@ def _tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
 # A column whose name says it holds a name (氏名, カナ, NAME_KANJI, Shimei, SEI/MEI, 姓 …): masked by `ikou diff` by
 # default whatever table it comes from, as MYNUMBER_PATTERN is for 個人番号; a legacy export names its columns as
 # it likes. Read after NFKC (ｼﾒｲ is シメイ), by words (SEI is a name, SEIBETSU is not) and by parts of words.
-NAME_PATTERN = r"(?i)shimei|simei|seimei|namae|furigana|myoji|kana|name|氏名|名前|姓|フリガナ|ふりがな|カナ|かな|シメイ|セイメイ"
-NAME_WORDS = {"sei", "mei", "fname", "lname", "fullname"}
-JA_NAME_ONLY = {"名", "名字", "苗字"}
+# 氏 (the 住民票's own word for the family name), 旧氏 and 通称 (住民票 items, names too) and 本名 are names as
+# 姓 and 名 are; 氏 standing apart from other kanji (氏, 氏_漢字, 氏（カナ）), not inside a word (氏名 is matched
+# whole). As words only, so that SHIKUCHOSON, SHITEI or JUSHO are not names: SHI, UJI, KYU_UJI, TSUSHO.
+NAME_PATTERN = (r"(?i)shimei|simei|seimei|namae|furigana|myoji|kana|name|氏名|名前|姓|フリガナ|ふりがな|カナ|かな|シメイ|セイメイ"
+                r"|旧氏|通称|本名|(?<![一-龥々〆ヶ])氏(?![一-龥々〆ヶ])")
+NAME_WORDS = {"sei", "mei", "fname", "lname", "fullname", "shi", "uji", "kyuuji", "tsusho", "tsuusho", "tsushomei",
+              "tsuushomei", "honmyo", "honmyou"}   # not kyushi: 休止 (KYUSHI_FLAG) is no name
+JA_NAME_ONLY = {"名", "名字", "苗字", "氏", "旧氏"}
 
 
 def is_name_column(name: str) -> bool:
@@ -87,12 +92,43 @@ def _compared_names(result) -> list[str]:
                                *(n for f in frames if f is not None for n in f.columns)]))
 
 
+class DiffOutInRunFolder(IkouError):
+    """`ikou diff --out` inside a run folder: the run's folder is its record (its diffs, reports and evidence
+    pack), and a diff written there would be read as one of the run's own, even another 団体's run."""
+
+    ja = "比較結果の出力先 (--out) が実行フォルダの中です (実行フォルダは実行の記録です。その外のフォルダを指定してください)"
+
+
+def _run_folder_of(out: Path) -> Path | None:
+    """The run folder (or 団体 runs folder) `out` lies in, as given or with links resolved: a folder, or a
+    parent of it, holding a summary.json with a `run_id`, or a folder under `runs/<団体コード>/`."""
+    import json
+    import os
+    import re
+
+    for path in (Path(os.path.abspath(out)), Path(out).resolve()):
+        for folder in (path, *path.parents):
+            if re.fullmatch(r"[0-9]{6}", folder.name) and folder.parent.name == "runs":
+                return folder
+            try:
+                summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(summary, dict) and summary.get("run_id"):
+                return folder
+    return None
+
+
 def _run_diff(args: argparse.Namespace) -> int:
     import polars as pl
 
     from ikou.reports.diff import DiffInputError, compare
     from ikou.reports.report import write_diff_outputs
     try:
+        run_folder = _run_folder_of(Path(args.out))
+        if run_folder is not None:
+            raise DiffOutInRunFolder(f"--out {args.out} lies in the run folder {run_folder}: a run's folder is its "
+                                     "record (run-report, signoff and evidence read it), give a folder outside it")
         result = compare(args.left, args.right, key=_split(args.key), rules=args.rules,
                          columns=_split(args.columns) or None, crosswalk=args.crosswalk,
                          numeric=_split(args.numeric), dates=_split(args.dates),
@@ -245,20 +281,30 @@ def _previous(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict | 
 
 
 def _diffs(args: argparse.Namespace, run_dir: Path, summary: dict) -> tuple[dict[str, dict], dict[str, Path]]:
-    """Every diff of the run (summary.json's `diff`, and any diff/<source>/summary.json beside it), and
-    `--diff` when given; with the folder of each diff kept outside RUN_DIR/diff/ (the workbook reads its
-    unexplained cells there, as the page counts them)."""
+    """The run's own diffs (summary.json's `diff`, and a diff/<source>/summary.json of one of its sources:
+    `own_diff_names`, as `ikou signoff` reads them; never another folder someone wrote under diff/), and
+    `--diff` when given, checked like the run folder (no link, no other 団体's); with the folder of each
+    diff kept outside RUN_DIR/diff/ (the workbook reads its unexplained cells there, as the page counts them)."""
+    from ikou.context import check_run_input
     from ikou.reports.reconcile import load_summary
+    from ikou.reports.signoff import own_diff_names
 
     diffs = dict(summary.get("diff") or {})
     dirs: dict[str, Path] = {}
+    own = own_diff_names(summary)
     for f in sorted(run_dir.glob("diff/*/summary.json")):
-        diffs.setdefault(f.parent.name, load_summary(f))
+        if own is None or f.parent.name in own:
+            diffs.setdefault(f.parent.name, load_summary(f))
     if args.diff:
         extra = Path(args.diff)
         folder = extra if extra.is_dir() else extra.parent
+        check_run_input(folder, summary.get("dantai") or "", "--diff")
+        added = load_summary(extra)
+        check_run_input(extra, summary.get("dantai") or "", "--diff", summary=added)
+        if (folder / "differences.parquet").exists():   # the cells the workbook copies
+            check_run_input(folder / "differences.parquet", summary.get("dantai") or "", "--diff")
         name = folder.name or "diff"
-        diffs[name] = load_summary(extra)
+        diffs[name] = added
         dirs[name] = folder
     return diffs, dirs
 
@@ -273,9 +319,10 @@ def _run_report(args: argparse.Namespace) -> int:
     from ikou.reports.reconcile import load_summary
     from ikou.reports import labels
     from ikou.reports.report import render_run_report
+    from ikou.reports.summary import signoff_max_held_rate
     from ikou.reports.workbook import write_workbook
     try:
-        from ikou.context import check_run_folder
+        from ikou.context import check_run_folder, check_run_input
 
         run_dir = Path(args.run_dir)
         check_run_folder(run_dir)   # not a link, not another 団体's run under this 団体's folder
@@ -287,6 +334,8 @@ def _run_report(args: argparse.Namespace) -> int:
             raise NotARunFolder(f"{run_dir}: " + ("no summary.json (not a run folder, or a run that wrote no record)"
                                                   if run_dir.is_dir() else "no such run folder"))
         summary = load_summary(run_dir)
+        if args.quarantine:   # its values go into this run's report and evidence pack
+            check_run_input(Path(args.quarantine), summary.get("dantai") or "", "--quarantine")
         _check_inputs_kept(args, run_dir, summary)
         qpath = Path(args.quarantine) if args.quarantine else run_dir / "quarantine.parquet"
         quarantine = pl.read_parquet(qpath) if qpath.is_file() else empty()
@@ -295,7 +344,8 @@ def _run_report(args: argparse.Namespace) -> int:
         diffs, diff_dirs = _diffs(args, run_dir, summary)
         with labels.for_run(run_dir):   # names of a 業務 kept outside the repository: the run's schema copy
             out = render_run_report(summary, quarantine, Path(args.out or run_dir / "report.html"),
-                                    diffs=diffs, previous_summary=previous, sensitive=sensitive, reveal=args.reveal)
+                                    diffs=diffs, previous_summary=previous, sensitive=sensitive, reveal=args.reveal,
+                                    max_held_rate=signoff_max_held_rate(run_dir))
             # the workbook beside it, from the same inputs (a PM reads one or the other): the same diffs, blockers
             book = write_workbook(summary, Path(out).with_suffix(".xlsx"), run_dir=run_dir, quarantine=quarantine,
                                   previous=previous, sensitive=sensitive, reveal=args.reveal, diffs=diffs,

@@ -218,8 +218,12 @@ def _masked_quarantine(run_dir: Path, sensitive: set[str]) -> bytes | None:
     return buf.getvalue()
 
 
-def _run_files(run_dir: Path) -> dict[str, Path]:
-    """Files of the run folder that go into the pack as they are (never a Parquet staging file)."""
+def _run_files(run_dir: Path, summary: dict | None = None) -> dict[str, Path]:
+    """Files of the run folder that go into the pack as they are (never a Parquet staging file); of diff/, only
+    the run's own diffs (`own_diff_names` of its `summary`), not a folder someone else wrote there."""
+    from ikou.reports.signoff import own_diff_names
+
+    own = own_diff_names(summary) if isinstance(summary, dict) else None   # None: every folder
     out: dict[str, Path] = {}
     for name in ("summary.json", "report.html", "report.xlsx", ENVIRONMENT, SIGNOFF):
         if (run_dir / name).is_file():
@@ -227,7 +231,7 @@ def _run_files(run_dir: Path) -> dict[str, Path]:
     for pattern in ("diff/*/*.json", "diff/*/*.yaml", "diff/*/*.csv", "diff/*/report.html",
                     "moji/ledger/*.csv", "moji/*.csv", f"{SPECS}/**/*"):
         for f in sorted(run_dir.glob(pattern)):
-            if f.is_file():
+            if f.is_file() and (own is None or not pattern.startswith("diff/") or f.parent.name in own):
                 out[f.relative_to(run_dir).as_posix()] = f
     return out
 
@@ -284,7 +288,7 @@ def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None,
                             + "; ".join(changed))
     if summary.get("status") != "succeeded":
         state = {**state, "note": f"run {summary.get('status')}: the target does not hold this run"}
-    files: dict[str, bytes] = {n: p.read_bytes() for n, p in _run_files(run_dir).items()}
+    files: dict[str, bytes] = {n: p.read_bytes() for n, p in _run_files(run_dir, summary).items()}
     q = _masked_quarantine(run_dir, set(specs.get("sensitive_columns") or []))
     if q is not None:
         files["quarantine.csv"] = q

@@ -112,6 +112,11 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
             verdict = NEUTRAL
             note = (f"保留した記録が {held_grew:,} 件増えています。警告の減少 ({prev - cur:,} 件) は、"
                     "その記録が保留されて検証されなかったためかもしれません")
+        elif warning and verdict == "悪化" and isinstance(prev, int) and isinstance(cur, int) \
+                and 0 < cur - prev <= held_fell:   # the mirror: records no longer held are checked again
+            verdict = NEUTRAL
+            note = (f"保留した記録が {held_fell:,} 件減っています。警告の増加 ({cur - prev:,} 件) は、"
+                    "その記録が保留されずに検証されるようになったためかもしれません")
         rows.append({"item": item, "previous": prev, "current": cur,
                      "delta": (cur - prev) if isinstance(cur, (int, float))
                      and isinstance(prev, (int, float)) else None,
@@ -130,6 +135,7 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
                              f"({curl} {cschema or ''}) と異なります (別の移行先の件数との比較です)",
                      "previous": None, "current": None, "delta": None, "verdict": "注意", "note": None})
     held_grew = max(0, _held(current) - _held(previous))
+    held_fell = max(0, _held(previous) - _held(current))
     pall, call = _extracted(previous), _extracted(current)
     ptabs, ctabs = previous.get("tables") or {}, current.get("tables") or {}
     for table in dict.fromkeys([*ctabs, *ptabs]):

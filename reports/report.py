@@ -103,7 +103,7 @@ def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
         part = mask_cells_of(result.column_sample(c, HTML_ROWS), c, sensitive, reveal=reveal,
                              key_cols=key)
         column_samples.append((c, _table(part.drop("column"), total=s["changed_cells"][c])))
-    dups = {side: mask_frame(d["sample"], sensitive, reveal=reveal)
+    dups = {side: mask_frame(d["sample"], sensitive, reveal=reveal, keys=key)
             for side, d in result.duplicates.items()}
     html = _env().get_template("diff_report.html.j2").render(
         s=s, generated_at=_now(), masked=not reveal,
@@ -113,8 +113,8 @@ def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
         column_table=column_table, rules_table=rules_table,
         totals=totals_check(s["control_totals"]["left"], s["control_totals"]["right"]),
         column_samples=column_samples,
-        only_left=_table(mask_frame(result.only_left_rows, sensitive, reveal=reveal)),
-        only_right=_table(mask_frame(result.only_right_rows, sensitive, reveal=reveal)),
+        only_left=_table(mask_frame(result.only_left_rows, sensitive, reveal=reveal, keys=key)),
+        only_right=_table(mask_frame(result.only_right_rows, sensitive, reveal=reveal, keys=key)),
         dup_left=_table(dups["left"]), dup_right=_table(dups["right"]),
     )
     out_path.write_text(html, encoding="utf-8")
@@ -160,13 +160,14 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     _masked_cells(result, sensitive, reveal).sink_parquet(out_dir / "differences.parquet")
     safe_for_csv(_masked_cells(result, sensitive, reveal, unexplained=True)).sink_csv(
         out_dir / "differences.csv")
-    _write_frame(mask_frame(result.only_left_rows, sensitive, reveal=reveal), out_dir,
+    key = tuple(result.key)   # the key columns are never masked by shape: a key must stay traceable
+    _write_frame(mask_frame(result.only_left_rows, sensitive, reveal=reveal, keys=key), out_dir,
                  "only_left")
-    _write_frame(mask_frame(result.only_right_rows, sensitive, reveal=reveal), out_dir,
+    _write_frame(mask_frame(result.only_right_rows, sensitive, reveal=reveal, keys=key), out_dir,
                  "only_right")
     for side, d in result.duplicates.items():
         if d["keys"]:
-            _write_frame(mask_frame(d["sample"], sensitive, reveal=reveal), out_dir,
+            _write_frame(mask_frame(d["sample"], sensitive, reveal=reveal, keys=key), out_dir,
                          f"duplicates_{side}")
     render_diff_html(result, summary, out_dir / "report.html", sensitive=sensitive, reveal=reveal)
     return summary
@@ -287,15 +288,17 @@ def _quarantine_view(quarantine: pl.DataFrame, sensitive, reveal: bool, gyomu=()
     return reasons, samples, chart
 
 
-def sign_off_blockers(summary: dict, diffs: dict[str, dict] | None = None) -> list[str]:
+def sign_off_blockers(summary: dict, diffs: dict[str, dict] | None = None, max_held_rate: float | None = None) -> list[str]:
     """The 承認の妨げ report.html and report.xlsx list, one list for both: summary.json's `sign_off_blockers`
     (what `ikou signoff` refuses on) and, for a diff the report was given besides the run's own (`ikou
     run-report --diff`), its unexplained cells, worded as the run words them and marked as not in
     summary.json; and, as `ikou signoff` refuses on it, a 'nothing loaded' blocker its counts show that a
-    summary written before that blocker existed does not list (marked so)."""
+    summary written before that blocker existed does not list (marked so). `max_held_rate`: the run's
+    thresholds.signoff_max_held_rate (reports.summary.signoff_max_held_rate), so that the page shows the held-rate
+    line `ikou signoff` refuses on for a run written before it."""
     from ikou.reports.summary import unlisted_nothing_loaded
 
-    out = list(summary.get("sign_off_blockers") or []) + unlisted_nothing_loaded(summary)
+    out = list(summary.get("sign_off_blockers") or []) + unlisted_nothing_loaded(summary, max_held_rate)
     own = set(summary.get("diff") or {})
     extra = {k: d for k, d in (diffs or {}).items() if k not in own and isinstance(d, dict)}
     if extra:
@@ -411,7 +414,8 @@ def _left_behind(source: dict) -> str:
 
 def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *,
                       diffs: dict[str, dict] | None = None, diff: dict | None = None,
-                      previous_summary: dict | None = None, sensitive=frozenset(), reveal: bool = False) -> Path:
+                      previous_summary: dict | None = None, sensitive=frozenset(), reveal: bool = False,
+                      max_held_rate: float | None = None) -> Path:
     """The migration run's report.html (counts per stage, quarantine reasons, diff, trend).
 
     `diffs`: source → its diff summary (summary.json's `diff`), every one shown; `diff`: a single diff
@@ -468,7 +472,7 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
         control_totals=_control_totals_view(s.get("control_totals")),
         sources=sources, combined=_combined_view(s.get("combined")),
         gyomu=", ".join(labels.gyomu(g) for g in s.get("gyomu") or []),
-        blockers=sign_off_blockers(s, diffs), error=error,
+        blockers=sign_off_blockers(s, diffs, max_held_rate), error=error,
         error_stage=labels.stage(error.get("stage")) if error and error.get("stage") else "—",
     )
     out_path.write_text(html, encoding="utf-8")

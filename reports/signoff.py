@@ -119,7 +119,7 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     unlisted = _check_blockers_against_files(run_dir, summary)
     # as a PM reads them now: a line a run wrote in Japanese only in both languages, and a blocker the run has
     # that its summary, written before that blocker existed, does not list
-    blockers = [current_wording(b) for b in summary.get("sign_off_blockers") or []] + unlisted
+    blockers = [current_wording(b, summary) for b in summary.get("sign_off_blockers") or []] + unlisted
     check_free_text(override, "--override")
     if blockers and not (override and override.strip()):
         raise SignOffRefused(f"run {summary['run_id']} has {len(blockers)} sign-off blocker(s): "
@@ -251,18 +251,19 @@ def _check_blockers_against_files(run_dir: Path, summary: dict) -> list[str]:
     """Refuse when summary.json lists fewer blockers than the run's files show: deleting a line of
     `sign_off_blockers` must not be enough to sign without an override. Blockers it lists beyond
     these still block (a kind this check does not re-derive). A line written before it was bilingual
-    is the same blocker (`current_wording`). Returns the 'nothing loaded' blockers summary.json's own
-    counts show and it does not list (`unlisted_nothing_loaded`: a run written before that blocker
-    existed): blockers of the run, which block as the listed ones do, never a mismatch."""
-    from ikou.reports.summary import UNLISTED, current_wording, unlisted_nothing_loaded
+    is the same blocker (`current_wording`). Returns the 'nothing loaded' and held-records blockers
+    summary.json's own counts show and it does not list (`unlisted_nothing_loaded`: a run written before
+    that blocker existed): blockers of the run, which block as the listed ones do, never a mismatch."""
+    from ikou.reports.summary import UNLISTED, current_wording, signoff_max_held_rate, unlisted_nothing_loaded
 
     recorded = summary.get("sign_off_blockers")
     if recorded is None:
         recorded = []
     if not isinstance(recorded, list):
         raise SignOffMismatch("summary.json: sign_off_blockers is not a list, not signing")
-    unlisted = unlisted_nothing_loaded(summary)
-    listed = {current_wording(b) for b in recorded if isinstance(b, str)} | {b.removesuffix(UNLISTED) for b in unlisted}
+    unlisted = unlisted_nothing_loaded(summary, signoff_max_held_rate(run_dir))
+    listed = ({current_wording(b, summary) for b in recorded if isinstance(b, str)}
+              | {b.removesuffix(UNLISTED) for b in unlisted})
     missing = [b for b in _rederived_blockers(run_dir, summary) if b not in listed]
     if missing:
         raise SignOffMismatch(f"summary.json does not match the run's files: {len(missing)} sign-off blocker(s) they "
@@ -270,26 +271,45 @@ def _check_blockers_against_files(run_dir: Path, summary: dict) -> list[str]:
     return unlisted
 
 
+def own_diff_names(summary: dict) -> set[str] | None:
+    """The diffs under RUN_DIR/diff/ that are the run's own: those summary.json lists, and one of each of its
+    sources (the diff step names its folder after the source), so that removing a diff from summary.json does
+    not hide its unexplained cells from the sign-off. Any other folder there (an `ikou diff --out` into the
+    run, another 団体's comparison) is not read by `ikou signoff`, `ikou run-report` nor the evidence pack.
+    None (every folder is the run's) for a summary that names neither diffs nor sources: it cannot tell."""
+    if "diff" not in summary and "sources" not in summary:
+        return None
+    return {str(k) for k in (summary.get("diff") or {})} | {str(k) for k in (summary.get("sources") or {})}
+
+
 def _rederived_blockers(run_dir: Path, summary: dict) -> list[str]:
     """The blockers of the run as `reports.summary` words them, from the files the run wrote beside
     summary.json where they are kept: the diffs' own summaries (diff/<source>/summary.json: unexplained
     cells) and the 文字同定 outcomes (moji/<source>.chars.parquet, until `ikou purge`; after it the
     unresolved characters listed in summary.json). Control totals are re-balanced from their three
-    sums (extracted − loaded − held): their staging is not re-read. A recorded run error is one too."""
+    sums (extracted − loaded − held): their staging is not re-read. A recorded run error is one too. Held
+    records are judged against the run's own thresholds.signoff_max_held_rate (its config in specs/)."""
     from ikou.reports.summary import _blockers   # the one place the blocker lines are worded
+    from ikou.reports.summary import held_over, signoff_max_held_rate, unresolved_chars
 
     moji = summary.get("moji") or {}
     counts = dict(moji.get("counts") or {})
     chars = sorted(run_dir.glob("moji/*.chars.parquet"))
+    distinct = unresolved_chars(summary)
     if chars:
-        frames = [pl.read_parquet(c, columns=["status", "occurrences"]) for c in chars]
-        counts["unresolved"] = int(pl.concat(frames).filter(pl.col("status") == "unresolved")["occurrences"].sum())
+        frames = [pl.read_parquet(c, columns=[k for k in ("status", "occurrences", "char")
+                                              if k in pl.read_parquet_schema(c)]) for c in chars]
+        un = pl.concat(frames, how="diagonal_relaxed").filter(pl.col("status") == "unresolved")
+        counts["unresolved"] = int(un["occurrences"].sum())
+        distinct = un["char"].n_unique() if "char" in un.columns else distinct
     else:
         listed = sum(int(u.get("occurrences") or 0) for u in moji.get("unresolved") or [] if isinstance(u, dict))
         counts["unresolved"] = max(int(counts.get("unresolved") or 0), listed)
     diffs = {k: d for k, d in (summary.get("diff") or {}).items() if isinstance(d, dict)}
+    own = own_diff_names(summary)
     for f in sorted(run_dir.glob("diff/*/summary.json")):
-        diffs[f.parent.name] = _json(f.read_bytes(), f)
+        if own is None or f.parent.name in own:   # a folder someone else wrote under diff/ is not the run's
+            diffs[f.parent.name] = _json(f.read_bytes(), f)
     totals = {t: {c: {**v, "difference": int(v.get("extracted") or 0) - int(v.get("loaded") or 0)
                       - int(v.get("held") or 0)} for c, v in cols.items()}
               for t, cols in (summary.get("control_totals") or {}).items()}
@@ -303,4 +323,6 @@ def _rederived_blockers(run_dir: Path, summary: dict) -> list[str]:
     failure = (SimpleNamespace(kind=error.get("kind"), stage=error.get("stage")) if isinstance(error, dict)
                else None)
     return _blockers(counts, failure, diffs, totals, empty=empty, untied=_untied(tables), loaded=loaded,
-                     all_held=all_held(tables))
+                     all_held=all_held(tables, by_held=failure is not None),
+                     held=held_over(tables, summary.get("quarantine_reasons") or [], signoff_max_held_rate(run_dir)),
+                     unresolved_chars=distinct)

@@ -196,7 +196,11 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         moji=MojiSummary(counts=moji_counts, **moji, decision_changes=_decision_changes(ctx)),
         sign_off_blockers=_blockers(moji_counts, error, diffs, totals,
                                     empty=[r.name for r in _of(results, "extract") if r.rows_in == 0],
-                                    untied=_untied(tables), loaded=loaded, all_held=all_held(tables)),
+                                    untied=_untied(tables), loaded=loaded,
+                                    all_held=all_held(tables, by_held=error is not None),
+                                    held=held_over(tables, reasons, getattr(getattr(cfg, "thresholds", None),
+                                                                    "signoff_max_held_rate", SIGNOFF_MAX_HELD_RATE)),
+                                    unresolved_chars=moji.get("unresolved_chars")),
         diff=diffs, error=error,
         combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
                   for r in _of(results, "map") if "combine" in r.metrics})
@@ -221,17 +225,77 @@ def _untied(tables: dict) -> dict[str, int]:
     return out
 
 
-def all_held(tables: dict) -> dict[str, int]:
+def all_held(tables: dict, *, by_held: bool = False) -> dict[str, int]:
     """table → records extracted, for every table that extracted records and loaded none (each one held),
-    from TableCounts or summary.json's dicts; derived tables are built from loaded rows and are not counted."""
+    from TableCounts or summary.json's dicts; derived tables are built from loaded rows and are not counted.
+    `by_held`: told by the held records instead (held = extracted), for a run that failed at load, whose
+    tables all loaded 0 whether their records were held or not."""
     out = {}
     for name, t in tables.items():
         t = t if isinstance(t, dict) else t.model_dump(by_alias=True)
-        extracted, loaded = t.get("extracted"), t.get("loaded")
+        extracted, loaded = t.get("extracted"), t.get("quarantined" if by_held else "loaded")
         if not t.get("derived") and isinstance(extracted, int) and isinstance(loaded, int) and extracted > 0 \
-                and loaded == 0:
+                and loaded == (extracted if by_held else 0):
             out[name] = extracted
     return out
+
+
+SIGNOFF_MAX_HELD_RATE = 0.05   # thresholds.signoff_max_held_rate's default (a run whose config does not set it)
+TOP_RULES = 3                  # rules a held-records line names
+
+
+def held_over(tables: dict, reasons: list[dict], max_rate: float) -> dict[str, dict]:
+    """table → {held, extracted, rules (the rules holding most records, as (rule, records)), limit} for every
+    source-fed table whose records held as errors exceed `max_rate` of its extracted records (held ÷
+    extracted, as thresholds.max_quarantine_rate): records that are not migrated, which a PM must not sign
+    off unnoticed. From TableCounts or summary.json's dicts and `quarantine_reasons`, so that `ikou signoff`
+    derives the same lines from summary.json as the run did."""
+    out = {}
+    for name, t in tables.items():
+        t = t if isinstance(t, dict) else t.model_dump(by_alias=True)
+        extracted, held = t.get("extracted"), t.get("quarantined")
+        if t.get("derived") or not isinstance(extracted, int) or not isinstance(held, int) or extracted <= 0 \
+                or held <= 0 or held / extracted <= max_rate:
+            continue
+        by_rule: dict[str, int] = {}
+        for r in reasons or []:
+            if isinstance(r, dict) and r.get("table") == name and r.get("severity") == "error" and r.get("rule"):
+                by_rule[str(r["rule"])] = by_rule.get(str(r["rule"]), 0) + int(r.get("rows_failed") or 0)
+        rules = sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))
+        out[name] = {"held": held, "extracted": extracted, "rules": rules, "limit": max_rate}
+    return out
+
+
+def held_line(table: str, h: dict) -> str:
+    """The blocker of a table holding more records than thresholds.signoff_max_held_rate allows: how many,
+    their share of the extracted records, and the rules holding most of them."""
+    rate, limit = f"{100 * h['held'] / h['extracted']:.1f} %", f"{100 * h['limit']:g} %"
+    top, more = h["rules"][:TOP_RULES], len(h["rules"]) > TOP_RULES
+    ja = "、".join(f"{r} {n:,} 件" for r, n in top) + ("、…" if more else "")
+    en = ", ".join(f"{r} {n:,}" for r, n in top) + (", …" if more else "")
+    return (f"{table}: {h['held']:,} 件 ({rate}) を保留 (主な理由: {ja or '-'}; 上限 {limit}。保留した記録は移行されません) / "
+            f"{h['held']:,} record(s) held ({rate}, above thresholds.signoff_max_held_rate {limit}; top rules: "
+            f"{en or '-'}): held records are not migrated")
+
+
+def signoff_max_held_rate(run_dir: Path) -> float:
+    """thresholds.signoff_max_held_rate of the config a run read (its copy in RUN_DIR/specs/), for a reader
+    of the run folder (`ikou signoff`); the default when the copy does not set it (a run from before that
+    key) or is gone."""
+    import yaml
+
+    base = Path(run_dir) / "specs"
+    try:
+        manifest = json.loads((base / "manifest.json").read_text(encoding="utf-8"))
+        entry = next(f for f in manifest.get("files") or [] if isinstance(f, dict) and f.get("kind") == "config")
+        f = (base / str(entry["path"])).resolve()
+        if not f.is_relative_to(base.resolve()):
+            return SIGNOFF_MAX_HELD_RATE
+        v = ((yaml.safe_load(f.read_text(encoding="utf-8")) or {}).get("thresholds") or {}).get("signoff_max_held_rate")
+    except (OSError, ValueError, StopIteration, KeyError, AttributeError, TypeError, yaml.YAMLError):
+        return SIGNOFF_MAX_HELD_RATE
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+    return float(v) if ok else SIGNOFF_MAX_HELD_RATE
 
 
 def failed_line(error) -> str:
@@ -318,19 +382,26 @@ def shared_key_line(source: str, table: str, mapped: dict) -> str:
 
 def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None,
               empty: list[str] = (), untied: dict[str, int] | None = None,
-              loaded: dict[str, int] | None = None, all_held: dict[str, int] | None = None) -> list[str]:
+              loaded: dict[str, int] | None = None, all_held: dict[str, int] | None = None,
+              held: dict[str, dict] | None = None, unresolved_chars: int | None = None) -> list[str]:
     """What stops a sign-off. A failed run's control totals are left out: nothing (or not all) was
     loaded, so they cannot balance, and their lines would bury the one that matters. A source with
     no records is a blocker even on a fresh target (where no drop guard applies): an export that came
     out empty looks exactly like that; so is a table that extracted records and loaded none (`all_held`:
-    every record held, the same empty target by another road). The diff must find every loaded row again
-    (`_unbalanced_diffs`)."""
+    every record held, the same empty target by another road), kept for a run that failed at load (its
+    counts are whole: the drop guard refused a target it would have emptied); so is a table holding more of
+    its records than thresholds.signoff_max_held_rate (`held`: held_over). The diff must find every loaded
+    row again (`_unbalanced_diffs`)."""
     out = [failed_line(error)] if error is not None else []
     for source in empty:
         out.append(f"{source}: 抽出件数が 0 件です (空の出力ではないか確認が必要) / no records extracted (an empty export?)")
-    for table, n in (all_held or {}).items() if error is None else ():
+    counted = error is None or getattr(error, "stage", None) == "load"   # every stage before the load ran
+    for table, n in (all_held or {}).items() if counted else ():
         out.append(f"{table}: 抽出した {n:,} 件をすべて保留し、投入は 0 件です (保留理由を確認) / "
                    f"all {n:,} extracted record(s) were held: nothing was loaded")
+    for table, h in (held or {}).items() if counted else ():
+        if table not in (all_held or {}):   # 'nothing loaded' says it already
+            out.append(held_line(table, h))
     for table, n in (untied or {}).items():
         out.append(f"{table}: 抽出で保留した {n} 件はキーを読めません (同じ人の他の履歴が投入された可能性) / "
                    f"{n} record(s) held at extract have no readable key: the rest of their person's history may be loaded")
@@ -340,7 +411,7 @@ def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: di
                 out.append(f"{table}.{col}: 管理合計が合いません (抽出 − 投入 − 保留 = {v['difference']:,}) / "
                            "control total does not balance")
     if moji_counts.get("unresolved"):
-        out.append(unresolved_line(moji_counts["unresolved"]))
+        out.append(unresolved_line(moji_counts["unresolved"], unresolved_chars))
     for source, d in diffs.items():
         u = d.get("unexplained_cells")
         n = sum(u.values()) if isinstance(u, dict) else (u or 0)
@@ -351,11 +422,28 @@ def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: di
     return out
 
 
-def unresolved_line(n: int) -> str:
-    """The 未同定 blocker. Its Japanese half is the whole line a run wrote before it was bilingual
-    (`current_wording` reads that one as this)."""
-    return (f"{n} 文字 未同定 (同定台帳で判断が必要) / "
-            f"{n} character(s) not identified to an MJ character (the moji ledger must decide)")
+def unresolved_line(n: int, chars: int | None = None) -> str:
+    """The 未同定 blocker: the distinct characters (the decisions the reviewers must make) and their
+    occurrences `n`; without the distinct count (a summary that lacks it), the occurrences alone.
+    `current_wording` reads the lines of earlier runs ("N 文字 未同定", N the occurrences) as this."""
+    if chars is None:
+        return (f"未同定の文字 {n:,} 箇所 (同定台帳で判断が必要) / "
+                f"{n:,} occurrence(s) of characters not identified to an MJ character (the moji ledger must decide)")
+    return (f"未同定の文字 {chars:,} 種類 ({n:,} 箇所) (同定台帳で判断が必要) / "
+            f"{chars:,} distinct character(s) ({n:,} occurrence(s)) not identified to an MJ character "
+            "(the moji ledger must decide)")
+
+
+def unresolved_chars(summary: dict | None) -> int | None:
+    """The distinct unresolved characters a summary.json records (`moji.unresolved_chars`; a summary from
+    before that field listed every one in `moji.unresolved`), None when it does not tell."""
+    moji = (summary or {}).get("moji") if isinstance(summary, dict) else None
+    if not isinstance(moji, dict):
+        return None
+    if isinstance(moji.get("unresolved_chars"), int):
+        return moji["unresolved_chars"]
+    listed = {u.get("char") for u in moji.get("unresolved") or [] if isinstance(u, dict) and u.get("char")}
+    return len(listed) if listed and not moji.get("unresolved_omitted") else None
 
 
 def unexplained_line(source: str, n: int) -> str:
@@ -364,20 +452,26 @@ def unexplained_line(source: str, n: int) -> str:
             f"{n} cell(s) differ with no expected-difference rule to explain them (parallel-run diff)")
 
 
-# the two blocker lines a run wrote in Japanese only, before they were bilingual: (pattern, line as worded now)
-_JAPANESE_ONLY = ((re.compile(r"(\d+) 文字 未同定 \(同定台帳で判断が必要\)"), lambda m: unresolved_line(int(m[1]))),
+# blocker lines as earlier runs worded them: (pattern, line as worded now, given the summary.json). The 未同定
+# and 説明できない差異 lines in Japanese only, before they were bilingual; the 未同定 line counting its
+# occurrences as characters ("43236 文字 未同定"), before it named the distinct characters
+_UNRESOLVED_OLD = (r"(\d+) 文字 未同定 \(同定台帳で判断が必要\)"
+                   r"(?: / \1 character\(s\) not identified to an MJ character \(the moji ledger must decide\))?")
+_JAPANESE_ONLY = ((re.compile(_UNRESOLVED_OLD), lambda m, s: unresolved_line(int(m[1]), unresolved_chars(s))),
                   (re.compile(r"(.+): 説明できない差異 (\d+) セル \(並行稼働比較\)"),
-                   lambda m: unexplained_line(m[1], int(m[2]))))
+                   lambda m, s: unexplained_line(m[1], int(m[2]))))
 
 
-def current_wording(line: str) -> str:
+def current_wording(line: str, summary: dict | None = None) -> str:
     """A blocker line of summary.json as `_blockers` words it now: a run written before the 未同定 and
-    説明できない差異 lines were bilingual listed them in Japanese only, and is read as having the same
-    blocker (the sign-off compares the lines, and a PM reads them in both languages). Any other line as is."""
+    説明できない差異 lines were bilingual listed them in Japanese only, and one written before the 未同定
+    line named the distinct characters counted its occurrences only (their number comes from `summary`,
+    the summary.json the line is of); either is read as having the same blocker (the sign-off compares
+    the lines, and a PM reads them in both languages). Any other line as is."""
     for pattern, now_worded in _JAPANESE_ONLY:
         m = pattern.fullmatch(line) if isinstance(line, str) else None
         if m:
-            return now_worded(m)
+            return now_worded(m, summary)
     return line
 
 
@@ -385,16 +479,19 @@ UNLISTED = (" (summary.json に記載なし: この妨げの確認ができる�
             "(not in summary.json: the run was written before this blocker was checked)")
 
 
-def unlisted_nothing_loaded(summary: dict) -> list[str]:
-    """The 'nothing loaded' blockers (`all_held`) that summary.json's own table counts show and its
-    `sign_off_blockers` do not list, marked so (UNLISTED): a run written before that blocker existed. It
-    has that blocker all the same; `ikou signoff` and the reports say so in its own words. A run that did
-    not succeed has none (as `_blockers`: its failure is the line that matters)."""
+def unlisted_nothing_loaded(summary: dict, max_held_rate: float | None = None) -> list[str]:
+    """The 'nothing loaded' blockers (`all_held`) and, given the run's thresholds.signoff_max_held_rate
+    (`signoff_max_held_rate(run_dir)`), the held-records ones (`held_over`) that summary.json's own counts
+    show and its `sign_off_blockers` do not list, marked so (UNLISTED): a run written before that blocker
+    existed. It has that blocker all the same; `ikou signoff` and the reports say so in its own words. A
+    run that did not succeed has none (as `_blockers`: its failure is the line that matters)."""
     if summary.get("status") != "succeeded" or summary.get("error"):
         return []
     tables = {t: v for t, v in (summary.get("tables") or {}).items() if isinstance(v, dict)}
-    listed = {current_wording(b) for b in summary.get("sign_off_blockers") or [] if isinstance(b, str)}
-    return [b + UNLISTED for b in _blockers({}, None, {}, all_held=all_held(tables)) if b not in listed]
+    listed = {current_wording(b, summary) for b in summary.get("sign_off_blockers") or [] if isinstance(b, str)}
+    held = ({} if max_held_rate is None else
+            held_over(tables, summary.get("quarantine_reasons") or [], max_held_rate))
+    return [b + UNLISTED for b in _blockers({}, None, {}, all_held=all_held(tables), held=held) if b not in listed]
 
 
 def shown_url(url: str) -> str:

@@ -21,6 +21,7 @@ from ikou.privacy import mask_long
 from ikou.reports import labels
 from ikou.reports.reconcile import stage_rows, trend
 from ikou.reports.report import STATUS_JA, rule_message, sign_off_blockers
+from ikou.reports.summary import signoff_max_held_rate
 
 EXCEL_ROWS = 1_048_576
 HEAD = 2                                  # rows above the data: the note, then the headers
@@ -84,16 +85,29 @@ class _Book:
                     elif isinstance(v, (int, float)):
                         ws.write_number(r, j, v)
                     else:
-                        v = str(v)
-                        if len(v) > CELL_CHARS:   # Excel would cut it without a word
-                            v = v[:CELL_CHARS - len(TRUNCATED)] + TRUNCATED
-                        ws.write_string(r, j, v)
+                        ws.write_string(r, j, _cell_text(str(v)))
                 r += 1
         ws.autofilter(1, 0, max(1, r - 1), max(0, len(headers) - 1))
         return written
 
     def close(self) -> None:
         self.wb.close()
+
+
+def _cell_text(v: str) -> str:
+    """`v` within Excel's limit, which counts UTF-16 units (𠮷 is two): cut with the mark, never silently
+    (xlsxwriter would drop what is over and return an error code)."""
+    units = len(v.encode("utf-16-le")) // 2
+    if units <= CELL_CHARS:
+        return v
+    room = CELL_CHARS - len(TRUNCATED)   # TRUNCATED is in the BMP: one unit per character
+    out, used = [], 0
+    for ch in v:   # only for a value over the limit: rare, and at most 32,767 characters
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > room:
+            break
+        out.append(ch)
+    return "".join(out) + TRUNCATED
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pl.DataFrame:
@@ -131,7 +145,7 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
     diffs = dict(s.get("diff") or {}) if diffs is None else diffs
     book = _Book(out, max_rows)
     try:
-        _overview(book, s, masked=not reveal, blockers=sign_off_blockers(s, diffs))
+        _overview(book, s, masked=not reveal, blockers=sign_off_blockers(s, diffs, signoff_max_held_rate(run_dir)))
         _counts(book, s)
         q = quarantine if quarantine is not None else pl.DataFrame(schema={c: pl.String for c in QUARANTINE_COLUMNS})
         cols = list(QUARANTINE_COLUMNS)
@@ -155,7 +169,7 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
                    [_frame(reasons, ["table", "stage", "rule", "severity", "rows_failed", "findings", "message"])],
                    note="ルール別の保留件数 (記録数 = 保留された記録、件数 = 指摘の数)", rest_in="summary.json",
                    widths=[34, 10, 26, 14, 10, 10, 60])
-        _diff(book, s, run_dir, diffs, diff_dirs or {})
+        _diff(book, s, run_dir, diffs, diff_dirs or {}, sensitive=sensitive, reveal=reveal)
         totals = [{"table": labels.table(t), "column": labels.column(c), **v}
                   for t, cols_ in (s.get("control_totals") or {}).items() for c, v in cols_.items()]
         book.sheet("管理合計", ["テーブル", "項目", "抽出", "投入", "保留中", "差額", "読めない値", "抽出時に保留 (記録)"],
@@ -221,7 +235,8 @@ def _counts(book: _Book, s: dict) -> None:
                note="段階別の処理件数と時間", rest_in="summary.json", widths=[24, 14, 10])
 
 
-def _diff(book: _Book, s: dict, run_dir: Path, diffs: dict[str, dict], diff_dirs: dict[str, Path]) -> None:
+def _diff(book: _Book, s: dict, run_dir: Path, diffs: dict[str, dict], diff_dirs: dict[str, Path], *,
+          sensitive=frozenset(), reveal: bool = False) -> None:
     from ikou.reports.report import _diffs_view   # the HTML's 入力ごとの比較, the same numbers
 
     counts = _diffs_view(diffs)["table"]
@@ -243,22 +258,27 @@ def _diff(book: _Book, s: dict, run_dir: Path, diffs: dict[str, dict], diff_dirs
                note="並行稼働比較 (旧 ⇔ 新): 想定差異ルールで説明できた差異と説明できない差異", rest_in="summary.json",
                widths=[20, 30, 14, 20, 10, 50, 30])
     # the run's own diffs (RUN_DIR/diff/<source>/) and those the report was given besides (run-report --diff)
-    files = {f.parent.name: f for f in sorted(run_dir.glob("diff/*/differences.parquet"))}
+    files = {f.parent.name: f for f in sorted(run_dir.glob("diff/*/differences.parquet")) if f.parent.name in diffs}
     for source, folder in diff_dirs.items():
         if source in diffs and (Path(folder) / "differences.parquet").is_file():
             files[source] = Path(folder) / "differences.parquet"
     total = 0
     frames = []
-    for source, f in files.items():   # masked when the run wrote them; the unexplained cells only, source by source
+    for source, f in files.items():   # the unexplained cells only, source by source
         lf = pl.scan_parquet(f).filter(pl.col("rule").is_null())
         key = _diff_key(f, diffs.get(source), lf.collect_schema().names())
         n = lf.select(pl.len()).collect().item()
         total += n
         if n:
-            frames.append(lf.select(pl.lit(source).alias("source"),
-                                    pl.concat_str([pl.col(k).cast(pl.String).fill_null(NULL_KEY_PART) for k in key],
-                                                  separator="/").alias("key"),
-                                    "column", "left", "right").head(book.max_rows).collect())
+            # masked again with this run's columns, the 個人番号 names and the shape guard, whatever the diff
+            # was written with (`ikou diff --reveal`, another run's columns); keys by their columns only
+            cells = mask_long(lf.select(*key, "column", "left", "right").head(book.max_rows).collect()
+                              .with_columns(pl.col("left", "right").cast(pl.String)),
+                              sensitive, reveal=reveal, key_cols=tuple(key))
+            frames.append(cells.select(pl.lit(source).alias("source"),
+                                       pl.concat_str([pl.col(k).cast(pl.String).fill_null(NULL_KEY_PART) for k in key],
+                                                     separator="/").alias("key"),
+                                       "column", "left", "right"))
             frames[-1] = frames[-1].with_columns(pl.col("column").replace(
                 {c: labels.column(c) for c in frames[-1]["column"].drop_nulls().unique().to_list()}))
             unexplained.append(f.relative_to(run_dir).as_posix() if f.is_relative_to(run_dir) else f.as_posix())

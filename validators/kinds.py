@@ -446,11 +446,18 @@ def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
         {"__latest": latest, "__current": latest & _text(p.jotai).is_in(p.active_jotai)},
         {"__current_setai": pl.when("__current").then(_text(p.setai))},
         {"__household": pl.col("__current_setai").max().over(p.person),   # person's current 世帯番号
-         "__cause": pl.col(HELD_BY).drop_nulls().first().over(p.person)},
+         "__cause": pl.col(HELD_BY).drop_nulls().first().over(p.person),
+         # the 履歴 the cause is on: the head's current row may be held only with it (held_together)
+         "__cause_rireki": _text(p.rireki).filter(pl.col(HELD_BY).is_not_null()).first().over(p.person)},
         {"__heads": (head & ~pl.col("__person_held")).sum().over("__household"),
          "__held_heads": cand.sum().over("__household"),
-         "__held_head": pl.format("{}{}={} {}={}{} held by {}", mark, pl.lit(p.person), _text(p.person),
-                                  pl.lit(p.rireki), _text(p.rireki), unknown, pl.col("__cause").fill_null("?"))},
+         "__held_head": pl.format("{}{}={} {}={}{} held{} by {}", mark, pl.lit(p.person), _text(p.person),
+                                  pl.lit(p.rireki), _text(p.rireki), unknown,
+                                  pl.when(pl.col("__cause_rireki").fill_null("?") != _text(p.rireki).fill_null("?"))
+                                  .then(pl.format(" with its {}={}", pl.lit(p.rireki),
+                                                  pl.col("__cause_rireki").fill_null("?")))
+                                  .otherwise(pl.lit("")),
+                                  pl.col("__cause").fill_null("?"))},
         {"__held_head": pl.col("__held_head").min().over("__household")},
     ]
     member = ~held & ~pl.col("__person_held") & pl.col("__household").is_not_null()

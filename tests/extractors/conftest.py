@@ -17,7 +17,7 @@ COLS = ["ATENA_NO", "SHIMEI", "KINGAKU"]
 def write_layout(tmp: Path, *, fmt: str = "csv", encoding: str = "cp932", header: bool = False,
                  widths: list[int] | None = None, max_bytes: dict[str, int] | None = None,
                  names: list[str] | None = None, quoted_newlines: bool = False,
-                 record_terminator: str = "line") -> Path:
+                 record_terminator: str = "line", line_breaks: list[str] | None = None) -> Path:
     names = names or COLS
     cols = []
     for i, n in enumerate(names):
@@ -26,6 +26,8 @@ def write_layout(tmp: Path, *, fmt: str = "csv", encoding: str = "cp932", header
             c["width"] = widths[i]
         if max_bytes and n in max_bytes:
             c["max_bytes"] = max_bytes[n]
+        if n in (line_breaks if line_breaks is not None else ["SHIMEI"] if quoted_newlines else []):
+            c["line_breaks"] = True   # quoted line breaks are kept only in the columns marked so
         cols.append(c)
     spec = {"spec_version": 1, "name": "test.layout", "format": fmt, "encoding": encoding, "header": header,
             "columns": cols}

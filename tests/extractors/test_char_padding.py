@@ -39,5 +39,8 @@ def test_a_table_named_in_another_case_gets_a_hint(pg, tmp_path):
     url, schema, engine = pg
     with engine.begin() as conn:
         conn.exec_driver_sql(f'CREATE TABLE "{schema}".B_JUMIN (ATENA_NO varchar(15))')
-    with pytest.raises(LayoutError, match=r"did you mean 'b_jumin'\?"):
+    with pytest.raises(LayoutError, match=r"did you mean 'b_jumin'\?") as e:
         _extract(url, schema, "B_JUMIN", table_layout("ATENA_NO", key=["ATENA_NO"]), tmp_path)
+    from ikou.errors import message_ja
+
+    assert "B_JUMIN を" in message_ja(e.value) and "大文字・小文字だけが異なる表 'b_jumin'" in message_ja(e.value)

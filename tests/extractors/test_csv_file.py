@@ -4,7 +4,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ikou.errors import LayoutError
+from ikou.errors import LayoutError, message_ja
 from tests.extractors.conftest import COLS, rules_by_line, run, write_layout
 
 NAMES = ["佐藤　太郎", "髙橋　花子", "渡辺　一郎", "ｻﾄｳ ﾀﾛｳ", "山﨑　誠"]
@@ -70,23 +70,28 @@ def test_header_is_checked_and_skipped_and_quoted_fields_keep_commas_and_quotes(
 def test_header_that_does_not_match_the_layout_is_a_layout_error_naming_the_file(tmp_path):
     path = tmp_path / "vendor.csv"
     path.write_text("ATENA,NAME,AMOUNT\n1,a,2\n", encoding="utf-8")
-    with pytest.raises(LayoutError, match="vendor.csv"):
+    with pytest.raises(LayoutError, match="vendor.csv") as e:
         run(path, write_layout(tmp_path, encoding="utf-8", header=True), tmp_path)
+    assert "src: vendor.csv の1行目" in message_ja(e.value) and "見出し行" in message_ja(e.value)
 
 
 def test_every_row_with_the_wrong_field_count_means_the_wrong_layout(tmp_path):
     path = tmp_path / "other.csv"
     path.write_text("".join(f"{i},a,b,c,d\n" for i in range(20)), encoding="utf-8")
-    with pytest.raises(LayoutError, match="does not match other.csv"):
+    with pytest.raises(LayoutError, match="does not match other.csv") as e:
         run(path, write_layout(tmp_path, encoding="utf-8"), tmp_path)
+    ja = message_ja(e.value)   # the field-count detail in Japanese too
+    assert "other.csv と一致しません" in ja and "3 項目" in ja and "項目数が 3 個ではありません" in ja, ja
 
 
 def test_missing_and_empty_files_are_layout_errors_naming_them(tmp_path, layout_csv):
-    with pytest.raises(LayoutError, match="not found"):
+    with pytest.raises(LayoutError, match="not found") as e:
         run(tmp_path / "absent.csv", layout_csv, tmp_path)
+    assert "absent.csv がありません" in message_ja(e.value)
     (tmp_path / "empty.csv").write_bytes(b"")
-    with pytest.raises(LayoutError, match="empty.csv is empty"):
+    with pytest.raises(LayoutError, match="empty.csv is empty") as e:
         run(tmp_path / "empty.csv", layout_csv, tmp_path)
+    assert "src: ソースファイル empty.csv が空です" in message_ja(e.value) and "やり直して" in message_ja(e.value)
 
 
 @pytest.mark.parametrize("chunk_bytes", [40, 32 << 20])
@@ -211,8 +216,9 @@ def test_a_cr_only_file_is_read_and_a_file_without_any_line_break_stops_with_a_l
     assert r.rows_read == 200 == df.height and df["_source_line"].to_list() == list(range(1, 201))
     monkeypatch.setattr(rec, "MAX_LINE_BYTES", 1000)   # instead of 64 MB
     path.write_bytes(b"0000000001,a," + b"9" * 5000)
-    with pytest.raises(LayoutError, match="no line break .LF or CR. in"):
+    with pytest.raises(LayoutError, match="no line break .LF or CR. in") as e:
         run(path, layout_csv, tmp_path, chunk_bytes=256)
+    assert "src: cr_only.csv のファイル先頭から 0 バイト目以降" in message_ja(e.value), message_ja(e.value)
 
 
 @pytest.mark.parametrize("chunk_bytes", [32 << 20, 24])

@@ -7,7 +7,7 @@ import pytest
 from ikou.extractors import load_layout
 from ikou.extractors.database import extract_table
 from ikou import REPO_ROOT
-from ikou.errors import LayoutError
+from ikou.errors import LayoutError, message_ja
 from ikou.sample.legacy_db import install_vendor_table
 
 SAMPLE = REPO_ROOT / "data" / "sample" / "vendor_b"
@@ -44,10 +44,11 @@ def test_auto_uses_adbc_for_postgres_and_sqlalchemy_for_mariadb(postgres_url, ma
 
 def test_a_table_without_the_layout_columns_is_a_layout_error(postgres_url, tmp_path):
     install_vendor_table(SAMPLE / "B_ZEI_KOJO.csv", postgres_url, "B_ZEI_KOJO", schema="legacy_extract_test")
-    with pytest.raises(LayoutError, match="lacks layout columns"):
+    with pytest.raises(LayoutError, match="lacks layout columns") as e:
         extract_table(postgres_url, "B_ZEI_KOJO", load_layout(LAYOUTS / "b_zei_kazei.yaml"),
                       out_path=tmp_path / "x.parquet", source_name="b", source_ordinal=1, run_id="r",
                       schema="legacy_extract_test")
+    assert message_ja(e.value).startswith("b: 表 legacy_extract_test.B_ZEI_KOJO にレイアウトの列 ["), message_ja(e.value)
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "mariadb"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ikou.errors import LayoutError
+from ikou.errors import LayoutError, message_ja
 from tests.extractors.conftest import rules_by_line, run, write_layout
 
 WIDTHS = [10, 12, 8]   # ATENA_NO, SHIMEI (6 double-byte characters), KINGAKU
@@ -67,8 +67,9 @@ def test_chunked_reading_of_a_large_file_equals_one_read(tmp_path, layout):
 def test_a_layout_whose_record_length_matches_no_line_is_a_layout_error(tmp_path):
     path = tmp_path / "f.dat"
     path.write_bytes(b"x" * 25 + b"\r\n" + b"y" * 25 + b"\r\n")
-    with pytest.raises(LayoutError, match="30 bytes per record"):
+    with pytest.raises(LayoutError, match="30 bytes per record") as e:
         run(path, write_layout(tmp_path, fmt="fixed", widths=WIDTHS), tmp_path)
+    assert "(レコード長 30 バイト) は f.dat と一致しません" in message_ja(e.value), message_ja(e.value)
 
 
 def _unterminated_layout(tmp_path):
@@ -101,12 +102,14 @@ def test_layout_and_file_that_disagree_on_line_breaks_are_a_layout_error(tmp_pat
     recs = [_rec(f"{i:010d}", "山田", i) for i in range(1, 5)]
     joined = tmp_path / "joined.dat"
     joined.write_bytes(b"".join(recs))
-    with pytest.raises(LayoutError, match="record_terminator: none"):
+    with pytest.raises(LayoutError, match="record_terminator: none") as e:
         run(joined, layout, tmp_path)
+    assert "joined.dat の先頭" in message_ja(e.value) and "record_terminator: none" in message_ja(e.value)
     lines = tmp_path / "lines.dat"
     lines.write_bytes(b"\r\n".join(recs) + b"\r\n")
-    with pytest.raises(LayoutError, match="has a line break right after its first 30-byte record"):
+    with pytest.raises(LayoutError, match="has a line break right after its first 30-byte record") as e:
         run(lines, _unterminated_layout(tmp_path), tmp_path)
+    assert "lines.dat は最初の 30 バイトのレコードの直後に改行があります" in message_ja(e.value)
 
 
 def test_record_terminator_belongs_to_fixed_width_layouts_only(tmp_path):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import polars as pl
 import pytest
 
-from ikou.errors import LayoutError
+from ikou.errors import LayoutError, message_ja
 from tests.extractors.conftest import COLS, run, write_layout
 
 BIG, SMALL = 32 << 20, 97
@@ -109,6 +109,7 @@ class Kind:
     build: Build
     layout: dict = field(default_factory=dict)    # write_layout options
     error: str | None = None                      # a LayoutError (run-level) expected, matching this
+    error_ja: tuple[str, ...] = ()                # … whose Japanese half names the file and holds these words
 
 
 def _r(i: int, name: str | None = None, amount: str | None = None) -> tuple:
@@ -230,14 +231,16 @@ def kinds() -> dict[str, Kind]:
     k["utf8_bom"] = Kind(b, {"encoding": "utf-8"})
     k["utf8_bom_with_header"] = Kind(B(encoding="utf-8").raw_bytes(b"\xef\xbb\xbf").header().rows(2),
                                      {"encoding": "utf-8", "header": True})
-    k["utf8_bom_on_a_cp932_source"] = Kind(B().raw_bytes(b"\xef\xbb\xbf").rows(2), error="UTF-8 byte order mark")
+    k["utf8_bom_on_a_cp932_source"] = Kind(B().raw_bytes(b"\xef\xbb\xbf").rows(2), error="UTF-8 byte order mark",
+                                           error_ja=("UTF-8 の BOM", "cp932", "エンコーディング指定 (encoding) を確認"))
 
     # ------------------------------------------------------------ header and empty
     k["header_and_records"] = Kind(B().header().rows(3), {"header": True})
     k["header_quoted"] = Kind(B().header('"ATENA_NO","SHIMEI","KINGAKU"').rows(2), {"header": True})
     k["header_only_zero_records"] = Kind(B().header(), {"header": True})
-    k["header_mismatch"] = Kind(B().header("ATENA,NAME,AMOUNT").rows(2), {"header": True}, error="is not the header of layout")
-    k["empty_file"] = Kind(B(), error="is empty")
+    k["header_mismatch"] = Kind(B().header("ATENA,NAME,AMOUNT").rows(2), {"header": True}, error="is not the header of layout",
+                                error_ja=("の1行目がレイアウト", "見出し行と一致しません", "見出し行とレイアウト"))
+    k["empty_file"] = Kind(B(), error="is empty", error_ja=("が空です (0 バイト)", "エクスポート (出力) をやり直して"))
     k["only_blank_lines"] = Kind(B().blank().blank())
     k["overlong_field"] = Kind(B().rows(1).bad("0000000002,長い名前です,200", "extract.overlong", "SHIMEI").rows(1, 3),
                                {"max_bytes": {"SHIMEI": 10}})
@@ -299,8 +302,10 @@ def test_malformed_kind(tmp_path, name, chunk_bytes):
     kind = KINDS[name]
     path, layout = _written(tmp_path, name, kind)
     if kind.error:
-        with pytest.raises(LayoutError, match=kind.error):
+        with pytest.raises(LayoutError, match=kind.error) as e:
             run(path, layout, tmp_path, chunk_bytes=chunk_bytes)
+        ja = message_ja(e.value)   # the Japanese half of the failure line: which source, which file, what to fix
+        assert ja.startswith("src: ") and path.name in ja and all(w in ja for w in kind.error_ja), ja
         return
     r, df = run(path, layout, tmp_path, chunk_bytes=chunk_bytes)
     check(r, df, kind, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ikou.errors import LayoutError
+from ikou.errors import LayoutError, message_ja
 from ikou.extractors import extract, load_layout
 from ikou import REPO_ROOT
 from ikou.extractors.csv_file import extract_csv
@@ -75,8 +75,9 @@ def test_without_key_columns_the_layout_key_names_the_record_and_none_gives_no_k
     r = extract_csv(data, load_layout(path), out_path=tmp_path / "d.parquet", source_name="src", source_ordinal=1,
                     target_table="t", run_id="r", dantai_code="999997")
     assert r.quarantine["record_key"].to_list() == ["ATENA_NO=0000000001"]
-    with pytest.raises(LayoutError, match=r"key columns \['KOJIN'\]"):
+    with pytest.raises(LayoutError, match=r"key columns \['KOJIN'\]") as e:
         _csv(tmp_path, ["KOJIN"])
+    assert "キー列 ['KOJIN'] はレイアウト" in message_ja(e.value)
 
 
 def test_a_held_fixed_width_record_carries_its_key(tmp_path):
@@ -130,9 +131,10 @@ def test_a_sensitive_column_never_names_a_record(tmp_path):
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     data = tmp_path / "d.csv"
     data.write_bytes(b"0000000001,a\tb,1\r\n")
-    with pytest.raises(LayoutError, match=r"key columns \['SHIMEI'\] are sensitive"):
+    with pytest.raises(LayoutError, match=r"key columns \['SHIMEI'\] are sensitive") as e:
         extract_csv(data, load_layout(path), out_path=tmp_path / "d.parquet", source_name="src", source_ordinal=1,
                     target_table="t", run_id="r", dantai_code="999997", key_columns=["ATENA_NO", "SHIMEI"])
+    assert "src: キー列 ['SHIMEI']" in message_ja(e.value) and "個人情報" in message_ja(e.value)
 
 
 # Vendor A's 住民記録: DANTAI_CD, ATENA_NO, RIREKI_NO, then codes, then 氏名 …; the flow passes the key

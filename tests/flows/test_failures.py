@@ -93,6 +93,44 @@ def test_a_failed_run_leaves_summary_json_and_one_line_without_traceback(tmp_pat
     assert f"({stage})" in line and summary["error"]["message_ja"] in line and f"failed at {stage}: " in line
 
 
+def _refused_file(tmp_path: Path, case: str) -> Path:
+    if case == "missing_file":
+        return tmp_path / "NO_SUCH.csv"
+    path = tmp_path / f"{case.upper()}.csv"
+    sample = (REPO_ROOT / "data" / "sample" / "vendor_a" / "JUMIN.csv").read_bytes()
+    path.write_bytes(b"" if case == "empty_file" else b"\xef\xbb\xbf" + sample[:2000].rsplit(b"\n", 1)[0] + b"\n")
+    return path
+
+
+REFUSED_JA = {   # case: what the Japanese half must say besides the source and the file: what is wrong, what to do
+    "bom_on_a_cp932_source": ["UTF-8 の BOM", "cp932", "エンコーディング指定 (encoding) を確認してください"],
+    "empty_file": ["が空です (0 バイト)", "エクスポート (出力) をやり直してください"],
+    "missing_file": ["がありません", "出力先を確認してください"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_JA))
+def test_a_refused_source_file_is_named_with_its_remedy_in_the_japanese_half_too(tmp_path, case):
+    """The one line, summary.json and report.html's 失敗の理由 say in Japanese which source and file was refused and
+    what to fix, not only the kind's generic sentence."""
+    import html
+
+    path = _refused_file(tmp_path, case)
+    duck = f"duckdb:///{tmp_path / 't.duckdb'}"
+    proc = _ikou(write_config(tmp_path, source=vendor_a_source(path=path), target_url=duck))
+    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+    run_dir = Path(proc.stdout.rstrip("\n").splitlines()[-1])
+    error = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["error"]
+    ja = error["message_ja"]
+    assert error["stage"] == "extract" and ja.startswith("vendor_a_jumin: ") and path.name in ja, ja
+    assert all(w in ja for w in REFUSED_JA[case]) and "\n" not in ja, ja
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("ikou: 失敗")]
+    assert line.startswith(f"ikou: 失敗 (extract): {ja} — failed at extract: "), line
+    report = html.unescape((run_dir / "report.html").read_text(encoding="utf-8"))
+    failure = report[report.index('id="failure"'):]
+    assert ja in failure[:failure.index("</div>")]
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = _ikou(_config(tmp_path, "missing_file"), "--debug")
     assert proc.returncode == 2 and "Traceback" in proc.stdout + proc.stderr

@@ -104,8 +104,13 @@ def test_ikou_run_prints_the_run_folder_as_the_last_line_of_its_output(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(cfg)], cwd=REPO_ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:]
-    last = Path(proc.stdout.rstrip("\n").splitlines()[-1])
+    *_, verdict, last = proc.stdout.rstrip("\n").splitlines()
+    last = Path(last)
     assert last.parent == tmp_path / "runs" / "999997" and (last / "summary.json").is_file()
+    # the line before says, in Japanese and English, whether anything stops the sign-off (blockers in summary.json)
+    blockers = json.loads((last / "summary.json").read_text(encoding="utf-8"))["sign_off_blockers"]
+    assert verdict.startswith("ikou: 完了 承認の妨げ") and " / done" in verdict
+    assert (f"{len(blockers)} 件" in verdict and blockers[0] in verdict) if blockers else "なし" in verdict
 
 
 def test_a_target_url_override_no_registered_database_serves_stops_the_flow_before_the_run(tmp_path):

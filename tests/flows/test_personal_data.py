@@ -120,6 +120,7 @@ def test_a_header_mismatch_does_not_quote_a_record_taken_for_a_header(tmp_path):
     data.write_text(f"{NAMES[0]},{NUMBERS[0]},x\n{NAMES[1]},{NUMBERS[1]},y\n", encoding="utf-8")
     printed = _ikou(_config(tmp_path, data, layout=lpath, encoding="utf-8"))
     assert "ikou: 失敗 (extract)" in printed and "not the header of layout" in printed, printed[-2000:]
+    assert "jumin: J.csv の1行目がレイアウト" in printed and "見出し行とレイアウト" in printed, printed[-2000:]
     assert _leaks(tmp_path, printed) == []
 
 

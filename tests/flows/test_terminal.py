@@ -70,3 +70,14 @@ def test_piped_ikou_run_prints_no_progress_nor_logs_and_ends_with_the_run_folder
     assert (run_dir / "evidence.zip").is_file() and f"evidence pack: {run_dir / 'evidence.zip'}" in proc.stdout
     log = (run_dir / "run.log").read_text(encoding="utf-8")
     assert "Beginning flow run" in log and "ikou.progress: map vendor_a_jumin: 2127 of 2127 rows" in log
+
+
+def test_a_finished_run_says_whether_anything_stops_its_sign_off():
+    """One line, Japanese and English, before the run folder: the blockers' count and the first of them."""
+    from ikou.flows.run_cli import verdict_line
+
+    assert verdict_line({"sign_off_blockers": []}) == "ikou: 完了 承認の妨げ なし / done: no sign-off blockers"
+    one = "juki_kojin_rireki: 抽出した 3 件をすべて保留し、投入は 0 件です / all 3 extracted record(s) were held"
+    line = verdict_line({"sign_off_blockers": [one, "2 文字 未同定 / 2 characters"]})
+    assert line.startswith("ikou: 完了 承認の妨げ 2 件 / done with 2 sign-off blocker(s): juki_kojin_rireki: 抽出した")
+    assert line.endswith("(ほか 1 件 / 1 more: report.html)") and "\n" not in line

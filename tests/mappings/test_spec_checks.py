@@ -192,3 +192,24 @@ def test_a_table_holding_the_person_column_outside_its_key_is_refused(tmp_path):
     assert "tables.shimei.layout: layout vendor_c.C_SHIMEI_RIREKI (table C_SHIMEI_RIREKI) holds the person " \
            "column KOJIN_KEY but its `key` ['SEQ'] does not name it" in msg
     assert msg.count("tables.") == 1   # the other tables' keys name the person (or they have no person column)
+
+
+def test_a_code_chain_names_the_standard_table_without_a_path(tmp_path):
+    """`table: standard:zokugara`: a vendor tree outside the repository names the standard's 続柄 as code_table does,
+    resolved to the schema's file when the mapping loads (the op and the diff's rule read that file)."""
+    import polars as pl
+
+    from ikou.mappings.ops import OpContext, build
+    from ikou.schema import load_schema
+
+    spec = load_mapping(mapping(tmp_path, "{target: zokugara_code, op: code_chain, from: Z, table: standard:zokugara, "
+                                          "separator: の, chain: [zokugara_code_2]}"))
+    chain = spec.columns[1]
+    schema = load_schema(SCHEMA_PATH)
+    assert chain.table == str(schema.code_tables["zokugara"].path)
+    out = build(chain, OpContext(schema))
+    got = pl.DataFrame({"Z": ["子の妻"]}).select(out.value.alias("z1"), out.extra["zokugara_code_2"].alias("z2"))
+    assert got.rows() == [("20", "12")]
+    msg = refused(mapping(tmp_path, "{target: zokugara_code, op: code_chain, from: Z, table: standard:nope, "
+                                    "separator: の, chain: [zokugara_code_2]}"))
+    assert "columns.1.table: no standard code table 'nope' in the schema juki; known: [" in msg

@@ -113,7 +113,7 @@ def test_a_head_held_at_moji_is_named_as_the_households_held_head(run, tables):
     t, _, moji, members = tables
     got = _members(run["validate"], members[moji])
     assert got.height and set(got["rule"]) == {"setai.setainushi_held"}
-    assert (f"held by moji.invalid_char (C_SHIMEI_RIREKI source_line {_line(t, 'C_SHIMEI_RIREKI', moji)})"
+    assert (f" by moji.invalid_char (C_SHIMEI_RIREKI source_line {_line(t, 'C_SHIMEI_RIREKI', moji)})"
             in got["message_en"][0])
 
 

@@ -26,8 +26,8 @@ from ikou.reports.signoff import SignOffMismatch, SignOffRefused, sign_off
 from ikou.reports.summary import _blockers
 
 DANTAI = "999768"
-UNRESOLVED_JA = re.compile(r"\d+ 文字 未同定 \(同定台帳で判断が必要\)")
-UNRESOLVED_EN = re.compile(r"\d+ character\(s\) not identified to an MJ character")
+UNRESOLVED_JA = re.compile(r"未同定の文字 [\d,]+ 種類 \([\d,]+ 箇所\) \(同定台帳で判断が必要\)")
+UNRESOLVED_EN = re.compile(r"[\d,]+ distinct character\(s\) \([\d,]+ occurrence\(s\)\) not identified to an MJ character")
 
 
 def _summary(run: Path) -> dict:
@@ -45,10 +45,12 @@ def _overview_blockers(xlsx: bytes | Path) -> list[str]:
 
 def test_the_unresolved_and_unexplained_blockers_are_japanese_and_english():
     unresolved, unexplained = _blockers({"unresolved": 3}, None, {"src": {"unexplained_cells": {"shimei": 2,
-                                                                                                "jusho": 1}}})
+                                                                                                "jusho": 1}}},
+                                        unresolved_chars=2)
     ja, en = unresolved.split(" / ")
-    assert (ja, en) == ("3 文字 未同定 (同定台帳で判断が必要)",
-                        "3 character(s) not identified to an MJ character (the moji ledger must decide)")
+    assert (ja, en) == ("未同定の文字 2 種類 (3 箇所) (同定台帳で判断が必要)",
+                        "2 distinct character(s) (3 occurrence(s)) not identified to an MJ character "
+                        "(the moji ledger must decide)")
     ja, en = unexplained.split(" / ")
     assert ja == "src: 説明できない差異 3 セル (並行稼働比較)"
     assert en == "3 cell(s) differ with no expected-difference rule to explain them (parallel-run diff)"
@@ -73,7 +75,7 @@ def test_a_new_runs_unresolved_blocker_is_in_both_languages_in_every_output(run,
 def test_a_run_written_when_the_unresolved_blocker_was_japanese_only_still_signs_off(run):
     s = _summary(run)
     (line,) = [b for b in s["sign_off_blockers"] if "未同定" in b]
-    old = line.split(" / ")[0]
+    old = f"{s['moji']['counts']['unresolved']} 文字 未同定 (同定台帳で判断が必要)"   # as such a run worded it
     _write_summary(run, {**s, "sign_off_blockers": [old if b == line else b for b in s["sign_off_blockers"]]})
     with pytest.raises(SignOffRefused, match="1 sign-off blocker") as exc:
         sign_off(run, by="山田PM", role="PM", no_target=True)

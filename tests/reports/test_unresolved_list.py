@@ -42,8 +42,9 @@ def _run(tmp_path, chars: pl.DataFrame) -> tuple[RunContext, dict]:
     total = int(chars["occurrences"].sum())
     s = RunSummary(dantai="999741", run_id=ctx.run_id, rehearsal="R1", started_at="2099-01-01T00:00:00Z",
                    finished_at="2099-01-01T00:01:00Z",
-                   moji=MojiSummary(counts={"mj": 100, "unresolved": total}, **unresolved_list(ctx, chars)),
-                   sign_off_blockers=_blockers({"unresolved": total}, None, {}))
+                   moji=MojiSummary(counts={"mj": 100, "unresolved": total}, **(listed := unresolved_list(ctx, chars))),
+                   sign_off_blockers=_blockers({"unresolved": total}, None, {},
+                                               unresolved_chars=listed["unresolved_chars"]))
     s.write(ctx.run_dir / "summary.json")
     return ctx, json.loads((ctx.run_dir / "summary.json").read_text(encoding="utf-8"))
 
@@ -110,8 +111,9 @@ def test_the_workbook_says_how_many_are_left_out_and_which_file_has_them(tmp_pat
 def test_sign_off_rederives_the_unresolved_blocker_from_a_bounded_or_whole_list_before_and_after_purge(tmp_path):
     chars = _chars_two_columns()
     ctx, s = _run(tmp_path, chars)
-    expected = _blockers({"unresolved": int(chars["occurrences"].sum())}, None, {})
-    assert s["sign_off_blockers"] == expected
+    distinct = chars.filter(pl.col("status") == "unresolved")["char"].n_unique()
+    expected = _blockers({"unresolved": int(chars["occurrences"].sum())}, None, {}, unresolved_chars=distinct)
+    assert s["sign_off_blockers"] == expected and f"未同定の文字 {distinct:,} 種類" in expected[0]
     for summary in (s, _old(s, chars)):
         assert _rederived_blockers(ctx.run_dir, summary) == expected
     (ctx.run_dir / "moji" / "vendor_x.chars.parquet").unlink()   # what `ikou purge` deletes

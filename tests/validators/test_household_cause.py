@@ -39,8 +39,9 @@ def test_a_head_whose_older_row_was_held_before_validation_takes_the_household_w
     hh = _setai(res.quarantine)
     assert hh.select("rule", "record_key").rows() == [
         ("setai.setainushi_held", f"atena_no={atena('0000011')},rireki_no=1")]
-    assert (f"setai_no={atena('20000')}; setainushi atena_no={atena('0000004')} rireki_no=2 held by "
-            "wareki.era_range (JUMIN.csv source_line 3)") in hh["message_ja"][0]
+    # the cause is on 履歴 1 (line 3), not on the current 履歴 2 the household reads: the message says which
+    assert (f"setai_no={atena('20000')}; setainushi atena_no={atena('0000004')} rireki_no=2 held with its rireki_no=1 "
+            "by wareki.era_range (JUMIN.csv source_line 3)") in hh["message_ja"][0]
     assert res.quarantine.filter(pl.col("rule") == "rireki.held_together")["record_key"].to_list() == [
         f"atena_no={atena('0000004')},rireki_no=2"]
     assert res.good["atena_no"].to_list() == [atena("0000001")]
