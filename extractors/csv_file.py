@@ -48,8 +48,10 @@ from ikou.extractors.fields import (
     skip_bad_records,
     split_fields,
 )
-from ikou.extractors.keys import NOT_A_RECORD, format_key, key_columns_of, key_expr, raw_fields_key
+from ikou.extractors.keys import (NOT_A_RECORD, UNREADABLE_KEY, format_key, key_columns_of, key_expr,
+                                  key_value_readable, raw_fields_key)
 from ikou.extractors.layout import Layout, LayoutColumn
+from ikou.extractors.record_types import record_types
 from ikou.extractors.chunks import in_order
 from ikou.extractors.records import (
     BAD,
@@ -429,6 +431,7 @@ class _Chunk:
                 return self.raw_keys_by_record(idx, keys, key_index, lengths)
             v, unreadable = got
             bad |= unreadable   # `_readable`: a key value holding bytes that do not decode names nothing
+            bad |= v.str.contains(UNREADABLE_KEY).fill_null(False).to_numpy()   # … nor one holding no text
             if Q is not None and quoted.any():
                 qq = layout.quote
                 v = pl.DataFrame({"v": v, "q": quoted}).select(
@@ -447,7 +450,8 @@ class _Chunk:
             text = self.raw(i).decode(self.enc, "surrogateescape")
             fields = [_unquote(text[a:b], layout.quote) for a, b in _fields_of(text, layout.delimiter, layout.quote)]
             values = raw_fields_key(fields, len(layout.names), key_index, quote=layout.quote, lengths=lengths)
-            out.append(None if values is None or not all(_readable(v) for v in values) else format_key(keys, values))
+            out.append(None if values is None or not all(_readable(v) and key_value_readable(v) for v in values)
+                       else format_key(keys, values))
         return pl.Series("record_key", out, dtype=pl.String)
 
 
@@ -536,7 +540,7 @@ def _readable(value: str) -> bool:
 
 # the field after the delimiter ending each line (`trailing_delimiter: true`): read as one more column, never staged
 _TRAIL = "__after_trailing_delimiter__"
-REPEATED_HEADER = "extract.repeated_header"
+REPEATED_HEADER = "extract.repeated_header"   # keys.NO_PERSON: nobody's record
 _FOUND = {"source_line": pl.Int64, "column": pl.String, "rule": pl.String, "value": pl.String,
           "message_ja": pl.String, "message_en": pl.String}
 
@@ -608,6 +612,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     names = layout.names
     n_fields = len(names)
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
+    types = record_types(layout, enc, source_name=source_name, run_id=run_id)   # header / trailer records
     key_index = [names.index(k) for k in keys]
     read = _as_read(layout)   # with trailing_delimiter: one more column, the field after the last delimiter
     breaks = {c.name for c in layout.columns if c.line_breaks}
@@ -627,8 +632,9 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         recs = np.unique(f["_rec"].to_numpy())
         at = pl.DataFrame({"_rec": recs, "_line": lines[recs]})
         own = parsed.filter(pl.col("_line").is_in(at["_line"].implode()))
-        from_parsed = at.join(own.select("_line", key_expr(keys).alias("_key")), on="_line", how="left")
-        missing = from_parsed.filter(pl.col("_key").is_null())["_rec"].to_numpy()
+        from_parsed = at.join(own.select("_line", key_expr(keys).alias("_key"), pl.lit(True).alias("_parsed")),
+                              on="_line", how="left")   # a parsed key that is not text stays null (key_expr)
+        missing = from_parsed.filter(pl.col("_parsed").is_null())["_rec"].to_numpy()
         raw = missing[np.isin(c.kind[missing], (RECORD, BAD))] if len(missing) else missing
         if len(raw):
             lengths = lead_lengths(parsed)
@@ -724,6 +730,8 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                                                   "last record, not part of it: skipped"}, "warning")
         if layout.header and is_first and len(c.kind):
             check_header(c)
+        if types:   # header / trailer records left out before any check (their layout differs); unknown type held
+            types.csv(c, first=is_first)
         add_issues(c)
         for i in np.flatnonzero(c.kind == BLANK).tolist():
             c.add(i, {"column": None, "rule": "extract.blank_line", "value": None,
@@ -870,5 +878,6 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     found = pl.concat(bad_rows) if bad_rows else pl.DataFrame()
     quarantine = quarantine_frame(found, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
-    return file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
-                       quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)
+    result = file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
+                         quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)
+    return types.finish(result, path) if types else result   # the trailer's count checked: a mismatch stops the run

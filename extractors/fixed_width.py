@@ -8,7 +8,7 @@ cannot swallow its neighbour). The codec's replacement character U+FFFD cannot c
 CP932, so it marks exactly the bad fields: undecodable bytes, or a double-byte character cut in
 half by the field boundary (a field ending in a lead byte). Those rows are quarantined with
 their line, byte offset and column. So are values holding characters that are not text (NUL,
-TAB, ESC, a CR or LF inside a record, C1 controls, the bytes CP932 does not define: see
+TAB, ESC, a CR or LF inside a back-to-back record, C1 controls, the bytes CP932 does not define: see
 `extractors.checks`); an empty line is not a record (`extract.blank_line`, a warning), nor is a
 DOS end-of-file mark (0x1A bytes ending the file, on a line of their own or right after the last
 record). Every finding says where its record starts in the file.
@@ -33,11 +33,12 @@ from ikou.extractors.csv_file import (
     staging_schema,
     to_staging,
 )
-from ikou.extractors.keys import NOT_A_RECORD, key_columns_of, key_expr
+from ikou.extractors.keys import NOT_A_RECORD, key_columns_of, key_expr, readable_key
 from ikou.extractors.layout import Layout
+from ikou.extractors.record_types import record_types
 from ikou.extractors.chunks import in_order
 from ikou.staging import row_id_base, sink_batches
-from ikou.extractors.records import MAX_LINE_BYTES, has_lone_cr
+from ikou.extractors.records import MAX_LINE_BYTES, _lines, count_lines
 from ikou.extractors.result import ExtractResult, file_result
 from ikou.errors import LayoutError
 
@@ -50,19 +51,19 @@ def _is_lead(b: np.ndarray) -> np.ndarray:
 
 
 def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive, without CR/LF) of every line in a chunk of whole lines."""
-    nl = np.flatnonzero(arr == _LF)
-    ends = nl if (len(arr) and arr[-1] == _LF) else np.append(nl, len(arr))
-    starts = np.concatenate([[0], nl + 1])[: len(ends)]
-    ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR))
-    return starts.astype(np.int64), ends.astype(np.int64)
+    """Start and end (exclusive, without its line end) of every line in a chunk of whole lines. A line ends
+    at CR LF, LF or a lone CR, as in a CSV file (`records._lines`): a CR-only file (classic Mac, some host
+    transfers) is read, and a lone CR between two records does not glue them into one."""
+    starts, ends, _, _ = _lines(arr, eof=True)
+    return starts, ends
 
 
 def _line_chunks(path: Path, chunk_bytes: int, max_line_bytes: int = MAX_LINE_BYTES):
-    """Yield (offset, bytes) chunks that end on a line feed (the last one may not).
+    """Yield (offset, bytes) chunks that end on a line end, LF or CR (the last one may not); a CR ending
+    a block waits for the next byte (its LF).
 
-    A line longer than `max_line_bytes` stops the read (LayoutError): a file without LF is not held
-    in memory whole.
+    A line longer than `max_line_bytes` stops the read (LayoutError): a file without line breaks is not
+    held in memory whole.
     """
     with open(path, "rb") as f:
         offset, carry = 0, b""
@@ -73,13 +74,13 @@ def _line_chunks(path: Path, chunk_bytes: int, max_line_bytes: int = MAX_LINE_BY
                     yield offset, carry
                 return
             data = carry + block
-            cut = data.rfind(b"\n")
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1))
             if cut == -1:
                 if len(data) > max_line_bytes:
-                    raise LayoutError(f"{path.name}: no line break (LF) in {len(data):,} bytes from file offset "
+                    raise LayoutError(f"{path.name}: no line break (LF or CR) in {len(data):,} bytes from file offset "
                                       f"{offset:,}: records without terminators (`record_terminator: none`)?",
                                       ja=f"{path.name}: ファイル先頭から {offset:,} バイト目以降の {len(data):,} バイトに"
-                                         "改行 (LF) がありません: レコードが改行なしで続くファイルなら、レイアウトに "
+                                         "改行 (LF・CR) がありません: レコードが改行なしで続くファイルなら、レイアウトに "
                                          "`record_terminator: none` を指定してください")
                 carry = data
                 continue
@@ -153,7 +154,7 @@ def _check_terminators(path: Path, layout: Layout, source_name: str, run_id: str
     rec = layout.record_bytes
     with open(path, "rb") as f:
         head = f.read(max(rec + 2, 1 << 16))
-    if layout.record_terminator == "line" and b"\n" not in head and size > rec + 2:
+    if layout.record_terminator == "line" and b"\n" not in head and b"\r" not in head and size > rec + 2:
         raise LayoutError(
             f"{source_name}: {path.name} has no line break in its first {len(head):,} bytes, but layout "
             f"{layout.name} expects one after every {rec}-byte record: if the records follow each other "
@@ -187,11 +188,14 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     """Stream fixed-width records to Parquet staging; fields verbatim but for their trailing pad blanks
     (layout `pad`).
 
-    Records end with a line break (CR LF or LF), or, with the layout's `record_terminator: none`,
-    follow each other directly; then `source_line` is the record's number and a short last
-    record is `extract.truncated`. 0x1A bytes ending the file are the DOS end-of-file mark, whatever
-    precedes them. A held record's rows carry its `record_key` (extractors.keys) from `key_columns`,
-    default the layout's key; for a record of the wrong length, see `wrong_length_keys`.
+    Records end with a line break (CR LF, LF or a lone CR, mixed if need be), or, with the layout's
+    `record_terminator: none`, follow each other directly; then `source_line` is the record's number, a
+    short last record is `extract.truncated`, and a run of records shifted by a byte missing or extra
+    before them is named where it starts (`extract.misaligned`). 0x1A bytes ending the file are the DOS
+    end-of-file mark, whatever precedes them. A held record's rows carry its `record_key`
+    (extractors.keys) from `key_columns`, default the layout's key: null when a key value is not text,
+    and, for a record of the wrong length or back to back, when the columns before the key do not hold
+    values the staged records hold (`wrong_length_keys`, `trusted_lead`).
     """
     t0 = time.perf_counter()
     path = Path(path)
@@ -210,6 +214,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     unterminated = layout.record_terminator == "none"
     _check_terminators(path, layout, source_name, run_id, size)
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
+    types = record_types(layout, enc, source_name=source_name, run_id=run_id)   # header / trailer records
     at_of = dict(zip(layout.names, zip(offsets, (c.width for c in layout.columns))))
     lead = layout.names[:max(layout.names.index(k) for k in keys) + 1] if keys else []
     key_end = sum(at_of[n][1] for n in lead)
@@ -232,11 +237,42 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
         at = starts[has]
         got = pl.DataFrame({"_line": lines[has], **{
             n: unpad(_column_text(arr, at, at_of[n][0], at_of[n][1], enc)[0]).alias(n) for n in lead}})
-        ok = ~pl.any_horizontal([pl.col(n).str.contains("\ufffd", literal=True) for n in lead])
-        for n in lead:
-            if n not in keys:
-                ok &= pl.col(n).is_in(clean[n].unique().implode())
+        ok = readable_key(lead) & trusted_lead(clean)
         out.update(got.select("_line", pl.when(ok).then(key_expr(keys))).iter_rows())
+        return out
+
+    def trusted_lead(clean: pl.DataFrame) -> pl.Expr:
+        """Every column before the last key column that is not a key (団体コード, a record type) holds a value
+        the chunk's staged records (`clean`) hold there: a byte missing or extra before the key shows there."""
+        return pl.all_horizontal([pl.lit(True), *[pl.col(n).is_in(clean[n].unique().implode())
+                                                  for n in lead if n not in keys]])
+
+    def misaligned(full: pl.DataFrame, clean: pl.DataFrame) -> list[dict]:
+        """Back-to-back records: a finding on the first of each run of two or more records whose columns
+        before the key hold values no staged record holds (`trusted_lead`): a byte missing or extra in an
+        earlier record shifted them, so their values and keys are not where the layout says."""
+        checked = [n for n in lead if n not in keys]
+        if not checked or clean.height == 0 or full.height < 2:
+            return []
+        m = ~trusted_lead(clean)
+        runs = (full.select("_line", m.alias("_m"))
+                .with_columns((pl.col("_m") & ~pl.col("_m").shift(1, fill_value=False)).cum_sum().alias("_run"))
+                .filter("_m").group_by("_run").agg(pl.col("_line").min().alias("first"),
+                                                  pl.col("_line").max().alias("last"), pl.len().alias("n"))
+                .filter(pl.col("n") >= 2).sort("first"))
+        out = []
+        for first, last_, n in runs.select("first", "last", "n").iter_rows():   # one per run: a few
+            ja_from, en_from = ((f"記録 {first - 1} かそれより前", f"record {first - 1} or before") if first > 1
+                                else ("ファイルの先頭", "the start of the file"))
+            out.append({"source_line": first, "column": None, "rule": "extract.misaligned", "value": None,
+                        "message_ja": f"記録 {first} から記録 {last_} までの {n} 件は、キーより前の項目 "
+                                      f"({', '.join(checked)}) に他のレコードにない値があります: {ja_from}で"
+                                      "バイトが欠けているか余分にあり、以降のレコードの位置がずれている可能性があります "
+                                      "(これらの記録のキーは読めないものとします)",
+                        "message_en": f"records {first} to {last_} ({n}) hold values no other record holds in the "
+                                      f"columns before the key ({', '.join(checked)}): a byte is probably missing or "
+                                      f"extra in {en_from}, so the records from {first} on are shifted (their keys "
+                                      "are taken as unreadable)"})
         return out
 
     def chunk_rows(chunk_offset: int, chunk: bytes, line: int, first: bool,
@@ -248,7 +284,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
             # the end-of-file mark right after the last record (a mark on its own line is a line, below)
             chunk = chunk[:-mark]
             at = chunk_offset + len(chunk)
-            bad_rows.append({"source_line": line + (len(chunk) // rec if unterminated else chunk.count(b"\n")),
+            bad_rows.append({"source_line": line + (len(chunk) // rec if unterminated else count_lines(chunk)),
                              "column": None, "rule": "extract.eof_marker", "value": None, "severity": "warning",
                              "_at": at,
                              "message_ja": f"ファイルはファイル先頭から {at} バイト目からの DOS のファイル終端記号 (0x1A) "
@@ -260,6 +296,10 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
         lines = np.arange(line, line + len(starts), dtype=np.int64)
         record_at = starts + chunk_offset          # where each record (line) starts in the file
         ok = (ends - starts) == rec
+        if types:   # header / trailer records leave before any check (their layout differs); an unknown type is held
+            keep = types.fixed(arr, starts, ends, lines, chunk_offset=chunk_offset, first=first, last=last,
+                               findings=bad_rows)
+            starts, ends, lines, ok = starts[keep], ends[keep], lines[keep], ok[keep]
         n_blank = 0
         last_of_file = last
         wrong: list[tuple[int, int, int]] = []   # (start, line, length) of the records of a wrong length
@@ -299,8 +339,8 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
         starts, lines = starts[ok], lines[ok]
         cols: dict[str, pl.Series] = {"_line": pl.Series("_line", lines)}
         bad_any = np.zeros(len(starts), dtype=bool)
-        suspect = may_hold_controls(chunk, "", enc) or has_lone_cr(chunk) or \
-            unterminated and (b"\n" in chunk or b"\r" in chunk)   # C0 controls, a CR (or LF) inside a record
+        suspect = may_hold_controls(chunk, "", enc) or \
+            unterminated and (b"\n" in chunk or b"\r" in chunk)   # C0 controls, a CR or LF inside a record
         for c, off in zip(layout.columns, offsets):
             text, odd = _column_text(arr, starts, off, c.width, enc)
             suspect = suspect or odd
@@ -311,19 +351,22 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
             cols[c.name] = unpad(text).alias(c.name)
         df = full = pl.DataFrame(cols)
         df = df.filter(pl.Series(~bad_any))
-        w = np.array(wrong, dtype=np.int64).reshape(-1, 3)
-        wrong_key = wrong_length_keys(arr, w[:, 0], w[:, 1], w[:, 2], df)
         if suspect:   # characters that are not text (NUL, TAB, ESC, a CR inside a record …)
             df, ctl = control_findings(df, layout, enc, line_breaks=False)
             bad_rows += ctl
         df, over = overlong_findings(df, layout, enc)
         bad_rows += over
-        key_of = dict(wrong_key)
-        if keys and bad_rows:   # a key field holding U+FFFD did not decode: no key
-            at = [f["source_line"] for f in bad_rows if f["source_line"] not in wrong_key]
+        w = np.array(wrong, dtype=np.int64).reshape(-1, 3)
+        key_of = wrong_length_keys(arr, w[:, 0], w[:, 1], w[:, 2], df)   # df: the staged records
+        if unterminated and keys:
+            bad_rows += misaligned(full, df)
+        if keys and bad_rows:   # a key value that is not text gives no key (key_expr); back to back, a record
+            # may be shifted by a byte missing or extra before it: its key only when the columns before it are
+            # trusted, as for a record of the wrong length (a line's start anchors its key: no such doubt)
+            at = [f["source_line"] for f in bad_rows if f["source_line"] not in key_of]
             key_of.update(full.filter(pl.col("_line").is_in(at)).select(
-                "_line", pl.when(pl.any_horizontal([pl.col(k).str.contains("\ufffd", literal=True) for k in keys]))
-                .then(None).otherwise(key_expr(keys))).iter_rows())
+                "_line", pl.when(trusted_lead(df) if unterminated else pl.lit(True)).then(key_expr(keys))
+            ).iter_rows())
         for f in bad_rows:
             f["record_key"] = None if f["rule"] in NOT_A_RECORD else key_of.get(f["source_line"])
             if f.pop("_at", None) is not None:
@@ -339,7 +382,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
         for i, ((chunk_offset, chunk), last) in enumerate(_last_flagged(chunks)):
             yield chunk_offset, chunk, line, i == 0, last
             line += (-(-len(chunk) // rec) if unterminated   # = its records, a partial last one included
-                     else chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1))
+                     else count_lines(chunk) + (0 if chunk.endswith((b"\n", b"\r")) else 1))
 
     def staged():
         nonlocal rows_ok
@@ -351,5 +394,6 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     sink_batches(staged(), staging_schema(layout), out_path)
     quarantine = quarantine_frame(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
-    return file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
-                       quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)
+    result = file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
+                         quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)
+    return types.finish(result, path) if types else result   # the trailer's count checked: a mismatch stops the run

@@ -6,7 +6,9 @@ value as the source holds it (decoded with the source's encoding; a null as empt
 mapping writes with target names (`atena_no=…,rireki_no=…`). The columns are the `key_columns` the
 caller passes (the flow: the source columns the target's primary key is mapped from), else the
 layout's `key`; none at all: no record_key. It is null when a key field could not be read: its bytes
-do not decode, or the record could not be cut into fields where the layout says (see `raw_fields_key`).
+do not decode or hold no text (NUL, a control character, 0xFF high-values: `UNREADABLE_KEY`), or the record
+could not be cut into fields where the layout says (see `raw_fields_key`, and for fixed-width records the
+columns before the key, `fixed_width`).
 Rows that are not about a record (a blank line, the end-of-file mark) carry none.
 """
 from __future__ import annotations
@@ -17,9 +19,13 @@ from collections.abc import Mapping
 import polars as pl
 
 from ikou.errors import LayoutError
+from ikou.extractors.checks import control_pattern
 from ikou.extractors.layout import Layout
 
 NOT_A_RECORD = ("extract.blank_line", "extract.eof_marker")
+# held without a key because it is nobody's record (the header line again, mid-file): it names no person whose
+# history or household could be missing a row, so it is not counted as a record held without its key
+NO_PERSON = (*NOT_A_RECORD, "extract.repeated_header")
 
 
 def key_columns_of(layout: Layout, key_columns: list[str] | None, *, source_name: str, run_id: str) -> list[str]:
@@ -40,11 +46,34 @@ def key_columns_of(layout: Layout, key_columns: list[str] | None, *, source_name
     return cols
 
 
+# A key value that names nobody: it holds U+FFFD (bytes that did not decode), a character that is not text
+# (`checks.control_pattern`: NUL, every other C0 and C1 control, NEL, U+2028/U+2029) or a stand-in Python's cp932
+# gives a byte CP932 does not define (U+0080, U+F8F0–U+F8F3: 0xFF high-values, 0xFD, 0xFE, 0xA0). Such a key is
+# junk that exists nowhere: named, it would hold nobody with the record while the person's other rows load; null,
+# the record counts as held without its key (a sign-off blocker). U+F8F0–U+F8F3 count in every encoding here:
+# a key is an identifier, never a 外字.
+UNREADABLE_KEY = control_pattern("cp932", line_breaks=False)[:-1] + r"\x{FFFD}]"
+_UNREADABLE_KEY_PY = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\uf8f0-\uf8f3\ufffd\udc80-\udcff]")
+
+
+def readable_key(cols: list[str]) -> pl.Expr:
+    """Whether every key column of a row holds text that names a record (see UNREADABLE_KEY)."""
+    return ~pl.any_horizontal([pl.lit(False), *[pl.col(c).str.contains(UNREADABLE_KEY).fill_null(False)
+                                                for c in cols]])
+
+
 def key_expr(cols: list[str]) -> pl.Expr:
-    """`record_key` of each row of a frame holding the key columns as text."""
+    """`record_key` of each row of a frame holding the key columns as text; null where a key value is not
+    readable text (UNREADABLE_KEY)."""
     if not cols:
         return pl.lit(None, pl.String)
-    return pl.concat_str([pl.format(f"{c}={{}}", pl.col(c).fill_null("")) for c in cols], separator=",")
+    key = pl.concat_str([pl.format(f"{c}={{}}", pl.col(c).fill_null("")) for c in cols], separator=",")
+    return pl.when(readable_key(cols)).then(key).otherwise(pl.lit(None, pl.String))
+
+
+def key_value_readable(value: str | None) -> bool:
+    """UNREADABLE_KEY for one value in Python (surrogateescape's stand-ins of undecoded bytes too)."""
+    return value is None or _UNREADABLE_KEY_PY.search(value) is None
 
 
 def format_key(cols: list[str], values: list[str | None]) -> str:

@@ -36,6 +36,47 @@ class LayoutColumn(StrictModel):
         return v
 
 
+class TrailerCount(StrictModel):
+    column: str = Field(description="the layout column whose place in the trailer record holds its count of data "
+                                    "records (digits, blanks around them allowed), e.g. KENSU; a fixed-width trailer "
+                                    "reads it at that column's bytes, a csv trailer at that column's field")
+
+
+class RecordTypes(StrictModel):
+    """Header / data / trailer records (レコード区分) in one file: which records are the 業務's records."""
+
+    column: str = Field(description="the layout column whose value says the record's type (レコード区分, e.g. "
+                                    "REC_KBN), compared without the blanks around it; a record too short to hold it is "
+                                    "read as a data record (and held for its length). When none of the file's first records "
+                                    "holds a declared value, the layout is refused")
+    data: list[str] = Field(min_length=1, description="the values of data records: the only records staged and "
+                                                      "counted as records; a record whose value is none of `data`, "
+                                                      "`header` and `trailer` is held (extract.record_type, "
+                                                      "without a key: its layout is unknown)")
+    header: list[str] = Field([], description="values of header records (ヘッダレコード): read and counted in the "
+                                              "extract's metrics (summary.json sources.*.record_types), never "
+                                              "staged, their other columns never checked (their layout differs)")
+    trailer: list[str] = Field([], description="values of trailer records (トレーラレコード): like header records")
+    trailer_count: TrailerCount | None = Field(
+        None, description="the trailer's count of data records, checked against the data records read (staged "
+                          "and held): a trailer is then required, and a count that differs, a missing trailer or "
+                          "data records after the last trailer stop the run (the export is incomplete or damaged: "
+                          "export it again). Several trailers (files concatenated): each counts the data records "
+                          "since the one before")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> RecordTypes:
+        seen = self.data + self.header + self.trailer
+        dup = sorted({v for v in seen if seen.count(v) > 1})
+        if dup:
+            raise ValueError(f"record_types: a value names one type only: {dup}")
+        if any(v != v.strip(" \u3000") or not v for v in seen):
+            raise ValueError("record_types: values are compared without surrounding blanks: write them without")
+        if self.trailer_count and not self.trailer:
+            raise ValueError("record_types.trailer_count needs the trailer's values (trailer: [...])")
+        return self
+
+
 class Layout(StrictModel):
     spec_version: Literal[1] = spec_version_field("layout_version")
     name: str = Field(description="the layout's name, shown in messages")
@@ -73,6 +114,9 @@ class Layout(StrictModel):
         "Asia/Tokyo", description="table: the zone a time stamp with a time zone (PostgreSQL timestamptz, "
                                   "MariaDB TIMESTAMP) is written in, as the legacy system showed it; the "
                                   "default is JST because the legacy systems are Japanese")
+    record_types: RecordTypes | None = Field(
+        None, description="fixed and csv: the file holds header / trailer records beside its data records, told "
+                          "apart by a column (レコード区分): see RecordTypes. Without it every record is a data record")
     columns: list[LayoutColumn]
 
     @model_validator(mode="after")
@@ -105,6 +149,13 @@ class Layout(StrictModel):
         if set(breaks) & set(self.key):
             raise ValueError("a key column never holds a line break: line_breaks on "
                              f"{sorted(set(breaks) & set(self.key))}")
+        if self.record_types is not None:
+            rt = self.record_types
+            if self.format == "table":
+                raise ValueError("record_types applies to fixed and csv layouts only (select a table's rows in SQL)")
+            unknown = [c for c in (rt.column, rt.trailer_count and rt.trailer_count.column) if c and c not in names]
+            if unknown:
+                raise ValueError(f"record_types names columns the layout does not have: {unknown}")
         try:
             from zoneinfo import ZoneInfo
 

@@ -57,6 +57,7 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
         raise ConfigError(f"gyomu lists {missing}, which no source maps into (known from the sources: "
                           f"{sorted({p.schema.gyomu for p in out})})")
     _check_rules(out)
+    tables_in_order(cfg, out)   # the order of validation: rules reading each other in a circle are refused now
     return out
 
 
@@ -89,6 +90,9 @@ def checked_plan(cfg: RunConfig) -> list[SourcePlan]:
         if unread:   # not an error (a layout of a vendor not seen yet still runs), but never a silent drop
             log.warning("source %s: layout column(s) %s are read by no line of %s and not declared `not_migrated`: "
                         "they are not migrated", p.source.name, unread, Path(p.source.mapping).name)
+    for table, rule, frame in unchecked_optional_rules(plans):
+        log.info("rule %s of %s not checked: its frame %s is not migrated by this run (optional: true) / "
+                 "ルール %s (%s) は参照先 %s をこの実行で移行しないため検査しません", rule, table, frame, rule, table, frame)
     return plans
 
 
@@ -101,30 +105,112 @@ def unread_columns(p: SourcePlan) -> list[str]:
 
 def _check_rules(plans: list[SourcePlan]) -> None:
     """Each 業務's rules file against its schema, before anything is read: a rule naming a column the table
-    does not have would otherwise stop the run only at validate, after extract, map and 文字同定."""
+    does not have, another 業務, a derived table, or a `frame` no 業務 of the run (or, optional, no shipped
+    業務) has would otherwise stop the run only at validate, after extract, map and 文字同定 — or, optional,
+    never be checked. A rules file the schema names (or implies: rules.yaml beside it) must exist: every
+    stage from map on reads it."""
     from ikou.validators import load_rules, rules_path
-    from ikou.validators.spec import rule_problems
+    from ikou.validators.spec import Problem, rule_frames, rule_problems
 
+    run_schemas = list({p.schema.gyomu: p.schema for p in plans}.values())
+    fed = {getattr(p, "target", None) for p in plans} - {None}
     seen = set()
     for p in plans:
         path = rules_path(p.schema)
-        if path is None or not Path(path).is_file() or path in seen:   # no rules file: validate says so
+        if path in seen:
             continue
         seen.add(path)
-        problems = rule_problems(load_rules(path), p.schema)
+        if path is None or not Path(path).is_file():
+            raise _missing_rules(p, path)
+        rules = load_rules(path)
+        problems = rule_problems(rules, p.schema, run_schemas, path=path)
+        if fed:   # a table of the run's 業務 no source feeds is never validated: a rule needing it cannot run
+            problems += [Problem(f"tables.{t}: rule {r.id}: frame {f!r} is fed by no source of this run: add a "
+                                 f"source mapping into {f}, or set optional: true",
+                                 f"tables.{t}: ルール {r.id}: 参照先 {f!r} に投入するソースがこの実行にありません: {f} の"
+                                 "ソースを加えるか optional: true にしてください")
+                         for t, _, r, f, optional in rule_frames(rules)
+                         if t in fed and f != t and f not in fed and not optional
+                         and any(f in s.tables and s.tables[f].derive is None for s in run_schemas)]
         if problems:
-            raise ConfigError(f"{path}: " + "; ".join(problems))
+            raise ConfigError(f"{path}: " + "; ".join(problems),
+                              ja=f"{path}: ルールファイルに誤りがあります: " + "; ".join(getattr(x, "ja", x)
+                                                                                for x in problems))
+
+
+def _missing_rules(p: SourcePlan, path) -> ConfigError:
+    """The refusal of a schema whose rules file is not there, saying how to make one."""
+    g = p.schema.gyomu
+    schema_file = getattr(getattr(p, "mapping", None), "schema_", None) or f"the schema of 業務 {g}"
+    named = "rules" in p.schema.model_fields_set
+    said = f"its `rules:` names {path}, which" if named else f"its rules file {path} (rules.yaml beside it)"
+    return ConfigError(
+        f"{schema_file} (業務 {g}): {said} does not exist: create it (spec_version: 1, gyomu: {g}, tables: {{}} "
+        f"for no rules of its own) or point the schema's `rules:` at the 業務's rules file",
+        ja=f"{schema_file} (業務 {g}): ルールファイル {path} がありません: spec_version: 1, gyomu: {g}, tables: {{}} "
+           f"の内容で作成するか、スキーマの rules: で既存のルールファイルを指定してください")
+
+
+def _frame_refs(plans: list[SourcePlan], fed) -> dict[str, dict[str, str]]:
+    """Table → {table of this run it reads (a rule's `frame`): the rule's id}, from the 業務's rules files."""
+    from ikou.validators import load_rules, rules_path
+    from ikou.validators.spec import rule_frames
+
+    refs: dict[str, dict[str, str]] = {}
+    for path in dict.fromkeys(rules_path(p.schema) for p in plans):
+        if path is None or not Path(path).is_file():
+            continue
+        for t, _, r, f, _ in rule_frames(load_rules(path)):
+            if t in fed and f in fed and f != t:   # a table always contains itself
+                refs.setdefault(t, {}).setdefault(f, r.id)
+    return refs
+
+
+def unchecked_optional_rules(plans: list[SourcePlan]) -> list[tuple[str, str, str]]:
+    """(table, rule id, frame) of the optional rules of the run's tables whose `frame` this run does not
+    migrate (another 業務): validate skips them, so run.log lists them as not checked."""
+    from ikou.validators import load_rules, rules_path
+    from ikou.validators.spec import rule_frames
+
+    fed = {p.target for p in plans}
+    out = []
+    for path in dict.fromkeys(rules_path(p.schema) for p in plans):
+        if path is not None and Path(path).is_file():
+            out += [(t, r.id, f) for t, _, r, f, optional in rule_frames(load_rules(path))
+                    if optional and t in fed and f != t and f not in fed]
+    return out
 
 
 def tables_in_order(cfg: RunConfig, plans: list[SourcePlan]) -> list[tuple[str, TargetSchema, list[SourcePlan]]]:
-    """Target tables with the sources feeding them, 業務 in the config's order (a rule may refer to a
-    table of an earlier 業務: 税 → 住民記録), tables of one 業務 in first-source order."""
+    """Target tables with the sources feeding them, in the order they are validated: a table after the tables
+    its rules read (`frame`: a 課税 row's 納税義務者, 税 → 住民記録), otherwise 業務 in the config's order and
+    tables of one 業務 in first-source order. Tables reading each other in a circle: ConfigError."""
     by_table: dict[str, list[SourcePlan]] = {}
     for p in plans:
         by_table.setdefault(p.target, []).append(p)
     order = {g: i for i, g in enumerate(cfg.gyomu)}
-    return sorted(((t, ps[0].schema, ps) for t, ps in by_table.items()),
-                  key=lambda x: order.get(x[1].gyomu, len(order)))
+    pending = sorted(by_table, key=lambda t: order.get(by_table[t][0].schema.gyomu, len(order)))   # stable
+    refs = _frame_refs(plans, set(by_table))
+    done: list[str] = []
+    while pending:
+        ready = next((t for t in pending if set(refs.get(t, {})) <= set(done)), None)
+        if ready is None:   # every table left waits for another: follow the waits to the circle
+            ring = [pending[0]]
+            while True:
+                nxt = next(f for f in refs[ring[-1]] if f in pending)
+                if nxt in ring:
+                    ring = ring[ring.index(nxt):] + [nxt]
+                    break
+                ring.append(nxt)
+            said = ", ".join(f"{a} → {b} (rule {refs[a][b]})" for a, b in zip(ring, ring[1:]))
+            raise ConfigError(f"the rules of tables {sorted(set(ring))} refer to each other in a circle ({said}): "
+                              "a table is validated after the tables it refers to, so one of these references "
+                              "must go (or be made optional)",
+                              ja=f"テーブル {sorted(set(ring))} のルールが互いを参照しています ({said}): 参照先を先に"
+                                 "検証するため、どれかの参照をやめてください")
+        done.append(ready)
+        pending.remove(ready)
+    return [(t, by_table[t][0].schema, by_table[t]) for t in done]
 
 
 def key_crosswalk(p: SourcePlan, mapped, ctx: RunContext):
@@ -191,7 +277,7 @@ def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
     import re
 
     from ikou import quarantine as q
-    from ikou.extractors.keys import NOT_A_RECORD
+    from ikou.extractors.keys import NO_PERSON
     from ikou.mappings import ops
 
     lines = _key_lines(p)
@@ -200,7 +286,7 @@ def held_at_extract(p: SourcePlan, quarantine: pl.DataFrame) -> pl.DataFrame:
     if not errors.height:
         return q.empty()
     where = ["rule", "source", "source_line"]   # why and where it was held: what a household held with it names
-    keyless = (errors.filter(pl.col("record_key").is_null() & ~pl.col("rule").is_in(list(NOT_A_RECORD)))
+    keyless = (errors.filter(pl.col("record_key").is_null() & ~pl.col("rule").is_in(list(NO_PERSON)))
                .unique("row_id", keep="first", maintain_order=True).select("row_id", *where)
                .with_columns(record_key=pl.lit(None, pl.String), stage=pl.lit("extract"), severity=pl.lit("error")))
     held = errors.filter(pl.col("record_key").is_not_null())

@@ -141,7 +141,18 @@ def mask_long(df: pl.DataFrame, sensitive: set[str] | frozenset[str], *, reveal:
                      .when(is_sens).then(mask_expr(c))
                      .otherwise(guard_expr(c)).alias(v))
     out = df.with_columns(exprs)
+    if "record_key" in out.columns:
+        out = out.with_columns(mask_record_key(pl.col("record_key"), sensitive).alias("record_key"))
     return _mask_named(out, {k for k in key_cols if k in sensitive})   # keys: no shape guard (traceable)
+
+
+def mask_record_key(e: pl.Expr, sensitive: set[str] | frozenset[str]) -> pl.Expr:
+    """`COL=value,COL=value` with the value of a sensitive or 個人番号-named COL masked: a schema may put a
+    sensitive column (被保険者証番号) in a table's key; the other parts, the row id and the line still trace it."""
+    for col in sorted(sensitive):
+        e = e.str.replace_all(rf"((?:^|,){re.escape(col)}=)[^,]*", f"${{1}}{FULL_MASK}")
+    inner = MYNUMBER_PATTERN.removeprefix("(?i)")
+    return e.str.replace_all(rf"(?i)((?:^|,)[^=,]*(?:{inner})[^=,]*=)[^,]*", f"${{1}}{FULL_MASK}")
 
 
 def mask_cells_of(df: pl.DataFrame | pl.LazyFrame, column: str,

@@ -13,7 +13,7 @@ import polars as pl
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from ikou import SPECS
-from ikou.spec import StrictModel, load_spec, spec_version_field
+from ikou.spec import StrictModel, line_note, load_spec, spec_version_field, yaml_tree
 
 ColumnType = Literal["text", "integer", "date", "decimal"]
 
@@ -43,6 +43,15 @@ class Column(StrictModel):
     control_total: bool = Field(False, description="an amount whose sum is a control total (summary.json, report)")
     dantai: bool | None = Field(None, description="holds the 団体コード: a row naming another 団体 is held at map "
                                                   "(isolation.dantai_mismatch); default: the column named dantai_code")
+
+    @model_validator(mode="after")
+    def _moji_text_only(self) -> "Column":
+        """文字同定 reads characters: on a number or a date it would stop the run mid-way (an integer column
+        cannot be looked up in the MJ tables), so the schema is refused when it loads."""
+        if self.moji and self.type != "text":
+            raise ValueError(f"column {self.name}: moji: true applies to text columns only (this one is "
+                             f"type: {self.type}); drop moji or make it type: text")
+        return self
 
     @property
     def holds_dantai_code(self) -> bool:
@@ -135,7 +144,7 @@ class TargetSchema(StrictModel):
         return beside
 
     @model_validator(mode="after")
-    def _refs(self) -> "TargetSchema":
+    def _refs(self, info: ValidationInfo) -> "TargetSchema":
         for tname, t in self.tables.items():
             for c in t.columns:
                 if c.code_table and c.code_table not in self.code_tables:
@@ -151,9 +160,55 @@ class TargetSchema(StrictModel):
                                      f"({' → '.join(seen + [nxt])}): a derived table must come from a loaded one")
                 seen.append(nxt)
                 cur = self.tables[nxt]
+        problems = self._derive_problems()
+        if problems:
+            path = (info.context or {}).get("path")
+            tree = yaml_tree(path) if path else None
+            raise ValueError("; ".join(f"{loc}: {said}{line_note(tree, loc)}" for loc, said in problems))
         for name, ref in self.code_tables.items():
             _check_code_table(name, ref.path)
         return self
+
+    def _derive_problems(self) -> list[tuple[str, str]]:
+        """(key path, what is wrong) for each column a derived table's `derive` (key, order_by, where, an
+        aggregate's from/where) or its primary_key names that its source table (derived too, in a chain) does
+        not have: found when the schema loads, not as a column error at load after the whole run."""
+        out: list[tuple[str, str]] = []
+        unknown: set[str] = set()   # derived tables whose key is wrong: their columns cannot be told
+        for name in self.derived_tables():   # sources first: a derived source's columns are checked already
+            t = self.tables[name]
+            d, base = t.derive, f"tables.{name}.derive"
+            if d.from_ in unknown:
+                unknown.add(name)
+                continue
+            have = [c.name for c in self.resolved_table(d.from_).columns]
+
+            def check(loc: str, col: str | None) -> None:
+                if col is not None and col not in have:
+                    out.append((loc, f"{col} is not a column of {d.from_}{_did_you_mean(col, have)}"))
+
+            for i, k in enumerate(d.key):
+                check(f"{base}.key.{i}", k)
+            if d.op == "latest" and d.order_by is None:
+                out.append((base, "op latest needs order_by (the column whose highest value is the latest row)"))
+            check(f"{base}.order_by", d.order_by)
+            for col in d.where or {}:
+                check(f"{base}.where.{col}", col)
+            for i, a in enumerate(d.aggregates):
+                if a.agg != "count" and a.from_ is None:
+                    out.append((f"{base}.aggregates.{i}", f"agg {a.agg} needs from (the column aggregated)"))
+                check(f"{base}.aggregates.{i}.from", a.from_)
+                for col in a.where or {}:
+                    check(f"{base}.aggregates.{i}.where.{col}", col)
+            if any(loc.startswith(f"{base}.key.") for loc, _ in out):
+                unknown.add(name)   # its columns are not known: its primary_key (and what derives from it) wait
+                continue
+            own = [c.name for c in self.resolved_table(name).columns]
+            for i, k in enumerate(t.primary_key):
+                if k not in own:
+                    out.append((f"tables.{name}.primary_key.{i}",
+                                f"{k} is not a column of derived table {name}{_did_you_mean(k, own)}"))
+        return out
 
     def resolved_table(self, name: str) -> Table:
         """A table with its columns filled in for derived tables (latest: same as source)."""
@@ -186,6 +241,13 @@ class TargetSchema(StrictModel):
         """The code table as a frame (code, name), all text."""
         ref = self.code_tables[name]
         return pl.read_csv(ref.path, infer_schema=False)
+
+
+def _did_you_mean(name: str, candidates) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f"; did you mean {close[0]}?" if close else f" (columns: {sorted(candidates)})"
 
 
 def _check_code_table(name: str, path: Path) -> None:

@@ -59,6 +59,9 @@ class SourceStats(_Model):
     # key columns a vendor table holds as numbers, not read through op zero_pad: their leading zeros are gone
     # (flows.pipeline.numeric_keys)
     numeric_keys: list[str] = []
+    # a file whose layout declares record_types: its records per type (header, data, trailer, undeclared); `rows`
+    # counts the data records and those of an undeclared type (held), never the header and trailer
+    record_types: dict[str, int] = {}
 
 
 UNRESOLVED_LISTED = 200   # unresolved characters listed in summary.json: 10,800 made it 1.7 MB

@@ -393,8 +393,9 @@ def _wareki_rule(c: ColumnMap) -> dict:
     # wareki_to_iso trims as the op does; the line's own era codes, where it has them, read as the op read
     fmt = c.format or WAREKI_DEFAULT_FORMAT
     cond = {"type": "wareki", "format": fmt} | ({"eras": dict(c.eras)} if c.eras is not None else {})
-    return _diff_rule(c, "wareki", cond,
-                      f"旧システムは和暦 ({fmt}) で保持、標準は西暦 YYYY-MM-DD のため")
+    held = {"seireki_yyyymmdd": "西暦 YYYYMMDD (区切りなし) ", "seireki_iso": "日付型 (日時の 00:00:00 を含む) "}.get(
+        fmt, f"和暦 ({fmt}) ")   # a 西暦 source is not 和暦: the PM reads this reason in the workbook
+    return _diff_rule(c, "wareki", cond, f"旧システムは{held}で保持、標準は西暦 YYYY-MM-DD のため")
 
 
 @op("wareki_date", needs=("from",), per_value=True, rules=WAREKI_RULES, check=_wareki_check, expected=_wareki_rule,

@@ -153,7 +153,9 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     if fmt == "seireki_iso":   # the same checks as seireki_yyyymmdd, once the ISO shape is read as its 8 digits
         iso_shape = s.str.contains(ISO_DATE)
         s, fmt = s.str.replace(ISO_DATE, "${1}${2}${3}"), "seireki_yyyymmdd"
-    first: dict[str, pl.Expr] = {"__s": s, "__present": s.str.len_chars() > 0}  # blank → null
+    # blank or null → null, no error, in every format (a null compared would leave the errors' when-chain to
+    # a format whose checks are not null for it: letter_yymmdd read an empty optional date as wareki.era)
+    first: dict[str, pl.Expr] = {"__s": s, "__present": s.str.len_chars().fill_null(0) > 0}
     second: dict[str, pl.Expr] = {}
     if fmt == "seireki_yyyymmdd":
         shape = s.str.contains(r"^[0-9]{8}$")

@@ -43,12 +43,15 @@ def table_counts(plans, results: list[StageResult], quarantine: pl.DataFrame) ->
     for r in _of(results, "load"):
         loaded.update(r.metrics.get("loaded", {}))
     validated = {r.name: r.rows_out for r in _of(results, "validate")}
+    from ikou.extractors.keys import NO_PERSON
+
     for name, t in tables.items():
         qt = quarantine.filter(pl.col("table") == name)
         err = qt.filter(pl.col("severity") == "error")
         t.quarantined = err["row_id"].n_unique()
         t.quarantined_by_stage = {s: int(n) for s, n in err.unique("row_id").group_by("stage").len().iter_rows()}
-        t.held_without_key = err.filter((pl.col("stage") == "extract") & pl.col("record_key").is_null())["row_id"].n_unique()
+        t.held_without_key = err.filter((pl.col("stage") == "extract") & pl.col("record_key").is_null()
+                                        & ~pl.col("rule").is_in(list(NO_PERSON)))["row_id"].n_unique()
         t.warnings = qt.filter(pl.col("severity") == "warning").height
         t.validated = validated.get(name, 0)
         t.loaded = loaded.get(name, 0)
@@ -191,7 +194,8 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         sources={r.name: SourceStats(origin=r.metrics.get("origin", r.name), rows=r.rows_in,
                                      quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none)
                                      sha256=r.metrics.get("sha256"),
-                                     seconds=r.metrics.get("seconds", r.seconds)) for r in _of(results, "extract")},
+                                     seconds=r.metrics.get("seconds", r.seconds),
+                                     record_types=r.metrics.get("record_types", {})) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, **moji, decision_changes=_decision_changes(ctx)),
         sign_off_blockers=_blockers(moji_counts, error, diffs, totals,

@@ -171,3 +171,24 @@ def test_a_header_line_repeated_mid_file_is_held_once_as_repeated_header(tmp_pat
     lay = layout_file(tmp_path, names=("団体コード", "宛名番号", "氏名"), encoding="cp932")
     r, df = run(path, lay, tmp_path, chunk_bytes=chunk_bytes, out="nohead.parquet")
     assert df.height == 5 and r.quarantine.height == 0
+
+
+def test_a_repeated_header_is_no_record_held_without_its_key(tmp_path):
+    """It names no person: not a `held_without_key` sign-off blocker, and no household is told its 世帯主 may be
+    among the held records for it (flows.pipeline.held_at_extract), unlike a record whose key could not be read."""
+    from ikou import quarantine as q
+    from ikou.config import load_config
+    from ikou.flows import pipeline as P
+    from ikou.reports.summary import table_counts
+    from ikou.stage import StageResult
+    from tests.flows.conftest import vendor_a_source, write_config
+
+    cfg = load_config(write_config(tmp_path, source=vendor_a_source(), target_url=f"duckdb:///{tmp_path / 't.duckdb'}"))
+    p, = P.plan(cfg)
+    finding = {"run_id": "r", "dantai_code": "999997", "stage": "extract", "table": p.target, "source": "JUMIN.csv",
+               "source_line": 4, "row_id": 4, "severity": "error", "rule": "extract.repeated_header"}
+    for rule, untied in (("extract.repeated_header", 0), ("extract.field_count", 1)):
+        quarantine = q.conform(pl.DataFrame([{**finding, "rule": rule}]))
+        ex = StageResult(stage="extract", name=p.source.name, rows_in=5, rows_out=4, quarantine=quarantine)
+        assert table_counts([p], [ex], quarantine)[p.target].held_without_key == untied, rule
+        assert P.held_at_extract(p, quarantine).height == untied, rule

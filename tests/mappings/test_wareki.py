@@ -131,8 +131,11 @@ def test_dates_not_in_calendar_are_kept_with_warning(value, iso):
     assert row["warning"] == (None if leap_ok else "wareki.not_in_calendar")
 
 
-def test_null_and_blank_are_null_everywhere():
-    df = convert([None, "", "   "], "era2_yymmdd")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_null_and_blank_are_null_everywhere(fmt):
+    """An empty optional date (a NULL column, an empty field) is no date and no error in any format: letter_yymmdd
+    read a null as an unknown era code, holding every row without a 資格喪失年月日 or 届出年月日."""
+    df = convert([None, "", "   "], fmt)
     assert df.drop("v").null_count().row(0) == (3, 3, 3, 3, 3)
 
 

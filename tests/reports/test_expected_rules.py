@@ -33,7 +33,9 @@ def previous_rules(spec) -> list[dict]:
         elif c.op == "wareki_date":
             cond = {"type": "wareki", "format": c.format or "era2_yymmdd"} | ({"eras": dict(c.eras)} if c.eras else {})
             rules.append({"name": f"{c.target}.wareki", "columns": [c.target], "condition": cond,
-                          "reason": f"旧システムは和暦 ({c.format}) で保持、標準は西暦 YYYY-MM-DD のため",
+                          "reason": "旧システムは" + {"seireki_yyyymmdd": "西暦 YYYYMMDD (区切りなし) ",
+                                                     "seireki_iso": "日付型 (日時の 00:00:00 を含む) "}.get(
+                              c.format, f"和暦 ({c.format}) ") + "で保持、標準は西暦 YYYY-MM-DD のため",
                           "owner": OWNER})
         elif c.op == "kana_fullwidth":
             rules.append({"name": f"{c.target}.kana_width", "columns": [c.target],

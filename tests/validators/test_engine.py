@@ -382,3 +382,13 @@ def test_a_persons_history_is_held_whole_when_one_of_its_rows_is_held(schema, ru
     assert set(together["severity"]) == {"error"}
     assert res.good.height == len(rows) - 3
     assert run(frame(good_rows()), schema, rules).quarantine.height == 0   # nothing held: nothing together
+
+
+def test_a_history_number_below_one_is_held(schema, rules):
+    """A signed 履歴番号 reads as an integer (-01 → -1, as the integer op and the diff read it): no 履歴 is numbered
+    so, nor 0; the person's history is held with it."""
+    rows = [person(1, rireki=1), person(1, rireki=-1), person(2, rireki=0), person(3, rireki=1)]
+    res = run(frame(rows), schema, rules)
+    bad = res.quarantine.filter(pl.col("rule") == "format.rireki_no")
+    assert sorted(bad["value"].to_list()) == ["-1", "0"]
+    assert res.good["atena_no"].to_list() == [atena("0000003")]
