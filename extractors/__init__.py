@@ -26,14 +26,14 @@ def extract_source(source, ctx, *, ordinal: int, target_table: str, layout_path:
 
     `key_columns`: the source columns a held record is named by in the quarantine's `record_key`
     (`COL=value,COL=value`, extractors.keys); None: the layout's `key`. `unread_columns`: the columns no
-    mapping line reads; a table's value there holds nothing (extractors.database.extract_table)."""
+    mapping line reads; a value there holds nothing (checks.not_held)."""
     out = ctx.stage_dir("extract") / f"{source.name}.parquet"
     if source.kind == "file":
         layout = load_layout(source.layout or layout_path)
         fn = extract_fixed if layout.format == "fixed" else extract_csv
         return fn(source.path, layout, out_path=out, source_name=source.name, source_ordinal=ordinal,
                   target_table=target_table, run_id=ctx.run_id, dantai_code=ctx.dantai_code,
-                  encoding=source.encoding, key_columns=key_columns)
+                  encoding=source.encoding, key_columns=key_columns, unread_columns=unread_columns or ())
     layout = load_layout(layout_path)
     return extract_table(source.url, source.table, layout, out_path=out, source_name=source.name,
                          source_ordinal=ordinal, run_id=ctx.run_id, schema=source.schema_,
@@ -98,8 +98,8 @@ def extract(source, ctx, *, ordinal: int, target_table: str, layout_path: Path |
     `rows_in` counts the source's records, `rows_out` those staged; the rest are in the quarantine, each
     row naming its record by `record_key` = `COL=value,COL=value` over `key_columns` (source column names,
     in that order; None: the layout's `key`), null when a key field could not be read (extractors.keys).
-    `unread_columns` (the mapping's `not_migrated` and unread columns): in a vendor table, a bad value there is
-    a warning and holds nothing; a file's record is read whole, so a file ignores them.
+    `unread_columns` (the mapping's `not_migrated` and unread columns): a bad value there is a warning and holds
+    nothing (a table's columns, a fixed-width record's fields and a CSV's cut fields are read one by one).
     """
     import logging
 

@@ -26,18 +26,21 @@ from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 
 # Bump when an extractor change alters staging or quarantine for the same input.
-EXTRACTOR_VERSION = "8"   # 3: records, not lines (quoting, CR line ends, controls); 4: record_key, EOF mark; 5: fixed-width pad
+EXTRACTOR_VERSION = "9"   # 3: records, not lines (quoting, CR line ends, controls); 4: record_key, EOF mark; 5: fixed-width pad
 # 6: csv line breaks only in line_breaks columns, trailing_delimiter, repeated header
 # 7: a key value that is not text gives no record_key; fixed width: lone CR ends a line, back-to-back keys guarded
 # 8: layout record_types: header / trailer records not staged, an undeclared type held (extract.record_type)
+# 9: a file's bad value in a column no mapping line reads is a warning (the unread columns are in the key)
 
 
 def cache_key(*, file_sha256: str, file_name: str, layout_path: Path, encoding: str, ordinal: int,
-              source_name: str, target_table: str, key_columns: list[str] | None = None) -> str:
+              source_name: str, target_table: str, key_columns: list[str] | None = None,
+              unread_columns: list[str] | None = None) -> str:
     parts = {
         "file": file_sha256, "file_name": file_name, "layout": sha256_file(Path(layout_path)),
         "encoding": encoding.lower(), "extractor": EXTRACTOR_VERSION, "ordinal": ordinal, "source": source_name,
         "target": target_table, "key_columns": None if key_columns is None else list(key_columns),
+        "unread_columns": sorted(unread_columns or []),   # a bad value there holds nothing: another staging
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -62,7 +65,7 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
 
     if source.kind != "file":
         r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path,
-                           key_columns=key_columns, unread_columns=unread_columns)   # files read records whole
+                           key_columns=key_columns, unread_columns=unread_columns)
         r.extra["cache"] = "not cacheable (live table)"
         return r
     t0 = time.perf_counter()
@@ -74,7 +77,7 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
     digest = sha256_file(Path(source.path))
     key = cache_key(file_sha256=digest, file_name=Path(source.path).name, layout_path=lpath,
                     encoding=source.encoding or layout.encoding, ordinal=ordinal, source_name=source.name,
-                    target_table=target_table, key_columns=key_columns)
+                    target_table=target_table, key_columns=key_columns, unread_columns=unread_columns)
     # the 団体's own cache: RunContext checked at the run's start that `_cache` and `_cache/extract` are
     # real folders inside runs_dir/<団体> (ikou.context.check_dantai_folders); an entry must be one too
     entry = (cache_dir or ctx.dantai_dir / "_cache" / "extract") / key
@@ -96,7 +99,7 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
                              seconds=time.perf_counter() - t0, extra={**meta.get("extra", {}), "cache": "hit",
                                                                      "cache_key": key})
     r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path,
-                       key_columns=key_columns)
+                       key_columns=key_columns, unread_columns=unread_columns)
     tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(r.staging, tmp / "staging.parquet")

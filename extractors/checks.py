@@ -236,3 +236,20 @@ def overlong_findings(table: pl.DataFrame, layout: Layout, encoding: str,
     """Rows where a column is longer than its layout `max_bytes` (in source-encoding bytes)."""
     table, found = overlong_frame(table, layout, encoding, line_col)
     return table, found.to_dicts()
+
+
+def not_held(finding: dict) -> dict:
+    """A finding in a column no mapping line reads (`not_migrated` or unread): a warning, its record staged. A
+    table's columns and a fixed-width record's fields are read one by one, and a CSV's fields are cut before
+    they are read, so a bad value there says nothing of the others: the person is not kept out of the target
+    for a value that is not migrated."""
+    return {**finding, "severity": "warning",
+            "message_ja": f"{finding['message_ja']} (移行しない列: 記録は保留せず投入します)",
+            "message_en": f"{finding['message_en']} (a column not migrated: the record is not held)"}
+
+
+def split_unread(layout, unread: set[str]):
+    """(the layout's columns that are read, those that are not) as two layouts, for the checks: a finding in the
+    second is `not_held`. A key column is always read."""
+    return (layout.model_copy(update={"columns": [c for c in layout.columns if c.name not in unread]}),
+            layout.model_copy(update={"columns": [c for c in layout.columns if c.name in unread]}))

@@ -29,6 +29,8 @@ concatenated) is a record, held as `extract.repeated_header`. A held record's ro
 """
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import io
 import time
 from pathlib import Path
@@ -38,7 +40,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ikou.extractors.checks import LINE_BREAK_HINT, control_frame, may_hold_controls, overlong_frame
+from ikou.extractors.checks import (LINE_BREAK_HINT, control_frame, may_hold_controls, not_held, overlong_frame,
+                                   split_unread)
 from ikou.extractors.fields import (
     columnar,
     decode_each,
@@ -584,8 +587,12 @@ def _trailing_field(df: pl.DataFrame, n_fields: int) -> tuple[pl.DataFrame, pl.D
 
 def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
                 target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
-                chunk_bytes: int = CHUNK_BYTES, key_columns: list[str] | None = None) -> ExtractResult:
-    """Stream a delimited file to Parquet staging in chunks of ~chunk_bytes; bad records quarantined.
+                chunk_bytes: int = CHUNK_BYTES, key_columns: list[str] | None = None,
+                unread_columns: Collection[str] = ()) -> ExtractResult:
+    """Stream a delimited file to Parquet staging in chunks of ~chunk_bytes; bad records quarantined. A control
+    character or a byte that is no character in one of `unread_columns` (no mapping line reads it) is a
+    warning and holds nothing (checks.not_held: the fields are cut before they are read); a key column is
+    always checked.
 
     Memory is bounded by the chunk size (plus the bad records), whatever the file size. A held
     record's quarantine rows carry its `record_key` (extractors.keys) from `key_columns`, default the
@@ -616,6 +623,8 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     key_index = [names.index(k) for k in keys]
     read = _as_read(layout)   # with trailing_delimiter: one more column, the field after the last delimiter
     breaks = {c.name for c in layout.columns if c.line_breaks}
+    unread = set(unread_columns) - set(keys) - set(layout.key)
+    checked, unchecked = split_unread(layout, unread)
     trail_ja, trail_en = ((" と行末の区切り文字: trailing_delimiter: true", " and a delimiter ending the line "
                            "(trailing_delimiter: true)") if layout.trailing_delimiter else ("", ""))
     if breaks & set(keys):
@@ -787,18 +796,23 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             df, trail = _trailing_field(df, n_fields)
             found.append(trail)
         if may_hold_controls(chunk, text, enc) or may_hold_controls(b"", c.multi_text, enc) or c.multi_text:
-            if layout.quoted_newlines:   # a line break (CR, LF, NEL, U+2028, U+2029) only where line_breaks says
-                df, ctl = control_frame(df, layout, enc, line_breaks=breaks, line_break_hint=LINE_BREAK_HINT)
-            else:   # no record spans lines: no value holds a CR or LF (NEL, U+2028 or U+2029 it may)
-                df, ctl = control_frame(df, layout, enc, line_breaks=True, unicode_breaks=False)
+            how = (dict(line_breaks=breaks, line_break_hint=LINE_BREAK_HINT) if layout.quoted_newlines
+                   # a line break (CR, LF, NEL, U+2028, U+2029) only where line_breaks says; else no record spans
+                   # lines: no value holds a CR or LF (NEL, U+2028 or U+2029 it may)
+                   else dict(line_breaks=True, unicode_breaks=False))
+            df, ctl = control_frame(df, checked, enc, **how)
             found.append(ctl)
+            if unread:   # the columns not migrated: listed as warnings, the record stays
+                ctl = control_frame(df, unchecked, enc, **how)[1]
+                found.append(pl.DataFrame([not_held(f) for f in ctl.to_dicts()], schema=ctl.schema | {
+                    "severity": pl.String}) if ctl.height else ctl)
         df, over = overlong_frame(df, layout, enc)
         found.append(over)
         for f in found:
             if f.height:
                 c.add_frame(f.select(pl.Series("_rec", np.searchsorted(lines, f["source_line"].to_numpy())),
-                                     pl.lit("error").alias("severity"), "column", "rule", "value",
-                                     "message_ja", "message_en"))
+                                     pl.col("severity") if "severity" in f.columns else pl.lit("error").alias("severity"),
+                                     "column", "rule", "value", "message_ja", "message_en"))
         f = c.findings()
         if f.height == 0:
             return to_staging(df.select("_line", *names), layout, path.name, base), None

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from ikou.extractors.layout import Layout
-from ikou.extractors.checks import control_findings
+from ikou.extractors.checks import control_findings, not_held, split_unread
 from ikou.extractors.csv_file import quarantine_frame, staging_schema, to_staging
 from ikou.extractors.keys import key_columns_of, key_expr
 from ikou.extractors.text import Column, Rendered, python_values, render
@@ -144,13 +144,6 @@ def _declared(dialect: str, description, layout: Layout) -> list[tuple[str | Non
     return out + [(None, 0, "")] * (len(layout.names) - len(out))
 
 
-def _not_held(finding: dict) -> dict:
-    """A finding in a column no mapping line reads: a warning, its row staged (extract_table's unread_columns)."""
-    return {**finding, "severity": "warning",
-            "message_ja": f"{finding['message_ja']} (移行しない列: 記録は保留せず投入します)",
-            "message_en": f"{finding['message_en']} (a column not migrated: the record is not held)"}
-
-
 # numeric column types: MariaDB/MySQL type codes (DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, LONGLONG, INT24,
 # YEAR, NEWDECIMAL) and PostgreSQL oids (int8, int2, int4, oid, float4, float8, numeric)
 _MYSQL_NUMERIC = {0, 1, 2, 3, 4, 5, 8, 9, 13, 246}
@@ -239,8 +232,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
     names = layout.names
     breaks = {c.name for c in layout.columns if c.line_breaks}
     unread = set(unread_columns) - set(keys or ()) - set(layout.key)
-    checked = layout.model_copy(update={"columns": [c for c in layout.columns if c.name not in unread]})
-    unchecked = layout.model_copy(update={"columns": [c for c in layout.columns if c.name in unread]})
+    checked, unchecked = split_unread(layout, unread)
     try:
         with engine.connect() as conn:
             # No reflection: it is not portable (duckdb_engine cannot reflect); a zero-row probe
@@ -314,7 +306,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                     found = [{"source_line": rows + 1 + h["index"], "column": c.name, **{k: v for k, v in h.items()
                                                                                         if k != "index"}}
                              for t, c in zip(texts, spec) for h in t.held]
-                    noted = [_not_held(f) for f in found if f["column"] in unread]
+                    noted = [not_held(f) for f in found if f["column"] in unread]
                     found = [f for f in found if f["column"] not in unread]
                     no_key = {rows + 1 + int(i) for k, t in zip(names, texts) if k in keys and t.unreadable is not None
                               for i in np.flatnonzero(t.unreadable)}
@@ -327,7 +319,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                     if unread:   # the columns not migrated: what they hold is listed, the row stays
                         _, ctl = control_findings(ok, unchecked, "utf-8", line_breaks=breaks,
                                                   line_break_hint=_LINE_BREAK_HINT, column_encodings=encodings)
-                        noted += [_not_held(f) for f in ctl]
+                        noted += [not_held(f) for f in ctl]
                     if found or noted:
                         lines = [f["source_line"] for f in found + noted]
                         key_of = dict(df.filter(pl.col("_line").is_in(lines)).select(

@@ -19,13 +19,16 @@ leading ones are kept (a right-aligned value). The staging, and so the diff's le
 """
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from ikou.extractors.checks import control_findings, may_hold_controls, overlong_findings
+from ikou.extractors.checks import (control_findings, may_hold_controls, not_held, overlong_findings,
+                                   split_unread)
 from ikou.extractors.csv_file import (
     CHUNK_BYTES,
     quarantine_frame,
@@ -184,9 +187,11 @@ def _last_flagged(chunks):
 
 def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: str, source_ordinal: int,
                   target_table: str, run_id: str, dantai_code: str, encoding: str | None = None,
-                  chunk_bytes: int = CHUNK_BYTES, key_columns: list[str] | None = None) -> ExtractResult:
+                  chunk_bytes: int = CHUNK_BYTES, key_columns: list[str] | None = None,
+                  unread_columns: Collection[str] = ()) -> ExtractResult:
     """Stream fixed-width records to Parquet staging; fields verbatim but for their trailing pad blanks
-    (layout `pad`).
+    (layout `pad`). A bad value in one of `unread_columns` (no mapping line reads it: a FILLER of NUL or
+    0xFF bytes) is a warning and holds nothing (checks.not_held); a key column is always checked.
 
     Records end with a line break (CR LF, LF or a lone CR, mixed if need be), or, with the layout's
     `record_terminator: none`, follow each other directly; then `source_line` is the record's number, a
@@ -214,6 +219,8 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     unterminated = layout.record_terminator == "none"
     _check_terminators(path, layout, source_name, run_id, size)
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
+    unread = set(unread_columns) - set(keys) - set(layout.key)
+    checked, unchecked = split_unread(layout, unread)
     types = record_types(layout, enc, source_name=source_name, run_id=run_id)   # header / trailer records
     at_of = dict(zip(layout.names, zip(offsets, (c.width for c in layout.columns))))
     lead = layout.names[:max(layout.names.index(k) for k in keys) + 1] if keys else []
@@ -345,15 +352,20 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
             text, odd = _column_text(arr, starts, off, c.width, enc)
             suspect = suspect or odd
             bad = text.str.contains("\ufffd", literal=True).to_numpy()
-            if bad.any():
+            if bad.any() and c.name in unread:   # a field is cut by its bytes: the others are unaffected
+                bad_rows += [not_held(f) for f in
+                             _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)]
+            elif bad.any():
                 bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)
                 bad_any |= bad
             cols[c.name] = unpad(text).alias(c.name)
         df = full = pl.DataFrame(cols)
         df = df.filter(pl.Series(~bad_any))
         if suspect:   # characters that are not text (NUL, TAB, ESC, a CR inside a record …)
-            df, ctl = control_findings(df, layout, enc, line_breaks=False)
+            df, ctl = control_findings(df, checked, enc, line_breaks=False)
             bad_rows += ctl
+            if unread:   # the columns not migrated: listed, the record stays
+                bad_rows += [not_held(f) for f in control_findings(df, unchecked, enc, line_breaks=False)[1]]
         df, over = overlong_findings(df, layout, enc)
         bad_rows += over
         w = np.array(wrong, dtype=np.int64).reshape(-1, 3)
