@@ -238,6 +238,25 @@ def overlong_findings(table: pl.DataFrame, layout: Layout, encoding: str,
     return table, found.to_dicts()
 
 
+def collapse_not_held(findings: list[dict]) -> list[dict]:
+    """`not_held` findings, one per column and rule (the first record's, with how many share it): a FILLER of NUL
+    in every record is one line of the quarantine per chunk, not a million warnings nobody reads one by one."""
+    first: dict[tuple, dict] = {}
+    count: dict[tuple, int] = {}
+    for f in findings:
+        k = (f.get("column"), f.get("rule"))
+        count[k] = count.get(k, 0) + 1
+        if k not in first or f["source_line"] < first[k]["source_line"]:
+            first[k] = f
+    out = []
+    for k, f in first.items():
+        n = count[k]
+        out.append(f if n == 1 else {**f, "message_ja": f"{f['message_ja']} (この列・理由で {n:,} 件、最初の記録のみ記載)",
+                                     "message_en": f"{f['message_en']} ({n:,} records for this column and reason; "
+                                                   "the first listed)"})
+    return out
+
+
 def not_held(finding: dict) -> dict:
     """A finding in a column no mapping line reads (`not_migrated` or unread): a warning, its record staged. A
     table's columns and a fixed-width record's fields are read one by one, and a CSV's fields are cut before

@@ -40,8 +40,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ikou.extractors.checks import (LINE_BREAK_HINT, control_frame, may_hold_controls, not_held, overlong_frame,
-                                   split_unread)
+from ikou.extractors.checks import (LINE_BREAK_HINT, collapse_not_held, control_frame, may_hold_controls,
+                                   not_held, overlong_frame, split_unread)
 from ikou.extractors.fields import (
     columnar,
     decode_each,
@@ -804,8 +804,8 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             found.append(ctl)
             if unread:   # the columns not migrated: listed as warnings, the record stays
                 ctl = control_frame(df, unchecked, enc, **how)[1]
-                found.append(pl.DataFrame([not_held(f) for f in ctl.to_dicts()], schema=ctl.schema | {
-                    "severity": pl.String}) if ctl.height else ctl)
+                found.append(pl.DataFrame(collapse_not_held([not_held(f) for f in ctl.to_dicts()]),
+                                          schema=ctl.schema | {"severity": pl.String}) if ctl.height else ctl)
         df, over = overlong_frame(df, layout, enc)
         found.append(over)
         for f in found:

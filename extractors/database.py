@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from ikou.extractors.layout import Layout
-from ikou.extractors.checks import control_findings, not_held, split_unread
+from ikou.extractors.checks import collapse_not_held, control_findings, not_held, split_unread
 from ikou.extractors.csv_file import quarantine_frame, staging_schema, to_staging
 from ikou.extractors.keys import key_columns_of, key_expr
 from ikou.extractors.text import Column, Rendered, python_values, render
@@ -320,6 +320,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                         _, ctl = control_findings(ok, unchecked, "utf-8", line_breaks=breaks,
                                                   line_break_hint=_LINE_BREAK_HINT, column_encodings=encodings)
                         noted += [not_held(f) for f in ctl]
+                    noted = collapse_not_held(noted)
                     if found or noted:
                         lines = [f["source_line"] for f in found + noted]
                         key_of = dict(df.filter(pl.col("_line").is_in(lines)).select(

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ikou.extractors.checks import (control_findings, may_hold_controls, not_held, overlong_findings,
-                                   split_unread)
+from ikou.extractors.checks import (collapse_not_held, control_findings, may_hold_controls, not_held,
+                                   overlong_findings, split_unread)
 from ikou.extractors.csv_file import (
     CHUNK_BYTES,
     quarantine_frame,
@@ -53,12 +53,23 @@ def _is_lead(b: np.ndarray) -> np.ndarray:
     return ((b >= 0x81) & (b <= 0x9F)) | ((b >= 0xE0) & (b <= 0xFC))
 
 
-def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _line_bounds(arr: np.ndarray, rec: int) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive, without its line end) of every line in a chunk of whole lines. A line ends
-    at CR LF, LF or a lone CR, as in a CSV file (`records._lines`): a CR-only file (classic Mac, some host
-    transfers) is read, and a lone CR between two records does not glue them into one."""
+    at CR LF or LF, and at a lone CR in a file without LF (classic Mac, some host transfers) or where the
+    line before the CR is one record long (a record whose LF was lost does not glue the next one to it). A
+    lone CR inside a record of a LF file (a 0x0D byte in a FILLER) is a byte of the record, held as a control
+    character with its record, not a line end that would split one person into two records."""
     starts, ends, _, _ = _lines(arr, eof=True)
-    return starts, ends
+    if len(starts) < 2 or not (arr == 0x0A).any():
+        return starts, ends
+    nxt = np.minimum(ends + 1, len(arr) - 1)
+    lone_cr = (ends < len(arr)) & (arr[np.minimum(ends, len(arr) - 1)] == 0x0D) & ~(
+        (ends + 1 < len(arr)) & (arr[nxt] == 0x0A))
+    join = lone_cr[:-1] & ((ends - starts)[:-1] != rec)   # line i continues into line i + 1
+    group = np.concatenate([[0], np.cumsum(~join)])
+    first = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    last = np.concatenate([first[1:] - 1, [len(starts) - 1]])
+    return starts[first], ends[last]
 
 
 def _line_chunks(path: Path, chunk_bytes: int, max_line_bytes: int = MAX_LINE_BYTES):
@@ -77,7 +88,9 @@ def _line_chunks(path: Path, chunk_bytes: int, max_line_bytes: int = MAX_LINE_BY
                     yield offset, carry
                 return
             data = carry + block
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1))
+            # at the last LF; at a CR only in a file without LF (a lone CR may be a byte of a record: _line_bounds)
+            cut = data.rfind(b"\n")
+            cut = cut if cut != -1 else data.rfind(b"\r", 0, len(data) - 1)
             if cut == -1:
                 if len(data) > max_line_bytes:
                     raise LayoutError(f"{path.name}: no line break (LF or CR) in {len(data):,} bytes from file offset "
@@ -299,7 +312,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
                              "message_en": f"the file ends with a DOS end-of-file mark (0x1A) at file offset {at}, "
                                            "not part of a record: skipped"})
         arr = np.frombuffer(chunk, dtype=np.uint8)
-        starts, ends = _record_bounds(arr, rec) if unterminated else _line_bounds(arr)
+        starts, ends = _record_bounds(arr, rec) if unterminated else _line_bounds(arr, rec)
         lines = np.arange(line, line + len(starts), dtype=np.int64)
         record_at = starts + chunk_offset          # where each record (line) starts in the file
         ok = (ends - starts) == rec
@@ -347,14 +360,20 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
         cols: dict[str, pl.Series] = {"_line": pl.Series("_line", lines)}
         bad_any = np.zeros(len(starts), dtype=bool)
         suspect = may_hold_controls(chunk, "", enc) or \
-            unterminated and (b"\n" in chunk or b"\r" in chunk)   # C0 controls, a CR or LF inside a record
+            unterminated and (b"\n" in chunk or b"\r" in chunk) or \
+            chunk.count(b"\r") != chunk.count(b"\r\n")   # C0 controls, a CR or LF inside a record (a lone CR)
         for c, off in zip(layout.columns, offsets):
             text, odd = _column_text(arr, starts, off, c.width, enc)
             suspect = suspect or odd
             bad = text.str.contains("\ufffd", literal=True).to_numpy()
-            if bad.any() and c.name in unread:   # a field is cut by its bytes: the others are unaffected
-                bad_rows += [not_held(f) for f in
-                             _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)]
+            if bad.any() and c.name in unread:
+                # bytes that are no character hold nothing here: a field is cut by its bytes. But a character cut by
+                # the field's end runs on into the next field, whose value would be read shifted: held, as ever
+                split = bad & _is_lead(arr[starts + off + c.width - 1])
+                bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, split, enc)
+                bad_any |= split
+                bad_rows += collapse_not_held([not_held(f) for f in _bad_field_rows(
+                    arr, starts, lines, chunk_offset, c.name, off, c.width, bad & ~split, enc)])
             elif bad.any():
                 bad_rows += _bad_field_rows(arr, starts, lines, chunk_offset, c.name, off, c.width, bad, enc)
                 bad_any |= bad
@@ -365,7 +384,8 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
             df, ctl = control_findings(df, checked, enc, line_breaks=False)
             bad_rows += ctl
             if unread:   # the columns not migrated: listed, the record stays
-                bad_rows += [not_held(f) for f in control_findings(df, unchecked, enc, line_breaks=False)[1]]
+                bad_rows += collapse_not_held([not_held(f) for f in control_findings(df, unchecked, enc,
+                                                                                   line_breaks=False)[1]])
         df, over = overlong_findings(df, layout, enc)
         bad_rows += over
         w = np.array(wrong, dtype=np.int64).reshape(-1, 3)

@@ -103,7 +103,7 @@ class RecordTypes:
         (held, their finding added), as the header line is marked: left out of the parse and of every check."""
         import polars as pl
 
-        from ikou.extractors.records import HEADER as NOT_PARSED, RECORD
+        from ikou.extractors.records import BAD, HEADER as NOT_PARSED, RECORD
 
         recs = c.recs
         kind = np.full(len(c.kind), SKIP, np.int8)
@@ -117,6 +117,7 @@ class RecordTypes:
         for i, v in zip(cand[other].tolist(), values.gather(other).to_list()):
             c.add(i, self._finding(v))
         c.kind[(kind == HEADER) | (kind == TRAILER) | (kind == OTHER)] = NOT_PARSED
+        kind[c.kind == BAD] = SHORT   # held whole by the record finder (a quote left open): a data record read
         counts = []
         if self.rt.trailer_count:
             t = np.flatnonzero(kind == TRAILER)
@@ -176,8 +177,10 @@ class RecordTypes:
         """A type column holding none of the declared values in the first chunk: the wrong column or layout,
         not a file of unknown records (each would be held, and the run fail as 'a mapping mistake')."""
         if first and len(kinds) >= 2 and bool((kinds == OTHER).all()):
-            seen = sorted(set(values))[:5]
-            shown = [v[:4] for v in seen]
+            # the values are not shown: in the wrong column they may be names or the digits of a 個人番号
+            lens = sorted({len(v) for v in values})
+            shown = f"{len(set(values)):,} distinct values of {lens[0]}–{lens[-1]} characters" if lens else "none"
+            shown_ja = f"{len(set(values)):,} 種類、{lens[0]}〜{lens[-1]} 文字" if lens else "なし"
             rt = self.rt
             raise LayoutError(
                 f"{self.source_name}: none of the first {len(kinds):,} records holds a declared record type in "
@@ -185,7 +188,7 @@ class RecordTypes:
                 f"check record_types in layout {self.layout.name}", run_id=self.run_id,
                 ja=f"{self.source_name}: 先頭の {len(kinds):,} 件のどのレコードも、レコード区分の列 {rt.column} に"
                    f"レイアウトで宣言した値 (data {rt.data}、header {rt.header}、trailer {rt.trailer}) を持ちません "
-                   f"(あった値: {shown}): レイアウト {self.layout.name} の record_types を確認してください")
+                   f"(あった値: {shown_ja}): レイアウト {self.layout.name} の record_types を確認してください")
 
     def _finding(self, value: str) -> dict:
         rt = self.rt

@@ -69,7 +69,9 @@ def _with_layout(spec: MappingSpec, layout: Path, where: str) -> MappingSpec:
     from ikou.mappings.spec import check_mapping
 
     if spec.tables is not None:
-        raise ConfigError(f"{where}: `layout:` overrides a one-table source's layout; its mapping names tables")
+        raise ConfigError(f"{where}: `layout:` overrides a one-table source's layout; its mapping names tables",
+                          ja=f"{where}: `layout:` は1つの表・ファイルのソースのレイアウトを置き換えるものです。この"
+                             "マッピングは複数の表 (tables) を読むため使えません (各表のレイアウトはマッピングで指定します)")
     load_layout(layout)   # a broken layout is refused here, naming its file and key
     spec = spec.model_copy(update={"layout": Path(layout)})
     check_mapping(spec, load_schema(spec.schema_), f"{where}: mapping over layout {Path(layout).name}")

@@ -154,6 +154,9 @@ def _names_other_dantai(part: str, own: str) -> str | None:
     return other_dantai(part, own) or (None if RUN_ID.fullmatch(part) else _embedded_dantai(part, own))
 
 
+_DATE_FOLDER = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])?")   # YYYYMM, YYYYMMDD
+
+
 def check_run_input(path: Path, dantai: str, what: str, *, summary: dict | None = None) -> Path:
     """A file a run's report is given besides the run's own (`run-report --diff`, `--quarantine`): refused
     (IsolationError) when it, or the folder holding it, is a symbolic link, when its path (as given or with
@@ -165,7 +168,11 @@ def check_run_input(path: Path, dantai: str, what: str, *, summary: dict | None 
         if p.is_symlink():
             raise IsolationError(f"{what} {given}: {p} is a symbolic link (to {p.resolve()}): give the file itself")
     for p in (Path(os.path.abspath(given)), given.resolve()):
-        for part in p.parts:
+        parts = p.parts
+        for i, part in enumerate(parts):
+            after = parts[i + 1] if i + 1 < len(parts) else ""
+            if _DATE_FOLDER.fullmatch(part) and not RUN_ID.fullmatch(after):
+                continue   # 202410: a month's folder, a valid 団体コード too; another 団体's runs/<code>/<run id> is not skipped
             code = _names_other_dantai(part, str(dantai))
             if code:
                 raise IsolationError(f"{what} {given} lies in, or names, another 団体's folder ({part}: 団体 {code}): "

@@ -133,7 +133,8 @@ def rule_problems(rules: RuleSet, schema, run_schemas: list | None = None, *, pa
                            f"と書いてください){line_note(tree, 'gyomu')}"))
     for table, rs in rules.tables.items():
         if table not in schema.tables:
-            out.append(f"tables.{table}: not a table of the schema ({sorted(schema.tables)})")
+            out.append(Problem(f"tables.{table}: not a table of the schema ({sorted(schema.tables)})",
+                               f"tables.{table}: スキーマにないテーブルです (スキーマのテーブル: {sorted(schema.tables)})"))
             continue
         if schema.tables[table].derive is not None:
             src = schema.tables[table].derive.from_
@@ -149,7 +150,8 @@ def rule_problems(rules: RuleSet, schema, run_schemas: list | None = None, *, pa
             named = [n for k in _COLUMN_PARAMS if k in p for n in _names(p[k])]
             missing = [n for n in named if n not in have and n not in _PIPELINE_COLUMNS]
             if missing:
-                out.append(f"tables.{table}: rule {r.id}: columns {missing} are not columns of {table}")
+                out.append(Problem(f"tables.{table}: rule {r.id}: columns {missing} are not columns of {table}",
+                                   f"tables.{table}: ルール {r.id}: 列 {missing} はテーブル {table} にありません"))
     known = [schema, *[s for s in run_schemas or [] if s.gyomu != schema.gyomu]]
     shipped = None
     for table, i, r, frame, optional in rule_frames(rules):
@@ -189,5 +191,6 @@ def rule_problems(rules: RuleSet, schema, run_schemas: list | None = None, *, pa
         fhave = {c.name for c in owner.resolved_table(frame).columns}
         gone = [n for n in _names(r.parsed_params().model_dump().get("frame_column")) if n not in fhave]
         if gone:
-            out.append(f"tables.{table}: rule {r.id}: frame_column {gone} are not columns of {frame}")
+            out.append(Problem(f"tables.{table}: rule {r.id}: frame_column {gone} are not columns of {frame}",
+                               f"tables.{table}: ルール {r.id}: frame_column {gone} はテーブル {frame} にありません"))
     return out

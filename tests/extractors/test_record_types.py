@@ -154,6 +154,24 @@ def test_a_type_column_holding_no_declared_value_is_a_layout_error(tmp_path):
     path = _write(tmp_path, [_fixed("2", "0000000001"), _fixed("2", "0000000002")])
     with pytest.raises(LayoutError, match="none of the first 2 records holds a declared record type in column REC_KBN"):
         run(path, _layout(tmp_path, "fixed", types), tmp_path)
+    # the wrong column may hold names or 個人番号 digits: its values are described, never shown
+    names = _write(tmp_path, [_csv("山田太郎", "0000000001"), _csv("7395", "0000000002")], "n.csv")
+    with pytest.raises(LayoutError) as info:
+        run(names, _layout(tmp_path, "csv", types), tmp_path)
+    said = str(info.value) + info.value.ja
+    assert "2 distinct values of 4–4 characters" in said and "山田" not in said and "7395" not in said
+
+
+def test_a_csv_record_held_whole_by_the_record_finder_counts_as_data_for_the_trailer(tmp_path):
+    """A data record with a quote left open is held (read, not staged): the trailer counted it, so the count matches."""
+    path = _write(tmp_path, [_csv("1", "HDR"), b'2,0000000001,"abc', _csv("2", "0000000002"), _trailer_csv(2)],
+                  "q.csv")
+    r, df = run(path, _layout(tmp_path, "csv"), tmp_path)
+    assert df["ATENA_NO"].to_list() == ["0000000002"] and r.rows_read == 2
+
+
+def _trailer_csv(n: int) -> bytes:
+    return f"9,{n},,".encode("cp932")
 
 
 @pytest.mark.parametrize("types, said", [

@@ -52,3 +52,35 @@ def test_a_control_character_in_a_csv_column_not_migrated_is_listed_and_the_key_
                         unread_columns=["BIKO", "ATENA_NO"])
     assert sorted(keyed.quarantine.select("source_line", "severity").rows()) == [(1, "warning"), (2, "error")]
     assert (keyed.rows_read, keyed.rows_ok) == (3, 2)
+
+
+def test_a_character_cut_by_the_end_of_a_field_not_migrated_still_holds_the_record(tmp_path):
+    """A double-byte character whose lead byte ends the unread field runs on into the next field, which would be
+    read shifted (山田太 → R田太): held as ever, not a warning."""
+    lay = write_layout(tmp_path, fmt="fixed", names=["ATENA_NO", "YOBI", "SHIMEI"], widths=[5, 1, 6])
+    path = tmp_path / "s.dat"
+    path.write_bytes(b"00001" + "山田太".encode("cp932") + b" \r\n" + b"00002 " + "鈴木".encode("cp932") + b"  \r\n")
+    r, df = _run(path, lay, tmp_path, ["YOBI"])
+    assert df["ATENA_NO"].to_list() == ["00002"]
+    assert _found(r) == [(1, "YOBI", "extract.split_character", "error")]
+
+
+def test_a_cr_byte_in_a_filler_not_migrated_is_a_byte_of_its_record_not_a_line_end(tmp_path):
+    """In a CR LF file a lone CR shorter than a record into the line is a byte of the record: one record, listed
+    (not two records of the wrong length, one of them without a key)."""
+    lay = write_layout(tmp_path, fmt="fixed", names=["ATENA_NO", "FILLER", "SHIMEI"], widths=[5, 3, 4])
+    path = tmp_path / "cr.dat"
+    path.write_bytes(b"00001\x00\r\x00ABCD\r\n00002\x00\x00\x00ABCD\r\n")
+    r, df = _run(path, lay, tmp_path, ["FILLER"])
+    assert (r.rows_read, r.rows_ok) == (2, 2) and df["ATENA_NO"].to_list() == ["00001", "00002"]
+    assert {sev for *_, sev in _found(r)} == {"warning"}
+
+
+def test_the_same_finding_in_a_column_not_migrated_is_listed_once_with_its_count(tmp_path):
+    """A FILLER of NUL in every record: one warning naming the first record and how many share it, not one each."""
+    lay = write_layout(tmp_path, fmt="fixed", names=["ATENA_NO", "FILLER"], widths=[4, 2])
+    path = tmp_path / "n.dat"
+    path.write_bytes(b"".join(b"%04d\x00\x00\r\n" % i for i in range(1, 6)))
+    r, df = _run(path, lay, tmp_path, ["FILLER"])
+    assert df.height == 5 and r.quarantine.height == 1
+    assert r.quarantine["source_line"][0] == 1 and "5 records for this column and reason" in r.quarantine["message_en"][0]
