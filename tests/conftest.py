@@ -59,14 +59,20 @@ def prefect_harness():
         yield
 
 
+def random_tag(n: int = 8) -> str:
+    """Random lower-case letters for a test's schema, database or role name: no digits, so a name can never hold
+    six that read as another 団体's code (a run refuses such a name: a hex tag did, now and then)."""
+    import secrets
+
+    return "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))
+
+
 @pytest.fixture
 def pg_target(postgres_url):
     """(url, schema) of a PostgreSQL target schema of 団体 999997 for one test, dropped afterwards with the
     schemas a run leaves beside it (the previous state __prev, a half-built __next): the shared
     database keeps no state between tests, so a test never meets another's run."""
-    import secrets
-
-    name = f"dantai_999997_f{secrets.token_hex(4)}"
+    name = f"dantai_999997_f{random_tag()}"
     yield postgres_url, name
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:

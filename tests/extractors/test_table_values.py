@@ -2,7 +2,6 @@
 (table, key, column), or the run stops naming the table and column; never an Arrow error, never wrong text."""
 from __future__ import annotations
 
-import secrets
 
 import polars as pl
 import pytest
@@ -12,6 +11,7 @@ from ikou.errors import LayoutError, TerminalError, one_line
 from ikou.extractors.database import extract_table
 from ikou.extractors.layout import Layout
 from ikou.extractors.text import ColumnTypeError
+from tests.conftest import random_tag
 
 
 def table_layout(*names: str, key=(), encoding: str = "utf-8", line_breaks=()) -> Layout:
@@ -24,7 +24,7 @@ def table_layout(*names: str, key=(), encoding: str = "utf-8", line_breaks=()) -
 @pytest.fixture
 def pg(postgres_url):
     """(url, schema, engine): a PostgreSQL schema of this test only, dropped afterwards."""
-    name = f"ikoutest_{secrets.token_hex(4)}"
+    name = f"ikoutest_{random_tag()}"
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
@@ -37,7 +37,7 @@ def pg(postgres_url):
 @pytest.fixture
 def maria(mariadb_url):
     """(url, database, engine): a MariaDB database of this test only (zero dates allowed), dropped afterwards."""
-    name = f"ikoutest_{secrets.token_hex(4)}"
+    name = f"ikoutest_{random_tag()}"
     engine = sa.create_engine(mariadb_url)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")

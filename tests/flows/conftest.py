@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import polars as pl
 import pytest
 
 from ikou import REPO_ROOT
+from tests.conftest import random_tag
 
 SAMPLE = REPO_ROOT / "data" / "sample"
 
@@ -86,7 +86,7 @@ def start_run(cfg: Path, tmp: Path, pause_at: str | None = None, *,
     has written the marker file returned, so that a test can stop it exactly there."""
     from prefect.settings import PREFECT_API_URL
 
-    marker = tmp / f"paused-{secrets.token_hex(3)}"
+    marker = tmp / f"paused-{random_tag(6)}"
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     if pause_at:
         env.update(IKOU_PAUSE_AT=pause_at, IKOU_PAUSE_MARKER=str(marker))

@@ -6,7 +6,6 @@ summary.json names the unfinished run it replaced. DuckDB (団体 999733) and th
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from ikou import REPO_ROOT
 from ikou.flows.cli import main
 from ikou.loaders import held_runs, read_table
 from tests.flows.conftest import kill_9_at, start_run
+from tests.conftest import random_tag
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 AFTER_COMMIT = "diff.vendor_a_jumin"   # the load has committed; diff, summary and report are still to come
@@ -39,7 +39,7 @@ def target(request, tmp_path):
         yield "999733", f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999733"
         return
     url = request.getfixturevalue("postgres_url")
-    name = f"dantai_999741_g{secrets.token_hex(4)}"
+    name = f"dantai_999741_g{random_tag()}"
     yield "999741", url.replace("postgresql+psycopg://", "postgresql://"), name
     engine = sa.create_engine(url)
     with engine.begin() as conn:

@@ -6,7 +6,6 @@ row of every source table is accounted for exactly once, and the numbers survive
 from __future__ import annotations
 
 import json
-import uuid
 
 import polars as pl
 import pytest
@@ -19,6 +18,7 @@ from ikou.loaders import read_table
 from ikou.sample.legacy_db import install_vendor_c
 from tests.flows.conftest import SAMPLE, write_config
 from tests.reports.html_tables import section_tables
+from tests.conftest import random_tag
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 MAPPING = REPO_ROOT / "specs" / "vendors" / "vendor_c" / "mappings" / "juki" / "jumin.yaml"
@@ -51,7 +51,7 @@ def vendor_c_source(url: str, schema: str) -> str:
 def legacy_schema(request):
     """Vendor C's tables in a schema of this test's own (the servers are shared), dropped afterwards."""
     url = request.getfixturevalue(request.param)
-    schema = f"vc_{uuid.uuid4().hex[:8]}"
+    schema = f"vc_{random_tag()}"
     install_vendor_c(SAMPLE / "vendor_c", url, schema=schema)
     yield url, schema
     engine = sa.create_engine(url)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from ikou.sample.legacy_db import install_vendor_table
+from tests.conftest import random_tag
 
 SERVERS = {
     "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test",
@@ -62,13 +62,13 @@ def _roundtrip(engine: sa.Engine, url: str, sample, table: str) -> None:
 @pytest.mark.mariadb
 def test_install_vendor_table_roundtrips_into_mariadb(sample):
     engine = _engine_or_skip("mariadb")
-    _roundtrip(engine, SERVERS["mariadb"], sample, f"b_jumin_{uuid.uuid4().hex[:10]}")
+    _roundtrip(engine, SERVERS["mariadb"], sample, f"b_jumin_{random_tag(10)}")
 
 
 @pytest.mark.postgres
 def test_install_vendor_table_roundtrips_into_postgres(sample):
     engine = _engine_or_skip("postgres")
-    _roundtrip(engine, SERVERS["postgres"], sample, f"b_jumin_{uuid.uuid4().hex[:10]}")
+    _roundtrip(engine, SERVERS["postgres"], sample, f"b_jumin_{random_tag(10)}")
 
 
 def test_install_vendor_table_roundtrips_into_a_duckdb_file(sample, tmp_path):

@@ -2,7 +2,6 @@
 same MD5 whatever order they were loaded in, one changed byte gives another; DuckDB and PostgreSQL."""
 from __future__ import annotations
 
-import secrets
 
 import polars as pl
 import pytest
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 from ikou.loaders import checksums, load_run
 from ikou.loaders.targets import LoadPart, RunRecord
 from ikou.schema import load_schema
+from tests.conftest import random_tag
 
 SCHEMA = """spec_version: 1
 gyomu: ck
@@ -35,7 +35,7 @@ def target(request, tmp_path):
         yield f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999997", load_schema(p)
         return
     url = request.getfixturevalue("postgres_url")
-    name = f"dantai_999997_c{secrets.token_hex(3)}"
+    name = f"dantai_999997_c{random_tag(6)}"
     yield url, name, load_schema(p)
     engine = sa.create_engine(url)
     with engine.begin() as conn:

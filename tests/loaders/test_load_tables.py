@@ -1,7 +1,6 @@
 """Load stage (loaders/): DuckDB file and the real PostgreSQL, replaced atomically, text verbatim."""
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +12,7 @@ from ikou.errors import ConfigError, IsolationError
 from ikou.loaders import LoadRejected, load_tables, read_table
 from ikou.loaders.derive import derive_all
 from ikou.schema import load_schema
+from tests.conftest import random_tag
 
 SCHEMA = load_schema(REPO_ROOT / "specs" / "gyomu" / "juki" / "schema.yaml")
 COLS = [c.name for c in SCHEMA.tables["juki_kojin_rireki"].columns]
@@ -57,7 +57,7 @@ def duck_url(tmp_path) -> str:
 @pytest.fixture
 def pg_schema(postgres_url):
     """A fresh schema that still carries the 団体コード; dropped afterwards."""
-    name = f"dantai_{DANTAI}_t{secrets.token_hex(4)}"
+    name = f"dantai_{DANTAI}_t{random_tag()}"
     yield name
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
@@ -80,7 +80,7 @@ def as_input(request, tmp_path):
     def convert(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame | Path]:
         if request.param == "frame":
             return frames
-        folder = tmp_path / f"staged_{secrets.token_hex(3)}"
+        folder = tmp_path / f"staged_{random_tag(6)}"
         folder.mkdir()
         out: dict[str, pl.DataFrame | Path] = {}
         for name, df in frames.items():

@@ -8,7 +8,6 @@ rollback with one line naming it: the swap would silently repoint it, the next r
 """
 from __future__ import annotations
 
-import secrets
 
 import polars as pl
 import pytest
@@ -18,6 +17,7 @@ from ikou.errors import IsolationError, TerminalError
 from ikou.loaders import LoadPart, RunRecord, held_runs, load_run, rollback
 from ikou.schema import load_schema
 from tests.loaders.conftest import GA_SCHEMA as SCHEMA   # one table ga_t keyed on 宛名番号
+from tests.conftest import random_tag
 
 pytestmark = pytest.mark.postgres
 
@@ -30,7 +30,7 @@ def env(tmp_path, postgres_url):
     with the CREATE ON DATABASE a test granted."""
     p = tmp_path / "s.yaml"
     p.write_text(SCHEMA, encoding="utf-8")
-    tag = secrets.token_hex(4)
+    tag = random_tag()
     names = {A: f"dantai_{A}_i{tag}", B: f"dantai_{B}_i{tag}"}
     other = f"ikou_test_other_{tag}"
     yield postgres_url, load_schema(p), names, other
@@ -123,7 +123,7 @@ def test_a_schema_named_for_a_dantai_but_owned_by_another_dantai_is_refused_and_
 
 
 def test_a_schema_named_for_a_dantai_owned_by_a_role_of_no_dantai_is_refused(env):
-    name, role = env[2][B], f"ikou_test_role_{secrets.token_hex(4)}"
+    name, role = env[2][B], f"ikou_test_role_{random_tag()}"
     sql(env, f'CREATE ROLE "{role}" NOLOGIN', f'CREATE SCHEMA "{name}" AUTHORIZATION "{role}"')
     try:
         with pytest.raises(IsolationError, match=rf"schema {name} is owned by {role}, not by ikou_dantai_{B}"):
@@ -249,7 +249,7 @@ def test_a_login_that_is_no_superuser_loads_and_rolls_back_while_its_dantai_role
     """The login of the README: CREATEROLE and CREATE on the database, neither superuser nor the
     database's owner. It creates and renames the 団体's schemas itself; the role only owns them."""
     url, schema, names, _ = env
-    login = f"ikou_test_login_{secrets.token_hex(4)}"
+    login = f"ikou_test_login_{random_tag()}"
     database = sql(env, "SELECT current_database()")
     sql(env, f'CREATE ROLE "{login}" LOGIN CREATEROLE', f'GRANT CREATE ON DATABASE "{database}" TO "{login}"')
     as_login = sa.engine.make_url(url).set(username=login).render_as_string(hide_password=False)

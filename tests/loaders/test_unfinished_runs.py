@@ -6,7 +6,6 @@ same, against DuckDB and the real PostgreSQL (団体 999733 / 999741)."""
 from __future__ import annotations
 
 import json
-import secrets
 
 import polars as pl
 import pytest
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from ikou.loaders import (LoadPart, RollbackRefused, RunRecord, UnfinishedRunRefused, finish_run, held_runs, load_run,
                           read_table, rollback)
 from ikou.loaders.targets import RUNNING
+from tests.conftest import random_tag
 
 # `schema`: the one-table 業務 ga of tests/loaders/conftest.py
 
@@ -26,7 +26,7 @@ def target(request, tmp_path):
         yield f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999733", "999733"
         return
     url = request.getfixturevalue("postgres_url")
-    name = f"dantai_999741_u{secrets.token_hex(4)}"
+    name = f"dantai_999741_u{random_tag()}"
     yield url, name, "999741"
     engine = sa.create_engine(url)
     with engine.begin() as conn:

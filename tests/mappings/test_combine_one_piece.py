@@ -9,7 +9,6 @@ in one row): the table has no KOJIN_KEY column, yet its rows join the records by
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +24,7 @@ from ikou.flows import pipeline as P
 from ikou.mappings.combine import combine, combine_staged
 from ikou.sample.legacy_db import install_vendor_c
 from ikou.staging import row_id_base
+from tests.conftest import random_tag
 
 DANTAI = "999814"
 SAMPLE = REPO_ROOT / "data" / "sample"
@@ -60,7 +60,7 @@ def staged(tmp_path_factory, postgres_url):
     the pipeline's extract step: (the mapping, the staged files by alias, the combine's arguments); the schema
     is dropped afterwards."""
     tmp = tmp_path_factory.mktemp("one_piece")
-    schema = f"vc{DANTAI}_{secrets.token_hex(4)}"
+    schema = f"vc{DANTAI}_{random_tag()}"
     engine = sa.create_engine(postgres_url)
     try:
         install_vendor_c(SAMPLE / "vendor_c", postgres_url, schema=schema)

@@ -3,7 +3,6 @@ any changed byte, of a spec in the pack or of a row in the target (DuckDB and th
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from ikou.flows.cli import main
 from ikou.flows.migrate import migration_flow
 from ikou.reports.evidence import build_pack, read_pack, verify_pack
 from tests.flows.conftest import vendor_a_source, write_config
+from tests.conftest import random_tag
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -136,7 +136,7 @@ def test_the_pack_holds_no_personal_number_and_no_name(duckdb_pack):
 
 @pytest.mark.postgres
 def test_with_postgresql_a_changed_row_fails_verify_naming_the_table(tmp_path, postgres_url, capsys):
-    schema = f"dantai_999997_e{secrets.token_hex(3)}"
+    schema = f"dantai_999997_e{random_tag(6)}"
     try:
         run_dir = _run(tmp_path, postgres_url, schema)
         pack = build_pack(run_dir, tmp_path / "pack.zip")
