@@ -4,8 +4,9 @@ quarantine.csv, report.html, the diff's outputs (`ikou diff`, a run's diff/) and
 個人番号 shows no digit at all (not even the last four): it is 特定個人情報. A column whose name says
 個人番号 (kojin_no, MYNUMBER, 個人番号, in any case) is masked that way whether or not it is declared
 sensitive, and so is a value that is all digits in any sensitive column. Other sensitive text (names)
-keeps its first character followed by ＊＊, enough for a reviewer to tell rows apart. Only an explicit
-`reveal` (an authorised review) shows values.
+shows as ＊＊ with no character of it: a one-character 氏 or 名 (林, 環) would otherwise be shown whole,
+and the first character of a rare name (鬮) is nearly as identifying; a row is told apart by its
+record key. Only an explicit `reveal` (an authorised review) shows values.
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def mask_expr(e: pl.Expr, *, mynumber: bool = False) -> pl.Expr:
         return pl.when(e.is_null()).then(None).otherwise(full)
     return (pl.when(e.is_null()).then(None)
             .when(digits | (e == FULL_MASK)).then(full)
-            .otherwise(e.str.slice(0, 1) + pl.lit(NAME_MASK)))
+            .otherwise(pl.lit(NAME_MASK)))
 
 
 # A value shaped like a 住民票コード (11 digits) or a 個人番号 (12) once blanks and hyphens (half- and

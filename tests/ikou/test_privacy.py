@@ -26,7 +26,7 @@ def test_cells_masked_column_by_column_as_when_masked_row_by_row():
                                          key_cols=("kojin_no",)).collect()
                            for c in ("shimei", "kojin_no", "jusho")])
     assert by_column.sort(pl.all()).equals(whole.sort(pl.all()))
-    assert whole["left"].to_list() == ["山＊＊", FULL_MASK, "本町1-1", FULL_MASK]
+    assert whole["left"].to_list() == ["＊＊", FULL_MASK, "本町1-1", FULL_MASK]
 
 
 def test_quarantine_values_follow_the_same_rule_and_a_source_mynumber_column_shows_no_digit():
@@ -34,7 +34,7 @@ def test_quarantine_values_follow_the_same_rule_and_a_source_mynumber_column_sho
                       "value": ["山田太郎", "98320567321X", "983205673215", "77", "x"]})
     shown = mask_long(q, {"SHIMEI"}, value_cols=("value",))
     # a value without a column is a whole record (an unparsable line): only its length is shown
-    assert shown["value"].to_list() == ["山＊＊", FULL_MASK, FULL_MASK, "77",
+    assert shown["value"].to_list() == ["＊＊", FULL_MASK, FULL_MASK, "77",
                                         "＊＊＊ (レコード全体 1 文字 / whole record, not shown)"]
     assert mask_long(q, {"SHIMEI"}, value_cols=("value",), reveal=True).equals(q)
 
@@ -58,7 +58,7 @@ def test_a_layout_column_declared_sensitive_is_masked_though_nothing_maps_it(tmp
     sens = sensitive_columns([plan])
     assert {"KYU_UJI", "SHIMEI", "shimei", "kojin_no"} <= sens and "JUSHO" not in sens
     shown = mask_long(pl.DataFrame({"column": ["KYU_UJI"], "value": ["旧姓花子"]}), sens, value_cols=("value",))
-    assert shown["value"].to_list() == ["旧＊＊"]
+    assert shown["value"].to_list() == ["＊＊"]
 
 
 @pytest.mark.parametrize("note", ["123456789012", "1234-5678-9012", "住民票コード１２３４５６７８９０１の件", "12345 678901"])
@@ -75,3 +75,10 @@ def test_a_free_text_note_without_an_identifier_passes(note):
     from ikou.privacy import check_free_text
 
     check_free_text(note, "--note")
+
+
+def test_a_masked_name_shows_no_character_of_it_so_a_one_character_name_is_not_shown_whole():
+    q = pl.DataFrame({"column": ["shi", "mei", "shimei"], "value": ["林", "環", "鬮瀬　𠮷之助"]})
+    shown = mask_long(q, {"shi", "mei", "shimei"}, value_cols=("value",))
+    assert shown["value"].to_list() == ["＊＊", "＊＊", "＊＊"]
+    assert not any(c in "".join(shown["value"].to_list()) for c in "林環鬮瀬𠮷之助")
