@@ -69,11 +69,20 @@ def load_spec(path: Path | str, model: type[M], **context: object) -> M:
         return model.model_validate(data, context={"path": path, **context})
     except ValidationError as exc:
         tree = yaml_tree(path)
-        lines = []
+        lines, places = [], []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             lines.append(f"  {where}: {err['msg']}{line_note(tree, err['loc'])}")
-        raise ConfigError(f"{path}: invalid {model.__name__}:\n" + "\n".join(lines)) from None
+            places.append((where, key_line(tree, err["loc"]) if tree is not None and err["loc"] else None))
+        raise ConfigError(f"{path}: invalid {model.__name__}:\n" + "\n".join(lines),
+                          ja=spec_error_ja(path, places)) from None
+
+
+def spec_error_ja(path, places: list[tuple[str, int | None]]) -> str:
+    """The Japanese half of a spec error: the file and each place to fix (key path, line). The problems are
+    described in English (pydantic's words and the checks'), so the Japanese half points there."""
+    where = ", ".join(f"{k} ({line} 行目)" if line else k for k, line in places)
+    return f"仕様ファイル {path} の次の箇所に誤りがあります: {where} (直し方は英語の説明を参照)"
 
 
 def yaml_tree(path: Path | str) -> yaml.Node | None:

@@ -346,7 +346,7 @@ def _near(name: str, known: set[str]) -> str:
 def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str, *, path: Path | None = None) -> None:
     """Raise a ConfigError listing every problem of `spec` (see `mapping_problems`), `where` naming the spec;
     with the spec's `path`, each problem names its line in the file too."""
-    from ikou.spec import line_note, yaml_tree
+    from ikou.spec import key_line, line_note, spec_error_ja, yaml_tree
 
     found = mapping_problems(spec, schema)
     if found:
@@ -354,7 +354,8 @@ def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str, *, path: 
         # the line goes after the problem's first line: a nested file's error (a layout) follows with its own
         noted = [(k, m.split("\n", 1)) for k, m in found]
         raise ConfigError(f"{where}: invalid MappingSpec:\n" + "\n".join(
-            f"  {k}: {m[0]}{line_note(tree, k)}" + "".join(f"\n{r}" for r in m[1:]) for k, m in noted))
+            f"  {k}: {m[0]}{line_note(tree, k)}" + "".join(f"\n{r}" for r in m[1:]) for k, m in noted),
+            ja=spec_error_ja(where, [(k, key_line(tree, k) if tree is not None else None) for k, _ in noted]))
 
 
 def standard_chains(spec: MappingSpec, schema: TargetSchema) -> MappingSpec:

@@ -73,3 +73,20 @@ def test_a_missing_required_key_names_the_line_of_its_parent(tmp_path):
 
     msg = _error(load_layout, f)
     assert f"columns.1.ja: Field required (line {_line_of(text, 'name: B')})" in msg, msg
+
+
+def test_the_japanese_half_of_a_spec_error_names_the_file_and_the_line_to_fix(tmp_path):
+    """pydantic's words are English; a Japanese reader still gets the file and each place (key path, line)."""
+    text = (f"spec_version: 1\ntarget: juki_kojin_rireki\nschema: gyomu:juki\nlayout: {LAYOUT}\n"
+            "columns:\n"
+            "  - {target: atena_no, op: text, from: ATENA_NO}\n"
+            "  - target: shimeii\n"
+            "    op: text\n"
+            "    from: SHIMEI\n")
+    f = tmp_path / "m.yaml"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_mapping(f)
+    ja = info.value.ja
+    assert str(f) in ja and "columns.1.target" in ja and f"({_line_of(text, 'shimeii')} 行目)" in ja
+    assert ja != ConfigError.ja
