@@ -130,6 +130,7 @@ def _run_phase(frame: pl.DataFrame, checks: list[tuple[Rule, Check]], meta: dict
     (Polars evaluates the expressions in parallel); quarantine rows are built only for checks
     that failed somewhere."""
     cols = set(frame.columns)
+    checks = [(rule, chk.prepare(frame) if chk.prepare is not None else chk) for rule, chk in checks]
     lf = frame.lazy()
     plain = [i for i, (_, chk) in enumerate(checks) if not chk.stages]
     masks = lf.select([checks[i][1].failed.fill_null(False).alias(f"m{i}") for i in plain]).collect() \
