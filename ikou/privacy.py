@@ -39,8 +39,9 @@ def sensitive_columns(plans) -> set[str]:
     """A run's sensitive columns: the target columns its sources map to, the source columns that feed
     them (a quarantined value may carry either name; a multi-table source's `shimei.SHIMEI` is also
     `SHIMEI` in its table's extract findings), the layout columns declared `sensitive`, and every target
-    column a line fills from a sensitive or 個人番号-named source column: a mapping mistake
-    (`yubin_no ← KOJIN_NO`) must not print every resident's 個人番号 under the wrong column's name."""
+    column a line fills from a sensitive or 個人番号-named source column, or from a source column a sensitive
+    target column reads: a mapping mistake (`yubin_no ← KOJIN_NO`, `seinengappi ← SHIMEI`) must not print every
+    resident's 個人番号 or name under the wrong column's name (a date rule quotes the value it cannot read)."""
     from ikou.extractors.layout import load_layout
 
     out: set[str] = set()
@@ -50,11 +51,12 @@ def sensitive_columns(plans) -> set[str]:
         layouts = [p.mapping.layout] if p.mapping.layout else [t.layout for t in (p.mapping.tables or {}).values()]
         declared = {c.name for path in layouts for c in load_layout(path).columns if c.sensitive}
         out |= declared
-        for c in p.mapping.columns:
-            read = {n for s in c.sources for n in (s, s.rsplit(".", 1)[-1])}
-            if c.target in sens:   # every column a line reads (concat: 氏 and 名)
-                out |= read
-            if read & declared or any(is_mynumber_column(n) for n in read):   # and its 不詳/chain columns
+        reads = [(c, {n for s in c.sources for n in (s, s.rsplit(".", 1)[-1])}) for c in p.mapping.columns]
+        # every column a line of a sensitive target reads (concat: 氏 and 名) is personal wherever it goes
+        personal = declared | {n for c, read in reads if c.target in sens for n in read}
+        out |= personal
+        for c, read in reads:
+            if read & personal or any(is_mynumber_column(n) for n in read):   # and its 不詳/chain columns
                 out |= set(c.outputs().values()) if hasattr(c, "outputs") else {c.target}
     return out
 

@@ -100,3 +100,11 @@ def test_the_diff_outputs_show_no_planted_identifier_but_keep_the_key(tmp_path):
         assert JUMINHYO not in values and KOJIN not in values, f
     assert KEY in (out / "only_left.csv").read_text(encoding="utf-8")
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["only_left"] == 1
+
+
+def test_a_target_column_a_mapping_fills_from_the_name_column_is_sensitive(tmp_path):
+    """`seinengappi ← SHIMEI` (a mapping mistake): the date rule quotes every value it cannot read, a name."""
+    sens = sensitive_columns([_plan(tmp_path, "{seinengappi: SHIMEI}")])
+    assert "seinengappi" in sens
+    shown = mask_long(pl.DataFrame({"column": ["seinengappi"], "value": ["林"]}), sens, value_cols=("value",))
+    assert shown["value"].to_list() == ["＊＊"]
