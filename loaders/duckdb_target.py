@@ -21,7 +21,7 @@ from ikou.loaders.sql import ident, qualified
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, ENDED, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
                                   LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
                                   create_statements, kept_on_load, now, register_target, resolve_frame, run_dict,
-                                  run_row)
+                                  run_row, sensitive_of)
 
 
 @register_target
@@ -98,7 +98,7 @@ class DuckDBTarget(TargetDatabase):
                     checkpoint(f"load.table.{name}")
             cols = ", ".join(f"{ident(c)} TEXT" for c in RUN_TABLE_COLUMNS)
             con.execute(f"CREATE TABLE {qualified(db_schema, RUN_TABLE)} ({cols})")
-            row = run_row(run, counts, replaced)
+            row = run_row(run, counts, replaced, sensitive_of(parts))
             con.execute(f"INSERT INTO {qualified(db_schema, RUN_TABLE)} VALUES ({', '.join('?' * len(row))})", row)
             checkpoint("load.commit")
             con.execute("COMMIT")

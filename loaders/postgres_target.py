@@ -34,7 +34,7 @@ from ikou.loaders.sql import ident, qualified, role_of
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, ENDED, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
                                   LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
                                   create_statements, kept_on_load, now, register_target, resolve_frame, run_dict,
-                                  run_row)
+                                  run_row, sensitive_of)
 from ikou.schema import TargetSchema
 
 COPY_BATCH_ROWS = 200_000   # rows per COPY batch from staging at most (wider rows, fewer: ikou.staging.batch_rows)
@@ -158,7 +158,7 @@ class PostgresTarget(TargetDatabase):
                                     (run.run_id, name, counts[name], now()))
                 cur.execute(f"CREATE TABLE {qualified(nxt, RUN_TABLE)} ("
                             + ", ".join(f"{ident(c)} text" for c in RUN_TABLE_COLUMNS) + ")")
-                row = run_row(run, counts, replaced)
+                row = run_row(run, counts, replaced, sensitive_of(parts))
                 cur.execute(f"INSERT INTO {qualified(nxt, RUN_TABLE)} VALUES "
                             f"({', '.join(f'${i + 1}' for i in range(len(row)))})", row)
                 if log is not None:   # the load history travels with the target

@@ -241,16 +241,38 @@ def check_rollback(db_schema: str, run_id: str, current: dict | None, previous: 
             "(target unchanged)")
 
 
-def run_row(run: RunRecord, counts: dict[str, int], replaced: dict | None = None) -> list:
+def sensitive_of(parts: list[LoadPart]) -> dict[str, list[str]]:
+    """{table: [column, …]} of every loaded table's columns its TargetSchema marks sensitive: recorded with the
+    run (`ikou_run.sensitive`), so that `ikou diff` of a target table masks them even when its 業務's schema
+    lives outside the repository and the user gives no --schema."""
+    return {name: cols for part in parts for name in part.frames if (cols := _sensitive_columns(part.schema, name))}
+
+
+def _sensitive_columns(schema: TargetSchema, name: str) -> list[str]:
+    """A table's sensitive columns; for a derived table also each aggregate that carries a sensitive column's
+    value (first/min/max of 氏名 is a name), though the schema gives the aggregate no flag of its own."""
+    table = schema.resolved_table(name)
+    cols = {c.name for c in table.columns if c.sensitive}
+    d = schema.tables[name].derive
+    if d is not None:   # what the source table holds as sensitive stays so in what is derived from it
+        source = set(_sensitive_columns(schema, d.from_))
+        cols |= {c.name for c in table.columns if c.name in source} if d.op == "latest" else set(d.key) & source
+        cols |= {a.name for a in d.aggregates if a.agg in ("first", "min", "max") and a.from_ in source}
+    return sorted(cols)
+
+
+def run_row(run: RunRecord, counts: dict[str, int], replaced: dict | None = None,
+            sensitive: dict[str, list[str]] | None = None) -> list:
     return [run.run_id, run.rehearsal, run.dantai_code, ",".join(run.gyomu), now(),
             json.dumps(counts, ensure_ascii=False, sort_keys=True), run.status,
             None if run.status == RUNNING else now(),
-            json.dumps(replaced, ensure_ascii=False, sort_keys=True) if replaced else None]
+            json.dumps(replaced, ensure_ascii=False, sort_keys=True) if replaced else None,
+            json.dumps(sensitive or {}, ensure_ascii=False, sort_keys=True)]
 
 
-# `status`, `finished_at` and `replaced` came later: a record an earlier ikou wrote has the first six only
+# `status`, `finished_at`, `replaced` and `sensitive` came later: a record an earlier ikou wrote has the first six only
 RUN_TABLE_COLUMNS = ("run_id", "rehearsal", "dantai_code", "gyomu", "loaded_at", "counts", "status", "finished_at",
-                     "replaced")
+                     "replaced", "sensitive")
 
 
 def run_dict(row, names: list[str] | tuple[str, ...] = RUN_TABLE_COLUMNS) -> dict | None:
@@ -260,6 +282,7 @@ def run_dict(row, names: list[str] | tuple[str, ...] = RUN_TABLE_COLUMNS) -> dic
     d = {c: None for c in RUN_TABLE_COLUMNS} | {n: v for n, v in zip(names, row) if n in RUN_TABLE_COLUMNS}
     d["counts"] = json.loads(d["counts"] or "{}")
     d["replaced"] = json.loads(d["replaced"]) if d["replaced"] else None
+    d["sensitive"] = json.loads(d["sensitive"]) if d["sensitive"] else None   # None: not recorded (an earlier ikou)
     return d
 
 

@@ -71,17 +71,17 @@ def _shipped_sensitive() -> set[str]:
     return cols | fed
 
 
-def _sensitive(args: argparse.Namespace, names: list[str] = ()) -> set[str]:
-    """The columns to mask. By default (no --sensitive) the shipped ones in any case (a legacy export's
-    `SHIMEI` is `shimei`) and every column of `names` (the compared tables') that `is_name_column` calls a
-    name; with --sensitive exactly those listed, in any case."""
-    listed = set(_split(args.sensitive)) if args.sensitive is not None else _shipped_sensitive()
+def _sensitive(args: argparse.Namespace, names: list[str] = (), recorded: set[str] = frozenset()) -> set[str]:
+    """The columns to mask, in any case (a legacy export's `SHIMEI` is `shimei`): the shipped ones, every column of
+    `names` (the compared tables') that `is_name_column` calls a name, what a compared target table's run recorded
+    as sensitive (`recorded`: diff.recorded_sensitive), --schema's and those --sensitive lists. A list only adds:
+    a column listed to be masked must not unmask the names beside it; only --reveal shows values."""
+    listed = _shipped_sensitive() | set(_split(args.sensitive or "")) | set(recorded)
     if args.schema:
         from ikou.privacy import schema_sensitive_columns
         listed |= schema_sensitive_columns(args.schema)
     folded = {c.casefold() for c in listed}
-    found = {n for n in names if n.casefold() in folded
-             or (args.sensitive is None and is_name_column(n))}
+    found = {n for n in names if n.casefold() in folded or is_name_column(n)}
     return listed | found
 
 
@@ -122,13 +122,15 @@ def _run_folder_of(out: Path) -> Path | None:
 def _run_diff(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from ikou.reports.diff import DiffInputError, compare
+    from ikou.reports.diff import DiffInputError, compare, recorded_sensitive
     from ikou.reports.report import write_diff_outputs
     try:
         run_folder = _run_folder_of(Path(args.out))
         if run_folder is not None:
             raise DiffOutInRunFolder(f"--out {args.out} lies in the run folder {run_folder}: a run's folder is its "
                                      "record (run-report, signoff and evidence read it), give a folder outside it")
+        # a target table's own record of its sensitive columns (its 業務's schema may live outside the repository)
+        recorded = recorded_sensitive(args.left) | recorded_sensitive(args.right)
         result = compare(args.left, args.right, key=_split(args.key), rules=args.rules,
                          columns=_split(args.columns) or None, crosswalk=args.crosswalk,
                          numeric=_split(args.numeric), dates=_split(args.dates),
@@ -139,7 +141,7 @@ def _run_diff(args: argparse.Namespace) -> int:
             result.close()
             raise DiffInputError(f"{args.rules}: rule column(s) {unknown} are not compared columns "
                                  f"(compared: {', '.join(result.columns[:40])})")
-        sensitive = _sensitive(args, _compared_names(result))
+        sensitive = _sensitive(args, _compared_names(result), recorded)
         summary = write_diff_outputs(result, Path(args.out), sensitive=sensitive,
                                      reveal=args.reveal)
     except (IkouError, OSError, pl.exceptions.PolarsError) as exc:
@@ -432,9 +434,10 @@ def register(subparsers) -> None:
                    help="explained cells kept per rule and column in differences.parquet "
                         "(all are counted; unexplained cells are all kept)")
     p.add_argument("--sensitive", default=None,
-                   help="columns masked in the outputs, in any case (default: every column a 業務 schema under "
-                        "specs/gyomu marks sensitive, the shipped vendors' columns that feed one, and every column "
-                        "whose name says name: SHIMEI, NAME_KANA, 氏名 …)")
+                   help="more columns to mask in the outputs, in any case (always masked: every column a 業務 "
+                        "schema under specs/gyomu marks sensitive, the shipped vendors' columns that feed one, every "
+                        "column whose name says name: SHIMEI, NAME_KANA, 氏名 …, and a target table's columns its "
+                        "ikou run recorded as sensitive); only --reveal shows values")
     p.add_argument("--schema", help="target schema YAML: its sensitive columns are masked too")
     p.add_argument("--reveal", action="store_true", help="show sensitive values unmasked")
     p.add_argument("--debug", action="store_true", help="show the traceback of a failure")

@@ -521,6 +521,45 @@ def _duckdb_url(source) -> tuple[str, str] | None:
     return (path, table) if path and path != ":memory:" else None
 
 
+def recorded_sensitive(source) -> set[str]:
+    """The columns of a target table (`URL#schema.table`) that the ikou run holding it recorded as sensitive
+    (`ikou_run.sensitive`, read through the target: loaders.held_runs, names checked and quoted there): masked
+    by `ikou diff` whatever --schema or --sensitive say, so that a 業務 whose schema lives outside the
+    repository is masked too. Empty for a file, a frame, or a table no ikou run recorded (a legacy database,
+    a schema not named for a 団体, a target an earlier ikou loaded). A record that cannot be read stops the
+    diff: the columns to mask would be unknown."""
+    text = str(source) if isinstance(source, (str, Path)) else ""
+    url, sep, table = text.rpartition("#")
+    if "://" not in url or not sep or not _IDENT.match(table):
+        return set()
+    from ikou.errors import ConfigError, IkouError, IsolationError
+    from ikou.loaders import held_runs, target_for
+    from ikou.loaders.targets import PREV
+
+    db_schema, _, name = table.rpartition(".")
+    duckdb_file = _duckdb_url(text) is not None
+    if not db_schema and not duckdb_file:
+        return set()   # a target table is always read as dantai_<code>….table
+    try:
+        target_for(url)
+    except ConfigError:
+        return set()   # no kind of ikou target (sqlite, mysql …): a legacy database
+    which = "current"
+    if duckdb_file and name.endswith(PREV):   # DuckDB keeps the previous state beside it: <table>__prev
+        which, name = "previous", name[:-len(PREV)]
+    try:
+        record = held_runs(url, db_schema or "main")[which]
+    except IsolationError:
+        return set()   # not a 団体's schema: ikou loads none other
+    except IkouError:
+        raise
+    except Exception as exc:   # noqa: BLE001 - only its kind: a driver's text may repeat the URL
+        raise DiffInputError(f"{table}: cannot read the ikou_run record of its schema ({type(exc).__name__}): the "
+                             "columns its run marked sensitive are unknown, so nothing is written",
+                             ja=f"{table}: スキーマの ikou_run を読めません。マスクすべき項目が不明なため出力しません") from None
+    return set(((record or {}).get("sensitive") or {}).get(name) or [])
+
+
 def _direct_view(con, side: str, source) -> tuple[str, dict[str, str]] | None:
     """Read `source` where it lies: a Parquet file whose compared columns are text, or a DuckDB
     database table (attached read-only) whose types DuckDB writes as Polars would.
