@@ -363,14 +363,17 @@ def _combined_view(combined: dict | None) -> list[dict]:
     return views
 
 
-def _diffs_view(diffs: dict[str, dict]) -> dict:
+def _diffs_view(diffs: dict[str, dict], extracted: dict[str, dict] | None = None) -> dict:
     """Every source's parallel-run diff: one row each plus the total (a run compares each source with its
-    table: the first alone would hide the others' findings), and per source its columns."""
+    table: the first alone would hide the others' findings), and per source its columns.
+
+    `extracted`: the run's summary `sources` (records read, held at extract): a record held at extract is not in
+    the extract staging the diff reads, so 抽出件数 = 旧の件数 + 抽出で保留 says where the legacy system's count went."""
     metrics = ("left_rows", "right_rows", "matched", "only_left", "only_right", "changed_rows")
     rows, sources = [], []
     # the rows of a duplicated key are left out of the join: counted here so that 旧 = 両方 + 旧のみ + 重複 (新 too)
-    order = ("left_rows", "right_rows", "matched", "only_left", "only_right", "dup_left", "dup_right", "changed_rows",
-             "explained", "unexplained")
+    order = ("extracted", "held_extract", "left_rows", "right_rows", "matched", "only_left", "only_right", "dup_left",
+             "dup_right", "changed_rows", "explained", "unexplained")
     total = dict.fromkeys(order, 0)
     for source, d in diffs.items():
         explained_by_col: dict[str, int] = {}
@@ -380,11 +383,14 @@ def _diffs_view(diffs: dict[str, dict]) -> dict:
         unexplained = d.get("unexplained_cells")
         per_col = unexplained if isinstance(unexplained, dict) else {}
         dup = {side: int(((d.get("duplicates") or {}).get(side) or {}).get("rows") or 0) for side in ("left", "right")}
+        src = (extracted or {}).get(source)   # a diff given besides the run's own has no extract counts
         row = {**{m: d.get(m) or 0 for m in metrics}, "dup_left": dup["left"], "dup_right": dup["right"],
-               "explained": cell_count(d.get("explained_cells")), "unexplained": cell_count(unexplained)}
+               "explained": cell_count(d.get("explained_cells")), "unexplained": cell_count(unexplained),
+               "extracted": int(src.get("rows") or 0) if src else None,
+               "held_extract": int(src.get("quarantined") or 0) if src else None}
         row = {k: row[k] for k in order}
         for k, v in row.items():
-            total[k] += v
+            total[k] = None if v is None or total[k] is None else total[k] + v
         rows.append([source, *row.values()])
         changed = {c: n for c, n in (d.get("changed_cells") or {}).items() if n}
         sources.append({
@@ -397,7 +403,7 @@ def _diffs_view(diffs: dict[str, dict]) -> dict:
                         "more": 0}})
     if len(rows) > 1:
         rows.append(["合計", *total.values()])
-    table = {"columns": ["入力", "旧の件数", "新の件数", "両方にある", "旧のみ", "新のみ", "重複キー（旧）", "重複キー（新）",
+    table = {"columns": ["入力", "抽出件数", "抽出で保留（比較外）", "旧の件数", "新の件数", "両方にある", "旧のみ", "新のみ", "重複キー（旧）", "重複キー（新）",
                          "値が異なる行", "想定差異（セル）", "説明できない差異（セル）"], "rows": rows, "more": 0}
     return {"total": total, "table": table, "sources": sources}
 
@@ -446,7 +452,7 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
                                                        else "blue")])
                             for k, v in moji_counts.items()], title="文字の内訳")
     diffs = {**(diffs or {}), **({"比較": diff} if diff else {})}
-    diffs_view = _diffs_view(diffs) if diffs else None
+    diffs_view = _diffs_view(diffs, s.get("sources")) if diffs else None
     for d in (diffs_view or {}).get("sources") or []:   # the compared columns with their Japanese names
         _labelled(d["columns"], {0: labels.column})
     tr = trend(s, previous_summary)

@@ -239,11 +239,11 @@ def _diff(book: _Book, s: dict, run_dir: Path, diffs: dict[str, dict], diff_dirs
           sensitive=frozenset(), reveal: bool = False) -> None:
     from ikou.reports.report import _diffs_view   # the HTML's 入力ごとの比較, the same numbers
 
-    counts = _diffs_view(diffs)["table"]
+    counts = _diffs_view(diffs, s.get("sources"))["table"]
     book.sheet("比較件数", counts["columns"],
                [pl.DataFrame(counts["rows"], schema=counts["columns"], orient="row", strict=False) if counts["rows"]
                 else pl.DataFrame(schema={c: pl.String for c in counts["columns"]})],
-               note="並行稼働比較の件数: 旧の件数 = 両方にある + 旧のみ + 重複キー（旧）、新の件数 = 両方にある + 新のみ + "
+               note="並行稼働比較の件数: 抽出件数 = 抽出で保留（比較外） + 旧の件数、旧の件数 = 両方にある + 旧のみ + 重複キー（旧）、新の件数 = 両方にある + 新のみ + "
                     "重複キー（新） (重複キーの行は突き合わせない)", rest_in="summary.json")
     by_rule, unexplained = [], []
     for source, d in diffs.items():

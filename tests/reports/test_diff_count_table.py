@@ -51,3 +51,20 @@ def test_the_count_table_shows_duplicate_key_rows_and_adds_up(tmp_path):
     head, *rows = [r for r in ws.iter_rows(min_row=2, values_only=True)]
     assert list(head) == header and len(rows) == 1
     assert {h: rows[0][header.index(h)] for h in n} == n      # the same numbers as the HTML
+
+
+def test_records_held_at_extract_are_counted_beside_the_diff_so_the_legacy_count_reconciles(tmp_path):
+    """The diff reads the extract staging, where a record held at extract (a zero date, a broken line) is not:
+    抽出件数 = 抽出で保留（比較外） + 旧の件数, in report.html and report.xlsx alike."""
+    d = _diff_with_duplicates()
+    run = {**RUN, "sources": {"vendor_b_zei_kojo": {"rows": 8, "quarantined": 3}}}
+    page = render_run_report(run, conform(pl.DataFrame()), tmp_path / "report.html",
+                             diffs={"vendor_b_zei_kojo": d}).read_text(encoding="utf-8")
+    header, row = section_tables(page, "diff")["入力ごとの比較"]
+    shown = {h: _number(v) for h, v in zip(header, row) if h != "入力"}
+    assert shown["抽出件数"] == 8 and shown["抽出で保留（比較外）"] == 3
+    assert shown["抽出件数"] == shown["抽出で保留（比較外）"] + shown["旧の件数"]
+    book = write_workbook({**run, "diff": {"vendor_b_zei_kojo": d}}, tmp_path / "report.xlsx", run_dir=tmp_path)
+    ws = openpyxl.load_workbook(book, read_only=True)["比較件数"]
+    head, *rows = [r for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert rows[0][list(head).index("抽出で保留（比較外）")] == 3
