@@ -35,7 +35,7 @@ def test_the_run_report_shows_every_sources_diff_with_their_total(tmp_path, pair
     html = render_run_report({**RUN, "diff": diffs}, _quarantine(), tmp_path / "r.html",
                              diffs=diffs).read_text(encoding="utf-8")
     t = section_tables(html, "diff")
-    rows = {r[0]: r[1:] for r in t["入力ごとの比較"][1:]}
+    rows = {r[0]: r[3:] for r in t["入力ごとの比較"][1:]}   # after 抽出件数 and 抽出で保留 (the run's sources)
     # 旧 新 両方 旧のみ 新のみ 重複(旧) 重複(新) 値が異なる行 想定差異 説明できない差異
     assert rows["vendor_a_jumin"] == ["7", "7", "7", "0", "0", "0", "0", "0", "0", "0"]
     assert rows["vendor_a_zei_kazei"] == ["7", "7", "6", "1", "1", "0", "0", "4", "0", "4"]
