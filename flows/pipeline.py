@@ -92,10 +92,27 @@ def checked_plan(cfg: RunConfig) -> list[SourcePlan]:
         if unread:   # not an error (a layout of a vendor not seen yet still runs), but never a silent drop
             log.warning("source %s: layout column(s) %s are read by no line of %s and not declared `not_migrated`: "
                         "they are not migrated", p.source.name, unread, Path(p.source.mapping).name)
+    _check_gaiji_tables(plans)
     for table, rule, frame in unchecked_optional_rules(plans):
         log.info("rule %s of %s not checked: its frame %s is not migrated by this run (optional: true) / "
                  "ルール %s (%s) は参照先 %s をこの実行で移行しないため検査しません", rule, table, frame, rule, table, frame)
     return plans
+
+
+def _check_gaiji_tables(plans: list[SourcePlan]) -> None:
+    """Each source's 外字 table read and checked (UTF-8, code,mj, PUA codes, no clashes, MJ names known) before
+    anything is read: a wrong table stopped the run only at 文字同定, after the whole extract and map."""
+    paths = sorted({p.source.gaiji_table for p in plans if p.source.gaiji_table})
+    if not paths:
+        return
+    from ikou.moji import load_dictionary, load_gaiji_table
+
+    dictionary = load_dictionary()
+    for path in paths:
+        try:
+            load_gaiji_table(path, dictionary)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), ja=f"外字表 {path} に誤りがあります (移行を始める前に直してください): {exc}") from None
 
 
 def unread_columns(p: SourcePlan) -> list[str]:
