@@ -256,6 +256,34 @@ def _zero_pad(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(zero_pad_expr(_src(c), c.width))
 
 
+# What the digits op drops after NFKC: every blank, and the hyphens and dashes a number is printed with
+# (- ‐ ‑ ‒ – — ― −, full-width －) and the prolonged sound mark ー/ｰ typed for a hyphen in a 〒 (999ー0006).
+DIGIT_SEPARATORS = r"[\s\-\x{2010}-\x{2015}\x{2212}\x{FF0D}\x{30FC}\x{FF70}]"
+
+
+def digits_expr(e: pl.Expr) -> pl.Expr:
+    """`e` read as a code (trimmed, blank → null), NFKC-folded (full-width digits → ASCII) and its separators
+    (DIGIT_SEPARATORS) dropped: 999-0006, ９９９０００６, 1234 5678 9012 → digits. Anything else stays for the rules to
+    judge (a letter, a dot); a value of separators only is kept as read, never made null. Public so that the
+    diff's `digits` rule (reports.rules) reads the legacy side exactly as the op did."""
+    t = read_code(e)
+    folded = t.str.normalize("NFKC").str.replace_all(DIGIT_SEPARATORS, "")
+    return pl.when(folded == "").then(t).otherwise(folded)
+
+
+def _digits_rule(c: ColumnMap) -> dict:
+    # the diff reads the legacy side through digits_expr (reports.rules `digits`): 999-0006 → 9990006 is explained
+    return _diff_rule(c, "digits", {"type": "digits"}, "区切り文字 (ハイフン・空白) を除き、全角を半角にしたため")
+
+
+@op("digits", needs=("from",), per_value=True, expected=_digits_rule, strip="always")
+def _digits(c: ColumnMap, ctx: OpContext) -> OpOut:
+    """A number the legacy system prints with separators or in full width (〒 999-0006, 個人番号 1234-5678-9012,
+    ９９９０００６) → its digits, by configuration: NFKC, blanks and hyphen-like characters dropped. Anything else
+    stays, so the target's rules (length, format.digits, check digit) still hold what is not a number."""
+    return OpOut(digits_expr(_src(c)))
+
+
 @lru_cache(maxsize=64)
 def _code_pairs(path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     df = pl.read_csv(path, infer_schema=False)

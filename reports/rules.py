@@ -33,9 +33,9 @@ rules:
   - {name: rireki_no, columns: [rireki_no], condition: {type: integer}, reason: 数字の表記, owner: 移行チーム}
 ```
 Paths are relative to the rules file. The conditions named after a mapping op (`integer`, `kana_fullwidth`,
-`trimmed`, `text`, `trim: true` of `code_table`/`code_chain`, `wareki`) read the legacy side with that op's own
-expressions (mappings.ops, mappings.wareki), so a rule generated from a mapping explains exactly
-what the op did and nothing more.
+`trimmed`, `text`, `zero_pad`, `digits`, `trim: true` of `code_table`/`code_chain`, `wareki`) read the legacy
+side with that op's own expressions (mappings.ops, mappings.wareki), so a rule generated from a mapping
+explains exactly what the op did and nothing more.
 """
 from __future__ import annotations
 
@@ -134,6 +134,12 @@ class ZeroPadCondition(StrictModel):
     width: int = Field(ge=1, le=30)
 
 
+class DigitsCondition(StrictModel):
+    """Left read as the digits op reads it (mappings.ops.digits_expr: trimmed, NFKC, blanks and hyphens dropped)
+    equals right: 999-0006 → 9990006, ９９９０００６ → 9990006, and nothing the op did not do."""
+    type: Literal["digits"]
+
+
 class ToleranceCondition(StrictModel):
     """Numbers within abs + rel × |right|."""
     type: Literal["tolerance"]
@@ -143,7 +149,8 @@ class ToleranceCondition(StrictModel):
 
 Condition = Annotated[Union[MojiCondition, CodeTableCondition, CodeChainCondition, WarekiCondition,
                             NormalizeCondition, ToleranceCondition, IntegerCondition, TrimmedCondition,
-                            KanaCondition, TextCondition, ZeroPadCondition], Field(discriminator="type")]
+                            KanaCondition, TextCondition, ZeroPadCondition, DigitsCondition],
+                      Field(discriminator="type")]
 
 
 class Rule(StrictModel):
@@ -357,6 +364,9 @@ class RuleSet:
             from ikou.mappings.ops import zero_pad_expr  # lazy: the op's own reading
             width = c.width
             return lambda l, r: zero_pad_expr(l, width).eq_missing(r)
+        if isinstance(c, DigitsCondition):
+            from ikou.mappings.ops import digits_expr  # lazy: the op's own reading
+            return lambda l, r: digits_expr(l).eq_missing(r)
         if isinstance(c, NormalizeCondition):
             kw = dict(trim=c.trim, width=c.width, case=c.case)
             return lambda l, r: normalize_expr(l, **kw).eq_missing(normalize_expr(r, **kw))

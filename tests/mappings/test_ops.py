@@ -153,7 +153,7 @@ def test_every_op_declares_what_strip_means_to_it():
     assert {n: e.strip for n, e in ops.OPS.items()} == {
         "text": "option", "kana_fullwidth": "option", "constant": "none", "integer": "always",
         "code_table": "always", "wareki_date": "always", "code_chain": "always", "new_key": "always",
-        "concat": "option", "zero_pad": "always"}
+        "concat": "option", "zero_pad": "always", "digits": "always"}
 
 
 # --- wareki_date ------------------------------------------------------------------------------
@@ -209,6 +209,7 @@ LINES = {
     "new_key": {"from": "v", "numbering": {"digits": 10}},
     "concat": {"from": ["v"]},
     "zero_pad": {"from": "v", "width": 10},
+    "digits": {"from": "v"},
 }
 ODD = ["子の妻", "子の妻の父", "子の友人", "", " ", None, "x", "1.5", "02", "ﾔﾏﾀﾞ", "03450302", "0345XX02", "04030229", "09450302", "03451302",
        "03450332", "01450302", "05010101", "04310501"]
@@ -228,7 +229,7 @@ def test_every_rule_an_op_gives_is_declared_with_its_messages():
 def test_per_value_and_needs_are_declared_by_the_ops():
     assert ops.PER_VALUE == {n for n, e in ops.OPS.items() if e.per_value}
     assert ops.PER_VALUE == {"integer", "code_table", "kana_fullwidth", "wareki_date", "code_chain", "new_key",
-                             "zero_pad"}
+                             "zero_pad", "digits"}
     assert ops.OPS["code_table"].needs == ("from", "table")
     assert ops.OPS["constant"].needs == ("value",)
 

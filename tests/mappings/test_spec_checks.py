@@ -29,7 +29,7 @@ def refused(path) -> str:
 
 def test_unknown_op_names_file_key_path_and_the_known_ops(tmp_path):
     msg = refused(mapping(tmp_path, "{target: rireki_no, op: foo, from: RIREKI_NO}"))
-    assert "columns.1.op: unknown op 'foo'; known: ['code_chain', 'code_table', 'concat', 'constant', " \
+    assert "columns.1.op: unknown op 'foo'; known: ['code_chain', 'code_table', 'concat', 'constant', 'digits', " \
            "'integer', 'kana_fullwidth', 'new_key', 'text', 'wareki_date', 'zero_pad']" in msg
 
 
