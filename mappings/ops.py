@@ -387,7 +387,15 @@ def _kana_rule(c: ColumnMap) -> dict:
 KANA_LONE_MARK = r"[\u309B\u309C]"
 
 
+# invisible format characters (U+200B, U+202E …), line/paragraph separators, controls and U+FFFD: as in a 文字同定
+# column (moji.invalid_char), they hold the record — a zero-width space in a フリガナ breaks search and sorting
+KANA_INVISIBLE = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\x{FFFD}]"
+
+
 @op("kana_fullwidth", needs=("from",), per_value=True, expected=_kana_rule, strip="option", many=True, rules={
+    "kana.invalid_char": ("見えない書式文字・区切り文字・制御文字、または置換文字 U+FFFD があり、取り込めません (フリガナを直してください)",
+                          "an invisible format, separator or control character or U+FFFD: not loaded (fix the "
+                          "furigana)"),
     "kana.not_fullwidth": ("全角カナにできない文字が残っています (フリガナを確認してください)",
                            "characters other than full-width kana remain (check the furigana)"),
     "kana.lone_voiced_mark": ("濁点・半濁点が前のカナと合成できず ゛゜ として残っています (フリガナを確認してください)",
@@ -401,7 +409,8 @@ def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
                                     strip=False)
     else:
         value = kana_fullwidth_expr(_src(c), strip=c.strip)
-    return OpOut(value, warning=pl.when(value.str.contains(KANA_OTHER)).then(pl.lit("kana.not_fullwidth"))
+    return OpOut(value, error=pl.when(value.str.contains(KANA_INVISIBLE)).then(pl.lit("kana.invalid_char")),
+                 warning=pl.when(value.str.contains(KANA_OTHER)).then(pl.lit("kana.not_fullwidth"))
                  .when(value.str.contains(KANA_LONE_MARK)).then(pl.lit("kana.lone_voiced_mark")))
 
 
