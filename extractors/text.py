@@ -160,21 +160,67 @@ def _invalid(col: Column, idx: np.ndarray, shown: list, ja: str, en: str) -> lis
 # ---------------------------------------------------------------------------------- typed Arrow values
 _DAYS = (-719_162, 2_932_896)                              # 0001-01-01, 9999-12-31 in days from 1970-01-01
 _MICROS = (-62_135_596_800_000_000, 253_402_300_799_999_999)   # the same range in microseconds
-_UNIT_PER_US = {"s": 1 / 1_000_000, "ms": 1 / 1_000, "us": 1, "ns": 1_000}
 # PostgreSQL's ±infinity as ADBC hands them over: the server's extreme value (int32 days, int64 µs from
 # 2000-01-01) moved to 1970 and wrapped around.
 _PG_INFINITY = {"date": {-2_147_472_692: "infinity", -2_147_472_691: "-infinity"},
                 "timestamp": {-9_222_425_352_054_775_809: "infinity", -9_222_425_352_054_775_808: "-infinity"}}
 
 
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+# PostgreSQL's first time stamp (4714-11-24 00:00:00 BC) in µs from 1970: ADBC moves the server's value (µs from
+# 2000) to 1970 in int64, so one near the last (294276 AD) wraps around to below this
+_PG_FIRST_US = -210_866_803_200_000_000
+
+
+def _server_text(raw: np.ndarray, what: str, unit: str, zoned: bool) -> list[str]:
+    """Days (or `unit`s) from 1970-01-01 → the text PostgreSQL writes (DateStyle ISO), for any year:
+    `0044-03-15 BC`, `5874897-12-31`, `4713-01-01 00:00:00 BC`, a fraction without its trailing zeros and
+    a zoned value in UTC (`+00`). By integer arithmetic (proleptic Gregorian, as PostgreSQL counts; days →
+    civil date after H. Hinnant), since Python's datetime stops at years 1 and 9999."""
+    per_second = _PER_SECOND.get(unit, 1)
+    per_day = 86_400 * per_second if what == "timestamp" else 1
+    raw = raw.astype(np.int64)
+    days, rem = raw // per_day, raw % per_day
+    if what == "timestamp" and unit == "us":   # unwrap: the value is raw + 2**64, as days and remainder
+        wrapped = raw < _PG_FIRST_US
+        q, r0 = divmod(2**64, per_day)
+        rem = rem + np.where(wrapped, r0, 0)
+        days = days + np.where(wrapped, q, 0) + rem // per_day
+        rem = rem % per_day
+    c, i64 = pl.col, pl.Int64
+    f = pl.DataFrame({"days": days, "rem": rem})
+    f = f.with_columns(z=c("days") + 719_468).with_columns(era=c("z") // 146_097)
+    f = f.with_columns(doe=c("z") - c("era") * 146_097)
+    f = f.with_columns(yoe=(c("doe") - c("doe") // 1460 + c("doe") // 36_524 - c("doe") // 146_096) // 365)
+    f = f.with_columns(doy=c("doe") - (365 * c("yoe") + c("yoe") // 4 - c("yoe") // 100))
+    f = f.with_columns(mp=(5 * c("doy") + 2) // 153)
+    f = f.with_columns(d=c("doy") - (153 * c("mp") + 2) // 5 + 1,
+                       m=pl.when(c("mp") < 10).then(c("mp") + 3).otherwise(c("mp") - 9))
+    f = f.with_columns(y=c("yoe") + c("era") * 400 + (c("m") <= 2).cast(i64))
+    two = lambda e: e.cast(pl.String).str.zfill(2)   # noqa: E731
+    bc = c("y") <= 0   # astronomical year 0 is 1 BC
+    text = pl.concat_str(pl.when(bc).then(1 - c("y")).otherwise(c("y")).cast(pl.String).str.zfill(4),
+                         pl.lit("-"), two(c("m")), pl.lit("-"), two(c("d")))
+    if what == "timestamp":
+        sec = c("rem") // per_second
+        digits = len(str(per_second)) - 1
+        frac = (c("rem") % per_second).cast(pl.String).str.zfill(digits).str.strip_chars_end("0")
+        text = pl.concat_str(text, pl.lit(" "), two(sec // 3600), pl.lit(":"), two(sec // 60 % 60), pl.lit(":"),
+                             two(sec % 60), pl.when(frac != "").then(pl.lit(".") + frac).otherwise(pl.lit("")),
+                             pl.lit("+00" if zoned else ""))
+    return f.select(pl.concat_str(text, pl.when(bc).then(pl.lit(" BC")).otherwise(pl.lit("")))).to_series().to_list()
+
+
 def _out_of_range(arr: pa.Array, raw: np.ndarray, valid: np.ndarray, text: pa.Array, col: Column, what: str,
-                  unit: str) -> Rendered:
-    """Values outside years 0001–9999 (PostgreSQL's infinity, or a wrapped-around value): held, named."""
+                  unit: str, zoned: bool = False) -> Rendered:
+    """Values outside years 0001–9999 (PostgreSQL's infinity, a BC date, a year beyond 9999): held, shown as
+    the server writes them."""
     if valid.all():
         return Rendered(text)
     idx = np.flatnonzero(~valid)
     known = _PG_INFINITY[what]
-    shown = [known.get(int(raw[i]), f"{int(raw[i])} {unit} from 1970-01-01") for i in idx]
+    written = _server_text(raw[idx], what, unit, zoned)
+    shown = [known.get(int(raw[i]), w) for i, w in zip(idx, written)]
     at = pa.array(~valid)
     filler = [None] * len(arr)
     for i, v in zip(idx.tolist(), shown):
@@ -196,14 +242,17 @@ def _timestamp(arr: pa.Array, col: Column) -> Rendered:
     """Naive: the wall time as stored; with a zone: the wall time in the layout's `time_zone`."""
     unit, tz = arr.type.unit, arr.type.tz
     raw = pc.fill_null(arr.cast(pa.int64()), 0).to_numpy()
-    lo, hi = (max(-(2**63), min(2**63 - 1, int(x * _UNIT_PER_US[unit]))) for x in _MICROS)   # ns: all of int64
+    # the range in the array's unit, by integers (a float made 10000-01-01 in seconds a valid, '+10000' date)
+    per_us = _PER_SECOND[unit] * 1_000_000
+    lo, hi = (max(-(2**63), min(2**63 - 1, -(-x * per_us // 1_000_000_000_000) if x < 0 else
+                                 x * per_us // 1_000_000_000_000)) for x in _MICROS)   # ns: all of int64
     valid = (raw >= lo) & (raw <= hi)
     s = pl.from_arrow(_with_nulls(arr, pa.array(valid)) if not valid.all() else arr).alias("t")
     if tz:
         s = s.dt.convert_time_zone(col.time_zone).dt.replace_time_zone(None)
     text = pl.DataFrame({"t": s}).select(
         pl.col("t").dt.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(pl.col("t").dt.strftime("%6f"))).to_series()
-    return _out_of_range(arr, raw, valid, _strings(text.to_arrow()), col, "timestamp", unit)
+    return _out_of_range(arr, raw, valid, _strings(text.to_arrow()), col, "timestamp", unit, zoned=bool(tz))
 
 
 def _time(arr: pa.Array, col: Column) -> Rendered:

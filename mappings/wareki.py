@@ -7,8 +7,17 @@ text that cannot be a date at all is an error (the mapping stage quarantines it)
 
 Era spans (DOMAIN.md): 明治 1868-01-25 (counted from there although proclaimed 1868-10-23) to
 1912-07-30, 大正 1912-07-30 to 1926-12-25, 昭和 1926-12-25 to 1989-01-07, 平成 1989-01-08 to
-2019-04-30, 令和 from 2019-05-01. Transition days belong to both eras. 明治 years before 6 (1873)
-were lunisolar: the Gregorian year offset used here is the register's convention, not astronomy.
+2019-04-30, 令和 from 2019-05-01. Transition days belong to both eras.
+
+明治1–5年 (before 明治6年1月1日 = 1873-01-01) were written in the 旧暦 (lunisolar calendar). The register's
+convention is kept: the year is converted, month and day stay as written (明治5年1月1日 → 1872-01-01, not
+the Gregorian 1872-02-09), with the warning `wareki.pre_gregorian` so that nobody reads it as a Gregorian
+day; 明治5年12月3日–31日 (skipped when the calendar changed) and a 31st (no 旧暦 month has one) get
+`wareki.not_in_calendar` instead. A 旧暦 day is not judged by Gregorian month lengths (明治3年2月30日 exists).
+
+A date wholly zero in a 西暦 format (`00000000`, `0000-00-00`) is the vendor's "no date" placeholder, as
+the extractor holds a table's zero date: it is held (`wareki.zero_date`), not read as 年月日不詳. The
+和暦 formats write an unknown part as 00 (中間標準レイアウト; specs/README.md): there `00000000` stays 年月日不詳.
 """
 from __future__ import annotations
 
@@ -63,7 +72,17 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
                          "date lies outside the era's span (an impossible day: its month does)"),
     "wareki.not_in_calendar": ("暦にない日付です（記録どおり保持）",
                                "date does not exist in the calendar (kept as recorded)"),
+    "wareki.pre_gregorian": ("旧暦の日付です（記録どおり西暦の年に換算、月日はそのまま）",
+                             "a 旧暦 date before 明治6年: year converted, month and day kept as written"),
+    "wareki.zero_date": ("日付がすべて0です（旧システムの「日付なし」の値で、年月日不詳ではありません）。"
+                         "任意項目なら抽出元で空にしてください",
+                         "the date is all zeros: the legacy system's placeholder for \"no date\", not a date "
+                         "wholly unknown (年月日不詳); if the column is optional, make it empty at the source"),
 }
+# 西暦 formats whose all-zero value is the "no date" placeholder (see the module docstring)
+ZERO_DATE_FORMATS = ("seireki_yyyymmdd", "seireki_iso")
+# 明治 dates before this day are 旧暦 (lunisolar); 明治5年12月3日 became 明治6年1月1日
+GREGORIAN_FROM = 18730101
 
 FUMEI_DAY, FUMEI_MONTH_DAY, FUMEI_ALL = "日不詳", "月日不詳", "年月日不詳"
 # Any part may be unknown (00), alone or with others: 年不詳 (month and day known), 月不詳 (day known),
@@ -71,6 +90,8 @@ FUMEI_DAY, FUMEI_MONTH_DAY, FUMEI_ALL = "日不詳", "月日不詳", "年月日�
 # ISO text keeps the known parts and writes the unknown ones as 00 (0000 for the year). When the year
 # is unknown but the era is written (昭和 + 00 for the year), the ISO text cannot hold the era, so the
 # 不詳表記 starts with the era's name: 昭和年不詳, 平成年月日不詳 … (a 西暦 source, or era code 0, has none).
+# Likewise when the unknown span reaches into another era (1989-01-00 is 昭和64年1月 or 平成元年1月): the
+# 不詳表記 writes the era and the known year (and month): 昭和64年1月日不詳, 平成元年月日不詳.
 FUMEI_FORMS = ("年不詳", "月不詳", "日不詳", "年月不詳", "年日不詳", "月日不詳", "年月日不詳")
 
 
@@ -78,10 +99,11 @@ FUMEI_FORMS = ("年不詳", "月不詳", "日不詳", "年月不詳", "年日不
 class WarekiExprs:
     iso: pl.Expr          # 'YYYY-MM-DD', unknown parts 00; null for null/blank input or on error
     error: pl.Expr        # rule id or null
-    warning: pl.Expr      # 'wareki.not_in_calendar' or null
+    warning: pl.Expr      # 'wareki.not_in_calendar', 'wareki.pre_gregorian' or null
     fumei_flag: pl.Expr   # 不詳フラグ: '1' / '0'; null for null input or on error
     fumei_hyoki: pl.Expr  # 不詳表記: one of FUMEI_FORMS (年不詳 … 年月日不詳), era-prefixed when only
-                          # the era of an unknown year is known (昭和年不詳), or null
+                          # the era of an unknown year is known (昭和年不詳) or the unknown span reaches
+                          # into another era (昭和64年1月日不詳), or null
     # The five above are fields of this one struct expression; each of them alone runs the whole
     # conversion, so for several outputs materialise `parsed` once and take its fields.
     parsed: pl.Expr | None = None
@@ -112,6 +134,14 @@ def _era_codes(fmt: str, eras: dict[str, str] | None) -> dict[str, str]:
     if len(upper) != len(codes):
         raise ConfigError(f"wareki eras for {fmt}: codes {sorted(codes)} repeat when upper-cased")
     return upper
+
+
+def _read_code(code: pl.Expr, codes: dict[str, str]) -> pl.Expr:
+    """The era code as written, upper-cased; one not in `codes` is read width-folded (NFKC) as well, so that
+    Ｈ０５．０３．０１ typed in full width, ｓ or ㍼ find H, S, 昭和 where full-width digits are read. A code of
+    the line's own table matches as written first (its `Ｓ` is not the half-width `S`)."""
+    upper = code.str.to_uppercase()
+    return pl.when(upper.is_in(list(codes))).then(upper).otherwise(code.str.normalize("NFKC").str.to_uppercase())
 
 
 _OUT = {"iso": pl.String, "error": pl.String, "warning": pl.String, "fumei_flag": pl.String,
@@ -150,6 +180,7 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     i64, n, c = pl.Int64, pl.String, pl.col
     s = c("__in").str.strip_chars()
     iso_shape = None
+    zero_is_placeholder = fmt in ZERO_DATE_FORMATS
     if fmt == "seireki_iso":   # the same checks as seireki_yyyymmdd, once the ISO shape is read as its 8 digits
         iso_shape = s.str.contains(ISO_DATE)
         s, fmt = s.str.replace(ISO_DATE, "${1}${2}${3}"), "seireki_yyyymmdd"
@@ -165,7 +196,7 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         codes = _era_codes(fmt, eras)
         if fmt == "letter_yymmdd":
             first |= {"__shape_ok": s.str.contains(r"^[^0-9\s\uFF10-\uFF19][0-9]{6}$"),
-                      "__code": s.str.slice(0, 1).str.to_uppercase(),
+                      "__code": _read_code(s.str.slice(0, 1), codes),
                       "__num": s.str.slice(1).cast(i64, strict=False), "__zero_code": pl.lit(False)}
         elif fmt in ("kanji", "dotted"):
             # 昭和45年3月2日, 令和元年5月1日, 平成 元年, H05.03.01, R元/5/1, full-width digits: blanks dropped,
@@ -181,7 +212,7 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
             if fmt == "dotted":   # one separator, the same twice: H05.03/01 is not a date written one way
                 shape = shape & (part(3) == part(5))   # null input stays null (blank: no error)
             year = pl.when(part(2) == "元").then(pl.lit(1, i64)).otherwise(part(2).cast(i64, strict=False))
-            first |= {"__shape_ok": shape, "__code": part(1).str.to_uppercase(),
+            first |= {"__shape_ok": shape, "__code": _read_code(part(1), codes),
                       "__num": year * 10000 + part(md[0]).cast(i64) * 100 + part(md[1]).cast(i64),
                       "__zero_code": part(1) == ""}   # no era written: only with an unknown year (00年)
         else:
@@ -209,6 +240,8 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     year, mm, dd, y0 = c("__year"), c("__mm"), c("__dd"), c("__year_unknown")
     checks = {
         "__format_error": ~c("__shape_ok"),
+        # 00000000 / 0000-00-00: "no date", not 年月日不詳 (a 和暦 format's 00000000 is its 年月日不詳)
+        "__zero_date_error": pl.lit(zero_is_placeholder) & (num == 0),
         "__month_error": mm > 12,
         "__day_error": dd > 31,
     }
@@ -220,6 +253,7 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     )
     if fmt == "seireki_yyyymmdd":
         checks["__range_error"] = pl.lit(False)
+        checks["__other_era"] = pl.lit(False)
     else:
         # The date (or the span a partly unknown date covers) must touch the era's span. A day the
         # calendar lacks (4月31日) is judged by its month, like any impossible day kept as recorded:
@@ -229,10 +263,20 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         lo = pl.when(mm == 0).then(year * 10000 + 101).otherwise(ym + pl.when(whole_month).then(1).otherwise(dd))
         hi = pl.when(mm == 0).then(year * 10000 + 1231).otherwise(ym + pl.when(whole_month).then(31).otherwise(dd))
         checks["__range_error"] = ~y0 & ((hi < c("__start")) | (lo > c("__end")))   # no year: no span
+        # a partly unknown date whose span reaches into the era before or after (1989-01-00: 昭和64年1月
+        # and 平成元年1月): the ISO text alone cannot say which era the register wrote
+        # (by the month's real last day: 平成31年4月日不詳 ends on 4月30日, within 平成)
+        first_era, last_era = next(iter(ERAS)), next(reversed(ERAS))
+        last = pl.when(mm == 0).then(year * 10000 + 1231).otherwise(ym + pl.when(dd == 0).then(month_days)
+                                                                    .otherwise(dd))
+        checks["__other_era"] = ~y0 & ((mm == 0) | (dd == 0)) & (
+            ((lo < c("__start")) & (c("__era_name") != first_era))
+            | ((last > c("__end")) & (c("__era_name") != last_era)))
 
     error = (
         pl.when(~c("__present")).then(pl.lit(None, n))
         .when("__format_error").then(pl.lit("wareki.format"))
+        .when("__zero_date_error").then(pl.lit("wareki.zero_date"))
         .when("__era_error").then(pl.lit("wareki.era"))
         .when("__month_error").then(pl.lit("wareki.month"))
         .when("__day_error").then(pl.lit("wareki.day"))
@@ -244,12 +288,23 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
 
     ok = c("__ok")
     year_text = pl.when(y0).then(pl.lit("0000")).otherwise(year.cast(n).str.zfill(4))
+    # 明治1–5年: a 旧暦 date (module docstring). 明治5年12月3日–31日 never were; no 旧暦 month has a 31st; other
+    # days are not judged by Gregorian month lengths (a 旧暦 2月 may have a 30th)
+    lunisolar = ~y0 & (c("__era_name") == "明治") & (year * 10000 + mm * 100 + dd < GREGORIAN_FROM)
+    skipped = ((year == GREGORIAN_FROM // 10000 - 1) & (mm == 12) & (dd >= 3)) | (dd == 31)
+    gregorian_gap = (mm >= 1) & (dd >= 1) & (dd > month_days)
+    era_text = pl.concat_str(c("__era_name"), pl.when(num // 10000 == 1).then(pl.lit("元"))
+                             .otherwise((num // 10000).cast(n)), pl.lit("年"),
+                             pl.when(mm > 0).then(mm.cast(n) + "月").otherwise(pl.lit("")))
     out = {
-        "__warning": pl.when(ok & (mm >= 1) & (dd >= 1) & (dd > month_days)).then(pl.lit("wareki.not_in_calendar")),
+        "__warning": pl.when(ok & lunisolar.fill_null(False)).then(
+            pl.when(skipped).then(pl.lit("wareki.not_in_calendar")).otherwise(pl.lit("wareki.pre_gregorian")))
+        .when(ok & gregorian_gap).then(pl.lit("wareki.not_in_calendar")),
         "__iso": pl.when(ok).then(pl.concat_str(year_text, pl.lit("-"), mm.cast(n).str.zfill(2), pl.lit("-"),
                                                 dd.cast(n).str.zfill(2))),
         "__fumei_hyoki": pl.when(ok & (y0 | (mm == 0) | (dd == 0))).then(pl.concat_str(
-            pl.when(y0).then(c("__era_name").fill_null("")).otherwise(pl.lit("")),   # 昭和年不詳: keep the era
+            pl.when(y0).then(c("__era_name").fill_null(""))   # 昭和年不詳: keep the era
+            .when(c("__other_era")).then(era_text).otherwise(pl.lit("")),   # 昭和64年1月日不詳: era, year, month
             pl.when(y0).then(pl.lit("年")).otherwise(pl.lit("")), pl.when(mm == 0).then(pl.lit("月")).otherwise(pl.lit("")),
             pl.when(dd == 0).then(pl.lit("日")).otherwise(pl.lit("")), pl.lit("不詳"))),
         "__fumei_flag": pl.when(ok).then(

@@ -12,6 +12,15 @@ from ikou.errors import ConfigError
 from ikou.mappings.wareki import DEFAULT_ERA_CODES, ERAS, FORMATS, RULE_MESSAGES, wareki_to_iso
 
 
+def lunisolar_warning(era: str, year: int, mm: int, dd: int, fmt: str = "era2_yymmdd") -> str | None:
+    """The warning a 明治 date before 明治6年 (旧暦) carries when written in an era format, else None."""
+    if fmt in ("seireki_yyyymmdd", "seireki_iso") or era != "明治" or (year, mm, dd) >= (1873, 1, 1):
+        return None
+    if dd == 31 or (year, mm) == (1872, 12) and dd >= 3:   # no 旧暦 31st; 明治5年12月3日– never were
+        return "wareki.not_in_calendar"
+    return "wareki.pre_gregorian"
+
+
 def iso_to_wareki(date: dt.date, fmt: str, era: str) -> str:
     """The inverse, as the oracle of the round trip: `date` written in `fmt`, in `era`."""
     if fmt == "seireki_yyyymmdd":
@@ -55,7 +64,7 @@ def one(value: str | None, fmt: str = "era2_yymmdd", eras: dict[str, str] | None
         ("04010108", "era2_yymmdd", "1989-01-08"),
         ("04310430", "era2_yymmdd", "2019-04-30"),
         ("05010501", "era2_yymmdd", "2019-05-01"),
-        ("01010125", "era2_yymmdd", "1868-01-25"),
+        ("01060101", "era2_yymmdd", "1873-01-01"),   # 明治6年1月1日: the first Gregorian day (before: 旧暦)
     ],
 )
 def test_known_dates_convert(value, fmt, iso):
@@ -98,7 +107,6 @@ def test_unknown_era_letter_and_lowercase_letter():
         ("00000000", "era2_yymmdd", "0000-00-00", "年月日不詳"),
         ("R000000", "letter_yymmdd", "0000-00-00", "令和年月日不詳"),
         ("19700000", "seireki_yyyymmdd", "1970-00-00", "月日不詳"),
-        ("00000000", "seireki_yyyymmdd", "0000-00-00", "年月日不詳"),
         ("04310400", "era2_yymmdd", "2019-04-00", "日不詳"),   # 平成31年4月 exists
         ("01010100", "era2_yymmdd", "1868-01-00", "日不詳"),   # January 1868 touches 明治
         ("03000302", "era2_yymmdd", "0000-03-02", "昭和年不詳"),   # month and day known
@@ -165,7 +173,8 @@ def test_round_trip_iso_wareki_iso_in_every_era(pairs, fmt):
     values = [iso_to_wareki(d, fmt, era) for era, d in pairs]
     out = convert(values, fmt)
     assert out["iso"].to_list() == [d.isoformat() for _, d in pairs]
-    assert out["error"].null_count() == len(pairs) and out["warning"].null_count() == len(pairs)
+    assert out["error"].null_count() == len(pairs)
+    assert out["warning"].to_list() == [lunisolar_warning(era, d.year, d.month, d.day, fmt) for era, d in pairs]
     assert set(out["flag"]) == {"0"}
 
 
@@ -193,7 +202,8 @@ def test_any_digits_agree_with_datetime(yy, mm, dd, era):
             assert row["error"] == "wareki.era_range"
         else:
             assert row["error"] is None and row["iso"] == f"{year:04d}-{mm:02d}-{dd:02d}"
-            assert row["warning"] == (None if real else "wareki.not_in_calendar")
+            gregorian = None if real else "wareki.not_in_calendar"
+            assert row["warning"] == (lunisolar_warning(era, year, mm, dd) if ymd < 18730101 else gregorian)
 
 
 def test_parsed_struct_carries_the_same_five_fields():
