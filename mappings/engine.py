@@ -11,10 +11,41 @@ from dataclasses import dataclass
 import polars as pl
 
 from ikou.staging import LINEAGE, ROW_ID, SOURCE, SOURCE_LINE
-from ikou import quarantine as q
+from ikou import checkdigit, quarantine as q
 from ikou.mappings import ops
 from ikou.schema import POLARS_TYPES, TargetSchema
 from ikou.mappings.spec import MappingSpec, check_mapping
+
+
+# What a 団体コード that is not the run's is, before anyone reads it as another 団体's data (_dantai_finding)
+DANTAI_RULES = {
+    "isolation.own_code_written_otherwise": (
+        "この団体の団体コードが別の書き方で書かれています（空白・全角数字・検査数字のない5桁など。他団体のデータではありませんが、"
+        "標準の6桁の団体コードではないため保留）",
+        "the run's own 団体コード written another way (a blank, full-width digits, the 5 digits without the check "
+        "digit …): not another 団体's data, but held, as it is not the standard's 6-digit code"),
+    "format.dantai_code": (
+        "団体コードではありません（団体コードは半角6桁の数字で、検査数字が正しいもの。どの団体のコードでもないため保留）",
+        "not a valid 団体コード (6 ASCII digits with a valid check digit): no 団体's code, held"),
+}
+ops.declare_rules("mappings.engine", DANTAI_RULES)
+
+
+def _dantai_finding(value: pl.Expr, dantai_code: str) -> pl.Expr:
+    """The rule a mapped 団体コード other than the run's is held by (null: the run's own, or none given).
+
+    Every such row is held, as before; what differs is what it is called. The run's own code with a blank,
+    in full width or as its 5 digits without the check digit (legacy systems) is a format difference, and
+    no valid code at all (999751: a wrong check digit) is no 団体's: called `isolation.dantai_mismatch`
+    ("another 団体's data") a PM would open a data-isolation incident over either. Only a valid code of
+    another 団体 (also once blanks and full width are folded: ９９９７３３ is 999733's) is that."""
+    v = value.cast(pl.String)
+    folded = v.str.normalize("NFKC").str.strip_chars()
+    return (pl.when(v.is_null() | (v == pl.lit(dantai_code))).then(pl.lit(None, pl.String))
+            .when(folded.is_in([dantai_code, dantai_code[:5]]).fill_null(False))
+            .then(pl.lit("isolation.own_code_written_otherwise"))
+            .when(~checkdigit.dantai_code_valid(folded).fill_null(False)).then(pl.lit("format.dantai_code"))
+            .otherwise(pl.lit("isolation.dantai_mismatch")))
 
 
 @dataclass
@@ -85,12 +116,11 @@ def apply_mapping(df: pl.DataFrame, spec: MappingSpec, schema: TargetSchema, *, 
             if e is not None:
                 add_check(kind, c, e, direct_checks)
     # a row of another 団体 never passes: every column the schema says holds the 団体コード (`dantai: true`,
-    # by default the one named dantai_code) must hold the run's
+    # by default the one named dantai_code) must hold the run's; what else it holds is named (_dantai_finding)
     for col in (col for col in table.columns if col.holds_dantai_code):
         dc = next((c for c in spec.columns if c.target == col.name), None)
         if dc is not None:
-            add_check("error", dc, pl.when(ops.build(dc, ctx).value != pl.lit(dantai_code))
-                      .then(pl.lit("isolation.dantai_mismatch")), direct_checks)
+            add_check("error", dc, _dantai_finding(ops.build(dc, ctx).value, dantai_code), direct_checks)
 
     # One lookup per source column (ops sharing a column share its join), each joined to that
     # column alone: joining the wide frame would copy every column once per lookup.

@@ -15,6 +15,8 @@ batch. `validate` runs the same code on a DataFrame, with the whole frame as one
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -241,8 +243,23 @@ def _held_rows(whole: pl.DataFrame, parts: list[pl.DataFrame], held_before: pl.D
 _RULE, _CHECK = "__rule", "__check"   # which rule of the rule list, which of its checks (RowLocal findings)
 
 
+_JST = dt.timezone(dt.timedelta(hours=9))
+_RUN_STAMP = re.compile(r"([0-9]{8}T[0-9]{6})Z-")
+
+
+def run_date_of(run_id: str) -> dt.date:
+    """The run's date, as a `date_range` rule's `max: run_date` reads it: the day in Japan (the register's
+    dates are Japan's) at the UTC time the run id starts with (ikou.context.new_run_id), so every stage and a
+    re-run of the report agree; a run id without one (a test's `R1`): today in Japan."""
+    m = _RUN_STAMP.match(str(run_id))
+    when = (dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.timezone.utc) if m
+            else dt.datetime.now(dt.timezone.utc))
+    return when.astimezone(_JST).date()
+
+
 def _build(schema: TargetSchema, table: str, rules: RuleSet, columns: list[str], dantai_code: str,
-           source_frames: Mapping | None, *, only_row_local: bool = False, held_before: pl.DataFrame | None = None):
+           source_frames: Mapping | None, *, only_row_local: bool = False, held_before: pl.DataFrame | None = None,
+           run_date: dt.date | None = None):
     """The checks of `table`'s rules as (rule, check, kind), with each one's (rule position, check
     position): the signature that ties a check found in the one pass to the same check here."""
     if table not in schema.tables:
@@ -256,7 +273,8 @@ def _build(schema: TargetSchema, table: str, rules: RuleSet, columns: list[str],
         raise ConfigError(f"validate {table}: columns of the target schema missing from the data: {missing}")
     rule_list = (schema_rules(schema, table) if rules.schema_rules else []) + list(rules.tables.get(table, []))
     ctx = Context(table_name=table, table=t, schema=schema, columns=frozenset(columns),
-                  dantai_code=dantai_code, source_frames=dict(source_frames or {}), held_before=held_before)
+                  dantai_code=dantai_code, source_frames=dict(source_frames or {}), held_before=held_before,
+                  run_date=run_date)
     built: list[tuple[Rule, Check, Kind]] = []
     signature: list[tuple[int, int]] = []
     for r, rule in enumerate(rule_list):
@@ -279,8 +297,9 @@ class RowLocal:
     `validate_lazy(row_local=…)` takes: the same quarantine rows the batches there would give."""
 
     def __init__(self, *, table: str, schema: TargetSchema, rules: RuleSet, columns: list[str], run_id: str,
-                 dantai_code: str):
-        self.built, self.signature = _build(schema, table, rules, columns, dantai_code, None, only_row_local=True)
+                 dantai_code: str, run_date: dt.date | None = None):
+        self.built, self.signature = _build(schema, table, rules, columns, dantai_code, None, only_row_local=True,
+                                            run_date=run_date or run_date_of(run_id))
         self.meta, self.keys = _meta(run_id, dantai_code, table), list(schema.resolved_table(table).primary_key)
         self._found: list[pl.DataFrame] = []
         self.rows = 0
@@ -302,19 +321,22 @@ class RowLocal:
 def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
                   dantai_code: str, source_frames: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
                   batch_rows: int | None = None, row_local: pl.DataFrame | None = None,
-                  held_before: pl.DataFrame | None = None) -> Findings:
+                  held_before: pl.DataFrame | None = None, run_date: dt.date | None = None) -> Findings:
     """Check the rows of `source` (target `table`) against the schema's implied rules and the rule file.
 
     Row-local checks read `batch_rows` rows at a time (None: all at once), unless `row_local` holds
     what they found already (`RowLocal.findings`, positions counted in `source`); the others read
     the whole input projected to the columns they name. `source` is read several times, so it
-    should be a scan (or an in-memory frame), not an expensive plan.
+    should be a scan (or an in-memory frame), not an expensive plan. `run_date`: the date a `date_range`
+    rule's `max: run_date` means (default: `run_date_of(run_id)`).
     """
+    run_date = run_date or run_date_of(run_id)
     indexed = source.with_row_index(_IDX)
     # not source.collect_schema(): on a scan, that stops later slices being pushed down (polars
     # 2.1.0: each batch then decodes the whole file; 10× the time, 2× the memory at 2M rows)
     columns = [c for c in indexed.collect_schema().names() if c != _IDX]
-    built, signature = _build(schema, table, rules, columns, dantai_code, source_frames, held_before=held_before)
+    built, signature = _build(schema, table, rules, columns, dantai_code, source_frames, held_before=held_before,
+                              run_date=run_date)
     t = schema.resolved_table(table)
     meta = _meta(run_id, dantai_code, table)
     keys = list(t.primary_key)
@@ -322,7 +344,7 @@ def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rul
     local = [i for i, (_, _, k) in enumerate(built) if k.row_local and k.phase == 1]
     if row_local is None and local:   # no one pass before (the staged steps, `validate`): here, batch by batch
         finder = RowLocal(table=table, schema=schema, rules=rules, columns=columns, run_id=run_id,
-                          dantai_code=dantai_code)
+                          dantai_code=dantai_code, run_date=run_date)
         step = batch_rows or max(rows, 1)
         for start in range(0, rows, step):
             finder.check(indexed.slice(start, step).collect().drop(_IDX))   # slices of `indexed`: see above
@@ -368,10 +390,12 @@ def validate_lazy(source: pl.LazyFrame, *, table: str, schema: TargetSchema, rul
 
 def validate(df: pl.DataFrame, *, table: str, schema: TargetSchema, rules: RuleSet, run_id: str,
              dantai_code: str, source_frames: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
-             batch_rows: int | None = None, held_before: pl.DataFrame | None = None) -> ValidationResult:
+             batch_rows: int | None = None, held_before: pl.DataFrame | None = None,
+             run_date: dt.date | None = None) -> ValidationResult:
     """`validate_lazy` on a DataFrame, good rows included (by default the whole frame is one batch)."""
     f = validate_lazy(df.lazy(), table=table, schema=schema, rules=rules, run_id=run_id, dantai_code=dantai_code,
-                      source_frames=source_frames, batch_rows=batch_rows, held_before=held_before)
+                      source_frames=source_frames, batch_rows=batch_rows, held_before=held_before,
+                      run_date=run_date)
     return ValidationResult(good=f.good(df.lazy()).collect(), quarantine=f.quarantine, rule_counts=f.rule_counts,
                             rows=f.rows)
 

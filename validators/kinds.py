@@ -19,13 +19,14 @@ name (`meta.root_names`). Phase 2 kinds always get that projection: they need al
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from ikou import checkdigit
 from ikou.errors import ConfigError
@@ -70,6 +71,8 @@ class Context:
     source_frames: dict[str, pl.DataFrame | pl.LazyFrame] = field(default_factory=dict)
     # key columns of records held before validation (at map: an impossible date …), for `held_together`
     held_before: pl.DataFrame | None = None
+    # the run's date (validators.engine.run_date_of: the run id's day in Japan), for `date_range`'s `max: run_date`
+    run_date: dt.date | None = None
 
     def need(self, *names: str) -> None:
         missing = [n for n in names if n not in self.columns]
@@ -131,6 +134,33 @@ class DateValid(StrictModel):
 class DateOrder(StrictModel):
     earlier: str = Field(description="the date column that must not be after `later`")
     later: str = Field(description="the date column that must not be before `earlier`")
+
+
+class DateRange(Columns):
+    min: str | None = Field(None, description="the earliest date allowed (YYYY-MM-DD); none: no lower bound")
+    max: str | None = Field(None, description="the latest date allowed (YYYY-MM-DD), or `run_date`: the day the run "
+                                              "started, in Japan (the run id's time); none: no upper bound")
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _iso(cls, v: object, info) -> object:
+        """YAML reads an unquoted 1868-01-01 as a date: take it as its ISO text; refuse anything else."""
+        if isinstance(v, dt.date):
+            v = v.isoformat()
+        if v is None or (info.field_name == "max" and v == "run_date"):
+            return v
+        try:
+            if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", str(v)) and dt.date.fromisoformat(str(v)):
+                return v
+        except ValueError:
+            pass
+        raise ValueError(f"{v!r} is not a date YYYY-MM-DD" + (" or run_date" if info.field_name == "max" else ""))
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> "DateRange":
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        return self
 
 
 class Key(StrictModel):
@@ -406,6 +436,34 @@ def _date_order(p: DateOrder, ctx: Context) -> list[Check]:
     valid = a.str.contains(_ISO) & b.str.contains(_ISO) & (prec > 0)
     failed = valid & (a.str.slice(0, prec) > b.str.slice(0, prec))
     return [Check(p.later, failed, pl.concat_str(a, pl.lit(" > "), b))]
+
+
+@kind("date_range", DateRange, "日付が有り得る範囲の外です", "date is outside the range it can have", row_local=True)
+def _date_range(p: DateRange, ctx: Context) -> list[Check]:
+    """min ≤ date ≤ max, compared as ISO text at the precision the date knows (as `date_order`: 1970-03-00 by
+    1970-03, 0000-00-00 not at all). A 生年月日 after the run, or a 9999-12-31 standing for "no date", would load
+    as a real date: no other rule compares a date with anything but another column. Null, blank and text that
+    is no ISO date pass (`date_valid`'s business)."""
+    ctx.need(*p.columns)
+    top = p.max
+    if top == "run_date":
+        if ctx.run_date is None:
+            raise ConfigError(f"validate {ctx.table_name}: a date_range rule compares with the run's date, "
+                              "which this validation was not given",
+                              ja=f"検証 {ctx.table_name}: date_range の max: run_date に使う実行日が与えられていません")
+        top = ctx.run_date.isoformat()
+    checks = []
+    for c in p.columns:
+        t, prec = _text(c), _precision(c)
+        known = t.str.slice(0, prec)
+        judged = t.str.contains(_ISO) & (prec > 0)
+        low = (known < pl.lit(p.min).str.slice(0, prec)) if p.min else pl.lit(False)
+        high = (known > pl.lit(top).str.slice(0, prec)) if top else pl.lit(False)
+        below = f"{c} < {p.min}"
+        above = f"{c} > {top}" + (" (run date)" if p.max == "run_date" else "")
+        detail = pl.when(low).then(pl.lit(below)).otherwise(pl.lit(above))
+        checks.append(Check(c, (judged & (low | high)).fill_null(False), t, detail))
+    return checks
 
 
 @kind("unique_key", Key, "キーが重複しています（重複した全行を保留）", "duplicate key (every row of it is held)",

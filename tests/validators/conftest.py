@@ -86,7 +86,7 @@ def faulty_rows() -> list[dict]:
     # (its later row with the leading zeros Excel strips)
     rows += [person(131, setai="130000", zokugara="02"),
              person(132, setai="130000", zokugara="12", kojin_no="000000000000"),
-             person(133, setai="130000", zokugara="20", shimei_kana="ヤマ\ue000タロウ"),
+             person(133, setai="130000", zokugara="20", shimei_kana="ヤマ\ue000タロウ", todokede_date="2099-01-01"),
              person(131, setai="130000", zokugara="02", rireki=2, ido_jiyu_code="41",
                     atena_no=atena("0000131").lstrip("0"))]
     rows += [person(21, setai="20000", zokugara="02", shimei="別人"),    # key of row 1 again
