@@ -49,7 +49,7 @@ def one_pass(spec: MappingSpec, schema: TargetSchema, ctx: RunContext, staged: P
         mapper = Mapper(spec, schema, ctx, staged, source_name=source_name, held_at_extract=held_at_extract)
         line.total = mapper.rows
         with _failing_as("moji"):   # the 外字 table is 文字同定's input: its errors are that stage's
-            ident = Identifier(schema, spec.target, ctx, gaiji_table=gaiji_table)
+            ident = Identifier(schema, spec.target, ctx, gaiji_table=gaiji_table, source_name=source_name)
         rules = load_rules(schema.rules)
         seconds = {"moji": 0.0, "validate": 0.0}
         checks: list[RowLocal] = []

@@ -27,8 +27,9 @@ class InputEncodingError(ConfigError):
     ja = "入力ファイルを指定の文字コードで読めません (--encoding を確認してください)"
 
 
-# One character as the 同定台帳 keys it: a base code point and at most one variation selector (SVS/IVS).
-_ONE_CHAR = re.compile(r"(?s).[\uFE00-\uFE0F\U000E0100-\U000E01EF]?")
+# One character as the 同定台帳 keys it (moji.identify.CHAR_RE): a base code point and at most one variation
+# selector (SVS/IVS) or combining mark.
+_ONE_CHAR = re.compile(r"(?s).[\uFE00-\uFE0F\U000E0100-\U000E01EF\u0300-\u036F\u3099\u309A]?")
 
 
 def _input_file(path: str, option: str) -> Path:
@@ -62,6 +63,9 @@ def _one_char(value: str) -> str:
             raise CharError(f"--char {value!r}: not code points like U+E700 or 'U+8FBB U+E0100'") from None
     else:
         char = value
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in char):
+        raise CharError(f"--char {value!r}: a UTF-16 surrogate (U+D800–U+DFFF) is not a character",
+                        ja=f"--char {value!r}: サロゲート (U+D800–U+DFFF) は文字ではありません")
     if not _ONE_CHAR.fullmatch(char):
         raise CharError(f"--char {value!r}: one character expected (with at most one variation selector), "
                           f"got {len(char)} code points")
@@ -87,6 +91,14 @@ def _read_lines(path: str, encoding: str = "utf-8") -> pl.DataFrame:
         bad = " ".join(f"0x{b:02X}" for b in raw[exc.start:min(exc.end, exc.start + 4)])
         raise InputEncodingError(f"--text-file {path}: line {line} is not valid {encoding} (bytes {bad}); "
                                  "another --encoding (utf-8, cp932, shift_jis_2004 …) or damaged bytes") from None
+    if codec == "cp932" and (bad := _CP932_UNDEFINED.search(text)):
+        # Python's cp932 reads these single bytes as U+0080 and U+F8F0–F8F3 (private use: a reviewer would take
+        # them for 外字); they are no CP932 characters, and the extract holds them (extract.undefined_byte)
+        line = len(_LINE_END.split(text[:bad.start()]))
+        byte = _CP932_UNDEFINED_BYTES[bad.group()]
+        raise InputEncodingError(f"--text-file {path}: line {line}: byte 0x{byte:02X} is not a CP932 character "
+                                 "(undefined byte; damaged data or another --encoding)",
+                                 ja=f"--text-file {path}: {line} 行目: バイト 0x{byte:02X} は CP932 の文字ではありません")
     lines = _LINE_END.split(text) if text else []
     if lines and lines[-1] == "":
         lines.pop()   # the line end of the last line
@@ -95,6 +107,8 @@ def _read_lines(path: str, encoding: str = "utf-8") -> pl.DataFrame:
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_CP932_UNDEFINED_BYTES = {"\u0080": 0x80, "\uf8f0": 0xA0, "\uf8f1": 0xFD, "\uf8f2": 0xFE, "\uf8f3": 0xFF}
+_CP932_UNDEFINED = re.compile("[" + "".join(_CP932_UNDEFINED_BYTES) + "]")
 
 
 def _dictionary(args):
@@ -183,11 +197,13 @@ def cmd_decide(args) -> int:
     probe.decide(char, mj, decided_by=args.by)
     probe.validate(dictionary)
     ledger = Ledger.load(_existing_ledger(args.ledger, "decide"))   # … then where it is recorded
-    ledger.check_decision(char, mj, dictionary=dictionary, ahead=args.ahead)   # … and that it can ever apply
-    version = ledger.decide(char, mj, decided_by=args.by, note=args.note or "")
+    # … and that it can ever apply, for the source it is for (a 外字 code is each vendor's own)
+    source = ledger.check_decision(char, mj, dictionary=dictionary, ahead=args.ahead, source=args.source)
+    version = ledger.decide(char, mj, decided_by=args.by, note=args.note or "", source=source)
     ledger.validate(dictionary)
     ledger.save(Path(args.ledger))
-    print(f"{args.char} → {mj or '(withdrawn)'} (version {version}) recorded in {args.ledger}")
+    print(f"{args.char} → {mj or '(withdrawn)'} (version {version}"
+          + (f", source {source}" if source else "") + f") recorded in {args.ledger}")
     return 0
 
 
@@ -296,6 +312,8 @@ def register(subparsers) -> None:
     d.add_argument("--workbook", help="a review workbook (ikou moji review) whose 判断 column to record")
     d.add_argument("--mj", help="MJ文字図形名 chosen by the reviewer")
     d.add_argument("--withdraw", action="store_true", help="withdraw the current decision")
+    d.add_argument("--source", help="for a 外字 (private-use code): the source the decision is for (required "
+                                    "when several sources hold the code unresolved; a vendor's 外字 is its own)")
     d.add_argument("--ahead", action="store_true",
                    help="decide a character no run has found yet (not in the ledger), ahead of the data")
     d.add_argument("--by", required=True, help="reviewer (recorded with the decision; the workbook's 判断者 wins)")

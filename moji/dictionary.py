@@ -74,6 +74,21 @@ class MojiDictionary:
         return frozenset(cp for cp in jis | _codec_repertoire()
                          if unicodedata.category(chr(cp))[0] not in "CM") | {0x0A, 0x0D}
 
+    @cached_property
+    def text_sequences(self) -> frozenset[str]:
+        """The JIS X 0213 characters written with two code points (か゚ U+304B U+309A, æ̀ U+00E6 U+0300 …:
+        25), from the JIS table this dictionary was built with: characters of the repertoire, passed through."""
+        return frozenset(c for c in self.jis["char"].to_list() if len(c) == 2) if self.jis.height else frozenset()
+
+    @cached_property
+    def text_marks(self) -> frozenset[int]:
+        """The JIS X 0213 combining marks (1-11-36 … U+0300 U+0301 U+0361 …): JIS text after a base character
+        of the repertoire (a mark alone is an NFD remnant, not text: `text_repertoire` leaves them out)."""
+        if not self.jis.height:
+            return frozenset()
+        return frozenset(ord(c) for c in self.jis["char"].to_list()
+                         if len(c) == 1 and unicodedata.category(c).startswith("M"))
+
 
 @lru_cache(maxsize=1)
 def _codec_repertoire() -> frozenset[int]:

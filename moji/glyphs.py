@@ -406,8 +406,20 @@ def parse_codes(spec: str | None) -> list[int] | None:
             raise ConfigError(f"--codes {spec!r}: expected U+XXXX or U+XXXX-U+YYYY, comma separated")
         lo = int(m.group(1), 16)
         hi = int(m.group(2), 16) if m.group(2) else lo
+        if hi < lo:
+            raise ConfigError(f"--codes {spec!r}: {part.strip()} is a reversed range (write the lower code first)",
+                              ja=f"--codes {spec!r}: {part.strip()} は範囲の上下が逆です (小さいコードを先に書いてください)")
+        if not _same_pua_area(lo, hi):
+            raise ConfigError(f"--codes {spec!r}: {part.strip()} is not within a private-use area (外字 are "
+                              "U+E000–F8FF, U+F0000–FFFFD, U+100000–10FFFD)",
+                              ja=f"--codes {spec!r}: {part.strip()} は私用領域 (外字の範囲) ではありません")
         out.extend(range(lo, hi + 1))
     return out
+
+
+def _same_pua_area(lo: int, hi: int) -> bool:
+    """Both ends in one private-use area: a range across areas would name every code point between them."""
+    return any(a <= lo <= hi <= b for a, b in PUA_RANGES)
 
 
 def suggest(font: Path | str, codes: list[int] | None = None, top: int = 10,

@@ -6,7 +6,8 @@ numpy, no per-row Python) and counted per character (bincount); only the DISTINC
 characters are classified (dict lookups in the dictionary's index, built once per loaded
 dictionary; scope by code point ranges); one more pass over the code points finds the values
 holding an unresolved character or one to rewrite; the rewrite back into the column is a
-`str.replace_many` with the few characters whose output differs (外字 → MJ glyph), on those rows. `identify_lazy` gathers the distinct values from
+`str.replace_many` with the few characters whose output differs (外字 → MJ glyph), on those rows, each
+sequence holding one of their code points listed as itself (`_guards`), so only whole characters change. `identify_lazy` gathers the distinct values from
 a streaming scan and returns what applies to any batch of it, so a table larger than memory can be
 identified; `identify_frame` works on a frame in memory: its columns are decoded as they are (no
 grouping into distinct values, which costs more than it saves when names are mostly distinct), and
@@ -50,12 +51,18 @@ from ikou.moji.dictionary import MojiDictionary
 if TYPE_CHECKING:  # pragma: no cover
     from ikou.moji.ledger import Ledger
 
-CHAR_RE = r"(?s).[\x{FE00}-\x{FE0F}\x{E0100}-\x{E01EF}]?"
+# A character: a code point and at most one variation selector or combining mark joined to it (the JIS X 0213
+# characters か゚ U+304B U+309A, æ̀ U+00E6 U+0300 are two code points; a JIS X 0213 combining mark is text after
+# its base). Kept in step with `_decode` (_ATTACHABLE).
+CHAR_RE = r"(?s).[\x{FE00}-\x{FE0F}\x{E0100}-\x{E01EF}\x{0300}-\x{036F}\x{3099}\x{309A}]?"
 _VS_RE = r"[\x{FE00}-\x{FE0F}\x{E0100}-\x{E01EF}]"
 _PUA_RE = r"^[\x{E000}-\x{F8FF}\x{F0000}-\x{FFFFD}\x{100000}-\x{10FFFD}]"
 # Ideographs and ideographic marks that belong to MJ's scope when not found in the dictionary.
 _IDEO_RE = (r"^[\x{2E80}-\x{2FDF}\x{3005}-\x{3007}\x{3021}-\x{3029}\x{3038}-\x{303B}"
             r"\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{20000}-\x{3FFFF}]")
+# The ideographs proper: MJ's scope even where a JIS repertoire lists them. The ideographic marks of _IDEO_RE
+# (〇 U+3007, a JIS X 0208 character) pass through when the repertoire holds them and MJ does not.
+_KANJI_RE = r"^[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{20000}-\x{3FFFF}]"
 
 _NONCHARACTERS = [(0xFDD0, 0xFDEF)] + [(p << 16 | 0xFFFE, p << 16 | 0xFFFF) for p in range(17)]
 # Not text (`invalid`): format and invisible characters, separators, controls but CR/LF, U+FFFD, noncharacters.
@@ -83,10 +90,16 @@ TOKEN_INVALID = "!"
 
 # The finding a character that is not text gives (moji.step holds its row); one line each, code points only.
 RULE_INVALID = "moji.invalid_char"
+# A 外字 (or decided character) whose MJ glyph has no code point (no 実装したUCS/IVS): the private-use code is
+# loaded as it is (nothing is lost), which the new system cannot read: a warning naming code and glyph.
+RULE_UNWRITABLE = "moji.gaiji_unwritable"
 RULE_MESSAGES = {
     RULE_INVALID: ("見えない書式文字・区切り文字・制御文字、または置換文字 U+FFFD (出力前に壊れたデータ) があり、取り込めません",
                    "holds an invisible format, separator or control character, or U+FFFD (data damaged before "
                    "export): not loaded"),
+    RULE_UNWRITABLE: ("外字の同定先 MJ 文字図形にコードポイント (実装したUCS・IVS) がないため、外字コードのまま移行します",
+                      "the 外字's MJ glyph has no code point (no 実装したUCS/IVS): the private-use code is loaded "
+                      "as it is"),
 }
 
 CHARS_SCHEMA = {
@@ -108,6 +121,8 @@ class MojiResult:
     counts: dict[str, int] = field(default_factory=dict)  # occurrences per status
     invalid_rows: pl.DataFrame = field(default_factory=_no_rows)   # as unresolved_rows: cells holding an
                                                                    # invalid character (the step holds the row)
+    unwritable_rows: pl.DataFrame = field(default_factory=_no_rows)   # as unresolved_rows: cells holding a
+                                                                      # 外字 kept as its code (`unwritable`)
 
 
 @dataclass
@@ -121,10 +136,12 @@ class Identification:
     columns: list[str]
     chars: pl.DataFrame              # one row per distinct (column, char), see CHARS_SCHEMA
     counts: dict[str, int]           # occurrences per status
-    rewrite: pl.DataFrame            # char, output: the characters whose output differs, longest first
+    rewrite: pl.DataFrame            # char, output: the characters whose output differs, and the sequences
+                                     # holding one of their code points as themselves (_guards), longest first
     unresolved_values: pl.DataFrame  # column, value, chars: distinct values holding unresolved characters
     null_columns: list[str] = field(default_factory=list)   # typed Null in the input: read as text
     invalid_values: pl.DataFrame = field(default_factory=lambda: _values_schema())   # the same, invalid
+    unwritable_values: pl.DataFrame = field(default_factory=lambda: _values_schema())   # the same, `unwritable`
 
     def rewrite_exprs(self) -> list[pl.Expr]:
         """The moji columns as text with 外字 and decided characters replaced by their MJ glyph."""
@@ -145,6 +162,10 @@ class Identification:
     def invalid_rows(self, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
         """As `unresolved_rows`, for the invalid characters (the rows the step holds)."""
         return self._cells(self.invalid_values, lf, key_columns)
+
+    def unwritable_rows(self, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
+        """As `unresolved_rows`, for the 外字 kept as their code (`unwritable`: a warning each)."""
+        return self._cells(self.unwritable_values, lf, key_columns)
 
     def _cells(self, values: pl.DataFrame, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
         keys = list(key_columns)
@@ -308,17 +329,21 @@ def classify_chars(chars: pl.Series | list[str], dictionary: MojiDictionary,
     c = c.join(g.select(pl.col("code").alias("char"), pl.col("mj").alias("_gaiji")), on="char", how="left")
     d = decisions if decisions is not None else pl.DataFrame(schema={"char": pl.String, "mj": pl.String})
     c = c.join(d.select("char", pl.col("mj").alias("_decided")), on="char", how="left")
-    in_scope = (pl.col("char").str.contains(_PUA_RE) | pl.col("char").str.contains(_IDEO_RE)
-                | pl.col("char").str.contains(_VS_RE))
+    base, mark = pl.col("char").str.slice(0, 1), pl.col("char").str.slice(1, 1)
+    in_scope = (base.str.contains(_PUA_RE) | base.str.contains(_KANJI_RE) | base.str.contains(_VS_RE))
     invalid = pl.col("char").str.contains(_INVALID_RE) & ~pl.col("char").str.contains(r"^[\n\r]")
-    allowed = pl.col("char").is_in(pl.Series([chr(cp) for cp in dictionary.text_repertoire]).implode())
+    repertoire = pl.Series([chr(cp) for cp in dictionary.text_repertoire]).implode()
+    single = pl.col("char").str.len_chars() == 1
+    text = ((single & ~in_scope & base.is_in(repertoire))
+            | pl.col("char").is_in(pl.Series(sorted(dictionary.text_sequences), dtype=pl.String).implode())
+            | (~single & ~in_scope & base.is_in(repertoire)
+               & mark.is_in(pl.Series([chr(m) for m in sorted(dictionary.text_marks)], dtype=pl.String).implode())))
     c = c.with_columns(
         pl.when(pl.col("_mj").is_not_null()).then(pl.lit("mj"))
         .when(pl.col("_gaiji").is_not_null()).then(pl.lit("gaiji"))
         .when(invalid).then(pl.lit(INVALID))
         .when(pl.col("_decided").is_not_null()).then(pl.lit("decided"))
-        .when(in_scope).then(pl.lit("unresolved"))
-        .when(allowed).then(pl.lit("passthrough"))
+        .when(text).then(pl.lit("passthrough"))
         .otherwise(pl.lit("unresolved")).alias("status"),
     )
     c = c.with_columns(pl.when(pl.col("status") != INVALID).then(pl.coalesce("_mj", "_gaiji", "_decided"))
@@ -382,12 +407,12 @@ def _decode(values: pl.Series) -> _Decoded:
             cps[at:at + len(text)] = np.array([text]).view(np.uint32)[:len(text)]
         at += len(text)
     first = np.cumsum(per_value, dtype=np.int64) - per_value
-    # CHAR_RE, left to right: a code point starts a character unless it is a VS directly after
-    # a code point of the same value that started one (so in a run of VS they alternate). VS are
-    # rare: the rule is worked out on their positions only.
-    high = np.flatnonzero(cps >= 0xFE00)
+    # CHAR_RE, left to right: a code point starts a character unless it is a VS (or a combining mark CHAR_RE
+    # joins: _ATTACHABLE) directly after a code point of the same value that started one (so in a run of them
+    # they alternate). They are rare: the rule is worked out on their positions only.
+    high = np.flatnonzero((cps >= 0xFE00) | ((cps >= 0x0300) & (cps <= 0x036F)) | (cps == 0x3099) | (cps == 0x309A))
     hc = cps[high]
-    vs_pos = high[((hc >= 0xFE00) & (hc <= 0xFE0F)) | ((hc >= 0xE0100) & (hc <= 0xE01EF))]
+    vs_pos = high[((hc >= 0xFE00) & (hc <= 0xFE0F)) | ((hc >= 0xE0100) & (hc <= 0xE01EF)) | (hc < 0xFE00)]
     if not vs_pos.size:
         return _Decoded(cps=cps, first=first, per_value=per_value, att=vs_pos)
     row = np.searchsorted(first, vs_pos, side="right") - 1
@@ -458,6 +483,7 @@ _PUA_RANGES = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
 _IDEO_RANGES = ((0x2E80, 0x2FDF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3038, 0x303B), (0x3400, 0x4DBF),
                 (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
 _VS_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+_KANJI_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
 
 
 def _in(cps: np.ndarray, ranges) -> np.ndarray:
@@ -478,10 +504,11 @@ def _classify_keys(keys: np.ndarray, texts: list[str], dictionary: MojiDictionar
     if decisions is not None:
         for ch, mj in zip(decisions["char"].to_list(), decisions["mj"].to_list()):
             d.setdefault(ch, mj)
+    seqs, marks = dictionary.text_sequences, dictionary.text_marks
     base, vs = keys >> _VS_SHIFT, keys & ((1 << _VS_SHIFT) - 1)
-    scope = (_in(base, _PUA_RANGES) | _in(base, _IDEO_RANGES) | _in(base, _VS_RANGES) | (vs != 0)).tolist()
+    scope = (_in(base, _PUA_RANGES) | _in(base, _KANJI_RANGES) | _in(base, _VS_RANGES)).tolist()
     status, mj_name, output = [], [], []
-    for ch, sc, b in zip(texts, scope, base.tolist()):
+    for ch, sc, b, v in zip(texts, scope, base.tolist(), vs.tolist()):
         mj = index.get(ch)
         if mj is not None:
             st = "mj"
@@ -491,8 +518,10 @@ def _classify_keys(keys: np.ndarray, texts: list[str], dictionary: MojiDictionar
             st = INVALID
         elif (mj := d.get(ch)) is not None:
             st = "decided"
+        elif ch in seqs or (not sc and b in allowed and (v == 0 or v in marks)):
+            st = "passthrough"   # JIS text: 〇, か゚, a JIS X 0213 combining mark after a base of the repertoire
         else:
-            st = "unresolved" if sc or b not in allowed else "passthrough"
+            st = "unresolved"
         status.append(st)
         mj_name.append(mj)
         # a 外字/decided glyph without any code point (19 MJ glyphs have none) cannot be written: keep
@@ -505,15 +534,31 @@ def _classify_keys(keys: np.ndarray, texts: list[str], dictionary: MojiDictionar
                                 "output": pl.String, "codepoints": pl.String})
 
 
+def _guards(keys: np.ndarray, texts: list[str], changed: np.ndarray, patterns: list[str]) -> pl.DataFrame:
+    """char → itself for every base+VS (or base+mark) sequence holding a code point of a rewrite pattern: listed
+    with the rewrite (longest first, leftmost wins), a sequence is matched whole and left as it is, so a
+    rewrite changes whole characters only (a decided lone U+E0100 never turns か+U+E0100 into 「か々」, a 外字 U+E000
+    never loses its own selector)."""
+    seq = (keys & ((1 << _VS_SHIFT) - 1)) != 0
+    if not patterns or not seq.any():
+        return pl.DataFrame(schema={"char": pl.String, "output": pl.String})
+    used = np.fromiter({ord(c) for p in patterns for c in p}, dtype=np.int64)
+    guard = seq & ~changed & (np.isin(keys >> _VS_SHIFT, used) | np.isin(keys & ((1 << _VS_SHIFT) - 1), used))
+    found = [texts[i] for i in np.flatnonzero(guard).tolist()]
+    return pl.DataFrame({"char": found, "output": found}, schema={"char": pl.String, "output": pl.String})
+
+
 def identify_lazy(lf: pl.LazyFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
-                  gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None) -> Identification:
+                  gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None,
+                  source: str | None = None) -> Identification:
     """Identify the characters of `columns` from their distinct values (one streaming scan per column).
 
     Memory follows the distinct values of the moji columns, not the rows; apply the result with
     `Identification.rewrite_exprs`, `.unresolved_rows` and `.invalid_rows` to the same (or a re-opened) scan.
+    `source`: the source the values come from (a 外字 decision applies to its own source only).
     """
     columns = list(columns)
-    null_columns, decisions = _check(columns, lf.collect_schema(), dictionary, gaiji, ledger)
+    null_columns, decisions = _check(columns, lf.collect_schema(), dictionary, gaiji, ledger, source)
     lf = lf.with_columns(pl.col(c).cast(pl.String) for c in null_columns)
     values = {c: _column_values(lf, c) for c in columns}
     ident, _, _ = _identify({c: (v["v"], v["n"].to_numpy()) for c, v in values.items()},
@@ -523,7 +568,7 @@ def identify_lazy(lf: pl.LazyFrame, columns: Sequence[str], *, dictionary: MojiD
 
 
 def _check(columns: list[str], schema, dictionary: MojiDictionary, gaiji: pl.DataFrame | None,
-           ledger: "Ledger | None") -> tuple[list[str], pl.DataFrame | None]:
+           ledger: "Ledger | None", source: str | None = None) -> tuple[list[str], pl.DataFrame | None]:
     missing = [c for c in columns if c not in schema]
     if missing:
         raise ConfigError(f"moji columns not in the frame: {missing}")
@@ -535,7 +580,7 @@ def _check(columns: list[str], schema, dictionary: MojiDictionary, gaiji: pl.Dat
         ledger.validate(dictionary)
     # an all-null column read without a type is Null: make it text so the string ops apply
     return ([c for c in columns if schema[c] == pl.Null],
-            ledger.decisions_frame() if ledger is not None else None)
+            ledger.decisions_frame(source) if ledger is not None else None)
 
 
 _MARKS = (0x3099, 0x309A)   # combining (semi-)voiced sound marks
@@ -562,7 +607,8 @@ def kana_compositions() -> dict[str, str]:
 def _compose(values: pl.Series, dec: _Decoded, keys: np.ndarray) -> tuple[pl.Series, _Decoded, dict[str, str]]:
     """The values with every kana + combining voiced mark composed, their code points, and the pairs
     composed (pair → kana). Nothing to do (no mark among the distinct characters `keys`) costs nothing."""
-    if not np.isin(np.array(_MARKS, dtype=np.int64) << _VS_SHIFT, keys).any():
+    marks = np.array(_MARKS, dtype=np.int64)
+    if not (np.isin(keys & ((1 << _VS_SHIFT) - 1), marks).any() or np.isin(keys >> _VS_SHIFT, marks).any()):
         return values, dec, {}
     pos = np.flatnonzero((dec.cps == _MARKS[0]) | (dec.cps == _MARKS[1]))
     pos = pos[~np.isin(pos, dec.first)]   # a mark that starts its value has no kana before it
@@ -578,6 +624,12 @@ def _compose(values: pl.Series, dec: _Decoded, keys: np.ndarray) -> tuple[pl.Ser
     fixed = col.gather(at).str.replace_many(list(found), list(found.values()))
     col = col.clone().scatter(at, fixed)
     return col, _decode(col), found
+
+
+def unwritable_count(chars: pl.DataFrame) -> int:
+    """Occurrences of 外字/decided characters kept as their code: their MJ glyph has no code point."""
+    return int(chars.filter(pl.col("status").is_in(["gaiji", "decided"]) & (pl.col("output") == pl.col("char")))
+               ["occurrences"].sum())
 
 
 def status_counts(chars: pl.DataFrame) -> dict[str, int]:
@@ -644,22 +696,27 @@ def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
     first = np.array([ord(ch[0]) for ch in replaced["char"].to_list()], dtype=np.int64)   # a base+VS: its base
     # what a batch read as it is needs: the kana compositions too (identify_frame composed its own already);
     # longer sequences first so a base+VS pattern wins over its bare base
-    rewrite = (pl.concat([replaced, pl.DataFrame({"char": list(compositions), "output": list(compositions.values())},
-                                                 schema={"char": pl.String, "output": pl.String})])
-               .sort(pl.col("char").str.len_chars(), "char", descending=[True, False]))
     mask = (1 << _VS_SHIFT) - 1
+    rewrite = (pl.concat([replaced, pl.DataFrame({"char": list(compositions), "output": list(compositions.values())},
+                                                 schema={"char": pl.String, "output": pl.String}),
+                          _guards(keys, texts, changed, replaced["char"].to_list() + list(compositions))])
+               .sort(pl.col("char").str.len_chars(), "char", descending=[True, False]))
 
     def finding(keys_of: np.ndarray) -> np.ndarray:   # the code points that find them: a plain character's
         return np.where((keys_of & mask) != 0, keys_of & mask, keys_of >> _VS_SHIFT)   # own, a sequence's VS
 
     ukeys = keys[status == "unresolved"] if keys.size else keys
     ikeys = keys[status == INVALID] if keys.size else keys
-    rows = {c: tuple(_rows_holding(decoded[c], [finding(ukeys), first, finding(ikeys)])) for c in sources}
+    # a 外字/decided character whose glyph has no code point: kept as it is (`unwritable`)
+    wkeys = keys[np.isin(status, ["gaiji", "decided"]) & ~changed] if keys.size else keys
+    rows = {c: tuple(_rows_holding(decoded[c], [finding(ukeys), first, finding(ikeys), finding(wkeys)]))
+            for c in sources}
 
     # the distinct values holding unresolved (invalid) characters, each with those characters once, in
     # order: what finds the rows to flag (hold) without reading the table again character by character
     def values_with(st: str, which: int) -> pl.DataFrame:
-        found = pl.Series([t for t, x in zip(texts, status) if x == st], dtype=pl.String)
+        found = pl.Series([t for t, x, ch in zip(texts, status, changed) if x == st or
+                           (st == "unwritable" and x in ("gaiji", "decided") and not ch)], dtype=pl.String)
         if not found.len():
             return _values_schema()
         return pl.concat(pl.collect_all(_values_holding(v, composed.get(c, v), rows[c][which], c, found)
@@ -667,21 +724,23 @@ def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
 
     return Identification(columns=list(sources), chars=chars, counts=status_counts(chars), rewrite=rewrite,
                           unresolved_values=values_with("unresolved", 0), null_columns=null_columns,
-                          invalid_values=values_with(INVALID, 2)), rows, composed
+                          invalid_values=values_with(INVALID, 2),
+                          unwritable_values=values_with("unwritable", 3)), rows, composed
 
 
 def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
                    gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None,
-                   key_columns: Sequence[str] = ("_row_id",)) -> MojiResult:
+                   key_columns: Sequence[str] = ("_row_id",), source: str | None = None) -> MojiResult:
     """Identify the characters of `columns`; rewrite 外字 and decided characters to their MJ glyph
     (and kana + combining voiced mark to the composed kana, before anything is identified).
 
     The frame is in memory already, so its columns are decoded as they are (no grouping into
     distinct values first: with mostly distinct names that costs more than it saves), and only
     the rows that hold a character to rewrite, an unresolved or an invalid one are touched again.
+    `source`: the source the rows come from (a 外字 decision applies to its own source only).
     """
     columns = list(columns)
-    null_columns, decisions = _check(columns, df.schema, dictionary, gaiji, ledger)
+    null_columns, decisions = _check(columns, df.schema, dictionary, gaiji, ledger, source)
     decoded = {c: _decode(df[c]) for c in columns}
     ident, rows, composed = _identify({c: (df[c], None) for c in columns},
                                       dictionary=dictionary, gaiji=gaiji, decisions=decisions,
@@ -710,7 +769,8 @@ def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: Moji
         return ident._cells(values, held.lazy(), keys).collect()
 
     return MojiResult(frame=frame, chars=ident.chars, unresolved_rows=cells(ident.unresolved_values, 0),
-                      counts=ident.counts, invalid_rows=cells(ident.invalid_values, 2))
+                      counts=ident.counts, invalid_rows=cells(ident.invalid_values, 2),
+                      unwritable_rows=cells(ident.unwritable_values, 3))
 
 
 def _token_map(column: str, result: MojiResult) -> pl.DataFrame:

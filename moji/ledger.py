@@ -10,9 +10,10 @@ reviewer can open:
                    an Adobe-Japan1 sequence as Noto Serif CJK draws it; moji.glyphs), glyph_font
                    (the font that drew it), decided_mj (the active decision, if any), source.
                    A run of one source replaces that source's rows only.
-- `decisions.csv`  append-only history: codepoints, mj, decided_by, decided_at, version, note.
-                   The active decision of a character is its highest version; an empty `mj`
-                   withdraws it. The next `identify_frame(..., ledger=…)` applies active decisions
+- `decisions.csv`  append-only history: codepoints, mj, decided_by, decided_at, version, note, source.
+                   The active decision of a character (and source) is its highest version; an empty `mj`
+                   withdraws it. `source` is set for a 外字 (private-use) code only: the vendors' 外字
+                   are each their own, so its decision applies to that source (empty: 団体-wide). The next `identify_frame(..., ledger=…)` applies active decisions
                    (outcome `decided`).
 - `hints.csv`      optional: codepoints, reading, radical, inner_strokes — what a reviewer knows of a
                    外字 (reading from the paper register, 部首/内画数) to rank candidates for it.
@@ -35,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,11 +46,11 @@ import polars as pl
 from ikou.checkdigit import is_valid_dantai_code
 from ikou.errors import ConfigError
 from ikou.moji.dictionary import MojiDictionary
-from ikou.moji.identify import INVALID, MojiResult, classify_chars, codepoints, parse_codepoints
+from ikou.moji.identify import CHAR_RE, INVALID, MojiResult, classify_chars, codepoints, parse_codepoints
 from ikou.moji import source as src
 
 DECISIONS_SCHEMA = {"codepoints": pl.String, "mj": pl.String, "decided_by": pl.String,
-                    "decided_at": pl.String, "version": pl.Int64, "note": pl.String}
+                    "decided_at": pl.String, "version": pl.Int64, "note": pl.String, "source": pl.String}
 ENTRIES_SCHEMA = {"char": pl.String, "codepoints": pl.String, "columns": pl.String, "occurrences": pl.Int64,
                   "record_keys": pl.String, "candidates": pl.String, "glyph_candidates": pl.String,
                   "glyph_font": pl.String, "decided_mj": pl.String, "source": pl.String}
@@ -68,6 +70,7 @@ def _read(path: Path, schema: dict) -> pl.DataFrame:
     except pl.exceptions.PolarsError as exc:
         raise ConfigError(f"{path}: unreadable: {exc}") from exc
     # ledgers written before per-source rows and before glyph candidates lack these columns
+    # (decisions written before per-source 外字 decisions lack `source`: each is 団体-wide, as then)
     missing = set(schema) - set(f.columns) - {"char", "source", "glyph_candidates", "glyph_font"}
     if missing:
         raise ConfigError(f"{path}: missing columns {sorted(missing)}")
@@ -92,6 +95,21 @@ class NotInLedgerError(ConfigError):
 
 class NothingToWithdrawError(ConfigError):
     ja = "取り下げる判断がありません"
+
+
+class DecisionSourceError(ConfigError):
+    ja = "外字の判断はソースごとです (--source でソースを指定してください)"
+
+
+def _is_pua(char: str) -> bool:
+    cp = ord(char[0])
+    return 0xE000 <= cp <= 0xF8FF or 0xF0000 <= cp <= 0x10FFFD
+
+
+def _lone_mark(char: str) -> bool:
+    """A variation selector or combining mark on its own: no glyph, only part of the character before it."""
+    cp = ord(char)
+    return 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF or unicodedata.category(char).startswith("M")
 
 
 def folder_dantai(directory: Path) -> str | None:
@@ -132,7 +150,7 @@ class Ledger:
                          | (pl.col("mj").is_not_null() & ~pl.col("mj").str.contains(r"^MJ\d{6}$")))
         if bad.height:
             raise ConfigError(f"{d / 'decisions.csv'}: {bad.height} bad row(s), first {bad.row(0)}")
-        dup = dec.filter(pl.struct("codepoints", "version").is_duplicated())
+        dup = dec.filter(pl.struct("codepoints", "source", "version").is_duplicated())
         if dup.height:
             raise ConfigError(f"{d / 'decisions.csv'}: version {dup['version'][0]} of "
                               f"{dup['codepoints'][0]} recorded twice")
@@ -150,7 +168,7 @@ class Ledger:
     def save(self, directory: Path) -> None:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        self.decisions.sort("codepoints", "version").write_csv(d / "decisions.csv")
+        self.decisions.sort("codepoints", "source", "version", nulls_last=False).write_csv(d / "decisions.csv")
         self.entries.write_csv(d / "ledger.csv")
         if self.hints.height:
             self.hints.write_csv(d / "hints.csv")
@@ -174,47 +192,118 @@ class Ledger:
 
     # -- decisions ---------------------------------------------------------------------------
     def active(self) -> pl.DataFrame:
-        """Active decision per character: codepoints, mj (null = withdrawn), version, decided_by …"""
-        return (self.decisions.sort("version").group_by("codepoints").last()
-                .sort("codepoints"))
+        """Active decision per character and source (null: 団体-wide): codepoints, source, mj (null =
+        withdrawn), version, decided_by …"""
+        return (self.decisions.sort("version").group_by("codepoints", "source").last()
+                .sort("codepoints", "source", nulls_last=False))
 
-    def decisions_frame(self) -> pl.DataFrame:
-        """char, mj of the active, non-withdrawn decisions (what identify_frame applies)."""
+    def decisions_frame(self, source: str | None = None) -> pl.DataFrame:
+        """char, mj of the active, non-withdrawn decisions that apply to `source` (what identify_frame
+        applies): the 団体-wide ones, and `source`'s own 外字 decisions, which win over a wide one. A 外字 code
+        is each vendor's own (the same PUA cell holds different glyphs), so one source's decision never
+        rewrites another's. Without `source` (a caller that does not know it: `ikou moji identify`), a 外字
+        decision applies only when it is the code's one decision."""
         act = self.active().filter(pl.col("mj").is_not_null())
+        if source is None:
+            act = act.filter(pl.col("source").is_null() | (pl.len().over("codepoints") == 1))
+        else:
+            act = act.filter(pl.col("source").is_null() | pl.col("source").eq(pl.lit(source, pl.String)))
+        act = act.sort(pl.col("source").is_null()).unique("codepoints", keep="first", maintain_order=True)
         return _with_char(act).select("char", "mj")
 
+    def unresolved_sources(self, char: str) -> list[str]:
+        """The sources whose latest run found `char` unresolved (named sources only)."""
+        return (self.entries.filter(pl.col("codepoints") == codepoints(char))["source"]
+                .drop_nulls().unique().sort().to_list())
+
+    def decision_source(self, char: str, source: str | None = None, *, withdraw: bool = False) -> str | None:
+        """The source a decision for `char` is recorded for: None (団体-wide) for a real character; for a
+        private-use 外字 `source`, else the one source holding it unresolved (or, to withdraw, the one holding
+        a decision for it). Refused when several do and `source` is not given: the decision would
+        rewrite another vendor's 外字 of the same code, whose glyph may differ."""
+        cps = codepoints(char)
+        if not _is_pua(char):
+            if source is not None:
+                raise DecisionSourceError(
+                    f"{cps} is not a 外字 (private-use) code: its decision is 団体-wide, give no --source",
+                    ja=f"{cps} は外字 (私用領域) ではありません: 判断は団体全体に適用されます (--source は指定しないでください)")
+            return None
+        if source is not None:
+            return source
+        if withdraw:
+            held = self.active().filter((pl.col("codepoints") == cps) & pl.col("mj").is_not_null())
+            srcs = sorted(s if s is not None else "(団体全体)" for s in held["source"].to_list())
+        else:
+            srcs = self.unresolved_sources(char)
+        if len(srcs) > 1:
+            listed = ", ".join(srcs)
+            raise DecisionSourceError(
+                f"{cps} is a 外字 unresolved in (or decided for) several sources ({listed}): each vendor's 外字 "
+                "table gives the same code its own glyph; give --source NAME for the source this decision is for",
+                ja=f"{cps} は複数のソース ({listed}) にある外字です: ベンダーごとに字形が異なり得るため、"
+                   "--source で判断の対象ソースを指定してください")
+        if withdraw:
+            return held["source"][0] if held.height else None
+        return srcs[0] if srcs else None
+
     def decide(self, char: str, mj: str | None, *, decided_by: str, note: str = "",
-               decided_at: str | None = None) -> int:
-        """Record a new version of the decision for `char` (mj=None withdraws it); returns the version."""
+               decided_at: str | None = None, source: str | None = None) -> int:
+        """Record a new version of the decision for `char` (mj=None withdraws it); returns the version.
+        A 外字's decision is recorded for its source (`decision_source`)."""
         from ikou.privacy import check_free_text
 
         check_free_text(note, "the decision's note")
         cps = codepoints(char)
-        prev = self.decisions.filter(pl.col("codepoints") == cps)["version"].max()
+        source = self.decision_source(char, source, withdraw=mj is None)
+        prev = self.decisions.filter((pl.col("codepoints") == cps)
+                                     & pl.col("source").eq_missing(pl.lit(source, pl.String)))["version"].max()
         version = int(prev or 0) + 1
         row = pl.DataFrame([{"codepoints": cps, "mj": mj, "decided_by": decided_by,
                              "decided_at": decided_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                             "version": version, "note": note}], schema=DECISIONS_SCHEMA)
+                             "version": version, "note": note, "source": source}], schema=DECISIONS_SCHEMA)
         self.decisions = pl.concat([self.decisions, row])
-        self.entries = self.entries.with_columns(
-            pl.when(pl.col("codepoints") == cps).then(pl.lit(mj, pl.String))
-            .otherwise(pl.col("decided_mj")).alias("decided_mj"))
+        self._refresh_decided()
         return version
 
-    def check_decision(self, char: str, mj: str | None, *, dictionary: MojiDictionary, ahead: bool = False) -> None:
+    def _refresh_decided(self) -> None:
+        """entries.decided_mj from the decisions that apply to each entry's source (a few sources)."""
+        parts = []
+        for (s,), part in self.entries.group_by("source", maintain_order=True):
+            act = self.decisions_frame(s).select(pl.col("char"), pl.col("mj").alias("_mj"))
+            parts.append(part.join(act, on="char", how="left", maintain_order="left")
+                         .with_columns(pl.col("_mj").alias("decided_mj")).drop("_mj"))
+        if parts:
+            self.entries = pl.concat(parts).select(list(ENTRIES_SCHEMA))
+
+    def check_decision(self, char: str, mj: str | None, *, dictionary: MojiDictionary, ahead: bool = False,
+                       source: str | None = None) -> str | None:
         """Refuse a decision 文字同定 would never consult (an exact MJ character, a 外字 the 団体's table
-        maps, a character that is not text), a withdrawal of nothing, and — unless `ahead` — a decision
-        for a character this ledger has never seen: it would be listed as a change yet change nothing."""
+        maps, a character that is not text, a lone variation selector or combining mark), a withdrawal of
+        nothing, a 外字 decision without `source` when several sources hold the code (`decision_source`), and
+        — unless `ahead` — a decision for a character this ledger has never seen: it would be listed as a
+        change yet change nothing. Returns the source the decision is for (None: 団体-wide)."""
         cps = codepoints(char)
-        act = self.active().filter(pl.col("codepoints") == cps)
+        source = self.decision_source(char, source, withdraw=mj is None)
+        act = self.active().filter((pl.col("codepoints") == cps)
+                                   & pl.col("source").eq_missing(pl.lit(source, pl.String)))
         if mj is None:
             if not act.height or act["mj"][0] is None:
-                raise NothingToWithdrawError(f"{cps}: no active decision to withdraw")
-            return   # withdrawing a decision that can never apply is allowed: it tidies the ledger
-        unresolved = self.entries["codepoints"].eq(cps).any()
+                raise NothingToWithdrawError(f"{cps}: no active decision to withdraw"
+                                             + (f" for source {source}" if source else ""))
+            return source   # withdrawing a decision that can never apply is allowed: it tidies the ledger
+        if len(char) == 1 and _lone_mark(char):
+            raise UndecidableError(
+                f"{cps} is a lone variation selector or combining mark: it is part of the character before it, "
+                "not a character of its own; decide the whole character (base + selector) instead",
+                ja=f"{cps} は単独の異体字セレクタまたは結合文字です: 前の文字の一部であり、単独では判断できません"
+                   " (基底文字と合わせた文字を判断してください)")
+        here = self.entries.filter((pl.col("codepoints") == cps)
+                                   & (pl.lit(source is None) | pl.col("source").eq(pl.lit(source, pl.String))))
+        unresolved = here.height > 0
         # a 外字 one source's table maps may be unresolved in another's: there the decision applies
+        mapped = self.gaiji if source is None else self.gaiji.filter(pl.col("source").eq(pl.lit(source, pl.String)))
         table = (pl.DataFrame(schema={"code": pl.String, "mj": pl.String}) if unresolved else
-                 _with_char(self.gaiji).select(pl.col("char").alias("code"), "mj").unique("code"))
+                 _with_char(mapped).select(pl.col("char").alias("code"), "mj").unique("code"))
         c = classify_chars([char], dictionary, gaiji=table).row(0, named=True)
         if c["status"] == "mj":
             raise UndecidableError(f"{cps} is {c['mj_name']} exactly: 文字同定 never consults a decision "
@@ -227,17 +316,19 @@ class Ledger:
         if c["status"] == INVALID:
             raise UndecidableError(f"{cps} is not text (a format, control or replacement character): 文字同定 "
                                    "holds its row, a decision would never apply")
-        if not (unresolved or self.decisions["codepoints"].eq(cps).any() or ahead):
-            raise NotInLedgerError(f"{cps} is not in this 同定台帳 (no run has found it unresolved): to decide it "
+        if not (unresolved or act.height or ahead):
+            raise NotInLedgerError(f"{cps} is not in this 同定台帳 (no run has found it unresolved"
+                                   + (f" in source {source}" if source else "") + "): to decide it "
                                    "ahead of the data, add --ahead")
+        return source
 
     def diff(self, previous: "Ledger") -> pl.DataFrame:
         """Decisions that differ from `previous`: codepoints, mj_before, mj_after, versions, change."""
-        a = previous.active().select("codepoints", pl.col("mj").alias("mj_before"),
+        a = previous.active().select("codepoints", "source", pl.col("mj").alias("mj_before"),
                                      pl.col("version").alias("version_before"))
-        b = self.active().select("codepoints", pl.col("mj").alias("mj_after"),
+        b = self.active().select("codepoints", "source", pl.col("mj").alias("mj_after"),
                                  pl.col("version").alias("version_after"), "decided_by", "note")
-        j = a.join(b, on="codepoints", how="full", coalesce=True)
+        j = a.join(b, on=["codepoints", "source"], how="full", coalesce=True, nulls_equal=True)
         j = j.filter(pl.col("version_before").is_null() | pl.col("version_after").is_null()
                      | (pl.col("version_before") != pl.col("version_after")))
         return j.with_columns(
@@ -267,7 +358,7 @@ class Ledger:
         key_cols = [c for c in ur.columns if c not in ("column", "chars")]
         if ur.height and key_cols:
             keyed = (ur.select(pl.concat_str([pl.col(k).cast(pl.String) for k in key_cols], separator="/").alias("key"),
-                               pl.col("chars").str.extract_all(r"(?s).[\x{FE00}-\x{FE0F}\x{E0100}-\x{E01EF}]?").alias("char"))
+                               pl.col("chars").str.extract_all(CHAR_RE).alias("char"))
                      .explode("char").unique(maintain_order=True)
                      .group_by("char").agg(pl.col("key").head(MAX_KEYS).str.join(" ").alias("record_keys")))
             inv = inv.join(keyed, on="char", how="left")
@@ -279,7 +370,7 @@ class Ledger:
         gc = (glyph_candidates if glyph_candidates is not None
               else pl.DataFrame(schema={"char": pl.String, "glyph_candidates": pl.String, "glyph_font": pl.String}))
         inv = inv.join(gc.select("char", "glyph_candidates", "glyph_font"), on="char", how="left")
-        act = self.decisions_frame().rename({"mj": "decided_mj"})
+        act = self.decisions_frame(source).rename({"mj": "decided_mj"})
         inv = inv.join(act, on="char", how="left").with_columns(pl.lit(source, pl.String).alias("source"))
         kept = self.entries.filter(~pl.col("source").eq_missing(pl.lit(source, pl.String)))
         self.entries = pl.concat([kept, inv.select([pl.col(k).cast(v) for k, v in ENTRIES_SCHEMA.items()])]).sort(

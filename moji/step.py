@@ -26,8 +26,9 @@ from ikou import quarantine as q
 from ikou.context import RunContext
 from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, STAGING_COMPRESSION, batch_rows as rows_per_batch
 from ikou.moji.dictionary import load_dictionary
-from ikou.moji.identify import (CHARS_SCHEMA, RULE_INVALID, RULE_MESSAGES, MojiResult, identify_frame,
-                                identify_lazy, load_gaiji_table, status_counts, with_codepoints)
+from ikou.moji.identify import (CHAR_RE, CHARS_SCHEMA, RULE_INVALID, RULE_MESSAGES, RULE_UNWRITABLE, MojiResult,
+                                identify_frame, identify_lazy, load_gaiji_table, status_counts, unwritable_count,
+                                with_codepoints)
 from ikou.moji.ledger import Ledger
 from ikou.mappings.combine import trace
 from ikou.mappings.step import combined_path, held_rows_path, lineage_path, without_private
@@ -56,7 +57,7 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     gaiji = load_gaiji_table(gaiji_table, dictionary) if gaiji_table else None   # its errors name the line
     ledger = Ledger.load(ctx.dantai_dir / "moji_ledger")
     keys = [ROW_ID] + [k for k in table.primary_key if k in lf.collect_schema()]
-    ident = identify_lazy(lf, cols, dictionary=dictionary, gaiji=gaiji, ledger=ledger)
+    ident = identify_lazy(lf, cols, dictionary=dictionary, gaiji=gaiji, ledger=ledger, source=source_name)
     res = MojiResult(frame=None, chars=ident.chars, counts=ident.counts,
                      unresolved_rows=ident.unresolved_rows(lf, keys).collect(engine="streaming"),
                      invalid_rows=ident.invalid_rows(lf, [ROW_ID]).collect(engine="streaming"))
@@ -64,6 +65,10 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     held_rows = lf.filter(pl.col(ROW_ID).is_in(held_ids)).collect() if res.invalid_rows.height else None
     held = _held(held_rows, res.invalid_rows, table=table, target=target, ctx=ctx) if held_rows is not None \
         else q.empty()
+    unwritable = ident.unwritable_rows(lf, [ROW_ID]).collect(engine="streaming")
+    if unwritable.height:
+        rows = lf.filter(pl.col(ROW_ID).is_in(unwritable[ROW_ID].unique().implode())).collect()
+        held = q.concat([held, _unwritable(rows, unwritable, res.chars, table=table, target=target, ctx=ctx)])
     flagged = _flags(res.unresolved_rows)
     n = lf.select(pl.len()).collect().item()
     batch_rows = rows_per_batch(mapped, batch_rows)
@@ -71,7 +76,7 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
               .join(flagged.lazy(), on=ROW_ID, how="left", maintain_order="left")
               .with_columns(pl.col("_moji_unresolved").fill_null(False))
               for start in range(0, max(n, 1), batch_rows)]
-    if held.height:
+    if res.invalid_rows.height:
         slices = [s.filter(~pl.col(ROW_ID).is_in(held_ids)) for s in slices]
     out = ctx.stage_dir("moji") / f"{source_name}.parquet"
     pl.concat(slices, parallel=False).sink_parquet(out, compression=STAGING_COMPRESSION)
@@ -107,6 +112,36 @@ def _held(rows: pl.DataFrame, invalid: pl.DataFrame, *, table, target: str, ctx:
         pl.format(f"{ja} ({{}})", detail).alias("message_ja"), pl.format(f"{en} ({{}})", detail).alias("message_en")))
 
 
+def _unwritable(rows: pl.DataFrame, cells: pl.DataFrame, chars: pl.DataFrame, *, table, target: str,
+                ctx: RunContext) -> pl.DataFrame:
+    """A warning `moji.gaiji_unwritable` per (row, column) holding a 外字 (or decided character) whose MJ glyph
+    has no code point: the row is loaded with the private-use code as it is, which the new system cannot
+    read. The message names the code points and the MJ glyph, never the value (a name)."""
+    ja, en = RULE_MESSAGES[RULE_UNWRITABLE]
+    names = chars.select("column", "char", "mj_name").unique(["column", "char"])
+    detail = (cells.select(ROW_ID, "column", pl.col("chars").str.extract_all(CHAR_RE).alias("char")).explode("char")
+              .join(names, on=["column", "char"], how="left", maintain_order="left"))
+    detail = (with_codepoints(detail, "char", _CPS)
+              .group_by(ROW_ID, "column", maintain_order=True)
+              .agg(pl.format("{} → {}", _CPS, pl.col("mj_name").fill_null("?")).str.join(", ").alias("_detail")))
+    key = [pl.format(f"{k}={{}}", pl.col(k).cast(pl.String).fill_null("")) for k in table.primary_key
+           if k in rows.columns]
+    lineage = [c for c in (SOURCE, SOURCE_LINE) if c in rows.columns]
+    found = detail.join(rows.select(ROW_ID, *lineage, *[k for k in table.primary_key if k in rows.columns]),
+                        on=ROW_ID, how="left", maintain_order="left")
+    return q.conform(found.select(
+        pl.lit(ctx.run_id).alias("run_id"), pl.lit(ctx.dantai_code).alias("dantai_code"), pl.lit("moji").alias("stage"),
+        pl.lit(target).alias("table"),
+        (pl.col(SOURCE) if SOURCE in found.columns else pl.lit(None, pl.String)).alias("source"),
+        (pl.col(SOURCE_LINE) if SOURCE_LINE in found.columns else pl.lit(None, pl.Int64)).alias("source_line"),
+        pl.col(ROW_ID).alias("row_id"),
+        (pl.concat_str(key, separator=",") if key else pl.lit(None, pl.String)).alias("record_key"),
+        "column", pl.lit(RULE_UNWRITABLE).alias("rule"), pl.lit("warning").alias("severity"),
+        pl.lit(None, pl.String).alias("value"),
+        pl.format(f"{ja} ({{}}: {{}})", "column", "_detail").alias("message_ja"),
+        pl.format(f"{en} ({{}}: {{}})", "column", "_detail").alias("message_en")))
+
+
 def _flags(unresolved_rows: pl.DataFrame) -> pl.DataFrame:
     """_row_id → `_moji_unresolved_chars` (per column, the code points of its unresolved characters) and
     `_moji_unresolved` (True): what the validation rule moji.unresolved reads."""
@@ -128,8 +163,11 @@ class Identifier:
     `identify_source` finds over the whole mapped file, so `result` records the same 同定台帳.
     """
 
-    def __init__(self, schema, target: str, ctx: RunContext, *, gaiji_table: Path | None = None):
+    def __init__(self, schema, target: str, ctx: RunContext, *, gaiji_table: Path | None = None,
+                 source_name: str | None = None):
+        """`source_name`: the source whose rows come (its 外字 decisions apply here, no other source's)."""
         table = schema.tables[target]
+        self.source_name = source_name
         self.ctx, self.columns, self.primary_key = ctx, [c.name for c in table.columns if c.moji], table.primary_key
         self.table, self.target = table, target
         self.dictionary = load_dictionary()
@@ -147,7 +185,7 @@ class Identifier:
         without the rows holding an invalid character (held: `result().quarantine`)."""
         keys = [ROW_ID] + [k for k in self.primary_key if k in frame.columns]
         res = identify_frame(frame, self.columns, dictionary=self.dictionary, gaiji=self.gaiji, ledger=self.ledger,
-                             key_columns=keys)
+                             key_columns=keys, source=self.source_name)
         self.rows += frame.height
         self._chars.append(res.chars)
         self._unresolved.append(res.unresolved_rows)
@@ -159,6 +197,10 @@ class Identifier:
             self._held.append(_held(rows, res.invalid_rows, table=self.table, target=self.target, ctx=self.ctx))
             self._held_rows.append(without_private(rows, self.schema, self.target))
             out = out.filter(~pl.col(ROW_ID).is_in(held_ids))
+        if res.unwritable_rows.height:
+            rows = frame.filter(pl.col(ROW_ID).is_in(res.unwritable_rows[ROW_ID].unique().implode()))
+            self._held.append(_unwritable(rows, res.unwritable_rows, res.chars, table=self.table, target=self.target,
+                                          ctx=self.ctx))
         return out
 
     def merged(self) -> MojiResult:
@@ -200,11 +242,13 @@ def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Pat
     if ledger is not None:
         _record(ctx, res, source_name, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary)
     counts = {k: int(v) for k, v in res.counts.items()}
+    if unwritable := unwritable_count(res.chars):   # 外字 loaded as their code (moji.gaiji_unwritable warnings)
+        counts["gaiji_unwritable"] = unwritable
     held = held if held is not None else q.empty()
     kept = [without_private(h, schema, target) for h in held_rows if h.height]
     if kept:
         pl.concat(kept, how="diagonal_relaxed").write_parquet(held_rows_path(ctx, source_name, "moji"))
-    n_held = held["row_id"].n_unique()
+    n_held = held.filter(pl.col("severity") == "error")["row_id"].n_unique()   # a warning holds no row
     lineage = lineage_path(ctx, source_name)
     if held.height and lineage.is_file():
         held = trace(held, combined_path(ctx, source_name), json.loads(lineage.read_text(encoding="utf-8")))

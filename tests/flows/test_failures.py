@@ -54,7 +54,7 @@ def _config(tmp_path: Path, case: str) -> Path:
         return write_config(tmp_path, source=vendor_a_source(), target_url=f"sqlite:///{tmp_path / 'x.db'}")
     if case == "missing_file":
         return write_config(tmp_path, source=vendor_a_source(path=tmp_path / "NO_SUCH.csv"), target_url=duck)
-    if case == "gaiji_table_unknown_mj":   # found by 文字同定, inside the one pass (ikou.onepass)
+    if case == "gaiji_table_unknown_mj":   # found at plan, before a record is read (flows.pipeline)
         gaiji = tmp_path / "gaiji.csv"
         gaiji.write_text("code,mj\nU+E000,MJ999999\n", encoding="utf-8")
         return write_config(tmp_path, source=vendor_a_source(gaiji=gaiji), target_url=duck)
@@ -71,7 +71,7 @@ CASES = {   # case: (stage, words the message must hold)
     "unknown_op": ("plan", ["no_such_op", "mapping.yaml"]),
     "missing_file": ("extract", ["NO_SUCH.csv", "not found"]),
     "unreachable_database": ("load", ["unreachable"]),
-    "gaiji_table_unknown_mj": ("moji", ["MJ999999"]),
+    "gaiji_table_unknown_mj": ("plan", ["MJ999999"]),
     "schema_mapping_mismatch": ("plan", ["no_such_column", "mapping.yaml"]),
 }
 

@@ -146,9 +146,8 @@ def test_a_character_that_is_not_text_is_invalid_and_its_cell_is_found(dictionar
 @pytest.mark.parametrize("name,chars", [
     ("山田😀", ["\U0001f600"]),
     ("김민수", ["김", "민", "수"]),
-    ("か\u309aね", ["\u309a"]),    # か゚: NFC does not compose it
     ("\u3099あ", ["\u3099"]),       # a voiced mark with no kana before it
-    ("Jose\u0301", ["\u0301"]),     # a combining mark left over (only kana are composed)
+    ("山\u0301", ["山\u0301"]),     # a JIS X 0213 combining mark after a kanji: not a JIS character
 ])
 def test_a_character_outside_the_repertoire_is_unresolved_not_passed_through(dictionary, name, chars):
     res = identify_frame(frame([name]), ["shimei"], dictionary=dictionary)
