@@ -135,6 +135,11 @@ def shrink_chars(chars: pl.DataFrame, dictionary: MojiDictionary, target: Target
     c = c.with_columns(
         # an invalid character (U+200B, U+FFFD …) has no glyph to shrink either: as unresolved
         pl.when(pl.col("id_status").is_in(["unresolved", "invalid"])).then(pl.lit("unresolved"))
+        # text outside MJ's scope the target cannot hold either (か゚, ① for JIS X 0208): unmapped, not "ok";
+        # ASCII and half-width kana are JIS X 0201, which every Shift_JIS target holds
+        .when((pl.col("id_status") == "passthrough") & ~in_target
+              & ~pl.col("char").str.contains(r"^[\x{20}-\x{7E}\x{FF61}-\x{FF9F}]+$"))
+        .then(pl.lit("unmapped"))
         .when(pl.col("id_status") == "passthrough").then(pl.lit("passthrough"))
         .when(keep).then(pl.lit("kept"))
         .when(pl.col("status") == "shrunk").then(
