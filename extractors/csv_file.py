@@ -24,7 +24,8 @@ cut short is `extract.truncated`. Encodings are Python codecs (cp932, shift_jis_
 Counts are records: `rows_read` = staged + records held by an error. Blank lines, the DOS
 end-of-file mark (0x1A bytes ending the file, on their own line or right after the last record) and
 the header are not records (the first two are listed as warnings); the header repeated further on (files
-concatenated) is a record, held as `extract.repeated_header`. A held record's rows name it by
+concatenated) is a record, held as `extract.repeated_header`, also behind the BOM of a second UTF-8 export (a
+BOM starting any other record is taken off it: `extract.bom_in_record`, a warning). A held record's rows name it by
 `record_key` (extractors.keys).
 """
 from __future__ import annotations
@@ -556,6 +557,60 @@ def _as_read(layout: Layout) -> Layout:
     return layout.model_copy(update={"columns": [*layout.columns, LayoutColumn(name=_TRAIL, ja="行末の区切り文字の後")]})
 
 
+BOM = "\ufeff"
+RECORD_BOM = "extract.bom_in_record"
+
+
+def _record_bom(df: pl.DataFrame, first: str, quote: str | None, bom: np.ndarray) -> pl.DataFrame:
+    """A U+FEFF starting a record (the file's own BOM is skipped before any record) is the byte order mark of a
+    second UTF-8 export joined on (`cat a.csv b.csv` of two BOM'd files): taken off the first field (and the
+    quotes it kept from being read as quotes), so that a repeated header is one and a 団体コード behind it is
+    not another 団体's. `bom`: the rows whose record's bytes start with one (`_starts_with`: pyarrow drops a
+    BOM that starts the text it parses, a chunk's first record's, and keeps any other); `_bom` marks them."""
+    v = pl.col(first)
+    kept = v.str.starts_with(BOM).fill_null(False)
+    bare = v.str.strip_chars_start(BOM)
+    if quote:
+        quoted = kept & bare.str.starts_with(quote) & bare.str.ends_with(quote) & (bare.str.len_chars() >= 2)
+        bare = pl.when(quoted).then(bare.str.slice(1, bare.str.len_chars() - 2).str.replace_all(
+            quote + quote, quote, literal=True)).otherwise(bare)
+    flag = pl.Series("_bom", bom, dtype=pl.Boolean) if len(bom) == df.height else pl.lit(False)
+    return df.with_columns(flag.alias("_bom")).with_columns(
+        pl.when(pl.col("_bom") | kept).then(bare).otherwise(v).alias(first), (pl.col("_bom") | kept).alias("_bom"))
+
+
+def _starts_with(c: _Chunk, recs: np.ndarray, prefix: bytes) -> np.ndarray:
+    """Which records (indexes into the chunk's) start with the bytes `prefix`, on the chunk's bytes at once."""
+    if not len(recs) or not prefix:
+        return np.zeros(len(recs), bool)
+    pat = np.frombuffer(prefix, np.uint8)
+    at = c.recs.start[recs][:, None] + np.arange(len(pat))
+    inside = (at < len(c.arr)).all(axis=1)
+    return inside & (c.arr[np.minimum(at, len(c.arr) - 1)] == pat).all(axis=1)
+
+
+def _bom_quote(c: _Chunk, recs: np.ndarray) -> np.ndarray:
+    """Records whose bytes start with a UTF-8 BOM and a quote: the quote the record finder calls stray is the
+    first field's opening one (`_record_bom` reads it so)."""
+    quote = c.layout.quote
+    return _starts_with(c, recs, BOM.encode() + quote.encode()) if quote else np.zeros(len(recs), bool)
+
+
+def _bom_findings(df: pl.DataFrame, first: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A warning for each record `_record_bom` took a BOM off (a repeated header is held as such instead). The
+    record is kept: the BOM is the joined file's encoding mark, not its value, as the file's first BOM is
+    (holding the record would keep a good record out for a byte of the file's format)."""
+    hit = df.filter(pl.col("_bom"))
+    return df.drop("_bom"), hit.select(
+        pl.col("_line").cast(pl.Int64).alias("source_line"), pl.lit(first).alias("column"),
+        pl.lit(RECORD_BOM).alias("rule"), pl.lit(None, pl.String).alias("value"),
+        pl.lit("レコードの先頭に BOM (U+FEFF、バイト順マーク) があります: BOM 付きのファイルが連結されています "
+               "(ファイルの連結?)。BOM を除いて取り込みました").alias("message_ja"),
+        pl.lit("a byte order mark (U+FEFF) starts the record: files with a BOM joined together (files "
+               "concatenated?); read without it").alias("message_en"),
+        pl.lit("warning").alias("severity")).cast(_FOUND | {"severity": pl.String})
+
+
 def _repeated_header(df: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Records whose fields (trimmed) are the header's names: files concatenated (`cat a.csv b.csv`) repeat it.
     One finding each, saying so, instead of the map and validation findings its names would give (a 団体コード
@@ -787,11 +842,14 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                    f"先頭の {n_records} 件のどのレコードも項目数が {n_fields} 個ではありません "
                    "(レイアウトと区切り文字 delimiter の指定を確認してください)")
         lines = first_line + recs.line
-        df = parsed = pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx]))
+        df = parsed = _record_bom(pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx])), names[0],
+                                  layout.quote, _starts_with(c, np.asarray(idx, np.int64), BOM.encode()))
         found = []
         if layout.header and df.height:
             df, rep = _repeated_header(df, names)
             found.append(rep)
+        df, boms = _bom_findings(df, names[0])
+        found.append(boms)
         if layout.trailing_delimiter and df.height:
             df, trail = _trailing_field(df, n_fields)
             found.append(trail)
@@ -859,7 +917,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         # quotes inside unquoted fields found in bulk: listed among the others by record (after the quoted line
         # breaks the finder lists first, when the layout has none)
         si, sf = recs.strays
-        keep = c.kind[si] != HEADER
+        keep = (c.kind[si] != HEADER) & ~((sf == 0) & _bom_quote(c, si))
         si, sf = si[keep], sf[keep]
         first = np.zeros(len(items), bool)
         if recs.multi is not None and not layout.quoted_newlines and items:

@@ -85,6 +85,8 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
 
 
 _CPS = "_moji_codepoints"   # a cell's code points, while its message is made
+# the unresolved characters a finding names by code point: ideographs (with a selector), 々〆〇 and 外字
+_NAMED_UNRESOLVED = r"^[\p{Han}\x{3005}-\x{3007}\x{E000}-\x{F8FF}\x{F0000}-\x{FFFFD}\x{100000}-\x{10FFFD}]"
 
 
 def _held(rows: pl.DataFrame, invalid: pl.DataFrame, *, table, target: str, ctx: RunContext) -> pl.DataFrame:
@@ -146,9 +148,21 @@ def _flags(unresolved_rows: pl.DataFrame) -> pl.DataFrame:
     """_row_id → `_moji_unresolved_chars` (per column, the code points of its unresolved characters) and
     `_moji_unresolved` (True): what the validation rule moji.unresolved reads."""
     # 'shimei: U+E700 (\ue700)': readable even where the 外字 has no glyph; the code points worked out
-    # once per distinct chars value (with_codepoints: a probe had 600k unresolved cells)
-    return (with_codepoints(unresolved_rows, "chars", _CPS)
-            .with_columns(pl.format("{}: {} ({})", "column", _CPS, "chars").alias("_detail"))
+    # once per distinct chars value (with_codepoints: a probe had 600k unresolved cells). Only ideographs and
+    # 外字 are named (what a reviewer decides on); other characters outside MJ (Hangul, Latin with marks …) are
+    # counted: listed one by one beside the record key they would spell a name.
+    seqs = pl.col("chars").str.extract_all(CHAR_RE)
+    named = seqs.list.eval(pl.element().filter(pl.element().str.contains(_NAMED_UNRESOLVED))).list.join("")
+    others = seqs.list.len() - seqs.list.eval(pl.element().str.contains(_NAMED_UNRESOLVED)).list.sum()
+    shown = unresolved_rows.with_columns(named.alias("_named"), others.alias("_others"))
+    return (with_codepoints(shown, "_named", _CPS)
+            .with_columns(pl.concat_str(
+                pl.col("column"), pl.lit(": "),
+                pl.when(pl.col("_named") != "").then(pl.format("{} ({})", _CPS, "_named")).otherwise(pl.lit("")),
+                pl.when((pl.col("_others") > 0) & (pl.col("_named") != "")).then(pl.lit(" + ")).otherwise(pl.lit("")),
+                pl.when(pl.col("_others") > 0).then(pl.format("MJ 範囲外の文字 {} 字 / {} character(s) outside MJ",
+                                                              "_others", "_others")).otherwise(pl.lit("")))
+                .alias("_detail"))
             # sorted once, not per group (2.5x faster at 500k cells)
             .sort(ROW_ID, "_detail").group_by(ROW_ID, maintain_order=True)
             .agg(pl.col("_detail").str.join(" / ").alias("_moji_unresolved_chars"))

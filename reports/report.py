@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ikou.reports import labels
 from ikou.reports.charts import bar_chart
-from ikou.reports.csvsafe import safe_for_csv
+from ikou.reports.csvsafe import safe_for_csv, visible_text
 from ikou.reports.diff import DiffResult, summarize
 from ikou.privacy import mask_cells_of, mask_frame, mask_long
 from ikou.reports.reconcile import cell_count, stage_rows, totals_check, trend
@@ -41,7 +41,7 @@ def _fmt(v) -> str:
         return f"{v:,}"
     if isinstance(v, float):
         return f"{int(v):,}" if v.is_integer() else f"{v:,.2f}"
-    return str(v)
+    return visible_text(str(v))   # a bidi override or a zero-width character as ⟨U+202E⟩ (reports.csvsafe)
 
 
 def _env() -> Environment:
@@ -327,11 +327,17 @@ def _rows_table(rows: list[dict], columns: list[tuple[str, str]]) -> dict:
             "more": max(0, len(rows) - HTML_ROWS)}
 
 
+# the 文字 of an unresolved character outside MJ's scope (Hangul, emoji …): its 符号位置 says which it is
+WITHHELD_CHAR = "（符号位置のみ表示）"
+
+
 def _unresolved_table(moji: dict) -> dict:
     """The unresolved characters summary.json lists; those it leaves out (a bounded list, summaries since
     it was bounded: `unresolved_omitted`) are counted in `more` (the table says where all rows are)."""
-    t = _rows_table([{**u, "column": labels.column(u.get("column"))} for u in moji.get("unresolved") or []
-                     if isinstance(u, dict)],
+    from ikou.reports.summary import shown_unresolved
+
+    t = _rows_table([{**u, "column": labels.column(u.get("column")), "char": u.get("char") or WITHHELD_CHAR}
+                     for u in shown_unresolved(moji.get("unresolved"))],
                     [("source", "ソース"), ("column", "項目"), ("codepoints", "符号位置"), ("char", "文字"),
                      ("occurrences", "出現数")])
     omitted = moji.get("unresolved_omitted")

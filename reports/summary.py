@@ -142,19 +142,49 @@ def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame 
 UNRESOLVED_FILE = "moji/unresolved_chars.csv"
 
 
+def reviewed_char(char: pl.Expr) -> pl.Expr:
+    """True for a character a reviewer decides on, shown as itself: an ideograph or ideographic mark (with
+    its selector) or a 外字 (private use), MJ's scope (moji.identify). Any other unresolved character
+    (Hangul, Latin with marks, emoji, a kana with a selector) is listed by its code point only: a name
+    written wholly in them (「김　민준」) would be spelled out, sorted by code point, beside the record keys
+    the ledger gives; the ledger and review.html (restricted working files) keep the glyphs."""
+    from ikou.moji.identify import _IDEO_RE, _PUA_RE
+
+    return char.str.contains(_PUA_RE) | char.str.contains(_IDEO_RE)
+
+
+def withheld_chars(df: pl.DataFrame) -> pl.DataFrame:
+    """`df`'s `char` null where it is not a `reviewed_char` (its `codepoints` say which it is)."""
+    if "char" not in df.columns:
+        return df
+    return df.with_columns(pl.when(reviewed_char(pl.col("char"))).then(pl.col("char")).alias("char"))
+
+
+def shown_unresolved(entries) -> list[dict]:
+    """summary.json's `moji.unresolved` as report.html and report.xlsx list it: `withheld_chars`, also for a
+    summary written before they were withheld (`ikou run-report`)."""
+    rows = [u for u in entries or [] if isinstance(u, dict)]
+    if not rows:
+        return []
+    return withheld_chars(pl.from_dicts(rows, infer_schema_length=None)).to_dicts()
+
+
 def unresolved_list(ctx, chars: pl.DataFrame, *, listed: int = UNRESOLVED_LISTED) -> dict:
     """MojiSummary's unresolved fields from the sources' per-character outcomes: the first `listed`
     (source, column, char) entries by occurrences, then code point (the UTF-8 order of `char`), the
     distinct characters and entries counted exactly. When some are left out, the whole list is written to
-    UNRESOLVED_FILE (a CSV: `ikou purge` deletes the chars Parquet, never it): characters, never values."""
+    UNRESOLVED_FILE (a CSV: `ikou purge` deletes the chars Parquet, never it): characters, never values,
+    and a character outside MJ's scope by its code point only (`withheld_chars`)."""
     if "status" not in chars.columns:
         return {}
     cols = [c for c in ("source", "column", "char", "codepoints", "occurrences") if c in chars.columns]
     un = chars.filter(pl.col("status") == "unresolved").select(cols)
     order = [c for c in ("occurrences", "char", "source", "column") if c in cols]
     un = un.sort(order, descending=[c == "occurrences" for c in order], nulls_last=True)
+    distinct = un["char"].n_unique() if "char" in cols else un.height
+    un = withheld_chars(un)
     out = {"unresolved": un.head(listed).to_dicts(), "unresolved_entries": un.height,
-           "unresolved_chars": un["char"].n_unique() if "char" in cols else un.height,
+           "unresolved_chars": distinct,
            "unresolved_omitted": max(0, un.height - listed)}
     full = ctx.run_dir / UNRESOLVED_FILE
     if out["unresolved_omitted"]:

@@ -19,9 +19,10 @@ import polars as pl
 
 from ikou.privacy import mask_long
 from ikou.reports import labels
+from ikou.reports.csvsafe import visible_text
 from ikou.reports.reconcile import stage_rows, trend
-from ikou.reports.report import STATUS_JA, rule_message, sign_off_blockers
-from ikou.reports.summary import signoff_max_held_rate
+from ikou.reports.report import STATUS_JA, WITHHELD_CHAR, rule_message, sign_off_blockers
+from ikou.reports.summary import shown_unresolved, signoff_max_held_rate
 
 EXCEL_ROWS = 1_048_576
 HEAD = 2                                  # rows above the data: the note, then the headers
@@ -85,7 +86,7 @@ class _Book:
                     elif isinstance(v, (int, float)):
                         ws.write_number(r, j, v)
                     else:
-                        ws.write_string(r, j, _cell_text(str(v)))
+                        ws.write_string(r, j, _cell_text(visible_text(str(v))))   # ⟨U+202E⟩: csvsafe
                 r += 1
         ws.autofilter(1, 0, max(1, r - 1), max(0, len(headers) - 1))
         return written
@@ -183,8 +184,8 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
                    note=(f"前回のリハーサル ({previous.get('rehearsal')}, {previous.get('run_id')}) との比較"
                          if previous else "前回のリハーサルはありません"), rest_in="summary.json")
         moji = s.get("moji") or {}
-        listed = [{**u, "column": labels.column(u.get("column"))} for u in moji.get("unresolved") or []
-                  if isinstance(u, dict)]
+        listed = [{**u, "column": labels.column(u.get("column")), "char": u.get("char") or WITHHELD_CHAR}
+                  for u in shown_unresolved(moji.get("unresolved"))]   # Hangul, emoji …: code point only
         omitted = moji.get("unresolved_omitted")   # a bounded list (summaries since it was bounded)
         book.sheet("文字同定", ["入力", "項目", "文字", "符号位置", "出現数"],
                    [_frame(listed, ["source", "column", "char", "codepoints", "occurrences"])],

@@ -3,6 +3,9 @@ values, not a Python call per cell (a probe had 600k unresolved cells), and read
 `codepoints` wrote them."""
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
@@ -22,11 +25,23 @@ UNRESOLVED = pl.DataFrame({
 })
 
 
+def _named(seq: str) -> bool:
+    """An ideograph (with its selector) or a 外字: named by code point; anything else only counted."""
+    cp = ord(seq[0])
+    return (unicodedata.name(seq[0], "").startswith("CJK") or 0x3005 <= cp <= 0x3007 or 0xE000 <= cp <= 0xF8FF
+            or cp >= 0xF0000)
+
+
 def per_cell_flags(cells: pl.DataFrame) -> dict[int, str]:
     """The flags as moji.step wrote them with one Python call per cell: the reference."""
     detail: dict[int, list[str]] = {}
     for row_id, column, chars in cells.iter_rows():
-        detail.setdefault(row_id, []).append(f"{column}: {codepoints(chars)} ({chars})")
+        seqs = re.findall(r"(?s).[\uFE00-\uFE0F\U000E0100-\U000E01EF\u0300-\u036F\u3099\u309A]?", chars)
+        named, others = "".join(q for q in seqs if _named(q)), sum(not _named(q) for q in seqs)
+        text = f"{codepoints(named)} ({named})" if named else ""
+        if others:
+            text += (" + " if named else "") + f"MJ 範囲外の文字 {others} 字 / {others} character(s) outside MJ"
+        detail.setdefault(row_id, []).append(f"{column}: {text}")
     return {k: " / ".join(sorted(v)) for k, v in detail.items()}
 
 
@@ -47,6 +62,9 @@ def test_unresolved_flags_read_as_the_per_cell_codepoints_wrote_them():
     assert dict(flags.select("_row_id", "_moji_unresolved_chars").iter_rows())[1] == (
         "jusho: U+E001 (\ue001) / shimei: U+9AD9 U+E0100 U+E700 (\u9ad9\U000e0100\ue700)")
     assert flags["_moji_unresolved"].to_list() == [True] * 5
+    # a name in characters outside MJ (an emoji, Hangul) is counted, never spelt out beside its record key
+    assert dict(flags.select("_row_id", "_moji_unresolved_chars").iter_rows())[5] == (
+        "shimei: MJ 範囲外の文字 2 字 / 2 character(s) outside MJ")
 
 
 def test_held_findings_name_the_code_points_as_the_per_cell_codepoints_wrote_them(tmp_path):
