@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import re
 import time
 from pathlib import Path
 
@@ -24,9 +25,43 @@ from ikou.extractors.keys import key_columns_of, key_expr
 from ikou.extractors.text import Column, Rendered, python_values, render
 from ikou.staging import row_id_base, sink_batches
 from ikou.extractors.result import ExtractResult
-from ikou.errors import LayoutError, TransientError
+from ikou.errors import ConfigError, LayoutError, TransientError
 
 BATCH_ROWS = 100_000
+
+# Connection errors of a legacy database that no retry changes: the database, the login or its password is
+# wrong. MariaDB/MySQL driver codes (1044 no access to the database, 1045 access denied, 1049 unknown database,
+# 1698 access denied by the auth plugin) and PostgreSQL SQLSTATEs (3D000 no such database, 28000 login refused,
+# 28P01 wrong password, 42501 no CONNECT privilege). Refused and timed-out connections stay transient.
+_PERMANENT_MYSQL = {1044, 1045, 1049, 1698}
+_PERMANENT_SQLSTATE = {"3D000", "28000", "28P01", "42501"}
+# libpq gives a failed connection no SQLSTATE (psycopg's `sqlstate` and ADBC's are None): the server's own
+# words stand for it, in English and as PostgreSQL's Japanese translation prints them (lc_messages = ja_JP)
+_PG_CONNECT_TEXT = [
+    ("3D000", re.compile(r'database ".*" does not exist|データベース\s*".*"\s*は存在しません')),
+    ("28000", re.compile(r'role ".*" does not exist|ロール\s*".*"\s*は存在しません|role ".*" is not permitted to log in'
+                         r'|ロール\s*".*"\s*はログインが許可されません|no pg_hba\.conf entry|pg_hba\.conf rejects'
+                         r'|pg_hba\.conf (に|の設定で)|(Peer|Ident) authentication failed|(対向\(peer\)|Ident)認証に失敗')),
+    ("28P01", re.compile(r'password authentication failed|パスワード認証に失敗')),
+    ("42501", re.compile(r'permission denied for database|データベース\s*".*"\s*へのアクセスが拒否されました')),
+]
+
+
+def permanent_connect_code(exc: BaseException) -> str | None:
+    """The driver code or SQLSTATE of a database error that a retry cannot mend (unknown database, login or
+    password refused), or None: a refused or timed-out connection may well succeed on retry. `exc`: a
+    SQLAlchemy DBAPIError (its driver error is read) or a driver's own error (pymysql, psycopg, ADBC)."""
+    orig = getattr(exc, "orig", None) or exc
+    code = orig.args[0] if orig.args and isinstance(orig.args[0], int) else None
+    if code in _PERMANENT_MYSQL:
+        return str(code)
+    state = getattr(orig, "sqlstate", None)
+    if state in _PERMANENT_SQLSTATE:
+        return state
+    if code is None and state is None:
+        text = str(orig)
+        return next((s for s, pattern in _PG_CONNECT_TEXT if pattern.search(text)), None)
+    return None
 
 
 def _adbc_available() -> bool:
@@ -338,6 +373,19 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                 if batches is not None:   # a run stopped mid-read (ColumnTypeError) closes its ADBC connection now
                     batches.close()
     except OperationalError as exc:
+        code = permanent_connect_code(exc)
+        first = (str(exc.orig).strip().splitlines() or [""])[0]
+        if code is not None:   # a wrong database, user or password: retrying would only repeat it
+            shown = engine.url.render_as_string()   # the password hidden
+            raise ConfigError(f"{source_name}: the legacy database {shown} refuses the connection "
+                              f"({first if code in first else f'{code}: {first}'}): "
+                              f"the database name, user or password in the url of source {source_name} is wrong "
+                              "(retrying will not help; fix the url in the run config, or the login's rights)",
+                              run_id=run_id,
+                              ja=f"{source_name}: 旧システムのデータベース {shown} に接続できません ({code}: データベース名・"
+                                 "ユーザー・パスワードのいずれかが誤っています)。再試行しても直りません。実行設定のソース "
+                                 f"{source_name} の url (データベース名・ユーザー) とパスワード、ログインの権限を確認して"
+                                 "ください") from exc
         raise TransientError(f"{source_name}: cannot read {label}: {exc.orig}", run_id=run_id) from exc
     finally:
         engine.dispose()

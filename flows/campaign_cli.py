@@ -15,9 +15,16 @@ from pathlib import Path
 from ikou.errors import ConfigError
 
 
+# what each command could not do, for the Japanese half of its one line (not every command runs a campaign)
+_WHAT_JA = {"_deploy": "デプロイメントを登録できません", "_campaign_run": "キャンペーンを実行できません",
+            "_campaign_retry": "キャンペーンを再実行できません", "_runs_list": "実行履歴を読めません",
+            "_runs_show": "実行の記録を読めません"}
+
+
 def _server_errors(fn):
     """A server that does not answer, or refuses a request (or a Prefect model refusing a value: pydantic's
-    ValidationError), ends the command with one line, not a traceback."""
+    ValidationError), ends the command with one line, not a traceback; its Japanese half says what the
+    command could not do and whether the server was unreachable."""
     import functools
 
     @functools.wraps(fn)
@@ -39,8 +46,16 @@ def _server_errors(fn):
                                                      for e in errs[:3])
             else:
                 first = (str(exc).strip().splitlines() or [""])[0]
-            raise CampaignError(f"Prefect server at {os.environ.get('PREFECT_API_URL')}: "
-                                f"{type(exc).__name__}: {first[:300]}") from None
+            url = os.environ.get("PREFECT_API_URL")
+            if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
+                why = "サーバーに接続できません。ikou server start で起動しているか、PREFECT_API_URL を確認してください"
+            elif isinstance(exc, OSError):
+                why = "ファイルまたはネットワークの操作に失敗しました (理由は英語の説明を参照)"
+            else:
+                why = "サーバーが要求を受け付けません (理由は英語の説明を参照)"
+            raise CampaignError(f"Prefect server at {url}: {type(exc).__name__}: {first[:300]}",
+                                ja=f"{_WHAT_JA.get(fn.__name__, '要求を実行できません')} (Prefect サーバー {url}): "
+                                   f"{why}") from None
     return wrapped
 
 

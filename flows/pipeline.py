@@ -51,11 +51,16 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
     for p in out:
         if p.schema.gyomu not in cfg.gyomu:
             raise ConfigError(f"sources.{p.ordinal - 1} ({p.source.name}) maps into 業務 {p.schema.gyomu!r}, which "
-                              f"the config's gyomu {list(cfg.gyomu)} does not list")
+                              f"the config's gyomu {list(cfg.gyomu)} does not list",
+                              ja=f"ソース {p.source.name} (sources.{p.ordinal - 1}) のマッピングは業務 {p.schema.gyomu} に移行"
+                                 f"しますが、実行設定の gyomu {list(cfg.gyomu)} にありません。gyomu に加えるか、ソースを外して"
+                                 "ください")
     missing = [g for g in cfg.gyomu if g not in {p.schema.gyomu for p in out}]
     if missing:
-        raise ConfigError(f"gyomu lists {missing}, which no source maps into (known from the sources: "
-                          f"{sorted({p.schema.gyomu for p in out})})")
+        known = sorted({p.schema.gyomu for p in out})
+        raise ConfigError(f"gyomu lists {missing}, which no source maps into (known from the sources: {known})",
+                          ja=f"実行設定の gyomu {missing} に移行するソースがありません (ソースのマッピングが移行する業務: "
+                             f"{known})。gyomu を直すか、その業務のソースを sources に加えてください")
     _check_rules(out)
     tables_in_order(cfg, out)   # the order of validation: rules reading each other in a circle are refused now
     return out

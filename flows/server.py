@@ -199,8 +199,10 @@ def register(sub) -> None:
     s = sub.add_parser("server", help="the standing Prefect server (run history, schedules, work pools)")
     ssub = s.add_subparsers(dest="server_command", required=True)
     st = ssub.add_parser("start", help="start the Prefect server (foreground)")
-    st.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0 for workers on other machines)")
-    st.add_argument("--port", type=int, default=4200)
+    st.add_argument("--host", default="127.0.0.1",
+                    help="listen address (default 127.0.0.1; 0.0.0.0 for workers on other machines)")
+    st.add_argument("--port", type=int, default=4200, help="listen port (default 4200; workers and ikou commands "
+                                                            "reach it as PREFECT_API_URL=http://HOST:PORT/api)")
     st.add_argument("--database-url", default=os.environ.get("IKOU_PREFECT_DATABASE_URL"),
                     help="PostgreSQL URL of the server's database, created if missing (default: SQLite in "
                          "PREFECT_HOME; env IKOU_PREFECT_DATABASE_URL)")

@@ -13,7 +13,7 @@ rehearsals:
   - config: configs/011002.yaml          # one run config = one 団体 × its 業務 × rehearsal
   - config: configs/012025.yaml
     schedule: {interval_seconds: 3600, anchor: "2026-12-05T02:00:00+09:00"}
-    target_url: postgresql://…           # overrides the config's target (a flow parameter)
+    target_url: postgresql://…           # overrides the config's target (a flow parameter: no password)
 ```
 
 Reading the file checks what a deploy or a run would otherwise find out late: every run config with
@@ -32,8 +32,8 @@ from pydantic import (Discriminator, Field, PrivateAttr, Tag, ValidationError, V
                       model_validator)
 
 from ikou.config import FileName, RunConfig, _resolve, load_config, with_target_url
-from ikou.errors import ConfigError, IsolationError
-from ikou.spec import StrictModel, load_spec, spec_version_field
+from ikou.errors import ConfigError, IsolationError, message_ja
+from ikou.spec import SpecProblem, StrictModel, load_spec, spec_version_field
 
 FLOW_NAME = "ikou-migration"                 # the migration flow's name (flows.migrate)
 ENTRYPOINT = "ikou.flows.migrate:migration_flow"
@@ -129,7 +129,9 @@ class Rehearsal(StrictModel):
     name: FileName | None = Field(None, description="deployment name suffix (default <団体コード>.<業務>)")
     schedule: Schedule | None = Field(None, description="overrides the campaign's schedule")
     unscheduled: bool = Field(False, description="no schedule: runs only when a campaign starts it")
-    target_url: str | None = Field(None, description="overrides the config's target URL")
+    target_url: str | None = Field(None, description="overrides the config's target URL; without a password (it is "
+                                                     "stored in the server's deployment parameters): the worker "
+                                                     "gives it (PGPASSWORD, ~/.pgpass, a pg_service.conf service)")
 
     _resolve_config = field_validator("config", mode="before")(classmethod(lambda cls, v, info: _resolve(v, info)))
 
@@ -160,20 +162,37 @@ class Campaign(StrictModel):
             cfg = run_config(r, where=f"rehearsals.{i}")
             name = deployment_name(self.campaign, r, cfg)
             if name in seen:
-                raise ValueError(f"rehearsals.{i} and rehearsals.{seen[name]} are both deployment {name!r}: "
-                                 "give one of them a `name:`")
+                raise SpecProblem(f"rehearsals.{i} and rehearsals.{seen[name]} are both deployment {name!r}: "
+                                  "give one of them a `name:`", key=f"rehearsals.{i}",
+                                  ja=f"rehearsals.{seen[name]} と同じデプロイメント名 {name!r} になります。"
+                                     "どちらかに name: を付けてください")
             seen[name] = i
             key = _target_key(cfg)
             if key is not None and key in targets:
                 j = targets[key]
                 base = Path((info.context or {}).get("path") or ".").resolve().parent
                 shown = [os.path.relpath(self.rehearsals[k].config, base) for k in (i, j)]
-                raise ValueError(f"rehearsals.{i} ({shown[0]}) and rehearsals.{j} ({shown[1]}), both 団体 "
-                                 f"{cfg.dantai.code}, load the same target (schema "
-                                 f"{cfg.target_schema} in the same database): their runs would replace each "
-                                 "other's load; remove one, or give one its own target_url or target.schema")
+                raise SpecProblem(f"rehearsals.{i} ({shown[0]}) and rehearsals.{j} ({shown[1]}), both 団体 "
+                                  f"{cfg.dantai.code}, load the same target (schema "
+                                  f"{cfg.target_schema} in the same database): their runs would replace each "
+                                  "other's load; remove one, or give one its own target_url or target.schema",
+                                  key=f"rehearsals.{i}",
+                                  ja=f"rehearsals.{j} ({shown[1]}) と同じ移行先 (同じデータベースのスキーマ "
+                                     f"{cfg.target_schema}) に投入します (どちらも団体 {cfg.dantai.code})。互いの投入を置き換えて"
+                                     "しまうため、どちらかを外すか、別の target_url または target.schema にしてください")
             if key is not None:
                 targets[key] = i
+            # after the entry's other checks, none of whose messages repeats the URL
+            if r.target_url and url_has_password(r.target_url):
+                raise SpecProblem(
+                    f"rehearsals.{i}.target_url holds a password: a campaign's target_url is stored in the Prefect "
+                    "server's deployment parameters (its database, UI and API show it); write the URL without it "
+                    "and give the password on the worker (PGPASSWORD, ~/.pgpass or a pg_service.conf service)",
+                    key=f"rehearsals.{i}.target_url",
+                    ja="target_url にパスワードが書かれています。キャンペーンの target_url は Prefect サーバーのデプロイメントの"
+                       "パラメータとして保存され、サーバーのデータベース・画面・API に表示されます。パスワードを除いた URL を"
+                       "書き、パスワードはワーカー側で PGPASSWORD・~/.pgpass・サービスファイル (pg_service.conf) で"
+                       "与えてください")
             cfgs.append(cfg)
         self._cfgs = cfgs
         return self
@@ -213,19 +232,33 @@ def run_config(r: Rehearsal, *, where: str) -> RunConfig:
     try:
         cfg = load_config(r.config)
     except ConfigError as exc:
-        raise ValueError(f"{where}.config: {exc}") from None
+        raise SpecProblem(f"{where}.config: {exc}", key=f"{where}.config", ja=message_ja(exc)) from None
     if r.target_url:
         try:
             cfg = with_target_url(cfg, r.target_url, origin=f"{where}.target_url")
         except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+            raise SpecProblem(str(exc), key=f"{where}.target_url", ja=message_ja(exc)) from None
     from ikou.reports.evidence import spec_files
 
     try:
         spec_files(cfg, plan(cfg))   # and no spec file of the plan lies in another 団体's tree
     except (ConfigError, IsolationError) as exc:
-        raise ValueError(f"{where}.config: {r.config}: {exc}") from None
+        raise SpecProblem(f"{where}.config: {r.config}: {exc}", key=f"{where}.config",
+                          ja=f"{r.config}: {message_ja(exc)}") from None
     return cfg
+
+
+def url_has_password(url: str) -> bool:
+    """Whether a database URL carries a password: in its user part (user:secret@host) or as a query value
+    (?password=…, which libpq reads too). An empty password is none."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        u = make_url(url)
+    except ArgumentError:   # not a URL SQLAlchemy reads: look at its user part by hand
+        return bool(re.match(r"^[^:/?#]+://[^/?#@]*:[^/?#@]+@", url))
+    return bool(u.password) or any(k.lower() in ("password", "passwd", "sslpassword") and v for k, v in u.query.items())
 
 
 _DEFAULT_PORTS = {"postgresql": 5432}

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from ikou.checkdigit import is_valid_dantai_code
 from ikou.errors import ConfigError, IsolationError
-from ikou.spec import StrictModel, load_spec, spec_version_field
+from ikou.spec import SpecProblem, StrictModel, load_spec, spec_version_field
 
 
 # Names that become file names (source, rehearsal) or SQL identifiers (tables, schemas, 業務).
@@ -68,15 +68,28 @@ def target_url_problem(url: str, own: str) -> str | None:
     """Why a target URL may not serve 団体 `own`: it names another 団体 (its database, file path or
     a query value such as a search path), or None. Checked for the config's own URL and for one given
     later (`--target-url`, a campaign's `target_url`)."""
-    words = _url_words(url)
-    local = _local_database(url)
-    if local is not None:   # the file as it really lies: a symlink may lead into another 団体's folder
-        words += [w for part in local.resolve().parts for w in re.split(r"[^0-9A-Za-z_]+", part) if w]
-    code = next((c for word in words if (c := other_dantai(word, own) or _embedded_dantai(word, own))), None)
+    code = _target_url_dantai(url, own)
     if code:
         return (f"target.url names 団体 {code} (its database, file or search path): a run for {own} "
                 "writes only its own target")
     return None
+
+
+def target_url_problem_ja(url: str, own: str) -> str | None:
+    """`target_url_problem` in Japanese: what is wrong and what to do."""
+    code = _target_url_dantai(url, own)
+    if code:
+        return (f"target.url が他の団体 {code} のデータベース・ファイル・search_path を指しています。団体 {own} の"
+                "実行は自団体の移行先にだけ書き込みます: この団体の移行先を指定してください")
+    return None
+
+
+def _target_url_dantai(url: str, own: str) -> str | None:
+    words = _url_words(url)
+    local = _local_database(url)
+    if local is not None:   # the file as it really lies: a symlink may lead into another 団体's folder
+        words += [w for part in local.resolve().parts for w in re.split(r"[^0-9A-Za-z_]+", part) if w]
+    return next((c for word in words if (c := other_dantai(word, own) or _embedded_dantai(word, own))), None)
 
 
 def _embedded_dantai(word: str, own: str) -> str | None:
@@ -261,26 +274,34 @@ class RunConfig(StrictModel):
         if schema is not None:
             m = TARGET_SCHEMA.fullmatch(schema)
             if not m or m.group("code") != own:
-                raise ValueError(f"target.schema {schema!r} must be dantai_{own} (optionally dantai_{own}_<suffix>: "
-                                 "lower-case letters and digits)")
+                raise SpecProblem(f"target.schema {schema!r} must be dantai_{own} (optionally dantai_{own}_<suffix>: "
+                                  "lower-case letters and digits)", key="target.schema",
+                                  ja=f"移行先のスキーマ名 {schema!r} は使えません。dantai_{own} (または dantai_{own}_ に英小文字・"
+                                     f"数字の接尾辞を付けた名前) にしてください。省略すると dantai_{own} です")
             # the suffix is checked as the URL's words are: another 団体's code there (dantai_999741_999750)
             # would show in schema listings, rollback output and a campaign's same-target comparison
             suffix = schema[len(f"dantai_{own}_"):] if len(schema) > len(f"dantai_{own}") else ""
             code = (other_dantai(suffix, own) or _embedded_dantai(suffix, own)) if suffix else None
             if code:
-                raise ValueError(f"target.schema {schema!r} names 団体 {code} in its suffix: a run for {own} "
-                                 "writes only its own schema")
+                raise SpecProblem(f"target.schema {schema!r} names 団体 {code} in its suffix: a run for {own} "
+                                  "writes only its own schema", key="target.schema",
+                                  ja=f"移行先のスキーマ名 {schema!r} の接尾辞に他の団体 {code} のコードがあります。"
+                                     "他団体のコードを含まない接尾辞にしてください")
         problem = target_url_problem(self.target.url, own)
         if problem:
-            raise ValueError(problem)
+            raise SpecProblem(problem, key="target.url", ja=target_url_problem_ja(self.target.url, own))
         for where, path in [("runs_dir", self.runs_dir), *[(f"inbox.{i}", p) for i, p in enumerate(self.inbox)]]:
             for part in Path(path).resolve().parts:
                 if other_dantai(part, own) or (where != "runs_dir" and _embedded_dantai(part, own)):
-                    raise ValueError(f"{where} {path} lies in another 団体's tree ({part})")
+                    raise SpecProblem(f"{where} {path} lies in another 団体's tree ({part})", key=where,
+                                      ja=f"{path} は他の団体のフォルダ ({part}) の中です。団体 {own} のフォルダを指定して"
+                                         "ください")
         dantai_dir = Path(self.runs_dir) / own   # a link there would write this 団体's runs into another folder
         if dantai_dir.is_symlink() or dantai_dir.resolve() != Path(self.runs_dir).resolve() / own:
-            raise ValueError(f"runs_dir: {dantai_dir} resolves to {dantai_dir.resolve()}, not "
-                             f"{Path(self.runs_dir).resolve() / own}: the 団体's runs folder must be a real folder")
+            raise SpecProblem(f"runs_dir: {dantai_dir} resolves to {dantai_dir.resolve()}, not "
+                              f"{Path(self.runs_dir).resolve() / own}: the 団体's runs folder must be a real folder",
+                              key="runs_dir", ja=f"団体の実行フォルダ {dantai_dir} がリンクで {dantai_dir.resolve()} を"
+                                                 "指しています。リンクではない実際のフォルダにしてください")
         for i, s in enumerate(self.sources):
             # the 団体's data (source file, 外字 table, 外字 font): in its inbox, and in no other 団体's tree;
             # the specs (mapping, layout): in no other 団体's tree, whatever the source kind
@@ -290,29 +311,38 @@ class RunConfig(StrictModel):
                 if p is None:
                     continue
                 if key in data and roots and not _inside(p, roots):
-                    raise ValueError(f"sources.{i}.{key} {p} is outside the 団体's inbox "
-                                     f"({', '.join(map(str, roots))}): declare the folder under `inbox:`")
+                    raise SpecProblem(f"sources.{i}.{key} {p} is outside the 団体's inbox "
+                                      f"({', '.join(map(str, roots))}): declare the folder under `inbox:`",
+                                      key=f"sources.{i}.{key}", ja=_outside_inbox_ja(p, roots))
                 found = path_names_dantai(p, own, spec=key in ("layout", "mapping"))
                 if found:
-                    raise ValueError(f"sources.{i}.{key} {p} lies in another 団体's tree ({found[0]}: 団体 {found[1]})")
+                    raise SpecProblem(f"sources.{i}.{key} {p} lies in another 団体's tree ({found[0]}: 団体 {found[1]})",
+                                      key=f"sources.{i}.{key}", ja=_other_tree_ja(p, found, own))
             if s.kind == "database":
                 for key, name in (("schema", s.schema_), ("table", s.table)):
                     code = (other_dantai(name, own) or _embedded_dantai(name, own)) if name else None
                     if code:
-                        raise ValueError(f"sources.{i}.{key} {name!r} belongs to 団体 {code}: a run for {own} "
-                                         "reads only its own data")
+                        raise SpecProblem(f"sources.{i}.{key} {name!r} belongs to 団体 {code}: a run for {own} "
+                                          "reads only its own data", key=f"sources.{i}.{key}",
+                                          ja=f"{name!r} は他の団体 {code} のものです。団体 {own} の実行は自団体のデータ"
+                                             "だけを読みます: この団体の表・スキーマを指定してください")
                 code = next((c for word in _url_words(s.url) if (c := other_dantai(word, own)
                                                                  or _embedded_dantai(word, own))), None)
                 if code:
-                    raise ValueError(f"sources.{i}.url names 団体 {code} (its database, schema, search path or file): "
-                                     f"a run for {own} reads only its own data")
+                    raise SpecProblem(f"sources.{i}.url names 団体 {code} (its database, schema, search path or file): "
+                                      f"a run for {own} reads only its own data", key=f"sources.{i}.url",
+                                      ja=f"url が他の団体 {code} のデータベース・スキーマ・search_path・ファイルを指して"
+                                         f"います。団体 {own} の実行は自団体のデータだけを読みます: この団体の旧システムを"
+                                         "指定してください")
                 local = _local_database(s.url)
                 if local is not None and roots and not _inside(local, roots):
-                    raise ValueError(f"sources.{i}.url {local} is outside the 団体's inbox "
-                                     f"({', '.join(map(str, roots))}): declare the folder under `inbox:`")
+                    raise SpecProblem(f"sources.{i}.url {local} is outside the 団体's inbox "
+                                      f"({', '.join(map(str, roots))}): declare the folder under `inbox:`",
+                                      key=f"sources.{i}.url", ja=_outside_inbox_ja(local, roots))
                 found = path_names_dantai(local, own) if local is not None else None
                 if found:
-                    raise ValueError(f"sources.{i}.url {local} lies in another 団体's tree ({found[0]}: 団体 {found[1]})")
+                    raise SpecProblem(f"sources.{i}.url {local} lies in another 団体's tree ({found[0]}: 団体 {found[1]})",
+                                      key=f"sources.{i}.url", ja=_other_tree_ja(local, found, own))
         return self
 
     @model_validator(mode="after")
@@ -320,7 +350,8 @@ class RunConfig(StrictModel):
         names = [s.name for s in self.sources]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
-            raise ValueError(f"source names must be unique: {sorted(dup)}")
+            raise SpecProblem(f"source names must be unique: {sorted(dup)}", key="sources",
+                              ja=f"ソース名 (name) {sorted(dup)} が重複しています。ソースごとに別の名前を付けてください")
         return self
 
     @property
@@ -333,7 +364,25 @@ class RunConfig(StrictModel):
         return self.target.schema_ or f"dantai_{self.dantai.code}"
 
 
+def _outside_inbox_ja(p: Path, roots: list[Path]) -> str:
+    return (f"{p} (.. やシンボリックリンクをたどった先) は団体の受け入れフォルダ ({', '.join(map(str, roots))}) の外に"
+            "あります。ファイルを受け入れフォルダに置くか、そのフォルダを inbox: に書いてください")
+
+
+def _other_tree_ja(p: Path, found: tuple[str, str], own: str) -> str:
+    return (f"{p} は他の団体 {found[1]} のフォルダ・名前 ({found[0]}) にあります。団体 {own} の実行は自団体の"
+            "ファイルだけを読みます: この団体のファイルを指定してください")
+
+
 def load_config(path: Path | str) -> RunConfig:
+    """The run config at `path`, checked; a folder or a missing file is named as such, in both languages."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder, not a run config file (give the YAML file itself to --config)",
+                          ja=f"{p} はフォルダです。実行設定ファイル (YAML) そのものを --config に指定してください")
+    if not p.exists():
+        raise ConfigError(f"{p}: file not found",
+                          ja=f"実行設定ファイル {p} がありません。--config のパスを確認してください")
     cfg = load_spec(path, RunConfig)
     cfg._source_path = Path(path).resolve()
     return cfg
@@ -346,8 +395,11 @@ def with_target_url(cfg: RunConfig, url: str, *, origin: str = "--target-url") -
         target = Target.model_validate({"url": url, "schema": cfg.target.schema_})
     except ValidationError as exc:
         problems = "; ".join(f"target.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{origin}: {problems}") from None
+        raise ConfigError(f"{origin}: {problems}",
+                          ja=f"{origin} の移行先 URL は使えません (postgresql://… または duckdb:///… の形式か、英語の説明を"
+                             "参照してください)") from None
     problem = target_url_problem(target.url, cfg.dantai.code)
     if problem:
-        raise IsolationError(f"{origin}: {problem}")
+        raise IsolationError(f"{origin}: {problem}",
+                             ja=f"{origin}: {target_url_problem_ja(target.url, cfg.dantai.code)}")
     return cfg.model_copy(update={"target": target})

@@ -32,6 +32,15 @@ def spec_version_field(*old_names: str, **field: object):
                  description=f"version of the spec file format{formerly}", **field)
 
 
+class SpecProblem(ValueError):
+    """A check of a whole file (a model validator) that knows the key at fault and what to do about it: the
+    error's Japanese half names that key, its line and the fix, where pydantic's location is only the top."""
+
+    def __init__(self, message: str, *, key: str, ja: str):
+        super().__init__(message)
+        self.key, self.ja = key, ja
+
+
 class _DuplicateKey(yaml.YAMLError):
     pass
 
@@ -73,16 +82,38 @@ def load_spec(path: Path | str, model: type[M], **context: object) -> M:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             lines.append(f"  {where}: {err['msg']}{line_note(tree, err['loc'])}")
-            places.append((where, key_line(tree, err["loc"]) if tree is not None and err["loc"] else None))
+            places.append((where, key_line(tree, err["loc"]) if tree is not None and err["loc"] else None)
+                          if err["loc"] else _top_level_ja(err, model, tree))
         raise ConfigError(f"{path}: invalid {model.__name__}:\n" + "\n".join(lines),
                           ja=spec_error_ja(path, places)) from None
 
 
-def spec_error_ja(path, places: list[tuple[str, int | None]]) -> str:
+def _top_level_ja(err: dict, model: type[BaseModel], tree) -> tuple:
+    """(place, line, Japanese fix) of an error pydantic puts at the top of the file: a whole-file check that
+    names its key (SpecProblem), or a file that is empty or not a mapping (a list, a bare value)."""
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, SpecProblem):
+        return cause.key, key_line(tree, cause.key) if tree is not None else None, cause.ja
+    if err["type"] == "model_type":
+        what = ("空です" if err.get("input") is None else
+                "リスト (- で始まる項目) です" if isinstance(err.get("input"), list) else "値が1つだけです")
+        keys = ", ".join(f.alias or n for n, f in model.model_fields.items() if f.is_required())
+        return ("最上位", None,
+                f"ファイルが{what}。最上位には「キー: 値」の組を書いてください" + (f" (必須のキー: {keys})" if keys else ""))
+    return "(top level)", None, None
+
+
+def spec_error_ja(path, places: list[tuple]) -> str:
     """The Japanese half of a spec error: the file and each place to fix (key path, line). The problems are
-    described in English (pydantic's words and the checks'), so the Japanese half points there."""
-    where = ", ".join(f"{k} ({line} 行目)" if line else k for k, line in places)
-    return f"仕様ファイル {path} の次の箇所に誤りがあります: {where} (直し方は英語の説明を参照)"
+    mostly described in English (pydantic's words and the checks'), so the Japanese half points there; a
+    place given with its Japanese fix (key path, line, fix) says the fix itself."""
+    def at(k, line):
+        return f"{k} ({line} 行目)" if line else k
+
+    told = [f"{at(k, line)}: {rest[0]}" for k, line, *rest in places if rest and rest[0]]
+    plain = [at(k, line) for k, line, *rest in places if not (rest and rest[0])]
+    parts = [f"仕様ファイル {path} の次の箇所に誤りがあります: {', '.join(plain)} (直し方は英語の説明を参照)"] if plain else []
+    return "; ".join(parts + [f"仕様ファイル {path} の {t}" for t in told])
 
 
 def yaml_tree(path: Path | str) -> yaml.Node | None:
