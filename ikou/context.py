@@ -43,7 +43,24 @@ def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise RunIdError(f"--run-id {run_id!r} is not a run id (like 20261129T221752Z-R1-749c: "
                          "YYYYMMDDTHHMMSSZ-<rehearsal>-<4 hex digits>)")
+    # its time stamp is what retention and the order of runs go by: a date that is no date broke every
+    # later purge, and one in the future was never purged
+    try:
+        started = dt.datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        raise RunIdError(f"--run-id {run_id!r}: {run_id[:16]} is not a UTC date and time (YYYYMMDDTHHMMSSZ)",
+                         ja=f"実行ID (--run-id) {run_id} の日時 {run_id[:16]} が正しい日時ではありません "
+                            "(YYYYMMDDTHHMMSSZ、UTC)") from None
+    now = dt.datetime.now(dt.timezone.utc)
+    if started > now + RUN_ID_FUTURE_LIMIT:
+        raise RunIdError(f"--run-id {run_id!r}: {started.isoformat()} is in the future (now {now:%Y%m%dT%H%M%SZ} "
+                         "UTC): a run id starts with the UTC time the run starts (retention goes by it)",
+                         ja=f"実行ID (--run-id) {run_id} の日時が未来です (現在 {now:%Y%m%dT%H%M%SZ} UTC)。実行ID は"
+                            "実行開始時の UTC 日時で始めてください (保存期間の判定に使います)")
     return run_id
+
+
+RUN_ID_FUTURE_LIMIT = dt.timedelta(minutes=10)   # clocks of two machines may differ a little; no more
 
 
 class RunExists(RunIdError):

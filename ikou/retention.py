@@ -38,8 +38,13 @@ class PurgeDateError(ConfigError):
 
 
 def run_date(run_dir: Path) -> dt.date | None:
+    """The UTC date a run id starts with; None for a folder not named like a run, or whose date is no date
+    (20261399…, from an ikou that did not check --run-id): purge skips it with a warning, never crashes."""
     m = RUN_ID.match(run_dir.name)
-    return dt.datetime.strptime(m.group("date"), "%Y%m%d").date() if m else None
+    try:
+        return dt.datetime.strptime(m.group("date"), "%Y%m%d").date() if m else None
+    except ValueError:
+        return None
 
 
 def has_ended(run_dir: Path) -> bool:
@@ -143,6 +148,11 @@ def purge(dantai_dir: Path, before: dt.date, *, keep: set[str] = frozenset()) ->
               "skipped": {}, "cache_skipped": None}
     for run in sorted(d for d in dantai_dir.iterdir() if d.is_dir()):
         date = run_date(run)
+        if date is None and RUN_ID.match(run.name) and run.name not in keep:
+            report["skipped"][run.name] = "named like a run, but its date is no date: not purged (check it by hand)"
+            log.warning("purge: 日付が不正な実行フォルダーのため対象外 / skipped run %s: %s", run.name,
+                        report["skipped"][run.name])
+            continue
         if date is None or date >= before or run.name in keep:
             continue
         if run.is_symlink():   # never followed: its files are not this 団体's to delete

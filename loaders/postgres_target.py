@@ -20,6 +20,9 @@ SQLAlchemy executemany ~7× slower still. Reads come back as Arrow from COPY bin
 from __future__ import annotations
 
 import functools
+import logging
+import os
+import socket
 
 from pathlib import Path
 
@@ -28,19 +31,28 @@ import sqlalchemy as sa
 
 from ikou import cancel
 from ikou.cancel import checkpoint
-from ikou.errors import IsolationError, TerminalError, TransientError
+from ikou.errors import ConfigError, IsolationError, TargetBusy, TerminalError, TransientError
 from ikou.loaders.ddl import SA_TYPES
 from ikou.loaders.sql import ident, qualified, role_of
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, ENDED, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
                                   LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
-                                  create_statements, kept_on_load, now, register_target, resolve_frame, run_dict,
-                                  run_row, sensitive_of)
+                                  RUNNING, create_statements, kept_on_load, lease_held, now, register_target,
+                                  release_lease, resolve_frame, run_dict, run_row, sensitive_of, take_lease)
 from ikou.schema import TargetSchema
+
+log = logging.getLogger("ikou")
 
 COPY_BATCH_ROWS = 200_000   # rows per COPY batch from staging at most (wider rows, fewer: ikou.staging.batch_rows)
 INDEX_BUILD_MEMORY = "512MB"   # maintenance_work_mem while the load builds its keys (SET LOCAL)
 # Arrow types that ADBC's binary COPY writes into the DDL's column types (ddl.SA_TYPES)
 _ARROW_TYPES = {"text": "string", "integer": "int64", "date": "string"}
+
+
+class TargetLoginError(ConfigError):
+    """The target database refuses the migration login for good (no such database or role, a wrong
+    password, a login without CREATEROLE/CREATE): retrying cannot help, the configuration must change."""
+
+    ja = "移行先データベースの接続設定・権限に誤りがあります (移行先は変更なし)"
 
 
 class SchemaOwnerError(IsolationError):
@@ -81,7 +93,48 @@ class PostgresTarget(TargetDatabase):
         try:
             return adbc.connect(self.adbc_uri)
         except adbc_dm.OperationalError as exc:
-            raise TransientError(f"target database unreachable: {str(exc).splitlines()[0]}", run_id=run_id) from exc
+            first = str(exc).splitlines()[0]
+            refused = _refused_login(str(exc))
+            if refused is not None:   # no retry: a missing database or role, a wrong password stays so
+                raise TargetLoginError(f"target database refuses the connection ({refused[0]}): {first}; fix the "
+                                       "target URL (database, user, password) or create them (target unchanged)",
+                                       run_id=run_id, ja=f"移行先データベースに接続できません ({refused[1]})。移行先の URL "
+                                       "(データベース名・ユーザー・パスワード) を直すか、作成してから再実行してください "
+                                       "(移行先は変更なし)") from None
+            raise TransientError(f"target database unreachable: {first}", run_id=run_id) from exc
+
+    def _take_lease(self, db_schema: str, run_id: str | None) -> None:
+        """Hold the target's lease (targets.take_lease): a session-level advisory lock on `ikou:<schema>`, on a
+        connection of its own kept until the run's end is recorded (finish_run); the server frees it when the
+        process dies. Its application_name names the run, for the TargetBusy another run meets."""
+
+        def acquire():
+            conn = self._connect(run_id)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT set_config('application_name', $1, false)",
+                                (f"ikou {run_id or 'load'} pid {os.getpid()}@{socket.gethostname()}"[:63],))
+                    cur.execute("SELECT pg_try_advisory_lock(hashtext($1))", (f"ikou:{db_schema}",))
+                    got = cur.fetchone()[0]
+                    holder = None if got else _lock_holder(cur, db_schema)
+                conn.commit()   # the lock is the session's: no transaction stays open for the run
+            except BaseException:
+                conn.close()
+                raise
+            if not got:
+                conn.close()
+                raise _busy(db_schema, holder, run_id)
+
+            def release():
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT pg_advisory_unlock(hashtext($1))", (f"ikou:{db_schema}",))
+                    conn.commit()
+                finally:
+                    conn.close()
+            return release
+
+        take_lease(self.url, db_schema, acquire)
 
     def load_run(self, parts: list[LoadPart], db_schema: str, *, run: RunRecord,
                  max_drop_ratio: float | None = None, runs_dir: Path | None = None) -> dict[str, int]:
@@ -102,15 +155,27 @@ class PostgresTarget(TargetDatabase):
         ours = role_of(db_schema) == role
         nxt, prev = db_schema + "__next", db_schema + PREV
         counts: dict[str, int] = {}
-        conn = self._connect(run.run_id)
+        # the target is this run's from here until its end is recorded (finish_run) or its process dies: a
+        # run from another runs folder is refused (TargetBusy), never loads between this COMMIT and the end
+        self._take_lease(db_schema, run.run_id)
+        try:
+            conn = self._connect(run.run_id)
+        except BaseException:
+            release_lease(self.url, db_schema)
+            raise
+        committed = False
         try:
             with conn.cursor() as cur:
-                _ensure_role(cur, role, [db_schema, prev, nxt], run_id=run.run_id)
+                try:
+                    _ensure_role(cur, role, [db_schema, prev, nxt], run_id=run.run_id)
+                except adbc_dm.ProgrammingError as exc:
+                    if getattr(exc, "sqlstate", None) != "42501":   # insufficient_privilege
+                        raise
+                    raise _login_lacks_rights(role, run.run_id) from None
                 # roles and grants commit on their own, before the run's transaction: a GRANT ON DATABASE
                 # held uncommitted through a long load made the next 団体's grant fail ("tuple concurrently
                 # updated") when a campaign loads several 団体 at once
                 conn.commit()
-                _lock_schema(cur, db_schema, run_id=run.run_id)
                 cur.execute(f"SET ROLE {ident(role)}")   # from here on, everything as the 団体's role
                 current = _run(cur, db_schema, RUN_TABLE)
                 names = [n for p in parts for n in p.frames]
@@ -166,18 +231,28 @@ class PostgresTarget(TargetDatabase):
                 checkpoint("load.swap")
                 for s in (db_schema, prev):   # again: nothing may have been attached during the load
                     _check_foreign_objects(cur, s, run.run_id, frozenset(names))
-                if keep_previous:
-                    # the run held now never finished and __prev holds a finished one: that one stays the
-                    # previous state, the unfinished one goes (its tables by name, no CASCADE)
-                    _drop_schema(cur, db_schema)
-                    _swap(cur, role, [(nxt, db_schema)], run_id=run.run_id)
-                else:
-                    if _schema_exists(cur, prev):
-                        _drop_schema(cur, prev)
-                    # renaming a schema takes CREATE on the database, which only the login has
-                    _swap(cur, role, [(db_schema, prev), (nxt, db_schema)], run_id=run.run_id)
+
+                def swap():
+                    if keep_previous:
+                        # the run held now never finished and __prev holds a finished one: that one stays the
+                        # previous state, the unfinished one goes (its tables by name, no CASCADE)
+                        _drop_schema(cur, db_schema)
+                        _swap(cur, role, [(nxt, db_schema)], run_id=run.run_id)
+                    else:
+                        if _schema_exists(cur, prev):
+                            _drop_schema(cur, prev)
+                        # renaming a schema takes CREATE on the database, which only the login has
+                        _swap(cur, role, [(db_schema, prev), (nxt, db_schema)], run_id=run.run_id)
+
+                # a reader's open transaction on the tables dropped would make the swap wait for ever
+                _waiting_for_readers(cur, self._connect, run.run_id, swap)
                 checkpoint("load.commit")
             conn.commit()
+            committed = True
+        except _ReadersHold as exc:
+            _rollback(conn)
+            with conn.cursor() as cur:
+                raise _readers_hold(cur, (db_schema, prev), exc.holders, run.run_id) from None
         except adbc_dm.IntegrityError as exc:
             _rollback(conn)
             # first line only, and the cause cut off: PostgreSQL's DETAIL ("Failing row contains (…)")
@@ -196,6 +271,8 @@ class PostgresTarget(TargetDatabase):
             raise
         finally:
             conn.close()
+            if not committed or run.status != RUNNING:   # a run that ends with its load gives the lease back
+                release_lease(self.url, db_schema)
         return counts
 
     def held_runs(self, db_schema: str) -> dict[str, dict | None]:
@@ -221,7 +298,8 @@ class PostgresTarget(TargetDatabase):
                 if cur.fetchone() is None:   # never loaded: no role, nothing to go back to
                     check_rollback(db_schema, run_id, None, None)
                 role = role_of(db_schema)
-                _lock_schema(cur, db_schema, run_id=run_id)
+                if not lease_held(self.url, db_schema):   # this process's own run holds it: nothing else can
+                    _lock_schema(cur, db_schema, run_id=run_id)
                 for s in (db_schema, prev, swap):   # before reading a run record out of any of them
                     _check_owner(cur, s, role, run_id=run_id)
                 cur.execute(f"SET ROLE {ident(role)}")
@@ -244,7 +322,11 @@ class PostgresTarget(TargetDatabase):
         `__prev` when a rollback has made it the previous state since."""
         if status not in ENDED:
             raise ValueError(f"a run ends {', '.join(ENDED)}, not {status!r}")
-        conn = self._connect(run_id)
+        try:
+            conn = self._connect(run_id)
+        except BaseException:
+            release_lease(self.url, db_schema, all_of_it=True)
+            raise
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role_of(db_schema),))
@@ -264,6 +346,7 @@ class PostgresTarget(TargetDatabase):
             raise
         finally:
             conn.close()
+            release_lease(self.url, db_schema, all_of_it=True)   # the run's end is recorded: the target is free
 
     def checksums(self, db_schema: str) -> dict:
         """Computed by PostgreSQL as the 団体's role (SET ROLE), like every read-back."""
@@ -664,9 +747,149 @@ def _lock_schema(cur, db_schema: str, *, run_id: str | None) -> None:
     folder): a transaction-level advisory lock on the schema's name, taken without waiting. Two swaps
     interleaved could leave `__prev` holding neither run; the second is refused (TargetBusy, transient:
     the load retries once) and the first completes whole."""
-    from ikou.errors import TargetBusy
-
     cur.execute("SELECT pg_try_advisory_xact_lock(hashtext($1))", (f"ikou:{db_schema}",))
     if not cur.fetchone()[0]:
-        raise TargetBusy(f"target schema {db_schema}: another load or rollback of it is in progress; wait for it "
-                         "to finish", run_id=run_id)
+        raise _busy(db_schema, _lock_holder(cur, db_schema), run_id)
+
+
+def _lock_holder(cur, db_schema: str) -> str | None:
+    """Who holds the target's lock (`ikou:<schema>`, a run's lease or a rollback): "pid N (application_name)"."""
+    cur.execute("SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "CROSS JOIN (SELECT hashtext($1)::bigint AS k) h WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND l.objsubid = 1 AND l.classid::bigint = ((h.k >> 32) & 4294967295) "
+                "AND l.objid::bigint = (h.k & 4294967295) LIMIT 1", (f"ikou:{db_schema}",))
+    row = cur.fetchone()
+    return None if row is None else f"pid {row[0]}" + (f" ({row[1]})" if row[1] else "")
+
+
+def _busy(db_schema: str, holder: str | None, run_id: str | None) -> TargetBusy:
+    """The refusal a second load or rollback of a target meets while another run holds it."""
+    who = holder or "another session"
+    return TargetBusy(f"target schema {db_schema}: another load or rollback of it is in progress (held by {who}: a "
+                      "run holds its target from its load until its end is recorded); wait for it to finish "
+                      "(target unchanged)",
+                      run_id=run_id,
+                      ja=f"移行先 {db_schema} は別の実行またはロールバックが使用中です ({who})。その終了を待ってから"
+                         "再実行してください (移行先は変更なし)")
+
+
+def _login_lacks_rights(role: str, run_id: str | None) -> TargetLoginError:
+    """The set-up of the 団体's role was refused (permission denied): what the migration login needs."""
+    return TargetLoginError(
+        f"the target login may not set up the 団体's role {role} (permission denied): the migration login needs "
+        "CREATEROLE and CREATE on the database (ALTER ROLE … CREATEROLE; GRANT CREATE ON DATABASE …), or must be a "
+        "superuser (target unchanged)", run_id=run_id,
+        ja=f"移行先のログインユーザーには団体ロール {role} を作成・設定する権限がありません。移行用ログインには "
+           "CREATEROLE とデータベースの CREATE 権限が必要です (ALTER ROLE … CREATEROLE; GRANT CREATE ON DATABASE …)。"
+           "またはスーパーユーザーで実行してください (移行先は変更なし)")
+
+
+def _refused_login(message: str) -> tuple[str, str] | None:
+    """Why the server refuses the login for good, (English, Japanese), read from libpq's message (the
+    connect error carries no SQLSTATE): 3D000 no such database, 28000 no such role or no pg_hba entry,
+    28P01 a wrong password. None: anything else (refused, timed out: may pass on retry)."""
+    m = message.lower()
+    if "database" in m and "does not exist" in m:
+        return "3D000 the database does not exist", "データベースが存在しません"
+    if "role" in m and "does not exist" in m:
+        return "28000 the login role does not exist", "ログインユーザーが存在しません"
+    if "password authentication failed" in m or "no password supplied" in m:
+        return "28P01 the password is wrong or missing", "パスワードが誤っているか指定されていません"
+    if "no pg_hba.conf entry" in m:
+        return "28000 pg_hba.conf has no entry for this login", "pg_hba.conf にこのログインの許可がありません"
+    return None
+
+
+def lock_timeout_seconds() -> float:
+    """How long a load waits for a reader of the tables it replaces (IKOU_LOCK_TIMEOUT_SECONDS, 60 s)."""
+    try:
+        return max(float(os.environ.get("IKOU_LOCK_TIMEOUT_SECONDS", "60")), 0.1)
+    except ValueError:
+        return 60.0
+
+
+_LOCK_NOTICE_SECONDS = 2.0   # a wait longer than this is logged, naming who it waits for
+
+
+class _ReadersHold(Exception):
+    """The swap's lock timeout ran out (turned into TargetBusy by load_run once rolled back)."""
+
+    def __init__(self, holders: str | None):
+        super().__init__(holders or "")
+        self.holders = holders
+
+
+def _waiting_for_readers(cur, connect, run_id: str | None, action) -> None:
+    """`action` (the swap's DROPs and renames) under a lock timeout (lock_timeout_seconds()): a session holding
+    the replaced tables (an analyst's open transaction) would otherwise stall the load for ever without a word.
+    A watcher on a connection of its own logs, once the wait has lasted a moment, who the load waits for
+    (pg_blocking_pids); when the time runs out, _ReadersHold (load_run rolls back and refuses: TargetBusy)."""
+    import threading
+
+    import adbc_driver_manager as adbc_dm
+
+    limit = lock_timeout_seconds()
+    cur.execute("SELECT pg_backend_pid()")
+    me = cur.fetchone()[0]
+    seen: list[str] = []
+
+    def notice() -> None:
+        try:
+            c = connect(run_id)
+            try:
+                with c.cursor() as wc:
+                    wc.execute("SELECT a.pid, coalesce(a.application_name, '') FROM pg_stat_activity a "
+                               "WHERE a.pid = ANY(pg_blocking_pids($1::int)) ORDER BY 1", (me,))
+                    rows = wc.fetchall()
+            finally:
+                c.close()
+        except Exception:  # noqa: BLE001 - an aid for the log only
+            return
+        if rows:
+            seen.append(_named(rows))
+            log.warning("load: waiting up to %.0f s for %s, which holds tables this load replaces (an open "
+                        "transaction reading them?)", limit, seen[-1])
+
+    watcher = threading.Timer(min(_LOCK_NOTICE_SECONDS, limit / 2), notice)
+    watcher.daemon = True
+    cur.execute(f"SET LOCAL lock_timeout = '{int(limit * 1000)}ms'")
+    watcher.start()
+    try:
+        action()
+    except adbc_dm.Error as exc:
+        if getattr(exc, "sqlstate", None) != "55P03":   # lock_not_available
+            raise
+        raise _ReadersHold(seen[-1] if seen else None) from None
+    finally:
+        watcher.cancel()
+        watcher.join()
+
+
+def _readers_hold(cur, schemas: tuple[str, ...], holders: str | None, run_id: str | None) -> TargetBusy:
+    """The refusal of a load that waited lock_timeout_seconds() for sessions holding the tables it replaces."""
+    limit = lock_timeout_seconds()
+    holders = holders or _lock_holders(cur, schemas) or "another session"
+    return TargetBusy(f"{', '.join(schemas)}: the load waited {limit:.0f} s for {holders}, which holds tables it "
+                      "replaces (an open transaction reading them?), and was rolled back; end that session or its "
+                      "transaction, then run again (target unchanged; IKOU_LOCK_TIMEOUT_SECONDS sets the wait)",
+                      run_id=run_id,
+                      ja=f"移行先のテーブルを他のセッション ({holders}) が使用中のため、{limit:.0f} 秒待ってロードを"
+                         "取り消しました。そのセッションまたはトランザクションを終了してから再実行してください (移行先は変更なし)")
+
+
+def _named(rows) -> str:
+    return ", ".join(f"pid {pid}" + (f" ({app})" if app else "") for pid, app in list(rows)[:5])
+
+
+def _lock_holders(cur, schemas: tuple[str, ...]) -> str:
+    """The other sessions holding a lock on a table of `schemas`, or on the schemas themselves (those a DROP
+    or rename there waits for, as pg_blocking_pids would name them): "pid N (application_name), …"."""
+    cur.execute("SELECT DISTINCT l.pid, coalesce(a.application_name, '') FROM pg_locks l "
+                "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                "LEFT JOIN pg_class c ON l.locktype = 'relation' AND c.oid = l.relation "
+                "LEFT JOIN pg_namespace n ON n.oid = coalesce(c.relnamespace, "
+                "CASE WHEN l.locktype = 'object' AND l.classid = 'pg_namespace'::regclass THEN l.objid END) "
+                "WHERE l.granted AND l.pid <> pg_backend_pid() AND n.nspname = ANY($1) ORDER BY 1",
+                (list(schemas),))
+    return _named(cur.fetchall())

@@ -11,9 +11,11 @@ ConfigError listing the known ones (the run config checks its target URL this wa
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import re
+import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -96,7 +98,12 @@ def check_counts(previous: dict[str, int], parts: list[LoadPart], *, max_drop_ra
             f"{db_schema}: the target holds {', '.join(f'{n} ({previous[n]} rows)' for n in left_out)}, which this "
             "run does not load: a run replaces the whole schema, so their 業務 must be in the run (config `gyomu` "
             "and sources), the run must go to a schema of its own (target.schema), or thresholds.max_drop_ratio "
-            "must allow dropping them (1 or null) (target unchanged)", run_id=run_id)
+            "must allow dropping them (1 or null) (target unchanged)", run_id=run_id,
+            ja=f"{db_schema}: 移行先には、この実行でロードしないテーブル "
+               f"{', '.join(f'{n} ({previous[n]:,} 行)' for n in left_out)} があります。実行はスキーマ全体を"
+               "置き換えるため、次のいずれかを行ってください: その業務をこの実行に含める (設定の gyomu と sources)、"
+               "この実行の移行先スキーマを分ける (target.schema)、または thresholds.max_drop_ratio で削除を許可する "
+               "(1 または null) (移行先は変更なし)")
     for part in parts:
         for name, frame in part.frames.items():
             if part.schema.tables[name].derive is not None:
@@ -418,3 +425,56 @@ CHECKSUM_SQL = ("SELECT count(*), md5(coalesce(string_agg(h, '' ORDER BY h), '')
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# The lease a run holds on its target from its load until its end is recorded (finish_run), or its process
+# dies: without it, a run from another runs folder could load between this run's COMMIT and its
+# summary.json and drop it as "unfinished". One per (target, schema) in a process, re-entrant: a load
+# retried, a rollback or a second load in the same process goes on under it. Each target kind takes it
+# its own way (a PostgreSQL session-level advisory lock, a file lock beside a DuckDB file): `acquire()`
+# returns the function that releases it, or raises TargetBusy naming the holder.
+_LEASES: dict[tuple[str, str], list] = {}   # (url, schema) → [release, times taken]
+_LEASES_LOCK = threading.Lock()
+
+
+def lease_held(url: str, db_schema: str) -> bool:
+    """Whether this process holds the lease on the target (its own run: no other lock needed)."""
+    with _LEASES_LOCK:
+        return (url, db_schema) in _LEASES
+
+
+def take_lease(url: str, db_schema: str, acquire) -> None:
+    """Hold the target's lease (`acquire()` when this process does not hold it yet)."""
+    with _LEASES_LOCK:
+        held = _LEASES.get((url, db_schema))
+        if held is not None:
+            held[1] += 1
+            return
+        _LEASES[(url, db_schema)] = [acquire(), 1]
+
+
+def release_lease(url: str, db_schema: str, *, all_of_it: bool = False) -> None:
+    """Give back one taking of the lease (a load that did not commit), or all of it (the run's end is
+    recorded); released once nothing in the process holds it. Never raises."""
+    with _LEASES_LOCK:
+        held = _LEASES.get((url, db_schema))
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] > 0 and not all_of_it:
+            return
+        del _LEASES[(url, db_schema)]
+    try:
+        held[0]()
+    except Exception:  # noqa: BLE001 - a lost connection or a closed file frees it as well
+        pass
+
+
+def _release_all_leases() -> None:
+    """At exit: each lease given back in order (the OS or server would free it, but a driver's connection
+    left to the garbage collector complains while the interpreter shuts down)."""
+    for url, db_schema in list(_LEASES):
+        release_lease(url, db_schema, all_of_it=True)
+
+
+atexit.register(_release_all_leases)

@@ -47,21 +47,25 @@ def stage_rows(summary: dict) -> list[dict]:
 
 
 def _verdict(prev, cur, higher_better, prev_base=None, cur_base=None) -> tuple[str, str | None]:
-    """改善/悪化 of a count, and a note. When both runs give the number of records the count is out of
-    (`*_base`: records extracted) and those differ, the rates are compared, not the counts: a smaller
-    input gives fewer loaded records without anything getting worse."""
+    """改善/悪化 of a count, and a note. A count that did not change is 変化なし. When both runs give the number
+    of records the count is out of (`*_base`: records extracted) and those differ, the rates are compared, not
+    the counts (a smaller input gives fewer loaded records without anything getting worse), and a difference of
+    less than one record at the new base is 変化なし: 15 of 2,129 against 15 of 2,128 (0.70% both) is no
+    regression."""
     if prev is None or cur is None or higher_better is None:
         return ("変化なし" if prev == cur else "—"), None
+    if prev == cur:
+        return "変化なし", None
     rated = (isinstance(prev_base, int) and isinstance(cur_base, int) and prev_base > 0 and cur_base > 0
              and prev_base != cur_base)
-    if rated:
-        p, c = Fraction(prev, prev_base), Fraction(cur, cur_base)
-        note = (f"抽出件数が異なるため ({prev_base:,} → {cur_base:,})、抽出1件あたりの率で判定: "
-                f"{float(p):.2%} → {float(c):.2%}")
-    else:
-        p, c, note = prev, cur, None
-    if p == c:
-        return "変化なし", note
+    if not rated:
+        return ("改善" if (cur > prev) == higher_better else "悪化"), None
+    p, c = Fraction(prev, prev_base), Fraction(cur, cur_base)
+    digits = 2 if f"{float(p):.2%}" != f"{float(c):.2%}" else 4   # a verdict on equal-looking rates shows why
+    note = (f"抽出件数が異なるため ({prev_base:,} → {cur_base:,})、抽出1件あたりの率で判定: "
+            f"{float(p):.{digits}%} → {float(c):.{digits}%}")
+    if abs(c - p) * cur_base < 1:   # less than one record at the new base
+        return "変化なし", note + " (差は新しい抽出件数で1件未満)"
     return ("改善" if (c > p) == higher_better else "悪化"), note
 
 
@@ -141,11 +145,12 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
     for table in dict.fromkeys([*ctabs, *ptabs]):
         p, c = ptabs.get(table, {}), ctabs.get(table, {})
         derived = p.get("derived") or c.get("derived")
-        # a derived table (現在の個人, 世帯) is out of the run's extracted records
-        pb, cb = (pall, call) if derived else (p.get("extracted"), c.get("extracted"))
+        # a derived table (現在の個人, 世帯) counts persons or households, not records: it is not rated by the
+        # run's extracted records, nor judged (a person moving out is no regression); its source table is
+        pb, cb = (None, None) if derived else (p.get("extracted"), c.get("extracted"))
         for m, hb in _TABLE_METRICS.items():
             if m in p or m in c:
-                add(f"{labels.table(table)} {_LABELS[m]}", p.get(m), c.get(m), hb, pb, cb,
+                add(f"{labels.table(table)} {_LABELS[m]}", p.get(m), c.get(m), None if derived else hb, pb, cb,
                     warning=m == "warnings")
     prules, crules = rows_failed_per_rule(previous), rows_failed_per_rule(current)
     warnings = {(r.get("stage") or "", r.get("rule") or "") for s in (previous, current)
