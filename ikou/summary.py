@@ -62,6 +62,9 @@ class SourceStats(_Model):
     # a file whose layout declares record_types: its records per type (header, data, trailer, undeclared); `rows`
     # counts the data records and those of an undeclared type (held), never the header and trailer
     record_types: dict[str, int] = {}
+    # a multi-table source (a normalized vendor database): the rows read of each legacy table. `rows` is their sum,
+    # while the records it maps (and the diff compares) are the persons the tables combine into
+    tables: dict[str, int] = {}
 
 
 UNRESOLVED_LISTED = 200   # unresolved characters listed in summary.json: 10,800 made it 1.7 MB

@@ -122,6 +122,27 @@ def shrink_glyphs(mj_names: pl.Series, dictionary: MojiDictionary, target: Targe
     return out.select("mj_name", "status", "shrunk", "category", "evidence", "options")
 
 
+# CP932's own rows beyond JIS X 0208: NEC row 13, NEC-selected and IBM extensions (not in a JIS target)
+_CP932_EXTENSIONS = ((0x8740, 0x879C), (0xED40, 0xEEFC), (0xFA40, 0xFC4B))
+
+
+def _codec_holds(ch: str, target: Target) -> bool:
+    """Whether a Shift_JIS file of `target` holds the passthrough character `ch` though the JIS table spells it
+    otherwise: ASCII, half-width kana (JIS X 0201), line ends, and the CP932 forms of JIS cells (～ U+FF5E for
+    〜, － for −, ￢ for ¬), which a CP932 export decodes to. Called once per distinct character."""
+    codec = "shift_jis" if target == "jisx0208" else "shift_jis_2004"
+    try:
+        ch.encode(codec)
+        return True
+    except UnicodeEncodeError:
+        pass
+    try:
+        b = ch.encode("cp932")
+    except UnicodeEncodeError:
+        return False
+    return len(b) == 1 or not any(lo <= int.from_bytes(b, "big") <= hi for lo, hi in _CP932_EXTENSIONS)
+
+
 def shrink_chars(chars: pl.DataFrame, dictionary: MojiDictionary, target: Target,
                  policy: ShrinkPolicy | None = None) -> pl.DataFrame:
     """Identified characters (char, status, mj_name — e.g. MojiResult.chars) → char-level 縮退."""
@@ -135,10 +156,9 @@ def shrink_chars(chars: pl.DataFrame, dictionary: MojiDictionary, target: Target
     c = c.with_columns(
         # an invalid character (U+200B, U+FFFD …) has no glyph to shrink either: as unresolved
         pl.when(pl.col("id_status").is_in(["unresolved", "invalid"])).then(pl.lit("unresolved"))
-        # text outside MJ's scope the target cannot hold either (か゚, ① for JIS X 0208): unmapped, not "ok";
-        # ASCII and half-width kana are JIS X 0201, which every Shift_JIS target holds
+        # text outside MJ's scope the target cannot hold either (か゚, ① for JIS X 0208): unmapped, not "ok"
         .when((pl.col("id_status") == "passthrough") & ~in_target
-              & ~pl.col("char").str.contains(r"^[\x{20}-\x{7E}\x{FF61}-\x{FF9F}]+$"))
+              & ~pl.col("char").map_elements(lambda ch: _codec_holds(ch, target), return_dtype=pl.Boolean))
         .then(pl.lit("unmapped"))
         .when(pl.col("id_status") == "passthrough").then(pl.lit("passthrough"))
         .when(keep).then(pl.lit("kept"))

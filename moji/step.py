@@ -155,14 +155,13 @@ def _flags(unresolved_rows: pl.DataFrame) -> pl.DataFrame:
     named = seqs.list.eval(pl.element().filter(pl.element().str.contains(_NAMED_UNRESOLVED))).list.join("")
     others = seqs.list.len() - seqs.list.eval(pl.element().str.contains(_NAMED_UNRESOLVED)).list.sum()
     shown = unresolved_rows.with_columns(named.alias("_named"), others.alias("_others"))
+    # `shimei: U+E700 (\ue700)` for what is named, `shimei+: 3` for the count of the others (language-neutral:
+    # the rule moji.unresolved words it in each half, validators.kinds._moji_identified)
     return (with_codepoints(shown, "_named", _CPS)
             .with_columns(pl.concat_str(
-                pl.col("column"), pl.lit(": "),
-                pl.when(pl.col("_named") != "").then(pl.format("{} ({})", _CPS, "_named")).otherwise(pl.lit("")),
-                pl.when((pl.col("_others") > 0) & (pl.col("_named") != "")).then(pl.lit(" + ")).otherwise(pl.lit("")),
-                pl.when(pl.col("_others") > 0).then(pl.format("MJ 範囲外の文字 {} 字 / {} character(s) outside MJ",
-                                                              "_others", "_others")).otherwise(pl.lit("")))
-                .alias("_detail"))
+                pl.when(pl.col("_named") != "").then(pl.format("{}: {} ({})", "column", _CPS, "_named")),
+                pl.when(pl.col("_others") > 0).then(pl.format("{}+: {}", "column", "_others")),
+                separator=" / ", ignore_nulls=True).alias("_detail"))
             # sorted once, not per group (2.5x faster at 500k cells)
             .sort(ROW_ID, "_detail").group_by(ROW_ID, maintain_order=True)
             .agg(pl.col("_detail").str.join(" / ").alias("_moji_unresolved_chars"))
@@ -256,8 +255,9 @@ def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Pat
     if ledger is not None:
         _record(ctx, res, source_name, gaiji_font=gaiji_font, ledger=ledger, dictionary=dictionary)
     counts = {k: int(v) for k, v in res.counts.items()}
-    if unwritable := unwritable_count(res.chars):   # 外字 loaded as their code (moji.gaiji_unwritable warnings)
-        counts["gaiji_unwritable"] = unwritable
+    # 外字 loaded as their code (moji.gaiji_unwritable warnings): a part of `gaiji`/`decided`, so kept out of the
+    # per-status counts, which a reader sums
+    unwritable = unwritable_count(res.chars)
     held = held if held is not None else q.empty()
     kept = [without_private(h, schema, target) for h in held_rows if h.height]
     if kept:
@@ -269,7 +269,7 @@ def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Pat
     log.info("文字同定 %s: %s, %d rows held", source_name, counts, n_held)
     return StageResult(stage="moji", name=source_name, rows_in=n, rows_out=n - n_held, output=out,
                        outputs={"chars": chars_path, "unresolved": unresolved_path}, quarantine=held,
-                       metrics={"counts": counts})
+                       metrics={"counts": counts, **({"gaiji_unwritable": unwritable} if unwritable else {})})
 
 
 def record_source(ctx: RunContext, result: StageResult, *, gaiji_font: Path | None = None) -> None:

@@ -374,7 +374,8 @@ def _diffs_view(diffs: dict[str, dict], extracted: dict[str, dict] | None = None
     table: the first alone would hide the others' findings), and per source its columns.
 
     `extracted`: the run's summary `sources` (records read, held at extract): a record held at extract is not in
-    the extract staging the diff reads, so 抽出件数 = 旧の件数 + 抽出で保留 says where the legacy system's count went."""
+    the extract staging the diff reads, so 抽出件数 = 旧の件数 + 抽出で保留 says where the legacy system's count went.
+    A multi-table source's rows are its tables' (the diff compares the persons they combine into): left empty."""
     metrics = ("left_rows", "right_rows", "matched", "only_left", "only_right", "changed_rows")
     rows, sources = [], []
     # the rows of a duplicated key are left out of the join: counted here so that 旧 = 両方 + 旧のみ + 重複 (新 too)
@@ -390,6 +391,8 @@ def _diffs_view(diffs: dict[str, dict], extracted: dict[str, dict] | None = None
         per_col = unexplained if isinstance(unexplained, dict) else {}
         dup = {side: int(((d.get("duplicates") or {}).get(side) or {}).get("rows") or 0) for side in ("left", "right")}
         src = (extracted or {}).get(source)   # a diff given besides the run's own has no extract counts
+        if src and src.get("tables"):   # rows of several legacy tables, compared as the persons they combine into
+            src = None
         row = {**{m: d.get(m) or 0 for m in metrics}, "dup_left": dup["left"], "dup_right": dup["right"],
                "explained": cell_count(d.get("explained_cells")), "unexplained": cell_count(unexplained),
                "extracted": int(src.get("rows") or 0) if src else None,

@@ -157,7 +157,9 @@ def withheld_chars(df: pl.DataFrame) -> pl.DataFrame:
     """`df`'s `char` null where it is not a `reviewed_char` (its `codepoints` say which it is)."""
     if "char" not in df.columns:
         return df
-    return df.with_columns(pl.when(reviewed_char(pl.col("char"))).then(pl.col("char")).alias("char"))
+    # every entry withheld already (a summary listing only Hangul): the column came back untyped
+    char = pl.col("char").cast(pl.String)
+    return df.with_columns(pl.when(reviewed_char(char)).then(char).alias("char"))
 
 
 def shown_unresolved(entries) -> list[dict]:
@@ -225,7 +227,8 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                      quarantined=r.rows_in - r.rows_out,   # records held (warnings hold none)
                                      sha256=r.metrics.get("sha256"),
                                      seconds=r.metrics.get("seconds", r.seconds),
-                                     record_types=r.metrics.get("record_types", {})) for r in _of(results, "extract")},
+                                     record_types=r.metrics.get("record_types", {}),
+                                     tables=r.metrics.get("tables") or {}) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, **moji, decision_changes=_decision_changes(ctx)),
         sign_off_blockers=_blockers(moji_counts, error, diffs, totals,

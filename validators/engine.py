@@ -171,7 +171,8 @@ def _quarantine_rows(failing: pl.LazyFrame, rule: Rule, chk: Check, cols: set[st
     msg_ja, msg_en = pl.lit(ja), pl.lit(en)
     if chk.detail is not None:
         msg_ja = pl.concat_str(msg_ja, pl.lit(" ("), chk.detail, pl.lit(")"))
-        msg_en = pl.concat_str(msg_en, pl.lit(" ("), chk.detail, pl.lit(")"))
+        detail_en = chk.detail_en if chk.detail_en is not None else chk.detail
+        msg_en = pl.concat_str(msg_en, pl.lit(" ("), detail_en, pl.lit(")"))
     return failing.select(
         pl.col(_IDX),
         *(_lineage(c, dtype, cols).alias(name) for c, (name, dtype) in LINEAGE.items()),
@@ -203,7 +204,7 @@ def _lineage_of(parts: list[pl.DataFrame], indexed: pl.LazyFrame, columns: list[
 
 def _exprs(chk: Check) -> list[pl.Expr]:
     """A check's expressions: its mask, value, detail and the helper columns of its stages."""
-    return [e for e in [chk.failed, chk.value, chk.detail] + [e for st in chk.stages for e in st.values()]
+    return [e for e in [chk.failed, chk.value, chk.detail, chk.detail_en] + [e for st in chk.stages for e in st.values()]
             if e is not None]
 
 

@@ -54,6 +54,8 @@ class Check:
     stages: tuple[dict[str, pl.Expr], ...] = ()
     # the rule id and message of this check's findings when they are not the rule's own (Outcome)
     outcome: Outcome | None = None
+    # the English half's detail when it is worded (`detail` is then the Japanese half's; None: one for both)
+    detail_en: pl.Expr | None = None
     # the same check built from its input (a table-wide check on the column's distinct values): the engine
     # calls it with the frame the phase reads; the expressions above stay the definition it must equal
     prepare: Callable[[pl.DataFrame], "Check"] | None = None
@@ -671,8 +673,16 @@ def _moji_identified(p: Flag, ctx: Context) -> list[Check]:
     checks, named = [], []
     for col in (c.name for c in ctx.table.columns if c.moji and c.name in ctx.columns):
         points = detail.str.extract(rf"(?:^| / ){re.escape(col)}: (U\+[0-9A-F]+(?: U\+[0-9A-F]+)*)", 1)
-        named.append(points.is_not_null())
-        checks.append(Check(col, flag & points.is_not_null(), _text(col),
-                            pl.concat_str(pl.lit(f"{col}: "), points)))
+        # characters outside MJ (Hangul, emoji) are only counted by moji.step: spelt out they would give a name
+        others = detail.str.extract(rf"(?:^| / ){re.escape(col)}\+: ([0-9]+)", 1)
+        found = points.is_not_null() | others.is_not_null()
+        named.append(found)
+
+        def worded(word: str, points=points, others=others, col=col) -> pl.Expr:
+            counted = pl.format(word, others)
+            return pl.concat_str(pl.lit(f"{col}: "), pl.concat_str(
+                points, pl.when(others.is_not_null()).then(counted), separator=" + ", ignore_nulls=True))
+        checks.append(Check(col, flag & found, _text(col), worded("MJ 範囲外の文字 {} 字"),
+                            detail_en=worded("{} character(s) outside MJ")))
     rest = flag & ~pl.any_horizontal(named) if named else flag
     return checks + [Check(None, rest, detail)]

@@ -38,10 +38,10 @@ def per_cell_flags(cells: pl.DataFrame) -> dict[int, str]:
     for row_id, column, chars in cells.iter_rows():
         seqs = re.findall(r"(?s).[\uFE00-\uFE0F\U000E0100-\U000E01EF\u0300-\u036F\u3099\u309A]?", chars)
         named, others = "".join(q for q in seqs if _named(q)), sum(not _named(q) for q in seqs)
-        text = f"{codepoints(named)} ({named})" if named else ""
+        if named:
+            detail.setdefault(row_id, []).append(f"{column}: {codepoints(named)} ({named})")
         if others:
-            text += (" + " if named else "") + f"MJ 範囲外の文字 {others} 字 / {others} character(s) outside MJ"
-        detail.setdefault(row_id, []).append(f"{column}: {text}")
+            detail.setdefault(row_id, []).append(f"{column}+: {others}")
     return {k: " / ".join(sorted(v)) for k, v in detail.items()}
 
 
@@ -64,7 +64,7 @@ def test_unresolved_flags_read_as_the_per_cell_codepoints_wrote_them():
     assert flags["_moji_unresolved"].to_list() == [True] * 5
     # a name in characters outside MJ (an emoji, Hangul) is counted, never spelt out beside its record key
     assert dict(flags.select("_row_id", "_moji_unresolved_chars").iter_rows())[5] == (
-        "shimei: MJ 範囲外の文字 2 字 / 2 character(s) outside MJ")
+        "shimei+: 2")
 
 
 def test_held_findings_name_the_code_points_as_the_per_cell_codepoints_wrote_them(tmp_path):

@@ -12,6 +12,8 @@ from ikou.moji.shrink import shrink_text
     ("\u2460", "unmapped", "ok"),
     ("ABC ｱｲ", "ok", "ok"),
     ("やまだ", "ok", "ok"),
+    ("1－2－3 10時～12時 ￢", "ok", "ok"),   # the CP932 forms of JIS X 0208 cells
+    ("a\nb\r\n", "ok", "ok"),
 ])
 def test_passthrough_text_the_target_cannot_hold_is_unmapped(dictionary, text, jisx0208, jisx0213):
     assert shrink_text([text], target="jisx0208", dictionary=dictionary)["status"].to_list() == [jisx0208]

@@ -68,3 +68,16 @@ def test_records_held_at_extract_are_counted_beside_the_diff_so_the_legacy_count
     ws = openpyxl.load_workbook(book, read_only=True)["比較件数"]
     head, *rows = [r for r in ws.iter_rows(min_row=2, values_only=True)]
     assert rows[0][list(head).index("抽出で保留（比較外）")] == 3
+
+
+def test_a_multi_table_source_leaves_the_extract_counts_empty(tmp_path):
+    """A normalized vendor database's rows are its tables' (1,674 rows of 8 tables), the diff's 旧 the persons they
+    combine into (630): the equation 抽出件数 = 抽出で保留 + 旧の件数 would be false, so nothing is shown."""
+    d = _diff_with_duplicates()
+    run = {**RUN, "sources": {"vendor_c_juki": {"rows": 1674, "quarantined": 0,
+                                                "tables": {"kojin": 600, "shimei": 1074}}}}
+    page = render_run_report(run, conform(pl.DataFrame()), tmp_path / "report.html",
+                             diffs={"vendor_c_juki": d}).read_text(encoding="utf-8")
+    header, row = section_tables(page, "diff")["入力ごとの比較"]
+    shown = dict(zip(header, row))
+    assert shown["抽出件数"] in ("", "—", "-") and shown["抽出で保留（比較外）"] in ("", "—", "-")

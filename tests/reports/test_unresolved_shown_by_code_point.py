@@ -88,3 +88,14 @@ def test_report_and_workbook_withhold_hangul_listed_by_a_summary_written_before(
     wb = openpyxl.load_workbook(write_workbook(s, tmp_path / "r.xlsx", run_dir=tmp_path))
     text = " ".join(str(c.value) for row in wb["文字同定"].iter_rows(min_row=3) for c in row)
     assert not any(h in text for h in HANGUL) and "U+AE40" in text and "\ue0ff" in text
+
+
+def test_a_list_whose_every_entry_is_withheld_is_shown_without_failing():
+    """A run whose only unresolved characters are outside MJ (a Hangul 氏名): summary.json lists them with no
+    character, and the report listed from it failed at `report` after the load (an untyped column)."""
+    from ikou.reports.summary import shown_unresolved
+
+    entries = [{"source": "s", "column": "shimei", "char": None, "codepoints": "U+AE40", "occurrences": 1},
+               {"source": "s", "column": "shimei", "char": None, "codepoints": "U+BBFC", "occurrences": 1}]
+    shown = shown_unresolved(entries)
+    assert [e["char"] for e in shown] == [None, None] and [e["codepoints"] for e in shown] == ["U+AE40", "U+BBFC"]
