@@ -80,6 +80,8 @@ class MojiSummary(_Model):
     unresolved_chars: int | None = None     # distinct unresolved characters, whatever their source and column
     unresolved_entries: int | None = None   # (source, column, char) entries: len(unresolved) + unresolved_omitted
     unresolved_omitted: int = 0
+    # 外字 loaded as their private-use code (an MJ glyph without a code point): a subset of counts["gaiji"]
+    gaiji_unwritable: int = 0
     unresolved_file: str | None = None      # the whole list, relative to the run folder
     unresolved: list[dict[str, Any]] = []
     decision_changes: list[dict[str, Any]] = []

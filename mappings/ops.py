@@ -409,8 +409,11 @@ def _kana(c: ColumnMap, ctx: OpContext) -> OpOut:
                                     strip=False)
     else:
         value = kana_fullwidth_expr(_src(c), strip=c.strip)
-    return OpOut(value, error=pl.when(value.str.contains(KANA_INVISIBLE)).then(pl.lit("kana.invalid_char")),
-                 warning=pl.when(value.str.contains(KANA_OTHER)).then(pl.lit("kana.not_fullwidth"))
+    # an invisible character is KANA_OTHER too: the held record gets the error alone, one finding per cell
+    invisible = value.str.contains(KANA_INVISIBLE)
+    return OpOut(value, error=pl.when(invisible).then(pl.lit("kana.invalid_char")),
+                 warning=pl.when(invisible).then(pl.lit(None, pl.String))
+                 .when(value.str.contains(KANA_OTHER)).then(pl.lit("kana.not_fullwidth"))
                  .when(value.str.contains(KANA_LONE_MARK)).then(pl.lit("kana.lone_voiced_mark")))
 
 

@@ -5,9 +5,9 @@ so conversion never "fixes" a date: unknown parts (00) are kept as 00 with a 不
 date the calendar does not have (平成3年2月29日, 4月31日) is kept as written with a warning. Only
 text that cannot be a date at all is an error (the mapping stage quarantines it).
 
-Era spans (DOMAIN.md): 明治 1868-01-25 (counted from there although proclaimed 1868-10-23) to
-1912-07-30, 大正 1912-07-30 to 1926-12-25, 昭和 1926-12-25 to 1989-01-07, 平成 1989-01-08 to
-2019-04-30, 令和 from 2019-05-01. Transition days belong to both eras.
+Era spans (DOMAIN.md): 明治 1868-01-25 (counted from there although proclaimed 1868-10-23; in the 旧暦 dates
+below, from the written 明治元年1月1日, the same day) to 1912-07-30, 大正 1912-07-30 to 1926-12-25, 昭和
+1926-12-25 to 1989-01-07, 平成 1989-01-08 to 2019-04-30, 令和 from 2019-05-01. Transition days belong to both eras.
 
 明治1–5年 (before 明治6年1月1日 = 1873-01-01) were written in the 旧暦 (lunisolar calendar). The register's
 convention is kept: the year is converted, month and day stay as written (明治5年1月1日 → 1872-01-01, not
@@ -83,6 +83,9 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
 ZERO_DATE_FORMATS = ("seireki_yyyymmdd", "seireki_iso")
 # 明治 dates before this day are 旧暦 (lunisolar); 明治5年12月3日 became 明治6年1月1日
 GREGORIAN_FROM = 18730101
+# a 旧暦 date keeps its written month and day, so 明治 starts on the written 明治元年1月1日 (the era applied back
+# to 1月1日), not on its Gregorian 1868-01-25: a real 明治元年1月1日–24日 is in the era
+LUNISOLAR_START = (ERAS["明治"][0] + 1) * 10000 + 101
 
 FUMEI_DAY, FUMEI_MONTH_DAY, FUMEI_ALL = "日不詳", "月日不詳", "年月日不詳"
 # Any part may be unknown (00), alone or with others: 年不詳 (month and day known), 月不詳 (day known),
@@ -195,9 +198,15 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     else:
         codes = _era_codes(fmt, eras)
         if fmt == "letter_yymmdd":
-            first |= {"__shape_ok": s.str.contains(r"^[^0-9\s\uFF10-\uFF19][0-9]{6}$"),
-                      "__code": _read_code(s.str.slice(0, 1), codes),
-                      "__num": s.str.slice(1).cast(i64, strict=False), "__zero_code": pl.lit(False)}
+            # Ｓ４５０３０２ typed in full width: the six digits read width-folded (NFKC), the code as written
+            # (`_read_code`: the table's own `Ｓ` first); a one-character era name (㍼ → 昭和) is that era
+            codes = codes | {name: name for name in ERAS}
+            code, digits = s.str.slice(0, 1), s.str.slice(1)
+            first |= {"__shape_ok": code.str.contains(r"^[^0-9\s\uFF10-\uFF19]$")
+                      & ~code.str.normalize("NFKC").str.contains(r"[0-9\s]")
+                      & digits.str.contains(r"^[0-9\uFF10-\uFF19]{6}$"),
+                      "__code": _read_code(code, codes),
+                      "__num": digits.str.normalize("NFKC").cast(i64, strict=False), "__zero_code": pl.lit(False)}
         elif fmt in ("kanji", "dotted"):
             # 昭和45年3月2日, 令和元年5月1日, 平成 元年, H05.03.01, R元/5/1, full-width digits: blanks dropped,
             # digits read
@@ -245,6 +254,9 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         "__month_error": mm > 12,
         "__day_error": dd > 31,
     }
+    # 明治1–5年: a 旧暦 date (module docstring). 明治5年12月3日–31日 never were; no 旧暦 month has a 31st; other
+    # days are not judged by Gregorian month lengths (a 旧暦 2月 may have a 30th)
+    lunisolar = ~y0 & (c("__era_name") == "明治") & (year * 10000 + mm * 100 + dd < GREGORIAN_FROM)
     leap = y0 | ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)   # unknown year: 2/29 may exist
     month_days = (
         pl.when(mm == 2).then(pl.when(leap).then(29).otherwise(28))
@@ -262,7 +274,8 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         ym = year * 10000 + mm * 100
         lo = pl.when(mm == 0).then(year * 10000 + 101).otherwise(ym + pl.when(whole_month).then(1).otherwise(dd))
         hi = pl.when(mm == 0).then(year * 10000 + 1231).otherwise(ym + pl.when(whole_month).then(31).otherwise(dd))
-        checks["__range_error"] = ~y0 & ((hi < c("__start")) | (lo > c("__end")))   # no year: no span
+        start = pl.when(lunisolar.fill_null(False)).then(pl.lit(LUNISOLAR_START)).otherwise(c("__start"))
+        checks["__range_error"] = ~y0 & ((hi < start) | (lo > c("__end")))   # no year: no span
         # a partly unknown date whose span reaches into the era before or after (1989-01-00: 昭和64年1月
         # and 平成元年1月): the ISO text alone cannot say which era the register wrote
         # (by the month's real last day: 平成31年4月日不詳 ends on 4月30日, within 平成)
@@ -288,9 +301,6 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
 
     ok = c("__ok")
     year_text = pl.when(y0).then(pl.lit("0000")).otherwise(year.cast(n).str.zfill(4))
-    # 明治1–5年: a 旧暦 date (module docstring). 明治5年12月3日–31日 never were; no 旧暦 month has a 31st; other
-    # days are not judged by Gregorian month lengths (a 旧暦 2月 may have a 30th)
-    lunisolar = ~y0 & (c("__era_name") == "明治") & (year * 10000 + mm * 100 + dd < GREGORIAN_FROM)
     skipped = ((year == GREGORIAN_FROM // 10000 - 1) & (mm == 12) & (dd >= 3)) | (dd == 31)
     gregorian_gap = (mm >= 1) & (dd >= 1) & (dd > month_days)
     era_text = pl.concat_str(c("__era_name"), pl.when(num // 10000 == 1).then(pl.lit("元"))

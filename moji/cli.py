@@ -313,7 +313,8 @@ def register(subparsers) -> None:
     d.add_argument("--mj", help="MJ文字図形名 chosen by the reviewer")
     d.add_argument("--withdraw", action="store_true", help="withdraw the current decision")
     d.add_argument("--source", help="for a 外字 (private-use code): the source the decision is for (required "
-                                    "when several sources hold the code unresolved; a vendor's 外字 is its own)")
+                                    "when several sources hold the code unresolved, or none does and several hold "
+                                    "a decision for it; a vendor's 外字 is its own)")
     d.add_argument("--ahead", action="store_true",
                    help="decide a character no run has found yet (not in the ledger), ahead of the data")
     d.add_argument("--by", required=True, help="reviewer (recorded with the decision; the workbook's 判断者 wins)")

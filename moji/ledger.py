@@ -218,9 +218,11 @@ class Ledger:
 
     def decision_source(self, char: str, source: str | None = None, *, withdraw: bool = False) -> str | None:
         """The source a decision for `char` is recorded for: None (団体-wide) for a real character; for a
-        private-use 外字 `source`, else the one source holding it unresolved (or, to withdraw, the one holding
-        a decision for it). Refused when several do and `source` is not given: the decision would
-        rewrite another vendor's 外字 of the same code, whose glyph may differ."""
+        private-use 外字 `source`, else the one source holding it unresolved, else (a decision that took effect
+        leaves the code resolved everywhere, and a correction must replace it) the one source holding a
+        decision for it. Refused when several do and `source` is not given: the decision would rewrite
+        another vendor's 外字 of the same code, whose glyph may differ. Refused too is a 団体-wide decision
+        for a code a source's own decision overrides: there it would never apply."""
         cps = codepoints(char)
         if not _is_pua(char):
             if source is not None:
@@ -230,11 +232,14 @@ class Ledger:
             return None
         if source is not None:
             return source
+        held = self.active().filter((pl.col("codepoints") == cps) & pl.col("mj").is_not_null())
+        own = sorted(held["source"].drop_nulls().to_list())   # sources whose own decision overrides a wide one
         if withdraw:
-            held = self.active().filter((pl.col("codepoints") == cps) & pl.col("mj").is_not_null())
             srcs = sorted(s if s is not None else "(団体全体)" for s in held["source"].to_list())
         else:
             srcs = self.unresolved_sources(char)
+            if not srcs and not self.entries.filter(pl.col("codepoints") == cps).height:
+                srcs = own   # unresolved nowhere: correct the decision that took effect
         if len(srcs) > 1:
             listed = ", ".join(srcs)
             raise DecisionSourceError(
@@ -244,7 +249,16 @@ class Ledger:
                    "--source で判断の対象ソースを指定してください")
         if withdraw:
             return held["source"][0] if held.height else None
-        return srcs[0] if srcs else None
+        if srcs:
+            return srcs[0]
+        if own:
+            listed = ", ".join(own)
+            raise DecisionSourceError(
+                f"{cps}: a 団体-wide decision would not apply in {listed}, whose own decision for this 外字 "
+                f"overrides it; give --source NAME to correct that source's decision",
+                ja=f"{cps}: 団体全体の判断は {listed} には適用されません (そのソース自身の判断が優先されます)。"
+                   "そのソースの判断を直すには --source で指定してください")
+        return None
 
     def decide(self, char: str, mj: str | None, *, decided_by: str, note: str = "",
                decided_at: str | None = None, source: str | None = None) -> int:

@@ -28,7 +28,8 @@ SEVERITIES = {"error": f"エラー ({HELD})", "warning": "警告"}
 CONTROL_TOTALS = {"extracted": "抽出", "loaded": "投入", "held": f"{HELD}中", "difference": "差額",
                   "unreadable": "読めない値", "records_held_at_extract": f"抽出時に{HELD} (記録)"}
 MOJI = {"mj": "MJ文字", "gaiji": "外字", "decided": "同定済", "unresolved": "未解決", "passthrough": "変換不要",
-        "invalid": f"文字でない ({HELD})", "gaiji_unwritable": "外字コードのまま (MJ に符号位置なし)"}
+        "invalid": f"文字でない ({HELD})", "gaiji_unwritable": "うち外字コードのまま (外字・同定済の内数、MJ に符号位置なし)"}
+# `gaiji_unwritable` is in `moji.counts` only in summaries written before it left them (a subset of gaiji/decided)
 
 
 Names = tuple[dict[str, str], dict[str, str], dict[str, str]]

@@ -34,6 +34,12 @@ def one(value: str, fmt: str = "era2_yymmdd", eras: dict[str, str] | None = None
     ("01030230", "era2_yymmdd", "1870-02-30", "wareki.pre_gregorian"),   # a 旧暦 2月 may have a 30th
     ("01030131", "era2_yymmdd", "1870-01-31", "wareki.not_in_calendar"),  # no 旧暦 month has a 31st
     ("01010125", "era2_yymmdd", "1868-01-25", "wareki.pre_gregorian"),
+    # 旧暦 明治元年1月1日 is the era's first day (Gregorian 1868-01-25): its written 1月1日–24日 are in 明治
+    ("01010101", "era2_yymmdd", "1868-01-01", "wareki.pre_gregorian"),
+    ("01010124", "era2_yymmdd", "1868-01-24", "wareki.pre_gregorian"),
+    ("明治元年1月1日", "kanji", "1868-01-01", "wareki.pre_gregorian"),
+    ("M01.01.24", "dotted", "1868-01-24", "wareki.pre_gregorian"),
+    ("M010101", "letter_yymmdd", "1868-01-01", "wareki.pre_gregorian"),
     ("01051200", "era2_yymmdd", "1872-12-00", "wareki.pre_gregorian"),   # 日不詳 in 旧暦 too
     ("01060101", "era2_yymmdd", "1873-01-01", None),                     # Gregorian from 明治6年
     ("01000302", "era2_yymmdd", "0000-03-02", None),                     # 明治年不詳: maybe Gregorian
@@ -103,6 +109,10 @@ def test_a_partly_zero_or_wareki_zero_date_stays_a_fumei_date(value, fmt, iso, h
     ("ｈ05.03.01", "dotted", "1993-03-01"),
     ("Ｓ450302", "letter_yymmdd", "1970-03-02"),
     ("ｓ450302", "letter_yymmdd", "1970-03-02"),
+    ("Ｓ４５０３０２", "letter_yymmdd", "1970-03-02"),   # typed wholly in full width
+    ("ｓ４５０３０２", "letter_yymmdd", "1970-03-02"),
+    ("㍼450302", "letter_yymmdd", "1970-03-02"),         # the one-character 昭和 as the era letter
+    ("㋿010501", "letter_yymmdd", "2019-05-01"),
     ("㍼45年3月2日", "kanji", "1970-03-02"),           # the one-character 昭和
     ("㍻元年1月8日", "kanji", "1989-01-08"),
 ])
@@ -114,6 +124,19 @@ def test_a_vendors_half_width_letter_code_reads_a_full_width_letter_too():
     assert one("Ｓ45年3月2日", "kanji", {"S": "昭和"})[:2] == ("1970-03-02", None)
     assert one("Ｒ01.05.01", "dotted", {"R": "令和"})[:2] == ("2019-05-01", None)
     assert one("Ｘ450302", "letter_yymmdd")[1] == "wareki.era"   # still no era
+    assert one("Ｓ４５０３０２", "letter_yymmdd", {"S": "昭和"})[:2] == ("1970-03-02", None)
+    assert one("㍼450302", "letter_yymmdd", {"S": "昭和"})[:2] == ("1970-03-02", None)
+
+
+def test_a_vendors_full_width_letter_code_still_wins_over_its_half_width_reading():
+    """Only the digits are width-folded: the vendor's own `Ｓ` is not read as its `S`."""
+    assert one("Ｓ４５０３０２", "letter_yymmdd", {"Ｓ": "平成", "S": "昭和"})[1] == "wareki.era_range"   # 平成45年
+    assert one("Ｓ０５０３０１", "letter_yymmdd", {"Ｓ": "平成", "S": "昭和"})[:2] == ("1993-03-01", None)
+
+
+@pytest.mark.parametrize("value", ["５450302", "S①50302", "S４５０３０", "S45 0302"])
+def test_a_letter_date_with_no_letter_or_not_six_digits_is_still_a_format_error(value):
+    assert one(value, "letter_yymmdd")[1] == "wareki.format"
 
 
 # -------------------------------------------------------------- #9 不詳 spans reaching into another era

@@ -52,7 +52,8 @@ def test_stage_warns_gaiji_unwritable_and_counts_it(tmp_path, monkeypatch, moji_
     assert "U+E000" in msg["message_en"] and NO_CODE_POINT in msg["message_en"]
     assert "U+E000" in msg["message_ja"] and NO_CODE_POINT in msg["message_ja"] and "花子" not in str(msg)
     assert r.rows_out == n                                     # a warning holds nothing: every row goes on
-    assert r.metrics["counts"]["gaiji_unwritable"] == 3       # occurrences
+    assert r.metrics["gaiji_unwritable"] == 3                  # occurrences, a subset of counts["gaiji"]
+    assert "gaiji_unwritable" not in r.metrics["counts"]
     assert pl.read_parquet(r.output)["shimei"].to_list()[0] == "\ue000田　花子"
 
 
