@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sub_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._subparsers._group_actions:   # argparse keeps its sub-parsers there
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 # The unexpected error's own message is cut to this many characters: enough to say what failed, little
 # room for a record's content (a driver or parser may quote a value).
 UNEXPECTED_MAX_CHARS = 200
@@ -45,10 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     kind and the first line of its message (cut short)."""
     from ikou.errors import IkouError, message_ja, one_line
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = None
     try:
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:   # named with the sub-command's own usage, not the list of sub-commands
+            _sub_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
         rc = args.func(args)
+    except KeyboardInterrupt:   # before a run began (or a command that has no cancel of its own): one line
+        print("ikou: 中断しました — cancelled", file=sys.stderr, flush=True)
+        return 130
     except IkouError as exc:
         if _debug(args):
             raise

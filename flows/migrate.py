@@ -157,7 +157,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     logger = get_run_logger()
     cfg = load_config(config_path)
     if target_url:
-        cfg = with_target_url(cfg, target_url)
+        cfg = with_target_url(cfg, _taken_over(target_url))
     run_id = check_run_id(run_id) if run_id is not None else new_run_id(cfg.rehearsal)
     ctx = P.make_context(cfg, run_id)
     # a worker, a deployment or a Prefect retry given a used id is refused; the folder `ikou run` claimed is taken
@@ -188,23 +188,85 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     except Exception as exc:   # noqa: BLE001 - every failure ends with a summary and one line
         failure = exc
         logger.error("run failed at %s: %s", run.stage, one_line(exc), exc_info=bool(os.environ.get("IKOU_DEBUG")))
-    summary = _record(cfg, ctx, plans, run, started, failure)
-    if load_committed(cfg, ctx, run):   # summary.json is written: the target records how the run it holds ended
-        loaders.finish_run(cfg.target.url, cfg.target_schema, ctx.run_id, summary.status)
-    _artifacts(summary)
-    history.record(summary.as_dict(), ctx.run_dir)
-    if cfg.retention_days is not None:
-        from ikou.retention import purge
-
-        cutoff = dt.date.today() - dt.timedelta(days=cfg.retention_days)
-        gone = purge(ctx.dantai_dir, cutoff, keep={ctx.run_id})
-        logger.info("retention: personal-data staging of %d run(s) before %s deleted", len(gone["runs"]), cutoff)
+    # the record is written whole (summary.json, the target's end, report, artifacts, history): a signal now,
+    # a second Ctrl-C too, is noted, not raised, and the record written tells how the run ended
+    with cancel.deferred():
+        summary = _record(cfg, ctx, plans, run, started, failure)
+        cancel.checkpoint("record")
+        if load_committed(cfg, ctx, run):   # summary.json is written: the target records how the run it holds ended
+            loaders.finish_run(cfg.target.url, cfg.target_schema, ctx.run_id, summary.status)
+        _artifacts(summary)
+        history.record(summary.as_dict(), ctx.run_dir)
+        if cfg.retention_days is not None:
+            _retention(cfg, ctx, logger)
+    if failure is None and cancel.requested():
+        logger.warning("cancel (%s) came after the run was recorded: it stands as %s", cancel.requested(),
+                       summary.status)
     logger.info("run directory: %s", ctx.run_dir)
     if isinstance(failure, (KeyboardInterrupt, TerminationSignal)):
         return Cancelled(message=summary.error.message if summary.error else "cancelled")
     if failure is not None:
         return Failed(message=summary.error.message if summary.error else one_line(failure), data=failure)
     return summary.as_dict()
+
+
+def _retention(cfg, ctx, logger) -> None:
+    """Delete older runs' personal-data staging (`retention_days`). It is not this run: a failure is a
+    warning in its summary.json (`retention_error`), never a failed run."""
+    from ikou.retention import purge
+
+    cutoff = dt.date.today() - dt.timedelta(days=cfg.retention_days)
+    try:
+        gone = purge(ctx.dantai_dir, cutoff, keep={ctx.run_id})
+    except Exception as exc:   # noqa: BLE001 - the run is recorded; older runs' clean-up is an aid
+        logger.warning("retention failed: %s", one_line(exc))
+        note_in_summary(ctx.run_dir, retention_error=one_line(exc))
+        return
+    logger.info("retention: personal-data staging of %d run(s) before %s deleted", len(gone["runs"]), cutoff)
+
+
+def note_in_summary(run_dir, **notes) -> None:
+    """Add top-level keys (`retention_error`, `evidence_error`) to a written summary.json: what failed after
+    the run itself ended, without changing how it ended."""
+    import json
+    from pathlib import Path
+
+    f = Path(run_dir) / "summary.json"
+    data = json.loads(f.read_text(encoding="utf-8"))
+    data.update(notes)
+    f.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+# A target password given on the command line (`--target-url`) never becomes a flow parameter (Prefect stores
+# parameters, and shows them): `ikou run` passes the URL without it and hands the password over here, in its
+# own process. A worker's run takes it from the environment (PGPASSWORD) or ~/.pgpass, as the driver does.
+_TARGET_PASSWORDS: dict[str, str] = {}
+
+
+def hand_over(target_url: str | None) -> str | None:
+    """`target_url` without its password, for the flow's parameters; the password is kept for the flow."""
+    if not target_url:
+        return target_url
+    import sqlalchemy as sa
+
+    try:
+        url = sa.engine.make_url(target_url)
+    except Exception:   # noqa: BLE001 - not a URL: the flow refuses it as the config's failure
+        return target_url
+    if url.password is None:
+        return target_url
+    public = url._replace(password=None).render_as_string(hide_password=False)   # .set() keeps a None out
+    _TARGET_PASSWORDS[public] = url.password
+    return public
+
+
+def _taken_over(target_url: str | None) -> str | None:
+    password = _TARGET_PASSWORDS.get(target_url or "")
+    if password is None:
+        return target_url
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(target_url).set(password=password).render_as_string(hide_password=False)
 
 
 def load_committed(cfg, ctx, run: _Run) -> bool:

@@ -56,13 +56,61 @@ class PlanRefused(Exception):
         self.run_dir, self.summary = run_dir, summary
 
 
+class PrefectUnreachable(Exception):
+    """The Prefect API could not be reached before the flow began: not the config's failure."""
+
+    ja = "Prefect に接続できません (PREFECT_API_URL を確認してください。未設定なら一時サーバーを使います)"
+
+    def __init__(self, run_dir: Path, cause: BaseException):
+        from ikou.errors import one_line
+
+        super().__init__(f"cannot reach the Prefect API ({one_line(cause)}): check PREFECT_API_URL "
+                         "(unset, a temporary server is started)")
+        self.run_dir = run_dir
+
+
+def _prefect_unreachable(exc: BaseException) -> bool:
+    import httpx
+
+    while exc is not None:
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) or "Failed to reach API" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+_API_LOST = False   # the Prefect API was lost at the end of a cancelled run (flows.run_cli.start)
+
+
+def _prefect_quiet() -> None:
+    """At the first cancel: no more retries of Prefect's API, no logs sent to it. A terminal's Ctrl-C reaches
+    the whole process group, Prefect's temporary server too; retrying it held the 団体's lock for minutes.
+    The settings are read from the live settings object (set at import; the environment is not read again)."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.context import get_settings_context
+
+    settings = get_settings_context().settings
+    settings.client.max_retries = 0
+    settings.logging.to_api.enabled = False
+    # the logs already queued for the API fail to send: Prefect's worker writes that to stderr only while
+    # logging.raiseExceptions (stdlib's switch for handler errors); the run's record and run.log are ours
+    logging.raiseExceptions = False
+
+
 def start(config: Path, *, run_id: str | None = None, target_url: str | None = None, debug: bool = False,
-          keep_stages: bool = False,
+          keep_stages: bool = False, evidence: bool = False,
           verbose: bool = False, progress: bool = True):
     """Run the flow for `config`; return (its final Prefect state, the run folder). Logs go to the run
     folder's run.log (and the terminal with `verbose`); progress lines show on a terminal (flows.terminal).
-    A spec error is refused before Prefect starts: PlanRefused, with the run's record written."""
+    A spec error (or an unreadable evidence key) is refused before Prefect starts: PlanRefused, with the
+    run's record written. A cancel before the flow began leaves its record too (stage plan): state None."""
+    global _API_LOST
     _quiet_prefect()
+    from ikou import cancel
+
+    cancel.install()   # from the first moment: a scheduler's SIGTERM right after launch ends in one line
+    cancel.on_request(_prefect_quiet)
     from ikou.config import load_config, with_target_url
     from ikou.context import check_run_id, new_run, new_run_id
 
@@ -80,18 +128,23 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
     ctx = RunContext(dantai_code=cfg.dantai.code, run_id=run_id, runs_dir=cfg.runs_dir,
                      rehearsal=cfg.rehearsal, dantai_name=cfg.dantai.name)
     run_dir = ctx.run_dir
-    from ikou import cancel
-
     from ikou.runlock import dantai_lock
 
-    cancel.install()
     # a run id names one run: a folder holding anything is refused, and the flow takes the one claimed here
     # (ikou.context.new_run); one run of a 団体 at a time, refused before anything is written or Prefect starts
     # (the flow takes the lock again); the plan checked before Prefect starts (the flow checks it again)
     with new_run(run_dir), dantai_lock(ctx.dantai_dir, run_id):
-        _check_plan(cfg, ctx)
-        from ikou.flows import terminal
-        from ikou.flows.migrate import migration_flow
+        try:   # the plan check and Prefect's import take a second or two: a cancel there is recorded (stage plan)
+            cancel.checkpoint("plan")
+            if evidence or cfg.evidence:
+                _check_evidence_key(cfg, ctx)
+            _check_plan(cfg, ctx)
+            from ikou.flows import terminal
+            from ikou.flows.migrate import hand_over, migration_flow
+        except KeyboardInterrupt:
+            _cancelled_record(cfg, run_dir, "plan", "cancelled before the flow started; nothing was read or loaded",
+                              "開始前に中断しました (何も読み込み・投入していません)")
+            return None, run_dir
 
         with terminal.logs_to(run_dir, verbose=verbose):
             if debug:
@@ -101,18 +154,38 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
             try:
                 with terminal.shown(progress):
                     cancel.checkpoint("start")   # Prefect's server may take seconds to start: a cancel there too
+                    # a password in --target-url never becomes a flow parameter (Prefect stores and shows them)
                     state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
-                                           target_url=target_url, keep_stages=keep_stages, return_state=True)
+                                           target_url=hand_over(target_url), keep_stages=keep_stages,
+                                           return_state=True)
             except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
                 state = None
-            except Exception:   # noqa: BLE001 - see below
+            except Exception as exc:   # noqa: BLE001 - see below
                 # a terminal's Ctrl-C (or `timeout`, systemd) signals the whole process group: Prefect's temporary
                 # server stops with the run, and reporting the flow's end to it fails later. The run was cancelled
                 # (its folder says so), not a config failure
+                _API_LOST = _prefect_unreachable(exc)
                 if not cancel.requested():
+                    if _prefect_unreachable(exc) and not (run_dir / "summary.json").exists():
+                        raise PrefectUnreachable(run_dir, exc) from exc
                     raise
                 state = None
     return state, run_dir
+
+
+def _check_evidence_key(cfg, ctx) -> None:
+    """A run that asks for its evidence pack (--evidence, `evidence: true`) is refused at plan when the signing
+    key (IKOU_EVIDENCE_KEY) cannot be read: found only after the load, the migration was done but its pack not."""
+    from ikou.flows import pipeline as P
+    from ikou.reports.evidence import load_signing_key
+    from ikou.reports.summary import now
+
+    started = now()
+    try:
+        load_signing_key()
+    except Exception as exc:   # noqa: BLE001 - recorded as a plan failure, one line
+        summary = P.record(cfg, ctx, [], [], started=started, status="failed", error=P.run_error("plan", exc))
+        raise PlanRefused(ctx.run_dir, summary) from exc
 
 
 def _check_plan(cfg, ctx) -> None:
@@ -190,7 +263,13 @@ def _legacy_on_postgres(config: Path) -> Path:
     return out
 
 
-def _print_result(summary: dict, run_dir: Path) -> None:
+def _note(run_dir: Path, **notes) -> None:
+    from ikou.flows.migrate import note_in_summary
+
+    note_in_summary(run_dir, **notes)
+
+
+def _print_result(summary: dict, run_dir: Path, *, last: bool = True) -> None:
     """Counts per table, then the run folder as the very last line (scripts read it): Prefect's
     notice that it stops its temporary server, logged at exit, must not come after it."""
     logging.getLogger("prefect").setLevel(logging.WARNING)
@@ -208,7 +287,8 @@ def _print_result(summary: dict, run_dir: Path) -> None:
             if "crosswalk" in x:
                 print(f"  {src}: crosswalk {name}: kept {x['kept']}, issued {x['issued']}, total {x['held_total']}")
     print(verdict_line(summary), flush=True)
-    print(run_dir, flush=True)
+    if last:
+        print(run_dir, flush=True)
 
 
 def verdict_line(summary: dict) -> str:
@@ -238,12 +318,24 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
 
     try:   # a bad --run-id is refused by start() before anything is read, and leaves no record (below)
         state, run_dir = start(config, run_id=run_id, target_url=target_url, debug=debug, verbose=verbose,
-                               progress=not quiet, keep_stages=keep_stages)
+                               progress=not quiet, keep_stages=keep_stages, evidence=evidence)
+    except KeyboardInterrupt:   # before the run had a folder (reading the config): nothing to record
+        print("ikou: 中断 (plan): 開始前に中断しました (何も読み込み・投入していません。summary.json は書いていません) — "
+              "cancelled at plan: before the run started; nothing was read or loaded (no summary.json written)",
+              file=sys.stderr, flush=True)
+        return 130
     except PlanRefused as refused:   # a spec error, recorded in the run folder before Prefect started
         if debug:
             traceback.print_exception(refused.__cause__)
         print(failure_line(refused.summary.error.model_dump(), str(refused)), file=sys.stderr, flush=True)
         print(refused.run_dir, flush=True)
+        return 2
+    except PrefectUnreachable as exc:   # the config is fine: Prefect's API is not there
+        if debug:
+            traceback.print_exc()
+        _failure_record(Path(config), exc.run_dir, "prefect", type(exc.__cause__).__name__, str(exc), exc.ja)
+        print(f"ikou: 失敗 (prefect): {exc.ja} — failed at prefect: {exc}", file=sys.stderr, flush=True)
+        print(exc.run_dir, flush=True)
         return 2
     except Exception as exc:   # noqa: BLE001 - the config itself failed: no run has started
         if debug:
@@ -261,19 +353,29 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
         if run_dir is not None:
             print(run_dir, flush=True)
         return 2
+    from ikou import cancel
+
     f = run_dir / "summary.json"
     if state is None and not f.is_file():   # cancelled before the flow wrote anything (Prefect's start-up)
-        _cancelled_before_start_record(Path(config), run_dir)
+        _cancelled_before_start_record(Path(config), run_dir, target_url)
     summary = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
-    if state is None or state.is_cancelled() or summary.get("status") == "cancelled":
+    # a cancel that came once the run's record said succeeded (summary.json, the target's end, report): the run
+    # is done and stands so, one verdict (summary.json, the target, exit 0); the cancel is named, not hidden
+    late_cancel = cancel.requested() is not None and summary.get("status") == "succeeded"
+    if late_cancel:
+        print(f"ikou: 中断要求 ({cancel.requested()}) は実行の記録の後に届きました (移行は完了しています) — the cancel "
+              "came after the run was recorded: it stands as succeeded", file=sys.stderr, flush=True)
+    elif state is None or state.is_cancelled() or summary.get("status") == "cancelled":
         logging.getLogger("prefect").setLevel(logging.WARNING)
         err = summary.get("error") or {}
+        if _API_LOST:   # Prefect's client may have written half a line: ours starts a fresh one
+            print(file=sys.stderr, flush=True)
         print(f"ikou: 中断 ({err.get('stage') or '-'}): {err.get('message_ja') or '中断しました'} — "
               f"cancelled at {err.get('stage') or '-'}: {err.get('message') or 'cancelled'}", file=sys.stderr,
               flush=True)
         print(run_dir, flush=True)
         return 130
-    if state.is_failed() or summary.get("status") != "succeeded":
+    if not late_cancel and (state.is_failed() or summary.get("status") != "succeeded"):
         if debug:
             exc = state.result(raise_on_failure=False)
             if isinstance(exc, BaseException):
@@ -282,7 +384,9 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
         print(failure_line(summary.get("error"), state.message or "see summary.json"), file=sys.stderr, flush=True)
         print(run_dir, flush=True)
         return 2
-    if evidence or _config_asks_evidence(config):
+    if late_cancel and (evidence or _config_asks_evidence(config)):
+        _note(run_dir, evidence_error="cancelled before the evidence pack was written")
+    elif evidence or _config_asks_evidence(config):
         try:
             from ikou.reports.evidence import DEFAULT_PACK, build_pack
 
@@ -293,7 +397,12 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
             url = (with_target_url(cfg, target_url) if target_url else cfg).target.url
             pack = build_pack(run_dir, run_dir / DEFAULT_PACK, target_url=url)
         except Exception as exc:   # noqa: BLE001 - the run is loaded; the pack it asked for is not
-            print(f"ikou: 失敗 (evidence): {message_ja(exc)} — failed at evidence: {one_line(exc)}",
+            # the migration stands (summary.json succeeded, the target holds it): only the pack failed, recorded
+            # as evidence_error; exit 2 all the same (what was asked for is missing): `ikou evidence` makes it later
+            _note(run_dir, evidence_error=one_line(exc))
+            _print_result(summary, run_dir, last=False)
+            print(f"ikou: 移行は完了、証跡パックのみ失敗 (evidence): {message_ja(exc)} — the migration completed; only "
+                  f"the evidence pack failed: {one_line(exc)} (summary.json evidence_error)",
                   file=sys.stderr, flush=True)
             print(run_dir, flush=True)
             return 2
@@ -308,22 +417,65 @@ def _config_asks_evidence(config: Path) -> bool:
     return load_config(config).evidence
 
 
-def _cancelled_before_start_record(config: Path, run_dir: Path) -> None:
-    """A cancel (Ctrl-C, SIGTERM) while Prefect was still starting leaves summary.json too (status
-    cancelled, stage start): the run folder is the record whatever stopped the run, and nothing was
-    read or loaded yet."""
+def _cancelled_before_start_record(config: Path, run_dir: Path, target_url: str | None = None) -> None:
+    """A cancel (Ctrl-C, SIGTERM) the flow did not record leaves summary.json too (status cancelled): the run
+    folder is the record whatever stopped the run. "Nothing was read or loaded" (stage start) only when that is
+    so: the folder holds nothing but run.log and the target does not name this run. Otherwise the run got
+    further than its record says (a signal broke the writing of it): say so, and where to look."""
+    from ikou.config import load_config, with_target_url
+
+    cfg = load_config(config)
+    if target_url:
+        cfg = with_target_url(cfg, target_url)
+    if _target_names(cfg, run_dir.name):
+        _cancelled_record(cfg, run_dir, "unknown",
+                          "cancelled; the target holds this run, but its record was not finished: check it with "
+                          "`ikou rollback --list`",
+                          "中断しました (移行先にはこの実行のデータが反映済み。記録は未完了: ikou rollback --list で確認)")
+    elif run_dir.is_dir() and any(p.name != "run.log" for p in run_dir.iterdir()):
+        _cancelled_record(cfg, run_dir, "unknown",
+                          "cancelled; the run had begun (its folder holds stage output) and how far it got is "
+                          "unknown: check the target with `ikou rollback --list`",
+                          "中断しました (処理は開始済み。どこまで進んだか不明: ikou rollback --list で移行先を確認)")
+    else:
+        _cancelled_record(cfg, run_dir, "start", "cancelled before the flow started; nothing was read or loaded",
+                          "開始前に中断しました (何も読み込み・投入していません)")
+
+
+def _target_names(cfg, run_id: str) -> bool:
+    """Whether the target holds `run_id` (read only; unreadable: not known to)."""
+    try:
+        from ikou.loaders import held_runs
+
+        current = held_runs(cfg.target.url, cfg.target_schema)["current"]
+    except Exception:   # noqa: BLE001 - a target that cannot be read (or does not exist) names no run
+        return False
+    return bool(current) and current.get("run_id") == run_id
+
+
+def _cancelled_record(cfg, run_dir: Path, stage: str, message: str, message_ja: str) -> None:
+    from ikou.reports.summary import now
+    from ikou.summary import RunError, RunSummary
+
+    error = RunError(kind="Cancelled", stage=stage, message=message, message_ja=message_ja)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    RunSummary(dantai=cfg.dantai.code, dantai_name=cfg.dantai.name, run_id=run_dir.name, rehearsal=cfg.rehearsal,
+               gyomu=list(cfg.gyomu), status="cancelled", started_at=now(), finished_at=now(), error=error,
+               sign_off_blockers=["run cancelled"]).write(run_dir / "summary.json")
+
+
+def _failure_record(config: Path, run_dir: Path, stage: str, kind: str, message: str, message_ja: str) -> None:
+    """summary.json (status failed) of a run that failed before its flow began, for a reason not its config's."""
     from ikou.config import load_config
     from ikou.reports.summary import now
     from ikou.summary import RunError, RunSummary
 
     cfg = load_config(config)
-    error = RunError(kind="Cancelled", stage="start",
-                     message="cancelled before the flow started; nothing was read or loaded",
-                     message_ja="開始前に中断しました (何も読み込み・投入していません)")
+    error = RunError(kind=kind, stage=stage, message=message, message_ja=message_ja)
     run_dir.mkdir(parents=True, exist_ok=True)
     RunSummary(dantai=cfg.dantai.code, dantai_name=cfg.dantai.name, run_id=run_dir.name, rehearsal=cfg.rehearsal,
-               gyomu=list(cfg.gyomu), status="cancelled", started_at=now(), finished_at=now(), error=error,
-               sign_off_blockers=["run cancelled"]).write(run_dir / "summary.json")
+               gyomu=list(cfg.gyomu), status="failed", started_at=now(), finished_at=now(), error=error,
+               sign_off_blockers=[f"run failed: {kind}"]).write(run_dir / "summary.json")
 
 
 def _config_failure_record(config: Path, exc: BaseException, run_id: str | None) -> Path | None:
@@ -494,6 +646,15 @@ def _rollback_locked(args, url: str, schema: str) -> int:
     return 0
 
 
+EXIT_CODES = """exit codes (終了コード):
+  0    done, with or without sign-off blockers (summary.json sign_off_blockers) / 完了 (承認の妨げがあっても)
+  2    failed or refused (config, plan, a stage, another run of the 団体 in progress, a bad option); also when
+       the migration completed and only its evidence pack failed (summary.json evidence_error)
+       / 失敗・拒否 (証跡パックのみの失敗も)
+  130  cancelled (Ctrl-C, SIGTERM): summary.json status cancelled / 中断
+the run folder (with summary.json) is the last line of stdout whenever one was written"""
+
+
 def _terminal_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines (none either when not on a terminal)")
     p.add_argument("--verbose", action="store_true",
@@ -501,7 +662,8 @@ def _terminal_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a migration (one 団体 × 業務 × rehearsal) from a config file")
+    p = sub.add_parser("run", help="run a migration (one 団体 × 業務 × rehearsal) from a config file",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES)
     p.add_argument("--config", required=True, help="run configuration YAML")
     p.add_argument("--run-id", default=None,
                    help="the new run's id, of the form 20261129T221752Z-R1-749c, not used before (default: new, "
@@ -515,7 +677,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "debugging (as `keep_stages: true`)")
     _terminal_options(p)
     p.set_defaults(func=_run)
-    d = sub.add_parser("demo", help="migrate the sample 団体 (架空市) end to end into DuckDB")
+    d = sub.add_parser("demo", help="migrate the sample 団体 (架空市) end to end into DuckDB",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES)
     d.add_argument("--vendor", choices=sorted(DEMO_CONFIGS), default="a",
                    help="a: vendor A's 中間標準レイアウト files, 住民記録 + 個人住民税 (default); "
                         "a-juki: 住民記録 only; b: vendor B's tables in a database; "

@@ -5,6 +5,11 @@ driver may report an interrupted statement as an operational error) that the run
 The signal handlers raise KeyboardInterrupt, which passes through `except Exception` on its way
 out, so nothing half-done is committed; every loader rolls back on any BaseException.
 
+After the first signal a run only stops: further signals are noted, never raised (a second Ctrl-C must
+not break the writing of the record the first one asked for), and while the run's record is written
+(`deferred()`) none is raised at all. `on_request(hook)` runs once, at the first signal (the command line
+turns Prefect's API retries off there: a terminal's Ctrl-C may have stopped its temporary server too).
+
 `checkpoint(name)` marks points of a run where tests stop it (SIGINT, SIGTERM, kill -9): it does
 nothing unless IKOU_PAUSE_AT names that point, then writes IKOU_PAUSE_MARKER and waits there.
 """
@@ -18,6 +23,8 @@ import time
 from pathlib import Path
 
 _requested: list[str] = []
+_deferring: list[bool] = []
+_hooks: list = []
 
 
 def requested() -> str | None:
@@ -26,8 +33,21 @@ def requested() -> str | None:
 
 
 def _handler(signum, frame):
-    _requested.append(signal.Signals(signum).name)
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    first = not _requested
+    _requested.append(name)
+    if first:
+        for hook in list(_hooks):
+            with contextlib.suppress(Exception):
+                hook()
+    if first and not _deferring:   # only the first stops the run, and never half-way through its record
+        raise KeyboardInterrupt(name)
+
+
+def on_request(hook) -> None:
+    """Call `hook()` once, when the first SIGINT/SIGTERM asks the run to stop."""
+    if hook not in _hooks:
+        _hooks.append(hook)
 
 
 def install() -> None:
@@ -53,6 +73,25 @@ def handling():
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def deferred():
+    """Write the run's record whole: a SIGINT/SIGTERM in the block is noted (`requested()`) but raises
+    nothing; whoever wrote the record then tells how the run ended."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _deferring.append(True)
+    for sig in before:
+        signal.signal(sig, _handler)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def checkpoint(name: str) -> None:
     if os.environ.get("IKOU_PAUSE_AT") != name:
         return
@@ -60,5 +99,6 @@ def checkpoint(name: str) -> None:
     if marker:
         Path(marker).write_text(name, encoding="utf-8")
     deadline = time.monotonic() + float(os.environ.get("IKOU_PAUSE_SECONDS", "120"))
-    while time.monotonic() < deadline:
+    signals = len(_requested)   # a signal noted, not raised (deferred()), ends the wait too
+    while time.monotonic() < deadline and len(_requested) == signals:
         time.sleep(0.02)
