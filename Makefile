@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The MJ character dictionary, built from ../shared/mj when present, else from the pinned npm package.
-$(MJDICT): $(STAMP)
+# The MJ character dictionary, built from ../shared/mj when present, else from the pinned npm package;
+# built again when the code that builds it changes (a checkout updated in place keeps no stale dictionary).
+$(MJDICT): $(STAMP) moji/dictionary.py
 	$(BIN)/ikou moji build
 	@mkdir -p $(dir $(MJDICT)) && touch $(MJDICT)
 

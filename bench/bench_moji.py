@@ -73,7 +73,10 @@ def baseline(names: list[str], d, gaiji: pl.DataFrame) -> tuple[list[str], dict[
     out_of = dict(zip(d.glyphs["mj_name"].to_list(), d.glyphs["output"].to_list()))
     gmap = {ord(c): out_of[m] or c for c, m in zip(gaiji["code"].to_list(), gaiji["mj"].to_list())}
     gset = set(gaiji["code"].to_list())
-    char_re = re.compile(r".[\uFE00-\uFE0F\U000E0100-\U000E01EF]?", re.S)
+    # a character as moji.identify.CHAR_RE reads it: a base with at most one selector or combining mark
+    char_re = re.compile(r".[\uFE00-\uFE0F\U000E0100-\U000E01EF\u0300-\u036F\u3099\u309A]?", re.S)
+    # JIS text of two code points (か゚) and JIS characters in the ideographic block (〇 U+3007): passed through
+    text, allowed = d.text_sequences, d.text_repertoire
 
     def py_re(rust: str) -> re.Pattern:  # the same classes as moji.identify, in Python syntax
         return re.compile(re.sub(r"\\x\{([0-9A-Fa-f]+)\}", lambda m: "\\U%08X" % int(m.group(1), 16), rust))
@@ -88,7 +91,7 @@ def baseline(names: list[str], d, gaiji: pl.DataFrame) -> tuple[list[str], dict[
                 counts["mj"] += 1
             elif c in gset:
                 counts["gaiji"] += 1
-            elif scope(c):
+            elif scope(c) and c not in text and not (len(c) == 1 and ord(c) in allowed):
                 counts["unresolved"] += 1
             else:
                 counts["passthrough"] += 1

@@ -38,7 +38,7 @@ from benchlib import SMOKE_HELP, Checks  # noqa: E402
 from ikou import REPO_ROOT  # noqa: E402
 from ikou.schema import Column, TargetSchema, load_schema  # noqa: E402
 from ikou.checkdigit import atena_check_digit_expr, kojin_no_check_digit_expr  # noqa: E402
-from ikou.validators.engine import schema_rules, validate  # noqa: E402
+from ikou.validators.engine import run_date_of, schema_rules, validate  # noqa: E402
 from ikou.validators.kinds import HELD, HELD_BY, KINDS, Context  # noqa: E402
 from ikou.validators.spec import load_rules  # noqa: E402
 
@@ -156,7 +156,8 @@ def pandera_schemas(df: pl.DataFrame):
 
     schema, rules = load_schema(SCHEMA_PATH), load_rules(RULES_PATH)
     t = schema.resolved_table(TABLE)
-    ctx = Context(TABLE, t, schema, frozenset(df.columns), DANTAI)
+    # the run's date, as the ikou engine reads it for run_id "bench" (date_range's `max: run_date`)
+    ctx = Context(TABLE, t, schema, frozenset(df.columns), DANTAI, run_date=run_date_of("bench"))
 
     def expr_check(rule, phase_name):
         checks = KINDS[rule.kind].build(rule.parsed_params(), ctx)
@@ -215,7 +216,8 @@ def run_pandera(df: pl.DataFrame) -> dict:
     # phase 3 (a group with a held row held whole, households): every row, those held marked, as the ikou engine
     # does; the kinds' own Polars expressions, as for the custom checks above
     schema = load_schema(SCHEMA_PATH)
-    ctx = Context(TABLE, schema.resolved_table(TABLE), schema, frozenset(df.columns), DANTAI)
+    ctx = Context(TABLE, schema.resolved_table(TABLE), schema, frozenset(df.columns), DANTAI,
+                  run_date=run_date_of("bench"))
     marked = df.with_row_index("__i").with_columns(pl.col("__i").is_in(held.cast(pl.UInt32).implode()).alias(HELD),
                                                    pl.lit(None, pl.String).alias(HELD_BY))
     for rule in load_rules(RULES_PATH).tables[TABLE]:
