@@ -3,7 +3,8 @@
 `deploy(campaign)` turns the campaign file into the server's state: the work pool (and its
 concurrency limit), the global concurrency limit on target loads, one deployment of the migration
 flow per run config (schedule, parameters, tags `ikou`, `campaign:<name>`, `dantai:<code>`); a
-deployment of this campaign that the file no longer lists is deleted. `run(campaign)` starts every
+deployment of this campaign that the file no longer lists is deleted. A schedule or deployment an operator
+paused (Prefect UI/CLI) stays paused; `run(..., only=)` deploys only those 団体. `run(campaign)` starts every
 rehearsal through its deployment (`run_deployment(timeout=0)`: workers run them), waits for all of
 them, and writes the campaign folder (reports.campaign). One 団体 failing never stops the others;
 `retry` first brings the record up to date (a wait that timed out leaves runs that go on without
@@ -131,13 +132,29 @@ def _checked_schedules(entries: list[Entry]) -> dict[str, list]:
     return out
 
 
-async def _deploy(campaign: Campaign) -> dict:
+def _kept(new: list, before) -> list:
+    """The file's schedules with the state an operator gave them on the server: a redeploy (every
+    `campaign run`) must not resume a schedule paused in the Prefect UI or CLI. A schedule the file
+    changed keeps the deployment's state too: paused if every schedule it had was paused."""
+    if before is None or not before.schedules:
+        return new
+    all_paused = not any(s.active for s in before.schedules)
+    out = []
+    for n in new:
+        same = next((s for s in before.schedules if s.schedule == n.schedule), None)
+        active = same.active if same is not None else not all_paused
+        out.append(n if active == n.active else n.model_copy(update={"active": active}))
+    return out
+
+
+async def _deploy(campaign: Campaign, only: set[str] | None = None) -> dict:
     from prefect import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
     from prefect.client.schemas.sorting import DeploymentSort
 
     entries = campaign.entries()
-    schedules = _checked_schedules(entries)
+    schedules = _checked_schedules(entries)   # every entry checked, even those `only` leaves out
+    entries = [e for e in entries if only is None or e.dantai in only]
     env = job_env(campaign)
     async with get_client() as client:
         await _ensure_pool(client, campaign)
@@ -149,28 +166,30 @@ async def _deploy(campaign: Campaign) -> dict:
             page = await client.read_deployments(deployment_filter=DeploymentFilter(
                 tags=DeploymentFilterTags(all_=[tag])), limit=200, offset=len(existing), sort=DeploymentSort.NAME_ASC)
             existing += page
-        names = set()
+        names, prior = set(), {d.name: d for d in existing}
         for e in entries:
+            before = prior.get(e.deployment)   # its paused state and schedules' active state are kept
             await client.create_deployment(
                 flow_id=flow_id, name=e.deployment,
                 entrypoint=PARALLEL_ENTRYPOINT if campaign.parallel else ENTRYPOINT, work_pool_name=campaign.work_pool.name,
-                parameters=e.parameters(), schedules=schedules[e.deployment], tags=_tags(campaign, e),
+                parameters=e.parameters(), schedules=_kept(schedules[e.deployment], before), tags=_tags(campaign, e),
                 # one run of a 団体's rehearsal at a time: a target holds one whole run
                 concurrency_limit=1, job_variables={"env": env} if env else {},
                 description=f"{e.cfg.dantai.code} {e.cfg.dantai.name} {'+'.join(e.cfg.gyomu)} {e.cfg.rehearsal}",
-                enforce_parameter_schema=False, paused=False)
+                enforce_parameter_schema=False, paused=bool(before is not None and before.paused))
             names.add(e.deployment)
         removed = []
-        for d in existing:
+        for d in existing if only is None else []:   # a partial deploy leaves the other 団体' deployments alone
             if d.name not in names:
                 await client.delete_deployment(d.id)
                 removed.append(d.name)
     return {"deployed": sorted(names), "removed": sorted(removed)}
 
 
-def deploy(campaign: Campaign) -> dict:
-    """Register the campaign's deployments (and pool, limits); remove those the file no longer lists."""
-    return asyncio.run(_deploy(campaign))
+def deploy(campaign: Campaign, only: set[str] | None = None) -> dict:
+    """Register the campaign's deployments (and pool, limits); remove those the file no longer lists.
+    `only` (団体 codes): register only theirs and remove nothing. Paused schedules and deployments stay paused."""
+    return asyncio.run(_deploy(campaign, only))
 
 
 def _start(campaign: Campaign, entries: list[Entry], campaign_id: str) -> list[dict]:
@@ -232,19 +251,38 @@ def _run_dir(e: Entry, run_id: str) -> Path:
     return e.cfg.runs_dir / e.dantai / run_id
 
 
-def _record(meta: dict, run_id: str, flow_run_id: str, run_dir: Path | None, fr) -> dict:
-    """One run's record from its summary.json (when it left one) and its flow run's state on the server."""
+def _target_holds(cfg, run_id: str) -> bool | None:
+    """Whether the 団体's target holds `run_id` now (its ikou_run, read only); None: not known."""
+    if cfg is None:
+        return None
+    try:
+        from ikou.loaders import held_runs
+
+        current = held_runs(cfg.target.url, cfg.target_schema)["current"]
+    except Exception:   # noqa: BLE001 - a target that cannot be read: the record says "not known"
+        return None
+    return bool(current) and current.get("run_id") == run_id
+
+
+def _record(meta: dict, run_id: str, flow_run_id: str, run_dir: Path | None, fr, cfg=None) -> dict:
+    """One run's record from its summary.json (when it left one) and its flow run's state on the server;
+    for a run that did not succeed, also whether the target holds it (a crash after the COMMIT does)."""
     f = run_dir / "summary.json" if run_dir else None
     summary = json.loads(f.read_text(encoding="utf-8")) if f is not None and f.is_file() else None
     state = fr.state if fr is not None else None
+    kind = state.type.value if state else "UNKNOWN"
+    status = (summary or {}).get("status")
+    holds = (_target_holds(cfg, run_id) if kind not in report.NOT_FINAL and status != "succeeded"
+             and (kind != "COMPLETED" or status) else None)
     return report.run_record(**meta, run_id=run_id, run_dir=run_dir, flow_run_id=flow_run_id,
-                             flow_run_url=_ui_url(flow_run_id), state=state.type.value if state else "UNKNOWN",
-                             state_message=(state.message if state else None), summary=summary)
+                             flow_run_url=_ui_url(flow_run_id), state=kind,
+                             state_message=(state.message if state else None), summary=summary,
+                             target_holds_run=holds)
 
 
 def _results(campaign: Campaign, started: list[dict], runs: dict) -> list[dict]:
     return [_record(_meta(s["entry"]), s["run_id"], s["flow_run_id"], _run_dir(s["entry"], s["run_id"]),
-                    runs.get(s["flow_run_id"])) for s in started]
+                    runs.get(s["flow_run_id"]), s["entry"].cfg) for s in started]
 
 
 def _pending(s: dict) -> dict:
@@ -268,7 +306,8 @@ def refresh(campaign: Campaign, record: dict) -> None:
         run_dir = (_run_dir(e, a["run_id"]) if e is not None else
                    Path(r["run_dir"]).parent / a["run_id"] if r.get("run_dir") else None)
         meta = {k: r.get(k) for k in ("deployment", "dantai", "dantai_name", "gyomu", "rehearsal")}
-        new = _record(meta, a["run_id"], a["flow_run_id"], run_dir, runs.get(a["flow_run_id"]))
+        new = _record(meta, a["run_id"], a["flow_run_id"], run_dir, runs.get(a["flow_run_id"]),
+                      e.cfg if e is not None else None)
         a.update(new["attempts"][0])
         if a["run_id"] == r["run_id"]:
             attempts = r["attempts"]
@@ -301,7 +340,7 @@ def run(campaign: Campaign, *, spec_path: Path, timeout: float | None = None,
         only: set[str] | None = None) -> tuple[Path, dict]:
     """Deploy, start every rehearsal, wait, write campaign.json/.html; return (folder, record)."""
     check_only(campaign, only)
-    deploy(campaign)
+    deploy(campaign, only)
     campaign_id = new_campaign_id()
     folder = _campaign_dir(campaign, campaign_id)
     while folder.exists():   # two campaigns in one second

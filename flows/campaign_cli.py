@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from ikou.errors import ConfigError
+from ikou.errors import ConfigError, NotFound, UsageError
 
 
 # what each command could not do, for the Japanese half of its one line (not every command runs a campaign)
@@ -84,9 +84,13 @@ def _deploy(args) -> int:
 def _report(folder: Path, record: dict) -> int:
     for r in record["runs"]:
         c = r.get("counts") or {}
-        line = f"  {r['dantai']} {r['status']:<9} loaded={c.get('loaded', 0)} quarantined={c.get('quarantined', 0)}"
+        shown = {k: "—" if c.get(k) is None else c.get(k) for k in ("loaded", "quarantined")}   # None: not known
+        line = f"  {r['dantai']} {r['status']:<9} loaded={shown['loaded']} quarantined={shown['quarantined']}"
         if r.get("error"):
             line += f" — {r['error'].get('stage') or '-'}: {r['error'].get('message')}"
+        outcome = r.get("outcome") or {}
+        if outcome.get("en") and r.get("summary") is None:   # a crash: what the target holds now
+            line += f" ({outcome.get('ja')} / {outcome['en']})"
         print(line)
     running = [r["dantai"] for r in record["runs"] if r["status"] == "running"]
     failed = [r["dantai"] for r in record["runs"] if r["status"] not in ("succeeded", "running")]
@@ -139,7 +143,8 @@ def _runs_list(args) -> int:
 
     _need_server()
     if args.dantai and not is_valid_dantai_code(args.dantai):
-        raise ConfigError(f"--dantai {args.dantai!r} is not a 団体コード (6 digits with check digit)")
+        raise UsageError(f"--dantai {args.dantai!r} is not a 団体コード (6 digits with check digit)",
+                         ja=f"--dantai {args.dantai} は団体コードではありません (検査数字付きの 6 桁を指定してください)")
     rows = history.list_runs(args.dantai, limit=args.limit)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -158,7 +163,9 @@ def _runs_show(args) -> int:
     _need_server()
     r = history.show_run(args.run_id)
     if r is None:
-        raise ConfigError(f"no run {args.run_id!r} on the Prefect server at {os.environ['PREFECT_API_URL']}")
+        url = os.environ["PREFECT_API_URL"]
+        raise NotFound(f"no run {args.run_id!r} on the Prefect server at {url}",
+                       ja=f"実行 {args.run_id} は Prefect サーバー {url} にありません (ikou runs list で実行 ID を確認してください)")
     if args.json:
         print(json.dumps(r, ensure_ascii=False, indent=1))
         return 0

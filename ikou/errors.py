@@ -44,6 +44,18 @@ class ConfigError(TerminalError):
     ja = "設定・仕様ファイルに誤りがあります"
 
 
+class NotFound(TerminalError):
+    """What a command names (a run id, a pack) does not exist; not a fault of any config file."""
+
+    ja = "指定されたものが見つかりません"
+
+
+class UsageError(TerminalError):
+    """A command-line argument is wrong (not a config file: the message names the argument)."""
+
+    ja = "コマンドの引数に誤りがあります"
+
+
 class LayoutError(TerminalError):
     """A source does not match its layout (or the file is missing/unreadable)."""
 

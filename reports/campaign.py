@@ -61,9 +61,11 @@ NOT_FINAL = ("SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING")
 
 def run_record(*, deployment: str, dantai: str, dantai_name: str, gyomu: list[str], rehearsal: str, run_id: str,
                run_dir: Path | None, flow_run_id: str, flow_run_url: str | None, state: str,
-               state_message: str | None, summary: dict | None) -> dict:
+               state_message: str | None, summary: dict | None, target_holds_run: bool | None = None) -> dict:
     """One 団体 × 業務 run of the campaign, from its summary.json (None: the run left none). A run not
-    finished (a wait that timed out) is `running`, not failed: it has no error, it may still succeed."""
+    finished (a wait that timed out) is `running`, not failed: it has no error, it may still succeed.
+    `target_holds_run` (read from the target's ikou_run; None: not known) tells a PM what a failed run
+    left in the target: a crash after the COMMIT leaves the target holding a run with no record."""
     s = summary or {}
     status = s.get("status") or ("succeeded" if state == "COMPLETED" else
                                  "cancelled" if state == "CANCELLED" else
@@ -74,7 +76,12 @@ def run_record(*, deployment: str, dantai: str, dantai_name: str, gyomu: list[st
     if status not in ("succeeded", "running") and not error:
         error = {"kind": state, "stage": None, "message": state_message or f"flow run ended {state}",
                  "message_ja": "フロー実行が要約 (summary.json) を残さずに終了しました"}
-    counts = _counts(s)
+    outcome = _outcome(status, summary, target_holds_run)
+    if outcome and summary is None:
+        error["message_ja"] = outcome["ja"]   # the crash and what the target now holds, not only "no summary"
+    # no summary.json: nothing tells how much it read or loaded; never 0 as if nothing happened
+    counts = _counts(s) if summary is not None or status in ("succeeded", "running") else {
+        k: None for k in ("extracted", "quarantined", "loaded", "warnings")}
     moji = (s.get("moji") or {}).get("counts") or {}
     report = run_dir / "report.html" if run_dir else None
     return {"deployment": deployment, "dantai": dantai, "dantai_name": dantai_name, "gyomu": gyomu,
@@ -87,12 +94,39 @@ def run_record(*, deployment: str, dantai: str, dantai_name: str, gyomu: list[st
             "unexplained_differences": _unexplained(s), "unresolved_gaiji": int(moji.get("unresolved") or 0),
             "sign_off_blockers": list(s.get("sign_off_blockers") or (
                 [{"failed": "実行が失敗しました (要約 summary.json なし) / the run failed (no summary.json)",
-                  "cancelled": "実行が中止されました (要約 summary.json なし) / the run was cancelled (no summary.json)"}[status]]
+                  "cancelled": "実行が中止されました (要約 summary.json なし) / the run was cancelled (no summary.json)"}[status]
+                 + (f"。{outcome['ja']} / {outcome['en']}" if target_holds_run else "")]
                 if status in ("failed", "cancelled") else [])),
+            "target_holds_run": target_holds_run, "outcome": outcome,
             "report": str(report) if report is not None and report.is_file() else None,
             "summary": str(run_dir / "summary.json") if summary is not None and run_dir else None,
             "attempts": [{"run_id": run_id, "flow_run_id": flow_run_id, "status": status,
                           "error": (error or {}).get("message")}]}
+
+
+def _outcome(status: str, summary: dict | None, holds: bool | None) -> dict | None:
+    """What a run that did not succeed left in the target, in words (JP + EN); None for other runs."""
+    if status not in ("failed", "cancelled"):
+        return None
+    loaded = sum(int(c.get("loaded") or 0) for c in ((summary or {}).get("tables") or {}).values()
+                 if not c.get("derived"))
+    how_ja, how_en = (("記録を残さずに異常終了しました", "the run crashed without a record (no summary.json)")
+                      if status == "failed" else
+                      ("記録を残さずに中止されました", "the run was cancelled without a record (no summary.json)"))
+    if holds is True:
+        if summary is not None:
+            return {"target": "this_run", "ja": "移行先はこの実行を保持しています", "en": "the target holds this run"}
+        return {"target": "this_run", "ja": f"{how_ja}。移行先はこの未完了の実行を保持しています (ikou rollback --list で確認)",
+                "en": f"{how_en}; the target holds this unfinished run (ikou rollback --list)"}
+    if holds is False or (summary is not None and not loaded):
+        ja, en = "変更なし（前回の実行を保持）", "unchanged (target kept the previous run)"
+        if summary is None:
+            ja, en = f"{how_ja}。移行先は{ja}", f"{how_en}; target {en}"
+        return {"target": "unchanged", "ja": ja, "en": en}
+    if summary is None:
+        return {"target": None, "ja": f"{how_ja}。移行先の状態は不明です (ikou rollback --list で確認)",
+                "en": f"{how_en}; what the target holds is not known (ikou rollback --list)"}
+    return None
 
 
 def merge_retry(record: dict, results: list[dict]) -> None:
@@ -128,18 +162,43 @@ def previous_campaign(folder: Path) -> Path | None:
     return latest_campaign(folder.parent, before=folder.name)
 
 
+def _earlier(prev_dir: Path):
+    """The campaign records from `prev_dir` back to the first, newest first, read one at a time."""
+    base = prev_dir.parent
+    if not base.is_dir():
+        return
+    for i in sorted((p.name for p in base.iterdir() if CAMPAIGN_ID.match(p.name) and p.name <= prev_dir.name),
+                    reverse=True):
+        try:
+            yield json.loads((base / i / "campaign.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+
+
 def _trend(record: dict) -> None:
+    """Each run against its deployment's newest earlier run: walked back campaign by campaign, so a 団体
+    a partial (`--dantai`) campaign left out is compared with its own last rehearsal, not shown as 初回."""
     prev_dir = record.get("previous")
-    prev = {}
-    if prev_dir and (Path(prev_dir) / "campaign.json").is_file():
-        old = json.loads((Path(prev_dir) / "campaign.json").read_text(encoding="utf-8"))
-        prev = {r["deployment"]: r for r in old.get("runs", [])}
-        record["previous_id"] = old.get("campaign_id")
+    wanted, prev = {r["deployment"] for r in record["runs"]}, {}
+    for n, old in enumerate(_earlier(Path(prev_dir)) if prev_dir else ()):
+        if n == 0:
+            record["previous_id"] = old.get("campaign_id")
+        for p in old.get("runs") or []:
+            # a run still `running` in a record never refreshed tells nothing: look further back
+            if p.get("deployment") in wanted - prev.keys() and p.get("status") != "running":
+                prev[p["deployment"]] = {**p, "campaign_id": old.get("campaign_id")}
+        if wanted <= prev.keys():
+            break
     for r in record["runs"]:
         p = prev.get(r["deployment"])
+        kept = ((p or {}).get("outcome") or {}).get("target")
+        # a run that did not succeed counts what it loaded only when the target holds it
+        shows = (p or {}).get("status") == "succeeded" or kept == "this_run"
         r["trend"] = None if p is None else {
-            "status": p.get("status"), "run_id": p.get("run_id"),
-            "loaded": (p.get("counts") or {}).get("loaded"), "quarantine_rate": p.get("quarantine_rate"),
+            "campaign_id": p.get("campaign_id"), "status": p.get("status"), "run_id": p.get("run_id"),
+            # a failed run that left the target unchanged loaded nothing: its 0 is not what the target held
+            "loaded": (p.get("counts") or {}).get("loaded") if shows else None,
+            "target_unchanged": kept == "unchanged", "quarantine_rate": p.get("quarantine_rate"),
             "unexplained_differences": p.get("unexplained_differences"),
             "unresolved_gaiji": p.get("unresolved_gaiji"),
             "sign_off_blockers": len(p.get("sign_off_blockers") or [])}

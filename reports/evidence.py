@@ -331,7 +331,30 @@ def read_pack(pack: Path) -> tuple[dict, dict[str, bytes]]:
         raise BadPack(f"{pack}: manifest.json is not readable") from None
     if not isinstance(manifest, dict):
         raise BadPack(f"{pack}: manifest.json is not a manifest")
+    bad = _malformed_manifest_key(manifest)
+    if bad:
+        key, en, ja = bad
+        raise BadPack(f"{pack}: manifest.json is malformed: {key} {en}",
+                      ja=f"証跡パック {pack} の manifest.json の形式が正しくありません: {key} が{ja}")
     return manifest, files
+
+
+def _malformed_manifest_key(manifest: dict) -> tuple[str, str, str] | None:
+    """(key, what is wrong in English, in Japanese) of the first key of the manifest that is not as
+    `write_zip` writes it (and the checks read it): a hand-made manifest is refused by name, not left
+    to fail inside a check."""
+    for k in ("run_id", "dantai"):
+        if k in manifest and not isinstance(manifest[k], str):
+            return k, "is not a string", "文字列ではありません"
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        return "files", "is missing or not a mapping of file name to checksum", "ないか、ファイル名とチェックサムの対応ではありません"
+    for name, entry in listed.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            return f"files.{name}", "is not an entry with a sha256 string", "sha256 (文字列) を持つ項目ではありません"
+        if "bytes" in entry and (not isinstance(entry["bytes"], int) or isinstance(entry["bytes"], bool)):
+            return f"files.{name}.bytes", "is not an integer", "整数ではありません"
+    return None
 
 
 def pack_signature(pack: Path) -> tuple[bytes, dict | None]:
@@ -519,13 +542,18 @@ def verify_pack(pack: Path, *, target_url: str | None = None, check_target: bool
         if sha256_bytes(files[name]) != listed[name]["sha256"]:
             v.problems.append(f"{name}: SHA-256 differs from the manifest (changed since the pack was made)")
     # the specs' own manifest, written by the run, against the copies
-    if f"{SPECS}/manifest.json" in files:
-        for f in json.loads(files[f"{SPECS}/manifest.json"]).get("files", []):
-            data = files.get(f"{SPECS}/{f['path']}")
-            if data is None:
-                v.problems.append(f"{SPECS}/{f['path']}: in the run's spec manifest, missing from the pack")
-            elif sha256_bytes(data) != f["sha256"]:
-                v.problems.append(f"{SPECS}/{f['path']}: SHA-256 differs from the run's spec manifest")
+    specs = _json_member(files, f"{SPECS}/manifest.json", v) or {}
+    entries = specs.get("files", [])
+    if not isinstance(entries, list) or not all(isinstance(f, dict) and isinstance(f.get("path"), str)
+                                                and isinstance(f.get("sha256"), str) for f in entries):
+        v.problems.append(f"{SPECS}/manifest.json: files is not a list of entries with a path and a sha256")
+        entries = []
+    for f in entries:
+        data = files.get(f"{SPECS}/{f['path']}")
+        if data is None:
+            v.problems.append(f"{SPECS}/{f['path']}: in the run's spec manifest, missing from the pack")
+        elif sha256_bytes(data) != f["sha256"]:
+            v.problems.append(f"{SPECS}/{f['path']}: SHA-256 differs from the run's spec manifest")
     summary = _json_member(files, "summary.json", v)
     if summary is not None:
         v.status = None if summary.get("status") is None else str(summary.get("status"))
@@ -548,10 +576,15 @@ def verify_pack(pack: Path, *, target_url: str | None = None, check_target: bool
     if v.status not in (None, "succeeded"):   # on the verify line: the pack is of a run that did not succeed
         v.target = f"not checked: run {v.status}: the target does not hold this run"
     elif check_target and "target.json" in files:
-        recorded = json.loads(files["target.json"])
-        if v.status == "succeeded" and recorded.get("note"):   # the note would skip the target check
-            v.problems.append("target.json: says the target does not hold this run, summary.json says succeeded")
-        _verify_target(recorded, manifest, v, target_url)
+        recorded = _json_member(files, "target.json", v)
+        shaped = recorded is not None and isinstance(recorded.get("url"), str) and isinstance(
+            recorded.get("schema"), str) and isinstance(recorded.get("tables") or {}, dict)
+        if recorded is not None and not shaped:
+            v.problems.append("target.json: malformed (url and schema must be strings, tables a mapping)")
+        elif recorded is not None:
+            if v.status == "succeeded" and recorded.get("note"):   # the note would skip the target check
+                v.problems.append("target.json: says the target does not hold this run, summary.json says succeeded")
+            _verify_target(recorded, manifest, v, target_url)
     return v
 
 

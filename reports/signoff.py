@@ -111,9 +111,6 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
         _check_pack_is_of_run(pack, manifest, files, summary, raw)
         sealed = _json(files[SIGNOFF], pack / SIGNOFF) if SIGNOFF in files else {"signoffs": []}
     key = load_signing_key(sign_key)
-    if pack.is_file() and key is None and pack_signature(pack)[1] is not None:
-        raise EvidenceError(f"{pack} is signed: give --sign-key KEY (or IKOU_EVIDENCE_KEY) to sign it again "
-                            "with the sign-off in it")
     from ikou.reports.summary import current_wording
 
     unlisted = _check_blockers_against_files(run_dir, summary)
@@ -132,6 +129,12 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
             raise SignOffMismatch(f"{f} lacks {len(missing)} of the sign-off(s) sealed in {pack}: not signing "
                                   "(a sign-off may never drop one; restore signoff.json from the pack)")
     target = _check_target(run_dir, summary, target_url=target_url, no_target=no_target)
+    # last of the refusals: a key is worth fetching only for a run that would otherwise be signed off
+    if sealed is not None and key is None and pack_signature(pack)[1] is not None:
+        raise EvidenceError(f"{pack} is signed: give --sign-key KEY (or IKOU_EVIDENCE_KEY) to sign it again "
+                            "with the sign-off in it",
+                            ja=f"証跡パック {pack} は署名されています: 承認を記録して署名し直すため、署名鍵を --sign-key KEY "
+                               "(または環境変数 IKOU_EVIDENCE_KEY) で指定してください")
     record = {"run_id": summary["run_id"], "dantai": summary["dantai"], "rehearsal": summary.get("rehearsal"),
               "status": summary.get("status"), "by": by, "role": role,
               "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
