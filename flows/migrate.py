@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 
 from prefect import flow, get_run_logger, task
@@ -154,6 +155,8 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     one pass otherwise keeps in memory. Returns the summary (as a dict); a failed run ends in a Failed
     state that carries its error.
     """
+    _console_survives_broken_pipe()
+    _quiet_failure_logs()
     logger = get_run_logger()
     cfg = load_config(config_path)
     if target_url:
@@ -188,6 +191,9 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     except Exception as exc:   # noqa: BLE001 - every failure ends with a summary and one line
         failure = exc
         logger.error("run failed at %s: %s", run.stage, one_line(exc), exc_info=bool(os.environ.get("IKOU_DEBUG")))
+    except BaseException as exc:   # SystemExit (a library's exit()) …: recorded as a failure first, raised after
+        failure = exc
+        logger.error("run stopped at %s: %s", run.stage, one_line(exc))
     # the record is written whole (summary.json, the target's end, report, artifacts, history): a signal now,
     # a second Ctrl-C too, is noted, not raised, and the record written tells how the run ended
     with cancel.deferred():
@@ -205,9 +211,60 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
     logger.info("run directory: %s", ctx.run_dir)
     if isinstance(failure, (KeyboardInterrupt, TerminationSignal)):
         return Cancelled(message=summary.error.message if summary.error else "cancelled")
+    if failure is not None and not isinstance(failure, Exception):
+        raise failure   # recorded above; the process was told to end, and ends
     if failure is not None:
+        # the exception stays the state's data (`state.result()` raises it for `ikou run` and callers), but the
+        # traceback Prefect logs when it re-raises it is dropped (_QuietFailure) unless IKOU_DEBUG is set
+        with contextlib.suppress(AttributeError, TypeError):
+            failure._ikou_recorded = True
         return Failed(message=summary.error.message if summary.error else one_line(failure), data=failure)
     return summary.as_dict()
+
+
+def _console_survives_broken_pipe() -> None:
+    """A worker killed with kill -9 leaves its flow runs writing to a pipe nobody reads: rich's console (Prefect's
+    console log handler) answers the broken pipe with SystemExit (`Console.on_broken_pipe`, documented as the
+    hook to override), which ended the run before its record. Here the console goes quiet instead and the run
+    goes on: its log still reaches the Prefect server, its record the run folder."""
+    from rich.console import Console
+
+    for lg in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for h in getattr(lg, "handlers", ()):
+            console = getattr(h, "console", None)
+            if isinstance(console, Console) and "on_broken_pipe" not in vars(console):
+                console.on_broken_pipe = lambda c=console: _quiet(c)
+
+
+def _quiet(console) -> None:
+    console.quiet = True
+    with contextlib.suppress(Exception):   # what else writes there (print, a plain handler) goes nowhere too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, console.file.fileno())
+        os.close(devnull)
+
+
+class _QuietFailure(logging.Filter):
+    """A run failure is recorded (summary.json, one JP+EN line): Prefect's "Engine execution exited with unexpected
+    exception" keeps its one line, without the traceback, in the worker's log and the flow run's logs
+    (IKOU_DEBUG keeps it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if getattr(exc, "_ikou_recorded", False) and not os.environ.get("IKOU_DEBUG"):
+            record.msg, record.args = f"{record.getMessage()}: {one_line(exc)}", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_QUIET = _QuietFailure()
+
+
+def _quiet_failure_logs() -> None:
+    for name in ("prefect.flow_runs", "prefect.engine", "prefect.flow_engine"):
+        lg = logging.getLogger(name)
+        if _QUIET not in lg.filters:
+            lg.addFilter(_QUIET)
 
 
 def _retention(cfg, ctx, logger) -> None:
@@ -295,12 +352,26 @@ def cancelled_error(run: _Run, how: str, *, committed: bool) -> RunError:
                     message_ja="中断しました (移行先は元の状態のまま)")
 
 
+def stopped_error(run: _Run, exc: BaseException, *, committed: bool) -> RunError:
+    """What a SystemExit (or another BaseException) in the stages left: a failure, told like a cancel."""
+    told = f"the run's process was told to exit ({one_line(exc)}) at {run.stage}"
+    if committed:
+        return RunError(kind=type(exc).__name__, stage=run.stage,
+                        message=f"{told} after the load committed: the target holds this run; the later stages "
+                                f"(diff/report) did not finish",
+                        message_ja="実行のプロセスが終了させられました (移行先にはこの実行のデータが反映済み。差分比較・報告は未完了)")
+    return RunError(kind=type(exc).__name__, stage=run.stage, message=f"{told}; the target was rolled back",
+                    message_ja="実行のプロセスが終了させられました (移行先は元の状態のまま)")
+
+
 def _record(cfg, ctx, plans, run: _Run, started: str, failure: BaseException | None) -> RunSummary:
     """Write the run's record (summary.json, quarantine, report.html) whatever happened."""
     cancelled = isinstance(failure, (KeyboardInterrupt, TerminationSignal))
     if cancelled:
         error = cancelled_error(run, cancel.requested() or "KeyboardInterrupt",
                                 committed=load_committed(cfg, ctx, run))
+    elif failure is not None and not isinstance(failure, Exception):
+        error = stopped_error(run, failure, committed=load_committed(cfg, ctx, run))
     else:
         error = None if failure is None else P.run_error(run.stage, failure)
     status = "succeeded" if failure is None else "cancelled" if cancelled else "failed"
