@@ -67,6 +67,15 @@ def random_tag(n: int = 8) -> str:
     return "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))
 
 
+def drop_target_schemas(url: str, name: str) -> None:
+    """A test's target schema dropped with those a run leaves beside it (__prev, a half-built __next, __swap)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for s in (name, name + "__prev", name + "__next", name + "__swap"):
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
+    engine.dispose()
+
+
 @pytest.fixture
 def pg_target(postgres_url):
     """(url, schema) of a PostgreSQL target schema of 団体 999997 for one test, dropped afterwards with the
@@ -74,8 +83,4 @@ def pg_target(postgres_url):
     database keeps no state between tests, so a test never meets another's run."""
     name = f"dantai_999997_f{random_tag()}"
     yield postgres_url, name
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as conn:
-        for s in (name, name + "__prev", name + "__next", name + "__swap"):
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-    engine.dispose()
+    drop_target_schemas(postgres_url, name)

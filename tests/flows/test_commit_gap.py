@@ -15,7 +15,7 @@ from ikou import REPO_ROOT
 from ikou.flows.cli import main
 from ikou.loaders import held_runs, read_table
 from tests.flows.conftest import kill_9_at, start_run
-from tests.conftest import random_tag
+from tests.conftest import drop_target_schemas, random_tag
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 AFTER_COMMIT = "diff.vendor_a_jumin"   # the load has committed; diff, summary and report are still to come
@@ -41,11 +41,7 @@ def target(request, tmp_path):
     url = request.getfixturevalue("postgres_url")
     name = f"dantai_999741_g{random_tag()}"
     yield "999741", url.replace("postgresql+psycopg://", "postgresql://"), name
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for s in (name, name + "__prev", name + "__next", name + "__swap"):
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-    engine.dispose()
+    drop_target_schemas(url, name)
 
 
 def _config(tmp_path: Path, legacy: Path, target) -> Path:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from ikou.errors import ConfigError, TargetBusy, TerminalError, TransientError, message_ja, one_line
 from ikou.loaders import LoadPart, RunRecord, held_runs, load_run
-from tests.conftest import random_tag
+from tests.conftest import drop_target_schemas, random_tag
 
 
 def _load(url, db_schema, schema, run_id, code="999792"):
@@ -33,11 +33,7 @@ def _terminate(url: str, pid: int) -> None:
 def pg_schema(postgres_url):
     name = f"dantai_999792_e{random_tag()}"
     yield postgres_url, name
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as conn:
-        for s in (name, name + "__prev", name + "__next", name + "__swap"):
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-    engine.dispose()
+    drop_target_schemas(postgres_url, name)
 
 
 def test_a_load_blocked_by_a_readers_open_transaction_stops_naming_the_reader(pg_schema, schema, monkeypatch,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ikou.errors import TargetBusy, message_ja, one_line
 from ikou.loaders import LoadPart, RunRecord, finish_run, held_runs, load_run, rollback
 from ikou.loaders.targets import RUNNING
-from tests.conftest import random_tag
+from tests.conftest import drop_target_schemas, random_tag
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
@@ -29,11 +29,7 @@ def target(request, tmp_path):
     url = request.getfixturevalue("postgres_url")
     name = f"dantai_999792_l{random_tag()}"
     yield url, name, "999792"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for s in (name, name + "__prev", name + "__next", name + "__swap"):
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-    engine.dispose()
+    drop_target_schemas(url, name)
 
 
 def _load(target, schema, run_id: str) -> None:

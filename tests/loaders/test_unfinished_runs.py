@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ikou.loaders import (LoadPart, RollbackRefused, RunRecord, UnfinishedRunRefused, finish_run, held_runs, load_run,
                           read_table, rollback)
 from ikou.loaders.targets import RUNNING
-from tests.conftest import random_tag
+from tests.conftest import drop_target_schemas, random_tag
 
 # `schema`: the one-table 業務 ga of tests/loaders/conftest.py
 
@@ -28,11 +28,7 @@ def target(request, tmp_path):
     url = request.getfixturevalue("postgres_url")
     name = f"dantai_999741_u{random_tag()}"
     yield url, name, "999741"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for s in (name, name + "__prev", name + "__next", name + "__swap"):
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-    engine.dispose()
+    drop_target_schemas(url, name)
 
 
 def load(target, schema, run_id: str, *, status: str = RUNNING, runs_dir=None) -> None:

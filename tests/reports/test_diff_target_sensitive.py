@@ -15,7 +15,7 @@ from ikou.flows.cli import main
 from ikou.loaders import LoadPart, RunRecord, held_runs, load_run
 from ikou.loaders.targets import sensitive_of
 from ikou.schema import load_schema
-from tests.conftest import random_tag
+from tests.conftest import drop_target_schemas, random_tag
 
 TABLE = "kokuho_hihokensha"
 # 被保険者番号: planted on each side, in a changed cell, a 旧のみ row and a 新のみ row; no name-shaped column name
@@ -57,11 +57,7 @@ def target(request, tmp_path):
     url = request.getfixturevalue("postgres_url")
     name = f"dantai_999792_d{random_tag()}"
     yield url, name, "999792"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for s in (name, name + "__prev", name + "__next", name + "__swap"):
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-    engine.dispose()
+    drop_target_schemas(url, name)
 
 
 def loaded(tmp_path, target) -> tuple[str, str]:
