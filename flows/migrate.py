@@ -127,7 +127,8 @@ def validate_and_load(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run)
     with load_slot():
         run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()], ctx,
             cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio,
-            counts=loaders.step.guard_counts(counts, held))   # the guard says why nothing is left to load
+            counts=loaders.step.guard_counts(counts, held),   # the guard says why nothing is left to load
+            sensitive=sensitive_columns(plans))
 
 
 def load_slot():

@@ -50,13 +50,15 @@ def derive(schema, ctx: RunContext, validated: dict[str, Path], pool: Executor |
 
 @step("load", name="db_schema")
 def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_url: str, db_schema: str, *,
-         max_drop_ratio: float | None = None, counts: dict[str, dict] | None = None) -> StageResult:
+         max_drop_ratio: float | None = None, counts: dict[str, dict] | None = None,
+         sensitive: set[str] | frozenset[str] = frozenset()) -> StageResult:
     """Replace the 団体's target with this run: `parts` = (schema, validated tables) per 業務, in order.
 
     Metrics: `loaded` rows per table, `gyomu`, and `replaced` (the run the target held before, its outcome
     and whether it is kept as the previous state). Fails before changing anything when a table would be
     emptied or shrink beyond `max_drop_ratio` (loaders.targets.check_counts); `counts` (per table: `extracted`,
     `held`, `rules` as (rule, records)) lets that refusal say whether nothing was extracted or everything held.
+    `sensitive`: the run's sensitive columns (privacy.sensitive_columns), recorded with the run in the target.
 
     The run is recorded in the target as RUNNING: diff and report follow the COMMIT, and the flow records
     the run's end once its summary.json is written (loaders.finish_run). A held run that never got there
@@ -71,7 +73,8 @@ def load(parts: list[tuple[object, dict[str, Path]]], ctx: RunContext, target_ur
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ikou-derive")
     try:
         load_parts = [LoadPart(schema, derive(schema, ctx, validated, pool),
-                               counts={t: c for t, c in (counts or {}).items() if t in validated})
+                               counts={t: c for t, c in (counts or {}).items() if t in validated},
+                               sensitive=frozenset(sensitive))
                       for schema, validated in parts]
         counts = load_run(load_parts, target_url, db_schema, max_drop_ratio=max_drop_ratio, runs_dir=ctx.dantai_dir,
                           run=RunRecord(run_id=ctx.run_id, rehearsal=ctx.rehearsal, dantai_code=ctx.dantai_code,

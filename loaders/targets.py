@@ -66,6 +66,9 @@ class LoadPart:
     schema: TargetSchema
     frames: dict[str, pl.DataFrame | Path | Future] = field(default_factory=dict)
     counts: dict[str, dict] = field(default_factory=dict)
+    # target columns the run's mappings make sensitive beyond the schema's flags (privacy.sensitive_columns: a
+    # column filled from 氏名 or 個人番号 by a mapping mistake), recorded with the schema's in ikou_run.sensitive
+    sensitive: frozenset[str] = frozenset()
 
 
 def resolve_frame(frame):
@@ -249,10 +252,13 @@ def check_rollback(db_schema: str, run_id: str, current: dict | None, previous: 
 
 
 def sensitive_of(parts: list[LoadPart]) -> dict[str, list[str]]:
-    """{table: [column, …]} of every loaded table's columns its TargetSchema marks sensitive: recorded with the
+    """{table: [column, …]} of every loaded table's columns its TargetSchema marks sensitive (and those the run's
+    mappings make sensitive, `LoadPart.sensitive`): recorded with the
     run (`ikou_run.sensitive`), so that `ikou diff` of a target table masks them even when its 業務's schema
     lives outside the repository and the user gives no --schema."""
-    return {name: cols for part in parts for name in part.frames if (cols := _sensitive_columns(part.schema, name))}
+    return {name: cols for part in parts for name in part.frames
+            if (cols := sorted(set(_sensitive_columns(part.schema, name))
+                               | {c.name for c in part.schema.resolved_table(name).columns if c.name in part.sensitive}))}
 
 
 def _sensitive_columns(schema: TargetSchema, name: str) -> list[str]:

@@ -90,6 +90,16 @@ def test_the_run_record_lists_each_loaded_tables_sensitive_columns(tmp_path, tar
     assert held_runs(target[0], target[1])["current"]["sensitive"] == {TABLE: ["hihokensha_no"]}
 
 
+def test_the_run_record_lists_the_columns_a_mapping_made_sensitive_too(tmp_path, target):
+    """A column filled from 氏名 or 個人番号 by a mapping mistake is sensitive for the run (privacy.sensitive_columns,
+    given to the load): recorded with the schema's, so a later `ikou diff` of the target masks it as well."""
+    url, db_schema, code = target
+    load_run([LoadPart(own_schema(tmp_path), {TABLE: rows(IN_TARGET, code)},
+                       sensitive=frozenset({"choshu_hoho_code", "no_such_column"}))], url, db_schema,
+             run=RunRecord("r-kokuho", "R1", code, ("kokuho",)))
+    assert held_runs(url, db_schema)["current"]["sensitive"] == {TABLE: ["choshu_hoho_code", "hihokensha_no"]}
+
+
 def test_a_target_tables_recorded_sensitive_columns_are_masked_without_schema(tmp_path, target):
     legacy, table = loaded(tmp_path, target)
     for left, right in ((legacy, table), (table, legacy)):
