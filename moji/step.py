@@ -95,23 +95,30 @@ def _held(rows: pl.DataFrame, invalid: pl.DataFrame, *, table, target: str, ctx:
     column) and the code points in the message (never the value: it is a name)."""
     ja, en = RULE_MESSAGES[RULE_INVALID]
     moji_cols = list(dict.fromkeys(invalid["column"].to_list()))
-    key = [pl.format(f"{k}={{}}", pl.col(k).cast(pl.String).fill_null("")) for k in table.primary_key
-           if k in rows.columns]
     # code points only, never the value (once per distinct chars value: with_codepoints)
     detail = pl.format("{}: {}", "column", _CPS)
     cells = (with_codepoints(invalid.select(ROW_ID, "column", "chars"), "chars", _CPS)
              .join(rows, on=ROW_ID, how="left", maintain_order="left"))
+    value = pl.coalesce([pl.when(pl.col("column") == c).then(pl.col(c).cast(pl.String)) for c in moji_cols])
+    return _findings(cells, RULE_INVALID, "error", value, pl.format(f"{ja} ({{}})", detail),
+                     pl.format(f"{en} ({{}})", detail), table=table, target=target, ctx=ctx)
+
+
+def _findings(cells: pl.DataFrame, rule: str, severity: str, value: pl.Expr, message_ja: pl.Expr,
+              message_en: pl.Expr, *, table, target: str, ctx: RunContext) -> pl.DataFrame:
+    """文字同定's quarantine rows, one per (row, column) of `cells` (which carry the rows' lineage and key
+    columns): the run, the source line and the record key beside the rule, the value and the messages."""
+    key = [pl.format(f"{k}={{}}", pl.col(k).cast(pl.String).fill_null("")) for k in table.primary_key
+           if k in cells.columns]
     return q.conform(cells.select(
         pl.lit(ctx.run_id).alias("run_id"), pl.lit(ctx.dantai_code).alias("dantai_code"), pl.lit("moji").alias("stage"),
         pl.lit(target).alias("table"),
-        (pl.col(SOURCE) if SOURCE in rows.columns else pl.lit(None, pl.String)).alias("source"),
-        (pl.col(SOURCE_LINE) if SOURCE_LINE in rows.columns else pl.lit(None, pl.Int64)).alias("source_line"),
+        (pl.col(SOURCE) if SOURCE in cells.columns else pl.lit(None, pl.String)).alias("source"),
+        (pl.col(SOURCE_LINE) if SOURCE_LINE in cells.columns else pl.lit(None, pl.Int64)).alias("source_line"),
         pl.col(ROW_ID).alias("row_id"),
         (pl.concat_str(key, separator=",") if key else pl.lit(None, pl.String)).alias("record_key"),
-        "column", pl.lit(RULE_INVALID).alias("rule"), pl.lit("error").alias("severity"),
-        pl.coalesce([pl.when(pl.col("column") == c).then(pl.col(c).cast(pl.String)) for c in moji_cols])
-        .alias("value"),
-        pl.format(f"{ja} ({{}})", detail).alias("message_ja"), pl.format(f"{en} ({{}})", detail).alias("message_en")))
+        "column", pl.lit(rule).alias("rule"), pl.lit(severity).alias("severity"), value.alias("value"),
+        message_ja.alias("message_ja"), message_en.alias("message_en")))
 
 
 def _unwritable(rows: pl.DataFrame, cells: pl.DataFrame, chars: pl.DataFrame, *, table, target: str,
@@ -126,22 +133,12 @@ def _unwritable(rows: pl.DataFrame, cells: pl.DataFrame, chars: pl.DataFrame, *,
     detail = (with_codepoints(detail, "char", _CPS)
               .group_by(ROW_ID, "column", maintain_order=True)
               .agg(pl.format("{} → {}", _CPS, pl.col("mj_name").fill_null("?")).str.join(", ").alias("_detail")))
-    key = [pl.format(f"{k}={{}}", pl.col(k).cast(pl.String).fill_null("")) for k in table.primary_key
-           if k in rows.columns]
     lineage = [c for c in (SOURCE, SOURCE_LINE) if c in rows.columns]
     found = detail.join(rows.select(ROW_ID, *lineage, *[k for k in table.primary_key if k in rows.columns]),
                         on=ROW_ID, how="left", maintain_order="left")
-    return q.conform(found.select(
-        pl.lit(ctx.run_id).alias("run_id"), pl.lit(ctx.dantai_code).alias("dantai_code"), pl.lit("moji").alias("stage"),
-        pl.lit(target).alias("table"),
-        (pl.col(SOURCE) if SOURCE in found.columns else pl.lit(None, pl.String)).alias("source"),
-        (pl.col(SOURCE_LINE) if SOURCE_LINE in found.columns else pl.lit(None, pl.Int64)).alias("source_line"),
-        pl.col(ROW_ID).alias("row_id"),
-        (pl.concat_str(key, separator=",") if key else pl.lit(None, pl.String)).alias("record_key"),
-        "column", pl.lit(RULE_UNWRITABLE).alias("rule"), pl.lit("warning").alias("severity"),
-        pl.lit(None, pl.String).alias("value"),
-        pl.format(f"{ja} ({{}}: {{}})", "column", "_detail").alias("message_ja"),
-        pl.format(f"{en} ({{}}: {{}})", "column", "_detail").alias("message_en")))
+    return _findings(found, RULE_UNWRITABLE, "warning", pl.lit(None, pl.String),
+                     pl.format(f"{ja} ({{}}: {{}})", "column", "_detail"),
+                     pl.format(f"{en} ({{}}: {{}})", "column", "_detail"), table=table, target=target, ctx=ctx)
 
 
 def _flags(unresolved_rows: pl.DataFrame) -> pl.DataFrame:

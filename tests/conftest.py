@@ -76,6 +76,19 @@ def drop_target_schemas(url: str, name: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(params=["duckdb", "postgresql"])
+def any_target(request, tmp_path):
+    """(url, schema, 団体コード) of a target of this test only: a DuckDB file (団体 999814), or a PostgreSQL schema
+    of 団体 999792 dropped afterwards."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999814", "999814"
+        return
+    url = request.getfixturevalue("postgres_url")
+    name = f"dantai_999792_t{random_tag()}"
+    yield url, name, "999792"
+    drop_target_schemas(url, name)
+
+
 @pytest.fixture
 def pg_target(postgres_url):
     """(url, schema) of a PostgreSQL target schema of 団体 999997 for one test, dropped afterwards with the

@@ -12,24 +12,15 @@ import textwrap
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 
 from ikou.errors import TargetBusy, message_ja, one_line
 from ikou.loaders import LoadPart, RunRecord, finish_run, held_runs, load_run, rollback
 from ikou.loaders.targets import RUNNING
-from tests.conftest import drop_target_schemas, random_tag
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def target(request, tmp_path):
-    """(url, schema, 団体コード) of this test only."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999814", "999814"
-        return
-    url = request.getfixturevalue("postgres_url")
-    name = f"dantai_999792_l{random_tag()}"
-    yield url, name, "999792"
-    drop_target_schemas(url, name)
+@pytest.fixture
+def target(any_target):
+    return any_target
 
 
 def _load(target, schema, run_id: str) -> None:

@@ -8,14 +8,13 @@ import shutil
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 
 from ikou import REPO_ROOT
 from ikou.flows.cli import main
 from ikou.loaders import LoadPart, RunRecord, held_runs, load_run
 from ikou.loaders.targets import sensitive_of
 from ikou.schema import load_schema
-from tests.conftest import drop_target_schemas, random_tag
+from tests.reports.test_diff_cli import _all_output_bytes as output_bytes
 
 TABLE = "kokuho_hihokensha"
 # 被保険者番号: planted on each side, in a changed cell, a 旧のみ row and a 新のみ row; no name-shaped column name
@@ -48,16 +47,9 @@ def rows(values: dict[str, str], code: str) -> pl.DataFrame:
                          "hihokensha_no": list(values.values())})
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def target(request, tmp_path):
-    """(url, schema, 団体コード) of a target of this test only: a DuckDB file, or a PostgreSQL schema."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999814", "999814"
-        return
-    url = request.getfixturevalue("postgres_url")
-    name = f"dantai_999792_d{random_tag()}"
-    yield url, name, "999792"
-    drop_target_schemas(url, name)
+@pytest.fixture
+def target(any_target):
+    return any_target
 
 
 def loaded(tmp_path, target) -> tuple[str, str]:
@@ -75,14 +67,6 @@ def diff(tmp_path, left, right, *extra) -> tuple[int, object]:
     return main(["diff", left, right, "--key", "atena_no,kazei_nendo", "--out", str(out), *extra]), out
 
 
-def output_bytes(out) -> bytes:
-    """Every byte `ikou diff` wrote, each Parquet file read back as text too."""
-    data = b""
-    for f in sorted(p for p in out.rglob("*") if p.is_file()):
-        data += f.read_bytes()
-        if f.suffix == ".parquet":
-            data += pl.read_parquet(f).write_csv().encode("utf-8")
-    return data
 
 
 def test_the_run_record_lists_each_loaded_tables_sensitive_columns(tmp_path, target):
