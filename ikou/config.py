@@ -4,11 +4,15 @@ Relative paths in the file resolve against the file's own directory, so a config
 with its data. Nothing in it reaches SQL or the file system unchecked: names that become file or
 SQL names match strict patterns, the target schema is `dantai_<this code>` (a declared suffix at
 most), source files must lie in the 団体's inbox (`inbox:`, default the config's folder; symlinks
-resolved), and no path or database name may point at another 団体's data.
+resolved; under IKOU_INBOX_ROOTS when the operator sets it), and no path or database name may point at
+another 団体's data (codes NFKC-folded: full-width digits count). A database URL carries only its
+dialect's allow-listed query parameters, and no path, name or URL a control character.
 """
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,10 +30,19 @@ SqlName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62
 GyomuName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 TARGET_SCHEMA = re.compile(r"dantai_(?P<code>[0-9]{6})(?:_[a-z0-9]{1,16})?")
 _DANTAI_NAME = re.compile(r"(?:dantai_)?(?P<code>[0-9]{6})")
+# C0 and C1 control characters, DEL and the Unicode line/paragraph separators: never in a path, name or URL
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_control_character(text: str) -> bool:
+    """Whether `text` holds a character no path, name or URL of a config may hold (`_CONTROL`)."""
+    return bool(_CONTROL.search(text))
 
 
 def other_dantai(name: str, own: str) -> str | None:
-    """The 団体コード that `name` (a path component, schema or table name) names, if not `own`."""
+    """The 団体コード that `name` (a path component, schema or table name) names, if not `own`.
+    NFKC-folded first: a folder `９９９７９２` (full-width digits) names 団体 999792 as much as `999792` does."""
+    name = unicodedata.normalize("NFKC", name)
     for part in re.split(r"[._\-]", name) + [name]:
         m = _DANTAI_NAME.fullmatch(part) or re.match(r"dantai_([0-9]{6})", part)
         code = m.group(1) if m else None
@@ -49,15 +62,111 @@ def _url_words(url: str) -> list[str]:
     path, _, query = rest.partition("?")
     path = path.split("@", 1)[-1]
     path = path.partition("/")[2] if "/" in path else ""   # after host[:port]; a file URL's path is all here
-    texts = [unquote(unquote(path))]
+    # NFKC-folded before the split: full-width digits (`９９９７９２`) would otherwise be split away as separators
+    texts = [unicodedata.normalize("NFKC", unquote(unquote(path)))]
     for key, value in parse_qsl(query, keep_blank_values=True):
-        value = unquote(value)
+        value = unicodedata.normalize("NFKC", unquote(value))
         if key.lower() in ("search_path", "currentschema", "schema", "database", "dbname"):
             texts.append(value)
         elif key.lower() == "options":
             # PostgreSQL reads setting names in any case: -c SEARCH_PATH=… sets the same thing
             texts += re.findall(r"(?i)search_path\s*=\s*([^\s]+)", value)
     return [w for t in texts for w in re.split(r"[^0-9A-Za-z_]+", t) if w]
+
+
+# The query parameters a database URL may carry, per dialect: an ALLOW-list, since every other key reaches
+# the driver as written, and several run SQL or read files the config names (pymysql's `init_command`,
+# `read_default_file`/`read_default_group` (a my.cnf, which may set `init-command` and `database`),
+# `local_infile`, `client_flag`; libpq's `service` (pg_service.conf picks the database) and `options` beyond
+# the settings below). Only connection, TLS and timeout settings, which name no data, are let through.
+_URL_PARAMETERS: dict[str, frozenset[str]] = {
+    "mysql": frozenset({"charset", "password", "connect_timeout", "read_timeout", "write_timeout", "ssl_ca", "ssl_capath",
+                        "ssl_cert", "ssl_key", "ssl_cipher", "ssl_check_hostname", "ssl_verify_cert",
+                        "ssl_verify_identity", "ssl_disabled"}),
+    "postgresql": frozenset({"sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslcrldir", "sslpassword",
+                             "sslsni", "sslcompression", "sslcertmode", "ssl_min_protocol_version",
+                             "ssl_max_protocol_version", "gssencmode", "channel_binding", "require_auth",
+                             "krbsrvname", "connect_timeout", "application_name", "target_session_attrs",
+                             "load_balance_hosts", "keepalives", "keepalives_idle", "keepalives_interval",
+                             "keepalives_count", "tcp_user_timeout", "password", "passfile", "host", "hostaddr",
+                             "port", "options"}),
+    "duckdb": frozenset({"access_mode", "threads", "memory_limit"}),
+    "sqlite": frozenset({"timeout"}),
+}
+_URL_PARAMETERS["mariadb"] = _URL_PARAMETERS["mysql"]
+# libpq `options=-c name=value`: the session settings a URL may set; not role, session_authorization or any
+# other that changes whose rights or which data the session has (search_path is checked for 団体 codes)
+_PG_OPTION_SETTINGS = frozenset({"search_path", "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+                                 "idle_session_timeout", "work_mem", "maintenance_work_mem",
+                                 "default_transaction_read_only"})
+
+
+def _url_query(url: str) -> tuple[str, list[tuple[str, str]]]:
+    """(backend name, [(key, value)…]) of a database URL, as SQLAlchemy hands them to the driver
+    (percent-decoded; a key given twice is there twice)."""
+    from urllib.parse import parse_qsl
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        u = make_url(url)
+        backend = u.get_backend_name()
+        pairs = [(k, x) for k, v in u.query.items() for x in (v if isinstance(v, tuple) else (v,))]
+    except (ArgumentError, ValueError):   # not a URL SQLAlchemy reads: its query by hand (it fails later anyway)
+        backend = url.split("://", 1)[0].split("+", 1)[0]
+        pairs = parse_qsl(url.partition("?")[2], keep_blank_values=True)
+    backend = backend.lower()
+    return ("postgresql" if backend == "postgres" else backend), pairs
+
+
+def url_parameter_problem(url: str, *, target: bool = False) -> tuple[str, str] | None:
+    """(English, Japanese) why a database URL's query may not be used, or None: a key not on its dialect's
+    allow-list, a libpq `options` setting other than the harmless ones, or a control character in a value.
+    `target`: a DuckDB target takes no parameter at all (its file name is everything after `:///`).
+    Names the key only, never the value (it may be a password)."""
+    backend, pairs = _url_query(url)
+    allowed = frozenset() if target and backend == "duckdb" else _URL_PARAMETERS.get(backend, frozenset())
+    for key, value in pairs:
+        if key.lower() not in allowed:
+            shown = ", ".join(sorted(allowed)) or "none"
+            shown_ja = ", ".join(sorted(allowed)) or "なし"
+            return (f"the URL parameter {key!r} is not allowed: it could run SQL, read a settings file or choose "
+                    f"the database or session outside the config's checks (allowed for {backend}: {shown})",
+                    f"接続 URL のパラメータ {key} は使えません (SQL の実行や設定ファイルの読込み、設定の検査を経ない"
+                    f"データベース・セッションの変更につながるため)。{backend} で使えるパラメータ: {shown_ja}")
+        if _CONTROL.search(value):
+            return (f"the URL parameter {key!r} holds a control character (line break, tab …)",
+                    f"接続 URL のパラメータ {key} の値に制御文字 (改行・タブなど) があります。取り除いてください")
+        if backend == "postgresql" and key.lower() == "options":
+            bad = _pg_options_problem(value)
+            if bad:
+                return (f"the URL parameter 'options' sets {bad!r}: only -c with "
+                        f"{', '.join(sorted(_PG_OPTION_SETTINGS))} is allowed",
+                        f"接続 URL の options の {bad} は使えません (ロールの切替えなど設定の検査を経ないセッションの変更に"
+                        f"つながるため)。-c で指定できるのは {', '.join(sorted(_PG_OPTION_SETTINGS))} だけです")
+    return None
+
+
+def _pg_options_problem(value: str) -> str | None:
+    """The first part of a libpq `options` value that is not `-c <allowed setting>=…` (or `--setting=…`),
+    or None. libpq splits the value at blanks not escaped by a backslash; setting names are read in any case."""
+    tokens = [t for t in re.split(r"(?<!\\)\s+", value.strip()) if t]
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "-c" and i + 1 < len(tokens):
+            assignment, i = tokens[i + 1], i + 2
+        elif token.startswith("-c") and len(token) > 2:
+            assignment, i = token[2:], i + 1
+        elif token.startswith("--") and len(token) > 2:
+            assignment, i = token[2:], i + 1
+        else:
+            return token
+        name = assignment.split("=", 1)[0]
+        if "=" not in assignment or name.lower().replace("-", "_") not in _PG_OPTION_SETTINGS:
+            return name
+    return None
 
 
 # a file-backed database URL: scheme (+ driver), the file (relative, or absolute after a fourth /)
@@ -88,14 +197,16 @@ def _target_url_dantai(url: str, own: str) -> str | None:
     words = _url_words(url)
     local = _local_database(url)
     if local is not None:   # the file as it really lies: a symlink may lead into another 団体's folder
-        words += [w for part in local.resolve().parts for w in re.split(r"[^0-9A-Za-z_]+", part) if w]
+        words += [w for part in local.resolve().parts
+                  for w in re.split(r"[^0-9A-Za-z_]+", unicodedata.normalize("NFKC", part)) if w]
     return next((c for word in words if (c := other_dantai(word, own) or _embedded_dantai(word, own))), None)
 
 
 def _embedded_dantai(word: str, own: str) -> str | None:
     """A 団体コード written into a name (`t999610`, `db999610`, `dantai999610`): six digits with a valid
     check digit, not part of a longer number. For a target, where a name carrying another 団体's code is
-    never right."""
+    never right. NFKC-folded first, as in `other_dantai` (`ｘ９９９７９２`)."""
+    word = unicodedata.normalize("NFKC", word)
     for m in re.finditer(r"(?<![0-9])([0-9]{6})(?![0-9])", word):
         if m.group(1) != own and is_valid_dantai_code(m.group(1)):
             return m.group(1)
@@ -132,6 +243,60 @@ def _local_database(url: str) -> Path | None:
 def _inside(path: Path, roots: list[Path]) -> bool:
     p = Path(path).resolve()
     return any(p == r or r in p.parents for r in roots)
+
+
+def _operator_inbox_roots() -> list[Path] | None:
+    """The folders the operator lets any config's inbox lie in (IKOU_INBOX_ROOTS, os.pathsep-separated,
+    symlinks resolved), or None when unset: a config declares its own `inbox:`, so only a setting outside
+    the config can keep a hostile one from declaring `/`."""
+    value = os.environ.get("IKOU_INBOX_ROOTS", "")
+    roots = [Path(p).resolve() for p in value.split(os.pathsep) if p.strip()]
+    return roots or None
+
+
+def _strings(value: object, where: str = "") -> list[tuple[str, str]]:
+    """(key path, string) of every string in a config's raw data (`sources.0.path`, `inbox.1`)."""
+    if isinstance(value, str):
+        return [(where or "(top level)", value)]
+    if isinstance(value, dict):
+        return [x for k, v in value.items() for x in _strings(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _strings(v, f"{where}.{i}" if where else str(i))]
+    return []
+
+
+_SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")   # = SqlName's pattern
+
+
+def _plain_text_problem(data: dict) -> SpecProblem | None:
+    """A string of the raw config that no path or name may be, named by its key: a control character
+    (a line break would split log and summary lines; NUL makes the OS call fail), a path component over
+    255 bytes or a path over 4095 (the file system's ENAMETOOLONG, otherwise an "unexpected error");
+    a vendor table or schema that is no plain SQL name, with the fix in Japanese (pydantic says it only in
+    English, as a regex)."""
+    for where, value in _strings(data):
+        if _CONTROL.search(value):
+            return SpecProblem(f"{where} holds a control character (line break, tab, NUL …): not allowed in a "
+                               "config's paths and names", key=where,
+                               ja=f"{where} に制御文字 (改行・タブ・NUL など) があります。設定のパスや名前には使えません。"
+                                  "取り除いてください")
+        path = value.partition("?")[0] if where.endswith("url") else value   # a URL's query is no path
+        if len(path.encode("utf-8")) > 4095 or any(len(c.encode("utf-8")) > 255 for c in path.split("/")):
+            return SpecProblem(f"{where} is too long for a path (a name over 255 bytes or a path over 4095)",
+                               key=where, ja=f"{where} はパスとして長すぎます (1つの名前が 255 バイト、全体が 4095 バイトを"
+                                             "超えています)。短い名前にしてください")
+    for i, source in enumerate(data.get("sources") or []):
+        for key in ("table", "schema"):
+            name = source.get(key) if isinstance(source, dict) else None
+            if isinstance(name, str) and not _SQL_NAME.fullmatch(name):
+                return SpecProblem(f"sources.{i}.{key} {name!r} is not a plain SQL name (ASCII letters, digits and "
+                                   "_, not starting with a digit, at most 63): for a table named in Japanese, create "
+                                   "a view with a plain name (CREATE VIEW jumin AS SELECT * FROM `住民`) and name it",
+                                   key=f"sources.{i}.{key}",
+                                   ja=("表名" if key == "table" else "スキーマ名") + f" {name!r} は使えません。表名・スキーマ名"
+                                      "は英数字と _ のみ使えます (先頭は数字以外、63 文字まで)。日本語名の表はビューを作成して"
+                                      "指定してください (例: CREATE VIEW jumin AS SELECT * FROM `住民`)")
+    return None
 
 
 def _resolve(value: str | Path | None, info: ValidationInfo) -> Path | None:
@@ -229,6 +394,10 @@ class Thresholds(StrictModel):
         "per target table, as max_quarantine_rate (records held as errors ÷ records extracted): a higher rate "
         "is a sign-off blocker (count, rate, top rules), so `ikou signoff` needs --override with a reason even "
         "when max_quarantine_rate was raised to let the run finish"))
+    signoff_max_fall_rate: float = Field(0.01, ge=0, le=1, description=(
+        "records extracted, persons and households against the previous rehearsal of the same target: a fall by "
+        "more than this rate is a sign-off blocker (a partial export loads cleanly; only the previous run shows "
+        "it), smaller falls are shown as 減少（上限内）"))
     max_drop_ratio: float | None = Field(0.5, ge=0, le=1, description=(
         "a table may shrink by at most this share of the rows the target holds (a run with no rows for a "
         "loaded table is always refused); null: no limit"))
@@ -264,6 +433,15 @@ class RunConfig(StrictModel):
     def _resolve_inbox(cls, v, info: ValidationInfo):
         return [_resolve(x, info) for x in (v or [])]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, data):
+        """Before any path is resolved (NUL, ENAMETOOLONG) or pattern checked: see `_plain_text_problem`."""
+        problem = _plain_text_problem(data) if isinstance(data, dict) else None
+        if problem:
+            raise problem
+        return data
+
     @model_validator(mode="after")
     def _confined(self, info: ValidationInfo) -> "RunConfig":
         """Paths and names of this config stay within this 団体 (IsolationError-worthy, caught at load)."""
@@ -290,9 +468,21 @@ class RunConfig(StrictModel):
         problem = target_url_problem(self.target.url, own)
         if problem:
             raise SpecProblem(problem, key="target.url", ja=target_url_problem_ja(self.target.url, own))
+        refused = url_parameter_problem(self.target.url, target=True)
+        if refused:
+            raise SpecProblem(f"target.url: {refused[0]}", key="target.url", ja=refused[1])
+        operator_roots = _operator_inbox_roots()
+        for where, root in ([(f"inbox.{i}", p) for i, p in enumerate(self.inbox)] or [("inbox", r) for r in roots]):
+            if operator_roots is not None and not _inside(root, operator_roots):
+                shown = ", ".join(map(str, operator_roots))
+                raise SpecProblem(f"{where} {root} is not under the inbox roots the operator allows "
+                                  f"(IKOU_INBOX_ROOTS: {shown})", key=where if self.inbox else "inbox",
+                                  ja=f"受け入れフォルダ {root} は運用者が許可した受け入れフォルダ (IKOU_INBOX_ROOTS: {shown}) の"
+                                     "外にあります。その下のフォルダを inbox: に書いてください")
+        # runs_dir too, inside a word (`x999792`): its run folders hold the personal-data staging
         for where, path in [("runs_dir", self.runs_dir), *[(f"inbox.{i}", p) for i, p in enumerate(self.inbox)]]:
             for part in Path(path).resolve().parts:
-                if other_dantai(part, own) or (where != "runs_dir" and _embedded_dantai(part, own)):
+                if other_dantai(part, own) or _embedded_dantai(part, own):
                     raise SpecProblem(f"{where} {path} lies in another 団体's tree ({part})", key=where,
                                       ja=f"{path} は他の団体のフォルダ ({part}) の中です。団体 {own} のフォルダを指定して"
                                          "ください")
@@ -334,6 +524,9 @@ class RunConfig(StrictModel):
                                       ja=f"url が他の団体 {code} のデータベース・スキーマ・search_path・ファイルを指して"
                                          f"います。団体 {own} の実行は自団体のデータだけを読みます: この団体の旧システムを"
                                          "指定してください")
+                refused = url_parameter_problem(s.url)
+                if refused:
+                    raise SpecProblem(f"sources.{i}.url: {refused[0]}", key=f"sources.{i}.url", ja=refused[1])
                 local = _local_database(s.url)
                 if local is not None and roots and not _inside(local, roots):
                     raise SpecProblem(f"sources.{i}.url {local} is outside the 団体's inbox "
@@ -391,6 +584,9 @@ def load_config(path: Path | str) -> RunConfig:
 def with_target_url(cfg: RunConfig, url: str, *, origin: str = "--target-url") -> RunConfig:
     """`cfg` with its target URL replaced (`ikou run --target-url`), checked as the file's own URL is
     (`model_copy` alone would skip the check); `origin` names where the URL came from."""
+    if _CONTROL.search(url):
+        raise ConfigError(f"{origin}: the target URL holds a control character (line break, tab, NUL …)",
+                          ja=f"{origin} の移行先 URL に制御文字 (改行・タブ・NUL など) があります。取り除いてください")
     try:
         target = Target.model_validate({"url": url, "schema": cfg.target.schema_})
     except ValidationError as exc:
@@ -402,4 +598,7 @@ def with_target_url(cfg: RunConfig, url: str, *, origin: str = "--target-url") -
     if problem:
         raise IsolationError(f"{origin}: {problem}",
                              ja=f"{origin}: {target_url_problem_ja(target.url, cfg.dantai.code)}")
+    refused = url_parameter_problem(target.url, target=True)
+    if refused:
+        raise ConfigError(f"{origin}: {refused[0]}", ja=f"{origin}: {refused[1]}")
     return cfg.model_copy(update={"target": target})

@@ -82,8 +82,11 @@ def load_spec(path: Path | str, model: type[M], **context: object) -> M:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             lines.append(f"  {where}: {err['msg']}{line_note(tree, err['loc'])}")
-            places.append((where, key_line(tree, err["loc"]) if tree is not None and err["loc"] else None)
-                          if err["loc"] else _top_level_ja(err, model, tree))
+            line = key_line(tree, err["loc"]) if tree is not None and err["loc"] else None
+            if err["loc"] and _sql_name_refused(err):   # a table named in Japanese: the way round it, in Japanese
+                places.append((where, line, SQL_NAME_JA))
+            else:
+                places.append((where, line) if err["loc"] else _top_level_ja(err, model, tree))
         raise ConfigError(f"{path}: invalid {model.__name__}:\n" + "\n".join(lines),
                           ja=spec_error_ja(path, places)) from None
 
@@ -101,6 +104,16 @@ def _top_level_ja(err: dict, model: type[BaseModel], tree) -> tuple:
         return ("最上位", None,
                 f"ファイルが{what}。最上位には「キー: 値」の組を書いてください" + (f" (必須のキー: {keys})" if keys else ""))
     return "(top level)", None, None
+
+
+SQL_NAME_JA = ("表名・スキーマ名は英数字と _ のみ使えます (先頭は数字以外、63 文字まで)。日本語名の表はビューを作成して"
+               "指定してください (例: CREATE VIEW jumin AS SELECT * FROM `住民`)")
+
+
+def _sql_name_refused(err: dict) -> bool:
+    """A pydantic error of a table or schema name refused by the SQL-name pattern (ikou.config SqlName)."""
+    return (err.get("type") == "string_pattern_mismatch"
+            and str((err.get("ctx") or {}).get("pattern", "")).startswith("^[A-Za-z_][A-Za-z0-9_]"))
 
 
 def spec_error_ja(path, places: list[tuple]) -> str:
