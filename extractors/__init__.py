@@ -65,6 +65,7 @@ def extract_tables(source, ctx, *, ordinal: int, tables: dict, key_columns: list
     rows = 0
     seconds = 0.0
     held = []
+    byte_columns: list[str] = []   # alias.COLUMN read as bytes (extractors.database: a latin1 column of SJIS)
     for i, (alias, t) in enumerate(tables.items()):
         layout = load_layout(t.layout)
         keys = key_columns if key_columns and set(key_columns) <= set(layout.names) else None
@@ -74,6 +75,7 @@ def extract_tables(source, ctx, *, ordinal: int, tables: dict, key_columns: list
                           target_table=alias, key_columns=keys,
                           unread_columns=[c.split(".", 1)[1] for c in unread_columns or () if c.startswith(f"{alias}.")])
         held.append(r.quarantine)
+        byte_columns += [f"{alias}.{c}" for c in r.extra.get("byte_columns") or ()]
         # rows staged: a row held at extract (a control character) is in the quarantine, not in the file
         manifest["tables"][alias] = {"table": r.origin, "file": f"{alias}.parquet", "rows": r.rows_ok,
                                      "reader": r.extra.get("reader")}
@@ -85,6 +87,7 @@ def extract_tables(source, ctx, *, ordinal: int, tables: dict, key_columns: list
     return StageResult(stage="extract", name=source.name, rows_in=rows, rows_out=rows - quarantine["row_id"].n_unique(),
                        output=out_dir, quarantine=quarantine,
                        metrics={"origin": origin, "sha256": None, "seconds": round(seconds, 3),
+                                "byte_columns": byte_columns,
                                 "tables": {a: t["rows"] for a, t in manifest["tables"].items()}})
 
 

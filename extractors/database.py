@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import codecs
+import logging
 import re
 import time
 from pathlib import Path
@@ -28,6 +30,7 @@ from ikou.extractors.result import ExtractResult
 from ikou.errors import ConfigError, LayoutError, TransientError
 
 BATCH_ROWS = 100_000
+log = logging.getLogger("ikou")
 
 # Connection errors of a legacy database that no retry changes: the database, the login or its password is
 # wrong. MariaDB/MySQL driver codes (1044 no access to the database, 1045 access denied, 1049 unknown database,
@@ -76,11 +79,47 @@ def _adbc_uri(engine: sa.Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _adbc_batches(engine: sa.Engine, sql: str, batch_rows: int):
-    """PostgreSQL rows as Arrow record batches through ADBC (COPY binary under the hood)."""
+# the statements that make a session read-only: extraction never writes to the legacy system, whatever the
+# url or the login's rights (a vendor's admin login is common); the server refuses any write in the session
+_READ_ONLY = {"mysql": "SET SESSION TRANSACTION READ ONLY", "mariadb": "SET SESSION TRANSACTION READ ONLY",
+              "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"}
+
+
+def read_only_engine(url: str) -> sa.Engine:
+    """The SQLAlchemy engine extraction reads through: each new MariaDB/PostgreSQL session is made read-only
+    before anything is read (committed, so the setting outlives the connect's own transaction)."""
+    engine = sa.create_engine(url, **_engine_options(url))
+    statement = _READ_ONLY.get(engine.dialect.name)
+    if statement:
+        @sa.event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            try:
+                cur.execute(statement)
+            finally:
+                cur.close()
+            dbapi_conn.commit()
+    return engine
+
+
+def adbc_connect(engine: sa.Engine):
+    """An ADBC PostgreSQL connection to the engine's database, read-only like `read_only_engine`'s sessions."""
     import adbc_driver_postgresql.dbapi as adbc
 
-    with adbc.connect(_adbc_uri(engine)) as conn, conn.cursor() as cur:
+    conn = adbc.connect(_adbc_uri(engine))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(_READ_ONLY["postgresql"])
+        conn.commit()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _adbc_batches(engine: sa.Engine, sql: str, batch_rows: int):
+    """PostgreSQL rows as Arrow record batches through ADBC (COPY binary under the hood), read-only."""
+    with adbc_connect(engine) as conn, conn.cursor() as cur:
         cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(16 << 20)})
         cur.execute(sql)
         for batch in cur.fetch_record_batch():
@@ -139,22 +178,16 @@ def _engine_options(url: str) -> dict:
 
 
 def _session(conn, layout: Layout) -> None:
-    """The SQLAlchemy reader's session: time stamps with a zone in the layout's time zone, PostgreSQL's
-    dates, times and numerics as the server's text (psycopg cannot make 'infinity' a Python date and
-    rejects the whole read; a Decimal column would be given one scale by Arrow: '1.5' read as '1.50')."""
+    """The SQLAlchemy reader's session: MariaDB TIMESTAMPs in UTC (made the layout's wall time by `_wall_time`),
+    PostgreSQL time stamps with a zone in the layout's time zone, PostgreSQL's dates, times and numerics as
+    the server's text (psycopg cannot make 'infinity' a Python date and rejects the whole read; a Decimal
+    column would be given one scale by Arrow: '1.5' read as '1.50').
+
+    Why UTC for MariaDB: a named zone needs the server's time zone tables, which most installations lack; a
+    fixed offset in their place (the zone's offset today) put every value of the other DST half an hour off."""
     dialect = conn.dialect.name
     if dialect in ("mysql", "mariadb"):
-        try:
-            conn.execute(sa.text("SET time_zone = :tz"), {"tz": layout.time_zone})
-        except sa.exc.DBAPIError:   # the server has no time zone tables: the zone's offset today
-            conn.rollback()
-            from datetime import datetime
-            from zoneinfo import ZoneInfo
-
-            minutes = int(datetime.now(ZoneInfo(layout.time_zone)).utcoffset().total_seconds()) // 60
-            sign = "-" if minutes < 0 else "+"
-            offset = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-            conn.execute(sa.text("SET time_zone = :tz"), {"tz": offset})
+        conn.execute(sa.text("SET time_zone = '+00:00'"))
     elif dialect == "postgresql" and conn.dialect.driver == "psycopg":
         from psycopg.types.string import TextLoader
 
@@ -163,6 +196,20 @@ def _session(conn, layout: Layout) -> None:
         adapters = conn.connection.driver_connection.adapters
         for t in ("date", "timestamp", "timestamptz", "time", "numeric"):
             adapters.register_loader(t, TextLoader)
+
+
+def _wall_time(arr: pa.Array, zone: str) -> pa.Array:
+    """MariaDB TIMESTAMP text in UTC ('2020-07-01 12:00:00[.ffffff]') → the wall time in `zone` by the zone's
+    own rules (DST included), column-wise; a value that is no time stamp (the zero '0000-00-00 00:00:00')
+    is kept as the server wrote it, for extractors.text to hold."""
+    s = pl.from_arrow(arr)
+    if s.dtype != pl.String:   # all null
+        return arr
+    utc = s.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
+    local = (utc.dt.replace_time_zone("UTC").dt.convert_time_zone(zone).dt.strftime("%Y-%m-%d %H:%M:%S")
+             + s.str.extract(r"(\.\d+)$", 1).fill_null(""))
+    out = pl.select(pl.when(utc.is_null()).then(s).otherwise(local)).to_series()
+    return out.to_arrow().cast(pa.string())
 
 
 def _declared(dialect: str, description, layout: Layout) -> list[tuple[str | None, int, str]]:
@@ -191,6 +238,83 @@ def _numeric(dialect: str, description) -> set[str]:
     show; the flow warns when such a column is a key not read through `zero_pad` (flows.pipeline)."""
     codes = _MYSQL_NUMERIC if dialect in ("mysql", "mariadb") else _PG_NUMERIC if dialect == "postgresql" else set()
     return {d[0] for d in description or [] if isinstance(d[1], int) and d[1] in codes}
+
+
+def japanese_encoding(encoding: str) -> bool:
+    """A Japanese multi-byte encoding (CP932, Shift_JIS, EUC-JP, ISO-2022-JP and their variants)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return False
+    return name.startswith(("cp932", "shift_jis", "euc_j", "iso2022_jp"))
+
+
+def single_byte_columns(conn, table: str, schema: str | None) -> dict[str, str]:
+    """MariaDB/MySQL: the table's text columns whose character set is single-byte (latin1, ascii …) or binary,
+    → that character set. Such a column of a Japanese system holds CP932/EUC-JP bytes the server never knew
+    as such (the classic vendor trap): read as text it arrives as mojibake (横浜市 → ‰¡•lŽs), every character
+    of which is a valid JIS character, so nothing later could tell. {} for other dialects."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return {}
+    rows = conn.execute(sa.text(
+        "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.CHARACTER_SET_NAME FROM information_schema.COLUMNS c "
+        "JOIN information_schema.CHARACTER_SETS s ON s.CHARACTER_SET_NAME = c.CHARACTER_SET_NAME "
+        "WHERE c.TABLE_SCHEMA = COALESCE(:s, DATABASE()) AND c.TABLE_NAME = :t AND s.MAXLEN = 1"),
+        {"s": schema, "t": table}).all()
+    exact = [r for r in rows if r[0] == table] or rows   # information_schema compares names without case
+    return {r[1]: r[2] for r in exact}
+
+
+# a legacy database connection cut while it is read, as the drivers word it (libpq through ADBC gives no
+# SQLSTATE on a stream it lost): a retry reads the table again from the start
+_CONNECTION_LOST = re.compile(
+    r"terminating connection|server closed the connection|connection to server .*\b(lost|closed)\b"
+    r"|no connection to the server|could not receive data from server|connection reset|broken pipe"
+    r"|SSL SYSCALL error|SSL connection has been closed|lost connection to (MySQL|MariaDB) server"
+    r"|MySQL server has gone away|接続を終了|サーバとの接続が(切れ|予期せず)|サーバーとの接続が(切れ|予期せず)"
+    r"|connection refused|timeout expired|the database system is (starting up|shutting down|in recovery mode)",
+    re.IGNORECASE)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """An ADBC/Arrow error (OSError, adbc_driver_manager.Error) that says the connection was cut mid-read
+    (pg_terminate_backend, a server restart, a network drop) or the server is not there for now, not that
+    the statement or the data is wrong."""
+    return bool(_CONNECTION_LOST.search(str(exc)))
+
+
+def _adbc_errors() -> tuple[type[BaseException], ...]:
+    """The errors the ADBC reader raises besides OSError (the Arrow stream's), when ADBC is installed."""
+    try:
+        import adbc_driver_manager
+    except ImportError:
+        return ()
+    return (adbc_driver_manager.Error,)
+
+
+def _forget_unbuffered(cur) -> None:
+    """pymysql's unbuffered (SSCursor) result of a connection that was cut, marked finished: otherwise its
+    cursor's close and the garbage collector (after the task's retry) try to read the rest of the rows from
+    the dead socket, and Python prints 'Exception ignored in MySQLResult.__del__ / SSCursor.close' with two
+    tracebacks on stderr, outside --debug. Nothing for other drivers."""
+    if cur is None or not type(cur).__module__.startswith("pymysql"):
+        return
+    res = getattr(cur, "_result", None)
+    if res is not None and hasattr(res, "unbuffered_active"):
+        res.unbuffered_active = False
+        res.connection = None
+    cur.connection = None
+
+
+def _lost(source_name: str, label: str, detail: str, run_id: str) -> TransientError:
+    """The one bilingual line of a legacy database that could not be reached or dropped the connection, for
+    every reader (SQLAlchemy, ADBC): the extract task retries it."""
+    return TransientError(f"{source_name}: cannot read {label}: the connection to the legacy database failed or "
+                          f"was lost ({detail}); the extract is retried — if it keeps failing, check that the "
+                          "database is up and reachable, then run again", run_id=run_id,
+                          ja=f"{source_name}: 旧システムのデータベースに接続できないか、接続が切れました (表 {label}: "
+                             f"{detail})。抽出は再試行されます。失敗が続く場合はデータベースの稼働とネットワークを"
+                             "確認してから再実行してください")
 
 
 def _near_table(conn, table: str, schema: str | None) -> str | None:
@@ -262,12 +386,13 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
     not migrated. A key column is always checked."""
     t0 = time.perf_counter()
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
-    engine = sa.create_engine(url, **_engine_options(url))
+    engine = read_only_engine(url)
     label = f"{schema}.{table}" if schema else table
     names = layout.names
     breaks = {c.name for c in layout.columns if c.line_breaks}
     unread = set(unread_columns) - set(keys or ()) - set(layout.key)
     checked, unchecked = split_unread(layout, unread)
+    dbapi_cursor = None   # the SQLAlchemy reader's DB-API cursor, for `_forget_unbuffered`
     try:
         with engine.connect() as conn:
             # No reflection: it is not portable (duckdb_engine cannot reflect); a zero-row probe
@@ -290,11 +415,23 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                                         "含めて一致させます)" if near else "")
                                      + ": 表名・スキーマと接続先、読み取り権限を確認してください") from None
             _own_data_only(conn, probe_tbl, label, dantai_code, run_id)
+            single_byte = single_byte_columns(conn, table, schema) if japanese_encoding(layout.encoding) else {}
             conn.rollback()
             real = match_columns(names, actual, label=label, source_name=source_name, run_id=run_id)
             numeric = [n for n in names if real[n] in numeric_actual]
             tbl = sa.table(table, *[sa.column(real[n]) for n in names], schema=schema)
-            cols = [tbl.c[real[n]] for n in names]
+            # a single-byte (latin1 …) column of a Japanese system is read as its bytes and decoded with the
+            # layout's encoding like a binary column (undecodable bytes held, extract.decode), never as the
+            # server's latin1 → UTF-8 conversion of CP932 bytes (mojibake that passes every later check)
+            as_bytes = [n for n in names if real[n] in single_byte]
+            cols = [sa.cast(tbl.c[real[n]], sa.LargeBinary).label(real[n]) if n in as_bytes else tbl.c[real[n]]
+                    for n in names]
+            if as_bytes:
+                listed = ", ".join(f"{n} ({single_byte[real[n]]})" for n in as_bytes)
+                log.warning("source %s: column(s) %s of table %s have a single-byte character set in the legacy "
+                            "database: read as bytes and decoded as %s, the layout's encoding / 表 %s の列 %s は旧シス"
+                            "テムで 1 バイト文字コードの列です: バイト列として読み、レイアウトの文字コード %s で"
+                            "復号します", source_name, listed, label, layout.encoding, label, listed, layout.encoding)
             # read in the layout's key order: a row's `_source_line` (and a finding's source_line) is its position
             # in that order, 1-based, not a line of any file: the reports label it so (行（表はキー順の番号）) and a
             # held row names its key too (record_key)
@@ -325,10 +462,19 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             else:
                 _session(conn, layout)
                 result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(stmt)
+                dbapi_cursor = result.cursor
                 for c, (kind, bits, type_name) in zip(spec, _declared(engine.dialect.name, result.cursor.description,
                                                                      layout)):
                     c.declared, c.bits, c.type_name = kind, bits, type_name
-                parts = ([render(python_values(list(v), c, **common), c, **common) for v, c in zip(zip(*part), spec)]
+                # MariaDB TIMESTAMPs arrive in UTC (_session): the layout's wall time by the zone's rules
+                zoned = {c.name for c in spec if c.type_name == "TIMESTAMP"} if engine.dialect.name in (
+                    "mysql", "mariadb") else set()
+
+                def values(v, c: Column) -> pa.Array:
+                    arr = python_values(list(v), c, **common)
+                    return _wall_time(arr, layout.time_zone) if c.name in zoned else arr
+
+                parts = ([render(values(v, c), c, **common) for v, c in zip(zip(*part), spec)]
                          for part in result.partitions(batch_rows))
 
             def staged():
@@ -373,6 +519,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                 if batches is not None:   # a run stopped mid-read (ColumnTypeError) closes its ADBC connection now
                     batches.close()
     except OperationalError as exc:
+        _forget_unbuffered(dbapi_cursor)
         code = permanent_connect_code(exc)
         first = (str(exc.orig).strip().splitlines() or [""])[0]
         if code is not None:   # a wrong database, user or password: retrying would only repeat it
@@ -386,7 +533,11 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                                  "ユーザー・パスワードのいずれかが誤っています)。再試行しても直りません。実行設定のソース "
                                  f"{source_name} の url (データベース名・ユーザー) とパスワード、ログインの権限を確認して"
                                  "ください") from exc
-        raise TransientError(f"{source_name}: cannot read {label}: {exc.orig}", run_id=run_id) from exc
+        raise _lost(source_name, label, first, run_id) from exc
+    except (OSError, *_adbc_errors()) as exc:   # the ADBC reader (PostgreSQL): its connection cut mid-read
+        if not connection_lost(exc):
+            raise
+        raise _lost(source_name, label, (str(exc).strip().splitlines() or [""])[0], run_id) from exc
     finally:
         engine.dispose()
     quarantine = quarantine_frame(held, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
@@ -395,4 +546,5 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
     return ExtractResult(source=source_name, origin=label, staging=out_path, rows_read=rows,
                          rows_ok=rows - errors["row_id"].n_unique(), quarantine=quarantine, sha256=None,
                          seconds=time.perf_counter() - t0,
-                         extra={"reader": "adbc" if use_adbc else "sqlalchemy", "numeric_columns": numeric})
+                         extra={"reader": "adbc" if use_adbc else "sqlalchemy", "numeric_columns": numeric,
+                                "byte_columns": as_bytes})
