@@ -111,21 +111,23 @@ def _decode_finding(raw: bytes, err: int, exc: UnicodeDecodeError, layout: Layou
     a, b = spans[field]
     shown = text[a:b].encode(encoding, "surrogateescape").decode(encoding, "backslashreplace")
     column = layout.names[field] if field < len(layout.names) else None
-    bad_hex = " ".join(f"0x{x:02X}" for x in raw[err:err + 2])
-    if last_unterminated and err + (exc.end - exc.start) >= len(raw):
+    # the message names where and how many bytes, never their values: read in the right encoding they are
+    # a character of the field (0x88 0xA2 is 阿 of 阿部 in CP932), and messages are shown unmasked; the
+    # value (escaped) is shown by the column's own masking rule
+    width = exc.end - exc.start
+    if last_unterminated and err + width >= len(raw):
         return {"column": column, "rule": "extract.truncated", "value": shown,
-                "message_ja": f"最終行が途中で切れています (2バイト文字の途中 ({bad_hex}) で改行なしにファイルが終わります)",
-                "message_en": f"the last line is cut short (the file ends inside a double-byte character, {bad_hex}, "
+                "message_ja": "最終行が途中で切れています (2バイト文字の途中で改行なしにファイルが終わります)",
+                "message_en": "the last line is cut short (the file ends inside a double-byte character, "
                               "without a line break)"}
     return {"column": column, "rule": "extract.decode", "value": shown,
-            "message_ja": f"{encoding} として読めないバイト列 ({bad_hex}) があります (行頭から {err} バイト目)",
-            "message_en": f"bytes ({bad_hex}) are not valid {encoding} at byte {err} of the record"}
+            "message_ja": f"{encoding} として読めないバイトが {width} バイトあります (行頭から {err} バイト目)",
+            "message_en": f"{width} byte(s) not valid {encoding} at byte {err} of the record"}
 
 
 # A finding in the making: the record it is about (its index in the chunk) and the quarantine columns.
 _FINDING = {"_rec": pl.Int64, "severity": pl.String, "column": pl.String, "rule": pl.String, "value": pl.String,
             "message_ja": pl.String, "message_en": pl.String}
-_HEX = np.array([f"0x{x:02X}" for x in range(256)], dtype=object)
 # what the codec error handler leaves where a record stops decoding: a lone high surrogate, which no decoding
 # (strict) gives; up to _FEW_BAD such records in a range are cut out of its text, more are decoded again
 _MARK = "\ud800"
@@ -287,17 +289,13 @@ class _Chunk:
         shown = decode_each(self.arr, sp.a[g], sp.b[g],
                             lambda b: b.decode(enc, "surrogateescape").encode(enc, "surrogateescape")
                             .decode(enc, "backslashreplace"))
-        two = err + 1 < e
-        b1 = _HEX[self.arr[err]]
-        b2 = _HEX[self.arr[np.minimum(err + 1, len(self.arr) - 1)]]
         at = err - s
         cut = (err + width >= e) & (idx == len(recs.start) - 1) if last else np.zeros(len(idx), bool)
         f = pl.DataFrame({
             "_rec": idx, "field": field, "shown": pl.Series(shown, dtype=pl.String), "at": at, "cut": cut,
-            "hex": pl.Series(b1.tolist(), dtype=pl.String),
-            "hex2": pl.Series(np.where(two, b2, None).tolist(), dtype=pl.String),
+            "width": np.asarray(width, np.int64),
         })
-        hexes = pl.concat_str([pl.col("hex"), pl.col("hex2")], separator=" ", ignore_nulls=True)
+        n_bad = pl.col("width").cast(pl.String)   # how many bytes, not which: see _decode_finding
         cut_col = pl.col("cut")
         return f.select(
             "_rec", pl.lit("error").alias("severity"),
@@ -305,14 +303,12 @@ class _Chunk:
             .alias("column"),
             pl.when(cut_col).then(pl.lit("extract.truncated")).otherwise(pl.lit("extract.decode")).alias("rule"),
             pl.col("shown").alias("value"),
-            pl.when(cut_col).then(pl.concat_str([pl.lit("最終行が途中で切れています (2バイト文字の途中 ("), hexes,
-                                                 pl.lit(") で改行なしにファイルが終わります)")]))
-            .otherwise(pl.concat_str([pl.lit(f"{enc} として読めないバイト列 ("), hexes, pl.lit(") があります (行頭から "),
+            pl.when(cut_col).then(pl.lit("最終行が途中で切れています (2バイト文字の途中で改行なしにファイルが終わります)"))
+            .otherwise(pl.concat_str([pl.lit(f"{enc} として読めないバイトが "), n_bad, pl.lit(" バイトあります (行頭から "),
                                       pl.col("at").cast(pl.String), pl.lit(" バイト目)")])).alias("message_ja"),
-            pl.when(cut_col).then(pl.concat_str([pl.lit("the last line is cut short (the file ends inside a "
-                                                        "double-byte character, "), hexes,
-                                                 pl.lit(", without a line break)")]))
-            .otherwise(pl.concat_str([pl.lit("bytes ("), hexes, pl.lit(f") are not valid {enc} at byte "),
+            pl.when(cut_col).then(pl.lit("the last line is cut short (the file ends inside a double-byte character, "
+                                         "without a line break)"))
+            .otherwise(pl.concat_str([n_bad, pl.lit(f" byte(s) not valid {enc} at byte "),
                                       pl.col("at").cast(pl.String), pl.lit(" of the record")])).alias("message_en"),
         )
 

@@ -329,24 +329,23 @@ def _decode_skipping(arr: pa.Array, col: Column, joined: np.ndarray, offsets: np
         return None
     del parts[n]
     bad = np.asarray(found, np.int64)
-    idx, err = bad[:, 0], bad[:, 1]
+    idx, err, width = bad[:, 0], bad[:, 1], bad[:, 2]
     unreadable = np.zeros(n, bool)
     unreadable[idx] = True
     texts = pc.if_else(pa.array(unreadable), pa.scalar(None, pa.string()), pa.array(parts, pa.string()))
     shown = decode_each(joined, starts[idx], stops[idx], lambda b: b.decode(enc, "backslashreplace"))
-    two = err + 1 < stops[idx]
-    h1 = _HEX[joined[err]]
-    h2 = _HEX[joined[np.minimum(err + 1, len(joined) - 1)]]
-    hexes = np.where(two, h1 + " " + h2, h1).tolist()
     at = (err - starts[idx] + 1).tolist()
-    held = [{"index": i, "rule": "extract.decode", "value": v,
-             "message_ja": f"{col.ja} に {enc} として読めないバイト列 ({h}) があります ({k} バイト目)",
-             "message_en": f"{col.name}: bytes ({h}) are not valid {enc} at byte {k} of the value"}
-            for i, v, h, k in zip(idx.tolist(), shown, hexes, at)]
+    held = [_decode_held(i, v, col, w, k) for i, v, w, k in zip(idx.tolist(), shown, width.tolist(), at)]
     return Rendered(_with_nulls(texts, valid), held, unreadable, decoded_as=enc)
 
 
-_HEX = np.array([f"0x{x:02X}" for x in range(256)], dtype=object)
+def _decode_held(index: int, shown: str, col: Column, n_bad: int, at: int) -> dict:
+    """An undecodable value's finding: where and how many bytes, never their values (read in the right
+    encoding they are a character of the value, 0x88 0xA2 = 阿, and messages are shown unmasked; the
+    escaped value is shown or masked by its column's rule)."""
+    return {"index": index, "rule": "extract.decode", "value": shown,
+            "message_ja": f"{col.ja} に {col.encoding} として読めないバイトが {n_bad} バイトあります ({at} バイト目)",
+            "message_en": f"{col.name}: {n_bad} byte(s) not valid {col.encoding} at byte {at} of the value"}
 
 
 def _decode_by_value(arr: pa.Array, col: Column, offsets: np.ndarray, data: np.ndarray, valid: pa.Array) -> Rendered:
@@ -356,7 +355,7 @@ def _decode_by_value(arr: pa.Array, col: Column, offsets: np.ndarray, data: np.n
     texts: list[str | None] = []
     bad: list[int] = []
     shown: list[str] = []
-    detail: list[tuple[str, int]] = []
+    detail: list[tuple[int, int]] = []
     for i in range(len(arr)):   # only for a column that holds bytes the encoding does not define
         b = raw[offsets[i]:offsets[i + 1]]
         try:
@@ -365,14 +364,11 @@ def _decode_by_value(arr: pa.Array, col: Column, offsets: np.ndarray, data: np.n
             texts.append(None)
             bad.append(i)
             shown.append(b.decode(enc, "backslashreplace"))
-            detail.append((" ".join(f"0x{x:02X}" for x in b[exc.start:exc.start + 2]), exc.start + 1))
+            detail.append((exc.end - exc.start, exc.start + 1))
     text = _with_nulls(pa.array(texts, pa.string()), valid)
     if not bad:
         return Rendered(text, decoded_as=enc)
-    held = [{"index": i, "rule": "extract.decode", "value": v,
-             "message_ja": f"{col.ja} に {enc} として読めないバイト列 ({h}) があります ({at} バイト目)",
-             "message_en": f"{col.name}: bytes ({h}) are not valid {enc} at byte {at} of the value"}
-            for i, v, (h, at) in zip(bad, shown, detail)]
+    held = [_decode_held(i, v, col, n, at) for i, v, (n, at) in zip(bad, shown, detail)]
     unreadable = np.zeros(len(arr), bool)
     unreadable[bad] = True
     return Rendered(text, held, unreadable, decoded_as=enc)

@@ -7,6 +7,10 @@ sensitive, and so is a value that is all digits in any sensitive column. Other s
 shows as ＊＊ with no character of it: a one-character 氏 or 名 (林, 環) would otherwise be shown whole,
 and the first character of a rare name (鬮) is nearly as identifying; a row is told apart by its
 record key. Only an explicit `reveal` (an authorised review) shows values.
+
+Columns that are not sensitive are guarded by content too: a value shaped like an identifier, a free text holding a
+valid 個人番号 among other words (備考), and kanji or kana in a number column (a name typed into 郵便番号) are not
+shown as written (guard_expr, name_letters_guard).
 """
 from __future__ import annotations
 
@@ -89,10 +93,63 @@ def id_shaped(e: pl.Expr) -> pl.Expr:
     return e.str.replace_all(_ID_SEPARATORS, "").str.contains(_ID_SHAPE)
 
 
+# A free-text column (備考) of a legacy system often carries a 個人番号 among other words (「纐纈鵺丸 735190462838」),
+# which no column rule sees: a value holding a run of exactly 12 digits whose last is a valid 個人番号 check digit
+# is not shown at all (the words around the number are most often its holder's name).
+NUMBER_IN_TEXT_MASK = "＊＊ (個人番号らしき12桁を含むため表示しません / holds a 12-digit number with a valid 個人番号 check digit)"
+_FULLWIDTH_DIGITS = [chr(0xFF10 + i) for i in range(10)]
+
+
+def holds_kojin_no(e: pl.Expr) -> pl.Expr:
+    """True where the text of `e` holds a digit run (ASCII or full-width) that is a valid 個人番号 (12 digits,
+    check digit): column-wise, the runs extracted and checked as a list (null stays null)."""
+    from ikou.checkdigit import kojin_no_valid
+
+    # only the values with 12 digits in a row are taken apart (the others go on as null): a tenth of the cost
+    few = pl.when(e.str.contains(r"[0-9０-９]{12}")).then(e)
+    runs = few.str.replace_many(_FULLWIDTH_DIGITS, [str(i) for i in range(10)]).str.extract_all(r"[0-9]+")
+    return runs.list.eval(kojin_no_valid(pl.element())).list.any().fill_null(False) & e.is_not_null()
+
+
 def guard_expr(e: pl.Expr) -> pl.Expr:
-    """`e` (String) with an identifier-shaped value replaced by the full mask: the shape guard of a column
-    that is not sensitive."""
-    return pl.when(id_shaped(e)).then(pl.lit(FULL_MASK)).otherwise(e)
+    """`e` (String) with an identifier-shaped value replaced by the full mask, and a text holding a valid
+    個人番号 among other words by NUMBER_IN_TEXT_MASK: the shape guard of a column that is not sensitive."""
+    return (pl.when(id_shaped(e)).then(pl.lit(FULL_MASK))
+            .when(holds_kojin_no(e)).then(pl.lit(NUMBER_IN_TEXT_MASK))
+            .otherwise(e))
+
+
+# A name typed into a column that holds a number or a code (山田花子 in 郵便番号) fails its digits, format or length
+# rule and would be quoted by every finding and diff cell, since masking goes by column. Such a value is shown by
+# its shape (「漢字4字」) when it holds kanji or kana, the letters a name is made of: a number column is told by its
+# romanised suffix (番号 `_no`, legacy `_bango`) wherever its values are shown (a diff has no rules), a quarantined
+# value also by the rule it failed (format.*, checkdigit.*, placeholder.*, schema.length, schema.integer). Left
+# out: code-table findings (a legacy 続柄 may be written 「長男の妻」, the value a mapping fix needs) and dates (a
+# legacy 和暦 date, 平成30年2月30日, is written in kanji and its value is what a reviewer needs to see).
+NUMBER_COLUMN_PATTERN = r"(?i)(?:_no|_bango)$"
+SHAPE_RULE_PATTERN = r"^(?:format\.|checkdigit\.|placeholder\.|schema\.length$|schema\.integer$)"
+_NAME_LETTERS = r"[\p{Han}\p{Hiragana}\p{Katakana}]"
+
+
+def is_number_column(name: str | None) -> bool:
+    """True for a column whose name says it holds a number (NUMBER_COLUMN_PATTERN)."""
+    return name is not None and re.search(NUMBER_COLUMN_PATTERN, name) is not None
+
+
+def shape_expr(e: pl.Expr) -> pl.Expr:
+    """「＊＊ (漢字4字・かな0字・計4字 / 4 kanji, 0 kana, 4 in all)」: how many kanji and kana `e` holds, not which
+    (one format: each count is computed once per language, not once per part)."""
+    kanji = e.str.count_matches(r"\p{Han}")
+    kana = e.str.count_matches(r"[\p{Hiragana}\p{Katakana}]")
+    n = e.str.len_chars()
+    return pl.format(NAME_MASK + " (漢字{}字・かな{}字・計{}字 / {} kanji, {} kana, {} in all)", kanji, kana, n, kanji, kana, n)
+
+
+def name_letters_guard(e: pl.Expr) -> pl.Expr:
+    """`e` (String) with a value holding kanji or kana shown by its shape (shape_expr); a value already masked
+    (starting with ＊＊: a diff cell masked when it was written, shown again by the report) stays as it is."""
+    letters = e.str.contains(_NAME_LETTERS) & ~e.str.starts_with(NAME_MASK)
+    return pl.when(letters).then(shape_expr(pl.when(letters).then(e))).otherwise(e)   # counted where shown only
 
 
 def _nothing_to_mask(df: pl.DataFrame | pl.LazyFrame, reveal: bool) -> bool:
@@ -119,7 +176,8 @@ def mask_frame(df: pl.DataFrame | pl.LazyFrame, sensitive: set[str] | frozenset[
     schema = df.collect_schema()
     guarded = [c for c, t in schema.items()
                if t == pl.String and c not in keys and not (c in sensitive or is_mynumber_column(c))]
-    return out.with_columns([guard_expr(pl.col(c)).alias(c) for c in guarded])
+    return out.with_columns([(name_letters_guard(guard_expr(pl.col(c))) if is_number_column(c)
+                              else guard_expr(pl.col(c))).alias(c) for c in guarded])
 
 
 def mask_long(df: pl.DataFrame, sensitive: set[str] | frozenset[str], *, reveal: bool = False,
@@ -133,6 +191,10 @@ def mask_long(df: pl.DataFrame, sensitive: set[str] | frozenset[str], *, reveal:
         return df
     is_mn = pl.col(column_col).str.contains(MYNUMBER_PATTERN)
     is_sens = pl.col(column_col).is_in(sorted(sensitive)) | is_mn
+    # a value expected to be a number or a code: by its column's name, or by the rule it failed (a finding)
+    is_code = pl.col(column_col).str.contains(NUMBER_COLUMN_PATTERN).fill_null(False)
+    if "rule" in df.columns:
+        is_code = is_code | pl.col("rule").str.contains(SHAPE_RULE_PATTERN).fill_null(False)
     exprs = []
     for v in value_cols:
         if v not in df.columns:
@@ -142,6 +204,7 @@ def mask_long(df: pl.DataFrame, sensitive: set[str] | frozenset[str], *, reveal:
                      .then(pl.format(WHOLE_RECORD_MASK, c.str.len_chars()))
                      .when(is_mn).then(mask_expr(c, mynumber=True))
                      .when(is_sens).then(mask_expr(c))
+                     .when(is_code).then(name_letters_guard(guard_expr(c)))
                      .otherwise(guard_expr(c)).alias(v))
     out = df.with_columns(exprs)
     if "record_key" in out.columns:
@@ -171,7 +234,8 @@ def mask_cells_of(df: pl.DataFrame | pl.LazyFrame, column: str,
         df = df.with_columns([mask_expr(pl.col(v).cast(pl.String), mynumber=mynumber).alias(v)
                               for v in value_cols])
     else:
-        df = df.with_columns([guard_expr(pl.col(v).cast(pl.String)).alias(v) for v in value_cols])
+        guard = name_letters_guard if is_number_column(column) else (lambda e: e)
+        df = df.with_columns([guard(guard_expr(pl.col(v).cast(pl.String))).alias(v) for v in value_cols])
     return _mask_named(df, {k for k in key_cols if k in sensitive})   # keys: no shape guard (traceable)
 
 

@@ -106,10 +106,11 @@ def test_many_undecodable_records_in_one_chunk_are_cut_out_either_way(tmp_path, 
     first = q.row(0, named=True)
     assert first["source_line"] == 4 and first["record_key"] == "ATENA_NO=0000000004"
     assert first["value"] == "佐藤\\x85@花子"
-    assert first["message_en"].startswith("bytes (0x85 0x40) are not valid cp932 at byte 15 of the record")
+    # where the bad bytes are and how many, never their values (a name's first character could be read back)
+    assert first["message_en"].startswith("1 byte(s) not valid cp932 at byte 15 of the record")
     last = q.row(-1, named=True)
     assert last["rule"] == "extract.truncated" and last["value"] == "佐\\x82"
-    assert "0x82" in last["message_en"]
+    assert "0x" not in last["message_en"]
 
 
 def test_a_bad_byte_is_named_by_the_field_that_holds_it_quotes_and_extra_fields_included(tmp_path, monkeypatch):
@@ -125,7 +126,7 @@ def test_a_bad_byte_is_named_by_the_field_that_holds_it_quotes_and_extra_fields_
     got = bulk.quarantine.select("source_line", "column", "value", "record_key").rows()
     assert got == [(1, "SHIMEI", '"a,b\\x85@"', "ATENA_NO=0000000001"), (2, None, "\\x85@", "ATENA_NO=0000000002"),
                    (3, "ATENA_NO", '"00000\\x85@03"', None), (4, "KINGAKU", "\\x85", "ATENA_NO=0000000004")]
-    assert "(0x85)" in bulk.quarantine["message_en"][3]   # one byte left in the record: one shown
+    assert "1 byte(s) not valid" in bulk.quarantine["message_en"][3]   # one byte left in the record: counted
 
 
 def test_keys_of_records_with_a_wrong_field_count_follow_the_lenient_rule(tmp_path, monkeypatch):

@@ -65,7 +65,7 @@ def test_an_identifier_shaped_value_in_a_column_not_sensitive_is_fully_masked(va
 
 
 @pytest.mark.parametrize("value", ["1234567", "2026-11-30", "03-1234-5678", "1234567890123", "S45.03.02",
-                                   "架空市本町1-1", "0123456785"])
+                                   "0123456785"])
 def test_a_value_not_shaped_like_an_identifier_is_shown(value):
     q = pl.DataFrame({"column": ["yubin_no"], "value": [value]})
     assert mask_long(q, set(), value_cols=("value",))["value"].to_list() == [value]
