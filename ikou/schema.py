@@ -6,6 +6,7 @@ the 基本データリスト is a new YAML file, not new code.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -25,6 +26,13 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 }
 
 
+# the most digits a decimal may have: DuckDB's DECIMAL holds 38 (PostgreSQL's NUMERIC more), and one
+# declaration serves every target
+DECIMAL_MAX_PRECISION = 38
+
+# a 業務 id as a run config accepts it (ikou.config's `gyomu:` pattern)
+GYOMU_ID = r"^[a-z][a-z0-9_]{0,31}$"
+
 # Table and column names become SQL identifiers: a strict pattern, checked when the schema loads
 SqlName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 
@@ -32,7 +40,12 @@ SqlName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 class Column(StrictModel):
     name: SqlName = Field(description="romanised column name (see ikou/glossary.csv)")
     ja: str = Field(description="項目名 (the 基本データリスト's name)")
-    type: ColumnType = Field("text", description="text, integer, date (YYYY-MM-DD text, 不詳 parts 00) or decimal (text)")
+    type: ColumnType = Field("text", description="text, integer, date (YYYY-MM-DD text, 不詳 parts 00) or decimal "
+                                                 "(text until loaded, NUMERIC(precision, scale) in the target)")
+    precision: int | None = Field(None, ge=1, le=DECIMAL_MAX_PRECISION,
+                                  description="decimal: the most digits in all (default 38, the most DuckDB holds)")
+    scale: int | None = Field(None, ge=0, le=DECIMAL_MAX_PRECISION,
+                              description="decimal (required): the digits after the point (円 0, 円銭 2)")
     required: bool = Field(False, description="必須: an empty value holds the row (rule schema.required)")
     length: int | None = Field(None, description="exact length in characters")
     max_length: int | None = Field(None, description="the most characters allowed (桁数上限)")
@@ -53,6 +66,38 @@ class Column(StrictModel):
                              f"type: {self.type}); drop moji or make it type: text")
         return self
 
+    @model_validator(mode="after")
+    def _decimal_digits(self) -> "Column":
+        """A decimal needs its scale: DuckDB reads a bare NUMERIC as DECIMAL(18,3) and rounds 0.0001 to 0.000
+        without a word, and a scale taken from each run's data would change the target's type between
+        rehearsals. The 基本データリスト states every number's 桁数, so the author knows it."""
+        if self.type != "decimal":
+            if self.precision is not None or self.scale is not None:
+                raise ValueError(f"column {self.name}: precision/scale apply to type: decimal only "
+                                 f"(this one is type: {self.type})")
+            return self
+        if self.scale is None:
+            raise ValueError(f"column {self.name}: type: decimal needs `scale` (digits after the point: 円 0, "
+                             f"円銭 2) and may give `precision` (all digits, default {DECIMAL_MAX_PRECISION}): a "
+                             f"NUMERIC without them is DECIMAL(18,3) in DuckDB and rounds 0.0001 to 0.000 silently")
+        if self.scale > self.digits:
+            raise ValueError(f"column {self.name}: scale {self.scale} is more than precision {self.digits}")
+        return self
+
+    @model_validator(mode="after")
+    def _control_total_amount(self) -> "Column":
+        """A control total is a sum: of a text or date column it has none (the report stage would fail after
+        the load), so the schema is refused when it loads."""
+        if self.control_total and self.type not in ("integer", "decimal"):
+            raise ValueError(f"column {self.name}: control_total: true sums an amount: the column must be "
+                             f"type: integer or decimal (this one is type: {self.type})")
+        return self
+
+    @property
+    def digits(self) -> int:
+        """A decimal's precision (all digits), its default filled in."""
+        return self.precision if self.precision is not None else DECIMAL_MAX_PRECISION
+
     @property
     def holds_dantai_code(self) -> bool:
         return self.dantai if self.dantai is not None else self.name == "dantai_code"
@@ -65,6 +110,10 @@ class Aggregate(StrictModel):
     from_: str | None = Field(None, alias="from", description="the column aggregated (none for count)")
     where: dict[str, list[str]] | None = Field(None, description="only rows whose column holds one of the values")
     type: ColumnType = Field("text", description="the derived column's type (count: always integer)")
+    precision: int | None = Field(None, ge=1, le=DECIMAL_MAX_PRECISION,
+                                  description="decimal: all digits (default: the aggregated column's; sum: 38)")
+    scale: int | None = Field(None, ge=0, le=DECIMAL_MAX_PRECISION,
+                              description="decimal: digits after the point (default: the aggregated column's)")
 
 
 class Derive(StrictModel):
@@ -125,6 +174,16 @@ class TargetSchema(StrictModel):
                                            "rules.yaml beside it (else the repository's specs/gyomu/<業務>/rules.yaml)")
     code_tables: dict[str, CodeTableRef] = Field({}, description="standard code tables by name")
     tables: dict[SqlName, Table] = Field(description="the 標準データ構造's tables by name")
+
+    @field_validator("gyomu")
+    @classmethod
+    def _gyomu_id(cls, v: str) -> str:
+        """A run config names its 業務 by this id and accepts only GYOMU_ID (ikou.config): an id it refuses
+        would make a 業務 no run can name."""
+        if not re.fullmatch(GYOMU_ID, v):
+            raise ValueError(f"gyomu {v!r}: a 業務 id is romanised lower case ({GYOMU_ID}: kokuho_shikaku, not "
+                             f"国保資格), as a run config's `gyomu:` must name it; put the Japanese name in `ja:`")
+        return v
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -219,8 +278,7 @@ class TargetSchema(StrictModel):
         if t.derive.op == "latest":
             return t.model_copy(update={"columns": list(src.columns)})
         cols = [src.column(k) for k in t.derive.key]
-        cols += [Column(name=a.name, ja=a.ja, type="integer" if a.agg == "count" else a.type)
-                 for a in t.derive.aggregates]
+        cols += [_aggregate_column(a, src) for a in t.derive.aggregates]
         return t.model_copy(update={"columns": cols})
 
     def source_tables(self) -> list[str]:
@@ -241,6 +299,19 @@ class TargetSchema(StrictModel):
         """The code table as a frame (code, name), all text."""
         ref = self.code_tables[name]
         return pl.read_csv(ref.path, infer_schema=False)
+
+
+def _aggregate_column(a: Aggregate, src: Table) -> Column:
+    """A derived table's aggregate as a column; a decimal one takes its digits from the column aggregated
+    where it does not give them (a sum may grow: all 38 digits)."""
+    kind = "integer" if a.agg == "count" else a.type
+    if kind != "decimal":
+        return Column(name=a.name, ja=a.ja, type=kind)
+    base = next((c for c in src.columns if c.name == a.from_ and c.type == "decimal"), None)
+    scale = a.scale if a.scale is not None else (base.scale if base is not None else None)
+    precision = a.precision if a.precision is not None else (
+        base.precision if base is not None and a.agg != "sum" else None)
+    return Column(name=a.name, ja=a.ja, type="decimal", precision=precision, scale=scale)
 
 
 def _did_you_mean(name: str, candidates) -> str:

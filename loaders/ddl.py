@@ -3,9 +3,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ikou.schema import TargetSchema
+from ikou.schema import Column, TargetSchema
 
 SA_TYPES = {"text": sa.Text, "integer": sa.BigInteger, "date": sa.Text, "decimal": sa.Numeric}
+
+
+def sa_type(column: Column) -> sa.types.TypeEngine:
+    """A column's SQL type: a decimal as NUMERIC(precision, scale), never a bare NUMERIC (DuckDB's
+    DECIMAL(18,3), which rounds 0.0001 to 0.000); ikou.schema makes every decimal declare its scale."""
+    if column.type == "decimal":
+        return sa.Numeric(column.digits, column.scale)
+    return SA_TYPES[column.type]()
 
 
 def sa_tables(schema: TargetSchema, db_schema: str, names: list[str]) -> dict[str, sa.Table]:
@@ -13,7 +21,7 @@ def sa_tables(schema: TargetSchema, db_schema: str, names: list[str]) -> dict[st
     out = {}
     for name in names:
         t = schema.resolved_table(name)
-        cols = [sa.Column(c.name, SA_TYPES[c.type](), nullable=not (c.required or c.name in t.primary_key),
+        cols = [sa.Column(c.name, sa_type(c), nullable=not (c.required or c.name in t.primary_key),
                           comment=c.ja)
                 for c in t.columns]
         out[name] = sa.Table(name, md, *cols, sa.PrimaryKeyConstraint(*t.primary_key), comment=t.ja)

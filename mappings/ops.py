@@ -87,6 +87,10 @@ class Op:
     # the op may read several source columns (`from: [氏, 名]`: concat; kana_fullwidth joins them as concat does,
     # then converts); every other op reads one, and a list is refused at load time (mappings.spec.mapping_problems)
     many: bool = False
+    # what the op's value is: "text" (a string: fits a text, date or decimal column, whose schema rules judge
+    # it), "integer" (fits integer and decimal: into text it would drop a code's leading zeros, 01 → 1),
+    # "date" (YYYY-MM-DD: a date column), "any" (a constant: checked against the column by `fits`)
+    gives: Literal["text", "integer", "date", "any"] = "text"
 
     def problems(self, c: ColumnMap, schema: TargetSchema) -> list[Problem]:
         missing = [(k, f"op {self.name!r} needs {k!r}") for k in self.needs if getattr(c, _FIELDS.get(k, k)) is None]
@@ -122,13 +126,14 @@ def op(name: str, *, needs: tuple[str, ...], per_value: bool = False,
        rules: Mapping[str, tuple[str, str]] | None = None, expected: Callable[[ColumnMap], dict | None] | None = None,
        check: Callable[[ColumnMap, TargetSchema], list[Problem]] | None = None,
        prepare: Callable[[ColumnMap, pl.LazyFrame, object], tuple[object, dict]] | None = None,
-       strip: Literal["option", "always", "none"] = "none", many: bool = False):
+       strip: Literal["option", "always", "none"] = "none", many: bool = False,
+       gives: Literal["text", "integer", "date", "any"] = "text"):
     """Register the decorated builder as op `name`, with everything else about it."""
     def deco(fn):
         if name in OPS:
             raise ValueError(f"op {name!r} is registered twice")
         entry = Op(name, fn, needs=needs, per_value=per_value, rules=dict(rules or {}), expected=expected,
-                   check=check, prepare=prepare, strip=strip, many=many)
+                   check=check, prepare=prepare, strip=strip, many=many, gives=gives)
         declare_rules(f"op {name!r}", entry.rules)
         OPS[name] = entry
         if per_value:
@@ -216,7 +221,7 @@ def _concat(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(concat_expr([pl.col(s) for s in c.sources], separator=sep, strip=bool(c.strip)))
 
 
-@op("constant", needs=("value",))   # no source value: `strip` is refused
+@op("constant", needs=("value",), gives="any")   # no source value: `strip` is refused
 def _constant(c: ColumnMap, ctx: OpContext) -> OpOut:
     return OpOut(pl.lit(c.value, dtype=pl.String))
 
@@ -228,7 +233,7 @@ def _integer_rule(c: ColumnMap) -> dict:
                       "旧システムの数字の表記 (前後の空白・先頭のゼロ・+ 符号) を整数として読んだため")
 
 
-@op("integer", needs=("from",), per_value=True, expected=_integer_rule, strip="always",
+@op("integer", needs=("from",), per_value=True, expected=_integer_rule, strip="always", gives="integer",
     rules={"type.integer": ("整数として読めません", "not an integer")})
 def _integer(c: ColumnMap, ctx: OpContext) -> OpOut:
     raw = read_code(_src(c))
@@ -439,7 +444,7 @@ def _wareki_rule(c: ColumnMap) -> dict:
 
 
 @op("wareki_date", needs=("from",), per_value=True, rules=WAREKI_RULES, check=_wareki_check, expected=_wareki_rule,
-    strip="always")
+    strip="always", gives="date")
 def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
     w = wareki_to_iso(_src(c), c.format or WAREKI_DEFAULT_FORMAT, c.eras)
     # Up to five outputs are fields of one struct: convert once, not once per field.
@@ -585,6 +590,37 @@ def _new_key(c: ColumnMap, ctx: OpContext) -> OpOut:
     twice = spellings.filter((pl.col("n") != "0") & (pl.col("k").n_unique().over("n") > 1))["k"]
     return OpOut(val, error=pl.when(raw.is_not_null() & val.is_null()).then(pl.lit("new_key.unissued"))
                  .when(raw.is_in(twice.implode())).then(pl.lit("new_key.spelled_twice")))
+
+
+# column type → what an op's value may be to go into it (Op.gives); the engine casts the value to the
+# column's type strictly (mappings.engine), so a string into an integer column would stop the map stage
+FITS: dict[str, tuple[str, ...]] = {"text": ("text",), "date": ("text", "date"), "decimal": ("text", "integer"),
+                                    "integer": ("integer",)}
+
+
+def fits(c: ColumnMap, column_type: str) -> str | None:
+    """Why the line's op cannot fill a target column of `column_type` (its `target`), or None when it can."""
+    op_ = OPS.get(c.op)
+    if op_ is None:
+        return None
+    if op_.gives == "any":   # a constant: its value must be one the column holds
+        if column_type == "integer" and c.value is not None and read_integer_value(c.value) is None:
+            return f"constant {c.value!r} is not an integer, and column {c.target} is type: integer"
+        return None
+    if op_.gives in FITS[column_type]:
+        return None
+    instead = {"text": "text, code_table or zero_pad (they keep a code's leading zeros)",
+               "integer": "integer", "date": "wareki_date or text", "decimal": "text (schema.decimal checks it)"}
+    return (f"op {c.op!r} gives {'an integer' if op_.gives == 'integer' else 'a ' + op_.gives}, but target column "
+            f"{c.target} is type: {column_type}" + (" (01 would be loaded as 1)" if op_.gives == "integer" else "")
+            + f": use op {instead[column_type]}, or declare the column's type to match")
+
+
+def read_integer_value(v: str) -> int | None:
+    try:
+        return int(str(v).strip())
+    except ValueError:
+        return None
 
 
 def build(c: ColumnMap, ctx: OpContext) -> OpOut:

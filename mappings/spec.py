@@ -202,7 +202,24 @@ def mapping_problems(spec: MappingSpec, schema: TargetSchema) -> list[tuple[str,
                                                    "source column, not joined from several"))
         found += [(f"columns.{i}.{key}", f"column {name!r} is not in the target table {spec.target}")
                   for key, name in c.outputs().items() if name not in declared]
+        if op is not None and c.target in declared:   # an op whose value the column's type cannot hold
+            from ikou.mappings.ops import fits
+
+            wrong = fits(c, schema.tables[spec.target].column(c.target).type)
+            if wrong:
+                found.append((f"columns.{i}.op", wrong))
     return found + source_problems(spec)
+
+
+def unmapped_required(spec: MappingSpec, schema: TargetSchema) -> list[tuple[str, str]]:
+    """A `required: true` target column no line produces: every row would be held by schema.required and the
+    run stop on the threshold after extract, map and validate; a mapping file is refused for it at plan."""
+    if spec.target not in schema.source_tables():
+        return []
+    produced = {o for c in spec.columns for o in c.outputs().values()}
+    return [("columns", f"required target column {col.name} ({col.ja}) has no mapping line: every row would be "
+                        f"held by schema.required; map it, or make it not required in the schema")
+            for col in schema.tables[spec.target].columns if col.required and col.name not in produced]
 
 
 def source_columns(spec: MappingSpec) -> set[str] | None:
@@ -343,12 +360,15 @@ def _near(name: str, known: set[str]) -> str:
     return f"; did you mean {close}?" if close else ""
 
 
-def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str, *, path: Path | None = None) -> None:
+def check_mapping(spec: MappingSpec, schema: TargetSchema, where: str, *, path: Path | None = None,
+                  whole: bool = False) -> None:
     """Raise a ConfigError listing every problem of `spec` (see `mapping_problems`), `where` naming the spec;
-    with the spec's `path`, each problem names its line in the file too."""
+    with the spec's `path`, each problem names its line in the file too. `whole`: the spec is what a run migrates
+    (its plan), so a required column it leaves unmapped is a problem too (`unmapped_required`; a spec loaded or
+    built for a few columns, as tests and tools do, is not checked for it)."""
     from ikou.spec import key_line, line_note, spec_error_ja, yaml_tree
 
-    found = mapping_problems(spec, schema)
+    found = mapping_problems(spec, schema) + (unmapped_required(spec, schema) if whole else [])
     if found:
         tree = yaml_tree(path) if path is not None else None
         # the line goes after the problem's first line: a nested file's error (a layout) follows with its own

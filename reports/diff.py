@@ -476,6 +476,26 @@ def _parse_number(e: pl.Expr) -> pl.Expr:
     return e.str.strip_chars().str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
 
 
+_PLAIN_NUMBER = r"^([+-]?)([0-9]*)(?:\.([0-9]*))?$"
+
+
+def _exact_number(e: pl.Expr) -> pl.Expr:
+    """A number written in plain digits as one canonical text, exactly (no float): leading zeros, trailing
+    zeros after the point, a + sign and thousands commas dropped, -0 as 0 ('0012.50', '12.5', '+12.500' →
+    '12.5'). So a decimal the target writes at its scale (12345.67 → 12345.6700) equals its source, and a
+    digit lost (0.0001 → 0.000) or a 17th significant digit changed never does. Null when not such a number."""
+    parts = e.str.strip_chars().str.replace_all(",", "", literal=True).str.extract_groups(_PLAIN_NUMBER)
+    sign, whole, frac = (parts.struct.field(f) for f in ("1", "2", "3"))
+    whole = whole.str.strip_chars_start("0")
+    frac = frac.fill_null("").str.strip_chars_end("0")
+    digits = pl.concat_str([pl.when(whole == "").then(pl.lit("0")).otherwise(whole),
+                            pl.when(frac == "").then(pl.lit("")).otherwise(pl.lit(".") + frac)])
+    zero = (whole == "") & (frac == "")
+    canonical = pl.concat_str([pl.when((sign == "-") & ~zero).then(pl.lit("-")).otherwise(pl.lit("")), digits])
+    has_digit = (parts.struct.field("2").fill_null("") + parts.struct.field("3").fill_null("")) != ""
+    return pl.when(has_digit).then(canonical)
+
+
 def _parse_date(e: pl.Expr) -> pl.Expr:
     s = e.str.strip_chars()
     return pl.coalesce(s.str.to_date("%Y-%m-%d", strict=False),
@@ -491,7 +511,12 @@ def equal_expr(l: pl.Expr, r: pl.Expr, *, kind: str = "text",
         ln, rn = _parse_number(l), _parse_number(r)
         abs_tol, rel_tol = tolerance
         close = (ln - rn).abs() <= (abs_tol + rel_tol * rn.abs())
-        return pl.when(ln.is_not_null() & rn.is_not_null()).then(close).otherwise(text_eq)
+        by_float = pl.when(ln.is_not_null() & rn.is_not_null()).then(close).otherwise(text_eq)
+        if tolerance != (0.0, 0.0):
+            return by_float
+        # no tolerance: equal means the same number exactly, compared as text (a float has 15-17 digits)
+        le, re_ = _exact_number(l), _exact_number(r)
+        return pl.when(le.is_not_null() & re_.is_not_null()).then(le == re_).otherwise(by_float)
     if kind == "date":
         ld, rd = _parse_date(l), _parse_date(r)
         return pl.when(ld.is_not_null() & rd.is_not_null()).then(ld == rd).otherwise(text_eq)

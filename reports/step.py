@@ -165,7 +165,9 @@ def diff_source(mapping, schema, ctx: RunContext, staged: Path, *, source_name: 
     moji_cols = [c.name for c in table.columns if c.moji]
     rules = load_rules(rules_from_mapping(mapping, out_dir, char_map=replaced_characters(chars),
                                           moji_columns=moji_cols))
+    # a decimal is compared by value: 12345.67 and 12345.6700 are one amount (NUMERIC(p, s) writes its scale)
     result = compare(left, right, key=table.primary_key, rules=rules, crosswalk=crosswalk,
+                     numeric=[c.name for c in table.columns if c.type == "decimal"],
                      left_name=f"旧 {origin}", right_name=f"新 {db_schema}.{mapping.target}")
     for name, col in ((result.duplicates["left"].get("mapped") or {}).get("columns") or {}).items():
         if name in sensitive:   # the codes a mapping shares are named for a PM, never a sensitive column's values

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import polars as pl
 
@@ -82,11 +82,53 @@ class Findings:
         return indexed.filter(~pl.col(_IDX).is_in(self.held.implode())).drop(_IDX)
 
 
-def schema_rules(schema: TargetSchema, table: str) -> list[Rule]:
-    """The rules the target schema implies for `table`: required, length, max_length, integer,
-    date (with `<column>_fumei_flag` when the schema has it), code values, and no private-use (外字)
-    character in a text column that 文字同定 does not cover (not `moji: true`): the 外字 table applies
-    to the moji columns only, so elsewhere such a character is a bare vendor code (schema.private_use)."""
+def decimal_regex(precision: int, scale: int) -> str:
+    """A number written in plain digits that a NUMERIC(precision, scale) holds exactly: an optional sign, at most
+    precision − scale digits before the point and scale after it (leading zeros before, trailing zeros after
+    the point are not digits that count: '0012.50' and '1.2300' fit (12,2), their value is kept). Anything else
+    (abc, 1,000, 1e5, full-width digits, surrounding spaces) does not match: the target would refuse or round it."""
+    whole = precision - scale
+    head = f"0*[0-9]{{1,{whole}}}" if whole else "0+"
+    tail = f"[0-9]{{0,{scale}}}0*" if scale else "0*"
+    bare = f"[0-9]{{1,{scale}}}0*" if scale else "0+"   # .5: no digit before the point
+    return rf"^[+-]?(?:{head}(?:\.{tail})?|\.{bare})$"
+
+
+def _decimal_rule(name: str, precision: int, scale: int) -> Rule:
+    """schema.decimal on one column: not a number, or more digits than its NUMERIC(precision, scale) holds,
+    is held at validate naming file, row and column, instead of failing the whole load (a cast error) or
+    being rounded by the target."""
+    return Rule(id="schema.decimal", kind="pattern",
+                params={"columns": [name], "regex": decimal_regex(precision, scale)},
+                message={"ja": f"数値でないか、桁数 (全体 {precision} 桁・小数 {scale} 桁) に収まりません",
+                         "en": f"not a number, or more digits than NUMERIC({precision},{scale}) holds "
+                               f"({precision - scale} before the point, {scale} after)"})
+
+
+def _primary_key_rule(t, declared: Sequence[Rule]) -> Rule | None:
+    """schema.primary_key: a duplicate primary key is held at validate (every row of it, with file and
+    row), not found by the target at commit, failing the whole load. None when the rule file holds such
+    duplicates already: an error `unique_key` on the key's columns or on fewer of them (juki's and
+    kojin_juminzei's key.unique), so no row is reported twice."""
+    key = set(t.primary_key)
+    if not key or t.derive is not None:
+        return None
+    for r in declared:
+        if r.kind == "unique_key" and r.severity == "error" and set(r.parsed_params().columns) <= key:
+            return None
+    labels = "・".join(next((c.ja for c in t.columns if c.name == k), k) for k in t.primary_key)
+    return Rule(id="schema.primary_key", kind="unique_key", params={"columns": list(t.primary_key)},
+                message={"ja": f"主キー ({labels}) が重複しています（重複した全行を保留）",
+                         "en": f"duplicate primary key ({', '.join(t.primary_key)}): every row of it is held"})
+
+
+def schema_rules(schema: TargetSchema, table: str, declared: Sequence[Rule] = ()) -> list[Rule]:
+    """The rules the target schema implies for `table`: required, length, max_length, integer, decimal
+    (a number within its precision and scale), date (with `<column>_fumei_flag` when the schema has it),
+    code values, no private-use (外字) character in a text column that 文字同定 does not cover (not
+    `moji: true`: the 外字 table applies to the moji columns only, so elsewhere such a character is a bare
+    vendor code, schema.private_use), and the primary key unique unless `declared` (the table's rules
+    from the rule file) holds its duplicates already."""
     t = schema.resolved_table(table)
     names = {c.name for c in t.columns}
     by_kind: dict[str, list[str]] = {}
@@ -104,6 +146,8 @@ def schema_rules(schema: TargetSchema, table: str) -> list[Rule]:
         if c.max_length:
             rules.append(Rule(id="schema.max_length", kind="max_length",
                               params={"columns": [c.name], "length": c.max_length}))
+        if c.type == "decimal":
+            rules.append(_decimal_rule(c.name, c.digits, c.scale))
         if c.type == "date":
             flag = f"{c.name}_fumei_flag"
             rules.append(Rule(id="schema.date", kind="date_valid",
@@ -112,7 +156,8 @@ def schema_rules(schema: TargetSchema, table: str) -> list[Rule]:
             rules.append(Rule(id="schema.code_value", kind="code_value",
                               params={"columns": [c.name], "code_table": c.code_table}))
     head = [Rule(id=f"schema.{k}", kind=k, params={"columns": cols}) for k, cols in by_kind.items()]
-    return head + rules
+    key = _primary_key_rule(schema.tables[table], declared)
+    return head + rules + ([key] if key is not None else [])
 
 
 def _record_key(keys: list[str]) -> pl.Expr:
@@ -272,7 +317,8 @@ def _build(schema: TargetSchema, table: str, rules: RuleSet, columns: list[str],
     missing = [c.name for c in t.columns if c.name not in columns]
     if missing:
         raise ConfigError(f"validate {table}: columns of the target schema missing from the data: {missing}")
-    rule_list = (schema_rules(schema, table) if rules.schema_rules else []) + list(rules.tables.get(table, []))
+    declared = list(rules.tables.get(table, []))
+    rule_list = (schema_rules(schema, table, declared) if rules.schema_rules else []) + declared
     ctx = Context(table_name=table, table=t, schema=schema, columns=frozenset(columns),
                   dantai_code=dantai_code, source_frames=dict(source_frames or {}), held_before=held_before,
                   run_date=run_date)

@@ -210,13 +210,14 @@ tables:
     columns:
       - {name: atena_no,  ja: 宛名番号, type: text, required: true}
       - {name: nendo,     ja: 年度,     type: integer}
-      - {name: zeigaku,   ja: 税額,     type: decimal}
+      - {name: zeigaku,   ja: 税額,     type: decimal, scale: 2}
       - {name: biko,      ja: 備考,     type: text}
 """
 
 
-def test_postgres_keeps_each_decimal_value_as_written(tmp_path, postgres_url, pg_schema):
-    """NUMERIC keeps every value's own scale: '12.50' comes back 12.50, not 12.5 or 12.500000."""
+def test_postgres_keeps_each_decimal_value_at_its_declared_scale(tmp_path, postgres_url, pg_schema):
+    """NUMERIC(p, s) as the schema declares it: '12.50' comes back 12.50 and '3' as 3.00 (the same value), never
+    rounded (a decimal declares its scale: ikou.schema)."""
     from ikou.schema import load_schema as load
 
     path = tmp_path / "zei.yaml"
@@ -237,7 +238,7 @@ def test_postgres_keeps_each_decimal_value_as_written(tmp_path, postgres_url, pg
                 {"s": pg_schema}).scalar()
     finally:
         engine.dispose()
-    assert [tuple(r) for r in rows] == [("A1", 2026, "12.50", "\\N"), ("A2", None, None, ""), ("A3", 2025, "3", None)]
+    assert [tuple(r) for r in rows] == [("A1", 2026, "12.50", "\\N"), ("A2", None, None, ""), ("A3", 2025, "3.00", None)]
     assert kind == "numeric"
 
 
