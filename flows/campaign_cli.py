@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from ikou.errors import ConfigError, NotFound, UsageError
+from ikou.errors import NotFound, UsageError
 
 
 # what each command could not do, for the Japanese half of its one line (not every command runs a campaign)
@@ -60,9 +60,14 @@ def _server_errors(fn):
 
 
 def _need_server() -> None:
+    """A standing Prefect server is where deployments, schedules and runs live; no config file is involved."""
     if not os.environ.get("PREFECT_API_URL"):
-        raise ConfigError("no Prefect server: start one (ikou server start) and set PREFECT_API_URL="
-                          "http://HOST:4200/api")
+        from ikou.flows.campaign import CampaignError
+
+        raise CampaignError("no Prefect server: start one (ikou server start) and set PREFECT_API_URL="
+                            "http://HOST:4200/api",
+                            ja="Prefect サーバーが指定されていません (ikou server start で起動し、PREFECT_API_URL="
+                               "http://HOST:4200/api を設定してください)")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 

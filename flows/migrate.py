@@ -67,6 +67,8 @@ class _Run:
     def __init__(self) -> None:
         self.results: list[StageResult] = []
         self.stage = "plan"
+        # the target's cut-over declaration ({run_id, at}) when it is cut over: the run compares, never loads
+        self.cutover: dict | None = None
 
     def __call__(self, stage: str, name: str, t, *args, **kwargs) -> StageResult | list[StageResult]:
         self.stage = stage
@@ -123,6 +125,15 @@ def validate_and_load(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run)
     validators.check_tables(counts, cfg.thresholds.max_quarantine_rate, run_id=ctx.run_id,
                             loaded=False, quarantine=held)
     schemas = {p.schema.gyomu: p.schema for p in plans}
+    # 本番切替済み: the target is live, users change it; the run compares the legacy data with it (並行稼働) and
+    # loads nothing. The load itself refuses too (loaders' last guard), should the declaration come after this
+    run.stage = "load"
+    cut = loaders.cutover(cfg.target.url, cfg.target_schema)
+    if cut is not None:
+        run.cutover = {"run_id": cut["run_id"], "at": cut["at"]}
+        logging.getLogger("ikou").info("target %s is cut over to run %s (%s): not loaded, compared only (parallel "
+                                       "run) / 切替済みのため投入せず比較のみ", cfg.target_schema, cut["run_id"], cut["at"])
+        return
     # every 業務 in one load: the target shows all of this run at once, or still the run before it
     with load_slot():
         run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()], ctx,
@@ -184,8 +195,14 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
                 _stages(cfg, ctx, plans, run, keep_stages=keep_stages or cfg.keep_stages)
             run.stage = "report"
             held = q.concat([r.quarantine for r in run.results])
-            validators.check_tables(_counts(plans, run, held), cfg.thresholds.max_quarantine_rate, run_id=run_id,
-                                    quarantine=held)
+            counts = _counts(plans, run, held)
+            validators.check_tables(counts, cfg.thresholds.max_quarantine_rate, run_id=run_id,
+                                    quarantine=held, loaded=run.cutover is None)
+            if run.cutover is not None:   # nothing loaded: every extracted record is validated or held all the same
+                for name, t in counts.items():
+                    if not t.get("derived"):
+                        validators.check_conservation(t["extracted"], t["validated"], t["quarantined"], name,
+                                                      "validate", run_id=run_id)
     except (KeyboardInterrupt, TerminationSignal) as exc:   # Ctrl-C / SIGTERM: rolled back unless the load committed
         failure = exc
         logger.warning("run cancelled at %s (%s)", run.stage, cancel.requested() or "KeyboardInterrupt")
@@ -376,7 +393,7 @@ def _record(cfg, ctx, plans, run: _Run, started: str, failure: BaseException | N
     else:
         error = None if failure is None else P.run_error(run.stage, failure)
     status = "succeeded" if failure is None else "cancelled" if cancelled else "failed"
-    return P.record(cfg, ctx, plans, run.results, started=started, status=status, error=error)
+    return P.record(cfg, ctx, plans, run.results, started=started, status=status, error=error, cutover=run.cutover)
 
 
 def _artifacts(summary: RunSummary) -> None:
@@ -390,6 +407,9 @@ def _artifacts(summary: RunSummary) -> None:
                         for r in s.get("quarantine_reasons", []))
     md = (f"# 移行結果 {s['dantai']} {s.get('dantai_name', '')} ({s['rehearsal']})\n\n"
           f"状態: **{s['status']}** — run `{s['run_id']}`\n\n")
+    if s.get("mode") == "parallel_run":
+        md += (f"**並行稼働: 切替済みのため投入せず比較のみ** (本番切替 run `{(s.get('cutover') or {}).get('run_id')}`) — "
+               "parallel run: target cut over: compared, not loaded\n\n")
     if summary.error is not None:
         md += f"失敗 ({summary.error.stage}): {summary.error.message_ja} — {summary.error.message}\n\n"
     md += f"## 保留理由 (quarantine reasons)\n\n| rule | severity | table | rows |\n|---|---|---|---|\n{reasons}\n"

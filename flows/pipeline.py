@@ -17,7 +17,7 @@ from ikou.config import RunConfig
 from ikou.errors import ConfigError, message_ja, one_line
 from ikou.context import RunContext
 from ikou.schema import TargetSchema, load_schema
-from ikou.mappings.spec import MappingSpec, load_mapping
+from ikou.mappings.spec import MappingSpec, check_mapping, load_mapping
 from ikou.summary import RunError, RunSummary
 
 log = logging.getLogger("ikou")
@@ -45,7 +45,10 @@ def plan(cfg: RunConfig) -> list[SourcePlan]:
             raise ConfigError(f"sources.{i - 1} ({s.name}): name the vendor table with `table:`, or use a mapping "
                               "that names its tables (`tables:`), not both" if s.table else
                               f"sources.{i - 1} ({s.name}): `table:` is missing (its mapping names no tables)")
-        out.append(SourcePlan(ordinal=i, source=s, mapping=spec, schema=load_schema(spec.schema_)))
+        schema = load_schema(spec.schema_)
+        # what the run migrates: a required column no line fills would hold every row after extract and map
+        check_mapping(spec, schema, str(s.mapping), path=Path(s.mapping), whole=True)
+        out.append(SourcePlan(ordinal=i, source=s, mapping=spec, schema=schema))
     # `gyomu` is what the run says it migrates (summary, report, the target's run record): it must be
     # exactly the 業務 the sources map into, neither a 業務 without a source nor a source outside it
     for p in out:
@@ -273,13 +276,22 @@ def extract_kwargs(p: SourcePlan) -> dict:
 
 
 def numeric_keys(p: SourcePlan, extract_metrics: dict) -> list[str]:
-    """The source key columns of `p` the vendor table holds as numbers and the mapping does not read through
-    `zero_pad`: a number lost the leading zeros a fixed-width 宛名番号 had (0001234 arrives as 1234), and
-    the staged text cannot show it (extractors.database: `numeric_columns`)."""
+    """The source columns of `p` the vendor table holds as numbers and the mapping does not read through
+    `zero_pad`, among those feeding a key: the table's own key, or a column that is the key of another table of
+    the 業務 (世帯番号 in a person's record names the 世帯). A number lost the leading zeros a fixed-width
+    宛名番号 or 世帯番号 had (0001234 arrives as 1234), and the staged text cannot show it
+    (extractors.database: `numeric_columns`)."""
+    from ikou.mappings import ops
+
     numeric = set(extract_metrics.get("numeric_columns") or [])
+    if not numeric or p.mapping.tables:   # a multi-table source holds whole persons in its combine step
+        return []
     table = p.schema.tables[p.target]
-    return list(dict.fromkeys(c.from_ for t, c in _key_lines(p).items() if c.from_ in numeric and c.op != "zero_pad"
-                              and table.column(t).type == "text"))   # an integer key has no zeros to lose
+    keys = {k for t in p.schema.tables.values() for k in t.primary_key}
+    return list(dict.fromkeys(
+        c.from_ for c in p.mapping.columns
+        if c.target in keys and c.from_ in numeric and c.op != "zero_pad" and ops.OPS[c.op].prepare is None
+        and c.target in {x.name for x in table.columns} and table.column(c.target).type == "text"))   # an integer: no zeros
 
 
 def warn_numeric_keys(p: SourcePlan, extract_metrics: dict) -> None:
@@ -336,21 +348,24 @@ def run_error(stage: str, exc: BaseException) -> RunError:
 
 
 def record(cfg: RunConfig, ctx: RunContext, plans: list[SourcePlan], results: list, *, started: str, status: str,
-           error: RunError | None) -> RunSummary:
+           error: RunError | None, cutover: dict | None = None) -> RunSummary:
     """Write the run's record (summary.json, quarantine, report.html …) whatever happened: the flow's at its
-    end, `ikou run`'s for a plan refused before Prefect started. When that fails too, summary.json alone."""
+    end, `ikou run`'s for a plan refused before Prefect started. When that fails too, summary.json alone.
+    `cutover`: the target's cut-over declaration the run found (a parallel run: compared, not loaded)."""
     from ikou import quarantine as q
-    from ikou.reports.summary import build_summary, now, write_outputs
+    from ikou.reports.summary import PARALLEL_RUN, build_summary, now, write_outputs
 
     quarantine = q.concat([r.quarantine for r in results])
     try:
-        summary = build_summary(cfg, ctx, plans, results, quarantine, started=started, status=status, error=error)
+        summary = build_summary(cfg, ctx, plans, results, quarantine, started=started, status=status, error=error,
+                                cutover=cutover)
         for p in plans:   # what each source's mapping leaves behind, read or declared (names only)
             if p.source.name in summary.sources:
                 summary.sources[p.source.name].unread_columns = unread_columns(p)
                 summary.sources[p.source.name].not_migrated = dict(p.mapping.not_migrated)
                 ex = next((r for r in results if r.stage == "extract" and r.name == p.source.name), None)
                 summary.sources[p.source.name].numeric_keys = numeric_keys(p, ex.metrics) if ex else []
+                summary.sources[p.source.name].byte_columns = list((ex.metrics if ex else {}).get("byte_columns") or [])
         write_outputs(cfg, ctx, plans, summary, quarantine)
     except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
         if error is None:
@@ -358,7 +373,9 @@ def record(cfg: RunConfig, ctx: RunContext, plans: list[SourcePlan], results: li
         summary = RunSummary(dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id,
                              rehearsal=cfg.rehearsal, gyomu=list(cfg.gyomu),
                              status=status if status != "succeeded" else "failed", started_at=started,
-                             finished_at=now(), error=error, sign_off_blockers=[f"run failed: {error.kind}"])
+                             finished_at=now(), error=error, sign_off_blockers=[f"run failed: {error.kind}"],
+                             **({"mode": PARALLEL_RUN, "cutover": {k: cutover.get(k) for k in ("run_id", "at")}}
+                                if cutover else {}))
         ctx.run_dir.mkdir(parents=True, exist_ok=True)
         summary.write(ctx.run_dir / "summary.json")
     return summary

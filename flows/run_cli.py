@@ -26,9 +26,16 @@ DEMO_CONFIGS = {
 DEMO_POSTGRES = os.environ.get("IKOU_DEMO_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+# Prefect's temporary server gets 20 s to start by default; on a busy two-core machine (another run, a test
+# suite) it took longer, and the run failed before reading anything
+EPHEMERAL_STARTUP_SECONDS = "120"
+_EPHEMERAL_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+
+
 def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_SECONDS)
 
 
 class _NoTraceback(logging.Filter):
@@ -64,8 +71,16 @@ class PrefectUnreachable(Exception):
     def __init__(self, run_dir: Path, cause: BaseException):
         from ikou.errors import one_line
 
-        super().__init__(f"cannot reach the Prefect API ({one_line(cause)}): check PREFECT_API_URL "
-                         "(unset, a temporary server is started)")
+        if _EPHEMERAL_TIMEOUT in str(cause):   # the temporary server did not come up in time (a busy machine)
+            self.ja = ("Prefect の一時サーバーが時間内に起動しませんでした (再実行するか、"
+                       "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS を大きくするか、ikou server start で常駐"
+                       "サーバーを起動して PREFECT_API_URL を設定してください)")
+            super().__init__("Prefect's temporary server did not start in time: run again, raise "
+                             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start a standing server "
+                             "(ikou server start) and set PREFECT_API_URL")
+        else:
+            super().__init__(f"cannot reach the Prefect API ({one_line(cause)}): check PREFECT_API_URL "
+                             "(unset, a temporary server is started)")
         self.run_dir = run_dir
 
 
@@ -73,7 +88,8 @@ def _prefect_unreachable(exc: BaseException) -> bool:
     import httpx
 
     while exc is not None:
-        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) or "Failed to reach API" in str(exc):
+        if (isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) or "Failed to reach API" in str(exc)
+                or _EPHEMERAL_TIMEOUT in str(exc)):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
@@ -273,9 +289,13 @@ def _print_result(summary: dict, run_dir: Path, *, last: bool = True) -> None:
     """Counts per table, then the run folder as the very last line (scripts read it): Prefect's
     notice that it stops its temporary server, logged at exit, must not come after it."""
     logging.getLogger("prefect").setLevel(logging.WARNING)
+    parallel = summary.get("mode") == "parallel_run"
     for t, c in summary.get("tables", {}).items():
         if c.get("derived"):
             print(f"  {t:<22} derived   loaded={c['loaded']}")
+        elif parallel:   # nothing loaded by design: what was validated, compared with the live target
+            print(f"  {t:<22} extracted={c['extracted']} quarantined={c['quarantined']} validated={c['validated']} "
+                  f"loaded=0 (not loaded: target cut over) warnings={c['warnings']}")
         else:
             print(f"  {t:<22} extracted={c['extracted']} quarantined={c['quarantined']} loaded={c['loaded']} "
                   f"warnings={c['warnings']}")
@@ -296,6 +316,12 @@ def verdict_line(summary: dict) -> str:
     first blocker named; all of them in report.html and summary.json `sign_off_blockers`). The exit code stays 0:
     the run did what it was asked; a scheduler reads the blockers from summary.json."""
     blockers = summary.get("sign_off_blockers") or []
+    if summary.get("mode") == "parallel_run":   # 並行稼働: the comparison is the result, the target untouched
+        cut = (summary.get("cutover") or {}).get("run_id") or "-"
+        found = (f"差異・妨げ {len(blockers)} 件: report.html / {len(blockers)} finding(s): report.html" if blockers
+                 else "差異・妨げ なし / no findings")
+        return (f"ikou: 完了 切替済みのため投入せず比較のみ (本番切替 {cut}) / done: target cut over: compared, not "
+                f"loaded (cut over to {cut}); {found}")
     if not blockers:
         return "ikou: 完了 承認の妨げ なし / done: no sign-off blockers"
     more = f" (ほか {len(blockers) - 1} 件 / {len(blockers) - 1} more: report.html)" if len(blockers) > 1 else ""
@@ -486,7 +512,7 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
     import re
 
     from ikou.checkdigit import is_valid_dantai_code
-    from ikou.config import other_dantai
+    from ikou.config import has_control_character, path_names_dantai
     from ikou.context import RUN_ID, check_dantai_folders, new_run_id
     from ikou.errors import message_ja, one_line
     from ikou.reports.summary import now
@@ -499,10 +525,12 @@ def _config_failure_record(config: Path, exc: BaseException, run_id: str | None)
         code = str(dantai.get("code", ""))
         if not is_valid_dantai_code(code):
             return None
+        if has_control_character(str(raw.get("runs_dir") or "")):
+            return None   # RunConfig refuses it too: no folder named with a line break
         runs_dir = Path(str(raw.get("runs_dir") or "runs"))
         runs_dir = (runs_dir if runs_dir.is_absolute() else (config.resolve().parent / runs_dir)).resolve()
-        if any(other_dantai(part, code) for part in runs_dir.parts):
-            return None   # RunConfig refuses it too: another 団体's tree
+        if path_names_dantai(runs_dir, code):
+            return None   # RunConfig refuses it too: another 団体's tree, or its code in a folder's name
         if run_id is not None and not RUN_ID.fullmatch(run_id):
             return None
         rehearsal = str(raw.get("rehearsal") or "R0")
@@ -610,6 +638,11 @@ def _rollback_list(args, url: str, schema: str) -> int:
     held = held_runs(url, schema)
     print(f"{schema}: 現在 / current: {shown(held['current'], runs_dir)}")
     print(f"{schema}: 前の状態 (--to で戻せる) / previous (what --to restores): {shown(held['previous'], runs_dir)}")
+    from ikou.loaders import cutover
+
+    cut = cutover(url, schema)
+    if cut is not None:   # a cut-over target is never rolled back: said where the way back is listed
+        print(f"{schema}: 本番切替済み (ロールバック不可) / cut over (no rollback): run {cut['run_id']} at {cut['at']}")
     return 0
 
 
@@ -637,6 +670,11 @@ def _rollback_locked(args, url: str, schema: str) -> int:
     # one line before a rollback opens it for writing; the runs' summary.json are looked for with --config
     runs_dir = Path(load_config(args.config).runs_dir) / args.dantai if args.config else None
     before = held_runs(url, schema)
+    from ikou.loaders import cutover_events
+    from ikou.loaders.targets import check_not_cut_over
+
+    # a cut-over target is live: going back would lose what users changed since (the target checks it again)
+    check_not_cut_over(schema, cutover_events(url, schema), doing="rollback", run_id=args.to)
     check_rollback(schema, args.to, before["current"], before["previous"], runs_dir=runs_dir,
                    allow_unfinished=args.allow_unfinished)
     held = rollback(url, schema, args.to, runs_dir=runs_dir, allow_unfinished=args.allow_unfinished)
@@ -644,6 +682,105 @@ def _rollback_locked(args, url: str, schema: str) -> int:
           f"{shown(held['current'], runs_dir)} (the run it replaced, "
           f"{held['previous']['run_id'] if held['previous'] else '-'}, is kept as previous)")
     return 0
+
+
+CUTOVER_HISTORY = "cutover_history.jsonl"   # in runs/<団体>/: each declaration and withdrawal made from there
+NOTE_MAX_CHARS = 200
+
+
+def _cutover(args) -> int:
+    """`ikou cutover`: declare the run the target holds the one cut over to (本番切替), list the record, or
+    withdraw a mistaken declaration; each a row of the target's `ikou_cutover` (loaders.declare_cutover)."""
+    url, schema = _target_of(args)
+    if args.list:
+        return _cutover_list(url, schema)
+    from ikou.errors import UsageError
+    from ikou.privacy import check_free_text
+
+    if not args.run_id:
+        raise UsageError("--run-id RUN is required: the run the target holds (declare) or the declaration in force "
+                         "(withdraw), a guard against naming the wrong one; `ikou cutover --list` shows them",
+                         ja="--run-id で実行を指定してください (宣言: 移行先が保持する実行、取消: 宣言中の実行)。"
+                            "誤った実行を指定しないための確認です (ikou cutover --list で確認できます)")
+    note = args.note
+    if note is not None and ("\n" in note or "\r" in note or len(note) > NOTE_MAX_CHARS):
+        raise UsageError(f"--note must be one line of at most {NOTE_MAX_CHARS} characters",
+                         ja=f"--note は {NOTE_MAX_CHARS} 文字以内の1行にしてください")
+    check_free_text(note, "--note")   # never a 個人番号: the note is kept in the target and shown by --list
+    runs_dir = _runs_dir_of(args)
+    with _cutover_lock(args):
+        from ikou.loaders import declare_cutover, withdraw_cutover
+
+        if args.withdraw:
+            events = withdraw_cutover(url, schema, args.run_id, note=note, by=_who())
+            print(f"{schema}: 本番切替の宣言 (実行 {args.run_id}) を取り消しました (記録済み) / cut-over to run "
+                  f"{args.run_id} withdrawn (recorded): runs load into the target again")
+        else:
+            events = declare_cutover(url, schema, args.run_id, note=note, by=_who(), runs_dir=runs_dir)
+            print(f"{schema}: 実行 {args.run_id} で本番切替を宣言しました。以後 ikou run は投入せず比較のみ、"
+                  f"ロールバック不可 / cut over to run {args.run_id}: from now on `ikou run` compares only (parallel "
+                  "run) and the target is never rolled back")
+        _cutover_history(runs_dir, schema, events[-1])
+    return 0
+
+
+def _cutover_list(url: str, schema: str) -> int:
+    """The target's cut-over record, oldest first, and the declaration in force (read only)."""
+    from ikou.loaders import cutover_events
+    from ikou.loaders.targets import in_force
+
+    events = cutover_events(url, schema)
+    for e in events:
+        what = "宣言 / declared" if e["action"] == "declared" else "取消 / withdrawn"
+        print(f"{schema}: {e['at']} {what}: run {e['run_id']}" + (f" by {e['by']}" if e.get("by") else "")
+              + (f" ({e['note']})" if e.get("note") else ""))
+    cut = in_force(events)
+    print(f"{schema}: " + (f"本番切替済み / cut over: run {cut['run_id']} at {cut['at']} (ikou run compares only)" if cut
+                           else "本番切替なし / not cut over (ikou run loads)"))
+    return 0
+
+
+def _runs_dir_of(args) -> Path | None:
+    from ikou.config import load_config
+
+    return Path(load_config(args.config).runs_dir) / args.dantai if args.config else None
+
+
+def _cutover_lock(args):
+    """As a rollback: refused while a run of the 団体 holds its runs folder (known with --config); the target's
+    own lease refuses it while any run holds the target, from whatever runs folder."""
+    import contextlib
+
+    if not getattr(args, "config", None):
+        return contextlib.nullcontext()
+    from ikou.config import load_config
+    from ikou.runlock import dantai_lock
+
+    cfg = load_config(args.config)
+    return dantai_lock(Path(cfg.runs_dir) / cfg.dantai.code, f"cutover {args.run_id}")
+
+
+def _who() -> str:
+    """Who records a cut-over event: the OS login and host (the staff member's account, never a resident's data)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:   # noqa: BLE001 - no login name (a container): the host alone
+        user = "?"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _cutover_history(runs_dir: Path | None, schema: str, event: dict) -> None:
+    """The event also in the runs folder's history (runs/<団体>/cutover_history.jsonl), when the command knows
+    the folder (--config) and it exists as a folder of its own; the target's record is the one that counts."""
+    if runs_dir is None or not runs_dir.is_dir() or runs_dir.is_symlink():
+        return
+    line = json.dumps({"schema": schema, **{k: event.get(k) for k in ("seq", "action", "run_id", "at", "by", "note")}},
+                      ensure_ascii=False)
+    with open(runs_dir / CUTOVER_HISTORY, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
 
 
 EXIT_CODES = """exit codes (終了コード):
@@ -707,3 +844,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also go back to a run that did not finish successfully (killed after its load committed: "
                         "no summary.json; or failed/cancelled after it), which is refused otherwise")
     r.set_defaults(func=_rollback)
+    c = sub.add_parser("cutover", help="declare the run a 団体's target holds the one cut over to (本番切替): from then "
+                                       "on `ikou run` compares only (並行稼働) and no rollback is made; --list, --withdraw",
+                       description="本番切替: declare that the run the target holds now is the one the 団体 went live on. "
+                                   "From then on `ikou run` for this target does not load: it extracts, maps, "
+                                   "identifies and validates, then compares with the live target (parallel run, "
+                                   "summary.json mode parallel_run); `ikou rollback` and every load are refused. "
+                                   "Recorded in the target (table ikou_cutover), so every runs folder and campaign "
+                                   "worker sees it.")
+    c.add_argument("--dantai", required=True, help="団体コード")
+    what = c.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true", help="show the target's cut-over record; changes nothing")
+    what.add_argument("--withdraw", action="store_true",
+                      help="withdraw the declaration in force (named by --run-id), recorded as such")
+    c.add_argument("--run-id", default=None, metavar="RUN_ID",
+                   help="required to declare or withdraw: the run the target holds now (`ikou rollback --list`), a "
+                        "guard against declaring the wrong one; for --withdraw, the run the declaration names")
+    c.add_argument("--note", default=None, help="a short note kept with the record (one line; no personal data)")
+    c.add_argument("--config", default=None, help="the 団体's run config (target URL and schema, runs folder)")
+    c.add_argument("--target-url", default=None, help="target URL (instead of, or overriding, the config's)")
+    c.add_argument("--schema", default=None, help="target schema (default dantai_<団体コード>)")
+    c.set_defaults(func=_cutover)

@@ -19,7 +19,8 @@ class _Model(BaseModel):
 
 
 class TableCounts(_Model):
-    """A table fed by sources: records at each stage boundary (must balance: extracted = loaded + quarantined)."""
+    """A table fed by sources: records at each stage boundary (must balance: extracted = loaded + quarantined;
+    in a parallel run, which loads nothing, extracted = validated + quarantined)."""
     extracted: int = 0
     mapped: int = 0
     sources: list[str] = []
@@ -59,6 +60,9 @@ class SourceStats(_Model):
     # key columns a vendor table holds as numbers, not read through op zero_pad: their leading zeros are gone
     # (flows.pipeline.numeric_keys)
     numeric_keys: list[str] = []
+    # text columns of a single-byte character set (latin1 …) in a database whose layout names a Japanese encoding:
+    # read as bytes and decoded with the layout's (a vendor stored Shift_JIS bytes there; extractors.database)
+    byte_columns: list[str] = []
     # a file whose layout declares record_types: its records per type (header, data, trailer, undeclared); `rows`
     # counts the data records and those of an undeclared type (held), never the header and trailer
     record_types: dict[str, int] = {}
@@ -118,11 +122,16 @@ class RunSummary(_Model):
     # reference), the joins' unmatched rows, lookups, history, and the crosswalks (kept / issued numbers)
     combined: dict[str, dict[str, Any]] = {}
     error: RunError | None = None
+    # how the run treated its target: "load" (it replaced the target's run) or "parallel_run" (the target is cut
+    # over, 本番切替済み: nothing loaded, the legacy data compared with what the target holds, 並行稼働), and for
+    # a parallel run the declaration in force (`cutover`: run_id, at)
+    mode: Literal["load", "parallel_run"] = "load"
+    cutover: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-ready dict (aliases, no empty optional sections): what summary.json holds."""
         data = self.model_dump(mode="json", by_alias=True)
-        for key in ("control_totals", "error"):
+        for key in ("control_totals", "error", "cutover"):
             if data.get(key) is None:
                 data.pop(key, None)
         if not data.get("combined"):

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ikou.loaders.targets import (EmptyExportError, LoadPart, LoadRejected, RollbackRefused, RunRecord, TargetDatabase,
-                                  UnfinishedRunRefused, check_isolation, register_target, target_for)
+from ikou.loaders.targets import (CutoverRefused, EmptyExportError, LoadPart, LoadRejected, RollbackRefused, RunRecord,
+                                  TargetCutOver, TargetDatabase, UnfinishedRunRefused, check_isolation, in_force,
+                                  register_target, target_for)
 from ikou.loaders import duckdb_target, postgres_target  # noqa: F401,E402  (the built-in targets register themselves)
 from ikou.schema import TargetSchema
 
@@ -52,6 +53,32 @@ def rollback(url: str, db_schema: str, run_id: str, *, runs_dir: Path | None = N
     (runs/<団体>) is where its summary.json would be (loaders.targets.check_rollback)."""
     given = {k: v for k, v in (("runs_dir", runs_dir), ("allow_unfinished", allow_unfinished)) if v}
     return target_for(url).rollback(db_schema, run_id, **given)
+
+
+def cutover_events(url: str, db_schema: str) -> list[dict]:
+    """The target's cut-over record (本番切替: declarations and withdrawals, oldest first; read only)."""
+    return target_for(url).cutover_events(db_schema)
+
+
+def cutover(url: str, db_schema: str) -> dict | None:
+    """The cut-over declaration in force ({run_id, at, note, by, …}), or None: the target takes loads."""
+    return in_force(cutover_events(url, db_schema))
+
+
+def declare_cutover(url: str, db_schema: str, run_id: str, *, note: str | None = None, by: str = "",
+                    runs_dir: Path | None = None) -> list[dict]:
+    """Declare the run the target holds (`run_id`, which must be it, finished successfully) the one cut over
+    to: from then on no run loads into the target and no rollback swaps it (TargetCutOver)."""
+    from ikou.loaders.targets import DECLARED
+
+    return target_for(url).record_cutover(db_schema, DECLARED, run_id, note=note, by=by, runs_dir=runs_dir)
+
+
+def withdraw_cutover(url: str, db_schema: str, run_id: str, *, note: str | None = None, by: str = "") -> list[dict]:
+    """Withdraw the declaration in force (which must name `run_id`), recorded as a row of its own."""
+    from ikou.loaders.targets import WITHDRAWN
+
+    return target_for(url).record_cutover(db_schema, WITHDRAWN, run_id, note=note, by=by)
 
 
 def finish_run(url: str, db_schema: str, run_id: str, status: str) -> bool:
@@ -94,6 +121,7 @@ def diff_input(url: str, db_schema: str, name: str, out: Path) -> str | Path:
 
 from ikou.loaders.step import load  # noqa: E402,F401  (the stage's one step)
 
-__all__ = ["EmptyExportError", "LoadPart", "LoadRejected", "RollbackRefused", "RunRecord", "TargetDatabase",
-           "UnfinishedRunRefused", "check_isolation", "checksums", "diff_input", "finish_run", "held_runs", "load",
-           "load_run", "load_tables", "read_table", "register_target", "rollback", "target_for"]
+__all__ = ["CutoverRefused", "EmptyExportError", "LoadPart", "LoadRejected", "RollbackRefused", "RunRecord",
+           "TargetCutOver", "TargetDatabase", "UnfinishedRunRefused", "check_isolation", "checksums", "cutover",
+           "cutover_events", "declare_cutover", "diff_input", "finish_run", "held_runs", "load", "load_run",
+           "load_tables", "read_table", "register_target", "rollback", "target_for", "withdraw_cutover"]

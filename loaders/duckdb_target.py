@@ -20,10 +20,12 @@ import polars as pl
 from ikou.cancel import checkpoint
 from ikou.errors import TargetBusy, TerminalError
 from ikou.loaders.sql import ident, qualified
-from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, ENDED, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
-                                  LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
-                                  RUNNING, create_statements, kept_on_load, lease_held, now, register_target,
-                                  release_lease, resolve_frame, run_dict, run_row, sensitive_of, take_lease)
+from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, CUTOVER_COLUMNS, CUTOVER_TABLE, ENDED, PREV,
+                                  RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart, LoadRejected, RunRecord, TargetDatabase,
+                                  check_counts, check_cutover_change, check_not_cut_over, check_rollback,
+                                  cutover_dicts, cutover_row, RUNNING, create_statements, kept_on_load, lease_held,
+                                  now, register_target, release_lease, resolve_frame, run_dict, run_row,
+                                  sensitive_of, take_lease)
 
 
 class TargetUnusable(TerminalError):
@@ -132,6 +134,9 @@ class DuckDBTarget(TargetDatabase):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(db_schema)}")
             names = [n for p in parts for n in p.frames]
             current = _run(con, db_schema, RUN_TABLE)
+            # the last guard, under the lease and in the load's transaction: a run that began before the cut-over
+            # was declared never loads after it (its flow compares only when it sees the declaration first)
+            check_not_cut_over(db_schema, _cutover(con, db_schema), doing="load", run_id=run.run_id)
             check_counts(current["counts"] if current else _counts(con, db_schema, names), parts,
                          max_drop_ratio=max_drop_ratio, db_schema=db_schema, run_id=run.run_id)
             checkpoint("load.begin")
@@ -217,6 +222,7 @@ class DuckDBTarget(TargetDatabase):
         try:
             con.execute("BEGIN TRANSACTION")
             current, previous = _run(con, db_schema, RUN_TABLE), _run(con, db_schema, RUN_TABLE + PREV)
+            check_not_cut_over(db_schema, _cutover(con, db_schema), doing="rollback", run_id=run_id)
             check_rollback(db_schema, run_id, current, previous, runs_dir=runs_dir, allow_unfinished=allow_unfinished)
             now_names = sorted(set(current["counts"]) | {RUN_TABLE}) if current else []
             prev_names = sorted(set(previous["counts"]) | {RUN_TABLE})
@@ -234,6 +240,47 @@ class DuckDBTarget(TargetDatabase):
         finally:
             con.close()
         return self.held_runs(db_schema)
+
+    def cutover_events(self, db_schema: str) -> list[dict]:
+        if self.path != ":memory:" and not Path(self.path).is_file():
+            return []
+        con = self._connect(read_only=True)
+        try:
+            return _cutover(con, db_schema)
+        finally:
+            con.close()
+
+    def record_cutover(self, db_schema: str, action: str, run_id: str, *, note: str | None = None, by: str = "",
+                       runs_dir: Path | None = None) -> list[dict]:
+        """`ikou_cutover` stays where it is through loads and rollbacks (they rename the run's own tables only)."""
+        if self.path != ":memory:" and not Path(self.path).is_file():   # never creates the file: nothing held
+            check_cutover_change(db_schema, action, run_id, None, [], runs_dir=runs_dir)
+        ours = lease_held(self.url, db_schema)   # refused while a run holds the target, as a load is
+        if not ours:
+            self._take_lease(db_schema, run_id)
+        try:
+            con = self._connect()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                events = _cutover(con, db_schema)
+                check_cutover_change(db_schema, action, run_id, _run(con, db_schema, RUN_TABLE), events,
+                                     runs_dir=runs_dir)
+                cols = ", ".join(f"{ident(c)} TEXT" for c in CUTOVER_COLUMNS)
+                con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(db_schema, CUTOVER_TABLE)} ({cols})")
+                row = cutover_row(events, action, run_id, note, by)
+                con.execute(f"INSERT INTO {qualified(db_schema, CUTOVER_TABLE)} ({', '.join(map(ident, CUTOVER_COLUMNS))})"
+                            f" VALUES ({', '.join('?' * len(row))})", row)
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+            except BaseException:
+                _rollback(con)
+                raise
+            finally:
+                con.close()
+        finally:
+            if not ours:
+                release_lease(self.url, db_schema)
+        return self.cutover_events(db_schema)
 
     def finish_run(self, db_schema: str, run_id: str, status: str) -> bool:
         if status not in ENDED:
@@ -319,6 +366,16 @@ def _run(con, db_schema: str, table: str) -> dict | None:
         return None
     cols = ", ".join(ident(c) for c in names)
     return run_dict(con.execute(f"SELECT {cols} FROM {qualified(db_schema, table)} LIMIT 1").fetchone(), names)
+
+
+def _cutover(con, db_schema: str) -> list[dict]:
+    """The cut-over record of the target, oldest first ([] when it has none)."""
+    names = [c for c in _columns(con, db_schema, CUTOVER_TABLE) if c in CUTOVER_COLUMNS]
+    if not names:
+        return []
+    cols = ", ".join(ident(c) for c in names)
+    rows = con.execute(f"SELECT {cols} FROM {qualified(db_schema, CUTOVER_TABLE)}").fetchall()
+    return cutover_dicts(rows, names)
 
 
 def _counts(con, db_schema: str, names: list[str]) -> dict[str, int]:

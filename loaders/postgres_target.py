@@ -32,12 +32,14 @@ import sqlalchemy as sa
 from ikou import cancel
 from ikou.cancel import checkpoint
 from ikou.errors import ConfigError, IsolationError, TargetBusy, TerminalError, TransientError
-from ikou.loaders.ddl import SA_TYPES
+from ikou.loaders.ddl import SA_TYPES, sa_type
 from ikou.loaders.sql import ident, qualified, role_of
-from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, ENDED, PREV, RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart,
-                                  LoadRejected, RunRecord, TargetDatabase, check_counts, check_rollback,
-                                  RUNNING, create_statements, kept_on_load, lease_held, now, register_target,
-                                  release_lease, resolve_frame, run_dict, run_row, sensitive_of, take_lease)
+from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, CUTOVER_COLUMNS, CUTOVER_TABLE, ENDED, PREV,
+                                  RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart, LoadRejected, RunRecord, TargetDatabase,
+                                  check_counts, check_cutover_change, check_not_cut_over, check_rollback,
+                                  cutover_dicts, cutover_row, RUNNING, create_statements, kept_on_load, lease_held,
+                                  now, register_target, release_lease, resolve_frame, run_dict, run_row,
+                                  sensitive_of, take_lease)
 from ikou.schema import TargetSchema
 
 log = logging.getLogger("ikou")
@@ -178,6 +180,10 @@ class PostgresTarget(TargetDatabase):
                 conn.commit()
                 cur.execute(f"SET ROLE {ident(role)}")   # from here on, everything as the 団体's role
                 current = _run(cur, db_schema, RUN_TABLE)
+                # the last guard, under the lease and in the load's transaction: a run that began before the
+                # cut-over was declared never loads after it (its flow compares only when it sees it first)
+                cutover = _cutover(cur, db_schema)
+                check_not_cut_over(db_schema, cutover, doing="load", run_id=run.run_id)
                 names = [n for p in parts for n in p.frames]
                 check_counts(current["counts"] if current else _counts(cur, db_schema, names), parts,
                              max_drop_ratio=max_drop_ratio, db_schema=db_schema, run_id=run.run_id)
@@ -228,6 +234,8 @@ class PostgresTarget(TargetDatabase):
                             f"({', '.join(f'${i + 1}' for i in range(len(row)))})", row)
                 if log is not None:   # the load history travels with the target
                     cur.execute(f"INSERT INTO {qualified(nxt, 'ikou_load_log')} SELECT * FROM {log}")
+                if cutover:   # so does the cut-over record (declarations withdrawn before this load)
+                    _copy_cutover(cur, db_schema, nxt)
                 checkpoint("load.swap")
                 for s in (db_schema, prev):   # again: nothing may have been attached during the load
                     _check_foreign_objects(cur, s, run.run_id, frozenset(names))
@@ -304,10 +312,14 @@ class PostgresTarget(TargetDatabase):
                     _check_owner(cur, s, role, run_id=run_id)
                 cur.execute(f"SET ROLE {ident(role)}")
                 current, previous = _run(cur, db_schema, RUN_TABLE), _run(cur, prev, RUN_TABLE)
+                cutover = _cutover(cur, db_schema)
+                check_not_cut_over(db_schema, cutover, doing="rollback", run_id=run_id)
                 check_rollback(db_schema, run_id, current, previous, runs_dir=runs_dir,
                                allow_unfinished=allow_unfinished)
                 for s in (db_schema, prev):   # the swap would repoint whatever depends on them
                     _check_foreign_objects(cur, s, run_id)
+                if cutover:   # the cut-over record stays with the current schema (withdrawn declarations)
+                    _copy_cutover(cur, db_schema, prev)
                 _swap(cur, role, [(db_schema, swap), (prev, db_schema), (swap, prev)], run_id=run_id)
             conn.commit()
         except BaseException:
@@ -316,6 +328,52 @@ class PostgresTarget(TargetDatabase):
         finally:
             conn.close()
         return self.held_runs(db_schema)
+
+    def cutover_events(self, db_schema: str) -> list[dict]:
+        """Read as the 団体's role, like every read-back."""
+        conn = self._connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role_of(db_schema),))
+                if cur.fetchone() is None:
+                    return []
+                cur.execute(f"SET ROLE {ident(role_of(db_schema))}")
+                return _cutover(cur, db_schema)
+        finally:
+            conn.close()
+
+    def record_cutover(self, db_schema: str, action: str, run_id: str, *, note: str | None = None, by: str = "",
+                       runs_dir: Path | None = None) -> list[dict]:
+        """As the 団体's role, in its current schema (a load copies the record into the schema it swaps in, and a
+        rollback, once withdrawn, takes it along), under the schema's lock: refused while a run holds the target
+        (its lease, from its load until its end is recorded) and while a rollback swaps it."""
+        conn = self._connect(run_id)
+        try:
+            with conn.cursor() as cur:
+                role = role_of(db_schema)
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", (role,))
+                if cur.fetchone() is None:   # never loaded: no role, nothing held
+                    check_cutover_change(db_schema, action, run_id, None, [], runs_dir=runs_dir)
+                if not lease_held(self.url, db_schema):
+                    _lock_schema(cur, db_schema, run_id=run_id)
+                _check_owner(cur, db_schema, role, run_id=run_id)
+                cur.execute(f"SET ROLE {ident(role)}")
+                current = _run(cur, db_schema, RUN_TABLE) if _schema_exists(cur, db_schema) else None
+                events = _cutover(cur, db_schema) if current is not None else []
+                check_cutover_change(db_schema, action, run_id, current, events, runs_dir=runs_dir)
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {qualified(db_schema, CUTOVER_TABLE)} ("
+                            + ", ".join(f"{ident(c)} text" for c in CUTOVER_COLUMNS) + ")")
+                row = cutover_row(events, action, run_id, note, by)
+                cur.execute(f"INSERT INTO {qualified(db_schema, CUTOVER_TABLE)} "
+                            f"({', '.join(ident(c) for c in CUTOVER_COLUMNS)}) "
+                            f"VALUES ({', '.join(f'${i + 1}' for i in range(len(row)))})", row)
+            conn.commit()
+        except BaseException:
+            _rollback(conn)
+            raise
+        finally:
+            conn.close()
+        return self.cutover_events(db_schema)
 
     def finish_run(self, db_schema: str, run_id: str, status: str) -> bool:
         """As the 団体's role, like every write to its schemas; the record in the current schema, or in
@@ -374,8 +432,11 @@ class PostgresTarget(TargetDatabase):
         """Arrow straight from COPY binary (~10x the DBAPI row path here), as the 団体's role."""
         with self._connect() as conn, conn.cursor() as cur:
             cur.execute(f"SET ROLE {ident(role_of(db_schema))}")
-            cur.execute(f"SELECT * FROM {qualified(db_schema, name)}")
-            return pl.from_arrow(cur.fetch_arrow_table())
+            select, numeric = _select_numeric_as_text(cur, db_schema, name)
+            cur.execute(select)
+            frame = pl.from_arrow(cur.fetch_arrow_table())
+        # NUMERIC came as its exact text: as the declared DECIMAL(p, s), what DuckDB's read_table gives
+        return frame.with_columns(pl.col(c).cast(pl.Decimal(p, s)) for c, (p, s) in numeric.items() if p is not None)
 
     def diff_input(self, db_schema: str, name: str, out: Path) -> Path:
         """The table streamed to Parquet at `out`, Arrow batch by batch from COPY binary through ADBC,
@@ -390,11 +451,30 @@ class PostgresTarget(TargetDatabase):
             cur.execute(f"SET ROLE {ident(role_of(db_schema))}")   # read back as the 団体, like the load
             # ~16 MB batches (ADBC's default gives ~60k rows each: row groups too small, 10.2 → 7 s at 2M rows)
             cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(16 << 20)})
-            cur.execute(f"SELECT * FROM {qualified(db_schema, name)}")
+            cur.execute(_select_numeric_as_text(cur, db_schema, name)[0])
             reader = cur.fetch_record_batch()
             sink_batches((pl.from_arrow(b).cast(pl.String) for b in reader),
                          pl.Schema({f.name: pl.String for f in reader.schema}), out)
         return out
+
+
+def _select_numeric_as_text(cur, db_schema: str, name: str) -> tuple[str, dict[str, tuple[int | None, int | None]]]:
+    """SELECT of every column of the table, NUMERIC ones as `::text`, and those columns' (precision, scale).
+
+    ADBC hands NUMERIC over as an opaque Arrow extension type that Polars cannot cast ("cannot cast
+    extension types to String"): PostgreSQL's own text of a NUMERIC is its exact value ('0.0001',
+    '12.50'), so the server writes it."""
+    cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+                "CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod >= 4 "
+                "THEN ((a.atttypmod - 4) >> 16) & 65535 END, "
+                "CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod >= 4 THEN (a.atttypmod - 4) & 65535 END "
+                "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 "
+                "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (db_schema, name))
+    cols = cur.fetchall()
+    numeric = {c: (p, s) for c, kind, p, s in cols if kind.startswith("numeric")}
+    listed = ", ".join(f"{ident(c)}::text AS {ident(c)}" if c in numeric else ident(c) for c, *_ in cols)
+    return f"SELECT {listed or '*'} FROM {qualified(db_schema, name)}", numeric
 
 
 def _primary_key(schema: TargetSchema, db_schema: str, name: str) -> str:
@@ -560,7 +640,8 @@ def _foreign_objects(cur, schema: str, loading: frozenset[str] = frozenset()) ->
     業務 schema defines, or this run loads) and
     their own parts (keys, constraints on the schema's own tables)."""
     run = _run(cur, schema, RUN_TABLE) if _schema_exists(cur, schema) else None
-    known = (set(run["counts"]) if run is not None else _standard_tables() | loading) | {RUN_TABLE, "ikou_load_log"}
+    known = ((set(run["counts"]) if run is not None else _standard_tables() | loading)
+             | {RUN_TABLE, "ikou_load_log", CUTOVER_TABLE})
     cur.execute(_DEPENDENTS_SQL, (schema,))
     found: dict[tuple[str, str], set[str]] = {}   # (name, kind) → what in the schema it depends on
     for name, kind, on, plain_table, table_part, relname in cur.fetchall():
@@ -633,6 +714,25 @@ def _run(cur, db_schema: str, table: str) -> dict | None:
     return run_dict(cur.fetchone(), names)
 
 
+def _cutover(cur, db_schema: str) -> list[dict]:
+    """The cut-over record of `db_schema`, oldest first ([] when it has none)."""
+    names = [c for c in _columns(cur, db_schema, CUTOVER_TABLE) if c in CUTOVER_COLUMNS]
+    if not names:
+        return []
+    cur.execute(f"SELECT {', '.join(ident(c) for c in names)} FROM {qualified(db_schema, CUTOVER_TABLE)}")
+    return cutover_dicts(cur.fetchall(), names)
+
+
+def _copy_cutover(cur, source: str, dest: str) -> None:
+    """The cut-over record of `source` in place of `dest`'s (as the 団体's role, in the caller's transaction)."""
+    cur.execute(f"DROP TABLE IF EXISTS {qualified(dest, CUTOVER_TABLE)}")
+    cols = ", ".join(ident(c) for c in _columns(cur, source, CUTOVER_TABLE) if c in CUTOVER_COLUMNS)
+    cur.execute(f"CREATE TABLE {qualified(dest, CUTOVER_TABLE)} ("
+                + ", ".join(f"{ident(c)} text" for c in CUTOVER_COLUMNS) + ")")
+    cur.execute(f"INSERT INTO {qualified(dest, CUTOVER_TABLE)} ({cols}) "
+                f"SELECT {cols} FROM {qualified(source, CUTOVER_TABLE)}")
+
+
 def _counts(cur, db_schema: str, names: list[str]) -> dict[str, int]:
     """Rows of the tables a target loaded before it recorded its run (ikou_run)."""
     out = {}
@@ -677,8 +777,8 @@ def _ingest(cur, schema: TargetSchema, db_schema: str, name: str, frame) -> int:
         names = ", ".join(ident(n) for n in declared)
         from sqlalchemy.dialects import postgresql
 
-        sql_type = {t: sa_type().compile(dialect=postgresql.dialect()) for t, sa_type in SA_TYPES.items()}   # as the DDL
-        casts = ", ".join(f"{ident(c.name)}::{sql_type[c.type]}" for c in cols)
+        # each column's own DDL type (NUMERIC(p, s)): the value lands as the table declares it
+        casts = ", ".join(f"{ident(c.name)}::{sa_type(c).compile(dialect=postgresql.dialect())}" for c in cols)
         cur.execute(f"INSERT INTO {qualified(db_schema, name)} ({names}) SELECT {casts} FROM {ident(temp)}")
         rows = cur.rowcount
         cur.execute(f"DROP TABLE {ident(temp)}")

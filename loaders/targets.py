@@ -4,7 +4,8 @@
 every 業務 of the run together, in one transaction (`load_run`), keeping the state it replaces
 until the next success (`rollback` restores it) and recording which run it holds (the `ikou_run`
 table inside the 団体's schema); read a table back (`read_table`) and hand the parallel-run diff a
-table it can read without holding it in memory (`diff_input`). Each kind lives in its own module
+table it can read without holding it in memory (`diff_input`); record the cut-over (本番切替, the
+`ikou_cutover` table: `record_cutover`), after which it refuses every load and rollback (TargetCutOver). Each kind lives in its own module
 (`loaders.duckdb_target`, `loaders.postgres_target`) and registers itself with
 `@register_target` under its URL schemes; `target_for(url)` picks it, and an unknown scheme is a
 ConfigError listing the known ones (the run config checks its target URL this way when it loads).
@@ -251,6 +252,102 @@ def check_rollback(db_schema: str, run_id: str, current: dict | None, previous: 
             "(target unchanged)")
 
 
+# 本番切替 (cut-over): the run a target holds declared the one the 団体 went live on. Recorded in the target itself
+# (`ikou_cutover` in the 団体's schema, written as its role), so that every runs folder and campaign worker sees it:
+# one row per declaration or withdrawal, never updated nor deleted (a withdrawal is a row of its own). The
+# declaration in force is the last row when it declares. A cut-over target loads nothing (a scheduled run
+# compares only: 並行稼働) and is never rolled back.
+CUTOVER_TABLE = "ikou_cutover"
+CUTOVER_COLUMNS = ("seq", "run_id", "action", "at", "note", "by")   # seq: 1, 2, … in the order written
+DECLARED, WITHDRAWN = "declared", "withdrawn"
+
+
+class CutoverRefused(ConfigError):
+    """A declaration or withdrawal of the cut-over the target's state does not allow: nothing changed."""
+
+    ja = "本番切替の宣言・取消はできません (移行先は変更なし)"
+
+
+class TargetCutOver(TerminalError):
+    """The target is cut over (本番切替済み): no run loads into it and no rollback swaps it (the rows users
+    changed since would be lost). Terminal: retrying cannot help until the declaration is withdrawn."""
+
+    ja = "移行先は本番切替済みです (投入・ロールバックはしません。移行先は変更なし)"
+
+
+def cutover_dicts(rows, names: list[str] | tuple[str, ...] = CUTOVER_COLUMNS) -> list[dict]:
+    """The events of `ikou_cutover` from its rows and the names of the columns read, oldest first (by `seq`)."""
+    events = [{c: None for c in CUTOVER_COLUMNS} | {n: v for n, v in zip(names, row) if n in CUTOVER_COLUMNS}
+              for row in rows]
+    return sorted(events, key=lambda e: int(e["seq"]) if str(e["seq"] or "").isdigit() else 0)
+
+
+def in_force(events: list[dict]) -> dict | None:
+    """The declaration in force ({run_id, at, note, by}), or None (never declared, or withdrawn since)."""
+    last = events[-1] if events else None
+    return dict(last) if last and last.get("action") == DECLARED else None
+
+
+def check_not_cut_over(db_schema: str, events: list[dict], *, doing: str, run_id: str | None = None) -> None:
+    """Refuse `doing` ("load", "rollback") on a cut-over target (TargetCutOver, in Japanese and English)."""
+    cut = in_force(events)
+    if cut is None:
+        return
+    what_ja = {"load": "投入", "rollback": "ロールバック"}.get(doing, doing)
+    raise TargetCutOver(
+        f"{db_schema} is cut over to run {cut['run_id']} (declared {cut['at']}): ikou neither loads into it nor rolls it "
+        f"back, since users' changes since the cut-over would be lost; an `ikou run` compares only (parallel run). "
+        f"A mistaken declaration is withdrawn with `ikou cutover --withdraw --run-id {cut['run_id']}` "
+        f"(target unchanged; refused: {doing})", run_id=run_id,
+        ja=f"{db_schema} は実行 {cut['run_id']} で本番切替済みです ({cut['at']} に宣言)。切替後の利用者の更新が失われるため、"
+           f"{what_ja}はしません (ikou run は比較のみ行います: 並行稼働)。宣言の誤りは ikou cutover --withdraw "
+           f"--run-id {cut['run_id']} で取り消せます (移行先は変更なし)")
+
+
+def check_cutover_change(db_schema: str, action: str, run_id: str, current: dict | None, events: list[dict], *,
+                         runs_dir: Path | None = None) -> None:
+    """A declaration names the run the target holds now (`run_id`, a guard against declaring the wrong one), which
+    finished successfully (its summary.json, or the target's record of its end, says `succeeded`), and is refused
+    while one is in force; a withdrawal names the declaration in force. Read inside the writing transaction."""
+    cut = in_force(events)
+    if action == WITHDRAWN:
+        if cut is None:
+            raise CutoverRefused(f"{db_schema} is not cut over: nothing to withdraw (target unchanged)",
+                                 ja=f"{db_schema} は本番切替されていません。取り消す宣言はありません (移行先は変更なし)")
+        if cut["run_id"] != run_id:
+            raise CutoverRefused(f"{db_schema} is cut over to run {cut['run_id']}, not {run_id}: --run-id must name the "
+                                 "declaration withdrawn (target unchanged)",
+                                 ja=f"{db_schema} の本番切替は実行 {cut['run_id']} です ({run_id} ではありません)。"
+                                    "--run-id には取り消す宣言の実行を指定してください (移行先は変更なし)")
+        return
+    if action != DECLARED:
+        raise ValueError(f"a cut-over is {DECLARED} or {WITHDRAWN}, not {action!r}")
+    if cut is not None:
+        raise CutoverRefused(f"{db_schema} is cut over to run {cut['run_id']} already (declared {cut['at']}); withdraw "
+                             "it first (`ikou cutover --withdraw`) (target unchanged)",
+                             ja=f"{db_schema} は実行 {cut['run_id']} で本番切替済みです ({cut['at']})。先に "
+                                "ikou cutover --withdraw で取り消してください (移行先は変更なし)")
+    if current is None:
+        raise CutoverRefused(f"{db_schema} holds no run: nothing to cut over to (load a run first) (target unchanged)",
+                             ja=f"{db_schema} は実行を保持していません。本番切替する実行がありません (移行先は変更なし)")
+    if current["run_id"] != run_id:
+        raise CutoverRefused(f"{db_schema} holds run {current['run_id']}, not {run_id}: a cut-over declares the run the "
+                             "target holds now, named by --run-id (target unchanged)",
+                             ja=f"{db_schema} が保持する実行は {current['run_id']} です ({run_id} ではありません)。"
+                                "本番切替は移行先が現在保持する実行を --run-id で指定して宣言します (移行先は変更なし)")
+    if outcome(current, runs_dir) != "succeeded":
+        hint = "" if runs_dir else "; give --config to read its summary.json if the target lacks its end"
+        raise CutoverRefused(f"{db_schema} holds run {shown(current, runs_dir)}: only a run that finished successfully "
+                             f"is cut over to{hint} (target unchanged)",
+                             ja=f"{db_schema} が保持する実行 {current['run_id']} は正常に終了していません "
+                                "(summary.json が成功を記録した実行のみ本番切替できます。移行先は変更なし)")
+
+
+def cutover_row(events: list[dict], action: str, run_id: str, note: str | None, by: str) -> list:
+    """The row of a new event, after `events` (those the table holds, read in the same transaction)."""
+    return [str(len(events) + 1), run_id, action, now(), note or "", by]
+
+
 def sensitive_of(parts: list[LoadPart]) -> dict[str, list[str]]:
     """{table: [column, …]} of every loaded table's columns its TargetSchema marks sensitive (and those the run's
     mappings make sensitive, `LoadPart.sensitive`): recorded with the
@@ -346,6 +443,19 @@ class TargetDatabase(ABC):
         """Make the previous state (which must hold `run_id`, a run that finished successfully unless
         `allow_unfinished`: check_rollback) current again, in one transaction; the state it replaces
         becomes the previous one. Returns held_runs() after."""
+
+    def cutover_events(self, db_schema: str) -> list[dict]:
+        """The target's cut-over record (`ikou_cutover`), oldest first ([] when none: a plug-in target that keeps
+        none is never cut over)."""
+        return []
+
+    def record_cutover(self, db_schema: str, action: str, run_id: str, *, note: str | None = None, by: str = "",
+                       runs_dir: Path | None = None) -> list[dict]:
+        """Declare (DECLARED) the run the target holds the one cut over to, or withdraw (WITHDRAWN) the declaration
+        in force, as a row of `ikou_cutover`, in one transaction under the target's lease (refused while a run
+        holds it), checked there (check_cutover_change). Returns the events after."""
+        raise TerminalError(f"{type(self).__name__} cannot record a cut-over (ikou_cutover)",
+                            ja=f"{type(self).__name__} は本番切替を記録できません")
 
     def finish_run(self, db_schema: str, run_id: str, status: str) -> bool:
         """Record the end of a run the target holds (its summary.json's status, `ENDED`) in its

@@ -216,14 +216,27 @@ def finish(record: dict) -> None:
     _trend(record)
 
 
+STATUS_JA = {"succeeded": "成功", "failed": "失敗", "cancelled": "中断", "running": "実行中"}
+BLOCKED = "成功（承認の妨げあり）"   # ran to the end, but `ikou signoff` refuses it: not the green 成功 a PM scans past
+
+
+def shown_status(run: dict) -> str:
+    """A run's 状態 as the campaign page shows it: 成功 only when nothing blocks its sign-off."""
+    if run.get("status") == "succeeded" and run.get("sign_off_blockers"):
+        return BLOCKED
+    return STATUS_JA.get(run.get("status"), run.get("status") or "")
+
+
 def render_html(record: dict, folder: Path) -> str:
     from ikou.reports.report import _env
 
     def rel(p: str | None) -> str | None:
         return os.path.relpath(p, folder).replace(os.sep, "/") if p else None
 
-    rows = [{**r, "report_href": rel(r.get("report"))} for r in record["runs"]]
-    return _env().get_template(TEMPLATE).render(c=record, rows=rows, masked=True)
+    rows = [{**r, "report_href": rel(r.get("report")), "shown_status": shown_status(r),
+             "clean": r.get("status") == "succeeded" and not r.get("sign_off_blockers")} for r in record["runs"]]
+    blocked = sum(1 for r in rows if r["shown_status"] == BLOCKED)
+    return _env().get_template(TEMPLATE).render(c=record, rows=rows, masked=True, blocked=blocked)
 
 
 def write(folder: Path, record: dict) -> None:

@@ -262,7 +262,7 @@ def _previous(args: argparse.Namespace, run_dir: Path, summary: dict) -> dict | 
         if here.name == summary.get("run_id") and here.parent.name == summary.get("dantai"):
             target = summary.get("target") or {}
             return previous_run(here.parent, here.name, gyomu=summary.get("gyomu"), schema=target.get("schema"),
-                                url=target.get("url"))
+                                url=target.get("url"), mode=summary.get("mode", "load"))
         return None   # not in a runs/<団体>/<run id> tree: no earlier runs to look at
     prev = load_summary(args.previous)
     if prev.get("dantai") != summary.get("dantai"):

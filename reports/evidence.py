@@ -199,11 +199,13 @@ def _masked_quarantine(run_dir: Path, sensitive: set[str]) -> bytes | None:
     formula-like cells neutralised: whoever receives the pack opens it in Excel (reports.csvsafe)."""
     from ikou.privacy import mask_long
     from ikou.reports.csvsafe import safe_for_csv
+    from ikou.reports.summary import outcome_first
 
     f = run_dir / "quarantine.parquet"
-    if f.is_file():
+    if f.is_file():   # as the run folder's quarantine.csv: what became of each record first, a BOM for Excel
         buf = io.BytesIO()
-        safe_for_csv(mask_long(pl.read_parquet(f), sensitive, value_cols=("value",))).write_csv(buf)
+        safe_for_csv(outcome_first(mask_long(pl.read_parquet(f), sensitive, value_cols=("value",)))).write_csv(
+            buf, include_bom=True)
         return buf.getvalue()
     csv = run_dir / "quarantine.csv"   # after `ikou purge` only the CSV is left (masked unless revealed)
     if not csv.is_file():
@@ -214,7 +216,7 @@ def _masked_quarantine(run_dir: Path, sensitive: set[str]) -> bytes | None:
     except pl.exceptions.NoDataError:   # an empty file: nothing to neutralise
         return csv.read_bytes()
     buf = io.BytesIO()
-    safe_for_csv(kept).write_csv(buf)
+    safe_for_csv(kept).write_csv(buf, include_bom=True)
     return buf.getvalue()
 
 

@@ -22,6 +22,16 @@ _STAGES = labels.STAGES
 # verdicts besides 改善 / 悪化 / 変化なし / — (no direction) / 注意 (a note on the comparison itself)
 NOT_COMPARABLE = "比較不可"   # this run did not succeed: its counts stop where it stopped
 NEUTRAL = "判定せず"         # a fall that records held elsewhere may explain (a warning on a row now held)
+ROSE = "増加"                # more records extracted, or persons/households, than last time: a change, no verdict
+FELL_WITHIN = "減少（上限内）"  # fewer, by no more than SIGNOFF_MAX_FALL_RATE (people move out, die): shown, not judged
+
+# Records extracted (source-fed tables) and rows loaded (derived tables too: persons, households) may fall by at most
+# this share against the previous rehearsal of the same target before the fall is a sign-off blocker and 悪化: an
+# export that lost part of a file (39 % of 住民記録) loads cleanly and stays under max_drop_ratio (0.5), which only
+# guards the target from halving. The default of a run-config key to come, thresholds.signoff_max_fall_rate
+# (ikou/config.py Thresholds; reports.summary reads it with getattr until it exists).
+SIGNOFF_MAX_FALL_RATE = 0.01
+FALL_METRICS = {"extracted": "抽出件数", "loaded": "投入件数"}
 
 
 def load_summary(path: Path | str) -> dict:
@@ -69,6 +79,61 @@ def _verdict(prev, cur, higher_better, prev_base=None, cur_base=None) -> tuple[s
     return ("改善" if (c > p) == higher_better else "悪化"), note
 
 
+def _pct(rate: float) -> str:
+    """39% for a big fall, 1.4% for a small one (a whole percent would read 1.4 % as 1 %, at the limit)."""
+    return f"{100 * rate:.0f}%" if rate >= 0.095 else f"{100 * rate:.1f}%"
+
+
+def falls(current: dict, previous: dict | None, max_rate: float = SIGNOFF_MAX_FALL_RATE) -> list[dict]:
+    """The tables whose count fell by more than `max_rate` against `previous` (the previous rehearsal of the same
+    target): a source-fed table by its extracted records, else by its loaded rows; a derived table (現在の個人,
+    世帯) by its loaded rows. [{table, metric, previous, current, fell, rate, limit}]. Empty for a run that did not succeed
+    (its counts stop where it stopped), nor for a table either run lacks (another 業務 set is never the previous run)."""
+    if not previous or current.get("status") not in (None, "succeeded") or previous.get("status") not in (None, "succeeded"):
+        return []
+    out = []
+    ptabs, ctabs = previous.get("tables") or {}, current.get("tables") or {}
+    for table, c in ctabs.items():
+        p = ptabs.get(table)
+        if not isinstance(p, dict) or not isinstance(c, dict):
+            continue
+        derived = bool(c.get("derived") or p.get("derived"))
+        for m in (("loaded",) if derived else ("extracted", "loaded")):
+            pv, cv = p.get(m), c.get(m)
+            if isinstance(pv, int) and isinstance(cv, int) and pv > 0 and (pv - cv) / pv > max_rate:
+                out.append({"table": table, "metric": m, "previous": pv, "current": cv, "fell": pv - cv,
+                            "rate": (pv - cv) / pv, "limit": max_rate})
+                break   # a table's loaded rows fall with its extracted records: one line says it
+    return out
+
+
+def fall_line(f: dict, previous: dict) -> str:
+    """The sign-off blocker of one fall (`falls`), Japanese and English: which count, by how much, against which run."""
+    what = FALL_METRICS[f["metric"]]
+    run = f"{previous.get('rehearsal') or ''} {previous.get('run_id') or ''}".strip()
+    return (f"{labels.table(f['table'])}: {what}が前回より {f['fell']:,} 件 ({_pct(f['rate'])}) 減少 "
+            f"(前回 {run}: {f['previous']:,} 件 → 今回 {f['current']:,} 件、上限 {100 * f['limit']:g}%。"
+            f"抽出データの欠け・絞り込みの誤りがないか確認) / {f['table']}: {f['metric']} fell by {f['fell']:,} "
+            f"({_pct(f['rate'])}) against the previous rehearsal {run} ({f['previous']:,} → {f['current']:,}; limit "
+            f"{100 * f['limit']:g}%): check that the export is complete")
+
+
+def _fall_verdict(prev, cur, max_rate: float) -> tuple[str, str | None]:
+    """A count that should not fall (records extracted, persons, households): 悪化 beyond `max_rate` (a
+    sign-off blocker), 減少（上限内） within it, 増加 (a change, not an improvement) when it rose."""
+    if not isinstance(prev, int) or not isinstance(cur, int):
+        return ("変化なし" if prev == cur else "—"), None
+    if cur == prev:
+        return "変化なし", None
+    if cur > prev:
+        return ROSE, None
+    rate = (prev - cur) / prev if prev else 1.0
+    note = f"前回より {prev - cur:,} 件 ({_pct(rate)}) 減少"
+    if rate > max_rate:
+        return "悪化", f"{note}: 上限 {100 * max_rate:g}% を超えるため承認の妨げ (抽出データの欠けがないか確認)"
+    return FELL_WITHIN, f"{note} (上限 {100 * max_rate:g}% 以内)"
+
+
 def _extracted(summary: dict) -> int | None:
     """Records the run extracted (tables fed by sources; derived tables are built from loaded rows)."""
     tables = [t for t in (summary.get("tables") or {}).values() if isinstance(t, dict) and not t.get("derived")]
@@ -87,7 +152,7 @@ def _target(summary: dict) -> tuple[str | None, str | None]:
     return t.get("url"), t.get("schema")
 
 
-def trend(current: dict, previous: dict | None) -> list[dict]:
+def trend(current: dict, previous: dict | None, *, max_fall_rate: float = SIGNOFF_MAX_FALL_RATE) -> list[dict]:
     """Items that changed (or not) between two rehearsals, with 改善/悪化 verdicts: table counts, records
     held or listed per (stage, rule) of every stage, 文字同定, unexplained diff cells; first, a line when
     the previous run is not what the target held before this one (`target.replaced_run`: a rollback), or
@@ -96,7 +161,10 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
     Counts are judged by their rate per extracted record when the two runs extracted different numbers
     (each row's `note` says so). A warning count that fell by no more than the records held grew is not
     called 改善 (`判定せず`): its rows may only have been held. A run that did not succeed is not compared
-    (one `比較不可` line): its counts stop where it stopped, and would read as improvements."""
+    (one `比較不可` line): its counts stop where it stopped, and would read as improvements.
+
+    Records extracted and the rows of a derived table (persons, households) are judged by their fall
+    (`_fall_verdict`, `max_fall_rate`): more than the limit is 悪化 (and a sign-off blocker, `falls`), a rise 増加."""
     if not previous:
         return []
     if current.get("status") not in (None, "succeeded"):
@@ -109,8 +177,9 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
                  "note": f"the run {current.get('status')}: not compared with the previous rehearsal"}]
     rows = []
 
-    def add(item, prev, cur, higher_better, prev_base=None, cur_base=None, *, warning=False):
-        verdict, note = _verdict(prev, cur, higher_better, prev_base, cur_base)
+    def add(item, prev, cur, higher_better, prev_base=None, cur_base=None, *, warning=False, fall=False):
+        verdict, note = (_fall_verdict(prev, cur, max_fall_rate) if fall
+                         else _verdict(prev, cur, higher_better, prev_base, cur_base))
         fell = isinstance(prev, int) and isinstance(cur, int) and cur < prev
         if warning and verdict == "改善" and fell and 0 < prev - cur <= held_grew:
             verdict = NEUTRAL
@@ -146,12 +215,13 @@ def trend(current: dict, previous: dict | None) -> list[dict]:
         p, c = ptabs.get(table, {}), ctabs.get(table, {})
         derived = p.get("derived") or c.get("derived")
         # a derived table (現在の個人, 世帯) counts persons or households, not records: it is not rated by the
-        # run's extracted records, nor judged (a person moving out is no regression); its source table is
+        # run's extracted records; it is judged by its fall only (a few persons moving out is no regression, a
+        # tenth of them gone is: `_fall_verdict`)
         pb, cb = (None, None) if derived else (p.get("extracted"), c.get("extracted"))
         for m, hb in _TABLE_METRICS.items():
             if m in p or m in c:
                 add(f"{labels.table(table)} {_LABELS[m]}", p.get(m), c.get(m), None if derived else hb, pb, cb,
-                    warning=m == "warnings")
+                    warning=m == "warnings", fall=m == "extracted" or (derived and m == "loaded"))
     prules, crules = rows_failed_per_rule(previous), rows_failed_per_rule(current)
     warnings = {(r.get("stage") or "", r.get("rule") or "") for s in (previous, current)
                 for r in s.get("quarantine_reasons") or [] if r.get("severity") == "warning"}

@@ -19,10 +19,11 @@ from ikou.reports.charts import bar_chart
 from ikou.reports.csvsafe import safe_for_csv, visible_text
 from ikou.reports.diff import DiffResult, summarize
 from ikou.privacy import mask_cells_of, mask_frame, mask_long
-from ikou.reports.reconcile import cell_count, stage_rows, totals_check, trend
+from ikou.reports.reconcile import NOT_COMPARABLE, cell_count, stage_rows, totals_check, trend
 
 TEMPLATES = Path(__file__).parent / "templates"
 HTML_ROWS = 50   # rows per drill-down table in the HTML; detail files hold everything
+TREND_NAMED = 3   # items that got worse named on the first screen (the 前回比較 table lists them all)
 
 STAGE_LABELS = labels.STAGES
 STATUS_JA = {"succeeded": "成功", "failed": "失敗", "cancelled": "中止（キャンセル）", "running": "実行中",
@@ -44,10 +45,28 @@ def _fmt(v) -> str:
     return visible_text(str(v))   # a bidi override or a zero-width character as ⟨U+202E⟩ (reports.csvsafe)
 
 
+JST = _dt.timezone(_dt.timedelta(hours=9), "JST")   # the 自治体's clock: a run at 20:51 UTC ran on the next day there
+
+
+def _jst(v) -> str:
+    """An ISO time of summary.json (UTC) as the PM's clock reads it: `2026-12-01 05:51:54 JST`; as it is when it is
+    not a time (a summary someone edited), — when there is none."""
+    if not v:
+        return "—"
+    try:
+        t = _dt.datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+    except ValueError:
+        return str(v)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.timezone.utc)
+    return t.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST")
+
+
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["fmt"] = _fmt
+    env.globals["jst"] = _jst
     return env
 
 
@@ -60,13 +79,14 @@ def _table(df: pl.DataFrame, *, limit: int = HTML_ROWS, total: int | None = None
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return _dt.datetime.now(JST).strftime("%Y-%m-%d %H:%M JST")
 
 
 def _write_frame(df: pl.DataFrame, out_dir: Path, stem: str) -> None:
-    """The Parquet exact (the record), the CSV for people with formula-like cells neutralised."""
+    """The Parquet exact (the record), the CSV for people with formula-like cells neutralised and a BOM (Japanese
+    Excel reads a CSV without one as CP932: every Japanese cell garbled)."""
     df.write_parquet(out_dir / f"{stem}.parquet")
-    safe_for_csv(df).write_csv(out_dir / f"{stem}.csv")
+    safe_for_csv(df).write_csv(out_dir / f"{stem}.csv", include_bom=True)
 
 
 def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
@@ -159,7 +179,7 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     # the CSV an engineer opens: the unexplained cells only.
     _masked_cells(result, sensitive, reveal).sink_parquet(out_dir / "differences.parquet")
     safe_for_csv(_masked_cells(result, sensitive, reveal, unexplained=True)).sink_csv(
-        out_dir / "differences.csv")
+        out_dir / "differences.csv", include_bom=True)   # with a BOM: Japanese Excel reads UTF-8 as such only then
     key = tuple(result.key)   # the key columns are never masked by shape: a key must stay traceable
     _write_frame(mask_frame(result.only_left_rows, sensitive, reveal=reveal, keys=key), out_dir,
                  "only_left")
@@ -206,7 +226,8 @@ def _declared_rules(gyomu: tuple[str, ...]) -> tuple[dict[str, dict[str, str]], 
 
             schema = load_schema(REPO_ROOT / "specs" / "gyomu" / g / "schema.yaml")
             rules = load_rules(schema.rules)
-            per_table = {t: (schema_rules(schema, t) if rules.schema_rules else []) + list(rules.tables.get(t, []))
+            per_table = {t: (schema_rules(schema, t, rules.tables.get(t, [])) if rules.schema_rules else [])
+                            + list(rules.tables.get(t, []))
                          for t in dict.fromkeys([*schema.tables, *rules.tables])}
         except Exception:   # noqa: BLE001 - a heading's wording must never stop a report
             continue
@@ -314,7 +335,9 @@ CONTROL_TOTAL_COLUMNS = ["extracted", "loaded", "held", "difference", "unreadabl
 
 def _control_totals_view(totals: dict | None) -> dict:
     """summary.json's control totals as one row per table and amount, its sums in Japanese-headed columns."""
-    rows = [[labels.table(t), labels.column(c), *((v or {}).get(k) for k in CONTROL_TOTAL_COLUMNS)]
+    from ikou.reports.summary import shown_totals
+
+    rows = [[labels.table(t), labels.column(c), *(shown_totals(v or {}).get(k) for k in CONTROL_TOTAL_COLUMNS)]
             for t, cols in (totals or {}).items() for c, v in (cols or {}).items()]
     return {"columns": ["テーブル", "項目", *(labels.CONTROL_TOTALS[k] for k in CONTROL_TOTAL_COLUMNS)],
             "rows": rows, "more": 0}
@@ -484,6 +507,13 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
         diffs=diffs_view, prev=previous_summary, trend=tr,
         trend_better=sum(r["verdict"] == "改善" for r in tr),
         trend_worse=sum(r["verdict"] == "悪化" for r in tr),
+        trend_comparable=not any(r["verdict"] == NOT_COMPARABLE for r in tr),
+        # a fall that blocks the sign-off first (its note says so), then the table's order
+        trend_worst=[r["item"] for r in sorted((r for r in tr if r["verdict"] == "悪化"),
+                                               key=lambda r: "承認の妨げ" not in (r["note"] or ""))][:TREND_NAMED],
+        held_persons=sum(int(c.get("held_persons") or 0) for c in (s.get("combined") or {}).values()
+                         if isinstance(c, dict)) or None,
+        rules_zero=sum(1 for r in rules_rows["rows"] if not r[-1]),
         control_totals=_control_totals_view(s.get("control_totals")),
         sources=sources, combined=_combined_view(s.get("combined")),
         gyomu=", ".join(labels.gyomu(g) for g in s.get("gyomu") or []),

@@ -49,6 +49,13 @@ class RunNotSignable(SignOffRefused):
     ja = "承認できません (成功した実行ではありません)"
 
 
+class ParallelRunNotSignable(SignOffRefused):
+    """A parallel run (the target cut over, 本番切替済み) loaded nothing: its report is a comparison of the legacy
+    data with the live target, not a migration to accept; the cut-over run is the one signed off."""
+
+    ja = "承認できません (切替後の並行稼働の実行は比較のみで、移行先に投入していません)"
+
+
 class RunNotHeld(SignOffRefused):
     """The target no longer holds the run (rolled back, or replaced by a later run): what it accepts is
     not what the 団体 has."""
@@ -93,6 +100,11 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     if summary.get("status") != "succeeded":
         raise RunNotSignable(f"run {summary.get('run_id')} is {summary.get('status')}: only a succeeded run is signed "
                              "off (--override does not apply; summary.json is the record of the failure)")
+    if summary.get("mode") == "parallel_run":
+        raise ParallelRunNotSignable(
+            f"run {summary.get('run_id')} is a parallel run (target cut over to run "
+            f"{(summary.get('cutover') or {}).get('run_id')}): it compared and loaded nothing, so there is nothing "
+            "to sign off (--override does not apply)")
     if pack and not Path(pack).is_file():
         raise EvidenceError(f"--pack {pack}: not found (a sign-off goes into an existing pack, or into none)")
     own = run_dir / DEFAULT_PACK

@@ -12,10 +12,14 @@ import polars as pl
 
 from ikou.privacy import mask_long, sensitive_columns
 from ikou.stage import ROW_LOCAL_SECONDS, StageResult
+from typing import Any, Literal
+
 from ikou.summary import (UNRESOLVED_LISTED, DerivedCounts, MojiSummary, RunError, RunSummary, SourceStats,
                           StageStats, Status, TableCounts)
 
 log = logging.getLogger("ikou")
+
+PARALLEL_RUN = "parallel_run"   # summary.json `mode` of a run into a cut-over target: compared, not loaded
 
 
 def now() -> str:
@@ -77,7 +81,8 @@ def stage_stats(results: list[StageResult]) -> dict[str, StageStats]:
     return out
 
 
-def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame | None = None) -> dict[str, dict]:
+def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame | None = None, *,
+                   compared: bool = False) -> dict[str, dict]:
     """Sums of the amounts the schema marks `control_total`, per target table and column, each counted
     on its own so that a lost amount shows (PMs sign a rehearsal off on these numbers):
 
@@ -91,6 +96,9 @@ def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame 
       are held by the mapping's `integer` op);
     - `records_held_at_extract`: records held before their fields could be read (a wrong field
       count, bytes that are not text): their amounts are in no sum.
+
+    `compared` (a parallel run: nothing loaded): `loaded` stays 0, the sum of the validated rows is
+    `validated`, and `difference` is extracted − validated − held.
     """
     held_ids = (quarantine.filter(pl.col("severity") == "error").select(pl.col("row_id").unique())
                 if quarantine is not None and quarantine.height else pl.DataFrame({"row_id": []}, schema={"row_id": pl.Int64}))
@@ -101,7 +109,7 @@ def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame 
         if not cols:
             continue
         zero = {"extracted": 0, "loaded": 0, "held": 0, "difference": 0, "unreadable": 0, "records_held_at_extract": 0}
-        t = out.setdefault(p.mapping.target, {c: dict(zero) for c in cols})
+        t = out.setdefault(p.mapping.target, {c: {**zero, **_scale_key(table.column(c))} for c in cols})
         staging = ctx.run_dir / "extract" / f"{p.source.name}.parquet"
         if not staging.is_file():
             continue
@@ -113,13 +121,13 @@ def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame 
             exprs = []
             for tgt, src in src_of.items():
                 raw = pl.col(src).str.normalize("NFKC").str.strip_chars()
-                val = raw.cast(pl.Int64, strict=False)
+                val = _amount(raw, table.column(tgt))
                 exprs += [val.sum().alias(f"{tgt}|extracted"), val.filter(held).sum().alias(f"{tgt}|held"),
                           (raw.is_not_null() & (raw != "") & val.is_null()).sum().alias(f"{tgt}|unreadable")]
             sums = staged.select(exprs).collect().row(0, named=True)
             for key, v in sums.items():
                 tgt, what = key.split("|")
-                t[tgt][what] += int(v or 0)
+                t[tgt][what] += _units(v, table.column(tgt)) if what != "unreadable" else int(v or 0)
         if quarantine is not None and quarantine.height:
             at_extract = quarantine.filter((pl.col("stage") == "extract") & (pl.col("severity") == "error")
                                            & (pl.col("table") == p.mapping.target))
@@ -127,16 +135,73 @@ def control_totals(ctx, plans, loaded: dict[str, int], quarantine: pl.DataFrame 
                                       how="anti")["row_id"].n_unique()
             for c in t.values():
                 c["records_held_at_extract"] += outside
+    column_of = {(p.mapping.target, c.name): c for p in plans for c in p.schema.tables[p.mapping.target].columns}
     for name, t in out.items():
+        if compared:   # nothing was loaded: the amounts that passed validation balance the extracted ones
+            f = ctx.run_dir / "validate" / f"{name}.parquet"
+            sums = pl.scan_parquet(f).select(_amount(pl.col(c), column_of[(name, c)]).sum()
+                                             for c in t).collect() if f.is_file() else None
+            for c in t:
+                t[c]["validated"] = _units(sums[c].item(), column_of[(name, c)]) if sums is not None else 0
+                t[c]["difference"] = t[c]["extracted"] - t[c]["validated"] - t[c]["held"]
+            continue
         # source tables are loaded from their validated Parquet; a load/ copy wins if one is written
         f = next((g for g in (ctx.run_dir / s / f"{name}.parquet" for s in ("load", "validate")) if g.is_file()), None)
         if name in loaded and f is not None:
-            sums = pl.scan_parquet(f).select(pl.col(c).sum() for c in t).collect()
+            sums = pl.scan_parquet(f).select(_amount(pl.col(c), column_of[(name, c)]).sum() for c in t).collect()
             for c in t:
-                t[c]["loaded"] = int(sums[c].item() or 0)
+                t[c]["loaded"] = _units(sums[c].item(), column_of[(name, c)])
         for c in t.values():
             c["difference"] = c["extracted"] - c["loaded"] - c["held"]
     return out
+
+
+def _scale_key(column) -> dict[str, int]:
+    """A decimal amount's totals are counted in its smallest unit (10^-scale: 銭 for scale 2), exact as
+    integers; `scale` says so (123456.78 円 is 12345678 with scale 2). An integer amount has none."""
+    return {"scale": column.scale} if column.type == "decimal" else {}
+
+
+AMOUNT_KEYS = ("extracted", "loaded", "validated", "held", "difference")   # sums; the other keys count records
+
+
+def shown_totals(v: dict) -> dict:
+    """One control total as a person reads it: a decimal's sums (kept in its smallest unit with `scale`) as
+    exact amounts ('247291.05', not 24729105); an integer's as they are."""
+    scale = v.get("scale")
+    if not scale:
+        return dict(v)
+    from decimal import Decimal
+
+    return {**v, **{k: str(Decimal(int(v[k])).scaleb(-int(scale))) for k in AMOUNT_KEYS if v.get(k) is not None}}
+
+
+def _amount(value: pl.Expr, column) -> pl.Expr:
+    """A control-total column's values as numbers to sum, null where they are not one: an integer as Int64;
+    a decimal, exactly, as Decimal(38, scale) where it is a number with no more digits than that holds
+    (validators.engine.decimal_regex: '0.001' at scale 2 is no such number — its record is held by
+    schema.decimal — never truncated to 0.00). Column-wise, no Python per value."""
+    if column.type != "decimal":
+        return value.cast(pl.Int64, strict=False)
+    from ikou.validators.engine import decimal_regex
+
+    text = value.cast(pl.String)
+    return (pl.when(text.str.contains(decimal_regex(DECIMAL_SUM_DIGITS, column.scale)))
+            .then(text.cast(pl.Decimal(DECIMAL_SUM_DIGITS, column.scale), strict=False)))
+
+
+DECIMAL_SUM_DIGITS = 38   # Polars' widest Decimal
+
+
+def _units(total, column) -> int:
+    """A sum as summary.json keeps it: an int; a decimal's in its smallest unit (`_scale_key`), exactly."""
+    if total is None:
+        return 0
+    if column.type != "decimal":
+        return int(total)
+    from decimal import Decimal
+
+    return int(Decimal(total).scaleb(column.scale))
 
 
 UNRESOLVED_FILE = "moji/unresolved_chars.csv"
@@ -199,7 +264,12 @@ def unresolved_list(ctx, chars: pl.DataFrame, *, listed: int = UNRESOLVED_LISTED
 
 
 def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.DataFrame, *, started: str,
-                  status: Status = "succeeded", error: RunError | None = None) -> RunSummary:
+                  status: Status = "succeeded", error: RunError | None = None,
+                  cutover: dict | None = None) -> RunSummary:
+    """The run's record. `cutover` (the target's declaration in force: run_id, at) makes it a parallel run's:
+    `mode` parallel_run, nothing loaded, its tables counted as validated + held (a table loading 0 is no
+    'nothing loaded' blocker then), its control totals balanced against the validated rows."""
+    parallel = cutover is not None
     rules = [row for r in _of(results, "validate") for row in r.metrics.get("rules", [])]
     reasons = (quarantine.group_by("table", "stage", "rule", "severity")
                .agg(pl.col("row_id").n_unique().alias("rows_failed"), pl.len().alias("findings"))
@@ -214,12 +284,20 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
     loaded: dict[str, int] = {}
     for r in _of(results, "load"):
         loaded.update(r.metrics.get("loaded", {}))
-    totals = control_totals(ctx, plans, loaded, quarantine)
     tables = table_counts(plans, results, quarantine)
+    try:
+        totals = control_totals(ctx, plans, loaded, quarantine, compared=parallel)
+        totals_failed = None
+    except Exception as exc:   # noqa: BLE001 - the counts a PM signs off on are kept; the totals are a blocker
+        log.warning("control totals could not be computed (%s)", type(exc).__name__)
+        totals, totals_failed = {}, type(exc).__name__
     summary = RunSummary(
         dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id, rehearsal=cfg.rehearsal,
         gyomu=list(cfg.gyomu), status=status, started_at=started, finished_at=now(),
+        mode=PARALLEL_RUN if parallel else "load",
+        cutover={"run_id": cutover["run_id"], "at": cutover["at"]} if parallel else None,
         target={"url": shown_url(cfg.target.url), "schema": cfg.target_schema,
+                **({"not_loaded": NOT_LOADED} if parallel else {}),
                 **(replaced_run(cfg.target.url, cfg.target_schema, ctx.run_id)
                    if status == "succeeded" and _of(results, "load") else {})},
         tables=tables,
@@ -235,7 +313,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         sign_off_blockers=_blockers(moji_counts, error, diffs, totals,
                                     empty=[r.name for r in _of(results, "extract") if r.rows_in == 0],
                                     untied=_untied(tables), loaded=loaded,
-                                    all_held=all_held(tables, by_held=error is not None),
+                                    all_held=all_held(tables, by_held=error is not None or parallel),
                                     held=held_over(tables, reasons, getattr(getattr(cfg, "thresholds", None),
                                                                     "signoff_max_held_rate", SIGNOFF_MAX_HELD_RATE)),
                                     unresolved_chars=moji.get("unresolved_chars")),
@@ -244,7 +322,33 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                   for r in _of(results, "map") if "combine" in r.metrics})
     if totals:
         summary.control_totals = totals
+    if totals_failed:
+        summary.sign_off_blockers = [*summary.sign_off_blockers,
+                                     f"管理合計を計算できませんでした ({totals_failed}) / control totals could not be "
+                                     f"computed ({totals_failed})"]
+    if status == "succeeded" and error is None:   # a partial export loads cleanly: only the previous run shows it
+        summary.sign_off_blockers = [*summary.sign_off_blockers, *fall_lines(cfg, ctx, summary)]
     return summary
+
+
+def fall_lines(cfg, ctx, summary: RunSummary) -> list[str]:
+    """The blockers of counts that fell against the previous rehearsal of the same target (reports.reconcile.falls:
+    records extracted, persons, households) by more than the run config's thresholds.signoff_max_fall_rate (default
+    reports.reconcile.SIGNOFF_MAX_FALL_RATE, 1 %). None on a first run."""
+    from ikou.reports.reconcile import SIGNOFF_MAX_FALL_RATE, fall_line, falls
+
+    try:
+        previous = previous_summary(ctx, gyomu=cfg.gyomu, schema=cfg.target_schema, url=cfg.target.url,
+                                    mode=getattr(summary, "mode", None))
+    except OSError:   # no runs folder yet: no previous run
+        return []
+    if not previous:
+        return []
+    limit = getattr(getattr(cfg, "thresholds", None), "signoff_max_fall_rate", SIGNOFF_MAX_FALL_RATE)
+    return [fall_line(f, previous) for f in falls(summary.as_dict(), previous, limit)]
+
+
+NOT_LOADED = "target cut over: compared, not loaded / 切替済みのため投入せず比較のみ"
 
 
 def _decision_changes(ctx) -> list[dict]:
@@ -529,7 +633,9 @@ def unlisted_nothing_loaded(summary: dict, max_held_rate: float | None = None) -
     listed = {current_wording(b, summary) for b in summary.get("sign_off_blockers") or [] if isinstance(b, str)}
     held = ({} if max_held_rate is None else
             held_over(tables, summary.get("quarantine_reasons") or [], max_held_rate))
-    return [b + UNLISTED for b in _blockers({}, None, {}, all_held=all_held(tables), held=held) if b not in listed]
+    # a parallel run loads nothing by design: only a table whose every record was held loaded nothing for cause
+    every_held = all_held(tables, by_held=summary.get("mode") == PARALLEL_RUN)
+    return [b + UNLISTED for b in _blockers({}, None, {}, all_held=every_held, held=held) if b not in listed]
 
 
 def shown_url(url: str) -> str:
@@ -545,30 +651,33 @@ def shown_url(url: str) -> str:
 _PASSWORD_PARAMS = {"password", "passwd", "pwd", "sslpassword"}
 
 
-def previous_summary(ctx, *, gyomu=None, schema: str | None = None, url: str | None = None) -> dict | None:
+def previous_summary(ctx, *, gyomu=None, schema: str | None = None, url: str | None = None,
+                     mode: str | None = None) -> dict | None:
     """The latest earlier *succeeded* run of the same 団体 (and, when given, the same 業務 set and target
-    schema and database), for the rehearsal trend (a failed or cancelled run loaded nothing: comparing
-    with it would show every count as an improvement)."""
-    return previous_run(ctx.dantai_dir, ctx.run_id, gyomu=gyomu, schema=schema, url=url)
+    schema and database, and `mode`), for the rehearsal trend (a failed or cancelled run loaded nothing:
+    comparing with it would show every count as an improvement)."""
+    return previous_run(ctx.dantai_dir, ctx.run_id, gyomu=gyomu, schema=schema, url=url, mode=mode)
 
 
 def previous_run(dantai_dir, run_id: str, *, gyomu=None, schema: str | None = None,
-                 url: str | None = None) -> dict | None:
+                 url: str | None = None, mode: str | None = None) -> dict | None:
     """`previous_summary` from the 団体's runs folder and a run id (`ikou run-report` finds a run's
     previous rehearsal the way the run did)."""
-    found = previous_run_dir(dantai_dir, run_id, gyomu=gyomu, schema=schema, url=url)
+    found = previous_run_dir(dantai_dir, run_id, gyomu=gyomu, schema=schema, url=url, mode=mode)
     return found[1] if found else None
 
 
 def previous_run_dir(dantai_dir, run_id: str, *, gyomu=None, schema: str | None = None,
-                     url: str | None = None) -> tuple[Path, dict] | None:
+                     url: str | None = None, mode: str | None = None) -> tuple[Path, dict] | None:
     """(folder, summary) of the newest run before `run_id` that succeeded, of the same 業務 set (`gyomu`,
     in any order), target schema (`schema`) and target database (`url`, compared as summary.json shows
     it: `shown_url`, no password) when these are given: a run of another 業務 or into another schema or
     database shares no table counts with it (a schema of the same name in a DuckDB file and in PostgreSQL
     are two targets), and would show every count as "—" or "gone". A run that recorded no URL is not
     told apart by it. A run still going (no summary.json yet) is never it. The 同定台帳's decision
-    changes pick theirs here too."""
+    changes pick theirs here too. `mode` ("load" or PARALLEL_RUN), when given: a run of the same mode only (a
+    parallel run loads nothing: against a loading run every loaded count would read as gone; a summary without
+    `mode` is a loading run's)."""
     url = shown_url(url) if url else None
     want = None if gyomu is None else sorted(set(gyomu))
     runs = sorted(d for d in Path(dantai_dir).iterdir() if d.is_dir() and d.name < run_id)
@@ -585,6 +694,8 @@ def previous_run_dir(dantai_dir, run_id: str, *, gyomu=None, schema: str | None 
         if want is not None and sorted(set(summary.get("gyomu") or [])) != want:
             continue
         if schema is not None and (summary.get("target") or {}).get("schema") != schema:
+            continue
+        if mode is not None and (summary.get("mode") or "load") != mode:
             continue
         recorded = (summary.get("target") or {}).get("url")
         if url is not None and recorded and shown_url(str(recorded)) != url:
@@ -616,6 +727,21 @@ def replaced_run(url: str, db_schema: str, run_id: str) -> dict:
     return out
 
 
+QUARANTINE_OUTCOME = {"error": "保留 (移行されていません) / held: not migrated",
+                      "warning": "警告 (投入済み) / warning: loaded"}
+
+
+def outcome_first(q: pl.DataFrame) -> pl.DataFrame:
+    """quarantine.csv's columns for a person filtering it in Excel: first what became of the record (`outcome`: held
+    and not migrated, or loaded with a warning) and its severity, then the rest as they are: the file holds both,
+    and its row count (280) is not the held records' (48) unless filtered by these."""
+    if "severity" not in q.columns:
+        return q
+    out = q.with_columns(pl.col("severity").replace_strict(QUARANTINE_OUTCOME, default=pl.col("severity"),
+                                                            return_dtype=pl.String).alias("outcome"))
+    return out.select("outcome", "severity", pl.exclude("outcome", "severity"))
+
+
 def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame) -> None:
     """summary.json, quarantine.parquet (complete) and .csv (masked), report.html and report.xlsx; the specs the run
     read and the software it ran (specs/, environment.json: reports.evidence)."""
@@ -629,12 +755,14 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     run_dir.mkdir(parents=True, exist_ok=True)
     sens = sensitive_columns(plans)
     quarantine.write_parquet(run_dir / "quarantine.parquet")
-    safe_for_csv(mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",))).write_csv(
-        run_dir / "quarantine.csv")   # opened in Excel: a legacy `=…` must not run (the Parquet stays exact)
+    # opened in Excel: a legacy `=…` must not run (the Parquet stays exact); a BOM, or Japanese Excel reads it as CP932
+    safe_for_csv(outcome_first(mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",)))).write_csv(
+        run_dir / "quarantine.csv", include_bom=True)
     summary.write(run_dir / "summary.json")
     write_provenance(cfg, plans, run_dir, sensitive=sens)
     data = summary.as_dict()
-    previous = previous_summary(ctx, gyomu=cfg.gyomu, schema=cfg.target_schema, url=cfg.target.url)
+    previous = previous_summary(ctx, gyomu=cfg.gyomu, schema=cfg.target_schema, url=cfg.target.url,
+                                mode=data.get("mode"))
     with labels.for_run(run_dir):   # a 業務 kept outside the repository is named from the run's schema copy
         render_run_report(data, quarantine, run_dir / "report.html", previous_summary=previous,
                           diffs=data["diff"], sensitive=sens, reveal=cfg.reveal_personal)

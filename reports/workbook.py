@@ -1,8 +1,8 @@
 """report.xlsx: the run's record as a workbook for PMs and reviewers (xlsxwriter, Japanese headers).
 
-Sheets: 概要 (run, status, sign-off blockers), 件数 (per table and stage), 保留 (the quarantine,
-masked unless `reveal`, filters on), 保留理由 (per rule), 比較件数 (the parallel-run diff's counts per
-source, duplicate-key rows included), 差異 (the parallel-run diff by
+Sheets: 概要 (run, status, sign-off blockers, a parallel run's mode), 件数 (per table and stage), 保留 (the held
+records' findings: not migrated) and 警告 (the warnings: loaded), masked unless `reveal`, filters on, 保留理由
+(per rule), 比較件数 (the parallel-run diff's counts per source, duplicate-key rows included), 差異 (the parallel-run diff by
 expected-difference rule and the unexplained cells per column), 説明できない差異 (those cells),
 管理合計 (control totals), 前回比較 (trend against the previous rehearsal), 文字同定.
 
@@ -149,29 +149,26 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
         _overview(book, s, masked=not reveal, blockers=sign_off_blockers(s, diffs, signoff_max_held_rate(run_dir)))
         _counts(book, s)
         q = quarantine if quarantine is not None else pl.DataFrame(schema={c: pl.String for c in QUARANTINE_COLUMNS})
-        cols = list(QUARANTINE_COLUMNS)
-        shown = q.select(cols).filter(pl.int_range(pl.len()).over("rule") < per_rule)   # the first of each rule
-        capped = shown.height < q.height
-        book.sheet("保留", [QUARANTINE_COLUMNS[c] for c in cols],
-                   _slices(shown.head(book.max_rows),
-                           lambda p: _japanese(mask_long(p, sensitive, reveal=reveal, value_cols=("value",)))),
-                   total=None if capped else q.height,
-                   note="保留された記録とその理由" + ("" if reveal else " — 個人番号・氏名はマスク済")
-                   + (f" — ルールごとに先頭 {per_rule:,} 件まで表示 ({min(shown.height, book.max_rows):,} / "
-                      f"{q.height:,} 件): 全件は quarantine.csv / quarantine.parquet にあります / the first "
-                      f"{per_rule:,} findings of each rule; all {q.height:,} are in quarantine.csv / .parquet"
-                      if capped else ""),
-                   rest_in="quarantine.parquet", widths=[20, 8, 16, 8, 24, 16, 26, 8, 24, 50, 50, 16])
-        reasons = [{**r, "table": labels.table(r.get("table")), "stage": labels.stage(r.get("stage")),
-                    "severity": labels.severity(r.get("severity")),
-                    "message": rule_message(r.get("rule"), [r.get("table")], s.get("gyomu") or ()) or ""}
-                   for r in s.get("quarantine_reasons") or []]
+        # held records (not migrated) and warnings (loaded) on sheets of their own: one sheet of both counted 280
+        # rows for 48 held records, and a PM counting or filtering it got another number than the report's
+        for name, severity, title in (("保留", "error", "保留された記録 (エラー: 移行されていません)"),
+                                      ("警告", "warning", "警告のある記録 (投入済み: 移行されています)")):
+            _findings(book, q.filter(pl.col("severity") == severity), name, title, per_rule=per_rule,
+                      sensitive=sensitive, reveal=reveal)
+        reasons = sorted(({**r, "table": labels.table(r.get("table")), "stage": labels.stage(r.get("stage")),
+                           "severity": labels.severity(r.get("severity")),
+                           "message": rule_message(r.get("rule"), [r.get("table")], s.get("gyomu") or ()) or ""}
+                          for r in s.get("quarantine_reasons") or []),
+                         key=lambda r: r["severity"] != labels.severity("error"))   # held first
         book.sheet("保留理由", ["テーブル", "段階", "ルール", "重大度", "記録数", "件数", "内容"],
                    [_frame(reasons, ["table", "stage", "rule", "severity", "rows_failed", "findings", "message"])],
-                   note="ルール別の保留件数 (記録数 = 保留された記録、件数 = 指摘の数)", rest_in="summary.json",
+                   note="ルール別の保留・警告の件数 (重大度「エラー (保留)」の記録は移行されず、「警告」の記録は投入済み。"
+                        "記録数 = 記録の数、件数 = 指摘の数)", rest_in="summary.json",
                    widths=[34, 10, 26, 14, 10, 10, 60])
         _diff(book, s, run_dir, diffs, diff_dirs or {}, sensitive=sensitive, reveal=reveal)
-        totals = [{"table": labels.table(t), "column": labels.column(c), **v}
+        from ikou.reports.summary import shown_totals
+
+        totals = [{"table": labels.table(t), "column": labels.column(c), **shown_totals(v)}
                   for t, cols_ in (s.get("control_totals") or {}).items() for c, v in cols_.items()]
         book.sheet("管理合計", ["テーブル", "項目", "抽出", "投入", "保留中", "差額", "読めない値", "抽出時に保留 (記録)"],
                    [_frame(totals, ["table", "column", "extracted", "loaded", "held", "difference", "unreadable",
@@ -198,6 +195,25 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
     return out
 
 
+def _findings(book: _Book, q: pl.DataFrame, name: str, title: str, *, per_rule: int, sensitive, reveal: bool) -> None:
+    """One sheet of the quarantine's findings of one severity, its title counting the records and the findings
+    (the first `per_rule` of each rule shown; quarantine.csv / .parquet hold every one)."""
+    cols = list(QUARANTINE_COLUMNS)
+    records = q["row_id"].n_unique() if q.height else 0
+    shown = q.select(cols).filter(pl.int_range(pl.len()).over("rule") < per_rule)   # the first of each rule
+    capped = shown.height < q.height
+    book.sheet(name, [QUARANTINE_COLUMNS[c] for c in cols],
+               _slices(shown.head(book.max_rows),
+                       lambda p: _japanese(mask_long(p, sensitive, reveal=reveal, value_cols=("value",)))),
+               total=None if capped else q.height,
+               note=f"{title}: {records:,} 件の記録 (指摘 {q.height:,} 件)" + ("" if reveal else " — 個人番号・氏名はマスク済")
+               + (f" — ルールごとに先頭 {per_rule:,} 件まで表示 ({min(shown.height, book.max_rows):,} / "
+                  f"{q.height:,} 件): 全件は quarantine.csv / quarantine.parquet にあります / the first "
+                  f"{per_rule:,} findings of each rule; all {q.height:,} are in quarantine.csv / .parquet"
+                  if capped else ""),
+               rest_in="quarantine.parquet", widths=[20, 8, 16, 8, 24, 16, 26, 8, 24, 50, 50, 16])
+
+
 def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str]) -> None:
     rows = [("団体コード", s.get("dantai")), ("団体名", s.get("dantai_name")), ("実行ID", s.get("run_id")),
             ("リハーサル", s.get("rehearsal")), ("業務", ", ".join(labels.gyomu(g) for g in s.get("gyomu") or [])),
@@ -209,6 +225,14 @@ def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str]) -> Non
         e = s["error"]
         rows.append(("失敗", f"(段階: {labels.stage(e.get('stage')) or '—'}) {e.get('message_ja') or '—'} — "
                              f"{e.get('message')}"))
+    if s.get("mode") == "parallel_run":   # a run into a cut-over target: compared with it, nothing loaded
+        cut = s.get("cutover") or {}
+        rows.append(("実行の種類", "並行稼働: 切替済みのため投入せず比較のみ / parallel run: target cut over, compared, "
+                                  "not loaded (差異には本番切替後の利用者による更新も含まれます)"))
+        rows.append(("本番切替", f"実行 {cut.get('run_id') or '—'}、{cut.get('at') or '—'} に宣言 / cut over to run "
+                                f"{cut.get('run_id') or '—'}, declared {cut.get('at') or '—'}"))
+    elif s.get("mode"):
+        rows.append(("実行の種類", "投入 (移行先の内容をこの実行で置き換え) / load"))
     target = s.get("target") or {}
     if target.get("replaced_run"):
         rows.append(("前の状態（戻り先）", target["replaced_run"]))   # what ikou rollback --to restores
@@ -229,11 +253,12 @@ def _counts(book: _Book, s: dict) -> None:
             for r in stage_rows(s)]
     stages = [{"table": f"段階: {STAGES_JA.get(k, k)}", "derived": None, "extracted": v.get("rows"),
                "seconds": v.get("seconds")} for k, v in (s.get("stages") or {}).items()]
-    book.sheet("件数", ["テーブル", "派生", "抽出", "変換", "保留", "検証", "投入", "警告"],
+    book.sheet("件数", ["テーブル", "派生", "抽出", "変換後", "保留", "検証", "投入", "警告"],
                [_frame(rows, cols)], note="テーブル別・段階別の件数: 抽出 = 投入 + 保留 (派生テーブルは投入のみ)",
                rest_in="summary.json", widths=[24, 8, 12, 12, 12, 12, 12, 12])
-    book.sheet("段階", ["段階", "処理件数", "秒"], [_frame(stages, ["table", "extracted", "seconds"])],
-               note="段階別の処理件数と時間", rest_in="summary.json", widths=[24, 14, 10])
+    book.sheet("段階", ["段階", "入力件数", "秒"], [_frame(stages, ["table", "extracted", "seconds"])],
+               note="段階別の入力件数 (各段階が受け取った件数) と時間。件数シートの「変換後」(変換を通過した件数) とは別の数です",
+               rest_in="summary.json", widths=[24, 14, 10])
 
 
 def _diff(book: _Book, s: dict, run_dir: Path, diffs: dict[str, dict], diff_dirs: dict[str, Path], *,

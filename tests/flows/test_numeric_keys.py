@@ -35,3 +35,15 @@ def test_a_key_read_through_zero_pad_or_held_as_text_is_not_named(caplog):
     with caplog.at_level(logging.WARNING, logger="ikou"):
         P.warn_numeric_keys(_plan({"op": "zero_pad", "width": 10}), {"numeric_columns": ["ATENA"]})
     assert caplog.text == ""
+
+
+def test_a_numeric_column_feeding_another_tables_key_is_named_too():
+    """世帯番号 in a person's record is the key of 世帯 (juki_setai): a number there lost its zeros just the same."""
+    spec = MappingSpec.model_validate({
+        "spec_version": 1, "target": "juki_kojin_rireki", "schema": "gyomu:juki",
+        "columns": [{"target": "atena_no", "from": "ATENA", "op": "zero_pad", "width": 10},
+                    {"target": "rireki_no", "op": "integer", "from": "RIREKI"},
+                    {"target": "setai_no", "op": "text", "from": "SETAI"}]})
+    plan = SimpleNamespace(mapping=spec, schema=load_schema(spec.schema_), target="juki_kojin_rireki",
+                           source=SimpleNamespace(name="b_jumin"))
+    assert P.numeric_keys(plan, {"numeric_columns": ["ATENA", "RIREKI", "SETAI"]}) == ["SETAI"]

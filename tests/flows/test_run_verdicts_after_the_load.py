@@ -164,3 +164,18 @@ def test_an_unknown_flag_of_a_subcommand_shows_that_subcommands_usage(tmp_path, 
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: ikou run ") and "--frobnicate" in err, err
+
+
+def test_a_temporary_prefect_server_that_does_not_start_in_time_is_named_with_the_setting_to_raise(tmp_path):
+    cfg = write_config(tmp_path, source=vendor_a_source(), target_url=f"duckdb:///{tmp_path / 't.duckdb'}")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0", PREFECT_HOME=str(tmp_path / "prefect"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    proc = subprocess.run([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(cfg), "--quiet"],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("ikou:")]
+    assert line.startswith("ikou: 失敗 (prefect): Prefect の一時サーバーが時間内に起動しませんでした"), line
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in line and "config" not in line
+    _, summary = _last_run(tmp_path)
+    assert summary["status"] == "failed" and summary["error"]["stage"] == "prefect"

@@ -69,3 +69,13 @@ def test_server_start_help_gives_the_port_and_its_default():
     start = parser._subparsers._group_actions[0].choices["server"]._subparsers._group_actions[0].choices["start"]
     port = next(a for a in start._actions if "--port" in a.option_strings)
     assert port.default == 4200 and port.help and "4200" in port.help
+
+
+def test_no_server_set_is_named_as_such_not_as_a_config_error(monkeypatch, capsys):
+    from ikou.flows.cli import main
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["runs", "list"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Prefect サーバーが指定されていません" in line and "PREFECT_API_URL" in line, line
+    assert "設定・仕様ファイル" not in line, line

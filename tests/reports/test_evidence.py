@@ -79,6 +79,8 @@ def test_the_manifest_lists_every_file_of_the_pack_and_every_spec_the_run_read(d
     assert target["run"]["run_id"] == summary["run_id"]
     assert {t: c["rows"] for t, c in target["tables"].items()} == {
         t: c["loaded"] for t, c in summary["tables"].items()}
+    # the pack's quarantine.csv opens in Japanese Excel (a BOM) and says first what became of each record
+    assert files["quarantine.csv"].startswith("\ufeffoutcome,severity,".encode("utf-8"))
 
 
 def test_an_untouched_pack_verifies_against_its_target(duckdb_pack, capsys):

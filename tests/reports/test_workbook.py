@@ -11,7 +11,7 @@ import pytest
 
 from ikou.reports.workbook import write_workbook
 
-SHEETS = ["概要", "件数", "段階", "保留", "保留理由", "比較件数", "差異", "説明できない差異", "管理合計", "前回比較", "文字同定"]
+SHEETS = ["概要", "件数", "段階", "保留", "警告", "保留理由", "比較件数", "差異", "説明できない差異", "管理合計", "前回比較", "文字同定"]
 
 
 def _rows(ws) -> list[tuple]:
@@ -40,14 +40,16 @@ def test_a_run_writes_report_xlsx_with_the_counts_of_its_summary(vendor_a_run):
     wb = openpyxl.load_workbook(run_dir / "report.xlsx")
     assert wb.sheetnames == SHEETS
     counts = {r[0].split("（")[0]: r for r in _rows(wb["件数"])}   # juki_kojin_rireki（住民記録 個人履歴）
-    assert [c.value for c in wb["件数"][2]] == ["テーブル", "派生", "抽出", "変換", "保留", "検証", "投入", "警告"]
+    assert [c.value for c in wb["件数"][2]] == ["テーブル", "派生", "抽出", "変換後", "保留", "検証", "投入", "警告"]
     t = s["tables"]["juki_kojin_rireki"]
     assert counts["juki_kojin_rireki"][2:] == (t["extracted"], t["mapped"], t["quarantined"], t["validated"],
                                               t["loaded"], t["warnings"])
     assert counts["juki_setai"][6] == s["tables"]["juki_setai"]["loaded"]
     q = wb["保留"]
     assert [c.value for c in q[2]][:3] == ["テーブル", "段階", "入力"] and q.auto_filter.ref.startswith("A2:")
-    assert len(_rows(q)) == pl.read_parquet(run_dir / "quarantine.parquet").height
+    qp = pl.read_parquet(run_dir / "quarantine.parquet")   # held records on 保留, loaded ones' warnings on 警告
+    assert len(_rows(q)) == (qp["severity"] == "error").sum()
+    assert len(_rows(wb["警告"])) == (qp["severity"] == "warning").sum()
     assert q.freeze_panes == "A3"
     reasons = {(r[2], r[3]): r[4] for r in _rows(wb["保留理由"])}
     severity = {"error": "エラー (保留)", "warning": "警告"}
@@ -83,9 +85,10 @@ def test_a_sheet_over_the_cap_keeps_its_first_rows_and_names_the_parquet_holding
                          max_rows=7)
     ws = openpyxl.load_workbook(out)["保留"]
     rows = _rows(ws)
-    assert len(rows) == 7 and [r[3] for r in rows] == quarantine["source_line"].head(7).to_list()
+    held = quarantine.filter(pl.col("severity") == "error")
+    assert len(rows) == 7 and [r[3] for r in rows] == held["source_line"].head(7).to_list()
     note = ws["A1"].value
-    assert f"残り {quarantine.height - 7:,} 行" in note and "quarantine.parquet" in note
+    assert f"残り {held.height - 7:,} 行" in note and "quarantine.parquet" in note
     assert "quarantine.parquet" not in openpyxl.load_workbook(run_dir / "report.xlsx")["保留"]["A1"].value
 
 
@@ -106,14 +109,15 @@ def test_the_trend_sheet_compares_with_the_previous_rehearsal(vendor_a_run, tmp_
 def test_the_held_sheet_shows_the_first_findings_of_each_rule_and_says_where_all_are(vendor_a_run, tmp_path):
     run_dir, _ = vendor_a_run
     quarantine = pl.read_parquet(run_dir / "quarantine.parquet")
-    per_rule = quarantine.group_by("rule").len()
+    held = quarantine.filter(pl.col("severity") == "error")   # the 保留 sheet: held records only
+    per_rule = held.group_by("rule").len()
     assert per_rule["len"].max() > 1   # a rule with several findings, cut to one below
     out = write_workbook(_summary(run_dir), tmp_path / "r.xlsx", run_dir=run_dir, quarantine=quarantine, per_rule=1)
     ws = openpyxl.load_workbook(out)["保留"]
     rows = _rows(ws)
     assert len(rows) == per_rule.height   # one per rule, in the quarantine's order
-    assert [r[3] for r in rows] == quarantine.filter(pl.int_range(pl.len()).over("rule") < 1)["source_line"].to_list()
-    assert f"ルールごとに先頭 1 件まで表示 ({per_rule.height:,} / {quarantine.height:,} 件)" in ws["A1"].value
+    assert [r[3] for r in rows] == held.filter(pl.int_range(pl.len()).over("rule") < 1)["source_line"].to_list()
+    assert f"ルールごとに先頭 1 件まで表示 ({per_rule.height:,} / {held.height:,} 件)" in ws["A1"].value
     assert "quarantine.csv" in ws["A1"].value
 
 
