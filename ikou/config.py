@@ -169,6 +169,33 @@ def _pg_options_problem(value: str) -> str | None:
     return None
 
 
+def libpq_uri(url) -> str:
+    """A PostgreSQL URL (text or SQLAlchemy URL) as libpq (ADBC) is to read it: every part percent-encoded, so
+    each value reaches libpq as the URL meant it. SQLAlchemy's `render_as_string` writes a space in a query value
+    as `+`, which libpq keeps as a `+`: `options=-c%20statement_timeout%3D5000` reached the server as
+    `-c+statement_timeout=5000` ("unrecognized configuration parameter", reported as an unreachable target), and
+    it leaves a space, `%` or `@` of a password or database name unencoded."""
+    from urllib.parse import quote
+
+    from sqlalchemy.engine import URL, make_url
+
+    u = url if isinstance(url, URL) else make_url(url)
+    netloc = ""
+    if u.username is not None:
+        netloc = quote(u.username, safe="")
+        if u.password is not None:
+            netloc += ":" + quote(str(u.password), safe="")
+        netloc += "@"
+    if u.host:
+        netloc += f"[{u.host}]" if ":" in u.host else quote(u.host, safe="")
+    if u.port is not None:
+        netloc += f":{u.port}"
+    path = "/" + quote(u.database, safe="") if u.database else ""
+    pairs = [(k, x) for k, v in u.query.items() for x in (v if isinstance(v, tuple) else (v,))]
+    query = "&".join(f"{quote(k, safe='')}={quote(x, safe='')}" for k, x in pairs)
+    return f"postgresql://{netloc}{path}" + (f"?{query}" if query else "")
+
+
 # a file-backed database URL: scheme (+ driver), the file (relative, or absolute after a fourth /)
 _FILE_DB_URL = re.compile(r"^(duckdb|sqlite)(\+\w+)?:///([^?]+)")
 

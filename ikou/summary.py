@@ -91,6 +91,31 @@ class MojiSummary(_Model):
     decision_changes: list[dict[str, Any]] = []
 
 
+VANISHED_LISTED = 100   # vanished persons' keys listed in summary.json and report.html (vanished.csv holds all)
+
+
+class PersonsSummary(_Model):
+    """The persons a run saw (loaded or held): their keys (the 業務's person key, 宛名番号) in `file`, a Parquet of
+    the distinct keys in the run folder, and against the previous rehearsal of the same target (the one the fall
+    check compares with) the persons that vanished (in neither this run's loaded nor its held records) and those
+    that are new. `compared` False when the previous run kept no keys file (`not_compared` says why: a run from
+    before the file, or purged): its vanished persons are unknown, not 0."""
+    columns: list[str] = []            # the person key column(s) of the 業務 (atena_no)
+    file: str | None = None            # relative to the run folder
+    count: int = 0                     # distinct persons, loaded or held
+    held_without_key: int = 0          # records held whose person key could not be read: in no count
+    previous_run: str | None = None
+    previous_rehearsal: str | None = None
+    compared: bool | None = None       # None: no previous rehearsal
+    not_compared: str | None = None
+    previous_count: int | None = None
+    vanished: int | None = None
+    new: int | None = None
+    vanished_rate: float | None = None  # vanished ÷ the previous run's persons
+    vanished_listed: list[str] = []     # the first VANISHED_LISTED, as record keys (atena_no=…), in key order
+    vanished_file: str | None = None    # every one (vanished.csv)
+
+
 class RunError(_Model):
     """Why a run did not succeed: the stage it was in and one line that says what to fix."""
     kind: str
@@ -127,11 +152,13 @@ class RunSummary(_Model):
     # a parallel run the declaration in force (`cutover`: run_id, at)
     mode: Literal["load", "parallel_run"] = "load"
     cutover: dict[str, Any] | None = None
+    # the persons the run saw, and those that vanished since the previous rehearsal (reports.summary.persons_seen)
+    persons: PersonsSummary | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-ready dict (aliases, no empty optional sections): what summary.json holds."""
         data = self.model_dump(mode="json", by_alias=True)
-        for key in ("control_totals", "error", "cutover"):
+        for key in ("control_totals", "error", "cutover", "persons"):
             if data.get(key) is None:
                 data.pop(key, None)
         if not data.get("combined"):

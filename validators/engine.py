@@ -488,9 +488,13 @@ def check_conservation(extracted: int, loaded: int, quarantined: int, table: str
                        run_id: str | None = None) -> None:
     """extracted = loaded + quarantined, or a row was lost or invented between stages."""
     if extracted != loaded + quarantined:
+        from ikou.reports.labels import stage as stage_ja   # the PM's word for the stage (投入, 検証 …)
+
         raise ConservationError(
             f"{table} at {stage}: {extracted} rows in ≠ {loaded} passed + {quarantined} quarantined "
-            f"(difference {extracted - loaded - quarantined:+d})", run_id=run_id)
+            f"(difference {extracted - loaded - quarantined:+d})", run_id=run_id,
+            ja=f"{ConservationError.ja}: {table} ({stage_ja(stage)}) 入力 {extracted} 件 ≠ 通過 {loaded} 件 "
+               f"+ 保留 {quarantined} 件 (差 {extracted - loaded - quarantined:+d} 件)")
 
 
 def check_tables(tables: Mapping[str, Mapping], max_rate: float, *, run_id: str | None = None,

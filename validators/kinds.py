@@ -212,14 +212,18 @@ def _required(p: Columns, ctx: Context) -> list[Check]:
 def _length(p: Length, ctx: Context) -> list[Check]:
     ctx.need(*p.columns)
     return [Check(c, _text(c).str.len_chars() != p.length, _text(c),
-                  pl.format("length {} ≠ {}", _text(c).str.len_chars(), pl.lit(p.length))) for c in p.columns]
+                  pl.format("{} 桁、規定は {} 桁", _text(c).str.len_chars(), pl.lit(p.length)),
+                  detail_en=pl.format("length {} ≠ {}", _text(c).str.len_chars(), pl.lit(p.length)))
+            for c in p.columns]
 
 
 @kind("max_length", Length, "桁数が上限を超えています", "value is longer than allowed", row_local=True)
 def _max_length(p: Length, ctx: Context) -> list[Check]:
     ctx.need(*p.columns)
     return [Check(c, _text(c).str.len_chars() > p.length, _text(c),
-                  pl.format("length {} > {}", _text(c).str.len_chars(), pl.lit(p.length))) for c in p.columns]
+                  pl.format("{} 桁、上限は {} 桁", _text(c).str.len_chars(), pl.lit(p.length)),
+                  detail_en=pl.format("length {} > {}", _text(c).str.len_chars(), pl.lit(p.length)))
+            for c in p.columns]
 
 
 @kind("integer", Columns, "整数ではありません", "value is not an integer", row_local=True)
@@ -309,7 +313,8 @@ def _same_after_normalising(p: SameAfterNormalising, ctx: Context) -> list[Check
         stages = ({norm: normalised(pl.col(c), list(p.normalise))},
                   {n: pl.when(pl.col(norm).is_not_null()).then(pl.col(c).n_unique().over(norm))})
         checks.append(Check(c, (pl.col(n) > 1).fill_null(False), _text(c),
-                            pl.format("{}: {} spellings of {}", pl.lit(c), pl.col(n), pl.col(norm)), stages,
+                            pl.format("{}: {} 通りの表記 (正規化すると {})", pl.lit(c), pl.col(n), pl.col(norm)), stages,
+                            detail_en=pl.format("{}: {} spellings of {}", pl.lit(c), pl.col(n), pl.col(norm)),
                             prepare=partial(_spellings_of_distinct, c, tuple(p.normalise))))
     return checks
 
@@ -321,8 +326,10 @@ def _spellings_of_distinct(c: str, normalise: tuple[Normalise, ...], frame: pl.D
     u = frame.lazy().select(_text(c).unique()).with_columns(normalised(pl.col(c), list(normalise)).alias("__n"))
     bad = u.filter(pl.col("__n").is_duplicated() & pl.col("__n").is_not_null()).collect().get_column(c)
     norm = normalised(pl.col(c), list(normalise))
-    detail = pl.format("{}: {} spellings of {}", pl.lit(c), _text(c).n_unique().over(norm), norm)
-    return Check(c, _text(c).is_in(bad.implode()), _text(c), detail)
+    n = _text(c).n_unique().over(norm)
+    return Check(c, _text(c).is_in(bad.implode()), _text(c),
+                 pl.format("{}: {} 通りの表記 (正規化すると {})", pl.lit(c), n, norm),
+                 detail_en=pl.format("{}: {} spellings of {}", pl.lit(c), n, norm))
 
 
 class SpelledOtherwise(StrictModel):
@@ -462,9 +469,11 @@ def _date_range(p: DateRange, ctx: Context) -> list[Check]:
         low = (known < pl.lit(p.min).str.slice(0, prec)) if p.min else pl.lit(False)
         high = (known > pl.lit(top).str.slice(0, prec)) if top else pl.lit(False)
         below = f"{c} < {p.min}"
-        above = f"{c} > {top}" + (" (run date)" if p.max == "run_date" else "")
-        detail = pl.when(low).then(pl.lit(below)).otherwise(pl.lit(above))
-        checks.append(Check(c, (judged & (low | high)).fill_null(False), t, detail))
+        above = f"{c} > {top}"
+        run_date = p.max == "run_date"
+        detail = pl.when(low).then(pl.lit(below)).otherwise(pl.lit(above + (" (実行日)" if run_date else "")))
+        detail_en = pl.when(low).then(pl.lit(below)).otherwise(pl.lit(above + (" (run date)" if run_date else "")))
+        checks.append(Check(c, (judged & (low | high)).fill_null(False), t, detail, detail_en=detail_en))
     return checks
 
 
@@ -476,7 +485,8 @@ def _unique_key(p: Key, ctx: Context) -> list[Check]:
     # a third of the memory and faster at 2M rows
     return [Check(",".join(p.columns), pl.len().over(p.columns) > 1,
                   pl.concat_str([_text(c).fill_null("") for c in p.columns], separator=","),
-                  pl.format("{} rows", pl.len().over(p.columns)))]
+                  pl.format("同じキーの行が {} 行", pl.len().over(p.columns)),
+                  detail_en=pl.format("{} rows", pl.len().over(p.columns)))]
 
 
 HELD = "__held"        # phase 3: the engine marks the rows phases 1 and 2 hold

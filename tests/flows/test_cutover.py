@@ -26,17 +26,10 @@ from tests.flows.conftest import SAMPLE, vendor_a_source, write_config
 TABLE = "juki_kojin_rireki"
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def target(request, tmp_path):
-    """(url, schema, 団体コード) of this test's own target: a DuckDB file of 団体 999814, or a PostgreSQL schema of
-    団体 999822 dropped afterwards (the cut-over helper's own codes)."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path / 't.duckdb'}", "dantai_999814", "999814"
-        return
-    url = request.getfixturevalue("postgres_url")
-    name = f"dantai_999822_t{random_tag()}"
-    yield url, name, "999822"
-    drop_target_schemas(url, name)
+@pytest.fixture
+def target(any_target):
+    """(url, schema, 団体コード) of this test's own target: `tests.conftest.any_target` (DuckDB or PostgreSQL)."""
+    return any_target
 
 
 def _jumin_of(tmp_path: Path, code: str) -> Path:
