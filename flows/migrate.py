@@ -136,10 +136,22 @@ def validate_and_load(cfg: RunConfig, ctx, plans: list[P.SourcePlan], run: _Run)
         return
     # every 業務 in one load: the target shows all of this run at once, or still the run before it
     with load_slot():
-        run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()], ctx,
-            cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio,
-            counts=loaders.step.guard_counts(counts, held),   # the guard says why nothing is left to load
-            sensitive=sensitive_columns(plans))
+        try:
+            run("load", "+".join(validated), load_task, [(schemas[g], tables) for g, tables in validated.items()],
+                ctx, cfg.target.url, cfg.target_schema, max_drop_ratio=cfg.thresholds.max_drop_ratio,
+                counts=loaders.step.guard_counts(counts, held),   # the guard says why nothing is left to load
+                sensitive=sensitive_columns(plans))
+        except loaders.TargetCutOver:
+            # declared after the check above, before the load took the target's lease: the loaders refused (nothing
+            # written), and the run goes on as what it would have been had it started a minute later, a comparison
+            cut = loaders.cutover(cfg.target.url, cfg.target_schema)
+            if cut is None:
+                raise
+            run.cutover = {"run_id": cut["run_id"], "at": cut["at"]}
+            run.stage = "load"
+            logging.getLogger("ikou").info("target %s was cut over to run %s (%s) while this run validated: not "
+                                           "loaded, compared only (parallel run) / 検証中に本番切替されたため投入せず"
+                                           "比較のみ", cfg.target_schema, cut["run_id"], cut["at"])
 
 
 def load_slot():

@@ -229,6 +229,46 @@ def test_a_declaration_needs_a_finished_run_the_target_holds_and_a_withdrawal_on
     assert [e["action"] for e in cutover_events(url, db_schema)] == ["declared"]   # the refusals wrote nothing
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_cut_over_declared_while_a_run_validates_turns_it_into_a_parallel_run(tmp_path, target, capsys,
+                                                                                 monkeypatch):
+    """The declaration comes after the run's own cut-over check and before its load: the loaders refuse the load
+    (nothing written) and the run ends as a comparison, exit 0, instead of failing."""
+    import threading
+    import time
+
+    url, schema, code = target
+    cfg = write_config(tmp_path, source=vendor_a_source(_jumin_of(tmp_path, code)), target_url=url,
+                       target_schema=schema, dantai=code)
+    assert execute(cfg, quiet=True) == 0, capsys.readouterr().err
+    first = held_runs(url, schema)["current"]["run_id"]
+    capsys.readouterr()
+    marker = tmp_path / "paused"
+    monkeypatch.setenv("IKOU_PAUSE_AT", "load.juki")   # the run waits here, after its check, before the load
+    monkeypatch.setenv("IKOU_PAUSE_MARKER", str(marker))
+    monkeypatch.setenv("IKOU_PAUSE_SECONDS", "6")
+    declared: list = []
+
+    def declare():
+        deadline = time.monotonic() + 600
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        declared.append(declare_cutover(url, schema, first, note="検証中に切替"))
+
+    t = threading.Thread(target=declare)
+    t.start()
+    code_ = execute(cfg, quiet=True)
+    t.join()
+    assert declared and marker.exists()
+    out, err = capsys.readouterr()
+    assert code_ == 0, err
+    second = Path(out.splitlines()[-1]).name
+    s = _summary(tmp_path, code, second)
+    assert s["status"] == "succeeded" and s["mode"] == "parallel_run" and s["cutover"]["run_id"] == first
+    assert s["tables"][TABLE]["loaded"] == 0
+    assert held_runs(url, schema)["current"]["run_id"] == first   # the target still holds the run cut over to
+
+
 def test_a_declaration_waits_for_no_run_holding_the_target_on_postgresql(pg_target_cutover, schema):
     """A run holds its target from its load until its end is recorded (its lease): a declaration then is refused
     (TargetBusy), never slipped in between a load and the run's record."""
