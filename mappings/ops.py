@@ -316,6 +316,27 @@ def _code_table_check(c: ColumnMap, schema: TargetSchema) -> list[Problem]:
     return []
 
 
+def unknown_standard_codes(c: ColumnMap, schema: TargetSchema, column) -> str | None:
+    """A vendor code table (legacy code → standard code) into a column the schema checks against a standard code
+    table: a standard code it gives that the standard table lacks would hold every record with that legacy code
+    at validation (schema.code_value), one finding per row; said once at plan instead, naming the file and codes."""
+    if c.op != "code_table" or not c.table or c.table.startswith("standard:") or not column.code_table:
+        return None
+    if column.code_table not in schema.code_tables or not Path(c.table).is_file():
+        return None   # the schema's own check and _code_table_check say these
+    try:
+        old, new = _code_pairs(c.table)
+    except ValueError:
+        return None   # _code_table_check says it
+    known = set(schema.code_values(column.code_table)["code"].to_list())
+    bad = sorted({(n, o) for o, n in zip(old, new) if n is not None and n not in known})
+    if not bad:
+        return None
+    shown = ", ".join(f"{o}→{n}" for n, o in bad[:10]) + (f" … ({len(bad)} in all)" if len(bad) > 10 else "")
+    return (f"code table {c.table} gives code(s) not in the standard code table {column.code_table} of column "
+            f"{column.name}: {shown} (source_code→code); every record with such a source code would be held")
+
+
 def _code_table_rule(c: ColumnMap) -> dict | None:
     # the op looks up the trimmed code (read_code), so the rule does too (`trim`): " 1" → "1" is the op's
     if not c.table:

@@ -208,6 +208,11 @@ def mapping_problems(spec: MappingSpec, schema: TargetSchema) -> list[tuple[str,
             wrong = fits(c, schema.tables[spec.target].column(c.target).type)
             if wrong:
                 found.append((f"columns.{i}.op", wrong))
+            from ikou.mappings.ops import unknown_standard_codes
+
+            unknown = unknown_standard_codes(c, schema, schema.tables[spec.target].column(c.target))
+            if unknown:
+                found.append((f"columns.{i}.table", unknown))
     return found + source_problems(spec)
 
 
