@@ -1,6 +1,7 @@
 """`ikou deploy`, `ikou campaign run|retry`, `ikou runs list|show` (and `ikou server|worker start`).
 
-They talk to the standing Prefect server named by PREFECT_API_URL. `ikou campaign run` prints one
+They talk to the standing Prefect server named by PREFECT_API_URL (`ikou runs list --runs-dir` reads a runs
+folder instead, with no server). `ikou campaign run` prints one
 line per 団体 and the campaign folder as the last line; it exits 0 when every 団体 succeeded, 2
 otherwise (with one line in Japanese and English naming the failed 団体, or those still running when
 `--timeout` ended the wait). Each command takes `--debug` (a traceback instead of the one line).
@@ -146,19 +147,54 @@ def _runs_list(args) -> int:
     from ikou.checkdigit import is_valid_dantai_code
     from ikou.flows import history
 
-    _need_server()
+    if args.runs_dir is None:
+        _need_server()
     if args.dantai and not is_valid_dantai_code(args.dantai):
         raise UsageError(f"--dantai {args.dantai!r} is not a 団体コード (6 digits with check digit)",
                          ja=f"--dantai {args.dantai} は団体コードではありません (検査数字付きの 6 桁を指定してください)")
-    rows = history.list_runs(args.dantai, limit=args.limit)
+    if args.runs_dir is not None:
+        if not Path(args.runs_dir).is_dir():
+            raise NotFound(f"--runs-dir {args.runs_dir}: no such folder",
+                           ja=f"--runs-dir {args.runs_dir} のフォルダがありません (実行フォルダの親 runs_dir を指定してください)")
+        rows = history.list_run_folders(Path(args.runs_dir), args.dantai, limit=args.limit)
+    else:
+        rows = history.list_runs(args.dantai, limit=args.limit)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
-    print(f"{'run id':<32} {'団体':<6} {'state':<10} {'start':<26} flow run")
+    server = args.runs_dir is None
+    table = [("run id", "団体", "状態 / status", "承認の妨げ / blockers", "保留 / held", "方式 / mode", "開始 / start")
+             + (("state", "flow run") if server else ())]
     for r in rows:
-        print(f"{r['run_id'] or '-':<32} {r['dantai'] or '-':<6} {r['state'] or '-':<10} {r['start'] or '-':<26} "
-              f"{r['flow_run_id']}")
+        table.append((r["run_id"] or "-", r["dantai"] or "-", r["status_shown"] or "—", _count(r["sign_off_blockers"]),
+                      _count(r["held"]), r["mode_shown"] or "—", r["start"] or "-")
+                     + ((r["state"] or "-", r["flow_run_id"]) if server else ()))
+    widths = [max(_width(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(_pad(v, w) for v, w in zip(row, widths)).rstrip())
+    for r in rows:   # an unreadable summary or sign-off is said, with where and why, never taken for a count of 0
+        for why in (r.get("summary_error"), r.get("signoff_error")):
+            if why:
+                print(f"ikou: 実行 {r['run_id'] or r.get('run_dir')} ({r['dantai']}) の記録を読めません / cannot read the "
+                      f"record of run {r['run_id'] or r.get('run_dir')}: {why}"
+                      + (f" ({r['run_dir']})" if r.get("run_dir") else ""))
     return 0
+
+
+def _count(n) -> str:
+    """A count as the list shows it: — when it is not known (no summary, or one that cannot be read)."""
+    return "—" if n is None else str(n)
+
+
+def _width(text: str) -> int:
+    """Columns a text takes in a terminal: 2 for each full-width (漢字, かな) character."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
 
 
 @_server_errors
@@ -222,10 +258,13 @@ def register(sub) -> None:
     t.set_defaults(func=_campaign_retry)
     u = sub.add_parser("runs", help="run history on the Prefect server")
     usub = u.add_subparsers(dest="runs_command", required=True)
-    ul = usub.add_parser("list", help="migration runs, newest first")
+    ul = usub.add_parser("list", help="migration runs, newest first: status (succeeded, with sign-off blockers, "
+                                      "failed, signed off), blockers, held records, mode (load or parallel run)")
     ul.add_argument("--dantai", default=None, help="団体コード")
     ul.add_argument("--limit", type=int, default=200)
     ul.add_argument("--json", action="store_true")
+    ul.add_argument("--runs-dir", default=None, help="read the run folders in this runs folder (runs_dir) instead of "
+                                                     "the Prefect server: no server needed")
     _debug_flag(ul)
     ul.set_defaults(func=_runs_list)
     us = usub.add_parser("show", help="one run: state, counts, report, artifacts")

@@ -85,8 +85,10 @@ class PostgresTarget(TargetDatabase):
 
     @property
     def adbc_uri(self) -> str:
-        """libpq's URI for the SQLAlchemy URL."""
-        return sa.engine.make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        """libpq's URI for the SQLAlchemy URL (ikou.config.libpq_uri: each value percent-encoded as libpq reads it)."""
+        from ikou.config import libpq_uri
+
+        return libpq_uri(self.url)
 
     def _connect(self, run_id: str | None = None):
         import adbc_driver_manager as adbc_dm
