@@ -6,7 +6,9 @@ the mapping, never by type inference.
 """
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 
 import codecs
 import logging
@@ -76,7 +78,9 @@ def _adbc_available() -> bool:
 
 
 def _adbc_uri(engine: sa.Engine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    from ikou.config import libpq_uri
+
+    return libpq_uri(engine.url)   # not render_as_string: its `+` for a space reaches libpq as a `+`
 
 
 # the statements that make a session read-only: extraction never writes to the legacy system, whatever the
@@ -102,8 +106,9 @@ def read_only_engine(url: str) -> sa.Engine:
     return engine
 
 
-def adbc_connect(engine: sa.Engine):
-    """An ADBC PostgreSQL connection to the engine's database, read-only like `read_only_engine`'s sessions."""
+def adbc_connect(engine: sa.Engine, snapshot_id: str | None = None):
+    """An ADBC PostgreSQL connection to the engine's database, read-only like `read_only_engine`'s sessions.
+    `snapshot_id` (`Snapshot.id`): its transaction (ADBC opens one after each commit) reads that exported snapshot."""
     import adbc_driver_postgresql.dbapi as adbc
 
     conn = adbc.connect(_adbc_uri(engine))
@@ -111,15 +116,19 @@ def adbc_connect(engine: sa.Engine):
         with conn.cursor() as cur:
             cur.execute(_READ_ONLY["postgresql"])
         conn.commit()
+        if snapshot_id:
+            with conn.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cur.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot_id)}'")
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _adbc_batches(engine: sa.Engine, sql: str, batch_rows: int):
+def _adbc_batches(engine: sa.Engine, sql: str, batch_rows: int, snapshot_id: str | None = None):
     """PostgreSQL rows as Arrow record batches through ADBC (COPY binary under the hood), read-only."""
-    with adbc_connect(engine) as conn, conn.cursor() as cur:
+    with adbc_connect(engine, snapshot_id) as conn, conn.cursor() as cur:
         cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(16 << 20)})
         cur.execute(sql)
         for batch in cur.fetch_record_batch():
@@ -317,6 +326,26 @@ def _lost(source_name: str, label: str, detail: str, run_id: str) -> TransientEr
                              "確認してから再実行してください")
 
 
+def _database_error(exc: OperationalError, engine: sa.Engine, source_name: str, label: str,
+                    run_id: str) -> ConfigError | TransientError:
+    """What a SQLAlchemy OperationalError of a legacy database read becomes: a ConfigError when no retry can mend
+    it (a wrong database, user or password), else the retried TransientError of a lost connection."""
+    code = permanent_connect_code(exc)
+    first = (str(exc.orig).strip().splitlines() or [""])[0]
+    if code is None:
+        return _lost(source_name, label, first, run_id)
+    shown = engine.url.render_as_string()   # the password hidden
+    return ConfigError(f"{source_name}: the legacy database {shown} refuses the connection "
+                       f"({first if code in first else f'{code}: {first}'}): "
+                       f"the database name, user or password in the url of source {source_name} is wrong "
+                       "(retrying will not help; fix the url in the run config, or the login's rights)",
+                       run_id=run_id,
+                       ja=f"{source_name}: 旧システムのデータベース {shown} に接続できません ({code}: データベース名・"
+                          "ユーザー・パスワードのいずれかが誤っています)。再試行しても直りません。実行設定のソース "
+                          f"{source_name} の url (データベース名・ユーザー) とパスワード、ログインの権限を確認して"
+                          "ください")
+
+
 def _near_table(conn, table: str, schema: str | None) -> str | None:
     """A table whose name differs from `table` only in case (PostgreSQL folds an unquoted B_JUMIN to b_jumin
     when it is created; the extractor quotes the layout's name exactly), if the database has one."""
@@ -365,11 +394,77 @@ _LINE_BREAK_HINT = (" (この項目が改行を含んでよいなら、レイア
                     " (if the column may hold line breaks, set line_breaks: true on it in the layout)")
 
 
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")   # pg_export_snapshot(): '00000003-0000001B-1'
+
+
+def _snapshot_id(sid: str) -> str:
+    """An exported snapshot id checked for its form before it is written into SET TRANSACTION SNAPSHOT."""
+    if not _SNAPSHOT_ID.fullmatch(sid):
+        raise ValueError(f"not a PostgreSQL snapshot id: {sid!r}")
+    return sid
+
+
+@dataclass
+class Snapshot:
+    """A legacy database as it was at one moment: the open read-only transaction of `conn`, on which each table
+    of a source is probed and read by SQLAlchemy, and for PostgreSQL `id`, the snapshot that transaction
+    exported, which each ADBC reader imports (its own connection: the COPY fast path is kept)."""
+    engine: sa.Engine
+    conn: sa.Connection
+    id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the run's record names it (the source's extract metrics `snapshot`, run.log)."""
+        return f"consistent snapshot {self.id}" if self.id else "consistent snapshot"
+
+
+@contextmanager
+def consistent_snapshot(url: str, *, source_name: str, label: str, run_id: str) -> Iterator[Snapshot | None]:
+    """One snapshot of the legacy database at `url` for all the tables of a source, held until the block ends:
+    a row committed by someone else after it began is in none of them, never in one table and not in the next
+    (a 住民 row without its 異動 row). Each entry is a new snapshot (a retried extract reads all its tables anew).
+
+    PostgreSQL: a REPEATABLE READ, READ ONLY transaction that exports its snapshot (pg_export_snapshot); it is
+    idle while ADBC streams a table, so the session's idle_in_transaction_session_timeout is lifted for it.
+    MariaDB/MySQL: START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY, every table read on its connection
+    (consistent for InnoDB tables; a MyISAM table has no transactions and is read as it is at its own read).
+    Other dialects (a DuckDB or SQLite file nobody writes during the run): None, each table read as before.
+    A refused or lost connection is the ConfigError / TransientError of `extract_table`, naming `label`."""
+    engine = read_only_engine(url)
+    dialect = engine.dialect.name
+    try:
+        if dialect not in ("postgresql", "mysql", "mariadb"):
+            yield None
+            return
+        try:
+            conn = engine.connect()
+            try:
+                if dialect == "postgresql":
+                    conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    sid = _snapshot_id(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar())
+                    conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
+                else:
+                    conn.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    sid = None
+            except BaseException:
+                conn.close()
+                raise
+        except OperationalError as exc:
+            raise _database_error(exc, engine, source_name, label, run_id) from exc
+        try:
+            yield Snapshot(engine, conn, sid)
+        finally:
+            conn.close()   # rolled back: nothing was written
+    finally:
+        engine.dispose()
+
+
 def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, source_name: str,
                   source_ordinal: int, run_id: str, schema: str | None = None,
                   batch_rows: int = BATCH_ROWS, method: str = "auto", dantai_code: str = "",
                   target_table: str = "", key_columns: list[str] | None = None,
-                  unread_columns: Collection[str] = ()) -> ExtractResult:
+                  unread_columns: Collection[str] = (), snapshot: Snapshot | None = None) -> ExtractResult:
     """Stream a vendor table to staging. method: "auto" (ADBC for PostgreSQL when installed,
     measured faster: bench/bench_extract.py), "adbc", or "dbapi" (SQLAlchemy, every dialect).
 
@@ -383,10 +478,13 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
     `unread_columns`: layout columns no mapping line reads (`not_migrated`, or unread): a table's columns are
     read one by one, so a value there that is no date or not text (a 備考 holding a line break) is listed as
     a warning and its row staged, never held: the person is not kept out of the target for a value that is
-    not migrated. A key column is always checked."""
+    not migrated. A key column is always checked.
+
+    `snapshot` (`consistent_snapshot`): the table is probed and read in that snapshot of the database, with the
+    source's other tables; its connection stays open (None: a connection of its own, closed at the end)."""
     t0 = time.perf_counter()
     keys = key_columns_of(layout, key_columns, source_name=source_name, run_id=run_id)
-    engine = read_only_engine(url)
+    engine = snapshot.engine if snapshot else read_only_engine(url)
     label = f"{schema}.{table}" if schema else table
     names = layout.names
     breaks = {c.name for c in layout.columns if c.line_breaks}
@@ -394,7 +492,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
     checked, unchecked = split_unread(layout, unread)
     dbapi_cursor = None   # the SQLAlchemy reader's DB-API cursor, for `_forget_unbuffered`
     try:
-        with engine.connect() as conn:
+        with nullcontext(snapshot.conn) if snapshot else engine.connect() as conn:
             # No reflection: it is not portable (duckdb_engine cannot reflect); a zero-row probe
             # tells which columns the vendor table really has.
             probe_tbl = sa.table(table, schema=schema)
@@ -416,7 +514,8 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                                      + ": 表名・スキーマと接続先、読み取り権限を確認してください") from None
             _own_data_only(conn, probe_tbl, label, dantai_code, run_id)
             single_byte = single_byte_columns(conn, table, schema) if japanese_encoding(layout.encoding) else {}
-            conn.rollback()
+            if snapshot is None:   # a snapshot's transaction lasts until the source's last table is read
+                conn.rollback()
             real = match_columns(names, actual, label=label, source_name=source_name, run_id=run_id)
             numeric = [n for n in names if real[n] in numeric_actual]
             tbl = sa.table(table, *[sa.column(real[n]) for n in names], schema=schema)
@@ -446,7 +545,8 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             spec = [Column(c.name, c.ja, layout.encoding, layout.time_zone) for c in layout.columns]
             common = {"source_name": source_name, "table": label, "run_id": run_id}
             if use_adbc:
-                conn.rollback()
+                if snapshot is None:
+                    conn.rollback()
                 sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
 
                 def typed(b: pa.RecordBatch) -> list[Rendered]:
@@ -457,7 +557,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                         out.append(render(b.column(i), c, pg_type=pg_type, **common))
                     return out
 
-                batches = _adbc_batches(engine, sql, batch_rows)
+                batches = _adbc_batches(engine, sql, batch_rows, snapshot.id if snapshot else None)
                 parts = (typed(b) for b in batches)
             else:
                 _session(conn, layout)
@@ -518,28 +618,16 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             finally:
                 if batches is not None:   # a run stopped mid-read (ColumnTypeError) closes its ADBC connection now
                     batches.close()
-    except OperationalError as exc:
+    except OperationalError as exc:   # a wrong database, user or password is not retried; a lost connection is
         _forget_unbuffered(dbapi_cursor)
-        code = permanent_connect_code(exc)
-        first = (str(exc.orig).strip().splitlines() or [""])[0]
-        if code is not None:   # a wrong database, user or password: retrying would only repeat it
-            shown = engine.url.render_as_string()   # the password hidden
-            raise ConfigError(f"{source_name}: the legacy database {shown} refuses the connection "
-                              f"({first if code in first else f'{code}: {first}'}): "
-                              f"the database name, user or password in the url of source {source_name} is wrong "
-                              "(retrying will not help; fix the url in the run config, or the login's rights)",
-                              run_id=run_id,
-                              ja=f"{source_name}: 旧システムのデータベース {shown} に接続できません ({code}: データベース名・"
-                                 "ユーザー・パスワードのいずれかが誤っています)。再試行しても直りません。実行設定のソース "
-                                 f"{source_name} の url (データベース名・ユーザー) とパスワード、ログインの権限を確認して"
-                                 "ください") from exc
-        raise _lost(source_name, label, first, run_id) from exc
+        raise _database_error(exc, engine, source_name, label, run_id) from exc
     except (OSError, *_adbc_errors()) as exc:   # the ADBC reader (PostgreSQL): its connection cut mid-read
         if not connection_lost(exc):
             raise
         raise _lost(source_name, label, (str(exc).strip().splitlines() or [""])[0], run_id) from exc
     finally:
-        engine.dispose()
+        if snapshot is None:   # a snapshot's engine serves the source's other tables
+            engine.dispose()
     quarantine = quarantine_frame(held, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=label, base=base)
     errors = quarantine.filter(pl.col("severity") == "error")

@@ -9,6 +9,7 @@ The commit comes at the right moment without a mock: the first table is a view t
 while it is read, and a thread commits the move as soon as the server shows that read sleeping."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from types import SimpleNamespace
@@ -71,9 +72,10 @@ def _move_while_first_table_is_read(db) -> threading.Thread:
             sql = ("SELECT count(*) FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep' "
                    "AND INFO LIKE :name")
         else:
-            sql = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
-                   "AND query LIKE :name AND pid <> pg_backend_pid()")
-        return bool(conn.execute(sa.text(sql), {"name": f"%{db.name}%"}).scalar())
+            # a session sleeping with the view locked (a server-side cursor's query text is its FETCH)
+            sql = ("SELECT count(*) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+                   "WHERE a.wait_event = 'PgSleep' AND l.relation = to_regclass(:view)")
+        return bool(conn.execute(sa.text(sql), {"name": f"%{db.name}%", "view": db.q("JUMIN_V")}).scalar())
 
     def move():
         try:
@@ -132,7 +134,72 @@ def test_the_reader_is_kept(legacy, tmp_path):
     SQLAlchemy as before."""
     r, _, _ = _extract(legacy, tmp_path, "r1")
     manifest = (r.output / "tables.json").read_text(encoding="utf-8")
-    import json
-
     readers = {t["reader"] for t in json.loads(manifest)["tables"].values()}
     assert readers == {"adbc" if legacy.kind == "postgresql" and database._adbc_available() else "sqlalchemy"}
+
+
+def test_a_connection_lost_between_tables_is_retried_in_a_new_snapshot(legacy, tmp_path):
+    """The snapshot's connection cut while the first table is read (PostgreSQL through ADBC: only the exporting
+    session, idle in its transaction): the next table is not read in a snapshot of its own, nor refused as an
+    'invalid snapshot identifier', but the source fails with the retried TransientError; the retry reads it all
+    in a new snapshot."""
+    def kill():
+        deadline = time.monotonic() + 60
+        adbc = legacy.kind == "postgresql" and database._adbc_available()
+        with legacy.engine.connect() as conn:
+            while True:
+                if legacy.kind == "mariadb":
+                    ids = conn.exec_driver_sql(
+                        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s OR INFO LIKE %s",
+                        (legacy.name, f"%{legacy.name}%")).scalars().all()
+                    ids = [i for i in ids if i != conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()]
+                    sleeping = conn.exec_driver_sql("SELECT count(*) FROM information_schema.PROCESSLIST "
+                                                    "WHERE STATE = 'User sleep' AND INFO LIKE %s",
+                                                    (f"%{legacy.name}%",)).scalar()
+                else:
+                    rows = conn.execute(sa.text(
+                        "SELECT DISTINCT a.pid, a.wait_event = 'PgSleep' FROM pg_stat_activity a JOIN pg_locks l "
+                        "ON l.pid = a.pid WHERE l.relation = to_regclass(:v) AND a.pid <> pg_backend_pid()"),
+                        {"v": legacy.q("JUMIN_V")}).all()
+                    sleeping = any(s for _, s in rows)
+                    ids = [p for p, s in rows if not (adbc and s)]   # ADBC: the exporting session only
+                conn.rollback()
+                if sleeping and ids:
+                    break
+                assert time.monotonic() < deadline, "the read of JUMIN_V never started"
+                time.sleep(0.05)
+            for i in ids:
+                conn.exec_driver_sql(f"KILL {int(i)}" if legacy.kind == "mariadb"
+                                     else f"SELECT pg_terminate_backend({int(i)})")
+            conn.commit()
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    with pytest.raises(TransientError) as e:
+        _extract(legacy, tmp_path, "r1")
+    killer.join(60)
+    line = str(e.value)
+    assert "fxs_juki" in line and "connection to the legacy database" in line and "\n" not in line
+    assert "snapshot" not in line.lower()   # not a snapshot refused: the connection named as lost
+    r, jumin, _ = _extract(legacy, tmp_path, "r2")
+    assert jumin.height == 1 and r.metrics["snapshot"].startswith("consistent snapshot")
+
+
+@pytest.mark.parametrize("kind", ["mariadb", "postgresql"])
+def test_the_snapshot_session_is_read_only(kind, request):
+    url = request.getfixturevalue("mariadb_url" if kind == "mariadb" else "postgres_url")
+    with database.consistent_snapshot(url, source_name="fxs", label="t", run_id="r") as snap:
+        with pytest.raises(sa.exc.DBAPIError, match=r"READ ONLY|read-only transaction"):
+            snap.conn.exec_driver_sql("CREATE TABLE fxs_never (i int)")
+
+
+def test_a_database_that_refuses_the_login_is_a_config_error_before_any_table(mariadb_url, tmp_path):
+    from sqlalchemy.engine import make_url
+
+    from ikou.errors import ConfigError
+
+    url = make_url(mariadb_url).set(database=f"nodb_{random_tag()}").render_as_string(False)
+    db = SimpleNamespace(url=url, name=None)
+    with pytest.raises(ConfigError) as e:
+        _extract(db, tmp_path, "r1")
+    assert not isinstance(e.value, TransientError) and "1049" in str(e.value) and "fxs_juki" in str(e.value)
