@@ -66,6 +66,8 @@ SAMPLE_BATCH_ROWS = 500_000   # cells per batch while the explained samples are 
 class DiffInputError(TerminalError):
     """An input cannot be compared (missing key column, unreadable file, bad crosswalk)."""
 
+    ja = "比較できません (比較する入力を確認してください)"   # not the migration's 「移行を続けられません」: `ikou diff` runs none
+
 
 @dataclass(frozen=True)
 class KeyMap:
@@ -391,7 +393,7 @@ def read_table(source, *, name: str | None = None, opened: list | None = None) -
     if isinstance(source, ParquetSource):
         path = Path(source.path)
         if not path.is_file():
-            raise DiffInputError(f"{path}: file not found")
+            raise DiffInputError(f"{path}: file not found", ja=f"比較する入力 {path} がありません")
         apart = source.apart_expr()   # the rows the key's op held at map: set apart as 旧のみ (_compare)
         lf = pl.scan_parquet(path).select([source.key_expr(t, pl.col(s)).alias(t) for t, s in source.targets.items()]
                                           + ([apart] if apart is not None else []))
@@ -427,7 +429,7 @@ def read_table(source, *, name: str | None = None, opened: list | None = None) -
         return _blank_to_null(df.lazy()), name or table
     path = Path(text)
     if not path.is_file():
-        raise DiffInputError(f"{path}: file not found")
+        raise DiffInputError(f"{path}: file not found", ja=f"比較する入力 {path} がありません")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         lf = pl.scan_parquet(path)

@@ -48,3 +48,12 @@ def test_a_rules_file_the_schema_refuses_is_one_line(tmp_path, capsys):
     rc = main(["diff", str(left), str(right), "--key", "atena_no", "--out", str(tmp_path / "o"), "--rules", str(rules)])
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "owner" in err and "Traceback" not in err
+
+
+def test_a_missing_input_is_one_line_that_speaks_of_the_comparison_not_a_migration(tmp_path, capsys):
+    left, _ = _pair(tmp_path)
+    rc = main(["diff", str(left), str(tmp_path / "nothere.csv"), "--key", "atena_no", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and err.endswith("\n"), err
+    assert f"比較する入力 {tmp_path / 'nothere.csv'} がありません" in err and "file not found" in err, err
+    assert "移行" not in err, err   # `ikou diff` runs no migration
