@@ -409,7 +409,9 @@ def _signoff(args: argparse.Namespace) -> int:
     how = f" (上書き承認 / override: {r['override']})" if r["override"] else ""
     target = ("移行先 確認済 / target holds it" if r["target"]["checked"]
               else "移行先 未確認 / target not checked (--no-target)")
-    print(f"承認を記録しました / signed off: run {r['run_id']} by {r['by']} ({r['role']}){how}; {target}"
+    held = sum(r.get("held", {}).values())
+    left = f"; 保留 {held:,} 件は移行されていません / {held:,} held record(s) not migrated" if held else ""
+    print(f"承認を記録しました / signed off: run {r['run_id']} by {r['by']} ({r['role']}){how}; {target}{left}"
           + (f" → {r['pack']}" if r.get("pack") else ""))
     return 0
 

@@ -76,6 +76,13 @@ class SignOffMismatch(SignOffRefused):
     ja = "承認できません (実行フォルダの記録が証跡パック・実行結果と一致しません)"
 
 
+def held_records(summary: dict) -> dict[str, int]:
+    """Records held (not migrated) per source table, as the signed summary counts them: what the PM accepts
+    being left behind is part of what is signed, not only the blockers (none under the held-rate threshold)."""
+    return {name: int(t.get("quarantined") or 0) for name, t in (summary.get("tables") or {}).items()
+            if not t.get("derived") and t.get("quarantined")}
+
+
 def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
              pack: Path | None = None, sign_key: Path | str | None = None, target_url: str | None = None,
              no_target: bool = False) -> dict:
@@ -150,7 +157,7 @@ def sign_off(run_dir: Path, *, by: str, role: str, override: str | None = None,
     record = {"run_id": summary["run_id"], "dantai": summary["dantai"], "rehearsal": summary.get("rehearsal"),
               "status": summary.get("status"), "by": by, "role": role,
               "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "summary_sha256": sha256_bytes(raw), "blockers": blockers,
+              "summary_sha256": sha256_bytes(raw), "blockers": blockers, "held": held_records(summary),
               "override": override.strip() if blockers and override else None, "target": target}
     # the run folder first: should the pack's write fail, the folder still holds all the pack holds
     _signoffs(data, f).append(record)

@@ -57,6 +57,10 @@ def test_signoff_is_refused_with_an_unresolved_gaiji_and_accepted_after_the_deci
     assert rc == 0 and "signed off" in out, err
     (record,) = json.loads((run2 / "signoff.json").read_text(encoding="utf-8"))["signoffs"]
     assert (record["by"], record["role"], record["override"], record["blockers"]) == ("山田PM", "PM", None, [])
+    # what is left behind is part of what is signed: the held records per table, said on the terminal too
+    held = {t: c["quarantined"] for t, c in second["tables"].items() if not c.get("derived") and c["quarantined"]}
+    assert held and record["held"] == held
+    assert f"保留 {sum(held.values()):,} 件は移行されていません" in out and "held record(s) not migrated" in out, out
     _, files = read_pack(run2 / "evidence.zip")
     assert json.loads(files["signoff.json"])["signoffs"] == [record]
     assert verify_pack(run2 / "evidence.zip").ok
