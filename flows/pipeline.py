@@ -366,6 +366,7 @@ def record(cfg: RunConfig, ctx: RunContext, plans: list[SourcePlan], results: li
                 ex = next((r for r in results if r.stage == "extract" and r.name == p.source.name), None)
                 summary.sources[p.source.name].numeric_keys = numeric_keys(p, ex.metrics) if ex else []
                 summary.sources[p.source.name].byte_columns = list((ex.metrics if ex else {}).get("byte_columns") or [])
+                summary.sources[p.source.name].snapshot = (ex.metrics if ex else {}).get("snapshot")
         write_outputs(cfg, ctx, plans, summary, quarantine)
     except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
         if error is None:

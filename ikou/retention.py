@@ -109,7 +109,9 @@ def _walk(run: Path) -> tuple[list[Path], list[Path]]:
                 if e.is_dir(follow_symlinks=False):
                     dirs.append(Path(e.path))
                     stack.append(Path(e.path))
-                elif e.is_file(follow_symlinks=False) and e.name.endswith(".parquet"):
+                # persons.parquet: the run's person keys (identifiers, no names), which the next rehearsal
+                # compares with to name who vanished; kept so a purge does not blind it
+                elif e.is_file(follow_symlinks=False) and e.name.endswith(".parquet") and e.name != "persons.parquet":
                     files.append(Path(e.path))
     return files, dirs
 

@@ -69,6 +69,9 @@ class SourceStats(_Model):
     # a multi-table source (a normalized vendor database): the rows read of each legacy table. `rows` is their sum,
     # while the records it maps (and the diff compares) are the persons the tables combine into
     tables: dict[str, int] = {}
+    # a multi-table database source: the one snapshot all its tables were read in (extractors.database
+    # .consistent_snapshot; PostgreSQL names its id), None for a file or a file database
+    snapshot: str | None = None
 
 
 UNRESOLVED_LISTED = 200   # unresolved characters listed in summary.json: 10,800 made it 1.7 MB

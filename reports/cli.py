@@ -347,7 +347,7 @@ def _run_report(args: argparse.Namespace) -> int:
         with labels.for_run(run_dir):   # names of a 業務 kept outside the repository: the run's schema copy
             out = render_run_report(summary, quarantine, Path(args.out or run_dir / "report.html"),
                                     diffs=diffs, previous_summary=previous, sensitive=sensitive, reveal=args.reveal,
-                                    max_held_rate=signoff_max_held_rate(run_dir))
+                                    max_held_rate=signoff_max_held_rate(run_dir), run_dir=run_dir)
             # the workbook beside it, from the same inputs (a PM reads one or the other): the same diffs, blockers
             book = write_workbook(summary, Path(out).with_suffix(".xlsx"), run_dir=run_dir, quarantine=quarantine,
                                   previous=previous, sensitive=sensitive, reveal=args.reveal, diffs=diffs,

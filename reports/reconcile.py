@@ -118,6 +118,58 @@ def fall_line(f: dict, previous: dict) -> str:
             f"{100 * f['limit']:g}%): check that the export is complete")
 
 
+def vanished_over(persons: dict | None, max_rate: float = SIGNOFF_MAX_FALL_RATE) -> bool:
+    """Whether the persons of the previous rehearsal this run saw in neither its loaded nor its held records
+    (summary.json `persons`, reports.summary.persons_seen) are more than `max_rate` of them: a sign-off blocker,
+    as a fall of the counts is. The counts alone miss it when as many new persons came in: a renumbered or
+    re-padded 宛名番号, or another export's persons, keep every count and replace everyone. A few (people move out,
+    die, are merged) are a warning on the first screen, not a blocker (`vanished_warning`)."""
+    p = persons if isinstance(persons, dict) else {}
+    n, base = p.get("vanished"), p.get("previous_count")
+    return bool(p.get("compared")) and isinstance(n, int) and isinstance(base, int) and base > 0 and n / base > max_rate
+
+
+def _persons_run(persons: dict) -> str:
+    return f"{persons.get('previous_rehearsal') or ''} {persons.get('previous_run') or ''}".strip()
+
+
+def vanished_line(persons: dict, max_rate: float = SIGNOFF_MAX_FALL_RATE) -> str:
+    """The sign-off blocker of `vanished_over`, Japanese and English: how many persons, their share, against
+    which run, where they are listed."""
+    n, base = persons["vanished"], persons["previous_count"]
+    cols = ", ".join(persons.get("columns") or [])
+    ja_cols = "、".join(labels.columns(c) for c in persons.get("columns") or [])
+    new = persons.get("new") or 0
+    run = _persons_run(persons)
+    return (f"前回リハーサル {run} の {n:,} 人 ({_pct(n / base)}) が今回の投入にも保留にもいません (新しい人 {new:,} 人; "
+            f"上限 {100 * max_rate:g}%。{ja_cols} の一覧は vanished.csv。抽出データの欠け・番号の振り直しがないか確認) / "
+            f"{n:,} person(s) ({_pct(n / base)}) of the previous rehearsal {run} are in neither this run's loaded nor "
+            f"its held records ({new:,} new; limit {100 * max_rate:g}%; their {cols} are in vanished.csv): check that "
+            "the export is complete and the keys were not renumbered")
+
+
+VANISHED_MARK = "が今回の投入にも保留にもいません (新しい人"   # in `vanished_line` only: the run listed it as a blocker
+
+
+def vanished_blocks(blockers: list) -> bool:
+    """Whether a run's `sign_off_blockers` hold the `vanished_line` (its own limit decided, at the run)."""
+    return any(isinstance(b, str) and VANISHED_MARK in b for b in blockers or [])
+
+
+def vanished_warning(persons: dict | None, blockers: list = ()) -> str | None:
+    """The first screen's warning of persons that vanished since the previous rehearsal, when they are not a
+    blocker (`vanished_over`, the run's `blockers` tell): a few persons deleted between rehearsals are named
+    nowhere else. None when none vanished, or they are a blocker (its line says it)."""
+    p = persons if isinstance(persons, dict) else {}
+    if not p.get("compared") or not p.get("vanished") or vanished_blocks(blockers):
+        return None
+    n, new, run = p["vanished"], p.get("new") or 0, _persons_run(p)
+    return (f"前回リハーサル {run} にいた {n:,} 人が、今回の投入にも保留にもいません (新しい人 {new:,} 人)。"
+            f"転出・死亡などで旧システムから削除されたのか、抽出の漏れか確認してください / {n:,} person(s) of the "
+            f"previous rehearsal {run} are in neither this run's loaded nor its held records ({new:,} new): check "
+            "that they were deleted in the legacy system, not lost in the export")
+
+
 def _fall_verdict(prev, cur, max_rate: float) -> tuple[str, str | None]:
     """A count that should not fall (records extracted, persons, households): 悪化 beyond `max_rate` (a
     sign-off blocker), 減少（上限内） within it, 増加 (a change, not an improvement) when it rose."""

@@ -450,15 +450,64 @@ def _left_behind(source: dict) -> str:
     return " ／ ".join(parts) or "なし"
 
 
+def signoffs_of(run_dir: Path | None, summary: dict) -> list[dict]:
+    """The sign-offs `ikou signoff` recorded in RUN_DIR/signoff.json (reports.signoff) for this run, as the first
+    screen shows them: who, in which role, when (JST), the blockers an override overrode and its reason, whether
+    the target was read, and whether summary.json is still the one signed (its SHA-256). [] when there are none
+    or the file cannot be read (a report is never refused for it)."""
+    from ikou.reports.evidence import SIGNOFF, sha256_bytes
+
+    if run_dir is None:
+        return []
+    f = Path(run_dir) / SIGNOFF
+    try:
+        data = json.loads(f.read_text(encoding="utf-8")) if f.is_file() and not f.is_symlink() else {}
+        raw = (Path(run_dir) / "summary.json").read_bytes()
+    except (OSError, ValueError):
+        return []
+    records = data.get("signoffs") if isinstance(data, dict) else None
+    out = []
+    for r in records if isinstance(records, list) else []:
+        if not isinstance(r, dict) or r.get("run_id") != summary.get("run_id"):
+            continue
+        target = r.get("target") if isinstance(r.get("target"), dict) else {}
+        out.append({"by": r.get("by"), "role": r.get("role"), "at": _jst(r.get("at")),
+                    "override": r.get("override"),
+                    "blockers": [b for b in r.get("blockers") or [] if isinstance(b, str)],
+                    "target_checked": target.get("checked"),
+                    "same_summary": r.get("summary_sha256") == sha256_bytes(raw)})
+    return out
+
+
+def _persons_view(persons: dict | None, blockers: list, sensitive, reveal: bool) -> dict | None:
+    """summary.json's `persons` (reports.summary.persons_seen) for the page: the counts, the warning or blocker
+    they make (reports.reconcile), and the vanished persons' keys listed (never a column flagged sensitive)."""
+    if not isinstance(persons, dict):
+        return None
+    from ikou.reports.reconcile import vanished_blocks, vanished_warning
+
+    hidden = not reveal and any(c in sensitive for col in persons.get("columns") or [] for c in col.split(","))
+    # listed as record keys (atena_no=0123456785): shown by their value under the column's name
+    listed = [] if hidden else [str(k).split("=", 1)[-1] for k in persons.get("vanished_listed") or []]
+    names = "、".join(labels.columns(c) for c in persons.get("columns") or [])
+    return {**persons, "labels": names,
+            "warning": vanished_warning(persons, blockers), "blocker": vanished_blocks(blockers), "hidden": hidden,
+            "listed": {"columns": [names or "キー"], "rows": [[k] for k in listed],
+                       "more": max(0, int(persons.get("vanished") or 0) - len(listed)) if not hidden else 0}}
+
+
 def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *,
                       diffs: dict[str, dict] | None = None, diff: dict | None = None,
                       previous_summary: dict | None = None, sensitive=frozenset(), reveal: bool = False,
-                      max_held_rate: float | None = None) -> Path:
+                      max_held_rate: float | None = None, run_dir: Path | None = None) -> Path:
     """The migration run's report.html (counts per stage, quarantine reasons, diff, trend).
 
     `diffs`: source → its diff summary (summary.json's `diff`), every one shown; `diff`: a single diff
-    without a source name (shown as 比較)."""
+    without a source name (shown as 比較). `run_dir`: the run folder, whose signoff.json the first screen
+    shows (`signoffs_of`); default: the folder of `out_path` when it holds this run's summary.json."""
     out_path = Path(out_path)
+    if run_dir is None and (out_path.parent / "summary.json").is_file():
+        run_dir = out_path.parent
     out_path.parent.mkdir(parents=True, exist_ok=True)
     s = summary
     tables = [{**r, "label": labels.table(r["table"])} for r in stage_rows(s)]
@@ -518,6 +567,8 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
         sources=sources, combined=_combined_view(s.get("combined")),
         gyomu=", ".join(labels.gyomu(g) for g in s.get("gyomu") or []),
         blockers=sign_off_blockers(s, diffs, max_held_rate), error=error,
+        signoffs=signoffs_of(run_dir, s),
+        persons=_persons_view(s.get("persons"), s.get("sign_off_blockers") or [], sensitive, reveal),
         error_stage=labels.stage(error.get("stage")) if error and error.get("stage") else "—",
     )
     out_path.write_text(html, encoding="utf-8")

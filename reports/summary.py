@@ -14,8 +14,8 @@ from ikou.privacy import mask_long, sensitive_columns
 from ikou.stage import ROW_LOCAL_SECONDS, StageResult
 from typing import Any, Literal
 
-from ikou.summary import (UNRESOLVED_LISTED, DerivedCounts, MojiSummary, RunError, RunSummary, SourceStats,
-                          StageStats, Status, TableCounts)
+from ikou.summary import (UNRESOLVED_LISTED, VANISHED_LISTED, DerivedCounts, MojiSummary, PersonsSummary, RunError,
+                          RunSummary, SourceStats, StageStats, Status, TableCounts)
 
 log = logging.getLogger("ikou")
 
@@ -328,7 +328,138 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                      f"computed ({totals_failed})"]
     if status == "succeeded" and error is None:   # a partial export loads cleanly: only the previous run shows it
         summary.sign_off_blockers = [*summary.sign_off_blockers, *fall_lines(cfg, ctx, summary)]
+        try:   # the staging and the quarantine are final here: the persons the run saw, and who vanished
+            summary.persons = persons_seen(ctx, plans, results, quarantine, _previous_of(cfg, ctx, summary))
+        except Exception as exc:   # noqa: BLE001 - a comparison aid: the run's record must still be written
+            log.warning("persons: the keys of the persons seen could not be recorded (%s)", type(exc).__name__)
+        if summary.persons is not None:
+            from ikou.reports.reconcile import SIGNOFF_MAX_FALL_RATE, vanished_line, vanished_over
+
+            limit = getattr(getattr(cfg, "thresholds", None), "signoff_max_fall_rate", SIGNOFF_MAX_FALL_RATE)
+            if vanished_over(summary.persons.model_dump(), limit):
+                summary.sign_off_blockers = [*summary.sign_off_blockers,
+                                             vanished_line(summary.persons.model_dump(), limit)]
     return summary
+
+
+PERSONS_FILE = "persons.parquet"   # the distinct person keys a run saw, loaded or held (`persons_seen`)
+VANISHED_FILE = "vanished.csv"     # the previous rehearsal's persons this run did not see
+
+
+def _previous_of(cfg, ctx, summary: RunSummary) -> tuple[Path, dict] | None:
+    """(folder, summary) of the previous rehearsal of the same target: the run `fall_lines` compares with."""
+    try:
+        return previous_run_dir(ctx.dantai_dir, ctx.run_id, gyomu=cfg.gyomu, schema=cfg.target_schema,
+                                url=cfg.target.url, mode=getattr(summary, "mode", None))
+    except OSError:   # no runs folder yet
+        return None
+
+
+def person_columns(schema, table: str) -> list[str]:
+    """The columns naming a person in the source-fed `table`: the key of the table the schema derives from it by
+    `latest` (現在の個人: [atena_no]), else the first column of its primary key (宛名番号 of 納税義務者, keyed by
+    宛名番号 + 課税年度). None that the schema flags `sensitive`: the keys are shown in the report."""
+    t = schema.tables[table]
+    cols = next((list(d.derive.key) for d in schema.tables.values()
+                 if d.derive is not None and d.derive.op == "latest" and d.derive.from_ == table), t.primary_key[:1])
+    names = {c.name: c for c in t.columns}
+    return [] if any(c not in names or names[c].sensitive for c in cols) else cols
+
+
+def _key_value(cols: list[str], source: pl.Expr | None = None) -> pl.Expr:
+    """A person's key as one text: the column's value, or the values joined by `,` (a key of several columns);
+    from the columns of a frame, or (`source`: a `record_key` `atena_no=…,rireki_no=…`) read out of it."""
+    parts = [source.str.extract(rf"(?:^|,){re.escape(c)}=([^,]*)") if source is not None
+             else pl.col(c).cast(pl.String) for c in cols]
+    return parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=",")
+
+
+def person_keys(ctx, plans, results: list[StageResult],
+                quarantine: pl.DataFrame) -> tuple[pl.LazyFrame | None, list[str], int]:
+    """(`column`, `value`) of every person the run saw, lazily and not yet distinct: the rows it loaded (the
+    validated Parquet the load read; a parallel run's validated rows) and the records it held, named by
+    `person_columns`; the columns; and the held records whose person key could not be read (in no list)."""
+    from ikou.flows.pipeline import held_at_extract
+
+    frames: list[pl.LazyFrame] = []
+    columns: list[str] = []
+    unnamed = 0
+    by_table: dict[str, list] = {}
+    for p in plans:
+        by_table.setdefault(p.mapping.target, []).append(p)
+    for table, ps in by_table.items():
+        cols = person_columns(ps[0].schema, table)
+        if not cols:
+            continue
+        name = ",".join(cols)
+        columns.append(name)
+        f = next((g for g in (ctx.run_dir / s / f"{table}.parquet" for s in ("load", "validate")) if g.is_file()), None)
+        if f is not None:
+            frames.append(pl.scan_parquet(f).select(pl.lit(name).alias("column"), _key_value(cols).alias("value")))
+        # held after extract: `record_key` in the target's names; held at extract: in the source's, mapped by
+        # the mapping's own key lines (flows.pipeline.held_at_extract, as the validation reads them)
+        later = (quarantine.filter((pl.col("severity") == "error") & (pl.col("table") == table)
+                                   & (pl.col("stage") != "extract")).select("row_id", "record_key")
+                 if quarantine.height else pl.DataFrame(schema={"row_id": pl.Int64, "record_key": pl.String}))
+        extract = [held_at_extract(p, r.quarantine).select("row_id", "record_key")
+                   for p in ps for r in results if r.stage == "extract" and r.name == p.source.name]
+        held = pl.concat([later, *extract], how="vertical_relaxed").with_columns(
+            _key_value(cols, pl.col("record_key")).alias("value"))
+        named = held.filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+        unnamed += held.filter(~pl.col("row_id").is_in(named["row_id"].implode()))["row_id"].n_unique()
+        frames.append(named.lazy().select(pl.lit(name).alias("column"), "value"))
+    if not frames:
+        return None, columns, unnamed
+    keys = pl.concat(frames, how="vertical_relaxed").filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+    return keys, list(dict.fromkeys(columns)), unnamed
+
+
+def persons_seen(ctx, plans, results: list[StageResult], quarantine: pl.DataFrame,
+                 previous: tuple[Path, dict] | None) -> PersonsSummary | None:
+    """Write PERSONS_FILE (the distinct person keys the run saw, loaded or held: `person_keys`; sorted, zstd: 1M
+    宛名番号 take about 5 MB) and compare it with the previous rehearsal's (`previous`: the run the fall check
+    compares with): its persons this run saw in neither its loaded nor its held records (all in VANISHED_FILE,
+    a CSV with a BOM; the first VANISHED_LISTED in the summary) and the new ones, counted. A previous run without
+    the file (older than it, or purged) is `compared` False, its vanished persons unknown. On columns (anti-joins
+    of two Parquet files), never a person at a time. None when the 業務 names no person key."""
+    keys, columns, unnamed = person_keys(ctx, plans, results, quarantine)
+    run_dir = Path(ctx.run_dir)
+    (run_dir / VANISHED_FILE).unlink(missing_ok=True)   # a record written again: no stale list
+    if keys is None:
+        return None
+    f = run_dir / PERSONS_FILE
+    keys.unique().sort("column", "value").sink_parquet(f, compression="zstd")
+    cur = pl.scan_parquet(f)
+    out = PersonsSummary(columns=columns, file=PERSONS_FILE, count=cur.select(pl.len()).collect().item(),
+                         held_without_key=unnamed)
+    if previous is None:
+        return out
+    pdir, psum = previous
+    out.previous_run, out.previous_rehearsal = psum.get("run_id"), psum.get("rehearsal")
+    pf = Path(pdir) / PERSONS_FILE
+    if not pf.is_file() or pf.is_symlink():
+        out.compared = False
+        purged = (Path(pdir) / "purged.json").is_file()
+        out.not_compared = ("purged: ikou purge deleted its keys with its staging" if purged
+                            else "the previous run kept no keys of its persons (a run from before they were recorded)")
+        return out
+    prev = pl.scan_parquet(pf).select(pl.col("column").cast(pl.String), pl.col("value").cast(pl.String))
+    out.compared = True
+    out.previous_count = prev.select(pl.len()).collect().item()
+    gone = prev.join(cur, on=["column", "value"], how="anti")
+    out.new = cur.join(prev, on=["column", "value"], how="anti").select(pl.len()).collect().item()
+    record_key = pl.concat_str([pl.col("column"), pl.lit("="), pl.col("value")])   # one column: atena_no=…
+    gone = gone.sort("column", "value").with_columns(record_key.alias("record_key")).collect()
+    out.vanished = gone.height
+    out.vanished_rate = gone.height / out.previous_count if out.previous_count else None
+    out.vanished_listed = gone["record_key"].head(VANISHED_LISTED).to_list()
+    if gone.height:
+        from ikou.reports.csvsafe import safe_for_csv
+
+        # `record_key` as quarantine.csv names a record: Excel keeps 0123456785 whole only as text
+        safe_for_csv(gone).write_csv(run_dir / VANISHED_FILE, include_bom=True)
+        out.vanished_file = VANISHED_FILE
+    return out
 
 
 def fall_lines(cfg, ctx, summary: RunSummary) -> list[str]:

@@ -146,8 +146,10 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
     diffs = dict(s.get("diff") or {}) if diffs is None else diffs
     book = _Book(out, max_rows)
     try:
-        _overview(book, s, masked=not reveal, blockers=sign_off_blockers(s, diffs, signoff_max_held_rate(run_dir)))
+        _overview(book, s, masked=not reveal, blockers=sign_off_blockers(s, diffs, signoff_max_held_rate(run_dir)),
+                  run_dir=run_dir)
         _counts(book, s)
+        _vanished(book, s, run_dir, sensitive=sensitive, reveal=reveal)
         q = quarantine if quarantine is not None else pl.DataFrame(schema={c: pl.String for c in QUARANTINE_COLUMNS})
         # held records (not migrated) and warnings (loaded) on sheets of their own: one sheet of both counted 280
         # rows for 48 held records, and a PM counting or filtering it got another number than the report's
@@ -214,7 +216,71 @@ def _findings(book: _Book, q: pl.DataFrame, name: str, title: str, *, per_rule: 
                rest_in="quarantine.parquet", widths=[20, 8, 16, 8, 24, 16, 26, 8, 24, 50, 50, 16])
 
 
-def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str]) -> None:
+def _persons_rows(s: dict, blockers: list[str]) -> list[tuple[str, str]]:
+    """概要's lines of the persons the run saw against the previous rehearsal (summary.json `persons`): the
+    vanished and the new ones counted, as a warning or (the run's limit exceeded) a blocker, or why they were not
+    compared."""
+    from ikou.reports.reconcile import vanished_blocks
+
+    p = s.get("persons")
+    if not isinstance(p, dict) or p.get("compared") is None:
+        return []
+    run = f"{p.get('previous_rehearsal') or ''} {p.get('previous_run') or ''}".strip()
+    if not p.get("compared"):
+        return [("前回から消えた人", f"不明: 前回 {run} は人のキーを記録していません / unknown: the previous rehearsal "
+                                    f"kept no keys of its persons ({p.get('not_compared') or ''})")]
+    n = int(p.get("vanished") or 0)
+    level = ("承認の妨げ / sign-off blocker" if vanished_blocks(blockers) else "警告 / warning") if n else "なし / none"
+    return [("前回から消えた人", f"{n:,} 人 ({level}; 前回 {run} の {int(p.get('previous_count') or 0):,} 人のうち、"
+                                f"今回の投入にも保留にもいない人。一覧は「消えた人」シートと {p.get('vanished_file') or VANISHED_CSV})"
+                                if n else f"0 人 (前回 {run} の人は全員、投入または保留されています)"),
+            ("新しい人", f"{int(p.get('new') or 0):,} 人 (前回 {run} にいなかった人)")]
+
+
+VANISHED_CSV = "vanished.csv"
+
+
+def _signoff_rows(run_dir: Path, s: dict) -> list[tuple[str, str]]:
+    """概要's lines of the sign-offs recorded after the run (signoff.json), as report.html shows them."""
+    from ikou.reports.report import signoffs_of
+
+    out = []
+    for o in signoffs_of(run_dir, s):
+        line = f"{o['by'] or '—'} ({o['role'] or '—'}) {o['at']}"
+        if o["override"]:
+            line += f" — 承認の妨げ {len(o['blockers'])} 件を理由を記録して承認 (--override): {o['override']}"
+        if o["target_checked"] is False:
+            line += " — 移行先を確認せずに承認 (--no-target)"
+        if not o["same_summary"]:
+            line += " — 承認後に summary.json が変更されています / summary.json changed since it was signed"
+        out.append(("承認", line))
+    return out
+
+
+def _vanished(book: _Book, s: dict, run_dir: Path, *, sensitive, reveal: bool) -> None:
+    """消えた人: the previous rehearsal's persons this run did not see (vanished.csv, else summary.json's first
+    ones); no sheet when none were compared or vanished, nor for a key column flagged sensitive."""
+    p = s.get("persons")
+    if not isinstance(p, dict) or not p.get("compared") or not p.get("vanished"):
+        return
+    if not reveal and any(c in sensitive for col in p.get("columns") or [] for c in col.split(",")):
+        return
+    f = run_dir / str(p.get("vanished_file") or VANISHED_CSV)
+    if f.is_file() and not f.is_symlink():
+        rows = pl.read_csv(f, infer_schema=False).select("column", "value")
+    else:
+        listed = [str(k).split("=", 1) for k in p.get("vanished_listed") or []]
+        rows = pl.DataFrame([k if len(k) == 2 else ["", k[0]] for k in listed], schema=["column", "value"],
+                            orient="row") if listed else pl.DataFrame(schema={"column": pl.String, "value": pl.String})
+    rows = rows.with_columns(pl.col("column").replace({c: labels.columns(c) for c in rows["column"].unique().to_list()}))
+    run = f"{p.get('previous_rehearsal') or ''} {p.get('previous_run') or ''}".strip()
+    book.sheet("消えた人", ["項目", "値"], [rows],
+               note=f"前回リハーサル {run} にいて、今回の投入にも保留にもいない人: {int(p['vanished']):,} 人 / persons of the "
+                    "previous rehearsal in neither this run's loaded nor its held records",
+               total=int(p["vanished"]), rest_in=str(p.get("vanished_file") or VANISHED_CSV), widths=[30, 24])
+
+
+def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str], run_dir: Path | None = None) -> None:
     rows = [("団体コード", s.get("dantai")), ("団体名", s.get("dantai_name")), ("実行ID", s.get("run_id")),
             ("リハーサル", s.get("rehearsal")), ("業務", ", ".join(labels.gyomu(g) for g in s.get("gyomu") or [])),
             ("状態", STATUS_JA.get(s.get("status"), s.get("status") or "不明")),
@@ -242,6 +308,8 @@ def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str]) -> Non
                      + ("前の状態として残しました / kept as the previous state" if u.get("kept_as_previous")
                         else "破棄し、その前の完了した実行を残しました / dropped; the finished run before it is kept")))
     rows += [("承認の妨げ", b) for b in blockers] or [("承認の妨げ", "なし")]
+    rows += _persons_rows(s, blockers)
+    rows += _signoff_rows(run_dir, s) if run_dir is not None else []
     book.sheet("概要", ["項目", "値"], [pl.DataFrame(rows, schema=["項目", "値"], orient="row")],
                note=f"移行結果 {s.get('dantai')} {s.get('dantai_name', '')} ({s.get('rehearsal')})",
                rest_in="summary.json", widths=[18, 90])

@@ -80,6 +80,8 @@ def test_every_vendor_c_fault_is_held_with_its_reason_and_every_source_row_is_ac
     summary, run_dir = _run(tmp_path, url, schema)
     quarantine = pl.read_parquet(run_dir / "quarantine.parquet")
     mapped = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    # the 8 tables were read in one snapshot of the legacy database, and the record says so
+    assert "consistent snapshot" in mapped["sources"]["vendor_c_juki"]["snapshot"], mapped["sources"]
     xw = _crosswalk(tmp_path)
     for f in FAULTS.iter_rows(named=True):
         key, fault = f["kojin_key"], f["fault"]
