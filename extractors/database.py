@@ -11,6 +11,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import codecs
+import functools
 import logging
 import re
 import time
@@ -89,10 +90,46 @@ _READ_ONLY = {"mysql": "SET SESSION TRANSACTION READ ONLY", "mariadb": "SET SESS
               "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"}
 
 
+@functools.cache
+def _ascii_text():
+    """A psycopg loader that makes text of a SQL_ASCII connection a str, strictly ASCII. psycopg hands such
+    text over as bytes (it cannot know their encoding): SQLAlchemy then failed on the server's version string
+    before anything was read. The server's own words (version, names, dates) are ASCII; a legacy text column
+    is never read through it (`sql_ascii_text_columns`: read as bytes), so a byte above 0x7F here is an error,
+    never a guess."""
+    from psycopg.adapt import Loader
+
+    class AsciiText(Loader):
+        def load(self, data) -> str:
+            return bytes(data).decode("ascii")
+
+    return AsciiText
+
+
+def _sql_ascii_strings(dbapi_conn) -> None:
+    """A psycopg connection whose client encoding is SQL_ASCII (the default with a SQL_ASCII database) reads
+    the text types as ASCII str (`_ascii_text`) instead of bytes."""
+    info = getattr(dbapi_conn, "info", None)
+    if getattr(info, "encoding", None) != "ascii":
+        return
+    from psycopg.pq import Format
+
+    loader = _ascii_text()
+    for t in (0, "text", "varchar", "bpchar", "name", '"char"'):   # 0: a type psycopg has no loader for
+        dbapi_conn.adapters.register_loader(t, loader)
+    binary = type("AsciiTextBinary", (loader,), {"format": Format.BINARY})
+    for t in ("text", "varchar", "bpchar", "name", '"char"'):
+        dbapi_conn.adapters.register_loader(t, binary)
+
+
 def read_only_engine(url: str) -> sa.Engine:
     """The SQLAlchemy engine extraction reads through: each new MariaDB/PostgreSQL session is made read-only
-    before anything is read (committed, so the setting outlives the connect's own transaction)."""
+    before anything is read (committed, so the setting outlives the connect's own transaction). A PostgreSQL
+    session of a SQL_ASCII database reads the server's text as str (`_sql_ascii_strings`), from its first
+    statement (SQLAlchemy's own look at the server) on."""
     engine = sa.create_engine(url, **_engine_options(url))
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        sa.event.listen(engine, "connect", lambda dbapi_conn, _record: _sql_ascii_strings(dbapi_conn), insert=True)
     statement = _READ_ONLY.get(engine.dialect.name)
     if statement:
         @sa.event.listens_for(engine, "connect")
@@ -202,9 +239,11 @@ def _session(conn, layout: Layout) -> None:
 
         conn.execute(sa.text("SELECT set_config('TimeZone', :tz, false), set_config('DateStyle', 'ISO, YMD', false)"),
                      {"tz": layout.time_zone})
-        adapters = conn.connection.driver_connection.adapters
+        driver_conn = conn.connection.driver_connection
+        # a SQL_ASCII session: TextLoader gives bytes there, and a date must reach its checks as text
+        loader = _ascii_text() if driver_conn.info.encoding == "ascii" else TextLoader
         for t in ("date", "timestamp", "timestamptz", "time", "numeric"):
-            adapters.register_loader(t, TextLoader)
+            driver_conn.adapters.register_loader(t, loader)
 
 
 def _wall_time(arr: pa.Array, zone: str) -> pa.Array:
@@ -272,6 +311,66 @@ def single_byte_columns(conn, table: str, schema: str | None) -> dict[str, str]:
         {"s": schema, "t": table}).all()
     exact = [r for r in rows if r[0] == table] or rows   # information_schema compares names without case
     return {r[1]: r[2] for r in exact}
+
+
+def sql_ascii_text_columns(conn, tbl) -> dict[str, str]:
+    """PostgreSQL: when the database's server_encoding is SQL_ASCII, the text columns of table `tbl` (strings of
+    any kind: text, varchar, char, name, a domain over them, enums, json, xml) → their type. Such a database
+    stores whatever bytes the vendor's application sent (CP932, EUC-JP) unchecked and unconverted: read as text
+    they are no UTF-8 at all (psycopg hands them over as bytes, ADBC as Arrow strings that are not UTF-8), so
+    they are read as bytes and decoded with the layout's encoding, like a MariaDB latin1 column
+    (`single_byte_columns`). {} for other databases and dialects."""
+    if conn.dialect.name != "postgresql" or conn.execute(sa.text(   # not SHOW: a snapshot's connection streams
+            "SELECT current_setting('server_encoding')")).scalar() != "SQL_ASCII":   # (a server-side cursor)
+        return {}
+    rows = conn.execute(sa.text(
+        "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = to_regclass(:t) AND a.attnum > 0 AND NOT a.attisdropped "
+        "AND (t.typcategory IN ('S', 'E') OR t.typname IN ('char', 'json', 'jsonb', 'xml'))"),
+        {"t": conn.dialect.identifier_preparer.format_table(tbl)}).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def as_stored_bytes(col: sa.ColumnElement) -> sa.ColumnElement:
+    """A text column of a SQL_ASCII database as the bytes it stores, exactly: convert_to(…, 'SQL_ASCII') only
+    checks for NUL there. Not `col::bytea`: that reads the text as bytea's own input syntax, where the byte
+    0x5C (the second byte of CP932 ソ 表 能 …) starts an escape (`invalid input syntax for type bytea`). A
+    CHAR(n) loses the blanks that pad it on the way to text, as it does when read as text."""
+    return sa.func.convert_to(sa.cast(col, sa.Text), sa.literal_column("'SQL_ASCII'"), type_=sa.LargeBinary)
+
+
+def _sql_ascii_encoding(layout: Layout, label: str, source_name: str, run_id: str) -> None:
+    """A SQL_ASCII database's text is decoded with the layout's encoding: a Japanese one (cp932, euc_jp …)
+    as meant; UTF-8 (an application that wrote UTF-8) with a warning, its bytes checked (a CP932 value is held,
+    never garbled); any other encoding is refused: a single-byte one (latin-1, cp1252) makes a character of
+    every byte, CP932 bytes become mojibake that passes every later check."""
+    try:
+        name = codecs.lookup(layout.encoding).name
+    except LookupError:
+        name = layout.encoding
+    if japanese_encoding(name):
+        return
+    if name in ("utf-8", "utf-8-sig"):
+        log.warning("source %s: table %s is in a SQL_ASCII database (the server stores the application's bytes "
+                    "unchecked) and layout %s says %s: its text is read as bytes and decoded as UTF-8, a value "
+                    "that is not UTF-8 held (extract.decode); if the legacy system wrote CP932 or EUC-JP, set the "
+                    "layout's encoding to cp932 or euc_jp / 表 %s は SQL_ASCII のデータベース (サーバーはアプリ"
+                    "ケーションのバイト列を検査せずに保存します) にあり、レイアウト %s の文字コードは %s です: "
+                    "文字列はバイト列として読み UTF-8 で復号し、UTF-8 でない値は保留します。旧システムが CP932 "
+                    "や EUC-JP で書いていたなら、レイアウトの encoding を cp932 または euc_jp にしてください",
+                    source_name, label, layout.name, layout.encoding, label, layout.name, layout.encoding)
+        return
+    raise LayoutError(
+        f"{source_name}: table {label} is in a SQL_ASCII PostgreSQL database, whose text is the legacy application's "
+        f"own bytes (CP932, EUC-JP …) stored unchecked, and layout {layout.name} says encoding {layout.encoding}, "
+        "which is not the encoding of a Japanese legacy system: decoded so, its Japanese text would become other "
+        "characters that no later check can tell (set the layout's encoding to the system's: cp932, shift_jis, "
+        "euc_jp, or utf-8)", run_id=run_id,
+        ja=f"{source_name}: 表 {label} は SQL_ASCII の PostgreSQL データベースにあり、その文字列は旧システムの"
+           f"アプリケーションが書いたバイト列 (CP932、EUC-JP など) のまま検査されずに保存されています。レイアウト "
+           f"{layout.name} の文字コード {layout.encoding} は日本の旧システムの文字コードではなく、これで復号すると"
+           "日本語が別の文字になり、後の検査でも見分けられません (レイアウトの encoding を旧システムの文字コード "
+           "cp932・shift_jis・euc_jp・utf-8 のいずれかにしてください)")
 
 
 # a legacy database connection cut while it is read, as the drivers word it (libpq through ADBC gives no
@@ -500,6 +599,15 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                 probed = conn.execute(sa.select(sa.text("*")).select_from(probe_tbl).where(sa.false()))
                 actual = list(probed.keys())
                 numeric_actual = _numeric(engine.dialect.name, probed.cursor.description if probed.cursor else None)
+            except UnicodeDecodeError:   # psycopg reads a SQL_ASCII database's column names as ASCII
+                raise LayoutError(
+                    f"{source_name}: table {label} is in a SQL_ASCII database and has a column whose name is not "
+                    "ASCII (the legacy application's own bytes): ikou cannot name it in its query; create a view "
+                    "that gives such columns ASCII names (SELECT \"…\" AS SHIMEI …) and read that view",
+                    run_id=run_id,
+                    ja=f"{source_name}: 表 {label} は SQL_ASCII のデータベースにあり、列名が ASCII でない列 (旧シス"
+                       "テムのバイト列のままの列名) があるため、その列を指定して読めません。そうした列に ASCII の別名"
+                       "を付けたビュー (SELECT \"…\" AS SHIMEI …) を作り、そのビューを読んでください") from None
             except sa.exc.ProgrammingError as exc:
                 conn.rollback()
                 near = _near_table(conn, table, schema)
@@ -514,6 +622,9 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                                      + ": 表名・スキーマと接続先、読み取り権限を確認してください") from None
             _own_data_only(conn, probe_tbl, label, dantai_code, run_id)
             single_byte = single_byte_columns(conn, table, schema) if japanese_encoding(layout.encoding) else {}
+            ascii_text = sql_ascii_text_columns(conn, probe_tbl)
+            if ascii_text:
+                _sql_ascii_encoding(layout, label, source_name, run_id)
             if snapshot is None:   # a snapshot's transaction lasts until the source's last table is read
                 conn.rollback()
             real = match_columns(names, actual, label=label, source_name=source_name, run_id=run_id)
@@ -522,10 +633,25 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
             # a single-byte (latin1 …) column of a Japanese system is read as its bytes and decoded with the
             # layout's encoding like a binary column (undecodable bytes held, extract.decode), never as the
             # server's latin1 → UTF-8 conversion of CP932 bytes (mojibake that passes every later check)
-            as_bytes = [n for n in names if real[n] in single_byte]
-            cols = [sa.cast(tbl.c[real[n]], sa.LargeBinary).label(real[n]) if n in as_bytes else tbl.c[real[n]]
-                    for n in names]
-            if as_bytes:
+            # so is every text column of a SQL_ASCII database (PostgreSQL): `as_stored_bytes`
+            as_bytes = [n for n in names if real[n] in single_byte or real[n] in ascii_text]
+
+            def read_as(n: str) -> sa.ColumnElement:
+                c = tbl.c[real[n]]
+                if real[n] in ascii_text:
+                    return as_stored_bytes(c).label(real[n])
+                return sa.cast(c, sa.LargeBinary).label(real[n]) if n in as_bytes else c
+
+            cols = [read_as(n) for n in names]
+            if ascii_text and as_bytes:
+                listed = ", ".join(as_bytes)
+                log.warning("source %s: table %s is in a SQL_ASCII database (the server stores the application's "
+                            "bytes unchecked): its text column(s) %s are read as bytes and decoded as %s, the "
+                            "layout's encoding / 表 %s は SQL_ASCII のデータベースにあります (サーバーはアプリケー"
+                            "ションのバイト列を検査せずに保存します): 文字列の列 %s はバイト列として読み、レイアウト"
+                            "の文字コード %s で復号します", source_name, label, listed, layout.encoding, label,
+                            listed, layout.encoding)
+            elif as_bytes:
                 listed = ", ".join(f"{n} ({single_byte[real[n]]})" for n in as_bytes)
                 log.warning("source %s: column(s) %s of table %s have a single-byte character set in the legacy "
                             "database: read as bytes and decoded as %s, the layout's encoding / 表 %s の列 %s は旧シス"
