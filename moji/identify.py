@@ -31,6 +31,12 @@ Outcomes per character, in this order of precedence:
 A kana followed by a combining (semi-)voiced mark (カ+U+3099, as macOS and NFD exports write it) is
 composed first (ガ), by a replace of exactly those pairs: never NFC, which would also fold the CJK
 compatibility ideographs (U+F91D 欄 → U+6B04) onto other glyphs.
+
+Half-width kana (JIS X 0201, U+FF61–FF9F: ﾀﾅｶ, ｶﾞ, ･) are made full width before that (ｶﾞ → ガ, ﾊﾟ → パ, the
+marks combined as the フリガナ's kana_fullwidth op combines them): the standard keeps names in full width and a
+standard system does not expect JIS X 0201 kana in one, nor are they MJ characters. Every cell converted is a
+warning `moji.halfwidth_kana` (the step), so the PM sees how many, and the diff explains the change through
+`kana_compositions`.
 """
 from __future__ import annotations
 
@@ -93,6 +99,8 @@ RULE_INVALID = "moji.invalid_char"
 # A 外字 (or decided character) whose MJ glyph has no code point (no 実装したUCS/IVS): the private-use code is
 # loaded as it is (nothing is lost), which the new system cannot read: a warning naming code and glyph.
 RULE_UNWRITABLE = "moji.gaiji_unwritable"
+# Half-width kana made full width (`_widen`): the row is loaded, a warning per cell says so (values never shown).
+RULE_HALFWIDTH = "moji.halfwidth_kana"
 RULE_MESSAGES = {
     RULE_INVALID: ("見えない書式文字・区切り文字・制御文字、または置換文字 U+FFFD (出力前に壊れたデータ) があり、取り込めません",
                    "holds an invisible format, separator or control character, or U+FFFD (data damaged before "
@@ -100,6 +108,9 @@ RULE_MESSAGES = {
     RULE_UNWRITABLE: ("外字の同定先 MJ 文字図形にコードポイント (実装したUCS・IVS) がないため、外字コードのまま移行します",
                       "the 外字's MJ glyph has no code point (no 実装したUCS/IVS): the private-use code is loaded "
                       "as it is"),
+    RULE_HALFWIDTH: ("半角カナ (JIS X 0201) を全角カナに変換して移行します (標準では氏名等は全角です。元の値を確認してください)",
+                     "half-width kana (JIS X 0201) converted to full-width kana (the standard keeps names in full "
+                     "width: check the source value)"),
 }
 
 CHARS_SCHEMA = {
@@ -123,6 +134,10 @@ class MojiResult:
                                                                    # invalid character (the step holds the row)
     unwritable_rows: pl.DataFrame = field(default_factory=_no_rows)   # as unresolved_rows: cells holding a
                                                                       # 外字 kept as its code (`unwritable`)
+    halfwidth_rows: pl.DataFrame = field(default_factory=_no_rows)    # as unresolved_rows: cells whose half-width
+                                                                      # kana were made full width (`_widen`)
+    widened: pl.DataFrame = field(default_factory=lambda: _widened_schema())   # column, char, codepoints,
+                                                                               # occurrences: what `_widen` converted
 
 
 @dataclass
@@ -142,6 +157,8 @@ class Identification:
     null_columns: list[str] = field(default_factory=list)   # typed Null in the input: read as text
     invalid_values: pl.DataFrame = field(default_factory=lambda: _values_schema())   # the same, invalid
     unwritable_values: pl.DataFrame = field(default_factory=lambda: _values_schema())   # the same, `unwritable`
+    halfwidth_values: pl.DataFrame = field(default_factory=lambda: _values_schema())   # the same, half-width kana
+    widened: pl.DataFrame = field(default_factory=lambda: _widened_schema())   # column, char, codepoints, occurrences
 
     def rewrite_exprs(self) -> list[pl.Expr]:
         """The moji columns as text with 外字 and decided characters replaced by their MJ glyph."""
@@ -166,6 +183,10 @@ class Identification:
     def unwritable_rows(self, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
         """As `unresolved_rows`, for the 外字 kept as their code (`unwritable`: a warning each)."""
         return self._cells(self.unwritable_values, lf, key_columns)
+
+    def halfwidth_rows(self, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
+        """As `unresolved_rows`, for the cells whose half-width kana are made full width (a warning each)."""
+        return self._cells(self.halfwidth_values, lf, key_columns)
 
     def _cells(self, values: pl.DataFrame, lf: pl.LazyFrame, key_columns: Sequence[str]) -> pl.LazyFrame:
         keys = list(key_columns)
@@ -599,9 +620,69 @@ def _kana_compositions() -> dict[int, str]:
 
 
 def kana_compositions() -> dict[str, str]:
-    """The kana + combining mark pairs 文字同定 composes, as text (カ\u3099 → ガ): for the diff, which
-    explains the composition as a change made on purpose."""
-    return {chr(k >> _VS_SHIFT) + chr(k & ((1 << _VS_SHIFT) - 1)): v for k, v in _kana_compositions().items()}
+    """The kana + combining mark pairs 文字同定 composes, as text (カ\u3099 → ガ), and the half-width kana it makes
+    full width (ｶﾞ → ガ, ｶ → カ: `halfwidth_kana`): for the diff, which explains them as changes made on purpose."""
+    return {chr(k >> _VS_SHIFT) + chr(k & ((1 << _VS_SHIFT) - 1)): v for k, v in _kana_compositions().items()} \
+        | halfwidth_kana()
+
+
+HALF_KANA = (0xFF61, 0xFF9F)   # JIS X 0201 kana: ｡｢｣､･ ｦ…ﾝ ﾞ ﾟ
+
+
+@functools.lru_cache(maxsize=1)
+def _halfwidth_table() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Patterns → replacements for one leftmost-first `replace_many`, the pairs first (they win where they start).
+
+    As the フリガナ's kana_fullwidth op (mappings.ops._kana_table): a half-width kana followed by ﾞ ﾟ or a combining
+    U+3099/U+309A, or a full-width kana followed by ﾞ ﾟ, becomes its precomposed letter wherever Unicode has one
+    (NFC decides: ｶﾞ ガ, ﾜﾞ ヷ, ｳﾞ ヴ, カﾞ ガ); every other half-width form its NFKC full width (ｰ ー, ･ ・, ｡ 。), and
+    a ﾞ ﾟ left over (ｲﾞ: no precomposed letter) the spacing ゛ ゜ (NFKC would make it a combining mark). A full-width
+    kana + combining mark is `_compose`'s."""
+    half = [chr(c) for c in range(HALF_KANA[0], HALF_KANA[1] + 1)]
+    single = {ch: unicodedata.normalize("NFKC", ch) for ch in half} | {"ﾞ": "゛", "ﾟ": "゜"}
+    full = [chr(c) for c in (*range(0x3041, 0x3097), 0x309D, *range(0x30A1, 0x30FB), 0x30FD)]
+    comb = {"ﾞ": "\u3099", "ﾟ": "\u309a", "\u3099": "\u3099", "\u309a": "\u309a"}
+    pairs = [(b + m, z) for b in half if b not in comb for m, c in comb.items()
+             if len(z := unicodedata.normalize("NFC", single[b] + c)) == 1]
+    pairs += [(b + m, z) for b in full for m in "ﾞﾟ" if len(z := unicodedata.normalize("NFC", b + comb[m])) == 1]
+    pairs += [(ch, z) for ch, z in single.items() if z != ch]
+    return tuple(a for a, _ in pairs), tuple(b for _, b in pairs)
+
+
+def halfwidth_kana() -> dict[str, str]:
+    """What 文字同定 makes of half-width kana in a moji column (ｶﾞ → ガ, ﾀ → タ, ･ → ・), pairs first."""
+    return dict(zip(*_halfwidth_table()))
+
+
+def _half_chars(column: str, keys: np.ndarray, counts: np.ndarray) -> pl.DataFrame:
+    """column, char, codepoints, occurrences of the half-width kana among a column's distinct characters (a
+    half-width kana with a combining mark joined is one character, as CHAR_RE reads it)."""
+    pick = np.flatnonzero(((keys >> _VS_SHIFT) >= HALF_KANA[0]) & ((keys >> _VS_SHIFT) <= HALF_KANA[1]))
+    texts = _key_chars(keys[pick])
+    return pl.DataFrame({"column": [column] * len(texts), "char": texts, "codepoints": [codepoints(t) for t in texts],
+                         "occurrences": counts[pick].tolist()}, schema=_widened_schema().schema)
+
+
+def _widen(values: pl.Series, dec: _Decoded,
+           keys: np.ndarray) -> tuple[pl.Series, _Decoded, dict[str, str], np.ndarray]:
+    """The values with their half-width kana made full width (`_halfwidth_table`), their code points, the
+    replacements that apply to the distinct characters `keys` (for a batch read as it is) and the values
+    (indices) changed. Only the values holding one are replaced (gather, one replace_many, scatter); nothing to do
+    (no half-width kana among the distinct characters) costs nothing."""
+    base = keys >> _VS_SHIFT
+    if not ((base >= HALF_KANA[0]) & (base <= HALF_KANA[1])).any():
+        return values, dec, {}, _NO_ROWS
+    at = dec.rows_of(np.flatnonzero((dec.cps >= HALF_KANA[0]) & (dec.cps <= HALF_KANA[1])))
+    pats, reps = _halfwidth_table()
+    # the patterns whose characters all occur among the distinct ones (a pair: both its halves): a superset of
+    # those a batch needs, from the few distinct characters, not the values
+    present = set(_key_chars(keys))
+    present |= {ch[0] for ch in present}
+    found = {p: r for p, r in zip(pats, reps) if p in present or (len(p) == 2 and p[0] in present and p[1] in present)}
+    col = values.cast(pl.String)
+    fixed = col.gather(at).str.replace_many(list(pats), list(reps), leftmost=True)
+    col = col.clone().scatter(at, fixed)
+    return col, _decode(col), found, at
 
 
 def _compose(values: pl.Series, dec: _Decoded, keys: np.ndarray) -> tuple[pl.Series, _Decoded, dict[str, str]]:
@@ -645,6 +726,11 @@ def _values_schema() -> pl.DataFrame:
     return pl.DataFrame(schema={"column": pl.String, "value": pl.String, "chars": pl.String})
 
 
+def _widened_schema() -> pl.DataFrame:
+    return pl.DataFrame(schema={"column": pl.String, "char": pl.String, "codepoints": pl.String,
+                                "occurrences": pl.Int64})
+
+
 def _values_holding(raw: pl.Series, text: pl.Series, at: np.ndarray, column: str,
                     chars: pl.Series) -> pl.LazyFrame:
     """column, value, chars: the distinct values (as read: what finds their rows again) among `at` holding
@@ -667,14 +753,23 @@ def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
 
     Also returns, per column, the values (indices) holding an unresolved character, those holding
     the first code point of a rewrite and those holding an invalid character (supersets, one pass
-    over the code points), and the columns whose values changed by composing kana + voiced mark."""
+    over the code points), and those whose half-width kana were made full width (exact); and the columns whose
+    values changed by widening half-width kana or composing kana + voiced mark."""
     if decoded is None:
         decoded = {c: _decode(v) for c, (v, _) in sources.items()}
     counted = {c: _char_counts(decoded[c], w) for c, (_, w) in sources.items()}
     composed: dict[str, pl.Series] = {}
     compositions: dict[str, str] = {}
+    widened_at: dict[str, np.ndarray] = {}   # per column, the values whose half-width kana were made full width
+    widened: list[pl.DataFrame] = []
     for c, (v, w) in sources.items():
-        text, dec, found = _compose(v, decoded[c], counted[c][0])
+        text, dec, found, at = _widen(v, decoded[c], counted[c][0])
+        if found:
+            widened.append(_half_chars(c, *counted[c]))
+            composed[c], decoded[c], counted[c] = text, dec, _char_counts(dec, w)
+            compositions.update(found)
+            widened_at[c] = at
+        text, dec, found = _compose(composed.get(c, v), decoded[c], counted[c][0])
         if found:
             composed[c], decoded[c], counted[c] = text, dec, _char_counts(dec, w)
             compositions.update(found)
@@ -722,17 +817,25 @@ def _identify(sources: dict[str, tuple[pl.Series, np.ndarray | None]], *,
         return pl.concat(pl.collect_all(_values_holding(v, composed.get(c, v), rows[c][which], c, found)
                                         for c, (v, _) in sources.items()))
 
+    # the distinct values (as read) holding half-width kana, each with those characters once, in order
+    half = pl.concat(widened)["char"] if widened else None
+    halfwidth_values = (pl.concat(pl.collect_all(_values_holding(v, v, widened_at[c], c, half)
+                                                 for c, (v, _) in sources.items() if c in widened_at))
+                        if widened_at else _values_schema())
+    rows = {c: (*r, widened_at.get(c, _NO_ROWS)) for c, r in rows.items()}
     return Identification(columns=list(sources), chars=chars, counts=status_counts(chars), rewrite=rewrite,
                           unresolved_values=values_with("unresolved", 0), null_columns=null_columns,
                           invalid_values=values_with(INVALID, 2),
-                          unwritable_values=values_with("unwritable", 3)), rows, composed
+                          unwritable_values=values_with("unwritable", 3), halfwidth_values=halfwidth_values,
+                          widened=pl.concat(widened) if widened else _widened_schema()), rows, composed
 
 
 def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: MojiDictionary,
                    gaiji: pl.DataFrame | None = None, ledger: "Ledger | None" = None,
                    key_columns: Sequence[str] = ("_row_id",), source: str | None = None) -> MojiResult:
     """Identify the characters of `columns`; rewrite 外字 and decided characters to their MJ glyph
-    (and kana + combining voiced mark to the composed kana, before anything is identified).
+    (and, before anything is identified, half-width kana to full width and kana + combining voiced mark to the
+    composed kana).
 
     The frame is in memory already, so its columns are decoded as they are (no grouping into
     distinct values first: with mostly distinct names that costs more than it saves), and only
@@ -770,7 +873,8 @@ def identify_frame(df: pl.DataFrame, columns: Sequence[str], *, dictionary: Moji
 
     return MojiResult(frame=frame, chars=ident.chars, unresolved_rows=cells(ident.unresolved_values, 0),
                       counts=ident.counts, invalid_rows=cells(ident.invalid_values, 2),
-                      unwritable_rows=cells(ident.unwritable_values, 3))
+                      unwritable_rows=cells(ident.unwritable_values, 3),
+                      halfwidth_rows=cells(ident.halfwidth_values, 4), widened=ident.widened)
 
 
 def _token_map(column: str, result: MojiResult) -> pl.DataFrame:

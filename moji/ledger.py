@@ -46,7 +46,7 @@ import polars as pl
 from ikou.checkdigit import is_valid_dantai_code
 from ikou.errors import ConfigError
 from ikou.moji.dictionary import MojiDictionary
-from ikou.moji.identify import CHAR_RE, INVALID, MojiResult, classify_chars, codepoints, parse_codepoints
+from ikou.moji.identify import CHAR_RE, HALF_KANA, INVALID, MojiResult, classify_chars, codepoints, parse_codepoints
 from ikou.moji import source as src
 
 DECISIONS_SCHEMA = {"codepoints": pl.String, "mj": pl.String, "decided_by": pl.String,
@@ -292,10 +292,10 @@ class Ledger:
     def check_decision(self, char: str, mj: str | None, *, dictionary: MojiDictionary, ahead: bool = False,
                        source: str | None = None) -> str | None:
         """Refuse a decision 文字同定 would never consult (an exact MJ character, a 外字 the 団体's table
-        maps, a character that is not text, a lone variation selector or combining mark), a withdrawal of
-        nothing, a 外字 decision without `source` when several sources hold the code (`decision_source`), and
-        — unless `ahead` — a decision for a character this ledger has never seen: it would be listed as a
-        change yet change nothing. Returns the source the decision is for (None: 団体-wide)."""
+        maps, a character that is not text, a lone variation selector or combining mark, a half-width kana: made
+        full width first), a withdrawal of nothing, a 外字 decision without `source` when several sources hold the
+        code (`decision_source`), and — unless `ahead` — a decision for a character this ledger has never seen: it
+        would be listed as a change yet change nothing. Returns the source the decision is for (None: 団体-wide)."""
         cps = codepoints(char)
         source = self.decision_source(char, source, withdraw=mj is None)
         act = self.active().filter((pl.col("codepoints") == cps)
@@ -311,6 +311,11 @@ class Ledger:
                 "not a character of its own; decide the whole character (base + selector) instead",
                 ja=f"{cps} は単独の異体字セレクタまたは結合文字です: 前の文字の一部であり、単独では判断できません"
                    " (基底文字と合わせた文字を判断してください)")
+        if HALF_KANA[0] <= ord(char[0]) <= HALF_KANA[1]:
+            raise UndecidableError(
+                f"{cps} is a half-width kana: 文字同定 makes it full width before identifying it, a decision would "
+                "never apply",
+                ja=f"{cps} は半角カナです: 文字同定は同定の前に全角にするため、判断が適用されることはありません")
         here = self.entries.filter((pl.col("codepoints") == cps)
                                    & (pl.lit(source is None) | pl.col("source").eq(pl.lit(source, pl.String))))
         unresolved = here.height > 0

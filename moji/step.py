@@ -26,9 +26,9 @@ from ikou import quarantine as q
 from ikou.context import RunContext
 from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, STAGING_COMPRESSION, batch_rows as rows_per_batch
 from ikou.moji.dictionary import load_dictionary
-from ikou.moji.identify import (CHAR_RE, CHARS_SCHEMA, RULE_INVALID, RULE_MESSAGES, RULE_UNWRITABLE, MojiResult,
-                                identify_frame, identify_lazy, load_gaiji_table, status_counts, unwritable_count,
-                                with_codepoints)
+from ikou.moji.identify import (CHAR_RE, CHARS_SCHEMA, RULE_HALFWIDTH, RULE_INVALID, RULE_MESSAGES, RULE_UNWRITABLE,
+                                MojiResult, identify_frame, identify_lazy, load_gaiji_table, status_counts,
+                                unwritable_count, with_codepoints)
 from ikou.moji.ledger import Ledger
 from ikou.mappings.combine import trace
 from ikou.mappings.step import combined_path, held_rows_path, lineage_path, without_private
@@ -60,7 +60,7 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     ident = identify_lazy(lf, cols, dictionary=dictionary, gaiji=gaiji, ledger=ledger, source=source_name)
     res = MojiResult(frame=None, chars=ident.chars, counts=ident.counts,
                      unresolved_rows=ident.unresolved_rows(lf, keys).collect(engine="streaming"),
-                     invalid_rows=ident.invalid_rows(lf, [ROW_ID]).collect(engine="streaming"))
+                     invalid_rows=ident.invalid_rows(lf, [ROW_ID]).collect(engine="streaming"), widened=ident.widened)
     held_ids = res.invalid_rows[ROW_ID].unique().implode()
     held_rows = lf.filter(pl.col(ROW_ID).is_in(held_ids)).collect() if res.invalid_rows.height else None
     held = _held(held_rows, res.invalid_rows, table=table, target=target, ctx=ctx) if held_rows is not None \
@@ -69,6 +69,10 @@ def identify_source(schema, target: str, ctx: RunContext, mapped: Path, *, sourc
     if unwritable.height:
         rows = lf.filter(pl.col(ROW_ID).is_in(unwritable[ROW_ID].unique().implode())).collect()
         held = q.concat([held, _unwritable(rows, unwritable, res.chars, table=table, target=target, ctx=ctx)])
+    halfwidth = ident.halfwidth_rows(lf, [ROW_ID]).collect(engine="streaming")
+    if halfwidth.height:
+        rows = lf.filter(pl.col(ROW_ID).is_in(halfwidth[ROW_ID].unique().implode())).collect()
+        held = q.concat([held, _halfwidth(rows, halfwidth, table=table, target=target, ctx=ctx)])
     flagged = _flags(res.unresolved_rows)
     n = lf.select(pl.len()).collect().item()
     batch_rows = rows_per_batch(mapped, batch_rows)
@@ -141,6 +145,19 @@ def _unwritable(rows: pl.DataFrame, cells: pl.DataFrame, chars: pl.DataFrame, *,
                      pl.format(f"{en} ({{}}: {{}})", "column", "_detail"), table=table, target=target, ctx=ctx)
 
 
+def _halfwidth(rows: pl.DataFrame, cells: pl.DataFrame, *, table, target: str, ctx: RunContext) -> pl.DataFrame:
+    """A warning `moji.halfwidth_kana` per (row, column) whose half-width kana were made full width: the row is
+    loaded as converted; the PM sees how many. The message names the column only: the characters would spell
+    the name (no value either, as for `_unwritable`)."""
+    ja, en = RULE_MESSAGES[RULE_HALFWIDTH]
+    lineage = [c for c in (SOURCE, SOURCE_LINE) if c in rows.columns]
+    found = cells.select(ROW_ID, "column").join(
+        rows.select(ROW_ID, *lineage, *[k for k in table.primary_key if k in rows.columns]),
+        on=ROW_ID, how="left", maintain_order="left")
+    return _findings(found, RULE_HALFWIDTH, "warning", pl.lit(None, pl.String), pl.format(f"{ja} ({{}})", "column"),
+                     pl.format(f"{en} ({{}})", "column"), table=table, target=target, ctx=ctx)
+
+
 def _flags(unresolved_rows: pl.DataFrame) -> pl.DataFrame:
     """_row_id → `_moji_unresolved_chars` (per column, the code points of its unresolved characters) and
     `_moji_unresolved` (True): what the validation rule moji.unresolved reads."""
@@ -188,6 +205,7 @@ class Identifier:
         self._unresolved: list[pl.DataFrame] = []
         self._held: list[pl.DataFrame] = []
         self._held_rows: list[pl.DataFrame] = []   # the mapped rows held here (no names: `_result` drops them)
+        self._widened: list[pl.DataFrame] = []     # the half-width kana made full width, per batch
         self.schema = schema
 
     def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -211,6 +229,11 @@ class Identifier:
             rows = frame.filter(pl.col(ROW_ID).is_in(res.unwritable_rows[ROW_ID].unique().implode()))
             self._held.append(_unwritable(rows, res.unwritable_rows, res.chars, table=self.table, target=self.target,
                                           ctx=self.ctx))
+        if res.halfwidth_rows.height:
+            rows = frame.filter(pl.col(ROW_ID).is_in(res.halfwidth_rows[ROW_ID].unique().implode()))
+            self._held.append(_halfwidth(rows, res.halfwidth_rows, table=self.table, target=self.target, ctx=self.ctx))
+        if res.widened.height:
+            self._widened.append(res.widened)
         return out
 
     def merged(self) -> MojiResult:
@@ -225,7 +248,11 @@ class Identifier:
         unresolved = pl.concat(self._unresolved)
         unresolved = unresolved.sort(pl.col("column").replace_strict(order, return_dtype=pl.Int32),
                                      maintain_order=True)
-        return MojiResult(frame=None, chars=chars, unresolved_rows=unresolved, counts=status_counts(chars))
+        res = MojiResult(frame=None, chars=chars, unresolved_rows=unresolved, counts=status_counts(chars))
+        if self._widened:
+            res.widened = (pl.concat(self._widened).group_by("column", "char", "codepoints", maintain_order=True)
+                           .agg(pl.col("occurrences").sum()))
+        return res
 
     def result(self, output: Path, *, source_name: str, gaiji_font: Path | None = None,
                record: bool = True) -> StageResult:
@@ -255,6 +282,9 @@ def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Pat
     # 外字 loaded as their code (moji.gaiji_unwritable warnings): a part of `gaiji`/`decided`, so kept out of the
     # per-status counts, which a reader sums
     unwritable = unwritable_count(res.chars)
+    # half-width kana made full width (moji.halfwidth_kana warnings): characters as read, outside the per-status
+    # counts too (those count what is loaded: the full-width kana, as passthrough)
+    halfwidth = int(res.widened["occurrences"].sum()) if res.widened.height else 0
     held = held if held is not None else q.empty()
     kept = [without_private(h, schema, target) for h in held_rows if h.height]
     if kept:
@@ -266,7 +296,8 @@ def _result(ctx: RunContext, res: MojiResult, source_name: str, n: int, out: Pat
     log.info("文字同定 %s: %s, %d rows held", source_name, counts, n_held)
     return StageResult(stage="moji", name=source_name, rows_in=n, rows_out=n - n_held, output=out,
                        outputs={"chars": chars_path, "unresolved": unresolved_path}, quarantine=held,
-                       metrics={"counts": counts, **({"gaiji_unwritable": unwritable} if unwritable else {})})
+                       metrics={"counts": counts, **({"gaiji_unwritable": unwritable} if unwritable else {}),
+                                **({"halfwidth_kana": halfwidth} if halfwidth else {})})
 
 
 def record_source(ctx: RunContext, result: StageResult, *, gaiji_font: Path | None = None) -> None:

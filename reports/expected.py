@@ -39,10 +39,12 @@ class MojiRule:
 
 # in the order the diff tries them (the first rule whose condition holds explains the cell)
 MOJI_RULES = (
+    MojiRule("moji.kana_width", "半角カナを全角カナにしたため (文字同定)", "moji_kana_width_map.csv",
+             explains="width", applies=("width",)),
     MojiRule("moji.kana_compose", "かなと結合用濁点を合成したため (文字同定)", "moji_kana_map.csv",
-             explains="kana", applies=("kana",)),
+             explains="kana", applies=("width", "kana")),
     MojiRule("moji.gaiji", "外字を団体の外字表により文字情報基盤 (MJ) の文字に置き換えたため (文字同定)",
-             "moji_char_map.csv", explains="other", applies=("kana", "other")),
+             "moji_char_map.csv", explains="other", applies=("width", "kana", "other")),
 )
 
 
@@ -56,12 +58,13 @@ def rules_from_mapping(spec, out_dir: Path, *, char_map: pl.DataFrame | None = N
         if rule is not None:
             rules.append({**rule, "owner": OWNER})
     if char_map is not None and char_map.height and moji_columns:
-        from ikou.moji.identify import kana_compositions
+        from ikou.moji.identify import halfwidth_kana, kana_compositions
 
         # a moji column whose line trims: the rule reads its legacy side trimmed first (rules.MojiCondition)
         trimmed = [t for t in moji_columns if any(c.target == t and getattr(c, "strip", False) for c in spec.columns)]
         pairs = char_map.select("from", "to").unique().with_columns(
-            kind=pl.when(pl.col("from").is_in(list(kana_compositions()))).then(pl.lit("kana")).otherwise(pl.lit("other")))
+            kind=pl.when(pl.col("from").is_in(list(halfwidth_kana()))).then(pl.lit("width"))
+            .when(pl.col("from").is_in(list(kana_compositions()))).then(pl.lit("kana")).otherwise(pl.lit("other")))
         for m in MOJI_RULES:
             if not (pairs["kind"] == m.explains).any():
                 continue

@@ -30,17 +30,17 @@ def test_outcomes_per_character(dictionary, gaiji_csv):
     assert st["\ue000"] == "gaiji"
     assert st["\ue001"] == "unresolved"
     assert st["\u9ad9\U000e0105"] == "unresolved"     # known base, unregistered IVS
-    assert st["や"] == st["ﾊ"] == st["　"] == st[" "] == "passthrough"
+    assert st["や"] == st["ハ"] == st["　"] == st[" "] == "passthrough"
     assert st["\uf91d"] == "mj" and st["欄"] == "mj"
     # 外字 replaced by the glyph's 実装したUCS; other text unchanged; nulls stay null
-    assert res.frame["shimei"].to_list() == ["\u9ad9橋　太郎", "やまだ ﾊﾅｺ", "\ue001子", "欄\uf91d",
+    assert res.frame["shimei"].to_list() == ["\u9ad9橋　太郎", "やまだ ハナコ", "\ue001子", "欄\uf91d",
                                              "\u9ad9\U000e0105", None]
     assert res.frame["jusho"].equals(df["jusho"])
     assert res.frame.columns == df.columns and res.frame.height == df.height
     cp = dict(res.chars.select("char", "codepoints").iter_rows())
     assert cp["\u9ad9\U000e0105"] == "U+9AD9 U+E0105"
     assert res.counts["gaiji"] == 1 and res.counts["unresolved"] == 2
-    assert res.counts["passthrough"] == 8   # 　 (1) + や ま だ (3) + space (1) + ﾊ ﾅ ｺ (3)
+    assert res.counts["passthrough"] == 8   # 　 (1) + や ま だ (3) + space (1) + ハ ナ コ (3)
     # unresolved rows: one per (row, column), keys only
     ur = res.unresolved_rows.sort("_row_id")
     assert ur["_row_id"].to_list() == [3, 5]

@@ -91,7 +91,7 @@ def test_stage_output_equals_identify_frame_on_the_whole_table_across_batches(ma
     expected_ledger = s.ledger_before
     expected_ledger.update(ref, dictionary=dictionary, source="vendor_x")
     assert_frame_equal(Ledger.load(s.ctx.dantai_dir / "moji_ledger").entries, expected_ledger.entries)
-    assert warn.height == 0
+    assert set(warn["rule"]) == {"moji.halfwidth_kana"} and warn.height == 23
 
 
 def test_stage_output_does_not_depend_on_the_batch_size(mapped, stage):
