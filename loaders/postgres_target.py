@@ -170,6 +170,9 @@ class PostgresTarget(TargetDatabase):
         committed = False
         try:
             with conn.cursor() as cur:
+                # the COPY's session names its run, as the lease's does: an operator's pg_stat_activity finds it
+                cur.execute("SELECT set_config('application_name', $1, false)",
+                            (f"ikou {run.run_id} load pid {os.getpid()}"[:63],))
                 try:
                     _ensure_role(cur, role, [db_schema, prev, nxt], run_id=run.run_id)
                 except adbc_dm.ProgrammingError as exc:
