@@ -238,6 +238,49 @@ def overlong_findings(table: pl.DataFrame, layout: Layout, encoding: str,
     return table, found.to_dicts()
 
 
+# Pad blanks in a row inside a value that make it suspect: one blank is the usual separator (氏　名), two or more
+# are what a field's padding looks like when the next field's first bytes follow it (a width off in the layout)
+INNER_PAD_RUN = 2
+
+
+def inner_padding_frame(table: pl.DataFrame, layout: Layout, pad: str, line_col: str = "_line") -> pl.DataFrame:
+    """Fixed width: values holding a run of `INNER_PAD_RUN` or more of the pad characters `pad` inside them, with
+    something else on both sides (so neither the padding the field's own trimming leaves nor a right-aligned
+    value's leading blanks): `鈴木　一郎　　　ｽｽ` is what 氏名 reads when its width in the layout is two bytes more
+    than the file's and the フリガナ's two less (same record length, no other error). A warning
+    (`extract.inner_padding`), the record staged: an address may hold two blanks on purpose. As a frame (columns
+    source_line, column, rule, severity, value, message_ja, message_en), one set of expressions per column."""
+    schema = {"source_line": pl.Int64, "column": pl.String, "rule": pl.String, "severity": pl.String,
+              "value": pl.String, "message_ja": pl.String, "message_en": pl.String}
+    names = [c for c in layout.columns if c.name in table.columns]
+    if not names or table.height == 0 or not pad:
+        return pl.DataFrame(schema=schema)
+    cls = "".join(f"\\x{{{ord(ch):X}}}" for ch in pad)
+    inner = f"[^{cls}]([{cls}]{{{INNER_PAD_RUN},}})[^{cls}]"
+    hit = table.filter(pl.any_horizontal([pl.col(c.name).str.contains(inner).fill_null(False) for c in names]))
+    if hit.height == 0:
+        return pl.DataFrame(schema=schema)
+    parts = []
+    for c in names:   # a loop over the layout's columns, each a few expressions over its hits
+        v = pl.col(c.name)
+        rows = hit.filter(v.str.contains(inner).fill_null(False))
+        if rows.height == 0:
+            continue
+        run = v.str.extract(inner, 1).str.len_chars()
+        before = f"(?s)^(.*?[^{cls}])[{cls}]{{{INNER_PAD_RUN},}}[^{cls}]"   # up to the first run
+        at = v.str.extract(before, 1).str.len_chars() + 1   # 1-based: the run's first blank
+        parts.append(rows.select(
+            pl.col(line_col).cast(pl.Int64).alias("source_line"), pl.lit(c.name, pl.String).alias("column"),
+            pl.lit("extract.inner_padding").alias("rule"), pl.lit("warning").alias("severity"), v.alias("value"),
+            pl.format(f"{c.ja} の途中 ({{}} 文字目から) に空白が {{}} 文字続いています: レイアウトの項目幅が実際と"
+                      "ずれていると、この項目の埋め草の空白の後に次の項目の先頭が読み込まれます。レイアウトの幅を確認"
+                      "してください (値がこのとおり正しければ問題ありません)", at, run).alias("message_ja"),
+            pl.format(f"{c.name} holds {{}} blanks in a row inside its value (from character {{}}): when the layout's "
+                      "field widths are off, the next field's first characters follow this field's padding; check "
+                      "the layout's widths (nothing to do if the value is right)", run, at).alias("message_en")))
+    return pl.concat(parts).cast(schema) if parts else pl.DataFrame(schema=schema)
+
+
 def collapse_not_held(findings: list[dict]) -> list[dict]:
     """`not_held` findings, one per column and rule (the first record's, with how many share it): a FILLER of NUL
     in every record is one line of the quarantine per chunk, not a million warnings nobody reads one by one."""

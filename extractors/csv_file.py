@@ -21,7 +21,8 @@ characters that are not text (NUL, C0/C1 controls, bytes CP932 does not define) 
 the layout's `max_bytes` (counted in bytes of the source encoding) are quarantined too; a last line
 cut short is `extract.truncated`. Encodings are Python codecs (cp932, shift_jis_2004, utf-8 with or without BOM).
 
-Counts are records: `rows_read` = staged + records held by an error. Blank lines, the DOS
+Counts are records: `rows_read` = staged + records held by an error. Blank lines (empty, or blanks only:
+spaces, TABs, full-width spaces; each listed, so counted, as `extract.blank_line`), the DOS
 end-of-file mark (0x1A bytes ending the file, on their own line or right after the last record) and
 the header are not records (the first two are listed as warnings); the header repeated further on (files
 concatenated) is a record, held as `extract.repeated_header`, also behind the BOM of a second UTF-8 export (a
@@ -794,6 +795,11 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
             types.csv(c, first=is_first)
         add_issues(c)
         for i in np.flatnonzero(c.kind == BLANK).tolist():
+            if recs.stop[i] > recs.start[i]:   # blanks only (records.blank_only): not a record either
+                c.add(i, {"column": None, "rule": "extract.blank_line", "value": None,
+                          "message_ja": "空白だけの行です (レコードではないので読み飛ばしました)",
+                          "message_en": "a line of blanks only (not a record: skipped)"}, "warning")
+                continue
             c.add(i, {"column": None, "rule": "extract.blank_line", "value": None,
                       "message_ja": "空行です (レコードではないので読み飛ばしました)",
                       "message_en": "an empty line (not a record: skipped)"}, "warning")

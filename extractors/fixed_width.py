@@ -9,13 +9,17 @@ CP932, so it marks exactly the bad fields: undecodable bytes, or a double-byte c
 half by the field boundary (a field ending in a lead byte). Those rows are quarantined with
 their line, byte offset and column. So are values holding characters that are not text (NUL,
 TAB, ESC, a CR or LF inside a back-to-back record, C1 controls, the bytes CP932 does not define: see
-`extractors.checks`); an empty line is not a record (`extract.blank_line`, a warning), nor is a
+`extractors.checks`); an empty line, or one of pad blanks only, is not a record (`extract.blank_line`, a
+warning), nor is a
 DOS end-of-file mark (0x1A bytes ending the file, on a line of their own or right after the last
 record). Every finding says where its record starts in the file.
 
 The blanks that pad a field to its width are format, not data: trailing half-width and full-width
 (「　」, a double-byte field's pad) blanks are trimmed at extract unless the layout says `pad: keep`;
 leading ones are kept (a right-aligned value). The staging, and so the diff's legacy side, holds the value.
+Two or more of them inside a value read are listed (`extract.inner_padding`, a warning: checks.inner_padding_frame):
+with two neighbouring widths off by the same amount, every record has the right length and its 氏名 ends in its
+padding and the first bytes of the next field.
 """
 from __future__ import annotations
 
@@ -27,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ikou.extractors.checks import (collapse_not_held, control_findings, may_hold_controls, not_held,
-                                   overlong_findings, split_unread)
+from ikou.extractors.checks import (collapse_not_held, control_findings, inner_padding_frame, may_hold_controls,
+                                   not_held, overlong_findings, split_unread)
 from ikou.extractors.csv_file import (
     CHUNK_BYTES,
     quarantine_frame,
@@ -41,11 +45,12 @@ from ikou.extractors.layout import Layout
 from ikou.extractors.record_types import record_types
 from ikou.extractors.chunks import in_order
 from ikou.staging import row_id_base, sink_batches
-from ikou.extractors.records import MAX_LINE_BYTES, _lines, count_lines
+from ikou.extractors.records import MAX_LINE_BYTES, _lines, blank_only, count_lines
 from ikou.extractors.result import ExtractResult, file_result
 from ikou.errors import LayoutError
 
 _LF, _CR = 0x0A, 0x0D
+PAD_BLANKS = " \u3000"   # what pads a field to its width: half-width blanks, and a double-byte field's 「　」
 
 
 def _is_lead(b: np.ndarray) -> np.ndarray:
@@ -240,7 +245,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     key_end = sum(at_of[n][1] for n in lead)
 
     def unpad(text: pl.Series) -> pl.Series:
-        return text.str.strip_chars_end(" \u3000") if layout.pad == "trim" else text
+        return text.str.strip_chars_end(PAD_BLANKS) if layout.pad == "trim" else text
 
     def wrong_length_keys(arr: np.ndarray, starts: np.ndarray, lines: np.ndarray, lengths: np.ndarray,
                           clean: pl.DataFrame) -> dict[int, str | None]:
@@ -316,6 +321,15 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
         lines = np.arange(line, line + len(starts), dtype=np.int64)
         record_at = starts + chunk_offset          # where each record (line) starts in the file
         ok = (ends - starts) == rec
+        if not unterminated:   # a line of pad blanks only, of any length: not a record, like an empty line
+            blank = blank_only(arr, starts, ends, enc, chars=PAD_BLANKS)
+            for ln in lines[blank].tolist():   # the blank lines only
+                bad_rows.append({"source_line": ln, "column": None, "rule": "extract.blank_line", "value": None,
+                                 "severity": "warning",
+                                 "message_ja": "空白だけの行です (レコードではないので読み飛ばしました)",
+                                 "message_en": "a line of blanks only (not a record: skipped)"})
+            if blank.any():
+                starts, ends, lines, ok = starts[~blank], ends[~blank], lines[~blank], ok[~blank]
         if types:   # header / trailer records leave before any check (their layout differs); an unknown type is held
             keep = types.fixed(arr, starts, ends, lines, chunk_offset=chunk_offset, first=first, last=last,
                                findings=bad_rows)
@@ -388,6 +402,8 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
                                                                                    line_breaks=False)[1]])
         df, over = overlong_findings(df, layout, enc)
         bad_rows += over
+        # pad blanks inside a value read (a warning, the record stays): a width off by as much as its neighbour's
+        bad_rows += inner_padding_frame(df, checked, PAD_BLANKS).to_dicts()
         w = np.array(wrong, dtype=np.int64).reshape(-1, 3)
         key_of = wrong_length_keys(arr, w[:, 0], w[:, 1], w[:, 2], df)   # df: the staged records
         if unterminated and keys:

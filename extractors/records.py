@@ -25,8 +25,9 @@ every line end is the parity of the quotes before it, and the first quote out of
 with one suffix minimum. Only around such a quote (rare) does a small scanner read the decoded
 text of that record; lines whose quotes all sit inside unquoted fields (`コーポ"A"棟`, an inch mark),
 however many, are recognised together without it (`_QuotedFinder._run_with_stray_lines`). Blank
-lines are not records (`extract.blank_line`, a warning), nor is a DOS end-of-file mark (0x1A) ending
-the file, on a line of its own or right after the last record (`extract.eof_marker`).
+lines are not records (`extract.blank_line`, a warning: empty, or nothing but ASCII spaces, TABs and
+full-width spaces, `blank_only`), nor is a DOS end-of-file mark (0x1A) ending the file, on a line of its
+own or right after the last record (`extract.eof_marker`).
 
 Chunks: `iter_chunks` cuts the file at a record boundary, never inside a quoted field; a record
 still open at the end of a block is carried into the next read (bounded by `MAX_RECORD_LINES`
@@ -47,7 +48,7 @@ LF, CR, SUB = 0x0A, 0x0D, 0x1A
 
 # record kinds
 RECORD = 0     # a record (staged unless a check holds it)
-BLANK = 1      # an empty line: not a record
+BLANK = 1      # an empty line, or one of blanks only (`blank_only`): not a record
 EOF_MARK = 2   # 0x1A on the last line: not a record
 HEADER = 3     # the header line
 BAD = 4        # a record that cannot be split into fields: quarantined whole
@@ -123,6 +124,57 @@ def _lines(arr: np.ndarray, eof: bool, cut: bool = False) -> tuple[np.ndarray, n
         cend = np.append(cend, n)
         nexts = np.append(nexts, n)
     return starts, cend, nexts, unterminated
+
+
+BLANKS = " \t\u3000"   # what a line of nothing but blanks holds: ASCII spaces, TABs, full-width spaces
+
+
+def blank_only(arr: np.ndarray, start: np.ndarray, stop: np.ndarray, encoding: str, *,
+               chars: str = BLANKS) -> np.ndarray:
+    """Whether each line arr[start[k]:stop[k]] (not empty) holds nothing but `chars`: a line of blanks left at
+    the end of an export is no record, as an empty line is none. Found with numpy: the lines whose first and
+    last bytes are bytes of those characters, then those made of nothing else (one `logical_or.reduceat` over
+    the chunk); only they (a few) are decoded, as the bytes of a full-width space may be the halves of two
+    other characters (CP932 81 81 40 is ＝@)."""
+    start, stop = np.asarray(start, np.int64), np.asarray(stop, np.int64)
+    out = np.zeros(len(start), bool)
+    if not len(start):
+        return out
+    allowed = np.zeros(256, bool)
+    for ch in chars:
+        try:
+            allowed[np.frombuffer(ch.encode(encoding), np.uint8)] = True
+        except (UnicodeEncodeError, LookupError):
+            pass   # an encoding without the character: no line holds it
+    full = stop > start
+    ends = np.flatnonzero(full)
+    ends = ends[allowed[arr[start[ends]]] & allowed[arr[stop[ends] - 1]]]
+    if not len(ends):
+        return out
+    bounds = np.stack([start[ends], stop[ends]], 1).ravel()
+    if bounds[-1] == len(arr):
+        bounds = bounds[:-1]   # the last line runs to the end of the chunk: reduceat's last segment does
+    other = np.logical_or.reduceat(~allowed[arr], bounds)[::2]   # a byte of anything else in the line
+    for k in ends[~other].tolist():   # lines of blank bytes only: rare
+        out[k] = not arr[start[k]:stop[k]].tobytes().decode(encoding, "replace").strip(chars)
+    return out
+
+
+def _mark_blanks(recs: Records, data: bytes, encoding: str, delimiter: str) -> None:
+    """Records of one line holding blanks only (`blank_only`; the delimiter is no blank: a TAB-separated
+    line of TABs is a record of empty fields) are BLANK, as an empty line."""
+    cand = recs.kind == RECORD
+    if recs.multi is not None:
+        cand &= ~recs.multi
+    idx = np.flatnonzero(cand & (recs.stop > recs.start))
+    if not len(idx):
+        return
+    arr = np.frombuffer(data, np.uint8)
+    blank = idx[blank_only(arr, recs.start[idx], recs.stop[idx], encoding,
+                           chars=BLANKS.replace(delimiter, ""))]
+    recs.kind[blank] = BLANK
+    for i in blank.tolist():
+        recs.issues.pop(i, None)
 
 
 def _lone_crs(chunk: bytes) -> int:
@@ -226,6 +278,8 @@ def find_records(data: bytes, *, eof: bool, delimiter: str, quote: str | None, q
     recs = _find_records(data, eof=eof, delimiter=delimiter, quote=quote, quoted_newlines=quoted_newlines,
                          n_fields=n_fields, encoding=encoding, cut=cut)
     recs.eof_mark = glued
+    if n_fields > 1:   # as an empty line: with one field, it may be a record whose value is blank
+        _mark_blanks(recs, data, encoding, delimiter)
     return recs
 
 

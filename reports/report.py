@@ -205,6 +205,8 @@ EXTRACT_MESSAGES = {
     "extract.truncated": "最後のレコードが途中で切れています",
     "extract.record_length": "レコード長がレイアウトと異なります",
     "extract.invalid_value": "値がその型として有効ではありません",
+    "extract.inner_padding": "項目の途中に埋め草の空白が続いています (固定長の桁ずれの兆候)",
+    "extract.blank_line": "空白だけの行です (記録ではありません)",
 }
 VARIED_MESSAGE = "内容は記録ごとに異なります（下の表の「内容」を参照）"
 

@@ -23,7 +23,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
+from typing import Callable, Literal
 
 import polars as pl
 from pydantic import Field, field_validator, model_validator
@@ -330,6 +330,64 @@ def _spellings_of_distinct(c: str, normalise: tuple[Normalise, ...], frame: pl.D
     return Check(c, _text(c).is_in(bad.implode()), _text(c),
                  pl.format("{}: {} 通りの表記 (正規化すると {})", pl.lit(c), n, norm),
                  detail_en=pl.format("{}: {} spellings of {}", pl.lit(c), n, norm))
+
+
+class ModalLength(Columns):
+    share: float = Field(0.99, gt=0.5, le=1, description="the share of the column's values (not null, not blank) "
+                                                         "that must have one length for a value of another length "
+                                                         "to be a finding; below it the column's lengths vary by "
+                                                         "design (numbers without padding: 1 … 12345) and nothing "
+                                                         "is judged")
+    only: Literal["shorter", "longer"] | None = Field(
+        None, description="judge only the values shorter than that length (a number whose leading zeros were lost), "
+                          "or only those longer (a numbering that grew past a digit); none: both")
+
+
+@kind("modal_length", ModalLength, "ほかの値とほぼすべて桁数が揃った列で、この値だけ桁数が異なります",
+      "nearly every value of the column has one length, this one another", row_local=False)
+def _modal_length(p: ModalLength, ctx: Context) -> list[Check]:
+    """Where at least `share` of a column's values have one length, a value of another length is a finding:
+    0000016837 written 16837 (its zeros lost on the way, Excel) among 10-digit numbers, when no other spelling of
+    it is there for `same_after_normalising` to compare, and the check digit, blind to leading zeros, passes.
+    Computed on the lengths' counts (`prepare`: a group by over the column); the expressions over every row (its
+    stages) stay the definition."""
+    ctx.need(*p.columns)
+    checks = []
+    for c in p.columns:
+        n, cnt, top, share = (f"__len_{c}", f"__len_n_{c}", f"__len_top_{c}", f"__len_share_{c}")
+        stages = ({n: pl.when(~_blank(c)).then(_text(c).str.len_chars())},
+                  {cnt: pl.col(n).count().over(n)},
+                  {top: pl.col(n).filter(pl.col(cnt) == pl.col(cnt).max()).min(),
+                   share: pl.col(cnt).max() / pl.col(n).count()})
+        failed, detail, detail_en = _off_length(p, pl.col(n), pl.col(top), pl.col(share))
+        checks.append(Check(c, failed.fill_null(False), _text(c), detail, stages, detail_en=detail_en,
+                            prepare=partial(_modal_length_of, p, c)))
+    return checks
+
+
+def _off_length(p: ModalLength, n: pl.Expr, top: pl.Expr, share: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """`modal_length`'s mask and details from the value's length `n`, the column's modal length and its share."""
+    off = {"shorter": n < top, "longer": n > top, None: n != top}[p.only]
+    pct = ((share * 1000).floor() / 10).cast(pl.String)
+    return ((share >= p.share) & off,
+            pl.format("{} 桁、この列の値の {}% は {} 桁", n, pct, top),
+            pl.format("length {}; {}% of the column's values are {} long", n, pct, top))
+
+
+def _modal_length_of(p: ModalLength, c: str, frame: pl.DataFrame) -> Check:
+    """`modal_length` on the counts of the column's lengths (one group by), not on windows over every row."""
+    n = pl.when(~_blank(c)).then(_text(c).str.len_chars())
+    counts = frame.lazy().select(n.alias("n")).drop_nulls().group_by("n").len().collect()
+    if counts.height == 0:
+        return Check(c, pl.lit(False), _text(c))
+    first = counts.sort(["len", "n"], descending=[True, False]).row(0)
+    top, share = first[0], first[1] / counts["len"].sum()
+    off = counts["n"].filter(counts["n"] < top if p.only == "shorter" else counts["n"] > top if p.only == "longer"
+                             else counts["n"] != top)
+    if share < p.share or off.is_empty():   # nothing to judge: no pass over the rows
+        return Check(c, pl.lit(False), _text(c))
+    failed, detail, detail_en = _off_length(p, n, pl.lit(top, pl.UInt32), pl.lit(share, pl.Float64))
+    return Check(c, failed.fill_null(False), _text(c), detail, detail_en=detail_en)
 
 
 class SpelledOtherwise(StrictModel):

@@ -87,8 +87,9 @@ class Build:
         self.recs.append(Rec(line, at, values=values, warn=warn))
         return self
 
-    def blank(self, eol: str | None = None):
-        line, _ = self._put(b"", eol)
+    def blank(self, eol: str | None = None, raw: bytes = b""):
+        """An empty line, or one of blanks only (`raw`): not a record."""
+        line, _ = self._put(raw, eol)
         self.notes.append((line, "extract.blank_line"))
         return self
 
@@ -138,7 +139,8 @@ def kinds() -> dict[str, Kind]:
     k["eof_marker_right_after_a_quoted_last_record"] = Kind(B().rows(2).row(*_r(3), eol="", quote_all=True)
                                                             .raw_bytes(b"\x1a\x1a", "extract.eof_marker"),
                                                             {"quoted_newlines": True})
-    k["whitespace_only_line"] = Kind(B().rows(2).bad("   ", "extract.field_count").rows(1, 3))
+    k["whitespace_only_line"] = Kind(B().rows(2).blank(raw=b"   ").rows(1, 3))   # not a record, as an empty line
+    k["blanks_only_line_tab_and_full_width"] = Kind(B().rows(2).blank(raw=" \t\u3000".encode("cp932")).rows(1, 3))
     b = B().rows(1)
     b.bad(b"0000000002,x", "extract.field_count", eol="\r")      # a lone CR ends a record, inside a field too
     b.bad(b"y,200", "extract.field_count")
@@ -369,6 +371,7 @@ def fixed_kinds() -> dict[str, FBuild]:
     k["fw_invalid_pair"] = F().fws(1).bad(b"0000000002\x85\x40          00000002", "extract.decode",
                                           "SHIMEI").fws(1, 3)
     k["fw_lf_only_and_blank_line"] = F(eol="\n").fws(2).blank().fws(1, 3)
+    k["fw_line_of_pad_blanks"] = F().fws(2).blank(raw=b" " * 30).blank(raw="\u3000 ".encode("cp932") * 2).fws(1, 3)
     k["fw_eof_marker"] = F().fws(2).raw_bytes(b"\x1a", "extract.eof_marker")
     k["fw_eof_marker_right_after_the_last_record"] = F().fws(2).fw("0000000003", "佐藤", 3, eol="").raw_bytes(
         b"\x1a", "extract.eof_marker")
