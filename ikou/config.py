@@ -28,6 +28,7 @@ from ikou.spec import SpecProblem, StrictModel, load_spec, spec_version_field
 FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")]
 SqlName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
 GyomuName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", max_length=80)]   # kana.not_fullwidth
 TARGET_SCHEMA = re.compile(r"dantai_(?P<code>[0-9]{6})(?:_[a-z0-9]{1,16})?")
 _DANTAI_NAME = re.compile(r"(?:dantai_)?(?P<code>[0-9]{6})")
 # C0 and C1 control characters, DEL and the Unicode line/paragraph separators: never in a path, name or URL
@@ -425,6 +426,13 @@ class Thresholds(StrictModel):
         "records extracted, persons and households against the previous rehearsal of the same target: a fall by "
         "more than this rate is a sign-off blocker (a partial export loads cleanly; only the previous run shows "
         "it), smaller falls are shown as 減少（上限内）"))
+    signoff_max_warning_rate: float = Field(0.5, ge=0, le=1, description=(
+        "per target table and warning rule: a warning on more than this share of the records extracted is a "
+        "sign-off blocker (a warning on nearly every record is a layout or mapping mistake: columns swapped, "
+        "fixed widths off), unless the rule is listed in signoff_expected_warnings"))
+    signoff_expected_warnings: dict[RuleId, str] = Field({}, description=(
+        "warning rule id → why it is expected on most records of this 団体 (e.g. checkdigit.atena_no: numbers "
+        "issued without a check digit): left out of signoff_max_warning_rate"))
     max_drop_ratio: float | None = Field(0.5, ge=0, le=1, description=(
         "a table may shrink by at most this share of the rows the target holds (a run with no rows for a "
         "loaded table is always refused); null: no limit"))

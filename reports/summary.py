@@ -316,7 +316,8 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                     all_held=all_held(tables, by_held=error is not None or parallel),
                                     held=held_over(tables, reasons, getattr(getattr(cfg, "thresholds", None),
                                                                     "signoff_max_held_rate", SIGNOFF_MAX_HELD_RATE)),
-                                    unresolved_chars=moji.get("unresolved_chars")),
+                                    unresolved_chars=moji.get("unresolved_chars"),
+                                    warned=warned_over(tables, reasons, *_warning_thresholds(cfg))),
         diff=diffs, error=error,
         combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
                   for r in _of(results, "map") if "combine" in r.metrics})
@@ -539,6 +540,36 @@ def held_over(tables: dict, reasons: list[dict], max_rate: float) -> dict[str, d
     return out
 
 
+SIGNOFF_MAX_WARNING_RATE = 0.5   # thresholds.signoff_max_warning_rate's default
+
+
+def warned_over(tables: dict, reasons: list[dict], max_rate: float, expected: dict[str, str] | None = None) -> list[str]:
+    """The blocker lines of warning rules firing on more than `max_rate` of a table's extracted records: a warning
+    on (nearly) every record is the sign of a layout or mapping mistake, not of the data (氏名 and フリガナ
+    swapped: `kana.not_fullwidth` on 100 %, loaded with no blocker), which holds nothing and so escapes the held
+    rate. Rules the run config lists in thresholds.signoff_expected_warnings (a 団体 whose numbers carry no check
+    digit: `checkdigit.atena_no` on every record) are left out."""
+    out = []
+    for name, t in tables.items():
+        t = t if isinstance(t, dict) else t.model_dump(by_alias=True)
+        extracted = t.get("extracted")
+        if t.get("derived") or not isinstance(extracted, int) or extracted <= 0:
+            continue
+        by_rule: dict[str, int] = {}
+        for r in reasons or []:
+            if isinstance(r, dict) and r.get("table") == name and r.get("severity") == "warning" and r.get("rule") \
+                    and str(r["rule"]) not in (expected or {}):
+                by_rule[str(r["rule"])] = by_rule.get(str(r["rule"]), 0) + int(r.get("rows_failed") or 0)
+        for rule, n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
+            if n / extracted > max_rate:
+                rate, limit = f"{100 * min(n, extracted) / extracted:.1f} %", f"{100 * max_rate:g} %"
+                out.append(f"{name}: 警告 {rule} が記録の {rate} ({n:,} 件) に出ています (上限 {limit}。ほぼ全件に出る警告は"
+                           f"レイアウトかマッピングの誤りの兆候です: 列の取り違え・桁ずれを確認) / warning {rule} on {rate} of "
+                           f"the records ({n:,}; above thresholds.signoff_max_warning_rate {limit}): a warning on "
+                           "nearly every record is the sign of a layout or mapping mistake (columns swapped, widths off)")
+    return out
+
+
 def held_line(table: str, h: dict) -> str:
     """The blocker of a table holding more records than thresholds.signoff_max_held_rate allows: how many,
     their share of the extracted records, and the rules holding most of them."""
@@ -549,6 +580,12 @@ def held_line(table: str, h: dict) -> str:
     return (f"{table}: {h['held']:,} 件 ({rate}) を保留 (主な理由: {ja or '-'}; 上限 {limit}。保留した記録は移行されません) / "
             f"{h['held']:,} record(s) held ({rate}, above thresholds.signoff_max_held_rate {limit}; top rules: "
             f"{en or '-'}): held records are not migrated")
+
+
+def _warning_thresholds(cfg) -> tuple[float, dict[str, str]]:
+    t = getattr(cfg, "thresholds", None)
+    return (getattr(t, "signoff_max_warning_rate", SIGNOFF_MAX_WARNING_RATE),
+            dict(getattr(t, "signoff_expected_warnings", None) or {}))
 
 
 def signoff_max_held_rate(run_dir: Path) -> float:
@@ -656,7 +693,8 @@ def shared_key_line(source: str, table: str, mapped: dict) -> str:
 def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: dict | None = None,
               empty: list[str] = (), untied: dict[str, int] | None = None,
               loaded: dict[str, int] | None = None, all_held: dict[str, int] | None = None,
-              held: dict[str, dict] | None = None, unresolved_chars: int | None = None) -> list[str]:
+              held: dict[str, dict] | None = None, unresolved_chars: int | None = None,
+              warned: list[str] = ()) -> list[str]:
     """What stops a sign-off. A failed run's control totals are left out: nothing (or not all) was
     loaded, so they cannot balance, and their lines would bury the one that matters. A source with
     no records is a blocker even on a fresh target (where no drop guard applies): an export that came
@@ -675,6 +713,7 @@ def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: di
     for table, h in (held or {}).items() if counted else ():
         if table not in (all_held or {}):   # 'nothing loaded' says it already
             out.append(held_line(table, h))
+    out += list(warned) if counted else []
     for table, n in (untied or {}).items():
         out.append(f"{table}: 抽出で保留した {n} 件はキーを読めません (同じ人の他の履歴が投入された可能性) / "
                    f"{n} record(s) held at extract have no readable key: the rest of their person's history may be loaded")
@@ -860,6 +899,7 @@ def replaced_run(url: str, db_schema: str, run_id: str) -> dict:
 
 QUARANTINE_OUTCOME = {"error": "保留 (移行されていません) / held: not migrated",
                       "warning": "警告 (投入済み) / warning: loaded"}
+NOT_A_RECORD = "記録ではない行 (空白だけの行) / not a record (a blank line)"
 
 
 def outcome_first(q: pl.DataFrame) -> pl.DataFrame:
@@ -868,8 +908,10 @@ def outcome_first(q: pl.DataFrame) -> pl.DataFrame:
     and its row count (280) is not the held records' (48) unless filtered by these."""
     if "severity" not in q.columns:
         return q
-    out = q.with_columns(pl.col("severity").replace_strict(QUARANTINE_OUTCOME, default=pl.col("severity"),
-                                                            return_dtype=pl.String).alias("outcome"))
+    outcome = pl.col("severity").replace_strict(QUARANTINE_OUTCOME, default=pl.col("severity"), return_dtype=pl.String)
+    if "rule" in q.columns:   # a blank or empty line is no record: nothing of it was loaded or held
+        outcome = pl.when(pl.col("rule") == "extract.blank_line").then(pl.lit(NOT_A_RECORD)).otherwise(outcome)
+    out = q.with_columns(outcome.alias("outcome"))
     return out.select("outcome", "severity", pl.exclude("outcome", "severity"))
 
 
