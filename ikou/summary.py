@@ -117,6 +117,11 @@ class PersonsSummary(_Model):
     vanished_rate: float | None = None  # vanished ÷ the previous run's persons
     vanished_listed: list[str] = []     # the first VANISHED_LISTED, as record keys (atena_no=…), in key order
     vanished_file: str | None = None    # every one (vanished.csv)
+    # loaded in both rehearsals with rows not the same (a digest of each person's loaded rows; None: the previous
+    # run kept no digests): an in-place change of a name or an address between exports
+    changed: int | None = None
+    changed_listed: list[str] = []      # the first VANISHED_LISTED, as record keys, in key order
+    changed_file: str | None = None     # every one (changed.csv)
 
 
 class RunError(_Model):

@@ -227,7 +227,7 @@ def _run_files(run_dir: Path, summary: dict | None = None) -> dict[str, Path]:
 
     own = own_diff_names(summary) if isinstance(summary, dict) else None   # None: every folder
     out: dict[str, Path] = {}
-    for name in ("summary.json", "report.html", "report.xlsx", "vanished.csv", ENVIRONMENT, SIGNOFF):
+    for name in ("summary.json", "report.html", "report.xlsx", "vanished.csv", "changed.csv", ENVIRONMENT, SIGNOFF):
         if (run_dir / name).is_file():
             out[name] = run_dir / name
     for pattern in ("diff/*/*.json", "diff/*/*.yaml", "diff/*/*.csv", "diff/*/report.html",

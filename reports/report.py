@@ -492,10 +492,14 @@ def _persons_view(persons: dict | None, blockers: list, sensitive, reveal: bool)
     # listed as record keys (atena_no=0123456785): shown by their value under the column's name
     listed = [] if hidden else [str(k).split("=", 1)[-1] for k in persons.get("vanished_listed") or []]
     names = "、".join(labels.columns(c) for c in persons.get("columns") or [])
-    return {**persons, "labels": names,
+    return {"changed": None, "changed_file": None, **persons, "labels": names,   # a summary from before `changed`
             "warning": vanished_warning(persons, blockers), "blocker": vanished_blocks(blockers), "hidden": hidden,
             "listed": {"columns": [names or "キー"], "rows": [[k] for k in listed],
-                       "more": max(0, int(persons.get("vanished") or 0) - len(listed)) if not hidden else 0}}
+                       "more": max(0, int(persons.get("vanished") or 0) - len(listed)) if not hidden else 0},
+            "changed_rows": {"columns": [names or "キー"], "rows": [] if hidden else [
+                [str(k).split("=", 1)[-1]] for k in persons.get("changed_listed") or []],
+                "more": 0 if hidden else max(0, int(persons.get("changed") or 0)
+                                             - len(persons.get("changed_listed") or []))}}
 
 
 def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *,

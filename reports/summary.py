@@ -345,6 +345,31 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
 
 PERSONS_FILE = "persons.parquet"   # the distinct person keys a run saw, loaded or held (`persons_seen`)
 VANISHED_FILE = "vanished.csv"     # the previous rehearsal's persons this run did not see
+CHANGED_FILE = "changed.csv"       # persons loaded in both rehearsals whose loaded rows differ
+
+
+def person_fingerprints(f: Path, schema, table: str, cols: list[str], name: str) -> pl.DataFrame:
+    """(`column`, `value`, `fingerprint`) of every person in a table's loaded rows: the MD5 of the MD5s of the
+    person's rows (every column of the table, in the order of their digests: a history re-read in another order is
+    the same), computed by DuckDB from the Parquet (MD5 is the same in every version, unlike a Polars hash, so two
+    rehearsals compare across an upgrade). The next rehearsal names the persons whose rows changed. Lineage
+    columns (`_row_id`, `_source_line`: a file re-exported in another order) are not the person's data."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(f).names)
+    data = [c.name for c in schema.tables[table].columns if c.name in present]
+    q = lambda c: '"' + c.replace('"', '""') + '"'   # noqa: E731 - the schema's names (SQL names, checked at load)
+    key = q(cols[0]) if len(cols) == 1 else "concat_ws(','," + ",".join(f"CAST({q(c)} AS VARCHAR)" for c in cols) + ")"
+    row = "concat_ws(chr(31), " + ", ".join(f"coalesce(CAST({q(c)} AS VARCHAR), chr(30))" for c in data) + ")"
+    con = duckdb.connect()
+    try:
+        out = con.execute(f"SELECT CAST(k AS VARCHAR) AS value, md5(string_agg(h, '' ORDER BY h)) AS fingerprint "
+                          f"FROM (SELECT {key} AS k, md5({row}) AS h FROM read_parquet(?)) GROUP BY k",
+                          [str(f)]).to_arrow_table()
+    finally:
+        con.close()
+    return pl.from_arrow(out).select(pl.lit(name).alias("column"), "value", "fingerprint")
 
 
 def _previous_of(cfg, ctx, summary: RunSummary) -> tuple[Path, dict] | None:
@@ -375,8 +400,8 @@ def _key_value(cols: list[str], source: pl.Expr | None = None) -> pl.Expr:
     return parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=",")
 
 
-def person_keys(ctx, plans, results: list[StageResult],
-                quarantine: pl.DataFrame) -> tuple[pl.LazyFrame | None, list[str], int]:
+def person_keys(ctx, plans, results: list[StageResult], quarantine: pl.DataFrame,
+                fingerprints: list | None = None) -> tuple[pl.LazyFrame | None, list[str], int]:
     """(`column`, `value`) of every person the run saw, lazily and not yet distinct: the rows it loaded (the
     validated Parquet the load read; a parallel run's validated rows) and the records it held, named by
     `person_columns`; the columns; and the held records whose person key could not be read (in no list)."""
@@ -397,6 +422,8 @@ def person_keys(ctx, plans, results: list[StageResult],
         f = next((g for g in (ctx.run_dir / s / f"{table}.parquet" for s in ("load", "validate")) if g.is_file()), None)
         if f is not None:
             frames.append(pl.scan_parquet(f).select(pl.lit(name).alias("column"), _key_value(cols).alias("value")))
+            if fingerprints is not None:   # what each loaded person's rows were: the next rehearsal names who changed
+                fingerprints.append(person_fingerprints(f, ps[0].schema, table, cols, name))
         # held after extract: `record_key` in the target's names; held at extract: in the source's, mapped by
         # the mapping's own key lines (flows.pipeline.held_at_extract, as the validation reads them)
         later = (quarantine.filter((pl.col("severity") == "error") & (pl.col("table") == table)
@@ -423,13 +450,19 @@ def persons_seen(ctx, plans, results: list[StageResult], quarantine: pl.DataFram
     a CSV with a BOM; the first VANISHED_LISTED in the summary) and the new ones, counted. A previous run without
     the file (older than it, or purged) is `compared` False, its vanished persons unknown. On columns (anti-joins
     of two Parquet files), never a person at a time. None when the 業務 names no person key."""
-    keys, columns, unnamed = person_keys(ctx, plans, results, quarantine)
+    prints: list[pl.DataFrame] = []
+    keys, columns, unnamed = person_keys(ctx, plans, results, quarantine, prints)
     run_dir = Path(ctx.run_dir)
-    (run_dir / VANISHED_FILE).unlink(missing_ok=True)   # a record written again: no stale list
+    for stale in (VANISHED_FILE, CHANGED_FILE):   # a record written again: no stale list
+        (run_dir / stale).unlink(missing_ok=True)
     if keys is None:
         return None
     f = run_dir / PERSONS_FILE
-    keys.unique().sort("column", "value").sink_parquet(f, compression="zstd")
+    # a person in two tables of a 業務 gets the digest of both (one row per person: their keys are one list)
+    fp = (pl.concat(prints).group_by("column", "value").agg(pl.col("fingerprint").sort().str.join(""))
+          if prints else pl.DataFrame(schema={"column": pl.String, "value": pl.String, "fingerprint": pl.String}))
+    keys.unique().join(fp.lazy(), on=["column", "value"], how="left").sort("column", "value").sink_parquet(
+        f, compression="zstd")
     cur = pl.scan_parquet(f)
     out = PersonsSummary(columns=columns, file=PERSONS_FILE, count=cur.select(pl.len()).collect().item(),
                          held_without_key=unnamed)
@@ -454,6 +487,19 @@ def persons_seen(ctx, plans, results: list[StageResult], quarantine: pl.DataFram
     out.vanished = gone.height
     out.vanished_rate = gone.height / out.previous_count if out.previous_count else None
     out.vanished_listed = gone["record_key"].head(VANISHED_LISTED).to_list()
+    if "fingerprint" in pl.read_parquet_schema(pf):   # loaded in both rehearsals, their rows not the same
+        changed = (pl.scan_parquet(pf).select(pl.col("column").cast(pl.String), pl.col("value").cast(pl.String),
+                                              pl.col("fingerprint").alias("before"))
+                   .join(cur.select("column", "value", pl.col("fingerprint").alias("after")), on=["column", "value"])
+                   .filter(pl.col("before").is_not_null() & pl.col("after").is_not_null()
+                           & (pl.col("before") != pl.col("after")))
+                   .sort("column", "value").select(record_key.alias("record_key")).collect())
+        out.changed, out.changed_listed = changed.height, changed["record_key"].head(VANISHED_LISTED).to_list()
+        if changed.height:
+            from ikou.reports.csvsafe import safe_for_csv
+
+            safe_for_csv(changed).write_csv(run_dir / CHANGED_FILE, include_bom=True)
+            out.changed_file = CHANGED_FILE
     if gone.height:
         from ikou.reports.csvsafe import safe_for_csv
 

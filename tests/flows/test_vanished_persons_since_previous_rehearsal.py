@@ -51,11 +51,17 @@ def _sources(tmp: Path) -> tuple[Path, Path, list[str], str, list[str]]:
     names = [by_person[a][0][6].decode("cp932") for a in (*gone, model)]
     new = b"9000000016"   # its modulus-11 check digit right: the new person loads like the others
     assert new not in by_person
-    kept = [line for line, f in lines if f[1] not in gone]
+    # and one person whose 郵便番号 was corrected in place between the exports: loaded both times, rows not the same
+    edited = plain[3]
+    old_zip = by_person[edited][0][20].rstrip(b"\r")
+    new_zip = b"9990001" if old_zip != b"9990001" else b"9990002"
+    kept = [line.replace(b"," + old_zip, b"," + new_zip) if f[1] == edited else line
+            for line, f in lines if f[1] not in gone]
     added = [line.replace(b"," + model + b",", b"," + new + b",", 1) for line, f in lines if f[1] == model]
     second = tmp / "r2" / "JUMIN.csv"
     second.parent.mkdir()
     second.write_bytes(b"\n".join(kept + added) + b"\n")
+    _sources.edited = edited.decode()
     return first, second, sorted(a.decode() for a in gone), new.decode(), names
 
 
@@ -82,7 +88,7 @@ def test_the_next_rehearsal_names_the_persons_that_vanished_and_counts_the_new(t
     url = f"duckdb:///{tmp_path / 't.duckdb'}"
     r1 = _run(tmp_path, first, "R1", url)
     keys = pl.read_parquet(r1 / "persons.parquet")
-    assert keys.columns == ["column", "value"] and set(keys["column"]) == {"atena_no"}
+    assert keys.columns == ["column", "value", "fingerprint"] and set(keys["column"]) == {"atena_no"}
     s1 = json.loads((r1 / "summary.json").read_text(encoding="utf-8"))
     # every person seen, loaded or held: the 989 persons loaded and the ones whose every row was held
     assert keys.height == s1["persons"]["count"] >= s1["tables"]["juki_kojin"]["loaded"]
@@ -97,6 +103,10 @@ def test_the_next_rehearsal_names_the_persons_that_vanished_and_counts_the_new(t
     # a few persons: a warning, never a blocker (the fall check judges many)
     assert not any("が今回の投入にも保留にもいません" in b for b in s2["sign_off_blockers"])
 
+    # the person whose 郵便番号 was corrected in place: loaded both times, named as changed (nobody else is)
+    assert (p["changed"], p["changed_listed"]) == (1, [f"atena_no={_sources.edited}"]), p
+    assert pl.read_csv(r2 / "changed.csv", infer_schema=False)["record_key"].to_list() == [f"atena_no={_sources.edited}"]
+    assert "前回から内容が変わった人: 1 人" in (r2 / "report.html").read_text(encoding="utf-8")
     csv = (r2 / "vanished.csv").read_bytes()
     assert csv.startswith(b"\xef\xbb\xbf")   # a BOM, as the other CSVs: Excel reads Japanese as UTF-8 only then
     listed = pl.read_csv(r2 / "vanished.csv", infer_schema=False)
