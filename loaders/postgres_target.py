@@ -105,7 +105,11 @@ class PostgresTarget(TargetDatabase):
                                        run_id=run_id, ja=f"移行先データベースに接続できません ({refused[1]})。移行先の URL "
                                        "(データベース名・ユーザー・パスワード) を直すか、作成してから再実行してください "
                                        "(移行先は変更なし)") from None
-            raise TransientError(f"target database unreachable: {first}", run_id=run_id) from exc
+            u = sa.engine.make_url(self.url)   # host and port only: never the password
+            where = f"{u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"
+            raise TransientError(f"target database unreachable: {first}", run_id=run_id,
+                                 ja=f"移行先データベース {where} に接続できません (一時的な障害の可能性。停止中・アドレスや"
+                                    "ポートの誤りなら設定の target.url を確認)") from exc
 
     def _take_lease(self, db_schema: str, run_id: str | None) -> None:
         """Hold the target's lease (targets.take_lease): a session-level advisory lock on `ikou:<schema>`, on a

@@ -194,6 +194,17 @@ def test_unreachable_postgresql_is_a_transient_error_with_the_run_id():
     assert exc.value.run_id == "run-x"
 
 
+def test_an_unreachable_target_names_host_and_port_in_japanese_never_the_password():
+    from ikou.errors import TransientError, message_ja
+
+    with pytest.raises(TransientError) as exc:
+        load_tables(frames_of(FIRST), SCHEMA, "postgresql://postgres:s3cretPW@127.0.0.1:1/none", f"dantai_{DANTAI}",
+                    run_id="run-x", dantai_code=DANTAI)
+    ja = message_ja(exc.value)
+    assert "移行先データベース 127.0.0.1:1/none に接続できません" in ja and "target.url" in ja, ja
+    assert "s3cretPW" not in ja + str(exc.value)
+
+
 def test_unsupported_target_is_refused():
     with pytest.raises(ConfigError, match="no target database for URL scheme 'sqlite'"):
         load(frames_of(FIRST), "sqlite:///x.db", f"dantai_{DANTAI}")
