@@ -215,6 +215,7 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
                     if not t.get("derived"):
                         validators.check_conservation(t["extracted"], t["validated"], t["quarantined"], name,
                                                       "validate", run_id=run_id)
+            cancel.checkpoint("report")   # a cancel dropped since the last step stops the run before its record
     except (KeyboardInterrupt, TerminationSignal) as exc:   # Ctrl-C / SIGTERM: rolled back unless the load committed
         failure = exc
         logger.warning("run cancelled at %s (%s)", run.stage, cancel.requested() or "KeyboardInterrupt")
@@ -378,8 +379,15 @@ def cancelled_error(run: _Run, how: str, *, committed: bool) -> RunError:
                         message=f"cancelled ({how}) after the load committed: the target holds this run; "
                                 f"the later stages (diff/report) did not finish",
                         message_ja="中断しました (移行先にはこの実行のデータが反映済み。差分比較・報告は未完了)")
-    return RunError(kind="Cancelled", stage=run.stage, message=f"cancelled ({how}); the target was rolled back",
+    return RunError(kind="Cancelled", stage=run.stage, message=f"cancelled ({how}); {_untouched(run)}",
                     message_ja="中断しました (移行先は元の状態のまま)")
+
+
+def _untouched(run: _Run) -> str:
+    """The target before the load committed: rolled back if the load had begun, else never touched."""
+    if run.stage == "load" and run.cutover is None:
+        return "the target was rolled back"
+    return "the target was not touched (it is as it was)"
 
 
 def stopped_error(run: _Run, exc: BaseException, *, committed: bool) -> RunError:
@@ -390,7 +398,7 @@ def stopped_error(run: _Run, exc: BaseException, *, committed: bool) -> RunError
                         message=f"{told} after the load committed: the target holds this run; the later stages "
                                 f"(diff/report) did not finish",
                         message_ja="実行のプロセスが終了させられました (移行先にはこの実行のデータが反映済み。差分比較・報告は未完了)")
-    return RunError(kind=type(exc).__name__, stage=run.stage, message=f"{told}; the target was rolled back",
+    return RunError(kind=type(exc).__name__, stage=run.stage, message=f"{told}; {_untouched(run)}",
                     message_ja="実行のプロセスが終了させられました (移行先は元の状態のまま)")
 
 

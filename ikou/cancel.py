@@ -10,14 +10,22 @@ not break the writing of the record the first one asked for), and while the run'
 (`deferred()`) none is raised at all. `on_request(hook)` runs once, at the first signal (the command line
 turns Prefect's API retries off there: a terminal's Ctrl-C may have stopped its temporary server too).
 
-`checkpoint(name)` marks points of a run where tests stop it (SIGINT, SIGTERM, kill -9): it does
-nothing unless IKOU_PAUSE_AT names that point, then writes IKOU_PAUSE_MARKER and waits there.
+A KeyboardInterrupt raised while a finalizer runs (a `__del__` the garbage collector called, asyncio's
+transports) is printed and dropped by Python: the run would go on and load. Such a cancel is kept
+(`sys.unraisablehook`, which also keeps Python's "Exception ignored in …" off the terminal unless
+IKOU_DEBUG): the next signal raises again, and so does the next `checkpoint()`.
+
+`checkpoint(name)` marks the points between a run's steps: there a cancel not yet raised stops the run
+(outside `deferred()`). Tests stop runs there too (SIGINT, SIGTERM, kill -9): when IKOU_PAUSE_AT names
+that point it writes IKOU_PAUSE_MARKER and waits.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,6 +33,8 @@ from pathlib import Path
 _requested: list[str] = []
 _deferring: list[bool] = []
 _hooks: list = []
+_unheeded: list[str] = []   # a cancel whose KeyboardInterrupt Python dropped (raised in a finalizer)
+_unraisable_before: list = []   # the unraisablehook ours passes everything else to
 
 
 def requested() -> str | None:
@@ -40,8 +50,27 @@ def _handler(signum, frame):
         for hook in list(_hooks):
             with contextlib.suppress(Exception):
                 hook()
-    if first and not _deferring:   # only the first stops the run, and never half-way through its record
-        raise KeyboardInterrupt(name)
+    # only the first stops the run (or one after a first that was dropped), never half-way through its record
+    if (first or _unheeded) and not _deferring:
+        _raise(name)
+
+
+def _raise(name: str):
+    _unheeded.clear()
+    exc = KeyboardInterrupt(name)
+    exc._ikou_cancel = name   # known again if a finalizer drops it (_unraisable)
+    raise exc
+
+
+def _unraisable(unraisable) -> None:
+    """Python drops an exception raised in a finalizer: our cancel is kept for the next signal or
+    checkpoint, and its "Exception ignored in …" traceback stays off the terminal (IKOU_DEBUG shows it)."""
+    name = getattr(unraisable.exc_value, "_ikou_cancel", None)
+    if name is not None:
+        _unheeded[:] = [name]
+        if not os.environ.get("IKOU_DEBUG"):
+            return
+    (_unraisable_before[0] if _unraisable_before else sys.__unraisablehook__)(unraisable)
 
 
 def on_request(hook) -> None:
@@ -53,6 +82,10 @@ def on_request(hook) -> None:
 def install() -> None:
     """SIGINT and SIGTERM cancel the run (main thread only: Python delivers signals there)."""
     _requested.clear()
+    _unheeded.clear()
+    if sys.unraisablehook is not _unraisable:
+        _unraisable_before[:] = [sys.unraisablehook]
+        sys.unraisablehook = _unraisable
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _handler)
 
@@ -65,7 +98,10 @@ def handling():
         yield
         return
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    dropped = list(_unheeded)   # a cancel dropped before the flow began (Prefect's start-up) still stops it
     install()
+    _requested.extend(dropped)
+    _unheeded.extend(dropped)
     try:
         yield
     finally:
@@ -76,11 +112,12 @@ def handling():
 @contextlib.contextmanager
 def deferred():
     """Write the run's record whole: a SIGINT/SIGTERM in the block is noted (`requested()`) but raises
-    nothing; whoever wrote the record then tells how the run ended."""
+    nothing; whoever wrote the record then tells how the run ended (a cancel dropped before is told so too)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _unheeded.clear()
     _deferring.append(True)
     for sig in before:
         signal.signal(sig, _handler)
@@ -93,6 +130,16 @@ def deferred():
 
 
 def checkpoint(name: str) -> None:
+    """Between two steps of a run: a cancel not yet raised (dropped in a finalizer) stops the run here,
+    unless its record is being written (`deferred()`). IKOU_PAUSE_AT=name waits here first (tests)."""
+    _pause(name)
+    if _unheeded and not _deferring:
+        logging.getLogger("ikou").info("cancel (%s) stops the run at %s (its first interrupt was dropped in a "
+                                       "finalizer)", _unheeded[-1], name)
+        _raise(_unheeded[-1])
+
+
+def _pause(name: str) -> None:
     if os.environ.get("IKOU_PAUSE_AT") != name:
         return
     marker = os.environ.get("IKOU_PAUSE_MARKER")

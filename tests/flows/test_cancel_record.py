@@ -53,7 +53,7 @@ def test_a_cancel_between_the_commit_and_the_load_step_returning_asks_the_target
     assert "holds this run" in s["error"]["message"]
 
 
-@pytest.mark.parametrize("stage, done, held", [("extract", (), None), ("load", ("extract", "validate"), None),
+@pytest.mark.parametrize("stage, done, held", [("load", ("extract", "validate"), None),
                                                ("load", ("extract", "validate"), "20261128T000000Z-R1-0000")])
 def test_a_cancel_before_the_load_committed_says_the_target_was_rolled_back(tmp_path, monkeypatch, stage, done, held):
     s = _record_of_cancel(tmp_path, monkeypatch, _run_at(stage, *done), held_run_id=held)
