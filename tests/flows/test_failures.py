@@ -70,7 +70,7 @@ CASES = {   # case: (stage, words the message must hold)
     "bad_target_url": ("config", ["target.url", "sqlite"]),
     "unknown_op": ("plan", ["no_such_op", "mapping.yaml"]),
     "missing_file": ("extract", ["NO_SUCH.csv", "not found"]),
-    "unreachable_database": ("load", ["unreachable"]),
+    "unreachable_database": ("plan", ["unreachable"]),   # asked before extraction, not found after it
     "gaiji_table_unknown_mj": ("plan", ["MJ999999"]),
     "schema_mapping_mismatch": ("plan", ["no_such_column", "mapping.yaml"]),
 }
