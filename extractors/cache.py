@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -100,16 +101,32 @@ def cached_extract(source, ctx, *, ordinal: int, target_table: str, layout_path:
                                                                      "cache_key": key})
     r = extract_source(source, ctx, ordinal=ordinal, target_table=target_table, layout_path=layout_path,
                        key_columns=key_columns, unread_columns=unread_columns)
+    _publish(r, entry)
+    r.extra.update(cache="miss", cache_key=key)
+    return r
+
+
+def _publish(r: ExtractResult, entry: Path) -> bool:
+    """Publish a miss's staging as the cache entry `entry`: hard-linked where the cache and the run folder share
+    a file system (no second copy of the staging), copied otherwise. The run does not need the cache: a failure
+    (a full disk) is a warning in run.log, and the half-written entry is removed."""
     tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(r.staging, tmp / "staging.parquet")
-    r.quarantine.write_parquet(tmp / "quarantine.parquet")
-    (tmp / "result.json").write_text(json.dumps({"origin": r.origin, "rows_read": r.rows_read, "rows_ok": r.rows_ok,
-                                                 "sha256": r.sha256, "extra": r.extra}, ensure_ascii=False),
-                                     encoding="utf-8")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(r.staging, tmp / "staging.parquet")
+        r.quarantine.write_parquet(tmp / "quarantine.parquet")
+        (tmp / "result.json").write_text(json.dumps({"origin": r.origin, "rows_read": r.rows_read,
+                                                     "rows_ok": r.rows_ok, "sha256": r.sha256, "extra": r.extra},
+                                                    ensure_ascii=False), encoding="utf-8")
+    except Exception as exc:   # noqa: BLE001 - an aid, not the run: its staging is written already
+        from ikou.errors import one_line
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        logging.getLogger("ikou").warning("extract %s: cache not written (the run goes on without it): %s", r.source,
+                                          one_line(exc))
+        return False
     try:
         tmp.rename(entry)          # atomic publish: a crashed run never leaves a half entry
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)   # another run published the same key first
-    r.extra.update(cache="miss", cache_key=key)
-    return r
+    return True

@@ -326,7 +326,9 @@ def note_in_summary(run_dir, **notes) -> None:
     f = Path(run_dir) / "summary.json"
     data = json.loads(f.read_text(encoding="utf-8"))
     data.update(notes)
-    f.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    from ikou.summary import write_atomic
+
+    write_atomic(f, json.dumps(data, ensure_ascii=False, indent=2))   # a full disk never leaves it 0 bytes
 
 
 # A target password given on the command line (`--target-url`) never becomes a flow parameter (Prefect stores

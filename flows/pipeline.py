@@ -18,7 +18,7 @@ from ikou.errors import ConfigError, message_ja, one_line
 from ikou.context import RunContext
 from ikou.schema import TargetSchema, load_schema
 from ikou.mappings.spec import MappingSpec, check_mapping, load_mapping
-from ikou.summary import RunError, RunSummary
+from ikou.summary import RunError, RunSummary, after_commit
 
 log = logging.getLogger("ikou")
 
@@ -356,6 +356,9 @@ def record(cfg: RunConfig, ctx: RunContext, plans: list[SourcePlan], results: li
     from ikou.reports.summary import PARALLEL_RUN, build_summary, now, write_outputs
 
     quarantine = q.concat([r.quarantine for r in results])
+    committed = any(r.stage == "load" for r in results)   # the target holds this run: a failure now says so
+    error = after_commit(error) if committed and status == "failed" else error
+    summary = None
     try:
         summary = build_summary(cfg, ctx, plans, results, quarantine, started=started, status=status, error=error,
                                 cutover=cutover)
@@ -371,14 +374,27 @@ def record(cfg: RunConfig, ctx: RunContext, plans: list[SourcePlan], results: li
     except Exception as exc:   # noqa: BLE001 - the record of a failed run must still be written
         if error is None:
             error = run_error("report", exc)
-        summary = RunSummary(dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id,
-                             rehearsal=cfg.rehearsal, gyomu=list(cfg.gyomu),
-                             status=status if status != "succeeded" else "failed", started_at=started,
-                             finished_at=now(), error=error, sign_off_blockers=[f"run failed: {error.kind}"],
-                             **({"mode": PARALLEL_RUN, "cutover": {k: cutover.get(k) for k in ("run_id", "at")}}
-                                if cutover else {}))
-        ctx.run_dir.mkdir(parents=True, exist_ok=True)
-        summary.write(ctx.run_dir / "summary.json")
+            error = after_commit(error) if committed else error
+        failed = status if status != "succeeded" else "failed"
+        if summary is not None:   # built, not written (a full disk at report): the counts already computed stay
+            summary = summary.model_copy(update={"status": failed, "error": error, "finished_at": now(),
+                                                 "sign_off_blockers": [*summary.sign_off_blockers,
+                                                                       f"run failed: {error.kind}"]})
+        else:
+            summary = RunSummary(dantai=ctx.dantai_code, dantai_name=cfg.dantai.name, run_id=ctx.run_id,
+                                 rehearsal=cfg.rehearsal, gyomu=list(cfg.gyomu), status=failed, started_at=started,
+                                 finished_at=now(), error=error, sign_off_blockers=[f"run failed: {error.kind}"],
+                                 **({"mode": PARALLEL_RUN, "cutover": {k: cutover.get(k) for k in ("run_id", "at")}}
+                                    if cutover else {}))
+        try:
+            ctx.run_dir.mkdir(parents=True, exist_ok=True)
+            summary.write(ctx.run_dir / "summary.json")
+        except OSError:   # a full disk: a summary.json that says otherwise goes (its space with it), then once more
+            (ctx.run_dir / "summary.json").unlink(missing_ok=True)
+            try:
+                summary.write(ctx.run_dir / "summary.json")
+            except OSError as werr:   # the run's end is still told: the target, `ikou run`'s line (UNWRITTEN)
+                logging.getLogger("ikou").error("summary.json not written: %s", one_line(werr))
     return summary
 
 

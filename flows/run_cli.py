@@ -7,9 +7,11 @@ with `--debug`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -149,44 +151,63 @@ def start(config: Path, *, run_id: str | None = None, target_url: str | None = N
     # a run id names one run: a folder holding anything is refused, and the flow takes the one claimed here
     # (ikou.context.new_run); one run of a 団体 at a time, refused before anything is written or Prefect starts
     # (the flow takes the lock again); the plan checked before Prefect starts (the flow checks it again)
-    with new_run(run_dir), dantai_lock(ctx.dantai_dir, run_id):
-        try:   # the plan check and Prefect's import take a second or two: a cancel there is recorded (stage plan)
-            cancel.checkpoint("plan")
-            if evidence or cfg.evidence:
-                _check_evidence_key(cfg, ctx)
-            _check_plan(cfg, ctx)
-            from ikou.flows import terminal
-            from ikou.flows.migrate import hand_over, migration_flow
-        except KeyboardInterrupt:
-            _cancelled_record(cfg, run_dir, "plan", "cancelled before the flow started; nothing was read or loaded",
-                              "開始前に中断しました (何も読み込み・投入していません)")
-            return None, run_dir
+    began = False   # run.log opened, the flow called: from then on a failure is this run's, never the config's
+    try:
+        with new_run(run_dir), dantai_lock(ctx.dantai_dir, run_id):
+            try:   # the plan check and Prefect's import take a second or two: a cancel there is recorded (stage plan)
+                cancel.checkpoint("plan")
+                if evidence or cfg.evidence:
+                    _check_evidence_key(cfg, ctx)
+                _check_plan(cfg, ctx)
+                from ikou.flows import terminal
+                from ikou.flows.migrate import hand_over, migration_flow
+            except KeyboardInterrupt:
+                _cancelled_record(cfg, run_dir, "plan", "cancelled before the flow started; nothing was read or loaded",
+                                  "開始前に中断しました (何も読み込み・投入していません)")
+                return None, run_dir
 
-        with terminal.logs_to(run_dir, verbose=verbose):
-            if debug:
-                os.environ["IKOU_DEBUG"] = "1"
-            else:
-                _tracebacks_off()
-            try:
-                with terminal.shown(progress):
-                    cancel.checkpoint("start")   # Prefect's server may take seconds to start: a cancel there too
-                    # a password in --target-url never becomes a flow parameter (Prefect stores and shows them)
-                    state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
-                                           target_url=hand_over(target_url), keep_stages=keep_stages,
-                                           return_state=True)
-            except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
-                state = None
-            except Exception as exc:   # noqa: BLE001 - see below
-                # a terminal's Ctrl-C (or `timeout`, systemd) signals the whole process group: Prefect's temporary
-                # server stops with the run, and reporting the flow's end to it fails later. The run was cancelled
-                # (its folder says so), not a config failure
-                _API_LOST = _prefect_unreachable(exc)
-                if not cancel.requested():
-                    if _prefect_unreachable(exc) and not (run_dir / "summary.json").exists():
-                        raise PrefectUnreachable(run_dir, exc) from exc
-                    raise
-                state = None
+            began = True
+            with terminal.logs_to(run_dir, verbose=verbose):
+                if debug:
+                    os.environ["IKOU_DEBUG"] = "1"
+                else:
+                    _tracebacks_off()
+                try:
+                    with terminal.shown(progress):
+                        cancel.checkpoint("start")   # Prefect's server may take seconds to start: a cancel there too
+                        # a password in --target-url never becomes a flow parameter (Prefect stores and shows them)
+                        state = migration_flow(config_path=str(Path(config).resolve()), run_id=run_id,
+                                               target_url=hand_over(target_url), keep_stages=keep_stages,
+                                               return_state=True)
+                except KeyboardInterrupt:   # before or after the flow's own handling: nothing was loaded by this run
+                    state = None
+                except Exception as exc:   # noqa: BLE001 - see below
+                    # a terminal's Ctrl-C (or `timeout`, systemd) signals the whole process group: Prefect's temporary
+                    # server stops with the run, and reporting the flow's end to it fails later. The run was cancelled
+                    # (its folder says so), not a config failure
+                    _API_LOST = _prefect_unreachable(exc)
+                    if not cancel.requested():
+                        if _prefect_unreachable(exc) and not (run_dir / "summary.json").exists():
+                            raise PrefectUnreachable(run_dir, exc) from exc
+                        raise
+                    state = None
+    except (PlanRefused, PrefectUnreachable):
+        raise
+    except Exception as exc:
+        if not began:
+            raise
+        raise RunBroken(run_dir, exc) from exc
     return state, run_dir
+
+
+class RunBroken(Exception):
+    """A failure once the run had begun (run.log open, the flow called) that the flow did not record: closing
+    run.log on a full disk, Prefect's API lost after the flow. The run's own (its folder `run_dir`), never
+    the config's: no second run folder is made for it."""
+
+    def __init__(self, run_dir: Path, cause: BaseException):
+        super().__init__(str(cause))
+        self.run_dir = run_dir
 
 
 def _check_evidence_key(cfg, ctx) -> None:
@@ -363,6 +384,10 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
         print(f"ikou: 失敗 (prefect): {exc.ja} — failed at prefect: {exc}", file=sys.stderr, flush=True)
         print(exc.run_dir, flush=True)
         return 2
+    except RunBroken as broken:   # the run had begun: its own folder tells it, no other is made
+        if debug:
+            traceback.print_exception(broken.__cause__)
+        return _broken_run(Path(config), broken.run_dir, broken.__cause__)
     except Exception as exc:   # noqa: BLE001 - the config itself failed: no run has started
         if debug:
             traceback.print_exc()
@@ -382,9 +407,14 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
     from ikou import cancel
 
     f = run_dir / "summary.json"
-    if state is None and not f.is_file():   # cancelled before the flow wrote anything (Prefect's start-up)
-        _cancelled_before_start_record(Path(config), run_dir, target_url)
-    summary = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
+    if state is None and not f.is_file() and not _unwritten(run_dir):   # cancelled before the flow wrote anything
+        with contextlib.suppress(OSError):   # a full disk: told below
+            _cancelled_before_start_record(Path(config), run_dir, target_url)
+    summary = _summary_of(run_dir)
+    if summary is None:   # the run's record could not be written (a full disk) or read: what this process knows
+        failure = state.result(raise_on_failure=False) if state is not None and state.is_failed() else None
+        return _unrecorded(Path(config), run_dir, failure if isinstance(failure, BaseException) else None,
+                           cancelled=state is None or state.is_cancelled())
     # a cancel that came once the run's record said succeeded (summary.json, the target's end, report): the run
     # is done and stands so, one verdict (summary.json, the target, exit 0); the cancel is named, not hidden
     late_cancel = cancel.requested() is not None and summary.get("status") == "succeeded"
@@ -435,6 +465,106 @@ def execute(config: Path, *, run_id=None, target_url=None, debug: bool = False, 
         print(f"  証跡パック / evidence pack: {pack}")
     _print_result(summary, run_dir)
     return 0
+
+
+def _summary_of(run_dir: Path) -> dict | None:
+    """The run's summary.json, or None when it is missing or unreadable (a full disk left none, or an older
+    ikou's write left it empty)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def _unwritten(run_dir: Path):
+    """The summary this process could not write into `run_dir` (ikou.summary.UNWRITTEN), if any."""
+    from ikou.summary import UNWRITTEN
+
+    return UNWRITTEN.get(str((run_dir / "summary.json").absolute()))
+
+
+_STAGE_IN_LOG = re.compile(r"run (?:failed|cancelled|stopped) at (\w+)")
+
+
+def _stage_in_log(run_dir: Path) -> str | None:
+    """The stage run.log names for the run's end (flows.migrate logs it before the record), if it got there."""
+    try:
+        found = _STAGE_IN_LOG.findall((run_dir / "run.log").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    return found[-1] if found else None
+
+
+def _broken_run(config: Path, run_dir: Path, exc: BaseException) -> int:
+    """A failure after the run began that the flow did not record (RunBroken): told as this run's, from its
+    record when there is one; the run folder last."""
+    from ikou import cancel
+    from ikou.errors import message_ja, one_line
+
+    summary = _summary_of(run_dir)
+    if summary is None:
+        return _unrecorded(config, run_dir, exc)
+    err = summary.get("error") or {}
+    if summary.get("status") == "cancelled" or (cancel.requested() and summary.get("status") != "succeeded"):
+        print(f"ikou: 中断 ({err.get('stage') or '-'}): {err.get('message_ja') or '中断しました'} — "
+              f"cancelled at {err.get('stage') or '-'}: {err.get('message') or 'cancelled'}", file=sys.stderr,
+              flush=True)
+        print(run_dir, flush=True)
+        return 130
+    if summary.get("status") == "succeeded":   # recorded whole: it stands; what failed after is named
+        _print_result(summary, run_dir, last=False)
+        print(f"ikou: 実行の記録の後にエラー (移行は完了しています): {message_ja(exc)} — an error after the run was "
+              f"recorded (it stands as succeeded): {one_line(exc)}", file=sys.stderr, flush=True)
+        print(run_dir, flush=True)
+        return 0
+    print(failure_line(err, one_line(exc)), file=sys.stderr, flush=True)
+    print(run_dir, flush=True)
+    return 2
+
+
+def _unrecorded(config: Path, run_dir: Path, exc: BaseException | None, *, cancelled: bool = False) -> int:
+    """The run's summary.json cannot be read (a full disk let none be written): the one line from what this
+    process knows (the summary it could not write, else the stage run.log names and the error), a record written
+    again when the disk allows it, else said so; the run folder last."""
+    from ikou.errors import message_ja, one_line
+
+    kept = _unwritten(run_dir)
+    if kept is not None and kept.error is not None:
+        error, status = kept.error.model_dump(), kept.status
+    else:
+        stage = _stage_in_log(run_dir) or "unknown"
+        if exc is not None:
+            error = {"stage": stage, "kind": type(exc).__name__, "message": one_line(exc),
+                     "message_ja": message_ja(exc)}
+        else:
+            error = {"stage": stage, "kind": "Cancelled" if cancelled else "RecordMissing",
+                     "message": ("cancelled; " if cancelled else "") + "the run's record (summary.json) is missing: "
+                                "check the target with `ikou rollback --list` and see run.log",
+                     "message_ja": ("中断しました。" if cancelled else "") + "実行の記録 (summary.json) がありません "
+                                   "(ikou rollback --list で移行先を、run.log を確認)"}
+        status = "cancelled" if cancelled else "failed"
+    note = ""
+    try:
+        if kept is not None:
+            kept.write(run_dir / "summary.json")
+        elif cancelled:
+            from ikou.config import load_config
+
+            _cancelled_record(load_config(config), run_dir, error["stage"], error["message"], error["message_ja"])
+        else:
+            _failure_record(config, run_dir, error["stage"], error["kind"], error["message"], error["message_ja"])
+    except Exception as werr:   # noqa: BLE001 - the line below says so
+        note = (f" (summary.json を書けませんでした: {message_ja(werr)} — summary.json could not be written: "
+                f"{one_line(werr)})")
+    if status == "cancelled":
+        print(f"ikou: 中断 ({error.get('stage') or '-'}): {error.get('message_ja') or '中断しました'} — cancelled at "
+              f"{error.get('stage') or '-'}: {error.get('message') or 'cancelled'}{note}", file=sys.stderr, flush=True)
+        print(run_dir, flush=True)
+        return 130
+    print(failure_line(error, "see run.log") + note, file=sys.stderr, flush=True)
+    print(run_dir, flush=True)
+    return 2
 
 
 def _config_asks_evidence(config: Path) -> bool:

@@ -84,11 +84,25 @@ def _console_handlers(logger: logging.Logger) -> list[logging.Handler]:
             or type(h).__name__ == "PrefectConsoleHandler"]
 
 
+class RunLog(logging.FileHandler):
+    """run.log. A record it cannot write (a full disk) is dropped quietly, the first error kept in `error`:
+    logging's default printed a traceback on stderr for each one, around the one line that ends the run."""
+
+    error: OSError | None = None
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            self.error = self.error or exc
+            return
+        super().handleError(record)
+
+
 @contextmanager
 def logs_to(run_dir: Path, *, verbose: bool):
     """Prefect's and ikou's logs into RUN_DIR/run.log for the block; off the terminal unless `verbose`."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler = RunLog(run_dir / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.Logger.manager.loggerDict))]
     removed: list[tuple[logging.Logger, logging.Handler]] = []
@@ -113,4 +127,9 @@ def logs_to(run_dir: Path, *, verbose: bool):
             lg.removeHandler(handler)
         for lg, h in removed:
             lg.addHandler(h)
-        handler.close()
+        try:
+            handler.close()
+        except OSError as exc:   # its last lines could not be written (a full disk): the first error is raised
+            handler.error = handler.error or exc
+        if handler.error is not None and sys.exc_info()[1] is None:
+            raise handler.error

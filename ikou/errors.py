@@ -3,6 +3,7 @@
 `TransientError` may succeed on retry (a database that is restarting); `TerminalError` will not
 (a broken layout, a failed conservation check) and must stop the run with a clear message.
 """
+import errno
 
 
 class IkouError(Exception):
@@ -105,9 +106,42 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+# An OSError the operator can act on (free space, a permission, a read-only mount): a sentence of its own, naming
+# the file (a path of the operator's folders, never a value from the data)
+OS_ERRORS_JA = {
+    errno.ENOSPC: "ディスクの空きがありません",
+    errno.EDQUOT: "ディスク使用量の上限 (クォータ) に達しました",
+    errno.EROFS: "読み取り専用のため書き込めません",
+    errno.EACCES: "アクセス権限がありません (読み書きの権限を確認してください)",
+    errno.EPERM: "操作が許可されていません (ファイルの属性・権限を確認してください)",
+}
+
+
+def os_error_ja(exc: BaseException) -> str | None:
+    """The Japanese sentence for a disk or permission OSError (found along the exception's causes: a library
+    may wrap it), with the file it names; None for any other error."""
+    chain = []
+    while exc is not None and len(chain) < 10:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    for e in chain:
+        if isinstance(e, OSError) and e.errno in OS_ERRORS_JA:
+            return OS_ERRORS_JA[e.errno] + (f" ({e.filename})" if e.filename is not None else "")
+    if any("No space left on device" in str(e) for e in chain):   # a library's own (Polars, DuckDB: "os error 28")
+        return OS_ERRORS_JA[errno.ENOSPC]
+    return None
+
+
+# a failure after the load committed: the target holds this run (flows.migrate words a cancel there the same way)
+COMMITTED = "the target holds this run; the later stages (diff/report) did not finish"
+COMMITTED_JA = "移行先にはこの実行のデータが反映済み。差分比較・報告は未完了"
+ROLLBACK_HINT = "`ikou rollback --list` shows it; `ikou rollback --to` restores the previous state"
+ROLLBACK_HINT_JA = "ikou rollback --list で確認、ikou rollback --to で前の状態に戻せます"
+
+
 def message_ja(exc: BaseException) -> str:
     """The Japanese half of the one line: the error's own detail when the raising site gave one, kept to one
-    line like `one_line`."""
+    line like `one_line`; a full disk or a permission names its cause and file."""
     if not isinstance(exc, IkouError):
-        return UNEXPECTED_JA
+        return os_error_ja(exc) or UNEXPECTED_JA
     return " ".join(ln.strip() for ln in str(exc.ja).strip().splitlines() if ln.strip())

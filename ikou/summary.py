@@ -6,6 +6,7 @@ with the report, the Prefect artifacts, scripts and PMs (unchanged from the unty
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -132,6 +133,22 @@ class RunError(_Model):
     message_ja: str | None = None
 
 
+def after_commit(error: RunError | None) -> RunError | None:
+    """A failure once the load committed, told as a cancel there is (flows.migrate.cancelled_error): the target
+    holds this run, its diff/report did not finish, and `ikou rollback` can restore the previous state."""
+    from ikou.errors import COMMITTED, COMMITTED_JA, ROLLBACK_HINT, ROLLBACK_HINT_JA
+
+    if error is None or COMMITTED_JA in (error.message_ja or "") or "the target holds this run" in error.message:
+        return error
+    return error.model_copy(update={
+        "message": f"{error.message} (after the load committed: {COMMITTED}; {ROLLBACK_HINT})",
+        "message_ja": f"{error.message_ja or ''} ({COMMITTED_JA}。{ROLLBACK_HINT_JA})"})
+
+
+# summaries whose write failed (a full disk), by path: `ikou run`, in the same process, still names the run's stage
+UNWRITTEN: dict[str, "RunSummary"] = {}
+
+
 class RunSummary(_Model):
     dantai: str
     dantai_name: str = ""
@@ -183,4 +200,31 @@ class RunSummary(_Model):
         return data
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+        """summary.json whole or not at all: written beside it, then renamed over it. A full disk (ENOSPC) used to
+        leave it 0 bytes; now it keeps the previous content, or none, and the error is raised."""
+        try:
+            write_atomic(path, json.dumps(self.as_dict(), ensure_ascii=False, indent=2))
+        except OSError:
+            UNWRITTEN[str(Path(path).absolute())] = self
+            raise
+        UNWRITTEN.pop(str(Path(path).absolute()), None)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """`text` into `path` through a temporary file in the same folder and os.replace: a failure (a full disk, a
+    read-only folder) leaves `path` as it was and no temporary file behind."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        # a failed write names no file (only an open does): the file it was for is named, the line says which
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
