@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -973,7 +974,13 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     run_dir = ctx.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     sens = sensitive_columns(plans)
-    quarantine.write_parquet(run_dir / "quarantine.parquet")
+    # through a temporary file: a full disk leaves no 0-byte quarantine.parquet for a reader to take as "none held"
+    tmp = run_dir / f".quarantine.parquet.tmp{os.getpid()}"
+    try:
+        quarantine.write_parquet(tmp)
+        os.replace(tmp, run_dir / "quarantine.parquet")
+    finally:
+        tmp.unlink(missing_ok=True)
     # opened in Excel: a legacy `=…` must not run (the Parquet stays exact); a BOM, or Japanese Excel reads it as CP932
     safe_for_csv(outcome_first(mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",)))).write_csv(
         run_dir / "quarantine.csv", include_bom=True)

@@ -150,6 +150,7 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
                   run_dir=run_dir)
         _counts(book, s)
         _vanished(book, s, run_dir, sensitive=sensitive, reveal=reveal)
+        _changed(book, s, run_dir, sensitive=sensitive, reveal=reveal)
         q = quarantine if quarantine is not None else pl.DataFrame(schema={c: pl.String for c in QUARANTINE_COLUMNS})
         # held records (not migrated) and warnings (loaded) on sheets of their own: one sheet of both counted 280
         # rows for 48 held records, and a PM counting or filtering it got another number than the report's
@@ -234,10 +235,15 @@ def _persons_rows(s: dict, blockers: list[str]) -> list[tuple[str, str]]:
     return [("前回から消えた人", f"{n:,} 人 ({level}; 前回 {run} の {int(p.get('previous_count') or 0):,} 人のうち、"
                                 f"今回の投入にも保留にもいない人。一覧は「消えた人」シートと {p.get('vanished_file') or VANISHED_CSV})"
                                 if n else f"0 人 (前回 {run} の人は全員、投入または保留されています)"),
-            ("新しい人", f"{int(p.get('new') or 0):,} 人 (前回 {run} にいなかった人)")]
+            ("新しい人", f"{int(p.get('new') or 0):,} 人 (前回 {run} にいなかった人)")] + (
+        [("内容が変わった人", f"{int(p['changed']):,} 人 (前回 {run} も今回も投入され、投入した行が前回と同じでない人。"
+                              f"一覧は「変わった人」シートと {p.get('changed_file') or CHANGED_CSV})"
+                              if p["changed"] else f"0 人 (前回 {run} も今回も投入された人の行はすべて前回と同じ)")]
+        if p.get("changed") is not None else [])
 
 
 VANISHED_CSV = "vanished.csv"
+CHANGED_CSV = "changed.csv"
 
 
 def _signoff_rows(run_dir: Path, s: dict) -> list[tuple[str, str]]:
@@ -278,6 +284,27 @@ def _vanished(book: _Book, s: dict, run_dir: Path, *, sensitive, reveal: bool) -
                note=f"前回リハーサル {run} にいて、今回の投入にも保留にもいない人: {int(p['vanished']):,} 人 / persons of the "
                     "previous rehearsal in neither this run's loaded nor its held records",
                total=int(p["vanished"]), rest_in=str(p.get("vanished_file") or VANISHED_CSV), widths=[30, 24])
+
+
+def _changed(book: _Book, s: dict, run_dir: Path, *, sensitive, reveal: bool) -> None:
+    """変わった人: persons loaded in both rehearsals whose loaded rows differ (changed.csv, else summary.json's first
+    ones); no sheet when none changed, nor for a key column flagged sensitive."""
+    p = s.get("persons")
+    if not isinstance(p, dict) or not p.get("changed"):
+        return
+    if not reveal and any(c in sensitive for col in p.get("columns") or [] for c in col.split(",")):
+        return
+    f = run_dir / str(p.get("changed_file") or CHANGED_CSV)
+    keys = (pl.read_csv(f, infer_schema=False)["record_key"].to_list() if f.is_file() and not f.is_symlink()
+            else list(p.get("changed_listed") or []))
+    rows = pl.DataFrame([k.split("=", 1) if "=" in k else ["", k] for k in keys], schema=["column", "value"],
+                        orient="row") if keys else pl.DataFrame(schema={"column": pl.String, "value": pl.String})
+    rows = rows.with_columns(pl.col("column").replace({c: labels.columns(c) for c in rows["column"].unique().to_list()}))
+    run = f"{p.get('previous_rehearsal') or ''} {p.get('previous_run') or ''}".strip()
+    book.sheet("変わった人", ["項目", "値"], [rows],
+               note=f"前回リハーサル {run} も今回も投入され、投入した行が前回と同じでない人: {int(p['changed']):,} 人 / persons "
+                    "loaded in both rehearsals whose loaded rows differ",
+               total=int(p["changed"]), rest_in=str(p.get("changed_file") or CHANGED_CSV), widths=[30, 24])
 
 
 def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str], run_dir: Path | None = None) -> None:

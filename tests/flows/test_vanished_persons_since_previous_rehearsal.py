@@ -124,6 +124,7 @@ def test_the_next_rehearsal_names_the_persons_that_vanished_and_counts_the_new(t
     overview = {r[0]: r[1] for r in book["概要"][2:]}
     assert overview["前回から消えた人"].startswith("2 人 (警告") and overview["新しい人"].startswith("1 人")
     assert [r[1] for r in book["消えた人"][2:]] == gone
+    assert overview["内容が変わった人"].startswith("1 人") and [r[1] for r in book["変わった人"][2:]] == [_sources.edited]
 
     # names never leave the run: not in the report, the workbook, the summary nor the list
     outputs = [html, (r2 / "summary.json").read_text(encoding="utf-8"), csv.decode("utf-8-sig"),
