@@ -116,6 +116,20 @@ def _walk(run: Path) -> tuple[list[Path], list[Path]]:
     return files, dirs
 
 
+def _keys_only(f: Path) -> None:
+    """A purged run keeps its persons' keys (the next rehearsal names who vanished) but not the digests of their
+    rows: a digest of a person's rows can confirm a guess of them (名前, 個人番号), so it goes with the staging."""
+    import polars as pl
+
+    if f.is_file() and not f.is_symlink() and "fingerprint" in pl.read_parquet_schema(f):
+        tmp = f.with_name(f".{f.name}.tmp{os.getpid()}")
+        try:
+            pl.read_parquet(f).select("column", "value").write_parquet(tmp, compression="zstd")
+            os.replace(tmp, f)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
 LINK_SKIPPED = "a symbolic link (to {}): not followed, it may lead into another 団体's folder"
 
 
@@ -166,6 +180,7 @@ def purge(dantai_dir: Path, before: dt.date, *, keep: set[str] = frozenset()) ->
                                            f"{int(ABANDONED_AFTER.total_seconds() // 3600)} h: still running")
             log.warning("purge: 実行中のため対象外 / skipped run %s: %s", run.name, report["skipped"][run.name])
             continue
+        _keys_only(run / "persons.parquet")
         files, dirs = _walk(run)
         if not files:
             continue

@@ -96,3 +96,17 @@ def test_a_run_stopped_without_summary_json_a_day_ago_is_purged_and_frees_the_ca
     r = purge(d, dt.date(2025, 6, 1))
     assert r["runs"] == ["20250102T000000Z-R1-dead"] and not r["skipped"] and r["cache_entries"] == 1
     assert not list(dead.rglob("*.parquet")) and not entry.exists()
+
+
+def test_purge_keeps_the_persons_keys_but_not_the_digests_of_their_rows(tmp_path, capsys):
+    """The next rehearsal still names who vanished after a purge; a digest of a person's rows (which can confirm a
+    guess of their name or 個人番号) goes with the staging."""
+    d = tmp_path / "runs" / "999997"
+    old = _run(d, "20260101T000000Z-R1-aaaa")
+    pl.DataFrame({"column": ["atena_no"], "value": ["0000000019"], "fingerprint": ["0" * 32]}).write_parquet(
+        old / "persons.parquet")
+    assert main(["purge", "--dantai", "999997", "--before", "2026-06-01", "--runs-dir", str(tmp_path / "runs")]) == 0
+    capsys.readouterr()
+    kept = pl.read_parquet(old / "persons.parquet")
+    assert kept.columns == ["column", "value"] and kept["value"].to_list() == ["0000000019"]
+    assert [p.name for p in old.rglob("*.parquet")] == ["persons.parquet"]
