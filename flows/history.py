@@ -149,7 +149,10 @@ def read_run_folder(run_dir: Path) -> dict:
 
 
 def _json_object(f: Path, name: str) -> tuple[dict | None, str | None]:
-    """(the JSON object in `f`, None) or (None, why not): the kind of error and where, never the file's text."""
+    """(the JSON object in `f`, None) or (None, why not): the kind of error and where, never the file's text. A
+    symbolic link is not followed (it may lead into another 団体's folder), as the run folders are not."""
+    if f.is_symlink():
+        return None, f"{name}: a symbolic link, not followed"
     try:
         data = json.loads(f.read_bytes())
     except (OSError, ValueError) as exc:   # UnicodeDecodeError and JSONDecodeError are ValueErrors

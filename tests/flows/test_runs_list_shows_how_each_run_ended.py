@@ -121,3 +121,15 @@ def test_a_missing_runs_folder_is_named(tmp_path, no_server, capsys):
     assert main(["runs", "list", "--runs-dir", str(tmp_path / "nosuch")]) == 2
     err = capsys.readouterr().err
     assert "nosuch" in err and "フォルダがありません" in err and "Prefect" not in err, err
+
+
+def test_a_summary_that_is_a_link_is_not_followed(runs_dir, tmp_path, no_server, capsys):
+    """A real run folder whose summary.json links into another 団体's folder: not read, said so."""
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps(_summary("20261109T000000Z-R1-0012", B)), encoding="utf-8")
+    d = runs_dir / A / "20261109T000000Z-R1-0012"
+    d.mkdir()
+    os.symlink(elsewhere, d / "summary.json")
+    assert main(["runs", "list", "--runs-dir", str(runs_dir), "--json"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["run_id"] == d.name)
+    assert row["status"] == "unreadable" and "symbolic link" in row["summary_error"], row
