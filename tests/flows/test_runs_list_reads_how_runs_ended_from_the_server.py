@@ -52,7 +52,8 @@ def listed(prefect_harness, tmp_path_factory):
 
 
 def test_each_run_is_read_from_its_folder_or_the_servers_summary(listed):
-    rows = {r["run_id"]: r for r in history.list_runs(CODE)}
+    # the suite shares one Prefect server: other tests' runs of this 団体 may be listed beside these three
+    rows = {r["run_id"]: r for r in history.list_runs(CODE) if r["run_id"] in (SIGNED, MOVED, DIED)}
     assert set(rows) == {SIGNED, MOVED, DIED}
     s, m, d = rows[SIGNED], rows[MOVED], rows[DIED]
     assert (s["status"], s["signed_off"], s["held"], s["sign_off_blockers"]) == ("signed_off", True, 4, 0)
