@@ -27,7 +27,7 @@ from ikou.extractors.result import ExtractResult
 from ikou import quarantine as q
 
 # Bump when an extractor change alters staging or quarantine for the same input.
-EXTRACTOR_VERSION = "10"   # 10: a BOM starting a CSV record (concatenated exports); out-of-range dates as written; 3: records, not lines (quoting, CR line ends, controls); 4: record_key, EOF mark; 5: fixed-width pad
+EXTRACTOR_VERSION = "11"   # 11: a wrong declared encoding named (likely_encoding); 10: a BOM starting a CSV record (concatenated exports); out-of-range dates as written; 3: records, not lines (quoting, CR line ends, controls); 4: record_key, EOF mark; 5: fixed-width pad
 # 6: csv line breaks only in line_breaks columns, trailing_delimiter, repeated header
 # 7: a key value that is not text gives no record_key; fixed width: lone CR ends a line, back-to-back keys guarded
 # 8: layout record_types: header / trailer records not staged, an undeclared type held (extract.record_type)

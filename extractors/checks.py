@@ -315,3 +315,132 @@ def split_unread(layout, unread: set[str]):
     second is `not_held`. A key column is always read."""
     return (layout.model_copy(update={"columns": [c for c in layout.columns if c.name not in unread]}),
             layout.model_copy(update={"columns": [c for c in layout.columns if c.name in unread]}))
+
+
+# ------------------------------------------------------------------ the encoding undecodable records read in
+# A file written in another encoding than the layout declares: the records that do not decode are the visible few,
+# and those that do may hold other, real characters (a Shift_JIS-2004 export read as cp932 decodes 704 JIS X 0213
+# characters as another valid one: 䉤 → 寘, 䝤 → ⅸ, 䟽 → 鍈; an EUC-JP one gives mojibake). So the bytes of the
+# records that did not decode (a bounded sample) are tried in the likely alternatives of the declared encoding, the
+# strictest first (UTF-8 is almost never valid by chance, EUC-JP rarely, Shift_JIS-2004 often): when they all decode
+# in one, it is recorded (summary.json `sources.<name>.likely_encoding`), named in the extract.decode messages and
+# made a sign-off blocker (reports.summary.likely_encoding_lines), whatever the share of records held.
+_LIKELY = {
+    "cp932": ("utf-8", "euc_jp", "shift_jis_2004"),
+    "shift_jis": ("utf-8", "euc_jp", "cp932", "shift_jis_2004"),   # NEC/IBM characters: most often CP932
+    "euc_jp": ("utf-8", "euc_jis_2004", "cp932"),
+    "utf-8": ("euc_jp", "cp932"),
+    "shift_jis_2004": ("utf-8", "euc_jis_2004"),
+    "shift_jisx0213": ("utf-8", "euc_jis_2004"),
+    "euc_jis_2004": ("utf-8", "shift_jis_2004"),
+    "euc_jisx0213": ("utf-8", "shift_jis_2004"),
+}
+ENCODING_NAMES = {"shift_jis_2004": "Shift_JIS-2004", "euc_jp": "EUC-JP", "utf-8": "UTF-8",
+                  "cp932": "CP932 (Windows-31J)", "euc_jis_2004": "EUC-JIS-2004"}
+LIKELY_SAMPLE = 256             # undecodable records tried, at most …
+LIKELY_SAMPLE_BYTES = 256 << 10  # … and bytes of them
+
+
+def likely_alternatives(encoding: str) -> tuple[str, ...]:
+    """The encodings a file declared in `encoding` is likely in instead, in the order they are tried."""
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return ()
+    return _LIKELY.get("utf-8" if name == "utf-8-sig" else name, ())
+
+
+class EncodingSample:
+    """The raw bytes of a file's undecodable records, bounded (LIKELY_SAMPLE records, LIKELY_SAMPLE_BYTES): filled
+    by the chunks (two at a time: list.extend is atomic), read once at the end (`likely`)."""
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+        self.size = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.records) >= LIKELY_SAMPLE or self.size >= LIKELY_SAMPLE_BYTES
+
+    def add(self, raws: list[bytes]) -> None:
+        if self.full:
+            return
+        raws = raws[:LIKELY_SAMPLE - len(self.records)]
+        self.records.extend(raws)
+        self.size += sum(map(len, raws))
+
+    def likely(self, encoding: str) -> str | None:
+        return likely_encoding(self.records, encoding)
+
+
+def likely_encoding(records: list[bytes], encoding: str) -> str | None:
+    """The first of `likely_alternatives(encoding)` every one of `records` (raw bytes that did not decode in
+    `encoding`) decodes in, the characters `encoding` lacks being mostly kanji or kana (`_japanese_letter`): one
+    decode call per alternative over the records joined by LF (a byte no character of these encodings holds);
+    None: no sample, or no alternative reads them so."""
+    if not records:
+        return None
+    joined = b"\n".join(records)
+    for alt in likely_alternatives(encoding):
+        try:
+            text = joined.decode(alt)
+        except UnicodeDecodeError:
+            continue
+        odd = _odd_chars(text, alt, encoding)
+        if 2 * sum(map(_japanese_letter, odd)) > len(odd) and not any(_also_other(ch, alt) for ch in odd):
+            return alt
+    return None
+
+
+def _odd_chars(text: str, alt: str, declared: str) -> list[str]:
+    """The distinct characters of `text` (read in `alt`) that `declared` cannot read: a few hundred at most."""
+    out = []
+    for ch in set(text):
+        if ch < "\x80":
+            continue
+        try:
+            ch.encode(alt).decode(declared)
+        except UnicodeError:
+            out.append(ch)
+    return out
+
+
+def _japanese_letter(ch: str) -> bool:
+    """Kanji or kana, what names and addresses hold: the characters a declared encoding lacks must mostly be these
+    for another encoding to be named (a damaged byte pair of a CP932 file that Shift_JIS-2004 happens to define,
+    0x85 0x40, reads as €: that is damage, not an encoding)."""
+    import unicodedata
+
+    return unicodedata.name(ch, "").startswith(("CJK", "HIRAGANA", "KATAKANA"))
+
+
+# bytes an alternative reads as one character and a variant Python has no codec for as another: not named there.
+# EUC-JIS-2004 vs eucJP-ms (an EUC-JP export of a Windows system): row 13 (0xAD: NEC specials), rows 85–94
+# (0xF5–0xFE: user-defined 外字, IBM extension kanji) and JIS X 0212 rows 83–94 (0x8F 0xF3–0xFE): JIS X 0213 has
+# other kanji there, so a vendor's 外字 or 髙 would load as another real kanji.
+def _also_other(ch: str, alt: str) -> bool:
+    if alt != "euc_jis_2004":
+        return False
+    b = ch.encode(alt)
+    return b[0] == 0xAD or b[0] >= 0xF5 or (b[0] == 0x8F and len(b) > 1 and b[1] >= 0xF3)
+
+
+def likely_hint(likely: str) -> tuple[str, str]:
+    """The sentence added to an extract.decode message when the file reads as `likely` (Japanese, English)."""
+    name = ENCODING_NAMES.get(likely, likely)
+    return (f"{name} として読めます: layout の encoding を確認してください (encoding: {likely})",
+            f"the file reads as {name}: check the layout's encoding (encoding: {likely})")
+
+
+def with_likely_encoding(found: pl.DataFrame, likely: str | None) -> pl.DataFrame:
+    """Findings (message_ja, message_en, rule) with `likely_hint` added to every extract.decode one."""
+    if likely is None or found.height == 0 or "rule" not in found.columns:
+        return found
+    ja, en = likely_hint(likely)
+    hit = pl.col("rule") == "extract.decode"
+    return found.with_columns(pl.when(hit).then(pl.col("message_ja") + f"。{ja}").otherwise("message_ja")
+                              .alias("message_ja"),
+                              pl.when(hit).then(pl.col("message_en") + f"; {en}").otherwise("message_en")
+                              .alias("message_en"))

@@ -42,8 +42,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ikou.extractors.checks import (LINE_BREAK_HINT, collapse_not_held, control_frame, may_hold_controls,
-                                   not_held, overlong_frame, split_unread)
+from ikou.extractors.checks import (LINE_BREAK_HINT, EncodingSample, collapse_not_held, control_frame,
+                                   may_hold_controls, not_held, overlong_frame, split_unread, with_likely_encoding)
 from ikou.extractors.fields import (
     columnar,
     decode_each,
@@ -77,6 +77,7 @@ from ikou.staging import ROW_ID, SOURCE, SOURCE_LINE, row_id_base, sink_batches
 # 8 MB: as fast as 32 MB here (3.26 s per 100 MB either way) at half the peak memory (0.5 vs 1.1 GB).
 CHUNK_BYTES = 8 << 20
 _DECODE_WINDOW = 256 << 10   # after a decode error, the rest of a chunk is decoded in pieces this size
+LIKELY_PER_CHUNK = 64        # undecodable records of a chunk tried in other encodings (checks.EncodingSample)
 
 
 def _fields_of(text: str, delimiter: str, quote: str | None) -> list[tuple[int, int]]:
@@ -667,6 +668,7 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
     base = row_id_base(source_ordinal)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     bad_rows: list[pl.DataFrame] = []
+    sample = EncodingSample()   # undecodable records' bytes (bounded): the encoding they read in, if one
     rows_ok = 0
     names = layout.names
     n_fields = len(names)
@@ -837,12 +839,22 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
                                  f"いません (レイアウト {layout.name} は trailing_delimiter: true)。ファイルの行がそうでなければ"
                                  "レイアウトから外してください")
         if is_first and table.num_rows == 0 and n_records >= 2 and n_invalid_records == n_records:
+            # every record one field more, that field empty: each line ends with the delimiter, undeclared
+            d, qq = layout.delimiter, (layout.quote or "") * 2
+            trailing = not layout.trailing_delimiter and inv.select(
+                ((pl.col("actual") == n_fields + 1) & (pl.col("value").str.ends_with(d)
+                                                       | (pl.lit(bool(qq)) & pl.col("value").str.ends_with(d + qq)))
+                 ).all()).item()
+            hint_ja, hint_en = (("。どの行も区切り文字で終わり、最後の項目が空です: レイアウトに trailing_delimiter: true "
+                                 "を指定してください", f"; every line ends with the delimiter (an empty field "
+                                 f"{n_fields + 1}): set trailing_delimiter: true in the layout")
+                                if trailing else ("", ""))
             raise LayoutError(
                 f"{source_name}: layout {layout.name} ({n_fields} fields) does not match {path.name}: "
-                f"none of its first {n_records} records has that many fields", run_id=run_id,
+                f"none of its first {n_records} records has that many fields{hint_en}", run_id=run_id,
                 ja=f"{source_name}: レイアウト {layout.name} ({n_fields} 項目) は {path.name} と一致しません: "
                    f"先頭の {n_records} 件のどのレコードも項目数が {n_fields} 個ではありません "
-                   "(レイアウトと区切り文字 delimiter の指定を確認してください)")
+                   f"(レイアウトと区切り文字 delimiter の指定を確認してください){hint_ja}")
         lines = first_line + recs.line
         df = parsed = _record_bom(pl.from_arrow(table).with_columns(pl.Series("_line", lines[idx])), names[0],
                                   layout.quote, _starts_with(c, np.asarray(idx, np.int64), BOM.encode()))
@@ -876,6 +888,9 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
         f = c.findings()
         if f.height == 0:
             return to_staging(df.select("_line", *names), layout, path.name, base), None
+        if not sample.full:   # the bytes of (a few of) the records that did not decode: which encoding reads them
+            bad = f.filter(pl.col("rule") == "extract.decode")["_rec"].unique(maintain_order=True)
+            sample.add([c.raw(i) for i in bad.head(LIKELY_PER_CHUNK).to_list()])
         rec = f["_rec"].to_numpy()
         f = f.with_columns(pl.Series("source_line", lines[rec]), pl.Series("_at", offset + recs.start[rec]))
         stray = (pl.col("rule") == "extract.stray_quote") & pl.col("column").is_not_null() & (pl.col("column") != "")
@@ -950,8 +965,12 @@ def extract_csv(path: Path, layout: Layout, *, out_path: Path, source_name: str,
 
     sink_batches(staged(), staging_schema(layout), out_path)
     found = pl.concat(bad_rows) if bad_rows else pl.DataFrame()
+    likely = sample.likely(enc)   # every undecodable record reads in one other encoding: the layout's is wrong
+    found = with_likely_encoding(found, likely)
     quarantine = quarantine_frame(found, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
     result = file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
                          quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)
+    if likely:
+        result.extra["likely_encoding"] = likely
     return types.finish(result, path) if types else result   # the trailer's count checked: a mismatch stops the run

@@ -106,7 +106,7 @@ def _ascii_text():
     return AsciiText
 
 
-def _sql_ascii_strings(dbapi_conn) -> None:
+def sql_ascii_strings(dbapi_conn) -> None:
     """A psycopg connection whose client encoding is SQL_ASCII (the default with a SQL_ASCII database) reads
     the text types as ASCII str (`_ascii_text`) instead of bytes."""
     info = getattr(dbapi_conn, "info", None)
@@ -125,11 +125,11 @@ def _sql_ascii_strings(dbapi_conn) -> None:
 def read_only_engine(url: str) -> sa.Engine:
     """The SQLAlchemy engine extraction reads through: each new MariaDB/PostgreSQL session is made read-only
     before anything is read (committed, so the setting outlives the connect's own transaction). A PostgreSQL
-    session of a SQL_ASCII database reads the server's text as str (`_sql_ascii_strings`), from its first
+    session of a SQL_ASCII database reads the server's text as str (`sql_ascii_strings`), from its first
     statement (SQLAlchemy's own look at the server) on."""
     engine = sa.create_engine(url, **_engine_options(url))
     if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-        sa.event.listen(engine, "connect", lambda dbapi_conn, _record: _sql_ascii_strings(dbapi_conn), insert=True)
+        sa.event.listen(engine, "connect", lambda dbapi_conn, _record: sql_ascii_strings(dbapi_conn), insert=True)
     statement = _READ_ONLY.get(engine.dialect.name)
     if statement:
         @sa.event.listens_for(engine, "connect")
@@ -720,6 +720,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                     rows += n
                     ok = df.filter(~pl.col("_line").is_in([f["source_line"] for f in found])) if found else df
                     encodings = {c: t.decoded_as for c, t in zip(names, texts) if t.decoded_as}
+                    likely.extend(t.likely_encoding for t in texts if t.likely_encoding)
                     ok, ctl = control_findings(ok, checked, "utf-8", line_breaks=breaks,
                                                line_break_hint=_LINE_BREAK_HINT, column_encodings=encodings)
                     found += ctl
@@ -739,6 +740,7 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                     yield to_staging(ok, layout, label, base)
 
             held: list[dict] = []
+            likely: list[str] = []   # the encoding undecodable values read in (checks.likely_encoding), by batch
             try:
                 sink_batches(staged(), staging_schema(layout), out_path)
             finally:
@@ -761,4 +763,5 @@ def extract_table(url: str, table: str, layout: Layout, *, out_path: Path, sourc
                          rows_ok=rows - errors["row_id"].n_unique(), quarantine=quarantine, sha256=None,
                          seconds=time.perf_counter() - t0,
                          extra={"reader": "adbc" if use_adbc else "sqlalchemy", "numeric_columns": numeric,
-                                "byte_columns": as_bytes})
+                                "byte_columns": as_bytes,
+                                **({"likely_encoding": max(set(likely), key=likely.count)} if likely else {})})

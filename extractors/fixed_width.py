@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ikou.extractors.checks import (collapse_not_held, control_findings, inner_padding_frame, may_hold_controls,
-                                   not_held, overlong_findings, split_unread)
+from ikou.extractors.checks import (EncodingSample, collapse_not_held, control_findings, inner_padding_frame,
+                                   may_hold_controls, not_held, overlong_findings, split_unread, with_likely_encoding)
 from ikou.extractors.csv_file import (
     CHUNK_BYTES,
     quarantine_frame,
@@ -233,6 +233,7 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     base = row_id_base(source_ordinal)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     bad_rows: list[dict] = []
+    sample = EncodingSample()   # undecodable fields' bytes (bounded): the encoding they read in, if one
     rows_ok = 0
     unterminated = layout.record_terminator == "none"
     _check_terminators(path, layout, source_name, run_id, size)
@@ -420,6 +421,9 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
             if f.pop("_at", None) is not None:
                 continue   # the end-of-file mark says where it is
             at = int(record_at[f["source_line"] - line])
+            if f["rule"] == "extract.decode" and f.get("column") in at_of and not sample.full:
+                off, width = at_of[f["column"]]   # the field's bytes: which encoding reads them (bounded)
+                sample.add([chunk[at - chunk_offset + off:at - chunk_offset + off + width]])
             f["message_ja"] += f" (行の位置: ファイル先頭から {at} バイト目)"
             f["message_en"] += f" (record starts at file offset {at})"
         return to_staging(df, layout, path.name, base), bad_rows
@@ -442,6 +446,10 @@ def extract_fixed(path: Path, layout: Layout, *, out_path: Path, source_name: st
     sink_batches(staged(), staging_schema(layout), out_path)
     quarantine = quarantine_frame(bad_rows, run_id=run_id, dantai_code=dantai_code, target_table=target_table,
                                     origin=path.name, base=base)
+    likely = sample.likely(enc)   # every undecodable field reads in one other encoding: the layout's is wrong
+    quarantine = with_likely_encoding(quarantine, likely)
     result = file_result(source_name=source_name, path=path, out_path=out_path, rows_ok=rows_ok,
                          quarantine=quarantine, seconds=time.perf_counter() - t0, size=size, encoding=enc)
+    if likely:
+        result.extra["likely_encoding"] = likely
     return types.finish(result, path) if types else result   # the trailer's count checked: a mismatch stops the run

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ikou.errors import TerminalError
+from ikou.extractors.checks import LIKELY_SAMPLE, likely_encoding, likely_hint
 from ikou.extractors.fields import columnar, decode_each, skip_bad_records
 
 
@@ -71,6 +72,7 @@ class Rendered:
     held: list[dict] = field(default_factory=list)   # {"index", "rule", "value", "message_ja", "message_en"}
     unreadable: np.ndarray | None = None             # bool: values that could not be read (their record has no key)
     decoded_as: str | None = None                    # the encoding binary values were decoded with
+    likely_encoding: str | None = None               # the one every undecodable value reads in (checks.likely_encoding)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -336,7 +338,21 @@ def _decode_skipping(arr: pa.Array, col: Column, joined: np.ndarray, offsets: np
     shown = decode_each(joined, starts[idx], stops[idx], lambda b: b.decode(enc, "backslashreplace"))
     at = (err - starts[idx] + 1).tolist()
     held = [_decode_held(i, v, col, w, k) for i, v, w, k in zip(idx.tolist(), shown, width.tolist(), at)]
-    return Rendered(_with_nulls(texts, valid), held, unreadable, decoded_as=enc)
+    likely = _likely(held, [joined[a:b].tobytes() for a, b in zip(starts[idx][:LIKELY_SAMPLE].tolist(),
+                                                                   stops[idx][:LIKELY_SAMPLE].tolist())], enc)
+    return Rendered(_with_nulls(texts, valid), held, unreadable, decoded_as=enc, likely_encoding=likely)
+
+
+def _likely(held: list[dict], raws: list[bytes], enc: str) -> str | None:
+    """The encoding the undecodable values (a bounded sample of their bytes) all read in, named in their findings:
+    the layout's encoding is then likely wrong, and the values that did decode may hold other characters."""
+    likely = likely_encoding(raws, enc)
+    if likely:
+        ja, en = likely_hint(likely)
+        for h in held:
+            h["message_ja"] += f"。{ja}"
+            h["message_en"] += f"; {en}"
+    return likely
 
 
 def _decode_held(index: int, shown: str, col: Column, n_bad: int, at: int) -> dict:
@@ -369,9 +385,10 @@ def _decode_by_value(arr: pa.Array, col: Column, offsets: np.ndarray, data: np.n
     if not bad:
         return Rendered(text, decoded_as=enc)
     held = [_decode_held(i, v, col, n, at) for i, v, (n, at) in zip(bad, shown, detail)]
+    likely = _likely(held, [raw[offsets[i]:offsets[i + 1]] for i in bad[:LIKELY_SAMPLE]], enc)
     unreadable = np.zeros(len(arr), bool)
     unreadable[bad] = True
-    return Rendered(text, held, unreadable, decoded_as=enc)
+    return Rendered(text, held, unreadable, decoded_as=enc, likely_encoding=likely)
 
 
 def _bits(arr: pa.Array, col: Column, *, pg: bool) -> Rendered:

@@ -199,10 +199,10 @@ def migration_flow(config_path: str, run_id: str | None = None, target_url: str 
         # started (a campaign's second rehearsal of one 団体) waits its turn
         with cancel.handling(), dantai_lock(ctx.dantai_dir, run_id, wait=RUN_LOCK_WAIT):
             plans = P.checked_plan(cfg)   # `ikou run` checked it before Prefect started: the same checks
-            if not cfg.target.url.startswith("duckdb"):
-                # a server target answers before hours of extraction: a wrong port, a stopped server or a refused
-                # login is said now, at plan, not after extract, map and validate (its cut-over is read again at load)
-                loaders.cutover(cfg.target.url, cfg.target_schema)
+            # the target answers before hours of extraction: a server's wrong port, stopped server or refused login,
+            # a DuckDB file that cannot be written, is no DuckDB database or another process holds, is said now, at
+            # plan, not after extract, map and validate (its cut-over is read again at load)
+            loaders.target_for(cfg.target.url).preflight(cfg.target_schema)
             if os.environ.get("IKOU_PARALLEL"):   # opt-in: independent stages as concurrent tasks
                 from ikou.flows import parallel
 

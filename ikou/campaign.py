@@ -157,6 +157,7 @@ class Campaign(StrictModel):
         one rehearsal only: two runs into one target replace each other's load."""
         seen: dict[str, int] = {}
         targets: dict[tuple, int] = {}
+        files: dict[str, int] = {}   # DuckDB target file → the first rehearsal loading it
         cfgs = []
         for i, r in enumerate(self.rehearsals):
             cfg = run_config(r, where=f"rehearsals.{i}")
@@ -182,6 +183,25 @@ class Campaign(StrictModel):
                                      "しまうため、どちらかを外すか、別の target_url または target.schema にしてください")
             if key is not None:
                 targets[key] = i
+            # one DuckDB file holds one 団体: a file has no roles, whoever opens it reads every 団体 in it
+            # (several 業務 or rehearsals of one 団体 into one file stay allowed)
+            file = key[3] if key is not None and len(key) == 5 and key[0] == "duckdb" else None
+            j = files.get(file) if file is not None else None
+            other = cfgs[j].dantai.code if j is not None else None
+            if other is not None and other != cfg.dantai.code:
+                base = Path((info.context or {}).get("path") or ".").resolve().parent
+                shown = [os.path.relpath(self.rehearsals[k].config, base) for k in (i, j)]
+                raise SpecProblem(f"rehearsals.{i} ({shown[0]}, 団体 {cfg.dantai.code}) and rehearsals.{j} "
+                                  f"({shown[1]}, 団体 {other}) load the same DuckDB file {file}: a DuckDB file has "
+                                  "no roles and whoever opens it reads every 団体 in it; give each 団体 its own "
+                                  "target file (its config's target.url or the rehearsal's target_url)",
+                                  key=f"rehearsals.{i}",
+                                  ja=f"rehearsals.{i} ({shown[0]}、団体 {cfg.dantai.code}) と rehearsals.{j} ({shown[1]}、"
+                                     f"団体 {other}) が同じ DuckDB ファイル {file} に投入します。DuckDB ファイルには権限 "
+                                     "(ロール) がなく、開ける人は中のすべての団体のデータを読めます。団体ごとに別の移行先"
+                                     "ファイルを (設定の target.url または target_url で) 指定してください")
+            if file is not None:
+                files.setdefault(file, i)
             # after the entry's other checks, none of whose messages repeats the URL
             if r.target_url and url_has_password(r.target_url):
                 raise SpecProblem(

@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 
 from ikou.errors import ConfigError, IsolationError
+from ikou.summary import write_replacing
 
 log = logging.getLogger("ikou")
 
@@ -122,12 +123,8 @@ def _keys_only(f: Path) -> None:
     import polars as pl
 
     if f.is_file() and not f.is_symlink() and "fingerprint" in pl.read_parquet_schema(f):
-        tmp = f.with_name(f".{f.name}.tmp{os.getpid()}")
-        try:
-            pl.read_parquet(f).select("column", "value").write_parquet(tmp, compression="zstd")
-            os.replace(tmp, f)
-        finally:
-            tmp.unlink(missing_ok=True)
+        kept = pl.read_parquet(f).select("column", "value")
+        write_replacing(f, lambda tmp: kept.write_parquet(tmp, compression="zstd"))
 
 
 LINK_SKIPPED = "a symbolic link (to {}): not followed, it may lead into another 団体's folder"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,6 +74,10 @@ class SourceStats(_Model):
     # a multi-table database source: the one snapshot all its tables were read in (extractors.database
     # .consistent_snapshot; PostgreSQL names its id), None for a file or a file database
     snapshot: str | None = None
+    # the encoding every record that did not decode in the declared one reads in (extractors.checks.likely_encoding:
+    # shift_jis_2004 for a Shift_JIS-2004 export declared cp932), None when there is none: a sign-off blocker, since
+    # the records that did decode may hold other characters (reports.summary.likely_encoding_lines)
+    likely_encoding: str | None = None
 
 
 UNRESOLVED_LISTED = 200   # unresolved characters listed in summary.json: 10,800 made it 1.7 MB
@@ -210,16 +215,17 @@ class RunSummary(_Model):
         UNWRITTEN.pop(str(Path(path).absolute()), None)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """`text` into `path` through a temporary file in the same folder and os.replace: a failure (a full disk, a
-    read-only folder) leaves `path` as it was and no temporary file behind."""
+def write_replacing(path: Path, write) -> Path:
+    """An output file written whole or not at all: `write(tmp)` writes a temporary file in the same folder, which
+    then replaces `path` (os.replace, one step on the same file system). On any failure (a full disk, a read-only
+    folder, an error while the cells stream out) the temporary file is removed and `path` is left as it was, so a
+    half-written file never lies under the final name for a reader to take as the record; an OSError names `path`
+    (the temporary's name would mean nothing to the operator)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    # a fresh name the writer creates itself (with the folder's usual permissions, not mkstemp's 0600)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -228,3 +234,14 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """`text` into `path` through `write_replacing`, synced to disk before the rename."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    write_replacing(path, write)

@@ -12,13 +12,15 @@ finished run, which stays `__prev` (targets.kept_on_load).
 from __future__ import annotations
 
 import os
+import re
 import socket
+import unicodedata
 from pathlib import Path
 
 import polars as pl
 
 from ikou.cancel import checkpoint
-from ikou.errors import TargetBusy, TerminalError
+from ikou.errors import IsolationError, TargetBusy, TerminalError
 from ikou.loaders.sql import ident, qualified
 from ikou.loaders.targets import (CHECKSUM_METHOD, CHECKSUM_SQL, CUTOVER_COLUMNS, CUTOVER_TABLE, ENDED, PREV,
                                   RUN_TABLE, RUN_TABLE_COLUMNS, LoadPart, LoadRejected, RunRecord, TargetDatabase,
@@ -43,6 +45,54 @@ def _unusable(path: str, exc: BaseException) -> TargetUnusable:
                           ja=f"移行先の DuckDB ファイル {path} を開けません ({why})。フォルダーが存在し"
                              "(または作成でき)、このユーザーが書き込めることを確認するか、target.url を直してください "
                              "(移行先は変更なし)")
+
+
+DUCKDB_MAGIC = b"DUCK"   # bytes 8-11 of every DuckDB database file (after its header's checksum)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_OTHER_FILE = ("check target.url: it must name a DuckDB database, or a file not there yet for the load to create",
+               "target.url を確認してください: DuckDB データベースか、まだないファイル (ロードが作成します) を"
+               "指定します")
+
+
+def _refused(path: Path, what: str, what_ja: str, fix: str, fix_ja: str) -> TargetUnusable:
+    """The preflight's refusal: the path, what is wrong with it and what to do, in English and Japanese."""
+    return TargetUnusable(f"the DuckDB target {path} {what}: {fix} (target unchanged)",
+                          ja=f"移行先の DuckDB ファイル {path} {what_ja}。{fix_ja} (移行先は変更なし)")
+
+
+def _what_file(head: bytes) -> tuple[str, str]:
+    """What a file that is no DuckDB database looks like, from its first bytes (English, Japanese)."""
+    if not head:
+        return "an empty file (0 bytes)", "空のファイル (0 バイト)"
+    if head.startswith(_SQLITE_MAGIC):
+        return "a SQLite database", "SQLite データベース"
+    if b"\x00" not in head:
+        return "a text file (a CSV?)", "テキストファイル (CSV など)"
+    return "a file of another format", "別の形式のファイル"
+
+
+def _check_folder(path: Path) -> None:
+    """The folder `path` lies in is one this user may write, or the load can create it (DuckDB target._connect
+    makes the missing folders): its nearest existing ancestor is a folder this user may write. Creates nothing."""
+    folder = existing = path.parent
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        is_dir = existing.is_dir()
+    except OSError as exc:
+        raise _unusable(str(path), exc) from None
+    fix = ("fix the folder's permissions, or give target.url a folder this user may write",
+           "フォルダーの権限を直すか、書き込めるフォルダーを target.url に指定してください")
+    if not is_dir:
+        raise _refused(path, f"cannot be created: {existing} on its path is a file, not a folder",
+                       f"を作成できません ({existing} はフォルダーではなくファイルです)",
+                       "fix target.url", "target.url を直してください")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        if existing == folder:
+            raise _refused(path, f"cannot be written: this user may not write its folder {folder}",
+                           f"のフォルダー {folder} にこのユーザーは書き込めません", *fix)
+        raise _refused(path, f"cannot be created: its folder {folder} does not exist and this user may not create "
+                       f"it in {existing}", f"のフォルダー {folder} がなく、{existing} に作成する権限もありません", *fix)
 
 
 @register_target
@@ -70,6 +120,63 @@ class DuckDBTarget(TargetDatabase):
                 raise TargetBusy(f"{path}: the DuckDB target is in use by another process ({first}); "
                                  "wait for that run or rollback to finish") from None
             raise _unusable(path, exc) from None
+
+    def preflight(self, db_schema: str) -> None:
+        """At the run's plan, as a server target is asked (targets.preflight): the load will be able to open the
+        file for writing. Refused (TargetUnusable), naming the path and the fix: a folder that neither exists nor
+        can be created, or that this user cannot write; a path that is a folder; a file that is no DuckDB database
+        (a CSV, a SQLite file, an empty file given by mistake) or that this user cannot write. A file another process
+        holds is no refusal here: a campaign's other 団体 may be loading into it, and be done by this run's load. Creates and changes nothing: a path not there
+        yet is the load's to create (with its folders); an existing file is opened read-only, its cut-over read.
+        A file that holds another 団体's schema is refused (IsolationError): one DuckDB file holds one 団体."""
+        import duckdb
+
+        if self.path == ":memory:":
+            return
+        path = Path(self.path)
+        try:
+            if path.is_dir():
+                raise _refused(path, "is a folder, not a file", "はフォルダーです",
+                               f"give target.url a file name in it (e.g. {path / 'target.duckdb'})",
+                               f"target.url にファイル名を指定してください (例: {path / 'target.duckdb'})")
+            if not path.exists():
+                _check_folder(path)   # the load creates the file, and the folders it lies in
+                return
+            if not path.is_file():   # a FIFO, a device: never read
+                raise _refused(path, "is not a regular file", "は通常のファイルではありません", *_OTHER_FILE)
+            with open(path, "rb") as f:
+                head = f.read(len(_SQLITE_MAGIC))
+        except OSError as exc:   # a folder on the way this user may not read
+            raise _unusable(str(path), exc) from None
+        if head[8:12] != DUCKDB_MAGIC:
+            en, ja = _what_file(head)
+            raise _refused(path, f"is {en}, not a DuckDB database", f"は DuckDB データベースではありません: {ja}",
+                           *_OTHER_FILE)
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise _refused(path, "cannot be written by this user (permissions or a read-only mount)",
+                           "にこのユーザーは書き込めません (権限または読み取り専用)",
+                           "fix the file's permissions or give target.url a file this user may write",
+                           "ファイルの権限を直すか、書き込めるファイルを target.url に指定してください")
+        _check_folder(path)   # the write-ahead log (.wal) and the load's lease file are written beside it
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.ConnectionException:
+            return   # this process has it open already (a connection of other settings): no other process holds it
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "lock" in first.lower():
+                # another process has it open (another 団体's run loading into the same file, a rollback, a CLI):
+                # passing, not a mistake in the config; the load meets it (TargetBusy) if it is still there then
+                return
+            raise _refused(path, f"cannot be opened by DuckDB ({first})", f"を DuckDB で開けません ({first})",
+                           "it may be damaged or written by another DuckDB version; restore it, or give target.url "
+                           "a new file", "破損しているか別の版の DuckDB で作成された可能性があります。復元するか、"
+                           "新しいファイルを target.url に指定してください") from None
+        try:
+            _cutover(con, db_schema)   # read, as a server target's is at plan
+            _refuse_other_dantai(con, path, db_schema, None)   # one file, one 団体: the file is its only guard
+        finally:
+            con.close()
 
     def _lease_path(self, db_schema: str) -> Path:
         p = Path(self.path)
@@ -131,6 +238,9 @@ class DuckDBTarget(TargetDatabase):
         counts: dict[str, int] = {}
         try:
             con.execute("BEGIN TRANSACTION")
+            # again here, in the load's transaction: another 団体's run may have created its schema in this file
+            # since this run's plan (a DuckDB file has no roles: whoever opens it reads every 団体 in it)
+            _refuse_other_dantai(con, Path(self.path), db_schema, run.dantai_code, run_id=run.run_id)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(db_schema)}")
             names = [n for p in parts for n in p.frames]
             current = _run(con, db_schema, RUN_TABLE)
@@ -376,6 +486,40 @@ def _cutover(con, db_schema: str) -> list[dict]:
     cols = ", ".join(ident(c) for c in names)
     rows = con.execute(f"SELECT {cols} FROM {qualified(db_schema, CUTOVER_TABLE)}").fetchall()
     return cutover_dicts(rows, names)
+
+
+# a 団体's schema (config.TARGET_SCHEMA: dantai_<code>, dantai_<code>_<suffix>) and what ikou makes of it in a
+# target (`__prev`, `__next`, `__swap`): the code is the six digits after `dantai_`. ikou's own bookkeeping tables
+# (ikou_run, ikou_load_log, ikou_cutover) lie in the 団体's schema; `main` and the catalogues name no 団体.
+_DANTAI_SCHEMA = re.compile(r"dantai_([0-9]{6})(?![0-9])")
+
+
+def _schema_dantai(name: str) -> str | None:
+    """The 団体コード a schema name belongs to (NFKC-folded, case-insensitive), or None."""
+    m = _DANTAI_SCHEMA.match(unicodedata.normalize("NFKC", name).lower())
+    return m.group(1) if m else None
+
+
+def _refuse_other_dantai(con, path: Path, db_schema: str, own: str | None, *, run_id: str | None = None) -> None:
+    """One DuckDB file holds one 団体 (its schemas, with their suffixes and `__prev` variants; several 業務 of it):
+    a file with no roles has no other guard. Refused (IsolationError), naming the file and the other 団体コード (a
+    code is no personal data) and the fix, when the file holds a schema of a 団体 other than the one `db_schema`
+    (else `own`) belongs to. Reads the catalogue only."""
+    own = _schema_dantai(db_schema) or own or None
+    if path == Path(":memory:") or not own:
+        return
+    rows = con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()").fetchall()
+    others = sorted({code for (name,) in rows if (code := _schema_dantai(name)) and code != own})
+    if not others:
+        return
+    codes = ", ".join(others)
+    raise IsolationError(
+        f"the DuckDB target {path} holds another 団体's data (団体 {codes}): a DuckDB file has no roles and whoever "
+        f"opens it reads every 団体 in it; give each 団体 its own target file (set target.url of 団体 {own} to a file "
+        "of its own) (target unchanged)", run_id=run_id,
+        ja=f"移行先の DuckDB ファイル {path} には他の団体 ({codes}) のデータがあります。DuckDB ファイルには権限 (ロール) "
+           f"がなく、開ける人は中のすべての団体のデータを読めるため、1 ファイルには 1 団体だけを入れます。団体ごとに別の"
+           f"移行先ファイルを target.url に指定してください (団体 {own} 用のファイル) (移行先は変更なし)")
 
 
 def _counts(con, db_schema: str, names: list[str]) -> dict[str, int]:

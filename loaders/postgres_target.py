@@ -177,6 +177,10 @@ class PostgresTarget(TargetDatabase):
                 # the COPY's session names its run, as the lease's does: an operator's pg_stat_activity finds it
                 cur.execute("SELECT set_config('application_name', $1, false)",
                             (f"ikou {run.run_id} load pid {os.getpid()}"[:63],))
+                # a refused row's DETAIL ("Failing row contains (…, 氏名, 個人番号 …)") goes to the server's log as
+                # well as to us (we drop it): terse leaves it out of the log, where the login may set it
+                cur.execute("SELECT set_config('log_error_verbosity', 'terse', false) FROM pg_roles "
+                            "WHERE rolname = session_user AND rolsuper")
                 try:
                     _ensure_role(cur, role, [db_schema, prev, nxt], run_id=run.run_id)
                 except adbc_dm.ProgrammingError as exc:

@@ -449,6 +449,12 @@ class TargetDatabase(ABC):
         none is never cut over)."""
         return []
 
+    def preflight(self, db_schema: str) -> None:
+        """Asked at the run's plan, before a record is read: raise now what the load would meet only after
+        extract, map and validate. Changes nothing. A server target is asked for its cut-over record (a wrong
+        port, a stopped server, a refused login fail here); a file target overrides it (duckdb_target)."""
+        self.cutover_events(db_schema)
+
     def record_cutover(self, db_schema: str, action: str, run_id: str, *, note: str | None = None, by: str = "",
                        runs_dir: Path | None = None) -> list[dict]:
         """Declare (DECLARED) the run the target holds the one cut over to, or withdraw (WITHDRAWN) the declaration

@@ -467,7 +467,7 @@ def _wareki_rule(c: ColumnMap) -> dict:
 @op("wareki_date", needs=("from",), per_value=True, rules=WAREKI_RULES, check=_wareki_check, expected=_wareki_rule,
     strip="always", gives="date")
 def _wareki(c: ColumnMap, ctx: OpContext) -> OpOut:
-    w = wareki_to_iso(_src(c), c.format or WAREKI_DEFAULT_FORMAT, c.eras)
+    w = wareki_to_iso(_src(c), c.format or WAREKI_DEFAULT_FORMAT, c.eras, hyoki_column=bool(c.fumei_hyoki))
     # Up to five outputs are fields of one struct: convert once, not once per field.
     parsed = f"__parsed_{c.target}"
     f = pl.col(parsed).struct.field

@@ -18,6 +18,23 @@ day; 明治5年12月3日–31日 (skipped when the calendar changed) and a 31st 
 A date wholly zero in a 西暦 format (`00000000`, `0000-00-00`) is the vendor's "no date" placeholder, as
 the extractor holds a table's zero date: it is held (`wareki.zero_date`), not read as 年月日不詳. The
 和暦 formats write an unknown part as 00 (中間標準レイアウト; specs/README.md): there `00000000` stays 年月日不詳.
+A date wholly nines (`99999999`, `9999999`, `9999-99-99`, in any format) is the other "no date / unknown"
+placeholder of legacy systems: held (`wareki.nines_date`), never read as a month 99 or an era 99.
+
+Full-width digits are read as digits in every format (`０３４５０３０２` as `03450302`), as kanji and dotted
+always read them; no finding (the diff's generated rule reads them the same way).
+
+不詳表記 written after a `kanji` date (DOMAIN.md: 頃, 推定, 上旬 …) is part of the date, never an error:
+`昭和45年3月2日頃` / `…推定` converts the date part and gives 不詳フラグ 1, 不詳表記 `頃` / `推定` as written;
+`昭和45年3月上旬` (中旬, 下旬) has an unknown day: 1970-03-00, 不詳表記 `上旬` (the word names the day part, in
+place of the module's 日不詳; after a crossing era `昭和64年1月上旬`); `昭和45年頃`, `昭和45年3月頃` leave the
+parts not written unknown (00): 不詳表記 `月日不詳頃`, `日不詳頃` (the module's form, then the word as written).
+The 不詳 forms the module writes are read after a date too: `昭和45年3月日不詳`, `昭和45年月日不詳`,
+`昭和年月日不詳`, `年月日不詳` are the same as their 00 spellings. The qualifier lives only in the 不詳表記, so
+a mapping line without a 不詳表記 column would drop it: `hyoki_column=False` holds such a date
+(`wareki.qualifier_column`), `True` keeps it silently, and a caller that does not say (`None`) keeps it with
+the warning `wareki.qualifier`, which says that a line without the column drops it (a date that already has
+the warning pre_gregorian or not_in_calendar keeps that one: one warning per value).
 """
 from __future__ import annotations
 
@@ -58,13 +75,17 @@ DEFAULT_ERA_CODES: dict[str, dict[str, str]] = {
 # digits), month, day; matched after blanks (half- and full-width) are dropped and full-width digits read
 KANJI_DATE = r"^(\D*?)(元|[0-9]{1,2})年([0-9]{1,2})月([0-9]{1,2})日$"
 _FULLWIDTH_DIGITS = [chr(0xFF10 + i) for i in range(10)]
+# kanji: 不詳表記 written after the date (module docstring), read before KANJI_DATE is matched
+APPROX_WORDS, JUN_WORDS = ("頃", "推定"), ("上旬", "中旬", "下旬")
+# a value wholly nines, in any format: the legacy "no date / unknown" placeholder (after full-width digits read)
+NINES_DATE = r"^9{7,8}$|^9{4}-99-99$|^9{4}/99/99$|^9{4}\.99\.99$"
 # dotted: era (text without digits or separators; none only with an unknown year), year (元 or 1-2 digits),
 # month and day (1-2 digits) joined by one separator, the same twice: `.`, `/` or `-` (H05.03.01, H5/3/1);
 # matched like kanji, after blanks are dropped and full-width digits read
 DOTTED_DATE = r"^([^0-9./\-]*?)(元|[0-9]{1,2})([./\-])([0-9]{1,2})([./\-])([0-9]{1,2})$"
 
 RULE_MESSAGES: dict[str, tuple[str, str]] = {
-    "wareki.format": ("日付の形式が不正です（桁数・数字以外）", "date is not in the expected format (length, non-digits)"),
+    "wareki.format": ("日付の形式が不正です（桁数・文字・書き方）", "date is not in the expected format (length, characters, layout)"),
     "wareki.era": ("元号コードが不明です", "unknown era code"),
     "wareki.month": ("月が不正です（13以上）", "invalid month (13 or more)"),
     "wareki.day": ("日が不正です（32以上）", "invalid day (32 or more)"),
@@ -78,6 +99,18 @@ RULE_MESSAGES: dict[str, tuple[str, str]] = {
                          "任意項目なら抽出元で空にしてください",
                          "the date is all zeros: the legacy system's placeholder for \"no date\", not a date "
                          "wholly unknown (年月日不詳); if the column is optional, make it empty at the source"),
+    "wareki.nines_date": ("日付がすべて9です（旧システムの「日付なし・不明」の値で、日付ではありません）。"
+                          "任意項目なら抽出元で空にしてください",
+                          "the date is all nines: the legacy system's placeholder for \"no date / unknown\", not a "
+                          "date; if the column is optional, make it empty at the source"),
+    "wareki.qualifier_column": ("日付に不詳表記（頃・推定・上旬・中旬・下旬）がありますが、このマッピング行に不詳表記の列"
+                                "（fumei_hyoki）がないため、表記を失わないよう保留しました",
+                                "the date carries a 不詳表記 (頃, 推定, 上旬, 中旬, 下旬) but this mapping line has no "
+                                "不詳表記 column (fumei_hyoki): held so that it is not lost"),
+    "wareki.qualifier": ("日付の不詳表記（頃・推定・上旬・中旬・下旬）は不詳フラグ・不詳表記の列に入ります。"
+                         "マッピング行に不詳表記の列（fumei_hyoki）がなければ失われます",
+                         "the date's 不詳表記 (頃, 推定, 上旬, 中旬, 下旬) goes to the 不詳フラグ and 不詳表記 columns; "
+                         "a mapping line without a 不詳表記 column (fumei_hyoki) drops it"),
 }
 # 西暦 formats whose all-zero value is the "no date" placeholder (see the module docstring)
 ZERO_DATE_FORMATS = ("seireki_yyyymmdd", "seireki_iso")
@@ -102,11 +135,12 @@ FUMEI_FORMS = ("年不詳", "月不詳", "日不詳", "年月不詳", "年日不
 class WarekiExprs:
     iso: pl.Expr          # 'YYYY-MM-DD', unknown parts 00; null for null/blank input or on error
     error: pl.Expr        # rule id or null
-    warning: pl.Expr      # 'wareki.not_in_calendar', 'wareki.pre_gregorian' or null
+    warning: pl.Expr      # 'wareki.not_in_calendar', 'wareki.pre_gregorian', 'wareki.qualifier' or null
     fumei_flag: pl.Expr   # 不詳フラグ: '1' / '0'; null for null input or on error
     fumei_hyoki: pl.Expr  # 不詳表記: one of FUMEI_FORMS (年不詳 … 年月日不詳), era-prefixed when only
                           # the era of an unknown year is known (昭和年不詳) or the unknown span reaches
-                          # into another era (昭和64年1月日不詳), or null
+                          # into another era (昭和64年1月日不詳); a kanji date's written 頃 / 推定 / 上旬 as
+                          # written, after the unknown parts (頃, 上旬, 日不詳頃: module docstring); or null
     # The five above are fields of this one struct expression; each of them alone runs the whole
     # conversion, so for several outputs materialise `parsed` once and take its fields.
     parsed: pl.Expr | None = None
@@ -147,21 +181,40 @@ def _read_code(code: pl.Expr, codes: dict[str, str]) -> pl.Expr:
     return pl.when(upper.is_in(list(codes))).then(upper).otherwise(code.str.normalize("NFKC").str.to_uppercase())
 
 
+def _kanji_fumei(k: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """A kanji date's written 不詳表記 (module docstring), column-wise: (the date with its unknown parts as 00,
+    頃 / 推定 or null, 上旬 / 中旬 / 下旬 or null). 昭和45年3月上旬頃 → (昭和45年3月00日, 頃, 上旬)."""
+    approx_re, jun_re = f"({'|'.join(APPROX_WORDS)})$", f"月({'|'.join(JUN_WORDS)})$"
+    approx = k.str.extract(approx_re, 1)
+    k = k.str.replace(approx_re, "")
+    jun = k.str.extract(jun_re, 1)
+    k = k.str.replace(jun_re, "月00日")
+    # 昭和45年頃, 昭和45年3月頃: with 頃 / 推定 the parts not written are unknown (without it, 昭和45年3月 stays no date)
+    k = pl.when(approx.is_not_null()).then(k.str.replace("年$", "年00月00日").str.replace("月$", "月00日")).otherwise(k)
+    # the module's own 不詳 forms written out: 年月日不詳 / 昭和年月日不詳 (no year), 昭和45年月日不詳, 昭和45年3月日不詳
+    k = (k.str.replace("^([^0-9元]*)年月日不詳$", "${1}00年00月00日").str.replace("年月日不詳$", "年00月00日")
+         .str.replace("([0-9])月日不詳$", "${1}月00日"))
+    return k, approx, jun
+
+
 _OUT = {"iso": pl.String, "error": pl.String, "warning": pl.String, "fumei_flag": pl.String,
         "fumei_hyoki": pl.String}
 
 
-def wareki_to_iso(expr: pl.Expr, fmt: str, eras: dict[str, str] | None = None) -> WarekiExprs:
+def wareki_to_iso(expr: pl.Expr, fmt: str, eras: dict[str, str] | None = None,
+                  hyoki_column: bool | None = None) -> WarekiExprs:
     """Expressions converting a text column of `fmt` to ISO text plus error/warning/不詳 columns.
 
     `eras` replaces the format's whole code → era-name table (values: 明治 大正 昭和 平成 令和),
-    for a vendor whose codes differ. Errors, most basic first: format, era, month, day, era_range.
+    for a vendor whose codes differ. Errors, most basic first: nines_date, format, zero_date, era, month, day,
+    era_range, qualifier_column. `hyoki_column`: whether the mapping line has a 不詳表記 column for a written
+    不詳表記 (頃, 推定, 上旬 …; module docstring): False holds such a date, None keeps it with a warning.
 
     The conversion runs as staged `with_columns` over each batch (`map_batches`, elementwise): as
     one nested expression Polars recomputed the shared parts ~30 times (3 s per million values,
     now ~0.1 s). The five expressions are fields of the same struct.
     """
-    stages = wareki_stages(fmt, eras)
+    stages = wareki_stages(fmt, eras, hyoki_column)
 
     def convert(values: pl.Series) -> pl.Series:
         lf = pl.DataFrame({"__in": values.cast(pl.String)}).lazy()
@@ -175,13 +228,16 @@ def wareki_to_iso(expr: pl.Expr, fmt: str, eras: dict[str, str] | None = None) -
                        fumei_hyoki=f("fumei_hyoki"), parsed=parsed)
 
 
-def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str, pl.Expr]]:
+def wareki_stages(fmt: str, eras: dict[str, str] | None = None,
+                  hyoki_column: bool | None = None) -> list[dict[str, pl.Expr]]:
     """The conversion as successive `with_columns` steps over a text column `__in`; the results are
     `__iso`, `__error`, `__warning`, `__fumei_flag`, `__fumei_hyoki`."""
     if fmt not in FORMATS:
         raise ConfigError(f"wareki format {fmt!r} is not one of {FORMATS}")
     i64, n, c = pl.Int64, pl.String, pl.col
-    s = c("__in").str.strip_chars()
+    # full-width digits read in every format (as kanji and dotted always did): ０３４５０３０２ is 03450302
+    s = c("__in").str.strip_chars().str.replace_many(_FULLWIDTH_DIGITS, [str(i) for i in range(10)])
+    nines = s.str.contains(NINES_DATE)
     iso_shape = None
     zero_is_placeholder = fmt in ZERO_DATE_FORMATS
     if fmt == "seireki_iso":   # the same checks as seireki_yyyymmdd, once the ISO shape is read as its 8 digits
@@ -189,7 +245,8 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
         s, fmt = s.str.replace(ISO_DATE, "${1}${2}${3}"), "seireki_yyyymmdd"
     # blank or null → null, no error, in every format (a null compared would leave the errors' when-chain to
     # a format whose checks are not null for it: letter_yymmdd read an empty optional date as wareki.era)
-    first: dict[str, pl.Expr] = {"__s": s, "__present": s.str.len_chars().fill_null(0) > 0}
+    first: dict[str, pl.Expr] = {"__s": s, "__present": s.str.len_chars().fill_null(0) > 0, "__nines": nines,
+                                 "__jun": pl.lit(None, pl.String), "__approx": pl.lit(None, pl.String)}
     second: dict[str, pl.Expr] = {}
     if fmt == "seireki_yyyymmdd":
         shape = s.str.contains(r"^[0-9]{8}$")
@@ -214,6 +271,8 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
                  .str.replace_many(_FULLWIDTH_DIGITS, [str(i) for i in range(10)]))
             if fmt == "dotted":   # ＨＯ５．０３．０１ typed in full width: its separators read as . / -
                 k = k.str.replace_many(["．", "／", "－"], [".", "/", "-"])
+            else:   # 不詳表記 after the date (module docstring), read into __approx / __jun, the date left as 00s
+                k, first["__approx"], first["__jun"] = _kanji_fumei(k)
             pattern = KANJI_DATE if fmt == "kanji" else DOTTED_DATE
             part = lambda i: k.str.extract(pattern, i)   # noqa: E731
             md = (3, 4) if fmt == "kanji" else (4, 6)
@@ -248,7 +307,8 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
 
     year, mm, dd, y0 = c("__year"), c("__mm"), c("__dd"), c("__year_unknown")
     checks = {
-        "__format_error": ~c("__shape_ok"),
+        # 上旬 names a day of a known month: 昭和45年00月上旬 is no date
+        "__format_error": ~c("__shape_ok") | (c("__jun").is_not_null() & (mm == 0)),
         # 00000000 / 0000-00-00: "no date", not 年月日不詳 (a 和暦 format's 00000000 is its 年月日不詳)
         "__zero_date_error": pl.lit(zero_is_placeholder) & (num == 0),
         "__month_error": mm > 12,
@@ -288,15 +348,19 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
 
     error = (
         pl.when(~c("__present")).then(pl.lit(None, n))
+        .when("__nines").then(pl.lit("wareki.nines_date"))
         .when("__format_error").then(pl.lit("wareki.format"))
         .when("__zero_date_error").then(pl.lit("wareki.zero_date"))
         .when("__era_error").then(pl.lit("wareki.era"))
         .when("__month_error").then(pl.lit("wareki.month"))
         .when("__day_error").then(pl.lit("wareki.day"))
         .when("__range_error").then(pl.lit("wareki.era_range"))
+        # a written 不詳表記 the line has no column for: held, not dropped (module docstring)
+        .when(pl.lit(hyoki_column is False) & c("__qualified")).then(pl.lit("wareki.qualifier_column"))
         .otherwise(pl.lit(None, n))
     )
     status = {"__error": error}
+    checks["__qualified"] = c("__jun").is_not_null() | c("__approx").is_not_null()
     ok_stage = {"__ok": (c("__present") & c("__error").is_null()).fill_null(False)}
 
     ok = c("__ok")
@@ -306,18 +370,24 @@ def wareki_stages(fmt: str, eras: dict[str, str] | None = None) -> list[dict[str
     era_text = pl.concat_str(c("__era_name"), pl.when(num // 10000 == 1).then(pl.lit("元"))
                              .otherwise((num // 10000).cast(n)), pl.lit("年"),
                              pl.when(mm > 0).then(mm.cast(n) + "月").otherwise(pl.lit("")))
+    unknown_hyoki = pl.when(ok & (y0 | (mm == 0) | (dd == 0))).then(pl.concat_str(
+        pl.when(y0).then(c("__era_name").fill_null(""))   # 昭和年不詳: keep the era
+        .when(c("__other_era")).then(era_text).otherwise(pl.lit("")),   # 昭和64年1月日不詳: era, year, month
+        pl.when(y0).then(pl.lit("年")).otherwise(pl.lit("")), pl.when(mm == 0).then(pl.lit("月")).otherwise(pl.lit("")),
+        pl.when(dd == 0).then(pl.lit("日")).otherwise(pl.lit("")), pl.lit("不詳")))
     out = {
         "__warning": pl.when(ok & lunisolar.fill_null(False)).then(
             pl.when(skipped).then(pl.lit("wareki.not_in_calendar")).otherwise(pl.lit("wareki.pre_gregorian")))
-        .when(ok & gregorian_gap).then(pl.lit("wareki.not_in_calendar")),
+        .when(ok & gregorian_gap).then(pl.lit("wareki.not_in_calendar"))
+        .when(pl.lit(hyoki_column is None) & ok & c("__qualified")).then(pl.lit("wareki.qualifier")),
         "__iso": pl.when(ok).then(pl.concat_str(year_text, pl.lit("-"), mm.cast(n).str.zfill(2), pl.lit("-"),
                                                 dd.cast(n).str.zfill(2))),
-        "__fumei_hyoki": pl.when(ok & (y0 | (mm == 0) | (dd == 0))).then(pl.concat_str(
-            pl.when(y0).then(c("__era_name").fill_null(""))   # 昭和年不詳: keep the era
-            .when(c("__other_era")).then(era_text).otherwise(pl.lit("")),   # 昭和64年1月日不詳: era, year, month
-            pl.when(y0).then(pl.lit("年")).otherwise(pl.lit("")), pl.when(mm == 0).then(pl.lit("月")).otherwise(pl.lit("")),
-            pl.when(dd == 0).then(pl.lit("日")).otherwise(pl.lit("")), pl.lit("不詳"))),
+        "__fumei_hyoki": pl.when(ok & c("__qualified")).then(pl.concat_str(
+            # 上旬 names the day part in place of 日不詳 (__jun comes with a day 00), then 頃 / 推定 as written
+            pl.when(c("__jun").is_not_null()).then(unknown_hyoki.str.replace("日不詳$", "") + c("__jun"))
+            .otherwise(unknown_hyoki.fill_null("")), c("__approx").fill_null("")))
+        .otherwise(unknown_hyoki),
         "__fumei_flag": pl.when(ok).then(
-            pl.when(y0 | (mm == 0) | (dd == 0)).then(pl.lit("1")).otherwise(pl.lit("0"))),
+            pl.when(y0 | (mm == 0) | (dd == 0) | c("__qualified")).then(pl.lit("1")).otherwise(pl.lit("0"))),
     }
     return [first, second, third, checks, status, ok_stage, out]

@@ -33,8 +33,13 @@ def _tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
 # 氏 (the 住民票's own word for the family name), 旧氏 and 通称 (住民票 items, names too) and 本名 are names as
 # 姓 and 名 are; 氏 standing apart from other kanji (氏, 氏_漢字, 氏（カナ）), not inside a word (氏名 is matched
 # whole). As words only, so that SHIKUCHOSON, SHITEI or JUSHO are not names: SHI, UJI, KYU_UJI, TSUSHO.
+# 方書 (KATAGAKI, HOUSHO) holds names too (「鈴木方」, 「鶫荘3号山田方」): the schema marks it sensitive.
 NAME_PATTERN = (r"(?i)shimei|simei|seimei|namae|furigana|myoji|kana|name|氏名|名前|姓|フリガナ|ふりがな|カナ|かな|シメイ|セイメイ"
-                r"|旧氏|通称|本名|(?<![一-龥々〆ヶ])氏(?![一-龥々〆ヶ])")
+                r"|旧氏|通称|本名|(?<![一-龥々〆ヶ])氏(?![一-龥々〆ヶ])|方書|かたがき|カタガキ|katagaki|housho")
+# The other columns a schema marks sensitive, by a legacy export's likely headers (個人番号 is privacy.MYNUMBER_PATTERN):
+# 住民票コード (JUMINHYO_CD, JUMINHYO_KODO), 在留カード等番号 (ZAIRYU_CARD_NO)
+SENSITIVE_ID_PATTERN = r"(?i)住民票コード|住民票番号|juminhyo_?(?:code|cd|kodo|bango|no)|juki_?(?:code|cd)$|在留カード|zairyu_?card"
+
 NAME_WORDS = {"sei", "mei", "fname", "lname", "fullname", "shi", "uji", "kyuuji", "tsusho", "tsuusho", "tsushomei",
               "tsuushomei", "honmyo", "honmyou"}   # not kyushi: 休止 (KYUSHI_FLAG) is no name
 JA_NAME_ONLY = {"名", "名字", "苗字", "氏", "旧氏"}
@@ -49,6 +54,15 @@ def is_name_column(name: str) -> bool:
     return bool(re.search(NAME_PATTERN, n) or words & NAME_WORDS or n.strip() in JA_NAME_ONLY)
 
 
+def is_sensitive_header(name: str) -> bool:
+    """A legacy export's column whose name says it is sensitive: a name (is_name_column, 方書 included) or another
+    identifier a schema marks sensitive (SENSITIVE_ID_PATTERN)."""
+    import re
+    import unicodedata
+
+    return is_name_column(name) or re.search(SENSITIVE_ID_PATTERN, unicodedata.normalize("NFKC", name)) is not None
+
+
 def _shipped_sensitive() -> set[str]:
     """Every column a shipped 業務 schema marks sensitive (specs/gyomu/*/schema.yaml), the shipped vendors'
     source columns that feed one (their mappings) and the layout columns marked sensitive: the default of
@@ -59,16 +73,20 @@ def _shipped_sensitive() -> set[str]:
     from ikou.mappings.spec import load_mapping
     from ikou.privacy import schema_sensitive_columns
 
+    from ikou.schema import load_schema
+
     cols = {"kojin_no", "shimei", "shimei_kana"}
+    ja = set()   # and their Japanese names (方書, 住民票コード): a legacy export's header may be the 項目名
     for f in sorted((REPO_ROOT / "specs" / "gyomu").glob("*/schema.yaml")):
         cols |= schema_sensitive_columns(f)
+        ja |= {c.ja for t in load_schema(f).tables.values() for c in t.columns if c.sensitive}
     fed = set()
     for f in sorted((REPO_ROOT / "specs" / "vendors").glob("*/mappings/*/*.yaml")):
         fed |= {n for c in load_mapping(f).columns if c.target in cols
                 for s in c.sources for n in (s, s.rsplit(".", 1)[-1])}
     for f in sorted((REPO_ROOT / "specs" / "vendors").glob("*/layouts/*.yaml")):
         fed |= {c.name for c in load_layout(f).columns if c.sensitive}
-    return cols | fed
+    return cols | fed | ja
 
 
 def _sensitive(args: argparse.Namespace, names: list[str] = (), recorded: set[str] = frozenset()) -> set[str]:
@@ -81,7 +99,7 @@ def _sensitive(args: argparse.Namespace, names: list[str] = (), recorded: set[st
         from ikou.privacy import schema_sensitive_columns
         listed |= schema_sensitive_columns(args.schema)
     folded = {c.casefold() for c in listed}
-    found = {n for n in names if n.casefold() in folded or is_name_column(n)}
+    found = {n for n in names if n.casefold() in folded or is_sensitive_header(n)}
     return listed | found
 
 
@@ -135,7 +153,7 @@ def _run_diff(args: argparse.Namespace) -> int:
                          columns=_split(args.columns) or None, crosswalk=args.crosswalk,
                          numeric=_split(args.numeric), dates=_split(args.dates),
                          tolerance=_tolerances(args.tolerance),
-                         explained_sample=args.explained_sample)
+                         explained_sample=args.explained_sample, encoding=args.encoding)
         unknown = sorted({c for r in result.rules for c in r["columns"]} - set(result.columns))
         if unknown:   # a misspelt column would explain nothing, silently
             result.close()
@@ -401,19 +419,65 @@ def _evidence(args: argparse.Namespace) -> int:
 
 
 def _signoff(args: argparse.Namespace) -> int:
+    """Record the sign-off (reports.signoff.sign_off: signoff.json, and the pack when there is one), then
+    re-render the run's report.html and report.xlsx as `ikou run-report RUN_DIR` does, so that the page the PM
+    reads shows the sign-off at once. The pack keeps the report it sealed (a sign-off appends only signoff.json
+    to it); the sign-off records no hash of the report, so the order cannot break a verification. A report that
+    cannot be refreshed never undoes nor fails the sign-off: it is said (one line, stderr), exit 0."""
     from ikou.reports.signoff import sign_off
 
     r = sign_off(Path(args.run_dir), by=args.by, role=args.role, override=args.override,
                  pack=Path(args.pack) if args.pack else None, sign_key=args.sign_key,
                  target_url=args.target_url, no_target=args.no_target)
+    report, failure = _refresh_report(Path(args.run_dir), debug=getattr(args, "debug", False))
     how = f" (上書き承認 / override: {r['override']})" if r["override"] else ""
     target = ("移行先 確認済 / target holds it" if r["target"]["checked"]
               else "移行先 未確認 / target not checked (--no-target)")
     held = sum(r.get("held", {}).values())
     left = f"; 保留 {held:,} 件は移行されていません / {held:,} held record(s) not migrated" if held else ""
+    shown = f"; 報告書 / report: {report}" if failure is None else ""
     print(f"承認を記録しました / signed off: run {r['run_id']} by {r['by']} ({r['role']}){how}; {target}{left}"
-          + (f" → {r['pack']}" if r.get("pack") else ""))
+          + (f" → {r['pack']}" if r.get("pack") else "") + shown, flush=True)
+    if failure is not None:
+        import shlex
+
+        (ja, en), again = failure, f"ikou run-report {shlex.quote(str(args.run_dir))}"
+        print(f"ikou signoff: 注意: 承認は記録しましたが、報告書 {report} を更新できませんでした ({ja})。"
+              f"`{again}` を実行してください — warning: the sign-off is recorded, but {report} could not be "
+              f"refreshed ({en}): run `{again}`", file=sys.stderr)
     return 0
+
+
+def _refresh_report(run_dir: Path, *, debug: bool = False) -> tuple[Path, tuple[str, str] | None]:
+    """Re-render RUN_DIR/report.html and report.xlsx after a sign-off: `ikou run-report RUN_DIR` itself (its
+    defaults, from its own parser: the run's masking, diffs and previous rehearsal), its path lines kept off the
+    terminal. Returns (report.html's path, None), or (its path, (Japanese, English) reason) when it could not be
+    refreshed: any failure, even an interruption, for the sign-off is already recorded (with --debug the
+    traceback is shown too)."""
+    import contextlib
+    import io
+
+    from ikou.errors import message_ja, one_line
+
+    report = run_dir / "report.html"
+    parser = argparse.ArgumentParser(add_help=False)
+    register(parser.add_subparsers(dest="command"))
+    run_args = parser.parse_args(["run-report", "RUN_DIR"])   # run-report's own defaults, whatever they become
+    run_args.run_dir = str(run_dir)
+    run_args.debug = True   # its failure raised, to be told here, not printed as run-report's own
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = _run_report(run_args)
+    except (Exception, KeyboardInterrupt) as exc:   # noqa: BLE001 - the sign-off stands whatever went wrong here
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(exc, KeyboardInterrupt):
+            return report, ("中断しました", "interrupted")
+        en = one_line(exc)
+        return report, (message_ja(exc), en if len(en) <= 200 else en[:200] + "…")
+    return report, (None if not rc else ("報告書を作成できませんでした", f"ikou run-report ended with exit code {rc}"))
 
 
 def register(subparsers) -> None:
@@ -435,6 +499,11 @@ def register(subparsers) -> None:
     p.add_argument("--explained-sample", type=int, default=100, metavar="N",
                    help="explained cells kept per rule and column in differences.parquet "
                         "(all are counted; unexplained cells are all kept)")
+    p.add_argument("--encoding", metavar="ENC",
+                   help="文字コード: the legacy application's encoding (cp932, shift_jis, euc_jp or utf-8) of a table "
+                        "in a SQL_ASCII PostgreSQL database, whose text is the application's bytes stored unchecked: "
+                        "its text columns are read as those bytes and decoded with ENC (as the extract does with the "
+                        "layout's encoding); such a table is refused without it. Other sources ignore it")
     p.add_argument("--sensitive", default=None,
                    help="more columns to mask in the outputs, in any case (always masked: every column a 業務 "
                         "schema under specs/gyomu marks sensitive, the shipped vendors' columns that feed one, every "
@@ -477,7 +546,8 @@ def register(subparsers) -> None:
     e.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     e.set_defaults(func=_evidence)
 
-    s = subparsers.add_parser("signoff", help="承認: record a sign-off of a run (refused while blockers remain)")
+    s = subparsers.add_parser("signoff", help="承認: record a sign-off of a run (refused while blockers remain), "
+                                               "then re-render its report.html and report.xlsx")
     s.add_argument("run_dir")
     s.add_argument("--by", required=True, help="who signs (name of the reviewer)")
     s.add_argument("--role", required=True, help="role, e.g. PM")

@@ -26,7 +26,10 @@ Table sources (`read_table`):
   read where it lies (e.g. a staged extract under the target's names)
 - `<SQLAlchemy URL>#<table>`, e.g. `sqlite:///old.db#juki_kojin`,
   `postgresql+psycopg://user@host/db#public.juki_kojin`; `duckdb:///file#schema.table` is read
-  in place (text as Polars would write it; other column types are staged through Polars)
+  in place (text as Polars would write it; other column types are staged through Polars); a table of a
+  SQL_ASCII PostgreSQL database (the legacy application's CP932/EUC-JP bytes stored unchecked) is read as
+  extraction reads it, its text as bytes decoded with `encoding` (`ikou diff --encoding cp932`), and refused
+  in one line without it (`_read_database`)
 - a Polars DataFrame / LazyFrame (from code).
 """
 from __future__ import annotations
@@ -382,10 +385,13 @@ def _blank_to_null(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.when(pl.all() == "").then(None).otherwise(pl.all()).name.keep())
 
 
-def read_table(source, *, name: str | None = None, opened: list | None = None) -> tuple[pl.LazyFrame, str]:
+def read_table(source, *, name: str | None = None, opened: list | None = None,
+               encoding: str | None = None) -> tuple[pl.LazyFrame, str]:
     """Open a table as a LazyFrame of String columns with blanks as null; returns (frame, label). A DuckDB
     connection it opens is added to `opened` (the caller closes it: `compare` does, on every path, so a
-    failed diff never leaves the target file open read-only, which would stop the run recording its end)."""
+    failed diff never leaves the target file open read-only, which would stop the run recording its end).
+    `encoding`: the legacy application's encoding (cp932, euc_jp …) of a SQL_ASCII PostgreSQL database's text
+    (`_read_database`); other sources do not use it."""
     if isinstance(source, pl.DataFrame):
         return _blank_to_null(source.lazy()), name or "DataFrame"
     if isinstance(source, pl.LazyFrame):
@@ -415,18 +421,7 @@ def read_table(source, *, name: str | None = None, opened: list | None = None) -
             except duckdb.Error as exc:
                 raise DiffInputError(f"{table}: cannot read from the database: {exc}") from None
             return _blank_to_null(lf), name or table
-        import sqlalchemy as sa
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect() as conn:
-                df = pl.read_database(f"SELECT * FROM {table}", conn,
-                                      infer_schema_length=None)
-        except sa.exc.SQLAlchemyError as exc:
-            raise DiffInputError(f"{table}: cannot read from the database: "
-                                 f"{type(exc).__name__}") from None
-        finally:
-            engine.dispose()
-        return _blank_to_null(df.lazy()), name or table
+        return _blank_to_null(_read_database(url, table, encoding).lazy()), name or table
     path = Path(text)
     if not path.is_file():
         raise DiffInputError(f"{path}: file not found", ja=f"比較する入力 {path} がありません")
@@ -438,6 +433,108 @@ def read_table(source, *, name: str | None = None, opened: list | None = None) -
     else:
         raise DiffInputError(f"{path}: unknown table format (use .csv, .parquet or URL#table)")
     return _blank_to_null(lf), name or path.name
+
+
+def check_encoding(encoding: str | None) -> str | None:
+    """`--encoding` checked before anything is read: a Japanese legacy encoding (cp932, shift_jis, euc_jp …)
+    or UTF-8, as extraction accepts for a SQL_ASCII database's text; a single-byte one (latin-1) would make a
+    character of every byte (mojibake that compares as a difference, never as the name it is)."""
+    if encoding is None:
+        return None
+    import codecs
+
+    from ikou.extractors.database import japanese_encoding
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DiffInputError(f"--encoding {encoding}: no such encoding (give cp932, shift_jis, euc_jp or utf-8)",
+                             ja=f"--encoding {encoding}: そのような文字コードはありません "
+                                "(cp932・shift_jis・euc_jp・utf-8 のいずれかを指定してください)") from None
+    if not (japanese_encoding(encoding) or codecs.lookup(encoding).name == "utf-8"):
+        raise DiffInputError(f"--encoding {encoding} is not the encoding of a Japanese legacy system: decoded so, "
+                             "a SQL_ASCII database's Japanese text would become other characters (give cp932, "
+                             "shift_jis, euc_jp or utf-8)",
+                             ja=f"--encoding {encoding} は日本の旧システムの文字コードではありません。これで復号すると "
+                                "SQL_ASCII のデータベースの日本語が別の文字になります (cp932・shift_jis・euc_jp・utf-8 "
+                                "のいずれかを指定してください)")
+    return encoding
+
+
+def _read_database(url: str, table: str, encoding: str | None) -> pl.DataFrame:
+    """`table` of the SQLAlchemy database at `url`, whole. A PostgreSQL database is read as extraction reads it
+    (extractors.database: a read-only session, the server's own text of a SQL_ASCII database as ASCII str):
+    when its server_encoding is SQL_ASCII, its text columns hold the legacy application's bytes (CP932, EUC-JP)
+    stored unchecked, so they are read as those bytes (`as_stored_bytes`) and decoded with `encoding`
+    (extractors.text.render, a whole column per call); without `encoding` such a table is refused in one line
+    saying what to pass, never read as mojibake. A value the encoding does not decode stops the diff naming
+    the column and how many (never the bytes: they are part of a name)."""
+    import sqlalchemy as sa
+
+    from ikou.extractors.database import as_stored_bytes, read_only_engine, sql_ascii_text_columns
+
+    try:
+        engine = (read_only_engine(url) if sa.engine.make_url(url).get_backend_name() == "postgresql"
+                  else sa.create_engine(url))
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        raise DiffInputError(f"{table}: cannot open the database: {type(exc).__name__}",
+                             ja=f"{table}: データベースを開けません ({type(exc).__name__})") from None
+    shown = engine.url.render_as_string()   # the password hidden
+    try:
+        with engine.connect() as conn:
+            text_cols, tbl = {}, None
+            if engine.dialect.name == "postgresql":
+                # the table as `SELECT * FROM table` names it: unquoted, folded to lower case by PostgreSQL
+                db_schema, _, bare = table.rpartition(".")
+                tbl = sa.table(bare.lower(), schema=db_schema.lower() or None)
+                text_cols = sql_ascii_text_columns(conn, tbl)
+            if not text_cols:
+                return pl.read_database(f"SELECT * FROM {table}", conn, infer_schema_length=None)
+            if encoding is None:
+                raise DiffInputError(
+                    f"{table} in {shown} is in a SQL_ASCII PostgreSQL database, whose text is the legacy "
+                    "application's own bytes stored unchecked: pass --encoding with the system's encoding "
+                    "(--encoding cp932, or euc_jp) to read it",
+                    ja=f"{shown} の表 {table} は SQL_ASCII の PostgreSQL データベースにあり、文字列は旧システムの"
+                       "バイト列のまま保存されています。旧システムの文字コードを --encoding で指定してください "
+                       "(--encoding cp932 または euc_jp)")
+            check_encoding(encoding)
+            names = list(conn.execute(sa.select(sa.text("*")).select_from(tbl).where(sa.false())).keys())
+            df = pl.read_database(
+                sa.select(*(as_stored_bytes(sa.column(c)).label(c) if c in text_cols else sa.column(c)
+                            for c in names)).select_from(tbl), conn, infer_schema_length=None)
+    except UnicodeDecodeError:   # psycopg reads a SQL_ASCII database's column names as ASCII
+        raise DiffInputError(
+            f"{table} in {shown} is in a SQL_ASCII database and has a column whose name is not ASCII (the legacy "
+            "application's own bytes): create a view that gives such columns ASCII names and compare that view",
+            ja=f"{shown} の表 {table} は SQL_ASCII のデータベースにあり、列名が ASCII でない列があります。そうした列に "
+               "ASCII の別名を付けたビューを作り、そのビューを比較してください") from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise DiffInputError(f"{table}: cannot read from the database: {type(exc).__name__}") from None
+    finally:
+        engine.dispose()
+    return _decoded(df, text_cols, encoding, table, shown)
+
+
+def _decoded(df: pl.DataFrame, columns, encoding: str, table: str, shown: str) -> pl.DataFrame:
+    """The byte columns of a SQL_ASCII table (`_read_database`) decoded with `encoding`, a column at a time."""
+    from ikou.extractors.text import Column, render
+
+    out = []
+    for c in df.columns:
+        s = df[c]
+        if c not in columns or s.dtype != pl.Binary:   # not text, or every value null
+            continue
+        got = render(s.to_arrow(), Column(c, c, encoding, "Asia/Tokyo"), source_name=shown, table=table, run_id=None)
+        if got.held:
+            raise DiffInputError(
+                f"{table} in {shown}: column {c} holds {len(got.held)} value(s) whose bytes are not valid {encoding} "
+                "(check --encoding: cp932, euc_jp …; a value no encoding reads is held by the migration's "
+                "extract.decode)",
+                ja=f"{shown} の表 {table} の列 {c} に {encoding} として読めない値が {len(got.held)} 件あります "
+                   "(--encoding の文字コード cp932・euc_jp などを確認してください)")
+        out.append(pl.Series(c, got.text, dtype=pl.String))
+    return df.with_columns(out) if out else df
 
 
 def _schema_names(lf: pl.LazyFrame, label: str) -> list[str]:
@@ -862,13 +959,14 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
             columns: list[str] | None = None, crosswalk: str | Path | None = None,
             numeric=(), dates=(), tolerance: dict[str, tuple[float, float]] | None = None,
             left_name: str | None = None, right_name: str | None = None,
-            explained_sample: int = EXPLAINED_SAMPLE) -> DiffResult:
+            explained_sample: int = EXPLAINED_SAMPLE, encoding: str | None = None) -> DiffResult:
     """Compare `left` (legacy) with `right` (standard) on `key`; see the module docstring.
 
     `numeric`/`dates`: columns compared by value; `tolerance`: {column: (abs, rel)} (implies
     numeric); `rules`: expected-difference rules (reports.rules) that explain differing cells;
     `explained_sample`: explained cells kept per rule and column in the detail (`scan_detail`,
-    differences.parquet): explained cells are counted, unexplained ones kept in full.
+    differences.parquet): explained cells are counted, unexplained ones kept in full; `encoding`: the legacy
+    application's encoding of a SQL_ASCII PostgreSQL side (`read_table`; such a side is refused without it).
 
     The key join, duplicate detection and text inequality run in DuckDB over Parquet with a
     memory limit (IKOU_DIFF_MEMORY_LIMIT, or sized to the memory budget) and spill to a temporary
@@ -879,22 +977,23 @@ def compare(left, right, *, key: list[str] | str, rules: RuleSet | str | Path | 
     try:
         return _compare(left, right, key=key, rules=rules, columns=columns, crosswalk=crosswalk, numeric=numeric,
                         dates=dates, tolerance=tolerance, left_name=left_name, right_name=right_name,
-                        explained_sample=explained_sample, opened=opened)
+                        explained_sample=explained_sample, opened=opened, encoding=encoding)
     finally:
         for con in opened:
             con.close()
 
 
 def _compare(left, right, *, key, rules, columns, crosswalk, numeric, dates, tolerance, left_name, right_name,
-             explained_sample, opened: list) -> DiffResult:
+             explained_sample, opened: list, encoding: str | None = None) -> DiffResult:
     key = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key)
     if not key:
         raise DiffInputError("no key column given")
     tolerance = dict(tolerance or {})
     numeric = list(dict.fromkeys([*numeric, *tolerance]))
     dates = list(dates)
-    lf, lname = read_table(left, name=left_name, opened=opened)
-    rf, rname = read_table(right, name=right_name, opened=opened)
+    encoding = check_encoding(encoding)
+    lf, lname = read_table(left, name=left_name, opened=opened, encoding=encoding)
+    rf, rname = read_table(right, name=right_name, opened=opened, encoding=encoding)
     lcols, rcols = _schema_names(lf, lname), _schema_names(rf, rname)
     has_apart = APART in lcols          # rows the key's op held at map (KeyMap.held): 旧のみ, never joined
     lcols = [c for c in lcols if c != APART]
@@ -1093,5 +1192,5 @@ def summarize(result: DiffResult) -> dict:
     }
 
 
-__all__ = ["DiffInputError", "DiffResult", "KeyMap", "ParquetSource", "compare", "equal_expr", "read_table",
-           "summarize"]
+__all__ = ["DiffInputError", "DiffResult", "KeyMap", "ParquetSource", "check_encoding", "compare", "equal_expr",
+           "read_table", "summarize"]

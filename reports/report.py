@@ -19,6 +19,7 @@ from ikou.reports.charts import bar_chart
 from ikou.reports.csvsafe import safe_for_csv, visible_text
 from ikou.reports.diff import DiffResult, summarize
 from ikou.privacy import mask_cells_of, mask_frame, mask_long
+from ikou.summary import write_replacing
 from ikou.reports.reconcile import NOT_COMPARABLE, cell_count, stage_rows, totals_check, trend
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -85,8 +86,8 @@ def _now() -> str:
 def _write_frame(df: pl.DataFrame, out_dir: Path, stem: str) -> None:
     """The Parquet exact (the record), the CSV for people with formula-like cells neutralised and a BOM (Japanese
     Excel reads a CSV without one as CP932: every Japanese cell garbled)."""
-    df.write_parquet(out_dir / f"{stem}.parquet")
-    safe_for_csv(df).write_csv(out_dir / f"{stem}.csv", include_bom=True)
+    write_replacing(out_dir / f"{stem}.parquet", df.write_parquet)
+    write_replacing(out_dir / f"{stem}.csv", lambda p: safe_for_csv(df).write_csv(p, include_bom=True))
 
 
 def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
@@ -137,7 +138,7 @@ def render_diff_html(result: DiffResult, summary: dict, out_path: Path, *,
         only_right=_table(mask_frame(result.only_right_rows, sensitive, reveal=reveal, keys=key)),
         dup_left=_table(dups["left"]), dup_right=_table(dups["right"]),
     )
-    out_path.write_text(html, encoding="utf-8")
+    write_replacing(out_path, lambda p: p.write_text(html, encoding="utf-8"))
     return out_path
 
 
@@ -177,9 +178,9 @@ def write_diff_outputs(result: DiffResult, out_dir: Path, *, sensitive=frozenset
     # Parquet: what still needs explaining (rule is null) in full, and a sample per rule of the
     # explained cells (dates, kana width …: millions at 1M persons, counted in the summary);
     # the CSV an engineer opens: the unexplained cells only.
-    _masked_cells(result, sensitive, reveal).sink_parquet(out_dir / "differences.parquet")
-    safe_for_csv(_masked_cells(result, sensitive, reveal, unexplained=True)).sink_csv(
-        out_dir / "differences.csv", include_bom=True)   # with a BOM: Japanese Excel reads UTF-8 as such only then
+    write_replacing(out_dir / "differences.parquet", _masked_cells(result, sensitive, reveal).sink_parquet)
+    write_replacing(out_dir / "differences.csv", lambda p: safe_for_csv(   # with a BOM: Japanese Excel reads
+        _masked_cells(result, sensitive, reveal, unexplained=True)).sink_csv(p, include_bom=True))   # UTF-8 only then
     key = tuple(result.key)   # the key columns are never masked by shape: a key must stay traceable
     _write_frame(mask_frame(result.only_left_rows, sensitive, reveal=reveal, keys=key), out_dir,
                  "only_left")
@@ -577,5 +578,5 @@ def render_run_report(summary: dict, quarantine: pl.DataFrame, out_path: Path, *
         persons=_persons_view(s.get("persons"), s.get("sign_off_blockers") or [], sensitive, reveal),
         error_stage=labels.stage(error.get("stage")) if error and error.get("stage") else "—",
     )
-    out_path.write_text(html, encoding="utf-8")
+    write_replacing(out_path, lambda p: p.write_text(html, encoding="utf-8"))
     return out_path

@@ -5,7 +5,11 @@
 `--override REASON`, which is recorded with the blockers it overrode. Only a succeeded run is signed
 off: a failed or cancelled one is recorded by its summary, and no override makes it a rehearsal to
 accept. Each sign-off is appended to RUN_DIR/signoff.json with the SHA-256 of the summary it accepted,
-and into the run's evidence pack when there is one.
+and into the run's evidence pack when there is one. Then `ikou signoff` (reports.cli) re-renders the run's
+report.html and report.xlsx as `ikou run-report` does, so that the page a PM reads shows the sign-off at once;
+a failure to re-render leaves the sign-off recorded and says to run `ikou run-report`. The pack keeps the
+report it sealed: a sign-off adds only its signoff.json (a sign-off names no hash of a report, so the pack
+and every recorded hash verify whatever the order; the run folder's signoff.json and the pack's are the record).
 
 summary.json is a file anyone can edit, so it is not taken at its word: its blockers are re-derived
 from the run's own files, and a pack (the sealed record) must be this run's pack, hold this very

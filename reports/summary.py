@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from ikou.stage import ROW_LOCAL_SECONDS, StageResult
 from typing import Any, Literal
 
 from ikou.summary import (UNRESOLVED_LISTED, VANISHED_LISTED, DerivedCounts, MojiSummary, PersonsSummary, RunError,
-                          RunSummary, SourceStats, StageStats, Status, TableCounts)
+                          RunSummary, SourceStats, StageStats, Status, TableCounts, write_replacing)
 
 log = logging.getLogger("ikou")
 
@@ -307,6 +306,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                      sha256=r.metrics.get("sha256"),
                                      seconds=r.metrics.get("seconds", r.seconds),
                                      record_types=r.metrics.get("record_types", {}),
+                                     likely_encoding=r.metrics.get("likely_encoding"),
                                      tables=r.metrics.get("tables") or {}) for r in _of(results, "extract")},
         stages=stage_stats(results), rules=rules, quarantine_reasons=reasons,
         moji=MojiSummary(counts=moji_counts, **moji, decision_changes=_decision_changes(ctx),
@@ -318,7 +318,11 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
                                     held=held_over(tables, reasons, getattr(getattr(cfg, "thresholds", None),
                                                                     "signoff_max_held_rate", SIGNOFF_MAX_HELD_RATE)),
                                     unresolved_chars=moji.get("unresolved_chars"),
-                                    warned=warned_over(tables, reasons, *_warning_thresholds(cfg))),
+                                    # per rule and column: a rule on two columns is judged on each
+                                    warned=warned_over(tables, quarantine.filter(pl.col("severity") == "warning")
+                                                       .group_by("table", "rule", "severity", "column")
+                                                       .agg(pl.col("row_id").n_unique().alias("rows_failed"))
+                                                       .to_dicts(), *_warning_thresholds(cfg))),
         diff=diffs, error=error,
         combined={r.name: {**r.metrics["combine"], "crosswalks": r.metrics.get("prepared", {})}
                   for r in _of(results, "map") if "combine" in r.metrics})
@@ -328,6 +332,7 @@ def build_summary(cfg, ctx, plans, results: list[StageResult], quarantine: pl.Da
         summary.sign_off_blockers = [*summary.sign_off_blockers,
                                      f"管理合計を計算できませんでした ({totals_failed}) / control totals could not be "
                                      f"computed ({totals_failed})"]
+    summary.sign_off_blockers = [*summary.sign_off_blockers, *likely_encoding_lines(_of(results, "extract"))]
     if status == "succeeded" and error is None:   # a partial export loads cleanly: only the previous run shows it
         summary.sign_off_blockers = [*summary.sign_off_blockers, *fall_lines(cfg, ctx, summary)]
         try:   # the staging and the quarantine are final here: the persons the run saw, and who vanished
@@ -607,23 +612,27 @@ def warned_over(tables: dict, reasons: list[dict], max_rate: float, expected: di
     on (nearly) every record is the sign of a layout or mapping mistake, not of the data (氏名 and フリガナ
     swapped: `kana.not_fullwidth` on 100 %, loaded with no blocker), which holds nothing and so escapes the held
     rate. Rules the run config lists in thresholds.signoff_expected_warnings (a 団体 whose numbers carry no check
-    digit: `checkdigit.atena_no` on every record) are left out."""
+    digit: `checkdigit.atena_no` on every record) are left out. Counted per rule and column when the reasons carry
+    a `column` (the quarantine's findings grouped by it: a rule on two columns each warning on 30 % of the records
+    is not one on 60 %), and the line names that column; findings without a column are counted per rule."""
     out = []
     for name, t in tables.items():
         t = t if isinstance(t, dict) else t.model_dump(by_alias=True)
         extracted = t.get("extracted")
         if t.get("derived") or not isinstance(extracted, int) or extracted <= 0:
             continue
-        by_rule: dict[str, int] = {}
+        by_rule: dict[tuple[str, str], int] = {}   # (rule, column: "" when the findings name none)
         for r in reasons or []:
             if isinstance(r, dict) and r.get("table") == name and r.get("severity") == "warning" and r.get("rule") \
                     and str(r["rule"]) not in (expected or {}) and str(r["rule"]) not in NOT_RECORDS:
-                by_rule[str(r["rule"])] = by_rule.get(str(r["rule"]), 0) + int(r.get("rows_failed") or 0)
-        for rule, n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
+                key = (str(r["rule"]), str(r.get("column") or ""))
+                by_rule[key] = by_rule.get(key, 0) + int(r.get("rows_failed") or 0)
+        for (rule, column), n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
             if n / extracted > max_rate:
                 rate, limit = f"{100 * min(n, extracted) / extracted:.1f} %", f"{100 * max_rate:g} %"
-                out.append(f"{name}: 警告 {rule} が記録の {rate} ({n:,} 件) に出ています (上限 {limit}。ほぼ全件に出る警告は"
-                           f"レイアウトかマッピングの誤りの兆候です: 列の取り違え・桁ずれを確認) / warning {rule} on {rate} of "
+                ja, en = (f"{rule} (列 {column})", f"{rule} (column {column})") if column else (rule, rule)
+                out.append(f"{name}: 警告 {ja} が記録の {rate} ({n:,} 件) に出ています (上限 {limit}。ほぼ全件に出る警告は"
+                           f"レイアウトかマッピングの誤りの兆候です: 列の取り違え・桁ずれを確認) / warning {en} on {rate} of "
                            f"the records ({n:,}; above thresholds.signoff_max_warning_rate {limit}): a warning on "
                            "nearly every record is the sign of a layout or mapping mistake (columns swapped, widths off)")
     return out
@@ -790,6 +799,29 @@ def _blockers(moji_counts: dict, error: RunError | None, diffs: dict, totals: di
             out.append(unexplained_line(source, n))
     if error is None:
         out += _unbalanced_diffs(diffs, loaded or {})
+    return out
+
+
+def likely_encoding_lines(extracts: list[StageResult]) -> list[str]:
+    """The blocker of each source whose undecodable records all read in another encoding than the declared one
+    (`likely_encoding`, extractors.checks): the declared one is then likely wrong, and the records that decoded
+    may hold other, valid characters (a Shift_JIS-2004 export read as cp932: 䉤田 loaded as 寘田), whatever the
+    share held. Names the file and both encodings, never a value."""
+    from ikou.extractors.checks import ENCODING_NAMES
+
+    out = []
+    for r in extracts:
+        likely = r.metrics.get("likely_encoding")
+        if not likely:
+            continue
+        name = ENCODING_NAMES.get(likely, likely)
+        origin, declared = r.metrics.get("origin", r.name), r.metrics.get("encoding") or "?"
+        out.append(f"{r.name}: {origin} で {declared} として読めないレコードは {name} として読めます。"
+                   f"エンコーディングの指定が誤りの可能性があり、読めたレコードも別の文字で投入されている恐れがあります "
+                   f"(ソースまたは layout の encoding を {likely} にして再実行を検討) / {origin}: the records not valid "
+                   f"{declared} read as {name}: the declared encoding is likely wrong, and the records that did decode "
+                   f"may have been loaded with other characters (set encoding: {likely} on the source or in the layout "
+                   "and run again)")
     return out
 
 
@@ -987,12 +1019,7 @@ def write_outputs(cfg, ctx, plans, summary: RunSummary, quarantine: pl.DataFrame
     run_dir.mkdir(parents=True, exist_ok=True)
     sens = sensitive_columns(plans)
     # through a temporary file: a full disk leaves no 0-byte quarantine.parquet for a reader to take as "none held"
-    tmp = run_dir / f".quarantine.parquet.tmp{os.getpid()}"
-    try:
-        quarantine.write_parquet(tmp)
-        os.replace(tmp, run_dir / "quarantine.parquet")
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_replacing(run_dir / "quarantine.parquet", quarantine.write_parquet)
     # opened in Excel: a legacy `=…` must not run (the Parquet stays exact); a BOM, or Japanese Excel reads it as CP932
     safe_for_csv(outcome_first(mask_long(quarantine, sens, reveal=cfg.reveal_personal, value_cols=("value",)))).write_csv(
         run_dir / "quarantine.csv", include_bom=True)

@@ -9,10 +9,14 @@ expected-difference rule and the unexplained cells per column), 説明できな�
 Every sheet has a line of text in row 1, headers in row 2 (frozen, filters on) and data below. A
 sheet longer than `max_rows` (Excel holds 1,048,576 rows) keeps the first `max_rows` and says in
 row 1 how many more rows there are and which Parquet file holds them all. Written row by row in
-xlsxwriter's constant-memory mode, a slice of the frame at a time, so memory stays flat.
+xlsxwriter's constant-memory mode, a slice of the frame at a time, so memory stays flat, into a temporary file
+beside the workbook that replaces it only once whole: a failure (a full disk) leaves no half-written .xlsx under
+its name, the one there before as it was, and no temporary file.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import polars as pl
@@ -144,7 +148,8 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
     out, run_dir = Path(out), Path(run_dir)
     s = summary
     diffs = dict(s.get("diff") or {}) if diffs is None else diffs
-    book = _Book(out, max_rows)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    book = _Book(tmp, max_rows)
     try:
         _overview(book, s, masked=not reveal, blockers=sign_off_blockers(s, diffs, signoff_max_held_rate(run_dir)),
                   run_dir=run_dir)
@@ -193,9 +198,57 @@ def write_workbook(summary: dict, out: Path, *, run_dir: Path, quarantine: pl.Da
                         + "、".join(f"{labels.MOJI.get(k, k)} {v:,}" for k, v in (moji.get("counts") or {}).items()),
                    total=len(listed) + omitted if isinstance(omitted, int) and omitted > 0 else None,
                    rest_in=str(moji.get("unresolved_file") or "moji/"))
-    finally:
-        book.close()
+    except BaseException:
+        with contextlib.suppress(Exception):   # its constant-memory files released; the error is the one above
+            book.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    _publish(book, tmp, out)
     return out
+
+
+def _publish(book: _Book, tmp: Path, out: Path) -> None:
+    """The workbook written whole into `tmp`, then renamed to `out`; on a failure `tmp` removed and the error
+    naming `out`, the file it was for (the temporary's name would mean nothing to the operator)."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        try:
+            book.close()
+            os.replace(tmp, out)
+        except BaseException as exc:
+            _close_zip_files(exc)
+            tmp.unlink(missing_ok=True)
+            raise
+    except FileCreateError as exc:   # xlsxwriter's wrapper of the OSError of writing the file
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+        if inner is None:
+            raise
+        named = OSError(inner.errno, inner.strerror, str(out))
+        named.__cause__ = exc   # --debug still shows the original
+        raise FileCreateError(named) from named
+    except OSError as exc:   # the rename
+        raise OSError(exc.errno, exc.strerror, str(out)) from exc
+
+
+def _close_zip_files(exc: BaseException) -> None:
+    """xlsxwriter leaves the ZipFile it failed to write (a full disk) open in its frame: collected later, its
+    __del__ writes again and prints "Exception ignored … No space left" on the terminal, at any later moment (it
+    broke Python's own compile of a module once). Closed here, quietly: the error that matters is `exc`."""
+    import zipfile
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            for v in list(tb.tb_frame.f_locals.values()):
+                if isinstance(v, zipfile.ZipFile) and v.fp is not None:
+                    with contextlib.suppress(Exception):
+                        v.fp.close()
+                    v.fp = None   # ZipFile.close() (and so __del__) does nothing more
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
 
 
 def _findings(book: _Book, q: pl.DataFrame, name: str, title: str, *, per_rule: int, sensitive, reveal: bool) -> None:
@@ -269,21 +322,11 @@ def _vanished(book: _Book, s: dict, run_dir: Path, *, sensitive, reveal: bool) -
     p = s.get("persons")
     if not isinstance(p, dict) or not p.get("compared") or not p.get("vanished"):
         return
-    if not reveal and any(c in sensitive for col in p.get("columns") or [] for c in col.split(",")):
-        return
-    f = run_dir / str(p.get("vanished_file") or VANISHED_CSV)
-    if f.is_file() and not f.is_symlink():
-        rows = pl.read_csv(f, infer_schema=False).select("column", "value")
-    else:
-        listed = [str(k).split("=", 1) for k in p.get("vanished_listed") or []]
-        rows = pl.DataFrame([k if len(k) == 2 else ["", k[0]] for k in listed], schema=["column", "value"],
-                            orient="row") if listed else pl.DataFrame(schema={"column": pl.String, "value": pl.String})
-    rows = rows.with_columns(pl.col("column").replace({c: labels.columns(c) for c in rows["column"].unique().to_list()}))
-    run = f"{p.get('previous_rehearsal') or ''} {p.get('previous_run') or ''}".strip()
-    book.sheet("消えた人", ["項目", "値"], [rows],
-               note=f"前回リハーサル {run} にいて、今回の投入にも保留にもいない人: {int(p['vanished']):,} 人 / persons of the "
-                    "previous rehearsal in neither this run's loaded nor its held records",
-               total=int(p["vanished"]), rest_in=str(p.get("vanished_file") or VANISHED_CSV), widths=[30, 24])
+    _persons_sheet(book, p, run_dir, "vanished", "消えた人", VANISHED_CSV,
+                   lambda f: pl.read_csv(f, infer_schema=False).select("column", "value"),
+                   lambda run, n: f"前回リハーサル {run} にいて、今回の投入にも保留にもいない人: {n:,} 人 / persons of the "
+                                  "previous rehearsal in neither this run's loaded nor its held records",
+                   sensitive=sensitive, reveal=reveal)
 
 
 def _changed(book: _Book, s: dict, run_dir: Path, *, sensitive, reveal: bool) -> None:
@@ -292,19 +335,34 @@ def _changed(book: _Book, s: dict, run_dir: Path, *, sensitive, reveal: bool) ->
     p = s.get("persons")
     if not isinstance(p, dict) or not p.get("changed"):
         return
+    _persons_sheet(book, p, run_dir, "changed", "変わった人", CHANGED_CSV,
+                   lambda f: _key_rows(pl.read_csv(f, infer_schema=False)["record_key"].to_list()),
+                   lambda run, n: f"前回リハーサル {run} も今回も投入され、投入した行が前回と同じでない人: {n:,} 人 / persons "
+                                  "loaded in both rehearsals whose loaded rows differ",
+                   sensitive=sensitive, reveal=reveal)
+
+
+def _persons_sheet(book: _Book, p: dict, run_dir: Path, kind: str, name: str, default_file: str, read, note, *,
+                   sensitive, reveal: bool) -> None:
+    """Sheet `name` of summary.json `persons`' `kind` ("vanished", "changed"): their keys, 項目 and 値, read by
+    `read` from the run's `<kind>_file` (default `default_file`; never through a symbolic link), else summary.json's
+    first ones (`<kind>_listed`); its note `note(previous run, count)`. No sheet for a key column flagged sensitive
+    (unless `reveal`)."""
     if not reveal and any(c in sensitive for col in p.get("columns") or [] for c in col.split(",")):
         return
-    f = run_dir / str(p.get("changed_file") or CHANGED_CSV)
-    keys = (pl.read_csv(f, infer_schema=False)["record_key"].to_list() if f.is_file() and not f.is_symlink()
-            else list(p.get("changed_listed") or []))
-    rows = pl.DataFrame([k.split("=", 1) if "=" in k else ["", k] for k in keys], schema=["column", "value"],
-                        orient="row") if keys else pl.DataFrame(schema={"column": pl.String, "value": pl.String})
+    f = run_dir / str(p.get(f"{kind}_file") or default_file)
+    rows = read(f) if f.is_file() and not f.is_symlink() else _key_rows(p.get(f"{kind}_listed") or [])
     rows = rows.with_columns(pl.col("column").replace({c: labels.columns(c) for c in rows["column"].unique().to_list()}))
     run = f"{p.get('previous_rehearsal') or ''} {p.get('previous_run') or ''}".strip()
-    book.sheet("変わった人", ["項目", "値"], [rows],
-               note=f"前回リハーサル {run} も今回も投入され、投入した行が前回と同じでない人: {int(p['changed']):,} 人 / persons "
-                    "loaded in both rehearsals whose loaded rows differ",
-               total=int(p["changed"]), rest_in=str(p.get("changed_file") or CHANGED_CSV), widths=[30, 24])
+    book.sheet(name, ["項目", "値"], [rows], note=note(run, int(p[kind])), total=int(p[kind]),
+               rest_in=str(p.get(f"{kind}_file") or default_file), widths=[30, 24])
+
+
+def _key_rows(keys: list) -> pl.DataFrame:
+    """Record keys (`atena_no=…`; a key without `=` has no column) as 項目 (column) and 値 (value) rows."""
+    keys = [str(k).split("=", 1) for k in keys]
+    return pl.DataFrame([k if len(k) == 2 else ["", k[0]] for k in keys], schema=["column", "value"],
+                        orient="row") if keys else pl.DataFrame(schema={"column": pl.String, "value": pl.String})
 
 
 def _overview(book: _Book, s: dict, *, masked: bool, blockers: list[str], run_dir: Path | None = None) -> None:

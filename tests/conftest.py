@@ -5,7 +5,10 @@ every such skip into a failure, so CI always exercises the real servers.
 """
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -97,3 +100,49 @@ def pg_target(postgres_url):
     name = f"dantai_999997_f{random_tag()}"
     yield postgres_url, name
     drop_target_schemas(postgres_url, name)
+
+
+@pytest.fixture
+def small_tmpfs():
+    """`small_tmpfs(path, size, *options)`: a tmpfs of `size` (mount options besides, e.g. "ro") mounted on `path`
+    (made if missing) for the rest of the test, its path returned; unmounted after the test. A real small file
+    system to fill (`fill_disk`) or to make read-only; the test skips where it cannot mount (mounting needs root:
+    CI runs as root)."""
+    mounted: list[Path] = []
+
+    def mount(path: Path, size: str, *options: str) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]), "tmpfs", str(path)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill_disk(folder: Path) -> None:
+    """Every byte of `folder`'s file system taken by one file, `folder/filler`."""
+    with open(folder / "filler", "wb", buffering=0) as f:
+        for chunk in (65536, 4096, 1):
+            try:
+                while True:
+                    f.write(b"\0" * chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+
+
+def failed_run(proc, runs_parent: Path) -> tuple[Path, dict]:
+    """The run folder and summary.json of an `ikou run` that failed as a run (exit 2, no traceback): its last stdout
+    line names the folder, under `runs_parent` (runs/<団体>)."""
+    import json
+
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    run_dir = Path(proc.stdout.rstrip("\n").splitlines()[-1])
+    assert run_dir.parent == runs_parent
+    return run_dir, json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))

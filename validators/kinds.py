@@ -583,6 +583,10 @@ def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
     mark = pl.when(cand).then(pl.lit("")).when(pl.col("__maybe_head")).then(pl.lit("~")) if maybe \
         else pl.when(cand).then(pl.lit(""))
     unknown = pl.when(cand).then(pl.lit("")).otherwise(pl.lit(" (続柄 unknown)")) if maybe else pl.lit("")
+    # the details in Japanese for message_ja (the English ones above for message_en): the columns by their 項目名,
+    # the keys as they are (宛名番号, 履歴番号, 世帯番号: never a name or 個人番号)
+    person_ja, rireki_ja, setai_ja = (_label_ja(ctx, c) for c in (p.person, p.rireki, p.setai))
+    unknown_ja = pl.when(cand).then(pl.lit("")).otherwise(pl.lit(" (続柄不明)")) if maybe else pl.lit("")
     latest = known & (pl.col(p.rireki) == pl.col("__latest_rireki"))
     stages = [
         {"__person_held": held.any().over(p.person),
@@ -601,28 +605,58 @@ def _setainushi(p: Setainushi, ctx: Context) -> list[Check]:
                                   .then(pl.format(" with its {}={}", pl.lit(p.rireki),
                                                   pl.col("__cause_rireki").fill_null("?")))
                                   .otherwise(pl.lit("")),
-                                  pl.col("__cause").fill_null("?"))},
-        {"__held_head": pl.col("__held_head").min().over("__household")},
+                                  pl.col("__cause").fill_null("?")),
+         "__held_head_ja": pl.when(mark.is_not_null()).then(pl.format(
+             "{} {} {} {}{} は{}保留 (理由: {})", pl.lit(person_ja), _text(p.person), pl.lit(rireki_ja), _text(p.rireki),
+             unknown_ja,
+             pl.when(pl.col("__cause_rireki").fill_null("?") != _text(p.rireki).fill_null("?"))
+             .then(pl.format("{} {} とともに", pl.lit(rireki_ja), pl.col("__cause_rireki").fill_null("?")))
+             .otherwise(pl.lit("")),
+             _cause_ja(pl.col("__cause"))))},
+        # the household's first (held 世帯主 before "~" maybe ones), the Japanese one of the same record
+        {"__held_head": pl.col("__held_head").min().over("__household"),
+         "__held_head_ja": pl.col("__held_head_ja").filter(pl.col("__held_head") == pl.col("__held_head").min())
+         .first().over("__household")},
     ]
     member = ~held & ~pl.col("__person_held") & pl.col("__household").is_not_null()
     cause_held = (pl.col("__heads") == 0) & (pl.col("__held_heads") > 0)
-    maybe_held, maybe_detail = _maybe_held_head(p, ctx, stages) if maybe else (pl.lit(False), None)
+    maybe_held, maybe_detail, maybe_detail_en = (_maybe_held_head(p, ctx, stages, person_ja, rireki_ja, setai_ja)
+                                                 if maybe else (pl.lit(False), None, None))
     stages = tuple(stages)
     checks = [Check(p.setai, member & (pl.col("__heads") != 1) & ~cause_held & ~maybe_held, pl.col("__household"),
-                    pl.format("setai_no={} setainushi={}", pl.col("__household"), pl.col("__heads")), stages)]
+                    pl.format("{} {}、現在の世帯主 {} 人", pl.lit(setai_ja), pl.col("__household"), pl.col("__heads")),
+                    stages,
+                    detail_en=pl.format("setai_no={} setainushi={}", pl.col("__household"), pl.col("__heads")))]
     held_detail = pl.concat_str(
+        pl.format("{} {}、世帯主 {}", pl.lit(setai_ja), pl.col("__household"), pl.col("__held_head_ja")),
+        pl.when(pl.col("__held_heads") > 1).then(pl.format("、ほか {} 人の世帯主も保留", pl.col("__held_heads") - 1))
+        .otherwise(pl.lit("")))
+    held_detail_en = pl.concat_str(
         pl.format("setai_no={}; setainushi {}", pl.col("__household"), pl.col("__held_head")),
         pl.when(pl.col("__held_heads") > 1).then(pl.format(" (+{} more)", pl.col("__held_heads") - 1))
         .otherwise(pl.lit("")))
     checks.append(Check(p.setai, member & cause_held, pl.col("__household"), held_detail, stages,
-                        outcome=p.head_held))
+                        outcome=p.head_held, detail_en=held_detail_en))
     if maybe:
         checks.append(Check(p.setai, member & maybe_held, pl.col("__household"), maybe_detail, stages,
-                            outcome=p.head_maybe_held))
+                            outcome=p.head_maybe_held, detail_en=maybe_detail_en))
     return checks
 
 
-def _maybe_held_head(p: Setainushi, ctx: Context, stages: list[dict[str, pl.Expr]]) -> tuple[pl.Expr, pl.Expr]:
+def _label_ja(ctx: Context, column: str) -> str:
+    """A column as a Japanese detail names it: its 項目名 (宛名番号), else its name."""
+    return next((c.ja for c in ctx.table.columns if c.name == column), column)
+
+
+def _cause_ja(cause: pl.Expr) -> pl.Expr:
+    """Why a record is held (`HELD_BY`: "<rule> (<source> source_line <n>)", or "the <stage> stage (see its
+    quarantine)" for a record that says only where it was held) as a Japanese detail says it."""
+    return (cause.fill_null("不明").str.replace(r"^(\S+) \((.*) source_line ([^()]*)\)$", "${1}、${2} ${3} 行目")
+            .str.replace(r"^the (\S+) stage \(see its quarantine\)$", "${1} 段階 (その段階の保留一覧を参照)"))
+
+
+def _maybe_held_head(p: Setainushi, ctx: Context, stages: list[dict[str, pl.Expr]], person_ja: str, rireki_ja: str,
+                     setai_ja: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """When a household has no 世帯主 among the rows validated and none known to be held, its 世帯主 may still be
     a held record whose 続柄 (what makes it the head) or whose household is unknown: (1) a held person whose
     current row is in the household with its 続柄 unknown (its mapping failed: a code in no code table), (2) a
@@ -633,7 +667,8 @@ def _maybe_held_head(p: Setainushi, ctx: Context, stages: list[dict[str, pl.Expr
     The legacy data may well have its 世帯主 then: the findings must say so, not that it has none. Adds what it
     reads to `stages`, beside the windows over the same columns (whose groups Polars makes once; no text is made
     per row here: the rule's time at 2M rows is about what it was); returns the mask (on top of `member`) and the
-    detail naming the first candidate and how many there are."""
+    details (Japanese, English) naming the first candidate and how many there are; `person_ja` … the columns'
+    項目名 the Japanese one names them by."""
     zok = _text(p.zokugara)
     zok_unknown = zok.is_null() | (zok.str.strip_chars() == "")
     # (3) from the records held before validation (validators.step: key columns null when the record_key names none)
@@ -665,6 +700,18 @@ def _maybe_held_head(p: Setainushi, ctx: Context, stages: list[dict[str, pl.Expr
         "{}={} {}={} held by {}", pl.lit(p.person), pl.col("__unplaced_person"), pl.lit(p.rireki),
         pl.col("__unplaced_rireki"), pl.col("__unplaced_cause").fill_null("?"))).otherwise(
         pl.lit(f"held by {keyless_first}" if keyless_first else "held", pl.String))
+    unplaced_first_ja = pl.when(pl.col("__unplaced_person").is_not_null()).then(pl.format(
+        "{} {} {} {} は保留 (理由: {})", pl.lit(person_ja), pl.col("__unplaced_person"), pl.lit(rireki_ja),
+        pl.col("__unplaced_rireki"), _cause_ja(pl.col("__unplaced_cause")))).otherwise(
+        pl.format("保留 (理由: {})", _cause_ja(pl.lit(keyless_first, pl.String))) if keyless_first
+        else pl.lit("保留", pl.String))
+    detail_ja = pl.when(pl.col("__maybe_heads") > 0).then(pl.concat_str(
+        pl.format("{} {}、現在の世帯主 0 人。世帯主の可能性がある保留記録: {}", pl.lit(setai_ja), pl.col("__household"),
+                  pl.col("__held_head_ja")),
+        pl.when(pl.col("__maybe_heads") > 1).then(pl.format("、ほか {} 件", pl.col("__maybe_heads") - 1))
+        .otherwise(pl.lit("")))).otherwise(pl.format(
+            "{} {}、現在の世帯主 0 人。世帯が不明な保留記録 {} 件の中に世帯主がいる可能性があります (最初の記録: {})",
+            pl.lit(setai_ja), pl.col("__household"), pl.col("__unplaced_n"), unplaced_first_ja))
     detail = pl.when(pl.col("__maybe_heads") > 0).then(pl.concat_str(
         pl.format("setai_no={} setainushi=0; setainushi maybe {}", pl.col("__household"),
                   pl.col("__held_head").str.strip_chars_start("~")),
@@ -672,7 +719,7 @@ def _maybe_held_head(p: Setainushi, ctx: Context, stages: list[dict[str, pl.Expr
         .otherwise(pl.lit("")))).otherwise(pl.format(
             "setai_no={} setainushi=0; setainushi maybe among {} held record(s) of unknown household, first {}",
             pl.col("__household"), pl.col("__unplaced_n"), unplaced_first))
-    return mask, detail
+    return mask, detail_ja, detail
 
 
 @kind("held_together", Key, "同じ人の他の記録が保留されたため保留します（全体を保留）",

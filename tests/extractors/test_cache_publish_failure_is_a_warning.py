@@ -3,44 +3,18 @@ leaves no half entry (`<key>.tmp<pid>`) behind; and where the cache shares the r
 is a hard link of the staging, not a second copy (a miss needed twice the staging's space)."""
 from __future__ import annotations
 
-import errno
 import logging
-import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from ikou.config import FileSource
 from ikou.context import RunContext
 from ikou.extractors import cached_extract
+from tests.conftest import fill_disk
 from tests.extractors.conftest import write_layout
 
 DANTAI = "999784"
-
-
-@contextmanager
-def tmpfs(path: Path, size: str):
-    path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def _fill(folder: Path) -> None:
-    with open(folder / "filler", "wb", buffering=0) as f:
-        for chunk in (65536, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
 
 
 def _source(tmp_path: Path) -> FileSource:
@@ -51,18 +25,18 @@ def _source(tmp_path: Path) -> FileSource:
                       mapping=tmp_path / "unused.yaml")
 
 
-def test_a_full_disk_while_publishing_the_cache_is_a_warning_and_leaves_no_half_entry(tmp_path, caplog):
+def test_a_full_disk_while_publishing_the_cache_is_a_warning_and_leaves_no_half_entry(tmp_path, caplog, small_tmpfs):
     source = _source(tmp_path)
-    with tmpfs(tmp_path / "cache", "256k") as cache:
-        _fill(cache)
-        with caplog.at_level(logging.WARNING, logger="ikou"):
-            r = cached_extract(source, RunContext(DANTAI, "run1", tmp_path / "runs"), ordinal=1, target_table="t",
-                               cache_dir=cache / "extract")
-        assert r.rows_ok == 20000 and pl.read_parquet(r.staging).height == 20000   # the run goes on
-        assert r.extra["cache"] == "miss"
-        assert [p.name for p in cache.rglob("*") if p.name != "filler"] in ([], ["extract"]), list(cache.rglob("*"))
-        (warning,) = [rec for rec in caplog.records if "cache not written" in rec.getMessage()]
-        assert warning.levelno == logging.WARNING and "No space left on device" in warning.getMessage()
+    cache = small_tmpfs(tmp_path / "cache", "256k")
+    fill_disk(cache)
+    with caplog.at_level(logging.WARNING, logger="ikou"):
+        r = cached_extract(source, RunContext(DANTAI, "run1", tmp_path / "runs"), ordinal=1, target_table="t",
+                           cache_dir=cache / "extract")
+    assert r.rows_ok == 20000 and pl.read_parquet(r.staging).height == 20000   # the run goes on
+    assert r.extra["cache"] == "miss"
+    assert [p.name for p in cache.rglob("*") if p.name != "filler"] in ([], ["extract"]), list(cache.rglob("*"))
+    (warning,) = [rec for rec in caplog.records if "cache not written" in rec.getMessage()]
+    assert warning.levelno == logging.WARNING and "No space left on device" in warning.getMessage()
 
 
 def test_a_miss_publishes_the_staging_as_a_hard_link_on_the_same_file_system(tmp_path):

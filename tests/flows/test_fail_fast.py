@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ikou import REPO_ROOT, SPECS
+from tests.conftest import failed_run
 from tests.flows.conftest import vendor_a_source, write_config
 from tests.flows.test_failures import _mapping_with
 
@@ -79,12 +80,7 @@ def test_run_refuses_a_bad_spec_at_its_plan_without_starting_prefect(tmp_path, c
     env = {**os.environ, "PREFECT_API_URL": NO_SERVER, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     proc = subprocess.run([sys.executable, "-m", "ikou.flows.cli", "run", "--config", str(_bad_config(tmp_path, case))],
                           cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=300, check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 2, out[-3000:]
-    assert "Traceback" not in out, out[-3000:]
-    run_dir = Path(proc.stdout.rstrip("\n").splitlines()[-1])
-    assert run_dir.parent == tmp_path / "runs" / DANTAI
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    run_dir, summary = failed_run(proc, tmp_path / "runs" / DANTAI)
     assert summary["status"] == "failed" and summary["error"]["stage"] == "plan", summary["error"]
     assert all(w in summary["error"]["message"] for w in words), summary["error"]
     assert summary["sign_off_blockers"] and (run_dir / "report.html").is_file()   # the record the flow writes

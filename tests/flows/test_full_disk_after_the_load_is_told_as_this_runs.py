@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,34 +18,12 @@ import pytest
 from ikou import REPO_ROOT
 from ikou.context import RUN_ID
 from ikou.loaders import held_runs
+from tests.conftest import fill_disk
 from tests.flows.conftest import SAMPLE, vendor_a_source, write_config
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 DANTAI = "999784"
 PAUSE = "diff.vendor_a_jumin"   # the load has committed; the diff and the report are still to come
-
-
-@contextmanager
-def tmpfs(path: Path, size: str):
-    path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def _fill(folder: Path) -> None:
-    with open(folder / "filler", "wb", buffering=0) as f:
-        for chunk in (65536, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
 
 
 def _config(tmp_path: Path) -> Path:
@@ -93,20 +70,21 @@ def _the_line(err: str) -> str:
     return lines[0]
 
 
-def test_a_disk_full_after_the_load_fails_this_run_in_one_line_naming_the_disk_and_the_loaded_target(tmp_path):
+def test_a_disk_full_after_the_load_fails_this_run_in_one_line_naming_the_disk_and_the_loaded_target(tmp_path,
+                                                                                                      small_tmpfs):
     cfg = _config(tmp_path)
-    with tmpfs(tmp_path / "runs", "64m"):
-        rc, out, err = _run_paused(cfg, tmp_path, lambda run_dir: _fill(tmp_path / "runs"))
-        (run_dir,) = _run_folders(tmp_path)   # no second folder made up for the failure (stage config)
-        line = _the_line(err)
-        assert rc == 2, (out, err)
-        assert out.splitlines()[-1] == str(run_dir), out       # the run folder, last, as always
-        assert line.startswith(("ikou: 失敗 (diff)", "ikou: 失敗 (report)")), line
-        assert "ディスクの空きがありません" in line and "no space left on device" in line.lower(), line
-        assert "反映済み" in line and "the target holds this run" in line and "ikou rollback" in line, line
-        summary = run_dir / "summary.json"
-        if summary.exists():   # whole or not at all: never 0 bytes
-            assert json.loads(summary.read_text(encoding="utf-8"))["status"] == "failed"
+    runs = small_tmpfs(tmp_path / "runs", "64m")
+    rc, out, err = _run_paused(cfg, tmp_path, lambda run_dir: fill_disk(runs))
+    (run_dir,) = _run_folders(tmp_path)   # no second folder made up for the failure (stage config)
+    line = _the_line(err)
+    assert rc == 2, (out, err)
+    assert out.splitlines()[-1] == str(run_dir), out       # the run folder, last, as always
+    assert line.startswith(("ikou: 失敗 (diff)", "ikou: 失敗 (report)")), line
+    assert "ディスクの空きがありません" in line and "no space left on device" in line.lower(), line
+    assert "反映済み" in line and "the target holds this run" in line and "ikou rollback" in line, line
+    summary = run_dir / "summary.json"
+    if summary.exists():   # whole or not at all: never 0 bytes
+        assert json.loads(summary.read_text(encoding="utf-8"))["status"] == "failed"
     current = held_runs(f"duckdb:///{tmp_path / 't.duckdb'}", f"dantai_{DANTAI}")["current"]
     assert (current["run_id"], current["status"]) == (run_dir.name, "failed")
 
@@ -126,11 +104,12 @@ def test_a_report_that_cannot_be_written_after_the_load_keeps_the_counts_and_say
     assert summary["sign_off_blockers"]
 
 
-def test_run_log_lost_to_a_full_disk_after_the_record_leaves_the_run_as_recorded_and_no_second_folder(tmp_path):
+def test_run_log_lost_to_a_full_disk_after_the_record_leaves_the_run_as_recorded_and_no_second_folder(tmp_path,
+                                                                                                       small_tmpfs):
     """The disk fills once the run's record is written: closing run.log fails outside the flow. That error is this
     run's (it stands as recorded, succeeded), never the config's in a new run folder."""
     def fill_to_the_last_byte(run_dir: Path) -> None:
-        _fill(tmp_path / "runs")
+        fill_disk(tmp_path / "runs")
         with open(run_dir / "run.log", "ab", buffering=0) as log:   # its last page's slack too
             try:
                 while True:
@@ -139,12 +118,12 @@ def test_run_log_lost_to_a_full_disk_after_the_record_leaves_the_run_as_recorded
                 assert exc.errno == errno.ENOSPC
 
     cfg = _config(tmp_path)
-    with tmpfs(tmp_path / "runs", "64m"):
-        rc, out, err = _run_paused(cfg, tmp_path, fill_to_the_last_byte, pause="record")
-        (run_dir,) = _run_folders(tmp_path)
-        assert rc == 0, (out, err)
-        assert out.splitlines()[-1] == str(run_dir), out
-        assert "Traceback" not in err and "Logging error" not in err and "(config)" not in err, err[-3000:]
-        assert json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["status"] == "succeeded"
-        (late,) = [ln for ln in err.splitlines() if ln.startswith("ikou: 実行の記録の後にエラー")]
-        assert "ディスクの空きがありません" in late and "stands as succeeded" in late, late
+    small_tmpfs(tmp_path / "runs", "64m")
+    rc, out, err = _run_paused(cfg, tmp_path, fill_to_the_last_byte, pause="record")
+    (run_dir,) = _run_folders(tmp_path)
+    assert rc == 0, (out, err)
+    assert out.splitlines()[-1] == str(run_dir), out
+    assert "Traceback" not in err and "Logging error" not in err and "(config)" not in err, err[-3000:]
+    assert json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["status"] == "succeeded"
+    (late,) = [ln for ln in err.splitlines() if ln.startswith("ikou: 実行の記録の後にエラー")]
+    assert "ディスクの空きがありません" in late and "stands as succeeded" in late, late

@@ -38,6 +38,9 @@ def test_a_layout_with_name_and_kana_swapped_is_a_signoff_blocker(tmp_path, caps
     s = json.loads((Path(out[-1]) / "summary.json").read_text(encoding="utf-8"))
     swapped = [b for b in s["sign_off_blockers"] if "レイアウトかマッピングの誤り" in b]
     assert swapped and any("kana.not_fullwidth" in b for b in swapped), s["sign_off_blockers"]
+    # judged per column (the run's quarantine by rule and column), and the line names the column, in both languages
+    assert any("kana.not_fullwidth (列 shimei_kana)" in b and "kana.not_fullwidth (column shimei_kana)" in b
+               for b in swapped), swapped
     # the sample itself (the layout as shipped) raises no such blocker: it is the swap, not the data
     cfg = write_config(tmp_path, source=vendor_a_source(), target_url=f"duckdb:///{tmp_path / 't2.duckdb'}",
                        rehearsal="R2")

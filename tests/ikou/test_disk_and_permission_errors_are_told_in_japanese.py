@@ -5,38 +5,12 @@ runs as root)."""
 from __future__ import annotations
 
 import errno
-import subprocess
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from ikou.errors import UNEXPECTED_JA, message_ja, one_line
 from ikou.summary import RunSummary
-
-
-@contextmanager
-def tmpfs(path: Path, size: str, *options: str):
-    path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]), "tmpfs", str(path)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def fill(folder: Path) -> None:
-    """Every byte of the file system taken by one file."""
-    with open(folder / "filler", "wb", buffering=0) as f:
-        for chunk in (65536, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
+from tests.conftest import fill_disk
 
 
 def _summary(**extra) -> RunSummary:
@@ -44,30 +18,30 @@ def _summary(**extra) -> RunSummary:
                       started_at="2026-12-01T00:00:00Z", finished_at="2026-12-01T00:00:01Z", **extra)
 
 
-def test_a_full_disk_is_told_as_no_space(tmp_path):
-    with tmpfs(tmp_path / "disk", "64k") as disk:
-        fill(disk)
-        with pytest.raises(OSError) as caught:   # a write names no file: the sentence without one
-            (disk / "out.bin").write_bytes(b"x" * 100_000)
-        assert message_ja(caught.value) == "ディスクの空きがありません"
-        assert "No space left on device" in one_line(caught.value)
+def test_a_full_disk_is_told_as_no_space(tmp_path, small_tmpfs):
+    disk = small_tmpfs(tmp_path / "disk", "64k")
+    fill_disk(disk)
+    with pytest.raises(OSError) as caught:   # a write names no file: the sentence without one
+        (disk / "out.bin").write_bytes(b"x" * 100_000)
+    assert message_ja(caught.value) == "ディスクの空きがありません"
+    assert "No space left on device" in one_line(caught.value)
 
 
-def test_summary_json_on_a_full_disk_is_told_as_no_space_naming_it(tmp_path):
-    with tmpfs(tmp_path / "disk", "64k") as disk:
-        fill(disk)
-        with pytest.raises(OSError) as caught:
-            _summary().write(disk / "summary.json")
-        assert message_ja(caught.value) == f"ディスクの空きがありません ({disk / 'summary.json'})"
-        assert "No space left on device" in one_line(caught.value)
+def test_summary_json_on_a_full_disk_is_told_as_no_space_naming_it(tmp_path, small_tmpfs):
+    disk = small_tmpfs(tmp_path / "disk", "64k")
+    fill_disk(disk)
+    with pytest.raises(OSError) as caught:
+        _summary().write(disk / "summary.json")
+    assert message_ja(caught.value) == f"ディスクの空きがありません ({disk / 'summary.json'})"
+    assert "No space left on device" in one_line(caught.value)
 
 
-def test_a_read_only_folder_is_told_as_read_only_naming_the_file(tmp_path):
-    with tmpfs(tmp_path / "ro", "64k", "ro") as ro:
-        with pytest.raises(OSError) as caught:
-            (ro / ".run.lock").write_text("x", encoding="utf-8")
-        assert caught.value.errno == errno.EROFS
-        assert message_ja(caught.value) == f"読み取り専用のため書き込めません ({ro / '.run.lock'})"
+def test_a_read_only_folder_is_told_as_read_only_naming_the_file(tmp_path, small_tmpfs):
+    ro = small_tmpfs(tmp_path / "ro", "64k", "ro")
+    with pytest.raises(OSError) as caught:
+        (ro / ".run.lock").write_text("x", encoding="utf-8")
+    assert caught.value.errno == errno.EROFS
+    assert message_ja(caught.value) == f"読み取り専用のため書き込めません ({ro / '.run.lock'})"
 
 
 @pytest.mark.parametrize(("code", "ja"), [(errno.EACCES, "アクセス権限がありません"),
@@ -100,15 +74,15 @@ def test_any_other_error_is_still_unexpected():
     assert message_ja(FileNotFoundError(errno.ENOENT, "No such file", "/x")) == UNEXPECTED_JA
 
 
-def test_summary_json_on_a_full_disk_keeps_its_previous_content_and_no_temporary_file(tmp_path):
-    with tmpfs(tmp_path / "disk", "64k") as disk:
-        path = disk / "summary.json"
-        _summary().write(path)
-        before = path.read_bytes()
-        fill(disk)
-        bigger = _summary(status="failed", sign_off_blockers=[f"blocker {i}" for i in range(5000)])
-        with pytest.raises(OSError) as caught:
-            bigger.write(path)
-        assert caught.value.errno == errno.ENOSPC
-        assert path.read_bytes() == before          # never 0 bytes, never half
-        assert sorted(p.name for p in disk.iterdir()) == ["filler", "summary.json"]
+def test_summary_json_on_a_full_disk_keeps_its_previous_content_and_no_temporary_file(tmp_path, small_tmpfs):
+    disk = small_tmpfs(tmp_path / "disk", "64k")
+    path = disk / "summary.json"
+    _summary().write(path)
+    before = path.read_bytes()
+    fill_disk(disk)
+    bigger = _summary(status="failed", sign_off_blockers=[f"blocker {i}" for i in range(5000)])
+    with pytest.raises(OSError) as caught:
+        bigger.write(path)
+    assert caught.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before          # never 0 bytes, never half
+    assert sorted(p.name for p in disk.iterdir()) == ["filler", "summary.json"]

@@ -114,12 +114,16 @@ def test_kana_or_kanji_failing_a_format_rule_is_shown_by_shape_wherever_the_colu
     assert wide.row(0)[0].startswith("＊＊ (") and wide.row(0)[1] == "架空市本町"
 
 
-def test_a_wareki_date_or_a_code_table_value_or_an_address_failing_a_rule_is_still_shown():
-    """What a reviewer needs to fix the mapping: kanji that are not a name's (和暦, a legacy 続柄, 住所)."""
-    q = pl.DataFrame({"column": ["seinengappi", "zokugara_code", "jusho"],
-                      "rule": ["wareki.invalid", "code_table.unknown", "schema.max_length"],
-                      "value": ["平成30年2月30日", "長男の妻", "架空市本町"]})
-    assert mask_long(q, set(), value_cols=("value",))["value"].to_list() == q["value"].to_list()
+def test_a_wareki_date_or_an_address_failing_a_rule_is_still_shown_a_worded_code_by_its_shape():
+    """What a reviewer needs to fix the mapping: a 和暦 date as written and 住所 are shown; a code column's kanji are
+    shown by their shape only (a 氏名 and 性別 swapped would put every name there), its ASCII codes as written."""
+    q = pl.DataFrame({"column": ["seinengappi", "seinengappi", "zokugara_code", "zokugara_code", "jusho"],
+                      "rule": ["wareki.invalid", "wareki.invalid", "code_table.unknown", "code_table.unknown",
+                               "schema.max_length"],
+                      "value": ["平成30年2月30日", "H30.02.30", "長男の妻", "77", "架空市本町"]})
+    shown = mask_long(q, set(), value_cols=("value",))["value"].to_list()
+    assert shown[:2] == ["平成30年2月30日", "H30.02.30"] and shown[3:] == ["77", "架空市本町"]
+    assert shown[2].startswith("＊＊ (漢字3字") and "長男" not in shown[2]
 
 
 def test_a_database_column_read_in_the_wrong_encoding_names_no_byte_in_its_messages():

@@ -10,32 +10,16 @@ import polars as pl
 import psycopg
 
 from ikou.loaders import LoadPart, RunRecord, load_run
-from ikou.schema import load_schema
-
-SCHEMA = """spec_version: 1
-gyomu: ga
-ja: 業務ga
-tables:
-  ga_t:
-    ja: 表
-    primary_key: [atena_no]
-    columns:
-      - {name: atena_no, ja: 宛名番号, type: text, required: true}
-      - {name: gaku,     ja: 金額,     type: integer}
-"""
 
 
-def test_the_load_session_is_named_after_its_run(tmp_path, pg_target, monkeypatch):
+def test_the_load_session_is_named_after_its_run(tmp_path, pg_target, schema, monkeypatch):
     url, db_schema = pg_target
-    (tmp_path / "ga.yaml").write_text(SCHEMA, encoding="utf-8")
-    (tmp_path / "rules.yaml").write_text("spec_version: 1\ngyomu: ga\n", encoding="utf-8")
-    schema = load_schema(tmp_path / "ga.yaml")
     marker = tmp_path / "paused"
     monkeypatch.setenv("IKOU_PAUSE_AT", "load.begin")   # inside the load's transaction, before its COPY
     monkeypatch.setenv("IKOU_PAUSE_MARKER", str(marker))
     monkeypatch.setenv("IKOU_PAUSE_SECONDS", "4")
     run_id = "20261201T000000Z-R1-appn"
-    frame = pl.DataFrame({"atena_no": ["00001", "00002"], "gaku": [1, 2]})
+    frame = pl.DataFrame({"atena_no": ["00001", "00002"]})
     done: list = []
     t = threading.Thread(target=lambda: done.append(load_run([LoadPart(schema, {"ga_t": frame})], url, db_schema,
                                                              run=RunRecord(run_id, "R1", "999997", ("ga",)))))

@@ -274,3 +274,21 @@ def test_postgres_refusal_names_the_constraint_not_the_row(postgres_url, pg_sche
     text = str(exc.value)
     assert "setai_no" in text and "秘密" not in text and "123456789018" not in text
     assert exc.value.__cause__ is None and exc.value.__suppress_context__
+
+
+def test_postgres_refused_row_is_not_written_to_the_server_log(postgres_url, pg_schema):
+    """The server logs a refused COPY row's DETAIL ("Failing row contains (…)") unless the load session is terse:
+    the name and 個人番号 of the row must not reach PostgreSQL's log either."""
+    logs = sorted(Path("/var/log/postgresql").glob("postgresql-*-main.log"))
+    if not logs or not all(p.is_file() for p in logs):
+        pytest.skip("no PostgreSQL server log readable on this machine")
+    start = {p: p.stat().st_size for p in logs}
+    tag = random_tag()
+    kojin_no = "9" + "".join(str(ord(c) % 10) for c in tag)[:10]
+    frames = frames_of([person("A1", 1, "S1", "02", shimei=f"秘密{tag}", kojin_no=kojin_no)])
+    frames["juki_kojin_rireki"] = frames["juki_kojin_rireki"].with_columns(pl.lit(None, pl.String).alias("setai_no"))
+    with pytest.raises(LoadRejected):
+        load(frames, postgres_url, pg_schema)
+    written = b"".join(p.read_bytes()[start[p]:] for p in logs).decode("utf-8", "replace")
+    assert 'null value in column "setai_no"' in written   # the refusal was logged, terse
+    assert tag not in written and kojin_no not in written and "Failing row" not in written

@@ -51,7 +51,7 @@ def test_kanji_dates_keep_unknown_parts_as_the_other_formats_do(value, iso, hyok
     ("昭和64年1月8日", "wareki.era_range"), ("令和元年4月30日", "wareki.era_range"),
     ("光文1年1月1日", "wareki.era"), ("45年3月2日", "wareki.era"),   # a year needs its era
     ("昭和45年13月2日", "wareki.month"), ("昭和45年3月32日", "wareki.day"),
-    ("昭和45年3月", "wareki.format"), ("昭和45年3月2日頃", "wareki.format"), ("S450302", "wareki.format"),
+    ("昭和45年3月", "wareki.format"), ("S450302", "wareki.format"),
     ("昭和100年1月1日", "wareki.format"),
 ])
 def test_bad_kanji_dates_name_their_rule(value, rule):

@@ -41,7 +41,9 @@ def test_a_head_whose_older_row_was_held_before_validation_takes_the_household_w
         ("setai.setainushi_held", f"atena_no={atena('0000011')},rireki_no=1")]
     # the cause is on 履歴 1 (line 3), not on the current 履歴 2 the household reads: the message says which
     assert (f"setai_no={atena('20000')}; setainushi atena_no={atena('0000004')} rireki_no=2 held with its rireki_no=1 "
-            "by wareki.era_range (JUMIN.csv source_line 3)") in hh["message_ja"][0]
+            "by wareki.era_range (JUMIN.csv source_line 3)") in hh["message_en"][0]
+    assert (f"世帯番号 {atena('20000')}、世帯主 宛名番号 {atena('0000004')} 履歴番号 2 は履歴番号 1 とともに保留 "
+            "(理由: wareki.era_range、JUMIN.csv 3 行目)") in hh["message_ja"][0]
     assert res.quarantine.filter(pl.col("rule") == "rireki.held_together")["record_key"].to_list() == [
         f"atena_no={atena('0000004')},rireki_no=2"]
     assert res.good["atena_no"].to_list() == [atena("0000001")]
@@ -117,7 +119,9 @@ def test_members_of_a_household_whose_head_is_held_at_map_are_told_so(tmp_path, 
     assert set(got["rule"]) == {"setai.setainushi_held"}
     assert set(got["record_key"].str.extract(r"atena_no=([^,]*)")) <= members and got.height >= 2
     assert (f"setai_no={s['SETAI_ID']}; setainushi atena_no={s['KOJIN_ID']} rireki_no=1 held by wareki.era_range "
-            f"(B_JUMIN source_line {s[SOURCE_LINE]})") in got["message_ja"][0]
+            f"(B_JUMIN source_line {s[SOURCE_LINE]})") in got["message_en"][0]
+    assert (f"世帯番号 {s['SETAI_ID']}、世帯主 宛名番号 {s['KOJIN_ID']} 履歴番号 1 は保留 (理由: wareki.era_range、"
+            f"B_JUMIN {s[SOURCE_LINE]} 行目)") in got["message_ja"][0]
     assert got["message_ja"][0].startswith("世帯主の記録が保留されたため")
     assert "世帯主が一人ではありません" not in "".join(got["message_ja"])
     # a household that really has none, or two: the rule's own message
