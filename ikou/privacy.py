@@ -84,6 +84,17 @@ class RunColumns(set):
         self.coded = frozenset(coded)
 
 
+def recorded_run_columns(record: dict) -> set[str]:
+    """The columns a run recorded for what is rendered later from its folder (specs/manifest.json: its
+    `sensitive_columns` and, since they are recorded, its `coded_columns`): a RunColumns, so that a re-rendered
+    report or the evidence pack shows each column by exactly the run's kinds; a plain set for a run folder from
+    before the coded columns were recorded (coded_columns_of then falls back on the shipped schemas)."""
+    sensitive = set(record.get("sensitive_columns") or [])
+    if "coded_columns" not in record:
+        return sensitive
+    return RunColumns(sensitive, coded=set(record.get("coded_columns") or []) - sensitive)
+
+
 # A column whose name says it holds a code, a date, a number or a key (番号 `_no`, legacy `_bango`, `_code`/`_cd`,
 # 区分 `_kbn`, `_date`/`_ymd`, 年度 `_nendo`, 額 `_gaku`, in any case: ATENA_NO, IDO_YMD): known without a schema
 # (a legacy export compared by `ikou diff`, a report re-rendered from a run folder)

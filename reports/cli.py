@@ -245,12 +245,13 @@ def _check_inputs_kept(args: argparse.Namespace, run_dir: Path, summary: dict) -
 
 def _recorded_sensitive(run_dir: Path, summary: dict) -> set[str]:
     """The columns the run itself masked: specs/manifest.json records them (target and source columns,
-    layouts' sensitive columns), so a re-rendered report masks what the run's did. A folder without it
+    layouts' sensitive columns) with the columns its schemas type as a code, a date, a number or a key (a
+    privacy.RunColumns: recorded_run_columns), so a re-rendered report masks what the run's did. A folder without it
     (a run before provenance was kept) falls back to its 業務' schemas, each column in upper case too
     (a source column is often the upper-case spelling of its target)."""
     from ikou import REPO_ROOT
     from ikou.errors import ConfigError
-    from ikou.privacy import schema_sensitive_columns
+    from ikou.privacy import recorded_run_columns, schema_sensitive_columns
     from ikou.reports.evidence import SPECS
 
     manifest = run_dir / SPECS / "manifest.json"
@@ -258,8 +259,8 @@ def _recorded_sensitive(run_dir: Path, summary: dict) -> set[str]:
         import json
 
         try:
-            return set(json.loads(manifest.read_text(encoding="utf-8")).get("sensitive_columns") or [])
-        except (ValueError, AttributeError):
+            return recorded_run_columns(json.loads(manifest.read_text(encoding="utf-8")))
+        except (ValueError, AttributeError, TypeError):   # not an object, or a list that is no list
             raise ConfigError(f"{manifest}: not readable, the columns to mask are unknown") from None
     cols: set[str] = set()
     for g in summary.get("gyomu") or []:
@@ -359,7 +360,12 @@ def _run_report(args: argparse.Namespace) -> int:
         _check_inputs_kept(args, run_dir, summary)
         qpath = Path(args.quarantine) if args.quarantine else run_dir / "quarantine.parquet"
         quarantine = pl.read_parquet(qpath) if qpath.is_file() else empty()
-        sensitive = _recorded_sensitive(run_dir, summary) | _sensitive(args)
+        recorded = _recorded_sensitive(run_dir, summary)
+        sensitive = recorded | _sensitive(args)
+        if getattr(recorded, "coded", None) is not None:   # the run's own column kinds, not the shipped schemas'
+            from ikou.privacy import RunColumns
+
+            sensitive = RunColumns(sensitive, coded=recorded.coded - sensitive)
         previous = _previous(args, run_dir, summary)
         diffs, diff_dirs = _diffs(args, run_dir, summary)
         with labels.for_run(run_dir):   # names of a 業務 kept outside the repository: the run's schema copy

@@ -134,7 +134,9 @@ def snapshot_specs(cfg, plans, run_dir: Path, *, sensitive: set[str]) -> Path:
 
     A password in a URL of the config is replaced by *** in the copy (`redacted: true`). The manifest
     also records the target (URL without password, schema) and the columns masked in human-facing
-    outputs, so that the pack can be built and masked from the run folder alone."""
+    outputs, with the columns the run's schemas type as a code, a date, a number or a key (`coded_columns`, when
+    `sensitive` carries them: privacy.RunColumns), so that the pack can be built and masked from the run folder
+    alone as the run masked (privacy.recorded_run_columns)."""
     base = Path(run_dir) / SPECS
     if base.exists():
         shutil.rmtree(base)
@@ -155,6 +157,8 @@ def snapshot_specs(cfg, plans, run_dir: Path, *, sensitive: set[str]) -> Path:
                       "bytes": len(data), **({"redacted": True} if redacted else {})})
     manifest = {"files": files, "target": {"url": hide_password(cfg.target.url), "schema": cfg.target_schema},
                 "sensitive_columns": sorted(sensitive), "reveal_personal": bool(cfg.reveal_personal)}
+    if getattr(sensitive, "coded", None) is not None:   # a run's own kinds (a plain set: none to record)
+        manifest["coded_columns"] = sorted(sensitive.coded)
     base.mkdir(parents=True, exist_ok=True)
     (base / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return base
@@ -291,7 +295,9 @@ def build_pack(run_dir: Path, out: Path, *, target_url: str | None = None,
     if summary.get("status") != "succeeded":
         state = {**state, "note": f"run {summary.get('status')}: the target does not hold this run"}
     files: dict[str, bytes] = {n: p.read_bytes() for n, p in _run_files(run_dir, summary).items()}
-    q = _masked_quarantine(run_dir, set(specs.get("sensitive_columns") or []))
+    from ikou.privacy import recorded_run_columns
+
+    q = _masked_quarantine(run_dir, recorded_run_columns(specs))
     if q is not None:
         files["quarantine.csv"] = q
     inputs = {name: {k: s.get(k) for k in ("origin", "rows", "quarantined", "sha256")}
