@@ -739,9 +739,19 @@ def _direct_view(con, side: str, source) -> tuple[str, dict[str, str]] | None:
 
 def _stage(lf: pl.LazyFrame, label: str, out: Path) -> Path:
     """Write a side (text columns, blanks null, crosswalk applied) to Parquet, streaming."""
+    import errno
+
     try:
         lf.sink_parquet(out, compression="lz4")
     except (pl.exceptions.PolarsError, OSError) as exc:
+        # the scratch file could not be written (a full disk, a read-only folder): the disk's error, naming the
+        # file, which ikou.errors says in Japanese — not "cannot read" the input
+        code = getattr(exc, "errno", None) or next(
+            (n for n, words in ((errno.ENOSPC, "No space left"), (errno.EDQUOT, "quota exceeded"),
+                                (errno.EROFS, "Read-only file system")) if words in str(exc)), None)
+        if code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            out.unlink(missing_ok=True)
+            raise OSError(code, os.strerror(code), str(out)) from None
         raise DiffInputError(f"{label}: cannot read: {exc}") from None
     return out
 
