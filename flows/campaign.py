@@ -320,8 +320,10 @@ def unfinished(record: dict) -> list[dict]:
     return [r for r in record["runs"] if any(a.get("status") == "running" for a in (r.get("attempts") or [r]))]
 
 
-def check_only(campaign: Campaign, only: set[str] | None) -> None:
-    """`--dantai` may only name 団体 of the campaign: a typo would start nothing and leave an empty campaign."""
+def check_only(campaign: Campaign, only: set[str] | None, *, nothing: str = "nothing was started",
+               nothing_ja: str = "何も開始していません") -> None:
+    """`--dantai` may only name 団体 of the campaign: a typo would start nothing and leave an empty campaign
+    (or pause, resume, remove nothing while saying it did)."""
     if only is None:
         return
     known = {e.dantai for e in campaign.entries()}
@@ -329,7 +331,9 @@ def check_only(campaign: Campaign, only: set[str] | None) -> None:
     if unknown:
         listed = ", ".join(sorted(known)[:10]) + (" …" if len(known) > 10 else "")
         raise ConfigError(f"--dantai {','.join(unknown)}: not a 団体 of campaign {campaign.campaign} "
-                          f"(its 団体: {listed}); nothing was started")
+                          f"(its 団体: {listed}); {nothing}",
+                          ja=f"--dantai {','.join(unknown)} はキャンペーン {campaign.campaign} の団体ではありません "
+                             f"(団体: {listed})。{nothing_ja}")
 
 
 def _campaign_dir(campaign: Campaign, campaign_id: str) -> Path:
@@ -389,3 +393,131 @@ def retry(campaign: Campaign, *, campaign_id: str | None = None, timeout: float 
     report.finish(record)
     report.write(folder, record)
     return folder, record
+
+
+# ---- pause, resume, remove: an operator's hold on a campaign's schedules, and its end on the server ----
+
+BUSY = ("RUNNING", "PENDING", "CANCELLING", "PAUSED")   # a flow run a worker has taken (or is ending)
+
+
+async def _campaign_deployments(client, campaign: Campaign, only: set[str] | None) -> list:
+    """The server's deployments of the campaign (tag `campaign:<name>`, also those the file no longer lists),
+    only those of the 団体 in `only` when given."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+    from prefect.client.schemas.sorting import DeploymentSort
+
+    found, page = [], None
+    while page is None or len(page) == 200:   # the server answers at most 200 at a time
+        page = await client.read_deployments(deployment_filter=DeploymentFilter(
+            tags=DeploymentFilterTags(all_=[f"campaign:{campaign.campaign}"])), limit=200, offset=len(found),
+            sort=DeploymentSort.NAME_ASC)
+        found += page
+    return [d for d in found if only is None or any(f"dantai:{c}" in (d.tags or []) for c in only)]
+
+
+def _is_paused(d) -> bool:
+    return bool(d.paused) and not any(s.active for s in d.schedules or [])
+
+
+def _is_active(d) -> bool:
+    return not d.paused and all(s.active for s in d.schedules or [])
+
+
+async def _set_paused(campaign: Campaign, only: set[str] | None, paused: bool) -> list[dict]:
+    from prefect import get_client
+
+    out = []
+    async with get_client() as client:
+        for d in await _campaign_deployments(client, campaign, only):
+            done = _is_paused(d) if paused else _is_active(d)
+            if not done:
+                # the schedules first (what the UI shows per schedule), then the deployment: pausing it makes
+                # the scheduler skip it and deletes its auto-scheduled runs still waiting (late ones too);
+                # runs a worker has taken, and runs started by hand, are left alone
+                for s in d.schedules or []:
+                    if s.active == paused:
+                        await client.update_deployment_schedule(d.id, s.id, active=not paused)
+                await (client.pause_deployment(d.id) if paused else client.resume_deployment(d.id))
+            out.append({"deployment": d.name, "changed": not done, "schedules": len(d.schedules or [])})
+    return out
+
+
+def pause(campaign: Campaign, only: set[str] | None = None) -> list[dict]:
+    """Stop the schedules of the campaign's deployments (only those of the 団体 in `only`): each schedule
+    inactive and the deployment paused. Runs already taken by a worker go on; `campaign run` still starts
+    runs by hand. Idempotent: one {deployment, changed, schedules} per deployment found on the server."""
+    check_only(campaign, only, nothing="nothing was paused", nothing_ja="何も一時停止していません")
+    return asyncio.run(_set_paused(campaign, only, True))
+
+
+def resume(campaign: Campaign, only: set[str] | None = None) -> list[dict]:
+    """Start the schedules of the campaign's deployments again (the reverse of `pause`). Idempotent."""
+    check_only(campaign, only, nothing="nothing was resumed", nothing_ja="何も再開していません")
+    return asyncio.run(_set_paused(campaign, only, False))
+
+
+async def _busy_runs(client, deployments: list) -> list:
+    """Flow runs of these deployments a removal would break: taken by a worker (running, pending, cancelling,
+    paused), started by hand and still waiting (a `campaign run` follows it), or scheduled and already late
+    (a worker may take it at any moment). Future auto-scheduled runs are not: the server deletes them."""
+    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId, FlowRunFilter,
+                                                FlowRunFilterState, FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    if not deployments:
+        return []
+    now = dt.datetime.now(dt.timezone.utc)
+    types = [StateType(t) for t in (*BUSY, "SCHEDULED")]
+    runs, page = [], None
+    while page is None or len(page) == 200:
+        page = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[d.id for d in deployments])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=types))),
+            limit=200, offset=len(runs), sort=FlowRunSort.ID_DESC)
+        runs += page
+    busy = []
+    for r in runs:
+        if r.state_type is not None and r.state_type.value == "SCHEDULED" and r.auto_scheduled:
+            start = r.next_scheduled_start_time or r.expected_start_time
+            if start is None or start > now:
+                continue
+        busy.append(r)
+    return busy
+
+
+async def _remove(campaign: Campaign, only: set[str] | None) -> list[str]:
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    async with get_client() as client:
+        deployments = await _campaign_deployments(client, campaign, only)
+        busy = await _busy_runs(client, deployments)
+        if busy:
+            names = {d.id: d.name for d in deployments}
+            shown = "; ".join(f"{names.get(r.deployment_id, r.deployment_id)}: flow run {r.name} ({r.id}) "
+                              f"{r.state_type.value}" for r in busy[:5]) + (" …" if len(busy) > 5 else "")
+            raise CampaignBusy(
+                f"campaign {campaign.campaign}: {len(busy)} flow run(s) not finished ({shown}); nothing was removed: "
+                "wait until they finish (ikou runs list) or cancel them, then ikou campaign remove again "
+                "(ikou campaign pause first stops new scheduled runs)",
+                ja=f"キャンペーン {campaign.campaign} に終わっていない実行が {len(busy)} 件あります "
+                   f"({'; '.join(f'{names.get(r.deployment_id, r.deployment_id)}: {r.name}' for r in busy[:5])})。"
+                   "何も削除していません。終わるのを待つか取り消してから、もう一度 ikou campaign remove を実行してください")
+        removed = []
+        for d in deployments:
+            try:
+                await client.delete_deployment(d.id)
+            except ObjectNotFound:   # removed by someone else meanwhile: gone all the same
+                pass
+            removed.append(d.name)
+    return removed
+
+
+def remove(campaign: Campaign, only: set[str] | None = None) -> list[str]:
+    """Delete the campaign's deployments (only those of the 団体 in `only`) from the server; their names.
+    Refused, removing nothing, while any of them has a flow run a worker has taken, one started by hand and
+    still waiting, or a late scheduled one. The history of past runs stays on the server, the campaign
+    folders stay on disk; `ikou deploy` registers them again."""
+    check_only(campaign, only, nothing="nothing was removed", nothing_ja="何も削除していません")
+    return asyncio.run(_remove(campaign, only))

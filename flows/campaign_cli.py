@@ -1,4 +1,4 @@
-"""`ikou deploy`, `ikou campaign run|retry`, `ikou runs list|show` (and `ikou server|worker start`).
+"""`ikou deploy`, `ikou campaign run|retry|pause|resume|remove`, `ikou runs list|show` (and `ikou server|worker start`).
 
 They talk to the standing Prefect server named by PREFECT_API_URL (`ikou runs list --runs-dir` reads a runs
 folder instead, with no server). `ikou campaign run` prints one
@@ -19,7 +19,8 @@ from ikou.errors import NotFound, UsageError
 # what each command could not do, for the Japanese half of its one line (not every command runs a campaign)
 _WHAT_JA = {"_deploy": "デプロイメントを登録できません", "_campaign_run": "キャンペーンを実行できません",
             "_campaign_retry": "キャンペーンを再実行できません", "_runs_list": "実行履歴を読めません",
-            "_runs_show": "実行の記録を読めません"}
+            "_runs_show": "実行の記録を読めません", "_campaign_pause": "スケジュールを一時停止できません",
+            "_campaign_resume": "スケジュールを再開できません", "_campaign_remove": "デプロイメントを削除できません"}
 
 
 def _server_errors(fn):
@@ -142,6 +143,64 @@ def _campaign_retry(args) -> int:
     return _report(folder, record)
 
 
+def _only(args) -> set[str] | None:
+    return {c.strip() for c in args.dantai.split(",") if c.strip()} if args.dantai is not None else None
+
+
+def _pause_or_resume(args, paused: bool) -> int:
+    from ikou.campaign import load_campaign
+    from ikou.flows import campaign as C
+
+    _need_server()
+    spec = load_campaign(args.campaign)
+    rows = (C.pause if paused else C.resume)(spec, _only(args))
+    scope = f" ({args.dantai})" if args.dantai else ""
+    if not rows:
+        print(f"キャンペーン {spec.campaign}{scope} のデプロイメントはサーバーにありません (ikou deploy で登録) — "
+              f"no deployment of campaign {spec.campaign}{scope} on the server (ikou deploy registers them)")
+        return 0
+    changed = sum(r["changed"] for r in rows)
+    verb_ja, verb = ("一時停止しました", "paused") if paused else ("再開しました", "resumed")
+    print(f"スケジュールを{verb_ja}: {changed} 件 (既に{'停止中' if paused else '稼働中'} {len(rows) - changed} 件) — "
+          f"{verb} the schedules of {changed} deployment(s) of campaign {spec.campaign}{scope}"
+          f" ({len(rows) - changed} already {verb})")
+    for r in rows:
+        state = verb if r["changed"] else f"already {verb}"
+        print(f"  {r['deployment']}  {state}" + ("" if r["schedules"] else " (no schedule: runs only by hand)"))
+    return 0
+
+
+@_server_errors
+def _campaign_pause(args) -> int:
+    return _pause_or_resume(args, True)
+
+
+@_server_errors
+def _campaign_resume(args) -> int:
+    return _pause_or_resume(args, False)
+
+
+@_server_errors
+def _campaign_remove(args) -> int:
+    from ikou.campaign import load_campaign
+    from ikou.flows import campaign as C
+
+    _need_server()
+    spec = load_campaign(args.campaign)
+    removed = C.remove(spec, _only(args))
+    scope = f" ({args.dantai})" if args.dantai else ""
+    if not removed:
+        print(f"削除するものはありません: キャンペーン {spec.campaign}{scope} のデプロイメントはサーバーにありません — "
+              f"nothing to remove: no deployment of campaign {spec.campaign}{scope} on the server")
+        return 0
+    print(f"デプロイメントを削除しました: {len(removed)} 件 (実行履歴とキャンペーンフォルダは残ります) — removed "
+          f"{len(removed)} deployment(s) of campaign {spec.campaign}{scope} (the history of past runs stays on the "
+          "server, the campaign folders on disk)")
+    for name in removed:
+        print(f"  {name}")
+    return 0
+
+
 @_server_errors
 def _runs_list(args) -> int:
     from ikou.checkdigit import is_valid_dantai_code
@@ -256,6 +315,18 @@ def register(sub) -> None:
     t.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
     _debug_flag(t)
     t.set_defaults(func=_campaign_retry)
+    for name, fn, what in (
+            ("pause", _campaign_pause, "stop the schedules of the campaign's deployments (runs already taken by a "
+                                       "worker go on; campaign run still runs them by hand)"),
+            ("resume", _campaign_resume, "start the schedules of the campaign's deployments again"),
+            ("remove", _campaign_remove, "delete the campaign's deployments from the server (refused while one "
+                                         "of them has a run not finished; the run history and campaign folders "
+                                         "stay)")):
+        x = csub.add_parser(name, help=what)
+        x.add_argument("campaign", help="campaign YAML")
+        x.add_argument("--dantai", default=None, help="only these 団体 (comma-separated codes)")
+        _debug_flag(x)
+        x.set_defaults(func=fn)
     u = sub.add_parser("runs", help="run history on the Prefect server")
     usub = u.add_subparsers(dest="runs_command", required=True)
     ul = usub.add_parser("list", help="migration runs, newest first: status (succeeded, with sign-off blockers, "
