@@ -9,7 +9,9 @@ rehearsal through its deployment (`run_deployment(timeout=0)`: workers run them)
 them, and writes the campaign folder (reports.campaign). One 団体 failing never stops the others;
 `retry` first brings the record up to date (a wait that timed out leaves runs that go on without
 the command), refuses while any of them has not finished, and re-runs only those that failed or
-were cancelled, in the same campaign folder.
+were cancelled, in the same campaign folder. `server_report(campaign)` writes the same folder for
+runs the campaign's schedules fired: the latest flow run of each deployment (started since `since`),
+read from the server, starting nothing.
 """
 from __future__ import annotations
 
@@ -356,6 +358,7 @@ def run(campaign: Campaign, *, spec_path: Path, timeout: float | None = None,
                                limits={"work_pool": campaign.work_pool.concurrency_limit,
                                        "target_loads": campaign.limits.target_loads},
                                previous=report.previous_campaign(folder))
+    record["source"] = "run"   # started by hand (`campaign report` writes "schedule")
     started = _start(campaign, entries, campaign_id)
     record["runs"] = [_pending(s) for s in started]
     report.finish(record)
@@ -521,3 +524,133 @@ def remove(campaign: Campaign, only: set[str] | None = None) -> list[str]:
     folders stay on disk; `ikou deploy` registers them again."""
     check_only(campaign, only, nothing="nothing was removed", nothing_ja="何も削除していません")
     return asyncio.run(_remove(campaign, only))
+
+
+# ---- report: the campaign folder of the runs the schedules fired (no run started here) ----
+
+NO_RUN = "no_run"   # a deployment with no flow run started in the window
+
+
+def parse_since(text: str) -> dt.datetime:
+    """`--since`: an ISO date (its midnight) or date-time; without an offset, in this machine's time zone."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: not an ISO date or date-time (2026-12-05 or 2026-12-05T02:00+09:00)",
+                          ja=f"--since {text} は ISO 形式の日付・日時ではありません "
+                             "(2026-12-05 や 2026-12-05T02:00+09:00 の形で指定してください)") from None
+    return when if when.tzinfo else when.astimezone()
+
+
+async def _latest_runs(campaign: Campaign, only: set[str] | None, since: dt.datetime | None) -> list[tuple]:
+    """(deployment, its latest flow run started since `since`, or None) for each deployment of the campaign on
+    the server. Started: a run that has a start time (a schedule's coming runs, and runs still waiting for a
+    worker, have none)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId, FlowRunFilter,
+                                                FlowRunFilterStartTime)
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    out = []
+    async with get_client() as client:
+        for d in await _campaign_deployments(client, campaign, only):
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[d.id])),
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(is_null_=False, after_=since)),
+                sort=FlowRunSort.START_TIME_DESC, limit=1)
+            out.append((d, runs[0] if runs else None))
+    return out
+
+
+def _deployment_meta(d, e: Entry | None) -> dict:
+    """A deployment's entry as the record shows it; one the file no longer lists, from its tags."""
+    if e is not None:
+        return _meta(e)
+    code = next((t.split(":", 1)[1] for t in d.tags or [] if t.startswith("dantai:")), "")
+    return {"deployment": d.name, "dantai": code, "dantai_name": "", "gyomu": [], "rehearsal": ""}
+
+
+def _no_run(meta: dict) -> dict:
+    """A deployment with no run in the window: listed, never dropped, its counts not known."""
+    r = report.pending_record(**meta, run_id=None, flow_run_id=None)
+    r.update(state=None, status=NO_RUN, counts={k: None for k in ("extracted", "quarantined", "loaded", "warnings")},
+             attempts=[], outcome=None, target_holds_run=None, unexplained_differences=None, unresolved_gaiji=None)
+    return r
+
+
+def _iso(t) -> str | None:
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t is not None else None
+
+
+def server_report(campaign: Campaign, *, spec_path: Path, since: dt.datetime | None = None,
+                  only: set[str] | None = None) -> tuple[Path, dict]:
+    """The campaign folder (campaign.json/.html, trend against the previous folder) of the latest flow run of each
+    of the campaign's deployments on the server, started since `since` (default: whenever): what the schedules
+    ran. Starts nothing. The record says `source: schedule` and its window; a deployment with no run in the
+    window is listed `no_run`; a run not finished is `running`, and a later report of the same runs updates
+    the same folder."""
+    from ikou.flows.history import _run_id_of
+
+    check_only(campaign, only, nothing="nothing was reported", nothing_ja="何も出力していません")
+    found = asyncio.run(_latest_runs(campaign, only, since))
+    if not found:   # an empty campaign folder would read as a wave that ran nothing
+        scope = f" ({','.join(sorted(only))})" if only else ""
+        raise CampaignError(f"no deployment of campaign {campaign.campaign}{scope} on the server (ikou deploy "
+                            "registers them); nothing was reported",
+                            ja=f"キャンペーン {campaign.campaign}{scope} のデプロイメントはサーバーにありません "
+                               "(ikou deploy で登録してください)。何も出力していません")
+    entries = {e.deployment: e for e in campaign.entries()}
+    runs = []
+    for d, fr in found:
+        e = entries.get(d.name)
+        meta = _deployment_meta(d, e)
+        if fr is None:
+            runs.append(_no_run(meta))
+            continue
+        run_id = _run_id_of(fr)
+        run_dir = _run_dir(e, run_id) if e is not None and run_id else None
+        runs.append(_record(meta, run_id, str(fr.id), run_dir, fr, e.cfg if e is not None else None))
+    window = {"since": _iso(since), "until": _iso(dt.datetime.now(dt.timezone.utc))}
+    base = Path(campaign.out) / campaign.campaign
+    ids = sorted(r["flow_run_id"] for r in runs if r["flow_run_id"])
+    folder = _same_report(base, ids, window["since"])
+    if folder is None:
+        campaign_id = new_campaign_id()
+        folder = base / campaign_id
+        while folder.exists():   # two campaigns in one second
+            time.sleep(1)
+            campaign_id = new_campaign_id()
+            folder = base / campaign_id
+    record = report.new_record(campaign.campaign, folder.name, spec=spec_path,
+                               limits={"work_pool": campaign.work_pool.concurrency_limit,
+                                       "target_loads": campaign.limits.target_loads},
+                               previous=report.previous_campaign(folder))
+    starts = [fr.start_time for _, fr in found if fr is not None and fr.start_time]
+    ends = [fr.end_time for _, fr in found if fr is not None and fr.end_time]
+    record.update(source="schedule", window=window, reported_at=window["until"],
+                  started_at=_iso(min(starts, default=None)))
+    record["runs"] = runs
+    report.finish(record)
+    if record["finished_at"] is not None:   # when the last run ended, not when this report was written
+        record["finished_at"] = _iso(max(ends, default=None)) or record["finished_at"]
+    report.write(folder, record)
+    return folder, record
+
+
+def _same_report(base: Path, flow_run_ids: list[str], since: str | None) -> Path | None:
+    """The newest campaign folder when it is a report of these very flow runs (and window): a later
+    `campaign report` brings it up to date instead of writing a copy the trend would compare with."""
+    if not flow_run_ids or not base.is_dir():
+        return None
+    from ikou.campaign import CAMPAIGN_ID
+
+    ids = sorted(p.name for p in base.iterdir() if CAMPAIGN_ID.match(p.name) and (p / "campaign.json").is_file())
+    if not ids:
+        return None
+    try:
+        old = json.loads((base / ids[-1] / "campaign.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = (old.get("source") == "schedule" and (old.get("window") or {}).get("since") == since
+            and sorted(r["flow_run_id"] for r in old.get("runs") or [] if r.get("flow_run_id")) == flow_run_ids)
+    return base / ids[-1] if same else None

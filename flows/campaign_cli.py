@@ -1,4 +1,5 @@
-"""`ikou deploy`, `ikou campaign run|retry|pause|resume|remove`, `ikou runs list|show` (and `ikou server|worker start`).
+"""`ikou deploy`, `ikou campaign run|retry|report|pause|resume|remove`, `ikou runs list|show` (and `ikou
+server|worker start`).
 
 They talk to the standing Prefect server named by PREFECT_API_URL (`ikou runs list --runs-dir` reads a runs
 folder instead, with no server). `ikou campaign run` prints one
@@ -20,7 +21,8 @@ from ikou.errors import NotFound, UsageError
 _WHAT_JA = {"_deploy": "デプロイメントを登録できません", "_campaign_run": "キャンペーンを実行できません",
             "_campaign_retry": "キャンペーンを再実行できません", "_runs_list": "実行履歴を読めません",
             "_runs_show": "実行の記録を読めません", "_campaign_pause": "スケジュールを一時停止できません",
-            "_campaign_resume": "スケジュールを再開できません", "_campaign_remove": "デプロイメントを削除できません"}
+            "_campaign_resume": "スケジュールを再開できません", "_campaign_remove": "デプロイメントを削除できません",
+            "_campaign_report": "キャンペーンの報告を作れません"}
 
 
 def _server_errors(fn):
@@ -100,7 +102,11 @@ def _report(folder: Path, record: dict) -> int:
             line += f" ({outcome.get('ja')} / {outcome['en']})"
         print(line)
     running = [r["dantai"] for r in record["runs"] if r["status"] == "running"]
-    failed = [r["dantai"] for r in record["runs"] if r["status"] not in ("succeeded", "running")]
+    failed = [r["dantai"] for r in record["runs"] if r["status"] not in ("succeeded", "running", "no_run")]
+    none = [r["dantai"] for r in record["runs"] if r["status"] == "no_run"]   # campaign report: nothing ran
+    if none:
+        print(f"ikou: 期間内に実行のない団体: {len(none)} 件 ({', '.join(none)}) — no run in the window: "
+              f"{len(none)} deployment(s) ({', '.join(none)})", file=sys.stderr, flush=True)
     if running:   # the wait ended, the runs did not: retrying them now would run them twice
         also_ja = f"、{len(failed)} 件が失敗 ({', '.join(failed)})" if failed else ""
         also_en = f"; {len(failed)} failed ({', '.join(failed)})" if failed else ""
@@ -117,7 +123,7 @@ def _report(folder: Path, record: dict) -> int:
               "ikou campaign retry",
               file=sys.stderr, flush=True)
     print(folder, flush=True)
-    return 2 if running or failed else 0
+    return 2 if running or failed or none else 0
 
 
 @_server_errors
@@ -140,6 +146,18 @@ def _campaign_retry(args) -> int:
     _need_server()
     spec = load_campaign(args.campaign)
     folder, record = C.retry(spec, campaign_id=args.id, timeout=args.timeout)
+    return _report(folder, record)
+
+
+@_server_errors
+def _campaign_report(args) -> int:
+    from ikou.campaign import load_campaign
+    from ikou.flows import campaign as C
+
+    _need_server()
+    spec = load_campaign(args.campaign)
+    since = C.parse_since(args.since) if args.since is not None else None
+    folder, record = C.server_report(spec, spec_path=Path(args.campaign), since=since, only=_only(args))
     return _report(folder, record)
 
 
@@ -315,6 +333,14 @@ def register(sub) -> None:
     t.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
     _debug_flag(t)
     t.set_defaults(func=_campaign_retry)
+    rp = csub.add_parser("report", help="write the campaign folder (campaign.json/.html) of the latest run of each "
+                                        "deployment on the server, e.g. a wave its schedules ran (starts nothing)")
+    rp.add_argument("campaign", help="campaign YAML")
+    rp.add_argument("--since", default=None, help="only runs started since this ISO date or date-time (no offset: "
+                    "this machine's time zone); default: the latest run whenever it started")
+    rp.add_argument("--dantai", default=None, help="only these 団体 (comma-separated codes)")
+    _debug_flag(rp)
+    rp.set_defaults(func=_campaign_report)
     for name, fn, what in (
             ("pause", _campaign_pause, "stop the schedules of the campaign's deployments (runs already taken by a "
                                        "worker go on; campaign run still runs them by hand)"),

@@ -185,7 +185,8 @@ def _trend(record: dict) -> None:
             record["previous_id"] = old.get("campaign_id")
         for p in old.get("runs") or []:
             # a run still `running` in a record never refreshed tells nothing: look further back
-            if p.get("deployment") in wanted - prev.keys() and p.get("status") != "running":
+            # (nor does a deployment a server report found no run of)
+            if p.get("deployment") in wanted - prev.keys() and p.get("status") not in ("running", "no_run"):
                 prev[p["deployment"]] = {**p, "campaign_id": old.get("campaign_id")}
         if wanted <= prev.keys():
             break
@@ -207,7 +208,8 @@ def _trend(record: dict) -> None:
 def finish(record: dict) -> None:
     """Totals, status, trend: the campaign as it stands now."""
     runs = record["runs"]
-    n = {s: sum(1 for r in runs if r["status"] == s) for s in ("succeeded", "failed", "cancelled", "running")}
+    n = {s: sum(1 for r in runs if r["status"] == s)
+         for s in ("succeeded", "failed", "cancelled", "running", "no_run")}   # no_run: `campaign report` only
     record["totals"] = {"runs": len(runs), **n, "dantai": len({r["dantai"] for r in runs}),
                         "loaded": sum((r.get("counts") or {}).get("loaded", 0) for r in runs if r["status"] == "succeeded"),
                         "sign_off_blockers": sum(len(r.get("sign_off_blockers") or []) for r in runs)}
@@ -216,7 +218,8 @@ def finish(record: dict) -> None:
     _trend(record)
 
 
-STATUS_JA = {"succeeded": "成功", "failed": "失敗", "cancelled": "中断", "running": "実行中"}
+STATUS_JA = {"succeeded": "成功", "failed": "失敗", "cancelled": "中断", "running": "実行中",
+             "no_run": "実行なし（期間内）"}   # no_run: a server report (`campaign report`) found no run of it
 BLOCKED = "成功（承認の妨げあり）"   # ran to the end, but `ikou signoff` refuses it: not the green 成功 a PM scans past
 
 
@@ -234,6 +237,7 @@ def render_html(record: dict, folder: Path) -> str:
         return os.path.relpath(p, folder).replace(os.sep, "/") if p else None
 
     rows = [{**r, "report_href": rel(r.get("report")), "shown_status": shown_status(r),
+             "run_id": r.get("run_id") or "—", "flow_run_id": r.get("flow_run_id") or "—",
              "clean": r.get("status") == "succeeded" and not r.get("sign_off_blockers")} for r in record["runs"]]
     blocked = sum(1 for r in rows if r["shown_status"] == BLOCKED)
     return _env().get_template(TEMPLATE).render(c=record, rows=rows, masked=True, blocked=blocked)
