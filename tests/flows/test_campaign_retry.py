@@ -143,7 +143,8 @@ def test_campaign_run_with_a_dantai_not_in_the_campaign_refuses_before_anything_
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     assert main(["campaign", "run", str(spec), "--dantai", dantai]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not a 団体 of campaign r3" in err[0] and "設定" in err[0], err
+    assert len(err) == 1 and "not a 団体 of campaign r3" in err[0], err
+    assert "キャンペーン r3 の団体ではありません" in err[0] and "何も開始していません" in err[0], err
     assert calls == {"deploy": 0, "started": []} and not (tmp_path / "campaigns").exists()
 
 
