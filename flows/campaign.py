@@ -169,6 +169,12 @@ async def _deploy(campaign: Campaign, only: set[str] | None = None) -> dict:
                 tags=DeploymentFilterTags(all_=[tag])), limit=200, offset=len(existing), sort=DeploymentSort.NAME_ASC)
             existing += page
         names, prior = set(), {d.name: d for d in existing}
+        wanted = {e.deployment for e in entries}
+        dropped = [d for d in existing if d.name not in wanted] if only is None else []
+        # a deployment the file no longer lists goes, but never under a run a worker has taken or will take at
+        # once (its run would lose its deployment midway): refused before anything changes, as `campaign remove`
+        await _refuse_busy(client, campaign, dropped, "deploy",
+                           "nothing was deployed or removed", "何も登録・削除していません")
         for e in entries:
             before = prior.get(e.deployment)   # its paused state and schedules' active state are kept
             await client.create_deployment(
@@ -181,16 +187,17 @@ async def _deploy(campaign: Campaign, only: set[str] | None = None) -> dict:
                 enforce_parameter_schema=False, paused=bool(before is not None and before.paused))
             names.add(e.deployment)
         removed = []
-        for d in existing if only is None else []:   # a partial deploy leaves the other 団体' deployments alone
-            if d.name not in names:
-                await client.delete_deployment(d.id)
-                removed.append(d.name)
+        for d in dropped:   # a partial deploy (`only`) leaves the other 団体' deployments alone
+            await client.delete_deployment(d.id)
+            removed.append(d.name)
     return {"deployed": sorted(names), "removed": sorted(removed)}
 
 
 def deploy(campaign: Campaign, only: set[str] | None = None) -> dict:
     """Register the campaign's deployments (and pool, limits); remove those the file no longer lists.
-    `only` (団体 codes): register only theirs and remove nothing. Paused schedules and deployments stay paused."""
+    `only` (団体 codes): register only theirs and remove nothing. Paused schedules and deployments stay paused.
+    Refused, changing nothing, while a deployment it would remove has a run a worker has taken, one started by hand
+    and still waiting, or a late scheduled one (CampaignBusy)."""
     return asyncio.run(_deploy(campaign, only))
 
 
@@ -489,24 +496,31 @@ async def _busy_runs(client, deployments: list) -> list:
     return busy
 
 
+async def _refuse_busy(client, campaign: Campaign, deployments: list, command: str, nothing: str,
+                       nothing_ja: str) -> None:
+    """CampaignBusy, naming the runs (at most five), when any of `deployments` has a run `_busy_runs` finds."""
+    busy = await _busy_runs(client, deployments)
+    if not busy:
+        return
+    names = {d.id: d.name for d in deployments}
+    shown = "; ".join(f"{names.get(r.deployment_id, r.deployment_id)}: flow run {r.name} ({r.id}) "
+                      f"{r.state_type.value}" for r in busy[:5]) + (" …" if len(busy) > 5 else "")
+    raise CampaignBusy(
+        f"campaign {campaign.campaign}: {len(busy)} flow run(s) not finished ({shown}); {nothing}: "
+        f"wait until they finish (ikou runs list) or cancel them, then ikou {command} again "
+        "(ikou campaign pause first stops new scheduled runs)",
+        ja=f"キャンペーン {campaign.campaign} に終わっていない実行が {len(busy)} 件あります "
+           f"({'; '.join(f'{names.get(r.deployment_id, r.deployment_id)}: {r.name}' for r in busy[:5])})。"
+           f"{nothing_ja}。終わるのを待つか取り消してから、もう一度 ikou {command} を実行してください")
+
+
 async def _remove(campaign: Campaign, only: set[str] | None) -> list[str]:
     from prefect import get_client
     from prefect.exceptions import ObjectNotFound
 
     async with get_client() as client:
         deployments = await _campaign_deployments(client, campaign, only)
-        busy = await _busy_runs(client, deployments)
-        if busy:
-            names = {d.id: d.name for d in deployments}
-            shown = "; ".join(f"{names.get(r.deployment_id, r.deployment_id)}: flow run {r.name} ({r.id}) "
-                              f"{r.state_type.value}" for r in busy[:5]) + (" …" if len(busy) > 5 else "")
-            raise CampaignBusy(
-                f"campaign {campaign.campaign}: {len(busy)} flow run(s) not finished ({shown}); nothing was removed: "
-                "wait until they finish (ikou runs list) or cancel them, then ikou campaign remove again "
-                "(ikou campaign pause first stops new scheduled runs)",
-                ja=f"キャンペーン {campaign.campaign} に終わっていない実行が {len(busy)} 件あります "
-                   f"({'; '.join(f'{names.get(r.deployment_id, r.deployment_id)}: {r.name}' for r in busy[:5])})。"
-                   "何も削除していません。終わるのを待つか取り消してから、もう一度 ikou campaign remove を実行してください")
+        await _refuse_busy(client, campaign, deployments, "campaign remove", "nothing was removed", "何も削除していません")
         removed = []
         for d in deployments:
             try:

@@ -173,3 +173,38 @@ def test_without_a_server_each_command_says_so_in_one_line(tmp_path):
                            timeout=300)
         assert r.returncode == 2 and "サーバーに接続できません" in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_redeploy_that_drops_a_dantai_is_refused_while_its_run_is_running(standing, tmp_path_factory):
+    """`ikou deploy` of a file without a 団体 removes its deployment, but not from under a run a worker has taken:
+    refused, changing nothing, naming the run; once the run has ended, the same deploy removes it."""
+    from ikou.sample.campaign import make_campaign
+
+    out = tmp_path_factory.mktemp("drop")
+    name = f"drop-{random_tag()}"
+    spec = make_campaign(out, [A, B], persons=100, target_url=f"{PG}/{TARGET_DB}", pool=POOL, name=name,
+                         max_quarantine_rate=0.2)
+    da, db = f"{name}.{A}.juki", f"{name}.{B}.juki"
+    d = standing.ikou("deploy", spec)
+    assert d.returncode == 0, d.stdout + d.stderr
+    fr = httpx.post(f"{standing.api}/deployments/{_deployments(standing.api, name)[db][0].id}/create_flow_run",
+                    json={"name": f"{B}-drop-{random_tag(4)}", "state": {"type": "RUNNING", "name": "Running"}},
+                    timeout=30)
+    fr.raise_for_status()
+    busy = fr.json()
+    without_b = out / "without_b.yaml"
+    without_b.write_text(spec.read_text(encoding="utf-8").replace(f"  - config: {B}/run.yaml\n", ""), encoding="utf-8")
+    refused = standing.ikou("deploy", without_b)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert busy["name"] in refused.stderr and "RUNNING" in refused.stderr, refused.stderr
+    assert "nothing was deployed or removed" in refused.stderr and "何も登録・削除していません" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert set(_active(standing.api, name)) == {da, db}
+
+    httpx.post(f"{standing.api}/flow_runs/{busy['id']}/set_state",
+               json={"state": {"type": "CANCELLED", "name": "Cancelled"}, "force": True}, timeout=30).raise_for_status()
+    r = standing.ikou("deploy", without_b)
+    assert r.returncode == 0 and f"removed {db}" in r.stdout, r.stdout + r.stderr
+    assert set(_active(standing.api, name)) == {da}
+    r = standing.ikou("campaign", "remove", spec)
+    assert r.returncode == 0, r.stdout + r.stderr
