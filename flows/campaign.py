@@ -168,7 +168,7 @@ async def _deploy(campaign: Campaign, only: set[str] | None = None) -> dict:
             page = await client.read_deployments(deployment_filter=DeploymentFilter(
                 tags=DeploymentFilterTags(all_=[tag])), limit=200, offset=len(existing), sort=DeploymentSort.NAME_ASC)
             existing += page
-        names, prior = set(), {d.name: d for d in existing}
+        prior = {d.name: d for d in existing}
         wanted = {e.deployment for e in entries}
         dropped = [d for d in existing if d.name not in wanted] if only is None else []
         # a deployment the file no longer lists goes, but never under a run a worker has taken or will take at
@@ -185,12 +185,11 @@ async def _deploy(campaign: Campaign, only: set[str] | None = None) -> dict:
                 concurrency_limit=1, job_variables={"env": env} if env else {},
                 description=f"{e.cfg.dantai.code} {e.cfg.dantai.name} {'+'.join(e.cfg.gyomu)} {e.cfg.rehearsal}",
                 enforce_parameter_schema=False, paused=bool(before is not None and before.paused))
-            names.add(e.deployment)
         removed = []
         for d in dropped:   # a partial deploy (`only`) leaves the other 団体' deployments alone
             await client.delete_deployment(d.id)
             removed.append(d.name)
-    return {"deployed": sorted(names), "removed": sorted(removed)}
+    return {"deployed": sorted(wanted), "removed": sorted(removed)}
 
 
 def deploy(campaign: Campaign, only: set[str] | None = None) -> dict:
